@@ -1,0 +1,13 @@
+//! Scheduled DynamoDB backups with retention, as an AWS Lambda function.
+//!
+//! Each invocation with an event such as `{"TableName": "Movies"}` makes an on-demand backup of
+//! the table named `<table>-<YYYYmmddHHMMSS>`, lists all of the table's backups, keeps the newest
+//! `MAX_BACKUPS` that this function made (see [`retention::decide`]), deletes the older ones and
+//! writes a JSON record of the run to `LOG_BUCKET`.
+
+pub mod logging;
+pub mod naming;
+pub mod request;
+pub mod retention;
+pub mod run;
+pub mod store;

@@ -1,0 +1,232 @@
+//! The invocation event and the function's environment, validated before any AWS call.
+
+use std::num::NonZeroU32;
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::naming::{TableName, TableNameError};
+use crate::retention::RetentionPolicy;
+
+/// The largest `MaxBackups` accepted (AWS has no such limit; this catches typos like 30000).
+const MAX_KEEP: u32 = 1000;
+/// The largest `MaxAgeDays` accepted (100 years).
+const MAX_AGE_DAYS: u32 = 36_500;
+
+/// Why an event or the environment was rejected. Nothing has been called in AWS when this is
+/// returned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// The event is not a JSON object.
+    #[error("the event must be a JSON object such as {{\"TableName\": \"Movies\"}}, got {0}")]
+    NotAnObject(String),
+    /// The event has no `TableName`.
+    #[error("the event has no \"TableName\"; send an event such as {{\"TableName\": \"Movies\"}}")]
+    MissingTable,
+    /// `TableName` is not a string.
+    #[error("\"TableName\" must be a string such as \"Movies\", got {0}")]
+    TableNotString(String),
+    /// `TableName` is not a valid DynamoDB table name.
+    #[error("invalid \"TableName\": {0}")]
+    BadTable(#[from] TableNameError),
+    /// A count in the event or the environment is not a whole number in range.
+    #[error("{field} must be a whole number from 1 to {max}, got {got}")]
+    OutOfRange {
+        /// The event field or environment variable.
+        field: &'static str,
+        /// The largest accepted value.
+        max: u32,
+        /// What was given.
+        got: String,
+    },
+}
+
+/// The function's defaults, read once from its environment at cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Retention used when the event does not override it.
+    pub default_policy: RetentionPolicy,
+    /// Bucket that receives a JSON record of every run (`LOG_BUCKET`), if any.
+    pub log_bucket: Option<String>,
+}
+
+impl Settings {
+    /// Reads `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit) and `LOG_BUCKET`
+    /// through `var`, which returns a variable's value if it is set.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, RequestError> {
+        let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let max_backups = match non_empty("MAX_BACKUPS") {
+            Some(v) => parse_count("MAX_BACKUPS", &Value::String(v), MAX_KEEP)?,
+            None => NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
+        };
+        let max_age_days = non_empty("MAX_AGE_DAYS")
+            .map(|v| parse_count("MAX_AGE_DAYS", &Value::String(v), MAX_AGE_DAYS))
+            .transpose()?;
+        Ok(Self {
+            default_policy: RetentionPolicy {
+                max_backups,
+                max_age_days,
+            },
+            log_bucket: non_empty("LOG_BUCKET"),
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, RequestError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+}
+
+/// One validated invocation: which table, and how many of its backups to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupRequest {
+    /// The table to back up.
+    pub table: TableName,
+    /// The retention for this run: the event's overrides on top of the defaults.
+    pub policy: RetentionPolicy,
+}
+
+impl BackupRequest {
+    /// Validates an event such as `{"TableName": "Movies", "MaxBackups": 5, "MaxAgeDays": 30}`.
+    /// Unknown fields are ignored; `null` overrides count as absent.
+    pub fn from_event(event: &Value, defaults: &RetentionPolicy) -> Result<Self, RequestError> {
+        let fields = event
+            .as_object()
+            .ok_or_else(|| RequestError::NotAnObject(truncate(event)))?;
+        let table = match fields.get("TableName") {
+            None | Some(Value::Null) => return Err(RequestError::MissingTable),
+            Some(Value::String(name)) => TableName::parse(name)?,
+            Some(other) => return Err(RequestError::TableNotString(truncate(other))),
+        };
+        let max_backups = match fields.get("MaxBackups") {
+            None | Some(Value::Null) => defaults.max_backups,
+            Some(v) => parse_count("MaxBackups", v, MAX_KEEP)?,
+        };
+        let max_age_days = match fields.get("MaxAgeDays") {
+            None | Some(Value::Null) => defaults.max_age_days,
+            Some(v) => Some(parse_count("MaxAgeDays", v, MAX_AGE_DAYS)?),
+        };
+        Ok(Self {
+            table,
+            policy: RetentionPolicy {
+                max_backups,
+                max_age_days,
+            },
+        })
+    }
+}
+
+/// Parses a positive whole number no larger than `max`, given as a JSON number or a string.
+fn parse_count(field: &'static str, value: &Value, max: u32) -> Result<NonZeroU32, RequestError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    parsed
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n <= max)
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| RequestError::OutOfRange {
+            field,
+            max,
+            got: truncate(value),
+        })
+}
+
+/// A short rendering of a JSON value for an error message.
+fn truncate(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn defaults() -> RetentionPolicy {
+        Settings::from_vars(|_| None)
+            .expect("empty environment is valid")
+            .default_policy
+    }
+
+    #[test]
+    fn the_tutorial_event_uses_the_defaults() {
+        let req =
+            BackupRequest::from_event(&json!({"TableName": "Movies"}), &defaults()).expect("valid");
+        assert_eq!(req.table.as_str(), "Movies");
+        assert_eq!(req.policy.max_backups.get(), 3);
+        assert_eq!(req.policy.max_age_days, None);
+    }
+
+    #[test]
+    fn the_event_overrides_the_defaults() {
+        let req = BackupRequest::from_event(
+            &json!({"TableName": "Movies", "MaxBackups": 5, "MaxAgeDays": "30", "Other": 1}),
+            &defaults(),
+        )
+        .expect("valid");
+        assert_eq!(req.policy.max_backups.get(), 5);
+        assert_eq!(req.policy.max_age_days.map(NonZeroU32::get), Some(30));
+    }
+
+    #[test]
+    fn bad_events_are_rejected_with_the_reason() {
+        let cases = [
+            (json!({}), "has no \"TableName\""),
+            (json!(null), "must be a JSON object"),
+            (json!("Movies"), "must be a JSON object"),
+            (json!({"TableName": ""}), "0 characters long"),
+            (json!({"TableName": 7}), "must be a string"),
+            (json!({"TableName": "Bad Name"}), "contains ' '"),
+            (
+                json!({"TableName": "Movies", "MaxBackups": 0}),
+                "MaxBackups must be a whole number from 1",
+            ),
+            (json!({"TableName": "Movies", "MaxBackups": -2}), "got -2"),
+            (json!({"TableName": "Movies", "MaxBackups": 2.5}), "got 2.5"),
+            (
+                json!({"TableName": "Movies", "MaxAgeDays": 0}),
+                "MaxAgeDays must be",
+            ),
+        ];
+        for (event, expected) in cases {
+            let err = BackupRequest::from_event(&event, &defaults())
+                .expect_err(&format!("{event} must be rejected"));
+            assert!(
+                err.to_string().contains(expected),
+                "{event}: {err} does not mention {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_defaults_are_validated() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let s = Settings::from_vars(env(&[
+            ("MAX_BACKUPS", "7"),
+            ("MAX_AGE_DAYS", "14"),
+            ("LOG_BUCKET", "logs"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.default_policy.max_backups.get(), 7);
+        assert_eq!(s.default_policy.max_age_days.map(NonZeroU32::get), Some(14));
+        assert_eq!(s.log_bucket.as_deref(), Some("logs"));
+
+        let err = Settings::from_vars(env(&[("MAX_BACKUPS", "zero")])).expect_err("invalid");
+        assert!(err.to_string().starts_with("MAX_BACKUPS must be"), "{err}");
+        let empty = Settings::from_vars(env(&[("LOG_BUCKET", " ")])).expect("valid");
+        assert_eq!(empty.log_bucket, None);
+    }
+}

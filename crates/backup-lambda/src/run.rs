@@ -1,0 +1,647 @@
+//! One invocation from start to finish: validate, back up, list, decide, delete, record.
+
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use tracing::{error, info, warn};
+
+use crate::request::{BackupRequest, RequestError, Settings};
+use crate::retention::{self, Backup};
+use crate::store::{AwsError, BackupStore, RecordSink};
+
+/// DeleteBackup is limited to 10 calls per second per account: start at most one every 100 ms.
+const DELETE_INTERVAL: Duration = Duration::from_millis(100);
+/// At most this many DeleteBackup calls in flight at once.
+const DELETE_CONCURRENCY: usize = 4;
+
+/// Why a run failed. A failed run is reported to Lambda as a failed invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RunError {
+    /// The event was rejected before any AWS call.
+    #[error(transparent)]
+    InvalidEvent(#[from] RequestError),
+    /// The backup could not be made; nothing was changed.
+    #[error("could not back up table {table:?}: {source}")]
+    CreateBackup {
+        /// The table.
+        table: String,
+        /// The AWS error.
+        source: AwsError,
+    },
+    /// The backup was made but the table's backups could not be listed, so none were deleted.
+    #[error(
+        "backed up table {table:?} as {backup:?} but could not list its backups to prune them: {source}"
+    )]
+    ListBackups {
+        /// The table.
+        table: String,
+        /// The backup this run made.
+        backup: String,
+        /// The AWS error.
+        source: AwsError,
+    },
+}
+
+impl RunError {
+    /// A short category for Lambda's `errorType`.
+    pub fn error_type(&self) -> String {
+        match self {
+            RunError::InvalidEvent(_) => "InvalidEvent".to_owned(),
+            RunError::CreateBackup { source, .. } | RunError::ListBackups { source, .. } => source
+                .code
+                .clone()
+                .unwrap_or_else(|| format!("{}Failed", source.operation)),
+        }
+    }
+}
+
+/// A backup named in a run record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupRef {
+    /// The backup's name.
+    pub name: String,
+    /// The backup's ARN.
+    pub arn: String,
+}
+
+impl From<&Backup> for BackupRef {
+    fn from(b: &Backup) -> Self {
+        Self {
+            name: b.name.clone(),
+            arn: b.arn.clone(),
+        }
+    }
+}
+
+/// A backup whose deletion failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedDelete {
+    /// The backup's name.
+    pub name: String,
+    /// The backup's ARN.
+    pub arn: String,
+    /// The error, in one line.
+    pub error: String,
+}
+
+/// The retention a run applied, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PolicyRecord {
+    /// Newest owned backups kept.
+    pub max_backups: u32,
+    /// Age limit in days, if any.
+    pub max_age_days: Option<u32>,
+}
+
+/// What one run did: the Lambda's result and the JSON written to the log bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// `ok`, `partial` (some deletions failed) or `failed` (backups could not be listed).
+    pub status: &'static str,
+    /// The table backed up.
+    pub table: String,
+    /// The Lambda request id.
+    pub request_id: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// How long the run took, in milliseconds.
+    pub duration_ms: u64,
+    /// The retention applied.
+    pub policy: PolicyRecord,
+    /// The backup this run made.
+    pub backup_created: BackupRef,
+    /// How many backups the table has (all kinds this listing returned).
+    pub backups_listed: usize,
+    /// Owned backups kept, newest first.
+    pub kept: Vec<String>,
+    /// Owned backups deleted.
+    pub deleted: Vec<BackupRef>,
+    /// Owned backups due for deletion but still being made (deleted by a later run).
+    pub still_creating: Vec<String>,
+    /// Deletions that failed.
+    pub failures: Vec<FailedDelete>,
+    /// Backups left alone because this function did not make them.
+    pub not_owned: usize,
+    /// Where this record was written (`s3://bucket/key`), if it was.
+    pub record_uri: Option<String>,
+    /// Why listing failed, if it did.
+    pub error: Option<String>,
+}
+
+/// The function: its AWS clients and settings, built once at cold start.
+#[derive(Debug)]
+pub struct BackupFunction<S, R> {
+    store: S,
+    records: R,
+    settings: Settings,
+}
+
+impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
+    /// Puts the function together from its parts.
+    pub fn new(store: S, records: R, settings: Settings) -> Self {
+        Self {
+            store,
+            records,
+            settings,
+        }
+    }
+
+    /// Handles one event at time `now`. Returns the run record, or an error if the event is
+    /// invalid, the backup could not be made, or the table's backups could not be listed.
+    pub async fn handle(
+        &self,
+        event: &Value,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<RunRecord, RunError> {
+        let started = Instant::now();
+        let request = BackupRequest::from_event(event, &self.settings.default_policy)
+            .inspect_err(|e| error!(error = %e, "rejected event"))?;
+        let table = &request.table;
+        let policy = request.policy;
+
+        let name = table.backup_name(now);
+        info!(table = %table, backup = %name, "creating backup");
+        let created = self
+            .store
+            .create_backup(table, &name)
+            .await
+            .map_err(|source| RunError::CreateBackup {
+                table: table.to_string(),
+                source,
+            })
+            .inspect_err(|e| error!(table = %table, error = %e, "backup failed"))?;
+        info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
+
+        let mut record = RunRecord {
+            status: "ok",
+            table: table.to_string(),
+            request_id: request_id.to_owned(),
+            started_at: now.format(&Rfc3339).unwrap_or_default(),
+            duration_ms: 0,
+            policy: PolicyRecord {
+                max_backups: policy.max_backups.get(),
+                max_age_days: policy.max_age_days.map(|d| d.get()),
+            },
+            backup_created: BackupRef::from(&created),
+            backups_listed: 0,
+            kept: Vec::new(),
+            deleted: Vec::new(),
+            still_creating: Vec::new(),
+            failures: Vec::new(),
+            not_owned: 0,
+            record_uri: None,
+            error: None,
+        };
+
+        let listed = match self.store.list_backups(table).await {
+            Ok(listed) => listed,
+            Err(source) => {
+                let err = RunError::ListBackups {
+                    table: table.to_string(),
+                    backup: created.name.clone(),
+                    source,
+                };
+                error!(table = %table, error = %err, "listing backups failed; none deleted");
+                record.status = "failed";
+                record.error = Some(err.to_string());
+                self.finish(&mut record, started, now).await;
+                return Err(err);
+            }
+        };
+        let mut backups = listed;
+        // A backup made a moment ago may not be listed yet; it counts all the same.
+        if !backups.iter().any(|b| b.arn == created.arn) {
+            backups.push(created);
+        }
+        record.backups_listed = backups.len();
+        info!(table = %table, listed = backups.len(), "listed backups");
+
+        let decision = retention::decide(table, &backups, &policy, now);
+        info!(
+            table = %table,
+            keep = decision.keep.len(),
+            delete = decision.delete.len(),
+            still_creating = decision.still_creating.len(),
+            not_owned = decision.not_owned,
+            max_backups = policy.max_backups.get(),
+            max_age_days = policy.max_age_days.map(|d| d.get()),
+            "retention decided"
+        );
+        record.kept = decision.keep.iter().map(|b| b.name.clone()).collect();
+        record.still_creating = decision
+            .still_creating
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        record.not_owned = decision.not_owned;
+
+        for (backup, result) in self.delete_all(&decision.delete).await {
+            match result {
+                Ok(()) => {
+                    info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
+                    record.deleted.push(BackupRef::from(backup));
+                }
+                Err(e) => {
+                    warn!(backup = %backup.name, arn = %backup.arn, error = %e, "could not delete backup");
+                    record.failures.push(FailedDelete {
+                        name: backup.name.clone(),
+                        arn: backup.arn.clone(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        if !record.failures.is_empty() {
+            record.status = "partial";
+        }
+        self.finish(&mut record, started, now).await;
+        Ok(record)
+    }
+
+    /// Deletes `backups`, starting at most one every [`DELETE_INTERVAL`] and running at most
+    /// [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others.
+    /// Results come back in the order of `backups`.
+    async fn delete_all<'a>(
+        &self,
+        backups: &'a [Backup],
+    ) -> Vec<(&'a Backup, Result<(), AwsError>)> {
+        let first = tokio::time::Instant::now();
+        stream::iter(backups.iter().zip(0u32..))
+            .map(|(backup, slot)| async move {
+                tokio::time::sleep_until(first + DELETE_INTERVAL * slot).await;
+                (backup, self.store.delete_backup(&backup.arn).await)
+            })
+            .buffered(DELETE_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Stamps the duration, writes the record to the log bucket (if set) and logs the outcome.
+    async fn finish(&self, record: &mut RunRecord, started: Instant, now: OffsetDateTime) {
+        record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Some(bucket) = &self.settings.log_bucket {
+            let key = record_key(&record.table, now, &record.request_id);
+            let uri = format!("s3://{bucket}/{key}");
+            record.record_uri = Some(uri.clone());
+            let body = serde_json::to_vec_pretty(&*record).unwrap_or_default();
+            match self.records.put_record(bucket, &key, body).await {
+                Ok(()) => info!(record = %uri, "wrote run record"),
+                Err(e) => {
+                    record.record_uri = None;
+                    warn!(bucket = %bucket, key = %key, error = %e, "could not write run record");
+                }
+            }
+        }
+        info!(
+            table = %record.table,
+            status = record.status,
+            kept = record.kept.len(),
+            deleted = record.deleted.len(),
+            failures = record.failures.len(),
+            duration_ms = record.duration_ms,
+            "run finished"
+        );
+    }
+}
+
+/// Where a run's record goes: `runs/<table>/<YYYY>/<MM>/<DD>/<HHMMSS>-<request id>.json`.
+pub fn record_key(table: &str, at: OffsetDateTime, request_id: &str) -> String {
+    let day_and_time = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year]/[month]/[day]/[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    let request_id: String = request_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("runs/{table}/{day_and_time}-{request_id}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::num::NonZeroU32;
+    use std::sync::Mutex;
+
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use crate::naming::TableName;
+    use crate::retention::{BackupKind, BackupState, RetentionPolicy};
+
+    const NOW: OffsetDateTime = datetime!(2026-11-25 07:05:32 UTC);
+
+    /// An in-memory table's backups, with switches to make calls fail.
+    #[derive(Default)]
+    struct FakeStore {
+        backups: Mutex<Vec<Backup>>,
+        fail_create: bool,
+        fail_list: bool,
+        hide_new_from_list: bool,
+        fail_delete: HashSet<String>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl FakeStore {
+        fn with(backups: Vec<Backup>) -> Self {
+            Self {
+                backups: Mutex::new(backups),
+                ..Self::default()
+            }
+        }
+        fn names(&self) -> Vec<String> {
+            let mut names: Vec<String> = self
+                .backups
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|b| b.name.clone())
+                .collect();
+            names.sort();
+            names
+        }
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    fn aws_error(operation: &'static str, code: &str) -> AwsError {
+        AwsError {
+            operation,
+            code: Some(code.to_owned()),
+            detail: format!("{code}: injected"),
+        }
+    }
+
+    impl BackupStore for FakeStore {
+        async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
+            self.calls.lock().unwrap().push(format!("create {name}"));
+            if self.fail_create {
+                return Err(aws_error("CreateBackup", "TableNotFoundException"));
+            }
+            let backup = Backup {
+                arn: format!("arn:{table}/backup/{name}"),
+                name: name.to_owned(),
+                created: NOW,
+                state: BackupState::Creating,
+                kind: BackupKind::User,
+            };
+            if !self.hide_new_from_list {
+                self.backups.lock().unwrap().push(backup.clone());
+            }
+            Ok(backup)
+        }
+        async fn list_backups(&self, _: &TableName) -> Result<Vec<Backup>, AwsError> {
+            self.calls.lock().unwrap().push("list".to_owned());
+            if self.fail_list {
+                return Err(aws_error("ListBackups", "InternalServerError"));
+            }
+            Ok(self.backups.lock().unwrap().clone())
+        }
+        async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
+            self.calls.lock().unwrap().push(format!("delete {arn}"));
+            if self.fail_delete.contains(arn) {
+                return Err(aws_error("DeleteBackup", "LimitExceededException"));
+            }
+            self.backups.lock().unwrap().retain(|b| b.arn != arn);
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeRecords(Mutex<Vec<(String, String, Value)>>);
+
+    impl RecordSink for FakeRecords {
+        async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+            let json = serde_json::from_slice(&body).expect("records are JSON");
+            self.0
+                .lock()
+                .unwrap()
+                .push((bucket.to_owned(), key.to_owned(), json));
+            Ok(())
+        }
+    }
+
+    fn ours(hours_ago: i64) -> Backup {
+        let created = NOW - time::Duration::hours(hours_ago);
+        let name = TableName::parse("Movies").unwrap().backup_name(created);
+        Backup {
+            arn: format!("arn:Movies/backup/{name}"),
+            name,
+            created,
+            state: BackupState::Available,
+            kind: BackupKind::User,
+        }
+    }
+
+    fn manual() -> Backup {
+        Backup {
+            name: "Movies-manual".to_owned(),
+            arn: "arn:Movies/backup/manual".to_owned(),
+            ..ours(1000)
+        }
+    }
+
+    fn settings(bucket: Option<&str>) -> Settings {
+        Settings {
+            default_policy: RetentionPolicy {
+                max_backups: NonZeroU32::new(3).unwrap(),
+                max_age_days: None,
+            },
+            log_bucket: bucket.map(str::to_owned),
+        }
+    }
+
+    fn tutorial_event() -> Value {
+        json!({"TableName": "Movies"})
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keeps_three_of_ours_and_the_manual_one() {
+        let store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4), manual()]);
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let record = function
+            .handle(&tutorial_event(), "req-1", NOW)
+            .await
+            .expect("run succeeds");
+
+        assert_eq!(record.status, "ok");
+        assert_eq!(record.backup_created.name, "Movies-20261125070532");
+        assert_eq!(
+            record.kept,
+            vec![
+                "Movies-20261125070532".to_owned(),
+                ours(1).name,
+                ours(2).name
+            ]
+        );
+        assert_eq!(
+            record
+                .deleted
+                .iter()
+                .map(|b| b.name.clone())
+                .collect::<Vec<_>>(),
+            vec![ours(3).name, ours(4).name]
+        );
+        assert_eq!(record.not_owned, 1);
+        let mut expected = vec![
+            "Movies-20261125070532".to_owned(),
+            ours(1).name,
+            ours(2).name,
+            "Movies-manual".to_owned(),
+        ];
+        expected.sort();
+        assert_eq!(function.store.names(), expected);
+
+        let records = function.records.0.lock().unwrap();
+        assert_eq!(records.len(), 1);
+        let (bucket, key, json) = &records[0];
+        assert_eq!(bucket, "logs");
+        assert_eq!(key, "runs/Movies/2026/11/25/070532-req-1.json");
+        assert_eq!(json["deleted"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            json["record_uri"],
+            "s3://logs/runs/Movies/2026/11/25/070532-req-1.json"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_delete_is_reported_and_the_others_still_happen() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4), ours(5)]);
+        store.fail_delete.insert(ours(3).arn);
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let record = function
+            .handle(&tutorial_event(), "r", NOW)
+            .await
+            .expect("run succeeds");
+
+        assert_eq!(record.status, "partial");
+        assert_eq!(record.failures.len(), 1);
+        assert_eq!(record.failures[0].arn, ours(3).arn);
+        assert!(record.failures[0].error.contains("LimitExceededException"));
+        assert_eq!(record.deleted.len(), 2);
+        assert!(function.store.names().contains(&ours(3).name));
+        assert!(!function.store.names().contains(&ours(5).name));
+        assert!(
+            function.records.0.lock().unwrap().is_empty(),
+            "no bucket, no record"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deletes_are_paced_to_ten_per_second() {
+        let old: Vec<Backup> = (1..=25).map(ours).collect();
+        let function =
+            BackupFunction::new(FakeStore::with(old), FakeRecords::default(), settings(None));
+        let started = tokio::time::Instant::now();
+        let record = function
+            .handle(&tutorial_event(), "r", NOW)
+            .await
+            .expect("run succeeds");
+        assert_eq!(record.deleted.len(), 23);
+        // 23 deletions started one per 100 ms: the last one starts 2.2 s after the first.
+        assert!(
+            started.elapsed() >= Duration::from_millis(2200),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_new_backup_counts_even_if_not_listed_yet() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3)]);
+        store.hide_new_from_list = true;
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let record = function
+            .handle(&tutorial_event(), "r", NOW)
+            .await
+            .expect("run succeeds");
+        assert_eq!(record.kept[0], "Movies-20261125070532");
+        assert_eq!(record.deleted.len(), 1);
+        assert_eq!(record.deleted[0].name, ours(3).name);
+    }
+
+    #[tokio::test]
+    async fn a_failed_backup_fails_the_run_and_changes_nothing() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        store.fail_create = true;
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let err = function
+            .handle(&tutorial_event(), "r", NOW)
+            .await
+            .expect_err("must fail");
+        assert_eq!(err.error_type(), "TableNotFoundException");
+        assert!(
+            err.to_string()
+                .contains("could not back up table \"Movies\""),
+            "{err}"
+        );
+        assert_eq!(function.store.calls(), vec!["create Movies-20261125070532"]);
+        assert!(function.records.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_fails_the_run_and_deletes_nothing() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        store.fail_list = true;
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let err = function
+            .handle(&tutorial_event(), "r", NOW)
+            .await
+            .expect_err("must fail");
+        assert!(matches!(err, RunError::ListBackups { .. }), "{err}");
+        assert!(
+            function
+                .store
+                .calls()
+                .iter()
+                .all(|c| !c.starts_with("delete"))
+        );
+        let records = function.records.0.lock().unwrap();
+        assert_eq!(records[0].2["status"], "failed");
+    }
+
+    #[tokio::test]
+    async fn a_bad_event_makes_no_call() {
+        let function = BackupFunction::new(
+            FakeStore::default(),
+            FakeRecords::default(),
+            settings(Some("logs")),
+        );
+        for event in [
+            json!({}),
+            json!({"TableName": "x"}),
+            json!({"TableName": "Movies", "MaxBackups": 0}),
+        ] {
+            let err = function
+                .handle(&event, "r", NOW)
+                .await
+                .expect_err("must fail");
+            assert_eq!(err.error_type(), "InvalidEvent");
+        }
+        assert!(function.store.calls().is_empty());
+        assert!(function.records.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn record_keys_are_partitioned_by_table_and_day() {
+        let key = record_key("Movies", datetime!(2026-11-25 07:05:32 UTC), "4e1f-ab/c");
+        assert_eq!(key, "runs/Movies/2026/11/25/070532-4e1f-ab_c.json");
+    }
+}

@@ -1,0 +1,225 @@
+//! The AWS side of a run, behind two small traits so that the run itself can be tested without
+//! AWS: [`BackupStore`] (DynamoDB backups) and [`RecordSink`] (S3 run records).
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{BackupStatus, BackupSummary, BackupType, BackupTypeFilter};
+use aws_sdk_s3::primitives::ByteStream;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use crate::naming::TableName;
+use crate::retention::{Backup, BackupKind, BackupState};
+
+/// A failed AWS call, with the service's error code where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{operation} failed: {detail}")]
+pub struct AwsError {
+    /// The API operation, e.g. `CreateBackup`.
+    pub operation: &'static str,
+    /// The service's error code, e.g. `TableNotFoundException`.
+    pub code: Option<String>,
+    /// What went wrong, in one line.
+    pub detail: String,
+}
+
+impl AwsError {
+    /// Describes an SDK error: `code: message` for a service error, the whole cause chain
+    /// otherwise (timeouts, connection failures, ...).
+    fn from_sdk<E>(operation: &'static str, err: &E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let code = err.code().map(str::to_owned);
+        let detail = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => DisplayErrorContext(err).to_string(),
+        };
+        Self {
+            operation,
+            code,
+            detail,
+        }
+    }
+
+    /// An answer that broke the API's own contract.
+    fn malformed(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            operation,
+            code: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Makes, lists and deletes the on-demand backups of a table.
+pub trait BackupStore: Send + Sync {
+    /// Starts an on-demand backup of `table` named `name` and returns it as DynamoDB reports it.
+    fn create_backup(
+        &self,
+        table: &TableName,
+        name: &str,
+    ) -> impl Future<Output = Result<Backup, AwsError>> + Send;
+
+    /// Lists every `USER` backup of `table`, across all pages.
+    fn list_backups(
+        &self,
+        table: &TableName,
+    ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send;
+
+    /// Deletes the backup with this ARN.
+    fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Stores the JSON record of a run.
+pub trait RecordSink: Send + Sync {
+    /// Writes `body` (JSON) to `key` in `bucket`.
+    fn put_record(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// [`BackupStore`] over the DynamoDB API.
+#[derive(Debug, Clone)]
+pub struct DynamoDbBackups {
+    client: aws_sdk_dynamodb::Client,
+}
+
+impl DynamoDbBackups {
+    /// Wraps a DynamoDB client (build it once, at cold start).
+    pub fn new(client: aws_sdk_dynamodb::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn to_time(dt: &aws_sdk_dynamodb::primitives::DateTime) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(dt.as_nanos()).ok()
+}
+
+fn to_state(status: &BackupStatus) -> BackupState {
+    match status {
+        BackupStatus::Available => BackupState::Available,
+        BackupStatus::Creating => BackupState::Creating,
+        BackupStatus::Deleted => BackupState::Deleted,
+        _ => BackupState::Unknown,
+    }
+}
+
+fn to_kind(kind: &BackupType) -> BackupKind {
+    match kind {
+        BackupType::User => BackupKind::User,
+        BackupType::System => BackupKind::System,
+        BackupType::AwsBackup => BackupKind::AwsBackup,
+        _ => BackupKind::Unknown,
+    }
+}
+
+/// Converts a listed summary; one without an ARN, name or creation time cannot be reasoned
+/// about, so it is skipped (and therefore never deleted).
+fn from_summary(summary: &BackupSummary) -> Option<Backup> {
+    Some(Backup {
+        arn: summary.backup_arn()?.to_owned(),
+        name: summary.backup_name()?.to_owned(),
+        created: to_time(summary.backup_creation_date_time()?)?,
+        state: summary
+            .backup_status()
+            .map_or(BackupState::Unknown, to_state),
+        kind: summary.backup_type().map_or(BackupKind::Unknown, to_kind),
+    })
+}
+
+impl BackupStore for DynamoDbBackups {
+    async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
+        const OP: &str = "CreateBackup";
+        let out = self
+            .client
+            .create_backup()
+            .table_name(table.as_str())
+            .backup_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(OP, &e))?;
+        let details = out
+            .backup_details()
+            .ok_or_else(|| AwsError::malformed(OP, "the response has no BackupDetails"))?;
+        Ok(Backup {
+            arn: details.backup_arn().to_owned(),
+            name: details.backup_name().to_owned(),
+            created: to_time(details.backup_creation_date_time())
+                .unwrap_or_else(OffsetDateTime::now_utc),
+            state: to_state(details.backup_status()),
+            kind: to_kind(details.backup_type()),
+        })
+    }
+
+    async fn list_backups(&self, table: &TableName) -> Result<Vec<Backup>, AwsError> {
+        const OP: &str = "ListBackups";
+        let mut backups = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_backups()
+                .table_name(table.as_str())
+                .backup_type(BackupTypeFilter::User)
+                .set_exclusive_start_backup_arn(start.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, &e))?;
+            backups.extend(page.backup_summaries().iter().filter_map(from_summary));
+            match page.last_evaluated_backup_arn() {
+                None => return Ok(backups),
+                Some(next) if start.as_deref() == Some(next) => {
+                    return Err(AwsError::malformed(
+                        OP,
+                        format!("paging did not advance past {next}"),
+                    ));
+                }
+                Some(next) => start = Some(next.to_owned()),
+            }
+        }
+    }
+
+    async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("DeleteBackup", &e))
+    }
+}
+
+/// [`RecordSink`] over the S3 API.
+#[derive(Debug, Clone)]
+pub struct S3Records {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Records {
+    /// Wraps an S3 client (build it once, at cold start).
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl RecordSink for S3Records {
+    async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk("PutObject", &e))
+    }
+}

@@ -1,0 +1,175 @@
+//! ListBackups paging against a replayed DynamoDB (moto ignores paging, so it cannot show this):
+//! every page is read, and owned backups found only on later pages are pruned too.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::create_backup::CreateBackupOutput;
+use aws_sdk_dynamodb::operation::delete_backup::DeleteBackupOutput;
+use aws_sdk_dynamodb::operation::list_backups::ListBackupsOutput;
+use aws_sdk_dynamodb::primitives::DateTime;
+use aws_sdk_dynamodb::types::{
+    BackupDetails, BackupStatus, BackupSummary, BackupType, BackupTypeFilter,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use backup_lambda::naming::TableName;
+use backup_lambda::request::Settings;
+use backup_lambda::retention::RetentionPolicy;
+use backup_lambda::run::BackupFunction;
+use backup_lambda::store::{AwsError, BackupStore, DynamoDbBackups, RecordSink};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+const NOW: OffsetDateTime = datetime!(2026-11-25 07:00:00 UTC);
+
+/// Never called: these runs have no log bucket.
+struct NoRecords;
+
+impl RecordSink for NoRecords {
+    async fn put_record(&self, _: &str, _: &str, _: Vec<u8>) -> Result<(), AwsError> {
+        unreachable!("no LOG_BUCKET is set")
+    }
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:dynamodb:us-east-1:123456789012:table/Movies/backup/{name}")
+}
+
+fn summary(name: &str, hours_ago: i64) -> BackupSummary {
+    BackupSummary::builder()
+        .table_name("Movies")
+        .backup_name(name)
+        .backup_arn(arn(name))
+        .backup_creation_date_time(DateTime::from_secs(NOW.unix_timestamp() - hours_ago * 3600))
+        .backup_status(BackupStatus::Available)
+        .backup_type(BackupType::User)
+        .build()
+}
+
+fn ours(hours_ago: i64) -> String {
+    TableName::parse("Movies")
+        .unwrap()
+        .backup_name(NOW - time::Duration::hours(hours_ago))
+}
+
+/// Eight backups over three pages, newest first as DynamoDB lists them; the oldest of ours are
+/// on the last page, which a single ListBackups call never sees.
+fn pages() -> Vec<Vec<BackupSummary>> {
+    vec![
+        vec![
+            summary(&ours(0), 0),
+            summary(&ours(1), 1),
+            summary("Movies-manual", 2),
+        ],
+        vec![
+            summary(&ours(3), 3),
+            summary(&ours(4), 4),
+            summary(&ours(5), 5),
+        ],
+        vec![summary(&ours(6), 6), summary("before-upgrade", 7)],
+    ]
+}
+
+fn list_rule(pages: Vec<Vec<BackupSummary>>) -> aws_smithy_mocks::Rule {
+    mock!(Client::list_backups)
+        .match_requests(|req| {
+            req.table_name() == Some("Movies") && req.backup_type() == Some(&BackupTypeFilter::User)
+        })
+        .then_compute_output(move |req| {
+            let page = match req.exclusive_start_backup_arn() {
+                None => 0,
+                Some(start) => {
+                    1 + pages
+                        .iter()
+                        .position(|p| p.last().and_then(|s| s.backup_arn()) == Some(start))
+                        .expect("start ARN is the last one of a page")
+                }
+            };
+            let mut out =
+                ListBackupsOutput::builder().set_backup_summaries(Some(pages[page].clone()));
+            if page + 1 < pages.len() {
+                out = out
+                    .last_evaluated_backup_arn(pages[page].last().unwrap().backup_arn().unwrap());
+            }
+            out.build()
+        })
+}
+
+#[tokio::test]
+async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
+    let create = mock!(Client::create_backup)
+        .match_requests(|req| {
+            req.table_name() == Some("Movies") && req.backup_name() == Some(ours(0).as_str())
+        })
+        .then_output(|| {
+            CreateBackupOutput::builder()
+                .backup_details(
+                    BackupDetails::builder()
+                        .backup_arn(arn(&ours(0)))
+                        .backup_name(ours(0))
+                        .backup_status(BackupStatus::Creating)
+                        .backup_type(BackupType::User)
+                        .backup_creation_date_time(DateTime::from_secs(NOW.unix_timestamp()))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let list = list_rule(pages());
+    let deleted = Arc::new(Mutex::new(Vec::new()));
+    let seen = deleted.clone();
+    let delete = mock!(Client::delete_backup).then_compute_output(move |req| {
+        seen.lock()
+            .unwrap()
+            .push(req.backup_arn().unwrap().to_owned());
+        DeleteBackupOutput::builder().build()
+    });
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&create, &list, &delete]
+    );
+
+    let settings = Settings {
+        default_policy: RetentionPolicy {
+            max_backups: NonZeroU32::new(3).unwrap(),
+            max_age_days: None,
+        },
+        log_bucket: None,
+    };
+    let function = BackupFunction::new(DynamoDbBackups::new(client), NoRecords, settings);
+    let record = function
+        .handle(&json!({"TableName": "Movies"}), "req", NOW)
+        .await
+        .expect("run succeeds");
+
+    assert_eq!(list.num_calls(), 3, "all three pages are read");
+    assert_eq!(record.backups_listed, 8);
+    assert_eq!(record.kept, vec![ours(0), ours(1), ours(3)]);
+    let mut deleted = deleted.lock().unwrap().clone();
+    deleted.sort();
+    let mut expected = vec![arn(&ours(4)), arn(&ours(5)), arn(&ours(6))];
+    expected.sort();
+    assert_eq!(deleted, expected, "the oldest, on page 3, is deleted too");
+    assert_eq!(record.not_owned, 2);
+}
+
+#[tokio::test]
+async fn a_listing_that_does_not_advance_is_an_error_not_a_loop() {
+    let stuck = mock!(Client::list_backups).then_output(|| {
+        ListBackupsOutput::builder()
+            .backup_summaries(summary(&ours(1), 1))
+            .last_evaluated_backup_arn(arn(&ours(1)))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&stuck]);
+    let err = DynamoDbBackups::new(client)
+        .list_backups(&TableName::parse("Movies").unwrap())
+        .await
+        .expect_err("must stop");
+    assert_eq!(err.operation, "ListBackups");
+    assert!(err.detail.contains("did not advance"), "{err}");
+    assert_eq!(stuck.num_calls(), 2);
+}
