@@ -10,4 +10,5 @@ pub mod naming;
 pub mod request;
 pub mod retention;
 pub mod run;
+pub mod sdk;
 pub mod store;

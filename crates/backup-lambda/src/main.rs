@@ -1,7 +1,5 @@
 //! The Lambda entry point (`bootstrap`): builds the AWS clients once, then serves invocations.
 
-use aws_config::BehaviorVersion;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use backup_lambda::request::Settings;
 use backup_lambda::run::{BackupFunction, RunError};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
@@ -27,13 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     backup_lambda::logging::init();
     let settings = Settings::from_env()?;
 
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
-        .load()
-        .await;
+    let config = backup_lambda::sdk::config_loader().load().await;
     let function = BackupFunction::new(
         DynamoDbBackups::new(aws_sdk_dynamodb::Client::new(&config)),
         S3Records::new(aws_sdk_s3::Client::new(&config)),

@@ -1,0 +1,157 @@
+//! `installer build`: the function's deployment zip, checked to start on Lambda.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::arch::Arch;
+use crate::compile::{self, CompileError};
+use crate::elf::{ElfError, ElfNeeds, GlibcVersion};
+use crate::package::{Package, PackageError};
+
+/// Why no deployment zip was written.
+#[derive(Debug, Error)]
+pub enum ArtifactError {
+    /// Compiling the function failed.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// The binary could not be read.
+    #[error("could not read {path}: {source}")]
+    Read {
+        /// The binary's path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The binary is not an ELF executable.
+    #[error("{path} cannot be a Lambda bootstrap: {source}")]
+    NotElf {
+        /// The binary's path.
+        path: PathBuf,
+        /// What the ELF reader said.
+        source: ElfError,
+    },
+    /// The binary is for another CPU.
+    #[error(
+        "{path} is built for {found}, not {want}; build it for {want} or pass `--arch` to match it"
+    )]
+    WrongArch {
+        /// The binary's path.
+        path: PathBuf,
+        /// The architecture found.
+        found: String,
+        /// The architecture asked for.
+        want: Arch,
+    },
+    /// The binary needs a newer glibc than Lambda has, so it would fail to start there.
+    #[error(
+        "{path} needs glibc {needs} but Lambda's provided.al2023 runtime has glibc {max}, so it would not start; build it with `installer build` (cargo zigbuild --target <triple>.2.34) instead of plain `cargo build`"
+    )]
+    GlibcTooNew {
+        /// The binary's path.
+        path: PathBuf,
+        /// The newest glibc version it needs.
+        needs: GlibcVersion,
+        /// The newest Lambda has.
+        max: GlibcVersion,
+    },
+    /// Zipping failed.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The zip could not be written.
+    #[error("could not write {path}: {source}")]
+    Write {
+        /// The zip's path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A deployment zip written to disk, and what was checked about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Where the zip is.
+    pub path: PathBuf,
+    /// The zip's size in bytes.
+    pub zip_bytes: usize,
+    /// The uncompressed `bootstrap`'s size in bytes.
+    pub bootstrap_bytes: usize,
+    /// The zip's `CodeSha256` (base64 SHA-256), as Lambda will report it.
+    pub code_sha256: String,
+    /// The binary's architecture.
+    pub arch: Arch,
+    /// The newest glibc version the binary needs (`None` for a static binary).
+    pub glibc_floor: Option<GlibcVersion>,
+}
+
+/// Checks that `bytes` (read from `path`) is an executable for `arch` that starts on Lambda's
+/// Amazon Linux 2023.
+pub fn check_bootstrap(path: &Path, bytes: &[u8], arch: Arch) -> Result<ElfNeeds, ArtifactError> {
+    let needs = ElfNeeds::read(bytes).map_err(|source| ArtifactError::NotElf {
+        path: path.to_owned(),
+        source,
+    })?;
+    if needs.machine != arch.elf_machine() {
+        let found = Arch::from_elf_machine(needs.machine).map_or_else(
+            || format!("ELF machine {:?}", needs.machine),
+            |a| a.to_string(),
+        );
+        return Err(ArtifactError::WrongArch {
+            path: path.to_owned(),
+            found,
+            want: arch,
+        });
+    }
+    if let Some(needs_glibc) = needs.glibc_floor()
+        && needs_glibc > GlibcVersion::LAMBDA_AL2023
+    {
+        return Err(ArtifactError::GlibcTooNew {
+            path: path.to_owned(),
+            needs: needs_glibc,
+            max: GlibcVersion::LAMBDA_AL2023,
+        });
+    }
+    Ok(needs)
+}
+
+/// Compiles the function for `arch` (or takes the prebuilt `bootstrap`), checks it, and writes
+/// the deployment zip to `out`. Nothing is written unless every check passes.
+pub fn build(arch: Arch, bootstrap: Option<&Path>, out: &Path) -> Result<Artifact, ArtifactError> {
+    let binary = match bootstrap {
+        Some(path) => path.to_owned(),
+        None => compile::compile(&compile::workspace_root(), arch)?,
+    };
+    let bytes = fs::read(&binary).map_err(|source| ArtifactError::Read {
+        path: binary.clone(),
+        source,
+    })?;
+    let needs = check_bootstrap(&binary, &bytes, arch)?;
+    let package = Package::from_bootstrap(&bytes)?;
+    write_atomically(out, &package.bytes)?;
+    Ok(Artifact {
+        path: out.to_owned(),
+        zip_bytes: package.bytes.len(),
+        bootstrap_bytes: bytes.len(),
+        code_sha256: package.code_sha256(),
+        arch,
+        glibc_floor: needs.glibc_floor(),
+    })
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so that a
+/// reader never sees half a zip.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let write_error = |source| ArtifactError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(write_error)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    fs::write(&tmp, bytes).map_err(write_error)?;
+    fs::rename(&tmp, path).map_err(write_error)
+}
