@@ -23,8 +23,23 @@ impl From<Failure> for Diagnostic {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     backup_lambda::logging::init();
-    let settings = Settings::from_env()?;
+    match Settings::from_env() {
+        Ok(settings) => serve(settings).await,
+        // Keep serving, failing every invocation with the reason, so that the misconfiguration
+        // shows in each invocation's error and log instead of as a crash loop.
+        Err(invalid) => {
+            tracing::error!(error = %invalid, "invalid environment");
+            lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+                let err = RunError::InvalidEnvironment(invalid.clone());
+                async move { Err::<Value, _>(Failure(err)) }
+            }))
+            .await
+        }
+    }
+}
 
+/// Builds the AWS clients once and serves invocations with them.
+async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let config = backup_lambda::sdk::config_loader().load().await;
     let function = BackupFunction::new(
         DynamoDbBackups::new(aws_sdk_dynamodb::Client::new(&config)),

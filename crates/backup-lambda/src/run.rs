@@ -23,6 +23,9 @@ const DELETE_CONCURRENCY: usize = 4;
 /// Why a run failed. A failed run is reported to Lambda as a failed invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RunError {
+    /// The function's environment is invalid, so no event can be served.
+    #[error("the function's environment is invalid: {0}; fix it in the function's configuration")]
+    InvalidEnvironment(RequestError),
     /// The event was rejected before any AWS call.
     #[error(transparent)]
     InvalidEvent(#[from] RequestError),
@@ -52,6 +55,7 @@ impl RunError {
     /// A short category for Lambda's `errorType`.
     pub fn error_type(&self) -> String {
         match self {
+            RunError::InvalidEnvironment(_) => "InvalidEnvironment".to_owned(),
             RunError::InvalidEvent(_) => "InvalidEvent".to_owned(),
             RunError::CreateBackup { source, .. } | RunError::ListBackups { source, .. } => source
                 .code

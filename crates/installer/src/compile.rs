@@ -18,7 +18,7 @@ const GLIBC_SUFFIX: &str = ".2.34";
 const PACKAGE: &str = "backup-lambda";
 const BINARY: &str = "bootstrap";
 /// The cargo profile tuned for a small, fast-starting binary (see the workspace Cargo.toml).
-const PROFILE: &str = "lambda";
+const PROFILE: &str = "release-lambda";
 
 /// Why the function could not be compiled.
 #[derive(Debug, Error)]

@@ -1,0 +1,438 @@
+//! The real deployment zip that `installer build` wrote (`make test` builds it first): its
+//! shape, its glibc floor, its reproducibility, the installer's refusals, and the `bootstrap`
+//! inside it answering the tutorial's event under a Lambda Runtime API against moto.
+
+mod support;
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::Region;
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use serde_json::json;
+use support::runtime_api::{Outcome, RuntimeApi};
+
+const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
+/// How long the bootstrap may take to answer before the test gives up (a hang guard, not a
+/// performance check).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The zip `installer build` wrote: `BACKUP_LAMBDA_ZIP`, or the default output path.
+fn built_zip() -> Vec<u8> {
+    let path = std::env::var_os("BACKUP_LAMBDA_ZIP").map_or_else(
+        || workspace().join("target/lambda/backup-lambda.zip"),
+        PathBuf::from,
+    );
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `make test`, which runs `installer build` first",
+            path.display()
+        )
+    })
+}
+
+fn unzip_bootstrap(zip: &[u8]) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip archive");
+    let mut entry = archive.by_name("bootstrap").expect("a bootstrap entry");
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).expect("readable entry");
+    bytes
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("installer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn write_executable(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).expect("write binary");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Runs `installer build --bootstrap <binary> --out <out>` and returns (success, stderr).
+fn package(binary: &Path, out: &Path, arch: &str) -> (bool, String) {
+    let output = Command::new(INSTALLER)
+        .args(["build", "--arch", arch, "--bootstrap"])
+        .arg(binary)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run installer");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_zip_holds_one_executable_bootstrap() {
+    let zip = built_zip();
+    let mut archive = zip::ZipArchive::new(Cursor::new(&zip)).expect("a zip archive");
+    assert_eq!(archive.len(), 1, "exactly one entry");
+    let entry = archive.by_index(0).expect("entry");
+    assert_eq!(entry.name().expect("utf-8 name"), "bootstrap");
+    assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    assert!(
+        zip.len() <= 3_500_000,
+        "zip is {} bytes, over the 3.5 MB budget",
+        zip.len()
+    );
+}
+
+#[test]
+fn the_bootstrap_needs_no_glibc_newer_than_2_34() {
+    let dir = temp_dir("objdump");
+    let binary = dir.join("bootstrap");
+    write_executable(&binary, &unzip_bootstrap(&built_zip()));
+    // objdump, not our own ELF reader, so that the check is independent of the code under test.
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(&binary)
+        .output()
+        .expect("run objdump");
+    assert!(
+        out.status.success(),
+        "objdump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let mut versions: Vec<(u32, u32)> = table
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|word| word.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .collect();
+    versions.sort_unstable();
+    let newest = versions
+        .last()
+        .copied()
+        .expect("a dynamically linked glibc binary");
+    assert!(
+        newest <= (2, 34),
+        "bootstrap needs GLIBC_{}.{}",
+        newest.0,
+        newest.1
+    );
+}
+
+#[test]
+fn the_same_binary_gives_a_byte_identical_zip() {
+    let zip = built_zip();
+    let dir = temp_dir("repro");
+    let binary = dir.join("bootstrap");
+    write_executable(&binary, &unzip_bootstrap(&zip));
+    let again = dir.join("again.zip");
+    let (ok, stderr) = package(&binary, &again, "x86_64");
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read(&again).expect("zip written"), zip);
+}
+
+#[test]
+fn a_binary_needing_newer_glibc_is_refused() {
+    let dir = temp_dir("glibc");
+    let source = dir.join("new.c");
+    // _dl_find_object first appeared in glibc 2.35.
+    std::fs::write(
+        &source,
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\nint main(void) { struct dl_find_object r; return _dl_find_object((void *)main, &r); }\n",
+    )
+    .expect("write C source");
+    let binary = dir.join("bootstrap");
+    let status = Command::new("cc")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("run cc");
+    assert!(
+        status.success(),
+        "this machine's glibc has _dl_find_object (2.35+)"
+    );
+
+    let out = dir.join("refused.zip");
+    let (ok, stderr) = package(&binary, &out, "x86_64");
+    assert!(!ok, "must be refused");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("needs glibc 2.35"), "{stderr}");
+    assert!(
+        stderr.contains("provided.al2023 runtime has glibc 2.34"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn a_binary_for_the_other_architecture_is_refused() {
+    let mut bytes = unzip_bootstrap(&built_zip());
+    // e_machine, at offset 18 of the ELF header (little-endian): 183 is EM_AARCH64.
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let dir = temp_dir("arch");
+    let binary = dir.join("bootstrap");
+    write_executable(&binary, &bytes);
+    let (ok, stderr) = package(&binary, &dir.join("x.zip"), "x86_64");
+    assert!(!ok);
+    assert!(
+        stderr.contains("is built for arm64, not x86_64"),
+        "{stderr}"
+    );
+
+    let script = dir.join("script");
+    write_executable(&script, b"#!/bin/sh\necho hello\n");
+    let (ok, stderr) = package(&script, &dir.join("y.zip"), "x86_64");
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot be a Lambda bootstrap: not a 64-bit Linux ELF"),
+        "{stderr}"
+    );
+}
+
+async fn moto_dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Peak resident memory of a running process, in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
+/// function, plus the emulator's endpoint and the function's own `MAX_BACKUPS`.
+fn start_bootstrap(api: &RuntimeApi, endpoint: &str, max_backups: &str) -> std::process::Child {
+    let task_root = temp_dir(&format!("task-{}", api.addr.port()));
+    let bootstrap = task_root.join("bootstrap");
+    write_executable(&bootstrap, &unzip_bootstrap(&built_zip()));
+    Command::new(&bootstrap)
+        .env_clear()
+        .current_dir(&task_root)
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "dynamodb-backup")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/dynamodb-backup")
+        .env(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/11/25/[$LATEST]0123456789abcdef",
+        )
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing")
+        .env("LAMBDA_TASK_ROOT", &task_root)
+        .env("LAMBDA_RUNTIME_DIR", "/var/runtime")
+        .env("_HANDLER", "bootstrap")
+        .env("TZ", ":UTC")
+        .env("LANG", "en_US.UTF-8")
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("MAX_BACKUPS", max_backups)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start bootstrap")
+}
+
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto")
+}
+
+#[tokio::test]
+async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
+    let endpoint = moto_endpoint();
+    let db = moto_dynamodb(&endpoint).await;
+    let table = format!("Movies-artifact-{}", std::process::id());
+    db.create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("year")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("title")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("year")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("title")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+
+    let api = RuntimeApi::start();
+    let started = Instant::now();
+    let mut child = start_bootstrap(&api, &endpoint, "3");
+    api.invoke("req-tutorial", json!({ "TableName": table }));
+    let first = api.next_outcome(ANSWER_TIMEOUT);
+    api.invoke("req-missing", json!({ "TableName": "NoSuchTable" }));
+    let second = api.next_outcome(ANSWER_TIMEOUT);
+    let peak_rss = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("bootstrap output");
+
+    let Some(Outcome::Response {
+        request_id,
+        body,
+        at,
+    }) = first
+    else {
+        panic!("expected a response, got {first:?}");
+    };
+    assert_eq!(request_id, "req-tutorial");
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["table"], table.as_str());
+    let name = body["backup_created"]["name"]
+        .as_str()
+        .expect("backup name")
+        .to_owned();
+    assert!(
+        name.starts_with(&format!("{table}-")) && name.len() == table.len() + 15,
+        "{name}"
+    );
+    assert_eq!(body["kept"], json!([name]));
+
+    let listed = db
+        .list_backups()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("list backups");
+    let names: Vec<&str> = listed
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![name.as_str()],
+        "the backup is really in DynamoDB"
+    );
+
+    let Some(Outcome::Error { request_id, body }) = second else {
+        panic!("expected an error for a missing table, got {second:?}");
+    };
+    assert_eq!(request_id, "req-missing");
+    assert!(
+        body["errorType"]
+            .as_str()
+            .is_some_and(|t| t.contains("NotFound")),
+        "{body}"
+    );
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("NoSuchTable")),
+        "{body}"
+    );
+
+    // Each log line is one JSON object (what CloudWatch Logs shows).
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "backup created" && l["backup"] == name.as_str())
+    );
+    assert!(lines.iter().any(|l| l["message"] == "run finished"));
+
+    eprintln!(
+        "bootstrap: first response {} ms after start; peak RSS {} KiB",
+        at.duration_since(started).as_millis(),
+        peak_rss.map_or_else(|| "unknown".to_owned(), |k| k.to_string()),
+    );
+}
+
+#[test]
+fn a_bad_environment_fails_every_invocation_with_the_reason() {
+    let api = RuntimeApi::start();
+    let mut child = start_bootstrap(&api, &moto_endpoint(), "0");
+    api.invoke("req-1", json!({ "TableName": "Movies" }));
+    let outcome = api.next_outcome(ANSWER_TIMEOUT);
+    let _ = child.kill();
+    let _ = child.wait();
+    let Some(Outcome::Error { request_id, body }) = outcome else {
+        panic!("expected an invocation error, got {outcome:?}");
+    };
+    assert_eq!(request_id, "req-1");
+    assert_eq!(body["errorType"], "InvalidEnvironment", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("MAX_BACKUPS must be a whole number from 1 to 1000")),
+        "{body}"
+    );
+}
+
+#[test]
+fn arm64_without_its_rust_target_says_how_to_add_it() {
+    let dir = temp_dir("rustup");
+    // A rustup that reports only the x86_64 standard library installed.
+    write_executable(&dir.join("rustup"), b"#!/bin/sh\necho x86_64-unknown-linux-gnu\n");
+    let zip = dir.join("arm64.zip");
+    let output = Command::new(INSTALLER)
+        .args(["build", "--arch", "arm64", "--out"])
+        .arg(&zip)
+        .env("PATH", &dir)
+        .output()
+        .expect("run installer");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("add it with `rustup target add aarch64-unknown-linux-gnu`"),
+        "{stderr}"
+    );
+    assert!(!zip.exists());
+}
