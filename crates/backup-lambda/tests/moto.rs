@@ -1,15 +1,11 @@
 //! The function against moto's DynamoDB and S3 over real HTTP (`MOTO_ENDPOINT`, set by
 //! `make test`): five scheduled runs, a missing table and a bad event.
 
-use aws_config::Region;
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use backup_lambda::request::Settings;
 use backup_lambda::run::{BackupFunction, RunError};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
 use serde_json::{Value, json};
+use test_support::{create_movies_table, moto_config, unique_name};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -21,61 +17,11 @@ struct Moto {
 }
 
 async fn moto() -> Moto {
-    let endpoint = std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto");
-    let config = backup_lambda::sdk::config_loader()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
+    let config = moto_config().await;
     Moto {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         s3: aws_sdk_s3::Client::new(&config),
     }
-}
-
-/// A name no other test in this moto uses.
-fn unique(prefix: &str) -> String {
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-async fn create_movies_table(db: &aws_sdk_dynamodb::Client, name: &str) {
-    db.create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("year")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("title")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("year")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("title")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table in moto");
 }
 
 async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
@@ -121,8 +67,8 @@ fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Reco
 #[tokio::test]
 async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
     let moto = moto().await;
-    let table = unique("Movies");
-    let bucket = unique("logs").to_lowercase();
+    let table = unique_name("Movies");
+    let bucket = unique_name("logs");
     create_movies_table(&moto.dynamodb, &table).await;
     moto.s3
         .create_bucket()
@@ -189,14 +135,14 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
 #[tokio::test]
 async fn a_missing_table_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
-    let bucket = unique("logs").to_lowercase();
+    let bucket = unique_name("logs");
     moto.s3
         .create_bucket()
         .bucket(&bucket)
         .send()
         .await
         .expect("create bucket");
-    let missing = unique("NoSuchTable");
+    let missing = unique_name("NoSuchTable");
 
     let err = function(&moto, &bucket)
         .handle(&json!({ "TableName": missing }), "req", START)
@@ -216,8 +162,8 @@ async fn a_missing_table_fails_clearly_and_changes_nothing() {
 #[tokio::test]
 async fn a_bad_event_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
-    let table = unique("Movies");
-    let bucket = unique("logs").to_lowercase();
+    let table = unique_name("Movies");
+    let bucket = unique_name("logs");
     create_movies_table(&moto.dynamodb, &table).await;
     moto.s3
         .create_bucket()

@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::Region;
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use serde_json::json;
 use support::runtime_api::{Outcome, RuntimeApi};
+use test_support::{create_movies_table, moto_config, moto_endpoint, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
 /// How long the bootstrap may take to answer before the test gives up (a hang guard, not a
@@ -200,23 +196,6 @@ fn a_binary_for_the_other_architecture_is_refused() {
     );
 }
 
-async fn moto_dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
 /// Peak resident memory of a running process, in KiB (`VmHWM`).
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -263,50 +242,12 @@ fn start_bootstrap(api: &RuntimeApi, endpoint: &str, max_backups: &str) -> std::
         .expect("start bootstrap")
 }
 
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto")
-}
-
 #[tokio::test]
 async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     let endpoint = moto_endpoint();
-    let db = moto_dynamodb(&endpoint).await;
-    let table = format!("Movies-artifact-{}", std::process::id());
-    db.create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("year")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("title")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("year")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("title")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+    let db = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    let table = unique_name("Movies");
+    create_movies_table(&db, &table).await;
 
     let api = RuntimeApi::start();
     let started = Instant::now();
@@ -419,7 +360,10 @@ fn a_bad_environment_fails_every_invocation_with_the_reason() {
 fn arm64_without_its_rust_target_says_how_to_add_it() {
     let dir = temp_dir("rustup");
     // A rustup that reports only the x86_64 standard library installed.
-    write_executable(&dir.join("rustup"), b"#!/bin/sh\necho x86_64-unknown-linux-gnu\n");
+    write_executable(
+        &dir.join("rustup"),
+        b"#!/bin/sh\necho x86_64-unknown-linux-gnu\n",
+    );
     let zip = dir.join("arm64.zip");
     let output = Command::new(INSTALLER)
         .args(["build", "--arch", "arm64", "--out"])
