@@ -54,6 +54,20 @@ async fn record_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec
         .collect()
 }
 
+/// A new Movies-shaped table and log bucket: (table, bucket).
+async fn fresh_table_and_bucket(moto: &Moto) -> (String, String) {
+    let table = unique_name("Movies");
+    let bucket = unique_name("logs");
+    create_movies_table(&moto.dynamodb, &table).await;
+    moto.s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    (table, bucket)
+}
+
 fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Records> {
     let settings = Settings::from_vars(|name| (name == "LOG_BUCKET").then(|| bucket.to_owned()))
         .expect("valid settings");
@@ -67,15 +81,7 @@ fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Reco
 #[tokio::test]
 async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
     let moto = moto().await;
-    let table = unique_name("Movies");
-    let bucket = unique_name("logs");
-    create_movies_table(&moto.dynamodb, &table).await;
-    moto.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    let (table, bucket) = fresh_table_and_bucket(&moto).await;
     moto.dynamodb
         .create_backup()
         .table_name(&table)
@@ -135,13 +141,7 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
 #[tokio::test]
 async fn a_missing_table_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
-    let bucket = unique_name("logs");
-    moto.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    let (_, bucket) = fresh_table_and_bucket(&moto).await;
     let missing = unique_name("NoSuchTable");
 
     let err = function(&moto, &bucket)
@@ -162,15 +162,7 @@ async fn a_missing_table_fails_clearly_and_changes_nothing() {
 #[tokio::test]
 async fn a_bad_event_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
-    let table = unique_name("Movies");
-    let bucket = unique_name("logs");
-    create_movies_table(&moto.dynamodb, &table).await;
-    moto.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    let (table, bucket) = fresh_table_and_bucket(&moto).await;
 
     let function = function(&moto, &bucket);
     for event in [
