@@ -1,7 +1,9 @@
 //! The Lambda entry point (`bootstrap`): builds the AWS clients once, then serves invocations.
 
 use backup_lambda::request::Settings;
-use backup_lambda::run::{BackupFunction, RunError};
+use std::time::SystemTime;
+
+use backup_lambda::run::{BackupFunction, Invocation, RunError};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -49,12 +51,15 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let function = &function;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let invocation = Invocation::new(&event.context.request_id, OffsetDateTime::now_utc())
+            .with_deadline(tokio::time::Instant::now() + remaining);
         function
-            .handle(
-                &event.payload,
-                &event.context.request_id,
-                OffsetDateTime::now_utc(),
-            )
+            .handle(&event.payload, &invocation)
             .await
             .map_err(Failure)
     }))

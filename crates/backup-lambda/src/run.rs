@@ -20,6 +20,18 @@ const DELETE_INTERVAL: Duration = Duration::from_millis(100);
 /// At most this many DeleteBackup calls in flight at once.
 const DELETE_CONCURRENCY: usize = 4;
 
+/// Deletions are not started later than this before the invocation's deadline, leaving time
+/// for them to finish and for the run record to be written.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// What happened to one deletion.
+#[derive(Debug)]
+enum DeleteResult {
+    Deleted,
+    Failed(AwsError),
+    Deferred,
+}
+
 /// Why a run failed. A failed run is reported to Lambda as a failed invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RunError {
@@ -103,11 +115,54 @@ pub struct PolicyRecord {
     pub max_age_days: Option<u32>,
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Backed up, and every deletion due was made (or deferred to the next run).
+    Ok,
+    /// Backed up, but some deletions failed.
+    Partial,
+    /// Backed up, but the backups could not be listed, so none were deleted.
+    Failed,
+}
+
+/// One invocation's identity and timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id.
+    pub request_id: String,
+    /// The wall-clock time the run starts (names the backup and the record).
+    pub now: OffsetDateTime,
+    /// When Lambda stops the invocation, if known: deletions that could not finish by then are
+    /// left for the next run.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl Invocation {
+    /// An invocation with no deadline.
+    pub fn new(request_id: &str, now: OffsetDateTime) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            now,
+            deadline: None,
+        }
+    }
+
+    /// The same invocation, ending at `deadline`.
+    pub fn with_deadline(self, deadline: tokio::time::Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self
+        }
+    }
+}
+
 /// What one run did: the Lambda's result and the JSON written to the log bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
-    /// `ok`, `partial` (some deletions failed) or `failed` (backups could not be listed).
-    pub status: &'static str,
+    /// How the run ended.
+    pub status: RunStatus,
     /// The table backed up.
     pub table: String,
     /// The Lambda request id.
@@ -128,6 +183,9 @@ pub struct RunRecord {
     pub deleted: Vec<BackupRef>,
     /// Owned backups due for deletion but still being made (deleted by a later run).
     pub still_creating: Vec<String>,
+    /// Owned backups due for deletion that this run had no time left for (the next run
+    /// deletes them).
+    pub deferred: Vec<String>,
     /// Deletions that failed.
     pub failures: Vec<FailedDelete>,
     /// Backups left alone because this function did not make them.
@@ -156,14 +214,14 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         }
     }
 
-    /// Handles one event at time `now`. Returns the run record, or an error if the event is
-    /// invalid, the backup could not be made, or the table's backups could not be listed.
+    /// Handles one event. Returns the run record, or an error if the event is invalid, the
+    /// backup could not be made, or the table's backups could not be listed.
     pub async fn handle(
         &self,
         event: &Value,
-        request_id: &str,
-        now: OffsetDateTime,
+        invocation: &Invocation,
     ) -> Result<RunRecord, RunError> {
+        let now = invocation.now;
         let started = Instant::now();
         let request = BackupRequest::from_event(event, &self.settings.default_policy)
             .inspect_err(|e| error!(error = %e, "rejected event"))?;
@@ -184,9 +242,9 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
         let mut record = RunRecord {
-            status: "ok",
+            status: RunStatus::Ok,
             table: table.to_string(),
-            request_id: request_id.to_owned(),
+            request_id: invocation.request_id.clone(),
             started_at: now.format(&Rfc3339).unwrap_or_default(),
             duration_ms: 0,
             policy: PolicyRecord {
@@ -198,6 +256,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             kept: Vec::new(),
             deleted: Vec::new(),
             still_creating: Vec::new(),
+            deferred: Vec::new(),
             failures: Vec::new(),
             not_owned: 0,
             record_uri: None,
@@ -213,7 +272,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                     source,
                 };
                 error!(table = %table, error = %err, "listing backups failed; none deleted");
-                record.status = "failed";
+                record.status = RunStatus::Failed;
                 record.error = Some(err.to_string());
                 self.finish(&mut record, started, now).await;
                 return Err(err);
@@ -246,13 +305,17 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             .collect();
         record.not_owned = decision.not_owned;
 
-        for (backup, result) in self.delete_all(&decision.delete).await {
+        for (backup, result) in self.delete_all(&decision.delete, invocation.deadline).await {
             match result {
-                Ok(()) => {
+                DeleteResult::Deferred => {
+                    info!(backup = %backup.name, "no time left to delete; the next run will");
+                    record.deferred.push(backup.name.clone());
+                }
+                DeleteResult::Deleted => {
                     info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
                     record.deleted.push(BackupRef::from(backup));
                 }
-                Err(e) => {
+                DeleteResult::Failed(e) => {
                     warn!(backup = %backup.name, arn = %backup.arn, error = %e, "could not delete backup");
                     record.failures.push(FailedDelete {
                         name: backup.name.clone(),
@@ -263,24 +326,35 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             }
         }
         if !record.failures.is_empty() {
-            record.status = "partial";
+            record.status = RunStatus::Partial;
         }
         self.finish(&mut record, started, now).await;
         Ok(record)
     }
 
     /// Deletes `backups`, starting at most one every [`DELETE_INTERVAL`] and running at most
-    /// [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others.
+    /// [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others,
+    /// except those that would start less than [`DEADLINE_MARGIN`] before `deadline`.
     /// Results come back in the order of `backups`.
     async fn delete_all<'a>(
         &self,
         backups: &'a [Backup],
-    ) -> Vec<(&'a Backup, Result<(), AwsError>)> {
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<(&'a Backup, DeleteResult)> {
         let first = tokio::time::Instant::now();
+        let last_start = deadline.map(|d| d - DEADLINE_MARGIN);
         stream::iter(backups.iter().zip(0u32..))
             .map(|(backup, slot)| async move {
-                tokio::time::sleep_until(first + DELETE_INTERVAL * slot).await;
-                (backup, self.store.delete_backup(&backup.arn).await)
+                let start = first + DELETE_INTERVAL * slot;
+                if last_start.is_some_and(|last| start > last) {
+                    return (backup, DeleteResult::Deferred);
+                }
+                tokio::time::sleep_until(start).await;
+                let result = match self.store.delete_backup(&backup.arn).await {
+                    Ok(()) => DeleteResult::Deleted,
+                    Err(e) => DeleteResult::Failed(e),
+                };
+                (backup, result)
             })
             .buffered(DELETE_CONCURRENCY)
             .collect()
@@ -305,7 +379,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         }
         info!(
             table = %record.table,
-            status = record.status,
+            status = ?record.status,
             kept = record.kept.len(),
             deleted = record.deleted.len(),
             failures = record.failures.len(),
@@ -481,11 +555,11 @@ mod tests {
         let store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4), manual()]);
         let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
         let record = function
-            .handle(&tutorial_event(), "req-1", NOW)
+            .handle(&tutorial_event(), &Invocation::new("req-1", NOW))
             .await
             .expect("run succeeds");
 
-        assert_eq!(record.status, "ok");
+        assert_eq!(record.status, RunStatus::Ok);
         assert_eq!(record.backup_created.name, "Movies-20261125070532");
         assert_eq!(
             record.kept,
@@ -531,11 +605,11 @@ mod tests {
         store.fail_delete.insert(ours(3).arn);
         let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
         let record = function
-            .handle(&tutorial_event(), "r", NOW)
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect("run succeeds");
 
-        assert_eq!(record.status, "partial");
+        assert_eq!(record.status, RunStatus::Partial);
         assert_eq!(record.failures.len(), 1);
         assert_eq!(record.failures[0].arn, ours(3).arn);
         assert!(record.failures[0].error.contains("LimitExceededException"));
@@ -555,7 +629,7 @@ mod tests {
             BackupFunction::new(FakeStore::with(old), FakeRecords::default(), settings(None));
         let started = tokio::time::Instant::now();
         let record = function
-            .handle(&tutorial_event(), "r", NOW)
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect("run succeeds");
         assert_eq!(record.deleted.len(), 23);
@@ -568,12 +642,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn deletions_that_would_outlive_the_invocation_are_left_for_the_next_run() {
+        let old: Vec<Backup> = (1..=25).map(ours).collect();
+        let function = BackupFunction::new(
+            FakeStore::with(old),
+            FakeRecords::default(),
+            settings(Some("logs")),
+        );
+        // 4.05 s left: deletions may start until 1.05 s from now, i.e. slots 0..=10.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(4050);
+        let invocation = Invocation::new("r", NOW).with_deadline(deadline);
+        let record = function
+            .handle(&tutorial_event(), &invocation)
+            .await
+            .expect("run succeeds");
+        assert_eq!(record.status, RunStatus::Ok);
+        assert_eq!(record.deleted.len(), 11);
+        assert_eq!(record.deferred.len(), 12);
+        assert_eq!(
+            record.deferred[0],
+            ours(14).name,
+            "the newest due are deleted first"
+        );
+        assert_eq!(function.store.names().len(), 3 + 12);
+        assert_eq!(
+            function.records.0.lock().unwrap().len(),
+            1,
+            "the record is still written"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_new_backup_counts_even_if_not_listed_yet() {
         let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3)]);
         store.hide_new_from_list = true;
         let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
         let record = function
-            .handle(&tutorial_event(), "r", NOW)
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect("run succeeds");
         assert_eq!(record.kept[0], "Movies-20261125070532");
@@ -587,7 +692,7 @@ mod tests {
         store.fail_create = true;
         let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
         let err = function
-            .handle(&tutorial_event(), "r", NOW)
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect_err("must fail");
         assert_eq!(err.error_type(), "TableNotFoundException");
@@ -606,7 +711,7 @@ mod tests {
         store.fail_list = true;
         let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
         let err = function
-            .handle(&tutorial_event(), "r", NOW)
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect_err("must fail");
         assert!(matches!(err, RunError::ListBackups { .. }), "{err}");
@@ -634,7 +739,7 @@ mod tests {
             json!({"TableName": "Movies", "MaxBackups": 0}),
         ] {
             let err = function
-                .handle(&event, "r", NOW)
+                .handle(&event, &Invocation::new("r", NOW))
                 .await
                 .expect_err("must fail");
             assert_eq!(err.error_type(), "InvalidEvent");

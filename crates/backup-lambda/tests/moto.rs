@@ -2,7 +2,7 @@
 //! `make test`): five scheduled runs, a missing table and a bad event.
 
 use backup_lambda::request::Settings;
-use backup_lambda::run::{BackupFunction, RunError};
+use backup_lambda::run::{BackupFunction, Invocation, RunError, RunStatus};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
 use serde_json::{Value, json};
 use test_support::{create_movies_table, moto_config, unique_name};
@@ -96,10 +96,10 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
     for run in 0..5 {
         let now = START + time::Duration::minutes(run);
         let record = function
-            .handle(&event, &format!("req-{run}"), now)
+            .handle(&event, &Invocation::new(&format!("req-{run}"), now))
             .await
             .expect("run succeeds");
-        assert_eq!(record.status, "ok");
+        assert_eq!(record.status, RunStatus::Ok);
         names.push(record.backup_created.name.clone());
         assert_eq!(
             record.deleted.len(),
@@ -145,7 +145,10 @@ async fn a_missing_table_fails_clearly_and_changes_nothing() {
     let missing = unique_name("NoSuchTable");
 
     let err = function(&moto, &bucket)
-        .handle(&json!({ "TableName": missing }), "req", START)
+        .handle(
+            &json!({ "TableName": missing }),
+            &Invocation::new("req", START),
+        )
         .await
         .expect_err("must fail");
     assert!(matches!(err, RunError::CreateBackup { .. }), "{err}");
@@ -170,7 +173,7 @@ async fn a_bad_event_fails_clearly_and_changes_nothing() {
         json!({"TableName": table, "MaxBackups": -1}),
     ] {
         let err = function
-            .handle(&event, "req", START)
+            .handle(&event, &Invocation::new("req", START))
             .await
             .expect_err("must fail");
         assert!(matches!(err, RunError::InvalidEvent(_)), "{err}");

@@ -16,7 +16,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
 use backup_lambda::retention::RetentionPolicy;
-use backup_lambda::run::BackupFunction;
+use backup_lambda::run::{BackupFunction, Invocation};
 use backup_lambda::store::{AwsError, BackupStore, DynamoDbBackups, RecordSink};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -141,7 +141,10 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
     };
     let function = BackupFunction::new(DynamoDbBackups::new(client), NoRecords, settings);
     let record = function
-        .handle(&json!({"TableName": "Movies"}), "req", NOW)
+        .handle(
+            &json!({"TableName": "Movies"}),
+            &Invocation::new("req", NOW),
+        )
         .await
         .expect("run succeeds");
 
