@@ -12,12 +12,13 @@ fn level_from_env() -> Level {
         .unwrap_or(Level::INFO)
 }
 
-/// Installs the JSON log subscriber for the whole process.
+/// Installs the JSON log subscriber for the whole process. Lines logged during an invocation
+/// carry the runtime's span, with the Lambda `requestId`.
 pub fn init() {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)

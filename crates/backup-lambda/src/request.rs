@@ -8,6 +8,8 @@ use thiserror::Error;
 use crate::naming::{TableName, TableNameError};
 use crate::retention::RetentionPolicy;
 
+/// `MAX_BACKUPS` when the environment does not set it: the tutorial's 3.
+const DEFAULT_MAX_BACKUPS: NonZeroU32 = NonZeroU32::new(3).expect("3 is not zero");
 /// The largest `MaxBackups` accepted (AWS has no such limit; this catches typos like 30000).
 const MAX_KEEP: u32 = 1000;
 /// The largest `MaxAgeDays` accepted (100 years).
@@ -57,7 +59,7 @@ impl Settings {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let max_backups = match non_empty("MAX_BACKUPS") {
             Some(v) => parse_count("MAX_BACKUPS", &Value::String(v), MAX_KEEP)?,
-            None => NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
+            None => DEFAULT_MAX_BACKUPS,
         };
         let max_age_days = non_empty("MAX_AGE_DAYS")
             .map(|v| parse_count("MAX_AGE_DAYS", &Value::String(v), MAX_AGE_DAYS))

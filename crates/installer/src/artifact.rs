@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::arch::Arch;
@@ -11,7 +12,7 @@ use crate::elf::{ElfError, ElfNeeds, GlibcVersion};
 use crate::package::{Package, PackageError};
 
 /// Why no deployment zip was written.
-#[derive(Debug, Error)]
+#[derive(Debug, Error, Diagnostic)]
 pub enum ArtifactError {
     /// Compiling the function failed.
     #[error(transparent)]

@@ -7,7 +7,6 @@ mod elf;
 mod package;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -47,7 +46,7 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+fn main() -> miette::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -58,16 +57,20 @@ fn main() -> ExitCode {
             tracing::Level::WARN
         })
         .init();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    // Errors are one line each, whatever the terminal width: each message names the problem and
+    // the fix and already includes its cause.
+    miette::set_hook(Box::new(|_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .wrap_lines(false)
+                .without_cause_chain()
+                .build(),
+        )
+    }))?;
+    run(cli.command)
 }
 
-fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+fn run(command: Command) -> miette::Result<()> {
     match command {
         Command::Build {
             arch,
