@@ -205,11 +205,17 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
 /// function, plus the emulator's endpoint and the function's own `MAX_BACKUPS`.
-fn start_bootstrap(api: &RuntimeApi, endpoint: &str, max_backups: &str) -> std::process::Child {
+/// Returns the process and the moment it was started.
+fn start_bootstrap(
+    api: &RuntimeApi,
+    endpoint: &str,
+    max_backups: &str,
+) -> (std::process::Child, Instant) {
     let task_root = temp_dir(&format!("task-{}", api.addr.port()));
     let bootstrap = task_root.join("bootstrap");
     write_executable(&bootstrap, &unzip_bootstrap(&built_zip()));
-    Command::new(&bootstrap)
+    let mut command = Command::new(&bootstrap);
+    command
         .env_clear()
         .current_dir(&task_root)
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -237,9 +243,9 @@ fn start_bootstrap(api: &RuntimeApi, endpoint: &str, max_backups: &str) -> std::
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("MAX_BACKUPS", max_backups)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start bootstrap")
+        .stderr(Stdio::inherit());
+    let started = Instant::now();
+    (command.spawn().expect("start bootstrap"), started)
 }
 
 #[tokio::test]
@@ -250,8 +256,7 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     create_movies_table(&db, &table).await;
 
     let api = RuntimeApi::start();
-    let started = Instant::now();
-    let mut child = start_bootstrap(&api, &endpoint, "3");
+    let (mut child, started) = start_bootstrap(&api, &endpoint, "3");
     api.invoke("req-tutorial", json!({ "TableName": table }));
     let first = api.next_outcome(ANSWER_TIMEOUT);
     api.invoke("req-missing", json!({ "TableName": "NoSuchTable" }));
@@ -328,8 +333,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     );
     assert!(lines.iter().any(|l| l["message"] == "run finished"));
 
+    let cold_start = api.first_poll().map(|t| t.duration_since(started));
+    assert!(cold_start.is_some_and(|c| c <= at.duration_since(started)));
     eprintln!(
-        "bootstrap: first response {} ms after start; peak RSS {} KiB",
+        "bootstrap: first poll {} ms and first response {} ms after start; peak RSS {} KiB",
+        cold_start.map_or(0, |c| c.as_millis()),
         at.duration_since(started).as_millis(),
         peak_rss.map_or_else(|| "unknown".to_owned(), |k| k.to_string()),
     );
@@ -338,7 +346,7 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
     let api = RuntimeApi::start();
-    let mut child = start_bootstrap(&api, &moto_endpoint(), "0");
+    let (mut child, _) = start_bootstrap(&api, &moto_endpoint(), "0");
     api.invoke("req-1", json!({ "TableName": "Movies" }));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();

@@ -38,6 +38,7 @@ pub struct RuntimeApi {
     pub addr: SocketAddr,
     events: Sender<(String, Value)>,
     outcomes: Receiver<Outcome>,
+    first_poll: Arc<Mutex<Option<Instant>>>,
 }
 
 struct Request {
@@ -54,18 +55,27 @@ impl RuntimeApi {
         let (events, pending) = channel::<(String, Value)>();
         let (report, outcomes) = channel();
         let pending = Arc::new(Mutex::new(pending));
+        let first_poll = Arc::new(Mutex::new(None));
+        let polled = Arc::clone(&first_poll);
         thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let pending = Arc::clone(&pending);
                 let report = report.clone();
-                thread::spawn(move || serve(stream, &pending, &report));
+                let polled = Arc::clone(&polled);
+                thread::spawn(move || serve(stream, &pending, &report, &polled));
             }
         });
         Self {
             addr,
             events,
             outcomes,
+            first_poll,
         }
+    }
+
+    /// When the function first asked for an invocation: the end of its cold start.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.first_poll.lock().expect("lock")
     }
 
     /// Queues one invocation with this request id and event.
@@ -81,7 +91,12 @@ impl RuntimeApi {
     }
 }
 
-fn serve(stream: TcpStream, pending: &Mutex<Receiver<(String, Value)>>, report: &Sender<Outcome>) {
+fn serve(
+    stream: TcpStream,
+    pending: &Mutex<Receiver<(String, Value)>>,
+    report: &Sender<Outcome>,
+    first_poll: &Mutex<Option<Instant>>,
+) {
     let mut writer = stream.try_clone().expect("clone stream");
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader) {
@@ -89,6 +104,10 @@ fn serve(stream: TcpStream, pending: &Mutex<Receiver<(String, Value)>>, report: 
         let segments: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
         let reply = match (request.method.as_str(), segments.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+                first_poll
+                    .lock()
+                    .expect("lock")
+                    .get_or_insert_with(Instant::now);
                 let next = pending.lock().expect("lock").recv();
                 let Ok((request_id, event)) = next else {
                     return; // test over: leave the function waiting
