@@ -57,6 +57,16 @@ pub enum ArtifactError {
         /// The newest Lambda has.
         max: GlibcVersion,
     },
+    /// A zip given to deploy is not a Lambda deployment package of one `bootstrap`.
+    #[error(
+        "{path} is not a deployment zip with a `bootstrap` entry ({reason}); build one with `installer build`"
+    )]
+    BadZip {
+        /// The zip's path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Zipping failed.
     #[error(transparent)]
     Package(#[from] PackageError),
@@ -155,4 +165,30 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     tmp.push(".partial");
     fs::write(&tmp, bytes).map_err(write_error)?;
     fs::rename(&tmp, path).map_err(write_error)
+}
+
+/// Reads a deployment zip from `path` and checks the `bootstrap` inside it as [`build`] does.
+pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
+    let bytes = fs::read(path).map_err(|source| ArtifactError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bad = |reason: String| ArtifactError::BadZip {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(&bytes)).map_err(|e| bad(e.to_string()))?;
+    let mut entry = archive
+        .by_name(crate::package::ENTRY)
+        .map_err(|_| bad("no `bootstrap` entry".to_owned()))?;
+    if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
+        return Err(bad("`bootstrap` is not executable".to_owned()));
+    }
+    let mut bootstrap = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut bootstrap).map_err(|e| bad(e.to_string()))?;
+    drop(entry);
+    drop(archive);
+    check_bootstrap(&path.join(crate::package::ENTRY), &bootstrap, arch)?;
+    Ok(Package { bytes })
 }

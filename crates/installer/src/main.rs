@@ -2,15 +2,25 @@
 
 mod arch;
 mod artifact;
+mod aws;
+mod commands;
 mod compile;
+mod config;
 mod elf;
 mod package;
+mod plan;
+mod policy;
+mod resources;
+mod schedule;
+mod stack;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::arch::Arch;
+use crate::aws::ConnectArgs;
+use crate::config::StackArgs;
 
 /// Deploys scheduled DynamoDB backups with retention.
 #[derive(Debug, Parser)]
@@ -19,6 +29,8 @@ struct Cli {
     /// Show debug logs (the commands run) on stderr.
     #[arg(short, long, global = true)]
     verbose: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +56,41 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         bootstrap: Option<PathBuf>,
     },
+    /// Show what `up` would create, update or leave, without changing anything.
+    #[command(
+        after_help = "Examples:\n  installer plan\n  installer plan --keep 7 --schedule 'rate(12 hours)'"
+    )]
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Create or update the whole stack; a second run with the same settings changes nothing.
+    #[command(
+        after_help = "Examples:\n  installer up\n  installer up --schedule 'rate(1 minute)'      # the tutorial's cadence\n  installer up --table Movies --table Music --keep 7\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer up   # a local emulator"
+    )]
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show what exists, whether it matches, and each table's backups.
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Remove everything the stack made (only what is tagged as this stack's).
+    #[command(
+        after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
+    )]
+    Down {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Keep the tables, their backups and the bucket.
+        #[arg(long)]
+        keep_data: bool,
+    },
 }
 
 fn main() -> miette::Result<()> {
@@ -67,10 +114,10 @@ fn main() -> miette::Result<()> {
                 .build(),
         )
     }))?;
-    run(cli.command)
+    run(cli.command, &cli.connect)
 }
 
-fn run(command: Command) -> miette::Result<()> {
+fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
     match command {
         Command::Build {
             arch,
@@ -92,5 +139,13 @@ fn run(command: Command) -> miette::Result<()> {
             );
             Ok(())
         }
+        Command::Plan { stack } => commands::block_on(commands::plan(&stack, connect)),
+        Command::Up { stack } => commands::block_on(commands::up(&stack, connect)),
+        Command::Status { stack } => commands::block_on(commands::status(&stack, connect)),
+        Command::Down {
+            stack,
+            yes,
+            keep_data,
+        } => commands::block_on(commands::down(&stack, connect, yes, keep_data)),
     }
 }

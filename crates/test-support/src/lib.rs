@@ -65,3 +65,118 @@ pub async fn create_movies_table(db: &aws_sdk_dynamodb::Client, name: &str) {
         .await
         .unwrap_or_else(|e| panic!("create table {name} in moto: {e:?}"));
 }
+
+/// One API call moto's request recorder saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    /// The operation (`CreateRole`, `DescribeTable`, ...) or, for REST calls, `METHOD /path`.
+    pub operation: String,
+    /// Whether it writes: any operation but `Describe*`, `List*`, `Get*`, `Head*` and plain
+    /// GET/HEAD requests.
+    pub mutating: bool,
+}
+
+/// moto's request recorder (`/moto-api/recorder/...`): every request the server receives between
+/// [`Recorder::start`] and [`Recorder::stop`], seen from the server side, independently of the
+/// code under test. It records the whole server, so a test using it must be the only one talking
+/// to moto at the time (keep it alone in its test binary).
+pub struct Recorder {
+    endpoint: String,
+}
+
+impl Recorder {
+    /// Clears any earlier recording and starts recording.
+    pub fn start() -> Self {
+        let endpoint = moto_endpoint();
+        moto_api(&endpoint, "POST", "/moto-api/recorder/reset-recording");
+        moto_api(&endpoint, "POST", "/moto-api/recorder/start-recording");
+        Self { endpoint }
+    }
+
+    /// Stops recording and returns the calls, in order.
+    pub fn stop(self) -> Vec<RecordedCall> {
+        moto_api(&self.endpoint, "POST", "/moto-api/recorder/stop-recording");
+        let recording = moto_api(
+            &self.endpoint,
+            "GET",
+            "/moto-api/recorder/download-recording",
+        );
+        recording
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let entry: serde_json::Value =
+                    serde_json::from_str(line).expect("a recorded request is JSON");
+                classify(&entry)
+            })
+            .collect()
+    }
+}
+
+/// Names a recorded request and decides whether it writes.
+fn classify(entry: &serde_json::Value) -> RecordedCall {
+    use base64::Engine as _;
+    let method = entry["method"].as_str().unwrap_or("GET").to_owned();
+    let header = |name: &str| {
+        entry["headers"]
+            .as_object()
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
+    };
+    let body = match (entry["body"].as_str(), entry["body_encoded"].as_bool()) {
+        (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        (Some(b), _) => b.to_owned(),
+        _ => String::new(),
+    };
+    let query_action = body
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map(str::to_owned);
+    let named = header("X-Amz-Target")
+        .and_then(|t| t.rsplit('.').next())
+        .map(str::to_owned)
+        .or(query_action);
+    match named {
+        Some(operation) => {
+            let reads = ["Describe", "List", "Get", "Head"];
+            let mutating = !reads.iter().any(|r| operation.starts_with(r));
+            RecordedCall {
+                operation,
+                mutating,
+            }
+        }
+        None => {
+            let url = entry["url"].as_str().unwrap_or_default();
+            let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+            RecordedCall {
+                mutating: !matches!(method.as_str(), "GET" | "HEAD"),
+                operation: format!("{method} /{path}"),
+            }
+        }
+    }
+}
+
+/// A plain HTTP/1.1 request to moto's own API, returning the body.
+fn moto_api(endpoint: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send to moto");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read from moto");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "moto {path}: {head}"
+    );
+    body.to_owned()
+}

@@ -1,3 +1,6 @@
 //! Helpers shared by the installer's integration tests.
 
+#![allow(dead_code)] // each test binary uses only some of them
+
+pub mod cli;
 pub mod runtime_api;

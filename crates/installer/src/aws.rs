@@ -1,0 +1,157 @@
+//! The AWS account the stack lives in: one SDK configuration and one client per service,
+//! built once, and who we are there (account, region, partition).
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use thiserror::Error;
+
+/// Where to connect: the standard chain, with these overrides.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectArgs {
+    /// AWS region [default: from the environment or profile].
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (a local emulator such as moto).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// A failed AWS call, in one line, with the service's error code where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{operation} {target} failed: {detail}")]
+pub struct AwsError {
+    /// The API operation, e.g. `CreateRole`.
+    pub operation: &'static str,
+    /// What it was called on.
+    pub target: String,
+    /// The service's error code, e.g. `EntityAlreadyExists`.
+    pub code: Option<String>,
+    /// What went wrong.
+    pub detail: String,
+}
+
+impl AwsError {
+    /// Describes an SDK error from calling `operation` on `target`.
+    pub fn new<E>(operation: &'static str, target: impl Into<String>, err: &E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let detail = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => DisplayErrorContext(err).to_string(),
+        };
+        Self {
+            operation,
+            target: target.into(),
+            code: err.code().map(str::to_owned),
+            detail,
+        }
+    }
+
+    /// A response that broke the API's contract.
+    pub fn malformed(operation: &'static str, target: impl Into<String>, detail: &str) -> Self {
+        Self {
+            operation,
+            target: target.into(),
+            code: None,
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// Whether the service answered with this error code.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// Why the account could not be reached.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// No region anywhere in the chain.
+    #[error("no AWS region is set; pass --region (e.g. --region us-east-1) or set AWS_REGION")]
+    NoRegion,
+    /// Credentials are missing, expired or rejected.
+    #[error(
+        "could not identify the AWS account ({0}); configure credentials (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and check --region"
+    )]
+    Identity(String),
+}
+
+/// Clients for every service the stack uses, and the identity they act as.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// CloudWatch Logs.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// EventBridge.
+    pub events: aws_sdk_eventbridge::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// Lambda.
+    pub lambda: aws_sdk_lambda::Client,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Aws {
+    /// Loads the configuration, asks STS who we are, and builds the clients.
+    pub async fn connect(args: &ConnectArgs) -> Result<Self, ConnectError> {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = &args.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &args.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        let region = config
+            .region()
+            .map(ToString::to_string)
+            .ok_or(ConnectError::NoRegion)?;
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                ConnectError::Identity(AwsError::new("GetCallerIdentity", "", &e).detail)
+            })?;
+        let account = identity
+            .account()
+            .ok_or_else(|| ConnectError::Identity("STS returned no account".to_owned()))?
+            .to_owned();
+        let partition = identity
+            .arn()
+            .and_then(|arn| arn.split(':').nth(1))
+            .unwrap_or("aws")
+            .to_owned();
+        Ok(Self {
+            account,
+            region,
+            partition,
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! `plan`, `up`, `status` and `down`: flags → a validated [`StackConfig`] → the desired stack
+//! → what exists → a plan → applied, printed, or reversed.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use backup_lambda::store::{BackupStore, DynamoDbBackups};
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::artifact::{self, ArtifactError};
+use crate::aws::{Aws, AwsError, ConnectArgs, ConnectError};
+use crate::config::{ConfigError, StackArgs, StackConfig};
+use crate::package::Package;
+use crate::plan::{Action, Plan, Removal};
+use crate::policy::PolicyError;
+use crate::stack::{self, Desired, StackError};
+
+/// Where `up` and `plan` write the zip they build.
+const DEFAULT_ZIP: &str = "target/lambda/backup-lambda.zip";
+
+/// Why a command failed.
+#[derive(Debug, Error, Diagnostic)]
+pub enum CommandError {
+    /// The flags are invalid (nothing was called).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The deployment zip could not be built or is unusable (nothing was called).
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The account could not be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A policy template did not render.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Applying or reading the stack failed.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// `down` without a terminal to confirm on.
+    #[error(
+        "down deletes resources and needs confirmation: pass --yes to confirm without a terminal"
+    )]
+    NeedsConfirmation,
+    /// The user said no.
+    #[error("down cancelled; nothing was deleted")]
+    Cancelled,
+    /// The async runtime could not start.
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl From<AwsError> for CommandError {
+    fn from(err: AwsError) -> Self {
+        Self::Stack(StackError::Aws(err))
+    }
+}
+
+/// Runs a command's future to completion on a multi-threaded runtime.
+pub fn block_on<F: Future<Output = Result<(), CommandError>>>(future: F) -> miette::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CommandError::Runtime)?;
+    Ok(runtime.block_on(future)?)
+}
+
+/// The zip to deploy: `--zip`, or a fresh `installer build`.
+fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
+    match &config.zip {
+        Some(path) => artifact::load(path, config.arch),
+        None => {
+            let built = artifact::build(config.arch, None, Path::new(DEFAULT_ZIP))?;
+            artifact::load(&built.path, config.arch)
+        }
+    }
+}
+
+/// Validates, builds and connects, then reads the stack: everything `plan` and `up` share.
+async fn prepare(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+) -> Result<(Aws, Desired, stack::Observed, Plan), CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let zip = deployment_zip(&config)?;
+    let aws = Aws::connect(connect).await?;
+    let desired = Desired::new(&config, &aws, Some(zip))?;
+    let observed = stack::observe(&aws, &desired).await?;
+    let plan = stack::plan(&desired, &observed);
+    Ok((aws, desired, observed, plan))
+}
+
+fn print_plan(plan: &Plan) {
+    for step in &plan.steps {
+        eprintln!("  {step}");
+    }
+}
+
+/// `installer plan`.
+pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
+    let (aws, _, _, plan) = prepare(args, connect).await?;
+    eprintln!("plan for account {} in {}:", aws.account, aws.region);
+    print_plan(&plan);
+    if plan.is_noop() {
+        eprintln!("no changes");
+    }
+    Ok(())
+}
+
+/// `installer up`.
+pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
+    let (aws, desired, observed, plan) = prepare(args, connect).await?;
+    eprintln!(
+        "stack {} in account {} ({}):",
+        desired.function.name, aws.account, aws.region
+    );
+    print_plan(&plan);
+    if plan.is_noop() {
+        eprintln!("no changes");
+        return Ok(());
+    }
+    let started = Instant::now();
+    stack::apply(&aws, &desired, &observed, &plan).await?;
+    eprintln!("up to date in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `installer status`.
+pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let aws = Aws::connect(connect).await?;
+    let desired = Desired::new(&config, &aws, None)?;
+    let observed = stack::observe(&aws, &desired).await?;
+    let plan = stack::plan(&desired, &observed);
+    eprintln!(
+        "stack {} in account {} ({}):",
+        desired.function.name, aws.account, aws.region
+    );
+    for step in &plan.steps {
+        let state = match &step.action {
+            Action::Create => "missing".to_owned(),
+            Action::NoChange => "ok".to_owned(),
+            Action::UseExisting => "exists (not this stack's)".to_owned(),
+            Action::Update(fields) => format!("differs: {}", fields.join(", ")),
+            Action::Conflict(why) => format!("conflict: {why}"),
+        };
+        eprintln!("  {:<10} {:<44} {state}", step.kind, step.name);
+    }
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    for table in &desired.tables {
+        match store.list_backups(table).await {
+            Ok(mut backups) => {
+                backups.sort_by_key(|b| std::cmp::Reverse(b.created));
+                eprintln!("  backups of {table}: {}", backups.len());
+                for b in backups {
+                    let owner = if table.owns_backup_name(&b.name) {
+                        "function"
+                    } else {
+                        "other"
+                    };
+                    eprintln!("    {:<40} {:?} {} ({owner})", b.name, b.state, b.created);
+                }
+            }
+            Err(e) => eprintln!("  backups of {table}: could not list ({e})"),
+        }
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; `true` only for "yes".
+fn confirm(question: &str) -> bool {
+    eprint!("{question} [yes/no]: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}
+
+/// `installer down`.
+pub async fn down(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    yes: bool,
+    keep_data: bool,
+) -> Result<(), CommandError> {
+    let config = StackConfig::from_args(args)?;
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(CommandError::NeedsConfirmation);
+    }
+    let aws = Aws::connect(connect).await?;
+    let desired = Desired::new(&config, &aws, None)?;
+    let observed = stack::observe(&aws, &desired).await?;
+    let steps = stack::removal_plan(&aws, &desired, &observed, keep_data).await?;
+    eprintln!(
+        "removing stack {} from account {} ({}):",
+        config.stack, aws.account, aws.region
+    );
+    for step in &steps {
+        eprintln!("  {step}");
+    }
+    if steps.iter().all(|s| s.action != Removal::Delete) {
+        eprintln!("nothing to remove");
+        return Ok(());
+    }
+    if !yes && !confirm("delete the resources marked 'delete'?") {
+        return Err(CommandError::Cancelled);
+    }
+    let started = Instant::now();
+    let backups = stack::remove(&aws, &steps).await?;
+    for (table, count) in backups {
+        eprintln!("  deleted {count} backup(s) of {table} made by the function");
+    }
+    eprintln!("removed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}

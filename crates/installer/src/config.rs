@@ -1,0 +1,389 @@
+//! What the user asked for: flags (each with an environment-variable twin) validated into a
+//! [`StackConfig`] before any AWS call, so that bad input never leaves a half-made stack.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use backup_lambda::naming::{TableName, TableNameError};
+use thiserror::Error;
+
+use crate::arch::Arch;
+use crate::schedule::{Schedule, ScheduleError};
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// The longest stack name: it prefixes the default bucket name
+/// `<stack>-logs-<12-digit account>-<region>`, which must fit in S3's 63 characters.
+const MAX_STACK_LEN: usize = 28;
+
+/// The stack settings shared by `plan`, `up`, `status` and `down`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// Name of the stack; prefixes every resource name.
+    #[arg(long, env = "INSTALLER_STACK", default_value = "dynamodb-backup")]
+    pub stack: String,
+    /// Table to back up (repeat for several). Created with sample data if missing; an existing
+    /// table not made by this stack is backed up but never modified.
+    #[arg(
+        long = "table",
+        env = "INSTALLER_TABLES",
+        value_delimiter = ',',
+        default_value = "Movies"
+    )]
+    pub tables: Vec<String>,
+    /// S3 bucket for run records [default: <stack>-logs-<account>-<region>].
+    #[arg(long, env = "INSTALLER_BUCKET")]
+    pub bucket: Option<String>,
+    /// EventBridge schedule: rate(...) or 6-field cron(...). The tutorial used 'rate(1 minute)'.
+    #[arg(long, env = "INSTALLER_SCHEDULE", default_value = "rate(1 day)")]
+    pub schedule: String,
+    /// Newest backups kept per table.
+    #[arg(long, env = "INSTALLER_KEEP", default_value_t = 3)]
+    pub keep: u32,
+    /// Also delete the function's backups older than this many days (never the newest).
+    #[arg(long, env = "INSTALLER_MAX_AGE_DAYS")]
+    pub max_age_days: Option<u32>,
+    /// Days CloudWatch keeps the function's logs (a value CloudWatch accepts, e.g. 7, 14, 30).
+    #[arg(long, env = "INSTALLER_LOG_RETENTION_DAYS", default_value_t = 14)]
+    pub log_retention_days: u32,
+    /// Days run records stay in the bucket.
+    #[arg(long, env = "INSTALLER_LOG_EXPIRE_DAYS", default_value_t = 90)]
+    pub log_expire_days: u32,
+    /// Function memory in MB (128 to 10240).
+    #[arg(long, env = "INSTALLER_MEMORY", default_value_t = 128)]
+    pub memory: u32,
+    /// Function timeout in seconds (1 to 900); deletions past it are left for the next run.
+    #[arg(long, env = "INSTALLER_TIMEOUT", default_value_t = 120)]
+    pub timeout: u32,
+    /// CPU architecture of the function.
+    #[arg(long, value_enum, env = "INSTALLER_ARCH", default_value_t = Arch::X86_64)]
+    pub arch: Arch,
+    /// Deploy this zip instead of building one (it is checked all the same).
+    #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
+    pub zip: Option<PathBuf>,
+}
+
+/// Why the settings were rejected. Nothing has been called in AWS when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// The stack name cannot name every resource.
+    #[error(
+        "invalid --stack {0:?}: use 1 to {MAX_STACK_LEN} lowercase letters, digits and hyphens, starting with a letter"
+    )]
+    Stack(String),
+    /// A table name is not a DynamoDB table name.
+    #[error("invalid --table: {0}")]
+    Table(#[from] TableNameError),
+    /// The same table was given twice.
+    #[error("--table {0:?} is given twice; name each table once")]
+    DuplicateTable(String),
+    /// The bucket name breaks S3's naming rules.
+    #[error("invalid --bucket {name:?}: {reason}")]
+    Bucket {
+        /// The rejected name.
+        name: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// The schedule is not one EventBridge accepts.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// A number is out of its range.
+    #[error("--{flag} must be {expected}, got {got}")]
+    OutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// What it accepts.
+        expected: String,
+        /// What was given.
+        got: u32,
+    },
+}
+
+/// A validated stack: every name and setting the resources are built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackConfig {
+    /// The stack name.
+    pub stack: String,
+    /// The tables backed up, in the order given.
+    pub tables: Vec<TableName>,
+    /// The bucket name chosen with `--bucket`, if any.
+    pub bucket: Option<String>,
+    /// The schedule expression.
+    pub schedule: Schedule,
+    /// `MAX_BACKUPS` for the function.
+    pub keep: NonZeroU32,
+    /// `MAX_AGE_DAYS` for the function.
+    pub max_age_days: Option<NonZeroU32>,
+    /// Log group retention.
+    pub log_retention_days: u32,
+    /// Lifecycle expiry of run records.
+    pub log_expire_days: NonZeroU32,
+    /// Function memory (MB).
+    pub memory: u32,
+    /// Function timeout (s).
+    pub timeout: u32,
+    /// Function architecture.
+    pub arch: Arch,
+    /// A prebuilt zip to deploy.
+    pub zip: Option<PathBuf>,
+}
+
+fn in_range(flag: &'static str, got: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
+    if (min..=max).contains(&got) {
+        Ok(got)
+    } else {
+        Err(ConfigError::OutOfRange {
+            flag,
+            expected: format!("from {min} to {max}"),
+            got,
+        })
+    }
+}
+
+fn positive(flag: &'static str, got: u32, max: u32) -> Result<NonZeroU32, ConfigError> {
+    in_range(flag, got, 1, max).and_then(|v| {
+        NonZeroU32::new(v).ok_or(ConfigError::OutOfRange {
+            flag,
+            expected: format!("from 1 to {max}"),
+            got,
+        })
+    })
+}
+
+/// Checks a stack name: it names the function, role, rule, log group and default bucket.
+fn check_stack(stack: &str) -> Result<(), ConfigError> {
+    let ok = (1..=MAX_STACK_LEN).contains(&stack.len())
+        && stack.starts_with(|c: char| c.is_ascii_lowercase())
+        && !stack.ends_with('-')
+        && !stack.contains("--")
+        && stack
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Stack(stack.to_owned()))
+    }
+}
+
+/// Checks a bucket name against S3's general-purpose bucket naming rules.
+pub fn check_bucket(name: &str) -> Result<(), ConfigError> {
+    let fail = |reason| {
+        Err(ConfigError::Bucket {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if !(3..=63).contains(&name.len()) {
+        return fail("bucket names have 3 to 63 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        return fail("use only lowercase letters, digits, '-' and '.'");
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
+        return fail("it must start and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return fail("dots may not be next to each other or to a hyphen");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return fail("it may not look like an IP address");
+    }
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", "--x-s3", ".mrap", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        return fail("it uses a prefix or suffix S3 reserves");
+    }
+    Ok(())
+}
+
+impl StackConfig {
+    /// Validates every setting; the first problem found is returned.
+    pub fn from_args(args: &StackArgs) -> Result<Self, ConfigError> {
+        check_stack(&args.stack)?;
+        let mut tables = Vec::with_capacity(args.tables.len());
+        for name in &args.tables {
+            let table = TableName::parse(name.trim())?;
+            if tables.contains(&table) {
+                return Err(ConfigError::DuplicateTable(table.to_string()));
+            }
+            tables.push(table);
+        }
+        if let Some(bucket) = &args.bucket {
+            check_bucket(bucket)?;
+        }
+        if !LOG_RETENTION_DAYS.contains(&args.log_retention_days) {
+            return Err(ConfigError::OutOfRange {
+                flag: "log-retention-days",
+                expected: format!(
+                    "one of the periods CloudWatch Logs accepts ({})",
+                    LOG_RETENTION_DAYS
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                got: args.log_retention_days,
+            });
+        }
+        Ok(Self {
+            stack: args.stack.clone(),
+            tables,
+            bucket: args.bucket.clone(),
+            schedule: args.schedule.parse()?,
+            keep: positive("keep", args.keep, 1000)?,
+            max_age_days: args
+                .max_age_days
+                .map(|d| positive("max-age-days", d, 36_500))
+                .transpose()?,
+            log_retention_days: args.log_retention_days,
+            log_expire_days: positive("log-expire-days", args.log_expire_days, 36_500)?,
+            memory: in_range("memory", args.memory, 128, 10_240)?,
+            timeout: in_range("timeout", args.timeout, 1, 900)?,
+            arch: args.arch,
+            zip: args.zip.clone(),
+        })
+    }
+
+    /// The Lambda function's name.
+    pub fn function_name(&self) -> &str {
+        &self.stack
+    }
+
+    /// The IAM role's name.
+    pub fn role_name(&self) -> String {
+        format!("{}-role", self.stack)
+    }
+
+    /// The role's inline policy's name.
+    pub fn policy_name(&self) -> String {
+        format!("{}-policy", self.stack)
+    }
+
+    /// The function's log group.
+    pub fn log_group(&self) -> String {
+        format!("/aws/lambda/{}", self.stack)
+    }
+
+    /// The EventBridge rule's name.
+    pub fn rule_name(&self) -> String {
+        format!("{}-schedule", self.stack)
+    }
+
+    /// The bucket's name: `--bucket`, or `<stack>-logs-<account>-<region>`.
+    pub fn bucket_name(&self, account: &str, region: &str) -> String {
+        self.bucket
+            .clone()
+            .unwrap_or_else(|| format!("{}-logs-{account}-{region}", self.stack))
+    }
+
+    /// The tags every taggable resource of this stack carries.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            ("managed-by".to_owned(), "installer".to_owned()),
+            ("stack".to_owned(), self.stack.clone()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        stack: StackArgs,
+    }
+
+    fn config(flags: &[&str]) -> Result<StackConfig, ConfigError> {
+        let args = Cli::try_parse_from(std::iter::once("installer").chain(flags.iter().copied()))
+            .expect("flags parse");
+        StackConfig::from_args(&args.stack)
+    }
+
+    #[test]
+    fn defaults_reproduce_the_tutorial_with_a_daily_schedule() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.stack, "dynamodb-backup");
+        assert_eq!(c.tables, vec![TableName::parse("Movies").unwrap()]);
+        assert_eq!(c.schedule.as_str(), "rate(1 day)");
+        assert_eq!(c.keep.get(), 3);
+        assert_eq!(c.log_retention_days, 14);
+        assert_eq!(c.role_name(), "dynamodb-backup-role");
+        assert_eq!(c.log_group(), "/aws/lambda/dynamodb-backup");
+        assert_eq!(
+            c.bucket_name("123456789012", "ap-southeast-3"),
+            "dynamodb-backup-logs-123456789012-ap-southeast-3"
+        );
+    }
+
+    #[test]
+    fn the_longest_stack_still_gives_a_valid_default_bucket() {
+        let stack = "a".repeat(MAX_STACK_LEN);
+        let c = config(&["--stack", &stack]).expect("valid");
+        assert_eq!(
+            check_bucket(&c.bucket_name("123456789012", "ap-southeast-3")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_rejected_with_the_flag_named() {
+        for (flags, expected) in [
+            (&["--stack", "My_Stack"][..], "invalid --stack"),
+            (&["--stack", &"a".repeat(29)][..], "invalid --stack"),
+            (&["--stack", "1abc"][..], "invalid --stack"),
+            (&["--stack", "abc-"][..], "invalid --stack"),
+            (&["--table", "ab"][..], "invalid --table"),
+            (
+                &["--table", "Movies", "--table", "Movies"][..],
+                "given twice",
+            ),
+            (&["--bucket", "Logs"][..], "lowercase"),
+            (&["--bucket", "ab"][..], "3 to 63"),
+            (&["--bucket", "192.168.1.1"][..], "IP address"),
+            (&["--bucket", "a..b"][..], "dots"),
+            (&["--bucket=-abc"][..], "start and end"),
+            (&["--bucket", "xn--abc"][..], "reserves"),
+            (&["--schedule", "rate(1 minutes)"][..], "singular unit"),
+            (&["--keep", "0"][..], "--keep must be from 1 to 1000"),
+            (&["--max-age-days", "0"][..], "--max-age-days must be"),
+            (
+                &["--log-retention-days", "10"][..],
+                "CloudWatch Logs accepts",
+            ),
+            (&["--log-expire-days", "0"][..], "--log-expire-days"),
+            (
+                &["--memory", "64"][..],
+                "--memory must be from 128 to 10240",
+            ),
+            (&["--timeout", "901"][..], "--timeout must be from 1 to 900"),
+        ] {
+            let err = config(flags).expect_err(&format!("{flags:?} must be rejected"));
+            assert!(err.to_string().contains(expected), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn several_tables_and_the_tutorial_cadence() {
+        let c =
+            config(&["--table", "Movies,Music", "--schedule", "rate(1 minute)"]).expect("valid");
+        assert_eq!(c.tables.len(), 2);
+        assert_eq!(c.schedule.as_str(), "rate(1 minute)");
+    }
+}

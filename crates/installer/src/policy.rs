@@ -1,0 +1,258 @@
+//! The IAM documents, rendered from the JSON templates in `policies/` (embedded at build time),
+//! and compared with what IAM returns (URL-encoded JSON).
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// The role's trust policy: Lambda may assume it, on behalf of this account only.
+const TRUST_TEMPLATE: &str = include_str!("../../../policies/lambda-trust.json");
+/// The bucket's policy: every request without TLS is denied.
+const BUCKET_TEMPLATE: &str = include_str!("../../../policies/bucket-tls-only.json");
+/// The function's permissions: its own log group, its tables' backups, its bucket's `runs/`.
+const FUNCTION_TEMPLATE: &str = include_str!("../../../policies/backup-function.json");
+
+/// Why a template did not render.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    /// The embedded template is not JSON (a build-time mistake).
+    #[error("policy template is not JSON: {0}")]
+    Template(String),
+    /// The template names a placeholder this code does not fill.
+    #[error("policy template uses unknown placeholder ${{{0}}}")]
+    Placeholder(String),
+}
+
+/// The values a policy template's `${...}` placeholders are filled with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVars {
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+    /// The region.
+    pub region: String,
+    /// The 12-digit account id.
+    pub account: String,
+    /// The function's log group name.
+    pub log_group: String,
+    /// The run-record bucket's name.
+    pub bucket: String,
+    /// The backed-up tables' names.
+    pub tables: Vec<String>,
+}
+
+impl PolicyVars {
+    fn table_arn(&self, table: &str) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{table}",
+            self.partition, self.region, self.account
+        )
+    }
+
+    /// A placeholder that stands for a whole list (only as a complete string value).
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        let arns = |suffix: &str| {
+            self.tables
+                .iter()
+                .map(|t| format!("{}{suffix}", self.table_arn(t)))
+                .collect()
+        };
+        match name {
+            "table_arns" => Some(arns("")),
+            "backup_arns" => Some(arns("/backup/*")),
+            _ => None,
+        }
+    }
+
+    /// A placeholder that stands for one string.
+    fn scalar(&self, name: &str) -> Option<&str> {
+        match name {
+            "partition" => Some(&self.partition),
+            "region" => Some(&self.region),
+            "account" => Some(&self.account),
+            "log_group" => Some(&self.log_group),
+            "bucket" => Some(&self.bucket),
+            _ => None,
+        }
+    }
+
+    fn fill(&self, value: &mut Value) -> Result<(), PolicyError> {
+        match value {
+            Value::String(text) => {
+                if let Some(list) = text
+                    .strip_prefix("${")
+                    .and_then(|t| t.strip_suffix('}'))
+                    .and_then(|name| self.list(name))
+                {
+                    *value = match &list[..] {
+                        [one] => Value::String(one.clone()),
+                        _ => Value::from(list),
+                    };
+                    return Ok(());
+                }
+                *text = self.fill_text(text)?;
+                Ok(())
+            }
+            Value::Array(items) => items.iter_mut().try_for_each(|v| self.fill(v)),
+            Value::Object(map) => map.values_mut().try_for_each(|v| self.fill(v)),
+            _ => Ok(()),
+        }
+    }
+
+    fn fill_text(&self, text: &str) -> Result<String, PolicyError> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| PolicyError::Placeholder(after.to_owned()))?;
+            let name = &after[..end];
+            out.push_str(
+                self.scalar(name)
+                    .ok_or_else(|| PolicyError::Placeholder(name.to_owned()))?,
+            );
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn render(&self, template: &str) -> Result<Value, PolicyError> {
+        let mut doc: Value =
+            serde_json::from_str(template).map_err(|e| PolicyError::Template(e.to_string()))?;
+        self.fill(&mut doc)?;
+        Ok(doc)
+    }
+
+    /// The role's trust policy.
+    pub fn trust_policy(&self) -> Result<Value, PolicyError> {
+        self.render(TRUST_TEMPLATE)
+    }
+
+    /// The function's inline permissions policy.
+    pub fn function_policy(&self) -> Result<Value, PolicyError> {
+        self.render(FUNCTION_TEMPLATE)
+    }
+
+    /// The run-record bucket's policy.
+    pub fn bucket_policy(&self) -> Result<Value, PolicyError> {
+        self.render(BUCKET_TEMPLATE)
+    }
+}
+
+/// Parses a policy document as IAM returns it (URL-encoded JSON); `None` if it is not JSON.
+pub fn decode_document(document: &str) -> Option<Value> {
+    let decoded = percent_encoding::percent_decode_str(document)
+        .decode_utf8()
+        .ok()?;
+    serde_json::from_str(&decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(tables: &[&str]) -> PolicyVars {
+        PolicyVars {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+            log_group: "/aws/lambda/dynamodb-backup".into(),
+            bucket: "dynamodb-backup-logs".into(),
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+        policy["Statement"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
+            .unwrap_or_else(|| panic!("statement {sid}"))
+    }
+
+    #[test]
+    fn function_policy_is_scoped_to_the_stack() {
+        let policy = vars(&["Movies"]).function_policy().expect("renders");
+        assert_eq!(
+            statement(&policy, "BackUpTheTables")["Resource"],
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies"
+        );
+        assert_eq!(
+            statement(&policy, "PruneTheTablesBackups")["Resource"],
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies/backup/*"
+        );
+        assert_eq!(
+            statement(&policy, "WriteOwnLogs")["Resource"],
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/dynamodb-backup:*"
+        );
+        assert_eq!(
+            statement(&policy, "WriteRunRecords")["Resource"],
+            "arn:aws:s3:::dynamodb-backup-logs/runs/*"
+        );
+        assert!(!policy.to_string().contains("${"), "{policy}");
+    }
+
+    #[test]
+    fn only_list_backups_has_a_wildcard_resource() {
+        let policy = vars(&["Movies", "Music"])
+            .function_policy()
+            .expect("renders");
+        for s in policy["Statement"].as_array().expect("statements") {
+            let wildcard = s["Resource"] == "*";
+            assert_eq!(wildcard, s["Action"] == "dynamodb:ListBackups", "{s}");
+        }
+        assert_eq!(
+            statement(&policy, "BackUpTheTables")["Resource"],
+            json!([
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/Music"
+            ])
+        );
+    }
+
+    #[test]
+    fn trust_policy_names_lambda_and_the_account() {
+        let trust = vars(&["Movies"]).trust_policy().expect("renders");
+        let s = &trust["Statement"][0];
+        assert_eq!(s["Principal"]["Service"], "lambda.amazonaws.com");
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+    }
+
+    #[test]
+    fn bucket_policy_denies_requests_without_tls() {
+        let policy = vars(&["Movies"]).bucket_policy().expect("renders");
+        let s = statement(&policy, "DenyRequestsWithoutTls");
+        assert_eq!(s["Effect"], "Deny");
+        assert_eq!(s["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(
+            s["Resource"],
+            json!([
+                "arn:aws:s3:::dynamodb-backup-logs",
+                "arn:aws:s3:::dynamodb-backup-logs/*"
+            ])
+        );
+    }
+
+    #[test]
+    fn documents_from_iam_are_url_decoded() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        assert_eq!(
+            decode_document(encoded),
+            Some(json!({"Version": "2012-10-17", "Statement": []}))
+        );
+        assert_eq!(decode_document(r#"{"a": 1}"#), Some(json!({"a": 1})));
+        assert_eq!(decode_document("%7Bnot json"), None);
+    }
+
+    #[test]
+    fn unknown_placeholders_are_errors() {
+        assert_eq!(
+            vars(&["Movies"]).render(r#"{"R": "arn:${nope}"}"#),
+            Err(PolicyError::Placeholder("nope".into()))
+        );
+    }
+}

@@ -1,0 +1,439 @@
+//! The S3 bucket for run records: private (all four public-access blocks, bucket-owner-enforced
+//! ownership), encrypted by default, TLS-only by policy, and expiring `runs/` after a set time.
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
+    ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging,
+};
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Action, compare};
+use crate::resources::{Tags, absent_if, is_ours};
+
+/// The lifecycle rule's id.
+const LIFECYCLE_RULE: &str = "expire-run-records";
+/// The prefix run records are written under.
+const RECORDS_PREFIX: &str = "runs/";
+
+/// The bucket as the stack wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// The bucket's name.
+    pub name: String,
+    /// Its TLS-only policy.
+    pub policy: Value,
+    /// Days before a run record expires.
+    pub expire_days: i32,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+/// The bucket as it exists, when it is in this account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Its tags.
+    pub tags: Tags,
+    /// All four public-access blocks are on.
+    pub private: bool,
+    /// Default encryption is set.
+    pub encrypted: bool,
+    /// Its policy, if any.
+    pub policy: Option<Value>,
+    /// Object ownership is `BucketOwnerEnforced`.
+    pub owner_enforced: bool,
+    /// Days after which `runs/` expires, if our lifecycle rule is there and enabled.
+    pub expire_days: Option<i32>,
+}
+
+/// Whether the bucket name is free, ours to read, or someone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No bucket has this name.
+    Absent,
+    /// Another account owns it (or it denies us): it cannot be used.
+    Foreign,
+    /// It is in this account.
+    Here(Observed),
+}
+
+/// Reads the bucket and each of its settings.
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
+    let name = desired.name.as_str();
+    match aws.s3.head_bucket().bucket(name).send().await {
+        Ok(_) => {}
+        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {
+            return Ok(Found::Absent);
+        }
+        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 403 => {
+            return Ok(Found::Foreign);
+        }
+        Err(e) => return Err(AwsError::new("HeadBucket", name, &e)),
+    }
+    let s3 = &aws.s3;
+    let tags = absent_if(
+        s3.get_bucket_tagging()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetBucketTagging", name, &e)),
+        &["NoSuchTagSet"],
+    )?
+    .map(|out| {
+        out.tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()
+    })
+    .unwrap_or_default();
+    let private = absent_if(
+        s3.get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetPublicAccessBlock", name, &e)),
+        &["NoSuchPublicAccessBlockConfiguration"],
+    )?
+    .and_then(|out| out.public_access_block_configuration)
+    .is_some_and(|c| {
+        [
+            c.block_public_acls,
+            c.ignore_public_acls,
+            c.block_public_policy,
+            c.restrict_public_buckets,
+        ]
+        .iter()
+        .all(|b| *b == Some(true))
+    });
+    let encrypted = absent_if(
+        s3.get_bucket_encryption()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetBucketEncryption", name, &e)),
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+    )?
+    .and_then(|out| out.server_side_encryption_configuration)
+    .is_some_and(|c| {
+        c.rules()
+            .iter()
+            .any(|r| r.apply_server_side_encryption_by_default().is_some())
+    });
+    let policy = absent_if(
+        s3.get_bucket_policy()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetBucketPolicy", name, &e)),
+        &["NoSuchBucketPolicy"],
+    )?
+    .and_then(|out| out.policy)
+    .and_then(|p| serde_json::from_str(&p).ok());
+    let owner_enforced = absent_if(
+        s3.get_bucket_ownership_controls()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetBucketOwnershipControls", name, &e)),
+        &["OwnershipControlsNotFoundError"],
+    )?
+    .and_then(|out| out.ownership_controls)
+    .is_some_and(|c| {
+        c.rules()
+            .iter()
+            .any(|r| *r.object_ownership() == ObjectOwnership::BucketOwnerEnforced)
+    });
+    let expire_days = absent_if(
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetBucketLifecycleConfiguration", name, &e)),
+        &["NoSuchLifecycleConfiguration"],
+    )?
+    .and_then(|out| {
+        out.rules()
+            .iter()
+            .find(|r| {
+                r.id() == Some(LIFECYCLE_RULE)
+                    && *r.status() == ExpirationStatus::Enabled
+                    && r.filter().and_then(|f| f.prefix()) == Some(RECORDS_PREFIX)
+            })
+            .and_then(|r| r.expiration()?.days())
+    });
+    Ok(Found::Here(Observed {
+        tags,
+        private,
+        encrypted,
+        policy,
+        owner_enforced,
+        expire_days,
+    }))
+}
+
+/// What `up` does to the bucket.
+pub fn diff(desired: &Desired, found: &Found) -> Action {
+    match found {
+        Found::Absent => Action::Create,
+        Found::Foreign => Action::Conflict(format!(
+            "bucket name {} is taken by another account; choose another with --bucket",
+            desired.name
+        )),
+        Found::Here(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+            "bucket {} exists and is not this stack's; choose another with --bucket",
+            desired.name
+        )),
+        Found::Here(o) => compare(&[
+            ("public access block", !o.private),
+            ("encryption", !o.encrypted),
+            (
+                "TLS-only policy",
+                o.policy.as_ref() != Some(&desired.policy),
+            ),
+            ("ownership", !o.owner_enforced),
+            ("lifecycle", o.expire_days != Some(desired.expire_days)),
+        ]),
+    }
+}
+
+/// Creates the bucket and sets what `action` says differs (everything, for a new bucket).
+pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let all = [
+        "public access block",
+        "encryption",
+        "TLS-only policy",
+        "ownership",
+        "lifecycle",
+    ];
+    let fields: Vec<&str> = match action {
+        Action::Create => {
+            create(aws, desired).await?;
+            all.to_vec()
+        }
+        Action::Update(fields) => fields.clone(),
+        _ => Vec::new(),
+    };
+    let s3 = &aws.s3;
+    for field in fields {
+        match field {
+            "public access block" => s3
+                .put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::new("PutPublicAccessBlock", name, &e))?,
+            "encryption" => {
+                let by_default = ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketEncryption", name, &e.to_string())
+                    })?;
+                let config = ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(by_default)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketEncryption", name, &e.to_string())
+                    })?;
+                s3.put_bucket_encryption()
+                    .bucket(name)
+                    .server_side_encryption_configuration(config)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| AwsError::new("PutBucketEncryption", name, &e))?
+            }
+            "TLS-only policy" => s3
+                .put_bucket_policy()
+                .bucket(name)
+                .policy(desired.policy.to_string())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::new("PutBucketPolicy", name, &e))?,
+            "ownership" => {
+                let rule = OwnershipControlsRule::builder()
+                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketOwnershipControls", name, &e.to_string())
+                    })?;
+                let controls = OwnershipControls::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketOwnershipControls", name, &e.to_string())
+                    })?;
+                s3.put_bucket_ownership_controls()
+                    .bucket(name)
+                    .ownership_controls(controls)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| AwsError::new("PutBucketOwnershipControls", name, &e))?
+            }
+            "lifecycle" => {
+                let rule = LifecycleRule::builder()
+                    .id(LIFECYCLE_RULE)
+                    .status(ExpirationStatus::Enabled)
+                    .filter(
+                        LifecycleRuleFilter::builder()
+                            .prefix(RECORDS_PREFIX)
+                            .build(),
+                    )
+                    .expiration(
+                        LifecycleExpiration::builder()
+                            .days(desired.expire_days)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketLifecycleConfiguration", name, &e.to_string())
+                    })?;
+                let config = BucketLifecycleConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::malformed("PutBucketLifecycleConfiguration", name, &e.to_string())
+                    })?;
+                s3.put_bucket_lifecycle_configuration()
+                    .bucket(name)
+                    .lifecycle_configuration(config)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", name, &e))?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Creates the bucket in this region, tagged, with owner-enforced ownership.
+async fn create(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let mut request = aws
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+    // us-east-1 is the default location and must not be named; every other region must be.
+    if aws.region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
+                .build(),
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        // Made by an earlier, interrupted run: carry on configuring it.
+        Err(e) if AwsError::new("CreateBucket", name, &e).is("BucketAlreadyOwnedByYou") => {}
+        Err(e) => return Err(AwsError::new("CreateBucket", name, &e)),
+    }
+    let tags = desired
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::malformed("PutBucketTagging", name, &e.to_string()))?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tags))
+        .build()
+        .map_err(|e| AwsError::malformed("PutBucketTagging", name, &e.to_string()))?;
+    aws.s3
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(tagging)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| AwsError::new("PutBucketTagging", name, &e))
+}
+
+/// Empties the bucket (every object version and delete marker) and deletes it.
+pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    loop {
+        let page = match aws.s3.list_object_versions().bucket(name).send().await {
+            Ok(page) => page,
+            Err(e) => {
+                let err = AwsError::new("ListObjectVersions", name, &e);
+                return if err.is("NoSuchBucket") {
+                    Ok(())
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let objects = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .key(key?)
+                    .set_version_id(version.map(str::to_owned))
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        if objects.is_empty() {
+            break;
+        }
+        let batch = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| AwsError::malformed("DeleteObjects", name, &e.to_string()))?;
+        let out = aws
+            .s3
+            .delete_objects()
+            .bucket(name)
+            .delete(batch)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteObjects", name, &e))?;
+        if let Some(failed) = out.errors().first() {
+            let detail = format!(
+                "{} object(s) not deleted, e.g. {}: {}",
+                out.errors().len(),
+                failed.key().unwrap_or("?"),
+                failed.message().unwrap_or("no reason given")
+            );
+            return Err(AwsError::malformed("DeleteObjects", name, &detail));
+        }
+    }
+    match aws.s3.delete_bucket().bucket(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let err = AwsError::new("DeleteBucket", name, &e);
+            if err.is("NoSuchBucket") {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        }
+    }
+}

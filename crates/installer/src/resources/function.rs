@@ -1,0 +1,314 @@
+//! The Lambda function `<stack>`: `provided.al2023`, handler `bootstrap`, the deployment zip,
+//! the retention settings as environment variables, and reserved concurrency 1 so that
+//! scheduled runs never overlap.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_lambda::client::Waiters;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
+use tracing::warn;
+
+use crate::arch::Arch;
+use crate::aws::{Aws, AwsError};
+use crate::package::Package;
+use crate::plan::{Action, compare};
+use crate::resources::{Tags, absent_if, is_ours};
+
+/// How long `up` waits for the function to become Active or finish an update.
+const READY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long `up` keeps retrying while IAM has not yet made a new role usable by Lambda.
+const ROLE_PROPAGATION: Duration = Duration::from_secs(150);
+/// The reserved concurrency: one run at a time.
+const CONCURRENCY: i32 = 1;
+
+/// The function as the stack wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// The function's name.
+    pub name: String,
+    /// The execution role's ARN.
+    pub role_arn: String,
+    /// The deployment zip, when there is one (`down` and `status` need none).
+    pub zip: Option<Package>,
+    /// The CPU architecture.
+    pub arch: Arch,
+    /// Memory in MB.
+    pub memory: i32,
+    /// Timeout in seconds.
+    pub timeout: i32,
+    /// `MAX_BACKUPS`, `MAX_AGE_DAYS`, `LOG_BUCKET`.
+    pub environment: HashMap<String, String>,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+/// The function as it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Its ARN.
+    pub arn: String,
+    /// The deployed zip's `CodeSha256`.
+    pub code_sha256: String,
+    /// Its architecture.
+    pub arch: Option<Arch>,
+    /// Memory in MB.
+    pub memory: Option<i32>,
+    /// Timeout in seconds.
+    pub timeout: Option<i32>,
+    /// Execution role ARN.
+    pub role_arn: Option<String>,
+    /// Runtime and handler are `provided.al2023` and `bootstrap`.
+    pub runtime_ok: bool,
+    /// Environment variables.
+    pub environment: HashMap<String, String>,
+    /// Reserved concurrency, if set.
+    pub concurrency: Option<i32>,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+fn lambda_arch(arch: Arch) -> Architecture {
+    match arch {
+        Arch::X86_64 => Architecture::X8664,
+        Arch::Arm64 => Architecture::Arm64,
+    }
+}
+
+/// Reads the function's configuration, tags and concurrency.
+pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
+    let Some(out) = absent_if(
+        aws.lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetFunction", name, &e)),
+        &["ResourceNotFoundException"],
+    )?
+    else {
+        return Ok(None);
+    };
+    let config = out
+        .configuration()
+        .ok_or_else(|| AwsError::malformed("GetFunction", name, "no Configuration"))?;
+    Ok(Some(Observed {
+        arn: config.function_arn().unwrap_or_default().to_owned(),
+        code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
+        arch: config.architectures().first().and_then(|a| match a {
+            Architecture::X8664 => Some(Arch::X86_64),
+            Architecture::Arm64 => Some(Arch::Arm64),
+            _ => None,
+        }),
+        memory: config.memory_size(),
+        timeout: config.timeout(),
+        role_arn: config.role().map(str::to_owned),
+        runtime_ok: config.runtime() == Some(&Runtime::Providedal2023)
+            && config.handler() == Some("bootstrap"),
+        environment: config
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default(),
+        concurrency: out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        tags: out.tags().cloned().unwrap_or_default(),
+    }))
+}
+
+/// What `up` does to the function.
+pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+    match observed {
+        None => Action::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+            "Lambda function {} exists and is not this stack's; delete it or choose another --stack",
+            desired.name
+        )),
+        Some(o) => compare(&[
+            (
+                "code",
+                desired
+                    .zip
+                    .as_ref()
+                    .is_some_and(|zip| zip.code_sha256() != o.code_sha256)
+                    || o.arch != Some(desired.arch),
+            ),
+            (
+                "configuration",
+                o.memory != Some(desired.memory)
+                    || o.timeout != Some(desired.timeout)
+                    || o.role_arn.as_deref() != Some(desired.role_arn.as_str())
+                    || !o.runtime_ok
+                    || o.environment != desired.environment,
+            ),
+            ("concurrency", o.concurrency != Some(CONCURRENCY)),
+        ]),
+    }
+}
+
+/// Whether IAM has not yet made a new role usable by Lambda (eventual consistency).
+fn role_not_ready(err: &AwsError) -> bool {
+    err.is("InvalidParameterValueException") && err.detail.contains("cannot be assumed")
+}
+
+/// Creates the function, retrying while its new role propagates, and waits until it is Active.
+async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_secs(2);
+    loop {
+        let result = aws
+            .lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&desired.role_arn)
+            .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+            .architectures(lambda_arch(desired.arch))
+            .memory_size(desired.memory)
+            .timeout(desired.timeout)
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(desired.environment.clone()))
+                    .build(),
+            )
+            .set_tags(Some(desired.tags.clone()))
+            .description("Scheduled DynamoDB backups with retention (managed by installer)")
+            .send()
+            .await
+            .map_err(|e| AwsError::new("CreateFunction", name, &e));
+        match result {
+            Ok(_) => break,
+            Err(err) if role_not_ready(&err) && started.elapsed() < ROLE_PROPAGATION => {
+                warn!(
+                    "IAM has not yet made the new role usable by Lambda; retrying in {}s",
+                    pause.as_secs()
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(20));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    aws.lambda
+        .wait_until_function_active_v2()
+        .function_name(name)
+        .wait(READY_TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(|e| AwsError::new("GetFunction (waiting for Active)", name, &e))
+}
+
+/// Waits until no update of the function is in progress.
+async fn wait_updated(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    aws.lambda
+        .wait_until_function_updated_v2()
+        .function_name(name)
+        .wait(READY_TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(|e| AwsError::new("GetFunction (waiting for the update)", name, &e))
+}
+
+/// Runs `call`, and if Lambda says another update is in progress, waits for it and tries again.
+async fn when_idle<F, Fut>(aws: &Aws, name: &str, call: F) -> Result<(), AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), AwsError>>,
+{
+    for _ in 0..5 {
+        match call().await {
+            Err(err) if err.is("ResourceConflictException") => wait_updated(aws, name).await?,
+            other => return other,
+        }
+    }
+    call().await
+}
+
+/// Creates or updates the function as `action` says.
+pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let zip = || {
+        desired
+            .zip
+            .as_ref()
+            .map(|z| z.bytes.clone())
+            .ok_or_else(|| AwsError::malformed("CreateFunction", name, "no deployment zip"))
+    };
+    let all = ["code", "configuration", "concurrency"];
+    let fields: Vec<&str> = match action {
+        Action::Create => {
+            create(aws, desired, &zip()?).await?;
+            vec!["concurrency"]
+        }
+        Action::Update(fields) => fields.iter().copied().filter(|f| all.contains(f)).collect(),
+        _ => Vec::new(),
+    };
+    if fields.contains(&"code") {
+        let zip = zip()?;
+        when_idle(aws, name, || async {
+            aws.lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(zip.clone()))
+                .architectures(lambda_arch(desired.arch))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::new("UpdateFunctionCode", name, &e))
+        })
+        .await?;
+        wait_updated(aws, name).await?;
+    }
+    if fields.contains(&"configuration") {
+        when_idle(aws, name, || async {
+            aws.lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&desired.role_arn)
+                .memory_size(desired.memory)
+                .timeout(desired.timeout)
+                .environment(
+                    Environment::builder()
+                        .set_variables(Some(desired.environment.clone()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::new("UpdateFunctionConfiguration", name, &e))
+        })
+        .await?;
+        wait_updated(aws, name).await?;
+    }
+    if fields.contains(&"concurrency") {
+        aws.lambda
+            .put_function_concurrency()
+            .function_name(name)
+            .reserved_concurrent_executions(CONCURRENCY)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::new("PutFunctionConcurrency", name, &e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the function (already gone is fine).
+pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    absent_if(
+        aws.lambda
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteFunction", name, &e)),
+        &["ResourceNotFoundException"],
+    )
+    .map(drop)
+}

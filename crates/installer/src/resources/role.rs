@@ -1,0 +1,215 @@
+//! The function's IAM role, `<stack>-role`: trusted by Lambda in this account only, with one
+//! inline least-privilege policy rendered from `policies/`.
+
+use aws_sdk_iam::types::Tag;
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Action, compare};
+use crate::policy::decode_document;
+use crate::resources::{Tags, is_ours};
+
+/// The role as the stack wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// `<stack>-role`.
+    pub name: String,
+    /// Its trust policy.
+    pub trust: Value,
+    /// The inline policy's name.
+    pub policy_name: String,
+    /// The inline policy.
+    pub policy: Value,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+/// The role as it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Its trust policy (decoded), if readable.
+    pub trust: Option<Value>,
+    /// The inline policy of the stack's name (decoded), if present.
+    pub policy: Option<Value>,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// The role's ARN.
+pub fn arn(aws: &Aws, name: &str) -> String {
+    format!("arn:{}:iam::{}:role/{name}", aws.partition, aws.account)
+}
+
+/// Reads the role, its tags and the stack's inline policy.
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+    let name = &desired.name;
+    let role = match aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role,
+        Err(e) => {
+            let err = AwsError::new("GetRole", name, &e);
+            return if err.is("NoSuchEntity") {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+    };
+    let trust = role
+        .as_ref()
+        .and_then(|r| r.assume_role_policy_document())
+        .and_then(decode_document);
+    let tags = aws
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListRoleTags", name, &e))?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let policy = match aws
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(&desired.policy_name)
+        .send()
+        .await
+    {
+        Ok(out) => decode_document(out.policy_document()),
+        Err(e) => {
+            let err = AwsError::new("GetRolePolicy", name, &e);
+            if !err.is("NoSuchEntity") {
+                return Err(err);
+            }
+            None
+        }
+    };
+    Ok(Some(Observed {
+        trust,
+        policy,
+        tags,
+    }))
+}
+
+/// What `up` does to the role.
+pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+    match observed {
+        None => Action::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+            "IAM role {} exists and is not this stack's; delete it or choose another --stack",
+            desired.name
+        )),
+        Some(o) => compare(&[
+            ("trust policy", o.trust.as_ref() != Some(&desired.trust)),
+            ("permissions", o.policy.as_ref() != Some(&desired.policy)),
+        ]),
+    }
+}
+
+/// Creates the role or updates its policies, as `action` says.
+pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+    let name = &desired.name;
+    let (trust, policy) = match action {
+        Action::Create => {
+            let tags = desired
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AwsError::malformed("CreateRole", name, &e.to_string()))?;
+            match aws
+                .iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(desired.trust.to_string())
+                .description("Runs the scheduled DynamoDB backup function (managed by installer)")
+                .set_tags(Some(tags))
+                .send()
+                .await
+            {
+                Ok(_) => (false, true),
+                // Made by an earlier, interrupted run: make sure both documents are current.
+                Err(e) if AwsError::new("CreateRole", name, &e).is("EntityAlreadyExists") => {
+                    (true, true)
+                }
+                Err(e) => return Err(AwsError::new("CreateRole", name, &e)),
+            }
+        }
+        Action::Update(fields) => (
+            fields.contains(&"trust policy"),
+            fields.contains(&"permissions"),
+        ),
+        _ => (false, false),
+    };
+    if trust {
+        aws.iam
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(desired.trust.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::new("UpdateAssumeRolePolicy", name, &e))?;
+    }
+    if policy {
+        aws.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(&desired.policy_name)
+            .policy_document(desired.policy.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutRolePolicy", name, &e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the role: first its inline and attached policies, which IAM requires.
+pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    let gone = |err: AwsError| {
+        if err.is("NoSuchEntity") {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    };
+    let inline = match aws.iam.list_role_policies().role_name(name).send().await {
+        Ok(out) => out.policy_names,
+        Err(e) => return gone(AwsError::new("ListRolePolicies", name, &e)),
+    };
+    for policy in inline {
+        if let Err(e) = aws
+            .iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+        {
+            gone(AwsError::new("DeleteRolePolicy", name, &e))?;
+        }
+    }
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListAttachedRolePolicies", name, &e))?;
+    for policy in attached.attached_policies() {
+        if let Some(policy_arn) = policy.policy_arn() {
+            aws.iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("DetachRolePolicy", name, &e))?;
+        }
+    }
+    match aws.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => gone(AwsError::new("DeleteRole", name, &e)),
+    }
+}

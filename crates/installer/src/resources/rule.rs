@@ -1,0 +1,375 @@
+//! The EventBridge schedule rule `<stack>-schedule`: one target per table with the constant
+//! input `{"TableName":"<table>"}`, and the function's permission for EventBridge to invoke it
+//! from this rule only.
+
+use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use backup_lambda::naming::TableName;
+use serde_json::{Value, json};
+
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Action, compare};
+use crate::resources::{Tags, absent_if, is_ours};
+
+/// The principal the invoke permission is granted to.
+const PRINCIPAL: &str = "events.amazonaws.com";
+
+/// The rule as the stack wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// `<stack>-schedule`.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// The schedule expression.
+    pub schedule: String,
+    /// The function's name and ARN.
+    pub function_name: String,
+    /// The function's ARN.
+    pub function_arn: String,
+    /// `(target id, constant input)`, one per table.
+    pub targets: Vec<(String, String)>,
+    /// The invoke permission's statement id.
+    pub statement_id: String,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+/// The rule, its targets and the invoke permission, as they exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The schedule expression.
+    pub schedule: Option<String>,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Its tags.
+    pub tags: Tags,
+    /// `(target id, target ARN, input)`.
+    pub targets: Vec<(String, String, String)>,
+    /// The invoke permission is there, for this rule only.
+    pub permitted: bool,
+}
+
+/// The rule's ARN.
+pub fn arn(aws: &Aws, name: &str) -> String {
+    format!(
+        "arn:{}:events:{}:{}:rule/{name}",
+        aws.partition, aws.region, aws.account
+    )
+}
+
+/// A target id for a table: EventBridge allows 64 characters of `[.\-_A-Za-z0-9]`.
+pub fn target_id(table: &TableName) -> String {
+    let name = table.as_str();
+    if name.len() <= 57 {
+        return format!("backup-{name}");
+    }
+    // FNV-1a, so that long names that share a prefix still get distinct ids.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("backup-{}-{:08x}", &name[..48], hash as u32)
+}
+
+/// The constant input a table's target sends: exactly `{"TableName":"<table>"}`.
+pub fn target_input(table: &TableName) -> String {
+    json!({ "TableName": table.as_str() }).to_string()
+}
+
+/// Whether the function's resource policy lets EventBridge invoke it from `rule_arn` under
+/// `statement_id`.
+fn permits(policy: &Value, statement_id: &str, rule_arn: &str) -> bool {
+    policy["Statement"].as_array().is_some_and(|statements| {
+        statements.iter().any(|s| {
+            s["Sid"] == statement_id
+                && s["Effect"] == "Allow"
+                && s["Principal"]["Service"] == PRINCIPAL
+                && s["Action"] == "lambda:InvokeFunction"
+                && s["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn
+        })
+    })
+}
+
+/// Reads the rule, its targets, and the function's resource policy.
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+    let name = desired.name.as_str();
+    let Some(rule) = absent_if(
+        aws.events
+            .describe_rule()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeRule", name, &e)),
+        &["ResourceNotFoundException"],
+    )?
+    else {
+        return Ok(None);
+    };
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&desired.arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListTagsForResource", name, &e))?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListTargetsByRule", name, &e))?
+        .targets()
+        .iter()
+        .map(|t| {
+            (
+                t.id().to_owned(),
+                t.arn().to_owned(),
+                t.input().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let policy = absent_if(
+        aws.lambda
+            .get_policy()
+            .function_name(&desired.function_name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetPolicy", desired.function_name.as_str(), &e)),
+        &["ResourceNotFoundException"],
+    )?;
+    let permitted = policy
+        .and_then(|p| p.policy)
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+        .is_some_and(|p| permits(&p, &desired.statement_id, &desired.arn));
+    Ok(Some(Observed {
+        schedule: rule.schedule_expression,
+        enabled: rule.state == Some(RuleState::Enabled),
+        tags,
+        targets,
+        permitted,
+    }))
+}
+
+fn desired_targets(desired: &Desired) -> Vec<(String, String, String)> {
+    let mut targets: Vec<_> = desired
+        .targets
+        .iter()
+        .map(|(id, input)| (id.clone(), desired.function_arn.clone(), input.clone()))
+        .collect();
+    targets.sort();
+    targets
+}
+
+/// What `up` does to the rule, its targets and the permission.
+pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+    match observed {
+        None => Action::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+            "EventBridge rule {} exists and is not this stack's; delete it or choose another --stack",
+            desired.name
+        )),
+        Some(o) => {
+            let mut targets = o.targets.clone();
+            targets.sort();
+            compare(&[
+                (
+                    "schedule",
+                    o.schedule.as_deref() != Some(desired.schedule.as_str()) || !o.enabled,
+                ),
+                ("targets", targets != desired_targets(desired)),
+                ("permission", !o.permitted),
+            ])
+        }
+    }
+}
+
+/// Creates or updates the rule, its targets and the permission as `action` says.
+pub async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    action: &Action,
+) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let fields: Vec<&str> = match action {
+        Action::Create => vec!["schedule", "targets", "permission"],
+        Action::Update(fields) => fields.clone(),
+        _ => Vec::new(),
+    };
+    if fields.contains(&"schedule") {
+        let tags = desired
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::malformed("PutRule", name, &e.to_string()))?;
+        aws.events
+            .put_rule()
+            .name(name)
+            .schedule_expression(&desired.schedule)
+            .state(RuleState::Enabled)
+            .description("Runs the DynamoDB backup function (managed by installer)")
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutRule", name, &e))?;
+    }
+    if fields.contains(&"targets") {
+        let stale: Vec<String> = observed
+            .map(|o| {
+                o.targets
+                    .iter()
+                    .filter(|(id, ..)| !desired.targets.iter().any(|(want, _)| want == id))
+                    .map(|(id, ..)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !stale.is_empty() {
+            aws.events
+                .remove_targets()
+                .rule(name)
+                .set_ids(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::new("RemoveTargets", name, &e))?;
+        }
+        let targets = desired
+            .targets
+            .iter()
+            .map(|(id, input)| {
+                Target::builder()
+                    .id(id)
+                    .arn(&desired.function_arn)
+                    .input(input)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::malformed("PutTargets", name, &e.to_string()))?;
+        let out = aws
+            .events
+            .put_targets()
+            .rule(name)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutTargets", name, &e))?;
+        if out.failed_entry_count() > 0 {
+            let why = out
+                .failed_entries()
+                .first()
+                .and_then(|f| f.error_message())
+                .unwrap_or("no reason given");
+            return Err(AwsError::malformed("PutTargets", name, why));
+        }
+    }
+    if fields.contains(&"permission") {
+        let function = desired.function_name.as_str();
+        // A statement with our id but other terms is replaced.
+        absent_if(
+            aws.lambda
+                .remove_permission()
+                .function_name(function)
+                .statement_id(&desired.statement_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("RemovePermission", function, &e)),
+            &["ResourceNotFoundException"],
+        )?;
+        aws.lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(&desired.statement_id)
+            .action("lambda:InvokeFunction")
+            .principal(PRINCIPAL)
+            .source_arn(&desired.arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("AddPermission", function, &e))?;
+    }
+    Ok(())
+}
+
+/// Removes the rule's targets, then the rule (already gone is fine).
+pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    let Some(listed) = absent_if(
+        aws.events
+            .list_targets_by_rule()
+            .rule(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListTargetsByRule", name, &e)),
+        &["ResourceNotFoundException"],
+    )?
+    else {
+        return Ok(());
+    };
+    let ids: Vec<String> = listed.targets().iter().map(|t| t.id().to_owned()).collect();
+    if !ids.is_empty() {
+        aws.events
+            .remove_targets()
+            .rule(name)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("RemoveTargets", name, &e))?;
+    }
+    absent_if(
+        aws.events
+            .delete_rule()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteRule", name, &e)),
+        &["ResourceNotFoundException"],
+    )
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> TableName {
+        TableName::parse(name).expect("valid")
+    }
+
+    #[test]
+    fn input_is_exactly_the_tutorial_event() {
+        assert_eq!(target_input(&table("Movies")), r#"{"TableName":"Movies"}"#);
+    }
+
+    #[test]
+    fn target_ids_fit_eventbridge_and_stay_distinct() {
+        assert_eq!(target_id(&table("Movies")), "backup-Movies");
+        let a = target_id(&table(&format!("{}a", "x".repeat(200))));
+        let b = target_id(&table(&format!("{}b", "x".repeat(200))));
+        assert!(a.len() <= 64 && b.len() <= 64, "{a} {b}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn permission_must_be_for_this_rule_only() {
+        let rule = "arn:aws:events:us-east-1:123456789012:rule/s-schedule";
+        let statement = |source: &str| {
+            json!({"Statement": [{
+                "Sid": "s-schedule",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "lambda:InvokeFunction",
+                "Condition": {"ArnLike": {"AWS:SourceArn": source}}
+            }]})
+        };
+        assert!(permits(&statement(rule), "s-schedule", rule));
+        assert!(!permits(
+            &statement("arn:aws:events:us-east-1:123456789012:rule/other"),
+            "s-schedule",
+            rule
+        ));
+        assert!(!permits(&statement(rule), "other-id", rule));
+        assert!(!permits(&json!({}), "s-schedule", rule));
+    }
+}

@@ -1,0 +1,313 @@
+//! EventBridge schedule expressions, validated here with AWS's rules because local emulators
+//! accept expressions that AWS rejects.
+//!
+//! - `rate(<value> <unit>)`: a positive whole value; unit `minute`, `hour` or `day`, singular for
+//!   a value of 1 and plural otherwise.
+//! - `cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)`: six fields, and exactly
+//!   one of day-of-month and day-of-week is `?`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Why a schedule expression is not one EventBridge accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "invalid schedule {expression:?}: {reason}; use e.g. 'rate(1 day)', 'rate(5 minutes)' or 'cron(0 3 * * ? *)'"
+)]
+pub struct ScheduleError {
+    /// The rejected expression.
+    pub expression: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A validated EventBridge schedule expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(String);
+
+impl Schedule {
+    /// The expression as EventBridge takes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Schedule {
+    type Err = ScheduleError;
+
+    fn from_str(expression: &str) -> Result<Self, Self::Err> {
+        let fail = |reason: String| ScheduleError {
+            expression: expression.to_owned(),
+            reason,
+        };
+        if let Some(body) = inner(expression, "rate") {
+            check_rate(body).map_err(fail)?;
+        } else if let Some(body) = inner(expression, "cron") {
+            check_cron(body).map_err(fail)?;
+        } else {
+            return Err(fail("it must be rate(...) or cron(...)".to_owned()));
+        }
+        Ok(Self(expression.to_owned()))
+    }
+}
+
+/// The text between `name(` and the final `)`.
+fn inner<'a>(expression: &'a str, name: &str) -> Option<&'a str> {
+    expression
+        .strip_prefix(name)?
+        .strip_prefix('(')?
+        .strip_suffix(')')
+}
+
+fn check_rate(body: &str) -> Result<(), String> {
+    let parts: Vec<&str> = body.split(' ').collect();
+    let [value, unit] = parts[..] else {
+        return Err("a rate is a value and a unit separated by one space".to_owned());
+    };
+    let value: u32 = value
+        .parse()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("the rate value {value:?} must be a whole number above 0"))?;
+    let singular = ["minute", "hour", "day"];
+    let plural = ["minutes", "hours", "days"];
+    match (value, singular.contains(&unit), plural.contains(&unit)) {
+        (1, true, _) => Ok(()),
+        (1, _, true) => Err(format!(
+            "a value of 1 takes a singular unit: 'rate(1 {})'",
+            unit.trim_end_matches('s')
+        )),
+        (_, _, true) => Ok(()),
+        (_, true, _) => Err(format!(
+            "a value above 1 takes a plural unit: 'rate({value} {unit}s)'"
+        )),
+        _ => Err(format!(
+            "unknown unit {unit:?}; use minute(s), hour(s) or day(s)"
+        )),
+    }
+}
+
+/// One cron field's rules: its name, numeric range, names, and extra special characters.
+struct Field {
+    name: &'static str,
+    min: u32,
+    max: u32,
+    names: &'static [&'static str],
+    specials: &'static [char],
+}
+
+const MONTHS: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+const FIELDS: [Field; 6] = [
+    Field {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        names: &[],
+        specials: &[],
+    },
+    Field {
+        name: "hours",
+        min: 0,
+        max: 23,
+        names: &[],
+        specials: &[],
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        specials: &['?', 'L', 'W'],
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTHS,
+        specials: &[],
+    },
+    Field {
+        name: "day-of-week",
+        min: 1,
+        max: 7,
+        names: DAYS,
+        specials: &['?', 'L', '#'],
+    },
+    Field {
+        name: "year",
+        min: 1970,
+        max: 2199,
+        names: &[],
+        specials: &[],
+    },
+];
+
+fn check_cron(body: &str) -> Result<(), String> {
+    let parts: Vec<&str> = body.split(' ').collect();
+    if parts.len() != 6 {
+        return Err(format!(
+            "cron takes 6 fields (minutes hours day-of-month month day-of-week year), got {}",
+            parts.len()
+        ));
+    }
+    let (dom, dow) = (parts[2], parts[4]);
+    if (dom == "?") == (dow == "?") {
+        return Err("exactly one of day-of-month and day-of-week must be '?'".to_owned());
+    }
+    for (value, field) in parts.iter().zip(&FIELDS) {
+        check_field(value, field)?;
+    }
+    Ok(())
+}
+
+fn check_field(value: &str, field: &Field) -> Result<(), String> {
+    let bad = || format!("the {} field {value:?} is not valid", field.name);
+    if value == "?" {
+        return if field.specials.contains(&'?') {
+            Ok(())
+        } else {
+            Err(bad())
+        };
+    }
+    for item in value.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (item, None),
+        };
+        if let Some(step) = step {
+            let step: u32 = step.parse().map_err(|_| bad())?;
+            if step == 0 || step > field.max {
+                return Err(bad());
+            }
+        }
+        if range == "*" {
+            continue;
+        }
+        if field.specials.contains(&'L') && (range == "L" || range == "LW") && step.is_none() {
+            continue;
+        }
+        if field.specials.contains(&'#')
+            && let Some((day, nth)) = range.split_once('#')
+        {
+            let nth: u32 = nth.parse().map_err(|_| bad())?;
+            if step.is_some() || !(1..=5).contains(&nth) {
+                return Err(bad());
+            }
+            value_of(day, field).ok_or_else(bad)?;
+            continue;
+        }
+        let single = range
+            .strip_suffix('W')
+            .filter(|_| field.specials.contains(&'W'))
+            .or_else(|| {
+                range
+                    .strip_suffix('L')
+                    .filter(|_| field.specials.contains(&'L') && field.name == "day-of-week")
+            });
+        if let Some(day) = single {
+            value_of(day, field).ok_or_else(bad)?;
+            continue;
+        }
+        match range.split_once('-') {
+            Some((from, to)) => {
+                value_of(from, field).ok_or_else(bad)?;
+                value_of(to, field).ok_or_else(bad)?;
+            }
+            None => {
+                value_of(range, field).ok_or_else(bad)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A number in the field's range, or one of its names (JAN, MON, ...).
+fn value_of(text: &str, field: &Field) -> Option<u32> {
+    let number = match text.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            let upper = text.to_ascii_uppercase();
+            let index = field.names.iter().position(|name| *name == upper)?;
+            field.min + u32::try_from(index).ok()?
+        }
+    };
+    (field.min..=field.max).contains(&number).then_some(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_eventbridge_accepts() {
+        for ok in [
+            "rate(1 minute)",
+            "rate(5 minutes)",
+            "rate(1 hour)",
+            "rate(12 hours)",
+            "rate(1 day)",
+            "rate(7 days)",
+            "cron(0 3 * * ? *)",
+            "cron(0/15 * * * ? *)",
+            "cron(0 18 ? * MON-FRI *)",
+            "cron(0 8 1 * ? *)",
+            "cron(15 10 ? * 6L 2026-2030)",
+            "cron(0 12 L * ? *)",
+            "cron(0 12 15W * ? *)",
+            "cron(0 9 ? * 2#1 *)",
+            "cron(0,30 1-5 ? JAN,JUL SUN *)",
+        ] {
+            assert_eq!(
+                ok.parse::<Schedule>().map(|s| s.to_string()),
+                Ok(ok.to_owned()),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_what_eventbridge_rejects() {
+        for (bad, why) in [
+            ("rate(1 minutes)", "singular unit"),
+            ("rate(5 minute)", "plural unit"),
+            ("rate(0 minutes)", "above 0"),
+            ("rate(-1 days)", "above 0"),
+            ("rate(1.5 hours)", "whole number"),
+            ("rate(2 weeks)", "unknown unit"),
+            ("rate(5  minutes)", "one space"),
+            ("rate(5minutes)", "one space"),
+            ("cron(0 3 * * *)", "6 fields"),
+            ("cron(0 3 * * * *)", "exactly one"),
+            ("cron(0 3 ? * ? *)", "exactly one"),
+            ("cron(60 3 * * ? *)", "minutes field"),
+            ("cron(0 24 * * ? *)", "hours field"),
+            ("cron(0 3 32 * ? *)", "day-of-month"),
+            ("cron(0 3 ? 13 MON *)", "month field"),
+            ("cron(0 3 ? * FUNDAY *)", "day-of-week"),
+            ("cron(0 3 * * ? 1969)", "year field"),
+            ("cron(0/0 * * * ? *)", "minutes field"),
+            ("every day", "rate(...) or cron(...)"),
+            ("", "rate(...) or cron(...)"),
+            ("RATE(1 day)", "rate(...) or cron(...)"),
+        ] {
+            let err = bad.parse::<Schedule>().expect_err(bad);
+            assert!(err.to_string().contains(why), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("rate(1 day)"),
+                "the error shows a fix: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The whole stack: the desired resources built from a [`StackConfig`], what exists, the plan
+//! between them, and applying it (`up`) or reversing it (`down`).
+
+use std::collections::HashMap;
+
+use backup_lambda::naming::TableName;
+use futures::future::try_join_all;
+use thiserror::Error;
+
+use crate::aws::{Aws, AwsError};
+use crate::config::StackConfig;
+use crate::package::Package;
+use crate::plan::{Action, Plan, Removal, Step};
+use crate::policy::{PolicyError, PolicyVars};
+use crate::resources::{Tags, bucket, function, log_group, removal, role, rule, table};
+
+/// Why `up` or `down` stopped.
+#[derive(Debug, Error)]
+pub enum StackError {
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A policy template did not render.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Something exists that the stack needs to own but does not.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Every resource of the stack, as it should be.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The function's log group.
+    pub log_group: log_group::Desired,
+    /// The function's role.
+    pub role: role::Desired,
+    /// The run-record bucket.
+    pub bucket: bucket::Desired,
+    /// The tables backed up.
+    pub tables: Vec<TableName>,
+    /// The function.
+    pub function: function::Desired,
+    /// The schedule rule, its targets and the invoke permission.
+    pub rule: rule::Desired,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+impl Desired {
+    /// Builds every resource's desired state for `config` in `aws`'s account, deploying `zip`
+    /// (`None` where no code is deployed: `down`, `status`).
+    pub fn new(config: &StackConfig, aws: &Aws, zip: Option<Package>) -> Result<Self, PolicyError> {
+        let tags: Tags = config.tags().into_iter().collect();
+        let bucket_name = config.bucket_name(&aws.account, &aws.region);
+        let vars = PolicyVars {
+            partition: aws.partition.clone(),
+            region: aws.region.clone(),
+            account: aws.account.clone(),
+            log_group: config.log_group(),
+            bucket: bucket_name.clone(),
+            tables: config.tables.iter().map(ToString::to_string).collect(),
+        };
+        let role_name = config.role_name();
+        let function_name = config.function_name().to_owned();
+        let function_arn = format!(
+            "arn:{}:lambda:{}:{}:function:{function_name}",
+            aws.partition, aws.region, aws.account
+        );
+        let mut environment = HashMap::from([
+            ("MAX_BACKUPS".to_owned(), config.keep.to_string()),
+            ("LOG_BUCKET".to_owned(), bucket_name.clone()),
+        ]);
+        if let Some(days) = config.max_age_days {
+            environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
+        }
+        let rule_name = config.rule_name();
+        Ok(Self {
+            log_group: log_group::Desired {
+                name: config.log_group(),
+                retention_days: config.log_retention_days,
+                tags: tags.clone(),
+            },
+            role: role::Desired {
+                name: role_name.clone(),
+                trust: vars.trust_policy()?,
+                policy_name: config.policy_name(),
+                policy: vars.function_policy()?,
+                tags: tags.clone(),
+            },
+            bucket: bucket::Desired {
+                name: bucket_name,
+                policy: vars.bucket_policy()?,
+                expire_days: i32::try_from(config.log_expire_days.get()).unwrap_or(i32::MAX),
+                tags: tags.clone(),
+            },
+            tables: config.tables.clone(),
+            function: function::Desired {
+                name: function_name.clone(),
+                role_arn: role::arn(aws, &role_name),
+                zip,
+                arch: config.arch,
+                memory: i32::try_from(config.memory).unwrap_or(i32::MAX),
+                timeout: i32::try_from(config.timeout).unwrap_or(i32::MAX),
+                environment,
+                tags: tags.clone(),
+            },
+            rule: rule::Desired {
+                arn: rule::arn(aws, &rule_name),
+                name: rule_name.clone(),
+                schedule: config.schedule.as_str().to_owned(),
+                function_name,
+                function_arn,
+                targets: config
+                    .tables
+                    .iter()
+                    .map(|t| (rule::target_id(t), rule::target_input(t)))
+                    .collect(),
+                statement_id: format!("{rule_name}-invoke"),
+                tags: tags.clone(),
+            },
+            tags,
+        })
+    }
+}
+
+/// Every resource of the stack, as it exists.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The log group.
+    pub log_group: Option<log_group::Observed>,
+    /// The role.
+    pub role: Option<role::Observed>,
+    /// The bucket.
+    pub bucket: bucket::Found,
+    /// Each desired table, in order.
+    pub tables: Vec<Option<table::Observed>>,
+    /// The function.
+    pub function: Option<function::Observed>,
+    /// The rule.
+    pub rule: Option<rule::Observed>,
+}
+
+/// Reads every resource, all at once (reads only).
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
+    let (log_group, role, bucket, tables, function, rule) = tokio::try_join!(
+        log_group::observe(aws, &desired.log_group.name),
+        role::observe(aws, &desired.role),
+        bucket::observe(aws, &desired.bucket),
+        try_join_all(desired.tables.iter().map(|t| table::observe(aws, t))),
+        function::observe(aws, &desired.function.name),
+        rule::observe(aws, &desired.rule),
+    )?;
+    Ok(Observed {
+        log_group,
+        role,
+        bucket,
+        tables,
+        function,
+        rule,
+    })
+}
+
+/// The kinds of resource, as plans name them.
+pub mod kind {
+    /// CloudWatch Logs group.
+    pub const LOG_GROUP: &str = "log group";
+    /// IAM role.
+    pub const ROLE: &str = "role";
+    /// S3 bucket.
+    pub const BUCKET: &str = "bucket";
+    /// DynamoDB table.
+    pub const TABLE: &str = "table";
+    /// Lambda function.
+    pub const FUNCTION: &str = "function";
+    /// EventBridge rule, targets and invoke permission.
+    pub const SCHEDULE: &str = "schedule";
+    /// The function's backups of a table.
+    pub const BACKUPS: &str = "backups";
+}
+
+/// What `up` would do to each resource, in the order it would do it.
+pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+    let step = |kind, name: &str, action| Step {
+        kind,
+        name: name.to_owned(),
+        action,
+    };
+    let mut steps = vec![
+        step(
+            kind::LOG_GROUP,
+            &desired.log_group.name,
+            log_group::diff(&desired.log_group, observed.log_group.as_ref()),
+        ),
+        step(
+            kind::ROLE,
+            &desired.role.name,
+            role::diff(&desired.role, observed.role.as_ref()),
+        ),
+        step(
+            kind::BUCKET,
+            &desired.bucket.name,
+            bucket::diff(&desired.bucket, &observed.bucket),
+        ),
+    ];
+    for (t, o) in desired.tables.iter().zip(&observed.tables) {
+        steps.push(step(
+            kind::TABLE,
+            t.as_str(),
+            table::diff(o.as_ref(), &desired.tags),
+        ));
+    }
+    steps.push(step(
+        kind::FUNCTION,
+        &desired.function.name,
+        function::diff(&desired.function, observed.function.as_ref()),
+    ));
+    steps.push(step(
+        kind::SCHEDULE,
+        &desired.rule.name,
+        rule::diff(&desired.rule, observed.rule.as_ref()),
+    ));
+    Plan { steps }
+}
+
+/// Applies `plan`: the log group, role, bucket and tables at once, then the function, then the
+/// schedule. Steps with nothing to do make no call. Refuses before any write if the plan has a
+/// conflict.
+pub async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: &Observed,
+    plan: &Plan,
+) -> Result<(), StackError> {
+    if let Some((_, why)) = plan.conflicts().next() {
+        return Err(StackError::Conflict(why.to_owned()));
+    }
+    let action = |kind: &str, name: &str| {
+        plan.steps
+            .iter()
+            .find(|s| s.kind == kind && s.name == name)
+            .map_or(Action::NoChange, |s| s.action.clone())
+    };
+    let tables = desired.tables.iter().map(|t| {
+        let create = action(kind::TABLE, t.as_str()) == Action::Create;
+        async move {
+            if create {
+                table::create(aws, t, &desired.tags).await?;
+            }
+            Ok::<(), AwsError>(())
+        }
+    });
+    let log_group_action = action(kind::LOG_GROUP, &desired.log_group.name);
+    let role_action = action(kind::ROLE, &desired.role.name);
+    let bucket_action = action(kind::BUCKET, &desired.bucket.name);
+    tokio::try_join!(
+        log_group::apply(aws, &desired.log_group, &log_group_action),
+        role::apply(aws, &desired.role, &role_action),
+        bucket::apply(aws, &desired.bucket, &bucket_action),
+        try_join_all(tables),
+    )?;
+    let function_action = action(kind::FUNCTION, &desired.function.name);
+    function::apply(aws, &desired.function, &function_action).await?;
+    let rule_action = action(kind::SCHEDULE, &desired.rule.name);
+    rule::apply(aws, &desired.rule, observed.rule.as_ref(), &rule_action).await?;
+    Ok(())
+}
+
+/// The tables `down` considers: the ones configured, plus any the stack's rule targets (so that
+/// `down` without `--table` still finds tables a multi-table `up` made).
+fn tables_to_remove(desired: &Desired, observed: &Observed) -> Vec<TableName> {
+    let mut tables = desired.tables.clone();
+    let targeted = observed
+        .rule
+        .iter()
+        .filter(|r| crate::resources::is_ours(&r.tags, &desired.tags))
+        .flat_map(|r| &r.targets)
+        .filter_map(|(_, _, input)| serde_json::from_str::<serde_json::Value>(input).ok())
+        .filter_map(|input| TableName::parse(input["TableName"].as_str()?).ok());
+    for table in targeted {
+        if !tables.contains(&table) {
+            tables.push(table);
+        }
+    }
+    tables
+}
+
+/// What `down` would remove, in the order it would remove it.
+pub async fn removal_plan(
+    aws: &Aws,
+    desired: &Desired,
+    observed: &Observed,
+    keep_data: bool,
+) -> Result<Vec<Step<Removal>>, AwsError> {
+    let ours = &desired.tags;
+    let step = |kind, name: &str, action| Step {
+        kind,
+        name: name.to_owned(),
+        action,
+    };
+    let data = |found: Removal| match found {
+        Removal::Delete if keep_data => Removal::Kept,
+        other => other,
+    };
+    let mut steps = vec![
+        step(
+            kind::SCHEDULE,
+            &desired.rule.name,
+            removal(observed.rule.as_ref().map(|r| &r.tags), ours),
+        ),
+        step(
+            kind::FUNCTION,
+            &desired.function.name,
+            removal(observed.function.as_ref().map(|f| &f.tags), ours),
+        ),
+        step(
+            kind::ROLE,
+            &desired.role.name,
+            removal(observed.role.as_ref().map(|r| &r.tags), ours),
+        ),
+        step(
+            kind::LOG_GROUP,
+            &desired.log_group.name,
+            removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
+        ),
+    ];
+    for table in tables_to_remove(desired, observed) {
+        // The function's backups go unless --keep-data, whoever owns the table.
+        let backups = if table::function_backups(aws, &table).await?.is_empty() {
+            Removal::Absent
+        } else {
+            data(Removal::Delete)
+        };
+        steps.push(step(kind::BACKUPS, table.as_str(), backups));
+        let found = match desired.tables.iter().position(|t| *t == table) {
+            Some(i) => observed.tables[i].clone(),
+            None => table::observe(aws, &table).await?,
+        };
+        steps.push(step(
+            kind::TABLE,
+            table.as_str(),
+            data(removal(found.as_ref().map(|t| &t.tags), ours)),
+        ));
+    }
+    let bucket = match &observed.bucket {
+        bucket::Found::Absent => Removal::Absent,
+        bucket::Found::Foreign => Removal::NotOurs,
+        bucket::Found::Here(o) => data(removal(Some(&o.tags), ours)),
+    };
+    steps.push(step(kind::BUCKET, &desired.bucket.name, bucket));
+    Ok(steps)
+}
+
+/// Removes what `steps` say to delete, in order. Returns, per table, how many of the function's
+/// backups were deleted.
+pub async fn remove(
+    aws: &Aws,
+    steps: &[Step<Removal>],
+) -> Result<Vec<(String, usize)>, StackError> {
+    let mut backups_deleted = Vec::new();
+    for step in steps.iter().filter(|s| s.action == Removal::Delete) {
+        let name = step.name.as_str();
+        match step.kind {
+            kind::SCHEDULE => rule::delete(aws, name).await?,
+            kind::FUNCTION => function::delete(aws, name).await?,
+            kind::ROLE => role::delete(aws, name).await?,
+            kind::LOG_GROUP => log_group::delete(aws, name).await?,
+            kind::BACKUPS | kind::TABLE => {
+                let table = TableName::parse(name)
+                    .map_err(|e| AwsError::malformed("DeleteTable", name, &e.to_string()))?;
+                if step.kind == kind::BACKUPS {
+                    backups_deleted.push((
+                        name.to_owned(),
+                        table::delete_function_backups(aws, &table).await?,
+                    ));
+                } else {
+                    table::delete(aws, &table).await?;
+                }
+            }
+            kind::BUCKET => bucket::delete(aws, name).await?,
+            _ => {}
+        }
+    }
+    Ok(backups_deleted)
+}

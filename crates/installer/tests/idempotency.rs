@@ -1,0 +1,120 @@
+//! Idempotency, proven from moto's side with its request recorder: a second `up` makes no
+//! mutating call, and a changed setting or zip changes only what it must. This is the only test
+//! in its binary, so the recording holds only its own calls.
+
+mod support;
+
+use std::io::Read;
+use std::time::Instant;
+
+use support::cli::{built_zip_path, installer_ok};
+use test_support::{RecordedCall, Recorder, unique_name};
+
+/// Runs `installer <args>` while recording; returns the calls moto saw.
+fn recorded(args: &[&str]) -> (Vec<RecordedCall>, String) {
+    let recorder = Recorder::start();
+    let started = Instant::now();
+    let report = installer_ok(args);
+    let elapsed = started.elapsed();
+    let calls = recorder.stop();
+    let writes = calls.iter().filter(|c| c.mutating).count();
+    eprintln!(
+        "installer {}: {} calls ({writes} mutating) in {} ms",
+        args[0],
+        calls.len(),
+        elapsed.as_millis()
+    );
+    (calls, report)
+}
+
+fn mutating(calls: &[RecordedCall]) -> Vec<&str> {
+    calls
+        .iter()
+        .filter(|c| c.mutating)
+        .map(|c| c.operation.as_str())
+        .collect()
+}
+
+#[test]
+fn up_is_idempotent_and_changes_only_what_differs() {
+    let stack = unique_name("idem");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let base = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
+    };
+    let args = |command: &str, extra: &[&str]| -> Vec<String> {
+        std::iter::once(command.to_owned())
+            .chain(with(extra))
+            .collect()
+    };
+    let run = |args: &[String]| recorded(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let (cold, _) = run(&args("up", &["--zip", &zip]));
+    let cold_writes = mutating(&cold);
+    for expected in [
+        "CreateRole",
+        "PutRolePolicy",
+        "CreateTable",
+        "CreateLogGroup",
+        "PutRule",
+        "PutTargets",
+    ] {
+        assert!(
+            cold_writes.contains(&expected),
+            "{expected} missing from {cold_writes:?}"
+        );
+    }
+
+    let (again, report) = run(&args("up", &["--zip", &zip]));
+    assert_eq!(
+        mutating(&again),
+        Vec::<&str>::new(),
+        "a second up writes nothing"
+    );
+    assert!(report.contains("no changes"), "{report}");
+
+    let (keep, _) = run(&args("up", &["--zip", &zip, "--keep", "4"]));
+    let writes = mutating(&keep);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(
+        writes[0].starts_with("PUT ") && writes[0].ends_with("/configuration"),
+        "{writes:?}"
+    );
+
+    // The same binary with one byte more: a different zip, so only the code is updated.
+    let mut bootstrap = Vec::new();
+    zip::ZipArchive::new(std::fs::File::open(built_zip_path()).unwrap())
+        .unwrap()
+        .by_name("bootstrap")
+        .unwrap()
+        .read_to_end(&mut bootstrap)
+        .unwrap();
+    bootstrap.push(0);
+    let dir = std::env::temp_dir().join(format!("idem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("bootstrap");
+    std::fs::write(&binary, &bootstrap).unwrap();
+    let new_zip = dir.join("new.zip");
+    installer_ok(&[
+        "build",
+        "--bootstrap",
+        binary.to_str().unwrap(),
+        "--out",
+        new_zip.to_str().unwrap(),
+    ]);
+    let (code, _) = run(&args(
+        "up",
+        &["--zip", new_zip.to_str().unwrap(), "--keep", "4"],
+    ));
+    let writes = mutating(&code);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(
+        writes[0].starts_with("PUT ") && writes[0].ends_with("/code"),
+        "{writes:?}"
+    );
+
+    let (down, _) = run(&args("down", &["--yes"]));
+    assert!(mutating(&down).contains(&"DeleteRole"));
+}

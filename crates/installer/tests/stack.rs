@@ -1,0 +1,597 @@
+//! `installer up`, `status` and `down` against moto, with every resource inspected through the
+//! AWS API (not through the installer's own code).
+
+mod support;
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::cli::{built_zip_path, installer, installer_ok};
+use test_support::{create_movies_table, moto_config, unique_name};
+
+struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    events: aws_sdk_eventbridge::Client,
+    iam: aws_sdk_iam::Client,
+    lambda: aws_sdk_lambda::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+async fn clients() -> Clients {
+    let config = moto_config().await;
+    Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        s3: aws_sdk_s3::Client::new(&config),
+    }
+}
+
+fn url_decoded_json(document: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(document)
+        .decode_utf8()
+        .expect("utf-8");
+    serde_json::from_str(&decoded).expect("policy JSON")
+}
+
+/// A stack name and table name of its own, and the deploy flags for them.
+struct Names {
+    stack: String,
+    table: String,
+    zip: String,
+}
+
+impl Names {
+    fn new() -> Self {
+        Self {
+            stack: unique_name("st"),
+            table: unique_name("Movies"),
+            zip: built_zip_path().display().to_string(),
+        }
+    }
+
+    fn flags<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut flags = vec![
+            "--stack",
+            &self.stack,
+            "--table",
+            &self.table,
+            "--zip",
+            &self.zip,
+        ];
+        flags.extend_from_slice(extra);
+        flags
+    }
+
+    fn bucket(&self) -> String {
+        format!("{}-logs-123456789012-us-east-1", self.stack)
+    }
+}
+
+fn run(command: &str, names: &Names, extra: &[&str]) -> String {
+    let mut args = vec![command];
+    args.extend(names.flags(extra));
+    installer_ok(&args)
+}
+
+#[tokio::test]
+async fn up_builds_every_resource_as_configured() {
+    let aws = clients().await;
+    let n = Names::new();
+    let out = run(
+        "up",
+        &n,
+        &[
+            "--keep",
+            "5",
+            "--max-age-days",
+            "30",
+            "--schedule",
+            "rate(1 minute)",
+        ],
+    );
+    assert!(out.contains("up to date"), "{out}");
+    let ours = HashMap::from([
+        ("managed-by".to_owned(), "installer".to_owned()),
+        ("stack".to_owned(), n.stack.clone()),
+    ]);
+
+    // Log group: retention 14 days, tagged.
+    let log_group = format!("/aws/lambda/{}", n.stack);
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&log_group)
+        .send()
+        .await
+        .unwrap();
+    let group = groups
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(&log_group))
+        .expect("log group");
+    assert_eq!(group.retention_in_days(), Some(14));
+
+    // Role: trusted by Lambda in this account; inline policy scoped to the stack.
+    let role = aws
+        .iam
+        .get_role()
+        .role_name(format!("{}-role", n.stack))
+        .send()
+        .await
+        .unwrap();
+    let role = role.role().expect("role");
+    let trust = url_decoded_json(role.assume_role_policy_document().expect("trust policy"));
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(role.role_name())
+        .policy_name(format!("{}-policy", n.stack))
+        .send()
+        .await
+        .unwrap();
+    let policy = url_decoded_json(policy.policy_document());
+    let table_arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}", n.table);
+    let statements = policy["Statement"].as_array().expect("statements");
+    assert!(
+        statements
+            .iter()
+            .any(|s| s["Action"] == "dynamodb:CreateBackup" && s["Resource"] == table_arn.as_str())
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|s| s["Action"] == "dynamodb:DeleteBackup"
+                && s["Resource"] == format!("{table_arn}/backup/*"))
+    );
+    assert!(
+        statements
+            .iter()
+            .all(|s| s["Resource"] != "*" || s["Action"] == "dynamodb:ListBackups")
+    );
+
+    // Bucket: private, encrypted, TLS-only, owner-enforced, runs/ expiring after 90 days.
+    let bucket = n.bucket();
+    let block = aws
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let block = block
+        .public_access_block_configuration()
+        .expect("public access block");
+    assert_eq!(
+        [
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let encryption = aws
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        encryption
+            .server_side_encryption_configuration()
+            .is_some_and(|c| !c.rules().is_empty())
+    );
+    let bucket_policy: Value = serde_json::from_str(
+        aws.s3
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(bucket_policy["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        bucket_policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    let ownership = aws
+        .s3
+        .get_bucket_ownership_controls()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ownership.ownership_controls().unwrap().rules()[0]
+            .object_ownership()
+            .as_str(),
+        "BucketOwnerEnforced"
+    );
+    let lifecycle = aws
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &lifecycle.rules()[0];
+    assert_eq!(rule.filter().and_then(|f| f.prefix()), Some("runs/"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(90));
+    let tagging = aws
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == "stack" && t.value() == n.stack)
+    );
+
+    // Table: the tutorial's keys, on demand, tagged.
+    let table = aws
+        .dynamodb
+        .describe_table()
+        .table_name(&n.table)
+        .send()
+        .await
+        .unwrap();
+    let table = table.table().expect("table");
+    let keys: Vec<(&str, &str)> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name(), k.key_type().as_str()))
+        .collect();
+    assert_eq!(keys, vec![("year", "HASH"), ("title", "RANGE")]);
+    let table_tags = aws
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(table.table_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        table_tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "managed-by" && t.value() == "installer")
+    );
+
+    // Function: the zip, provided.al2023, bootstrap, its settings, one run at a time.
+    let function = aws
+        .lambda
+        .get_function()
+        .function_name(&n.stack)
+        .send()
+        .await
+        .unwrap();
+    let config = function.configuration().expect("configuration");
+    let zip = std::fs::read(built_zip_path()).unwrap();
+    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
+    assert_eq!(config.code_sha256(), Some(sha.as_str()));
+    assert_eq!(
+        config.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(config.architectures()[0].as_str(), "x86_64");
+    assert_eq!(
+        config.role(),
+        Some(format!("arn:aws:iam::123456789012:role/{}-role", n.stack).as_str())
+    );
+    let env = config
+        .environment()
+        .and_then(|e| e.variables())
+        .expect("environment");
+    assert_eq!(env.get("MAX_BACKUPS").map(String::as_str), Some("5"));
+    assert_eq!(env.get("MAX_AGE_DAYS").map(String::as_str), Some("30"));
+    assert_eq!(env.get("LOG_BUCKET"), Some(&bucket));
+    assert_eq!(
+        function
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        Some(1)
+    );
+    assert_eq!(function.tags(), Some(&ours));
+
+    // Schedule: the cadence, one target with the tutorial's constant input, invoke permission.
+    let rule_name = format!("{}-schedule", n.stack);
+    let rule = aws
+        .events
+        .describe_rule()
+        .name(&rule_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.schedule_expression(), Some("rate(1 minute)"));
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&rule_name)
+        .send()
+        .await
+        .unwrap();
+    let [target] = targets.targets() else {
+        panic!("one target: {targets:?}")
+    };
+    assert_eq!(target.arn(), config.function_arn().unwrap());
+    assert_eq!(
+        target.input(),
+        Some(json!({"TableName": n.table}).to_string().as_str())
+    );
+    let permission: Value = serde_json::from_str(
+        aws.lambda
+            .get_policy()
+            .function_name(&n.stack)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let statements = permission["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
+    assert_eq!(
+        statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        rule.arn().unwrap()
+    );
+
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+}
+
+#[tokio::test]
+async fn down_removes_everything_and_twice_is_fine() {
+    let aws = clients().await;
+    let n = Names::new();
+    run("up", &n, &[]);
+    // A backup the function made and one made by hand.
+    for name in [format!("{}-20260101000000", n.table), "by-hand".to_owned()] {
+        aws.dynamodb
+            .create_backup()
+            .table_name(&n.table)
+            .backup_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let out = installer(&["down", "--stack", &n.stack, "--table", &n.table]);
+    assert!(
+        !out.status.success(),
+        "down without --yes and without a terminal must refuse"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(&n.stack)
+            .send()
+            .await
+            .is_ok(),
+        "nothing deleted"
+    );
+
+    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(report.contains("deleted 1 backup(s)"), "{report}");
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(&n.stack)
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.iam
+            .get_role()
+            .role_name(format!("{}-role", n.stack))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.events
+            .describe_rule()
+            .name(format!("{}-schedule", n.stack))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&n.table)
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.s3
+            .head_bucket()
+            .bucket(n.bucket())
+            .send()
+            .await
+            .is_err()
+    );
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{}", n.stack))
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty());
+    let backups = aws
+        .dynamodb
+        .list_backups()
+        .table_name(&n.table)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = backups
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["by-hand"],
+        "only the function's backups are deleted"
+    );
+
+    let again = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(again.contains("nothing to remove"), "{again}");
+}
+
+#[tokio::test]
+async fn an_existing_table_that_is_not_ours_survives_up_and_down() {
+    let aws = clients().await;
+    let n = Names::new();
+    create_movies_table(&aws.dynamodb, &n.table).await;
+    aws.dynamodb
+        .put_item()
+        .table_name(&n.table)
+        .item(
+            "year",
+            aws_sdk_dynamodb::types::AttributeValue::N("2013".into()),
+        )
+        .item(
+            "title",
+            aws_sdk_dynamodb::types::AttributeValue::S("Rush".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let plan = run("up", &n, &[]);
+    assert!(plan.contains("use existing"), "{plan}");
+    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(report.contains("not this stack's"), "{report}");
+
+    let table = aws
+        .dynamodb
+        .describe_table()
+        .table_name(&n.table)
+        .send()
+        .await
+        .expect("still there");
+    assert!(table.table().is_some());
+    let tags = aws
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(table.table().unwrap().table_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(tags.tags().is_empty(), "never tagged");
+    let items = aws
+        .dynamodb
+        .scan()
+        .table_name(&n.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(items.count(), 1, "its data is untouched");
+}
+
+#[tokio::test]
+async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write() {
+    let aws = clients().await;
+    let n = Names::new();
+    aws.iam
+        .create_role()
+        .role_name(format!("{}-role", n.stack))
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    let out = installer(&[
+        "up", "--stack", &n.stack, "--table", &n.table, "--zip", &n.zip,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("role") && stderr.contains("is not this stack's"),
+        "{stderr}"
+    );
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&n.table)
+            .send()
+            .await
+            .is_err(),
+        "no table made"
+    );
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(&n.stack)
+            .send()
+            .await
+            .is_err(),
+        "no function made"
+    );
+
+    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(report.contains("not this stack's"), "{report}");
+    assert!(
+        aws.iam
+            .get_role()
+            .role_name(format!("{}-role", n.stack))
+            .send()
+            .await
+            .is_ok(),
+        "the role is left"
+    );
+}
+
+#[test]
+fn bad_flags_fail_before_any_aws_call() {
+    for (flags, expected) in [
+        (
+            &["up", "--schedule", "rate(1 minutes)"][..],
+            "singular unit",
+        ),
+        (&["up", "--keep", "0"][..], "--keep must be"),
+        (&["up", "--stack", "Bad_Name"][..], "invalid --stack"),
+        (
+            &["up", "--log-retention-days", "10"][..],
+            "CloudWatch Logs accepts",
+        ),
+        (&["plan", "--table", "x"][..], "invalid --table"),
+        (&["down", "--bucket", "Bad"][..], "invalid --bucket"),
+    ] {
+        let out = support::cli::installer_with_endpoint(flags, "http://127.0.0.1:9");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?}");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}

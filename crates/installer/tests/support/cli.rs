@@ -1,0 +1,40 @@
+//! Runs the real `installer` binary against moto.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The zip `installer build` wrote before the tests (`make test` sets `BACKUP_LAMBDA_ZIP`).
+pub fn built_zip_path() -> PathBuf {
+    std::env::var_os("BACKUP_LAMBDA_ZIP").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lambda/backup-lambda.zip"),
+        PathBuf::from,
+    )
+}
+
+/// `installer <args>` with moto's endpoint, dummy credentials and us-east-1; stdin is empty
+/// (not a terminal).
+pub fn installer(args: &[&str]) -> Output {
+    installer_with_endpoint(args, &test_support::moto_endpoint())
+}
+
+/// Runs `installer <args>`, asserts it succeeded, and returns its stderr (the human report).
+pub fn installer_ok(args: &[&str]) -> String {
+    let out = installer(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// `installer <args>` pointed at `endpoint` (a closed port proves no AWS call is needed).
+pub fn installer_with_endpoint(args: &[&str], endpoint: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run installer")
+}
