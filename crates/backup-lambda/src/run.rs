@@ -462,6 +462,7 @@ mod tests {
     fn aws_error(operation: &'static str, code: &str) -> AwsError {
         AwsError {
             operation,
+            target: "Movies".to_owned(),
             code: Some(code.to_owned()),
             detail: format!("{code}: injected"),
         }

@@ -12,12 +12,14 @@ use time::OffsetDateTime;
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
 
-/// A failed AWS call, with the service's error code where there is one.
+/// A failed AWS call, in one line, with the service's error code where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{operation} failed: {detail}")]
+#[error("{operation} {target} failed: {detail}")]
 pub struct AwsError {
     /// The API operation, e.g. `CreateBackup`.
     pub operation: &'static str,
+    /// What it was called on (a table, an ARN, a resource name).
+    pub target: String,
     /// The service's error code, e.g. `TableNotFoundException`.
     pub code: Option<String>,
     /// What went wrong, in one line.
@@ -25,13 +27,12 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    /// Describes an SDK error: `code: message` for a service error, the whole cause chain
-    /// otherwise (timeouts, connection failures, ...).
-    fn from_sdk<E>(operation: &'static str, err: &E) -> Self
+    /// Describes an SDK error from calling `operation` on `target`: `code: message` for a
+    /// service error, the whole cause chain otherwise (timeouts, connection failures, ...).
+    pub fn new<E>(operation: &'static str, target: impl Into<String>, err: &E) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error,
     {
-        let code = err.code().map(str::to_owned);
         let detail = match (err.code(), err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_owned(),
@@ -39,18 +40,25 @@ impl AwsError {
         };
         Self {
             operation,
-            code,
+            target: target.into(),
+            code: err.code().map(str::to_owned),
             detail,
         }
     }
 
-    /// An answer that broke the API's own contract.
-    fn malformed(operation: &'static str, detail: impl Into<String>) -> Self {
+    /// An answer that broke the API's own contract, or a request that could not be built.
+    pub fn malformed(operation: &'static str, target: impl Into<String>, detail: &str) -> Self {
         Self {
             operation,
+            target: target.into(),
             code: None,
-            detail: detail.into(),
+            detail: detail.to_owned(),
         }
+    }
+
+    /// Whether the service answered with this error code.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
     }
 }
 
@@ -143,10 +151,10 @@ impl BackupStore for DynamoDbBackups {
             .backup_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk(OP, &e))?;
-        let details = out
-            .backup_details()
-            .ok_or_else(|| AwsError::malformed(OP, "the response has no BackupDetails"))?;
+            .map_err(|e| AwsError::new(OP, table.as_str(), &e))?;
+        let details = out.backup_details().ok_or_else(|| {
+            AwsError::malformed(OP, table.as_str(), "the response has no BackupDetails")
+        })?;
         Ok(Backup {
             arn: details.backup_arn().to_owned(),
             name: details.backup_name().to_owned(),
@@ -170,14 +178,15 @@ impl BackupStore for DynamoDbBackups {
                 .set_exclusive_start_backup_arn(start.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk(OP, &e))?;
+                .map_err(|e| AwsError::new(OP, table.as_str(), &e))?;
             backups.extend(page.backup_summaries().iter().filter_map(from_summary));
             match page.last_evaluated_backup_arn() {
                 None => return Ok(backups),
                 Some(next) if start.as_deref() == Some(next) => {
                     return Err(AwsError::malformed(
                         OP,
-                        format!("paging did not advance past {next}"),
+                        table.as_str(),
+                        &format!("paging did not advance past {next}"),
                     ));
                 }
                 Some(next) => start = Some(next.to_owned()),
@@ -192,7 +201,7 @@ impl BackupStore for DynamoDbBackups {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("DeleteBackup", &e))
+            .map_err(|e| AwsError::new("DeleteBackup", arn, &e))
     }
 }
 
@@ -220,6 +229,6 @@ impl RecordSink for S3Records {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::from_sdk("PutObject", &e))
+            .map_err(|e| AwsError::new("PutObject", format!("s3://{bucket}/{key}"), &e))
     }
 }

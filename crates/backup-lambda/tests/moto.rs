@@ -5,7 +5,7 @@ use backup_lambda::request::Settings;
 use backup_lambda::run::{BackupFunction, Invocation, RunError, RunStatus};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
 use serde_json::{Value, json};
-use test_support::{create_movies_table, moto_config, unique_name};
+use test_support::{backup_names, create_movies_table, moto_config, unique_name};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -22,22 +22,6 @@ async fn moto() -> Moto {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         s3: aws_sdk_s3::Client::new(&config),
     }
-}
-
-async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
-    let out = db
-        .list_backups()
-        .table_name(table)
-        .send()
-        .await
-        .expect("list backups");
-    let mut names: Vec<String> = out
-        .backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
 }
 
 async fn record_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {

@@ -2,9 +2,10 @@
 //! built once, and who we are there (account, region, partition).
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use thiserror::Error;
+
+pub use backup_lambda::store::AwsError;
 
 /// Where to connect: the standard chain, with these overrides.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -18,55 +19,6 @@ pub struct ConnectArgs {
     /// Send every AWS call to this endpoint (a local emulator such as moto).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-}
-
-/// A failed AWS call, in one line, with the service's error code where there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{operation} {target} failed: {detail}")]
-pub struct AwsError {
-    /// The API operation, e.g. `CreateRole`.
-    pub operation: &'static str,
-    /// What it was called on.
-    pub target: String,
-    /// The service's error code, e.g. `EntityAlreadyExists`.
-    pub code: Option<String>,
-    /// What went wrong.
-    pub detail: String,
-}
-
-impl AwsError {
-    /// Describes an SDK error from calling `operation` on `target`.
-    pub fn new<E>(operation: &'static str, target: impl Into<String>, err: &E) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error,
-    {
-        let detail = match (err.code(), err.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
-            _ => DisplayErrorContext(err).to_string(),
-        };
-        Self {
-            operation,
-            target: target.into(),
-            code: err.code().map(str::to_owned),
-            detail,
-        }
-    }
-
-    /// A response that broke the API's contract.
-    pub fn malformed(operation: &'static str, target: impl Into<String>, detail: &str) -> Self {
-        Self {
-            operation,
-            target: target.into(),
-            code: None,
-            detail: detail.to_owned(),
-        }
-    }
-
-    /// Whether the service answered with this error code.
-    pub fn is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
 }
 
 /// Why the account could not be reached.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::runtime_api::{Outcome, RuntimeApi};
-use test_support::{create_movies_table, moto_config, moto_endpoint, unique_name};
+use test_support::{backup_names, create_movies_table, moto_config, moto_endpoint, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
 /// How long the bootstrap may take to answer before the test gives up (a hang guard, not a
@@ -286,20 +286,9 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     );
     assert_eq!(body["kept"], json!([name]));
 
-    let listed = db
-        .list_backups()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("list backups");
-    let names: Vec<&str> = listed
-        .backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name())
-        .collect();
     assert_eq!(
-        names,
-        vec![name.as_str()],
+        backup_names(&db, &table).await,
+        vec![name.clone()],
         "the backup is really in DynamoDB"
     );
 

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::cli::{built_zip_path, installer, installer_ok};
-use test_support::{create_movies_table, moto_config, unique_name};
+use test_support::{backup_names, create_movies_table, moto_config, unique_name};
 
 struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
@@ -30,6 +30,15 @@ async fn clients() -> Clients {
         logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         s3: aws_sdk_s3::Client::new(&config),
     }
+}
+
+async fn function_exists(aws: &Clients, name: &str) -> bool {
+    aws.lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .is_ok()
 }
 
 fn url_decoded_json(document: &str) -> Value {
@@ -387,26 +396,11 @@ async fn down_removes_everything_and_twice_is_fine() {
         "down without --yes and without a terminal must refuse"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.stack)
-            .send()
-            .await
-            .is_ok(),
-        "nothing deleted"
-    );
+    assert!(function_exists(&aws, &n.stack).await, "nothing deleted");
 
     let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
     assert!(report.contains("deleted 1 backup(s)"), "{report}");
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.stack)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!function_exists(&aws, &n.stack).await);
     assert!(
         aws.iam
             .get_role()
@@ -447,20 +441,8 @@ async fn down_removes_everything_and_twice_is_fine() {
         .await
         .unwrap();
     assert!(groups.log_groups().is_empty());
-    let backups = aws
-        .dynamodb
-        .list_backups()
-        .table_name(&n.table)
-        .send()
-        .await
-        .unwrap();
-    let names: Vec<&str> = backups
-        .backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name())
-        .collect();
     assert_eq!(
-        names,
+        backup_names(&aws.dynamodb, &n.table).await,
         vec!["by-hand"],
         "only the function's backups are deleted"
     );
@@ -549,15 +531,7 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
             .is_err(),
         "no table made"
     );
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.stack)
-            .send()
-            .await
-            .is_err(),
-        "no function made"
-    );
+    assert!(!function_exists(&aws, &n.stack).await, "no function made");
 
     let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
     assert!(report.contains("not this stack's"), "{report}");

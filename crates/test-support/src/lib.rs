@@ -180,3 +180,21 @@ fn moto_api(endpoint: &str, method: &str, path: &str) -> String {
     );
     body.to_owned()
 }
+
+/// The names of every backup of `table` (one ListBackups page, which is all moto returns),
+/// sorted.
+pub async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
+    let listed = db
+        .list_backups()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("list backups of {table}: {e:?}"));
+    let mut names: Vec<String> = listed
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}

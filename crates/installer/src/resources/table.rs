@@ -137,8 +137,7 @@ pub async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 pub async fn function_backups(aws: &Aws, table: &TableName) -> Result<Vec<String>, AwsError> {
     let listed = DynamoDbBackups::new(aws.dynamodb.clone())
         .list_backups(table)
-        .await
-        .map_err(|e| from_store(e, table))?;
+        .await?;
     Ok(listed
         .into_iter()
         .filter(|b| b.kind == BackupKind::User && table.owns_backup_name(&b.name))
@@ -155,18 +154,9 @@ pub async fn delete_function_backups(aws: &Aws, table: &TableName) -> Result<usi
     for arn in &arns {
         match store.delete_backup(arn).await {
             Ok(()) => {}
-            Err(e) if e.code.as_deref() == Some("BackupNotFoundException") => {}
-            Err(e) => return Err(from_store(e, table)),
+            Err(e) if e.is("BackupNotFoundException") => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(arns.len())
-}
-
-fn from_store(e: backup_lambda::store::AwsError, table: &TableName) -> AwsError {
-    AwsError {
-        operation: e.operation,
-        target: table.to_string(),
-        code: e.code,
-        detail: e.detail,
-    }
 }
