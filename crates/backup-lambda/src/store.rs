@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{BackupStatus, BackupSummary, BackupType, BackupTypeFilter};
 use aws_sdk_s3::primitives::ByteStream;
 use thiserror::Error;
@@ -36,7 +36,7 @@ impl AwsError {
         let detail = match (err.code(), err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_owned(),
-            _ => DisplayErrorContext(err).to_string(),
+            _ => one_line(&causes(err)),
         };
         Self {
             operation,
@@ -59,6 +59,31 @@ impl AwsError {
     /// Whether the service answered with this error code.
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
+    }
+}
+
+/// An error and its sources, each once, joined with ": " (without the Debug dumps that
+/// `DisplayErrorContext` adds).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Folds a multi-line error chain into one line of at most 300 characters.
+fn one_line(text: &str) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
     }
 }
 

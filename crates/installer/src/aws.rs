@@ -2,6 +2,8 @@
 //! built once, and who we are there (account, region, partition).
 
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_sts::config::ProvideCredentials;
+use aws_sdk_sts::error::SdkError;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use thiserror::Error;
 
@@ -27,9 +29,24 @@ pub enum ConnectError {
     /// No region anywhere in the chain.
     #[error("no AWS region is set; pass --region (e.g. --region us-east-1) or set AWS_REGION")]
     NoRegion,
-    /// Credentials are missing, expired or rejected.
+    /// No credentials anywhere in the chain.
     #[error(
-        "could not identify the AWS account ({0}); configure credentials (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and check --region"
+        "no AWS credentials found ({0}); configure them with `aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
+    NoCredentials(String),
+    /// AWS (or the endpoint given) could not be reached.
+    #[error(
+        "could not reach AWS in region {region} ({detail}); check the network, --region and --endpoint-url"
+    )]
+    Unreachable {
+        /// The region tried.
+        region: String,
+        /// The connection error.
+        detail: String,
+    },
+    /// Credentials are expired or rejected.
+    #[error(
+        "AWS did not accept the credentials ({0}); renew or fix them (aws configure, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and check --region"
     )]
     Identity(String),
 }
@@ -78,12 +95,27 @@ impl Aws {
             .region()
             .map(ToString::to_string)
             .ok_or(ConnectError::NoRegion)?;
+        if let Some(provider) = config.credentials_provider() {
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| ConnectError::NoCredentials(e.to_string()))?;
+        }
         let identity = aws_sdk_sts::Client::new(&config)
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| {
-                ConnectError::Identity(AwsError::new("GetCallerIdentity", "", &e).detail)
+                let detail = AwsError::new("GetCallerIdentity", "", &e).detail;
+                match e {
+                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                        ConnectError::Unreachable {
+                            region: region.clone(),
+                            detail,
+                        }
+                    }
+                    _ => ConnectError::Identity(detail),
+                }
             })?;
         let account = identity
             .account()

@@ -95,15 +95,7 @@ enum Command {
 
 fn main() -> miette::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_max_level(if cli.verbose {
-            tracing::Level::DEBUG
-        } else {
-            tracing::Level::WARN
-        })
-        .init();
+    init_logging(cli.verbose);
     // Errors are one line each, whatever the terminal width: each message names the problem and
     // the fix and already includes its cause.
     miette::set_hook(Box::new(|_| {
@@ -115,6 +107,32 @@ fn main() -> miette::Result<()> {
         )
     }))?;
     run(cli.command, &cli.connect)
+}
+
+/// Logs to stderr: this tool's warnings (its debug lines with `-v`), and only the SDK's errors
+/// (its informational lines with `-v`), so that credential-chain chatter does not bury the one
+/// line that matters.
+fn init_logging(verbose: bool) {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let (own, others) = if verbose {
+        (LevelFilter::DEBUG, LevelFilter::INFO)
+    } else {
+        (LevelFilter::WARN, LevelFilter::ERROR)
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("installer", own)
+        .with_target("backup_lambda", own)
+        .with_default(others);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
+        .init();
 }
 
 fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {

@@ -569,3 +569,164 @@ fn bad_flags_fail_before_any_aws_call() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn up_converges_after_being_killed_midway() {
+    let aws = clients().await;
+    let n = Names::new();
+    // What a run killed after its first calls leaves: a tagged role without its policy and a
+    // tagged log group without retention.
+    let tags = [("managed-by", "installer"), ("stack", n.stack.as_str())];
+    let iam_tags = tags.map(|(k, v)| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    });
+    aws.iam
+        .create_role()
+        .role_name(format!("{}-role", n.stack))
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .set_tags(Some(iam_tags.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    aws.logs
+        .create_log_group()
+        .log_group_name(format!("/aws/lambda/{}", n.stack))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let plan = run("plan", &n, &[]);
+    assert!(
+        plan.contains("update (trust policy, permissions)"),
+        "{plan}"
+    );
+    assert!(plan.contains("update (retention)"), "{plan}");
+    run("up", &n, &[]);
+    let again = run("up", &n, &[]);
+    assert!(again.contains("no changes"), "{again}");
+    assert!(function_exists(&aws, &n.stack).await);
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(!function_exists(&aws, &n.stack).await);
+}
+
+#[tokio::test]
+async fn keep_data_keeps_the_table_its_backups_and_the_bucket() {
+    let aws = clients().await;
+    let n = Names::new();
+    run("up", &n, &[]);
+    let ours = format!("{}-20260101000000", n.table);
+    aws.dynamodb
+        .create_backup()
+        .table_name(&n.table)
+        .backup_name(&ours)
+        .send()
+        .await
+        .unwrap();
+
+    let report = installer_ok(&[
+        "down",
+        "--yes",
+        "--keep-data",
+        "--stack",
+        &n.stack,
+        "--table",
+        &n.table,
+    ]);
+    assert!(report.contains("kept (--keep-data)"), "{report}");
+    assert!(!function_exists(&aws, &n.stack).await);
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&n.table)
+            .send()
+            .await
+            .is_ok()
+    );
+    assert_eq!(backup_names(&aws.dynamodb, &n.table).await, vec![ours]);
+    assert!(aws.s3.head_bucket().bucket(n.bucket()).send().await.is_ok());
+
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&n.table)
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn outside_us_east_1_the_bucket_is_made_in_the_stack_region() {
+    let n = Names::new();
+    let mut args = vec!["up", "--region", "eu-west-1"];
+    args.extend(n.flags(&[]));
+    installer_ok(&args);
+    let config = moto_config()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let bucket = format!("{}-logs-123456789012-eu-west-1", n.stack);
+    let location = s3
+        .get_bucket_location()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location.location_constraint().map(|l| l.as_str()),
+        Some("eu-west-1")
+    );
+    installer_ok(&[
+        "down",
+        "--yes",
+        "--region",
+        "eu-west-1",
+        "--stack",
+        &n.stack,
+        "--table",
+        &n.table,
+    ]);
+}
+
+#[test]
+fn missing_credentials_are_one_clear_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["status", "--region", "us-east-1"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", test_support::moto_endpoint())
+        .env("HOME", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run installer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert!(stderr.contains("aws configure"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_clear_line() {
+    let out = support::cli::installer_with_endpoint(&["status"], "http://127.0.0.1:9");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("could not reach AWS in region us-east-1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--endpoint-url"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}

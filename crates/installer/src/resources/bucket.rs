@@ -437,3 +437,61 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn desired() -> Desired {
+        Desired {
+            name: "logs".into(),
+            policy: json!({"Statement": []}),
+            expire_days: 90,
+            tags: Tags::from([("stack".into(), "s".into())]),
+        }
+    }
+
+    fn configured(d: &Desired) -> Observed {
+        Observed {
+            tags: d.tags.clone(),
+            private: true,
+            encrypted: true,
+            policy: Some(d.policy.clone()),
+            owner_enforced: true,
+            expire_days: Some(d.expire_days),
+        }
+    }
+
+    #[test]
+    fn a_configured_bucket_needs_nothing_and_each_gap_is_named() {
+        let d = desired();
+        assert_eq!(diff(&d, &Found::Here(configured(&d))), Action::NoChange);
+        let gaps = Observed {
+            private: false,
+            expire_days: Some(30),
+            ..configured(&d)
+        };
+        assert_eq!(
+            diff(&d, &Found::Here(gaps)),
+            Action::Update(vec!["public access block", "lifecycle"])
+        );
+    }
+
+    #[test]
+    fn a_name_owned_elsewhere_or_untagged_is_a_conflict() {
+        let d = desired();
+        assert_eq!(diff(&d, &Found::Absent), Action::Create);
+        assert!(
+            matches!(diff(&d, &Found::Foreign), Action::Conflict(why) if why.contains("another account"))
+        );
+        let untagged = Observed {
+            tags: Tags::new(),
+            ..configured(&d)
+        };
+        assert!(matches!(
+            diff(&d, &Found::Here(untagged)),
+            Action::Conflict(_)
+        ));
+    }
+}

@@ -312,3 +312,84 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
     )
     .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired() -> Desired {
+        Desired {
+            name: "stack".into(),
+            role_arn: "arn:aws:iam::123456789012:role/stack-role".into(),
+            zip: Some(Package::from_bootstrap(b"code").expect("zipped")),
+            arch: Arch::X86_64,
+            memory: 128,
+            timeout: 120,
+            environment: HashMap::from([("MAX_BACKUPS".into(), "3".into())]),
+            tags: Tags::from([("stack".into(), "stack".into())]),
+        }
+    }
+
+    fn deployed(d: &Desired) -> Observed {
+        Observed {
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:stack".into(),
+            code_sha256: d.zip.as_ref().map(Package::code_sha256).unwrap_or_default(),
+            arch: Some(d.arch),
+            memory: Some(d.memory),
+            timeout: Some(d.timeout),
+            role_arn: Some(d.role_arn.clone()),
+            runtime_ok: true,
+            environment: d.environment.clone(),
+            concurrency: Some(CONCURRENCY),
+            tags: d.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn an_identical_function_needs_nothing() {
+        let d = desired();
+        assert_eq!(diff(&d, Some(&deployed(&d))), Action::NoChange);
+        assert_eq!(diff(&d, None), Action::Create);
+    }
+
+    #[test]
+    fn each_difference_names_only_its_field() {
+        let d = desired();
+        let mut other_code = deployed(&d);
+        other_code.code_sha256 = "different".into();
+        assert_eq!(diff(&d, Some(&other_code)), Action::Update(vec!["code"]));
+
+        let mut other_env = deployed(&d);
+        other_env
+            .environment
+            .insert("MAX_BACKUPS".into(), "4".into());
+        assert_eq!(
+            diff(&d, Some(&other_env)),
+            Action::Update(vec!["configuration"])
+        );
+
+        let mut unreserved = deployed(&d);
+        unreserved.concurrency = None;
+        assert_eq!(
+            diff(&d, Some(&unreserved)),
+            Action::Update(vec!["concurrency"])
+        );
+
+        // Without a zip (down, status) the code is not compared.
+        let no_zip = Desired {
+            zip: None,
+            ..d.clone()
+        };
+        assert_eq!(diff(&no_zip, Some(&other_code)), Action::NoChange);
+    }
+
+    #[test]
+    fn a_function_without_the_stack_tags_is_a_conflict() {
+        let d = desired();
+        let mut foreign = deployed(&d);
+        foreign.tags.clear();
+        assert!(
+            matches!(diff(&d, Some(&foreign)), Action::Conflict(why) if why.contains("not this stack's"))
+        );
+    }
+}

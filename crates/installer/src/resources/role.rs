@@ -213,3 +213,37 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
         Err(e) => gone(AwsError::new("DeleteRole", name, &e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn policies_are_compared_as_documents() {
+        let desired = Desired {
+            name: "s-role".into(),
+            trust: json!({"Version": "2012-10-17", "Statement": []}),
+            policy_name: "s-policy".into(),
+            policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}),
+            tags: Tags::from([("stack".into(), "s".into())]),
+        };
+        // As IAM returns them: URL-encoded, with other spacing.
+        let observed = Observed {
+            trust: decode_document(
+                "%7B%22Statement%22%3A%5B%5D%2C%20%22Version%22%3A%222012-10-17%22%7D",
+            ),
+            policy: None,
+            tags: desired.tags.clone(),
+        };
+        assert_eq!(
+            diff(&desired, Some(&observed)),
+            Action::Update(vec!["permissions"])
+        );
+        let complete = Observed {
+            policy: Some(desired.policy.clone()),
+            ..observed
+        };
+        assert_eq!(diff(&desired, Some(&complete)), Action::NoChange);
+    }
+}
