@@ -14,10 +14,11 @@ PIP_PINS := moto[server]==5.2.5 cargo-zigbuild==0.24.1 ziglang==0.15.2
 VENV_STAMP := $(VENV)/.installed-$(shell echo '$(PIP_PINS)' | sha1sum | cut -c1-12)
 ZIP := target/lambda/backup-lambda.zip
 CARGO := cargo
+INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup build test demo clean
+.PHONY: help setup installer build test demo clean
 
 help:
 	@sed -n '2,6p' Makefile | sed 's/^# *//'
@@ -30,18 +31,22 @@ $(VENV_STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-build: setup
-	$(CARGO) run --locked --quiet -p installer -- build --out $(ZIP)
+# The installer is always built the way the tests build it (workspace features, dev
+# dependencies included), so that test, build and demo share one build of every crate.
+installer: setup
+	$(CARGO) test --locked --workspace --no-run
+
+build: installer
+	$(INSTALLER) build --out $(ZIP)
 
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(CARGO) run --locked --quiet -p installer -- build --out $(ZIP)
+	$(MAKE) --no-print-directory build
 	BACKUP_LAMBDA_ZIP=$(CURDIR)/$(ZIP) scripts/with-moto $(CARGO) test --locked --workspace
 
-demo:
-	@echo "make demo arrives with 'installer up' (issue 4/5); for now: make build && make test" >&2
-	@exit 1
+demo: build
+	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
 
 clean:
 	rm -rf target/lambda $(VENV)

@@ -32,6 +32,15 @@ async fn clients() -> Clients {
     }
 }
 
+async fn table_exists(aws: &Clients, name: &str) -> bool {
+    aws.dynamodb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .is_ok()
+}
+
 async fn function_exists(aws: &Clients, name: &str) -> bool {
     aws.lambda
         .get_function()
@@ -417,14 +426,7 @@ async fn down_removes_everything_and_twice_is_fine() {
             .await
             .is_err()
     );
-    assert!(
-        aws.dynamodb
-            .describe_table()
-            .table_name(&n.table)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!table_exists(&aws, &n.table).await);
     assert!(
         aws.s3
             .head_bucket()
@@ -522,15 +524,7 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
         stderr.contains("role") && stderr.contains("is not this stack's"),
         "{stderr}"
     );
-    assert!(
-        aws.dynamodb
-            .describe_table()
-            .table_name(&n.table)
-            .send()
-            .await
-            .is_err(),
-        "no table made"
-    );
+    assert!(!table_exists(&aws, &n.table).await, "no table made");
     assert!(!function_exists(&aws, &n.stack).await, "no function made");
 
     let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
@@ -643,26 +637,12 @@ async fn keep_data_keeps_the_table_its_backups_and_the_bucket() {
     ]);
     assert!(report.contains("kept (--keep-data)"), "{report}");
     assert!(!function_exists(&aws, &n.stack).await);
-    assert!(
-        aws.dynamodb
-            .describe_table()
-            .table_name(&n.table)
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(table_exists(&aws, &n.table).await);
     assert_eq!(backup_names(&aws.dynamodb, &n.table).await, vec![ours]);
     assert!(aws.s3.head_bucket().bucket(n.bucket()).send().await.is_ok());
 
     installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
-    assert!(
-        aws.dynamodb
-            .describe_table()
-            .table_name(&n.table)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!table_exists(&aws, &n.table).await);
 }
 
 #[tokio::test]
