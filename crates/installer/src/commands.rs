@@ -86,9 +86,9 @@ async fn prepare(
     let config = StackConfig::from_args(args)?;
     let zip = deployment_zip(&config)?;
     let aws = Aws::connect(connect).await?;
-    let desired = Desired::new(&config, &aws, Some(zip))?;
+    let mut desired = Desired::new(&config, &aws, Some(zip))?;
     let observed = stack::observe(&aws, &desired).await?;
-    let plan = stack::plan(&desired, &observed);
+    let plan = stack::plan(&mut desired, &observed);
     Ok((aws, desired, observed, plan))
 }
 
@@ -131,9 +131,9 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandEr
 pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
     let config = StackConfig::from_args(args)?;
     let aws = Aws::connect(connect).await?;
-    let desired = Desired::new(&config, &aws, None)?;
+    let mut desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
-    let plan = stack::plan(&desired, &observed);
+    let plan = stack::plan(&mut desired, &observed);
     eprintln!(
         "stack {} in account {} ({}):",
         desired.function.name, aws.account, aws.region

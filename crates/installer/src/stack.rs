@@ -104,6 +104,7 @@ impl Desired {
                 timeout: i32::try_from(config.timeout).unwrap_or(i32::MAX),
                 environment,
                 tags: tags.clone(),
+                reserve_concurrency: true,
             },
             rule: rule::Desired {
                 arn: rule::arn(aws, &rule_name),
@@ -139,17 +140,20 @@ pub struct Observed {
     pub function: Option<function::Observed>,
     /// The rule.
     pub rule: Option<rule::Observed>,
+    /// The account has concurrency left to reserve one execution for the function.
+    pub can_reserve: bool,
 }
 
 /// Reads every resource, all at once (reads only).
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
-    let (log_group, role, bucket, tables, function, rule) = tokio::try_join!(
+    let (log_group, role, bucket, tables, function, rule, can_reserve) = tokio::try_join!(
         log_group::observe(aws, &desired.log_group.name),
         role::observe(aws, &desired.role),
         bucket::observe(aws, &desired.bucket),
         try_join_all(desired.tables.iter().map(|t| table::observe(aws, t))),
         function::observe(aws, &desired.function.name),
         rule::observe(aws, &desired.rule),
+        function::can_reserve(aws),
     )?;
     Ok(Observed {
         log_group,
@@ -158,6 +162,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         tables,
         function,
         rule,
+        can_reserve,
     })
 }
 
@@ -179,8 +184,21 @@ pub mod kind {
     pub const BACKUPS: &str = "backups";
 }
 
-/// What `up` would do to each resource, in the order it would do it.
-pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+/// What `up` would do to each resource, in the order it would do it. Where the account has no
+/// concurrency left to reserve, the function goes without a reservation (with a warning) rather
+/// than failing.
+pub fn plan(desired: &mut Desired, observed: &Observed) -> Plan {
+    let reserved = observed
+        .function
+        .as_ref()
+        .and_then(|f| f.concurrency)
+        .is_some();
+    if !observed.can_reserve && !reserved {
+        desired.function.reserve_concurrency = false;
+        tracing::warn!(
+            "this account's Lambda concurrency limit leaves none to reserve, so scheduled runs are not kept from overlapping; ask AWS to raise the limit to reserve one"
+        );
+    }
     let step = |kind, name: &str, action| Step {
         kind,
         name: name.to_owned(),

@@ -42,6 +42,9 @@ pub struct Desired {
     pub environment: HashMap<String, String>,
     /// The stack's tags.
     pub tags: Tags,
+    /// Reserve concurrency 1 (false where the account's concurrency limit leaves none to
+    /// reserve, as on new accounts limited to 10).
+    pub reserve_concurrency: bool,
 }
 
 /// The function as it exists.
@@ -143,9 +146,37 @@ pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
                     || !o.runtime_ok
                     || o.environment != desired.environment,
             ),
-            ("concurrency", o.concurrency != Some(CONCURRENCY)),
+            (
+                "concurrency",
+                desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
+            ),
         ]),
     }
+}
+
+/// Whether the account can reserve one more concurrent execution: Lambda keeps at least 100
+/// (or the whole limit, on accounts limited below 100) unreserved. Unknown counts as yes.
+pub async fn can_reserve(aws: &Aws) -> Result<bool, AwsError> {
+    let settings = match aws.lambda.get_account_settings().send().await {
+        Ok(settings) => settings,
+        Err(e) => {
+            let err = AwsError::new("GetAccountSettings", aws.account.as_str(), &e);
+            tracing::debug!(error = %err, "assuming concurrency can be reserved");
+            return Ok(true);
+        }
+    };
+    Ok(settings.account_limit().is_none_or(|limit| {
+        reservable(
+            limit.concurrent_executions(),
+            limit.unreserved_concurrent_executions(),
+        )
+    }))
+}
+
+/// Whether reserving [`CONCURRENCY`] more leaves the unreserved pool at Lambda's floor: 100, or
+/// the whole limit on accounts limited below 100.
+fn reservable(limit: i32, unreserved: Option<i32>) -> bool {
+    unreserved.is_none_or(|unreserved| unreserved - CONCURRENCY >= limit.min(100))
 }
 
 /// Whether IAM has not yet made a new role usable by Lambda (eventual consistency).
@@ -242,7 +273,11 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
     let fields: Vec<&str> = match action {
         Action::Create => {
             create(aws, desired, &zip()?).await?;
-            vec!["concurrency"]
+            if desired.reserve_concurrency {
+                vec!["concurrency"]
+            } else {
+                Vec::new()
+            }
         }
         Action::Update(fields) => fields.iter().copied().filter(|f| all.contains(f)).collect(),
         _ => Vec::new(),
@@ -327,6 +362,7 @@ mod tests {
             timeout: 120,
             environment: HashMap::from([("MAX_BACKUPS".into(), "3".into())]),
             tags: Tags::from([("stack".into(), "stack".into())]),
+            reserve_concurrency: true,
         }
     }
 
@@ -381,6 +417,18 @@ mod tests {
             ..d.clone()
         };
         assert_eq!(diff(&no_zip, Some(&other_code)), Action::NoChange);
+    }
+
+    #[test]
+    fn concurrency_is_reserved_only_where_the_account_has_room() {
+        assert!(reservable(1000, Some(1000)));
+        assert!(reservable(1000, Some(101)));
+        assert!(!reservable(1000, Some(100)));
+        assert!(
+            !reservable(10, Some(10)),
+            "new accounts limited to 10 have none to spare"
+        );
+        assert!(reservable(10, None));
     }
 
     #[test]
