@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::time::Instant;
 
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
@@ -18,7 +17,7 @@ use crate::plan::{Action, Plan, Removal};
 use crate::policy::PolicyError;
 use crate::stack::{self, Desired, StackError};
 
-/// Where `up` and `plan` write the zip they build.
+/// Where `up` and `plan` write the zip they build, in the workspace they build it from.
 const DEFAULT_ZIP: &str = "target/lambda/backup-lambda.zip";
 
 /// Why a command failed.
@@ -72,7 +71,8 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
     match &config.zip {
         Some(path) => artifact::load(path, config.arch),
         None => {
-            let built = artifact::build(config.arch, None, Path::new(DEFAULT_ZIP))?;
+            let out = crate::compile::workspace_root().join(DEFAULT_ZIP);
+            let built = artifact::build(config.arch, None, &out)?;
             artifact::load(&built.path, config.arch)
         }
     }

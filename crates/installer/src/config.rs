@@ -26,7 +26,7 @@ pub struct StackArgs {
     /// Name of the stack; prefixes every resource name.
     #[arg(long, env = "INSTALLER_STACK", default_value = "dynamodb-backup")]
     pub stack: String,
-    /// Table to back up (repeat for several). Created with sample data if missing; an existing
+    /// Table to back up (repeat for several). Created if missing; an existing
     /// table not made by this stack is backed up but never modified.
     #[arg(
         long = "table",

@@ -710,3 +710,50 @@ fn an_unreachable_endpoint_is_one_clear_line() {
     assert!(stderr.contains("--endpoint-url"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
+
+#[tokio::test]
+async fn a_stale_invoke_permission_is_replaced_not_duplicated() {
+    let aws = clients().await;
+    let n = Names::new();
+    run("up", &n, &[]);
+    let statement_id = format!("{}-schedule-invoke", n.stack);
+    aws.lambda
+        .remove_permission()
+        .function_name(&n.stack)
+        .statement_id(&statement_id)
+        .send()
+        .await
+        .unwrap();
+    aws.lambda
+        .add_permission()
+        .function_name(&n.stack)
+        .statement_id(&statement_id)
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn("arn:aws:events:us-east-1:123456789012:rule/someone-elses")
+        .send()
+        .await
+        .unwrap();
+
+    let plan = run("up", &n, &[]);
+    assert!(plan.contains("update (permission)"), "{plan}");
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(&n.stack)
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{policy}");
+    assert_eq!(
+        statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!(
+            "arn:aws:events:us-east-1:123456789012:rule/{}-schedule",
+            n.stack
+        )
+    );
+    assert!(run("up", &n, &[]).contains("no changes"));
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+}

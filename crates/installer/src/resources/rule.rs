@@ -47,6 +47,8 @@ pub struct Observed {
     pub targets: Vec<(String, String, String)>,
     /// The invoke permission is there, for this rule only.
     pub permitted: bool,
+    /// A statement with the permission's id is there but with other terms.
+    pub stale_statement: bool,
 }
 
 /// The rule's ARN.
@@ -141,16 +143,21 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
             .map_err(|e| AwsError::new("GetPolicy", desired.function_name.as_str(), &e)),
         &["ResourceNotFoundException"],
     )?;
-    let permitted = policy
+    let policy = policy
         .and_then(|p| p.policy)
         .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-        .is_some_and(|p| permits(&p, &desired.statement_id, &desired.arn));
+        .unwrap_or_default();
+    let permitted = permits(&policy, &desired.statement_id, &desired.arn);
+    let has_statement = policy["Statement"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["Sid"] == desired.statement_id.as_str()));
     Ok(Some(Observed {
         schedule: rule.schedule_expression,
         enabled: rule.state == Some(RuleState::Enabled),
         tags,
         targets,
         permitted,
+        stale_statement: has_statement && !permitted,
     }))
 }
 
@@ -267,18 +274,19 @@ pub async fn apply(
         }
     }
     if fields.contains(&"permission") {
-        let function = desired.function_name.as_str();
-        // A statement with our id but other terms is replaced.
-        absent_if(
-            aws.lambda
-                .remove_permission()
-                .function_name(function)
-                .statement_id(&desired.statement_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::new("RemovePermission", function, &e)),
-            &["ResourceNotFoundException"],
-        )?;
+        if observed.is_some_and(|o| o.stale_statement) {
+            revoke_invoke(aws, desired).await?;
+        }
+        grant_invoke(aws, desired).await?;
+    }
+    Ok(())
+}
+
+/// Lets EventBridge invoke the function from this rule; a statement with the same id that was
+/// not seen when reading (left by an interrupted run) is replaced.
+async fn grant_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let function = desired.function_name.as_str();
+    let add = || async {
         aws.lambda
             .add_permission()
             .function_name(function)
@@ -288,9 +296,32 @@ pub async fn apply(
             .source_arn(&desired.arn)
             .send()
             .await
-            .map_err(|e| AwsError::new("AddPermission", function, &e))?;
+            .map(drop)
+            .map_err(|e| AwsError::new("AddPermission", function, &e))
+    };
+    match add().await {
+        Err(err) if err.is("ResourceConflictException") => {
+            revoke_invoke(aws, desired).await?;
+            add().await
+        }
+        other => other,
     }
-    Ok(())
+}
+
+/// Removes the invoke permission's statement (already gone is fine).
+async fn revoke_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let function = desired.function_name.as_str();
+    absent_if(
+        aws.lambda
+            .remove_permission()
+            .function_name(function)
+            .statement_id(&desired.statement_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("RemovePermission", function, &e)),
+        &["ResourceNotFoundException"],
+    )
+    .map(drop)
 }
 
 /// Removes the rule's targets, then the rule (already gone is fine).
