@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::artifact::{self, ArtifactError};
 use crate::aws::{Aws, AwsError, ConnectArgs, ConnectError};
 use crate::config::{ConfigError, StackArgs, StackConfig};
+use crate::movies::{self, DataError};
 use crate::package::Package;
 use crate::plan::{Action, Plan, Removal};
 use crate::policy::PolicyError;
@@ -46,6 +47,37 @@ pub enum CommandError {
     /// The user said no.
     #[error("down cancelled; nothing was deleted")]
     Cancelled,
+    /// The sample data could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// `--table` is not a table name.
+    #[error("invalid --table: {0}")]
+    Table(#[from] backup_lambda::naming::TableNameError),
+    /// Bad records with `--on-bad-record reject`.
+    #[error(
+        "{count} bad record(s), the first: record {index}: {reason}; fix them or pass --on-bad-record skip"
+    )]
+    Rejected {
+        /// How many.
+        count: usize,
+        /// The first one's index.
+        index: usize,
+        /// Why it is bad.
+        reason: String,
+    },
+    /// The table to load into does not exist.
+    #[error("table {0} does not exist; create it with `installer up --table {0}` first")]
+    NoTable(String),
+    /// Some items were never written.
+    #[error(
+        "{failed} of {total} items were not written after retries (throttled?); run load-data again to finish"
+    )]
+    Incomplete {
+        /// Items not written.
+        failed: usize,
+        /// Items tried.
+        total: usize,
+    },
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -212,5 +244,70 @@ pub async fn down(
         eprintln!("  deleted {count} backup(s) of {table} made by the function");
     }
     eprintln!("removed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// What `load-data` does with a bad record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnBadRecord {
+    /// Report it and load the rest.
+    Skip,
+    /// Load nothing.
+    Reject,
+}
+
+/// `installer load-data`.
+pub async fn load_data(
+    table: &str,
+    file: Option<&std::path::Path>,
+    on_bad: OnBadRecord,
+    concurrency: usize,
+    connect: &ConnectArgs,
+) -> Result<(), CommandError> {
+    let table = backup_lambda::naming::TableName::parse(table)?;
+    let records = match file {
+        Some(path) => movies::parse(&path.display().to_string(), &movies::read(path)?)?,
+        None => movies::parse("built-in sample", movies::BUILT_IN.as_bytes())?,
+    };
+    for (index, reason) in records.bad.iter().take(20) {
+        eprintln!("  record {index}: {reason}");
+    }
+    if records.bad.len() > 20 {
+        eprintln!("  ... and {} more bad records", records.bad.len() - 20);
+    }
+    if on_bad == OnBadRecord::Reject
+        && let Some((index, reason)) = records.bad.first()
+    {
+        return Err(CommandError::Rejected {
+            count: records.bad.len(),
+            index: *index,
+            reason: reason.to_string(),
+        });
+    }
+    let aws = Aws::connect(connect).await?;
+    if crate::resources::table::observe(&aws, &table)
+        .await?
+        .is_none()
+    {
+        return Err(CommandError::NoTable(table.to_string()));
+    }
+    let total = records.items.len();
+    let bar = crate::loader::progress(total);
+    let report =
+        crate::loader::load(&aws, table.as_str(), records.items, concurrency, &bar).await?;
+    eprintln!(
+        "loaded {} item(s) into {table}, skipped {} bad record(s), {} failed, in {:.2}s ({:.0} items/s)",
+        report.loaded,
+        records.bad.len(),
+        report.failed,
+        report.elapsed.as_secs_f64(),
+        report.rate()
+    );
+    if report.failed > 0 {
+        return Err(CommandError::Incomplete {
+            failed: report.failed,
+            total,
+        });
+    }
     Ok(())
 }

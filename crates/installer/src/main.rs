@@ -7,6 +7,8 @@ mod commands;
 mod compile;
 mod config;
 mod elf;
+mod loader;
+mod movies;
 mod package;
 mod plan;
 mod policy;
@@ -76,6 +78,25 @@ enum Command {
     Status {
         #[command(flatten)]
         stack: StackArgs,
+    },
+    /// Load movies into a table: the AWS getting-started moviedata.json (or .zip), or the built-in
+    /// sample.
+    #[command(
+        after_help = "Examples:\n  installer load-data --file moviedata.json\n  installer load-data --file moviedata.zip --table Movies --on-bad-record reject"
+    )]
+    LoadData {
+        /// The table to load into (it must exist; `up` makes it).
+        #[arg(long, env = "INSTALLER_TABLE", default_value = "Movies")]
+        table: String,
+        /// moviedata.json, or the moviedata.zip AWS publishes [default: the built-in sample].
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// What to do with records that lack a whole-number year or a title, or repeat a key.
+        #[arg(long, value_enum, default_value_t = commands::OnBadRecord::Skip)]
+        on_bad_record: commands::OnBadRecord,
+        /// Batches of 25 in flight at once (1 to 64).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
     },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
@@ -160,6 +181,18 @@ fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
         Command::Plan { stack } => commands::block_on(commands::plan(&stack, connect)),
         Command::Up { stack } => commands::block_on(commands::up(&stack, connect)),
         Command::Status { stack } => commands::block_on(commands::status(&stack, connect)),
+        Command::LoadData {
+            table,
+            file,
+            on_bad_record,
+            concurrency,
+        } => commands::block_on(commands::load_data(
+            &table,
+            file.as_deref(),
+            on_bad_record,
+            usize::from(concurrency),
+            connect,
+        )),
         Command::Down {
             stack,
             yes,

@@ -13,6 +13,8 @@ use crate::package::Package;
 use crate::plan::{Action, Plan, Removal, Step};
 use crate::policy::{PolicyError, PolicyVars};
 use crate::resources::{Tags, bucket, function, log_group, removal, role, rule, table};
+use crate::{loader, movies};
+use indicatif::ProgressBar;
 
 /// Why `up` or `down` stopped.
 #[derive(Debug, Error)]
@@ -241,6 +243,29 @@ pub fn plan(desired: &mut Desired, observed: &Observed) -> Plan {
     Plan { steps }
 }
 
+/// Loads the built-in sample movies into a table the stack just made.
+async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+    let records = movies::parse("built-in sample", movies::BUILT_IN.as_bytes())
+        .map_err(|e| AwsError::malformed("BatchWriteItem", table.as_str(), &e.to_string()))?;
+    let report = loader::load(
+        aws,
+        table.as_str(),
+        records.items,
+        4,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    if report.failed > 0 {
+        return Err(AwsError::malformed(
+            "BatchWriteItem",
+            table.as_str(),
+            &format!("{} sample items were never processed", report.failed),
+        ));
+    }
+    eprintln!("  loaded {} sample movies into {table}", report.loaded);
+    Ok(())
+}
+
 /// Applies `plan`: the log group, role, bucket and tables at once, then the function, then the
 /// schedule. Steps with nothing to do make no call. Refuses before any write if the plan has a
 /// conflict.
@@ -264,6 +289,7 @@ pub async fn apply(
         async move {
             if create {
                 table::create(aws, t, &desired.tags).await?;
+                load_sample(aws, t).await?;
             }
             Ok::<(), AwsError>(())
         }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::cli::{built_zip_path, installer, installer_ok};
-use test_support::{backup_names, create_movies_table, moto_config, unique_name};
+use test_support::{backup_names, count_items, create_movies_table, moto_config, unique_name};
 
 struct Clients {
     dynamodb: aws_sdk_dynamodb::Client,
@@ -267,7 +267,12 @@ async fn up_builds_every_resource_as_configured() {
             .any(|t| t.key() == "stack" && t.value() == n.stack)
     );
 
-    // Table: the tutorial's keys, on demand, tagged.
+    // Table: the tutorial's keys, on demand, tagged, with the built-in sample loaded.
+    assert_eq!(
+        count_items(&aws.dynamodb, &n.table).await,
+        30,
+        "the 30 built-in sample movies"
+    );
     let table = aws
         .dynamodb
         .describe_table()
@@ -494,14 +499,11 @@ async fn an_existing_table_that_is_not_ours_survives_up_and_down() {
         .await
         .unwrap();
     assert!(tags.tags().is_empty(), "never tagged");
-    let items = aws
-        .dynamodb
-        .scan()
-        .table_name(&n.table)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(items.count(), 1, "its data is untouched");
+    assert_eq!(
+        count_items(&aws.dynamodb, &n.table).await,
+        1,
+        "its data is untouched"
+    );
 }
 
 #[tokio::test]

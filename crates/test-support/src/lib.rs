@@ -198,3 +198,24 @@ pub async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Str
     names.sort();
     names
 }
+
+/// How many items `table` holds (a paged `Select: COUNT` scan).
+pub async fn count_items(db: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let page = db
+            .scan()
+            .table_name(table)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        total += page.count();
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return total,
+        }
+    }
+}
