@@ -101,14 +101,10 @@ impl Recorder {
             "GET",
             "/moto-api/recorder/download-recording",
         );
-        recording
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let entry: serde_json::Value =
-                    serde_json::from_str(line).expect("a recorded request is JSON");
-                classify(&entry)
-            })
+        // One JSON object per request; moto does not always put a newline between them.
+        serde_json::Deserializer::from_str(&recording)
+            .into_iter::<serde_json::Value>()
+            .map(|entry| classify(&entry.expect("a recorded request is JSON")))
             .collect()
     }
 }
