@@ -1,28 +1,14 @@
 //! `installer`: deploys scheduled DynamoDB backups with retention.
 
-mod arch;
-mod artifact;
-mod aws;
-mod commands;
-mod compile;
-mod config;
-mod elf;
-mod loader;
-mod movies;
-mod package;
-mod plan;
-mod policy;
-mod resources;
-mod schedule;
-mod stack;
-
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::arch::Arch;
-use crate::aws::ConnectArgs;
-use crate::config::StackArgs;
+use installer::arch::Arch;
+use installer::artifact;
+use installer::aws::ConnectArgs;
+use installer::commands;
+use installer::config::StackArgs;
 
 /// Deploys scheduled DynamoDB backups with retention.
 #[derive(Debug, Parser)]

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use installer::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
-use support::runtime_api::{Outcome, RuntimeApi};
 use test_support::{backup_names, create_movies_table, moto_config, moto_endpoint, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
@@ -255,11 +255,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     let table = unique_name("Movies");
     create_movies_table(&db, &table).await;
 
-    let api = RuntimeApi::start();
+    let api = RuntimeApi::start().expect("runtime API starts");
     let (mut child, started) = start_bootstrap(&api, &endpoint, "3");
-    api.invoke("req-tutorial", json!({ "TableName": table }));
+    assert!(api.invoke("req-tutorial", json!({ "TableName": table })));
     let first = api.next_outcome(ANSWER_TIMEOUT);
-    api.invoke("req-missing", json!({ "TableName": "NoSuchTable" }));
+    assert!(api.invoke("req-missing", json!({ "TableName": "NoSuchTable" })));
     let second = api.next_outcome(ANSWER_TIMEOUT);
     let peak_rss = peak_rss_kib(child.id());
     let _ = child.kill();
@@ -334,9 +334,9 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
-    let api = RuntimeApi::start();
+    let api = RuntimeApi::start().expect("runtime API starts");
     let (mut child, _) = start_bootstrap(&api, &moto_endpoint(), "0");
-    api.invoke("req-1", json!({ "TableName": "Movies" }));
+    assert!(api.invoke("req-1", json!({ "TableName": "Movies" })));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();
     let _ = child.wait();

@@ -3,4 +3,3 @@
 #![allow(dead_code)] // each test binary uses only some of them
 
 pub mod cli;
-pub mod runtime_api;

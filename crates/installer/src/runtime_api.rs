@@ -1,4 +1,4 @@
-//! A test-only AWS Lambda Runtime API (the `2018-06-01` interface a custom runtime's
+//! A local AWS Lambda Runtime API (the `2018-06-01` interface a custom runtime's
 //! `bootstrap` polls), so the real artifact can be run here as Lambda would run it.
 
 use std::collections::HashMap;
@@ -48,10 +48,10 @@ struct Request {
 }
 
 impl RuntimeApi {
-    /// Starts serving on a free port.
-    pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let addr = listener.local_addr().expect("local address");
+    /// Starts serving on a free 127.0.0.1 port.
+    pub fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
         let (events, pending) = channel::<(String, Value)>();
         let (report, outcomes) = channel();
         let pending = Arc::new(Mutex::new(pending));
@@ -65,24 +65,22 @@ impl RuntimeApi {
                 thread::spawn(move || serve(stream, &pending, &report, &polled));
             }
         });
-        Self {
+        Ok(Self {
             addr,
             events,
             outcomes,
             first_poll,
-        }
+        })
     }
 
     /// When the function first asked for an invocation: the end of its cold start.
     pub fn first_poll(&self) -> Option<Instant> {
-        *self.first_poll.lock().expect("lock")
+        *lock(&self.first_poll)
     }
 
-    /// Queues one invocation with this request id and event.
-    pub fn invoke(&self, request_id: &str, event: Value) {
-        self.events
-            .send((request_id.to_owned(), event))
-            .expect("runtime API is serving");
+    /// Queues one invocation with this request id and event; `false` if the server has stopped.
+    pub fn invoke(&self, request_id: &str, event: Value) -> bool {
+        self.events.send((request_id.to_owned(), event)).is_ok()
     }
 
     /// Waits for the function's next answer (response, error or init error).
@@ -97,20 +95,19 @@ fn serve(
     report: &Sender<Outcome>,
     first_poll: &Mutex<Option<Instant>>,
 ) {
-    let mut writer = stream.try_clone().expect("clone stream");
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader) {
         let json = || serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let segments: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
         let reply = match (request.method.as_str(), segments.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
-                first_poll
-                    .lock()
-                    .expect("lock")
-                    .get_or_insert_with(Instant::now);
-                let next = pending.lock().expect("lock").recv();
+                lock(first_poll).get_or_insert_with(Instant::now);
+                let next = lock(pending).recv();
                 let Ok((request_id, event)) = next else {
-                    return; // test over: leave the function waiting
+                    return; // no more invocations: leave the function waiting
                 };
                 let deadline = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -157,6 +154,13 @@ fn serve(
             return;
         }
     }
+}
+
+/// Locks a mutex, carrying on past a poisoned one (its data stays valid here).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn respond(status: u16, headers: &[(&str, String)], body: &str) -> String {

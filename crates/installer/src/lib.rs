@@ -1,0 +1,19 @@
+//! The installer's library: everything behind the `installer` command, from flags to a
+//! deployed stack. The binary (`main.rs`) only parses the command line and reports.
+
+pub mod arch;
+pub mod artifact;
+pub mod aws;
+pub mod commands;
+pub mod compile;
+pub mod config;
+pub mod elf;
+pub mod loader;
+pub mod movies;
+pub mod package;
+pub mod plan;
+pub mod policy;
+pub mod resources;
+pub mod runtime_api;
+pub mod schedule;
+pub mod stack;
