@@ -78,6 +78,20 @@ pub enum CommandError {
         /// Items tried.
         total: usize,
     },
+    /// Running the function failed.
+    #[error(transparent)]
+    Invoke(#[from] crate::invoke::InvokeError),
+    /// The function ran and reported an error.
+    #[error("the function failed: {kind}: {message}")]
+    FunctionFailed {
+        /// Its errorType.
+        kind: String,
+        /// Its errorMessage.
+        message: String,
+    },
+    /// `--since` is not a duration.
+    #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
+    Since(String),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -118,6 +132,11 @@ async fn prepare(
     let config = StackConfig::from_args(args)?;
     let zip = deployment_zip(&config)?;
     let aws = Aws::connect(connect).await?;
+    if !aws.tls && config.bucket_tls_only.is_none() {
+        eprintln!(
+            "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
+        );
+    }
     let mut desired = Desired::new(&config, &aws, Some(zip))?;
     let observed = stack::observe(&aws, &desired).await?;
     let plan = stack::plan(&mut desired, &observed);
@@ -310,4 +329,149 @@ pub async fn load_data(
         });
     }
     Ok(())
+}
+
+/// Whether `endpoint` is this machine (a local emulator, which cannot execute functions).
+fn is_loopback(endpoint: Option<&str>) -> bool {
+    endpoint
+        .and_then(|e| e.split("://").nth(1))
+        .and_then(|rest| rest.split(['/', ':']).next().map(|host| (host, rest)))
+        .is_some_and(|(host, rest)| {
+            matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]")
+        })
+}
+
+/// `installer invoke`.
+pub async fn invoke(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    force_local: bool,
+) -> Result<(), CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let table = config
+        .tables
+        .first()
+        .ok_or(CommandError::Config(ConfigError::NoTable))?;
+    let aws = Aws::connect(connect).await?;
+    let input = crate::invoke::scheduled_input(&aws, &config.rule_name(), table).await?;
+    let local = force_local || is_loopback(aws.config.endpoint_url());
+    eprintln!(
+        "invoking {} with {input} ({})",
+        config.function_name(),
+        if local {
+            "locally: the emulator cannot run functions"
+        } else {
+            "in Lambda"
+        }
+    );
+    let run = if local {
+        let zip = config
+            .zip
+            .clone()
+            .unwrap_or_else(|| crate::compile::workspace_root().join(DEFAULT_ZIP));
+        crate::invoke::local(
+            &aws,
+            config.function_name(),
+            &config.log_group(),
+            &zip,
+            &input,
+        )
+        .await?
+    } else {
+        crate::invoke::remote(&aws, config.function_name(), &input).await?
+    };
+    for line in &run.logs {
+        eprintln!("  {line}");
+    }
+    match run.result {
+        Ok(result) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&result).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Err((kind, message)) => Err(CommandError::FunctionFailed { kind, message }),
+    }
+}
+
+/// Parses a duration such as `30s`, `15m`, `1h` or `2d`.
+pub fn parse_since(text: &str) -> Option<std::time::Duration> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
+}
+
+/// `installer logs`.
+pub async fn logs(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    since: &str,
+    follow: bool,
+) -> Result<(), CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let window = parse_since(since).ok_or_else(|| CommandError::Since(since.to_owned()))?;
+    let aws = Aws::connect(connect).await?;
+    let group = config.log_group();
+    let now_ms = || {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX)
+    };
+    let mut start = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws
+                .logs
+                .filter_log_events()
+                .log_group_name(&group)
+                .start_time(start)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("FilterLogEvents", group.as_str(), &e))?;
+            events.extend(page.events.unwrap_or_default());
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        events.sort_by_key(|e| e.timestamp);
+        for event in events {
+            let id = event.event_id.clone().unwrap_or_default();
+            if !seen.insert(id) {
+                continue;
+            }
+            let when = event
+                .timestamp
+                .and_then(|ms| {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+                })
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            println!("{when} {}", event.message.unwrap_or_default().trim_end());
+            start = start.max(event.timestamp.unwrap_or(start));
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }

@@ -62,6 +62,10 @@ pub struct StackArgs {
     /// CPU architecture of the function.
     #[arg(long, value_enum, env = "INSTALLER_ARCH", default_value_t = Arch::X86_64)]
     pub arch: Arch,
+    /// Give the bucket a policy that denies requests without TLS [default: true, except for a
+    /// plain http:// endpoint such as a local emulator, where it would deny every request].
+    #[arg(long, env = "INSTALLER_BUCKET_TLS_ONLY")]
+    pub bucket_tls_only: Option<bool>,
     /// Deploy this zip instead of building one (it is checked all the same).
     #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
     pub zip: Option<PathBuf>,
@@ -78,6 +82,9 @@ pub enum ConfigError {
     /// A table name is not a DynamoDB table name.
     #[error("invalid --table: {0}")]
     Table(#[from] TableNameError),
+    /// No table was given.
+    #[error("no --table given; name the table to back up, e.g. --table Movies")]
+    NoTable,
     /// The same table was given twice.
     #[error("--table {0:?} is given twice; name each table once")]
     DuplicateTable(String),
@@ -131,6 +138,8 @@ pub struct StackConfig {
     pub arch: Arch,
     /// A prebuilt zip to deploy.
     pub zip: Option<PathBuf>,
+    /// The bucket's TLS-only policy, if decided by flag rather than by the endpoint.
+    pub bucket_tls_only: Option<bool>,
 }
 
 fn in_range(flag: &'static str, got: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
@@ -222,6 +231,9 @@ impl StackConfig {
             }
             tables.push(table);
         }
+        if tables.is_empty() {
+            return Err(ConfigError::NoTable);
+        }
         if let Some(bucket) = &args.bucket {
             check_bucket(bucket)?;
         }
@@ -255,6 +267,7 @@ impl StackConfig {
             timeout: in_range("timeout", args.timeout, 1, 900)?,
             arch: args.arch,
             zip: args.zip.clone(),
+            bucket_tls_only: args.bucket_tls_only,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod compile;
 pub mod config;
 pub mod elf;
+pub mod invoke;
 pub mod loader;
 pub mod movies;
 pub mod package;

@@ -84,6 +84,33 @@ enum Command {
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
     },
+    /// Run the backup once now with the schedule's exact input, and show its result and logs.
+    ///
+    /// Against AWS this is Lambda's Invoke API. Against a local emulator (an endpoint on this
+    /// machine), which cannot run functions, the deployed zip's bootstrap runs here under a Lambda
+    /// Runtime API with the function's environment, and its logs go to the function's log group.
+    #[command(
+        after_help = "Examples:\n  installer invoke\n  installer invoke --table Music\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer invoke   # runs locally"
+    )]
+    Invoke {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Run the function here even if the endpoint is not on this machine.
+        #[arg(long)]
+        local: bool,
+    },
+    /// Show the function's log events, oldest first.
+    #[command(after_help = "Examples:\n  installer logs\n  installer logs --since 15m --follow")]
+    Logs {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// How far back to start: 30s, 15m, 1h, 2d.
+        #[arg(long, default_value = "1h")]
+        since: String,
+        /// Keep printing new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
@@ -179,6 +206,14 @@ fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
             usize::from(concurrency),
             connect,
         )),
+        Command::Invoke { stack, local } => {
+            commands::block_on(commands::invoke(&stack, connect, local))
+        }
+        Command::Logs {
+            stack,
+            since,
+            follow,
+        } => commands::block_on(commands::logs(&stack, connect, &since, follow)),
         Command::Down {
             stack,
             yes,

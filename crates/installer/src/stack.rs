@@ -92,7 +92,11 @@ impl Desired {
             },
             bucket: bucket::Desired {
                 name: bucket_name,
-                policy: vars.bucket_policy()?,
+                policy: if config.bucket_tls_only.unwrap_or(aws.tls) {
+                    Some(vars.bucket_policy()?)
+                } else {
+                    None
+                },
                 expire_days: i32::try_from(config.log_expire_days.get()).unwrap_or(i32::MAX),
                 tags: tags.clone(),
             },

@@ -105,6 +105,8 @@ async fn up_builds_every_resource_as_configured() {
         "up",
         &n,
         &[
+            "--bucket-tls-only",
+            "true",
             "--keep",
             "5",
             "--max-age-days",

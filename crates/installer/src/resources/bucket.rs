@@ -25,8 +25,9 @@ const RECORDS_PREFIX: &str = "runs/";
 pub struct Desired {
     /// The bucket's name.
     pub name: String,
-    /// Its TLS-only policy.
-    pub policy: Value,
+    /// Its TLS-only policy; `None` where the endpoint is plain HTTP (a local emulator), since
+    /// the policy would deny every request there.
+    pub policy: Option<Value>,
     /// Days before a run record expires.
     pub expire_days: i32,
     /// The stack's tags.
@@ -192,7 +193,7 @@ pub fn diff(desired: &Desired, found: &Found) -> Action {
             ("encryption", !o.encrypted),
             (
                 "TLS-only policy",
-                o.policy.as_ref() != Some(&desired.policy),
+                desired.policy.is_some() && o.policy != desired.policy,
             ),
             ("ownership", !o.owner_enforced),
             ("lifecycle", o.expire_days != Some(desired.expire_days)),
@@ -213,7 +214,10 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
     let fields: Vec<&str> = match action {
         Action::Create => {
             create(aws, desired).await?;
-            all.to_vec()
+            all.iter()
+                .copied()
+                .filter(|f| *f != "TLS-only policy" || desired.policy.is_some())
+                .collect()
         }
         Action::Update(fields) => fields.clone(),
         _ => Vec::new(),
@@ -264,7 +268,13 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             "TLS-only policy" => s3
                 .put_bucket_policy()
                 .bucket(name)
-                .policy(desired.policy.to_string())
+                .policy(
+                    desired
+                        .policy
+                        .as_ref()
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                )
                 .send()
                 .await
                 .map(drop)
@@ -446,7 +456,7 @@ mod tests {
     fn desired() -> Desired {
         Desired {
             name: "logs".into(),
-            policy: json!({"Statement": []}),
+            policy: Some(json!({"Statement": []})),
             expire_days: 90,
             tags: Tags::from([("stack".into(), "s".into())]),
         }
@@ -457,7 +467,7 @@ mod tests {
             tags: d.tags.clone(),
             private: true,
             encrypted: true,
-            policy: Some(d.policy.clone()),
+            policy: d.policy.clone(),
             owner_enforced: true,
             expire_days: Some(d.expire_days),
         }

@@ -1,0 +1,366 @@
+//! `installer invoke`: one backup run now, with the schedule's exact input for a table (the
+//! tutorial's "Test" button). Against AWS it calls Lambda's Invoke API. Against a local emulator,
+//! which cannot execute functions, it runs the deployed `bootstrap` here under a Lambda Runtime
+//! API, with the function's own environment and the same endpoint, so the real artifact makes and
+//! deletes real backups; its log lines are then written to the function's log group, as Lambda
+//! would, so that `installer logs` reads them the same way.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::LogType;
+use aws_sdk_sts::config::ProvideCredentials;
+use backup_lambda::naming::TableName;
+use base64::Engine as _;
+use miette::Diagnostic;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::aws::{Aws, AwsError};
+use crate::runtime_api::{Outcome, RuntimeApi};
+
+/// Why the function could not be run.
+#[derive(Debug, Error, Diagnostic)]
+pub enum InvokeError {
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The stack's schedule has no target for the table.
+    #[error(
+        "the schedule {rule} has no target for table {table}; deploy it with `installer up --table {table}`"
+    )]
+    NoTarget {
+        /// The rule.
+        rule: String,
+        /// The table.
+        table: String,
+    },
+    /// The function is not deployed.
+    #[error("function {0} is not deployed; run `installer up` first")]
+    NoFunction(String),
+    /// The local zip is not what is deployed.
+    #[error(
+        "{zip} is not the deployed code (CodeSha256 {deployed}); deploy it with `installer up`, or pass the deployed zip with --zip"
+    )]
+    CodeMismatch {
+        /// The zip tried.
+        zip: String,
+        /// The deployed code's digest.
+        deployed: String,
+    },
+    /// The zip or the local run failed.
+    #[error("could not run the function locally: {0}")]
+    Local(String),
+    /// The function did not answer in time.
+    #[error("the function did not answer within its {0} s timeout")]
+    Timeout(u64),
+}
+
+/// What one invocation returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The request id.
+    pub request_id: String,
+    /// The function's result, or its `(errorType, errorMessage)`.
+    pub result: Result<Value, (String, String)>,
+    /// The log lines it wrote.
+    pub logs: Vec<String>,
+    /// Whether it ran here (local emulator) rather than in Lambda.
+    pub local: bool,
+}
+
+/// The schedule's constant input for `table`: exactly what a scheduled run receives.
+pub async fn scheduled_input(
+    aws: &Aws,
+    rule: &str,
+    table: &TableName,
+) -> Result<String, InvokeError> {
+    let no_target = || InvokeError::NoTarget {
+        rule: rule.to_owned(),
+        table: table.to_string(),
+    };
+    let targets = match aws.events.list_targets_by_rule().rule(rule).send().await {
+        Ok(out) => out.targets,
+        Err(e) => {
+            let err = AwsError::new("ListTargetsByRule", rule, &e);
+            return Err(if err.is("ResourceNotFoundException") {
+                no_target()
+            } else {
+                err.into()
+            });
+        }
+    };
+    targets
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| t.input)
+        .find(|input| {
+            serde_json::from_str::<Value>(input).is_ok_and(|v| v["TableName"] == table.as_str())
+        })
+        .ok_or_else(no_target)
+}
+
+/// Runs the function in Lambda with `input`.
+pub async fn remote(aws: &Aws, function: &str, input: &str) -> Result<Invocation, InvokeError> {
+    let out = aws
+        .lambda
+        .invoke()
+        .function_name(function)
+        .payload(Blob::new(input.as_bytes()))
+        .log_type(LogType::Tail)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("Invoke", function, &e))?;
+    let payload: Value = out
+        .payload()
+        .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
+        .unwrap_or(Value::Null);
+    let logs = out
+        .log_result()
+        .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok())
+        .map(|l| {
+            String::from_utf8_lossy(&l)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let result = match out.function_error() {
+        None => Ok(payload),
+        Some(_) => Err(error_parts(&payload)),
+    };
+    Ok(Invocation {
+        request_id: out.executed_version().unwrap_or("$LATEST").to_owned(),
+        result,
+        logs,
+        local: false,
+    })
+}
+
+fn error_parts(body: &Value) -> (String, String) {
+    (
+        body["errorType"].as_str().unwrap_or("Unknown").to_owned(),
+        body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The `bootstrap` inside a deployment zip, written to a fresh directory with mode 0755.
+fn unpack(zip: &[u8], dir: &Path) -> Result<PathBuf, InvokeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let local = |e: &dyn std::fmt::Display| InvokeError::Local(e.to_string());
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| local(&e))?;
+    let mut entry = archive.by_name("bootstrap").map_err(|e| local(&e))?;
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).map_err(|e| local(&e))?;
+    std::fs::create_dir_all(dir).map_err(|e| local(&e))?;
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, bytes).map_err(|e| local(&e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| local(&e))?;
+    Ok(path)
+}
+
+/// Runs the deployed function here: `zip` must be the deployed code.
+pub async fn local(
+    aws: &Aws,
+    function: &str,
+    log_group: &str,
+    zip: &Path,
+    input: &str,
+) -> Result<Invocation, InvokeError> {
+    let deployed = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| {
+            let err = AwsError::new("GetFunctionConfiguration", function, &e);
+            if err.is("ResourceNotFoundException") {
+                InvokeError::NoFunction(function.to_owned())
+            } else {
+                err.into()
+            }
+        })?;
+    let zip_bytes =
+        std::fs::read(zip).map_err(|e| InvokeError::Local(format!("{}: {e}", zip.display())))?;
+    let sha = crate::package::Package {
+        bytes: zip_bytes.clone(),
+    }
+    .code_sha256();
+    let deployed_sha = deployed.code_sha256().unwrap_or_default();
+    if sha != deployed_sha {
+        return Err(InvokeError::CodeMismatch {
+            zip: zip.display().to_string(),
+            deployed: deployed_sha.to_owned(),
+        });
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let request_id = format!(
+        "{:08x}-{:04x}-local",
+        (nanos >> 16) as u32,
+        std::process::id() & 0xffff
+    );
+    let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
+    let bootstrap = unpack(&zip_bytes, &task_root)?;
+
+    let credentials = match aws.config.credentials_provider() {
+        Some(provider) => Some(
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| InvokeError::Local(format!("no credentials to pass on: {e}")))?,
+        ),
+        None => None,
+    };
+    let api = RuntimeApi::start().map_err(|e| InvokeError::Local(e.to_string()))?;
+    let memory = deployed.memory_size().unwrap_or(128);
+    let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
+    let mut command = Command::new(&bootstrap);
+    command
+        .env_clear()
+        .current_dir(&task_root)
+        .envs(
+            deployed
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string())
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", log_group)
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_REGION", &aws.region)
+        .env("AWS_DEFAULT_REGION", &aws.region)
+        .env("LAMBDA_TASK_ROOT", &task_root)
+        .env("_HANDLER", "bootstrap")
+        .env("TZ", ":UTC")
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(creds) = &credentials {
+        command
+            .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key());
+        if let Some(token) = creds.session_token() {
+            command.env("AWS_SESSION_TOKEN", token);
+        }
+    }
+    if let Some(endpoint) = aws.config.endpoint_url() {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| InvokeError::Local(format!("{}: {e}", bootstrap.display())))?;
+    let event: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+    let answered = api.invoke(&request_id, event);
+    let wait = Duration::from_secs(timeout + 5);
+    let outcome = if answered {
+        tokio::task::block_in_place(|| api.next_outcome(wait))
+    } else {
+        None
+    };
+    let duration = started.elapsed();
+    let peak_kib = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let mut lines = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        lines.extend(BufReader::new(stdout).lines().map_while(Result::ok));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        lines.extend(BufReader::new(stderr).lines().map_while(Result::ok));
+    }
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&task_root);
+
+    let result = match outcome {
+        Some(Outcome::Response { body, .. }) => Ok(body),
+        Some(Outcome::Error { body, .. }) => Err(error_parts(&body)),
+        None => return Err(InvokeError::Timeout(timeout)),
+    };
+    let mut logs = vec![format!("START RequestId: {request_id} Version: $LATEST")];
+    logs.extend(lines);
+    logs.push(format!("END RequestId: {request_id}"));
+    logs.push(format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB",
+        duration.as_secs_f64() * 1000.0,
+        peak_kib.map_or(0, |k| k.div_ceil(1024)),
+    ));
+    write_logs(aws, log_group, &request_id, &logs).await?;
+    Ok(Invocation {
+        request_id,
+        result,
+        logs,
+        local: true,
+    })
+}
+
+/// Peak resident memory of a running process in KiB (`VmHWM`), where /proc has it.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Writes a local run's lines to the function's log group, in a stream named as Lambda names
+/// them (`YYYY/MM/DD/[$LATEST]<id>`).
+async fn write_logs(
+    aws: &Aws,
+    log_group: &str,
+    request_id: &str,
+    lines: &[String],
+) -> Result<(), AwsError> {
+    let now = time::OffsetDateTime::now_utc();
+    let stream = format!(
+        "{:04}/{:02}/{:02}/[$LATEST]{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        request_id.replace('-', "")
+    );
+    aws.logs
+        .create_log_stream()
+        .log_group_name(log_group)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("CreateLogStream", log_group, &e))?;
+    let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let events = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            InputLogEvent::builder()
+                .timestamp(millis)
+                .message(l)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::malformed("PutLogEvents", log_group, &e.to_string()))?;
+    aws.logs
+        .put_log_events()
+        .log_group_name(log_group)
+        .log_stream_name(&stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| AwsError::new("PutLogEvents", log_group, &e))
+}

@@ -1,0 +1,100 @@
+//! `installer invoke` and `logs` against moto: the deployed zip's bootstrap runs here under a
+//! Lambda Runtime API (moto cannot run functions), making and pruning real backups, writing run
+//! records, and leaving its log lines where `logs` finds them.
+
+mod support;
+
+use serde_json::Value;
+use support::cli::{built_zip_path, installer, installer_ok};
+use test_support::{backup_names, moto_config, unique_name};
+
+#[tokio::test]
+async fn four_local_invokes_leave_three_backups_records_and_logs() {
+    let config = moto_config().await;
+    let db = aws_sdk_dynamodb::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let stack = unique_name("inv");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let flags = [
+        "--stack",
+        stack.as_str(),
+        "--table",
+        table.as_str(),
+        "--zip",
+        zip.as_str(),
+    ];
+    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
+    installer_ok(&with("up"));
+
+    let mut created = Vec::new();
+    for _ in 0..4 {
+        let out = installer(&with("invoke"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("locally"), "{stderr}");
+        assert!(
+            stderr.contains("\"message\":\"backup created\""),
+            "log lines are shown: {stderr}"
+        );
+        let result: Value =
+            serde_json::from_slice(&out.stdout).expect("the function's JSON result");
+        assert_eq!(result["status"], "ok");
+        assert_eq!(result["table"], table.as_str());
+        assert!(
+            result["record_uri"].is_string(),
+            "the run record was written: {result}"
+        );
+        created.push(result["backup_created"]["arn"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        backup_names(&db, &table).await.len(),
+        3,
+        "exactly 3 backups remain"
+    );
+    let listed = db.list_backups().table_name(&table).send().await.unwrap();
+    let mut arns: Vec<&str> = listed
+        .backup_summaries()
+        .iter()
+        .filter_map(|b| b.backup_arn())
+        .collect();
+    arns.sort();
+    let mut newest: Vec<&str> = created[1..].iter().map(String::as_str).collect();
+    newest.sort();
+    assert_eq!(arns, newest, "the three newest are kept");
+
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
+    let records = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("runs/{table}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(records.contents().len(), 4, "one run record per invoke");
+
+    let logs = installer(&with("logs"));
+    let printed = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.status.success());
+    assert_eq!(printed.matches("START RequestId:").count(), 4, "{printed}");
+    assert_eq!(
+        printed.matches("\"message\":\"run finished\"").count(),
+        4,
+        "{printed}"
+    );
+    assert!(printed.contains("REPORT RequestId:"), "{printed}");
+
+    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+}
+
+#[tokio::test]
+async fn invoking_a_table_without_a_schedule_target_says_how_to_fix_it() {
+    let stack = unique_name("inv");
+    let out = installer(&["invoke", "--stack", &stack, "--table", "Movies"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("has no target for table Movies; deploy it with `installer up"),
+        "{stderr}"
+    );
+}
