@@ -216,8 +216,49 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<(), Comma
             }
             Err(e) => eprintln!("  backups of {table}: could not list ({e})"),
         }
+        print_run_records(&aws, &desired.bucket.name, table).await;
     }
     Ok(())
+}
+
+/// Prints how many run records the bucket holds for `table`, and the newest few.
+async fn print_run_records(aws: &Aws, bucket: &str, table: &backup_lambda::naming::TableName) {
+    let prefix = format!("runs/{table}/");
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        match aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+        {
+            Ok(page) => {
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                token = page.next_continuation_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let err = AwsError::new("ListObjectsV2", bucket, &e);
+                eprintln!("  run records of {table}: could not list ({err})");
+                return;
+            }
+        }
+    }
+    keys.sort();
+    eprintln!("  run records of {table} in s3://{bucket}: {}", keys.len());
+    for key in keys.iter().rev().take(5) {
+        eprintln!("    {key}");
+    }
 }
 
 /// Asks on the terminal; `true` only for "yes".
