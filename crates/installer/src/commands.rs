@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use miette::Diagnostic;
+use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::artifact::{self, ArtifactError};
@@ -103,13 +104,33 @@ impl From<AwsError> for CommandError {
     }
 }
 
-/// Runs a command's future to completion on a multi-threaded runtime.
-pub fn block_on<F: Future<Output = Result<(), CommandError>>>(future: F) -> miette::Result<()> {
+/// Runs a command's future to completion on a multi-threaded runtime and returns its
+/// machine-readable summary.
+pub fn block_on<F: Future<Output = Result<Value, CommandError>>>(
+    future: F,
+) -> miette::Result<Value> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CommandError::Runtime)?;
     Ok(runtime.block_on(future)?)
+}
+
+/// A plan's steps as JSON: kind, name, action and the fields an update changes.
+fn steps_json(plan: &Plan) -> Value {
+    plan.steps
+        .iter()
+        .map(|s| {
+            let (action, fields, detail) = match &s.action {
+                Action::Create => ("create", Vec::new(), None),
+                Action::Update(fields) => ("update", fields.clone(), None),
+                Action::NoChange => ("none", Vec::new(), None),
+                Action::UseExisting => ("use-existing", Vec::new(), None),
+                Action::Conflict(why) => ("conflict", Vec::new(), Some(why.clone())),
+            };
+            json!({"kind": s.kind, "name": s.name, "action": action, "fields": fields, "conflict": detail})
+        })
+        .collect()
 }
 
 /// The zip to deploy: `--zip`, or a fresh `installer build`.
@@ -133,7 +154,7 @@ async fn prepare(
     let zip = deployment_zip(&config)?;
     let aws = Aws::connect(connect).await?;
     if !aws.tls && config.bucket_tls_only.is_none() {
-        eprintln!(
+        report!(
             "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
         );
     }
@@ -145,49 +166,75 @@ async fn prepare(
 
 fn print_plan(plan: &Plan) {
     for step in &plan.steps {
-        eprintln!("  {step}");
+        report!("  {step}");
     }
 }
 
 /// `installer plan`.
-pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
-    let (aws, _, _, plan) = prepare(args, connect).await?;
-    eprintln!("plan for account {} in {}:", aws.account, aws.region);
+pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, CommandError> {
+    let (aws, desired, _, plan) = prepare(args, connect).await?;
+    report!("plan for account {} in {}:", aws.account, aws.region);
     print_plan(&plan);
     if plan.is_noop() {
-        eprintln!("no changes");
+        report!("no changes");
     }
-    Ok(())
+    Ok(json!({
+        "command": "plan",
+        "stack": desired.function.name,
+        "account": aws.account,
+        "region": aws.region,
+        "changes": !plan.is_noop(),
+        "resources": steps_json(&plan),
+    }))
 }
 
 /// `installer up`.
-pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
+pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, CommandError> {
     let (aws, desired, observed, plan) = prepare(args, connect).await?;
-    eprintln!(
+    report!(
         "stack {} in account {} ({}):",
-        desired.function.name, aws.account, aws.region
+        desired.function.name,
+        aws.account,
+        aws.region
     );
     print_plan(&plan);
+    let summary = |elapsed_ms: u128| {
+        json!({
+            "command": "up",
+            "stack": desired.function.name,
+            "account": aws.account,
+            "region": aws.region,
+            "changes": !plan.is_noop(),
+            "resources": steps_json(&plan),
+            "function_arn": desired.rule.function_arn,
+            "rule_arn": desired.rule.arn,
+            "role_arn": desired.function.role_arn,
+            "bucket": desired.bucket.name,
+            "elapsed_ms": elapsed_ms,
+        })
+    };
     if plan.is_noop() {
-        eprintln!("no changes");
-        return Ok(());
+        report!("no changes");
+        return Ok(summary(0));
     }
     let started = Instant::now();
     stack::apply(&aws, &desired, &observed, &plan).await?;
-    eprintln!("up to date in {:.1}s", started.elapsed().as_secs_f64());
-    Ok(())
+    report!("up to date in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(summary(started.elapsed().as_millis()))
 }
 
 /// `installer status`.
-pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
+pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, CommandError> {
     let config = StackConfig::from_args(args)?;
     let aws = Aws::connect(connect).await?;
     let mut desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let plan = stack::plan(&mut desired, &observed);
-    eprintln!(
+    report!(
         "stack {} in account {} ({}):",
-        desired.function.name, aws.account, aws.region
+        desired.function.name,
+        aws.account,
+        aws.region
     );
     for step in &plan.steps {
         let state = match &step.action {
@@ -197,32 +244,48 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<(), Comma
             Action::Update(fields) => format!("differs: {}", fields.join(", ")),
             Action::Conflict(why) => format!("conflict: {why}"),
         };
-        eprintln!("  {:<10} {:<44} {state}", step.kind, step.name);
+        report!("  {:<10} {:<44} {state}", step.kind, step.name);
     }
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let mut tables = Vec::new();
     for table in &desired.tables {
+        let mut listed = Vec::new();
         match store.list_backups(table).await {
             Ok(mut backups) => {
                 backups.sort_by_key(|b| std::cmp::Reverse(b.created));
-                eprintln!("  backups of {table}: {}", backups.len());
+                report!("  backups of {table}: {}", backups.len());
                 for b in backups {
                     let owner = if table.owns_backup_name(&b.name) {
                         "function"
                     } else {
                         "other"
                     };
-                    eprintln!("    {:<40} {:?} {} ({owner})", b.name, b.state, b.created);
+                    report!("    {:<40} {:?} {} ({owner})", b.name, b.state, b.created);
+                    listed.push(json!({"name": b.name, "arn": b.arn, "state": format!("{:?}", b.state), "made_by": owner}));
                 }
             }
-            Err(e) => eprintln!("  backups of {table}: could not list ({e})"),
+            Err(e) => report!("  backups of {table}: could not list ({e})"),
         }
-        print_run_records(&aws, &desired.bucket.name, table).await;
+        let records = print_run_records(&aws, &desired.bucket.name, table).await;
+        tables.push(json!({"table": table.as_str(), "backups": listed, "run_records": records}));
     }
-    Ok(())
+    Ok(json!({
+        "command": "status",
+        "stack": desired.function.name,
+        "account": aws.account,
+        "region": aws.region,
+        "resources": steps_json(&plan),
+        "tables": tables,
+    }))
 }
 
-/// Prints how many run records the bucket holds for `table`, and the newest few.
-async fn print_run_records(aws: &Aws, bucket: &str, table: &backup_lambda::naming::TableName) {
+/// Prints how many run records the bucket holds for `table`, and the newest few; returns all
+/// their keys, oldest first.
+async fn print_run_records(
+    aws: &Aws,
+    bucket: &str,
+    table: &backup_lambda::naming::TableName,
+) -> Vec<String> {
     let prefix = format!("runs/{table}/");
     let mut keys = Vec::new();
     let mut token = None;
@@ -249,16 +312,17 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &backup_lambda::namin
             }
             Err(e) => {
                 let err = AwsError::new("ListObjectsV2", bucket, &e);
-                eprintln!("  run records of {table}: could not list ({err})");
-                return;
+                report!("  run records of {table}: could not list ({err})");
+                return keys;
             }
         }
     }
     keys.sort();
-    eprintln!("  run records of {table} in s3://{bucket}: {}", keys.len());
+    report!("  run records of {table} in s3://{bucket}: {}", keys.len());
     for key in keys.iter().rev().take(5) {
-        eprintln!("    {key}");
+        report!("    {key}");
     }
+    keys
 }
 
 /// Asks on the terminal; `true` only for "yes".
@@ -275,7 +339,7 @@ pub async fn down(
     connect: &ConnectArgs,
     yes: bool,
     keep_data: bool,
-) -> Result<(), CommandError> {
+) -> Result<Value, CommandError> {
     let config = StackConfig::from_args(args)?;
     if !yes && !std::io::stdin().is_terminal() {
         return Err(CommandError::NeedsConfirmation);
@@ -284,27 +348,56 @@ pub async fn down(
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let steps = stack::removal_plan(&aws, &desired, &observed, keep_data).await?;
-    eprintln!(
+    report!(
         "removing stack {} from account {} ({}):",
-        config.stack, aws.account, aws.region
+        config.stack,
+        aws.account,
+        aws.region
     );
     for step in &steps {
-        eprintln!("  {step}");
+        report!("  {step}");
     }
+    let summary = |backups: &[(String, usize)], elapsed_ms: u128| {
+        let resources: Vec<Value> = steps
+            .iter()
+            .map(|s| {
+                let action = match s.action {
+                    Removal::Delete => "delete",
+                    Removal::Absent => "absent",
+                    Removal::NotOurs => "not-ours",
+                    Removal::Kept => "kept",
+                };
+                json!({"kind": s.kind, "name": s.name, "action": action})
+            })
+            .collect();
+        let backups: Vec<Value> = backups
+            .iter()
+            .map(|(table, count)| json!({"table": table, "deleted": count}))
+            .collect();
+        json!({
+            "command": "down",
+            "stack": config.stack,
+            "account": aws.account,
+            "region": aws.region,
+            "resources": resources,
+            "backups_deleted": backups,
+            "elapsed_ms": elapsed_ms,
+        })
+    };
     if steps.iter().all(|s| s.action != Removal::Delete) {
-        eprintln!("nothing to remove");
-        return Ok(());
+        report!("nothing to remove");
+        return Ok(summary(&[], 0));
     }
     if !yes && !confirm("delete the resources marked 'delete'?") {
         return Err(CommandError::Cancelled);
     }
     let started = Instant::now();
     let backups = stack::remove(&aws, &steps).await?;
-    for (table, count) in backups {
-        eprintln!("  deleted {count} backup(s) of {table} made by the function");
+    for (table, count) in &backups {
+        report!("  deleted {count} backup(s) of {table} made by the function");
     }
-    eprintln!("removed in {:.1}s", started.elapsed().as_secs_f64());
-    Ok(())
+    report!("removed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(summary(&backups, started.elapsed().as_millis()))
 }
 
 /// What `load-data` does with a bad record.
@@ -323,17 +416,17 @@ pub async fn load_data(
     on_bad: OnBadRecord,
     concurrency: usize,
     connect: &ConnectArgs,
-) -> Result<(), CommandError> {
+) -> Result<Value, CommandError> {
     let table = backup_lambda::naming::TableName::parse(table)?;
     let records = match file {
         Some(path) => movies::parse(&path.display().to_string(), &movies::read(path)?)?,
         None => movies::parse("built-in sample", movies::BUILT_IN.as_bytes())?,
     };
     for (index, reason) in records.bad.iter().take(20) {
-        eprintln!("  record {index}: {reason}");
+        report!("  record {index}: {reason}");
     }
     if records.bad.len() > 20 {
-        eprintln!("  ... and {} more bad records", records.bad.len() - 20);
+        report!("  ... and {} more bad records", records.bad.len() - 20);
     }
     if on_bad == OnBadRecord::Reject
         && let Some((index, reason)) = records.bad.first()
@@ -355,7 +448,7 @@ pub async fn load_data(
     let bar = crate::loader::progress(total);
     let report =
         crate::loader::load(&aws, table.as_str(), records.items, concurrency, &bar).await?;
-    eprintln!(
+    report!(
         "loaded {} item(s) into {table}, skipped {} bad record(s), {} failed, in {:.2}s ({:.0} items/s)",
         report.loaded,
         records.bad.len(),
@@ -369,7 +462,20 @@ pub async fn load_data(
             total,
         });
     }
-    Ok(())
+    let bad: Vec<Value> = records
+        .bad
+        .iter()
+        .map(|(index, reason)| json!({"index": index, "reason": reason.to_string()}))
+        .collect();
+    Ok(json!({
+        "command": "load-data",
+        "table": table.as_str(),
+        "loaded": report.loaded,
+        "skipped": bad,
+        "failed": report.failed,
+        "elapsed_ms": report.elapsed.as_millis(),
+        "items_per_second": report.rate(),
+    }))
 }
 
 /// Whether `endpoint` is this machine (a local emulator, which cannot execute functions).
@@ -387,7 +493,7 @@ pub async fn invoke(
     args: &StackArgs,
     connect: &ConnectArgs,
     force_local: bool,
-) -> Result<(), CommandError> {
+) -> Result<Value, CommandError> {
     let config = StackConfig::from_args(args)?;
     let table = config
         .tables
@@ -396,7 +502,7 @@ pub async fn invoke(
     let aws = Aws::connect(connect).await?;
     let input = crate::invoke::scheduled_input(&aws, &config.rule_name(), table).await?;
     let local = force_local || is_loopback(aws.config.endpoint_url());
-    eprintln!(
+    report!(
         "invoking {} with {input} ({})",
         config.function_name(),
         if local {
@@ -422,16 +528,18 @@ pub async fn invoke(
         crate::invoke::remote(&aws, config.function_name(), &input).await?
     };
     for line in &run.logs {
-        eprintln!("  {line}");
+        report!("  {line}");
     }
     match run.result {
-        Ok(result) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&result).unwrap_or_default()
-            );
-            Ok(())
-        }
+        Ok(result) => Ok(json!({
+            "command": "invoke",
+            "function": config.function_name(),
+            "input": serde_json::from_str::<Value>(&input).unwrap_or(Value::Null),
+            "local": run.local,
+            "request_id": run.request_id,
+            "result": result,
+            "logs": run.logs,
+        })),
         Err((kind, message)) => Err(CommandError::FunctionFailed { kind, message }),
     }
 }
@@ -456,7 +564,8 @@ pub async fn logs(
     connect: &ConnectArgs,
     since: &str,
     follow: bool,
-) -> Result<(), CommandError> {
+    json_lines: bool,
+) -> Result<Value, CommandError> {
     let config = StackConfig::from_args(args)?;
     let window = parse_since(since).ok_or_else(|| CommandError::Since(since.to_owned()))?;
     let aws = Aws::connect(connect).await?;
@@ -507,11 +616,19 @@ pub async fn logs(
                         .ok()
                 })
                 .unwrap_or_default();
-            println!("{when} {}", event.message.unwrap_or_default().trim_end());
+            let message = event.message.unwrap_or_default();
+            if json_lines {
+                println!(
+                    "{}",
+                    json!({"timestamp": when, "message": message.trim_end()})
+                );
+            } else {
+                println!("{when} {}", message.trim_end());
+            }
             start = start.max(event.timestamp.unwrap_or(start));
         }
         if !follow {
-            return Ok(());
+            return Ok(Value::Null);
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }

@@ -10,6 +10,15 @@ use installer::aws::ConnectArgs;
 use installer::commands;
 use installer::config::StackArgs;
 
+/// What goes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    /// Results for people (the function's result for `invoke`, log lines for `logs`).
+    Text,
+    /// One JSON document per command (one JSON line per event for `logs`).
+    Json,
+}
+
 /// Deploys scheduled DynamoDB backups with retention.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -17,6 +26,12 @@ struct Cli {
     /// Show debug logs (the commands run) on stderr.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Hide the per-resource report on stderr (errors still show).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// `json`: print one machine-readable document on stdout (human text stays on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text, env = "INSTALLER_OUTPUT")]
+    output: Output,
     #[command(flatten)]
     connect: ConnectArgs,
     #[command(subcommand)]
@@ -140,7 +155,10 @@ fn main() -> miette::Result<()> {
                 .build(),
         )
     }))?;
-    run(cli.command, &cli.connect)
+    if cli.quiet {
+        installer::quiet::set_quiet();
+    }
+    run(cli.command, &cli.connect, cli.output)
 }
 
 /// Logs to stderr: this tool's warnings (its debug lines with `-v`), and only the SDK's errors
@@ -169,7 +187,24 @@ fn init_logging(verbose: bool) {
         .init();
 }
 
-fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
+fn run(command: Command, connect: &ConnectArgs, output: Output) -> miette::Result<()> {
+    let summary = run_command(command, connect, output == Output::Json)?;
+    match output {
+        Output::Json if !summary.is_null() => println!("{summary}"),
+        Output::Text if summary["command"] == "invoke" => println!(
+            "{}",
+            serde_json::to_string_pretty(&summary["result"]).unwrap_or_default()
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn run_command(
+    command: Command,
+    connect: &ConnectArgs,
+    json: bool,
+) -> miette::Result<serde_json::Value> {
     match command {
         Command::Build {
             arch,
@@ -180,7 +215,7 @@ fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
             let glibc = artifact
                 .glibc_floor
                 .map_or_else(|| "static".to_owned(), |v| format!("glibc >= {v}"));
-            eprintln!(
+            installer::report!(
                 "wrote {} ({} bytes; bootstrap {} bytes, {}, {}; CodeSha256 {})",
                 artifact.path.display(),
                 artifact.zip_bytes,
@@ -189,7 +224,15 @@ fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
                 glibc,
                 artifact.code_sha256,
             );
-            Ok(())
+            Ok(serde_json::json!({
+                "command": "build",
+                "zip": artifact.path,
+                "zip_bytes": artifact.zip_bytes,
+                "bootstrap_bytes": artifact.bootstrap_bytes,
+                "arch": artifact.arch.lambda_name(),
+                "glibc_floor": artifact.glibc_floor.map(|v| v.to_string()),
+                "code_sha256": artifact.code_sha256,
+            }))
         }
         Command::Plan { stack } => commands::block_on(commands::plan(&stack, connect)),
         Command::Up { stack } => commands::block_on(commands::up(&stack, connect)),
@@ -213,7 +256,7 @@ fn run(command: Command, connect: &ConnectArgs) -> miette::Result<()> {
             stack,
             since,
             follow,
-        } => commands::block_on(commands::logs(&stack, connect, &since, follow)),
+        } => commands::block_on(commands::logs(&stack, connect, &since, follow, json)),
         Command::Down {
             stack,
             yes,

@@ -266,7 +266,7 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
             &format!("{} sample items were never processed", report.failed),
         ));
     }
-    eprintln!("  loaded {} sample movies into {table}", report.loaded);
+    report!("  loaded {} sample movies into {table}", report.loaded);
     Ok(())
 }
 

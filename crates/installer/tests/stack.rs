@@ -761,3 +761,71 @@ async fn a_stale_invoke_permission_is_replaced_not_duplicated() {
     assert!(run("up", &n, &[]).contains("no changes"));
     installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
 }
+
+#[tokio::test]
+async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
+    let n = Names::new();
+    let mut args = vec!["--output", "json", "-q", "up"];
+    args.extend(n.flags(&[]));
+    let out = installer(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "-q: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let up: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(up["command"], "up");
+    assert_eq!(up["changes"], true);
+    let resources = up["resources"].as_array().expect("resources");
+    let kinds: Vec<&str> = resources
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "log group",
+            "role",
+            "bucket",
+            "table",
+            "function",
+            "schedule"
+        ]
+    );
+    assert!(resources.iter().all(|r| r["action"] == "create"), "{up}");
+    assert_eq!(
+        up["function_arn"],
+        format!("arn:aws:lambda:us-east-1:123456789012:function:{}", n.stack)
+    );
+
+    let mut args = vec!["--output", "json", "status"];
+    args.extend(n.flags(&[]));
+    let status: Value = serde_json::from_slice(&installer(&args).stdout).expect("JSON");
+    assert!(
+        status["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["action"] == "none"),
+        "{status}"
+    );
+    assert_eq!(status["tables"][0]["table"], n.table.as_str());
+
+    let down = installer(&[
+        "--output", "json", "down", "--yes", "--stack", &n.stack, "--table", &n.table,
+    ]);
+    let down: Value = serde_json::from_slice(&down.stdout).expect("JSON");
+    assert_eq!(down["command"], "down");
+    assert!(
+        down["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "function" && r["action"] == "delete")
+    );
+}
