@@ -24,6 +24,7 @@ pub mod movies;
 pub mod package;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod quiet;
 pub mod resources;
 pub mod runtime_api;

@@ -12,6 +12,7 @@ use crate::config::StackConfig;
 use crate::package::Package;
 use crate::plan::{Action, Plan, Removal, Step};
 use crate::policy::{PolicyError, PolicyVars};
+use crate::progress::Progress;
 use crate::resources::{Tags, bucket, function, log_group, removal, role, rule, table};
 use crate::{loader, movies};
 use indicatif::ProgressBar;
@@ -270,6 +271,27 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// Runs one resource's `work` for `action` under the progress display; nothing for a resource
+/// with nothing to do.
+async fn timed<F, Fut>(
+    progress: &Progress,
+    kind: &'static str,
+    name: &str,
+    action: Action,
+    work: F,
+) -> Result<(), AwsError>
+where
+    F: FnOnce(Action) -> Fut,
+    Fut: Future<Output = Result<(), AwsError>>,
+{
+    let label = match &action {
+        Action::Create => "create",
+        Action::Update(_) => "update",
+        _ => return Ok(()),
+    };
+    progress.step(label, kind, name, work(action)).await
+}
+
 /// Applies `plan`: the log group, role, bucket and tables at once, then the function, then the
 /// schedule. Steps with nothing to do make no call. Refuses before any write if the plan has a
 /// conflict.
@@ -288,29 +310,64 @@ pub async fn apply(
             .find(|s| s.kind == kind && s.name == name)
             .map_or(Action::NoChange, |s| s.action.clone())
     };
+    let progress = &Progress::new();
     let tables = desired.tables.iter().map(|t| {
-        let create = action(kind::TABLE, t.as_str()) == Action::Create;
-        async move {
-            if create {
+        timed(
+            progress,
+            kind::TABLE,
+            t.as_str(),
+            action(kind::TABLE, t.as_str()),
+            move |_| async move {
                 table::create(aws, t, &desired.tags).await?;
-                load_sample(aws, t).await?;
-            }
-            Ok::<(), AwsError>(())
-        }
+                load_sample(aws, t).await
+            },
+        )
     });
-    let log_group_action = action(kind::LOG_GROUP, &desired.log_group.name);
-    let role_action = action(kind::ROLE, &desired.role.name);
-    let bucket_action = action(kind::BUCKET, &desired.bucket.name);
+    let log_group = &desired.log_group;
+    let role = &desired.role;
+    let bucket = &desired.bucket;
     tokio::try_join!(
-        log_group::apply(aws, &desired.log_group, &log_group_action),
-        role::apply(aws, &desired.role, &role_action),
-        bucket::apply(aws, &desired.bucket, &bucket_action),
+        timed(
+            progress,
+            kind::LOG_GROUP,
+            &log_group.name,
+            action(kind::LOG_GROUP, &log_group.name),
+            |a| async move { log_group::apply(aws, log_group, &a).await }
+        ),
+        timed(
+            progress,
+            kind::ROLE,
+            &role.name,
+            action(kind::ROLE, &role.name),
+            |a| async move { role::apply(aws, role, &a).await }
+        ),
+        timed(
+            progress,
+            kind::BUCKET,
+            &bucket.name,
+            action(kind::BUCKET, &bucket.name),
+            |a| async move { bucket::apply(aws, bucket, &a).await }
+        ),
         try_join_all(tables),
     )?;
-    let function_action = action(kind::FUNCTION, &desired.function.name);
-    function::apply(aws, &desired.function, &function_action).await?;
-    let rule_action = action(kind::SCHEDULE, &desired.rule.name);
-    rule::apply(aws, &desired.rule, observed.rule.as_ref(), &rule_action).await?;
+    let function = &desired.function;
+    timed(
+        progress,
+        kind::FUNCTION,
+        &function.name,
+        action(kind::FUNCTION, &function.name),
+        |a| async move { function::apply(aws, function, &a).await },
+    )
+    .await?;
+    let rule = &desired.rule;
+    timed(
+        progress,
+        kind::SCHEDULE,
+        &rule.name,
+        action(kind::SCHEDULE, &rule.name),
+        |a| async move { rule::apply(aws, rule, observed.rule.as_ref(), &a).await },
+    )
+    .await?;
     Ok(())
 }
 
@@ -405,29 +462,32 @@ pub async fn remove(
     aws: &Aws,
     steps: &[Step<Removal>],
 ) -> Result<Vec<(String, usize)>, StackError> {
+    let progress = Progress::new();
     let mut backups_deleted = Vec::new();
     for step in steps.iter().filter(|s| s.action == Removal::Delete) {
         let name = step.name.as_str();
-        match step.kind {
-            kind::SCHEDULE => rule::delete(aws, name).await?,
-            kind::FUNCTION => function::delete(aws, name).await?,
-            kind::ROLE => role::delete(aws, name).await?,
-            kind::LOG_GROUP => log_group::delete(aws, name).await?,
-            kind::BACKUPS | kind::TABLE => {
-                let table = TableName::parse(name)
-                    .map_err(|e| AwsError::malformed("DeleteTable", name, &e.to_string()))?;
-                if step.kind == kind::BACKUPS {
-                    backups_deleted.push((
-                        name.to_owned(),
-                        table::delete_function_backups(aws, &table).await?,
-                    ));
-                } else {
-                    table::delete(aws, &table).await?;
+        let work = async {
+            match step.kind {
+                kind::SCHEDULE => rule::delete(aws, name).await,
+                kind::FUNCTION => function::delete(aws, name).await,
+                kind::ROLE => role::delete(aws, name).await,
+                kind::LOG_GROUP => log_group::delete(aws, name).await,
+                kind::BACKUPS | kind::TABLE => {
+                    let table = TableName::parse(name)
+                        .map_err(|e| AwsError::malformed("DeleteTable", name, &e.to_string()))?;
+                    if step.kind == kind::BACKUPS {
+                        let count = table::delete_function_backups(aws, &table).await?;
+                        backups_deleted.push((name.to_owned(), count));
+                        Ok(())
+                    } else {
+                        table::delete(aws, &table).await
+                    }
                 }
+                kind::BUCKET => bucket::delete(aws, name).await,
+                _ => Ok(()),
             }
-            kind::BUCKET => bucket::delete(aws, name).await?,
-            _ => {}
-        }
+        };
+        progress.step("delete", step.kind, name, work).await?;
     }
     Ok(backups_deleted)
 }
