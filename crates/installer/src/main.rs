@@ -75,7 +75,8 @@ enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
-    /// Show what exists, whether it matches, and each table's backups.
+    /// Show what exists, whether it matches, each table's backups and its run records.
+    #[command(after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'")]
     Status {
         #[command(flatten)]
         stack: StackArgs,
