@@ -76,7 +76,9 @@ enum Command {
         stack: StackArgs,
     },
     /// Show what exists, whether it matches, each table's backups and its run records.
-    #[command(after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'")]
+    #[command(
+        after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'"
+    )]
     Status {
         #[command(flatten)]
         stack: StackArgs,
