@@ -244,19 +244,24 @@ async fn wait_updated(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .map_err(|e| AwsError::new("GetFunction (waiting for the update)", name, &e))
 }
 
-/// Runs `call`, and if Lambda says another update is in progress, waits for it and tries again.
-async fn when_idle<F, Fut>(aws: &Aws, name: &str, call: F) -> Result<(), AwsError>
+/// Runs an update `call` (waiting and trying again while Lambda says another update is in
+/// progress), then waits until the update has settled.
+async fn update<F, Fut>(aws: &Aws, name: &str, call: F) -> Result<(), AwsError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), AwsError>>,
 {
-    for _ in 0..5 {
+    let mut tries = 0;
+    loop {
         match call().await {
-            Err(err) if err.is("ResourceConflictException") => wait_updated(aws, name).await?,
-            other => return other,
+            Err(err) if err.is("ResourceConflictException") && tries < 5 => {
+                tries += 1;
+                wait_updated(aws, name).await?;
+            }
+            Err(err) => return Err(err),
+            Ok(()) => return wait_updated(aws, name).await,
         }
     }
-    call().await
 }
 
 /// Creates or updates the function as `action` says.
@@ -284,7 +289,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
     };
     if fields.contains(&"code") {
         let zip = zip()?;
-        when_idle(aws, name, || async {
+        update(aws, name, || async {
             aws.lambda
                 .update_function_code()
                 .function_name(name)
@@ -296,10 +301,9 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .map_err(|e| AwsError::new("UpdateFunctionCode", name, &e))
         })
         .await?;
-        wait_updated(aws, name).await?;
     }
     if fields.contains(&"configuration") {
-        when_idle(aws, name, || async {
+        update(aws, name, || async {
             aws.lambda
                 .update_function_configuration()
                 .function_name(name)
@@ -319,7 +323,6 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .map_err(|e| AwsError::new("UpdateFunctionConfiguration", name, &e))
         })
         .await?;
-        wait_updated(aws, name).await?;
     }
     if fields.contains(&"concurrency") {
         aws.lambda
