@@ -178,14 +178,19 @@ pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, Comm
     if plan.is_noop() {
         report!("no changes");
     }
-    Ok(json!({
-        "command": "plan",
+    Ok(plan_summary("plan", &aws, &desired, &plan))
+}
+
+/// What `plan` and `up` report: the stack, where it is, and each resource's action.
+fn plan_summary(command: &str, aws: &Aws, desired: &Desired, plan: &Plan) -> Value {
+    json!({
+        "command": command,
         "stack": desired.function.name,
         "account": aws.account,
         "region": aws.region,
         "changes": !plan.is_noop(),
-        "resources": steps_json(&plan),
-    }))
+        "resources": steps_json(plan),
+    })
 }
 
 /// `installer up`.
@@ -199,19 +204,13 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, Comman
     );
     print_plan(&plan);
     let summary = |elapsed_ms: u128| {
-        json!({
-            "command": "up",
-            "stack": desired.function.name,
-            "account": aws.account,
-            "region": aws.region,
-            "changes": !plan.is_noop(),
-            "resources": steps_json(&plan),
-            "function_arn": desired.rule.function_arn,
-            "rule_arn": desired.rule.arn,
-            "role_arn": desired.function.role_arn,
-            "bucket": desired.bucket.name,
-            "elapsed_ms": elapsed_ms,
-        })
+        let mut summary = plan_summary("up", &aws, &desired, &plan);
+        summary["function_arn"] = json!(desired.rule.function_arn);
+        summary["rule_arn"] = json!(desired.rule.arn);
+        summary["role_arn"] = json!(desired.function.role_arn);
+        summary["bucket"] = json!(desired.bucket.name);
+        summary["elapsed_ms"] = json!(elapsed_ms);
+        summary
     };
     if plan.is_noop() {
         report!("no changes");
