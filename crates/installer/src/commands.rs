@@ -146,22 +146,43 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
 }
 
 /// Validates, builds and connects, then reads the stack: everything `plan` and `up` share.
-async fn prepare(
-    args: &StackArgs,
-    connect: &ConnectArgs,
-) -> Result<(Aws, Desired, stack::Observed, Plan), CommandError> {
+/// Everything `plan` and `up` need, with how long each phase took.
+struct Prepared {
+    aws: Aws,
+    desired: Desired,
+    observed: stack::Observed,
+    plan: Plan,
+    /// Milliseconds spent loading config and credentials and asking STS who we are (`connect`),
+    /// and reading every resource (`observe`).
+    phases: Value,
+}
+
+async fn prepare(args: &StackArgs, connect: &ConnectArgs) -> Result<Prepared, CommandError> {
     let config = StackConfig::from_args(args)?;
     let zip = deployment_zip(&config)?;
+    let started = Instant::now();
     let aws = Aws::connect(connect).await?;
+    let connected = started.elapsed();
     if !aws.tls && config.bucket_tls_only.is_none() {
         report!(
             "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
         );
     }
     let mut desired = Desired::new(&config, &aws, Some(zip))?;
+    let started = Instant::now();
     let observed = stack::observe(&aws, &desired).await?;
     let plan = stack::plan(&mut desired, &observed);
-    Ok((aws, desired, observed, plan))
+    let phases = json!({
+        "connect_ms": connected.as_millis(),
+        "observe_ms": started.elapsed().as_millis(),
+    });
+    Ok(Prepared {
+        aws,
+        desired,
+        observed,
+        plan,
+        phases,
+    })
 }
 
 fn print_plan(plan: &Plan) {
@@ -172,17 +193,24 @@ fn print_plan(plan: &Plan) {
 
 /// `installer plan`.
 pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, CommandError> {
-    let (aws, desired, _, plan) = prepare(args, connect).await?;
+    let Prepared {
+        aws,
+        desired,
+        plan,
+        phases,
+        ..
+    } = prepare(args, connect).await?;
     report!("plan for account {} in {}:", aws.account, aws.region);
     print_plan(&plan);
     if plan.is_noop() {
         report!("no changes");
     }
-    Ok(plan_summary("plan", &aws, &desired, &plan))
+    Ok(plan_summary("plan", &aws, &desired, &plan, phases))
 }
 
-/// What `plan` and `up` report: the stack, where it is, and each resource's action.
-fn plan_summary(command: &str, aws: &Aws, desired: &Desired, plan: &Plan) -> Value {
+/// What `plan` and `up` report: the stack, where it is, each resource's action, and the time
+/// each phase took.
+fn plan_summary(command: &str, aws: &Aws, desired: &Desired, plan: &Plan, phases: Value) -> Value {
     json!({
         "command": command,
         "stack": desired.function.name,
@@ -190,12 +218,19 @@ fn plan_summary(command: &str, aws: &Aws, desired: &Desired, plan: &Plan) -> Val
         "region": aws.region,
         "changes": !plan.is_noop(),
         "resources": steps_json(plan),
+        "phases_ms": phases,
     })
 }
 
 /// `installer up`.
 pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, CommandError> {
-    let (aws, desired, observed, plan) = prepare(args, connect).await?;
+    let Prepared {
+        aws,
+        desired,
+        observed,
+        plan,
+        phases,
+    } = prepare(args, connect).await?;
     report!(
         "stack {} in account {} ({}):",
         desired.function.name,
@@ -204,7 +239,8 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, Comman
     );
     print_plan(&plan);
     let summary = |elapsed_ms: u128| {
-        let mut summary = plan_summary("up", &aws, &desired, &plan);
+        let mut summary = plan_summary("up", &aws, &desired, &plan, phases.clone());
+        summary["phases_ms"]["apply_ms"] = json!(elapsed_ms);
         summary["function_arn"] = json!(desired.rule.function_arn);
         summary["rule_arn"] = json!(desired.rule.arn);
         summary["role_arn"] = json!(desired.function.role_arn);

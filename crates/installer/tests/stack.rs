@@ -798,6 +798,10 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         ]
     );
     assert!(resources.iter().all(|r| r["action"] == "create"), "{up}");
+    for phase in ["connect_ms", "observe_ms", "apply_ms"] {
+        assert!(up["phases_ms"][phase].is_u64(), "{phase} in {up}");
+    }
+    assert_eq!(up["phases_ms"]["apply_ms"], up["elapsed_ms"]);
     assert_eq!(
         up["function_arn"],
         format!("arn:aws:lambda:us-east-1:123456789012:function:{}", n.stack)

@@ -75,88 +75,94 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
         }
         Err(e) => return Err(AwsError::new("HeadBucket", name, &e)),
     }
+    // The six settings are independent reads: make them at once.
     let s3 = &aws.s3;
-    let tags = absent_if(
-        s3.get_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetBucketTagging", name, &e)),
-        &["NoSuchTagSet"],
-    )?
-    .map(|out| {
-        out.tag_set()
+    let (tagging, block, encryption, policy, ownership, lifecycle) = futures::try_join!(
+        async {
+            let out = s3.get_bucket_tagging().bucket(name).send().await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetBucketTagging", name, &e)),
+                &["NoSuchTagSet"],
+            )
+        },
+        async {
+            let out = s3.get_public_access_block().bucket(name).send().await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetPublicAccessBlock", name, &e)),
+                &["NoSuchPublicAccessBlockConfiguration"],
+            )
+        },
+        async {
+            let out = s3.get_bucket_encryption().bucket(name).send().await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetBucketEncryption", name, &e)),
+                &["ServerSideEncryptionConfigurationNotFoundError"],
+            )
+        },
+        async {
+            let out = s3.get_bucket_policy().bucket(name).send().await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetBucketPolicy", name, &e)),
+                &["NoSuchBucketPolicy"],
+            )
+        },
+        async {
+            let out = s3.get_bucket_ownership_controls().bucket(name).send().await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetBucketOwnershipControls", name, &e)),
+                &["OwnershipControlsNotFoundError"],
+            )
+        },
+        async {
+            let out = s3
+                .get_bucket_lifecycle_configuration()
+                .bucket(name)
+                .send()
+                .await;
+            absent_if(
+                out.map_err(|e| AwsError::new("GetBucketLifecycleConfiguration", name, &e)),
+                &["NoSuchLifecycleConfiguration"],
+            )
+        },
+    )?;
+    let tags = tagging
+        .map(|out| {
+            out.tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let private = block
+        .and_then(|out| out.public_access_block_configuration)
+        .is_some_and(|c| {
+            [
+                c.block_public_acls,
+                c.ignore_public_acls,
+                c.block_public_policy,
+                c.restrict_public_buckets,
+            ]
             .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect()
-    })
-    .unwrap_or_default();
-    let private = absent_if(
-        s3.get_public_access_block()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetPublicAccessBlock", name, &e)),
-        &["NoSuchPublicAccessBlockConfiguration"],
-    )?
-    .and_then(|out| out.public_access_block_configuration)
-    .is_some_and(|c| {
-        [
-            c.block_public_acls,
-            c.ignore_public_acls,
-            c.block_public_policy,
-            c.restrict_public_buckets,
-        ]
-        .iter()
-        .all(|b| *b == Some(true))
-    });
-    let encrypted = absent_if(
-        s3.get_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetBucketEncryption", name, &e)),
-        &["ServerSideEncryptionConfigurationNotFoundError"],
-    )?
-    .and_then(|out| out.server_side_encryption_configuration)
-    .is_some_and(|c| {
-        c.rules()
-            .iter()
-            .any(|r| r.apply_server_side_encryption_by_default().is_some())
-    });
-    let policy = absent_if(
-        s3.get_bucket_policy()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetBucketPolicy", name, &e)),
-        &["NoSuchBucketPolicy"],
-    )?
-    .and_then(|out| out.policy)
-    .and_then(|p| serde_json::from_str(&p).ok());
-    let owner_enforced = absent_if(
-        s3.get_bucket_ownership_controls()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetBucketOwnershipControls", name, &e)),
-        &["OwnershipControlsNotFoundError"],
-    )?
-    .and_then(|out| out.ownership_controls)
-    .is_some_and(|c| {
-        c.rules()
-            .iter()
-            .any(|r| *r.object_ownership() == ObjectOwnership::BucketOwnerEnforced)
-    });
-    let expire_days = absent_if(
-        s3.get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetBucketLifecycleConfiguration", name, &e)),
-        &["NoSuchLifecycleConfiguration"],
-    )?
-    .and_then(|out| {
+            .all(|b| *b == Some(true))
+        });
+    let encrypted = encryption
+        .and_then(|out| out.server_side_encryption_configuration)
+        .is_some_and(|c| {
+            c.rules()
+                .iter()
+                .any(|r| r.apply_server_side_encryption_by_default().is_some())
+        });
+    let policy = policy
+        .and_then(|out| out.policy)
+        .and_then(|p| serde_json::from_str(&p).ok());
+    let owner_enforced = ownership
+        .and_then(|out| out.ownership_controls)
+        .is_some_and(|c| {
+            c.rules()
+                .iter()
+                .any(|r| *r.object_ownership() == ObjectOwnership::BucketOwnerEnforced)
+        });
+    let expire_days = lifecycle.and_then(|out| {
         out.rules()
             .iter()
             .find(|r| {

@@ -58,17 +58,16 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
         .as_ref()
         .and_then(|r| r.assume_role_policy_document())
         .and_then(decode_document);
-    let tags = aws
-        .iam
-        .list_role_tags()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("ListRoleTags", name, &e))?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    // GetRole carries the role's tags, so no ListRoleTags call is needed.
+    let tags = role
+        .as_ref()
+        .map(|r| {
+            r.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     let policy = match aws
         .iam
         .get_role_policy()
