@@ -2,6 +2,7 @@
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
 #   make test   everything CI checks: format, lints, unit, paging, moto and artifact tests
 #   make build  the Lambda deployment zip (target/lambda/backup-lambda.zip)
+#   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
 #   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig); idempotent
 
 SHELL := /bin/bash
@@ -12,23 +13,31 @@ VENV := .venv
 # Pinned Python tools: the AWS emulator and the glibc-2.34 cross linker.
 PIP_PINS := moto[server]==5.2.5 cargo-zigbuild==0.24.1 ziglang==0.15.2
 VENV_STAMP := $(VENV)/.installed-$(shell echo '$(PIP_PINS)' | sha1sum | cut -c1-12)
+# What only the benchmarks need: the Python runtime client the tutorial's function runs under.
+BENCH_PINS := awslambdaric==4.2.2
+BENCH_STAMP := $(VENV)/.bench-$(shell echo '$(BENCH_PINS)' | sha1sum | cut -c1-12)
 ZIP := target/lambda/backup-lambda.zip
 CARGO := cargo
 INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build test demo clean
+.PHONY: help setup installer build test demo bench clean
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# *//'
+	@sed -n '2,7p' Makefile | sed 's/^# *//'
 
 setup: $(VENV_STAMP)
 
 $(VENV_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(foreach p,$(PIP_PINS),'$(p)')
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-* $(VENV)/.bench-*
+	touch $@
+
+$(BENCH_STAMP): $(VENV_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(foreach p,$(BENCH_PINS),'$(p)')
+	rm -f $(VENV)/.bench-*
 	touch $@
 
 # The installer is always built the way the tests build it (workspace features, dev
@@ -47,6 +56,9 @@ test: setup
 
 demo: build
 	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
+
+bench: $(BENCH_STAMP)
+	bench/run
 
 clean:
 	rm -rf target/lambda $(VENV)
