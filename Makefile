@@ -10,8 +10,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV := .venv
-# Pinned Python tools: the AWS emulator and the glibc-2.34 cross linker.
-PIP_PINS := moto[server]==5.2.5 cargo-zigbuild==0.24.1 ziglang==0.15.2
+# Pinned Python tools: the AWS emulator, the glibc-2.34 cross linker and the IAM policy linter.
+PIP_PINS := moto[server]==5.2.5 cargo-zigbuild==0.24.1 ziglang==0.15.2 parliament==1.6.4
 VENV_STAMP := $(VENV)/.installed-$(shell echo '$(PIP_PINS)' | sha1sum | cut -c1-12)
 # What only the benchmarks need: the Python runtime client the tutorial's function runs under.
 BENCH_PINS := awslambdaric==4.2.2

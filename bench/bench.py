@@ -546,6 +546,12 @@ def main():
              "deployer": bench_deployer, "build": bench_build}
     for name in sections:
         parts[name] = steps[name](results)
+        write_report(sections, parts, results)
+
+
+def write_report(sections, parts, results):
+    """Writes BENCHMARKS.md from the sections measured so far (after each one, so a failure late
+    in the run keeps what was measured)."""
     headline = []
     if "cold_ratio" in results:
         headline.append(f"| Cold start, Python / Rust | **{results['cold_ratio']:.1f}x** | 15x |")
@@ -577,7 +583,7 @@ asserted by the tests.
 |---|---|---|
 {chr(10).join(headline)}
 
-""" + "\n".join(parts[s] for s in sections)
+""" + "\n".join(parts[s] for s in sections if s in parts)
     path = Path(os.environ.get("BENCH_OUT", ROOT / "BENCHMARKS.md"))
     path.write_text(report)
     log(f"wrote {path}")

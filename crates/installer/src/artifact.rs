@@ -18,7 +18,7 @@ pub enum ArtifactError {
     #[error(transparent)]
     Compile(#[from] CompileError),
     /// The binary could not be read.
-    #[error("could not read {path}: {source}")]
+    #[error("could not read {path}: {source}; check the path, or build one with `installer build`")]
     Read {
         /// The binary's path.
         path: PathBuf,

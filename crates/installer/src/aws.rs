@@ -1,10 +1,9 @@
 //! The AWS account the stack lives in: one SDK configuration and one client per service,
 //! built once, and who we are there (account, region, partition).
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_sts::config::ProvideCredentials;
 use aws_sdk_sts::error::SdkError;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use thiserror::Error;
 
 pub use backup_lambda::store::AwsError;
@@ -81,10 +80,7 @@ pub struct Aws {
 impl Aws {
     /// Loads the configuration, asks STS who we are, and builds the clients.
     pub async fn connect(args: &ConnectArgs) -> Result<Self, ConnectError> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        let mut loader = backup_lambda::sdk::config_loader();
         if let Some(region) = &args.region {
             loader = loader.region(Region::new(region.clone()));
         }

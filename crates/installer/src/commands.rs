@@ -145,7 +145,6 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
     }
 }
 
-/// Validates, builds and connects, then reads the stack: everything `plan` and `up` share.
 /// Everything `plan` and `up` need, with how long each phase took.
 struct Prepared {
     aws: Aws,
@@ -157,6 +156,7 @@ struct Prepared {
     phases: Value,
 }
 
+/// Validates, builds and connects, then reads the stack: everything `plan` and `up` share.
 async fn prepare(args: &StackArgs, connect: &ConnectArgs) -> Result<Prepared, CommandError> {
     let config = StackConfig::from_args(args)?;
     let zip = deployment_zip(&config)?;

@@ -42,23 +42,48 @@ pub struct StackArgs {
     #[arg(long, env = "INSTALLER_SCHEDULE", default_value = "rate(1 day)")]
     pub schedule: String,
     /// Newest backups kept per table.
-    #[arg(long, env = "INSTALLER_KEEP", default_value_t = 3)]
-    pub keep: u32,
+    #[arg(
+        long,
+        env = "INSTALLER_KEEP",
+        default_value_t = 3,
+        allow_negative_numbers = true
+    )]
+    pub keep: i64,
     /// Also delete the function's backups older than this many days (never the newest).
-    #[arg(long, env = "INSTALLER_MAX_AGE_DAYS")]
-    pub max_age_days: Option<u32>,
+    #[arg(long, env = "INSTALLER_MAX_AGE_DAYS", allow_negative_numbers = true)]
+    pub max_age_days: Option<i64>,
     /// Days CloudWatch keeps the function's logs (a value CloudWatch accepts, e.g. 7, 14, 30).
-    #[arg(long, env = "INSTALLER_LOG_RETENTION_DAYS", default_value_t = 14)]
-    pub log_retention_days: u32,
+    #[arg(
+        long,
+        env = "INSTALLER_LOG_RETENTION_DAYS",
+        default_value_t = 14,
+        allow_negative_numbers = true
+    )]
+    pub log_retention_days: i64,
     /// Days run records stay in the bucket.
-    #[arg(long, env = "INSTALLER_LOG_EXPIRE_DAYS", default_value_t = 90)]
-    pub log_expire_days: u32,
+    #[arg(
+        long,
+        env = "INSTALLER_LOG_EXPIRE_DAYS",
+        default_value_t = 90,
+        allow_negative_numbers = true
+    )]
+    pub log_expire_days: i64,
     /// Function memory in MB (128 to 10240).
-    #[arg(long, env = "INSTALLER_MEMORY", default_value_t = 128)]
-    pub memory: u32,
+    #[arg(
+        long,
+        env = "INSTALLER_MEMORY",
+        default_value_t = 128,
+        allow_negative_numbers = true
+    )]
+    pub memory: i64,
     /// Function timeout in seconds (1 to 900); deletions past it are left for the next run.
-    #[arg(long, env = "INSTALLER_TIMEOUT", default_value_t = 120)]
-    pub timeout: u32,
+    #[arg(
+        long,
+        env = "INSTALLER_TIMEOUT",
+        default_value_t = 120,
+        allow_negative_numbers = true
+    )]
+    pub timeout: i64,
     /// CPU architecture of the function.
     #[arg(long, value_enum, env = "INSTALLER_ARCH", default_value_t = Arch::X86_64)]
     pub arch: Arch,
@@ -107,7 +132,7 @@ pub enum ConfigError {
         /// What it accepts.
         expected: String,
         /// What was given.
-        got: u32,
+        got: i64,
     },
 }
 
@@ -142,19 +167,19 @@ pub struct StackConfig {
     pub bucket_tls_only: Option<bool>,
 }
 
-fn in_range(flag: &'static str, got: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
-    if (min..=max).contains(&got) {
-        Ok(got)
-    } else {
-        Err(ConfigError::OutOfRange {
+/// Numeric flags are read as i64 so that a negative value gets this message, not a parse error.
+fn in_range(flag: &'static str, got: i64, min: u32, max: u32) -> Result<u32, ConfigError> {
+    u32::try_from(got)
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| ConfigError::OutOfRange {
             flag,
             expected: format!("from {min} to {max}"),
             got,
         })
-    }
 }
 
-fn positive(flag: &'static str, got: u32, max: u32) -> Result<NonZeroU32, ConfigError> {
+fn positive(flag: &'static str, got: i64, max: u32) -> Result<NonZeroU32, ConfigError> {
     in_range(flag, got, 1, max).and_then(|v| {
         NonZeroU32::new(v).ok_or(ConfigError::OutOfRange {
             flag,
@@ -237,7 +262,10 @@ impl StackConfig {
         if let Some(bucket) = &args.bucket {
             check_bucket(bucket)?;
         }
-        if !LOG_RETENTION_DAYS.contains(&args.log_retention_days) {
+        let log_retention_days = u32::try_from(args.log_retention_days)
+            .ok()
+            .filter(|d| LOG_RETENTION_DAYS.contains(d));
+        let Some(log_retention_days) = log_retention_days else {
             return Err(ConfigError::OutOfRange {
                 flag: "log-retention-days",
                 expected: format!(
@@ -250,7 +278,7 @@ impl StackConfig {
                 ),
                 got: args.log_retention_days,
             });
-        }
+        };
         Ok(Self {
             stack: args.stack.clone(),
             tables,
@@ -261,7 +289,7 @@ impl StackConfig {
                 .max_age_days
                 .map(|d| positive("max-age-days", d, 36_500))
                 .transpose()?,
-            log_retention_days: args.log_retention_days,
+            log_retention_days,
             log_expire_days: positive("log-expire-days", args.log_expire_days, 36_500)?,
             memory: in_range("memory", args.memory, 128, 10_240)?,
             timeout: in_range("timeout", args.timeout, 1, 900)?,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use installer::arch::Arch;
 use installer::artifact;
@@ -145,8 +145,52 @@ enum Command {
     },
 }
 
+/// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is
+/// (`subcommand` names it when clap's message has no usage line).
+fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
+    let mut problem = None;
+    let mut tip = None;
+    let mut command =
+        subcommand.map_or_else(|| "installer".to_owned(), |s| format!("installer {s}"));
+    for line in rendered.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("error: ") {
+            problem.get_or_insert(rest.to_owned());
+        } else if let Some(rest) = line.strip_prefix("tip: ") {
+            tip.get_or_insert(rest.to_owned());
+        } else if let Some(rest) = line.strip_prefix("Usage: ") {
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            if !words.is_empty() {
+                command = words.join(" ");
+            }
+        }
+    }
+    let mut line = format!(
+        "error: {}",
+        problem.unwrap_or_else(|| rendered.trim().to_owned())
+    );
+    if let Some(tip) = tip {
+        line.push_str(&format!(" ({tip})"));
+    }
+    line.push_str(&format!("; see `{command} --help`"));
+    line
+}
+
 fn main() -> miette::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help and --version
+        Err(e) => {
+            let subcommand = std::env::args()
+                .skip(1)
+                .find(|a| Cli::command().find_subcommand(a).is_some());
+            let rendered = e.render().to_string();
+            eprintln!("{}", usage_error_line(&rendered, subcommand.as_deref()));
+            std::process::exit(2);
+        }
+    };
     init_logging(cli.verbose);
     // Errors are one line each, whatever the terminal width: each message names the problem and
     // the fix and already includes its cause.
@@ -265,5 +309,39 @@ fn run_command(
             yes,
             keep_data,
         } => commands::block_on(commands::down(&stack, connect, yes, keep_data)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_error(args: &[&str]) -> String {
+        let err = Cli::try_parse_from(args).expect_err("a usage error");
+        let subcommand = args
+            .get(1)
+            .filter(|a| Cli::command().find_subcommand(a).is_some());
+        usage_error_line(&err.render().to_string(), subcommand.copied())
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_with_the_tip_and_the_help_to_read() {
+        let line = usage_error(&["installer", "up", "--kep", "3"]);
+        assert!(line.contains("unexpected argument '--kep'"), "{line}");
+        assert!(
+            line.contains("'--keep'"),
+            "the tip names the right flag: {line}"
+        );
+        assert!(line.ends_with("see `installer up --help`"), "{line}");
+        assert_eq!(line.lines().count(), 1);
+
+        let line = usage_error(&["installer", "upp"]);
+        assert!(line.contains("unrecognized subcommand 'upp'"), "{line}");
+        assert!(line.ends_with("see `installer --help`"), "{line}");
+
+        let line = usage_error(&["installer", "up", "--keep", "many"]);
+        assert!(line.contains("invalid value 'many' for '--keep"), "{line}");
+        assert!(line.ends_with("see `installer up --help`"), "{line}");
+        assert_eq!(line.lines().count(), 1);
     }
 }

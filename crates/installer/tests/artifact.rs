@@ -4,58 +4,20 @@
 
 mod support;
 
-use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use installer::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
+use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap, write_executable};
 use test_support::{backup_names, create_movies_table, moto_config, moto_endpoint, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
 /// How long the bootstrap may take to answer before the test gives up (a hang guard, not a
 /// performance check).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The zip `installer build` wrote: `BACKUP_LAMBDA_ZIP`, or the default output path.
-fn built_zip() -> Vec<u8> {
-    let path = std::env::var_os("BACKUP_LAMBDA_ZIP").map_or_else(
-        || workspace().join("target/lambda/backup-lambda.zip"),
-        PathBuf::from,
-    );
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `make test`, which runs `installer build` first",
-            path.display()
-        )
-    })
-}
-
-fn unzip_bootstrap(zip: &[u8]) -> Vec<u8> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip archive");
-    let mut entry = archive.by_name("bootstrap").expect("a bootstrap entry");
-    let mut bytes = Vec::new();
-    entry.read_to_end(&mut bytes).expect("readable entry");
-    bytes
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("installer-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn write_executable(path: &Path, bytes: &[u8]) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, bytes).expect("write binary");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
 
 /// Runs `installer build --bootstrap <binary> --out <out>` and returns (success, stderr).
 fn package(binary: &Path, out: &Path, arch: &str) -> (bool, String) {
@@ -203,51 +165,6 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
-/// function, plus the emulator's endpoint and the function's own `MAX_BACKUPS`.
-/// Returns the process and the moment it was started.
-fn start_bootstrap(
-    api: &RuntimeApi,
-    endpoint: &str,
-    max_backups: &str,
-) -> (std::process::Child, Instant) {
-    let task_root = temp_dir(&format!("task-{}", api.addr.port()));
-    let bootstrap = task_root.join("bootstrap");
-    write_executable(&bootstrap, &unzip_bootstrap(&built_zip()));
-    let mut command = Command::new(&bootstrap);
-    command
-        .env_clear()
-        .current_dir(&task_root)
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "dynamodb-backup")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/dynamodb-backup")
-        .env(
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/11/25/[$LATEST]0123456789abcdef",
-        )
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_SESSION_TOKEN", "testing")
-        .env("LAMBDA_TASK_ROOT", &task_root)
-        .env("LAMBDA_RUNTIME_DIR", "/var/runtime")
-        .env("_HANDLER", "bootstrap")
-        .env("TZ", ":UTC")
-        .env("LANG", "en_US.UTF-8")
-        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("MAX_BACKUPS", max_backups)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let started = Instant::now();
-    (command.spawn().expect("start bootstrap"), started)
-}
-
 #[tokio::test]
 async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     let endpoint = moto_endpoint();
@@ -256,7 +173,7 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     create_movies_table(&db, &table).await;
 
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, started) = start_bootstrap(&api, &endpoint, "3");
+    let (mut child, started) = start_bootstrap(&api, &endpoint, &[("MAX_BACKUPS", "3")]);
     assert!(api.invoke("req-tutorial", json!({ "TableName": table })));
     let first = api.next_outcome(ANSWER_TIMEOUT);
     assert!(api.invoke("req-missing", json!({ "TableName": "NoSuchTable" })));
@@ -335,7 +252,7 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(&api, &moto_endpoint(), "0");
+    let (mut child, _) = start_bootstrap(&api, &moto_endpoint(), &[("MAX_BACKUPS", "0")]);
     assert!(api.invoke("req-1", json!({ "TableName": "Movies" })));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();

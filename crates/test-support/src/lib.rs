@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod proxy;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
@@ -127,11 +129,25 @@ fn classify(entry: &serde_json::Value) -> RecordedCall {
         (Some(b), _) => b.to_owned(),
         _ => String::new(),
     };
+    let url = entry["url"].as_str().unwrap_or_default();
+    let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+    classify_request(&method, &format!("/{path}"), header("X-Amz-Target"), &body)
+}
+
+/// Names a request by its method, path (with query), `X-Amz-Target` header and body, and decides
+/// whether it writes: JSON-protocol calls by their target, query-protocol calls by `Action=`, REST
+/// calls as `METHOD /path` (writing unless GET or HEAD).
+pub fn classify_request(
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &str,
+) -> RecordedCall {
     let query_action = body
         .split('&')
         .find_map(|pair| pair.strip_prefix("Action="))
         .map(str::to_owned);
-    let named = header("X-Amz-Target")
+    let named = target
         .and_then(|t| t.rsplit('.').next())
         .map(str::to_owned)
         .or(query_action);
@@ -144,14 +160,10 @@ fn classify(entry: &serde_json::Value) -> RecordedCall {
                 mutating,
             }
         }
-        None => {
-            let url = entry["url"].as_str().unwrap_or_default();
-            let path = url.splitn(4, '/').nth(3).unwrap_or_default();
-            RecordedCall {
-                mutating: !matches!(method.as_str(), "GET" | "HEAD"),
-                operation: format!("{method} /{path}"),
-            }
-        }
+        None => RecordedCall {
+            mutating: !matches!(method, "GET" | "HEAD"),
+            operation: format!("{method} {path}"),
+        },
     }
 }
 

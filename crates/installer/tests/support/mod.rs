@@ -3,3 +3,4 @@
 #![allow(dead_code)] // each test binary uses only some of them
 
 pub mod cli;
+pub mod lambda;

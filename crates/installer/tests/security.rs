@@ -1,0 +1,206 @@
+//! Least privilege and secrecy: the rendered IAM documents pass `parliament` (PyPI, pinned in
+//! the Makefile) with no finding, grant `Resource: "*"` only to the one action that has no
+//! resource-level permissions, and no credential the installer holds ever reaches its output, even
+//! with `-v`.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use installer::policy::PolicyVars;
+use serde_json::Value;
+use support::cli::built_zip_path;
+use test_support::{moto_endpoint, unique_name};
+
+/// Actions that AWS documents as having no resource-level permissions, so `*` is their only
+/// possible resource.
+const ONLY_STAR: [&str; 1] = ["dynamodb:ListBackups"];
+
+fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
+    PolicyVars {
+        partition: partition.to_owned(),
+        region: region.to_owned(),
+        account: "123456789012".to_owned(),
+        log_group: "/aws/lambda/dynamodb-backup".to_owned(),
+        bucket: "dynamodb-backup-logs-123456789012-eu-west-1".to_owned(),
+        tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+/// Every document the installer renders, for a few shapes of stack.
+fn rendered() -> Vec<(String, Value)> {
+    let mut docs = Vec::new();
+    for v in [
+        vars("aws", "us-east-1", &["Movies"]),
+        vars("aws", "eu-west-1", &["Movies", "Orders", "audit.log-2026"]),
+        vars("aws-cn", "cn-north-1", &["Movies"]),
+    ] {
+        let label = format!("{} {} {:?}", v.partition, v.region, v.tables);
+        docs.push((
+            format!("trust, {label}"),
+            v.trust_policy().expect("renders"),
+        ));
+        docs.push((
+            format!("function, {label}"),
+            v.function_policy().expect("renders"),
+        ));
+        docs.push((
+            format!("bucket, {label}"),
+            v.bucket_policy().expect("renders"),
+        ));
+    }
+    docs
+}
+
+fn parliament(doc: &Value) -> (bool, String) {
+    let mut child = Command::new("parliament")
+        .args([
+            "--json",
+            "--include-community-auditors",
+            "--minimum_severity",
+            "INFO",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parliament is on PATH: run the tests with `make test` (it is in .venv)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(doc.to_string().as_bytes())
+        .expect("write policy");
+    let out = child.wait_with_output().expect("parliament runs");
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), findings)
+}
+
+#[test]
+fn parliament_finds_nothing_in_any_rendered_policy() {
+    // parliament lints permission policies; a role's trust policy has no Resource by definition,
+    // so it is checked by `the_trust_policy_lets_only_lambda_in_this_account_assume_the_role`.
+    for (label, doc) in rendered()
+        .into_iter()
+        .filter(|(l, _)| !l.starts_with("trust"))
+    {
+        let (ok, findings) = parliament(&doc);
+        assert!(
+            ok && findings.trim().is_empty(),
+            "{label}: {findings}\n{doc}"
+        );
+    }
+}
+
+#[test]
+fn the_trust_policy_lets_only_lambda_in_this_account_assume_the_role() {
+    for (label, doc) in rendered()
+        .into_iter()
+        .filter(|(l, _)| l.starts_with("trust"))
+    {
+        let statements = doc["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1, "{label}: {doc}");
+        let statement = &statements[0];
+        assert_eq!(statement["Effect"], "Allow", "{label}");
+        assert_eq!(statement["Action"], "sts:AssumeRole", "{label}");
+        assert_eq!(
+            statement["Principal"],
+            serde_json::json!({"Service": "lambda.amazonaws.com"}),
+            "{label}"
+        );
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012",
+            "{label}: only functions in the stack's own account"
+        );
+    }
+}
+
+#[test]
+fn parliament_does_report_a_policy_that_is_too_broad() {
+    // The lint above is only worth something if parliament flags what it should here.
+    let broad = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "dynamodb:DeleteBackup", "Resource": "*"}]
+    });
+    let (ok, findings) = parliament(&broad);
+    assert!(!ok, "{findings}");
+    assert!(findings.contains("RESOURCE_STAR"), "{findings}");
+}
+
+#[test]
+fn only_actions_without_resource_level_permissions_get_resource_star() {
+    for (label, doc) in rendered() {
+        for statement in doc["Statement"].as_array().expect("statements") {
+            let resources: Vec<&Value> = match &statement["Resource"] {
+                Value::Array(list) => list.iter().collect(),
+                Value::Null => continue, // the trust policy names a principal, not a resource
+                one => vec![one],
+            };
+            if !resources.iter().any(|r| r.as_str() == Some("*")) {
+                continue;
+            }
+            let actions: Vec<&str> = match &statement["Action"] {
+                Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+                one => one.as_str().into_iter().collect(),
+            };
+            assert_eq!(statement["Effect"], "Allow", "{label}: {statement}");
+            assert!(
+                actions.iter().all(|a| ONLY_STAR.contains(a)),
+                "{label}: {statement}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_credential_is_ever_printed_even_verbose() {
+    // Distinctive values, so any echo of them is found.
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETSCAN1";
+    let token = "FwoGZXIvYXdzEXAMPLESESSIONTOKENSECRETSCAN2";
+    let key_id = "AKIASECRETSCAN000001";
+    let stack = unique_name("sec");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let stack_flags = ["--stack", &stack, "--table", &table];
+    let commands: Vec<Vec<&str>> = vec![
+        [&["-v", "up", "--zip", zip.as_str()][..], &stack_flags].concat(),
+        [&["-v", "status"][..], &stack_flags].concat(),
+        [&["-v", "invoke"][..], &stack_flags].concat(),
+        [&["-v", "logs"][..], &stack_flags].concat(),
+        [&["-v", "down", "--yes"][..], &stack_flags].concat(),
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+            .args(&args)
+            .env("AWS_ENDPOINT_URL", moto_endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_SESSION_TOKEN", token)
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run installer");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}: {all}");
+        assert!(!all.is_empty(), "{args:?} printed nothing to scan");
+        for (what, value) in [
+            ("secret key", secret),
+            ("session token", token),
+            ("access key id", key_id),
+            ("a request signature", "Signature="),
+            ("an Authorization header", "AWS4-HMAC-SHA256 Credential"),
+        ] {
+            assert!(!all.contains(value), "{args:?} printed {what}:\n{all}");
+        }
+    }
+}

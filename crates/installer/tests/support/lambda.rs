@@ -1,0 +1,93 @@
+//! The deployment zip and its `bootstrap`, run as Lambda would run it.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use installer::runtime_api::RuntimeApi;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The zip `installer build` wrote before the tests.
+pub fn built_zip() -> Vec<u8> {
+    let path = super::cli::built_zip_path();
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `make test`, which runs `installer build` first",
+            path.display()
+        )
+    })
+}
+
+/// The `bootstrap` entry's bytes.
+pub fn unzip_bootstrap(zip: &[u8]) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).expect("a zip archive");
+    let mut entry = archive.by_name("bootstrap").expect("a bootstrap entry");
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).expect("readable entry");
+    bytes
+}
+
+/// An empty directory of this test process's own.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("installer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes `bytes` to `path` with mode 0755.
+pub fn write_executable(path: &Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).expect("write binary");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
+/// function, plus the emulator's endpoint and the function's own variables (`MAX_BACKUPS`, ...).
+/// Returns the process and the moment it was started.
+pub fn start_bootstrap(
+    api: &RuntimeApi,
+    endpoint: &str,
+    function_env: &[(&str, &str)],
+) -> (std::process::Child, Instant) {
+    let task_root = temp_dir(&format!("task-{}", api.addr.port()));
+    let bootstrap = task_root.join("bootstrap");
+    write_executable(&bootstrap, &unzip_bootstrap(&built_zip()));
+    let mut command = Command::new(&bootstrap);
+    command
+        .env_clear()
+        .current_dir(&task_root)
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "dynamodb-backup")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/dynamodb-backup")
+        .env(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/11/25/[$LATEST]0123456789abcdef",
+        )
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing")
+        .env("LAMBDA_TASK_ROOT", &task_root)
+        .env("LAMBDA_RUNTIME_DIR", "/var/runtime")
+        .env("_HANDLER", "bootstrap")
+        .env("TZ", ":UTC")
+        .env("LANG", "en_US.UTF-8")
+        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .envs(function_env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let started = Instant::now();
+    (command.spawn().expect("start bootstrap"), started)
+}

@@ -1,0 +1,396 @@
+//! A fault-injecting HTTP proxy between the code under test and moto.
+//!
+//! Point a client's endpoint at [`Proxy::endpoint`] instead of moto's. Every request is named
+//! (operation, and whether it writes) and logged, so a test can prove that a command made no
+//! mutating call at all; with [`Faults`], a seeded share of requests is answered with the error a
+//! real service gives under load (throttling in each protocol's own shape, HTTP 500/503), or the
+//! connection is dropped before the request reaches moto or after moto has acted on it (the
+//! response is lost). [`Proxy::hold_after_writes`] stops the proxy right after the Nth mutating call
+//! reached moto, so a test can kill the client at that exact point.
+//!
+//! One request per client connection (the response says `Connection: close`), handled on its own
+//! thread; moto is reached over a fresh connection per request.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::{RecordedCall, classify_request};
+
+/// What the proxy did instead of (or after) forwarding a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The protocol's throttling error (DynamoDB/Logs/EventBridge `ThrottlingException`, IAM/STS
+    /// `Throttling`, Lambda 429 `TooManyRequestsException`, S3 503 `SlowDown`).
+    Throttle,
+    /// HTTP 500 with an empty body.
+    ServerError,
+    /// The connection closed before the request was forwarded: moto never saw it.
+    DropBeforeForward,
+    /// The request reached moto, which acted on it, then the connection closed without the
+    /// response: the client cannot know that it worked.
+    DropAfterForward,
+}
+
+const KINDS: [Fault; 4] = [
+    Fault::Throttle,
+    Fault::ServerError,
+    Fault::DropBeforeForward,
+    Fault::DropAfterForward,
+];
+
+/// Which requests fail: `percent` of them, chosen by a generator seeded with `seed` and the
+/// request's sequence number, so a run with the same requests in the same order fails the same.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    /// Share of requests that fail, 0 to 100.
+    pub percent: u64,
+    /// Seed of the choice of requests and of fault kinds.
+    pub seed: u64,
+}
+
+/// One request that passed through the proxy.
+#[derive(Debug, Clone)]
+pub struct ProxiedCall {
+    /// The operation and whether it writes.
+    pub call: RecordedCall,
+    /// The fault injected, if any.
+    pub fault: Option<Fault>,
+    /// Whether moto received the request.
+    pub reached_moto: bool,
+}
+
+/// A running proxy; it stops with the test process.
+pub struct Proxy {
+    endpoint: String,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    upstream: String,
+    faults: Mutex<Option<Faults>>,
+    sequence: AtomicU64,
+    log: Mutex<Vec<ProxiedCall>>,
+    hold: Mutex<Hold>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Hold {
+    /// Stop after this many writes have reached moto.
+    after: Option<usize>,
+    writes: usize,
+    holding: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`) on a free 127.0.0.1 port.
+    pub fn start(upstream: &str, faults: Option<Faults>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port for the proxy");
+        let endpoint = format!(
+            "http://{}",
+            listener.local_addr().expect("the proxy's address")
+        );
+        let shared = Arc::new(Shared {
+            upstream: upstream
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
+            faults: Mutex::new(faults),
+            sequence: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+            hold: Mutex::new(Hold::default()),
+            changed: Condvar::new(),
+        });
+        let accepting = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let shared = Arc::clone(&accepting);
+                std::thread::spawn(move || shared.serve(client));
+            }
+        });
+        Self { endpoint, shared }
+    }
+
+    /// The URL to give clients in place of moto's.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn calls(&self) -> Vec<ProxiedCall> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// The mutating requests that reached moto so far.
+    pub fn writes(&self) -> Vec<RecordedCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.reached_moto && c.call.mutating)
+            .map(|c| c.call)
+            .collect()
+    }
+
+    /// Forgets the log (the fault sequence goes on).
+    pub fn clear(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Turns fault injection on or off from now on.
+    pub fn set_faults(&self, faults: Option<Faults>) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// From now on, the proxy stops answering once `n` more mutating requests have reached moto.
+    pub fn hold_after_writes(&self, n: usize) {
+        let mut hold = lock(&self.shared.hold);
+        hold.after = Some(n);
+        hold.writes = 0;
+        hold.holding = false;
+    }
+
+    /// Waits until the proxy is holding (see [`Proxy::hold_after_writes`]); false on timeout.
+    pub fn wait_until_holding(&self, timeout: Duration) -> bool {
+        let hold = lock(&self.shared.hold);
+        let (hold, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(hold, timeout, |h| !h.holding)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hold.holding
+    }
+
+    /// Stops holding and answers normally again.
+    pub fn release(&self) {
+        let mut hold = lock(&self.shared.hold);
+        *hold = Hold::default();
+        self.shared.changed.notify_all();
+    }
+}
+
+/// splitmix64: a small, good mixing function for seeded choices without a dependency.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A request as read from the client.
+struct Request {
+    method: String,
+    target: String,
+    head: Vec<String>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.iter().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            break;
+        }
+        head.push(line);
+    }
+    let mut request = Request {
+        method,
+        target,
+        head,
+        body: Vec::new(),
+    };
+    if let Some(length) = request.header("Content-Length") {
+        let mut body = vec![0; length.parse().ok()?];
+        reader.read_exact(&mut body).ok()?;
+        request.body = body;
+    } else if request
+        .header("Transfer-Encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            request.body.extend_from_slice(&chunk[..size]);
+        }
+        request
+            .head
+            .retain(|h| !h.to_ascii_lowercase().starts_with("transfer-encoding"));
+        request
+            .head
+            .push(format!("Content-Length: {}", request.body.len()));
+    }
+    Some(request)
+}
+
+impl Shared {
+    fn serve(&self, client: TcpStream) {
+        let _ = client.set_read_timeout(Some(Duration::from_secs(120)));
+        let Ok(writer) = client.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(client);
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        let call = classify_request(
+            &request.method,
+            &request.target,
+            request.header("X-Amz-Target"),
+            &String::from_utf8_lossy(&request.body),
+        );
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst);
+        let fault = lock(&self.faults).and_then(|f| {
+            let roll = mix(f.seed ^ mix(n));
+            (roll % 100 < f.percent).then(|| KINDS[(mix(roll) % 4) as usize])
+        });
+        let forward = !matches!(
+            fault,
+            Some(Fault::Throttle | Fault::ServerError | Fault::DropBeforeForward)
+        );
+        let response = if forward {
+            self.forward(&request)
+        } else {
+            None
+        };
+        let reached_moto = response.is_some();
+        lock(&self.log).push(ProxiedCall {
+            call: call.clone(),
+            fault,
+            reached_moto,
+        });
+        if reached_moto && call.mutating {
+            self.count_write();
+        }
+        let mut writer = writer;
+        let reply = match fault {
+            Some(Fault::Throttle) => Some(throttle(&request)),
+            Some(Fault::ServerError) => Some(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            ),
+            Some(Fault::DropBeforeForward | Fault::DropAfterForward) => None,
+            None => response,
+        };
+        if let Some(reply) = reply {
+            let _ = writer.write_all(&reply);
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Counts a write that reached moto and, at the hold point, waits until released.
+    fn count_write(&self) {
+        let mut hold = lock(&self.hold);
+        hold.writes += 1;
+        if hold.after.is_some_and(|after| hold.writes >= after) {
+            hold.holding = true;
+            self.changed.notify_all();
+            while hold.holding {
+                hold = self
+                    .changed
+                    .wait(hold)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+
+    /// Sends the request to moto over a new connection; returns moto's whole response, with
+    /// `Connection: close`.
+    fn forward(&self, request: &Request) -> Option<Vec<u8>> {
+        let mut upstream = TcpStream::connect(&self.upstream).ok()?;
+        let mut out = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+        for line in &request.head {
+            if !line.to_ascii_lowercase().starts_with("connection:") {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+        }
+        out.push_str("Connection: close\r\n\r\n");
+        upstream.write_all(out.as_bytes()).ok()?;
+        upstream.write_all(&request.body).ok()?;
+        let mut response = Vec::new();
+        upstream.read_to_end(&mut response).ok()?;
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&response[..split]);
+        let mut rebuilt = String::new();
+        for line in head.split("\r\n") {
+            if !line.to_ascii_lowercase().starts_with("connection:") {
+                rebuilt.push_str(line);
+                rebuilt.push_str("\r\n");
+            }
+        }
+        rebuilt.push_str("Connection: close\r\n\r\n");
+        let mut reply = rebuilt.into_bytes();
+        reply.extend_from_slice(&response[split + 4..]);
+        Some(reply)
+    }
+}
+
+/// The throttling error each protocol's clients recognise as retryable.
+fn throttle(request: &Request) -> Vec<u8> {
+    let body_text = String::from_utf8_lossy(&request.body);
+    let (status, content_type, extra, body) = if request.header("X-Amz-Target").is_some() {
+        (
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            String::new(),
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by the test proxy)"}"#
+                .to_owned(),
+        )
+    } else if body_text.contains("Action=") {
+        (
+            "400 Bad Request",
+            "text/xml",
+            String::new(),
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (injected by the test proxy)</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>".to_owned(),
+        )
+    } else if request.target.starts_with("/20") {
+        (
+            "429 Too Many Requests",
+            "application/json",
+            "x-amzn-ErrorType: TooManyRequestsException\r\n".to_owned(),
+            r#"{"Type":"User","message":"Rate exceeded (injected by the test proxy)","Reason":"CallerRateLimitExceeded"}"#.to_owned(),
+        )
+    } else {
+        (
+            "503 Slow Down",
+            "application/xml",
+            String::new(),
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate (injected by the test proxy)</Message><RequestId>0</RequestId></Error>".to_owned(),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
