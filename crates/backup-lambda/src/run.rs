@@ -352,6 +352,8 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                 tokio::time::sleep_until(start).await;
                 let result = match self.store.delete_backup(&backup.arn).await {
                     Ok(()) => DeleteResult::Deleted,
+                    // Already gone, e.g. by an earlier attempt whose answer was lost.
+                    Err(e) if e.is("BackupNotFoundException") => DeleteResult::Deleted,
                     Err(e) => DeleteResult::Failed(e),
                 };
                 (backup, result)
@@ -433,6 +435,8 @@ mod tests {
         fail_list: bool,
         hide_new_from_list: bool,
         fail_delete: HashSet<String>,
+        /// Deleted by an earlier attempt whose answer was lost: DeleteBackup says not found.
+        already_gone: HashSet<String>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -497,6 +501,10 @@ mod tests {
             self.calls.lock().unwrap().push(format!("delete {arn}"));
             if self.fail_delete.contains(arn) {
                 return Err(aws_error("DeleteBackup", "LimitExceededException"));
+            }
+            if self.already_gone.contains(arn) {
+                self.backups.lock().unwrap().retain(|b| b.arn != arn);
+                return Err(aws_error("DeleteBackup", "BackupNotFoundException"));
             }
             self.backups.lock().unwrap().retain(|b| b.arn != arn);
             Ok(())
@@ -598,6 +606,22 @@ mod tests {
             json["record_uri"],
             "s3://logs/runs/Movies/2026/11/25/070532-req-1.json"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backup_already_gone_counts_as_deleted() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        store.already_gone.insert(ours(3).arn);
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let record = function
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
+            .await
+            .expect("run succeeds");
+
+        assert_eq!(record.status, RunStatus::Ok);
+        assert!(record.failures.is_empty(), "{:?}", record.failures);
+        let deleted: Vec<&str> = record.deleted.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(deleted, [ours(3).name.as_str(), ours(4).name.as_str()]);
     }
 
     #[tokio::test(start_paused = true)]

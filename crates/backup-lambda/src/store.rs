@@ -2,12 +2,16 @@
 //! AWS: [`BackupStore`] (DynamoDB backups) and [`RecordSink`] (S3 run records).
 
 use std::future::Future;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_config::retry::RetryConfig;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_backup::CreateBackupError;
 use aws_sdk_dynamodb::types::{BackupStatus, BackupSummary, BackupType, BackupTypeFilter};
 use aws_sdk_s3::primitives::ByteStream;
 use thiserror::Error;
 use time::OffsetDateTime;
+use tracing::warn;
 
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
@@ -166,28 +170,111 @@ fn from_summary(summary: &BackupSummary) -> Option<Backup> {
     })
 }
 
-impl BackupStore for DynamoDbBackups {
-    async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
-        const OP: &str = "CreateBackup";
+/// Tries of one CreateBackup when the service is busy or the network fails.
+const CREATE_ATTEMPTS: u32 = 5;
+/// First wait between them; doubled each time, up to [`CREATE_MAX_BACKOFF`].
+const CREATE_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between them.
+const CREATE_MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// Error codes AWS gives for throttling and for passing trouble on its side.
+const TRANSIENT_CODES: [&str; 8] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// Whether a failed call may succeed if made again: throttling, a 5xx, a timeout, a failed
+/// connection or a response that never arrived whole.
+pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::ServiceError(ctx) => {
+            ctx.raw().status().as_u16() >= 500
+                || ctx
+                    .err()
+                    .code()
+                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+impl DynamoDbBackups {
+    /// Makes one CreateBackup call, without the SDK's own retries.
+    async fn create_once(
+        &self,
+        table: &TableName,
+        name: &str,
+    ) -> Result<Backup, SdkError<CreateBackupError>> {
         let out = self
             .client
             .create_backup()
             .table_name(table.as_str())
             .backup_name(name)
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
-            .await
-            .map_err(|e| AwsError::new(OP, table.as_str(), &e))?;
-        let details = out.backup_details().ok_or_else(|| {
-            AwsError::malformed(OP, table.as_str(), "the response has no BackupDetails")
-        })?;
+            .await?;
+        let details = out.backup_details();
         Ok(Backup {
-            arn: details.backup_arn().to_owned(),
-            name: details.backup_name().to_owned(),
-            created: to_time(details.backup_creation_date_time())
+            arn: details
+                .map(|d| d.backup_arn().to_owned())
+                .unwrap_or_default(),
+            name: details.map_or_else(|| name.to_owned(), |d| d.backup_name().to_owned()),
+            created: details
+                .and_then(|d| to_time(d.backup_creation_date_time()))
                 .unwrap_or_else(OffsetDateTime::now_utc),
-            state: to_state(details.backup_status()),
-            kind: to_kind(details.backup_type()),
+            state: details.map_or(BackupState::Unknown, |d| to_state(d.backup_status())),
+            kind: details.map_or(BackupKind::Unknown, |d| to_kind(d.backup_type())),
         })
+    }
+}
+
+impl BackupStore for DynamoDbBackups {
+    /// CreateBackup has no idempotency token, so a blind retry after a lost response would make
+    /// a second backup. Each attempt is therefore made once, and after a transient failure the
+    /// table's backups are listed: if the failed attempt did make ours, that one is the result.
+    async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
+        const OP: &str = "CreateBackup";
+        let mut backoff = CREATE_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.create_once(table, name).await {
+                Ok(backup) if backup.arn.is_empty() => {
+                    return Err(AwsError::malformed(
+                        OP,
+                        table.as_str(),
+                        "the response has no BackupDetails",
+                    ));
+                }
+                Ok(backup) => return Ok(backup),
+                Err(e) if attempt < CREATE_ATTEMPTS && is_transient(&e) => {
+                    warn!(table = %table, attempt, error = %AwsError::new(OP, table.as_str(), &e), "backup not confirmed; checking before trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(CREATE_MAX_BACKOFF);
+                    if let Some(made) = self
+                        .list_backups(table)
+                        .await?
+                        .into_iter()
+                        .find(|b| b.name == name)
+                    {
+                        return Ok(made);
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(AwsError::new(OP, table.as_str(), &e)),
+            }
+        }
     }
 
     async fn list_backups(&self, table: &TableName) -> Result<Vec<Backup>, AwsError> {

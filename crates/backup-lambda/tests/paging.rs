@@ -1,5 +1,6 @@
-//! ListBackups paging against a replayed DynamoDB (moto ignores paging, so it cannot show this):
-//! every page is read, and owned backups found only on later pages are pruned too.
+//! The DynamoDB store against a replayed DynamoDB, for what moto cannot show: ListBackups paging
+//! (every page is read, and owned backups found only on later pages are pruned too), and
+//! CreateBackup after a failure whose answer may have been lost (never a second backup).
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -97,26 +98,29 @@ fn list_rule(pages: Vec<Vec<BackupSummary>>) -> aws_smithy_mocks::Rule {
         })
 }
 
+/// What CreateBackup answers for the run's own backup.
+fn created() -> CreateBackupOutput {
+    CreateBackupOutput::builder()
+        .backup_details(
+            BackupDetails::builder()
+                .backup_arn(arn(&ours(0)))
+                .backup_name(ours(0))
+                .backup_status(BackupStatus::Creating)
+                .backup_type(BackupType::User)
+                .backup_creation_date_time(DateTime::from_secs(NOW.unix_timestamp()))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
 #[tokio::test]
 async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
     let create = mock!(Client::create_backup)
         .match_requests(|req| {
             req.table_name() == Some("Movies") && req.backup_name() == Some(ours(0).as_str())
         })
-        .then_output(|| {
-            CreateBackupOutput::builder()
-                .backup_details(
-                    BackupDetails::builder()
-                        .backup_arn(arn(&ours(0)))
-                        .backup_name(ours(0))
-                        .backup_status(BackupStatus::Creating)
-                        .backup_type(BackupType::User)
-                        .backup_creation_date_time(DateTime::from_secs(NOW.unix_timestamp()))
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-        });
+        .then_output(created);
     let list = list_rule(pages());
     let deleted = Arc::new(Mutex::new(Vec::new()));
     let seen = deleted.clone();
@@ -175,4 +179,67 @@ async fn a_listing_that_does_not_advance_is_an_error_not_a_loop() {
     assert_eq!(err.operation, "ListBackups");
     assert!(err.detail.contains("did not advance"), "{err}");
     assert_eq!(stuck.num_calls(), 2);
+}
+
+fn movies() -> TableName {
+    TableName::parse("Movies").unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backup_made_by_an_attempt_whose_answer_was_lost_is_not_made_twice() {
+    // The first CreateBackup fails with a 500 after DynamoDB made the backup; the listing that
+    // follows shows it, so it is the result and CreateBackup is not called again.
+    let create = mock!(Client::create_backup)
+        .sequence()
+        .http_status(500, None)
+        .output(created)
+        .build();
+    let list = list_rule(vec![vec![summary(&ours(0), 0), summary(&ours(1), 1)]]);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
+    let backup = DynamoDbBackups::new(client)
+        .create_backup(&movies(), &ours(0))
+        .await
+        .expect("the backup the lost attempt made");
+    assert_eq!(backup.name, ours(0));
+    assert_eq!(backup.arn, arn(&ours(0)));
+    assert_eq!(create.num_calls(), 1, "no second CreateBackup");
+    assert_eq!(list.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backup_that_was_not_made_is_tried_again() {
+    let create = mock!(Client::create_backup)
+        .sequence()
+        .http_status(503, None)
+        .output(created)
+        .build();
+    let list = list_rule(vec![vec![summary(&ours(1), 1)]]);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
+    let backup = DynamoDbBackups::new(client)
+        .create_backup(&movies(), &ours(0))
+        .await
+        .expect("made on the second attempt");
+    assert_eq!(backup.name, ours(0));
+    assert_eq!(create.num_calls(), 2);
+    assert_eq!(list.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_table_is_not_tried_again() {
+    let create = mock!(Client::create_backup).then_error(|| {
+        aws_sdk_dynamodb::operation::create_backup::CreateBackupError::TableNotFoundException(
+            aws_sdk_dynamodb::types::error::TableNotFoundException::builder()
+                .message("Table not found: Movies")
+                .build(),
+        )
+    });
+    let list = list_rule(vec![vec![]]);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
+    let err = DynamoDbBackups::new(client)
+        .create_backup(&movies(), &ours(0))
+        .await
+        .expect_err("no table");
+    assert!(err.detail.contains("TableNotFoundException"), "{err}");
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(list.num_calls(), 0);
 }

@@ -6,7 +6,7 @@ use aws_sdk_sts::config::ProvideCredentials;
 use aws_sdk_sts::error::SdkError;
 use thiserror::Error;
 
-pub use backup_lambda::store::AwsError;
+pub use backup_lambda::store::{AwsError, is_transient};
 
 /// Where to connect: the standard chain, with these overrides.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -8,29 +8,9 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::aws::{Clients, clients};
 use support::cli::{built_zip_path, installer, installer_ok};
 use test_support::{backup_names, count_items, create_movies_table, moto_config, unique_name};
-
-struct Clients {
-    dynamodb: aws_sdk_dynamodb::Client,
-    events: aws_sdk_eventbridge::Client,
-    iam: aws_sdk_iam::Client,
-    lambda: aws_sdk_lambda::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-    s3: aws_sdk_s3::Client,
-}
-
-async fn clients() -> Clients {
-    let config = moto_config().await;
-    Clients {
-        dynamodb: aws_sdk_dynamodb::Client::new(&config),
-        events: aws_sdk_eventbridge::Client::new(&config),
-        iam: aws_sdk_iam::Client::new(&config),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-        s3: aws_sdk_s3::Client::new(&config),
-    }
-}
 
 async fn table_exists(aws: &Clients, name: &str) -> bool {
     aws.dynamodb

@@ -213,6 +213,12 @@ async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError
             .map_err(|e| AwsError::new("CreateFunction", name, &e));
         match result {
             Ok(_) => break,
+            // Made by an earlier attempt whose answer was lost: it has this very configuration.
+            Err(err)
+                if err.is("ResourceConflictException") && err.detail.contains("already exist") =>
+            {
+                break;
+            }
             Err(err) if role_not_ready(&err) && started.elapsed() < ROLE_PROPAGATION => {
                 warn!(
                     "IAM has not yet made the new role usable by Lambda; retrying in {}s",

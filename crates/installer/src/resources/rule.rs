@@ -2,11 +2,14 @@
 //! input `{"TableName":"<table>"}`, and the function's permission for EventBridge to invoke it
 //! from this rule only.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
 use backup_lambda::naming::TableName;
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, is_transient};
 use crate::plan::{Action, compare};
 use crate::resources::{Tags, absent_if, is_ours};
 
@@ -91,6 +94,23 @@ fn permits(policy: &Value, statement_id: &str, rule_arn: &str) -> bool {
     })
 }
 
+/// The function's resource policy (`null` when it has none, or no function exists).
+async fn read_policy(aws: &Aws, function: &str) -> Result<Value, AwsError> {
+    let policy = absent_if(
+        aws.lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetPolicy", function, &e)),
+        &["ResourceNotFoundException"],
+    )?;
+    Ok(policy
+        .and_then(|p| p.policy)
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+        .unwrap_or_default())
+}
+
 /// Reads the rule, its targets, and the function's resource policy.
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
     let name = desired.name.as_str();
@@ -134,19 +154,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
             )
         })
         .collect();
-    let policy = absent_if(
-        aws.lambda
-            .get_policy()
-            .function_name(&desired.function_name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetPolicy", desired.function_name.as_str(), &e)),
-        &["ResourceNotFoundException"],
-    )?;
-    let policy = policy
-        .and_then(|p| p.policy)
-        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-        .unwrap_or_default();
+    let policy = read_policy(aws, desired.function_name.as_str()).await?;
     let permitted = permits(&policy, &desired.statement_id, &desired.arn);
     let has_statement = policy["Statement"]
         .as_array()
@@ -282,29 +290,58 @@ pub async fn apply(
     Ok(())
 }
 
+/// Tries of AddPermission when the service is busy or the network fails.
+const GRANT_ATTEMPTS: u32 = 6;
+
 /// Lets EventBridge invoke the function from this rule; a statement with the same id that was
 /// not seen when reading (left by an interrupted run) is replaced.
+///
+/// AddPermission is not safe to repeat blindly (a repeat after a lost answer is a conflict on
+/// AWS and a duplicate statement on some emulators), so the SDK's retries are off for it: after a
+/// transient failure or a conflict the policy is read, and the call is made again only if the
+/// statement is not already there as it should be.
 async fn grant_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
     let function = desired.function_name.as_str();
-    let add = || async {
-        aws.lambda
+    let mut backoff = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let sent = aws
+            .lambda
             .add_permission()
             .function_name(function)
             .statement_id(&desired.statement_id)
             .action("lambda:InvokeFunction")
             .principal(PRINCIPAL)
             .source_arn(&desired.arn)
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
-            .await
-            .map(drop)
-            .map_err(|e| AwsError::new("AddPermission", function, &e))
-    };
-    match add().await {
-        Err(err) if err.is("ResourceConflictException") => {
-            revoke_invoke(aws, desired).await?;
-            add().await
+            .await;
+        let Err(e) = sent else {
+            return Ok(());
+        };
+        let err = AwsError::new("AddPermission", function, &e);
+        let conflict = err.is("ResourceConflictException");
+        if attempt >= GRANT_ATTEMPTS || !(conflict || is_transient(&e)) {
+            return Err(err);
         }
-        other => other,
+        if !conflict {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(8));
+        }
+        if permits(
+            &read_policy(aws, function).await?,
+            &desired.statement_id,
+            &desired.arn,
+        ) {
+            return Ok(());
+        }
+        if conflict {
+            revoke_invoke(aws, desired).await?;
+        }
+        attempt += 1;
     }
 }
 

@@ -2,5 +2,6 @@
 
 #![allow(dead_code)] // each test binary uses only some of them
 
+pub mod aws;
 pub mod cli;
 pub mod lambda;

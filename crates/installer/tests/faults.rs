@@ -1,0 +1,213 @@
+//! Injected faults: with a fifth of all calls failing (throttled in each protocol's own way,
+//! HTTP 500, the connection dropped before the request reached moto, or dropped after moto acted
+//! on it so that the answer is lost), `up`, a second `up`, `invoke` and `down` all still succeed,
+//! and what they leave is exactly what a fault-free run leaves: no duplicate resource, invoke
+//! permission, target or backup. The function's own calls (CreateBackup, ListBackups,
+//! DeleteBackup, PutObject) go through the same proxy during `invoke`.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use support::aws::{Clients, clients};
+use support::cli::built_zip_path;
+use test_support::proxy::{Fault, Faults, Proxy};
+use test_support::{backup_names, count_items, moto_endpoint, unique_name};
+
+fn run(proxy: &Proxy, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_MAX_ATTEMPTS")
+        .env_remove("AWS_RETRY_MODE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run installer")
+}
+
+fn ok(proxy: &Proxy, args: &[&str]) -> String {
+    let out = run(proxy, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+/// The statements of the function's resource policy.
+async fn policy_statements(aws: &Clients, function: &str) -> Vec<Value> {
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .expect("the function has a policy")
+        .policy
+        .unwrap_or_default();
+    let policy: Value = serde_json::from_str(&policy).expect("policy JSON");
+    policy["Statement"].as_array().cloned().unwrap_or_default()
+}
+
+/// Asserts what one `up` and one `invoke` leave, fault-free or not.
+async fn assert_one_clean_stack(aws: &Clients, stack: &str, table: &str) {
+    let statements = policy_statements(aws, stack).await;
+    assert_eq!(statements.len(), 1, "one invoke permission: {statements:?}");
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(format!("{stack}-schedule"))
+        .send()
+        .await
+        .expect("the rule exists");
+    assert_eq!(targets.targets().len(), 1, "{targets:?}");
+    let inline = aws
+        .iam
+        .list_role_policies()
+        .role_name(format!("{stack}-role"))
+        .send()
+        .await
+        .expect("the role exists");
+    assert_eq!(inline.policy_names(), [format!("{stack}-policy")]);
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{stack}"))
+        .send()
+        .await
+        .expect("log groups");
+    assert_eq!(groups.log_groups().len(), 1);
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+    assert_eq!(
+        count_items(&aws.dynamodb, table).await,
+        30,
+        "the sample, once"
+    );
+    let backups = backup_names(&aws.dynamodb, table).await;
+    assert_eq!(
+        backups.len(),
+        1,
+        "exactly one backup from one invoke: {backups:?}"
+    );
+    let functions = aws.lambda.list_functions().send().await.expect("functions");
+    let ours = functions
+        .functions()
+        .iter()
+        .filter(|f| f.function_name() == Some(stack))
+        .count();
+    assert_eq!(ours, 1);
+}
+
+async fn assert_nothing_left(aws: &Clients, stack: &str, table: &str) {
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(stack)
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.iam
+            .get_role()
+            .role_name(format!("{stack}-role"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.events
+            .describe_rule()
+            .name(format!("{stack}-schedule"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        aws.s3
+            .head_bucket()
+            .bucket(format!("{stack}-logs-123456789012-us-east-1"))
+            .send()
+            .await
+            .is_err()
+    );
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{stack}"))
+        .send()
+        .await
+        .expect("log groups");
+    assert!(groups.log_groups().is_empty());
+}
+
+async fn converges_with_faults(seed: u64) {
+    let aws = clients().await;
+    let proxy = Proxy::start(&moto_endpoint(), Some(Faults { percent: 20, seed }));
+    let stack = unique_name("flt");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let flags = ["--stack", stack.as_str(), "--table", table.as_str()];
+
+    ok(
+        &proxy,
+        &[&["up", "--zip", zip.as_str()][..], &flags].concat(),
+    );
+    let mark = proxy.calls().len();
+    let again = ok(
+        &proxy,
+        &[&["up", "--zip", zip.as_str()][..], &flags].concat(),
+    );
+    assert!(again.contains("no changes"), "{again}");
+    let writes: Vec<_> = proxy.calls()[mark..]
+        .iter()
+        .filter(|c| c.reached_moto && c.call.mutating)
+        .map(|c| c.call.operation.clone())
+        .collect();
+    assert!(writes.is_empty(), "the second up wrote {writes:?}");
+    ok(
+        &proxy,
+        &[&["--output", "json", "invoke"][..], &flags].concat(),
+    );
+    assert_one_clean_stack(&aws, &stack, &table).await;
+    ok(&proxy, &[&["down", "--yes"][..], &flags].concat());
+    assert_nothing_left(&aws, &stack, &table).await;
+
+    let calls = proxy.calls();
+    let faults: Vec<Fault> = calls.iter().filter_map(|c| c.fault).collect();
+    let count = |kind| faults.iter().filter(|f| **f == kind).count();
+    eprintln!(
+        "seed {seed}: {} calls, {} faults injected ({} throttled, {} HTTP 500, {} dropped before moto, {} answers lost)",
+        calls.len(),
+        faults.len(),
+        count(Fault::Throttle),
+        count(Fault::ServerError),
+        count(Fault::DropBeforeForward),
+        count(Fault::DropAfterForward),
+    );
+    assert!(
+        count(Fault::DropAfterForward) > 0 && count(Fault::Throttle) > 0,
+        "the run did meet faults of each kind that matters"
+    );
+}
+
+#[tokio::test]
+async fn up_again_invoke_and_down_converge_with_a_fifth_of_calls_failing() {
+    converges_with_faults(7).await;
+}
+
+#[tokio::test]
+async fn the_same_holds_for_another_fault_sequence() {
+    converges_with_faults(2026).await;
+}
