@@ -100,6 +100,7 @@ impl Desired {
                 },
                 expire_days: i32::try_from(config.log_expire_days.get()).unwrap_or(i32::MAX),
                 tags: tags.clone(),
+                default_name: config.bucket.is_none(),
             },
             tables: config.tables.clone(),
             function: function::Desired {

@@ -10,7 +10,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::aws::{Clients, clients};
+use support::aws::{Clients, clients, leftovers};
 use support::cli::built_zip_path;
 use test_support::proxy::{Fault, Faults, Proxy};
 use test_support::{backup_names, count_items, moto_endpoint, unique_name};
@@ -101,57 +101,6 @@ async fn assert_one_clean_stack(aws: &Clients, stack: &str, table: &str) {
     assert_eq!(ours, 1);
 }
 
-async fn assert_nothing_left(aws: &Clients, stack: &str, table: &str) {
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(stack)
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        aws.iam
-            .get_role()
-            .role_name(format!("{stack}-role"))
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        aws.events
-            .describe_rule()
-            .name(format!("{stack}-schedule"))
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        aws.dynamodb
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        aws.s3
-            .head_bucket()
-            .bucket(format!("{stack}-logs-123456789012-us-east-1"))
-            .send()
-            .await
-            .is_err()
-    );
-    let groups = aws
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(format!("/aws/lambda/{stack}"))
-        .send()
-        .await
-        .expect("log groups");
-    assert!(groups.log_groups().is_empty());
-}
-
 async fn converges_with_faults(seed: u64) {
     let aws = clients().await;
     let proxy = Proxy::start(&moto_endpoint(), Some(Faults { percent: 20, seed }));
@@ -182,7 +131,7 @@ async fn converges_with_faults(seed: u64) {
     );
     assert_one_clean_stack(&aws, &stack, &table).await;
     ok(&proxy, &[&["down", "--yes"][..], &flags].concat());
-    assert_nothing_left(&aws, &stack, &table).await;
+    assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 
     let calls = proxy.calls();
     let faults: Vec<Fault> = calls.iter().filter_map(|c| c.fault).collect();

@@ -32,6 +32,8 @@ pub struct Desired {
     pub expire_days: i32,
     /// The stack's tags.
     pub tags: Tags,
+    /// The name is the stack's own default (`<stack>-logs-<account>-<region>`), not `--bucket`.
+    pub default_name: bool,
 }
 
 /// The bucket as it exists, when it is in this account.
@@ -49,6 +51,8 @@ pub struct Observed {
     pub owner_enforced: bool,
     /// Days after which `runs/` expires, if our lifecycle rule is there and enabled.
     pub expire_days: Option<i32>,
+    /// Whether it holds no object version at all (read only for an untagged bucket).
+    pub empty: Option<bool>,
 }
 
 /// Whether the bucket name is free, ours to read, or someone else's.
@@ -125,7 +129,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
             )
         },
     )?;
-    let tags = tagging
+    let tags: Tags = tagging
         .map(|out| {
             out.tag_set()
                 .iter()
@@ -172,6 +176,18 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
             })
             .and_then(|r| r.expiration()?.days())
     });
+    let empty = if tags.is_empty() {
+        let listed = s3
+            .list_object_versions()
+            .bucket(name)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectVersions", name, &e))?;
+        Some(listed.versions().is_empty() && listed.delete_markers().is_empty())
+    } else {
+        None
+    };
     Ok(Found::Here(Observed {
         tags,
         private,
@@ -179,6 +195,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
         policy,
         owner_enforced,
         expire_days,
+        empty,
     }))
 }
 
@@ -190,21 +207,33 @@ pub fn diff(desired: &Desired, found: &Found) -> Action {
             "bucket name {} is taken by another account; choose another with --bucket",
             desired.name
         )),
+        // CreateBucket cannot tag (portably), so an `up` stopped between CreateBucket and
+        // PutBucketTagging leaves the stack's own default name untagged and empty: that one is
+        // finished, not refused. A named (--bucket) or non-empty untagged bucket is never taken.
+        Found::Here(o) if o.tags.is_empty() && desired.default_name && o.empty == Some(true) => {
+            settings_diff(desired, o, true)
+        }
         Found::Here(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
             "bucket {} exists and is not this stack's; choose another with --bucket",
             desired.name
         )),
-        Found::Here(o) => compare(&[
-            ("public access block", !o.private),
-            ("encryption", !o.encrypted),
-            (
-                "TLS-only policy",
-                desired.policy.is_some() && o.policy != desired.policy,
-            ),
-            ("ownership", !o.owner_enforced),
-            ("lifecycle", o.expire_days != Some(desired.expire_days)),
-        ]),
+        Found::Here(o) => settings_diff(desired, o, false),
     }
+}
+
+/// What differs between the bucket as found and as wanted (`untagged`: it also needs the tags).
+fn settings_diff(desired: &Desired, o: &Observed, untagged: bool) -> Action {
+    compare(&[
+        ("tags", untagged),
+        ("public access block", !o.private),
+        ("encryption", !o.encrypted),
+        (
+            "TLS-only policy",
+            desired.policy.is_some() && o.policy != desired.policy,
+        ),
+        ("ownership", !o.owner_enforced),
+        ("lifecycle", o.expire_days != Some(desired.expire_days)),
+    ])
 }
 
 /// Creates the bucket and sets what `action` says differs (everything, for a new bucket).
@@ -231,6 +260,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
     let s3 = &aws.s3;
     for field in fields {
         match field {
+            "tags" => tag(aws, desired).await?,
             "public access block" => s3
                 .put_public_access_block()
                 .bucket(name)
@@ -366,6 +396,12 @@ async fn create(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         Err(e) if AwsError::new("CreateBucket", name, &e).is("BucketAlreadyOwnedByYou") => {}
         Err(e) => return Err(AwsError::new("CreateBucket", name, &e)),
     }
+    tag(aws, desired).await
+}
+
+/// Puts the stack's tags on the bucket.
+async fn tag(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
     let tags = desired
         .tags
         .iter()
@@ -465,6 +501,7 @@ mod tests {
             policy: Some(json!({"Statement": []})),
             expire_days: 90,
             tags: Tags::from([("stack".into(), "s".into())]),
+            default_name: false,
         }
     }
 
@@ -476,6 +513,7 @@ mod tests {
             policy: d.policy.clone(),
             owner_enforced: true,
             expire_days: Some(d.expire_days),
+            empty: None,
         }
     }
 
@@ -503,10 +541,52 @@ mod tests {
         );
         let untagged = Observed {
             tags: Tags::new(),
+            empty: Some(true),
             ..configured(&d)
         };
         assert!(matches!(
             diff(&d, &Found::Here(untagged)),
+            Action::Conflict(_)
+        ));
+    }
+
+    #[test]
+    fn only_an_empty_untagged_bucket_of_the_default_name_is_finished_instead_of_refused() {
+        let d = Desired {
+            default_name: true,
+            ..desired()
+        };
+        // What an `up` killed right after CreateBucket leaves.
+        let half_made = Observed {
+            tags: Tags::new(),
+            private: false,
+            encrypted: false,
+            policy: None,
+            owner_enforced: true,
+            expire_days: None,
+            empty: Some(true),
+        };
+        assert_eq!(
+            diff(&d, &Found::Here(half_made.clone())),
+            Action::Update(vec![
+                "tags",
+                "public access block",
+                "encryption",
+                "TLS-only policy",
+                "lifecycle"
+            ])
+        );
+        let with_data = Observed {
+            empty: Some(false),
+            ..half_made.clone()
+        };
+        assert!(matches!(
+            diff(&d, &Found::Here(with_data)),
+            Action::Conflict(_)
+        ));
+        let named = desired();
+        assert!(matches!(
+            diff(&named, &Found::Here(half_made)),
             Action::Conflict(_)
         ));
     }

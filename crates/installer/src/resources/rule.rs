@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::operation::add_permission::AddPermissionError;
 use backup_lambda::naming::TableName;
 use serde_json::{Value, json};
 
@@ -109,6 +111,49 @@ async fn read_policy(aws: &Aws, function: &str) -> Result<Value, AwsError> {
         .and_then(|p| p.policy)
         .and_then(|p| serde_json::from_str::<Value>(&p).ok())
         .unwrap_or_default())
+}
+
+/// How many statements of `policy` carry `statement_id`.
+fn statements_with_id(policy: &Value, statement_id: &str) -> usize {
+    policy["Statement"]
+        .as_array()
+        .map_or(0, |s| s.iter().filter(|s| s["Sid"] == statement_id).count())
+}
+
+/// A pause of 50 to 250 ms that differs between processes, so that two runs settling the same
+/// policy stop taking turns.
+fn jitter() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let spread = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % 200;
+    Duration::from_millis(50 + spread)
+}
+
+/// Leaves exactly one invoke statement with the stack's id. AWS refuses a second statement with
+/// the same id, but an emulator may take two `up`s racing to add it: then copies are removed (or,
+/// if both racers removed one, it is added again) until one is left.
+async fn settle_statement(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let function = desired.function_name.as_str();
+    for _ in 0..SETTLE_ROUNDS {
+        let policy = read_policy(aws, function).await?;
+        match statements_with_id(&policy, &desired.statement_id) {
+            1 => return Ok(()),
+            0 => {
+                let added = add_invoke(aws, desired)
+                    .await
+                    .map_err(|e| AwsError::new("AddPermission", function, &e));
+                absent_if(added, &["ResourceConflictException"])?;
+            }
+            _ => revoke_invoke(aws, desired).await?,
+        }
+        tokio::time::sleep(jitter()).await;
+    }
+    Err(AwsError::malformed(
+        "AddPermission",
+        function,
+        "another run kept changing the invoke permission; run `up` again",
+    ))
 }
 
 /// Reads the rule, its targets, and the function's resource policy.
@@ -292,6 +337,8 @@ pub async fn apply(
 
 /// Tries of AddPermission when the service is busy or the network fails.
 const GRANT_ATTEMPTS: u32 = 6;
+/// Rounds of [`settle_statement`] before giving up.
+const SETTLE_ROUNDS: u32 = 12;
 
 /// Lets EventBridge invoke the function from this rule; a statement with the same id that was
 /// not seen when reading (left by an interrupted run) is replaced.
@@ -305,22 +352,10 @@ async fn grant_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
     let mut backoff = Duration::from_millis(500);
     let mut attempt = 1;
     loop {
-        let sent = aws
-            .lambda
-            .add_permission()
-            .function_name(function)
-            .statement_id(&desired.statement_id)
-            .action("lambda:InvokeFunction")
-            .principal(PRINCIPAL)
-            .source_arn(&desired.arn)
-            .customize()
-            .config_override(
-                aws_sdk_lambda::config::Builder::default().retry_config(RetryConfig::disabled()),
-            )
-            .send()
-            .await;
-        let Err(e) = sent else {
-            return Ok(());
+        let sent = add_invoke(aws, desired).await;
+        let e = match sent {
+            Ok(()) => return settle_statement(aws, desired).await,
+            Err(e) => e,
         };
         let err = AwsError::new("AddPermission", function, &e);
         let conflict = err.is("ResourceConflictException");
@@ -343,6 +378,25 @@ async fn grant_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         }
         attempt += 1;
     }
+}
+
+/// One AddPermission call for the schedule's statement, without the SDK's retries.
+async fn add_invoke(aws: &Aws, desired: &Desired) -> Result<(), SdkError<AddPermissionError>> {
+    let function = desired.function_name.as_str();
+    aws.lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(&desired.statement_id)
+        .action("lambda:InvokeFunction")
+        .principal(PRINCIPAL)
+        .source_arn(&desired.arn)
+        .customize()
+        .config_override(
+            aws_sdk_lambda::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
+        .send()
+        .await
+        .map(drop)
 }
 
 /// Removes the invoke permission's statement (already gone is fine).

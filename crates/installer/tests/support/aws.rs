@@ -24,3 +24,50 @@ pub async fn clients() -> Clients {
         s3: aws_sdk_s3::Client::new(&config),
     }
 }
+
+/// What of stack `stack` (backing up `table`, with the default bucket name) is still in moto:
+/// empty once `down` has removed it all.
+pub async fn leftovers(aws: &Clients, stack: &str, table: &str) -> Vec<&'static str> {
+    let mut left = Vec::new();
+    let function = aws.lambda.get_function().function_name(stack).send();
+    if function.await.is_ok() {
+        left.push("function");
+    }
+    let role = aws.iam.get_role().role_name(format!("{stack}-role")).send();
+    if role.await.is_ok() {
+        left.push("role");
+    }
+    let rule = aws
+        .events
+        .describe_rule()
+        .name(format!("{stack}-schedule"))
+        .send();
+    if rule.await.is_ok() {
+        left.push("rule");
+    }
+    if aws
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok()
+    {
+        left.push("table");
+    }
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
+    if aws.s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        left.push("bucket");
+    }
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{stack}"))
+        .send()
+        .await
+        .expect("describe log groups");
+    if !groups.log_groups().is_empty() {
+        left.push("log group");
+    }
+    left
+}
