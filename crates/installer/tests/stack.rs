@@ -494,6 +494,43 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
     );
 }
 
+#[tokio::test]
+async fn an_untagged_bucket_with_data_is_never_taken_even_with_the_default_name() {
+    let aws = clients().await;
+    let n = Names::new();
+    aws.s3
+        .create_bucket()
+        .bucket(n.bucket())
+        .send()
+        .await
+        .unwrap();
+    aws.s3
+        .put_object()
+        .bucket(n.bucket())
+        .key("someone-elses/report.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n"))
+        .send()
+        .await
+        .unwrap();
+    let out = installer(&[
+        "up", "--stack", &n.stack, "--table", &n.table, "--zip", &n.zip,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is not this stack's"), "{stderr}");
+    assert!(!function_exists(&aws, &n.stack).await, "no function made");
+
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    let kept = aws
+        .s3
+        .get_object()
+        .bucket(n.bucket())
+        .key("someone-elses/report.csv")
+        .send()
+        .await;
+    assert!(kept.is_ok(), "down left the bucket and its object");
+}
+
 #[test]
 fn bad_flags_fail_before_any_aws_call() {
     for (flags, expected) in [
