@@ -533,10 +533,11 @@ def bench_build(results):
             binary = z.getinfo("bootstrap").file_size
         task_root = Path(tempfile.mkdtemp(prefix="bench-task-"))
         bootstrap = extract_bootstrap(task_root, out_zip)
-        env = lambda_env(moto.ENDPOINT, "bench-profile", {
+        function_env = lambda_env(moto.ENDPOINT, "bench-profile", {
             "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap",
             "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-profile-records", **TRUST_STORE})
-        runs = [run_once([str(bootstrap)], env, {"TableName": "ProfileColdStart"}, cwd=task_root)
+        runs = [run_once([str(bootstrap)], function_env, {"TableName": "ProfileColdStart"},
+                         cwd=task_root)
                 for _ in range(COLD_RUNS)]
         rows.append(f"| {label} | {seconds:,.0f} s | {binary:,} | {out_zip.stat().st_size:,} | "
                     f"{fmt([r[0] for r in runs], ' ms', 1, 1000)} | "
@@ -628,8 +629,8 @@ def write_report(sections, parts, results):
                         f"{results['noop_reads']}** | 0 writes, 1 read per resource |")
     report = f"""# Benchmarks
 
-Regenerate everything with `make bench` (about 30 minutes on 2 cores: it builds the release
-installer and four Lambda builds, starts its own moto, runs every measurement and rewrites this
+Regenerate everything with `make bench` (about 45 minutes on 2 cores from a fresh clone: it
+builds the release installer and four Lambda builds, starts its own moto, runs every measurement and rewrites this
 file). `BENCH_RUNS=N` sets the repetitions, `BENCH_ONLY=cold,load` picks sections. All
 measurements talk to one local moto server over HTTP, so absolute times are moto's and this
 machine's; the ratios, measured side by side in the same run, are the headline. Nothing here is
