@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::aws::{Clients, clients, leftovers};
+use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
 use support::cli::built_zip_path;
 use test_support::proxy::Proxy;
 use test_support::{backup_names, moto_endpoint, unique_name};
@@ -79,24 +79,9 @@ async fn stack_is_whole(aws: &Clients, stack: &str, table: &str) {
             .and_then(|c| c.reserved_concurrent_executions()),
         Some(1)
     );
-    let targets = aws
-        .events
-        .list_targets_by_rule()
-        .rule(format!("{stack}-schedule"))
-        .send()
-        .await
-        .expect("the rule exists");
-    assert_eq!(targets.targets().len(), 1);
-    let policy = aws
-        .lambda
-        .get_policy()
-        .function_name(stack)
-        .send()
-        .await
-        .expect("the invoke permission exists")
-        .policy
-        .unwrap_or_default();
-    assert_eq!(policy.matches("\"Sid\"").count(), 1, "{policy}");
+    assert_eq!(target_count(aws, stack).await, 1, "one target");
+    let statements = policy_statements(aws, stack).await;
+    assert_eq!(statements.len(), 1, "one invoke permission: {statements:?}");
     aws.dynamodb
         .describe_table()
         .table_name(table)

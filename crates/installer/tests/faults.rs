@@ -9,8 +9,7 @@ mod support;
 
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
-use support::aws::{Clients, clients, leftovers};
+use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
 use support::cli::built_zip_path;
 use test_support::proxy::{Fault, Faults, Proxy};
 use test_support::{backup_names, count_items, moto_endpoint, unique_name};
@@ -37,33 +36,11 @@ fn ok(proxy: &Proxy, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
-/// The statements of the function's resource policy.
-async fn policy_statements(aws: &Clients, function: &str) -> Vec<Value> {
-    let policy = aws
-        .lambda
-        .get_policy()
-        .function_name(function)
-        .send()
-        .await
-        .expect("the function has a policy")
-        .policy
-        .unwrap_or_default();
-    let policy: Value = serde_json::from_str(&policy).expect("policy JSON");
-    policy["Statement"].as_array().cloned().unwrap_or_default()
-}
-
 /// Asserts what one `up` and one `invoke` leave, fault-free or not.
 async fn assert_one_clean_stack(aws: &Clients, stack: &str, table: &str) {
     let statements = policy_statements(aws, stack).await;
     assert_eq!(statements.len(), 1, "one invoke permission: {statements:?}");
-    let targets = aws
-        .events
-        .list_targets_by_rule()
-        .rule(format!("{stack}-schedule"))
-        .send()
-        .await
-        .expect("the rule exists");
-    assert_eq!(targets.targets().len(), 1, "{targets:?}");
+    assert_eq!(target_count(aws, stack).await, 1, "one target");
     let inline = aws
         .iam
         .list_role_policies()

@@ -1,5 +1,6 @@
 //! Direct SDK clients for inspecting what a command left in moto.
 
+use serde_json::Value;
 use test_support::moto_config;
 
 /// One client per service the stack uses, straight to moto (not through any proxy).
@@ -70,4 +71,31 @@ pub async fn leftovers(aws: &Clients, stack: &str, table: &str) -> Vec<&'static 
         left.push("log group");
     }
     left
+}
+
+/// The statements of function `function`'s resource policy.
+pub async fn policy_statements(aws: &Clients, function: &str) -> Vec<Value> {
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .expect("the function has a policy")
+        .policy
+        .unwrap_or_default();
+    let policy: Value = serde_json::from_str(&policy).expect("policy JSON");
+    policy["Statement"].as_array().cloned().unwrap_or_default()
+}
+
+/// How many targets the stack's schedule rule has.
+pub async fn target_count(aws: &Clients, stack: &str) -> usize {
+    aws.events
+        .list_targets_by_rule()
+        .rule(format!("{stack}-schedule"))
+        .send()
+        .await
+        .expect("the rule exists")
+        .targets()
+        .len()
 }
