@@ -629,7 +629,7 @@ def write_report(sections, parts, results):
                         f"{results['noop_reads']}** | 0 writes, 1 read per resource |")
     report = f"""# Benchmarks
 
-Regenerate everything with `make bench` (about 45 minutes on 2 cores from a fresh clone: it
+Regenerate everything with `make bench` (about 55 minutes on 2 cores from a fresh clone: it
 builds the release installer and four Lambda builds, starts its own moto, runs every measurement and rewrites this
 file). `BENCH_RUNS=N` sets the repetitions, `BENCH_ONLY=cold,load` picks sections. All
 measurements talk to one local moto server over HTTP, so absolute times are moto's and this
