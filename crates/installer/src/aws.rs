@@ -3,7 +3,10 @@
 
 use aws_config::Region;
 use aws_sdk_sts::config::ProvideCredentials;
+use aws_sdk_sts::config::interceptors::InterceptorContext;
+use aws_sdk_sts::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sts::error::SdkError;
+use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use thiserror::Error;
 
 pub use backup_lambda::store::{AwsError, is_transient};
@@ -33,13 +36,21 @@ pub enum ConnectError {
         "no AWS credentials found ({0}); configure them with `aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials(String),
-    /// AWS (or the endpoint given) could not be reached.
-    #[error(
-        "could not reach AWS in region {region} ({detail}); check the network, --region and --endpoint-url"
-    )]
+    /// AWS could not be reached.
+    #[error("could not reach AWS in region {region} ({detail}); check the network and --region")]
     Unreachable {
         /// The region tried.
         region: String,
+        /// The connection error.
+        detail: String,
+    },
+    /// The endpoint given (`--endpoint-url`, `AWS_ENDPOINT_URL`) could not be reached.
+    #[error(
+        "could not reach the endpoint {endpoint} ({detail}); start the service that should answer there (e.g. moto) or fix --endpoint-url / AWS_ENDPOINT_URL"
+    )]
+    EndpointUnreachable {
+        /// The endpoint tried.
+        endpoint: String,
         /// The connection error.
         detail: String,
     },
@@ -48,6 +59,70 @@ pub enum ConnectError {
         "AWS did not accept the credentials ({0}); renew or fix them (aws configure, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and check --region"
     )]
     Identity(String),
+}
+
+/// Asks STS who the credentials belong to: the first call, so a dead endpoint is told apart
+/// from rejected credentials here (and, when the connection is refused, at once).
+async fn caller_identity(
+    sts: &aws_sdk_sts::Client,
+    config: &aws_config::SdkConfig,
+) -> Result<GetCallerIdentityOutput, ConnectError> {
+    sts.get_caller_identity()
+        .customize()
+        .config_override(aws_sdk_sts::Config::builder().retry_classifier(RefusedIsFinal))
+        .send()
+        .await
+        .map_err(|e| {
+            let detail = AwsError::new("GetCallerIdentity", "", &e).detail;
+            let unreachable = matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+            match config.endpoint_url() {
+                Some(endpoint) if unreachable => ConnectError::EndpointUnreachable {
+                    endpoint: endpoint.to_owned(),
+                    detail,
+                },
+                None if unreachable => ConnectError::Unreachable {
+                    region: config.region().map(ToString::to_string).unwrap_or_default(),
+                    detail,
+                },
+                _ => ConnectError::Identity(detail),
+            }
+        })
+}
+
+/// Retry classifier for the first call: a refused connection is an answer, not a hiccup.
+///
+/// When nothing listens at the endpoint (an emulator that is not running, a wrong port in
+/// `--endpoint-url`), the SDK's standard retries would spend ~15 s on backoff before saying so.
+/// Nothing has been changed yet at that point, so the installer reports it at once. Every
+/// later call keeps the standard retries, where riding out a brief outage is worth the wait.
+#[derive(Debug)]
+struct RefusedIsFinal;
+
+impl ClassifyRetry for RefusedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let refused = ctx
+            .output_or_error()
+            .and_then(Result::err)
+            .and_then(|e| e.as_connector_error())
+            .is_some_and(|e| is_refused(e));
+        if refused {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "RefusedIsFinal"
+    }
+}
+
+/// Whether an I/O "connection refused" is anywhere in the error's chain of causes.
+fn is_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Clients for every service the stack uses, and the identity they act as.
@@ -101,22 +176,7 @@ impl Aws {
                 .await
                 .map_err(|e| ConnectError::NoCredentials(e.to_string()))?;
         }
-        let identity = aws_sdk_sts::Client::new(&config)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| {
-                let detail = AwsError::new("GetCallerIdentity", "", &e).detail;
-                match e {
-                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                        ConnectError::Unreachable {
-                            region: region.clone(),
-                            detail,
-                        }
-                    }
-                    _ => ConnectError::Identity(detail),
-                }
-            })?;
+        let identity = caller_identity(&aws_sdk_sts::Client::new(&config), &config).await?;
         let account = identity
             .account()
             .ok_or_else(|| ConnectError::Identity("STS returned no account".to_owned()))?
@@ -141,5 +201,107 @@ impl Aws {
                 .is_some_and(|e| e.starts_with("http://")),
             config,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_sts::config::retry::RetryConfig;
+    use aws_sdk_sts::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+    use aws_sdk_sts::error::BoxError;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Counts the attempts the SDK makes (the first and each retry).
+    #[derive(Debug, Clone, Default)]
+    struct CountAttempts(Arc<AtomicUsize>);
+
+    impl Intercept for CountAttempts {
+        fn name(&self) -> &'static str {
+            "CountAttempts"
+        }
+
+        fn read_before_attempt(
+            &self,
+            _context: &BeforeTransmitInterceptorContextRef<'_>,
+            _components: &RuntimeComponents,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// An STS client for `endpoint` that may make 6 attempts with millisecond backoff, and the
+    /// count of the attempts it makes.
+    async fn sts_at(endpoint: &str) -> (aws_sdk_sts::Client, aws_config::SdkConfig, CountAttempts) {
+        let config = backup_lambda::sdk::config_loader()
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(6)
+                    .with_initial_backoff(Duration::from_millis(1))
+                    .with_max_backoff(Duration::from_millis(2)),
+            )
+            .load()
+            .await;
+        let attempts = CountAttempts::default();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&config)
+                .interceptor(attempts.clone())
+                .build(),
+        );
+        (sts, config, attempts)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_reported_after_one_attempt() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let (sts, config, attempts) = sts_at(&endpoint).await;
+        let err = caller_identity(&sts, &config).await.unwrap_err();
+        assert!(
+            matches!(&err, ConnectError::EndpointUnreachable { endpoint: e, .. } if *e == endpoint),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Connection refused"), "{err}");
+        assert_eq!(attempts.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_by_the_server_is_still_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+            }
+        });
+        let (sts, config, attempts) = sts_at(&format!("http://127.0.0.1:{port}")).await;
+        let err = caller_identity(&sts, &config).await.unwrap_err();
+        assert!(
+            matches!(err, ConnectError::EndpointUnreachable { .. }),
+            "{err}"
+        );
+        assert_eq!(attempts.0.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn refusal_is_found_anywhere_in_the_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Wrapper(#[source] std::io::Error);
+        let refused = Wrapper(std::io::ErrorKind::ConnectionRefused.into());
+        let reset = Wrapper(std::io::ErrorKind::ConnectionReset.into());
+        assert!(is_refused(&refused));
+        assert!(!is_refused(&reset));
     }
 }

@@ -264,7 +264,7 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
     cases.push(no_credentials);
     let mut unreachable = case(
         &["up", "--stack", &stack, "--zip", &zip],
-        &["could not reach AWS", "--endpoint-url"],
+        &["could not reach the endpoint", "--endpoint-url"],
     );
     unreachable.endpoint = Some("http://127.0.0.1:9".to_owned());
     cases.push(unreachable);
