@@ -6,11 +6,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use installer::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
+use support::cli::installer_at;
 use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap};
 use test_support::proxy::Proxy;
 use test_support::{moto_config, moto_endpoint, unique_name};
@@ -18,11 +19,10 @@ use test_support::{moto_config, moto_endpoint, unique_name};
 /// How long the bootstrap may take to answer (a hang guard, not a performance check).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One bad input for the installer: its arguments, extra environment, and words its one-line
+/// One bad input for the installer: its arguments, where it connects, and words its one-line
 /// error must contain (the problem and the fix).
 struct Case {
     args: Vec<String>,
-    env: Vec<(&'static str, String)>,
     without_credentials: bool,
     endpoint: Option<String>,
     says: Vec<String>,
@@ -31,7 +31,6 @@ struct Case {
 fn case(args: &[&str], says: &[&str]) -> Case {
     Case {
         args: args.iter().map(|a| (*a).to_owned()).collect(),
-        env: Vec::new(),
         without_credentials: false,
         endpoint: None,
         says: says.iter().map(|s| (*s).to_owned()).collect(),
@@ -39,17 +38,8 @@ fn case(args: &[&str], says: &[&str]) -> Case {
 }
 
 fn run(case: &Case, proxy: &Proxy) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
-    command
-        .args(&case.args)
-        .env(
-            "AWS_ENDPOINT_URL",
-            case.endpoint.as_deref().unwrap_or(proxy.endpoint()),
-        )
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .envs(case.env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null());
+    let mut command = installer_at(case.endpoint.as_deref().unwrap_or(proxy.endpoint()));
+    command.args(&case.args);
     if case.without_credentials {
         command
             .env_remove("AWS_ACCESS_KEY_ID")
@@ -59,10 +49,6 @@ fn run(case: &Case, proxy: &Proxy) -> Output {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
             .env("AWS_CONFIG_FILE", "/nonexistent/config")
             .env("AWS_EC2_METADATA_DISABLED", "true");
-    } else {
-        command
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing");
     }
     command.output().expect("run installer")
 }

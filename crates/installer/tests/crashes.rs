@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use support::cli::built_zip_path;
+use support::cli::{built_zip_path, installer_at};
 use test_support::proxy::Proxy;
 use test_support::{backup_names, moto_endpoint, unique_name};
 
@@ -17,15 +17,9 @@ use test_support::{backup_names, moto_endpoint, unique_name};
 const REACH: Duration = Duration::from_secs(120);
 
 fn command(proxy: &Proxy, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
+    let mut command = installer_at(proxy.endpoint());
     command
         .args(args)
-        .env("AWS_ENDPOINT_URL", proxy.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command

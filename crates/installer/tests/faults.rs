@@ -7,24 +7,18 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use support::cli::built_zip_path;
+use support::cli::{built_zip_path, installer_at};
 use test_support::proxy::{Fault, Faults, Proxy};
 use test_support::{backup_names, count_items, moto_endpoint, unique_name};
 
 fn run(proxy: &Proxy, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_installer"))
+    installer_at(proxy.endpoint())
         .args(args)
-        .env("AWS_ENDPOINT_URL", proxy.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
         .env_remove("AWS_MAX_ATTEMPTS")
         .env_remove("AWS_RETRY_MODE")
-        .stdin(Stdio::null())
         .output()
         .expect("run installer")
 }

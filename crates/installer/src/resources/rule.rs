@@ -201,9 +201,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
         .collect();
     let policy = read_policy(aws, desired.function_name.as_str()).await?;
     let permitted = permits(&policy, &desired.statement_id, &desired.arn);
-    let has_statement = policy["Statement"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s["Sid"] == desired.statement_id.as_str()));
+    let has_statement = statements_with_id(&policy, &desired.statement_id) > 0;
     Ok(Some(Observed {
         schedule: rule.schedule_expression,
         enabled: rule.state == Some(RuleState::Enabled),

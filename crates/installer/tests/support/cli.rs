@@ -27,14 +27,22 @@ pub fn installer_ok(args: &[&str]) -> String {
 
 /// `installer <args>` pointed at `endpoint` (a closed port proves no AWS call is needed).
 pub fn installer_with_endpoint(args: &[&str], endpoint: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_installer"))
+    installer_at(endpoint)
         .args(args)
+        .output()
+        .expect("run installer")
+}
+
+/// The `installer` command, not yet run, pointed at `endpoint` with dummy credentials and
+/// us-east-1, no profile, and stdin empty (not a terminal).
+pub fn installer_at(endpoint: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
+    command
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run installer")
+        .stdin(std::process::Stdio::null());
+    command
 }
