@@ -85,6 +85,7 @@ fn newest_first(a: &Backup, b: &Backup) -> Ordering {
 /// `<table>-<YYYYmmddHHMMSS>`. Of those (ignoring ones already deleted), the newest
 /// `max_backups` are kept and the rest deleted; with an age limit, kept ones older than it are
 /// deleted too. The newest owned backup is never deleted, and neither is one still `CREATING`.
+/// Of several owned backups with one name, the newest counts and the others are deleted.
 pub fn decide(
     table: &TableName,
     backups: &[Backup],
@@ -107,10 +108,15 @@ pub fn decide(
         not_owned: backups.iter().filter(|b| !is_owned(b)).count(),
         ..RetentionDecision::default()
     };
-    for (rank, backup) in owned.into_iter().enumerate() {
+    let mut names = std::collections::HashSet::new();
+    for backup in owned {
+        // A second backup of the same name (a retry whose first attempt's answer was lost made
+        // both) is a copy: it takes no place among those kept, and goes.
+        let duplicate = !names.insert(backup.name.as_str());
+        let rank = names.len() - 1;
         let too_many = rank >= keep_count;
         let too_old = cutoff.is_some_and(|cutoff| backup.created < cutoff);
-        let target = if rank == 0 || !(too_many || too_old) {
+        let target = if !duplicate && (rank == 0 || !(too_many || too_old)) {
             &mut decision.keep
         } else if backup.state == BackupState::Creating {
             &mut decision.still_creating
@@ -227,6 +233,21 @@ mod tests {
         let decision = decide(&movies(), &backups, &policy(2, None), NOW);
         assert_eq!(decision.keep.len(), 2);
         assert!(decision.delete.is_empty());
+    }
+
+    #[test]
+    fn a_second_backup_of_one_name_takes_no_place_and_goes() {
+        let mut copy = owned(0);
+        copy.arn.push_str("-copy");
+        copy.created -= Duration::seconds(1);
+        let backups = vec![owned(0), copy.clone(), owned(60), owned(120)];
+        let decision = decide(&movies(), &backups, &policy(3, None), NOW);
+        assert_eq!(
+            names(&decision.keep),
+            names(&[owned(0), owned(60), owned(120)]),
+            "three distinct backups kept"
+        );
+        assert_eq!(decision.delete, vec![copy]);
     }
 
     fn any_backup() -> impl Strategy<Value = Backup> {

@@ -23,6 +23,25 @@ const DELETE_CONCURRENCY: usize = 4;
 /// Deletions are not started later than this before the invocation's deadline, leaving time
 /// for them to finish and for the run record to be written.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+/// A call still unanswered this long before the deadline is given up (a throttled call can be
+/// retried by the SDK for longer than the invocation has left), so that the run record is
+/// still written before Lambda stops the invocation.
+const CALL_MARGIN: Duration = Duration::from_secs(1);
+
+/// Error codes with which DynamoDB refuses a backup for now, not for good: a new table's
+/// backups are still being enabled, or another backup operation on the table is under way
+/// (CreateBackup, API reference).
+const NOT_YET: [&str; 2] = [
+    "ContinuousBackupsUnavailableException",
+    "BackupInUseException",
+];
+/// The first pause before asking again after [`NOT_YET`]; doubled each time up to
+/// [`NOT_YET_MAX_PAUSE`].
+const NOT_YET_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause between those tries.
+const NOT_YET_MAX_PAUSE: Duration = Duration::from_secs(8);
+/// How long to keep trying when the invocation has no deadline (a local run).
+const NOT_YET_LIMIT: Duration = Duration::from_secs(60);
 
 /// What happened to one deletion.
 #[derive(Debug)]
@@ -231,8 +250,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         let name = table.backup_name(now);
         info!(table = %table, backup = %name, "creating backup");
         let created = self
-            .store
-            .create_backup(table, &name)
+            .create_when_possible(table, &name, invocation.deadline)
             .await
             .map_err(|source| RunError::CreateBackup {
                 table: table.to_string(),
@@ -332,9 +350,38 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         Ok(record)
     }
 
+    /// Makes the backup, waiting while DynamoDB says it cannot yet ([`NOT_YET`]), for as long as
+    /// the invocation leaves time to finish the run.
+    async fn create_when_possible(
+        &self,
+        table: &crate::naming::TableName,
+        name: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Backup, AwsError> {
+        let give_up = deadline.map_or_else(
+            || tokio::time::Instant::now() + NOT_YET_LIMIT,
+            |d| d - DEADLINE_MARGIN,
+        );
+        let mut pause = NOT_YET_PAUSE;
+        loop {
+            match self.store.create_backup(table, name).await {
+                Err(e)
+                    if NOT_YET.iter().any(|code| e.is(code))
+                        && tokio::time::Instant::now() + pause <= give_up =>
+                {
+                    warn!(table = %table, error = %e, pause_ms = pause.as_millis(), "DynamoDB cannot back up the table yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(NOT_YET_MAX_PAUSE);
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Deletes `backups`, starting at most one every [`DELETE_INTERVAL`] and running at most
     /// [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others,
-    /// except those that would start less than [`DEADLINE_MARGIN`] before `deadline`.
+    /// except those that would start less than [`DEADLINE_MARGIN`] before `deadline`; one still
+    /// unanswered [`CALL_MARGIN`] before it is given up and left for the next run.
     /// Results come back in the order of `backups`.
     async fn delete_all<'a>(
         &self,
@@ -350,7 +397,15 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                     return (backup, DeleteResult::Deferred);
                 }
                 tokio::time::sleep_until(start).await;
-                let result = match self.store.delete_backup(&backup.arn).await {
+                let call = self.store.delete_backup(&backup.arn);
+                let answer = match deadline {
+                    Some(deadline) => tokio::time::timeout_at(deadline - CALL_MARGIN, call).await,
+                    None => Ok(call.await),
+                };
+                let Ok(answer) = answer else {
+                    return (backup, DeleteResult::Deferred);
+                };
+                let result = match answer {
                     Ok(()) => DeleteResult::Deleted,
                     // Already gone, e.g. by an earlier attempt whose answer was lost.
                     Err(e) if e.is("BackupNotFoundException") => DeleteResult::Deleted,
@@ -437,6 +492,10 @@ mod tests {
         fail_delete: HashSet<String>,
         /// Deleted by an earlier attempt whose answer was lost: DeleteBackup says not found.
         already_gone: HashSet<String>,
+        /// CreateBackup answers ContinuousBackupsUnavailableException this many more times.
+        not_yet: Mutex<u32>,
+        /// DeleteBackup of these never answers (a call the SDK keeps retrying).
+        hang_delete: HashSet<String>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -478,6 +537,16 @@ mod tests {
             if self.fail_create {
                 return Err(aws_error("CreateBackup", "TableNotFoundException"));
             }
+            {
+                let mut not_yet = self.not_yet.lock().unwrap();
+                if *not_yet > 0 {
+                    *not_yet -= 1;
+                    return Err(aws_error(
+                        "CreateBackup",
+                        "ContinuousBackupsUnavailableException",
+                    ));
+                }
+            }
             let backup = Backup {
                 arn: format!("arn:{table}/backup/{name}"),
                 name: name.to_owned(),
@@ -499,6 +568,9 @@ mod tests {
         }
         async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
             self.calls.lock().unwrap().push(format!("delete {arn}"));
+            if self.hang_delete.contains(arn) {
+                std::future::pending::<()>().await;
+            }
             if self.fail_delete.contains(arn) {
                 return Err(aws_error("DeleteBackup", "LimitExceededException"));
             }
@@ -694,6 +766,80 @@ mod tests {
             function.records.0.lock().unwrap().len(),
             1,
             "the record is still written"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_tables_backup_waits_until_backups_are_enabled() {
+        let store = FakeStore::with(vec![ours(1)]);
+        *store.not_yet.lock().unwrap() = 2;
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(60);
+        let record = function
+            .handle(
+                &tutorial_event(),
+                &Invocation::new("r", NOW).with_deadline(deadline),
+            )
+            .await
+            .expect("run succeeds once backups are enabled");
+        assert_eq!(record.status, RunStatus::Ok);
+        let creates = function
+            .store
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("create"))
+            .count();
+        assert_eq!(creates, 3, "two refusals, then the backup");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(3),
+            "paused 1 s, then 2 s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backups_that_never_enable_fail_the_run_before_the_deadline() {
+        let store = FakeStore::default();
+        *store.not_yet.lock().unwrap() = u32::MAX;
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(20);
+        let err = function
+            .handle(
+                &tutorial_event(),
+                &Invocation::new("r", NOW).with_deadline(deadline),
+            )
+            .await
+            .expect_err("must fail");
+        assert_eq!(err.error_type(), "ContinuousBackupsUnavailableException");
+        assert!(
+            started.elapsed() <= Duration::from_secs(17),
+            "gave up {:?} after the start, past deadline minus margin",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deletion_that_never_answers_is_left_for_the_next_run() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        store.hang_delete.insert(ours(3).arn);
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let record = function
+            .handle(
+                &tutorial_event(),
+                &Invocation::new("r", NOW).with_deadline(deadline),
+            )
+            .await
+            .expect("the run ends before the deadline");
+        assert_eq!(record.deferred, vec![ours(3).name]);
+        assert_eq!(record.deleted.len(), 1);
+        assert!(tokio::time::Instant::now() <= deadline - CALL_MARGIN);
+        assert_eq!(
+            function.records.0.lock().unwrap().len(),
+            1,
+            "the record is written"
         );
     }
 

@@ -82,6 +82,11 @@ fn causes(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// An error and its causes, in one line of at most 300 characters.
+pub fn in_one_line(err: &dyn std::error::Error) -> String {
+    one_line(&causes(err))
+}
+
 /// Folds a multi-line error chain into one line of at most 300 characters.
 fn one_line(text: &str) -> String {
     let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
