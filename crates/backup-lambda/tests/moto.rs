@@ -1,11 +1,20 @@
-//! The function against moto's DynamoDB and S3 over real HTTP (`MOTO_ENDPOINT`, set by
-//! `make test`): five scheduled runs, a missing table and a bad event.
+//! The function against DynamoDB and S3 as the strict layer in front of moto answers them, over
+//! real HTTP (`MOTO_ENDPOINT`, set by `make test`): scheduled runs, a table made a moment ago, a
+//! missing table and a bad event. Tables and buckets are set up, and results read, straight
+//! from moto; the function's own calls go through the strict proxy.
 
 use backup_lambda::request::Settings;
 use backup_lambda::run::{BackupFunction, Invocation, RunError, RunStatus};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
 use serde_json::{Value, json};
-use test_support::{backup_names, create_movies_table, moto_config, unique_name};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use test_support::proxy::Proxy;
+use test_support::strict::{Strict, Windows};
+use test_support::{
+    backup_names, config_for, create_movies_table, moto_config, moto_endpoint, unique_name,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -16,12 +25,50 @@ struct Moto {
     s3: aws_sdk_s3::Client,
 }
 
+/// Clients straight to moto, for setting up and reading results.
 async fn moto() -> Moto {
-    let config = moto_config().await;
+    clients(&moto_config().await)
+}
+
+/// Clients through this binary's strict proxy, for the function. Its windows are a fifth of the
+/// default (a backup is CREATING for 0.5 s), so that the runs below can wait them out quickly.
+async fn strict() -> Moto {
+    static PROXY: OnceLock<Proxy> = OnceLock::new();
+    let proxy = PROXY.get_or_init(|| {
+        let windows = Windows::default().scaled(0.2);
+        Proxy::with(&moto_endpoint(), None, Some(Strict::aws(windows)))
+    });
+    clients(&config_for(proxy.endpoint()).await)
+}
+
+fn clients(config: &aws_config::SdkConfig) -> Moto {
     Moto {
-        dynamodb: aws_sdk_dynamodb::Client::new(&config),
-        s3: aws_sdk_s3::Client::new(&config),
+        dynamodb: aws_sdk_dynamodb::Client::new(config),
+        s3: aws_sdk_s3::Client::new(config),
     }
+}
+
+/// Waits until the backup is no longer CREATING as the strict layer reports it: what the minute
+/// between two scheduled runs gives a backup on AWS.
+async fn until_available(strict: &Moto, arn: &str) {
+    for _ in 0..100 {
+        let described = strict
+            .dynamodb
+            .describe_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .expect("describe backup");
+        let status = described
+            .backup_description()
+            .and_then(|d| d.backup_details())
+            .map(|d| d.backup_status().clone());
+        if status != Some(aws_sdk_dynamodb::types::BackupStatus::Creating) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("backup {arn} stayed CREATING");
 }
 
 async fn record_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
@@ -38,7 +85,7 @@ async fn record_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec
         .collect()
 }
 
-/// A new Movies-shaped table and log bucket: (table, bucket).
+/// A new Movies-shaped table and log bucket, made with `moto`'s clients: (table, bucket).
 async fn fresh_table_and_bucket(moto: &Moto) -> (String, String) {
     let table = unique_name("Movies");
     let bucket = unique_name("logs");
@@ -74,7 +121,8 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
         .await
         .expect("manual backup");
 
-    let function = function(&moto, &bucket);
+    let strict = strict().await;
+    let function = function(&strict, &bucket);
     let event = json!({ "TableName": table });
     let mut names = Vec::new();
     for run in 0..5 {
@@ -85,6 +133,7 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
             .expect("run succeeds");
         assert_eq!(record.status, RunStatus::Ok);
         names.push(record.backup_created.name.clone());
+        until_available(&strict, &record.backup_created.arn).await;
         assert_eq!(
             record.deleted.len(),
             usize::from(run >= 3),
@@ -123,12 +172,55 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
 }
 
 #[tokio::test]
+async fn runs_in_quick_succession_leave_backups_still_being_made_for_later() {
+    let moto = moto().await;
+    let (table, bucket) = fresh_table_and_bucket(&moto).await;
+    let function = function(&strict().await, &bucket);
+    let event = json!({ "TableName": table, "MaxBackups": 1 });
+    let first = function
+        .handle(&event, &Invocation::new("req-0", START))
+        .await
+        .expect("first run");
+    let second = function
+        .handle(
+            &event,
+            &Invocation::new("req-1", START + time::Duration::minutes(1)),
+        )
+        .await
+        .expect("second run, while the first backup is still CREATING");
+    assert_eq!(second.status, RunStatus::Ok);
+    assert!(second.deleted.is_empty(), "{:?}", second.deleted);
+    assert_eq!(second.still_creating, vec![first.backup_created.name]);
+    assert_eq!(backup_names(&moto.dynamodb, &table).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_table_made_a_moment_ago_is_backed_up_once_backups_are_enabled() {
+    let moto = moto().await;
+    let strict = strict().await;
+    // Made through the layer, so that it knows the table is new.
+    let (table, bucket) = fresh_table_and_bucket(&strict).await;
+    let record = function(&strict, &bucket)
+        .handle(
+            &json!({ "TableName": table }),
+            &Invocation::new("req", START),
+        )
+        .await
+        .expect("the run waits until DynamoDB takes backups of the new table");
+    assert_eq!(record.status, RunStatus::Ok);
+    assert_eq!(
+        backup_names(&moto.dynamodb, &table).await,
+        vec![record.backup_created.name]
+    );
+}
+
+#[tokio::test]
 async fn a_missing_table_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
     let (_, bucket) = fresh_table_and_bucket(&moto).await;
     let missing = unique_name("NoSuchTable");
 
-    let err = function(&moto, &bucket)
+    let err = function(&strict().await, &bucket)
         .handle(
             &json!({ "TableName": missing }),
             &Invocation::new("req", START),
@@ -151,7 +243,7 @@ async fn a_bad_event_fails_clearly_and_changes_nothing() {
     let moto = moto().await;
     let (table, bucket) = fresh_table_and_bucket(&moto).await;
 
-    let function = function(&moto, &bucket);
+    let function = function(&strict().await, &bucket);
     for event in [
         json!({"Table": table}),
         json!({"TableName": table, "MaxBackups": -1}),

@@ -9,7 +9,48 @@ use aws_sdk_sts::error::SdkError;
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use thiserror::Error;
 
-pub use backup_lambda::store::{AwsError, is_transient};
+pub use backup_lambda::store::{AwsError, in_one_line, is_transient};
+
+/// Error codes with which AWS refuses a change because another change to the same resource is
+/// under way: nothing was applied, and the same request may be sent again. CloudWatch Logs'
+/// `OperationAbortedException` ("Multiple concurrent requests to update the same resource were in
+/// conflict"), S3's `OperationAborted` (409, also given while a just-deleted bucket's name is not
+/// yet free) and IAM's `ConcurrentModification`.
+const CONFLICT_CODES: [&str; 3] = [
+    "OperationAbortedException",
+    "OperationAborted",
+    "ConcurrentModification",
+];
+/// The first pause before sending a conflicted change again; doubled up to [`CONFLICT_MAX_PAUSE`].
+const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest pause between those tries.
+const CONFLICT_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(8);
+/// How long a change is tried again before its conflict is reported.
+const CONFLICT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs `change` (an idempotent step: it may be run again from the start), again while AWS
+/// answers one of [`CONFLICT_CODES`], for up to [`CONFLICT_PATIENCE`].
+pub async fn retry_conflicts<F, Fut>(what: &str, change: F) -> Result<(), AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), AwsError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut pause = CONFLICT_PAUSE;
+    loop {
+        match change().await {
+            Err(err)
+                if CONFLICT_CODES.iter().any(|c| err.is(c))
+                    && started.elapsed() + pause < CONFLICT_PATIENCE =>
+            {
+                tracing::info!(resource = what, error = %err, "another change to it is under way; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(CONFLICT_MAX_PAUSE);
+            }
+            result => return result,
+        }
+    }
+}
 
 /// Where to connect: the standard chain, with these overrides.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -33,7 +74,7 @@ pub enum ConnectError {
     NoRegion,
     /// No credentials anywhere in the chain.
     #[error(
-        "no AWS credentials found ({0}); configure them with `aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        "no AWS credentials found ({0}); configure them with `aws configure` (or `aws sso login` for an SSO profile), AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )]
     NoCredentials(String),
     /// AWS could not be reached.
@@ -174,7 +215,7 @@ impl Aws {
             provider
                 .provide_credentials()
                 .await
-                .map_err(|e| ConnectError::NoCredentials(e.to_string()))?;
+                .map_err(|e| ConnectError::NoCredentials(in_one_line(&e)))?;
         }
         let identity = caller_identity(&aws_sdk_sts::Client::new(&config), &config).await?;
         let account = identity

@@ -127,6 +127,7 @@ fn steps_json(plan: &Plan) -> Value {
                 Action::NoChange => ("none", Vec::new(), None),
                 Action::UseExisting => ("use-existing", Vec::new(), None),
                 Action::Conflict(why) => ("conflict", Vec::new(), Some(why.clone())),
+                Action::Delete => ("delete", Vec::new(), None),
             };
             json!({"kind": s.kind, "name": s.name, "action": action, "fields": fields, "conflict": detail})
         })
@@ -163,12 +164,12 @@ async fn prepare(args: &StackArgs, connect: &ConnectArgs) -> Result<Prepared, Co
     let started = Instant::now();
     let aws = Aws::connect(connect).await?;
     let connected = started.elapsed();
+    let mut desired = Desired::new(&config, &aws, Some(zip))?;
     if !aws.tls && config.bucket_tls_only.is_none() {
         report!(
             "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
         );
     }
-    let mut desired = Desired::new(&config, &aws, Some(zip))?;
     let started = Instant::now();
     let observed = stack::observe(&aws, &desired).await?;
     let plan = stack::plan(&mut desired, &observed);
@@ -241,8 +242,9 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, Comman
     let summary = |elapsed_ms: u128| {
         let mut summary = plan_summary("up", &aws, &desired, &plan, phases.clone());
         summary["phases_ms"]["apply_ms"] = json!(elapsed_ms);
-        summary["function_arn"] = json!(desired.rule.function_arn);
-        summary["rule_arn"] = json!(desired.rule.arn);
+        summary["function_arn"] = json!(desired.rules.first().map(|r| &r.function_arn));
+        summary["rule_arn"] = json!(desired.rules.first().map(|r| &r.arn));
+        summary["rule_arns"] = json!(desired.rules.iter().map(|r| &r.arn).collect::<Vec<_>>());
         summary["role_arn"] = json!(desired.function.role_arn);
         summary["bucket"] = json!(desired.bucket.name);
         summary["elapsed_ms"] = json!(elapsed_ms);
@@ -278,6 +280,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Value, Co
             Action::UseExisting => "exists (not this stack's)".to_owned(),
             Action::Update(fields) => format!("differs: {}", fields.join(", ")),
             Action::Conflict(why) => format!("conflict: {why}"),
+            Action::Delete => "no longer needed".to_owned(),
         };
         report!("  {:<10} {:<44} {state}", step.kind, step.name);
     }
@@ -535,7 +538,8 @@ pub async fn invoke(
         .first()
         .ok_or(CommandError::Config(ConfigError::NoTable))?;
     let aws = Aws::connect(connect).await?;
-    let input = crate::invoke::scheduled_input(&aws, &config.rule_name(), table).await?;
+    let input =
+        crate::invoke::scheduled_input(&aws, &config.rule_for(table), &config.stack, table).await?;
     let local = force_local || is_loopback(aws.config.endpoint_url());
     report!(
         "invoking {} with {input} ({})",
@@ -593,6 +597,9 @@ pub fn parse_since(text: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs(seconds))
 }
 
+/// How far behind the newest event `logs --follow` keeps reading, for events delivered late.
+const LATE_EVENTS_MS: i64 = 120_000;
+
 /// `installer logs`.
 pub async fn logs(
     args: &StackArgs,
@@ -616,6 +623,7 @@ pub async fn logs(
     };
     let mut start = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
     let mut seen = std::collections::HashSet::new();
+    let mut newest = start;
     loop {
         let mut events = Vec::new();
         let mut token = None;
@@ -660,8 +668,11 @@ pub async fn logs(
             } else {
                 println!("{when} {}", message.trim_end());
             }
-            start = start.max(event.timestamp.unwrap_or(start));
+            newest = newest.max(event.timestamp.unwrap_or(newest));
         }
+        // CloudWatch Logs may deliver an event after later ones: read again from a while before
+        // the newest seen (what was printed is skipped by its id), so a late one still shows.
+        start = start.max(newest - LATE_EVENTS_MS);
         if !follow {
             return Ok(Value::Null);
         }

@@ -96,6 +96,19 @@ pub struct StackArgs {
     pub zip: Option<PathBuf>,
 }
 
+/// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
+/// up to five (5) targets associated with it at one time").
+pub const TARGETS_PER_RULE: usize = 5;
+
+/// The stack's `n`-th schedule rule (from 1): `<stack>-schedule`, then `<stack>-schedule-<n>`.
+pub fn rule_name(stack: &str, n: usize) -> String {
+    if n <= 1 {
+        format!("{stack}-schedule")
+    } else {
+        format!("{stack}-schedule-{n}")
+    }
+}
+
 /// Why the settings were rejected. Nothing has been called in AWS when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -319,9 +332,17 @@ impl StackConfig {
         format!("/aws/lambda/{}", self.stack)
     }
 
-    /// The EventBridge rule's name.
-    pub fn rule_name(&self) -> String {
-        format!("{}-schedule", self.stack)
+    /// The EventBridge rules' names, one per [`TARGETS_PER_RULE`] tables (a rule holds at most
+    /// five targets): `<stack>-schedule`, then `<stack>-schedule-2`, `-3`, ...
+    pub fn rule_names(&self) -> Vec<String> {
+        let rules = self.tables.len().div_ceil(TARGETS_PER_RULE).max(1);
+        (1..=rules).map(|n| rule_name(&self.stack, n)).collect()
+    }
+
+    /// The name of the rule whose target runs the backup of `table`.
+    pub fn rule_for(&self, table: &TableName) -> String {
+        let index = self.tables.iter().position(|t| t == table).unwrap_or(0);
+        rule_name(&self.stack, index / TARGETS_PER_RULE + 1)
     }
 
     /// The bucket's name: `--bucket`, or `<stack>-logs-<account>-<region>`.

@@ -5,6 +5,7 @@
 //! deletes real backups; its log lines are then written to the function's log group, as Lambda
 //! would, so that `installer logs` reads them the same way.
 
+use aws_sdk_lambda::operation::RequestId;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -73,48 +74,105 @@ pub struct Invocation {
     pub local: bool,
 }
 
-/// The schedule's constant input for `table`: exactly what a scheduled run receives.
+/// The schedule's constant input for `table`: exactly what a scheduled run receives. The
+/// target is looked for in `rule` (the rule `--table` places it in) and then in every other rule
+/// of the stack (`<stack>-schedule`, `-2`, ...), since the stack may back up more tables than
+/// were named.
 pub async fn scheduled_input(
     aws: &Aws,
     rule: &str,
+    stack: &str,
     table: &TableName,
 ) -> Result<String, InvokeError> {
-    let no_target = || InvokeError::NoTarget {
+    let prefix = crate::config::rule_name(stack, 1);
+    let mut rules = vec![rule.to_owned()];
+    let listed = aws
+        .events
+        .list_rules()
+        .name_prefix(&prefix)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ListRules", prefix.as_str(), &e))?;
+    rules.extend(
+        listed
+            .rules()
+            .iter()
+            .filter_map(|r| r.name())
+            .filter(|name| *name != rule)
+            .map(str::to_owned),
+    );
+    for name in &rules {
+        if let Some(input) = target_input(aws, name, table).await? {
+            return Ok(input);
+        }
+    }
+    Err(InvokeError::NoTarget {
         rule: rule.to_owned(),
         table: table.to_string(),
-    };
+    })
+}
+
+/// The input of `rule`'s target for `table`, if it has one (none if the rule does not exist).
+async fn target_input(
+    aws: &Aws,
+    rule: &str,
+    table: &TableName,
+) -> Result<Option<String>, InvokeError> {
     let targets = match aws.events.list_targets_by_rule().rule(rule).send().await {
         Ok(out) => out.targets,
         Err(e) => {
             let err = AwsError::new("ListTargetsByRule", rule, &e);
-            return Err(if err.is("ResourceNotFoundException") {
-                no_target()
+            return if err.is("ResourceNotFoundException") {
+                Ok(None)
             } else {
-                err.into()
-            });
+                Err(err.into())
+            };
         }
     };
-    targets
+    Ok(targets
         .unwrap_or_default()
         .into_iter()
         .filter_map(|t| t.input)
         .find(|input| {
             serde_json::from_str::<Value>(input).is_ok_and(|v| v["TableName"] == table.as_str())
-        })
-        .ok_or_else(no_target)
+        }))
 }
 
-/// Runs the function in Lambda with `input`.
+/// Tries of Invoke while Lambda throttles it (429: the function did not run).
+const INVOKE_ATTEMPTS: u32 = 5;
+
+/// Runs the function in Lambda with `input`, once.
+///
+/// Invoke is not safe to repeat blindly: a repeat after a connection dropped mid-call would run
+/// the function again and make a second backup. So the SDK's retries are off, and only a
+/// throttled call (which Lambda did not run) is made again.
 pub async fn remote(aws: &Aws, function: &str, input: &str) -> Result<Invocation, InvokeError> {
-    let out = aws
-        .lambda
-        .invoke()
-        .function_name(function)
-        .payload(Blob::new(input.as_bytes()))
-        .log_type(LogType::Tail)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("Invoke", function, &e))?;
+    let mut pause = std::time::Duration::from_millis(500);
+    let mut attempt = 1;
+    let out = loop {
+        let sent = aws
+            .lambda
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(input.as_bytes()))
+            .log_type(LogType::Tail)
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::new("Invoke", function, &e));
+        match sent {
+            Err(e) if e.is("TooManyRequestsException") && attempt < INVOKE_ATTEMPTS => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            sent => break sent?,
+        }
+    };
     let payload: Value = out
         .payload()
         .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
@@ -134,7 +192,7 @@ pub async fn remote(aws: &Aws, function: &str, input: &str) -> Result<Invocation
         Some(_) => Err(error_parts(&payload)),
     };
     Ok(Invocation {
-        request_id: out.executed_version().unwrap_or("$LATEST").to_owned(),
+        request_id: out.request_id().unwrap_or_default().to_owned(),
         result,
         logs,
         local: false,

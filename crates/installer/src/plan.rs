@@ -16,6 +16,8 @@ pub enum Action {
     UseExisting,
     /// It exists, is not this stack's, and the stack cannot do without owning it.
     Conflict(String),
+    /// It is this stack's and no longer needed (a schedule rule for tables since dropped).
+    Delete,
 }
 
 /// What `down` does to one resource.
@@ -74,6 +76,7 @@ impl fmt::Display for Action {
             Action::NoChange => f.write_str("no change"),
             Action::UseExisting => f.write_str("use existing (not this stack's; left as it is)"),
             Action::Conflict(why) => write!(f, "conflict: {why}"),
+            Action::Delete => f.write_str("delete (no longer needed)"),
         }
     }
 }

@@ -20,7 +20,21 @@ pub enum PolicyError {
     /// The template names a placeholder this code does not fill.
     #[error("policy template uses unknown placeholder ${{{0}}}")]
     Placeholder(String),
+    /// The function's policy would be over IAM's size limit for a role's inline policies.
+    #[error(
+        "the role's policy for {tables} tables would be {chars} characters, over IAM's limit of {INLINE_POLICY_LIMIT}; back up fewer tables per stack (split them across stacks with --stack) or use shorter table names"
+    )]
+    TooLarge {
+        /// How many tables it names.
+        tables: usize,
+        /// Its size, in characters without white space.
+        chars: usize,
+    },
 }
+
+/// IAM's limit on the size of a role's inline policies, in characters, white space not counted
+/// (IAM quotas: "Role policy size cannot exceed 10,240 characters").
+pub const INLINE_POLICY_LIMIT: usize = 10_240;
 
 /// The values a policy template's `${...}` placeholders are filled with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,9 +143,18 @@ impl PolicyVars {
         self.render(TRUST_TEMPLATE)
     }
 
-    /// The function's inline permissions policy.
+    /// The function's inline permissions policy; refused when it would be over
+    /// [`INLINE_POLICY_LIMIT`] (too many or too long table names), before anything is written.
     pub fn function_policy(&self) -> Result<Value, PolicyError> {
-        self.render(FUNCTION_TEMPLATE)
+        let policy = self.render(FUNCTION_TEMPLATE)?;
+        let chars = policy.to_string().chars().count();
+        if chars > INLINE_POLICY_LIMIT {
+            return Err(PolicyError::TooLarge {
+                tables: self.tables.len(),
+                chars,
+            });
+        }
+        Ok(policy)
     }
 
     /// The run-record bucket's policy.
@@ -246,6 +269,29 @@ mod tests {
         );
         assert_eq!(decode_document(r#"{"a": 1}"#), Some(json!({"a": 1})));
         assert_eq!(decode_document("%7Bnot json"), None);
+    }
+
+    #[test]
+    fn the_policy_fits_iams_limit_up_to_a_boundary_and_is_refused_past_it() {
+        let names: Vec<String> = (0..200).map(|i| format!("Table-{i:04}")).collect();
+        let policy_for = |n: usize| {
+            let tables: Vec<&str> = names[..n].iter().map(String::as_str).collect();
+            vars(&tables).function_policy()
+        };
+        let most = (1..200)
+            .take_while(|n| policy_for(*n).is_ok())
+            .last()
+            .expect("one table fits");
+        let size = policy_for(most).expect("fits").to_string().len();
+        assert!(size <= INLINE_POLICY_LIMIT, "{size}");
+        match policy_for(most + 1) {
+            Err(PolicyError::TooLarge { tables, chars }) => {
+                assert_eq!(tables, most + 1);
+                assert!(chars > INLINE_POLICY_LIMIT);
+            }
+            other => panic!("{} tables: {other:?}", most + 1),
+        }
+        assert!(most >= 60, "ten-character names: {most} tables fit");
     }
 
     #[test]

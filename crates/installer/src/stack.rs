@@ -7,8 +7,8 @@ use backup_lambda::naming::TableName;
 use futures::future::try_join_all;
 use thiserror::Error;
 
-use crate::aws::{Aws, AwsError};
-use crate::config::StackConfig;
+use crate::aws::{Aws, AwsError, retry_conflicts};
+use crate::config::{self, StackConfig, TARGETS_PER_RULE};
 use crate::package::Package;
 use crate::plan::{Action, Plan, Removal, Step};
 use crate::policy::{PolicyError, PolicyVars};
@@ -44,8 +44,8 @@ pub struct Desired {
     pub tables: Vec<TableName>,
     /// The function.
     pub function: function::Desired,
-    /// The schedule rule, its targets and the invoke permission.
-    pub rule: rule::Desired,
+    /// The schedule rules (one per five tables), their targets and invoke permissions.
+    pub rules: Vec<rule::Desired>,
     /// The stack's tags.
     pub tags: Tags,
 }
@@ -77,7 +77,24 @@ impl Desired {
         if let Some(days) = config.max_age_days {
             environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
         }
-        let rule_name = config.rule_name();
+        let rules = config
+            .rule_names()
+            .into_iter()
+            .zip(config.tables.chunks(TARGETS_PER_RULE))
+            .map(|(name, tables)| rule::Desired {
+                arn: rule::arn(aws, &name),
+                schedule: config.schedule.as_str().to_owned(),
+                function_name: function_name.clone(),
+                function_arn: function_arn.clone(),
+                targets: tables
+                    .iter()
+                    .map(|t| (rule::target_id(t), rule::target_input(t)))
+                    .collect(),
+                statement_id: format!("{name}-invoke"),
+                tags: tags.clone(),
+                name,
+            })
+            .collect();
         Ok(Self {
             log_group: log_group::Desired {
                 name: config.log_group(),
@@ -114,20 +131,7 @@ impl Desired {
                 tags: tags.clone(),
                 reserve_concurrency: true,
             },
-            rule: rule::Desired {
-                arn: rule::arn(aws, &rule_name),
-                name: rule_name.clone(),
-                schedule: config.schedule.as_str().to_owned(),
-                function_name,
-                function_arn,
-                targets: config
-                    .tables
-                    .iter()
-                    .map(|t| (rule::target_id(t), rule::target_input(t)))
-                    .collect(),
-                statement_id: format!("{rule_name}-invoke"),
-                tags: tags.clone(),
-            },
+            rules,
             tags,
         })
     }
@@ -146,30 +150,44 @@ pub struct Observed {
     pub tables: Vec<Option<table::Observed>>,
     /// The function.
     pub function: Option<function::Observed>,
-    /// The rule.
-    pub rule: Option<rule::Observed>,
+    /// Each desired rule, in order.
+    pub rules: Vec<Option<rule::Observed>>,
+    /// The stack's rules that are no longer desired (fewer tables than before), with what they
+    /// hold.
+    pub stale_rules: Vec<(rule::Desired, Option<rule::Observed>)>,
     /// The account has concurrency left to reserve one execution for the function.
     pub can_reserve: bool,
 }
 
 /// Reads every resource, all at once (reads only).
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
-    let (log_group, role, bucket, tables, function, rule, can_reserve) = tokio::try_join!(
+    let prefix = config::rule_name(&desired.function.name, 1);
+    let (log_group, role, bucket, tables, function, rules, stale, can_reserve) = tokio::try_join!(
         log_group::observe(aws, &desired.log_group.name),
         role::observe(aws, &desired.role),
         bucket::observe(aws, &desired.bucket),
         try_join_all(desired.tables.iter().map(|t| table::observe(aws, t))),
         function::observe(aws, &desired.function.name),
-        rule::observe(aws, &desired.rule),
+        try_join_all(desired.rules.iter().map(|r| rule::observe(aws, r))),
+        rule::stale(aws, &prefix, &desired.rules, &desired.tags),
         function::can_reserve(aws),
     )?;
+    let mut stale_rules = Vec::new();
+    if let Some(first) = desired.rules.first() {
+        for name in stale {
+            let old = rule::renamed(first, &name);
+            let found = rule::observe(aws, &old).await?;
+            stale_rules.push((old, found));
+        }
+    }
     Ok(Observed {
         log_group,
         role,
         bucket,
         tables,
         function,
-        rule,
+        rules,
+        stale_rules,
         can_reserve,
     })
 }
@@ -241,11 +259,12 @@ pub fn plan(desired: &mut Desired, observed: &Observed) -> Plan {
         &desired.function.name,
         function::diff(&desired.function, observed.function.as_ref()),
     ));
-    steps.push(step(
-        kind::SCHEDULE,
-        &desired.rule.name,
-        rule::diff(&desired.rule, observed.rule.as_ref()),
-    ));
+    for (r, o) in desired.rules.iter().zip(&observed.rules) {
+        steps.push(step(kind::SCHEDULE, &r.name, rule::diff(r, o.as_ref())));
+    }
+    for (old, _) in &observed.stale_rules {
+        steps.push(step(kind::SCHEDULE, &old.name, Action::Delete));
+    }
     Plan { steps }
 }
 
@@ -272,8 +291,8 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Runs one resource's `work` for `action` under the progress display; nothing for a resource
-/// with nothing to do.
+/// Runs one resource's `work` for `action` under the progress display (again, from the start,
+/// while AWS says another change to it is under way); nothing for a resource with nothing to do.
 async fn timed<F, Fut>(
     progress: &Progress,
     kind: &'static str,
@@ -282,15 +301,19 @@ async fn timed<F, Fut>(
     work: F,
 ) -> Result<(), AwsError>
 where
-    F: FnOnce(Action) -> Fut,
+    F: Fn(Action) -> Fut,
     Fut: Future<Output = Result<(), AwsError>>,
 {
     let label = match &action {
         Action::Create => "create",
         Action::Update(_) => "update",
+        Action::Delete => "delete",
         _ => return Ok(()),
     };
-    progress.step(label, kind, name, work(action)).await
+    let attempt = || work(action.clone());
+    progress
+        .step(label, kind, name, retry_conflicts(name, attempt))
+        .await
 }
 
 /// Applies `plan`: the log group, role, bucket and tables at once, then the function, then the
@@ -360,15 +383,23 @@ pub async fn apply(
         |a| async move { function::apply(aws, function, &a).await },
     )
     .await?;
-    let rule = &desired.rule;
-    timed(
-        progress,
-        kind::SCHEDULE,
-        &rule.name,
-        action(kind::SCHEDULE, &rule.name),
-        |a| async move { rule::apply(aws, rule, observed.rule.as_ref(), &a).await },
-    )
-    .await?;
+    for (rule, found) in desired.rules.iter().zip(&observed.rules) {
+        let found = found.as_ref();
+        timed(
+            progress,
+            kind::SCHEDULE,
+            &rule.name,
+            action(kind::SCHEDULE, &rule.name),
+            |a| async move { rule::apply(aws, rule, found, &a).await },
+        )
+        .await?;
+    }
+    for (old, _) in &observed.stale_rules {
+        timed(progress, kind::SCHEDULE, &old.name, Action::Delete, |_| {
+            rule::retire(aws, old)
+        })
+        .await?;
+    }
     Ok(())
 }
 
@@ -377,8 +408,10 @@ pub async fn apply(
 fn tables_to_remove(desired: &Desired, observed: &Observed) -> Vec<TableName> {
     let mut tables = desired.tables.clone();
     let targeted = observed
-        .rule
+        .rules
         .iter()
+        .chain(observed.stale_rules.iter().map(|(_, found)| found))
+        .flatten()
         .filter(|r| crate::resources::is_ours(&r.tags, &desired.tags))
         .flat_map(|r| &r.targets)
         .filter_map(|(_, _, input)| serde_json::from_str::<serde_json::Value>(input).ok())
@@ -408,12 +441,16 @@ pub async fn removal_plan(
         Removal::Delete if keep_data => Removal::Kept,
         other => other,
     };
-    let mut steps = vec![
-        step(
-            kind::SCHEDULE,
-            &desired.rule.name,
-            removal(observed.rule.as_ref().map(|r| &r.tags), ours),
-        ),
+    let rules = desired
+        .rules
+        .iter()
+        .zip(&observed.rules)
+        .map(|(r, o)| (r, o.as_ref()))
+        .chain(observed.stale_rules.iter().map(|(r, o)| (r, o.as_ref())));
+    let mut steps: Vec<_> = rules
+        .map(|(r, o)| step(kind::SCHEDULE, &r.name, removal(o.map(|o| &o.tags), ours)))
+        .collect();
+    steps.extend([
         step(
             kind::FUNCTION,
             &desired.function.name,
@@ -429,7 +466,7 @@ pub async fn removal_plan(
             &desired.log_group.name,
             removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
         ),
-    ];
+    ]);
     for table in tables_to_remove(desired, observed) {
         // The function's backups go unless --keep-data, whoever owns the table.
         let backups = if table::function_backups(aws, &table).await?.is_empty() {
@@ -457,19 +494,31 @@ pub async fn removal_plan(
     Ok(steps)
 }
 
-/// Removes what `steps` say to delete, in order. Returns, per table, how many of the function's
-/// backups were deleted.
+/// Removes what `steps` say to delete, in order, except that the schedule rules are only
+/// disabled at first (so that no new backup starts) and deleted last: until then they still name
+/// every table the stack backs up, so a `down` stopped midway is finished by the next one.
+/// Returns, per table, how many of the function's backups were deleted.
 pub async fn remove(
     aws: &Aws,
     steps: &[Step<Removal>],
 ) -> Result<Vec<(String, usize)>, StackError> {
     let progress = Progress::new();
     let mut backups_deleted = Vec::new();
-    for step in steps.iter().filter(|s| s.action == Removal::Delete) {
+    let deletions: Vec<_> = steps
+        .iter()
+        .filter(|s| s.action == Removal::Delete)
+        .collect();
+    let rules = || deletions.iter().filter(|s| s.kind == kind::SCHEDULE);
+    for step in rules() {
+        let work = rule::disable(aws, &step.name);
+        progress
+            .step("disable", step.kind, &step.name, work)
+            .await?;
+    }
+    for step in deletions.iter().filter(|s| s.kind != kind::SCHEDULE) {
         let name = step.name.as_str();
         let work = async {
             match step.kind {
-                kind::SCHEDULE => rule::delete(aws, name).await,
                 kind::FUNCTION => function::delete(aws, name).await,
                 kind::ROLE => role::delete(aws, name).await,
                 kind::LOG_GROUP => log_group::delete(aws, name).await,
@@ -489,6 +538,10 @@ pub async fn remove(
             }
         };
         progress.step("delete", step.kind, name, work).await?;
+    }
+    for step in rules() {
+        let work = rule::delete(aws, &step.name);
+        progress.step("delete", step.kind, &step.name, work).await?;
     }
     Ok(backups_deleted)
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use installer::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
 use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap, write_executable};
-use test_support::{backup_names, create_movies_table, moto_config, moto_endpoint, unique_name};
+use test_support::{aws_endpoint, backup_names, create_movies_table, moto_config, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
 /// How long the bootstrap may take to answer before the test gives up (a hang guard, not a
@@ -167,7 +167,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 #[tokio::test]
 async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
-    let endpoint = moto_endpoint();
+    let endpoint = aws_endpoint();
     let db = aws_sdk_dynamodb::Client::new(&moto_config().await);
     let table = unique_name("Movies");
     create_movies_table(&db, &table).await;
@@ -252,7 +252,7 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(&api, &moto_endpoint(), &[("MAX_BACKUPS", "0")]);
+    let (mut child, _) = start_bootstrap(&api, &aws_endpoint(), &[("MAX_BACKUPS", "0")]);
     assert!(api.invoke("req-1", json!({ "TableName": "Movies" })));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();

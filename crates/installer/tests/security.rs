@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use installer::policy::PolicyVars;
 use serde_json::Value;
 use support::cli::built_zip_path;
-use test_support::{moto_endpoint, unique_name};
+use test_support::{aws_endpoint, unique_name};
 
 /// Actions that AWS documents as having no resource-level permissions, so `*` is their only
 /// possible resource.
@@ -177,7 +177,7 @@ fn no_credential_is_ever_printed_even_verbose() {
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_installer"))
             .args(&args)
-            .env("AWS_ENDPOINT_URL", moto_endpoint())
+            .env("AWS_ENDPOINT_URL", aws_endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", key_id)
             .env("AWS_SECRET_ACCESS_KEY", secret)

@@ -676,7 +676,7 @@ fn missing_credentials_are_one_clear_line() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_installer"))
         .args(["status", "--region", "us-east-1"])
         .env_clear()
-        .env("AWS_ENDPOINT_URL", test_support::moto_endpoint())
+        .env("AWS_ENDPOINT_URL", test_support::aws_endpoint())
         .env("HOME", "/nonexistent")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(std::process::Stdio::null())

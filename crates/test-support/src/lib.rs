@@ -1,9 +1,15 @@
 //! Helpers for integration tests that run against moto's server (`MOTO_ENDPOINT`, which
 //! `make test` sets after starting it on a free 127.0.0.1 port).
+//!
+//! Code under test talks to AWS through [`aws_endpoint`]: a [strict](strict) proxy in front of
+//! moto that answers as AWS documents. Tests inspect what the code left behind with clients
+//! straight to moto ([`moto_config`]).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod proxy;
+pub mod strict;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -18,14 +24,35 @@ pub fn moto_endpoint() -> String {
         .expect("MOTO_ENDPOINT is not set: run the tests with `make test`, which starts moto")
 }
 
-/// SDK configuration for moto: its endpoint, us-east-1, and dummy credentials.
+/// The endpoint code under test should use: this test process's strict proxy in front of moto
+/// (started on first use), so that moto behaves as AWS documents.
+pub fn aws_endpoint() -> String {
+    static STRICT: OnceLock<proxy::Proxy> = OnceLock::new();
+    STRICT
+        .get_or_init(|| proxy::Proxy::start(&moto_endpoint(), None))
+        .endpoint()
+        .to_owned()
+}
+
+/// SDK configuration for code under test: [`aws_endpoint`], us-east-1, dummy credentials.
+pub async fn strict_config() -> SdkConfig {
+    config_for(&aws_endpoint()).await
+}
+
+/// SDK configuration for moto itself: its endpoint, us-east-1, and dummy credentials. For
+/// setting up and inspecting; code under test uses [`strict_config`].
 pub async fn moto_config() -> SdkConfig {
+    config_for(&moto_endpoint()).await
+}
+
+/// SDK configuration for `endpoint`: us-east-1, and dummy credentials.
+pub async fn config_for(endpoint: &str) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()
@@ -189,20 +216,29 @@ fn moto_api(endpoint: &str, method: &str, path: &str) -> String {
     body.to_owned()
 }
 
-/// The names of every backup of `table` (one ListBackups page, which is all moto returns),
-/// sorted.
+/// The names of every backup of `table` (all pages), sorted.
 pub async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
-    let listed = db
-        .list_backups()
-        .table_name(table)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("list backups of {table}: {e:?}"));
-    let mut names: Vec<String> = listed
-        .backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name().map(str::to_owned))
-        .collect();
+    let mut names = Vec::new();
+    let mut start = None;
+    loop {
+        let listed = db
+            .list_backups()
+            .table_name(table)
+            .set_exclusive_start_backup_arn(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list backups of {table}: {e:?}"));
+        names.extend(
+            listed
+                .backup_summaries()
+                .iter()
+                .filter_map(|b| b.backup_name().map(str::to_owned)),
+        );
+        match listed.last_evaluated_backup_arn {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
     names.sort();
     names
 }

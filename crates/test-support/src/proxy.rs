@@ -1,6 +1,8 @@
-//! A fault-injecting HTTP proxy between the code under test and moto.
+//! An HTTP proxy between the code under test and moto: strict, and fault-injecting on demand.
 //!
-//! Point a client's endpoint at [`Proxy::endpoint`] instead of moto's. Every request is named
+//! Point a client's endpoint at [`Proxy::endpoint`] instead of moto's. By default the proxy
+//! applies the [strict layer](crate::strict) to every request, so that moto answers as AWS
+//! documents; [`Proxy::bare`] leaves moto as it is. Every request is named
 //! (operation, and whether it writes) and logged, so a test can prove that a command made no
 //! mutating call at all; with [`Faults`], a seeded share of requests is answered with the error a
 //! real service gives under load (throttling in each protocol's own shape, HTTP 500/503), or the
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::strict::{Call, Reply, Strict, Upstream, Windows};
 use crate::{RecordedCall, classify_request};
 
 /// What the proxy did instead of (or after) forwarding a request.
@@ -60,6 +63,8 @@ pub struct ProxiedCall {
     pub fault: Option<Fault>,
     /// Whether moto received the request.
     pub reached_moto: bool,
+    /// The strict layer's rule that answered in moto's place, if one did.
+    pub refused_by: Option<&'static str>,
 }
 
 /// A running proxy; it stops with the test process.
@@ -70,6 +75,7 @@ pub struct Proxy {
 
 struct Shared {
     upstream: String,
+    strict: Option<Strict>,
     faults: Mutex<Option<Faults>>,
     sequence: AtomicU64,
     log: Mutex<Vec<ProxiedCall>>,
@@ -90,8 +96,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Proxy {
-    /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`) on a free 127.0.0.1 port.
+    /// Starts a strict proxy ([`Strict::aws`] with the default [`Windows`]) to `upstream`
+    /// (`http://127.0.0.1:PORT`) on a free 127.0.0.1 port; with `faults`, those come on top.
     pub fn start(upstream: &str, faults: Option<Faults>) -> Self {
+        Self::with(upstream, faults, Some(Strict::aws(Windows::default())))
+    }
+
+    /// A proxy that leaves moto's answers as they are (for the few tests that must see moto's
+    /// own behaviour).
+    pub fn bare(upstream: &str, faults: Option<Faults>) -> Self {
+        Self::with(upstream, faults, None)
+    }
+
+    /// A proxy with the given strict layer, or none.
+    pub fn with(upstream: &str, faults: Option<Faults>, strict: Option<Strict>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port for the proxy");
         let endpoint = format!(
             "http://{}",
@@ -102,6 +120,7 @@ impl Proxy {
                 .trim_start_matches("http://")
                 .trim_end_matches('/')
                 .to_owned(),
+            strict,
             faults: Mutex::new(faults),
             sequence: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
@@ -126,6 +145,11 @@ impl Proxy {
     /// Every request so far, in the order they arrived.
     pub fn calls(&self) -> Vec<ProxiedCall> {
         lock(&self.shared.log).clone()
+    }
+
+    /// The names of the strict rules that answered in moto's place so far, in order.
+    pub fn refusals(&self) -> Vec<&'static str> {
+        self.calls().iter().filter_map(|c| c.refused_by).collect()
     }
 
     /// The mutating requests that reached moto so far.
@@ -171,6 +195,34 @@ impl Proxy {
         let mut hold = lock(&self.shared.hold);
         *hold = Hold::default();
         self.shared.changed.notify_all();
+    }
+}
+
+impl Upstream for Shared {
+    fn ask(
+        &self,
+        call: &Call,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        let body = body.to_string().into_bytes();
+        let mut head = vec![
+            format!("Host: {}", self.upstream),
+            format!("X-Amz-Target: {target}"),
+            "Content-Type: application/x-amz-json-1.1".to_owned(),
+            format!("Content-Length: {}", body.len()),
+        ];
+        if let Some(auth) = &call.authorization {
+            head.push(format!("Authorization: {auth}"));
+        }
+        let request = Request {
+            method: "POST".to_owned(),
+            target: "/".to_owned(),
+            head,
+            body,
+        };
+        let reply = Reply::parse(&self.forward(&request)?)?;
+        reply.ok().then(|| reply.json())
     }
 }
 
@@ -277,16 +329,17 @@ impl Shared {
             fault,
             Some(Fault::Throttle | Fault::ServerError | Fault::DropBeforeForward)
         );
-        let response = if forward {
-            self.forward(&request)
+        let (response, refused_by) = if forward {
+            self.strict_forward(&request)
         } else {
-            None
+            (None, None)
         };
-        let reached_moto = response.is_some();
+        let reached_moto = response.is_some() && refused_by.is_none();
         lock(&self.log).push(ProxiedCall {
             call: call.clone(),
             fault,
             reached_moto,
+            refused_by,
         });
         if reached_moto && call.mutating {
             self.count_write();
@@ -305,6 +358,36 @@ impl Shared {
             let _ = writer.write_all(&reply);
         }
         let _ = writer.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Forwards the request through the strict layer: a rule's answer in moto's place (with the
+    /// rule's name), or moto's answer as the rules rewrite it. Without a strict layer, moto's
+    /// answer as it is.
+    fn strict_forward(&self, request: &Request) -> (Option<Vec<u8>>, Option<&'static str>) {
+        let Some(strict) = &self.strict else {
+            return (self.forward(request), None);
+        };
+        let call = Call::parse(
+            &request.method,
+            &request.target,
+            request.header("X-Amz-Target"),
+            request.header("Authorization"),
+            &request.body,
+        );
+        let now = std::time::Instant::now();
+        if let Some((rule, reply)) = strict.refuse(&call, now, self) {
+            return (Some(reply.to_bytes()), Some(rule));
+        }
+        let Some(raw) = self.forward(request) else {
+            return (None, None);
+        };
+        match Reply::parse(&raw) {
+            Some(mut reply) => {
+                strict.answered(&call, &mut reply, now);
+                (Some(reply.to_bytes()), None)
+            }
+            None => (Some(raw), None),
+        }
     }
 
     /// Counts a write that reached moto and, at the hold point, waits until released.

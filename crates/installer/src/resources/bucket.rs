@@ -60,7 +60,7 @@ pub struct Observed {
 pub enum Found {
     /// No bucket has this name.
     Absent,
-    /// Another account owns it (or it denies us): it cannot be used.
+    /// Another account owns it, it denies us, or it is in another region: it cannot be used.
     Foreign,
     /// It is in this account.
     Here(Observed),
@@ -74,7 +74,9 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
         Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {
             return Ok(Found::Absent);
         }
-        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 403 => {
+        // 403: another account's (or it denies us); 301: in another region. Neither can be
+        // this stack's bucket, whose name (by default) carries the account and region.
+        Err(SdkError::ServiceError(e)) if matches!(e.raw().status().as_u16(), 301 | 403) => {
             return Ok(Found::Foreign);
         }
         Err(e) => return Err(AwsError::new("HeadBucket", name, &e)),
@@ -204,7 +206,7 @@ pub fn diff(desired: &Desired, found: &Found) -> Action {
     match found {
         Found::Absent => Action::Create,
         Found::Foreign => Action::Conflict(format!(
-            "bucket name {} is taken by another account; choose another with --bucket",
+            "bucket name {} is taken by another account or region; choose another with --bucket",
             desired.name
         )),
         // CreateBucket cannot tag (portably), so an `up` stopped between CreateBucket and

@@ -8,7 +8,6 @@ use std::time::Duration;
 use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
-use tracing::warn;
 
 use crate::arch::Arch;
 use crate::aws::{Aws, AwsError};
@@ -20,6 +19,9 @@ use crate::resources::{Tags, absent_if, is_ours};
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long `up` keeps retrying while IAM has not yet made a new role usable by Lambda.
 const ROLE_PROPAGATION: Duration = Duration::from_secs(150);
+/// How often it asks meanwhile: propagation usually takes seconds, so polling (rather than
+/// backing off) lets `up` go on within a second of the role becoming usable.
+const ROLE_POLL: Duration = Duration::from_secs(1);
 /// The reserved concurrency: one run at a time.
 const CONCURRENCY: i32 = 1;
 
@@ -188,7 +190,7 @@ fn role_not_ready(err: &AwsError) -> bool {
 async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_secs(2);
+    let mut told = false;
     loop {
         let result = aws
             .lambda
@@ -220,12 +222,13 @@ async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError
                 break;
             }
             Err(err) if role_not_ready(&err) && started.elapsed() < ROLE_PROPAGATION => {
-                warn!(
-                    "IAM has not yet made the new role usable by Lambda; retrying in {}s",
-                    pause.as_secs()
-                );
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(20));
+                if !told {
+                    tracing::info!(
+                        "IAM has not yet made the new role usable by Lambda; asking every second"
+                    );
+                    told = true;
+                }
+                tokio::time::sleep(ROLE_POLL).await;
             }
             Err(err) => return Err(err),
         }

@@ -1,6 +1,7 @@
-//! The EventBridge schedule rule `<stack>-schedule`: one target per table with the constant
-//! input `{"TableName":"<table>"}`, and the function's permission for EventBridge to invoke it
-//! from this rule only.
+//! An EventBridge schedule rule of the stack (`<stack>-schedule`, and `<stack>-schedule-2`, ...
+//! for every five tables past the first five, a rule's quota of targets): one target per table
+//! with the constant input `{"TableName":"<table>"}`, and the function's permission for
+//! EventBridge to invoke it from this rule only.
 
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ use crate::resources::{Tags, absent_if, is_ours};
 
 /// The principal the invoke permission is granted to.
 const PRINCIPAL: &str = "events.amazonaws.com";
+/// Entries one PutTargets call may carry (PutTargets, API reference: "The maximum number of
+/// entries per request is 10").
+const ENTRIES_PER_CALL: usize = 10;
 
 /// The rule as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,21 +311,23 @@ pub async fn apply(
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AwsError::malformed("PutTargets", name, &e.to_string()))?;
-        let out = aws
-            .events
-            .put_targets()
-            .rule(name)
-            .set_targets(Some(targets))
-            .send()
-            .await
-            .map_err(|e| AwsError::new("PutTargets", name, &e))?;
-        if out.failed_entry_count() > 0 {
-            let why = out
-                .failed_entries()
-                .first()
-                .and_then(|f| f.error_message())
-                .unwrap_or("no reason given");
-            return Err(AwsError::malformed("PutTargets", name, why));
+        for batch in targets.chunks(ENTRIES_PER_CALL) {
+            let out = aws
+                .events
+                .put_targets()
+                .rule(name)
+                .set_targets(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| AwsError::new("PutTargets", name, &e))?;
+            if out.failed_entry_count() > 0 {
+                let why = out
+                    .failed_entries()
+                    .first()
+                    .and_then(|f| f.error_message())
+                    .unwrap_or("no reason given");
+                return Err(AwsError::malformed("PutTargets", name, why));
+            }
         }
     }
     if fields.contains(&"permission") {
@@ -411,6 +417,108 @@ async fn revoke_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         &["ResourceNotFoundException"],
     )
     .map(drop)
+}
+
+/// The stack's rules beyond `wanted` (left by an `up` with more tables) that carry the stack's
+/// tags: `<prefix>-<n>` for any number n, found with ListRules.
+pub async fn stale(
+    aws: &Aws,
+    prefix: &str,
+    wanted: &[Desired],
+    ours: &Tags,
+) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .events
+            .list_rules()
+            .name_prefix(prefix)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListRules", prefix, &e))?;
+        names.extend(
+            page.rules()
+                .iter()
+                .filter_map(|r| r.name().map(str::to_owned)),
+        );
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut stale = Vec::new();
+    for name in names {
+        let numbered = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !numbered || wanted.iter().any(|w| w.name == name) {
+            continue;
+        }
+        let arn = wanted
+            .first()
+            .map(|w| {
+                w.arn
+                    .replace(&format!("rule/{}", w.name), &format!("rule/{name}"))
+            })
+            .unwrap_or_default();
+        let tags: Tags = aws
+            .events
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListTagsForResource", name.as_str(), &e))?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        if is_ours(&tags, ours) {
+            stale.push(name);
+        }
+    }
+    Ok(stale)
+}
+
+/// The same rule under another name (its own ARN and statement id), with no targets: how a
+/// stale rule is read and removed.
+pub fn renamed(desired: &Desired, name: &str) -> Desired {
+    Desired {
+        arn: desired
+            .arn
+            .replace(&format!("rule/{}", desired.name), &format!("rule/{name}")),
+        name: name.to_owned(),
+        targets: Vec::new(),
+        statement_id: format!("{name}-invoke"),
+        ..desired.clone()
+    }
+}
+
+/// Stops the rule from firing (already gone is fine): the first step of `down`, so that no new
+/// backup starts while the stack is taken apart.
+pub async fn disable(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    absent_if(
+        aws.events
+            .disable_rule()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DisableRule", name, &e)),
+        &["ResourceNotFoundException"],
+    )
+    .map(drop)
+}
+
+/// Removes a rule the stack no longer needs: its targets, the rule, and its invoke statement.
+pub async fn retire(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    delete(aws, &desired.name).await?;
+    let statement = read_policy(aws, &desired.function_name).await?;
+    if statements_with_id(&statement, &desired.statement_id) > 0 {
+        revoke_invoke(aws, desired).await?;
+    }
+    Ok(())
 }
 
 /// Removes the rule's targets, then the rule (already gone is fine).

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
+    AttributeDefinition, BackupStatus, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TableDescription, TableStatus, Tag,
 };
 use backup_lambda::naming::TableName;
-use backup_lambda::retention::{BackupKind, BackupState};
+use backup_lambda::retention::{Backup, BackupKind, BackupState};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
 use crate::aws::{Aws, AwsError};
@@ -31,16 +32,15 @@ pub struct Observed {
 /// Reads the table and its tags.
 pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, AwsError> {
     let name = table.as_str();
-    let described = absent_if(
-        aws.dynamodb
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("DescribeTable", name, &e)),
-        &["ResourceNotFoundException"],
-    )?;
-    let Some(arn) = described.and_then(|d| d.table?.table_arn) else {
+    let Some(table) = describe(aws, table).await? else {
+        return Ok(None);
+    };
+    // A table being deleted (by a `down` a moment ago) is as good as gone: `up` makes it anew
+    // once it is.
+    if table.table_status == Some(TableStatus::Deleting) {
+        return Ok(None);
+    }
+    let Some(arn) = table.table_arn else {
         return Ok(None);
     };
     let tags = aws
@@ -90,7 +90,7 @@ pub async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), Aws
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(malformed))
         .collect::<Result<Vec<_>, _>>()?;
-    let created = aws
+    let request = aws
         .dynamodb
         .create_table()
         .table_name(name)
@@ -99,14 +99,21 @@ pub async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), Aws
         .key_schema(key("year", KeyType::Hash)?)
         .key_schema(key("title", KeyType::Range)?)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_tags(Some(tags))
-        .send()
-        .await;
-    match created {
-        Ok(_) => {}
-        // Made by an earlier, interrupted run: wait for it like a new one.
-        Err(e) if AwsError::new("CreateTable", name, &e).is("ResourceInUseException") => {}
-        Err(e) => return Err(AwsError::new("CreateTable", name, &e)),
+        .set_tags(Some(tags));
+    loop {
+        let err = match request.clone().send().await {
+            Ok(_) => break,
+            Err(e) => AwsError::new("CreateTable", name, &e),
+        };
+        if !err.is("ResourceInUseException") {
+            return Err(err);
+        }
+        // The name is in use: by a table an earlier, interrupted run made (wait for it like a
+        // new one), or by one still being deleted (wait until it is gone, then make it anew).
+        if status(aws, table).await? != Some(TableStatus::Deleting) {
+            break;
+        }
+        wait_deleted(aws, table).await?;
     }
     aws.dynamodb
         .wait_until_table_exists()
@@ -115,6 +122,44 @@ pub async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), Aws
         .await
         .map(drop)
         .map_err(|e| AwsError::new("DescribeTable (waiting for ACTIVE)", name, &e))
+}
+
+/// The table as DescribeTable tells it, `None` when there is no such table.
+async fn describe(aws: &Aws, table: &TableName) -> Result<Option<TableDescription>, AwsError> {
+    let name = table.as_str();
+    let described = absent_if(
+        aws.dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeTable", name, &e)),
+        &["ResourceNotFoundException"],
+    )?;
+    Ok(described.and_then(|d| d.table))
+}
+
+/// The table's status, `None` when there is no such table.
+async fn status(aws: &Aws, table: &TableName) -> Result<Option<TableStatus>, AwsError> {
+    Ok(describe(aws, table).await?.and_then(|t| t.table_status))
+}
+
+/// Waits until a table being deleted is gone, asking every second (deletion takes seconds to
+/// minutes), for up to [`ACTIVE_TIMEOUT`].
+async fn wait_deleted(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+    let started = tokio::time::Instant::now();
+    tracing::info!(table = %table, "waiting for the table's earlier deletion to finish");
+    while status(aws, table).await?.is_some() {
+        if started.elapsed() > ACTIVE_TIMEOUT {
+            return Err(AwsError::malformed(
+                "DescribeTable (waiting for deletion)",
+                table.as_str(),
+                "the table is still being deleted; run `up` again later",
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(())
 }
 
 /// Deletes the table (already gone is fine).
@@ -132,9 +177,9 @@ pub async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
     .map(drop)
 }
 
-/// The ARNs of every backup of `table` that the function made (named
-/// `<table>-<YYYYmmddHHMMSS>`), found with the function's own paged listing.
-pub async fn function_backups(aws: &Aws, table: &TableName) -> Result<Vec<String>, AwsError> {
+/// Every backup of `table` that the function made (named `<table>-<YYYYmmddHHMMSS>`), found
+/// with the function's own paged listing.
+pub async fn function_backups(aws: &Aws, table: &TableName) -> Result<Vec<Backup>, AwsError> {
     let listed = DynamoDbBackups::new(aws.dynamodb.clone())
         .list_backups(table)
         .await?;
@@ -142,21 +187,76 @@ pub async fn function_backups(aws: &Aws, table: &TableName) -> Result<Vec<String
         .into_iter()
         .filter(|b| b.kind == BackupKind::User && table.owns_backup_name(&b.name))
         .filter(|b| b.state != BackupState::Deleted)
-        .map(|b| b.arn)
         .collect())
 }
 
+/// DeleteBackup may be called 10 times a second per account (API reference): start one at most
+/// every 110 ms, a little under that, so that network jitter never bunches 11 into one second.
+const DELETE_INTERVAL: Duration = Duration::from_millis(110);
+/// How long `down` waits for one backup still being made (CREATING) before giving up on it.
+const CREATING_PATIENCE: Duration = Duration::from_secs(900);
+
 /// Deletes every backup of `table` that the function made; other backups are never touched.
-/// Returns how many were deleted.
+/// Backups still being made are waited for (DynamoDB refuses to delete them), deletions are
+/// paced to DynamoDB's rate limit, and a deletion refused as in use is tried again. Returns how
+/// many were deleted.
 pub async fn delete_function_backups(aws: &Aws, table: &TableName) -> Result<usize, AwsError> {
-    let store = DynamoDbBackups::new(aws.dynamodb.clone());
-    let arns = function_backups(aws, table).await?;
-    for arn in &arns {
-        match store.delete_backup(arn).await {
-            Ok(()) => {}
-            Err(e) if e.is("BackupNotFoundException") => {}
-            Err(e) => return Err(e),
-        }
+    let backups = function_backups(aws, table).await?;
+    let mut next = tokio::time::Instant::now();
+    for backup in &backups {
+        tokio::time::sleep_until(next).await;
+        delete_when_done(aws, backup).await?;
+        next = tokio::time::Instant::now() + DELETE_INTERVAL;
     }
-    Ok(arns.len())
+    Ok(backups.len())
+}
+
+/// Deletes one backup once it is no longer being made, asking every second (then up to every
+/// 8 s) while DynamoDB says it is CREATING or in use, for up to [`CREATING_PATIENCE`].
+async fn delete_when_done(aws: &Aws, backup: &Backup) -> Result<(), AwsError> {
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_secs(1);
+    let mut creating = backup.state == BackupState::Creating;
+    loop {
+        if creating {
+            tracing::info!(backup = %backup.name, "waiting for the backup to finish before deleting it");
+            creating = backup_state(aws, &backup.arn).await? == Some(BackupStatus::Creating);
+        }
+        if !creating {
+            match store.delete_backup(&backup.arn).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is("BackupNotFoundException") => return Ok(()),
+                Err(e) if e.is("BackupInUseException") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if started.elapsed() > CREATING_PATIENCE {
+            return Err(AwsError::malformed(
+                "DeleteBackup",
+                backup.arn.as_str(),
+                "the backup is still being made; run `down` again later to finish",
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(8));
+        creating = true;
+    }
+}
+
+/// A backup's status (DescribeBackup), `None` when it is gone.
+async fn backup_state(aws: &Aws, arn: &str) -> Result<Option<BackupStatus>, AwsError> {
+    let described = absent_if(
+        aws.dynamodb
+            .describe_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeBackup", arn, &e)),
+        &["BackupNotFoundException"],
+    )?;
+    Ok(described
+        .and_then(|d| d.backup_description)
+        .and_then(|d| d.backup_details)
+        .map(|d| d.backup_status))
 }

@@ -14,7 +14,7 @@ pub fn built_zip_path() -> PathBuf {
 /// `installer <args>` with moto's endpoint, dummy credentials and us-east-1; stdin is empty
 /// (not a terminal).
 pub fn installer(args: &[&str]) -> Output {
-    installer_with_endpoint(args, &test_support::moto_endpoint())
+    installer_with_endpoint(args, &test_support::aws_endpoint())
 }
 
 /// Runs `installer <args>`, asserts it succeeded, and returns its stderr (the human report).

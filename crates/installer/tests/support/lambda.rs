@@ -89,5 +89,19 @@ pub fn start_bootstrap(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let started = Instant::now();
-    (command.spawn().expect("start bootstrap"), started)
+    (spawn(&mut command), started)
+}
+
+/// Starts `command`, trying again while Linux says "text file busy": a binary written a moment
+/// ago can still be open for writing in a child that another test thread forked meanwhile.
+fn spawn(command: &mut Command) -> std::process::Child {
+    for _ in 0..100 {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            started => return started.expect("start bootstrap"),
+        }
+    }
+    panic!("the bootstrap stayed busy (ETXTBSY)")
 }

@@ -1,0 +1,506 @@
+//! DynamoDB's backups and tables, as its API reference documents them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{Call, Recent, Reply, Rule, Service, Upstream};
+
+const DDB: Service = Service::DynamoDb;
+
+/// A new backup is `CREATING` for a while, and DeleteBackup of it is refused.
+///
+/// CreateBackup (API reference): "the backup is created asynchronously ... Backup requests are
+/// processed instantaneously and become available for restore within minutes." DeleteBackup:
+/// "BackupInUseException: There is another ongoing conflicting backup control plane operation on
+/// the table. The backup is either being created, deleted or restored to a table."
+/// Shown as CREATING in CreateBackup's, ListBackups' and DescribeBackup's answers.
+pub struct BackupCreating {
+    made: Recent,
+}
+
+impl BackupCreating {
+    /// Backups are CREATING for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            made: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for BackupCreating {
+    fn name(&self) -> &'static str {
+        "BackupCreating"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let arn = call.field("BackupArn")?;
+        (call.is(DDB, "DeleteBackup") && self.made.within(arn, now)).then(|| {
+            Reply::json_error(
+                DDB,
+                "BackupInUseException",
+                &format!("Backup is being created: {arn}"),
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if !reply.ok() {
+            return;
+        }
+        let creating = |status: &mut Value, arn: &Value| {
+            if arn.as_str().is_some_and(|a| self.made.within(a, now)) {
+                *status = "CREATING".into();
+            }
+        };
+        match call.operation.as_str() {
+            "CreateBackup" if call.service == DDB => reply.edit_json(|j| {
+                let details = &mut j["BackupDetails"];
+                if let Some(arn) = details["BackupArn"].as_str() {
+                    self.made.mark(arn, now);
+                }
+                let arn = details["BackupArn"].clone();
+                creating(&mut details["BackupStatus"], &arn);
+            }),
+            "ListBackups" if call.service == DDB => reply.edit_json(|j| {
+                for summary in j["BackupSummaries"].as_array_mut().into_iter().flatten() {
+                    let arn = summary["BackupArn"].clone();
+                    creating(&mut summary["BackupStatus"], &arn);
+                }
+            }),
+            "DescribeBackup" if call.service == DDB => reply.edit_json(|j| {
+                let details = &mut j["BackupDescription"]["BackupDetails"];
+                let arn = details["BackupArn"].clone();
+                creating(&mut details["BackupStatus"], &arn);
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// CreateBackup soon after CreateTable is refused with ContinuousBackupsUnavailableException.
+///
+/// CreateBackup (API reference), errors: "ContinuousBackupsUnavailableException: Backups have
+/// not yet been enabled for this table." A table's backups are enabled a while after it is made.
+pub struct BackupsNotYetEnabled {
+    created: Recent,
+}
+
+impl BackupsNotYetEnabled {
+    /// Backups are enabled `window` after CreateTable.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            created: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for BackupsNotYetEnabled {
+    fn name(&self) -> &'static str {
+        "BackupsNotYetEnabled"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let table = call.field("TableName")?;
+        (call.is(DDB, "CreateBackup") && self.created.within(table, now)).then(|| {
+            Reply::json_error(
+                DDB,
+                "ContinuousBackupsUnavailableException",
+                &format!("Backups are being enabled for the table: {table}. Please retry later"),
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.is(DDB, "CreateTable")
+            && reply.ok()
+            && let Some(table) = call.field("TableName")
+        {
+            self.created.mark(table, now);
+        }
+    }
+}
+
+/// A deleted table is `DELETING` for a while: DescribeTable says so and CreateTable of the name
+/// is refused.
+///
+/// DeleteTable (API reference): "After a DeleteTable request, the specified table is in the
+/// DELETING state until DynamoDB completes the deletion. ... If table is already in the DELETING
+/// state, no error is returned." CreateTable: "ResourceInUseException: The operation conflicts
+/// with the resource's availability. For example ... you attempted to recreate an existing
+/// table".
+pub struct TableDeleting {
+    window: Duration,
+    deleting: Mutex<HashMap<String, (Instant, Value)>>,
+}
+
+impl TableDeleting {
+    /// Tables are DELETING for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            deleting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The table's description (as DELETING) while it is being deleted.
+    fn described(&self, table: &str, now: Instant) -> Option<Value> {
+        let deleting = self.deleting.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, description) = deleting.get(table)?;
+        (now.saturating_duration_since(*at) < self.window).then(|| description.clone())
+    }
+}
+
+impl Rule for TableDeleting {
+    fn name(&self) -> &'static str {
+        "TableDeleting"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if call.service != DDB {
+            return None;
+        }
+        let table = call.field("TableName")?;
+        let description = self.described(table, now)?;
+        match call.operation.as_str() {
+            "DescribeTable" => Some(Reply::json_ok(
+                DDB,
+                &serde_json::json!({"Table": description}),
+            )),
+            "DeleteTable" => Some(Reply::json_ok(
+                DDB,
+                &serde_json::json!({"TableDescription": description}),
+            )),
+            "CreateTable" => Some(Reply::json_error(
+                DDB,
+                "ResourceInUseException",
+                &format!("Table is being deleted: {table}"),
+            )),
+            _ => None,
+        }
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if !call.is(DDB, "DeleteTable") || !reply.ok() {
+            return;
+        }
+        let Some(table) = call.field("TableName") else {
+            return;
+        };
+        reply.edit_json(|j| {
+            let description = &mut j["TableDescription"];
+            description["TableStatus"] = "DELETING".into();
+            self.deleting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(table.to_owned(), (now, description.clone()));
+        });
+    }
+}
+
+/// At most 10 DeleteBackup calls a second; more are refused with LimitExceededException.
+///
+/// DeleteBackup (API reference): "You can call DeleteBackup at a maximum rate of 10 times per
+/// second."
+#[derive(Default)]
+pub struct DeleteBackupRate {
+    recent: Mutex<VecDeque<Instant>>,
+}
+
+/// DeleteBackup calls allowed in any one second.
+const DELETES_PER_SECOND: usize = 10;
+
+impl Rule for DeleteBackupRate {
+    fn name(&self) -> &'static str {
+        "DeleteBackupRate"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "DeleteBackup") {
+            return None;
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        while recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= DELETES_PER_SECOND {
+            return Some(Reply::json_error(
+                DDB,
+                "LimitExceededException",
+                "DeleteBackup is limited to 10 calls per second",
+            ));
+        }
+        recent.push_back(now);
+        None
+    }
+}
+
+/// ListBackups answers in small pages, honouring `Limit`, `ExclusiveStartBackupArn` and
+/// `BackupType`, with `LastEvaluatedBackupArn` while more remain (moto returns everything in one
+/// page and ignores all three).
+///
+/// ListBackups (API reference): "LastEvaluatedBackupArn: The ARN of the backup last evaluated
+/// when the current page of results was returned ... If LastEvaluatedBackupArn is empty, then the
+/// last page of results has been processed"; `Limit`: "Maximum number of backups to return at
+/// once"; `BackupType`: USER, SYSTEM, AWS_BACKUP or ALL. The page size AWS picks is its own: 3
+/// here, so that any caller reading one page only is caught.
+pub struct ListBackupsPaging {
+    page: usize,
+}
+
+impl Default for ListBackupsPaging {
+    fn default() -> Self {
+        Self { page: 3 }
+    }
+}
+
+impl Rule for ListBackupsPaging {
+    fn name(&self) -> &'static str {
+        "ListBackupsPaging"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if !call.is(DDB, "ListBackups") || !reply.ok() {
+            return;
+        }
+        let kind = call.field("BackupType").unwrap_or("ALL");
+        let limit = call.json["Limit"]
+            .as_u64()
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(usize::MAX)
+            .min(self.page);
+        let start = call.field("ExclusiveStartBackupArn");
+        reply.edit_json(|j| {
+            let all: Vec<Value> = j["BackupSummaries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| kind == "ALL" || s["BackupType"] == kind)
+                .collect();
+            let from = start
+                .and_then(|arn| all.iter().position(|s| s["BackupArn"] == arn))
+                .map_or(0, |i| i + 1);
+            let page: Vec<Value> = all.iter().skip(from).take(limit).cloned().collect();
+            let more = from + page.len() < all.len();
+            let last = page.last().map(|s| s["BackupArn"].clone());
+            j["BackupSummaries"] = Value::Array(page);
+            match last {
+                Some(arn) if more => j["LastEvaluatedBackupArn"] = arn,
+                _ => {
+                    if let Some(o) = j.as_object_mut() {
+                        o.remove("LastEvaluatedBackupArn");
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Nothing, json_call, ok};
+    use super::*;
+    use serde_json::json;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_new_backup_is_creating_and_cannot_be_deleted_until_the_window_ends() {
+        let rule = BackupCreating::new(100 * MS);
+        let t0 = Instant::now();
+        let mut made =
+            ok(json!({"BackupDetails": {"BackupArn": "arn:b1", "BackupStatus": "AVAILABLE"}}));
+        rule.answered(
+            &json_call(DDB, "CreateBackup", json!({"TableName": "T"})),
+            &mut made,
+            t0,
+        );
+        assert_eq!(made.json()["BackupDetails"]["BackupStatus"], "CREATING");
+
+        let mut listed = ok(json!({"BackupSummaries": [
+            {"BackupArn": "arn:b1", "BackupStatus": "AVAILABLE"},
+            {"BackupArn": "arn:old", "BackupStatus": "AVAILABLE"}]}));
+        rule.answered(
+            &json_call(DDB, "ListBackups", json!({})),
+            &mut listed,
+            t0 + 50 * MS,
+        );
+        assert_eq!(
+            listed.json()["BackupSummaries"][0]["BackupStatus"],
+            "CREATING"
+        );
+        assert_eq!(
+            listed.json()["BackupSummaries"][1]["BackupStatus"],
+            "AVAILABLE"
+        );
+
+        let delete = json_call(DDB, "DeleteBackup", json!({"BackupArn": "arn:b1"}));
+        let refused = rule
+            .refuse(&delete, t0 + 50 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.json()["__type"], "BackupInUseException");
+        assert!(
+            rule.refuse(&delete, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+
+        let mut described = ok(
+            json!({"BackupDescription": {"BackupDetails": {"BackupArn": "arn:b1", "BackupStatus": "AVAILABLE"}}}),
+        );
+        rule.answered(
+            &json_call(DDB, "DescribeBackup", json!({})),
+            &mut described,
+            t0 + 100 * MS,
+        );
+        assert_eq!(
+            described.json()["BackupDescription"]["BackupDetails"]["BackupStatus"],
+            "AVAILABLE"
+        );
+    }
+
+    #[test]
+    fn backups_of_a_new_table_are_refused_until_enabled() {
+        let rule = BackupsNotYetEnabled::new(100 * MS);
+        let t0 = Instant::now();
+        rule.answered(
+            &json_call(DDB, "CreateTable", json!({"TableName": "T"})),
+            &mut ok(json!({})),
+            t0,
+        );
+        let backup = json_call(
+            DDB,
+            "CreateBackup",
+            json!({"TableName": "T", "BackupName": "b"}),
+        );
+        let refused = rule
+            .refuse(&backup, t0 + 99 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(
+            refused.json()["__type"],
+            "ContinuousBackupsUnavailableException"
+        );
+        assert!(
+            rule.refuse(&backup, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+        let other = json_call(DDB, "CreateBackup", json!({"TableName": "U"}));
+        assert!(
+            rule.refuse(&other, t0, &Nothing).is_none(),
+            "other tables unaffected"
+        );
+    }
+
+    #[test]
+    fn a_deleted_table_is_deleting_then_gone() {
+        let rule = TableDeleting::new(100 * MS);
+        let t0 = Instant::now();
+        let mut deleted =
+            ok(json!({"TableDescription": {"TableName": "T", "TableStatus": "ACTIVE"}}));
+        rule.answered(
+            &json_call(DDB, "DeleteTable", json!({"TableName": "T"})),
+            &mut deleted,
+            t0,
+        );
+        assert_eq!(
+            deleted.json()["TableDescription"]["TableStatus"],
+            "DELETING"
+        );
+
+        let describe = json_call(DDB, "DescribeTable", json!({"TableName": "T"}));
+        let seen = rule
+            .refuse(&describe, t0 + 50 * MS, &Nothing)
+            .expect("answered");
+        assert_eq!(seen.json()["Table"]["TableStatus"], "DELETING");
+        let create = json_call(DDB, "CreateTable", json!({"TableName": "T"}));
+        let refused = rule
+            .refuse(&create, t0 + 50 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.json()["__type"], "ResourceInUseException");
+        let again = json_call(DDB, "DeleteTable", json!({"TableName": "T"}));
+        assert_eq!(
+            rule.refuse(&again, t0 + 50 * MS, &Nothing)
+                .map(|r| r.status),
+            Some(200)
+        );
+
+        assert!(
+            rule.refuse(&describe, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+        assert!(rule.refuse(&create, t0 + 100 * MS, &Nothing).is_none());
+    }
+
+    #[test]
+    fn the_eleventh_delete_within_a_second_is_refused() {
+        let rule = DeleteBackupRate::default();
+        let t0 = Instant::now();
+        let delete = json_call(DDB, "DeleteBackup", json!({"BackupArn": "arn:b"}));
+        for i in 0..10 {
+            assert!(
+                rule.refuse(&delete, t0 + i * 10 * MS, &Nothing).is_none(),
+                "call {i}"
+            );
+        }
+        let refused = rule
+            .refuse(&delete, t0 + 999 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.json()["__type"], "LimitExceededException");
+        assert!(
+            rule.refuse(&delete, t0 + 1000 * MS, &Nothing).is_none(),
+            "clears"
+        );
+    }
+
+    #[test]
+    fn listings_come_in_pages_that_honour_the_request() {
+        let rule = ListBackupsPaging::default();
+        let summaries: Vec<Value> = (0..7)
+            .map(|i| json!({"BackupArn": format!("arn:{i}"), "BackupType": if i == 6 {"SYSTEM"} else {"USER"}}))
+            .collect();
+        let page = |request: Value| {
+            let mut reply = ok(json!({"BackupSummaries": summaries}));
+            rule.answered(
+                &json_call(DDB, "ListBackups", request),
+                &mut reply,
+                Instant::now(),
+            );
+            let json = reply.json();
+            let arns: Vec<String> = json["BackupSummaries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["BackupArn"].as_str().unwrap().to_owned())
+                .collect();
+            (
+                arns,
+                json["LastEvaluatedBackupArn"].as_str().map(str::to_owned),
+            )
+        };
+        assert_eq!(
+            page(json!({"BackupType": "USER"})),
+            (
+                vec!["arn:0".into(), "arn:1".into(), "arn:2".into()],
+                Some("arn:2".into())
+            )
+        );
+        assert_eq!(
+            page(json!({"BackupType": "USER", "ExclusiveStartBackupArn": "arn:2"})),
+            (vec!["arn:3".into(), "arn:4".into(), "arn:5".into()], None),
+            "the SYSTEM backup is filtered out, so nothing follows arn:5"
+        );
+        assert_eq!(
+            page(json!({"Limit": 1})),
+            (vec!["arn:0".into()], Some("arn:0".into()))
+        );
+        assert_eq!(
+            page(json!({"ExclusiveStartBackupArn": "arn:5"})).0,
+            vec!["arn:6".to_owned()]
+        );
+    }
+}

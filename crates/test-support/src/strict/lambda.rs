@@ -1,0 +1,356 @@
+//! Lambda's function states, and IAM roles that Lambda cannot assume yet.
+
+use std::time::{Duration, Instant};
+
+use super::{Call, Recent, Reply, Rule, Service, Upstream, decode};
+
+const LAMBDA: Service = Service::Lambda;
+
+/// Names a Lambda REST request (`CreateFunction`, `GetFunction`, `UpdateFunctionCode`, ...;
+/// `METHOD path` for the rest) and the function it is for, by name (an ARN is cut to its name).
+pub(super) fn name_rest_call(method: &str, path: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let function = parts.get(2).map(|f| function_name(&decode(f)));
+    let operation = match (method, parts.get(1..).unwrap_or_default()) {
+        ("POST", ["functions"]) => "CreateFunction",
+        ("GET", ["functions", _]) => "GetFunction",
+        ("DELETE", ["functions", _]) => "DeleteFunction",
+        ("GET", ["functions", _, "configuration"]) => "GetFunctionConfiguration",
+        ("PUT", ["functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+        ("PUT", ["functions", _, "code"]) => "UpdateFunctionCode",
+        ("POST", ["functions", _, "invocations"]) => "Invoke",
+        ("POST", ["functions", _, "versions"]) => "PublishVersion",
+        _ => return (format!("{method} {path}"), function),
+    };
+    (operation.to_owned(), function)
+}
+
+/// `arn:aws:lambda:region:account:function:name[:qualifier]` → `name`; a name stays as it is.
+fn function_name(text: &str) -> String {
+    match text.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// The operations that fail while a function is Pending or being updated.
+const BLOCKED: [&str; 4] = [
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+    "PublishVersion",
+    "Invoke",
+];
+
+/// CreateFunction with a role made a moment ago is refused: "The role defined for the function
+/// cannot be assumed by Lambda."
+///
+/// IAM user guide, "Troubleshooting IAM" ("Changes that I make are not always immediately
+/// visible"): IAM is eventually consistent, and a new role may not be usable at once. Lambda
+/// (CreateFunction, errors) answers InvalidParameterValueException with this message while it
+/// cannot assume the role.
+pub struct RolePropagation {
+    created: Recent,
+}
+
+impl RolePropagation {
+    /// Roles are usable by Lambda `window` after CreateRole.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            created: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for RolePropagation {
+    fn name(&self) -> &'static str {
+        "RolePropagation"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let role = call.field("Role")?.rsplit('/').next()?;
+        (call.is(LAMBDA, "CreateFunction") && self.created.within(role, now)).then(|| {
+            Reply::lambda_error(
+                400,
+                "InvalidParameterValueException",
+                "The role defined for the function cannot be assumed by Lambda.",
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.is(Service::Iam, "CreateRole")
+            && reply.ok()
+            && let Some(role) = call.param("RoleName")
+        {
+            self.created.mark(role, now);
+        }
+    }
+}
+
+/// Shows the function's state as `edit` says in GetFunction's and GetFunctionConfiguration's
+/// answers (the configuration is nested in the first, the whole body of the second).
+fn edit_configuration(call: &Call, reply: &mut Reply, edit: impl FnOnce(&mut serde_json::Value)) {
+    match call.operation.as_str() {
+        "GetFunction" => reply.edit_json(|j| edit(&mut j["Configuration"])),
+        "GetFunctionConfiguration"
+        | "CreateFunction"
+        | "UpdateFunctionCode"
+        | "UpdateFunctionConfiguration" => reply.edit_json(edit),
+        _ => {}
+    }
+}
+
+/// A new function is `Pending` for a while; updates and invocations meanwhile are refused with
+/// ResourceConflictException.
+///
+/// Lambda developer guide, "Lambda function states": "Pending – After Lambda creates the
+/// function, it sets the state to pending ... Lambda does not invoke a function during pending
+/// state. Any invocations or other API actions that operate on the function will fail." The
+/// operations that fail while Pending are listed there: Invoke, UpdateFunctionCode,
+/// UpdateFunctionConfiguration, PublishVersion.
+pub struct FunctionPending {
+    created: Recent,
+}
+
+impl FunctionPending {
+    /// Functions are Pending for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            created: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for FunctionPending {
+    fn name(&self) -> &'static str {
+        "FunctionPending"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let function = call.resource.as_deref()?;
+        let blocked = call.service == LAMBDA && BLOCKED.contains(&call.operation.as_str());
+        (blocked && self.created.within(function, now)).then(|| {
+            Reply::lambda_error(
+                409,
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.service != LAMBDA || !reply.ok() {
+            return;
+        }
+        if call.operation == "CreateFunction" {
+            if let Some(name) = call.field("FunctionName") {
+                self.created.mark(&function_name(name), now);
+            }
+        } else if call.operation == "DeleteFunction" {
+            if let Some(name) = &call.resource {
+                self.created.forget(name);
+            }
+            return;
+        }
+        let name = call
+            .resource
+            .clone()
+            .or_else(|| call.field("FunctionName").map(function_name));
+        if name.is_some_and(|n| self.created.within(&n, now)) {
+            edit_configuration(call, reply, |c| {
+                c["State"] = "Pending".into();
+                c["StateReason"] = "The function is being created.".into();
+                c["StateReasonCode"] = "Creating".into();
+            });
+        }
+    }
+}
+
+/// An updated function's `LastUpdateStatus` is `InProgress` for a while; another update
+/// meanwhile is refused with ResourceConflictException.
+///
+/// Lambda developer guide, "Lambda function states" ("Function states during update"): while
+/// `LastUpdateStatus` is `InProgress`, UpdateFunctionCode, UpdateFunctionConfiguration and
+/// PublishVersion fail; invocations use the previous code and configuration.
+pub struct UpdateInProgress {
+    updated: Recent,
+}
+
+impl UpdateInProgress {
+    /// Updates take `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            updated: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for UpdateInProgress {
+    fn name(&self) -> &'static str {
+        "UpdateInProgress"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let function = call.resource.as_deref()?;
+        let blocked = call.service == LAMBDA
+            && BLOCKED[..3].contains(&call.operation.as_str())
+            && self.updated.within(function, now);
+        blocked.then(|| {
+            Reply::lambda_error(
+                409,
+                "ResourceConflictException",
+                &format!(
+                    "The operation cannot be performed at this time. An update is in progress for resource: {function}"
+                ),
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.service != LAMBDA || !reply.ok() {
+            return;
+        }
+        let Some(name) = call.resource.clone() else {
+            return;
+        };
+        match call.operation.as_str() {
+            "UpdateFunctionCode" | "UpdateFunctionConfiguration" => self.updated.mark(&name, now),
+            "DeleteFunction" => {
+                self.updated.forget(&name);
+                return;
+            }
+            _ => {}
+        }
+        if self.updated.within(&name, now) {
+            edit_configuration(call, reply, |c| {
+                c["LastUpdateStatus"] = "InProgress".into();
+                c["LastUpdateStatusReason"] = "The function is being updated.".into();
+                c["LastUpdateStatusReasonCode"] = "InProgress".into();
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Nothing;
+    use super::*;
+    use serde_json::json;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn lambda(method: &str, path: &str, body: serde_json::Value) -> Call {
+        Call::parse(method, path, None, None, body.to_string().as_bytes())
+    }
+
+    fn reply(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    #[test]
+    fn a_new_role_cannot_be_assumed_until_it_propagates() {
+        let rule = RolePropagation::new(100 * MS);
+        let t0 = Instant::now();
+        let role = Call::parse(
+            "POST",
+            "/",
+            None,
+            None,
+            b"Action=CreateRole&RoleName=r&Version=2010-05-08",
+        );
+        rule.answered(&role, &mut reply(200, json!(null)), t0);
+        let create = lambda(
+            "POST",
+            "/2015-03-31/functions",
+            json!({"FunctionName": "f", "Role": "arn:aws:iam::1:role/r"}),
+        );
+        let refused = rule
+            .refuse(&create, t0 + 50 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.status, 400);
+        assert!(String::from_utf8_lossy(&refused.body).contains("cannot be assumed by Lambda"));
+        assert!(
+            rule.refuse(&create, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+    }
+
+    #[test]
+    fn a_new_function_is_pending_and_refuses_updates_until_active() {
+        let rule = FunctionPending::new(100 * MS);
+        let t0 = Instant::now();
+        let create = lambda(
+            "POST",
+            "/2015-03-31/functions",
+            json!({"FunctionName": "f"}),
+        );
+        let mut created = reply(201, json!({"FunctionName": "f", "State": "Active"}));
+        rule.answered(&create, &mut created, t0);
+        assert_eq!(created.json()["State"], "Pending");
+
+        let get = lambda("GET", "/2015-03-31/functions/f", json!(null));
+        let mut got = reply(200, json!({"Configuration": {"State": "Active"}}));
+        rule.answered(&get, &mut got, t0 + 50 * MS);
+        assert_eq!(got.json()["Configuration"]["State"], "Pending");
+
+        let update = lambda("PUT", "/2015-03-31/functions/f/code", json!({}));
+        let refused = rule
+            .refuse(&update, t0 + 50 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.status, 409);
+        let concurrency = lambda("PUT", "/2017-10-31/functions/f/concurrency", json!({}));
+        assert!(
+            rule.refuse(&concurrency, t0, &Nothing).is_none(),
+            "not in the documented list"
+        );
+
+        assert!(
+            rule.refuse(&update, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+        let mut later = reply(200, json!({"Configuration": {"State": "Active"}}));
+        rule.answered(&get, &mut later, t0 + 100 * MS);
+        assert_eq!(later.json()["Configuration"]["State"], "Active");
+    }
+
+    #[test]
+    fn an_update_is_in_progress_and_refuses_another_until_done() {
+        let rule = UpdateInProgress::new(100 * MS);
+        let t0 = Instant::now();
+        let update = lambda("PUT", "/2015-03-31/functions/f/configuration", json!({}));
+        rule.answered(
+            &update,
+            &mut reply(200, json!({"LastUpdateStatus": "Successful"})),
+            t0,
+        );
+        let get = lambda("GET", "/2015-03-31/functions/f", json!(null));
+        let mut got = reply(
+            200,
+            json!({"Configuration": {"LastUpdateStatus": "Successful"}}),
+        );
+        rule.answered(&get, &mut got, t0 + 50 * MS);
+        assert_eq!(
+            got.json()["Configuration"]["LastUpdateStatus"],
+            "InProgress"
+        );
+
+        let code = lambda("PUT", "/2015-03-31/functions/f/code", json!({}));
+        assert_eq!(
+            rule.refuse(&code, t0 + 50 * MS, &Nothing).map(|r| r.status),
+            Some(409)
+        );
+        let invoke = lambda("POST", "/2015-03-31/functions/f/invocations", json!({}));
+        assert!(
+            rule.refuse(&invoke, t0 + 50 * MS, &Nothing).is_none(),
+            "invocations go on"
+        );
+        assert!(
+            rule.refuse(&code, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+    }
+}

@@ -1,0 +1,582 @@
+//! The strict layer: makes moto answer as the AWS API references document, where moto does not.
+//!
+//! moto accepts what AWS refuses and shows at once what AWS shows only after a while: a backup is
+//! AVAILABLE the moment it is made, a deleted table is gone at once, a rule takes any number of
+//! targets, a function is never Pending. Code that passes on moto alone can fail on its first
+//! real account. Each [`Rule`] here models one documented behaviour, cites the documentation it
+//! follows, and does nothing else; [`Strict::aws`] is every rule, which the test proxy
+//! ([`crate::proxy::Proxy`]) applies to each request by default.
+//!
+//! A rule sees a request before moto does and may answer in moto's place ([`Rule::refuse`]),
+//! and sees moto's answer and may rewrite it ([`Rule::answered`]). Time windows ("CREATING for
+//! a few seconds") are [`Windows`], short so that the suite stays fast, and scalable.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod dynamodb;
+mod events;
+mod lambda;
+mod s3;
+
+pub use dynamodb::{
+    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ListBackupsPaging, TableDeleting,
+};
+pub use events::TargetsPerRule;
+pub use lambda::{FunctionPending, RolePropagation, UpdateInProgress};
+pub use s3::BucketNameReuse;
+
+/// The AWS service a request is for, told from its protocol's marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// JSON 1.0, `X-Amz-Target: DynamoDB_20120810.*`.
+    DynamoDb,
+    /// JSON 1.1, `X-Amz-Target: AWSEvents.*`.
+    Events,
+    /// JSON 1.1, `X-Amz-Target: Logs_20140328.*`.
+    Logs,
+    /// Query protocol, `Version=2010-05-08`.
+    Iam,
+    /// Query protocol, `Version=2011-06-15`.
+    Sts,
+    /// REST, paths under `/2015-03-31/` and other dated prefixes.
+    Lambda,
+    /// REST, path-style: `/<bucket>/<key>`.
+    S3,
+}
+
+/// A request, parsed enough for the rules to reason about it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The service.
+    pub service: Service,
+    /// The operation: the JSON target's or the form's `Action`, or, for REST calls, the name the
+    /// rules give it (`CreateFunction`, `CreateBucket`, ...; `METHOD path` when unnamed).
+    pub operation: String,
+    /// The JSON body (JSON protocols and Lambda), or `Null`.
+    pub json: Value,
+    /// The form fields (query protocol), or the URL query (REST).
+    pub params: Vec<(String, String)>,
+    /// The function (Lambda) or bucket (S3) the path names, decoded.
+    pub resource: Option<String>,
+    /// The `Authorization` header, so a rule asking moto something acts as the same caller.
+    pub authorization: Option<String>,
+}
+
+impl Call {
+    /// Parses a request from its method, target (path and query), `X-Amz-Target` header and body.
+    pub fn parse(
+        method: &str,
+        target: &str,
+        amz_target: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let text = String::from_utf8_lossy(body);
+        let form = decode_form(&text);
+        let action = form.iter().find(|(k, _)| k == "Action").map(|(_, v)| v);
+        let (service, operation, params, resource) = if let Some(t) = amz_target {
+            let (prefix, op) = t.split_once('.').unwrap_or((t, ""));
+            let service = match prefix {
+                "AWSEvents" => Service::Events,
+                "Logs_20140328" => Service::Logs,
+                _ => Service::DynamoDb,
+            };
+            (service, op.to_owned(), Vec::new(), None)
+        } else if let Some(action) = action {
+            let iam = form
+                .iter()
+                .any(|(k, v)| k == "Version" && v == "2010-05-08");
+            let service = if iam { Service::Iam } else { Service::Sts };
+            (service, action.clone(), form.clone(), None)
+        } else if path.starts_with("/20") {
+            let (operation, function) = lambda::name_rest_call(method, path);
+            (Service::Lambda, operation, decode_form(query), function)
+        } else {
+            let (operation, bucket) = s3::name_rest_call(method, path, query);
+            (Service::S3, operation, decode_form(query), bucket)
+        };
+        Self {
+            service,
+            operation,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            params,
+            resource,
+            authorization: authorization.map(str::to_owned),
+        }
+    }
+
+    /// Whether this is `operation` of `service`.
+    pub fn is(&self, service: Service, operation: &str) -> bool {
+        self.service == service && self.operation == operation
+    }
+
+    /// A form or query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A string field of the JSON body.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.json[name].as_str()
+    }
+}
+
+/// `a=b&c=d`, percent-decoded (`+` as space).
+fn decode_form(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// Percent-decodes a URL component (`+` as space).
+pub fn decode(text: &str) -> String {
+    let text = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// An HTTP response: moto's, to be rewritten, or a rule's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers (without `Content-Length`, `Connection` and `Transfer-Encoding`, which
+    /// [`Reply::to_bytes`] writes).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Parses a whole HTTP/1.1 response.
+    pub fn parse(raw: &[u8]) -> Option<Self> {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&raw[..split]);
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let mut headers = Vec::new();
+        let mut chunked = false;
+        for line in lines {
+            let (k, v) = line.split_once(':')?;
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            } else if !k.eq_ignore_ascii_case("content-length")
+                && !k.eq_ignore_ascii_case("connection")
+            {
+                headers.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        let rest = &raw[split + 4..];
+        let body = if chunked {
+            unchunk(rest)?
+        } else {
+            rest.to_vec()
+        };
+        Some(Self {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The response as bytes, with `Content-Length` and `Connection: close`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        for (k, v) in &self.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        ));
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Whether moto said yes.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Replaces the body with `json`, keeping DynamoDB's `x-amz-crc32` checksum true (the SDK
+    /// checks it and would reject a rewritten body with the old one).
+    pub fn set_json(&mut self, json: &Value) {
+        self.body = json.to_string().into_bytes();
+        let crc = crc32fast::hash(&self.body).to_string();
+        for (k, v) in &mut self.headers {
+            if k.eq_ignore_ascii_case("x-amz-crc32") {
+                v.clone_from(&crc);
+            }
+        }
+    }
+
+    /// Rewrites the JSON body in place with `edit`, when the body is JSON.
+    pub fn edit_json(&mut self, edit: impl FnOnce(&mut Value)) {
+        let mut json = self.json();
+        if json.is_null() {
+            return;
+        }
+        edit(&mut json);
+        self.set_json(&json);
+    }
+
+    /// An error in a JSON protocol's shape (DynamoDB, EventBridge, Logs): HTTP 400 and `__type`.
+    pub fn json_error(service: Service, code: &str, message: &str) -> Self {
+        let content_type = if service == Service::DynamoDb {
+            "application/x-amz-json-1.0"
+        } else {
+            "application/x-amz-json-1.1"
+        };
+        let body = serde_json::json!({"__type": code, "message": message});
+        let mut reply = Self {
+            status: 400,
+            headers: vec![
+                ("Content-Type".to_owned(), content_type.to_owned()),
+                ("x-amzn-RequestId".to_owned(), "strict-layer".to_owned()),
+            ],
+            body: Vec::new(),
+        };
+        if service == Service::DynamoDb {
+            reply
+                .headers
+                .push(("x-amz-crc32".to_owned(), String::new()));
+        }
+        reply.set_json(&body);
+        reply
+    }
+
+    /// An error in Lambda's REST shape: the status, `x-amzn-ErrorType`, `{"Type", "message"}`.
+    pub fn lambda_error(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("x-amzn-ErrorType".to_owned(), code.to_owned()),
+                ("x-amzn-RequestId".to_owned(), "strict-layer".to_owned()),
+            ],
+            body: serde_json::json!({"Type": "User", "message": message})
+                .to_string()
+                .into_bytes(),
+        }
+    }
+
+    /// An error in S3's REST-XML shape.
+    pub fn s3_error(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".to_owned(), "application/xml".to_owned())],
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>strict-layer</RequestId></Error>"
+            )
+            .into_bytes(),
+        }
+    }
+
+    /// A 200 with a JSON body, for a rule that answers in moto's place.
+    pub fn json_ok(service: Service, json: &Value) -> Self {
+        let mut reply = Self::json_error(service, "", "");
+        reply.status = 200;
+        reply.set_json(json);
+        reply
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        404 => "Not Found",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        _ => "Status",
+    }
+}
+
+/// Decodes a chunked body.
+fn unchunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&rest[..end]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+/// How the rules may ask moto something themselves (e.g. a rule's current targets).
+pub trait Upstream: Sync {
+    /// Sends a JSON-protocol request (`X-Amz-Target: target`) to moto as `call`'s caller; the
+    /// response's JSON, or `None` if moto could not be asked.
+    fn ask(&self, call: &Call, target: &str, body: &Value) -> Option<Value>;
+}
+
+/// One documented AWS behaviour that moto lacks.
+pub trait Rule: Send + Sync {
+    /// A short name, shown in the proxy's log when the rule answers.
+    fn name(&self) -> &'static str;
+
+    /// Answers `call` in moto's place (moto never sees it), or `None` to let it through.
+    fn refuse(&self, _call: &Call, _now: Instant, _upstream: &dyn Upstream) -> Option<Reply> {
+        None
+    }
+
+    /// Sees moto's answer to `call` (even one the client never receives) and may rewrite it.
+    fn answered(&self, _call: &Call, _reply: &mut Reply, _now: Instant) {}
+}
+
+/// How long each eventually-consistent state lasts. On AWS these are seconds to minutes; here
+/// they are short so that the suite stays fast, yet long enough that code which does not wait
+/// for them fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// A new backup is CREATING.
+    pub backup_creating: Duration,
+    /// CreateBackup of a new table answers ContinuousBackupsUnavailableException.
+    pub backups_not_yet_enabled: Duration,
+    /// A deleted table is DELETING.
+    pub table_deleting: Duration,
+    /// A deleted bucket's name cannot be created again.
+    pub bucket_name_reuse: Duration,
+    /// A new role cannot yet be assumed by Lambda.
+    pub role_propagation: Duration,
+    /// A new function is Pending.
+    pub function_pending: Duration,
+    /// An updated function's LastUpdateStatus is InProgress.
+    pub update_in_progress: Duration,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Self {
+            backup_creating: Duration::from_millis(2500),
+            backups_not_yet_enabled: Duration::from_millis(2000),
+            table_deleting: Duration::from_millis(2000),
+            bucket_name_reuse: Duration::from_millis(2000),
+            role_propagation: Duration::from_millis(3000),
+            function_pending: Duration::from_millis(1000),
+            update_in_progress: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl Windows {
+    /// Every window multiplied by `factor`.
+    pub fn scaled(self, factor: f64) -> Self {
+        let s = |d: Duration| d.mul_f64(factor);
+        Self {
+            backup_creating: s(self.backup_creating),
+            backups_not_yet_enabled: s(self.backups_not_yet_enabled),
+            table_deleting: s(self.table_deleting),
+            bucket_name_reuse: s(self.bucket_name_reuse),
+            role_propagation: s(self.role_propagation),
+            function_pending: s(self.function_pending),
+            update_in_progress: s(self.update_in_progress),
+        }
+    }
+}
+
+/// Every rule, in the order they are asked.
+pub struct Strict {
+    rules: Vec<Box<dyn Rule>>,
+}
+
+impl Strict {
+    /// All the rules, with `windows`.
+    pub fn aws(windows: Windows) -> Self {
+        Self {
+            rules: vec![
+                Box::new(TargetsPerRule),
+                Box::new(BackupsNotYetEnabled::new(windows.backups_not_yet_enabled)),
+                Box::new(BackupCreating::new(windows.backup_creating)),
+                Box::new(DeleteBackupRate::default()),
+                Box::new(ListBackupsPaging::default()),
+                Box::new(TableDeleting::new(windows.table_deleting)),
+                Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
+                Box::new(RolePropagation::new(windows.role_propagation)),
+                Box::new(FunctionPending::new(windows.function_pending)),
+                Box::new(UpdateInProgress::new(windows.update_in_progress)),
+            ],
+        }
+    }
+
+    /// The first rule's answer in moto's place, with the rule's name.
+    pub fn refuse(
+        &self,
+        call: &Call,
+        now: Instant,
+        upstream: &dyn Upstream,
+    ) -> Option<(&'static str, Reply)> {
+        self.rules
+            .iter()
+            .find_map(|r| r.refuse(call, now, upstream).map(|reply| (r.name(), reply)))
+    }
+
+    /// Lets every rule see (and rewrite) moto's answer.
+    pub fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        for rule in &self.rules {
+            rule.answered(call, reply, now);
+        }
+    }
+}
+
+/// Names (tables, ARNs, buckets, functions) with the moment something happened to them; each
+/// counts for `window` after it.
+#[derive(Debug)]
+struct Recent {
+    window: Duration,
+    at: Mutex<HashMap<String, Instant>>,
+}
+
+impl Recent {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            at: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mark(&self, name: &str, now: Instant) {
+        self.lock().insert(name.to_owned(), now);
+    }
+
+    fn forget(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
+    /// Whether `name` was marked less than the window before `now`.
+    fn within(&self, name: &str, now: Instant) -> bool {
+        self.lock()
+            .get(name)
+            .is_some_and(|at| now.saturating_duration_since(*at) < self.window)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// An upstream that knows nothing.
+    pub struct Nothing;
+
+    impl Upstream for Nothing {
+        fn ask(&self, _: &Call, _: &str, _: &Value) -> Option<Value> {
+            None
+        }
+    }
+
+    /// A JSON-protocol call.
+    pub fn json_call(service: Service, operation: &str, body: Value) -> Call {
+        let prefix = match service {
+            Service::DynamoDb => "DynamoDB_20120810",
+            Service::Events => "AWSEvents",
+            _ => "Logs_20140328",
+        };
+        Call::parse(
+            "POST",
+            "/",
+            Some(&format!("{prefix}.{operation}")),
+            None,
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// moto's 200 with `body`.
+    pub fn ok(body: Value) -> Reply {
+        let mut reply = Reply {
+            status: 200,
+            headers: vec![("x-amz-crc32".to_owned(), String::new())],
+            body: Vec::new(),
+        };
+        reply.set_json(&body);
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_told_apart_by_protocol() {
+        let ddb = Call::parse(
+            "POST",
+            "/",
+            Some("DynamoDB_20120810.CreateBackup"),
+            None,
+            br#"{"TableName":"Movies"}"#,
+        );
+        assert!(ddb.is(Service::DynamoDb, "CreateBackup"));
+        assert_eq!(ddb.field("TableName"), Some("Movies"));
+
+        let iam = Call::parse(
+            "POST",
+            "/",
+            None,
+            None,
+            b"Action=CreateRole&RoleName=r%2Dx&Version=2010-05-08",
+        );
+        assert!(iam.is(Service::Iam, "CreateRole"));
+        assert_eq!(iam.param("RoleName"), Some("r-x"));
+
+        let lambda = Call::parse(
+            "GET",
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Afn/configuration",
+            None,
+            None,
+            b"",
+        );
+        assert!(lambda.is(Service::Lambda, "GetFunctionConfiguration"));
+        assert_eq!(lambda.resource.as_deref(), Some("fn"));
+
+        let s3 = Call::parse("PUT", "/my-bucket", None, None, b"");
+        assert!(s3.is(Service::S3, "CreateBucket"));
+        assert_eq!(s3.resource.as_deref(), Some("my-bucket"));
+        let tagging = Call::parse("PUT", "/my-bucket?tagging", None, None, b"");
+        assert!(!tagging.is(Service::S3, "CreateBucket"));
+    }
+
+    #[test]
+    fn a_rewritten_dynamodb_body_carries_a_true_checksum() {
+        let mut reply = testing::ok(serde_json::json!({"a": 1}));
+        reply.edit_json(|j| j["a"] = 2.into());
+        let crc = &reply.headers[0].1;
+        assert_eq!(crc, &crc32fast::hash(br#"{"a":2}"#).to_string());
+        let raw = reply.to_bytes();
+        assert_eq!(Reply::parse(&raw).as_ref(), Some(&reply));
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(Reply::parse(raw).map(|r| r.body), Some(b"abcde".to_vec()));
+    }
+}

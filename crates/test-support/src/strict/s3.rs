@@ -1,0 +1,98 @@
+//! S3's bucket names, as its error reference documents them.
+
+use std::time::{Duration, Instant};
+
+use super::{Call, Recent, Reply, Rule, Service, Upstream, decode};
+
+/// Names a path-style S3 request: `CreateBucket` (PUT /bucket), `DeleteBucket`, `HeadBucket`,
+/// else `METHOD /path`; and the bucket it is for.
+pub(super) fn name_rest_call(method: &str, path: &str, query: &str) -> (String, Option<String>) {
+    let trimmed = path.trim_start_matches('/');
+    let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let bucket = (!bucket.is_empty()).then(|| decode(bucket));
+    let on_bucket = key.is_empty() && query.is_empty();
+    let operation = match method {
+        "PUT" if on_bucket => "CreateBucket".to_owned(),
+        "DELETE" if on_bucket => "DeleteBucket".to_owned(),
+        "HEAD" if on_bucket => "HeadBucket".to_owned(),
+        _ => format!("{method} {path}"),
+    };
+    (operation, bucket)
+}
+
+/// A bucket name deleted a moment ago cannot be created again yet: 409 OperationAborted.
+///
+/// S3 error responses (API reference, "List of error codes"): "OperationAborted: A conflicting
+/// conditional operation is currently in progress against this resource. Try again. 409
+/// Conflict". Deleting a bucket frees its name only after a while ("it might take some time
+/// before the name can be reused", S3 user guide, "Deleting a bucket").
+pub struct BucketNameReuse {
+    deleted: Recent,
+}
+
+impl BucketNameReuse {
+    /// Names are reusable `window` after DeleteBucket.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            deleted: Recent::new(window),
+        }
+    }
+}
+
+impl Rule for BucketNameReuse {
+    fn name(&self) -> &'static str {
+        "BucketNameReuse"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let bucket = call.resource.as_deref()?;
+        (call.is(Service::S3, "CreateBucket") && self.deleted.within(bucket, now)).then(|| {
+            Reply::s3_error(
+                409,
+                "OperationAborted",
+                "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.is(Service::S3, "DeleteBucket")
+            && reply.ok()
+            && let Some(bucket) = &call.resource
+        {
+            self.deleted.mark(bucket, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Nothing;
+    use super::*;
+
+    #[test]
+    fn a_deleted_name_is_refused_then_free() {
+        let rule = BucketNameReuse::new(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let delete = Call::parse("DELETE", "/logs", None, None, b"");
+        let mut gone = Reply {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        rule.answered(&delete, &mut gone, t0);
+        let create = Call::parse("PUT", "/logs", None, None, b"");
+        let refused = rule
+            .refuse(&create, t0 + Duration::from_millis(50), &Nothing)
+            .expect("refused");
+        assert_eq!(refused.status, 409);
+        assert!(String::from_utf8_lossy(&refused.body).contains("<Code>OperationAborted</Code>"));
+        assert!(
+            rule.refuse(&create, t0 + Duration::from_millis(100), &Nothing)
+                .is_none(),
+            "clears"
+        );
+        let other = Call::parse("PUT", "/other", None, None, b"");
+        assert!(rule.refuse(&other, t0, &Nothing).is_none());
+    }
+}
