@@ -5,8 +5,10 @@
 //! `MAX_BACKUPS` that this function made (see [`retention::decide`]), deletes the older ones and
 //! writes a JSON record of the run to `LOG_BUCKET`.
 
+pub mod error;
 pub mod logging;
 pub mod naming;
+pub mod record;
 pub mod request;
 pub mod retention;
 pub mod run;

@@ -8,12 +8,12 @@ use serde_json::Value;
 use thiserror::Error;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use tracing::{error, info, warn};
 
+use crate::error::AwsError;
 use crate::request::{BackupRequest, RequestError, Settings};
 use crate::retention::{self, Backup};
-use crate::store::{AwsError, BackupStore, RecordSink};
+use crate::store::{BackupStore, RecordSink};
 
 /// DeleteBackup is limited to 10 calls per second per account: start at most one every 100 ms.
 const DELETE_INTERVAL: Duration = Duration::from_millis(100);
@@ -422,7 +422,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
     async fn finish(&self, record: &mut RunRecord, started: Instant, now: OffsetDateTime) {
         record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Some(bucket) = &self.settings.log_bucket {
-            let key = record_key(&record.table, now, &record.request_id);
+            let key = crate::record::key(&record.table, now, &record.request_id);
             let uri = format!("s3://{bucket}/{key}");
             record.record_uri = Some(uri.clone());
             let body = serde_json::to_vec_pretty(&*record).unwrap_or_default();
@@ -444,27 +444,6 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             "run finished"
         );
     }
-}
-
-/// Where a run's record goes: `runs/<table>/<YYYY>/<MM>/<DD>/<HHMMSS>-<request id>.json`.
-pub fn record_key(table: &str, at: OffsetDateTime, request_id: &str) -> String {
-    let day_and_time = at
-        .to_offset(time::UtcOffset::UTC)
-        .format(format_description!(
-            "[year]/[month]/[day]/[hour][minute][second]"
-        ))
-        .unwrap_or_default();
-    let request_id: String = request_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("runs/{table}/{day_and_time}-{request_id}.json")
 }
 
 #[cfg(test)]
@@ -917,11 +896,5 @@ mod tests {
         }
         assert!(function.store.calls().is_empty());
         assert!(function.records.0.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn record_keys_are_partitioned_by_table_and_day() {
-        let key = record_key("Movies", datetime!(2026-11-25 07:05:32 UTC), "4e1f-ab/c");
-        assert_eq!(key, "runs/Movies/2026/11/25/070532-4e1f-ab_c.json");
     }
 }

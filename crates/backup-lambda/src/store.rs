@@ -5,96 +5,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_backup::CreateBackupError;
 use aws_sdk_dynamodb::types::{BackupStatus, BackupSummary, BackupType, BackupTypeFilter};
 use aws_sdk_s3::primitives::ByteStream;
-use thiserror::Error;
 use time::OffsetDateTime;
 use tracing::warn;
 
+use crate::error::{AwsError, AwsResult, is_transient};
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
-
-/// A failed AWS call, in one line, with the service's error code where there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{operation} {target} failed: {detail}")]
-pub struct AwsError {
-    /// The API operation, e.g. `CreateBackup`.
-    pub operation: &'static str,
-    /// What it was called on (a table, an ARN, a resource name).
-    pub target: String,
-    /// The service's error code, e.g. `TableNotFoundException`.
-    pub code: Option<String>,
-    /// What went wrong, in one line.
-    pub detail: String,
-}
-
-impl AwsError {
-    /// Describes an SDK error from calling `operation` on `target`: `code: message` for a
-    /// service error, the whole cause chain otherwise (timeouts, connection failures, ...).
-    pub fn new<E>(operation: &'static str, target: impl Into<String>, err: &E) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error,
-    {
-        let detail = match (err.code(), err.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_owned(),
-            _ => one_line(&causes(err)),
-        };
-        Self {
-            operation,
-            target: target.into(),
-            code: err.code().map(str::to_owned),
-            detail,
-        }
-    }
-
-    /// An answer that broke the API's own contract, or a request that could not be built.
-    pub fn malformed(operation: &'static str, target: impl Into<String>, detail: &str) -> Self {
-        Self {
-            operation,
-            target: target.into(),
-            code: None,
-            detail: detail.to_owned(),
-        }
-    }
-
-    /// Whether the service answered with this error code.
-    pub fn is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
-}
-
-/// An error and its sources, each once, joined with ": " (without the Debug dumps that
-/// `DisplayErrorContext` adds).
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// An error and its causes, in one line of at most 300 characters.
-pub fn in_one_line(err: &dyn std::error::Error) -> String {
-    one_line(&causes(err))
-}
-
-/// Folds a multi-line error chain into one line of at most 300 characters.
-fn one_line(text: &str) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match folded.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &folded[..cut]),
-        None => folded,
-    }
-}
 
 /// Makes, lists and deletes the on-demand backups of a table.
 pub trait BackupStore: Send + Sync {
@@ -182,36 +102,6 @@ const CREATE_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait between them.
 const CREATE_MAX_BACKOFF: Duration = Duration::from_secs(4);
 
-/// Error codes AWS gives for throttling and for passing trouble on its side.
-const TRANSIENT_CODES: [&str; 8] = [
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "ProvisionedThroughputExceededException",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
-
-/// Whether a failed call may succeed if made again: throttling, a 5xx, a timeout, a failed
-/// connection or a response that never arrived whole.
-pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    match err {
-        SdkError::ServiceError(ctx) => {
-            ctx.raw().status().as_u16() >= 500
-                || ctx
-                    .err()
-                    .code()
-                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
-        }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        _ => false,
-    }
-}
-
 impl DynamoDbBackups {
     /// Makes one CreateBackup call, without the SDK's own retries.
     async fn create_once(
@@ -295,7 +185,7 @@ impl BackupStore for DynamoDbBackups {
                 .set_exclusive_start_backup_arn(start.clone())
                 .send()
                 .await
-                .map_err(|e| AwsError::new(OP, table.as_str(), &e))?;
+                .aws(OP, table.as_str())?;
             backups.extend(page.backup_summaries().iter().filter_map(from_summary));
             match page.last_evaluated_backup_arn() {
                 None => return Ok(backups),
@@ -318,7 +208,7 @@ impl BackupStore for DynamoDbBackups {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::new("DeleteBackup", arn, &e))
+            .aws("DeleteBackup", arn)
     }
 }
 
@@ -346,6 +236,6 @@ impl RecordSink for S3Records {
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::new("PutObject", format!("s3://{bucket}/{key}"), &e))
+            .aws("PutObject", format!("s3://{bucket}/{key}"))
     }
 }

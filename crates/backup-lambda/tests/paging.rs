@@ -14,11 +14,12 @@ use aws_sdk_dynamodb::types::{
     BackupDetails, BackupStatus, BackupSummary, BackupType, BackupTypeFilter,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use backup_lambda::error::AwsError;
 use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
 use backup_lambda::retention::RetentionPolicy;
 use backup_lambda::run::{BackupFunction, Invocation};
-use backup_lambda::store::{AwsError, BackupStore, DynamoDbBackups, RecordSink};
+use backup_lambda::store::{BackupStore, DynamoDbBackups, RecordSink};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;

@@ -9,7 +9,7 @@ use aws_sdk_sts::error::SdkError;
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use thiserror::Error;
 
-pub use backup_lambda::store::{AwsError, in_one_line, is_transient};
+pub use backup_lambda::error::{AwsError, AwsResult, in_one_line, is_transient};
 
 /// Error codes with which AWS refuses a change because another change to the same resource is
 /// under way: nothing was applied, and the same request may be sent again. CloudWatch Logs'

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::artifact::{self, ArtifactError};
-use crate::aws::{Aws, AwsError, ConnectArgs, ConnectError};
+use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs, ConnectError};
 use crate::config::{ConfigError, StackArgs, StackConfig};
 use crate::movies::{self, DataError};
 use crate::package::Package;
@@ -324,7 +324,7 @@ async fn print_run_records(
     bucket: &str,
     table: &backup_lambda::naming::TableName,
 ) -> Vec<String> {
-    let prefix = format!("runs/{table}/");
+    let prefix = backup_lambda::record::table_prefix(table.as_str());
     let mut keys = Vec::new();
     let mut token = None;
     loop {
@@ -636,7 +636,7 @@ pub async fn logs(
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| AwsError::new("FilterLogEvents", group.as_str(), &e))?;
+                .aws("FilterLogEvents", group.as_str())?;
             events.extend(page.events.unwrap_or_default());
             token = page.next_token;
             if token.is_none() {

@@ -21,7 +21,7 @@ use miette::Diagnostic;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::runtime_api::{Outcome, RuntimeApi};
 
 /// Why the function could not be run.
@@ -92,7 +92,7 @@ pub async fn scheduled_input(
         .name_prefix(&prefix)
         .send()
         .await
-        .map_err(|e| AwsError::new("ListRules", prefix.as_str(), &e))?;
+        .aws("ListRules", prefix.as_str())?;
     rules.extend(
         listed
             .rules()
@@ -163,7 +163,7 @@ pub async fn remote(aws: &Aws, function: &str, input: &str) -> Result<Invocation
             )
             .send()
             .await
-            .map_err(|e| AwsError::new("Invoke", function, &e));
+            .aws("Invoke", function);
         match sent {
             Err(e) if e.is("TooManyRequestsException") && attempt < INVOKE_ATTEMPTS => {
                 tokio::time::sleep(pause).await;
@@ -399,7 +399,7 @@ async fn write_logs(
         .log_stream_name(&stream)
         .send()
         .await
-        .map_err(|e| AwsError::new("CreateLogStream", log_group, &e))?;
+        .aws("CreateLogStream", log_group)?;
     let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     let events = lines
         .iter()
@@ -420,5 +420,5 @@ async fn write_logs(
         .send()
         .await
         .map(drop)
-        .map_err(|e| AwsError::new("PutLogEvents", log_group, &e))
+        .aws("PutLogEvents", log_group)
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::movies::Item;
 
 /// BatchWriteItem takes at most 25 items.
@@ -68,7 +68,7 @@ async fn write_batch(aws: &Aws, table: &str, items: Vec<Item>) -> Result<usize, 
             .request_items(table, requests)
             .send()
             .await
-            .map_err(|e| AwsError::new("BatchWriteItem", table, &e))?;
+            .aws("BatchWriteItem", table)?;
         requests = out
             .unprocessed_items
             .and_then(|mut left| left.remove(table))

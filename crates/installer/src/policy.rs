@@ -84,6 +84,7 @@ impl PolicyVars {
             "account" => Some(&self.account),
             "log_group" => Some(&self.log_group),
             "bucket" => Some(&self.bucket),
+            "records_prefix" => Some(backup_lambda::record::PREFIX),
             _ => None,
         }
     }

@@ -9,17 +9,15 @@ use aws_sdk_s3::types::{
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
     ServerSideEncryptionRule, Tag, Tagging,
 };
+use backup_lambda::record::PREFIX as RECORDS_PREFIX;
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::plan::{Action, compare};
 use crate::resources::{Tags, absent_if, is_ours};
 
 /// The lifecycle rule's id.
 const LIFECYCLE_RULE: &str = "expire-run-records";
-/// The prefix run records are written under.
-const RECORDS_PREFIX: &str = "runs/";
-
 /// The bucket as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -86,36 +84,30 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
     let (tagging, block, encryption, policy, ownership, lifecycle) = futures::try_join!(
         async {
             let out = s3.get_bucket_tagging().bucket(name).send().await;
-            absent_if(
-                out.map_err(|e| AwsError::new("GetBucketTagging", name, &e)),
-                &["NoSuchTagSet"],
-            )
+            absent_if(out.aws("GetBucketTagging", name), &["NoSuchTagSet"])
         },
         async {
             let out = s3.get_public_access_block().bucket(name).send().await;
             absent_if(
-                out.map_err(|e| AwsError::new("GetPublicAccessBlock", name, &e)),
+                out.aws("GetPublicAccessBlock", name),
                 &["NoSuchPublicAccessBlockConfiguration"],
             )
         },
         async {
             let out = s3.get_bucket_encryption().bucket(name).send().await;
             absent_if(
-                out.map_err(|e| AwsError::new("GetBucketEncryption", name, &e)),
+                out.aws("GetBucketEncryption", name),
                 &["ServerSideEncryptionConfigurationNotFoundError"],
             )
         },
         async {
             let out = s3.get_bucket_policy().bucket(name).send().await;
-            absent_if(
-                out.map_err(|e| AwsError::new("GetBucketPolicy", name, &e)),
-                &["NoSuchBucketPolicy"],
-            )
+            absent_if(out.aws("GetBucketPolicy", name), &["NoSuchBucketPolicy"])
         },
         async {
             let out = s3.get_bucket_ownership_controls().bucket(name).send().await;
             absent_if(
-                out.map_err(|e| AwsError::new("GetBucketOwnershipControls", name, &e)),
+                out.aws("GetBucketOwnershipControls", name),
                 &["OwnershipControlsNotFoundError"],
             )
         },
@@ -126,7 +118,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
                 .send()
                 .await;
             absent_if(
-                out.map_err(|e| AwsError::new("GetBucketLifecycleConfiguration", name, &e)),
+                out.aws("GetBucketLifecycleConfiguration", name),
                 &["NoSuchLifecycleConfiguration"],
             )
         },
@@ -185,7 +177,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
             .max_keys(1)
             .send()
             .await
-            .map_err(|e| AwsError::new("ListObjectVersions", name, &e))?;
+            .aws("ListObjectVersions", name)?;
         Some(listed.versions().is_empty() && listed.delete_markers().is_empty())
     } else {
         None
@@ -277,7 +269,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::new("PutPublicAccessBlock", name, &e))?,
+                .aws("PutPublicAccessBlock", name)?,
             "encryption" => {
                 let by_default = ServerSideEncryptionByDefault::builder()
                     .sse_algorithm(ServerSideEncryption::Aes256)
@@ -301,7 +293,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| AwsError::new("PutBucketEncryption", name, &e))?
+                    .aws("PutBucketEncryption", name)?
             }
             "TLS-only policy" => s3
                 .put_bucket_policy()
@@ -316,7 +308,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::new("PutBucketPolicy", name, &e))?,
+                .aws("PutBucketPolicy", name)?,
             "ownership" => {
                 let rule = OwnershipControlsRule::builder()
                     .object_ownership(ObjectOwnership::BucketOwnerEnforced)
@@ -336,7 +328,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| AwsError::new("PutBucketOwnershipControls", name, &e))?
+                    .aws("PutBucketOwnershipControls", name)?
             }
             "lifecycle" => {
                 let rule = LifecycleRule::builder()
@@ -368,7 +360,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", name, &e))?
+                    .aws("PutBucketLifecycleConfiguration", name)?
             }
             _ => {}
         }
@@ -421,7 +413,7 @@ async fn tag(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         .send()
         .await
         .map(drop)
-        .map_err(|e| AwsError::new("PutBucketTagging", name, &e))
+        .aws("PutBucketTagging", name)
 }
 
 /// Empties the bucket (every object version and delete marker) and deletes it.
@@ -468,7 +460,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .delete(batch)
             .send()
             .await
-            .map_err(|e| AwsError::new("DeleteObjects", name, &e))?;
+            .aws("DeleteObjects", name)?;
         if let Some(failed) = out.errors().first() {
             let detail = format!(
                 "{} object(s) not deleted, e.g. {}: {}",

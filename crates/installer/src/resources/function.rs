@@ -10,7 +10,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 
 use crate::arch::Arch;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::package::Package;
 use crate::plan::{Action, compare};
 use crate::resources::{Tags, absent_if, is_ours};
@@ -89,7 +89,7 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError
             .function_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("GetFunction", name, &e)),
+            .aws("GetFunction", name),
         &["ResourceNotFoundException"],
     )?
     else {
@@ -212,7 +212,7 @@ async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError
             .description("Scheduled DynamoDB backups with retention (managed by installer)")
             .send()
             .await
-            .map_err(|e| AwsError::new("CreateFunction", name, &e));
+            .aws("CreateFunction", name);
         match result {
             Ok(_) => break,
             // Made by an earlier attempt whose answer was lost: it has this very configuration.
@@ -239,7 +239,7 @@ async fn create(aws: &Aws, desired: &Desired, zip: &[u8]) -> Result<(), AwsError
         .wait(READY_TIMEOUT)
         .await
         .map(drop)
-        .map_err(|e| AwsError::new("GetFunction (waiting for Active)", name, &e))
+        .aws("GetFunction (waiting for Active)", name)
 }
 
 /// Waits until no update of the function is in progress.
@@ -250,7 +250,7 @@ async fn wait_updated(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .wait(READY_TIMEOUT)
         .await
         .map(drop)
-        .map_err(|e| AwsError::new("GetFunction (waiting for the update)", name, &e))
+        .aws("GetFunction (waiting for the update)", name)
 }
 
 /// Runs an update `call` (waiting and trying again while Lambda says another update is in
@@ -307,7 +307,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::new("UpdateFunctionCode", name, &e))
+                .aws("UpdateFunctionCode", name)
         })
         .await?;
     }
@@ -329,7 +329,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| AwsError::new("UpdateFunctionConfiguration", name, &e))
+                .aws("UpdateFunctionConfiguration", name)
         })
         .await?;
     }
@@ -341,7 +341,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             .send()
             .await
             .map(drop)
-            .map_err(|e| AwsError::new("PutFunctionConcurrency", name, &e))?;
+            .aws("PutFunctionConcurrency", name)?;
     }
     Ok(())
 }
@@ -354,7 +354,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .function_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DeleteFunction", name, &e)),
+            .aws("DeleteFunction", name),
         &["ResourceNotFoundException"],
     )
     .map(drop)

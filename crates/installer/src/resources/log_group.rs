@@ -1,7 +1,7 @@
 //! The function's CloudWatch Logs group, `/aws/lambda/<stack>`: created before the function so
 //! that its retention applies from the first line.
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::plan::{Action, compare};
 use crate::resources::{Tags, is_ours};
 
@@ -33,7 +33,7 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError
         .log_group_name_prefix(name)
         .send()
         .await
-        .map_err(|e| AwsError::new("DescribeLogGroups", name, &e))?;
+        .aws("DescribeLogGroups", name)?;
     let Some(group) = out
         .log_groups()
         .iter()
@@ -47,7 +47,7 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError
         .resource_arn(arn(aws, name))
         .send()
         .await
-        .map_err(|e| AwsError::new("ListTagsForResource", name, &e))?
+        .aws("ListTagsForResource", name)?
         .tags
         .unwrap_or_default();
     Ok(Some(Observed {
@@ -106,7 +106,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             .retention_in_days(i32::try_from(desired.retention_days).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(|e| AwsError::new("PutRetentionPolicy", name, &e))?;
+            .aws("PutRetentionPolicy", name)?;
     }
     Ok(())
 }

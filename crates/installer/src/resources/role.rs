@@ -4,7 +4,7 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::plan::{Action, compare};
 use crate::policy::decode_document;
 use crate::resources::{Tags, is_ours};
@@ -149,7 +149,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             .policy_document(desired.trust.to_string())
             .send()
             .await
-            .map_err(|e| AwsError::new("UpdateAssumeRolePolicy", name, &e))?;
+            .aws("UpdateAssumeRolePolicy", name)?;
     }
     if policy {
         aws.iam
@@ -159,7 +159,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             .policy_document(desired.policy.to_string())
             .send()
             .await
-            .map_err(|e| AwsError::new("PutRolePolicy", name, &e))?;
+            .aws("PutRolePolicy", name)?;
     }
     Ok(())
 }
@@ -195,7 +195,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .role_name(name)
         .send()
         .await
-        .map_err(|e| AwsError::new("ListAttachedRolePolicies", name, &e))?;
+        .aws("ListAttachedRolePolicies", name)?;
     for policy in attached.attached_policies() {
         if let Some(policy_arn) = policy.policy_arn() {
             aws.iam
@@ -204,7 +204,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
                 .policy_arn(policy_arn)
                 .send()
                 .await
-                .map_err(|e| AwsError::new("DetachRolePolicy", name, &e))?;
+                .aws("DetachRolePolicy", name)?;
         }
     }
     match aws.iam.delete_role().role_name(name).send().await {

@@ -12,7 +12,7 @@ use aws_sdk_lambda::operation::add_permission::AddPermissionError;
 use backup_lambda::naming::TableName;
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, AwsError, is_transient};
+use crate::aws::{Aws, AwsError, AwsResult, is_transient};
 use crate::plan::{Action, compare};
 use crate::resources::{Tags, absent_if, is_ours};
 
@@ -108,7 +108,7 @@ async fn read_policy(aws: &Aws, function: &str) -> Result<Value, AwsError> {
             .function_name(function)
             .send()
             .await
-            .map_err(|e| AwsError::new("GetPolicy", function, &e)),
+            .aws("GetPolicy", function),
         &["ResourceNotFoundException"],
     )?;
     Ok(policy
@@ -146,7 +146,7 @@ async fn settle_statement(aws: &Aws, desired: &Desired) -> Result<(), AwsError> 
             0 => {
                 let added = add_invoke(aws, desired)
                     .await
-                    .map_err(|e| AwsError::new("AddPermission", function, &e));
+                    .aws("AddPermission", function);
                 absent_if(added, &["ResourceConflictException"])?;
             }
             _ => revoke_invoke(aws, desired).await?,
@@ -169,7 +169,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
             .name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DescribeRule", name, &e)),
+            .aws("DescribeRule", name),
         &["ResourceNotFoundException"],
     )?
     else {
@@ -181,7 +181,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
         .resource_arn(&desired.arn)
         .send()
         .await
-        .map_err(|e| AwsError::new("ListTagsForResource", name, &e))?
+        .aws("ListTagsForResource", name)?
         .tags()
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -192,7 +192,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
         .rule(name)
         .send()
         .await
-        .map_err(|e| AwsError::new("ListTargetsByRule", name, &e))?
+        .aws("ListTargetsByRule", name)?
         .targets()
         .iter()
         .map(|t| {
@@ -278,7 +278,7 @@ pub async fn apply(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| AwsError::new("PutRule", name, &e))?;
+            .aws("PutRule", name)?;
     }
     if fields.contains(&"targets") {
         let stale: Vec<String> = observed
@@ -297,7 +297,7 @@ pub async fn apply(
                 .set_ids(Some(stale))
                 .send()
                 .await
-                .map_err(|e| AwsError::new("RemoveTargets", name, &e))?;
+                .aws("RemoveTargets", name)?;
         }
         let targets = desired
             .targets
@@ -319,7 +319,7 @@ pub async fn apply(
                 .set_targets(Some(batch.to_vec()))
                 .send()
                 .await
-                .map_err(|e| AwsError::new("PutTargets", name, &e))?;
+                .aws("PutTargets", name)?;
             if out.failed_entry_count() > 0 {
                 let why = out
                     .failed_entries()
@@ -413,7 +413,7 @@ async fn revoke_invoke(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
             .statement_id(&desired.statement_id)
             .send()
             .await
-            .map_err(|e| AwsError::new("RemovePermission", function, &e)),
+            .aws("RemovePermission", function),
         &["ResourceNotFoundException"],
     )
     .map(drop)
@@ -437,7 +437,7 @@ pub async fn stale(
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| AwsError::new("ListRules", prefix, &e))?;
+            .aws("ListRules", prefix)?;
         names.extend(
             page.rules()
                 .iter()
@@ -470,7 +470,7 @@ pub async fn stale(
             .resource_arn(&arn)
             .send()
             .await
-            .map_err(|e| AwsError::new("ListTagsForResource", name.as_str(), &e))?
+            .aws("ListTagsForResource", name.as_str())?
             .tags()
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -505,7 +505,7 @@ pub async fn disable(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DisableRule", name, &e)),
+            .aws("DisableRule", name),
         &["ResourceNotFoundException"],
     )
     .map(drop)
@@ -529,7 +529,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .rule(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("ListTargetsByRule", name, &e)),
+            .aws("ListTargetsByRule", name),
         &["ResourceNotFoundException"],
     )?
     else {
@@ -543,7 +543,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .set_ids(Some(ids))
             .send()
             .await
-            .map_err(|e| AwsError::new("RemoveTargets", name, &e))?;
+            .aws("RemoveTargets", name)?;
     }
     absent_if(
         aws.events
@@ -551,7 +551,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DeleteRule", name, &e)),
+            .aws("DeleteRule", name),
         &["ResourceNotFoundException"],
     )
     .map(drop)

@@ -13,7 +13,7 @@ use backup_lambda::naming::TableName;
 use backup_lambda::retention::{Backup, BackupKind, BackupState};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, AwsResult};
 use crate::plan::Action;
 use crate::resources::{Tags, absent_if, is_ours};
 
@@ -49,7 +49,7 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
         .resource_arn(&arn)
         .send()
         .await
-        .map_err(|e| AwsError::new("ListTagsOfResource", name, &e))?
+        .aws("ListTagsOfResource", name)?
         .tags()
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -121,7 +121,7 @@ pub async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), Aws
         .wait(ACTIVE_TIMEOUT)
         .await
         .map(drop)
-        .map_err(|e| AwsError::new("DescribeTable (waiting for ACTIVE)", name, &e))
+        .aws("DescribeTable (waiting for ACTIVE)", name)
 }
 
 /// The table as DescribeTable tells it, `None` when there is no such table.
@@ -133,7 +133,7 @@ async fn describe(aws: &Aws, table: &TableName) -> Result<Option<TableDescriptio
             .table_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DescribeTable", name, &e)),
+            .aws("DescribeTable", name),
         &["ResourceNotFoundException"],
     )?;
     Ok(described.and_then(|d| d.table))
@@ -171,7 +171,7 @@ pub async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
             .table_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::new("DeleteTable", name, &e)),
+            .aws("DeleteTable", name),
         &["ResourceNotFoundException"],
     )
     .map(drop)
@@ -252,7 +252,7 @@ async fn backup_state(aws: &Aws, arn: &str) -> Result<Option<BackupStatus>, AwsE
             .backup_arn(arn)
             .send()
             .await
-            .map_err(|e| AwsError::new("DescribeBackup", arn, &e)),
+            .aws("DescribeBackup", arn),
         &["BackupNotFoundException"],
     )?;
     Ok(described
