@@ -296,6 +296,16 @@ mod tests {
         owned
     }
 
+    /// The newest backup of each name, newest first (`owned` is newest first).
+    fn first_of_each_name(owned: &[Backup]) -> Vec<Backup> {
+        let mut seen = std::collections::HashSet::new();
+        owned
+            .iter()
+            .filter(|b| seen.insert(b.name.clone()))
+            .cloned()
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn never_deletes_unowned_or_creating(
@@ -332,13 +342,20 @@ mod tests {
         ) {
             let decision = decide(&movies(), &backups, &policy(max, None), NOW);
             let owned = owned_live(&backups);
-            let n = owned.len().min(max as usize);
-            prop_assert_eq!(&decision.keep[..], &owned[..n]);
-            // Everything older is deleted, unless it is still being made.
+            let distinct = first_of_each_name(&owned);
+            let n = distinct.len().min(max as usize);
+            prop_assert_eq!(&decision.keep[..], &distinct[..n]);
+            // Everything else (older, or a copy of a kept name) is deleted, unless it is still
+            // being made.
             let mut rest = decision.delete.clone();
             rest.extend(decision.still_creating.iter().cloned());
             rest.sort_by(newest_first);
-            prop_assert_eq!(&rest[..], &owned[n..]);
+            let expected: Vec<Backup> = owned
+                .iter()
+                .filter(|b| !decision.keep.contains(b))
+                .cloned()
+                .collect();
+            prop_assert_eq!(&rest[..], &expected[..]);
         }
 
         #[test]
@@ -355,8 +372,15 @@ mod tests {
             );
             prop_assert!(decision.keep.len() <= max as usize);
             let cutoff = age.map(|d| NOW - Duration::days(i64::from(d)));
-            for (rank, b) in owned.iter().enumerate() {
-                let due = rank > 0 && (rank >= max as usize || cutoff.is_some_and(|c| b.created < c));
+            let distinct = first_of_each_name(&owned);
+            for b in &owned {
+                // A copy of a newer backup's name is never kept; the rest by their rank.
+                let due = match distinct.iter().position(|d| d == b) {
+                    None => true,
+                    Some(rank) => {
+                        rank > 0 && (rank >= max as usize || cutoff.is_some_and(|c| b.created < c))
+                    }
+                };
                 prop_assert_eq!(due, !decision.keep.contains(b));
             }
         }
