@@ -215,6 +215,55 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+impl RunRecord {
+    /// The record of a run that has just made `created`, before anything else happened.
+    fn started(request: &BackupRequest, invocation: &Invocation, created: &Backup) -> Self {
+        Self {
+            status: RunStatus::Ok,
+            table: request.table.to_string(),
+            request_id: invocation.request_id.clone(),
+            started_at: invocation.now.format(&Rfc3339).unwrap_or_default(),
+            duration_ms: 0,
+            policy: PolicyRecord {
+                max_backups: request.policy.max_backups.get(),
+                max_age_days: request.policy.max_age_days.map(|d| d.get()),
+            },
+            backup_created: BackupRef::from(created),
+            backups_listed: 0,
+            kept: Vec::new(),
+            deleted: Vec::new(),
+            still_creating: Vec::new(),
+            deferred: Vec::new(),
+            failures: Vec::new(),
+            not_owned: 0,
+            record_uri: None,
+            error: None,
+        }
+    }
+
+    /// Records (and logs) what happened to one deletion.
+    fn note_deletion(&mut self, backup: &Backup, result: DeleteResult) {
+        match result {
+            DeleteResult::Deferred => {
+                info!(backup = %backup.name, "no time left to delete; the next run will");
+                self.deferred.push(backup.name.clone());
+            }
+            DeleteResult::Deleted => {
+                info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
+                self.deleted.push(BackupRef::from(backup));
+            }
+            DeleteResult::Failed(e) => {
+                warn!(backup = %backup.name, arn = %backup.arn, error = %e, "could not delete backup");
+                self.failures.push(FailedDelete {
+                    name: backup.name.clone(),
+                    arn: backup.arn.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
 /// The function: its AWS clients and settings, built once at cold start.
 #[derive(Debug)]
 pub struct BackupFunction<S, R> {
@@ -245,7 +294,6 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         let request = BackupRequest::from_event(event, &self.settings.default_policy)
             .inspect_err(|e| error!(error = %e, "rejected event"))?;
         let table = &request.table;
-        let policy = request.policy;
 
         let name = table.backup_name(now);
         info!(table = %table, backup = %name, "creating backup");
@@ -259,36 +307,13 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             .inspect_err(|e| error!(table = %table, error = %e, "backup failed"))?;
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
-        let mut record = RunRecord {
-            status: RunStatus::Ok,
-            table: table.to_string(),
-            request_id: invocation.request_id.clone(),
-            started_at: now.format(&Rfc3339).unwrap_or_default(),
-            duration_ms: 0,
-            policy: PolicyRecord {
-                max_backups: policy.max_backups.get(),
-                max_age_days: policy.max_age_days.map(|d| d.get()),
-            },
-            backup_created: BackupRef::from(&created),
-            backups_listed: 0,
-            kept: Vec::new(),
-            deleted: Vec::new(),
-            still_creating: Vec::new(),
-            deferred: Vec::new(),
-            failures: Vec::new(),
-            not_owned: 0,
-            record_uri: None,
-            error: None,
-        };
-
-        let listed = match self.store.list_backups(table).await {
-            Ok(listed) => listed,
-            Err(source) => {
-                let err = RunError::ListBackups {
-                    table: table.to_string(),
-                    backup: created.name.clone(),
-                    source,
-                };
+        let mut record = RunRecord::started(&request, invocation, &created);
+        let decision = match self.list_and_decide(&request, created, now).await {
+            Ok((listed, decision)) => {
+                record.backups_listed = listed;
+                decision
+            }
+            Err(err) => {
                 error!(table = %table, error = %err, "listing backups failed; none deleted");
                 record.status = RunStatus::Failed;
                 record.error = Some(err.to_string());
@@ -296,14 +321,47 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                 return Err(err);
             }
         };
-        let mut backups = listed;
+        record.kept = decision.keep.iter().map(|b| b.name.clone()).collect();
+        record.still_creating = decision
+            .still_creating
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        record.not_owned = decision.not_owned;
+        for (backup, result) in self.delete_all(&decision.delete, invocation.deadline).await {
+            record.note_deletion(backup, result);
+        }
+        if !record.failures.is_empty() {
+            record.status = RunStatus::Partial;
+        }
+        self.finish(&mut record, started, now).await;
+        Ok(record)
+    }
+
+    /// Lists the table's backups (counting `created` even if not listed yet) and decides which
+    /// go: how many were listed, and the decision.
+    async fn list_and_decide(
+        &self,
+        request: &BackupRequest,
+        created: Backup,
+        now: OffsetDateTime,
+    ) -> Result<(usize, retention::RetentionDecision), RunError> {
+        let table = &request.table;
+        let policy = request.policy;
+        let mut backups =
+            self.store
+                .list_backups(table)
+                .await
+                .map_err(|source| RunError::ListBackups {
+                    table: table.to_string(),
+                    backup: created.name.clone(),
+                    source,
+                })?;
         // A backup made a moment ago may not be listed yet; it counts all the same.
         if !backups.iter().any(|b| b.arn == created.arn) {
             backups.push(created);
         }
-        record.backups_listed = backups.len();
         info!(table = %table, listed = backups.len(), "listed backups");
-
         let decision = retention::decide(table, &backups, &policy, now);
         info!(
             table = %table,
@@ -315,39 +373,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             max_age_days = policy.max_age_days.map(|d| d.get()),
             "retention decided"
         );
-        record.kept = decision.keep.iter().map(|b| b.name.clone()).collect();
-        record.still_creating = decision
-            .still_creating
-            .iter()
-            .map(|b| b.name.clone())
-            .collect();
-        record.not_owned = decision.not_owned;
-
-        for (backup, result) in self.delete_all(&decision.delete, invocation.deadline).await {
-            match result {
-                DeleteResult::Deferred => {
-                    info!(backup = %backup.name, "no time left to delete; the next run will");
-                    record.deferred.push(backup.name.clone());
-                }
-                DeleteResult::Deleted => {
-                    info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
-                    record.deleted.push(BackupRef::from(backup));
-                }
-                DeleteResult::Failed(e) => {
-                    warn!(backup = %backup.name, arn = %backup.arn, error = %e, "could not delete backup");
-                    record.failures.push(FailedDelete {
-                        name: backup.name.clone(),
-                        arn: backup.arn.clone(),
-                        error: e.to_string(),
-                    });
-                }
-            }
-        }
-        if !record.failures.is_empty() {
-            record.status = RunStatus::Partial;
-        }
-        self.finish(&mut record, started, now).await;
-        Ok(record)
+        Ok((backups.len(), decision))
     }
 
     /// Makes the backup, waiting while DynamoDB says it cannot yet ([`NOT_YET`]), for as long as

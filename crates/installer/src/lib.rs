@@ -1,32 +1,40 @@
 //! The installer's library: everything behind the `installer` command, from flags to a
-//! deployed stack. The binary (`main.rs`) only parses the command line and reports.
+//! deployed stack. The binary (`main.rs`) only parses the command line and dispatches.
+//!
+//! Code map, one folder per layer:
+//!
+//! | where | what |
+//! | --- | --- |
+//! | `cli.rs` | clap's types, usage errors as one line, logging |
+//! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout) |
+//! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
+//! | `deploy/` | the stack: `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down` |
+//! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
+//! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator) |
+//! | `data/` | the movies format, the built-in sample, the batch loader |
+//! | `report/` | the human report on stderr: progress lines, `-q` |
+//! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
+//!
+//! Data flows one way: flags → a validated `StackConfig` → the `Desired` stack → the `Observed`
+//! one → a typed `StackPlan` → applied (`up`), printed (`plan`, `status`) or reversed (`down`).
+//! What the function and the installer share (table and backup naming, retention, the run-record
+//! layout, `AwsError`) lives once, in the `backup-lambda` crate.
 
 /// Prints a line of the human report on stderr, unless `-q` silenced it.
 #[macro_export]
 macro_rules! report {
     ($($arg:tt)*) => {
-        if !$crate::quiet::is_quiet() {
+        if !$crate::report::is_quiet() {
             eprintln!($($arg)*);
         }
     };
 }
 
-pub mod arch;
-pub mod artifact;
-pub mod aws;
+pub(crate) mod aws;
+pub(crate) mod build;
+pub mod cli;
 pub mod commands;
-pub mod compile;
-pub mod config;
-pub mod elf;
-pub mod invoke;
-pub mod loader;
-pub mod movies;
-pub mod package;
-pub mod plan;
-pub mod policy;
-pub mod progress;
-pub mod quiet;
-pub mod resources;
-pub mod runtime_api;
-pub mod schedule;
-pub mod stack;
+pub(crate) mod data;
+pub mod deploy;
+pub mod local;
+pub mod report;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use installer::runtime_api::{Outcome, RuntimeApi};
+use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
 use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap, write_executable};
 use test_support::{aws_endpoint, backup_names, create_movies_table, moto_config, unique_name};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use installer::runtime_api::{Outcome, RuntimeApi};
+use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
 use support::cli::installer_at;
 use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap};

@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use installer::policy::PolicyVars;
+use installer::deploy::policy::PolicyVars;
 use serde_json::Value;
 use support::cli::built_zip_path;
 use test_support::{aws_endpoint, unique_name};

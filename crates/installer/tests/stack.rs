@@ -96,12 +96,17 @@ async fn up_builds_every_resource_as_configured() {
         ],
     );
     assert!(out.contains("up to date"), "{out}");
-    let ours = HashMap::from([
-        ("managed-by".to_owned(), "installer".to_owned()),
-        ("stack".to_owned(), n.stack.clone()),
-    ]);
+    log_group_keeps_events_14_days(&aws, &n).await;
+    role_is_trusted_by_lambda_and_scoped_to_the_stack(&aws, &n).await;
+    bucket_is_private_encrypted_tls_only_owned_and_expiring(&aws, &n).await;
+    table_has_the_tutorials_keys_tags_and_sample(&aws, &n).await;
+    let function_arn = function_runs_the_zip_with_its_settings_one_at_a_time(&aws, &n).await;
+    schedule_targets_the_function_with_the_tutorials_input(&aws, &n, &function_arn).await;
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+}
 
-    // Log group: retention 14 days, tagged.
+/// Log group: retention 14 days.
+async fn log_group_keeps_events_14_days(aws: &Clients, n: &Names) {
     let log_group = format!("/aws/lambda/{}", n.stack);
     let groups = aws
         .logs
@@ -116,8 +121,10 @@ async fn up_builds_every_resource_as_configured() {
         .find(|g| g.log_group_name() == Some(&log_group))
         .expect("log group");
     assert_eq!(group.retention_in_days(), Some(14));
+}
 
-    // Role: trusted by Lambda in this account; inline policy scoped to the stack.
+/// Role: trusted by Lambda in this account; inline policy scoped to the stack.
+async fn role_is_trusted_by_lambda_and_scoped_to_the_stack(aws: &Clients, n: &Names) {
     let role = aws
         .iam
         .get_role()
@@ -162,8 +169,10 @@ async fn up_builds_every_resource_as_configured() {
             .iter()
             .all(|s| s["Resource"] != "*" || s["Action"] == "dynamodb:ListBackups")
     );
+}
 
-    // Bucket: private, encrypted, TLS-only, owner-enforced, runs/ expiring after 90 days.
+/// Bucket: private, encrypted, TLS-only, owner-enforced, runs/ expiring after 90 days, tagged.
+async fn bucket_is_private_encrypted_tls_only_owned_and_expiring(aws: &Clients, n: &Names) {
     let bucket = n.bucket();
     let block = aws
         .s3
@@ -248,8 +257,10 @@ async fn up_builds_every_resource_as_configured() {
             .iter()
             .any(|t| t.key() == "stack" && t.value() == n.stack)
     );
+}
 
-    // Table: the tutorial's keys, on demand, tagged, with the built-in sample loaded.
+/// Table: the tutorial's keys, on demand, tagged, with the built-in sample loaded.
+async fn table_has_the_tutorials_keys_tags_and_sample(aws: &Clients, n: &Names) {
     assert_eq!(
         count_items(&aws.dynamodb, &n.table).await,
         30,
@@ -282,8 +293,16 @@ async fn up_builds_every_resource_as_configured() {
             .iter()
             .any(|t| t.key() == "managed-by" && t.value() == "installer")
     );
+}
 
-    // Function: the zip, provided.al2023, bootstrap, its settings, one run at a time.
+/// Function: the zip, provided.al2023, bootstrap, its settings, one run at a time. Returns its
+/// ARN.
+async fn function_runs_the_zip_with_its_settings_one_at_a_time(aws: &Clients, n: &Names) -> String {
+    let ours = HashMap::from([
+        ("managed-by".to_owned(), "installer".to_owned()),
+        ("stack".to_owned(), n.stack.clone()),
+    ]);
+    let bucket = n.bucket();
     let function = aws
         .lambda
         .get_function()
@@ -319,8 +338,15 @@ async fn up_builds_every_resource_as_configured() {
         Some(1)
     );
     assert_eq!(function.tags(), Some(&ours));
+    config.function_arn().unwrap().to_owned()
+}
 
-    // Schedule: the cadence, one target with the tutorial's constant input, invoke permission.
+/// Schedule: the cadence, one target with the tutorial's constant input, invoke permission.
+async fn schedule_targets_the_function_with_the_tutorials_input(
+    aws: &Clients,
+    n: &Names,
+    function_arn: &str,
+) {
     let rule_name = format!("{}-schedule", n.stack);
     let rule = aws
         .events
@@ -340,7 +366,7 @@ async fn up_builds_every_resource_as_configured() {
     let [target] = targets.targets() else {
         panic!("one target: {targets:?}")
     };
-    assert_eq!(target.arn(), config.function_arn().unwrap());
+    assert_eq!(target.arn(), function_arn);
     assert_eq!(
         target.input(),
         Some(json!({"TableName": n.table}).to_string().as_str())
@@ -366,8 +392,6 @@ async fn up_builds_every_resource_as_configured() {
         statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
         rule.arn().unwrap()
     );
-
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use installer::runtime_api::RuntimeApi;
+use installer::local::runtime_api::RuntimeApi;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {

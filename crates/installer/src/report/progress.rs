@@ -26,7 +26,7 @@ impl Default for Progress {
 impl Progress {
     /// Spinners if stderr is a terminal (and `-q` is off), plain lines otherwise.
     pub fn new() -> Self {
-        let terminal = std::io::stderr().is_terminal() && !crate::quiet::is_quiet();
+        let terminal = std::io::stderr().is_terminal() && !crate::report::is_quiet();
         let bars = MultiProgress::with_draw_target(if terminal {
             ProgressDrawTarget::stderr()
         } else {

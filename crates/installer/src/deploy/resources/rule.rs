@@ -13,8 +13,79 @@ use backup_lambda::naming::TableName;
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, AwsError, AwsResult, is_transient};
-use crate::plan::{Action, compare};
-use crate::resources::{Tags, absent_if, is_ours};
+use crate::deploy::plan::{Change, Kind, compare};
+use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
+
+/// A schedule rule, as a [`Resource`].
+pub struct Rule;
+
+/// What `up` can change on an existing rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The schedule expression (and that the rule is enabled).
+    Schedule,
+    /// One target per table, with its constant input.
+    Targets,
+    /// The function's permission for EventBridge to invoke it from this rule.
+    Permission,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::Schedule => "schedule",
+            Field::Targets => "targets",
+            Field::Permission => "permission",
+        })
+    }
+}
+
+impl Resource for Rule {
+    const KIND: Kind = Kind::Schedule;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = Field;
+
+    fn name(desired: &Desired) -> &str {
+        &desired.name
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        observe(aws, desired).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        diff(desired, observed.as_ref())
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        observed: &Option<Observed>,
+        change: &Change<Field>,
+    ) -> Result<(), AwsError> {
+        if *change == Change::Delete {
+            return retire(aws, desired).await;
+        }
+        if change.sets(Field::Schedule) {
+            put_rule(aws, desired).await?;
+        }
+        if change.sets(Field::Targets) {
+            put_targets(aws, desired, observed.as_ref()).await?;
+        }
+        if change.sets(Field::Permission) {
+            if observed.as_ref().is_some_and(|o| o.stale_statement) {
+                revoke_invoke(aws, desired).await?;
+            }
+            grant_invoke(aws, desired).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        delete(aws, &desired.name).await
+    }
+}
 
 /// The principal the invoke permission is granted to.
 const PRINCIPAL: &str = "events.amazonaws.com";
@@ -161,7 +232,7 @@ async fn settle_statement(aws: &Aws, desired: &Desired) -> Result<(), AwsError> 
 }
 
 /// Reads the rule, its targets, and the function's resource policy.
-pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
     let name = desired.name.as_str();
     let Some(rule) = absent_if(
         aws.events
@@ -227,10 +298,10 @@ fn desired_targets(desired: &Desired) -> Vec<(String, String, String)> {
 }
 
 /// What `up` does to the rule, its targets and the permission.
-pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
     match observed {
-        None => Action::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+        None => Change::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
             "EventBridge rule {} exists and is not this stack's; delete it or choose another --stack",
             desired.name
         )),
@@ -239,102 +310,93 @@ pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
             targets.sort();
             compare(&[
                 (
-                    "schedule",
+                    Field::Schedule,
                     o.schedule.as_deref() != Some(desired.schedule.as_str()) || !o.enabled,
                 ),
-                ("targets", targets != desired_targets(desired)),
-                ("permission", !o.permitted),
+                (Field::Targets, targets != desired_targets(desired)),
+                (Field::Permission, !o.permitted),
             ])
         }
     }
 }
 
-/// Creates or updates the rule, its targets and the permission as `action` says.
-pub async fn apply(
+/// Creates or updates the rule itself: its schedule, enabled, tagged.
+async fn put_rule(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    let tags = desired
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::malformed("PutRule", name, &e.to_string()))?;
+    aws.events
+        .put_rule()
+        .name(name)
+        .schedule_expression(&desired.schedule)
+        .state(RuleState::Enabled)
+        .description("Runs the DynamoDB backup function (managed by installer)")
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .aws("PutRule", name)
+        .map(drop)
+}
+
+/// Removes the targets the rule should no longer have, then puts every desired one (at most
+/// [`ENTRIES_PER_CALL`] a call).
+async fn put_targets(
     aws: &Aws,
     desired: &Desired,
     observed: Option<&Observed>,
-    action: &Action,
 ) -> Result<(), AwsError> {
     let name = desired.name.as_str();
-    let fields: Vec<&str> = match action {
-        Action::Create => vec!["schedule", "targets", "permission"],
-        Action::Update(fields) => fields.clone(),
-        _ => Vec::new(),
-    };
-    if fields.contains(&"schedule") {
-        let tags = desired
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::malformed("PutRule", name, &e.to_string()))?;
+    let stale: Vec<String> = observed
+        .map(|o| {
+            o.targets
+                .iter()
+                .filter(|(id, ..)| !desired.targets.iter().any(|(want, _)| want == id))
+                .map(|(id, ..)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !stale.is_empty() {
         aws.events
-            .put_rule()
-            .name(name)
-            .schedule_expression(&desired.schedule)
-            .state(RuleState::Enabled)
-            .description("Runs the DynamoDB backup function (managed by installer)")
-            .set_tags(Some(tags))
+            .remove_targets()
+            .rule(name)
+            .set_ids(Some(stale))
             .send()
             .await
-            .aws("PutRule", name)?;
+            .aws("RemoveTargets", name)?;
     }
-    if fields.contains(&"targets") {
-        let stale: Vec<String> = observed
-            .map(|o| {
-                o.targets
-                    .iter()
-                    .filter(|(id, ..)| !desired.targets.iter().any(|(want, _)| want == id))
-                    .map(|(id, ..)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !stale.is_empty() {
-            aws.events
-                .remove_targets()
-                .rule(name)
-                .set_ids(Some(stale))
-                .send()
-                .await
-                .aws("RemoveTargets", name)?;
+    let targets = desired
+        .targets
+        .iter()
+        .map(|(id, input)| {
+            Target::builder()
+                .id(id)
+                .arn(&desired.function_arn)
+                .input(input)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AwsError::malformed("PutTargets", name, &e.to_string()))?;
+    for batch in targets.chunks(ENTRIES_PER_CALL) {
+        let out = aws
+            .events
+            .put_targets()
+            .rule(name)
+            .set_targets(Some(batch.to_vec()))
+            .send()
+            .await
+            .aws("PutTargets", name)?;
+        if out.failed_entry_count() > 0 {
+            let why = out
+                .failed_entries()
+                .first()
+                .and_then(|f| f.error_message())
+                .unwrap_or("no reason given");
+            return Err(AwsError::malformed("PutTargets", name, why));
         }
-        let targets = desired
-            .targets
-            .iter()
-            .map(|(id, input)| {
-                Target::builder()
-                    .id(id)
-                    .arn(&desired.function_arn)
-                    .input(input)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::malformed("PutTargets", name, &e.to_string()))?;
-        for batch in targets.chunks(ENTRIES_PER_CALL) {
-            let out = aws
-                .events
-                .put_targets()
-                .rule(name)
-                .set_targets(Some(batch.to_vec()))
-                .send()
-                .await
-                .aws("PutTargets", name)?;
-            if out.failed_entry_count() > 0 {
-                let why = out
-                    .failed_entries()
-                    .first()
-                    .and_then(|f| f.error_message())
-                    .unwrap_or("no reason given");
-                return Err(AwsError::malformed("PutTargets", name, why));
-            }
-        }
-    }
-    if fields.contains(&"permission") {
-        if observed.is_some_and(|o| o.stale_statement) {
-            revoke_invoke(aws, desired).await?;
-        }
-        grant_invoke(aws, desired).await?;
     }
     Ok(())
 }
@@ -512,7 +574,7 @@ pub async fn disable(aws: &Aws, name: &str) -> Result<(), AwsError> {
 }
 
 /// Removes a rule the stack no longer needs: its targets, the rule, and its invoke statement.
-pub async fn retire(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+async fn retire(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
     delete(aws, &desired.name).await?;
     let statement = read_policy(aws, &desired.function_name).await?;
     if statements_with_id(&statement, &desired.statement_id) > 0 {

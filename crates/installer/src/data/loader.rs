@@ -8,7 +8,7 @@ use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::movies::Item;
+use crate::data::movies::Item;
 
 /// BatchWriteItem takes at most 25 items.
 const BATCH: usize = 25;

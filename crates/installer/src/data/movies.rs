@@ -13,7 +13,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 /// The built-in sample: a few dozen movies written for this project, in the same format.
-pub const BUILT_IN: &str = include_str!("../data/sample-movies.json");
+pub const BUILT_IN: &str = include_str!("../../data/sample-movies.json");
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

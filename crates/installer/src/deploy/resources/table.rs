@@ -14,8 +14,84 @@ use backup_lambda::retention::{Backup, BackupKind, BackupState};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::plan::Action;
-use crate::resources::{Tags, absent_if, is_ours};
+use crate::data::{loader, movies};
+use crate::deploy::plan::{Change, Kind};
+use crate::deploy::resources::{NoFields, Resource, Tags, absent_if, is_ours};
+
+/// A table, as a [`Resource`]: only ever created (with the built-in sample) or used as it is.
+pub struct Table;
+
+/// A table as the stack wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// Its name.
+    pub name: TableName,
+    /// The stack's tags, for a table the stack makes.
+    pub tags: Tags,
+}
+
+impl Resource for Table {
+    const KIND: Kind = Kind::Table;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = NoFields;
+
+    fn name(desired: &Desired) -> &str {
+        desired.name.as_str()
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        observe(aws, &desired.name).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<NoFields> {
+        match observed {
+            None => Change::Create,
+            Some(o) if is_ours(&o.tags, &desired.tags) => Change::Unchanged,
+            Some(_) => Change::UseExisting,
+        }
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        _: &Option<Observed>,
+        change: &Change<NoFields>,
+    ) -> Result<(), AwsError> {
+        if *change == Change::Create {
+            create(aws, &desired.name, &desired.tags).await?;
+            load_sample(aws, &desired.name).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        delete(aws, &desired.name).await
+    }
+}
+
+/// Loads the built-in sample movies into a table the stack just made.
+async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+    let records = movies::parse("built-in sample", movies::BUILT_IN.as_bytes())
+        .map_err(|e| AwsError::malformed("BatchWriteItem", table.as_str(), &e.to_string()))?;
+    let report = loader::load(
+        aws,
+        table.as_str(),
+        records.items,
+        4,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await?;
+    if report.failed > 0 {
+        return Err(AwsError::malformed(
+            "BatchWriteItem",
+            table.as_str(),
+            &format!("{} sample items were never processed", report.failed),
+        ));
+    }
+    report!("  loaded {} sample movies into {table}", report.loaded);
+    Ok(())
+}
 
 /// How long `up` waits for a new table to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -57,17 +133,8 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
     Ok(Some(Observed { arn, tags }))
 }
 
-/// What `up` does to a table.
-pub fn diff(observed: Option<&Observed>, ours: &Tags) -> Action {
-    match observed {
-        None => Action::Create,
-        Some(o) if is_ours(&o.tags, ours) => Action::NoChange,
-        Some(_) => Action::UseExisting,
-    }
-}
-
 /// Creates the table, tagged, and waits until it is ACTIVE.
-pub async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), AwsError> {
+async fn create(aws: &Aws, table: &TableName, tags: &Tags) -> Result<(), AwsError> {
     let name = table.as_str();
     let malformed = |e: aws_sdk_dynamodb::error::BuildError| {
         AwsError::malformed("CreateTable", name, &e.to_string())
@@ -163,7 +230,7 @@ async fn wait_deleted(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 }
 
 /// Deletes the table (already gone is fine).
-pub async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
     let name = table.as_str();
     absent_if(
         aws.dynamodb

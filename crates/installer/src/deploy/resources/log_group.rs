@@ -1,9 +1,61 @@
 //! The function's CloudWatch Logs group, `/aws/lambda/<stack>`: created before the function so
 //! that its retention applies from the first line.
 
+use std::fmt;
+
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::plan::{Action, compare};
-use crate::resources::{Tags, is_ours};
+use crate::deploy::plan::{Change, Kind, compare};
+use crate::deploy::resources::{Resource, Tags, is_ours};
+
+/// The log group, as a [`Resource`].
+pub struct LogGroup;
+
+/// What `up` can change on an existing log group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// How long events are kept.
+    Retention,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Retention => "retention",
+        })
+    }
+}
+
+impl Resource for LogGroup {
+    const KIND: Kind = Kind::LogGroup;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = Field;
+
+    fn name(desired: &Desired) -> &str {
+        &desired.name
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        observe(aws, &desired.name).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        diff(desired, observed.as_ref())
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        _: &Option<Observed>,
+        change: &Change<Field>,
+    ) -> Result<(), AwsError> {
+        apply(aws, desired, change).await
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        delete(aws, &desired.name).await
+    }
+}
 
 /// The log group as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +78,7 @@ pub struct Observed {
 }
 
 /// Reads the log group named `name`, if it exists.
-pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
+async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
     let out = aws
         .logs
         .describe_log_groups()
@@ -65,24 +117,24 @@ fn arn(aws: &Aws, name: &str) -> String {
 }
 
 /// What `up` does to the log group.
-pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
     match observed {
-        None => Action::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+        None => Change::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
             "log group {} exists and is not this stack's; delete it or choose another --stack",
             desired.name
         )),
         Some(o) => compare(&[(
-            "retention",
+            Field::Retention,
             o.retention_days != i32::try_from(desired.retention_days).ok(),
         )]),
     }
 }
 
-/// Creates or updates the log group as `action` says.
-pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+/// Creates or updates the log group as `change` says.
+async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
     let name = &desired.name;
-    if *action == Action::Create {
+    if *change == Change::Create {
         match aws
             .logs
             .create_log_group()
@@ -99,7 +151,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             Err(e) => return Err(AwsError::new("CreateLogGroup", name, &e)),
         }
     }
-    if matches!(action, Action::Create | Action::Update(_)) {
+    if change.sets(Field::Retention) {
         aws.logs
             .put_retention_policy()
             .log_group_name(name)
@@ -112,7 +164,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
 }
 
 /// Deletes the log group (already gone is fine).
-pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
     match aws
         .logs
         .delete_log_group()

@@ -125,7 +125,7 @@ mod tests {
         // This test runs on Linux x86_64 or aarch64, dynamically linked against glibc.
         let me = std::fs::read(std::env::current_exe().expect("own path")).expect("readable");
         let needs = ElfNeeds::read(&me).expect("an ELF file");
-        assert!(crate::arch::Arch::from_elf_machine(needs.machine).is_some());
+        assert!(crate::build::arch::Arch::from_elf_machine(needs.machine).is_some());
         assert!(
             needs
                 .glibc_floor()

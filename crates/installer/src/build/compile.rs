@@ -10,7 +10,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tracing::debug;
 
-use crate::arch::Arch;
+use crate::build::arch::Arch;
 
 /// The glibc version the build links against: Lambda's `provided.al2023` has 2.34.
 const GLIBC_SUFFIX: &str = ".2.34";

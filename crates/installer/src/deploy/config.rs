@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use backup_lambda::naming::{TableName, TableNameError};
 use thiserror::Error;
 
-use crate::arch::Arch;
-use crate::schedule::{Schedule, ScheduleError};
+use crate::build::arch::Arch;
+use crate::deploy::schedule::{Schedule, ScheduleError};
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const LOG_RETENTION_DAYS: &[u32] = &[

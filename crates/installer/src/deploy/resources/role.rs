@@ -5,9 +5,62 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::plan::{Action, compare};
-use crate::policy::decode_document;
-use crate::resources::{Tags, is_ours};
+use crate::deploy::plan::{Change, Kind, compare};
+use crate::deploy::policy::decode_document;
+use crate::deploy::resources::{Resource, Tags, is_ours};
+
+/// The role, as a [`Resource`].
+pub struct Role;
+
+/// What `up` can change on an existing role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Who may assume it.
+    TrustPolicy,
+    /// Its inline permissions policy.
+    Permissions,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::TrustPolicy => "trust policy",
+            Field::Permissions => "permissions",
+        })
+    }
+}
+
+impl Resource for Role {
+    const KIND: Kind = Kind::Role;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = Field;
+
+    fn name(desired: &Desired) -> &str {
+        &desired.name
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        observe(aws, desired).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        diff(desired, observed.as_ref())
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        _: &Option<Observed>,
+        change: &Change<Field>,
+    ) -> Result<(), AwsError> {
+        apply(aws, desired, change).await
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        delete(aws, &desired.name).await
+    }
+}
 
 /// The role as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +94,7 @@ pub fn arn(aws: &Aws, name: &str) -> String {
 }
 
 /// Reads the role, its tags and the stack's inline policy.
-pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
     let name = &desired.name;
     let role = match aws.iam.get_role().role_name(name).send().await {
         Ok(out) => out.role,
@@ -93,25 +146,28 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, A
 }
 
 /// What `up` does to the role.
-pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
     match observed {
-        None => Action::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+        None => Change::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
             "IAM role {} exists and is not this stack's; delete it or choose another --stack",
             desired.name
         )),
         Some(o) => compare(&[
-            ("trust policy", o.trust.as_ref() != Some(&desired.trust)),
-            ("permissions", o.policy.as_ref() != Some(&desired.policy)),
+            (Field::TrustPolicy, o.trust.as_ref() != Some(&desired.trust)),
+            (
+                Field::Permissions,
+                o.policy.as_ref() != Some(&desired.policy),
+            ),
         ]),
     }
 }
 
-/// Creates the role or updates its policies, as `action` says.
-pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+/// Creates the role or updates its policies, as `change` says.
+async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
     let name = &desired.name;
-    let (trust, policy) = match action {
-        Action::Create => {
+    let (trust, policy) = match change {
+        Change::Create => {
             let tags = desired
                 .tags
                 .iter()
@@ -136,11 +192,14 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
                 Err(e) => return Err(AwsError::new("CreateRole", name, &e)),
             }
         }
-        Action::Update(fields) => (
-            fields.contains(&"trust policy"),
-            fields.contains(&"permissions"),
+        Change::Update(_)
+        | Change::Unchanged
+        | Change::UseExisting
+        | Change::Conflict(_)
+        | Change::Delete => (
+            change.sets(Field::TrustPolicy),
+            change.sets(Field::Permissions),
         ),
-        _ => (false, false),
     };
     if trust {
         aws.iam
@@ -165,7 +224,7 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
 }
 
 /// Deletes the role: first its inline and attached policies, which IAM requires.
-pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
     let gone = |err: AwsError| {
         if err.is("NoSuchEntity") {
             Ok(())
@@ -237,12 +296,12 @@ mod tests {
         };
         assert_eq!(
             diff(&desired, Some(&observed)),
-            Action::Update(vec!["permissions"])
+            Change::Update(vec![Field::Permissions])
         );
         let complete = Observed {
             policy: Some(desired.policy.clone()),
             ..observed
         };
-        assert_eq!(diff(&desired, Some(&complete)), Action::NoChange);
+        assert_eq!(diff(&desired, Some(&complete)), Change::Unchanged);
     }
 }

@@ -5,11 +5,11 @@ use serde_json::Value;
 use thiserror::Error;
 
 /// The role's trust policy: Lambda may assume it, on behalf of this account only.
-const TRUST_TEMPLATE: &str = include_str!("../../../policies/lambda-trust.json");
+const TRUST_TEMPLATE: &str = include_str!("../../../../policies/lambda-trust.json");
 /// The bucket's policy: every request without TLS is denied.
-const BUCKET_TEMPLATE: &str = include_str!("../../../policies/bucket-tls-only.json");
+const BUCKET_TEMPLATE: &str = include_str!("../../../../policies/bucket-tls-only.json");
 /// The function's permissions: its own log group, its tables' backups, its bucket's `runs/`.
-const FUNCTION_TEMPLATE: &str = include_str!("../../../policies/backup-function.json");
+const FUNCTION_TEMPLATE: &str = include_str!("../../../../policies/backup-function.json");
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

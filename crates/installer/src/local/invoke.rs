@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::LogType;
 use aws_sdk_sts::config::ProvideCredentials;
@@ -22,7 +23,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::runtime_api::{Outcome, RuntimeApi};
+use crate::local::runtime_api::{Outcome, RuntimeApi};
 
 /// Why the function could not be run.
 #[derive(Debug, Error, Diagnostic)]
@@ -84,7 +85,7 @@ pub async fn scheduled_input(
     stack: &str,
     table: &TableName,
 ) -> Result<String, InvokeError> {
-    let prefix = crate::config::rule_name(stack, 1);
+    let prefix = crate::deploy::config::rule_name(stack, 1);
     let mut rules = vec![rule.to_owned()];
     let listed = aws
         .events
@@ -230,8 +231,44 @@ pub async fn local(
     zip: &Path,
     input: &str,
 ) -> Result<Invocation, InvokeError> {
-    let deployed = aws
-        .lambda
+    let deployed = deployed_configuration(aws, function).await?;
+    let zip_bytes = deployed_zip(zip, &deployed)?;
+    let request_id = local_request_id();
+    let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
+    let bootstrap = unpack(&zip_bytes, &task_root)?;
+    let api = RuntimeApi::start().map_err(|e| InvokeError::Local(e.to_string()))?;
+    let sandbox = Sandbox {
+        function,
+        log_group,
+        task_root: &task_root,
+        api: &api,
+    };
+    let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
+    let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
+    let run = sandbox.run(&mut command, &request_id, input, timeout)?;
+    let _ = std::fs::remove_dir_all(&task_root);
+    let result = match &run.outcome {
+        Some(Outcome::Response { body, .. }) => Ok(body.clone()),
+        Some(Outcome::Error { body, .. }) => Err(error_parts(body)),
+        None => return Err(InvokeError::Timeout(timeout)),
+    };
+    let memory = deployed.memory_size().unwrap_or(128);
+    let logs = run.log_lines(&request_id, memory);
+    write_logs(aws, log_group, &request_id, &logs).await?;
+    Ok(Invocation {
+        request_id,
+        result,
+        logs,
+        local: true,
+    })
+}
+
+/// The function's configuration as deployed.
+async fn deployed_configuration(
+    aws: &Aws,
+    function: &str,
+) -> Result<GetFunctionConfigurationOutput, InvokeError> {
+    aws.lambda
         .get_function_configuration()
         .function_name(function)
         .send()
@@ -243,11 +280,18 @@ pub async fn local(
             } else {
                 err.into()
             }
-        })?;
-    let zip_bytes =
+        })
+}
+
+/// The zip's bytes, once its digest is the deployed code's `CodeSha256`.
+fn deployed_zip(
+    zip: &Path,
+    deployed: &GetFunctionConfigurationOutput,
+) -> Result<Vec<u8>, InvokeError> {
+    let bytes =
         std::fs::read(zip).map_err(|e| InvokeError::Local(format!("{}: {e}", zip.display())))?;
-    let sha = crate::package::Package {
-        bytes: zip_bytes.clone(),
+    let sha = crate::build::package::Package {
+        bytes: bytes.clone(),
     }
     .code_sha256();
     let deployed_sha = deployed.code_sha256().unwrap_or_default();
@@ -257,112 +301,149 @@ pub async fn local(
             deployed: deployed_sha.to_owned(),
         });
     }
+    Ok(bytes)
+}
+
+/// A request id for a local run, unique enough on this machine and marked `-local`.
+fn local_request_id() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let request_id = format!(
+    format!(
         "{:08x}-{:04x}-local",
         (nanos >> 16) as u32,
         std::process::id() & 0xffff
-    );
-    let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
-    let bootstrap = unpack(&zip_bytes, &task_root)?;
+    )
+}
 
-    let credentials = match aws.config.credentials_provider() {
-        Some(provider) => Some(
-            provider
+/// Where and how a local run happens: Lambda's environment for one function, around a Runtime
+/// API of our own.
+struct Sandbox<'a> {
+    function: &'a str,
+    log_group: &'a str,
+    task_root: &'a Path,
+    api: &'a RuntimeApi,
+}
+
+/// What one local run gave: the function's answer (none if it timed out), how long it took, its
+/// peak memory and its output lines.
+struct LocalRun {
+    outcome: Option<Outcome>,
+    duration: Duration,
+    peak_kib: Option<u64>,
+    lines: Vec<String>,
+}
+
+impl Sandbox<'_> {
+    /// The `bootstrap` command with exactly the environment Lambda gives a `provided.al2023`
+    /// function, the deployed variables, this caller's credentials and endpoint.
+    async fn command(
+        &self,
+        aws: &Aws,
+        deployed: &GetFunctionConfigurationOutput,
+        bootstrap: &Path,
+    ) -> Result<Command, InvokeError> {
+        let memory = deployed.memory_size().unwrap_or(128);
+        let mut command = Command::new(bootstrap);
+        command
+            .env_clear()
+            .current_dir(self.task_root)
+            .envs(
+                deployed
+                    .environment()
+                    .and_then(|e| e.variables())
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+            .env("AWS_LAMBDA_RUNTIME_API", self.api.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", self.function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", self.log_group)
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("AWS_REGION", &aws.region)
+            .env("AWS_DEFAULT_REGION", &aws.region)
+            .env("LAMBDA_TASK_ROOT", self.task_root)
+            .env("_HANDLER", "bootstrap")
+            .env("TZ", ":UTC")
+            .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(provider) = aws.config.credentials_provider() {
+            let creds = provider
                 .provide_credentials()
                 .await
-                .map_err(|e| InvokeError::Local(format!("no credentials to pass on: {e}")))?,
-        ),
-        None => None,
-    };
-    let api = RuntimeApi::start().map_err(|e| InvokeError::Local(e.to_string()))?;
-    let memory = deployed.memory_size().unwrap_or(128);
-    let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
-    let mut command = Command::new(&bootstrap);
-    command
-        .env_clear()
-        .current_dir(&task_root)
-        .envs(
-            deployed
-                .environment()
-                .and_then(|e| e.variables())
-                .cloned()
-                .unwrap_or_default(),
-        )
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string())
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", log_group)
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-        .env("AWS_REGION", &aws.region)
-        .env("AWS_DEFAULT_REGION", &aws.region)
-        .env("LAMBDA_TASK_ROOT", &task_root)
-        .env("_HANDLER", "bootstrap")
-        .env("TZ", ":UTC")
-        .env("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(creds) = &credentials {
-        command
-            .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key());
-        if let Some(token) = creds.session_token() {
-            command.env("AWS_SESSION_TOKEN", token);
+                .map_err(|e| InvokeError::Local(format!("no credentials to pass on: {e}")))?;
+            command
+                .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+                .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key());
+            if let Some(token) = creds.session_token() {
+                command.env("AWS_SESSION_TOKEN", token);
+            }
         }
+        if let Some(endpoint) = aws.config.endpoint_url() {
+            command.env("AWS_ENDPOINT_URL", endpoint);
+        }
+        Ok(command)
     }
-    if let Some(endpoint) = aws.config.endpoint_url() {
-        command.env("AWS_ENDPOINT_URL", endpoint);
-    }
-    let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| InvokeError::Local(format!("{}: {e}", bootstrap.display())))?;
-    let event: Value = serde_json::from_str(input).unwrap_or(Value::Null);
-    let answered = api.invoke(&request_id, event);
-    let wait = Duration::from_secs(timeout + 5);
-    let outcome = if answered {
-        tokio::task::block_in_place(|| api.next_outcome(wait))
-    } else {
-        None
-    };
-    let duration = started.elapsed();
-    let peak_kib = peak_rss_kib(child.id());
-    let _ = child.kill();
-    let mut lines = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        lines.extend(BufReader::new(stdout).lines().map_while(Result::ok));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        lines.extend(BufReader::new(stderr).lines().map_while(Result::ok));
-    }
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&task_root);
 
-    let result = match outcome {
-        Some(Outcome::Response { body, .. }) => Ok(body),
-        Some(Outcome::Error { body, .. }) => Err(error_parts(&body)),
-        None => return Err(InvokeError::Timeout(timeout)),
-    };
-    let mut logs = vec![format!("START RequestId: {request_id} Version: $LATEST")];
-    logs.extend(lines);
-    logs.push(format!("END RequestId: {request_id}"));
-    logs.push(format!(
-        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB",
-        duration.as_secs_f64() * 1000.0,
-        peak_kib.map_or(0, |k| k.div_ceil(1024)),
-    ));
-    write_logs(aws, log_group, &request_id, &logs).await?;
-    Ok(Invocation {
-        request_id,
-        result,
-        logs,
-        local: true,
-    })
+    /// Starts `command`, hands it the event, waits up to the function's timeout (and 5 s) for
+    /// its answer, then stops it and collects what it printed.
+    fn run(
+        &self,
+        command: &mut Command,
+        request_id: &str,
+        input: &str,
+        timeout: u64,
+    ) -> Result<LocalRun, InvokeError> {
+        let started = Instant::now();
+        let program = Path::new(command.get_program()).display().to_string();
+        let mut child = command
+            .spawn()
+            .map_err(|e| InvokeError::Local(format!("{program}: {e}")))?;
+        let event: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+        let answered = self.api.invoke(request_id, event);
+        let wait = Duration::from_secs(timeout + 5);
+        let outcome = if answered {
+            tokio::task::block_in_place(|| self.api.next_outcome(wait))
+        } else {
+            None
+        };
+        let duration = started.elapsed();
+        let peak_kib = peak_rss_kib(child.id());
+        let _ = child.kill();
+        let mut lines = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            lines.extend(BufReader::new(stdout).lines().map_while(Result::ok));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            lines.extend(BufReader::new(stderr).lines().map_while(Result::ok));
+        }
+        let _ = child.wait();
+        Ok(LocalRun {
+            outcome,
+            duration,
+            peak_kib,
+            lines,
+        })
+    }
+}
+
+impl LocalRun {
+    /// The run's log lines framed as Lambda frames them: START, the function's own, END, REPORT.
+    fn log_lines(&self, request_id: &str, memory: i32) -> Vec<String> {
+        let mut logs = vec![format!("START RequestId: {request_id} Version: $LATEST")];
+        logs.extend(self.lines.iter().cloned());
+        logs.push(format!("END RequestId: {request_id}"));
+        logs.push(format!(
+            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB",
+            self.duration.as_secs_f64() * 1000.0,
+            self.peak_kib.map_or(0, |k| k.div_ceil(1024)),
+        ));
+        logs
+    }
 }
 
 /// Peak resident memory of a running process in KiB (`VmHWM`), where /proc has it.

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::arch::Arch;
-use crate::compile::{self, CompileError};
-use crate::elf::{ElfError, ElfNeeds, GlibcVersion};
-use crate::package::{Package, PackageError};
+use crate::build::arch::Arch;
+use crate::build::compile::{self, CompileError};
+use crate::build::elf::{ElfError, ElfNeeds, GlibcVersion};
+use crate::build::package::{Package, PackageError};
 
 /// Why no deployment zip was written.
 #[derive(Debug, Error, Diagnostic)]
@@ -180,7 +180,7 @@ pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(&bytes)).map_err(|e| bad(e.to_string()))?;
     let mut entry = archive
-        .by_name(crate::package::ENTRY)
+        .by_name(crate::build::package::ENTRY)
         .map_err(|_| bad("no `bootstrap` entry".to_owned()))?;
     if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
         return Err(bad("`bootstrap` is not executable".to_owned()));
@@ -189,6 +189,6 @@ pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     std::io::Read::read_to_end(&mut entry, &mut bootstrap).map_err(|e| bad(e.to_string()))?;
     drop(entry);
     drop(archive);
-    check_bootstrap(&path.join(crate::package::ENTRY), &bootstrap, arch)?;
+    check_bootstrap(&path.join(crate::build::package::ENTRY), &bootstrap, arch)?;
     Ok(Package { bytes })
 }

@@ -1,4 +1,7 @@
-//! `-q`: whether the human report on stderr is silenced (errors always show).
+//! The human report on stderr: per-resource progress ([`progress`]), and whether `-q` silenced it
+//! (errors always show).
+
+pub(crate) mod progress;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -9,11 +9,67 @@ use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 
-use crate::arch::Arch;
 use crate::aws::{Aws, AwsError, AwsResult};
-use crate::package::Package;
-use crate::plan::{Action, compare};
-use crate::resources::{Tags, absent_if, is_ours};
+use crate::build::arch::Arch;
+use crate::build::package::Package;
+use crate::deploy::plan::{Change, Kind, compare};
+use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
+
+/// The function, as a [`Resource`].
+pub struct Function;
+
+/// What `up` can change on an existing function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The deployed zip (and its architecture).
+    Code,
+    /// Runtime, handler, role, memory, timeout and environment.
+    Configuration,
+    /// Reserved concurrency.
+    Concurrency,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::Code => "code",
+            Field::Configuration => "configuration",
+            Field::Concurrency => "concurrency",
+        })
+    }
+}
+
+impl Resource for Function {
+    const KIND: Kind = Kind::Function;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = Field;
+
+    fn name(desired: &Desired) -> &str {
+        &desired.name
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        observe(aws, &desired.name).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        diff(desired, observed.as_ref())
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        _: &Option<Observed>,
+        change: &Change<Field>,
+    ) -> Result<(), AwsError> {
+        apply(aws, desired, change).await
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        delete(aws, &desired.name).await
+    }
+}
 
 /// How long `up` waits for the function to become Active or finish an update.
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -82,7 +138,7 @@ fn lambda_arch(arch: Arch) -> Architecture {
 }
 
 /// Reads the function's configuration, tags and concurrency.
-pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
+async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
     let Some(out) = absent_if(
         aws.lambda
             .get_function()
@@ -124,16 +180,16 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError
 }
 
 /// What `up` does to the function.
-pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
+fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
     match observed {
-        None => Action::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Action::Conflict(format!(
+        None => Change::Create,
+        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
             "Lambda function {} exists and is not this stack's; delete it or choose another --stack",
             desired.name
         )),
         Some(o) => compare(&[
             (
-                "code",
+                Field::Code,
                 desired
                     .zip
                     .as_ref()
@@ -141,7 +197,7 @@ pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
                     || o.arch != Some(desired.arch),
             ),
             (
-                "configuration",
+                Field::Configuration,
                 o.memory != Some(desired.memory)
                     || o.timeout != Some(desired.timeout)
                     || o.role_arn.as_deref() != Some(desired.role_arn.as_str())
@@ -149,7 +205,7 @@ pub fn diff(desired: &Desired, observed: Option<&Observed>) -> Action {
                     || o.environment != desired.environment,
             ),
             (
-                "concurrency",
+                Field::Concurrency,
                 desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
             ),
         ]),
@@ -273,8 +329,8 @@ where
     }
 }
 
-/// Creates or updates the function as `action` says.
-pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), AwsError> {
+/// Creates or updates the function as `change` says.
+async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
     let name = desired.name.as_str();
     let zip = || {
         desired
@@ -283,71 +339,87 @@ pub async fn apply(aws: &Aws, desired: &Desired, action: &Action) -> Result<(), 
             .map(|z| z.bytes.clone())
             .ok_or_else(|| AwsError::malformed("CreateFunction", name, "no deployment zip"))
     };
-    let all = ["code", "configuration", "concurrency"];
-    let fields: Vec<&str> = match action {
-        Action::Create => {
+    let fields: Vec<Field> = match change {
+        Change::Create => {
             create(aws, desired, &zip()?).await?;
             if desired.reserve_concurrency {
-                vec!["concurrency"]
+                vec![Field::Concurrency]
             } else {
                 Vec::new()
             }
         }
-        Action::Update(fields) => fields.iter().copied().filter(|f| all.contains(f)).collect(),
-        _ => Vec::new(),
+        Change::Update(fields) => fields.clone(),
+        Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => {
+            Vec::new()
+        }
     };
-    if fields.contains(&"code") {
-        let zip = zip()?;
-        update(aws, name, || async {
-            aws.lambda
-                .update_function_code()
-                .function_name(name)
-                .zip_file(Blob::new(zip.clone()))
-                .architectures(lambda_arch(desired.arch))
-                .send()
-                .await
-                .map(drop)
-                .aws("UpdateFunctionCode", name)
-        })
-        .await?;
-    }
-    if fields.contains(&"configuration") {
-        update(aws, name, || async {
-            aws.lambda
-                .update_function_configuration()
-                .function_name(name)
-                .runtime(Runtime::Providedal2023)
-                .handler("bootstrap")
-                .role(&desired.role_arn)
-                .memory_size(desired.memory)
-                .timeout(desired.timeout)
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(desired.environment.clone()))
-                        .build(),
-                )
-                .send()
-                .await
-                .map(drop)
-                .aws("UpdateFunctionConfiguration", name)
-        })
-        .await?;
-    }
-    if fields.contains(&"concurrency") {
-        aws.lambda
-            .put_function_concurrency()
-            .function_name(name)
-            .reserved_concurrent_executions(CONCURRENCY)
-            .send()
-            .await
-            .map(drop)
-            .aws("PutFunctionConcurrency", name)?;
+    for field in fields {
+        match field {
+            Field::Code => update_code(aws, desired, zip()?).await?,
+            Field::Configuration => update_configuration(aws, desired).await?,
+            Field::Concurrency => reserve(aws, name).await?,
+        }
     }
     Ok(())
 }
 
+/// Deploys the zip (and its architecture), waiting for the update to settle.
+async fn update_code(aws: &Aws, desired: &Desired, zip: Vec<u8>) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    update(aws, name, || async {
+        aws.lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(zip.clone()))
+            .architectures(lambda_arch(desired.arch))
+            .send()
+            .await
+            .map(drop)
+            .aws("UpdateFunctionCode", name)
+    })
+    .await
+}
+
+/// Sets runtime, handler, role, memory, timeout and environment, waiting for the update to
+/// settle.
+async fn update_configuration(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+    let name = desired.name.as_str();
+    update(aws, name, || async {
+        aws.lambda
+            .update_function_configuration()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&desired.role_arn)
+            .memory_size(desired.memory)
+            .timeout(desired.timeout)
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(desired.environment.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(drop)
+            .aws("UpdateFunctionConfiguration", name)
+    })
+    .await
+}
+
+/// Reserves [`CONCURRENCY`] for the function.
+async fn reserve(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    aws.lambda
+        .put_function_concurrency()
+        .function_name(name)
+        .reserved_concurrent_executions(CONCURRENCY)
+        .send()
+        .await
+        .map(drop)
+        .aws("PutFunctionConcurrency", name)
+}
+
 /// Deletes the function (already gone is fine).
-pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
+async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
     absent_if(
         aws.lambda
             .delete_function()
@@ -396,8 +468,8 @@ mod tests {
     #[test]
     fn an_identical_function_needs_nothing() {
         let d = desired();
-        assert_eq!(diff(&d, Some(&deployed(&d))), Action::NoChange);
-        assert_eq!(diff(&d, None), Action::Create);
+        assert_eq!(diff(&d, Some(&deployed(&d))), Change::Unchanged);
+        assert_eq!(diff(&d, None), Change::Create);
     }
 
     #[test]
@@ -405,7 +477,10 @@ mod tests {
         let d = desired();
         let mut other_code = deployed(&d);
         other_code.code_sha256 = "different".into();
-        assert_eq!(diff(&d, Some(&other_code)), Action::Update(vec!["code"]));
+        assert_eq!(
+            diff(&d, Some(&other_code)),
+            Change::Update(vec![Field::Code])
+        );
 
         let mut other_env = deployed(&d);
         other_env
@@ -413,14 +488,14 @@ mod tests {
             .insert("MAX_BACKUPS".into(), "4".into());
         assert_eq!(
             diff(&d, Some(&other_env)),
-            Action::Update(vec!["configuration"])
+            Change::Update(vec![Field::Configuration])
         );
 
         let mut unreserved = deployed(&d);
         unreserved.concurrency = None;
         assert_eq!(
             diff(&d, Some(&unreserved)),
-            Action::Update(vec!["concurrency"])
+            Change::Update(vec![Field::Concurrency])
         );
 
         // Without a zip (down, status) the code is not compared.
@@ -428,7 +503,7 @@ mod tests {
             zip: None,
             ..d.clone()
         };
-        assert_eq!(diff(&no_zip, Some(&other_code)), Action::NoChange);
+        assert_eq!(diff(&no_zip, Some(&other_code)), Change::Unchanged);
     }
 
     #[test]
@@ -449,7 +524,7 @@ mod tests {
         let mut foreign = deployed(&d);
         foreign.tags.clear();
         assert!(
-            matches!(diff(&d, Some(&foreign)), Action::Conflict(why) if why.contains("not this stack's"))
+            matches!(diff(&d, Some(&foreign)), Change::Conflict(why) if why.contains("not this stack's"))
         );
     }
 }

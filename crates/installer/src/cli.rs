@@ -1,0 +1,256 @@
+//! The command line: clap's types for every subcommand and flag, usage errors as one line, and
+//! the logging the flags choose. What each subcommand does is in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::aws::ConnectArgs;
+use crate::build::arch::Arch;
+use crate::commands::OnBadRecord;
+use crate::deploy::config::StackArgs;
+
+/// What goes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Results for people (the function's result for `invoke`, log lines for `logs`).
+    Text,
+    /// One JSON document per command (one JSON line per event for `logs`).
+    Json,
+}
+
+/// Deploys scheduled DynamoDB backups with retention.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Show debug logs (the commands run) on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Hide the per-resource report on stderr (errors still show).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// `json`: print one machine-readable document on stdout (human text stays on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text, env = "INSTALLER_OUTPUT")]
+    pub output: Output,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile the backup function for Lambda and write its deployment zip.
+    ///
+    /// The zip holds one entry, `bootstrap` (mode 0755), with fixed timestamps: the same binary
+    /// always gives the same zip, so an unchanged function is recognised by its CodeSha256. The
+    /// binary is linked against glibc 2.34 with cargo zigbuild and refused if it needs more.
+    #[command(
+        after_help = "Examples:\n  installer build\n  installer build --arch arm64 --out dist/backup.zip\n  installer build --bootstrap ./bootstrap   # package a binary built elsewhere"
+    )]
+    Build {
+        /// CPU architecture of the Lambda function.
+        #[arg(long, value_enum, default_value_t = Arch::X86_64, env = "INSTALLER_ARCH")]
+        arch: Arch,
+        /// Where to write the zip.
+        #[arg(long, default_value = "target/lambda/backup-lambda.zip")]
+        out: PathBuf,
+        /// Package this prebuilt binary instead of compiling (it is checked all the same).
+        #[arg(long, value_name = "PATH")]
+        bootstrap: Option<PathBuf>,
+    },
+    /// Show what `up` would create, update or leave, without changing anything.
+    #[command(
+        after_help = "Examples:\n  installer plan\n  installer plan --keep 7 --schedule 'rate(12 hours)'"
+    )]
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Create or update the whole stack; a second run with the same settings changes nothing.
+    #[command(
+        after_help = "Examples:\n  installer up\n  installer up --schedule 'rate(1 minute)'      # the tutorial's cadence\n  installer up --table Movies --table Music --keep 7\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer up   # a local emulator"
+    )]
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show what exists, whether it matches, each table's backups and its run records.
+    #[command(
+        after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'"
+    )]
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Load movies into a table: the AWS getting-started moviedata.json (or .zip), or the built-in
+    /// sample.
+    #[command(
+        after_help = "Examples:\n  installer load-data --file moviedata.json\n  installer load-data --file moviedata.zip --table Movies --on-bad-record reject"
+    )]
+    LoadData {
+        /// The table to load into (it must exist; `up` makes it).
+        #[arg(long, env = "INSTALLER_TABLE", default_value = "Movies")]
+        table: String,
+        /// moviedata.json, or the moviedata.zip AWS publishes [default: the built-in sample].
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// What to do with records that lack a whole-number year or a title, or repeat a key.
+        #[arg(long, value_enum, default_value_t = OnBadRecord::Skip)]
+        on_bad_record: OnBadRecord,
+        /// Batches of 25 in flight at once (1 to 64).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+    },
+    /// Run the backup once now with the schedule's exact input, and show its result and logs.
+    ///
+    /// Against AWS this is Lambda's Invoke API. Against a local emulator (an endpoint on this
+    /// machine), which cannot run functions, the deployed zip's bootstrap runs here under a Lambda
+    /// Runtime API with the function's environment, and its logs go to the function's log group.
+    #[command(
+        after_help = "Examples:\n  installer invoke\n  installer invoke --table Music\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer invoke   # runs locally"
+    )]
+    Invoke {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Run the function here even if the endpoint is not on this machine.
+        #[arg(long)]
+        local: bool,
+    },
+    /// Show the function's log events, oldest first.
+    #[command(after_help = "Examples:\n  installer logs\n  installer logs --since 15m --follow")]
+    Logs {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// How far back to start: 30s, 15m, 1h, 2d.
+        #[arg(long, default_value = "1h")]
+        since: String,
+        /// Keep printing new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Remove everything the stack made (only what is tagged as this stack's).
+    #[command(
+        after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
+    )]
+    Down {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Keep the tables, their backups and the bucket.
+        #[arg(long)]
+        keep_data: bool,
+    },
+}
+
+/// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is
+/// (`subcommand` names it when clap's message has no usage line).
+pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
+    let mut problem = None;
+    let mut tip = None;
+    let mut command =
+        subcommand.map_or_else(|| "installer".to_owned(), |s| format!("installer {s}"));
+    for line in rendered.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("error: ") {
+            problem.get_or_insert(rest.to_owned());
+        } else if let Some(rest) = line.strip_prefix("tip: ") {
+            tip.get_or_insert(rest.to_owned());
+        } else if let Some(rest) = line.strip_prefix("Usage: ") {
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            if !words.is_empty() {
+                command = words.join(" ");
+            }
+        }
+    }
+    let mut line = format!(
+        "error: {}",
+        problem.unwrap_or_else(|| rendered.trim().to_owned())
+    );
+    if let Some(tip) = tip {
+        line.push_str(&format!(" ({tip})"));
+    }
+    line.push_str(&format!("; see `{command} --help`"));
+    line
+}
+
+/// Parses the command line; a usage error is printed as one line (exit 2), `--help` and
+/// `--version` as clap prints them.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let subcommand = std::env::args()
+                .skip(1)
+                .find(|a| Cli::command().find_subcommand(a).is_some());
+            let rendered = e.render().to_string();
+            eprintln!("{}", usage_error_line(&rendered, subcommand.as_deref()));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Logs to stderr: this tool's warnings (its debug lines with `-v`), and only the SDK's errors
+/// (its informational lines with `-v`), so that credential-chain chatter does not bury the one
+/// line that matters.
+pub fn init_logging(verbose: bool) {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let (own, others) = if verbose {
+        (LevelFilter::DEBUG, LevelFilter::INFO)
+    } else {
+        (LevelFilter::WARN, LevelFilter::ERROR)
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("installer", own)
+        .with_target("backup_lambda", own)
+        .with_default(others);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_error(args: &[&str]) -> String {
+        let err = Cli::try_parse_from(args).expect_err("a usage error");
+        let subcommand = args
+            .get(1)
+            .filter(|a| Cli::command().find_subcommand(a).is_some());
+        usage_error_line(&err.render().to_string(), subcommand.copied())
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_with_the_tip_and_the_help_to_read() {
+        let line = usage_error(&["installer", "up", "--kep", "3"]);
+        assert!(line.contains("unexpected argument '--kep'"), "{line}");
+        assert!(
+            line.contains("'--keep'"),
+            "the tip names the right flag: {line}"
+        );
+        assert!(line.ends_with("see `installer up --help`"), "{line}");
+        assert_eq!(line.lines().count(), 1);
+
+        let line = usage_error(&["installer", "upp"]);
+        assert!(line.contains("unrecognized subcommand 'upp'"), "{line}");
+        assert!(line.ends_with("see `installer --help`"), "{line}");
+
+        let line = usage_error(&["installer", "up", "--keep", "many"]);
+        assert!(line.contains("invalid value 'many' for '--keep"), "{line}");
+        assert!(line.ends_with("see `installer up --help`"), "{line}");
+        assert_eq!(line.lines().count(), 1);
+    }
+}

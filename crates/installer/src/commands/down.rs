@@ -1,0 +1,74 @@
+//! `installer down`: remove everything the stack made.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use super::CommandError;
+use super::summary::{BackupsDeleted, Removed};
+use crate::aws::{Aws, ConnectArgs};
+use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::desired::Desired;
+use crate::deploy::plan::Removal;
+use crate::deploy::{removal, stack};
+
+/// Asks on the terminal; `true` only for "yes".
+fn confirm(question: &str) -> bool {
+    eprint!("{question} [yes/no]: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}
+
+/// `installer down`.
+pub async fn down(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    yes: bool,
+    keep_data: bool,
+) -> Result<Removed, CommandError> {
+    let config = StackConfig::from_args(args)?;
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(CommandError::NeedsConfirmation);
+    }
+    let aws = Aws::connect(connect).await?;
+    let desired = Desired::new(&config, &aws, None)?;
+    let observed = stack::observe(&aws, &desired).await?;
+    let steps = removal::removal_plan(&aws, &desired, &observed, keep_data).await?;
+    report!(
+        "removing stack {} from account {} ({}):",
+        config.stack,
+        aws.account,
+        aws.region
+    );
+    for step in &steps {
+        report!("  {step}");
+    }
+    let summary = |backups: &[(String, usize)], elapsed_ms: u128| Removed {
+        stack: config.stack.clone(),
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        resources: steps.clone(),
+        backups_deleted: backups
+            .iter()
+            .map(|(table, deleted)| BackupsDeleted {
+                table: table.clone(),
+                deleted: *deleted,
+            })
+            .collect(),
+        elapsed_ms,
+    };
+    if steps.iter().all(|s| s.action != Removal::Delete) {
+        report!("nothing to remove");
+        return Ok(summary(&[], 0));
+    }
+    if !yes && !confirm("delete the resources marked 'delete'?") {
+        return Err(CommandError::Cancelled);
+    }
+    let started = Instant::now();
+    let backups = removal::remove(&aws, &desired, &steps).await?;
+    for (table, count) in &backups {
+        report!("  deleted {count} backup(s) of {table} made by the function");
+    }
+    report!("removed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(summary(&backups, started.elapsed().as_millis()))
+}

@@ -1,0 +1,75 @@
+//! `installer invoke`: one backup run now, with the schedule's exact input.
+
+use serde_json::Value;
+
+use super::summary::Invoked;
+use super::{CommandError, DEFAULT_ZIP};
+use crate::aws::{Aws, ConnectArgs};
+use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+
+/// Whether `endpoint` is this machine (a local emulator, which cannot execute functions).
+fn is_loopback(endpoint: Option<&str>) -> bool {
+    endpoint
+        .and_then(|e| e.split("://").nth(1))
+        .and_then(|rest| rest.split(['/', ':']).next().map(|host| (host, rest)))
+        .is_some_and(|(host, rest)| {
+            matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]")
+        })
+}
+
+/// `installer invoke`.
+pub async fn invoke(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    force_local: bool,
+) -> Result<Invoked, CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let table = config
+        .tables
+        .first()
+        .ok_or(CommandError::Config(ConfigError::NoTable))?;
+    let aws = Aws::connect(connect).await?;
+    let input =
+        crate::local::invoke::scheduled_input(&aws, &config.rule_for(table), &config.stack, table)
+            .await?;
+    let local = force_local || is_loopback(aws.config.endpoint_url());
+    report!(
+        "invoking {} with {input} ({})",
+        config.function_name(),
+        if local {
+            "locally: the emulator cannot run functions"
+        } else {
+            "in Lambda"
+        }
+    );
+    let run = if local {
+        let zip = config
+            .zip
+            .clone()
+            .unwrap_or_else(|| crate::build::compile::workspace_root().join(DEFAULT_ZIP));
+        crate::local::invoke::local(
+            &aws,
+            config.function_name(),
+            &config.log_group(),
+            &zip,
+            &input,
+        )
+        .await?
+    } else {
+        crate::local::invoke::remote(&aws, config.function_name(), &input).await?
+    };
+    for line in &run.logs {
+        report!("  {line}");
+    }
+    match run.result {
+        Ok(result) => Ok(Invoked {
+            function: config.function_name().to_owned(),
+            input: serde_json::from_str::<Value>(&input).unwrap_or(Value::Null),
+            local: run.local,
+            request_id: run.request_id,
+            result,
+            logs: run.logs,
+        }),
+        Err((kind, message)) => Err(CommandError::FunctionFailed { kind, message }),
+    }
+}

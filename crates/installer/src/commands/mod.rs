@@ -1,0 +1,266 @@
+//! One file per subcommand; here what they share: the error type, the runtime, and the steps
+//! `plan` and `up` have in common (validate, build, connect, observe, plan).
+
+mod build;
+mod down;
+mod invoke;
+mod load_data;
+mod logs;
+mod plan;
+mod status;
+mod summary;
+mod up;
+
+pub(crate) use build::build;
+pub(crate) use down::down;
+pub(crate) use invoke::invoke;
+pub(crate) use load_data::{OnBadRecord, load_data};
+pub(crate) use logs::logs;
+pub(crate) use plan::plan;
+pub(crate) use status::status;
+pub(crate) use up::up;
+
+use std::future::Future;
+use std::time::Instant;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::aws::{Aws, AwsError, ConnectArgs, ConnectError};
+use crate::build::artifact::{self, ArtifactError};
+use crate::build::package::Package;
+use crate::cli::{Command, Output};
+use crate::data::movies::DataError;
+use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::deploy::desired::Desired;
+use crate::deploy::policy::PolicyError;
+use crate::deploy::stack::{self, StackError, StackPlan};
+use summary::{Phases, Planned, Summary};
+
+/// Where `up` and `plan` write the zip they build, in the workspace they build it from.
+pub(crate) const DEFAULT_ZIP: &str = "target/lambda/backup-lambda.zip";
+
+/// Why a command failed.
+#[derive(Debug, Error, Diagnostic)]
+pub enum CommandError {
+    /// The flags are invalid (nothing was called).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The deployment zip could not be built or is unusable (nothing was called).
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The account could not be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A policy template did not render.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Applying or reading the stack failed.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// `down` without a terminal to confirm on.
+    #[error(
+        "down deletes resources and needs confirmation: pass --yes to confirm without a terminal"
+    )]
+    NeedsConfirmation,
+    /// The user said no.
+    #[error("down cancelled; nothing was deleted")]
+    Cancelled,
+    /// The sample data could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// `--table` is not a table name.
+    #[error("invalid --table: {0}")]
+    Table(#[from] backup_lambda::naming::TableNameError),
+    /// Bad records with `--on-bad-record reject`.
+    #[error(
+        "{count} bad record(s), the first: record {index}: {reason}; fix them or pass --on-bad-record skip"
+    )]
+    Rejected {
+        /// How many.
+        count: usize,
+        /// The first one's index.
+        index: usize,
+        /// Why it is bad.
+        reason: String,
+    },
+    /// The table to load into does not exist.
+    #[error("table {0} does not exist; create it with `installer up --table {0}` first")]
+    NoTable(String),
+    /// Some items were never written.
+    #[error(
+        "{failed} of {total} items were not written after retries (throttled?); run load-data again to finish"
+    )]
+    Incomplete {
+        /// Items not written.
+        failed: usize,
+        /// Items tried.
+        total: usize,
+    },
+    /// Running the function failed.
+    #[error(transparent)]
+    Invoke(#[from] crate::local::invoke::InvokeError),
+    /// The function ran and reported an error.
+    #[error("the function failed: {kind}: {message}")]
+    FunctionFailed {
+        /// Its errorType.
+        kind: String,
+        /// Its errorMessage.
+        message: String,
+    },
+    /// `--since` is not a duration.
+    #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
+    Since(String),
+    /// The async runtime could not start.
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl From<AwsError> for CommandError {
+    fn from(err: AwsError) -> Self {
+        Self::Stack(StackError::Aws(err))
+    }
+}
+
+/// Runs `command` and prints its result on stdout as `output` says: the JSON document with
+/// `--output json`; in text, the function's result for `invoke` (the rest report on stderr).
+pub fn run(command: Command, connect: &ConnectArgs, output: Output) -> miette::Result<()> {
+    let summary = dispatch(command, connect, output == Output::Json)?;
+    match (output, &summary) {
+        (_, Summary::Logs) => {}
+        (Output::Json, summary) => {
+            println!("{}", serde_json::to_string(summary).unwrap_or_default())
+        }
+        (Output::Text, Summary::Invoke(invoked)) => println!(
+            "{}",
+            serde_json::to_string_pretty(&invoked.result).unwrap_or_default()
+        ),
+        (Output::Text, _) => {}
+    }
+    Ok(())
+}
+
+/// Runs the subcommand and returns its machine-readable summary.
+fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Result<Summary> {
+    match command {
+        Command::Build {
+            arch,
+            out,
+            bootstrap,
+        } => Ok(Summary::Build(build(arch, bootstrap.as_deref(), &out)?)),
+        Command::Plan { stack } => block_on(plan(&stack, connect)).map(Summary::Plan),
+        Command::Up { stack } => block_on(up(&stack, connect)).map(Summary::Up),
+        Command::Status { stack } => block_on(status(&stack, connect)).map(Summary::Status),
+        Command::LoadData {
+            table,
+            file,
+            on_bad_record,
+            concurrency,
+        } => block_on(load_data(
+            &table,
+            file.as_deref(),
+            on_bad_record,
+            usize::from(concurrency),
+            connect,
+        ))
+        .map(Summary::LoadData),
+        Command::Invoke { stack, local } => {
+            block_on(invoke(&stack, connect, local)).map(Summary::Invoke)
+        }
+        Command::Logs {
+            stack,
+            since,
+            follow,
+        } => block_on(logs(&stack, connect, &since, follow, json)).map(|()| Summary::Logs),
+        Command::Down {
+            stack,
+            yes,
+            keep_data,
+        } => block_on(down(&stack, connect, yes, keep_data)).map(Summary::Down),
+    }
+}
+
+/// Runs a command's future to completion on a multi-threaded runtime and returns its result.
+fn block_on<T, F: Future<Output = Result<T, CommandError>>>(future: F) -> miette::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CommandError::Runtime)?;
+    Ok(runtime.block_on(future)?)
+}
+
+/// The zip to deploy: `--zip`, or a fresh `installer build`.
+fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
+    match &config.zip {
+        Some(path) => artifact::load(path, config.arch),
+        None => {
+            let out = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
+            let built = artifact::build(config.arch, None, &out)?;
+            artifact::load(&built.path, config.arch)
+        }
+    }
+}
+
+/// Everything `plan` and `up` need, with how long each phase took.
+pub(crate) struct Prepared {
+    pub(crate) aws: Aws,
+    pub(crate) desired: Desired,
+    pub(crate) observed: stack::Observed,
+    pub(crate) plan: StackPlan,
+    /// How long connecting and reading every resource took.
+    pub(crate) phases: Phases,
+}
+
+/// Validates, builds and connects, then reads the stack: everything `plan` and `up` share.
+pub(crate) async fn prepare(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+) -> Result<Prepared, CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let zip = deployment_zip(&config)?;
+    let started = Instant::now();
+    let aws = Aws::connect(connect).await?;
+    let connected = started.elapsed();
+    let desired = Desired::new(&config, &aws, Some(zip))?;
+    if !aws.tls && config.bucket_tls_only.is_none() {
+        report!(
+            "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
+        );
+    }
+    let started = Instant::now();
+    let observed = stack::observe(&aws, &desired).await?;
+    let desired = desired.settled(&observed);
+    let plan = stack::plan(&desired, &observed);
+    let phases = Phases {
+        connect_ms: connected.as_millis(),
+        observe_ms: started.elapsed().as_millis(),
+        apply_ms: None,
+    };
+    Ok(Prepared {
+        aws,
+        desired,
+        observed,
+        plan,
+        phases,
+    })
+}
+
+/// Prints the plan, one line per resource.
+pub(crate) fn print_plan(plan: &StackPlan) {
+    for line in plan.lines() {
+        report!("  {line}");
+    }
+}
+
+/// What `plan` (and `up`, before its own fields) report: the stack, where it is, each
+/// resource's line, and the time each phase took.
+pub(crate) fn planned(aws: &Aws, desired: &Desired, plan: &StackPlan, phases: Phases) -> Planned {
+    Planned {
+        stack: desired.function.name.clone(),
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        changes: !plan.is_noop(),
+        resources: plan.lines(),
+        phases_ms: phases,
+    }
+}

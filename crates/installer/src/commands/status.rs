@@ -1,0 +1,127 @@
+//! `installer status`: what exists, whether it matches, each table's backups and run records.
+
+use backup_lambda::naming::TableName;
+use backup_lambda::store::{BackupStore, DynamoDbBackups};
+
+use super::CommandError;
+use super::summary::{BackupStatus, Status, TableStatus};
+use crate::aws::{Aws, AwsError, ConnectArgs};
+use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::desired::Desired;
+use crate::deploy::plan::Verb;
+use crate::deploy::stack;
+
+/// `installer status`.
+pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let aws = Aws::connect(connect).await?;
+    let desired = Desired::new(&config, &aws, None)?;
+    let observed = stack::observe(&aws, &desired).await?;
+    let desired = desired.settled(&observed);
+    let plan = stack::plan(&desired, &observed);
+    report!(
+        "stack {} in account {} ({}):",
+        desired.function.name,
+        aws.account,
+        aws.region
+    );
+    for line in plan.lines() {
+        let state = match line.action {
+            Verb::Create => "missing".to_owned(),
+            Verb::None => "ok".to_owned(),
+            Verb::UseExisting => "exists (not this stack's)".to_owned(),
+            Verb::Update => format!("differs: {}", line.fields.join(", ")),
+            Verb::Conflict => format!("conflict: {}", line.conflict.unwrap_or_default()),
+            Verb::Delete => "no longer needed".to_owned(),
+        };
+        report!("  {:<10} {:<44} {state}", line.kind, line.name);
+    }
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let mut tables = Vec::new();
+    for table in desired.tables.iter().map(|t| &t.name) {
+        tables.push(TableStatus {
+            table: table.to_string(),
+            backups: print_backups(&store, table).await,
+            run_records: print_run_records(&aws, &desired.bucket.name, table).await,
+        });
+    }
+    Ok(Status {
+        stack: desired.function.name.clone(),
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        resources: plan.lines(),
+        tables,
+    })
+}
+
+/// Prints `table`'s backups, newest first, and who made each; returns them.
+async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<BackupStatus> {
+    let mut backups = match store.list_backups(table).await {
+        Ok(backups) => backups,
+        Err(e) => {
+            report!("  backups of {table}: could not list ({e})");
+            return Vec::new();
+        }
+    };
+    backups.sort_by_key(|b| std::cmp::Reverse(b.created));
+    report!("  backups of {table}: {}", backups.len());
+    backups
+        .into_iter()
+        .map(|b| {
+            let made_by = if table.owns_backup_name(&b.name) {
+                "function"
+            } else {
+                "other"
+            };
+            report!("    {:<40} {:?} {} ({made_by})", b.name, b.state, b.created);
+            BackupStatus {
+                state: format!("{:?}", b.state),
+                name: b.name,
+                arn: b.arn,
+                made_by,
+            }
+        })
+        .collect()
+}
+
+/// Prints how many run records the bucket holds for `table`, and the newest few; returns all
+/// their keys, oldest first.
+async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<String> {
+    let prefix = backup_lambda::record::table_prefix(table.as_str());
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        match aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+        {
+            Ok(page) => {
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                token = page.next_continuation_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let err = AwsError::new("ListObjectsV2", bucket, &e);
+                report!("  run records of {table}: could not list ({err})");
+                return keys;
+            }
+        }
+    }
+    keys.sort();
+    report!("  run records of {table} in s3://{bucket}: {}", keys.len());
+    for key in keys.iter().rev().take(5) {
+        report!("    {key}");
+    }
+    keys
+}

@@ -1,0 +1,205 @@
+//! What each command returns: typed, and with `--output json` printed as one JSON document on
+//! stdout (`{"command": "<name>", ...}`), while the human report goes to stderr.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::deploy::plan::{PlanLine, Removal, Step};
+
+/// One command's result.
+#[derive(Debug, Serialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Summary {
+    /// `build`.
+    Build(Built),
+    /// `plan`.
+    Plan(Planned),
+    /// `up`.
+    Up(Applied),
+    /// `status`.
+    Status(Status),
+    /// `load-data`.
+    LoadData(Loaded),
+    /// `invoke`.
+    Invoke(Invoked),
+    /// `down`.
+    Down(Removed),
+    /// `logs`: it prints its events as they come, and nothing after.
+    Logs,
+}
+
+/// `build`: the zip written.
+#[derive(Debug, Serialize)]
+pub struct Built {
+    /// Where.
+    pub zip: PathBuf,
+    /// Its size.
+    pub zip_bytes: usize,
+    /// The size of the `bootstrap` in it.
+    pub bootstrap_bytes: usize,
+    /// Lambda's name for its architecture.
+    pub arch: &'static str,
+    /// The newest glibc version it needs (none for a static binary).
+    pub glibc_floor: Option<String>,
+    /// Lambda's `CodeSha256` of it.
+    pub code_sha256: String,
+}
+
+/// The stack, where it is, and what `up` would do or did to each resource.
+#[derive(Debug, Serialize)]
+pub struct Planned {
+    /// The stack's name.
+    pub stack: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// Whether anything would change.
+    pub changes: bool,
+    /// One line per resource.
+    pub resources: Vec<PlanLine>,
+    /// How long each phase took.
+    pub phases_ms: Phases,
+}
+
+/// Milliseconds each phase of `plan` and `up` took.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Phases {
+    /// Loading configuration and credentials and asking STS who we are.
+    pub connect_ms: u128,
+    /// Reading every resource.
+    pub observe_ms: u128,
+    /// Applying the plan (`up` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_ms: Option<u128>,
+}
+
+/// `up`: the plan as applied, and what the stack is made of.
+#[derive(Debug, Serialize)]
+pub struct Applied {
+    /// The plan applied.
+    #[serde(flatten)]
+    pub plan: Planned,
+    /// The function's ARN.
+    pub function_arn: String,
+    /// The first schedule rule's ARN.
+    pub rule_arn: Option<String>,
+    /// Every schedule rule's ARN.
+    pub rule_arns: Vec<String>,
+    /// The role's ARN.
+    pub role_arn: String,
+    /// The run-record bucket.
+    pub bucket: String,
+    /// How long applying took.
+    pub elapsed_ms: u128,
+}
+
+/// `status`: each resource's state, and each table's backups and run records.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The stack's name.
+    pub stack: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// One line per resource (what `up` would do).
+    pub resources: Vec<PlanLine>,
+    /// Each table backed up.
+    pub tables: Vec<TableStatus>,
+}
+
+/// One table's backups and run records.
+#[derive(Debug, Serialize)]
+pub struct TableStatus {
+    /// The table.
+    pub table: String,
+    /// Its backups, newest first.
+    pub backups: Vec<BackupStatus>,
+    /// The keys of its run records, oldest first.
+    pub run_records: Vec<String>,
+}
+
+/// One backup as `status` lists it.
+#[derive(Debug, Serialize)]
+pub struct BackupStatus {
+    /// Its name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Its state (`Available`, `Creating`, ...).
+    pub state: String,
+    /// `function` for the function's own, `other` for the rest.
+    pub made_by: &'static str,
+}
+
+/// `load-data`: how the load went.
+#[derive(Debug, Serialize)]
+pub struct Loaded {
+    /// The table.
+    pub table: String,
+    /// Items written.
+    pub loaded: usize,
+    /// Records skipped, with why.
+    pub skipped: Vec<Skipped>,
+    /// Items never written.
+    pub failed: usize,
+    /// How long it took.
+    pub elapsed_ms: u128,
+    /// Items written per second.
+    pub items_per_second: f64,
+}
+
+/// A record `load-data` skipped.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    /// Its index in the file.
+    pub index: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// `invoke`: the run and its result.
+#[derive(Debug, Serialize)]
+pub struct Invoked {
+    /// The function.
+    pub function: String,
+    /// The event it got.
+    pub input: Value,
+    /// Whether it ran here rather than in Lambda.
+    pub local: bool,
+    /// The request id.
+    pub request_id: String,
+    /// The function's result (its run record).
+    pub result: Value,
+    /// Its log lines.
+    pub logs: Vec<String>,
+}
+
+/// `down`: what was removed.
+#[derive(Debug, Serialize)]
+pub struct Removed {
+    /// The stack's name.
+    pub stack: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// What happened to each resource.
+    pub resources: Vec<Step<Removal>>,
+    /// Per table, how many of the function's backups were deleted.
+    pub backups_deleted: Vec<BackupsDeleted>,
+    /// How long removing took.
+    pub elapsed_ms: u128,
+}
+
+/// How many of the function's backups of a table `down` deleted.
+#[derive(Debug, Serialize)]
+pub struct BackupsDeleted {
+    /// The table.
+    pub table: String,
+    /// How many.
+    pub deleted: usize,
+}

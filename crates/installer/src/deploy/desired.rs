@@ -1,0 +1,161 @@
+//! The stack as it should be: every resource's desired state, built from a validated
+//! [`StackConfig`] and the account it goes into. Immutable once built, but for one decision
+//! that depends on the account ([`Desired::settled`]).
+
+use std::collections::HashMap;
+
+use crate::aws::Aws;
+use crate::build::package::Package;
+use crate::deploy::config::{StackConfig, TARGETS_PER_RULE};
+use crate::deploy::policy::{PolicyError, PolicyVars};
+use crate::deploy::resources::{Tags, bucket, function, log_group, role, rule, table};
+use crate::deploy::stack::Observed;
+
+/// Every resource of the stack, as it should be.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The function's log group.
+    pub log_group: log_group::Desired,
+    /// The function's role.
+    pub role: role::Desired,
+    /// The run-record bucket.
+    pub bucket: bucket::Desired,
+    /// The tables backed up.
+    pub tables: Vec<table::Desired>,
+    /// The function.
+    pub function: function::Desired,
+    /// The schedule rules (one per five tables), their targets and invoke permissions.
+    pub rules: Vec<rule::Desired>,
+    /// The stack's tags.
+    pub tags: Tags,
+}
+
+impl Desired {
+    /// Builds every resource's desired state for `config` in `aws`'s account, deploying `zip`
+    /// (`None` where no code is deployed: `down`, `status`). Fails only where a policy cannot be
+    /// rendered or would be over IAM's size limit: before anything is written.
+    pub fn new(config: &StackConfig, aws: &Aws, zip: Option<Package>) -> Result<Self, PolicyError> {
+        let tags: Tags = config.tags().into_iter().collect();
+        let bucket_name = config.bucket_name(&aws.account, &aws.region);
+        let vars = PolicyVars {
+            partition: aws.partition.clone(),
+            region: aws.region.clone(),
+            account: aws.account.clone(),
+            log_group: config.log_group(),
+            bucket: bucket_name.clone(),
+            tables: config.tables.iter().map(ToString::to_string).collect(),
+        };
+        let role_name = config.role_name();
+        Ok(Self {
+            log_group: log_group::Desired {
+                name: config.log_group(),
+                retention_days: config.log_retention_days,
+                tags: tags.clone(),
+            },
+            role: role::Desired {
+                name: role_name.clone(),
+                trust: vars.trust_policy()?,
+                policy_name: config.policy_name(),
+                policy: vars.function_policy()?,
+                tags: tags.clone(),
+            },
+            bucket: bucket::Desired {
+                name: bucket_name.clone(),
+                policy: if config.bucket_tls_only.unwrap_or(aws.tls) {
+                    Some(vars.bucket_policy()?)
+                } else {
+                    None
+                },
+                expire_days: i32::try_from(config.log_expire_days.get()).unwrap_or(i32::MAX),
+                tags: tags.clone(),
+                default_name: config.bucket.is_none(),
+            },
+            tables: config
+                .tables
+                .iter()
+                .map(|name| table::Desired {
+                    name: name.clone(),
+                    tags: tags.clone(),
+                })
+                .collect(),
+            function: function::Desired {
+                name: config.function_name().to_owned(),
+                role_arn: role::arn(aws, &role_name),
+                zip,
+                arch: config.arch,
+                memory: i32::try_from(config.memory).unwrap_or(i32::MAX),
+                timeout: i32::try_from(config.timeout).unwrap_or(i32::MAX),
+                environment: environment(config, &bucket_name),
+                tags: tags.clone(),
+                reserve_concurrency: true,
+            },
+            rules: rules(config, aws, &tags),
+            tags,
+        })
+    }
+
+    /// The same stack, settled against the account: where it has no concurrency left to reserve
+    /// (and the function holds none yet), the function goes without a reservation (with a
+    /// warning) rather than failing. Call before planning.
+    pub fn settled(mut self, observed: &Observed) -> Self {
+        let reserved = observed
+            .function
+            .as_ref()
+            .and_then(|f| f.concurrency)
+            .is_some();
+        if !observed.can_reserve && !reserved {
+            self.function.reserve_concurrency = false;
+            tracing::warn!(
+                "this account's Lambda concurrency limit leaves none to reserve, so scheduled runs are not kept from overlapping; ask AWS to raise the limit to reserve one"
+            );
+        }
+        self
+    }
+
+    /// The function's ARN.
+    pub fn function_arn(&self) -> &str {
+        self.rules
+            .first()
+            .map_or_else(|| self.function.name.as_str(), |r| &r.function_arn)
+    }
+}
+
+/// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET` and, with an age limit,
+/// `MAX_AGE_DAYS`.
+fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
+    let mut environment = HashMap::from([
+        ("MAX_BACKUPS".to_owned(), config.keep.to_string()),
+        ("LOG_BUCKET".to_owned(), bucket.to_owned()),
+    ]);
+    if let Some(days) = config.max_age_days {
+        environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
+    }
+    environment
+}
+
+/// One rule per [`TARGETS_PER_RULE`] tables, each targeting the function once per table.
+fn rules(config: &StackConfig, aws: &Aws, tags: &Tags) -> Vec<rule::Desired> {
+    let function_name = config.function_name();
+    let function_arn = format!(
+        "arn:{}:lambda:{}:{}:function:{function_name}",
+        aws.partition, aws.region, aws.account
+    );
+    config
+        .rule_names()
+        .into_iter()
+        .zip(config.tables.chunks(TARGETS_PER_RULE))
+        .map(|(name, tables)| rule::Desired {
+            arn: rule::arn(aws, &name),
+            schedule: config.schedule.as_str().to_owned(),
+            function_name: function_name.to_owned(),
+            function_arn: function_arn.clone(),
+            targets: tables
+                .iter()
+                .map(|t| (rule::target_id(t), rule::target_input(t)))
+                .collect(),
+            statement_id: format!("{name}-invoke"),
+            tags: tags.clone(),
+            name,
+        })
+        .collect()
+}

@@ -1,0 +1,14 @@
+//! Deploying the stack: flags → a validated [`config::StackConfig`] → the desired resources
+//! ([`desired::Desired`]) → what exists ([`stack::observe`]) → a typed [`stack::StackPlan`] →
+//! applied ([`stack::apply`]) or printed; or, for `down`, reversed ([`removal`]). One module per
+//! AWS resource in [`resources`], each behind [`resources::Resource`]; the IAM documents in
+//! [`policy`]; EventBridge schedule expressions in [`schedule`].
+
+pub(crate) mod config;
+pub(crate) mod desired;
+pub(crate) mod plan;
+pub mod policy;
+pub(crate) mod removal;
+pub(crate) mod resources;
+pub(crate) mod schedule;
+pub(crate) mod stack;

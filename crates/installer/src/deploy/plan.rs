@@ -1,0 +1,284 @@
+//! Plans: per resource, what `up` would do ([`Change`], typed by the resource's fields) or `down`
+//! would remove ([`Removal`]), and the one flat view of a plan ([`PlanLine`]) that is printed and
+//! serialized.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The kinds of resource, as plans name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// CloudWatch Logs group.
+    LogGroup,
+    /// IAM role.
+    Role,
+    /// S3 bucket.
+    Bucket,
+    /// DynamoDB table.
+    Table,
+    /// Lambda function.
+    Function,
+    /// EventBridge rule, its targets and invoke permission.
+    Schedule,
+    /// The function's backups of a table.
+    Backups,
+}
+
+impl Kind {
+    /// The name plans print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LogGroup => "log group",
+            Kind::Role => "role",
+            Kind::Bucket => "bucket",
+            Kind::Table => "table",
+            Kind::Function => "function",
+            Kind::Schedule => "schedule",
+            Kind::Backups => "backups",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What `up` does to one resource; `F` is the resource's own enum of the fields it can update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<F> {
+    /// It does not exist: create it.
+    Create,
+    /// It exists but these fields differ: update them.
+    Update(Vec<F>),
+    /// It exists as desired.
+    Unchanged,
+    /// It exists and is not this stack's: use it as it is, never modify or delete it.
+    UseExisting,
+    /// It exists, is not this stack's, and the stack cannot do without owning it.
+    Conflict(String),
+    /// It is this stack's and no longer needed (a schedule rule for tables since dropped).
+    Delete,
+}
+
+impl<F: Copy + PartialEq> Change<F> {
+    /// Whether this creates the resource or updates `field`.
+    pub fn sets(&self, field: F) -> bool {
+        match self {
+            Change::Create => true,
+            Change::Update(fields) => fields.contains(&field),
+            Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => false,
+        }
+    }
+}
+
+/// What `down` does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// It is this stack's: delete it.
+    Delete,
+    /// It is not there.
+    Absent,
+    /// It is there but not this stack's: leave it.
+    NotOurs,
+    /// It is this stack's but `--keep-data` keeps it.
+    Kept,
+}
+
+impl Removal {
+    /// The name `--output json` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Delete => "delete",
+            Removal::Absent => "absent",
+            Removal::NotOurs => "not-ours",
+            Removal::Kept => "kept",
+        }
+    }
+}
+
+impl Serialize for Removal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Removal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Removal::Delete => "delete",
+            Removal::Absent => "absent",
+            Removal::NotOurs => "not this stack's; left as it is",
+            Removal::Kept => "kept (--keep-data)",
+        })
+    }
+}
+
+/// One resource and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step<A> {
+    /// The kind of resource.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// What happens to it.
+    pub action: A,
+}
+
+impl<A: fmt::Display> fmt::Display for Step<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<10} {:<44} {}", self.kind, self.name, self.action)
+    }
+}
+
+impl<F: fmt::Display> Step<Change<F>> {
+    /// The step as a plan line.
+    pub fn line(&self) -> PlanLine {
+        let (action, fields, conflict) = match &self.action {
+            Change::Create => (Verb::Create, Vec::new(), None),
+            Change::Update(fields) => (
+                Verb::Update,
+                fields.iter().map(ToString::to_string).collect(),
+                None,
+            ),
+            Change::Unchanged => (Verb::None, Vec::new(), None),
+            Change::UseExisting => (Verb::UseExisting, Vec::new(), None),
+            Change::Conflict(why) => (Verb::Conflict, Vec::new(), Some(why.clone())),
+            Change::Delete => (Verb::Delete, Vec::new(), None),
+        };
+        PlanLine {
+            kind: self.kind,
+            name: self.name.clone(),
+            action,
+            fields,
+            conflict,
+        }
+    }
+}
+
+/// What a plan line says happens, in a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    /// Created.
+    Create,
+    /// Updated.
+    Update,
+    /// Left as it is.
+    None,
+    /// Used as it is (not this stack's).
+    UseExisting,
+    /// In the way.
+    Conflict,
+    /// Deleted.
+    Delete,
+}
+
+/// One resource's line of a plan, whatever its kind: what `plan` and `up` print and what
+/// `--output json` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanLine {
+    /// The kind of resource.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// What happens to it.
+    pub action: Verb,
+    /// The fields an update changes.
+    pub fields: Vec<String>,
+    /// Why it is in the way, for a conflict.
+    pub conflict: Option<String>,
+}
+
+impl PlanLine {
+    /// Whether applying it changes nothing.
+    pub fn is_noop(&self) -> bool {
+        matches!(self.action, Verb::None | Verb::UseExisting)
+    }
+}
+
+impl fmt::Display for PlanLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<10} {:<44} ", self.kind, self.name)?;
+        match self.action {
+            Verb::Create => f.write_str("create"),
+            Verb::Update => write!(f, "update ({})", self.fields.join(", ")),
+            Verb::None => f.write_str("no change"),
+            Verb::UseExisting => f.write_str("use existing (not this stack's; left as it is)"),
+            Verb::Conflict => write!(
+                f,
+                "conflict: {}",
+                self.conflict.as_deref().unwrap_or_default()
+            ),
+            Verb::Delete => f.write_str("delete (no longer needed)"),
+        }
+    }
+}
+
+/// Which fields differ between desired and observed values: `(field, differs)` pairs in, a
+/// [`Change::Update`] or [`Change::Unchanged`] out.
+pub fn compare<F: Copy>(fields: &[(F, bool)]) -> Change<F> {
+    let changed: Vec<F> = fields
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(field, _)| *field)
+        .collect();
+    if changed.is_empty() {
+        Change::Unchanged
+    } else {
+        Change::Update(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_names_only_the_fields_that_differ() {
+        assert_eq!(
+            compare(&[("memory", false), ("timeout", false)]),
+            Change::Unchanged
+        );
+        assert_eq!(
+            compare(&[("memory", true), ("timeout", false), ("environment", true)]),
+            Change::Update(vec!["memory", "environment"])
+        );
+    }
+
+    #[test]
+    fn a_line_says_what_happens_and_is_a_noop_only_when_nothing_does() {
+        let step = |action| Step {
+            kind: Kind::Table,
+            name: "Movies".into(),
+            action,
+        };
+        let line = step(Change::Update(vec!["tags"])).line();
+        assert_eq!(line.to_string().split_whitespace().last(), Some("(tags)"));
+        assert!(!line.is_noop());
+        assert!(step(Change::<&str>::Unchanged).line().is_noop());
+        assert!(step(Change::<&str>::UseExisting).line().is_noop());
+        assert!(!step(Change::<&str>::Create).line().is_noop());
+        let conflict = step(Change::<&str>::Conflict("not ours".into())).line();
+        assert_eq!(conflict.conflict.as_deref(), Some("not ours"));
+        let json = serde_json::to_value(&conflict).expect("serializes");
+        assert_eq!(json["kind"], "table");
+        assert_eq!(json["action"], "conflict");
+    }
+
+    #[test]
+    fn sets_says_whether_a_field_is_written() {
+        assert!(Change::Create.sets("code"));
+        assert!(Change::Update(vec!["code"]).sets("code"));
+        assert!(!Change::Update(vec!["code"]).sets("configuration"));
+        assert!(!Change::<&str>::Unchanged.sets("code"));
+    }
+}

@@ -1,0 +1,127 @@
+//! One module per AWS resource of the stack, each behind the one contract [`Resource`]: its
+//! desired state, how to read what exists, how to diff the two into a
+//! [`Change`] of its own fields, and how to apply that change or delete it. A new resource is a
+//! new module implementing [`Resource`], and a line in [`crate::deploy::stack`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::aws::{Aws, AwsError};
+use crate::deploy::plan::{Change, Kind, Removal};
+
+pub mod bucket;
+pub mod function;
+pub mod log_group;
+pub mod role;
+pub mod rule;
+pub mod table;
+
+/// A resource's tags.
+pub type Tags = HashMap<String, String>;
+
+/// What every resource of the stack provides. `up` observes, diffs and applies; `down` deletes.
+/// Implemented by a unit type per resource (`bucket::Bucket`, ...), so that the stack can be
+/// written once over all of them.
+pub trait Resource {
+    /// The kind plans name it by.
+    const KIND: Kind;
+    /// The resource as the stack wants it.
+    type Desired;
+    /// The resource as it exists (`None`-like when it does not).
+    type Observed;
+    /// The settings `up` can change in place; `Display` is the text plans show.
+    type Field: Copy + PartialEq + fmt::Display;
+
+    /// Its name, as plans show it.
+    fn name(desired: &Self::Desired) -> &str;
+
+    /// Reads what exists (reads only).
+    fn observe(
+        aws: &Aws,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<Self::Observed, AwsError>> + Send;
+
+    /// What `up` must do to turn `observed` into `desired`.
+    fn diff(desired: &Self::Desired, observed: &Self::Observed) -> Change<Self::Field>;
+
+    /// Makes `change` (a `Create` or `Update`; anything else does nothing). May be run again
+    /// from the start after a conflict or a crash: every step is idempotent.
+    fn apply(
+        aws: &Aws,
+        desired: &Self::Desired,
+        observed: &Self::Observed,
+        change: &Change<Self::Field>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Deletes it (already gone is fine).
+    fn delete(
+        aws: &Aws,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// No fields to update: for resources that are only created (tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFields {}
+
+impl fmt::Display for NoFields {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {}
+    }
+}
+
+/// Whether `tags` carry every one of the stack's `ours` tags: the mark of a resource this
+/// installer made for this stack.
+pub fn is_ours(tags: &Tags, ours: &Tags) -> bool {
+    ours.iter().all(|(k, v)| tags.get(k) == Some(v))
+}
+
+/// What `down` does to a resource that exists with `tags` (or does not, for `None`).
+pub fn removal(tags: Option<&Tags>, ours: &Tags) -> Removal {
+    match tags {
+        None => Removal::Absent,
+        Some(tags) if is_ours(tags, ours) => Removal::Delete,
+        Some(_) => Removal::NotOurs,
+    }
+}
+
+/// Turns "not found" into `Ok(None)`: for reads of resources that may not exist.
+pub fn absent_if<T>(
+    result: Result<T, crate::aws::AwsError>,
+    codes: &[&str],
+) -> Result<Option<T>, crate::aws::AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if codes.iter().any(|c| err.is(c)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ownership_needs_every_stack_tag() {
+        let ours = tags(&[("managed-by", "installer"), ("stack", "a")]);
+        assert!(is_ours(
+            &tags(&[("managed-by", "installer"), ("stack", "a"), ("x", "y")]),
+            &ours
+        ));
+        assert!(!is_ours(
+            &tags(&[("managed-by", "installer"), ("stack", "b")]),
+            &ours
+        ));
+        assert!(!is_ours(&tags(&[]), &ours));
+        assert_eq!(removal(None, &ours), Removal::Absent);
+        assert_eq!(removal(Some(&ours), &ours), Removal::Delete);
+        assert_eq!(removal(Some(&tags(&[])), &ours), Removal::NotOurs);
+    }
+}

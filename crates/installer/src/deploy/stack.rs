@@ -1,0 +1,236 @@
+//! `up`'s pipeline over the whole stack: what exists ([`observe`]), the typed plan between that
+//! and the [`Desired`] stack ([`plan`], a [`StackPlan`]), and applying it ([`apply`]). Every
+//! resource goes through its [`Resource`] contract, so this file names each resource once.
+
+use futures::future::try_join_all;
+use thiserror::Error;
+
+use crate::aws::{Aws, AwsError, retry_conflicts};
+use crate::deploy::config;
+use crate::deploy::desired::Desired;
+use crate::deploy::plan::{Change, PlanLine, Step};
+use crate::deploy::policy::PolicyError;
+use crate::deploy::resources::bucket::{self, Bucket};
+use crate::deploy::resources::function::{self, Function};
+use crate::deploy::resources::log_group::{self, LogGroup};
+use crate::deploy::resources::role::{self, Role};
+use crate::deploy::resources::rule::{self, Rule};
+use crate::deploy::resources::table::{self, Table};
+use crate::deploy::resources::{NoFields, Resource};
+use crate::report::progress::Progress;
+
+/// Why `up` or `down` stopped.
+#[derive(Debug, Error)]
+pub enum StackError {
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A policy template did not render.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Something exists that the stack needs to own but does not.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Every resource of the stack, as it exists.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The log group.
+    pub log_group: Option<log_group::Observed>,
+    /// The role.
+    pub role: Option<role::Observed>,
+    /// The bucket.
+    pub bucket: bucket::Found,
+    /// Each desired table, in order.
+    pub tables: Vec<Option<table::Observed>>,
+    /// The function.
+    pub function: Option<function::Observed>,
+    /// Each desired rule, in order.
+    pub rules: Vec<Option<rule::Observed>>,
+    /// The stack's rules that are no longer desired (fewer tables than before), with what they
+    /// hold.
+    pub stale_rules: Vec<(rule::Desired, Option<rule::Observed>)>,
+    /// The account has concurrency left to reserve one execution for the function.
+    pub can_reserve: bool,
+}
+
+/// Reads every resource, all at once (reads only).
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
+    let prefix = config::rule_name(&desired.function.name, 1);
+    let (log_group, role, bucket, tables, function, rules, stale, can_reserve) = tokio::try_join!(
+        LogGroup::observe(aws, &desired.log_group),
+        Role::observe(aws, &desired.role),
+        Bucket::observe(aws, &desired.bucket),
+        try_join_all(desired.tables.iter().map(|t| Table::observe(aws, t))),
+        Function::observe(aws, &desired.function),
+        try_join_all(desired.rules.iter().map(|r| Rule::observe(aws, r))),
+        rule::stale(aws, &prefix, &desired.rules, &desired.tags),
+        function::can_reserve(aws),
+    )?;
+    let mut stale_rules = Vec::new();
+    if let Some(first) = desired.rules.first() {
+        for name in stale {
+            let old = rule::renamed(first, &name);
+            let found = Rule::observe(aws, &old).await?;
+            stale_rules.push((old, found));
+        }
+    }
+    Ok(Observed {
+        log_group,
+        role,
+        bucket,
+        tables,
+        function,
+        rules,
+        stale_rules,
+        can_reserve,
+    })
+}
+
+/// What `up` does to each resource, typed by each resource's own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackPlan {
+    /// The log group.
+    pub log_group: Step<Change<log_group::Field>>,
+    /// The role.
+    pub role: Step<Change<role::Field>>,
+    /// The bucket.
+    pub bucket: Step<Change<bucket::Field>>,
+    /// Each desired table, in order.
+    pub tables: Vec<Step<Change<NoFields>>>,
+    /// The function.
+    pub function: Step<Change<function::Field>>,
+    /// Each desired rule, in order, then each stale one (to delete).
+    pub rules: Vec<Step<Change<rule::Field>>>,
+}
+
+impl StackPlan {
+    /// One line per resource, in the order `up` works: what is printed and serialized.
+    pub fn lines(&self) -> Vec<PlanLine> {
+        let mut lines = vec![self.log_group.line(), self.role.line(), self.bucket.line()];
+        lines.extend(self.tables.iter().map(Step::line));
+        lines.push(self.function.line());
+        lines.extend(self.rules.iter().map(Step::line));
+        lines
+    }
+
+    /// Whether applying it would change nothing.
+    pub fn is_noop(&self) -> bool {
+        self.lines().iter().all(PlanLine::is_noop)
+    }
+
+    /// Why it cannot be applied, if something is in the way.
+    pub fn conflict(&self) -> Option<String> {
+        self.lines().into_iter().find_map(|l| l.conflict)
+    }
+}
+
+/// One resource's step: its name and its diff.
+fn step<R: Resource>(desired: &R::Desired, observed: &R::Observed) -> Step<Change<R::Field>> {
+    Step {
+        kind: R::KIND,
+        name: R::name(desired).to_owned(),
+        action: R::diff(desired, observed),
+    }
+}
+
+/// What `up` would do to each resource (pure: reads nothing, writes nothing).
+pub fn plan(desired: &Desired, observed: &Observed) -> StackPlan {
+    let mut rules: Vec<_> = desired
+        .rules
+        .iter()
+        .zip(&observed.rules)
+        .map(|(d, o)| step::<Rule>(d, o))
+        .collect();
+    rules.extend(observed.stale_rules.iter().map(|(old, _)| Step {
+        kind: Rule::KIND,
+        name: old.name.clone(),
+        action: Change::Delete,
+    }));
+    StackPlan {
+        log_group: step::<LogGroup>(&desired.log_group, &observed.log_group),
+        role: step::<Role>(&desired.role, &observed.role),
+        bucket: step::<Bucket>(&desired.bucket, &observed.bucket),
+        tables: desired
+            .tables
+            .iter()
+            .zip(&observed.tables)
+            .map(|(d, o)| step::<Table>(d, o))
+            .collect(),
+        function: step::<Function>(&desired.function, &observed.function),
+        rules,
+    }
+}
+
+/// Applies one resource's step under the progress display (again, from the start, while AWS
+/// says another change to it is under way); nothing for a resource with nothing to do.
+async fn run<R: Resource>(
+    progress: &Progress,
+    aws: &Aws,
+    desired: &R::Desired,
+    observed: &R::Observed,
+    step: &Step<Change<R::Field>>,
+) -> Result<(), AwsError> {
+    let label = match &step.action {
+        Change::Create => "create",
+        Change::Update(_) => "update",
+        Change::Delete => "delete",
+        Change::Unchanged | Change::UseExisting | Change::Conflict(_) => return Ok(()),
+    };
+    let attempt = || R::apply(aws, desired, observed, &step.action);
+    let work = retry_conflicts(&step.name, attempt);
+    progress
+        .step(label, R::KIND.as_str(), &step.name, work)
+        .await
+}
+
+/// Applies `plan`: the log group, role, bucket and tables at once, then the function, then the
+/// schedule. Steps with nothing to do make no call. Refuses before any write if the plan has a
+/// conflict.
+pub async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: &Observed,
+    plan: &StackPlan,
+) -> Result<(), StackError> {
+    if let Some(why) = plan.conflict() {
+        return Err(StackError::Conflict(why));
+    }
+    let progress = &Progress::new();
+    let tables = (desired.tables.iter().zip(&observed.tables))
+        .zip(&plan.tables)
+        .map(|((d, o), s)| run::<Table>(progress, aws, d, o, s));
+    tokio::try_join!(
+        run::<LogGroup>(
+            progress,
+            aws,
+            &desired.log_group,
+            &observed.log_group,
+            &plan.log_group
+        ),
+        run::<Role>(progress, aws, &desired.role, &observed.role, &plan.role),
+        run::<Bucket>(
+            progress,
+            aws,
+            &desired.bucket,
+            &observed.bucket,
+            &plan.bucket
+        ),
+        try_join_all(tables),
+    )?;
+    run::<Function>(
+        progress,
+        aws,
+        &desired.function,
+        &observed.function,
+        &plan.function,
+    )
+    .await?;
+    let rules = (desired.rules.iter().zip(&observed.rules))
+        .chain(observed.stale_rules.iter().map(|(d, o)| (d, o)));
+    for ((d, o), s) in rules.zip(&plan.rules) {
+        run::<Rule>(progress, aws, d, o, s).await?;
+    }
+    Ok(())
+}

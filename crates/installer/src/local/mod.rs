@@ -1,0 +1,5 @@
+//! Running the function on this machine, for endpoints that cannot run it (a local emulator):
+//! the deployed `bootstrap` under a Lambda Runtime API ([`runtime_api`]), driven by `invoke`.
+
+pub(crate) mod invoke;
+pub mod runtime_api;
