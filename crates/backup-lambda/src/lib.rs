@@ -5,6 +5,8 @@
 //! `MAX_BACKUPS` that this function made (see [`retention::decide`]), deletes the older ones and
 //! writes a JSON record of the run to `LOG_BUCKET`.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod logging;
 pub mod naming;

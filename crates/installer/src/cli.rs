@@ -32,12 +32,15 @@ pub struct Cli {
     /// `json`: print one machine-readable document on stdout (human text stays on stderr).
     #[arg(long, global = true, value_enum, default_value_t = Output::Text, env = "INSTALLER_OUTPUT")]
     pub output: Output,
+    /// Where to connect (region, profile, endpoint).
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile the backup function for Lambda and write its deployment zip.
@@ -64,6 +67,7 @@ pub enum Command {
         after_help = "Examples:\n  installer plan\n  installer plan --keep 7 --schedule 'rate(12 hours)'"
     )]
     Plan {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
     },
@@ -72,6 +76,7 @@ pub enum Command {
         after_help = "Examples:\n  installer up\n  installer up --schedule 'rate(1 minute)'      # the tutorial's cadence\n  installer up --table Movies --table Music --keep 7\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer up   # a local emulator"
     )]
     Up {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
     },
@@ -80,6 +85,7 @@ pub enum Command {
         after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'"
     )]
     Status {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
     },
@@ -111,6 +117,7 @@ pub enum Command {
         after_help = "Examples:\n  installer invoke\n  installer invoke --table Music\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer invoke   # runs locally"
     )]
     Invoke {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
         /// Run the function here even if the endpoint is not on this machine.
@@ -120,6 +127,7 @@ pub enum Command {
     /// Show the function's log events, oldest first.
     #[command(after_help = "Examples:\n  installer logs\n  installer logs --since 15m --follow")]
     Logs {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
         /// How far back to start: 30s, 15m, 1h, 2d.
@@ -134,6 +142,7 @@ pub enum Command {
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
     )]
     Down {
+        /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
         /// Do not ask for confirmation (required when stdin is not a terminal).

@@ -20,6 +20,8 @@
 //! What the function and the installer share (table and backup naming, retention, the run-record
 //! layout, `AwsError`) lives once, in the `backup-lambda` crate.
 
+#![warn(missing_docs)]
+
 /// Prints a line of the human report on stderr, unless `-q` silenced it.
 #[macro_export]
 macro_rules! report {

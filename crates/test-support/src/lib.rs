@@ -5,6 +5,8 @@
 //! moto that answers as AWS documents. Tests inspect what the code left behind with clients
 //! straight to moto ([`moto_config`]).
 
+#![warn(missing_docs)]
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 

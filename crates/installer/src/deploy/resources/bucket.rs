@@ -19,34 +19,19 @@ use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 /// The bucket, as a [`Resource`].
 pub struct Bucket;
 
-/// What `up` can set on an existing bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+fields! {
     /// The stack's tags (only on the stack's own half-made bucket).
-    Tags,
+    Tags => "tags",
     /// All four public-access blocks.
-    PublicAccessBlock,
+    PublicAccessBlock => "public access block",
     /// Default encryption.
-    Encryption,
+    Encryption => "encryption",
     /// The policy denying requests without TLS.
-    TlsOnlyPolicy,
+    TlsOnlyPolicy => "TLS-only policy",
     /// Bucket-owner-enforced object ownership.
-    Ownership,
+    Ownership => "ownership",
     /// The rule expiring run records.
-    Lifecycle,
-}
-
-impl std::fmt::Display for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Field::Tags => "tags",
-            Field::PublicAccessBlock => "public access block",
-            Field::Encryption => "encryption",
-            Field::TlsOnlyPolicy => "TLS-only policy",
-            Field::Ownership => "ownership",
-            Field::Lifecycle => "lifecycle",
-        })
-    }
+    Lifecycle => "lifecycle",
 }
 
 impl Resource for Bucket {
@@ -59,25 +44,136 @@ impl Resource for Bucket {
         &desired.name
     }
 
+    /// Reads the bucket and each of its settings.
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
-        observe(aws, desired).await
+        let name = desired.name.as_str();
+        match aws.s3.head_bucket().bucket(name).send().await {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {
+                return Ok(Found::Absent);
+            }
+            // 403: another account's (or it denies us); 301: in another region. Neither can be
+            // this stack's bucket, whose name (by default) carries the account and region.
+            Err(SdkError::ServiceError(e)) if matches!(e.raw().status().as_u16(), 301 | 403) => {
+                return Ok(Found::Foreign);
+            }
+            Err(e) => return Err(AwsError::new("HeadBucket", name, &e)),
+        }
+        // The six settings are independent reads: make them at once.
+        let s3 = &aws.s3;
+        let (tags, private, encrypted, policy, owner_enforced, expire_days) = futures::try_join!(
+            read_tags(s3, name),
+            read_private(s3, name),
+            read_encrypted(s3, name),
+            read_policy(s3, name),
+            read_owner_enforced(s3, name),
+            read_expire_days(s3, name),
+        )?;
+        // Whether it is empty matters only for an untagged bucket (see `diff`).
+        let empty = if tags.is_empty() {
+            Some(read_empty(s3, name).await?)
+        } else {
+            None
+        };
+        Ok(Found::Here(Observed {
+            tags,
+            private,
+            encrypted,
+            policy,
+            owner_enforced,
+            expire_days,
+            empty,
+        }))
     }
 
+    /// What `up` does to the bucket.
     fn diff(desired: &Desired, found: &Found) -> Change<Field> {
-        diff(desired, found)
+        match found {
+            Found::Absent => Change::Create,
+            Found::Foreign => Change::Conflict(format!(
+                "bucket name {} is taken by another account or region; choose another with --bucket",
+                desired.name
+            )),
+            // CreateBucket cannot tag (portably), so an `up` stopped between CreateBucket and
+            // PutBucketTagging leaves the stack's own default name untagged and empty: that one is
+            // finished, not refused. A named (--bucket) or non-empty untagged bucket is never taken.
+            Found::Here(o)
+                if o.tags.is_empty() && desired.default_name && o.empty == Some(true) =>
+            {
+                settings_diff(desired, o, true)
+            }
+            Found::Here(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
+                "bucket {} exists and is not this stack's; choose another with --bucket",
+                desired.name
+            )),
+            Found::Here(o) => settings_diff(desired, o, false),
+        }
     }
 
+    /// Creates the bucket and sets what `change` says differs (everything, for a new bucket, but
+    /// the tags that CreateBucket's follow-up already set).
     async fn apply(
         aws: &Aws,
         desired: &Desired,
         _: &Found,
         change: &Change<Field>,
     ) -> Result<(), AwsError> {
-        apply(aws, desired, change).await
+        let fields: Vec<Field> = match change {
+            Change::Create => {
+                create(aws, desired).await?;
+                let mut all = vec![
+                    Field::PublicAccessBlock,
+                    Field::Encryption,
+                    Field::Ownership,
+                    Field::Lifecycle,
+                ];
+                if desired.policy.is_some() {
+                    all.insert(2, Field::TlsOnlyPolicy);
+                }
+                all
+            }
+            Change::Update(fields) => fields.clone(),
+            Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => {
+                Vec::new()
+            }
+        };
+        for field in fields {
+            set(aws, desired, field).await?;
+        }
+        Ok(())
     }
 
+    /// Empties the bucket (every object version and delete marker) and deletes it.
     async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
-        delete(aws, &desired.name).await
+        let name = desired.name.as_str();
+        loop {
+            let page = aws.s3.list_object_versions().bucket(name).send().await;
+            let Some(page) = absent_if(page.aws("ListObjectVersions", name), &["NoSuchBucket"])?
+            else {
+                return Ok(());
+            };
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
+            let objects = versions
+                .chain(markers)
+                .filter_map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .key(key?)
+                        .set_version_id(version.map(str::to_owned))
+                        .build()
+                        .ok()
+                })
+                .collect::<Vec<_>>();
+            if objects.is_empty() {
+                break;
+            }
+            delete_objects(aws, name, objects).await?;
+        }
+        let deleted = aws.s3.delete_bucket().bucket(name).send().await;
+        absent_if(deleted.aws("DeleteBucket", name), &["NoSuchBucket"]).map(drop)
     }
 }
 
@@ -127,48 +223,6 @@ pub enum Found {
     Foreign,
     /// It is in this account.
     Here(Observed),
-}
-
-/// Reads the bucket and each of its settings.
-async fn observe(aws: &Aws, desired: &Desired) -> Result<Found, AwsError> {
-    let name = desired.name.as_str();
-    match aws.s3.head_bucket().bucket(name).send().await {
-        Ok(_) => {}
-        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {
-            return Ok(Found::Absent);
-        }
-        // 403: another account's (or it denies us); 301: in another region. Neither can be
-        // this stack's bucket, whose name (by default) carries the account and region.
-        Err(SdkError::ServiceError(e)) if matches!(e.raw().status().as_u16(), 301 | 403) => {
-            return Ok(Found::Foreign);
-        }
-        Err(e) => return Err(AwsError::new("HeadBucket", name, &e)),
-    }
-    // The six settings are independent reads: make them at once.
-    let s3 = &aws.s3;
-    let (tags, private, encrypted, policy, owner_enforced, expire_days) = futures::try_join!(
-        read_tags(s3, name),
-        read_private(s3, name),
-        read_encrypted(s3, name),
-        read_policy(s3, name),
-        read_owner_enforced(s3, name),
-        read_expire_days(s3, name),
-    )?;
-    // Whether it is empty matters only for an untagged bucket (see `diff`).
-    let empty = if tags.is_empty() {
-        Some(read_empty(s3, name).await?)
-    } else {
-        None
-    };
-    Ok(Found::Here(Observed {
-        tags,
-        private,
-        encrypted,
-        policy,
-        owner_enforced,
-        expire_days,
-        empty,
-    }))
 }
 
 /// The bucket's tags (none set reads as none).
@@ -282,28 +336,6 @@ async fn read_empty(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, AwsErro
     Ok(listed.versions().is_empty() && listed.delete_markers().is_empty())
 }
 
-/// What `up` does to the bucket.
-fn diff(desired: &Desired, found: &Found) -> Change<Field> {
-    match found {
-        Found::Absent => Change::Create,
-        Found::Foreign => Change::Conflict(format!(
-            "bucket name {} is taken by another account or region; choose another with --bucket",
-            desired.name
-        )),
-        // CreateBucket cannot tag (portably), so an `up` stopped between CreateBucket and
-        // PutBucketTagging leaves the stack's own default name untagged and empty: that one is
-        // finished, not refused. A named (--bucket) or non-empty untagged bucket is never taken.
-        Found::Here(o) if o.tags.is_empty() && desired.default_name && o.empty == Some(true) => {
-            settings_diff(desired, o, true)
-        }
-        Found::Here(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
-            "bucket {} exists and is not this stack's; choose another with --bucket",
-            desired.name
-        )),
-        Found::Here(o) => settings_diff(desired, o, false),
-    }
-}
-
 /// What differs between the bucket as found and as wanted (`untagged`: it also needs the tags).
 fn settings_diff(desired: &Desired, o: &Observed, untagged: bool) -> Change<Field> {
     compare(&[
@@ -317,34 +349,6 @@ fn settings_diff(desired: &Desired, o: &Observed, untagged: bool) -> Change<Fiel
         (Field::Ownership, !o.owner_enforced),
         (Field::Lifecycle, o.expire_days != Some(desired.expire_days)),
     ])
-}
-
-/// Creates the bucket and sets what `change` says differs (everything, for a new bucket, but
-/// the tags that CreateBucket's follow-up already set).
-async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
-    let fields: Vec<Field> = match change {
-        Change::Create => {
-            create(aws, desired).await?;
-            let mut all = vec![
-                Field::PublicAccessBlock,
-                Field::Encryption,
-                Field::Ownership,
-                Field::Lifecycle,
-            ];
-            if desired.policy.is_some() {
-                all.insert(2, Field::TlsOnlyPolicy);
-            }
-            all
-        }
-        Change::Update(fields) => fields.clone(),
-        Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => {
-            Vec::new()
-        }
-    };
-    for field in fields {
-        set(aws, desired, field).await?;
-    }
-    Ok(())
 }
 
 /// Sets one field of the bucket as desired.
@@ -528,37 +532,6 @@ async fn tag(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         .aws("PutBucketTagging", name)
 }
 
-/// Empties the bucket (every object version and delete marker) and deletes it.
-async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
-    loop {
-        let page = aws.s3.list_object_versions().bucket(name).send().await;
-        let Some(page) = absent_if(page.aws("ListObjectVersions", name), &["NoSuchBucket"])? else {
-            return Ok(());
-        };
-        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-        let markers = page
-            .delete_markers()
-            .iter()
-            .map(|m| (m.key(), m.version_id()));
-        let objects = versions
-            .chain(markers)
-            .filter_map(|(key, version)| {
-                ObjectIdentifier::builder()
-                    .key(key?)
-                    .set_version_id(version.map(str::to_owned))
-                    .build()
-                    .ok()
-            })
-            .collect::<Vec<_>>();
-        if objects.is_empty() {
-            break;
-        }
-        delete_objects(aws, name, objects).await?;
-    }
-    let deleted = aws.s3.delete_bucket().bucket(name).send().await;
-    absent_if(deleted.aws("DeleteBucket", name), &["NoSuchBucket"]).map(drop)
-}
-
 /// Deletes one page of object versions; any the bucket refuses fail the whole.
 async fn delete_objects(
     aws: &Aws,
@@ -622,14 +595,17 @@ mod tests {
     #[test]
     fn a_configured_bucket_needs_nothing_and_each_gap_is_named() {
         let d = desired();
-        assert_eq!(diff(&d, &Found::Here(configured(&d))), Change::Unchanged);
+        assert_eq!(
+            Bucket::diff(&d, &Found::Here(configured(&d))),
+            Change::Unchanged
+        );
         let gaps = Observed {
             private: false,
             expire_days: Some(30),
             ..configured(&d)
         };
         assert_eq!(
-            diff(&d, &Found::Here(gaps)),
+            Bucket::diff(&d, &Found::Here(gaps)),
             Change::Update(vec![Field::PublicAccessBlock, Field::Lifecycle])
         );
     }
@@ -637,9 +613,9 @@ mod tests {
     #[test]
     fn a_name_owned_elsewhere_or_untagged_is_a_conflict() {
         let d = desired();
-        assert_eq!(diff(&d, &Found::Absent), Change::Create);
+        assert_eq!(Bucket::diff(&d, &Found::Absent), Change::Create);
         assert!(
-            matches!(diff(&d, &Found::Foreign), Change::Conflict(why) if why.contains("another account"))
+            matches!(Bucket::diff(&d, &Found::Foreign), Change::Conflict(why) if why.contains("another account"))
         );
         let untagged = Observed {
             tags: Tags::new(),
@@ -647,7 +623,7 @@ mod tests {
             ..configured(&d)
         };
         assert!(matches!(
-            diff(&d, &Found::Here(untagged)),
+            Bucket::diff(&d, &Found::Here(untagged)),
             Change::Conflict(_)
         ));
     }
@@ -669,7 +645,7 @@ mod tests {
             empty: Some(true),
         };
         assert_eq!(
-            diff(&d, &Found::Here(half_made.clone())),
+            Bucket::diff(&d, &Found::Here(half_made.clone())),
             Change::Update(vec![
                 Field::Tags,
                 Field::PublicAccessBlock,
@@ -683,12 +659,12 @@ mod tests {
             ..half_made.clone()
         };
         assert!(matches!(
-            diff(&d, &Found::Here(with_data)),
+            Bucket::diff(&d, &Found::Here(with_data)),
             Change::Conflict(_)
         ));
         let named = desired();
         assert!(matches!(
-            diff(&named, &Found::Here(half_made)),
+            Bucket::diff(&named, &Found::Here(half_made)),
             Change::Conflict(_)
         ));
     }

@@ -18,25 +18,13 @@ use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 /// The function, as a [`Resource`].
 pub struct Function;
 
-/// What `up` can change on an existing function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+fields! {
     /// The deployed zip (and its architecture).
-    Code,
+    Code => "code",
     /// Runtime, handler, role, memory, timeout and environment.
-    Configuration,
+    Configuration => "configuration",
     /// Reserved concurrency.
-    Concurrency,
-}
-
-impl std::fmt::Display for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Field::Code => "code",
-            Field::Configuration => "configuration",
-            Field::Concurrency => "concurrency",
-        })
-    }
+    Concurrency => "concurrency",
 }
 
 impl Resource for Function {
@@ -49,25 +37,135 @@ impl Resource for Function {
         &desired.name
     }
 
+    /// Reads the function's configuration, tags and concurrency.
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-        observe(aws, &desired.name).await
+        let name = desired.name.as_str();
+        let Some(out) = absent_if(
+            aws.lambda
+                .get_function()
+                .function_name(name)
+                .send()
+                .await
+                .aws("GetFunction", name),
+            &["ResourceNotFoundException"],
+        )?
+        else {
+            return Ok(None);
+        };
+        let config = out
+            .configuration()
+            .ok_or_else(|| AwsError::malformed("GetFunction", name, "no Configuration"))?;
+        Ok(Some(Observed {
+            arn: config.function_arn().unwrap_or_default().to_owned(),
+            code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
+            arch: config.architectures().first().and_then(|a| match a {
+                Architecture::X8664 => Some(Arch::X86_64),
+                Architecture::Arm64 => Some(Arch::Arm64),
+                _ => None,
+            }),
+            memory: config.memory_size(),
+            timeout: config.timeout(),
+            role_arn: config.role().map(str::to_owned),
+            runtime_ok: config.runtime() == Some(&Runtime::Providedal2023)
+                && config.handler() == Some("bootstrap"),
+            environment: config
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+            concurrency: out
+                .concurrency()
+                .and_then(|c| c.reserved_concurrent_executions()),
+            tags: out.tags().cloned().unwrap_or_default(),
+        }))
     }
 
+    /// What `up` does to the function.
     fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
-        diff(desired, observed.as_ref())
+        let observed = observed.as_ref();
+        match observed {
+            None => Change::Create,
+            Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
+                "Lambda function {} exists and is not this stack's; delete it or choose another --stack",
+                desired.name
+            )),
+            Some(o) => compare(&[
+                (
+                    Field::Code,
+                    desired
+                        .zip
+                        .as_ref()
+                        .is_some_and(|zip| zip.code_sha256() != o.code_sha256)
+                        || o.arch != Some(desired.arch),
+                ),
+                (
+                    Field::Configuration,
+                    o.memory != Some(desired.memory)
+                        || o.timeout != Some(desired.timeout)
+                        || o.role_arn.as_deref() != Some(desired.role_arn.as_str())
+                        || !o.runtime_ok
+                        || o.environment != desired.environment,
+                ),
+                (
+                    Field::Concurrency,
+                    desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
+                ),
+            ]),
+        }
     }
 
+    /// Creates or updates the function as `change` says.
     async fn apply(
         aws: &Aws,
         desired: &Desired,
         _: &Option<Observed>,
         change: &Change<Field>,
     ) -> Result<(), AwsError> {
-        apply(aws, desired, change).await
+        let name = desired.name.as_str();
+        let zip = || {
+            desired
+                .zip
+                .as_ref()
+                .map(|z| z.bytes.clone())
+                .ok_or_else(|| AwsError::malformed("CreateFunction", name, "no deployment zip"))
+        };
+        let fields: Vec<Field> = match change {
+            Change::Create => {
+                create(aws, desired, &zip()?).await?;
+                if desired.reserve_concurrency {
+                    vec![Field::Concurrency]
+                } else {
+                    Vec::new()
+                }
+            }
+            Change::Update(fields) => fields.clone(),
+            Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => {
+                Vec::new()
+            }
+        };
+        for field in fields {
+            match field {
+                Field::Code => update_code(aws, desired, zip()?).await?,
+                Field::Configuration => update_configuration(aws, desired).await?,
+                Field::Concurrency => reserve(aws, name).await?,
+            }
+        }
+        Ok(())
     }
 
+    /// Deletes the function (already gone is fine).
     async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
-        delete(aws, &desired.name).await
+        let name = desired.name.as_str();
+        absent_if(
+            aws.lambda
+                .delete_function()
+                .function_name(name)
+                .send()
+                .await
+                .aws("DeleteFunction", name),
+            &["ResourceNotFoundException"],
+        )
+        .map(drop)
     }
 }
 
@@ -134,81 +232,6 @@ fn lambda_arch(arch: Arch) -> Architecture {
     match arch {
         Arch::X86_64 => Architecture::X8664,
         Arch::Arm64 => Architecture::Arm64,
-    }
-}
-
-/// Reads the function's configuration, tags and concurrency.
-async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>, AwsError> {
-    let Some(out) = absent_if(
-        aws.lambda
-            .get_function()
-            .function_name(name)
-            .send()
-            .await
-            .aws("GetFunction", name),
-        &["ResourceNotFoundException"],
-    )?
-    else {
-        return Ok(None);
-    };
-    let config = out
-        .configuration()
-        .ok_or_else(|| AwsError::malformed("GetFunction", name, "no Configuration"))?;
-    Ok(Some(Observed {
-        arn: config.function_arn().unwrap_or_default().to_owned(),
-        code_sha256: config.code_sha256().unwrap_or_default().to_owned(),
-        arch: config.architectures().first().and_then(|a| match a {
-            Architecture::X8664 => Some(Arch::X86_64),
-            Architecture::Arm64 => Some(Arch::Arm64),
-            _ => None,
-        }),
-        memory: config.memory_size(),
-        timeout: config.timeout(),
-        role_arn: config.role().map(str::to_owned),
-        runtime_ok: config.runtime() == Some(&Runtime::Providedal2023)
-            && config.handler() == Some("bootstrap"),
-        environment: config
-            .environment()
-            .and_then(|e| e.variables())
-            .cloned()
-            .unwrap_or_default(),
-        concurrency: out
-            .concurrency()
-            .and_then(|c| c.reserved_concurrent_executions()),
-        tags: out.tags().cloned().unwrap_or_default(),
-    }))
-}
-
-/// What `up` does to the function.
-fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
-    match observed {
-        None => Change::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
-            "Lambda function {} exists and is not this stack's; delete it or choose another --stack",
-            desired.name
-        )),
-        Some(o) => compare(&[
-            (
-                Field::Code,
-                desired
-                    .zip
-                    .as_ref()
-                    .is_some_and(|zip| zip.code_sha256() != o.code_sha256)
-                    || o.arch != Some(desired.arch),
-            ),
-            (
-                Field::Configuration,
-                o.memory != Some(desired.memory)
-                    || o.timeout != Some(desired.timeout)
-                    || o.role_arn.as_deref() != Some(desired.role_arn.as_str())
-                    || !o.runtime_ok
-                    || o.environment != desired.environment,
-            ),
-            (
-                Field::Concurrency,
-                desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
-            ),
-        ]),
     }
 }
 
@@ -329,40 +352,6 @@ where
     }
 }
 
-/// Creates or updates the function as `change` says.
-async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
-    let name = desired.name.as_str();
-    let zip = || {
-        desired
-            .zip
-            .as_ref()
-            .map(|z| z.bytes.clone())
-            .ok_or_else(|| AwsError::malformed("CreateFunction", name, "no deployment zip"))
-    };
-    let fields: Vec<Field> = match change {
-        Change::Create => {
-            create(aws, desired, &zip()?).await?;
-            if desired.reserve_concurrency {
-                vec![Field::Concurrency]
-            } else {
-                Vec::new()
-            }
-        }
-        Change::Update(fields) => fields.clone(),
-        Change::Unchanged | Change::UseExisting | Change::Conflict(_) | Change::Delete => {
-            Vec::new()
-        }
-    };
-    for field in fields {
-        match field {
-            Field::Code => update_code(aws, desired, zip()?).await?,
-            Field::Configuration => update_configuration(aws, desired).await?,
-            Field::Concurrency => reserve(aws, name).await?,
-        }
-    }
-    Ok(())
-}
-
 /// Deploys the zip (and its architecture), waiting for the update to settle.
 async fn update_code(aws: &Aws, desired: &Desired, zip: Vec<u8>) -> Result<(), AwsError> {
     let name = desired.name.as_str();
@@ -418,20 +407,6 @@ async fn reserve(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .aws("PutFunctionConcurrency", name)
 }
 
-/// Deletes the function (already gone is fine).
-async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
-    absent_if(
-        aws.lambda
-            .delete_function()
-            .function_name(name)
-            .send()
-            .await
-            .aws("DeleteFunction", name),
-        &["ResourceNotFoundException"],
-    )
-    .map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,8 +443,11 @@ mod tests {
     #[test]
     fn an_identical_function_needs_nothing() {
         let d = desired();
-        assert_eq!(diff(&d, Some(&deployed(&d))), Change::Unchanged);
-        assert_eq!(diff(&d, None), Change::Create);
+        assert_eq!(
+            Function::diff(&d, &Some(deployed(&d).clone())),
+            Change::Unchanged
+        );
+        assert_eq!(Function::diff(&d, &None), Change::Create);
     }
 
     #[test]
@@ -478,7 +456,7 @@ mod tests {
         let mut other_code = deployed(&d);
         other_code.code_sha256 = "different".into();
         assert_eq!(
-            diff(&d, Some(&other_code)),
+            Function::diff(&d, &Some(other_code.clone())),
             Change::Update(vec![Field::Code])
         );
 
@@ -487,14 +465,14 @@ mod tests {
             .environment
             .insert("MAX_BACKUPS".into(), "4".into());
         assert_eq!(
-            diff(&d, Some(&other_env)),
+            Function::diff(&d, &Some(other_env.clone())),
             Change::Update(vec![Field::Configuration])
         );
 
         let mut unreserved = deployed(&d);
         unreserved.concurrency = None;
         assert_eq!(
-            diff(&d, Some(&unreserved)),
+            Function::diff(&d, &Some(unreserved.clone())),
             Change::Update(vec![Field::Concurrency])
         );
 
@@ -503,7 +481,10 @@ mod tests {
             zip: None,
             ..d.clone()
         };
-        assert_eq!(diff(&no_zip, Some(&other_code)), Change::Unchanged);
+        assert_eq!(
+            Function::diff(&no_zip, &Some(other_code.clone())),
+            Change::Unchanged
+        );
     }
 
     #[test]
@@ -524,7 +505,7 @@ mod tests {
         let mut foreign = deployed(&d);
         foreign.tags.clear();
         assert!(
-            matches!(diff(&d, Some(&foreign)), Change::Conflict(why) if why.contains("not this stack's"))
+            matches!(Function::diff(&d, &Some(foreign.clone())), Change::Conflict(why) if why.contains("not this stack's"))
         );
     }
 }

@@ -9,6 +9,26 @@ use std::fmt;
 use crate::aws::{Aws, AwsError};
 use crate::deploy::plan::{Change, Kind, Removal};
 
+/// Declares a resource's `Field` enum (the settings `up` can change in place) and its
+/// `Display`, the text plans show: `fields! { /// doc  Variant => "text", ... }`.
+macro_rules! fields {
+    ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)+) => {
+        /// The settings `up` can change on an existing resource of this kind.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Field {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl std::fmt::Display for Field {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $(Field::$variant => $text,)+
+                })
+            }
+        }
+    };
+}
+
 pub mod bucket;
 pub mod function;
 pub mod log_group;

@@ -12,22 +12,11 @@ use crate::deploy::resources::{Resource, Tags, is_ours};
 /// The role, as a [`Resource`].
 pub struct Role;
 
-/// What `up` can change on an existing role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+fields! {
     /// Who may assume it.
-    TrustPolicy,
+    TrustPolicy => "trust policy",
     /// Its inline permissions policy.
-    Permissions,
-}
-
-impl std::fmt::Display for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Field::TrustPolicy => "trust policy",
-            Field::Permissions => "permissions",
-        })
-    }
+    Permissions => "permissions",
 }
 
 impl Resource for Role {
@@ -40,25 +29,192 @@ impl Resource for Role {
         &desired.name
     }
 
+    /// Reads the role, its tags and the stack's inline policy.
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-        observe(aws, desired).await
+        let name = &desired.name;
+        let role = match aws.iam.get_role().role_name(name).send().await {
+            Ok(out) => out.role,
+            Err(e) => {
+                let err = AwsError::new("GetRole", name, &e);
+                return if err.is("NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let trust = role
+            .as_ref()
+            .and_then(|r| r.assume_role_policy_document())
+            .and_then(decode_document);
+        // GetRole carries the role's tags, so no ListRoleTags call is needed.
+        let tags = role
+            .as_ref()
+            .map(|r| {
+                r.tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let policy = match aws
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&desired.policy_name)
+            .send()
+            .await
+        {
+            Ok(out) => decode_document(out.policy_document()),
+            Err(e) => {
+                let err = AwsError::new("GetRolePolicy", name, &e);
+                if !err.is("NoSuchEntity") {
+                    return Err(err);
+                }
+                None
+            }
+        };
+        Ok(Some(Observed {
+            trust,
+            policy,
+            tags,
+        }))
     }
 
+    /// What `up` does to the role.
     fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
-        diff(desired, observed.as_ref())
+        let observed = observed.as_ref();
+        match observed {
+            None => Change::Create,
+            Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
+                "IAM role {} exists and is not this stack's; delete it or choose another --stack",
+                desired.name
+            )),
+            Some(o) => compare(&[
+                (Field::TrustPolicy, o.trust.as_ref() != Some(&desired.trust)),
+                (
+                    Field::Permissions,
+                    o.policy.as_ref() != Some(&desired.policy),
+                ),
+            ]),
+        }
     }
 
+    /// Creates the role or updates its policies, as `change` says.
     async fn apply(
         aws: &Aws,
         desired: &Desired,
         _: &Option<Observed>,
         change: &Change<Field>,
     ) -> Result<(), AwsError> {
-        apply(aws, desired, change).await
+        let name = &desired.name;
+        let (trust, policy) = match change {
+            Change::Create => {
+                let tags = desired
+                    .tags
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| AwsError::malformed("CreateRole", name, &e.to_string()))?;
+                match aws
+                    .iam
+                    .create_role()
+                    .role_name(name)
+                    .assume_role_policy_document(desired.trust.to_string())
+                    .description(
+                        "Runs the scheduled DynamoDB backup function (managed by installer)",
+                    )
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                {
+                    Ok(_) => (false, true),
+                    // Made by an earlier, interrupted run: make sure both documents are current.
+                    Err(e) if AwsError::new("CreateRole", name, &e).is("EntityAlreadyExists") => {
+                        (true, true)
+                    }
+                    Err(e) => return Err(AwsError::new("CreateRole", name, &e)),
+                }
+            }
+            Change::Update(_)
+            | Change::Unchanged
+            | Change::UseExisting
+            | Change::Conflict(_)
+            | Change::Delete => (
+                change.sets(Field::TrustPolicy),
+                change.sets(Field::Permissions),
+            ),
+        };
+        if trust {
+            aws.iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(desired.trust.to_string())
+                .send()
+                .await
+                .aws("UpdateAssumeRolePolicy", name)?;
+        }
+        if policy {
+            aws.iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(&desired.policy_name)
+                .policy_document(desired.policy.to_string())
+                .send()
+                .await
+                .aws("PutRolePolicy", name)?;
+        }
+        Ok(())
     }
 
+    /// Deletes the role: first its inline and attached policies, which IAM requires.
     async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
-        delete(aws, &desired.name).await
+        let name = desired.name.as_str();
+        let gone = |err: AwsError| {
+            if err.is("NoSuchEntity") {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        };
+        let inline = match aws.iam.list_role_policies().role_name(name).send().await {
+            Ok(out) => out.policy_names,
+            Err(e) => return gone(AwsError::new("ListRolePolicies", name, &e)),
+        };
+        for policy in inline {
+            if let Err(e) = aws
+                .iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+            {
+                gone(AwsError::new("DeleteRolePolicy", name, &e))?;
+            }
+        }
+        let attached = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .aws("ListAttachedRolePolicies", name)?;
+        for policy in attached.attached_policies() {
+            if let Some(policy_arn) = policy.policy_arn() {
+                aws.iam
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .aws("DetachRolePolicy", name)?;
+            }
+        }
+        match aws.iam.delete_role().role_name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => gone(AwsError::new("DeleteRole", name, &e)),
+        }
     }
 }
 
@@ -93,185 +249,6 @@ pub fn arn(aws: &Aws, name: &str) -> String {
     format!("arn:{}:iam::{}:role/{name}", aws.partition, aws.account)
 }
 
-/// Reads the role, its tags and the stack's inline policy.
-async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-    let name = &desired.name;
-    let role = match aws.iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role,
-        Err(e) => {
-            let err = AwsError::new("GetRole", name, &e);
-            return if err.is("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(err)
-            };
-        }
-    };
-    let trust = role
-        .as_ref()
-        .and_then(|r| r.assume_role_policy_document())
-        .and_then(decode_document);
-    // GetRole carries the role's tags, so no ListRoleTags call is needed.
-    let tags = role
-        .as_ref()
-        .map(|r| {
-            r.tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let policy = match aws
-        .iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(&desired.policy_name)
-        .send()
-        .await
-    {
-        Ok(out) => decode_document(out.policy_document()),
-        Err(e) => {
-            let err = AwsError::new("GetRolePolicy", name, &e);
-            if !err.is("NoSuchEntity") {
-                return Err(err);
-            }
-            None
-        }
-    };
-    Ok(Some(Observed {
-        trust,
-        policy,
-        tags,
-    }))
-}
-
-/// What `up` does to the role.
-fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
-    match observed {
-        None => Change::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
-            "IAM role {} exists and is not this stack's; delete it or choose another --stack",
-            desired.name
-        )),
-        Some(o) => compare(&[
-            (Field::TrustPolicy, o.trust.as_ref() != Some(&desired.trust)),
-            (
-                Field::Permissions,
-                o.policy.as_ref() != Some(&desired.policy),
-            ),
-        ]),
-    }
-}
-
-/// Creates the role or updates its policies, as `change` says.
-async fn apply(aws: &Aws, desired: &Desired, change: &Change<Field>) -> Result<(), AwsError> {
-    let name = &desired.name;
-    let (trust, policy) = match change {
-        Change::Create => {
-            let tags = desired
-                .tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AwsError::malformed("CreateRole", name, &e.to_string()))?;
-            match aws
-                .iam
-                .create_role()
-                .role_name(name)
-                .assume_role_policy_document(desired.trust.to_string())
-                .description("Runs the scheduled DynamoDB backup function (managed by installer)")
-                .set_tags(Some(tags))
-                .send()
-                .await
-            {
-                Ok(_) => (false, true),
-                // Made by an earlier, interrupted run: make sure both documents are current.
-                Err(e) if AwsError::new("CreateRole", name, &e).is("EntityAlreadyExists") => {
-                    (true, true)
-                }
-                Err(e) => return Err(AwsError::new("CreateRole", name, &e)),
-            }
-        }
-        Change::Update(_)
-        | Change::Unchanged
-        | Change::UseExisting
-        | Change::Conflict(_)
-        | Change::Delete => (
-            change.sets(Field::TrustPolicy),
-            change.sets(Field::Permissions),
-        ),
-    };
-    if trust {
-        aws.iam
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(desired.trust.to_string())
-            .send()
-            .await
-            .aws("UpdateAssumeRolePolicy", name)?;
-    }
-    if policy {
-        aws.iam
-            .put_role_policy()
-            .role_name(name)
-            .policy_name(&desired.policy_name)
-            .policy_document(desired.policy.to_string())
-            .send()
-            .await
-            .aws("PutRolePolicy", name)?;
-    }
-    Ok(())
-}
-
-/// Deletes the role: first its inline and attached policies, which IAM requires.
-async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
-    let gone = |err: AwsError| {
-        if err.is("NoSuchEntity") {
-            Ok(())
-        } else {
-            Err(err)
-        }
-    };
-    let inline = match aws.iam.list_role_policies().role_name(name).send().await {
-        Ok(out) => out.policy_names,
-        Err(e) => return gone(AwsError::new("ListRolePolicies", name, &e)),
-    };
-    for policy in inline {
-        if let Err(e) = aws
-            .iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(&policy)
-            .send()
-            .await
-        {
-            gone(AwsError::new("DeleteRolePolicy", name, &e))?;
-        }
-    }
-    let attached = aws
-        .iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .aws("ListAttachedRolePolicies", name)?;
-    for policy in attached.attached_policies() {
-        if let Some(policy_arn) = policy.policy_arn() {
-            aws.iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .aws("DetachRolePolicy", name)?;
-        }
-    }
-    match aws.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => gone(AwsError::new("DeleteRole", name, &e)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,13 +272,16 @@ mod tests {
             tags: desired.tags.clone(),
         };
         assert_eq!(
-            diff(&desired, Some(&observed)),
+            Role::diff(&desired, &Some(observed.clone())),
             Change::Update(vec![Field::Permissions])
         );
         let complete = Observed {
             policy: Some(desired.policy.clone()),
             ..observed
         };
-        assert_eq!(diff(&desired, Some(&complete)), Change::Unchanged);
+        assert_eq!(
+            Role::diff(&desired, &Some(complete.clone())),
+            Change::Unchanged
+        );
     }
 }

@@ -19,25 +19,13 @@ use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 /// A schedule rule, as a [`Resource`].
 pub struct Rule;
 
-/// What `up` can change on an existing rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+fields! {
     /// The schedule expression (and that the rule is enabled).
-    Schedule,
+    Schedule => "schedule",
     /// One target per table, with its constant input.
-    Targets,
+    Targets => "targets",
     /// The function's permission for EventBridge to invoke it from this rule.
-    Permission,
-}
-
-impl std::fmt::Display for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Field::Schedule => "schedule",
-            Field::Targets => "targets",
-            Field::Permission => "permission",
-        })
-    }
+    Permission => "permission",
 }
 
 impl Resource for Rule {
@@ -50,12 +38,84 @@ impl Resource for Rule {
         &desired.name
     }
 
+    /// Reads the rule, its targets, and the function's resource policy.
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-        observe(aws, desired).await
+        let name = desired.name.as_str();
+        let Some(rule) = absent_if(
+            aws.events
+                .describe_rule()
+                .name(name)
+                .send()
+                .await
+                .aws("DescribeRule", name),
+            &["ResourceNotFoundException"],
+        )?
+        else {
+            return Ok(None);
+        };
+        let tags = aws
+            .events
+            .list_tags_for_resource()
+            .resource_arn(&desired.arn)
+            .send()
+            .await
+            .aws("ListTagsForResource", name)?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        let targets = aws
+            .events
+            .list_targets_by_rule()
+            .rule(name)
+            .send()
+            .await
+            .aws("ListTargetsByRule", name)?
+            .targets()
+            .iter()
+            .map(|t| {
+                (
+                    t.id().to_owned(),
+                    t.arn().to_owned(),
+                    t.input().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let policy = read_policy(aws, desired.function_name.as_str()).await?;
+        let permitted = permits(&policy, &desired.statement_id, &desired.arn);
+        let has_statement = statements_with_id(&policy, &desired.statement_id) > 0;
+        Ok(Some(Observed {
+            schedule: rule.schedule_expression,
+            enabled: rule.state == Some(RuleState::Enabled),
+            tags,
+            targets,
+            permitted,
+            stale_statement: has_statement && !permitted,
+        }))
     }
 
+    /// What `up` does to the rule, its targets and the permission.
     fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
-        diff(desired, observed.as_ref())
+        let observed = observed.as_ref();
+        match observed {
+            None => Change::Create,
+            Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
+                "EventBridge rule {} exists and is not this stack's; delete it or choose another --stack",
+                desired.name
+            )),
+            Some(o) => {
+                let mut targets = o.targets.clone();
+                targets.sort();
+                compare(&[
+                    (
+                        Field::Schedule,
+                        o.schedule.as_deref() != Some(desired.schedule.as_str()) || !o.enabled,
+                    ),
+                    (Field::Targets, targets != desired_targets(desired)),
+                    (Field::Permission, !o.permitted),
+                ])
+            }
+        }
     }
 
     async fn apply(
@@ -231,62 +291,6 @@ async fn settle_statement(aws: &Aws, desired: &Desired) -> Result<(), AwsError> 
     ))
 }
 
-/// Reads the rule, its targets, and the function's resource policy.
-async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-    let name = desired.name.as_str();
-    let Some(rule) = absent_if(
-        aws.events
-            .describe_rule()
-            .name(name)
-            .send()
-            .await
-            .aws("DescribeRule", name),
-        &["ResourceNotFoundException"],
-    )?
-    else {
-        return Ok(None);
-    };
-    let tags = aws
-        .events
-        .list_tags_for_resource()
-        .resource_arn(&desired.arn)
-        .send()
-        .await
-        .aws("ListTagsForResource", name)?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
-    let targets = aws
-        .events
-        .list_targets_by_rule()
-        .rule(name)
-        .send()
-        .await
-        .aws("ListTargetsByRule", name)?
-        .targets()
-        .iter()
-        .map(|t| {
-            (
-                t.id().to_owned(),
-                t.arn().to_owned(),
-                t.input().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    let policy = read_policy(aws, desired.function_name.as_str()).await?;
-    let permitted = permits(&policy, &desired.statement_id, &desired.arn);
-    let has_statement = statements_with_id(&policy, &desired.statement_id) > 0;
-    Ok(Some(Observed {
-        schedule: rule.schedule_expression,
-        enabled: rule.state == Some(RuleState::Enabled),
-        tags,
-        targets,
-        permitted,
-        stale_statement: has_statement && !permitted,
-    }))
-}
-
 fn desired_targets(desired: &Desired) -> Vec<(String, String, String)> {
     let mut targets: Vec<_> = desired
         .targets
@@ -295,29 +299,6 @@ fn desired_targets(desired: &Desired) -> Vec<(String, String, String)> {
         .collect();
     targets.sort();
     targets
-}
-
-/// What `up` does to the rule, its targets and the permission.
-fn diff(desired: &Desired, observed: Option<&Observed>) -> Change<Field> {
-    match observed {
-        None => Change::Create,
-        Some(o) if !is_ours(&o.tags, &desired.tags) => Change::Conflict(format!(
-            "EventBridge rule {} exists and is not this stack's; delete it or choose another --stack",
-            desired.name
-        )),
-        Some(o) => {
-            let mut targets = o.targets.clone();
-            targets.sort();
-            compare(&[
-                (
-                    Field::Schedule,
-                    o.schedule.as_deref() != Some(desired.schedule.as_str()) || !o.enabled,
-                ),
-                (Field::Targets, targets != desired_targets(desired)),
-                (Field::Permission, !o.permitted),
-            ])
-        }
-    }
 }
 
 /// Creates or updates the rule itself: its schedule, enabled, tagged.

@@ -65,8 +65,20 @@ impl Resource for Table {
         Ok(())
     }
 
+    /// Deletes the table (already gone is fine).
     async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
-        delete(aws, &desired.name).await
+        let table = &desired.name;
+        let name = table.as_str();
+        absent_if(
+            aws.dynamodb
+                .delete_table()
+                .table_name(name)
+                .send()
+                .await
+                .aws("DeleteTable", name),
+            &["ResourceNotFoundException"],
+        )
+        .map(drop)
     }
 }
 
@@ -227,21 +239,6 @@ async fn wait_deleted(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     Ok(())
-}
-
-/// Deletes the table (already gone is fine).
-async fn delete(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
-    let name = table.as_str();
-    absent_if(
-        aws.dynamodb
-            .delete_table()
-            .table_name(name)
-            .send()
-            .await
-            .aws("DeleteTable", name),
-        &["ResourceNotFoundException"],
-    )
-    .map(drop)
 }
 
 /// Every backup of `table` that the function made (named `<table>-<YYYYmmddHHMMSS>`), found
