@@ -12,6 +12,7 @@ pub mod logging;
 pub mod naming;
 pub mod record;
 pub mod request;
+pub mod restore;
 pub mod retention;
 pub mod run;
 pub mod sdk;

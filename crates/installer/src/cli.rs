@@ -137,6 +137,34 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Restore a backup (or a point in time) into a new table, then verify it.
+    ///
+    /// Never overwrites: the target must not exist. Waits until the table is ACTIVE, puts back
+    /// what a restore drops (TTL, point-in-time recovery, deletion protection, tags), and checks
+    /// the restored item count against the backup's and the keys and indexes against the source.
+    #[command(
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z"
+    )]
+    Restore {
+        /// The table whose backup to restore.
+        #[arg(long, env = "INSTALLER_TABLE", default_value = "Movies")]
+        table: String,
+        /// The new table to restore into (it must not exist).
+        #[arg(long)]
+        to: String,
+        /// Which backup: `latest`, a backup's name, or its ARN.
+        #[arg(long, default_value = "latest", conflicts_with = "time")]
+        backup: String,
+        /// Consider backups this tool did not make (manual ones) too.
+        #[arg(long)]
+        any: bool,
+        /// Restore the table as it was at this moment (RFC 3339) with point-in-time recovery.
+        #[arg(long)]
+        time: Option<String>,
+        /// Do not copy the source table's tags onto the new one.
+        #[arg(long)]
+        no_tags: bool,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"

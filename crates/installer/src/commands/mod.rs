@@ -7,6 +7,7 @@ mod invoke;
 mod load_data;
 mod logs;
 mod plan;
+mod restore;
 mod status;
 mod summary;
 mod up;
@@ -17,6 +18,7 @@ pub(crate) use invoke::invoke;
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
 pub(crate) use plan::plan;
+pub(crate) use restore::{RestoreArgs, restore};
 pub(crate) use status::status;
 pub(crate) use up::up;
 
@@ -108,6 +110,43 @@ pub enum CommandError {
         /// Its errorMessage.
         message: String,
     },
+    /// `--to` is not a table name.
+    #[error("invalid --to: {0}")]
+    Target(backup_lambda::naming::TableNameError),
+    /// The restore's target exists (or is the source).
+    #[error("table {0} already exists; a restore never overwrites a table: choose another --to")]
+    TargetTaken(String),
+    /// `--time` is not RFC 3339.
+    #[error("invalid --time {0:?}: use RFC 3339, e.g. 2026-11-28T10:00:00Z")]
+    Time(String),
+    /// The table to restore from does not exist.
+    #[error("table {0} does not exist in this account and region; check --table and --region")]
+    NoSource(String),
+    /// No backup to restore.
+    #[error(transparent)]
+    Choice(#[from] backup_lambda::restore::ChoiceError),
+    /// `--time` without point-in-time recovery.
+    #[error(
+        "table {0} has no point-in-time recovery, so it cannot be restored to a --time; restore a backup with --backup instead"
+    )]
+    NoPitr(String),
+    /// `--time` outside the window.
+    #[error(
+        "--time {time} is outside the point-in-time window {earliest} to {latest}; choose a time inside it"
+    )]
+    OutsidePitr {
+        /// The time asked for.
+        time: String,
+        /// The earliest restorable moment.
+        earliest: String,
+        /// The latest restorable moment.
+        latest: String,
+    },
+    /// The restored table does not match its backup.
+    #[error(
+        "the restored table {0} does not match its backup (see the verification above); it is kept for inspection: delete it when done"
+    )]
+    Unverified(String),
     /// `--since` is not a duration.
     #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
     Since(String),
@@ -177,6 +216,24 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             yes,
             keep_data,
         } => block_on(down(&stack, connect, yes, keep_data)).map(Summary::Down),
+        Command::Restore {
+            table,
+            to,
+            backup,
+            any,
+            time,
+            no_tags,
+        } => {
+            let args = RestoreArgs {
+                table,
+                to,
+                backup,
+                any,
+                time,
+                no_tags,
+            };
+            block_on(restore(&args, connect)).map(Summary::Restore)
+        }
     }
 }
 

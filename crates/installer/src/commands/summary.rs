@@ -26,6 +26,8 @@ pub enum Summary {
     Invoke(Invoked),
     /// `down`.
     Down(Removed),
+    /// `restore`.
+    Restore(Restored),
     /// `logs`: it prints its events as they come, and nothing after.
     Logs,
 }
@@ -193,6 +195,65 @@ pub struct Removed {
     pub backups_deleted: Vec<BackupsDeleted>,
     /// How long removing took.
     pub elapsed_ms: u128,
+}
+
+/// `restore`: what was restored from, what was put back, and what the verification found.
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    /// The table whose backup was restored.
+    pub table: String,
+    /// The new table.
+    pub target: String,
+    /// What it was restored from.
+    pub from: RestoredFrom,
+    /// The settings put back that a restore drops.
+    pub reapplied: backup_lambda::restore::Reapplied,
+    /// What the check found (a point-in-time restore has no backup to check against).
+    pub verification: Option<backup_lambda::restore::Verification>,
+    /// Whether the restore is proven.
+    pub verified: bool,
+    /// How long each phase took.
+    pub phases_ms: RestorePhases,
+}
+
+/// What a restore was made from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoredFrom {
+    /// An on-demand backup.
+    Backup {
+        /// Its name.
+        name: String,
+        /// Its ARN.
+        arn: String,
+    },
+    /// The table as it was at a moment (point-in-time recovery).
+    PointInTime {
+        /// The moment, RFC 3339.
+        at: String,
+    },
+}
+
+impl std::fmt::Display for RestoredFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoredFrom::Backup { name, .. } => write!(f, "backup {name}"),
+            RestoredFrom::PointInTime { at } => write!(f, "the table as it was at {at}"),
+        }
+    }
+}
+
+/// Milliseconds each phase of `restore` took.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RestorePhases {
+    /// Starting the restore.
+    pub start_ms: u128,
+    /// Waiting until the table was ACTIVE.
+    pub wait_ms: u128,
+    /// Putting back TTL, point-in-time recovery, deletion protection and tags.
+    pub reapply_ms: u128,
+    /// Counting and comparing.
+    pub verify_ms: u128,
 }
 
 /// How many of the function's backups of a table `down` deleted.

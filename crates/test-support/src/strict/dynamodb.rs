@@ -200,6 +200,74 @@ impl Rule for TableDeleting {
     }
 }
 
+/// A table being restored is `CREATING` for a while: DescribeTable says so, and changing or
+/// reading it meanwhile is refused with ResourceInUseException.
+///
+/// RestoreTableFromBackup and RestoreTableToPointInTime (API reference): "You can restore ... to
+/// a new table" and the answer's `TableDescription` has `TableStatus: CREATING`; the table is
+/// usable only once ACTIVE ("Restoring a DynamoDB table from a backup" in the developer guide:
+/// the restore takes time that depends on the table's size).
+pub struct RestoreCreating {
+    restoring: Recent,
+}
+
+impl RestoreCreating {
+    /// Restored tables are CREATING for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            restoring: Recent::new(window),
+        }
+    }
+}
+
+/// Operations a table must be ACTIVE for.
+const NEEDS_ACTIVE: [&str; 5] = [
+    "UpdateTable",
+    "UpdateTimeToLive",
+    "UpdateContinuousBackups",
+    "Scan",
+    "Query",
+];
+
+impl Rule for RestoreCreating {
+    fn name(&self) -> &'static str {
+        "RestoreCreating"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let table = call.field("TableName")?;
+        let busy = call.service == DDB
+            && NEEDS_ACTIVE.contains(&call.operation.as_str())
+            && self.restoring.within(table, now);
+        busy.then(|| {
+            Reply::json_error(
+                DDB,
+                "ResourceInUseException",
+                &format!("Table is being restored (CREATING): {table}"),
+            )
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        let restore = ["RestoreTableFromBackup", "RestoreTableToPointInTime"];
+        if call.service != DDB || !reply.ok() {
+            return;
+        }
+        if restore.contains(&call.operation.as_str()) {
+            if let Some(table) = call.field("TargetTableName") {
+                self.restoring.mark(table, now);
+                reply.edit_json(|j| j["TableDescription"]["TableStatus"] = "CREATING".into());
+            }
+        } else if call.operation == "DescribeTable"
+            && call
+                .field("TableName")
+                .is_some_and(|t| self.restoring.within(t, now))
+        {
+            reply.edit_json(|j| j["Table"]["TableStatus"] = "CREATING".into());
+        }
+    }
+}
+
 /// At most 10 DeleteBackup calls a second; more are refused with LimitExceededException.
 ///
 /// DeleteBackup (API reference): "You can call DeleteBackup at a maximum rate of 10 times per
@@ -434,6 +502,38 @@ mod tests {
             "clears"
         );
         assert!(rule.refuse(&create, t0 + 100 * MS, &Nothing).is_none());
+    }
+
+    #[test]
+    fn a_restored_table_is_creating_until_the_window_ends() {
+        let rule = RestoreCreating::new(100 * MS);
+        let t0 = Instant::now();
+        let restore = json_call(
+            DDB,
+            "RestoreTableFromBackup",
+            json!({"TargetTableName": "R", "BackupArn": "arn:b"}),
+        );
+        let mut started =
+            ok(json!({"TableDescription": {"TableName": "R", "TableStatus": "ACTIVE"}}));
+        rule.answered(&restore, &mut started, t0);
+        assert_eq!(
+            started.json()["TableDescription"]["TableStatus"],
+            "CREATING"
+        );
+        let describe = json_call(DDB, "DescribeTable", json!({"TableName": "R"}));
+        let mut seen = ok(json!({"Table": {"TableStatus": "ACTIVE"}}));
+        rule.answered(&describe, &mut seen, t0 + 50 * MS);
+        assert_eq!(seen.json()["Table"]["TableStatus"], "CREATING");
+        let scan = json_call(DDB, "Scan", json!({"TableName": "R"}));
+        let refused = rule.refuse(&scan, t0 + 50 * MS, &Nothing).expect("refused");
+        assert_eq!(refused.json()["__type"], "ResourceInUseException");
+        assert!(
+            rule.refuse(&scan, t0 + 100 * MS, &Nothing).is_none(),
+            "clears"
+        );
+        let mut later = ok(json!({"Table": {"TableStatus": "ACTIVE"}}));
+        rule.answered(&describe, &mut later, t0 + 100 * MS);
+        assert_eq!(later.json()["Table"]["TableStatus"], "ACTIVE");
     }
 
     #[test]

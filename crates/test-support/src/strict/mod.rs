@@ -23,7 +23,8 @@ mod lambda;
 mod s3;
 
 pub use dynamodb::{
-    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ListBackupsPaging, TableDeleting,
+    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ListBackupsPaging, RestoreCreating,
+    TableDeleting,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{FunctionPending, RolePropagation, UpdateInProgress};
@@ -360,6 +361,8 @@ pub struct Windows {
     pub backups_not_yet_enabled: Duration,
     /// A deleted table is DELETING.
     pub table_deleting: Duration,
+    /// A table being restored is CREATING.
+    pub restore_creating: Duration,
     /// A deleted bucket's name cannot be created again.
     pub bucket_name_reuse: Duration,
     /// A new role cannot yet be assumed by Lambda.
@@ -376,6 +379,7 @@ impl Default for Windows {
             backup_creating: Duration::from_millis(2500),
             backups_not_yet_enabled: Duration::from_millis(2000),
             table_deleting: Duration::from_millis(2000),
+            restore_creating: Duration::from_millis(2000),
             bucket_name_reuse: Duration::from_millis(2000),
             role_propagation: Duration::from_millis(3000),
             function_pending: Duration::from_millis(1000),
@@ -392,6 +396,7 @@ impl Windows {
             backup_creating: s(self.backup_creating),
             backups_not_yet_enabled: s(self.backups_not_yet_enabled),
             table_deleting: s(self.table_deleting),
+            restore_creating: s(self.restore_creating),
             bucket_name_reuse: s(self.bucket_name_reuse),
             role_propagation: s(self.role_propagation),
             function_pending: s(self.function_pending),
@@ -416,6 +421,7 @@ impl Strict {
                 Box::new(DeleteBackupRate::default()),
                 Box::new(ListBackupsPaging::default()),
                 Box::new(TableDeleting::new(windows.table_deleting)),
+                Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),

@@ -1,0 +1,526 @@
+//! Restoring a backup and proving it restored: which backup ([`choose`]), starting the restore
+//! ([`start`]), waiting for the table ([`status`]), putting back what a restore drops
+//! ([`reapply`]) and checking the data ([`verify`]). Shared by `installer restore` and the
+//! restore drill, so that both prove a restore the same way.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    KeySchemaElement, PointInTimeRecoverySpecification, Select, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
+};
+use serde::Serialize;
+
+use crate::error::{AwsError, AwsResult};
+use crate::naming::TableName;
+use crate::retention::{Backup, BackupKind, BackupState};
+
+/// Which backup to restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// The newest AVAILABLE one.
+    Latest,
+    /// The one with this name (the newest, should several share it).
+    Named(String),
+    /// The one with this ARN.
+    Arn(String),
+}
+
+impl Choice {
+    /// `latest`, an ARN (`arn:...`), or a name.
+    pub fn parse(text: &str) -> Self {
+        if text == "latest" {
+            Choice::Latest
+        } else if text.starts_with("arn:") {
+            Choice::Arn(text.to_owned())
+        } else {
+            Choice::Named(text.to_owned())
+        }
+    }
+}
+
+/// Why no backup could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChoiceError {
+    /// The table has no backup to restore.
+    #[error(
+        "table {table} has no {which} to restore; make one first (`installer invoke --table {table}`), or pass --any to consider backups this tool did not make"
+    )]
+    NoBackups {
+        /// The table.
+        table: String,
+        /// "available backup", made by this tool or at all.
+        which: &'static str,
+    },
+    /// No backup has that name or ARN.
+    #[error(
+        "table {table} has no {which} backup {wanted:?}; list them with `installer status --table {table}`"
+    )]
+    NotFound {
+        /// The table.
+        table: String,
+        /// The name or ARN asked for.
+        wanted: String,
+        /// "available backup", made by this tool or at all.
+        which: &'static str,
+    },
+    /// The ARN is of another table's backup.
+    #[error(
+        "backup {arn} is not a backup of table {table}; pass a backup of {table}, or --table for the table it belongs to"
+    )]
+    OtherTable {
+        /// The table.
+        table: String,
+        /// The ARN given.
+        arn: String,
+    },
+}
+
+/// Picks the backup `choice` names among `backups` (the table's, as listed): AVAILABLE ones only
+/// (a CREATING backup cannot be restored yet), and only those this tool made unless `any`.
+pub fn choose(
+    table: &TableName,
+    backups: &[Backup],
+    choice: &Choice,
+    any: bool,
+) -> Result<Backup, ChoiceError> {
+    let which = if any {
+        "available backup"
+    } else {
+        "available backup made by this tool"
+    };
+    if let Choice::Arn(arn) = choice
+        && !arn.contains(&format!(":table/{table}/backup/"))
+    {
+        return Err(ChoiceError::OtherTable {
+            table: table.to_string(),
+            arn: arn.clone(),
+        });
+    }
+    let mut candidates: Vec<&Backup> = backups
+        .iter()
+        .filter(|b| b.state == BackupState::Available)
+        .filter(|b| any || (b.kind == BackupKind::User && table.owns_backup_name(&b.name)))
+        .collect();
+    candidates.sort_by_key(|b| std::cmp::Reverse(b.created));
+    let found = match choice {
+        Choice::Latest => candidates.first(),
+        Choice::Named(name) => candidates.iter().find(|b| &b.name == name),
+        Choice::Arn(arn) => candidates.iter().find(|b| &b.arn == arn),
+    };
+    match (found, choice) {
+        (Some(backup), _) => Ok((*backup).clone()),
+        (None, Choice::Latest) => Err(ChoiceError::NoBackups {
+            table: table.to_string(),
+            which,
+        }),
+        (None, Choice::Named(wanted) | Choice::Arn(wanted)) => Err(ChoiceError::NotFound {
+            table: table.to_string(),
+            wanted: wanted.clone(),
+            which,
+        }),
+    }
+}
+
+/// Starts restoring the backup `backup_arn` into the new table `target` (RestoreTableFromBackup).
+pub async fn start(db: &Client, backup_arn: &str, target: &TableName) -> Result<(), AwsError> {
+    db.restore_table_from_backup()
+        .backup_arn(backup_arn)
+        .target_table_name(target.as_str())
+        .send()
+        .await
+        .aws("RestoreTableFromBackup", target.as_str())
+        .map(drop)
+}
+
+/// Starts restoring `source` as it was at `at` into the new table `target`
+/// (RestoreTableToPointInTime; the source needs point-in-time recovery).
+pub async fn start_at(
+    db: &Client,
+    source: &TableName,
+    at: time::OffsetDateTime,
+    target: &TableName,
+) -> Result<(), AwsError> {
+    let when = aws_sdk_dynamodb::primitives::DateTime::from_nanos(at.unix_timestamp_nanos())
+        .map_err(|e| {
+            AwsError::malformed("RestoreTableToPointInTime", target.as_str(), &e.to_string())
+        })?;
+    db.restore_table_to_point_in_time()
+        .source_table_name(source.as_str())
+        .target_table_name(target.as_str())
+        .restore_date_time(when)
+        .send()
+        .await
+        .aws("RestoreTableToPointInTime", target.as_str())
+        .map(drop)
+}
+
+/// The window point-in-time recovery can restore `table` to, as Unix seconds (earliest,
+/// latest); `None` when it is off.
+pub async fn pitr_window(db: &Client, table: &TableName) -> Result<Option<(f64, f64)>, AwsError> {
+    let out = db
+        .describe_continuous_backups()
+        .table_name(table.as_str())
+        .send()
+        .await
+        .aws("DescribeContinuousBackups", table.as_str())?;
+    let Some(pitr) = out
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .filter(|p| {
+            p.point_in_time_recovery_status()
+                .is_some_and(|s| s.as_str() == "ENABLED")
+        })
+    else {
+        return Ok(None);
+    };
+    let secs = |t: Option<&aws_sdk_dynamodb::primitives::DateTime>| t.map(|t| t.as_secs_f64());
+    Ok(secs(pitr.earliest_restorable_date_time()).zip(secs(pitr.latest_restorable_date_time())))
+}
+
+/// The table's status, `None` when there is no such table.
+pub async fn status(db: &Client, table: &TableName) -> Result<Option<TableStatus>, AwsError> {
+    match db.describe_table().table_name(table.as_str()).send().await {
+        Ok(out) => Ok(out.table.and_then(|t| t.table_status)),
+        Err(e) => {
+            let err = AwsError::new("DescribeTable", table.as_str(), &e);
+            if err.is("ResourceNotFoundException") {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// What [`reapply`] put back on the restored table (a restore keeps the data, keys and indexes,
+/// but not these settings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reapplied {
+    /// The source's time-to-live attribute, if it has TTL on.
+    pub ttl_attribute: Option<String>,
+    /// Point-in-time recovery, turned on as on the source.
+    pub point_in_time_recovery: bool,
+    /// Deletion protection, turned on as on the source.
+    pub deletion_protection: bool,
+    /// How many of the source's tags were copied.
+    pub tags: usize,
+}
+
+/// Puts back on `target` what a restore drops and the source has: TTL, point-in-time recovery,
+/// deletion protection and (with `tags`) its tags.
+pub async fn reapply(
+    db: &Client,
+    source: &TableName,
+    target: &TableName,
+    tags: bool,
+) -> Result<Reapplied, AwsError> {
+    let (src, dst) = (source.as_str(), target.as_str());
+    let mut done = Reapplied::default();
+    let ttl = db
+        .describe_time_to_live()
+        .table_name(src)
+        .send()
+        .await
+        .aws("DescribeTimeToLive", src)?;
+    if let Some(d) = ttl.time_to_live_description()
+        && d.time_to_live_status() == Some(&TimeToLiveStatus::Enabled)
+        && let Some(attribute) = d.attribute_name()
+    {
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .map_err(|e| AwsError::malformed("UpdateTimeToLive", dst, &e.to_string()))?;
+        db.update_time_to_live()
+            .table_name(dst)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .aws("UpdateTimeToLive", dst)?;
+        done.ttl_attribute = Some(attribute.to_owned());
+    }
+    if pitr_enabled(db, source).await? {
+        let spec = PointInTimeRecoverySpecification::builder()
+            .point_in_time_recovery_enabled(true)
+            .build()
+            .map_err(|e| AwsError::malformed("UpdateContinuousBackups", dst, &e.to_string()))?;
+        db.update_continuous_backups()
+            .table_name(dst)
+            .point_in_time_recovery_specification(spec)
+            .send()
+            .await
+            .aws("UpdateContinuousBackups", dst)?;
+        done.point_in_time_recovery = true;
+    }
+    let described = db
+        .describe_table()
+        .table_name(src)
+        .send()
+        .await
+        .aws("DescribeTable", src)?;
+    let source_table = described.table();
+    if source_table.and_then(|t| t.deletion_protection_enabled()) == Some(true) {
+        db.update_table()
+            .table_name(dst)
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .aws("UpdateTable", dst)?;
+        done.deletion_protection = true;
+    }
+    if tags && let Some(arn) = source_table.and_then(|t| t.table_arn()) {
+        done.tags = copy_tags(db, arn, target).await?;
+    }
+    Ok(done)
+}
+
+/// Whether the table has point-in-time recovery on.
+pub async fn pitr_enabled(db: &Client, table: &TableName) -> Result<bool, AwsError> {
+    let out = db
+        .describe_continuous_backups()
+        .table_name(table.as_str())
+        .send()
+        .await
+        .aws("DescribeContinuousBackups", table.as_str())?;
+    Ok(out
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .is_some_and(|s| s.as_str() == "ENABLED"))
+}
+
+/// Copies the tags of the table `source_arn` onto `target`; returns how many.
+async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<usize, AwsError> {
+    let dst = target.as_str();
+    let tags = db
+        .list_tags_of_resource()
+        .resource_arn(source_arn)
+        .send()
+        .await
+        .aws("ListTagsOfResource", dst)?
+        .tags
+        .unwrap_or_default();
+    if tags.is_empty() {
+        return Ok(0);
+    }
+    let target_arn = db
+        .describe_table()
+        .table_name(dst)
+        .send()
+        .await
+        .aws("DescribeTable", dst)?
+        .table
+        .and_then(|t| t.table_arn)
+        .unwrap_or_default();
+    let count = tags.len();
+    db.tag_resource()
+        .resource_arn(target_arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .aws("TagResource", dst)?;
+    Ok(count)
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Items the backup recorded (DescribeBackup's `ItemCount`: DynamoDB's figure for the
+    /// source table, refreshed about every six hours).
+    pub expected_items: Option<i64>,
+    /// Items the restored table holds (a paged `Select=COUNT` scan).
+    pub restored_items: i64,
+    /// The key schema is the source's.
+    pub keys_match: bool,
+    /// The secondary indexes (by name) are the source's.
+    pub indexes_match: bool,
+}
+
+impl Verification {
+    /// Whether the restore is proven: the counts agree, and the keys and indexes are the source's.
+    pub fn passed(&self) -> bool {
+        self.expected_items == Some(self.restored_items) && self.keys_match && self.indexes_match
+    }
+}
+
+/// Checks the restored `target` against the backup `backup_arn` it came from.
+pub async fn verify(
+    db: &Client,
+    backup_arn: &str,
+    target: &TableName,
+) -> Result<Verification, AwsError> {
+    let described = db
+        .describe_backup()
+        .backup_arn(backup_arn)
+        .send()
+        .await
+        .aws("DescribeBackup", backup_arn)?;
+    let description = described.backup_description();
+    let source = description.and_then(|d| d.source_table_details());
+    let features = description.and_then(|d| d.source_table_feature_details());
+    let restored = db
+        .describe_table()
+        .table_name(target.as_str())
+        .send()
+        .await
+        .aws("DescribeTable", target.as_str())?;
+    let table = restored.table();
+    let keys = |k: &[KeySchemaElement]| -> Vec<(String, String)> {
+        k.iter()
+            .map(|e| {
+                (
+                    e.attribute_name().to_owned(),
+                    e.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let source_indexes: Vec<String> = features
+        .map(|f| {
+            let global = f
+                .global_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name());
+            let local = f
+                .local_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name());
+            global.chain(local).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    let restored_indexes: Vec<String> = table
+        .map(|t| {
+            let global = t
+                .global_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name());
+            let local = t
+                .local_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name());
+            global.chain(local).map(str::to_owned).collect()
+        })
+        .unwrap_or_default();
+    Ok(Verification {
+        expected_items: source.and_then(|s| s.item_count()),
+        restored_items: count_items(db, target).await?,
+        keys_match: source.map(|s| keys(s.key_schema())) == table.map(|t| keys(t.key_schema())),
+        indexes_match: sorted(source_indexes) == sorted(restored_indexes),
+    })
+}
+
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
+}
+
+/// How many items `table` holds: a paged `Select=COUNT` scan.
+pub async fn count_items(db: &Client, table: &TableName) -> Result<i64, AwsError> {
+    let mut total = 0i64;
+    let mut start = None;
+    loop {
+        let page = db
+            .scan()
+            .table_name(table.as_str())
+            .select(Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .aws("Scan", table.as_str())?;
+        total += i64::from(page.count());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(total),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn table() -> TableName {
+        TableName::parse("Movies").unwrap()
+    }
+
+    fn backup(name: &str, minutes: i64, state: BackupState) -> Backup {
+        Backup {
+            arn: format!("arn:aws:dynamodb:us-east-1:1:table/Movies/backup/{name}"),
+            name: name.to_owned(),
+            created: datetime!(2026-11-29 00:00 UTC) + time::Duration::minutes(minutes),
+            state,
+            kind: BackupKind::User,
+        }
+    }
+
+    #[test]
+    fn latest_is_the_newest_available_backup_this_tool_made() {
+        let backups = vec![
+            backup("Movies-20261129000100", 1, BackupState::Available),
+            backup("Movies-20261129000300", 3, BackupState::Creating),
+            backup("Movies-20261129000200", 2, BackupState::Available),
+            backup("manual", 5, BackupState::Available),
+        ];
+        let chosen = choose(&table(), &backups, &Choice::Latest, false).unwrap();
+        assert_eq!(chosen.name, "Movies-20261129000200");
+        let any = choose(&table(), &backups, &Choice::Latest, true).unwrap();
+        assert_eq!(any.name, "manual", "--any considers every backup");
+    }
+
+    #[test]
+    fn names_and_arns_resolve_and_bad_ones_are_named() {
+        let backups = vec![backup("Movies-20261129000100", 1, BackupState::Available)];
+        let named = Choice::parse("Movies-20261129000100");
+        assert_eq!(
+            choose(&table(), &backups, &named, false).unwrap().name,
+            "Movies-20261129000100"
+        );
+        let by_arn = Choice::parse(&backups[0].arn);
+        assert_eq!(
+            choose(&table(), &backups, &by_arn, false).unwrap(),
+            backups[0]
+        );
+        let other = Choice::parse("arn:aws:dynamodb:us-east-1:1:table/Films/backup/x");
+        assert!(matches!(
+            choose(&table(), &backups, &other, false),
+            Err(ChoiceError::OtherTable { .. })
+        ));
+        let missing = choose(&table(), &backups, &Choice::parse("nope"), false).unwrap_err();
+        assert!(missing.to_string().contains("\"nope\""), "{missing}");
+        let none = choose(&table(), &[], &Choice::Latest, false).unwrap_err();
+        assert!(none.to_string().contains("installer invoke"), "{none}");
+    }
+
+    #[test]
+    fn a_restore_passes_only_when_counts_keys_and_indexes_agree() {
+        let good = Verification {
+            expected_items: Some(4609),
+            restored_items: 4609,
+            keys_match: true,
+            indexes_match: true,
+        };
+        assert!(good.passed());
+        assert!(
+            !Verification {
+                restored_items: 4608,
+                ..good.clone()
+            }
+            .passed()
+        );
+        assert!(
+            !Verification {
+                expected_items: None,
+                ..good.clone()
+            }
+            .passed()
+        );
+        assert!(
+            !Verification {
+                keys_match: false,
+                ..good
+            }
+            .passed()
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! `installer restore`: a backup (or a point in time) into a new table, waited for, given back
+//! what a restore drops, and verified.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::TableStatus;
+use backup_lambda::naming::TableName;
+use backup_lambda::restore::{self, Choice};
+use backup_lambda::store::{BackupStore, DynamoDbBackups};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::CommandError;
+use super::summary::{RestorePhases, Restored, RestoredFrom};
+use crate::aws::{Aws, AwsError, ConnectArgs};
+use crate::report::progress::Progress;
+
+/// How long `restore` waits for the new table to become ACTIVE (restores of large tables take
+/// hours on AWS).
+const ACTIVE_PATIENCE: Duration = Duration::from_secs(12 * 3600);
+
+/// What to restore, from the command line.
+#[derive(Debug, Clone)]
+pub struct RestoreArgs {
+    /// The table whose backup to restore.
+    pub table: String,
+    /// The new table.
+    pub to: String,
+    /// `latest`, a backup name or an ARN.
+    pub backup: String,
+    /// Consider backups this tool did not make.
+    pub any: bool,
+    /// A point in time (RFC 3339) instead of a backup.
+    pub time: Option<String>,
+    /// Do not copy the source's tags.
+    pub no_tags: bool,
+}
+
+/// The request, validated: everything that needs no AWS call.
+struct Request {
+    source: TableName,
+    target: TableName,
+    choice: Choice,
+    time: Option<OffsetDateTime>,
+}
+
+impl Request {
+    fn from_args(args: &RestoreArgs) -> Result<Self, CommandError> {
+        let source = TableName::parse(&args.table)?;
+        let target = TableName::parse(&args.to).map_err(CommandError::Target)?;
+        if target == source {
+            return Err(CommandError::TargetTaken(target.to_string()));
+        }
+        let time = args
+            .time
+            .as_deref()
+            .map(|t| {
+                OffsetDateTime::parse(t, &Rfc3339).map_err(|_| CommandError::Time(t.to_owned()))
+            })
+            .transpose()?;
+        Ok(Self {
+            source,
+            target,
+            choice: Choice::parse(&args.backup),
+            time,
+        })
+    }
+}
+
+/// `installer restore`.
+pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restored, CommandError> {
+    let request = Request::from_args(args)?;
+    let aws = Aws::connect(connect).await?;
+    let db = &aws.dynamodb;
+    let (source, target) = (&request.source, &request.target);
+    if restore::status(db, source).await?.is_none() {
+        return Err(CommandError::NoSource(source.to_string()));
+    }
+    if restore::status(db, target).await?.is_some() {
+        return Err(CommandError::TargetTaken(target.to_string()));
+    }
+    let from = chosen(&aws, &request, args.any).await?;
+    report!("restoring {source} into {target} from {from}");
+    let progress = Progress::new();
+    let started = Instant::now();
+    let start = async {
+        match &from {
+            RestoredFrom::Backup { arn, .. } => restore::start(db, arn, target).await,
+            RestoredFrom::PointInTime { at } => {
+                let at = OffsetDateTime::parse(at, &Rfc3339).unwrap_or(OffsetDateTime::now_utc());
+                restore::start_at(db, source, at, target).await
+            }
+        }
+    };
+    progress
+        .step("restore", "table", target.as_str(), start)
+        .await?;
+    let start_ms = started.elapsed().as_millis();
+    let waited = Instant::now();
+    let wait = wait_active(&aws, target);
+    progress
+        .step("wait", "table", target.as_str(), wait)
+        .await?;
+    let wait_ms = waited.elapsed().as_millis();
+    let reapplying = Instant::now();
+    let reapplied = restore::reapply(db, source, target, !args.no_tags).await?;
+    let reapply_ms = reapplying.elapsed().as_millis();
+    let verifying = Instant::now();
+    let verification = match &from {
+        RestoredFrom::Backup { arn, .. } => Some(restore::verify(db, arn, target).await?),
+        RestoredFrom::PointInTime { .. } => None,
+    };
+    let verify_ms = verifying.elapsed().as_millis();
+    report_result(&reapplied, verification.as_ref(), started);
+    let verified = verification
+        .as_ref()
+        .is_none_or(restore::Verification::passed);
+    if !verified {
+        return Err(CommandError::Unverified(target.to_string()));
+    }
+    Ok(Restored {
+        table: source.to_string(),
+        target: target.to_string(),
+        from,
+        reapplied,
+        verification,
+        verified,
+        phases_ms: RestorePhases {
+            start_ms,
+            wait_ms,
+            reapply_ms,
+            verify_ms,
+        },
+    })
+}
+
+/// What to restore from: the backup the request names (refused when there is none), or the
+/// point in time (refused outside the table's point-in-time window).
+async fn chosen(aws: &Aws, request: &Request, any: bool) -> Result<RestoredFrom, CommandError> {
+    let source = &request.source;
+    if let Some(at) = request.time {
+        let window = restore::pitr_window(&aws.dynamodb, source).await?;
+        let at_secs = at.unix_timestamp_nanos() as f64 / 1e9;
+        return match window {
+            None => Err(CommandError::NoPitr(source.to_string())),
+            Some((earliest, latest)) if at_secs < earliest || at_secs > latest => {
+                Err(CommandError::OutsidePitr {
+                    time: at.format(&Rfc3339).unwrap_or_default(),
+                    earliest: rfc3339(earliest),
+                    latest: rfc3339(latest),
+                })
+            }
+            Some(_) => Ok(RestoredFrom::PointInTime {
+                at: at.format(&Rfc3339).unwrap_or_default(),
+            }),
+        };
+    }
+    let backups = DynamoDbBackups::new(aws.dynamodb.clone())
+        .list_backups(source)
+        .await?;
+    let backup = restore::choose(source, &backups, &request.choice, any)?;
+    Ok(RestoredFrom::Backup {
+        name: backup.name,
+        arn: backup.arn,
+    })
+}
+
+/// Unix seconds as RFC 3339.
+fn rfc3339(secs: f64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Waits until `table` is ACTIVE, saying each status it passes through.
+async fn wait_active(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+    let started = Instant::now();
+    let mut last = None;
+    loop {
+        let status = restore::status(&aws.dynamodb, table).await?;
+        if status == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        if status != last {
+            let shown = status.as_ref().map_or("not yet listed", |s| s.as_str());
+            report!(
+                "  {table} is {shown} after {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+            last = status;
+        }
+        if started.elapsed() > ACTIVE_PATIENCE {
+            return Err(AwsError::malformed(
+                "DescribeTable (waiting for ACTIVE)",
+                table.as_str(),
+                "the restored table is still not ACTIVE; check it later with `installer status`",
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Prints what was put back and what the verification found.
+fn report_result(
+    reapplied: &restore::Reapplied,
+    verification: Option<&restore::Verification>,
+    started: Instant,
+) {
+    report!(
+        "  re-applied: TTL {}, point-in-time recovery {}, deletion protection {}, {} tag(s)",
+        reapplied.ttl_attribute.as_deref().unwrap_or("off"),
+        if reapplied.point_in_time_recovery {
+            "on"
+        } else {
+            "off"
+        },
+        if reapplied.deletion_protection {
+            "on"
+        } else {
+            "off"
+        },
+        reapplied.tags
+    );
+    if let Some(v) = verification {
+        report!(
+            "  verified: {} item(s) restored, backup recorded {}; keys {}, indexes {}: {}",
+            v.restored_items,
+            v.expected_items
+                .map_or("no count".to_owned(), |n| n.to_string()),
+            if v.keys_match { "match" } else { "differ" },
+            if v.indexes_match { "match" } else { "differ" },
+            if v.passed() {
+                "restore proven"
+            } else {
+                "NOT proven"
+            }
+        );
+    }
+    report!("restored in {:.1}s", started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,185 @@
+//! `installer restore` through the strict layer (backups CREATING for a while, restored tables
+//! CREATING for a while): the latest and a named backup restored and verified item for item on
+//! the tutorial's 4,609 movies (where `../shared` has them; the built-in sample otherwise), and
+//! every kind of bad request refused in one line with nothing written.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::cli::{built_zip_path, installer, installer_at, installer_ok};
+use test_support::proxy::Proxy;
+use test_support::{count_items, moto_config, moto_endpoint, strict_config, unique_name};
+
+/// The tutorial's data, where this checkout has `../shared` beside it.
+fn moviedata() -> Option<PathBuf> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/moviedata.json");
+    path.exists().then_some(path)
+}
+
+/// Waits until the backup `arn` is AVAILABLE as the strict layer tells it.
+async fn until_available(db: &aws_sdk_dynamodb::Client, arn: &str) {
+    for _ in 0..100 {
+        let out = db
+            .describe_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .expect("describe backup");
+        let status = out
+            .backup_description()
+            .and_then(|d| d.backup_details())
+            .map(|d| d.backup_status().as_str().to_owned());
+        if status.as_deref() == Some("AVAILABLE") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("backup {arn} never became AVAILABLE");
+}
+
+/// `installer --output json restore ...`, its JSON.
+fn restore_json(args: &[&str]) -> Value {
+    let mut all = vec!["--output", "json", "restore"];
+    all.extend(args);
+    let out = installer(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "restore {args:?} failed:\n{stderr}");
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
+    let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
+    let stack = unique_name("rst");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let flags = [
+        "--stack",
+        stack.as_str(),
+        "--table",
+        table.as_str(),
+        "--zip",
+        zip.as_str(),
+    ];
+    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
+    installer_ok(&with("up"));
+    if let Some(file) = moviedata() {
+        installer_ok(&[
+            "load-data",
+            "--table",
+            &table,
+            "--file",
+            file.to_str().unwrap(),
+        ]);
+    }
+    let items = i64::from(count_items(&moto, &table).await);
+    let out = installer(&with("invoke"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
+    let backup = run["backup_created"]["name"].as_str().unwrap().to_owned();
+    until_available(&strict, run["backup_created"]["arn"].as_str().unwrap()).await;
+
+    let latest = format!("{table}-latest");
+    let restored = restore_json(&["--table", &table, "--to", &latest]);
+    assert_eq!(restored["verified"], true, "{restored}");
+    assert_eq!(restored["from"]["backup"]["name"], backup.as_str());
+    assert_eq!(restored["verification"]["restored_items"], items);
+    assert_eq!(restored["verification"]["expected_items"], items);
+    assert_eq!(
+        restored["reapplied"]["tags"], 2,
+        "the stack's two tags: {restored}"
+    );
+    assert_eq!(i64::from(count_items(&moto, &latest).await), items);
+
+    let named = format!("{table}-named");
+    let restored = restore_json(&[
+        "--table",
+        &table,
+        "--to",
+        &named,
+        "--backup",
+        &backup,
+        "--no-tags",
+    ]);
+    assert_eq!(restored["verified"], true, "{restored}");
+    assert_eq!(restored["reapplied"]["tags"], 0);
+    assert_eq!(i64::from(count_items(&moto, &named).await), items);
+    eprintln!(
+        "restore of {items} items: phases {} (ms)",
+        restored["phases_ms"]
+    );
+
+    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    for t in [&latest, &named] {
+        moto.delete_table()
+            .table_name(t)
+            .send()
+            .await
+            .expect("delete restored table");
+    }
+}
+
+/// `installer restore <args>` through a proxy of its own, so that its writes can be counted.
+fn refused(proxy: &Proxy, args: &[&str]) -> String {
+    let out: Output = installer_at(proxy.endpoint())
+        .arg("restore")
+        .args(args)
+        .output()
+        .expect("run installer");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "restore {args:?} should fail");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_restores_are_one_line_and_write_nothing() {
+    let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    let table = unique_name("Movies");
+    let taken = unique_name("Taken");
+    test_support::create_movies_table(&moto, &table).await;
+    test_support::create_movies_table(&moto, &taken).await;
+    let proxy = Proxy::start(&moto_endpoint(), None);
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--table", "NoSuchTable-x", "--to", "R-x"],
+            "does not exist",
+        ),
+        (
+            &["--table", &table, "--to", "R-y"],
+            "has no available backup made by this tool",
+        ),
+        (&["--table", &table, "--to", &taken], "already exists"),
+        (&["--table", &table, "--to", "x"], "invalid --to"),
+        (
+            &[
+                "--table",
+                &table,
+                "--to",
+                "R-z",
+                "--backup",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/Films/backup/01",
+            ],
+            "is not a backup of table",
+        ),
+        (
+            &["--table", &table, "--to", "R-w", "--time", "yesterday"],
+            "invalid --time",
+        ),
+    ];
+    for (args, says) in cases {
+        let stderr = refused(&proxy, args);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert_eq!(proxy.writes(), Vec::new(), "nothing was written");
+}
