@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod drill;
 pub mod error;
 pub mod logging;
 pub mod naming;

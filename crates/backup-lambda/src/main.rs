@@ -1,5 +1,7 @@
 //! The Lambda entry point (`bootstrap`): builds the AWS clients once, then serves invocations.
 
+use backup_lambda::drill::Drill;
+use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
 use std::time::SystemTime;
 
@@ -8,6 +10,12 @@ use backup_lambda::store::{DynamoDbBackups, S3Records};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use time::OffsetDateTime;
+
+/// How long before the deadline a drill stops waiting for its restore, leaving the run time to
+/// answer.
+const DRILL_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one run waits for a drill's restore at most; later runs check on it.
+const DRILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Lambda's view of a failed run: `errorType` is the AWS error code or `InvalidEvent`.
 #[derive(Debug)]
@@ -43,12 +51,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// Builds the AWS clients once and serves invocations with them.
 async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let config = backup_lambda::sdk::config_loader().load().await;
-    let function = BackupFunction::new(
-        DynamoDbBackups::new(aws_sdk_dynamodb::Client::new(&config)),
-        S3Records::new(aws_sdk_s3::Client::new(&config)),
-        settings,
-    );
-    let function = &function;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    // Drills keep their state beside the run records, so they need the log bucket.
+    let drill = match (&settings.drill, &settings.log_bucket) {
+        (Some(drill), Some(bucket)) => {
+            Some(Drill::new(dynamodb.clone(), s3.clone(), bucket, *drill))
+        }
+        _ => None,
+    };
+    let function =
+        BackupFunction::new(DynamoDbBackups::new(dynamodb), S3Records::new(s3), settings);
+    let (function, drill) = (&function, &drill);
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let remaining = event
@@ -58,10 +72,26 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
             .unwrap_or_default();
         let invocation = Invocation::new(&event.context.request_id, OffsetDateTime::now_utc())
             .with_deadline(tokio::time::Instant::now() + remaining);
-        function
+        let record = function
             .handle(&event.payload, &invocation)
             .await
-            .map_err(Failure)
+            .map_err(Failure)?;
+        let mut result = serde_json::to_value(&record).unwrap_or(Value::Null);
+        if let (Some(drill), Ok(table)) = (drill, TableName::parse(&record.table)) {
+            // A drill waits for its restore within the run for a little while (a small table
+            // restores in that time, giving an exact recovery time), never near the deadline,
+            // and never so long that the run holds up the next scheduled one.
+            let soon = tokio::time::Instant::now() + DRILL_WAIT;
+            let until = invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon));
+            result["drill"] = match drill.advance(&table, invocation.now, until, false).await {
+                Ok(step) => serde_json::to_value(step).unwrap_or(Value::Null),
+                Err(e) => {
+                    tracing::warn!(table = %table, error = %e, "the restore drill could not advance; the next run will try again");
+                    serde_json::json!({"state": "error", "error": e.to_string()})
+                }
+            };
+        }
+        Ok::<Value, Failure>(result)
     }))
     .await
 }

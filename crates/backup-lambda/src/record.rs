@@ -13,6 +13,29 @@ pub fn table_prefix(table: &str) -> String {
     format!("{PREFIX}{table}/")
 }
 
+/// Where a table's drill under way is kept: `runs/<table>/drills/in-progress.json`.
+pub fn drill_state_key(table: &str) -> String {
+    format!("{}{DRILLS}in-progress.json", table_prefix(table))
+}
+
+/// Where a table's last finished drill is kept: `runs/<table>/drills/last.json`.
+pub fn drill_last_key(table: &str) -> String {
+    format!("{}{DRILLS}last.json", table_prefix(table))
+}
+
+/// Where a drill's record goes: `runs/<table>/drills/<id>.json`.
+pub fn drill_record_key(table: &str, id: &str) -> String {
+    format!("{}{DRILLS}{id}.json", table_prefix(table))
+}
+
+/// The folder of a table's drills, under its prefix.
+const DRILLS: &str = "drills/";
+
+/// Whether `key` (under a table's prefix) is a drill's, not a run's.
+pub fn is_drill_key(key: &str) -> bool {
+    key.contains(&format!("/{DRILLS}"))
+}
+
 /// Where a run's record goes: `runs/<table>/<YYYY>/<MM>/<DD>/<HHMMSS>-<request id>.json`.
 pub fn key(table: &str, at: OffsetDateTime, request_id: &str) -> String {
     let day_and_time = at

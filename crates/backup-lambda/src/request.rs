@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::drill::{DrillSettings, parse_period};
 use crate::naming::{TableName, TableNameError};
 use crate::retention::RetentionPolicy;
 
@@ -41,6 +42,14 @@ pub enum RequestError {
         /// What was given.
         got: String,
     },
+    /// A drill period in the environment is not a period.
+    #[error("{field} must be off or a period such as 7d, 12h or 30m, got {got:?}")]
+    BadPeriod {
+        /// The environment variable.
+        field: &'static str,
+        /// What was given.
+        got: String,
+    },
 }
 
 /// The function's defaults, read once from its environment at cold start.
@@ -50,11 +59,14 @@ pub struct Settings {
     pub default_policy: RetentionPolicy,
     /// Bucket that receives a JSON record of every run (`LOG_BUCKET`), if any.
     pub log_bucket: Option<String>,
+    /// Restore drills (`DRILL_EVERY`, `DRILL_TIMEOUT`), if on.
+    pub drill: Option<DrillSettings>,
 }
 
 impl Settings {
-    /// Reads `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit) and `LOG_BUCKET`
-    /// through `var`, which returns a variable's value if it is set.
+    /// Reads `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `LOG_BUCKET`,
+    /// `DRILL_EVERY` (unset or `off`: no drills) and `DRILL_TIMEOUT` (default 12h) through `var`,
+    /// which returns a variable's value if it is set.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, RequestError> {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let max_backups = match non_empty("MAX_BACKUPS") {
@@ -70,6 +82,7 @@ impl Settings {
                 max_age_days,
             },
             log_bucket: non_empty("LOG_BUCKET"),
+            drill: drill_settings(&non_empty)?,
         })
     }
 
@@ -78,6 +91,28 @@ impl Settings {
         Self::from_vars(|name| std::env::var(name).ok())
     }
 }
+
+/// The drill settings from `DRILL_EVERY` and `DRILL_TIMEOUT`; `None` when drills are off.
+fn drill_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<DrillSettings>, RequestError> {
+    let period = |field: &'static str, text: String| {
+        parse_period(text.trim()).ok_or(RequestError::BadPeriod { field, got: text })
+    };
+    let every = match var("DRILL_EVERY") {
+        None => return Ok(None),
+        Some(v) if v.trim() == "off" => return Ok(None),
+        Some(v) => period("DRILL_EVERY", v)?,
+    };
+    let timeout = match var("DRILL_TIMEOUT") {
+        Some(v) => period("DRILL_TIMEOUT", v)?,
+        None => DEFAULT_DRILL_TIMEOUT,
+    };
+    Ok(Some(DrillSettings { every, timeout }))
+}
+
+/// How long a drill's table may take to become ACTIVE before the drill fails.
+pub const DEFAULT_DRILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// One validated invocation: which table, and how many of its backups to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]

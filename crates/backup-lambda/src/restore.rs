@@ -323,7 +323,7 @@ async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<
 }
 
 /// What [`verify`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Verification {
     /// Items the backup recorded (DescribeBackup's `ItemCount`: DynamoDB's figure for the
     /// source table, refreshed about every six hours).

@@ -629,6 +629,7 @@ mod tests {
                 max_age_days: None,
             },
             log_bucket: bucket.map(str::to_owned),
+            drill: None,
         }
     }
 

@@ -165,6 +165,18 @@ pub enum Command {
         #[arg(long)]
         no_tags: bool,
     },
+    /// Run one restore drill now: restore the table's newest backup into a scratch table, verify
+    /// it, record it beside the run records, and delete the scratch table.
+    ///
+    /// The same code the function runs on its schedule with `up --drill-every 7d`.
+    #[command(
+        after_help = "Examples:\n  installer drill\n  installer drill --table Music\n  installer --output json drill | jq .recovery_seconds"
+    )]
+    Drill {
+        /// The stack's settings (`--table`: the table to drill).
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"

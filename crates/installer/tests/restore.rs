@@ -7,7 +7,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use support::cli::{built_zip_path, installer, installer_at, installer_ok};
@@ -19,27 +18,6 @@ fn moviedata() -> Option<PathBuf> {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/moviedata.json");
     path.exists().then_some(path)
-}
-
-/// Waits until the backup `arn` is AVAILABLE as the strict layer tells it.
-async fn until_available(db: &aws_sdk_dynamodb::Client, arn: &str) {
-    for _ in 0..100 {
-        let out = db
-            .describe_backup()
-            .backup_arn(arn)
-            .send()
-            .await
-            .expect("describe backup");
-        let status = out
-            .backup_description()
-            .and_then(|d| d.backup_details())
-            .map(|d| d.backup_status().as_str().to_owned());
-        if status.as_deref() == Some("AVAILABLE") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("backup {arn} never became AVAILABLE");
 }
 
 /// `installer --output json restore ...`, its JSON.
@@ -87,7 +65,8 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     );
     let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
     let backup = run["backup_created"]["name"].as_str().unwrap().to_owned();
-    until_available(&strict, run["backup_created"]["arn"].as_str().unwrap()).await;
+    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
+        .await;
 
     let latest = format!("{table}-latest");
     let restored = restore_json(&["--table", &table, "--to", &latest]);

@@ -25,18 +25,30 @@ fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
         log_group: "/aws/lambda/dynamodb-backup".to_owned(),
         bucket: "dynamodb-backup-logs-123456789012-eu-west-1".to_owned(),
         tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+        drill: false,
     }
 }
 
 /// Every document the installer renders, for a few shapes of stack.
 fn rendered() -> Vec<(String, Value)> {
     let mut docs = Vec::new();
+    let with_drills = PolicyVars {
+        drill: true,
+        ..vars("aws", "eu-west-1", &["Movies", "Orders"])
+    };
     for v in [
         vars("aws", "us-east-1", &["Movies"]),
         vars("aws", "eu-west-1", &["Movies", "Orders", "audit.log-2026"]),
         vars("aws-cn", "cn-north-1", &["Movies"]),
+        with_drills,
     ] {
-        let label = format!("{} {} {:?}", v.partition, v.region, v.tables);
+        let label = format!(
+            "{} {} {:?}{}",
+            v.partition,
+            v.region,
+            v.tables,
+            if v.drill { " with drills" } else { "" }
+        );
         docs.push((
             format!("trust, {label}"),
             v.trust_policy().expect("renders"),

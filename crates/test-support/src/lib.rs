@@ -245,6 +245,28 @@ pub async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Str
     names
 }
 
+/// Waits until the backup `arn` is AVAILABLE as `db` (a client through a strict proxy) tells it:
+/// the strict layer shows a new backup CREATING for a while. Panics after 20 s.
+pub async fn until_backup_available(db: &aws_sdk_dynamodb::Client, arn: &str) {
+    for _ in 0..100 {
+        let out = db
+            .describe_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("describe backup {arn}: {e:?}"));
+        let status = out
+            .backup_description()
+            .and_then(|d| d.backup_details())
+            .map(|d| d.backup_status().as_str().to_owned());
+        if status.as_deref() == Some("AVAILABLE") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("backup {arn} never became AVAILABLE");
+}
+
 /// How many items `table` holds (a paged `Select: COUNT` scan).
 pub async fn count_items(db: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
     let mut total = 0;

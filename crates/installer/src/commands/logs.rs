@@ -7,20 +7,6 @@ use super::CommandError;
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::deploy::config::{StackArgs, StackConfig};
 
-/// Parses a duration such as `30s`, `15m`, `1h` or `2d`.
-pub fn parse_since(text: &str) -> Option<std::time::Duration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(std::time::Duration::from_secs(seconds))
-}
-
 /// How far behind the newest event `logs --follow` keeps reading, for events delivered late.
 const LATE_EVENTS_MS: i64 = 120_000;
 
@@ -33,7 +19,8 @@ pub async fn logs(
     json_lines: bool,
 ) -> Result<(), CommandError> {
     let config = StackConfig::from_args(args)?;
-    let window = parse_since(since).ok_or_else(|| CommandError::Since(since.to_owned()))?;
+    let window = backup_lambda::drill::parse_period(since)
+        .ok_or_else(|| CommandError::Since(since.to_owned()))?;
     let aws = Aws::connect(connect).await?;
     let group = config.log_group();
     let mut start = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);

@@ -3,6 +3,7 @@
 
 mod build;
 mod down;
+mod drill;
 mod invoke;
 mod load_data;
 mod logs;
@@ -14,6 +15,7 @@ mod up;
 
 pub(crate) use build::build;
 pub(crate) use down::down;
+pub(crate) use drill::drill;
 pub(crate) use invoke::invoke;
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
@@ -147,6 +149,16 @@ pub enum CommandError {
         "the restored table {0} does not match its backup (see the verification above); it is kept for inspection: delete it when done"
     )]
     Unverified(String),
+    /// No backup to drill.
+    #[error(
+        "table {0} has no AVAILABLE backup made by the function to drill; run one first (`installer invoke --table {0}`)"
+    )]
+    NothingToDrill(String),
+    /// The drill did not end.
+    #[error(
+        "the drill of table {0} did not end in time; see `installer status` and run `installer drill` again"
+    )]
+    DrillStuck(String),
     /// `--since` is not a duration.
     #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
     Since(String),
@@ -216,6 +228,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             yes,
             keep_data,
         } => block_on(down(&stack, connect, yes, keep_data)).map(Summary::Down),
+        Command::Drill { stack } => block_on(drill(&stack, connect)).map(Summary::Drill),
         Command::Restore {
             table,
             to,
@@ -279,6 +292,14 @@ pub(crate) async fn prepare(
     let aws = Aws::connect(connect).await?;
     let connected = started.elapsed();
     let desired = Desired::new(&config, &aws, Some(zip))?;
+    match config.drill {
+        Some(d) => report!(
+            "restore drills: every {} s, each failing if its restore takes over {} s",
+            d.every.as_secs(),
+            d.timeout.as_secs()
+        ),
+        None => report!("restore drills: off (turn on with --drill-every 7d)"),
+    }
     if !aws.tls && config.bucket_tls_only.is_none() {
         report!(
             "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"

@@ -1,5 +1,6 @@
 //! `installer status`: what exists, whether it matches, each table's backups and run records.
 
+use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, InProgress};
 use backup_lambda::naming::TableName;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
@@ -38,11 +39,23 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
     }
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let mut tables = Vec::new();
+    let drills = Drill::new(
+        aws.dynamodb.clone(),
+        aws.s3.clone(),
+        &desired.bucket.name,
+        config.drill.unwrap_or(DrillSettings {
+            every: std::time::Duration::ZERO,
+            timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
+        }),
+    );
     for table in desired.tables.iter().map(|t| &t.name) {
+        let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
         tables.push(TableStatus {
             table: table.to_string(),
             backups: print_backups(&store, table).await,
             run_records: print_run_records(&aws, &desired.bucket.name, table).await,
+            last_drill,
+            drill_in_progress,
         });
     }
     Ok(Status {
@@ -52,6 +65,45 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
         resources: plan.lines(),
         tables,
     })
+}
+
+/// Prints `table`'s last restore drill (verdict, recovery time, age) and any under way.
+async fn print_drills(
+    drills: &Drill,
+    table: &TableName,
+) -> (Option<DrillRecord>, Option<InProgress>) {
+    let last = drills.last(table).await.unwrap_or_else(|e| {
+        report!("  drills of {table}: could not read ({e})");
+        None
+    });
+    let under_way = drills.in_progress(table).await.unwrap_or_default();
+    match &last {
+        Some(d) => report!(
+            "  last drill of {table}: {:?}, recovered in {}{} s, finished {}{}",
+            d.verdict,
+            if d.recovery_upper_bound {
+                "at most "
+            } else {
+                ""
+            },
+            d.recovery_seconds,
+            d.finished_at,
+            d.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        None => report!("  last drill of {table}: none"),
+    }
+    if let Some(d) = &under_way {
+        report!(
+            "  drill of {table} under way since {}: {} from {}",
+            d.started_at,
+            d.scratch,
+            d.backup_name
+        );
+    }
+    (last, under_way)
 }
 
 /// Prints `table`'s backups, newest first, and who made each; returns them.
@@ -104,7 +156,8 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<St
                 keys.extend(
                     page.contents()
                         .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
+                        .filter_map(|o| o.key().map(str::to_owned))
+                        .filter(|k| !backup_lambda::record::is_drill_key(k)),
                 );
                 token = page.next_continuation_token;
                 if token.is_none() {

@@ -28,6 +28,8 @@ pub enum Summary {
     Down(Removed),
     /// `restore`.
     Restore(Restored),
+    /// `drill`: the drill's record.
+    Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
     Logs,
 }
@@ -122,6 +124,10 @@ pub struct TableStatus {
     pub backups: Vec<BackupStatus>,
     /// The keys of its run records, oldest first.
     pub run_records: Vec<String>,
+    /// Its last finished restore drill, if any.
+    pub last_drill: Option<backup_lambda::drill::DrillRecord>,
+    /// Its restore drill under way, if any.
+    pub drill_in_progress: Option<backup_lambda::drill::InProgress>,
 }
 
 /// One backup as `status` lists it.

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::build::arch::Arch;
 use crate::deploy::schedule::{Schedule, ScheduleError};
+use backup_lambda::drill::{DrillSettings, parse_period};
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const LOG_RETENTION_DAYS: &[u32] = &[
@@ -94,6 +95,13 @@ pub struct StackArgs {
     /// Deploy this zip instead of building one (it is checked all the same).
     #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
     pub zip: Option<PathBuf>,
+    /// Restore drills: how often the function restores its newest backup into a scratch table
+    /// and verifies it: off, or a period such as 7d, 12h or 30m.
+    #[arg(long, env = "INSTALLER_DRILL_EVERY", default_value = "off")]
+    pub drill_every: String,
+    /// How long a drill's restore may take before the drill is recorded as failed.
+    #[arg(long, env = "INSTALLER_DRILL_TIMEOUT", default_value = "12h")]
+    pub drill_timeout: String,
 }
 
 /// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
@@ -112,6 +120,14 @@ pub fn rule_name(stack: &str, n: usize) -> String {
 /// Why the settings were rejected. Nothing has been called in AWS when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
+    /// A period flag is not a period.
+    #[error("invalid --{flag} {got:?}: use a number and a unit, e.g. 7d, 12h or 30m{}", if *flag == "drill-every" { " (or off)" } else { "" })]
+    Period {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        got: String,
+    },
     /// The stack name cannot name every resource.
     #[error(
         "invalid --stack {0:?}: use 1 to {MAX_STACK_LEN} lowercase letters, digits and hyphens, starting with a letter"
@@ -178,6 +194,27 @@ pub struct StackConfig {
     pub zip: Option<PathBuf>,
     /// The bucket's TLS-only policy, if decided by flag rather than by the endpoint.
     pub bucket_tls_only: Option<bool>,
+    /// Restore drills, if on.
+    pub drill: Option<DrillSettings>,
+}
+
+/// `--drill-every` (off, or a period) and `--drill-timeout` (a period).
+fn drill(every: &str, timeout: &str) -> Result<Option<DrillSettings>, ConfigError> {
+    let period = |flag: &'static str, text: &str| {
+        parse_period(text)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError::Period {
+                flag,
+                got: text.to_owned(),
+            })
+    };
+    if every == "off" {
+        return Ok(None);
+    }
+    Ok(Some(DrillSettings {
+        every: period("drill-every", every)?,
+        timeout: period("drill-timeout", timeout)?,
+    }))
 }
 
 /// Numeric flags are read as i64 so that a negative value gets this message, not a parse error.
@@ -309,6 +346,7 @@ impl StackConfig {
             arch: args.arch,
             zip: args.zip.clone(),
             bucket_tls_only: args.bucket_tls_only,
+            drill: drill(&args.drill_every, &args.drill_timeout)?,
         })
     }
 

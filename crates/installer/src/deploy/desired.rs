@@ -44,6 +44,7 @@ impl Desired {
             log_group: config.log_group(),
             bucket: bucket_name.clone(),
             tables: config.tables.iter().map(ToString::to_string).collect(),
+            drill: config.drill.is_some(),
         };
         let role_name = config.role_name();
         Ok(Self {
@@ -120,8 +121,8 @@ impl Desired {
     }
 }
 
-/// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET` and, with an age limit,
-/// `MAX_AGE_DAYS`.
+/// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET`, with an age limit `MAX_AGE_DAYS`,
+/// and with drills `DRILL_EVERY` and `DRILL_TIMEOUT`.
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     let mut environment = HashMap::from([
         ("MAX_BACKUPS".to_owned(), config.keep.to_string()),
@@ -129,6 +130,11 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     ]);
     if let Some(days) = config.max_age_days {
         environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
+    }
+    if let Some(drill) = config.drill {
+        let seconds = |d: std::time::Duration| format!("{}s", d.as_secs());
+        environment.insert("DRILL_EVERY".to_owned(), seconds(drill.every));
+        environment.insert("DRILL_TIMEOUT".to_owned(), seconds(drill.timeout));
     }
     environment
 }

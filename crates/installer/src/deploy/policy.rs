@@ -10,6 +10,9 @@ const TRUST_TEMPLATE: &str = include_str!("../../../../policies/lambda-trust.jso
 const BUCKET_TEMPLATE: &str = include_str!("../../../../policies/bucket-tls-only.json");
 /// The function's permissions: its own log group, its tables' backups, its bucket's `runs/`.
 const FUNCTION_TEMPLATE: &str = include_str!("../../../../policies/backup-function.json");
+/// What restore drills add to the function's permissions: restoring its tables' backups into
+/// scratch tables named `<table>-drill-*`, checking and deleting those, and its drill state.
+const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -51,6 +54,8 @@ pub struct PolicyVars {
     pub bucket: String,
     /// The backed-up tables' names.
     pub tables: Vec<String>,
+    /// Whether the function runs restore drills (and needs their permissions).
+    pub drill: bool,
 }
 
 impl PolicyVars {
@@ -72,6 +77,7 @@ impl PolicyVars {
         match name {
             "table_arns" => Some(arns("")),
             "backup_arns" => Some(arns("/backup/*")),
+            "drill_table_arns" => Some(arns("-drill-*")),
             _ => None,
         }
     }
@@ -147,7 +153,16 @@ impl PolicyVars {
     /// The function's inline permissions policy; refused when it would be over
     /// [`INLINE_POLICY_LIMIT`] (too many or too long table names), before anything is written.
     pub fn function_policy(&self) -> Result<Value, PolicyError> {
-        let policy = self.render(FUNCTION_TEMPLATE)?;
+        let mut policy = self.render(FUNCTION_TEMPLATE)?;
+        if self.drill {
+            let drill = self.render(DRILL_TEMPLATE)?;
+            if let (Some(all), Some(more)) = (
+                policy["Statement"].as_array_mut(),
+                drill["Statement"].as_array(),
+            ) {
+                all.extend(more.iter().cloned());
+            }
+        }
         let chars = policy.to_string().chars().count();
         if chars > INLINE_POLICY_LIMIT {
             return Err(PolicyError::TooLarge {
@@ -185,6 +200,7 @@ mod tests {
             log_group: "/aws/lambda/dynamodb-backup".into(),
             bucket: "dynamodb-backup-logs".into(),
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+            drill: false,
         }
     }
 

@@ -1,6 +1,9 @@
 //! `down`'s pipeline: what to remove ([`removal_plan`]: only what carries the stack's tags, plus
 //! the backups the function made) and removing it ([`remove`]).
 
+use std::time::Duration;
+
+use backup_lambda::drill::{Drill, DrillSettings};
 use backup_lambda::naming::TableName;
 
 use crate::aws::{Aws, AwsError};
@@ -14,6 +17,9 @@ use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::{Resource, is_ours, removal, rule};
 use crate::deploy::stack::{Observed, StackError};
 use crate::report::progress::Progress;
+
+/// How long `down` waits for a drill's table still being restored before it can delete it.
+const DRILL_PATIENCE: Duration = Duration::from_secs(3600);
 
 /// The tables `down` considers: the ones configured, plus any the stack's rules target (so that
 /// `down` without `--table` still finds tables a multi-table `up` made).
@@ -129,6 +135,7 @@ pub async fn remove(
             .step("disable", "schedule", &step.name, work)
             .await?;
     }
+    end_drills(aws, desired, steps).await;
     for step in deletions.iter().filter(|s| s.kind != Kind::Schedule) {
         let work = delete(aws, desired, step, &mut backups_deleted);
         progress
@@ -142,6 +149,42 @@ pub async fn remove(
             .await?;
     }
     Ok(backups_deleted)
+}
+
+/// Ends any restore drill under way on the stack's tables (their state is in the stack's bucket,
+/// if it is there): a drill's scratch table would outlive the function, and its restore keeps
+/// its backup in use. Done even with `--keep-data`: a scratch table is not data.
+async fn end_drills(aws: &Aws, desired: &Desired, steps: &[Step<Removal>]) {
+    let ours = |s: &&Step<Removal>| {
+        s.kind == Kind::Bucket && matches!(s.action, Removal::Delete | Removal::Kept)
+    };
+    if !steps.iter().any(|s| ours(&s)) {
+        return;
+    }
+    let settings = DrillSettings {
+        every: Duration::ZERO,
+        timeout: Duration::ZERO,
+    };
+    let drills = Drill::new(
+        aws.dynamodb.clone(),
+        aws.s3.clone(),
+        &desired.bucket.name,
+        settings,
+    );
+    for step in steps.iter().filter(|s| s.kind == Kind::Table) {
+        let Ok(table) = TableName::parse(&step.name) else {
+            continue;
+        };
+        match drills.abandon(&table, DRILL_PATIENCE).await {
+            Ok(Some(scratch)) => report!("  deleted {scratch}, the table of a drill under way"),
+            Ok(None) => {}
+            // The bucket may deny these reads (a TLS-only policy over plain HTTP, a narrower
+            // role): `down` goes on, and says what might be left.
+            Err(e) => report!(
+                "  could not check {table} for a restore drill under way ({e}); delete any {table}-drill-* table it left by hand"
+            ),
+        }
+    }
 }
 
 /// Deletes what one step names; the function's backups it deleted are added to `backups`.

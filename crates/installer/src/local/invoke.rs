@@ -404,7 +404,9 @@ impl Sandbox<'_> {
             .spawn()
             .map_err(|e| InvokeError::Local(format!("{program}: {e}")))?;
         let event: Value = serde_json::from_str(input).unwrap_or(Value::Null);
-        let answered = self.api.invoke(request_id, event);
+        let answered = self
+            .api
+            .invoke_for(request_id, event, Duration::from_secs(timeout));
         let wait = Duration::from_secs(timeout + 5);
         let outcome = if answered {
             tokio::task::block_in_place(|| self.api.next_outcome(wait))

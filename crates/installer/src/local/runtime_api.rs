@@ -36,10 +36,13 @@ pub enum Outcome {
 pub struct RuntimeApi {
     /// Its address, for `AWS_LAMBDA_RUNTIME_API`.
     pub addr: SocketAddr,
-    events: Sender<(String, Value)>,
+    events: Sender<(String, Value, Duration)>,
     outcomes: Receiver<Outcome>,
     first_poll: Arc<Mutex<Option<Instant>>>,
 }
+
+/// The time an invocation has when none is given: Lambda's longest, 15 minutes.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
 struct Request {
     method: String,
@@ -52,7 +55,7 @@ impl RuntimeApi {
     pub fn start() -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let (events, pending) = channel::<(String, Value)>();
+        let (events, pending) = channel::<(String, Value, Duration)>();
         let (report, outcomes) = channel();
         let pending = Arc::new(Mutex::new(pending));
         let first_poll = Arc::new(Mutex::new(None));
@@ -80,7 +83,15 @@ impl RuntimeApi {
 
     /// Queues one invocation with this request id and event; `false` if the server has stopped.
     pub fn invoke(&self, request_id: &str, event: Value) -> bool {
-        self.events.send((request_id.to_owned(), event)).is_ok()
+        self.invoke_for(request_id, event, DEFAULT_TIMEOUT)
+    }
+
+    /// Queues an invocation whose deadline (`Lambda-Runtime-Deadline-Ms`) is `timeout` after the
+    /// function picks it up, as Lambda gives a function its configured timeout.
+    pub fn invoke_for(&self, request_id: &str, event: Value, timeout: Duration) -> bool {
+        self.events
+            .send((request_id.to_owned(), event, timeout))
+            .is_ok()
     }
 
     /// Waits for the function's next answer (response, error or init error).
@@ -91,7 +102,7 @@ impl RuntimeApi {
 
 fn serve(
     stream: TcpStream,
-    pending: &Mutex<Receiver<(String, Value)>>,
+    pending: &Mutex<Receiver<(String, Value, Duration)>>,
     report: &Sender<Outcome>,
     first_poll: &Mutex<Option<Instant>>,
 ) {
@@ -106,12 +117,12 @@ fn serve(
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
                 lock(first_poll).get_or_insert_with(Instant::now);
                 let next = lock(pending).recv();
-                let Ok((request_id, event)) = next else {
+                let Ok((request_id, event, timeout)) = next else {
                     return; // no more invocations: leave the function waiting
                 };
                 let deadline = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() + 300_000);
+                    .map_or(0, |d| (d + timeout).as_millis());
                 let headers = [
                     ("Lambda-Runtime-Aws-Request-Id", request_id),
                     ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),

@@ -220,8 +220,10 @@ impl RestoreCreating {
     }
 }
 
-/// Operations a table must be ACTIVE for.
-const NEEDS_ACTIVE: [&str; 5] = [
+/// Operations a table must be ACTIVE for (DeleteTable, API reference: "If a table is in CREATING
+/// or UPDATING states, then DynamoDB returns a ResourceInUseException").
+const NEEDS_ACTIVE: [&str; 6] = [
+    "DeleteTable",
     "UpdateTable",
     "UpdateTimeToLive",
     "UpdateContinuousBackups",

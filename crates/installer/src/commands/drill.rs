@@ -1,0 +1,84 @@
+//! `installer drill`: one restore drill now, from this machine, with the function's own code.
+
+use std::time::Duration;
+
+use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, DrillStep};
+use backup_lambda::naming::TableName;
+use time::OffsetDateTime;
+
+use super::CommandError;
+use crate::aws::{Aws, ConnectArgs};
+use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::report::progress::Progress;
+
+/// `installer drill`: restores the table's newest backup made by the function into a scratch
+/// table, waits for it, verifies it, records the drill beside the run records (as a scheduled
+/// drill does), and deletes the scratch table. A drill the function has under way is finished
+/// instead of starting another.
+pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecord, CommandError> {
+    let config = StackConfig::from_args(args)?;
+    let table = config
+        .tables
+        .first()
+        .ok_or(CommandError::Config(ConfigError::NoTable))?;
+    let aws = Aws::connect(connect).await?;
+    let bucket = config.bucket_name(&aws.account, &aws.region);
+    let settings = config.drill.unwrap_or(DrillSettings {
+        every: Duration::ZERO,
+        timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
+    });
+    let drill = Drill::new(aws.dynamodb.clone(), aws.s3.clone(), &bucket, settings);
+    report!("drilling {table}: restore its newest backup, verify it, record it, clean up");
+    let progress = Progress::new();
+    let work = run(&drill, table, settings.timeout);
+    let record = progress
+        .step("drill", "table", table.as_str(), work)
+        .await?;
+    report!(
+        "  {:?}: {} from {} in {} s{}; recorded as runs/{table}/drills/{}.json",
+        record.verdict,
+        record.scratch,
+        record.backup_name,
+        record.recovery_seconds,
+        if record.recovery_upper_bound {
+            " at most"
+        } else {
+            ""
+        },
+        record.id
+    );
+    if let Some(reason) = &record.reason {
+        report!("  {reason}");
+    }
+    Ok(record)
+}
+
+/// Advances the drill until it is judged (each step may poll up to a minute).
+async fn run(
+    drill: &Drill,
+    table: &TableName,
+    timeout: Duration,
+) -> Result<DrillRecord, CommandError> {
+    let give_up = tokio::time::Instant::now() + timeout + Duration::from_secs(60);
+    let mut force = true;
+    loop {
+        let until = Some(tokio::time::Instant::now() + Duration::from_secs(60));
+        let step = drill
+            .advance(table, OffsetDateTime::now_utc(), until, force)
+            .await?;
+        force = false;
+        match step {
+            DrillStep::Finished { record } => return Ok(*record),
+            DrillStep::Idle { why } if why.contains("no AVAILABLE backup") => {
+                return Err(CommandError::NothingToDrill(table.to_string()));
+            }
+            DrillStep::Idle { .. } => force = true,
+            DrillStep::Started { .. }
+            | DrillStep::Waiting { .. }
+            | DrillStep::CleaningUp { .. } => {}
+        }
+        if tokio::time::Instant::now() > give_up {
+            return Err(CommandError::DrillStuck(table.to_string()));
+        }
+    }
+}
