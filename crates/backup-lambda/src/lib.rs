@@ -10,6 +10,7 @@
 pub mod drill;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod naming;
 pub mod record;
 pub mod request;

@@ -1,6 +1,7 @@
 //! The Lambda entry point (`bootstrap`): builds the AWS clients once, then serves invocations.
 
 use backup_lambda::drill::Drill;
+use backup_lambda::metrics;
 use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
 use std::time::SystemTime;
@@ -16,6 +17,25 @@ use time::OffsetDateTime;
 const DRILL_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long one run waits for a drill's restore at most; later runs check on it.
 const DRILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The metrics of a run that failed: no backup if it could not make one; one made if it failed
+/// after (listing); none for an event that names no valid table.
+fn emit_failure_metrics(stack: &str, err: &RunError, at: OffsetDateTime) {
+    match err {
+        RunError::CreateBackup { table, .. } => {
+            metrics::emit(stack, table, at, &metrics::of_failed_run());
+        }
+        RunError::ListBackups { table, .. } => {
+            let made = metrics::Metric {
+                name: "BackupMade",
+                unit: "Count",
+                value: 1.0,
+            };
+            metrics::emit(stack, table, at, &[made]);
+        }
+        RunError::InvalidEnvironment(_) | RunError::InvalidEvent(_) => {}
+    }
+}
 
 /// Lambda's view of a failed run: `errorType` is the AWS error code or `InvalidEvent`.
 #[derive(Debug)]
@@ -63,6 +83,8 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let function =
         BackupFunction::new(DynamoDbBackups::new(dynamodb), S3Records::new(s3), settings);
     let (function, drill) = (&function, &drill);
+    // Lambda names the function in its environment; the metrics' `Stack` dimension.
+    let stack = &std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let remaining = event
@@ -72,10 +94,14 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
             .unwrap_or_default();
         let invocation = Invocation::new(&event.context.request_id, OffsetDateTime::now_utc())
             .with_deadline(tokio::time::Instant::now() + remaining);
-        let record = function
-            .handle(&event.payload, &invocation)
-            .await
-            .map_err(Failure)?;
+        let record = match function.handle(&event.payload, &invocation).await {
+            Ok(record) => record,
+            Err(err) => {
+                emit_failure_metrics(stack, &err, invocation.now);
+                return Err(Failure(err));
+            }
+        };
+        metrics::emit(stack, &record.table, invocation.now, &metrics::of_run(&record));
         let mut result = serde_json::to_value(&record).unwrap_or(Value::Null);
         if let (Some(drill), Ok(table)) = (drill, TableName::parse(&record.table)) {
             // A drill waits for its restore within the run for a little while (a small table
@@ -84,7 +110,10 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
             let soon = tokio::time::Instant::now() + DRILL_WAIT;
             let until = invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon));
             result["drill"] = match drill.advance(&table, invocation.now, until, false).await {
-                Ok(step) => serde_json::to_value(step).unwrap_or(Value::Null),
+                Ok(step) => {
+                    metrics::emit(stack, table.as_str(), invocation.now, &metrics::of_drill(&step));
+                    serde_json::to_value(step).unwrap_or(Value::Null)
+                }
                 Err(e) => {
                     tracing::warn!(table = %table, error = %e, "the restore drill could not advance; the next run will try again");
                     serde_json::json!({"state": "error", "error": e.to_string()})

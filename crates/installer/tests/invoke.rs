@@ -116,6 +116,23 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         "{printed}"
     );
     assert!(printed.contains("REPORT RequestId:"), "{printed}");
+    // One metrics line per run, in CloudWatch's embedded metric format.
+    let emf: Vec<Value> = printed
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, message)| message))
+        .filter_map(|m| serde_json::from_str::<Value>(m).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 4, "{printed}");
+    for doc in &emf {
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "ScheduledDynamoDBBackups"
+        );
+        assert_eq!(doc["Stack"], stack.as_str());
+        assert_eq!(doc["Table"], table.as_str());
+        assert_eq!(doc["BackupMade"], 1.0);
+    }
 
     installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
 }
