@@ -304,9 +304,26 @@ impl Drill {
                 _ if drill.finished => return self.clean_up(table, &scratch).await,
                 Some(TableStatus::Active) => {
                     let upper_bound = !watched;
-                    return self
-                        .judge(table, drill, &scratch, elapsed, upper_bound)
+                    let judged = self
+                        .judge(table, drill.clone(), &scratch, elapsed, upper_bound)
                         .await;
+                    return match judged {
+                        // A table that cannot be verified (reads refused, say) must not keep
+                        // the drill open forever: past the timeout it fails, with the reason.
+                        Err(e) if elapsed > self.settings.timeout.as_secs() => {
+                            let reason = format!("could not verify the restored table: {e}");
+                            let record = self.record(
+                                table,
+                                &drill,
+                                elapsed,
+                                upper_bound,
+                                None,
+                                Some(reason),
+                            );
+                            self.conclude(table, drill, &scratch, record).await
+                        }
+                        judged => judged,
+                    };
                 }
                 None if self.last_is(table, &drill.id).await? => {
                     // Recorded and its table deleted; only the state was left.

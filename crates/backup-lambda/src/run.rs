@@ -49,6 +49,8 @@ enum DeleteResult {
     Deleted,
     Failed(AwsError),
     Deferred,
+    /// DynamoDB refused: the backup is in use (still being made, or being restored by a drill).
+    InUse,
 }
 
 /// Why a run failed. A failed run is reported to Lambda as a failed invocation.
@@ -200,7 +202,8 @@ pub struct RunRecord {
     pub kept: Vec<String>,
     /// Owned backups deleted.
     pub deleted: Vec<BackupRef>,
-    /// Owned backups due for deletion but still being made (deleted by a later run).
+    /// Owned backups due for deletion but still being made, or in use by a restore under way
+    /// (deleted by a later run).
     pub still_creating: Vec<String>,
     /// Owned backups due for deletion that this run had no time left for (the next run
     /// deletes them).
@@ -247,6 +250,10 @@ impl RunRecord {
             DeleteResult::Deferred => {
                 info!(backup = %backup.name, "no time left to delete; the next run will");
                 self.deferred.push(backup.name.clone());
+            }
+            DeleteResult::InUse => {
+                info!(backup = %backup.name, "backup in use (being made or restored from); a later run deletes it");
+                self.still_creating.push(backup.name.clone());
             }
             DeleteResult::Deleted => {
                 info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
@@ -435,6 +442,8 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                     Ok(()) => DeleteResult::Deleted,
                     // Already gone, e.g. by an earlier attempt whose answer was lost.
                     Err(e) if e.is("BackupNotFoundException") => DeleteResult::Deleted,
+                    // Not a failure: it is still being made or being restored from.
+                    Err(e) if e.is("BackupInUseException") => DeleteResult::InUse,
                     Err(e) => DeleteResult::Failed(e),
                 };
                 (backup, result)
@@ -499,6 +508,8 @@ mod tests {
         already_gone: HashSet<String>,
         /// CreateBackup answers ContinuousBackupsUnavailableException this many more times.
         not_yet: Mutex<u32>,
+        /// DeleteBackup of these answers BackupInUseException (a drill restores from them).
+        in_use: HashSet<String>,
         /// DeleteBackup of these never answers (a call the SDK keeps retrying).
         hang_delete: HashSet<String>,
         calls: Mutex<Vec<String>>,
@@ -575,6 +586,9 @@ mod tests {
             self.calls.lock().unwrap().push(format!("delete {arn}"));
             if self.hang_delete.contains(arn) {
                 std::future::pending::<()>().await;
+            }
+            if self.in_use.contains(arn) {
+                return Err(aws_error("DeleteBackup", "BackupInUseException"));
             }
             if self.fail_delete.contains(arn) {
                 return Err(aws_error("DeleteBackup", "LimitExceededException"));
@@ -773,6 +787,21 @@ mod tests {
             1,
             "the record is still written"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backup_in_use_by_a_restore_is_left_for_a_later_run_not_failed() {
+        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        store.in_use.insert(ours(3).arn);
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let record = function
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
+            .await
+            .expect("run succeeds");
+        assert_eq!(record.status, RunStatus::Ok, "{:?}", record.failures);
+        assert_eq!(record.still_creating, vec![ours(3).name]);
+        assert_eq!(record.deleted.len(), 1);
+        assert!(function.store.names().contains(&ours(3).name));
     }
 
     #[tokio::test(start_paused = true)]
