@@ -375,38 +375,32 @@ pub async fn verify(
             })
             .collect()
     };
-    let source_indexes: Vec<String> = features
-        .map(|f| {
-            let global = f
-                .global_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name());
-            let local = f
-                .local_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name());
-            global.chain(local).map(str::to_owned).collect()
-        })
-        .unwrap_or_default();
-    let restored_indexes: Vec<String> = table
-        .map(|t| {
-            let global = t
-                .global_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name());
-            let local = t
-                .local_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name());
-            global.chain(local).map(str::to_owned).collect()
-        })
-        .unwrap_or_default();
+    let source_indexes = features.map_or_else(Vec::new, |f| {
+        index_names(
+            f.global_secondary_indexes().iter().map(|i| i.index_name()),
+            f.local_secondary_indexes().iter().map(|i| i.index_name()),
+        )
+    });
+    let restored_indexes = table.map_or_else(Vec::new, |t| {
+        index_names(
+            t.global_secondary_indexes().iter().map(|i| i.index_name()),
+            t.local_secondary_indexes().iter().map(|i| i.index_name()),
+        )
+    });
     Ok(Verification {
         expected_items: source.and_then(|s| s.item_count()),
         restored_items: count_items(db, target).await?,
         keys_match: source.map(|s| keys(s.key_schema())) == table.map(|t| keys(t.key_schema())),
-        indexes_match: sorted(source_indexes) == sorted(restored_indexes),
+        indexes_match: source_indexes == restored_indexes,
     })
+}
+
+/// The names of a table's global and local secondary indexes, sorted.
+fn index_names<'a>(
+    global: impl Iterator<Item = Option<&'a str>>,
+    local: impl Iterator<Item = Option<&'a str>>,
+) -> Vec<String> {
+    sorted(global.chain(local).flatten().map(str::to_owned).collect())
 }
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {
