@@ -167,12 +167,6 @@ pub fn scratch_name(table: &TableName, id: &str) -> Option<TableName> {
     TableName::parse(&format!("{table}-drill-{id}")).ok()
 }
 
-/// Whether `name` is a scratch table of a drill of `table`.
-pub fn is_scratch_of(table: &TableName, name: &str) -> bool {
-    name.strip_prefix(&format!("{table}-drill-"))
-        .is_some_and(|id| id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// Whether a drill is due at `now`, the last having finished at `last` (RFC 3339, if any).
 pub fn due(last: Option<&str>, every: Duration, now: OffsetDateTime) -> bool {
     let Some(finished) = last.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) else {
@@ -640,13 +634,10 @@ mod tests {
     }
 
     #[test]
-    fn scratch_tables_are_named_after_the_table_and_recognised() {
+    fn scratch_tables_are_named_after_the_table() {
         let table = TableName::parse("Movies").unwrap();
         let scratch = scratch_name(&table, "20261129120000").unwrap();
         assert_eq!(scratch.as_str(), "Movies-drill-20261129120000");
-        assert!(is_scratch_of(&table, scratch.as_str()));
-        assert!(!is_scratch_of(&table, "Movies-restored"));
-        assert!(!is_scratch_of(&table, "Movies-drill-x"));
         let long = TableName::parse(&"x".repeat(250)).unwrap();
         assert!(scratch_name(&long, "20261129120000").is_none());
     }

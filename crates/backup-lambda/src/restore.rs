@@ -5,8 +5,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    KeySchemaElement, PointInTimeRecoverySpecification, Select, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    KeySchemaElement, PointInTimeRecoveryDescription, PointInTimeRecoverySpecification, Select,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use serde::Serialize;
 
@@ -154,27 +154,34 @@ pub async fn start_at(
         .map(drop)
 }
 
-/// The window point-in-time recovery can restore `table` to, as Unix seconds (earliest,
-/// latest); `None` when it is off.
-pub async fn pitr_window(db: &Client, table: &TableName) -> Result<Option<(f64, f64)>, AwsError> {
+/// The table's point-in-time recovery, when it is on.
+async fn pitr(
+    db: &Client,
+    table: &TableName,
+) -> Result<Option<PointInTimeRecoveryDescription>, AwsError> {
     let out = db
         .describe_continuous_backups()
         .table_name(table.as_str())
         .send()
         .await
         .aws("DescribeContinuousBackups", table.as_str())?;
-    let Some(pitr) = out
-        .continuous_backups_description()
-        .and_then(|d| d.point_in_time_recovery_description())
+    Ok(out
+        .continuous_backups_description
+        .and_then(|d| d.point_in_time_recovery_description)
         .filter(|p| {
             p.point_in_time_recovery_status()
                 .is_some_and(|s| s.as_str() == "ENABLED")
-        })
-    else {
+        }))
+}
+
+/// The window point-in-time recovery can restore `table` to, as Unix seconds (earliest,
+/// latest); `None` when it is off.
+pub async fn pitr_window(db: &Client, table: &TableName) -> Result<Option<(f64, f64)>, AwsError> {
+    let Some(p) = pitr(db, table).await? else {
         return Ok(None);
     };
     let secs = |t: Option<&aws_sdk_dynamodb::primitives::DateTime>| t.map(|t| t.as_secs_f64());
-    Ok(secs(pitr.earliest_restorable_date_time()).zip(secs(pitr.latest_restorable_date_time())))
+    Ok(secs(p.earliest_restorable_date_time()).zip(secs(p.latest_restorable_date_time())))
 }
 
 /// The table's status, `None` when there is no such table.
@@ -239,7 +246,7 @@ pub async fn reapply(
             .aws("UpdateTimeToLive", dst)?;
         done.ttl_attribute = Some(attribute.to_owned());
     }
-    if pitr_enabled(db, source).await? {
+    if pitr(db, source).await?.is_some() {
         let spec = PointInTimeRecoverySpecification::builder()
             .point_in_time_recovery_enabled(true)
             .build()
@@ -272,21 +279,6 @@ pub async fn reapply(
         done.tags = copy_tags(db, arn, target).await?;
     }
     Ok(done)
-}
-
-/// Whether the table has point-in-time recovery on.
-pub async fn pitr_enabled(db: &Client, table: &TableName) -> Result<bool, AwsError> {
-    let out = db
-        .describe_continuous_backups()
-        .table_name(table.as_str())
-        .send()
-        .await
-        .aws("DescribeContinuousBackups", table.as_str())?;
-    Ok(out
-        .continuous_backups_description()
-        .and_then(|d| d.point_in_time_recovery_description())
-        .and_then(|p| p.point_in_time_recovery_status())
-        .is_some_and(|s| s.as_str() == "ENABLED"))
 }
 
 /// Copies the tags of the table `source_arn` onto `target`; returns how many.
