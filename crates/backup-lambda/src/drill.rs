@@ -492,6 +492,11 @@ impl Drill {
         self.write(&record::drill_record_key(name, &drill.id), &record)
             .await?;
         self.write(&record::drill_last_key(name), &record).await?;
+        let sink = crate::store::S3Records::new(self.s3.clone());
+        let entry = crate::ledger::Entry::Drill(crate::ledger::DrillEntry::from(&record));
+        if let Err(e) = crate::ledger::append(&sink, &self.bucket, name, entry).await {
+            warn!(table = %table, error = %e, "could not add the drill to its day's ledger");
+        }
         let finished = InProgress {
             finished: true,
             ..drill

@@ -9,6 +9,7 @@
 
 pub mod drill;
 pub mod error;
+pub mod ledger;
 pub mod logging;
 pub mod metrics;
 pub mod naming;

@@ -31,9 +31,35 @@ pub fn drill_record_key(table: &str, id: &str) -> String {
 /// The folder of a table's drills, under its prefix.
 const DRILLS: &str = "drills/";
 
-/// Whether `key` (under a table's prefix) is a drill's, not a run's.
-pub fn is_drill_key(key: &str) -> bool {
-    key.contains(&format!("/{DRILLS}"))
+/// The folder of a table's daily ledgers, under its prefix (the role's `s3:GetObject`
+/// permission covers exactly `runs/*/daily/*`).
+pub const LEDGER_FOLDER: &str = "daily/";
+
+/// Whether `key` (under a table's prefix) is a run's record, not a drill's or a ledger.
+pub fn is_run_record_key(key: &str) -> bool {
+    !key.contains(&format!("/{DRILLS}")) && !key.contains(&format!("/{LEDGER_FOLDER}"))
+}
+
+/// The prefix of `table`'s daily ledgers: `runs/<table>/daily/`. Keys under it sort by day.
+pub fn ledger_prefix(table: &str) -> String {
+    format!("{}{LEDGER_FOLDER}", table_prefix(table))
+}
+
+/// Where `table`'s ledger of the UTC day `day` lives: `runs/<table>/daily/<YYYY-MM-DD>.json`.
+pub fn ledger_key(table: &str, day: time::Date) -> String {
+    format!("{}{}.json", ledger_prefix(table), day_name(day))
+}
+
+/// The day a ledger key is for, if it is one.
+pub fn ledger_day(key: &str) -> Option<time::Date> {
+    let name = key.rsplit('/').next()?.strip_suffix(".json")?;
+    time::Date::parse(name, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// `YYYY-MM-DD`.
+pub fn day_name(day: time::Date) -> String {
+    day.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
 }
 
 /// Where a run's record goes: `runs/<table>/<YYYY>/<MM>/<DD>/<HHMMSS>-<request id>.json`.
@@ -66,5 +92,16 @@ mod tests {
     fn record_keys_are_partitioned_by_table_and_day() {
         let key = key("Movies", datetime!(2026-11-25 07:05:32 UTC), "4e1f-ab/c");
         assert_eq!(key, "runs/Movies/2026/11/25/070532-4e1f-ab_c.json");
+        assert!(is_run_record_key(&key));
+    }
+
+    #[test]
+    fn ledgers_are_one_per_table_and_day_and_apart_from_run_records() {
+        let key = ledger_key("Movies", time::macros::date!(2026 - 11 - 05));
+        assert_eq!(key, "runs/Movies/daily/2026-11-05.json");
+        assert_eq!(ledger_day(&key), Some(time::macros::date!(2026 - 11 - 05)));
+        assert_eq!(ledger_day("runs/Movies/daily/notes.txt"), None);
+        assert!(!is_run_record_key(&key));
+        assert!(!is_run_record_key(&drill_last_key("Movies")));
     }
 }

@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use tracing::{error, info, warn};
 
 use crate::error::AwsError;
+use crate::ledger::{self, Entry, Outcome, RunEntry};
 use crate::request::{BackupRequest, RequestError, Settings};
 use crate::retention::{self, Backup};
 use crate::store::{BackupStore, RecordSink};
@@ -218,6 +219,25 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+impl From<&RunRecord> for RunEntry {
+    fn from(record: &RunRecord) -> Self {
+        let failures = (!record.failures.is_empty())
+            .then(|| format!("{} deletion(s) failed", record.failures.len()));
+        Self {
+            at: record.started_at.clone(),
+            request_id: record.request_id.clone(),
+            outcome: match record.status {
+                RunStatus::Ok => Outcome::Ok,
+                RunStatus::Partial => Outcome::Partial,
+                RunStatus::Failed => Outcome::Failed,
+            },
+            backup: Some(record.backup_created.name.clone()),
+            duration_ms: record.duration_ms,
+            error: record.error.clone().or(failures),
+        }
+    }
+}
+
 impl RunRecord {
     /// The record of a run that has just made `created`, before anything else happened.
     fn started(request: &BackupRequest, invocation: &Invocation, created: &Backup) -> Self {
@@ -311,7 +331,22 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                 table: table.to_string(),
                 source,
             })
-            .inspect_err(|e| error!(table = %table, error = %e, "backup failed"))?;
+            .inspect_err(|e| error!(table = %table, error = %e, "backup failed"));
+        let created = match created {
+            Ok(created) => created,
+            Err(err) => {
+                let entry = RunEntry {
+                    at: invocation.now.format(&Rfc3339).unwrap_or_default(),
+                    request_id: invocation.request_id.clone(),
+                    outcome: Outcome::Failed,
+                    backup: None,
+                    duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    error: Some(err.to_string()),
+                };
+                self.append_to_ledger(table.as_str(), entry).await;
+                return Err(err);
+            }
+        };
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
         let mut record = RunRecord::started(&request, invocation, &created);
@@ -453,6 +488,20 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             .await
     }
 
+    /// Adds a run to its day's ledger in the log bucket (if set); a failure is logged, not
+    /// fatal: the run itself is done and its record written.
+    async fn append_to_ledger(&self, table: &str, entry: RunEntry) {
+        let Some(bucket) = &self.settings.log_bucket else {
+            return;
+        };
+        match ledger::append(&self.records, bucket, table, Entry::Run(entry)).await {
+            Ok(()) => info!(table = %table, "added the run to its day's ledger"),
+            Err(e) => {
+                warn!(table = %table, error = %e, "could not add the run to its day's ledger")
+            }
+        }
+    }
+
     /// Stamps the duration, writes the record to the log bucket (if set) and logs the outcome.
     async fn finish(&self, record: &mut RunRecord, started: Instant, now: OffsetDateTime) {
         record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -469,6 +518,8 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                 }
             }
         }
+        self.append_to_ledger(&record.table, RunEntry::from(&*record))
+            .await;
         info!(
             table = %record.table,
             status = ?record.status,
@@ -484,7 +535,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
     use std::num::NonZeroU32;
     use std::sync::Mutex;
 
@@ -602,8 +653,19 @@ mod tests {
         }
     }
 
+    /// Run records as written (bucket, key, JSON), and the ledgers apart, by key.
     #[derive(Default)]
-    struct FakeRecords(Mutex<Vec<(String, String, Value)>>);
+    struct FakeRecords(
+        Mutex<Vec<(String, String, Value)>>,
+        Mutex<HashMap<String, Vec<u8>>>,
+    );
+
+    impl FakeRecords {
+        fn ledger(&self, key: &str) -> Option<crate::ledger::DayLedger> {
+            let ledgers = self.1.lock().unwrap();
+            ledgers.get(key).map(|b| serde_json::from_slice(b).unwrap())
+        }
+    }
 
     impl RecordSink for FakeRecords {
         async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
@@ -613,6 +675,33 @@ mod tests {
                 .unwrap()
                 .push((bucket.to_owned(), key.to_owned(), json));
             Ok(())
+        }
+
+        async fn read_record(
+            &self,
+            _: &str,
+            key: &str,
+        ) -> Result<Option<crate::store::Stored>, AwsError> {
+            Ok(self
+                .1
+                .lock()
+                .unwrap()
+                .get(key)
+                .map(|body| crate::store::Stored {
+                    body: body.clone(),
+                    etag: body.len().to_string(),
+                }))
+        }
+
+        async fn put_record_if(
+            &self,
+            _: &str,
+            key: &str,
+            body: Vec<u8>,
+            _: crate::store::WriteIf<'_>,
+        ) -> Result<bool, AwsError> {
+            self.1.lock().unwrap().insert(key.to_owned(), body);
+            Ok(true)
         }
     }
 
@@ -698,6 +787,18 @@ mod tests {
             json["record_uri"],
             "s3://logs/runs/Movies/2026/11/25/070532-req-1.json"
         );
+        let ledger = function
+            .records
+            .ledger("runs/Movies/daily/2026-11-25.json")
+            .unwrap();
+        let run = &ledger.runs[..];
+        assert_eq!(run.len(), 1, "one line per run in the day's ledger");
+        assert_eq!(
+            (run[0].outcome, run[0].request_id.as_str()),
+            (Outcome::Ok, "req-1")
+        );
+        assert_eq!(run[0].at, "2026-11-25T07:05:32Z");
+        assert_eq!(run[0].backup.as_deref(), Some("Movies-20261125070532"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -909,6 +1010,20 @@ mod tests {
         );
         assert_eq!(function.store.calls(), vec!["create Movies-20261125070532"]);
         assert!(function.records.0.lock().unwrap().is_empty());
+        let ledger = function
+            .records
+            .ledger("runs/Movies/daily/2026-11-25.json")
+            .expect("the failed run is in the day's ledger");
+        assert_eq!(ledger.runs.len(), 1);
+        assert_eq!(ledger.runs[0].outcome, Outcome::Failed);
+        assert_eq!(ledger.runs[0].backup, None);
+        assert!(
+            ledger.runs[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("TableNotFound")
+        );
     }
 
     #[tokio::test]
@@ -930,6 +1045,16 @@ mod tests {
         );
         let records = function.records.0.lock().unwrap();
         assert_eq!(records[0].2["status"], "failed");
+        let ledger = function
+            .records
+            .ledger("runs/Movies/daily/2026-11-25.json")
+            .unwrap();
+        assert_eq!(ledger.runs[0].outcome, Outcome::Failed);
+        assert_eq!(
+            ledger.runs[0].backup.as_deref(),
+            Some("Movies-20261125070532"),
+            "the backup was made all the same: a recovery point"
+        );
     }
 
     #[tokio::test]

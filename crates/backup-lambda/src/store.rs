@@ -35,7 +35,25 @@ pub trait BackupStore: Send + Sync {
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// Stores the JSON record of a run.
+/// An object as read, with the version (ETag) it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its content.
+    pub body: Vec<u8>,
+    /// Its ETag, for a write that must not overwrite a newer version.
+    pub etag: String,
+}
+
+/// When a conditional write may go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteIf<'a> {
+    /// Only if there is no object yet (`If-None-Match: *`).
+    Absent,
+    /// Only if the object is still the version with this ETag (`If-Match`).
+    Unchanged(&'a str),
+}
+
+/// Stores the JSON records of runs, and the ledgers that list them by day.
 pub trait RecordSink: Send + Sync {
     /// Writes `body` (JSON) to `key` in `bucket`.
     fn put_record(
@@ -44,6 +62,23 @@ pub trait RecordSink: Send + Sync {
         key: &str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Reads `key` from `bucket`; `None` if there is no such object.
+    fn read_record(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Stored>, AwsError>> + Send;
+
+    /// Writes `body` to `key` only `when` the condition holds: `Ok(false)` if it did not
+    /// (another writer came first), so the caller can read again and retry.
+    fn put_record_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        when: WriteIf<'_>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// [`BackupStore`] over the DynamoDB API.
@@ -237,5 +272,78 @@ impl RecordSink for S3Records {
             .await
             .map(drop)
             .aws("PutObject", format!("s3://{bucket}/{key}"))
+    }
+
+    async fn read_record(&self, bucket: &str, key: &str) -> Result<Option<Stored>, AwsError> {
+        const OP: &str = "GetObject";
+        let uri = format!("s3://{bucket}/{key}");
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let err = AwsError::new(OP, uri.as_str(), &e);
+                return if err.is("NoSuchKey") {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::malformed(OP, uri.as_str(), &e.to_string()))?
+            .to_vec();
+        Ok(Some(Stored { body, etag }))
+    }
+
+    /// S3 answers a failed condition with 412 PreconditionFailed, a concurrent conditional
+    /// write with 409 ConditionalRequestConflict, and `If-Match` on a deleted object with 404
+    /// NoSuchKey (PutObject, API reference: "Conditional writes").
+    async fn put_record_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        when: WriteIf<'_>,
+    ) -> Result<bool, AwsError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let put = match when {
+            WriteIf::Absent => put.if_none_match("*"),
+            WriteIf::Unchanged(etag) => put.if_match(etag),
+        };
+        match put
+            .send()
+            .await
+            .aws("PutObject", format!("s3://{bucket}/{key}"))
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if [
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict",
+                    "NoSuchKey",
+                ]
+                .iter()
+                .any(|code| e.is(code)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 }

@@ -33,6 +33,24 @@ impl RecordSink for NoRecords {
     async fn put_record(&self, _: &str, _: &str, _: Vec<u8>) -> Result<(), AwsError> {
         unreachable!("no LOG_BUCKET is set")
     }
+
+    async fn read_record(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<backup_lambda::store::Stored>, AwsError> {
+        unreachable!("no LOG_BUCKET is set")
+    }
+
+    async fn put_record_if(
+        &self,
+        _: &str,
+        _: &str,
+        _: Vec<u8>,
+        _: backup_lambda::store::WriteIf<'_>,
+    ) -> Result<bool, AwsError> {
+        unreachable!("no LOG_BUCKET is set")
+    }
 }
 
 fn arn(name: &str) -> String {

@@ -177,6 +177,38 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Report what the backups achieved over a period: runs, recovery points, drills, verdicts.
+    ///
+    /// Reads the daily ledgers the function keeps beside its run records (one request per day
+    /// covered) and the backups that exist now. Exit status: 0 when every table met every
+    /// objective, 3 when one was missed, 1 when the report could not be made.
+    #[command(
+        after_help = "Examples:\n  installer report\n  installer report --since 7d --rpo 26h --rto 1h\n  installer report --from 2026-11-01 --to 2026-12-01 --html november.html\n  installer --output json report | jq '.tables[] | {table, rpo_met}'"
+    )]
+    Report {
+        /// The stack's settings (`--table`, repeatable: the tables to report on).
+        #[command(flatten)]
+        stack: StackArgs,
+        /// How far back from --to the period starts: 90m, 26h, 30d.
+        #[arg(long, default_value = "30d", conflicts_with = "from")]
+        since: String,
+        /// The period's start: RFC 3339 or a day (2026-11-01, midnight UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// The period's end: RFC 3339 or a day [default: now].
+        #[arg(long)]
+        to: Option<String>,
+        /// Recovery point objective: the longest acceptable time without a new backup
+        /// [default: twice the schedule's interval].
+        #[arg(long)]
+        rpo: Option<String>,
+        /// Recovery time objective: restores proven by drills in the period within this.
+        #[arg(long)]
+        rto: Option<String>,
+        /// Also write the report as one self-contained HTML page here.
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"

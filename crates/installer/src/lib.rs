@@ -12,6 +12,7 @@
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator) |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
+//! | `compliance/` | `installer report`: the daily ledgers read (`history`), judged (`assess`), rendered (`text`, `html`) |
 //! | `report/` | the human report on stderr: progress lines, `-q` |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
@@ -36,6 +37,7 @@ pub(crate) mod aws;
 pub(crate) mod build;
 pub mod cli;
 pub mod commands;
+pub mod compliance;
 pub(crate) mod data;
 pub mod deploy;
 pub mod local;

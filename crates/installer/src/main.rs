@@ -2,7 +2,7 @@
 //! up logging and the one-line error report, and hands the subcommand to
 //! [`installer::commands::run`].
 
-fn main() -> miette::Result<()> {
+fn main() -> miette::Result<std::process::ExitCode> {
     let cli = installer::cli::parse();
     installer::cli::init_logging(cli.verbose);
     // Errors are one line each, whatever the terminal width: each message names the problem and

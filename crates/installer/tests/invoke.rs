@@ -104,7 +104,27 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         .send()
         .await
         .unwrap();
-    assert_eq!(records.contents().len(), 4, "one run record per invoke");
+    let keys: Vec<&str> = records.contents().iter().filter_map(|o| o.key()).collect();
+    let (ledgers, runs): (Vec<&str>, Vec<&str>) = keys.iter().partition(|k| k.contains("/daily/"));
+    assert_eq!(runs.len(), 4, "one run record per invoke: {keys:?}");
+    // One ledger per UTC day: two if the invokes straddle midnight.
+    let mut lines = 0;
+    for key in &ledgers {
+        let ledger = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(*key)
+            .send()
+            .await
+            .unwrap();
+        let ledger: backup_lambda::ledger::DayLedger =
+            serde_json::from_slice(&ledger.body.collect().await.unwrap().into_bytes()).unwrap();
+        lines += ledger.runs.len();
+    }
+    assert_eq!(
+        lines, 4,
+        "each invoke appended its line to its day's ledger: {keys:?}"
+    );
 
     let logs = installer(&with("logs"));
     let printed = String::from_utf8_lossy(&logs.stdout);

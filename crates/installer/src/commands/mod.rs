@@ -8,6 +8,7 @@ mod invoke;
 mod load_data;
 mod logs;
 mod plan;
+mod report;
 mod restore;
 mod status;
 mod summary;
@@ -20,6 +21,7 @@ pub(crate) use invoke::invoke;
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
 pub(crate) use plan::plan;
+pub(crate) use report::{ReportArgs, report};
 pub(crate) use restore::{RestoreArgs, restore};
 pub(crate) use status::status;
 pub(crate) use up::up;
@@ -162,6 +164,10 @@ pub enum CommandError {
     /// `--since` is not a duration.
     #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
     Since(String),
+    /// `installer report`'s period, objectives or page path are invalid (nothing was called),
+    /// or the page could not be written.
+    #[error("{0}")]
+    Period(String),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -174,8 +180,14 @@ impl From<AwsError> for CommandError {
 }
 
 /// Runs `command` and prints its result on stdout as `output` says: the JSON document with
-/// `--output json`; in text, the function's result for `invoke` (the rest report on stderr).
-pub fn run(command: Command, connect: &ConnectArgs, output: Output) -> miette::Result<()> {
+/// `--output json`; in text, the function's result for `invoke` and the table for `report`
+/// (the rest report on stderr). The exit status is 0, or for a `report` whose objectives were
+/// missed [`crate::compliance::EXIT_OBJECTIVES_MISSED`].
+pub fn run(
+    command: Command,
+    connect: &ConnectArgs,
+    output: Output,
+) -> miette::Result<std::process::ExitCode> {
     let summary = dispatch(command, connect, output == Output::Json)?;
     match (output, &summary) {
         (_, Summary::Logs) => {}
@@ -186,9 +198,17 @@ pub fn run(command: Command, connect: &ConnectArgs, output: Output) -> miette::R
             "{}",
             serde_json::to_string_pretty(&invoked.result).unwrap_or_default()
         ),
+        (Output::Text, Summary::Report(report)) => {
+            print!("{}", crate::compliance::text::render(report))
+        }
         (Output::Text, _) => {}
     }
-    Ok(())
+    Ok(match summary {
+        Summary::Report(report) if !report.met => {
+            std::process::ExitCode::from(crate::compliance::EXIT_OBJECTIVES_MISSED)
+        }
+        _ => std::process::ExitCode::SUCCESS,
+    })
 }
 
 /// Runs the subcommand and returns its machine-readable summary.
@@ -229,6 +249,25 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             keep_data,
         } => block_on(down(&stack, connect, yes, keep_data)).map(Summary::Down),
         Command::Drill { stack } => block_on(drill(&stack, connect)).map(Summary::Drill),
+        Command::Report {
+            stack,
+            since,
+            from,
+            to,
+            rpo,
+            rto,
+            html,
+        } => {
+            let args = ReportArgs {
+                since,
+                from,
+                to,
+                rpo,
+                rto,
+                html,
+            };
+            block_on(report(&stack, &args, connect)).map(Summary::Report)
+        }
         Command::Restore {
             table,
             to,

@@ -157,7 +157,7 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<St
                     page.contents()
                         .iter()
                         .filter_map(|o| o.key().map(str::to_owned))
-                        .filter(|k| !backup_lambda::record::is_drill_key(k)),
+                        .filter(|k| backup_lambda::record::is_run_record_key(k)),
                 );
                 token = page.next_continuation_token;
                 if token.is_none() {

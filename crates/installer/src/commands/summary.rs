@@ -24,6 +24,8 @@ pub enum Summary {
     LoadData(Loaded),
     /// `invoke`.
     Invoke(Invoked),
+    /// `report`.
+    Report(crate::compliance::Report),
     /// `down`.
     Down(Removed),
     /// `restore`.

@@ -91,6 +91,7 @@ impl PolicyVars {
             "log_group" => Some(&self.log_group),
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
+            "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
             _ => None,
         }
     }

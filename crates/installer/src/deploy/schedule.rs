@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -32,6 +33,91 @@ impl Schedule {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+impl Schedule {
+    /// The longest time between two consecutive firings: the rate itself, or for a cron
+    /// expression the longest gap over two years of firings from 2027 (leap year and the
+    /// turn of a year included). `None` for a cron expression with `L`, `W` or `#` (firings
+    /// that depend on the calendar in ways not simulated here) or one that fires fewer than
+    /// twice in those years.
+    pub fn interval(&self) -> Option<Duration> {
+        if let Some(body) = inner(&self.0, "rate") {
+            let (value, unit) = body.split_once(' ')?;
+            let value: u64 = value.parse().ok()?;
+            let unit = match unit.trim_end_matches('s') {
+                "minute" => 60,
+                "hour" => 3600,
+                _ => 86_400,
+            };
+            return Some(Duration::from_secs(value * unit));
+        }
+        let fields: Vec<&str> = inner(&self.0, "cron")?.split(' ').collect();
+        let sets: Vec<Vec<bool>> = fields
+            .iter()
+            .zip(&FIELDS)
+            .map(|(value, field)| matching(value, field))
+            .collect::<Option<_>>()?;
+        let [minutes, hours, dom, months, dow, years] = &sets[..] else {
+            return None;
+        };
+        let start = time::macros::date!(2027 - 01 - 01);
+        let mut previous: Option<i64> = None;
+        let mut longest = 0i64;
+        for offset in 0..(366 + 365) {
+            let day = start + time::Duration::days(offset);
+            let weekday = u32::from(day.weekday().number_from_sunday());
+            let year = u32::try_from(day.year()).ok()?;
+            let fires_today = dom[day.day() as usize - 1]
+                && dow[weekday as usize - 1]
+                && months[u8::from(day.month()) as usize - 1]
+                && years.get((year - 1970) as usize).copied().unwrap_or(false);
+            if !fires_today {
+                continue;
+            }
+            let midnight = day.midnight().assume_utc().unix_timestamp();
+            for (hour, _) in hours.iter().enumerate().filter(|(_, on)| **on) {
+                for (minute, _) in minutes.iter().enumerate().filter(|(_, on)| **on) {
+                    let at = midnight + (hour as i64) * 3600 + (minute as i64) * 60;
+                    if let Some(before) = previous {
+                        longest = longest.max(at - before);
+                    }
+                    previous = Some(at);
+                }
+            }
+        }
+        (longest > 0).then(|| Duration::from_secs(longest.unsigned_abs()))
+    }
+}
+
+/// Which values of `field` a (valid) cron field matches, index 0 being `field.min`; `?`
+/// matches all (the other day field decides). `None` for `L`, `W` and `#`.
+fn matching(value: &str, field: &Field) -> Option<Vec<bool>> {
+    let size = (field.max - field.min + 1) as usize;
+    if value == "?" {
+        return Some(vec![true; size]);
+    }
+    let mut on = vec![false; size];
+    for item in value.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, step.parse::<u32>().ok()?),
+            None => (item, 1),
+        };
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (field.min, field.max),
+            Some((from, to)) => (value_of(from, field)?, value_of(to, field)?),
+            // `5/15`: from 5 to the end, every 15.
+            None if step > 1 => (value_of(range, field)?, field.max),
+            None => {
+                let single = value_of(range, field)?;
+                (single, single)
+            }
+        };
+        for v in (from..=to).step_by(step as usize) {
+            on[(v - field.min) as usize] = true;
+        }
+    }
+    Some(on)
 }
 
 impl fmt::Display for Schedule {
@@ -274,6 +360,32 @@ mod tests {
                 Ok(ok.to_owned()),
                 "{ok}"
             );
+        }
+    }
+
+    #[test]
+    fn intervals_are_the_longest_time_between_firings() {
+        let hours = |h: u64| Some(Duration::from_secs(h * 3600));
+        for (expression, interval) in [
+            ("rate(1 minute)", Some(Duration::from_secs(60))),
+            ("rate(5 minutes)", Some(Duration::from_secs(300))),
+            ("rate(12 hours)", hours(12)),
+            ("rate(7 days)", hours(7 * 24)),
+            ("cron(0 3 * * ? *)", hours(24)),
+            ("cron(0/15 * * * ? *)", Some(Duration::from_secs(900))),
+            ("cron(5/25 * * * ? *)", Some(Duration::from_secs(25 * 60))),
+            // Friday 18:00 to Monday 18:00.
+            ("cron(0 18 ? * MON-FRI *)", hours(72)),
+            ("cron(0 6,18 * * ? *)", hours(12)),
+            // The first of the month: 31 days at most.
+            ("cron(0 8 1 * ? *)", hours(31 * 24)),
+            ("cron(0 12 L * ? *)", None),
+            ("cron(0 9 ? * 2#1 *)", None),
+            // Fires only in a year long gone.
+            ("cron(0 3 * * ? 2020)", None),
+        ] {
+            let schedule: Schedule = expression.parse().unwrap();
+            assert_eq!(schedule.interval(), interval, "{expression}");
         }
     }
 

@@ -1,0 +1,400 @@
+//! The daily ledger: one JSON object per table and UTC day (`runs/<table>/daily/<day>.json`,
+//! see [`crate::record::ledger_key`]) that lists the outcome of every run and the verdict of
+//! every drill that day. The function appends to it after each run and drill; `installer
+//! report` reads one object per day covered instead of one per run (a per-minute schedule
+//! makes 1,440 runs a day). The full record of each run stays beside it.
+//!
+//! Appends are read-modify-write with S3 conditional writes (`If-None-Match: *` to create,
+//! `If-Match: <etag>` to update), so two runs of the same table finishing together both land:
+//! the loser of the race reads again and retries.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::drill::{DrillRecord, Verdict};
+use crate::error::AwsError;
+use crate::record;
+use crate::store::{RecordSink, WriteIf};
+
+/// The layout version this code writes and reads.
+pub const VERSION: u32 = 1;
+
+/// How many times an append reads and tries again after losing a race.
+const ATTEMPTS: u32 = 8;
+/// The pause after the first lost race, growing by as much each time.
+const RACE_PAUSE: Duration = Duration::from_millis(40);
+
+/// One table's runs and drills on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayLedger {
+    /// The layout version ([`VERSION`]).
+    pub version: u32,
+    /// The table.
+    pub table: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// The day's runs, in the order they finished.
+    #[serde(default)]
+    pub runs: Vec<RunEntry>,
+    /// The day's drills, in the order they were judged.
+    #[serde(default)]
+    pub drills: Vec<DrillEntry>,
+}
+
+/// How a run ended, as the report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Backed up, and every deletion due was made or left for a later run.
+    Ok,
+    /// Backed up, but some deletions failed.
+    Partial,
+    /// No backup was made, or the backups could not be listed to prune them.
+    Failed,
+}
+
+/// One run, in a line of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEntry {
+    /// When the run started (RFC 3339, UTC).
+    pub at: String,
+    /// The Lambda request id.
+    pub request_id: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The backup it made, if it made one: the recovery points the report measures.
+    pub backup: Option<String>,
+    /// How long it took, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// Why it failed or was partial, in one line.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One drill, in a line of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillEntry {
+    /// When it was judged (RFC 3339, UTC).
+    pub at: String,
+    /// The drill's id.
+    pub id: String,
+    /// The backup restored.
+    pub backup: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Seconds from asking for the restore to the table being ACTIVE.
+    pub recovery_seconds: u64,
+    /// Whether that is an upper bound (seen by a later run).
+    #[serde(default)]
+    pub recovery_upper_bound: bool,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl From<&DrillRecord> for DrillEntry {
+    fn from(d: &DrillRecord) -> Self {
+        Self {
+            at: d.finished_at.clone(),
+            id: d.id.clone(),
+            backup: d.backup_name.clone(),
+            verdict: d.verdict,
+            recovery_seconds: d.recovery_seconds,
+            recovery_upper_bound: d.recovery_upper_bound,
+            reason: d.reason.clone(),
+        }
+    }
+}
+
+/// What is appended to a ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A run.
+    Run(RunEntry),
+    /// A drill.
+    Drill(DrillEntry),
+}
+
+impl Entry {
+    /// When it happened: the day whose ledger it goes to.
+    fn at(&self) -> &str {
+        match self {
+            Entry::Run(run) => &run.at,
+            Entry::Drill(drill) => &drill.at,
+        }
+    }
+}
+
+impl DayLedger {
+    /// An empty ledger of `table` for `day`.
+    pub fn new(table: &str, day: time::Date) -> Self {
+        Self {
+            version: VERSION,
+            table: table.to_owned(),
+            day: record::day_name(day),
+            runs: Vec::new(),
+            drills: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        match entry {
+            Entry::Run(run) => self.runs.push(run),
+            Entry::Drill(drill) => self.drills.push(drill),
+        }
+    }
+}
+
+/// The UTC day of an RFC 3339 time.
+fn day_of(at: &str) -> Option<time::Date> {
+    OffsetDateTime::parse(at, &Rfc3339)
+        .ok()
+        .map(|t| t.to_offset(time::UtcOffset::UTC).date())
+}
+
+/// Appends `entry` to `table`'s ledger of the day it happened, in `bucket`, creating the
+/// ledger if it is the day's first. A ledger that cannot be read as one is left as it is
+/// (and reported as an error), never overwritten.
+pub async fn append(
+    sink: &impl RecordSink,
+    bucket: &str,
+    table: &str,
+    entry: Entry,
+) -> Result<(), AwsError> {
+    const OP: &str = "PutObject";
+    let Some(day) = day_of(entry.at()) else {
+        return Err(AwsError::malformed(
+            OP,
+            table,
+            &format!("the entry's time {:?} is not RFC 3339", entry.at()),
+        ));
+    };
+    let key = record::ledger_key(table, day);
+    let uri = format!("s3://{bucket}/{key}");
+    let mut pause = RACE_PAUSE;
+    for _ in 0..ATTEMPTS {
+        // Without s3:ListBucket, S3 answers a read of a missing key with 403, not 404: try to
+        // create it, which only succeeds if it is missing indeed.
+        let (current, denied) = match sink.read_record(bucket, &key).await {
+            Ok(found) => (found, None),
+            Err(e) if e.is("AccessDenied") => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let (mut ledger, etag) = match current {
+            None => (DayLedger::new(table, day), None),
+            Some(stored) => match serde_json::from_slice::<DayLedger>(&stored.body) {
+                Ok(ledger) if ledger.version == VERSION && ledger.table == table => {
+                    (ledger, Some(stored.etag))
+                }
+                _ => {
+                    return Err(AwsError::malformed(
+                        OP,
+                        uri,
+                        "the ledger there is not one this version wrote; left as it is",
+                    ));
+                }
+            },
+        };
+        ledger.push(entry.clone());
+        let body = serde_json::to_vec(&ledger).unwrap_or_default();
+        let when = etag.as_deref().map_or(WriteIf::Absent, WriteIf::Unchanged);
+        if sink.put_record_if(bucket, &key, body, when).await? {
+            return Ok(());
+        }
+        if let Some(denied) = denied {
+            return Err(denied);
+        }
+        tokio::time::sleep(pause).await;
+        pause += RACE_PAUSE;
+    }
+    Err(AwsError::malformed(
+        OP,
+        uri,
+        &format!("other writers changed the ledger {ATTEMPTS} times in a row; giving up"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Stored;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// A bucket in memory with S3's conditional-write rules, that can be made to let another
+    /// writer in before each write, or to deny reads of missing keys.
+    #[derive(Default)]
+    struct Bucket {
+        objects: Mutex<HashMap<String, (Vec<u8>, u32)>>,
+        /// Writes by "another run" to make before each conditional write.
+        races: Mutex<u32>,
+        deny_missing: bool,
+    }
+
+    impl RecordSink for Bucket {
+        async fn put_record(&self, _: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+            let mut objects = self.objects.lock().unwrap();
+            let version = objects.get(key).map_or(1, |(_, v)| v + 1);
+            objects.insert(key.to_owned(), (body, version));
+            Ok(())
+        }
+
+        async fn read_record(&self, _: &str, key: &str) -> Result<Option<Stored>, AwsError> {
+            let objects = self.objects.lock().unwrap();
+            match objects.get(key) {
+                Some((body, version)) => Ok(Some(Stored {
+                    body: body.clone(),
+                    etag: version.to_string(),
+                })),
+                None if self.deny_missing => Err(AwsError {
+                    operation: "GetObject",
+                    target: key.to_owned(),
+                    code: Some("AccessDenied".to_owned()),
+                    detail: "AccessDenied".to_owned(),
+                }),
+                None => Ok(None),
+            }
+        }
+
+        async fn put_record_if(
+            &self,
+            bucket: &str,
+            key: &str,
+            body: Vec<u8>,
+            when: WriteIf<'_>,
+        ) -> Result<bool, AwsError> {
+            let raced = {
+                let mut races = self.races.lock().unwrap();
+                let raced = *races > 0;
+                *races = races.saturating_sub(1);
+                raced
+            };
+            if raced {
+                let other = Entry::Run(run("2026-11-25T07:05:00Z", Outcome::Ok));
+                let mut ledger = match self.read_record(bucket, key).await? {
+                    Some(s) => serde_json::from_slice(&s.body).unwrap(),
+                    None => DayLedger::new("Movies", time::macros::date!(2026 - 11 - 25)),
+                };
+                ledger.push(other);
+                self.put_record(bucket, key, serde_json::to_vec(&ledger).unwrap())
+                    .await?;
+            }
+            let current = self.objects.lock().unwrap().get(key).map(|(_, v)| *v);
+            let holds = match (when, current) {
+                (WriteIf::Absent, None) => true,
+                (WriteIf::Unchanged(etag), Some(v)) => etag == v.to_string(),
+                _ => false,
+            };
+            if holds {
+                self.put_record(bucket, key, body).await?;
+            }
+            Ok(holds)
+        }
+    }
+
+    fn run(at: &str, outcome: Outcome) -> RunEntry {
+        RunEntry {
+            at: at.to_owned(),
+            request_id: format!("req-{at}"),
+            outcome,
+            backup: (outcome != Outcome::Failed).then(|| "Movies-20261125070532".to_owned()),
+            duration_ms: 800,
+            error: None,
+        }
+    }
+
+    fn ledger(bucket: &Bucket, day: &str) -> DayLedger {
+        let key = format!("runs/Movies/daily/{day}.json");
+        let objects = bucket.objects.lock().unwrap();
+        serde_json::from_slice(&objects[&key].0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn runs_append_to_the_ledger_of_their_utc_day() {
+        let bucket = Bucket::default();
+        for (at, outcome) in [
+            ("2026-11-25T23:59:30Z", Outcome::Ok),
+            ("2026-11-26T00:00:30+00:00", Outcome::Failed),
+            ("2026-11-26T01:00:30+01:00", Outcome::Partial),
+        ] {
+            append(&bucket, "b", "Movies", Entry::Run(run(at, outcome)))
+                .await
+                .unwrap();
+        }
+        let first = ledger(&bucket, "2026-11-25");
+        assert_eq!(first.runs.len(), 1);
+        assert_eq!((first.version, first.day.as_str()), (VERSION, "2026-11-25"));
+        let second = ledger(&bucket, "2026-11-26");
+        let outcomes: Vec<_> = second.runs.iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Failed, Outcome::Partial]);
+        assert_eq!(second.runs[0].backup, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_loses_the_race_reads_again_and_both_land() {
+        let bucket = Bucket {
+            races: Mutex::new(2),
+            ..Bucket::default()
+        };
+        append(
+            &bucket,
+            "b",
+            "Movies",
+            Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok)),
+        )
+        .await
+        .unwrap();
+        let runs = ledger(&bucket, "2026-11-25").runs;
+        let times: Vec<_> = runs.iter().map(|r| r.at.as_str()).collect();
+        assert_eq!(
+            times,
+            [
+                "2026-11-25T07:05:00Z",
+                "2026-11-25T07:05:00Z",
+                "2026-11-25T07:06:00Z"
+            ],
+            "both racing writes and ours are kept"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn endless_races_give_up_with_an_error() {
+        let bucket = Bucket {
+            races: Mutex::new(u32::MAX),
+            ..Bucket::default()
+        };
+        let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
+        let err = append(&bucket, "b", "Movies", entry).await.unwrap_err();
+        assert!(err.detail.contains("8 times"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_ledger_read_as_access_denied_is_created() {
+        let bucket = Bucket {
+            deny_missing: true,
+            ..Bucket::default()
+        };
+        let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
+        append(&bucket, "b", "Movies", entry.clone()).await.unwrap();
+        append(&bucket, "b", "Movies", entry).await.unwrap();
+        assert_eq!(ledger(&bucket, "2026-11-25").runs.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_foreign_object_in_the_ledgers_place_is_left_alone() {
+        let bucket = Bucket::default();
+        let key = "runs/Movies/daily/2026-11-25.json";
+        bucket
+            .put_record("b", key, b"not a ledger".to_vec())
+            .await
+            .unwrap();
+        let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
+        let err = append(&bucket, "b", "Movies", entry).await.unwrap_err();
+        assert!(err.detail.contains("left as it is"), "{err}");
+        assert_eq!(bucket.objects.lock().unwrap()[key].0, b"not a ledger");
+    }
+}

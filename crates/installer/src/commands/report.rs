@@ -1,0 +1,269 @@
+//! `installer report`: what the backups achieved over a period, from the daily ledgers in the
+//! log bucket, against a recovery point objective (and, with drills, a recovery time one).
+//! Requests: one DescribeRule, then per table one ListObjectsV2 page per 1,000 days, one
+//! GetObject per day covered and the ListBackups pages.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use backup_lambda::drill::parse_period;
+use backup_lambda::store::{BackupStore, DynamoDbBackups};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::CommandError;
+use crate::aws::{Aws, AwsError, ConnectArgs};
+use crate::compliance::assess::{self, Objectives, Retained, Window};
+use crate::compliance::history::{self, Requests};
+use crate::compliance::{Report, html};
+use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::schedule::Schedule;
+
+/// The report's own flags.
+#[derive(Debug, Clone)]
+pub struct ReportArgs {
+    /// How far back from `to`: `30d`.
+    pub since: String,
+    /// The start, instead of `since`.
+    pub from: Option<String>,
+    /// The end (default: now).
+    pub to: Option<String>,
+    /// The RPO (default: twice the schedule's interval).
+    pub rpo: Option<String>,
+    /// The RTO.
+    pub rto: Option<String>,
+    /// Where to write the HTML page.
+    pub html: Option<PathBuf>,
+}
+
+/// A moment from the command line: RFC 3339, or a day (`2026-11-01`, midnight UTC).
+fn moment(flag: &str, text: &str) -> Result<OffsetDateTime, CommandError> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .or_else(|| {
+            time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
+        .ok_or_else(|| {
+            CommandError::Period(format!(
+                "{flag} {text:?} is not a time: use RFC 3339 (2026-11-01T00:00:00Z) or a day (2026-11-01)"
+            ))
+        })
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration, CommandError> {
+    parse_period(text).filter(|d| !d.is_zero()).ok_or_else(|| {
+        CommandError::Period(format!(
+            "{flag} {text:?} is not a duration: use a number and a unit, e.g. 90m, 26h or 30d"
+        ))
+    })
+}
+
+/// The period, from the flags, checked before any request.
+fn window(args: &ReportArgs, now: OffsetDateTime) -> Result<Window, CommandError> {
+    let to = match &args.to {
+        Some(text) => moment("--to", text)?,
+        None => now,
+    };
+    let from = match &args.from {
+        Some(text) => moment("--from", text)?,
+        None => to - duration("--since", &args.since)?,
+    };
+    if from >= to {
+        return Err(CommandError::Period(
+            "the period is empty: --from must be before --to".to_owned(),
+        ));
+    }
+    Ok(Window { from, to })
+}
+
+/// The deployed rule's schedule (the stack's first rule), if it is deployed.
+async fn deployed_schedule(
+    aws: &Aws,
+    config: &StackConfig,
+    requests: &Requests,
+) -> Result<Option<String>, AwsError> {
+    let Some(rule) = config.rule_names().into_iter().next() else {
+        return Ok(None);
+    };
+    requests.add();
+    match aws.events.describe_rule().name(&rule).send().await {
+        Ok(out) => Ok(out.schedule_expression),
+        Err(e) => {
+            let err = AwsError::new("DescribeRule", rule.as_str(), &e);
+            if err.is("ResourceNotFoundException") {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// `installer report`.
+pub async fn report(
+    stack: &StackArgs,
+    args: &ReportArgs,
+    connect: &ConnectArgs,
+) -> Result<Report, CommandError> {
+    let config = StackConfig::from_args(stack)?;
+    let window = window(args, OffsetDateTime::now_utc())?;
+    let given_rpo = args
+        .rpo
+        .as_deref()
+        .map(|t| duration("--rpo", t))
+        .transpose()?;
+    let rto = args
+        .rto
+        .as_deref()
+        .map(|t| duration("--rto", t))
+        .transpose()?;
+    if let Some(path) = &args.html {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(CommandError::Period(format!(
+                "--html {}: its folder does not exist; create it or choose another path",
+                path.display()
+            )));
+        }
+    }
+
+    let aws = Aws::connect(connect).await?;
+    let requests = Requests::default();
+    let (rpo, rpo_basis) = match given_rpo {
+        Some(rpo) => (rpo, "--rpo".to_owned()),
+        None => {
+            let expression = deployed_schedule(&aws, &config, &requests)
+                .await?
+                .unwrap_or_else(|| config.schedule.to_string());
+            let interval = expression
+                .parse::<Schedule>()
+                .ok()
+                .and_then(|s| s.interval())
+                .ok_or_else(|| CommandError::Period(format!(
+                    "the schedule {expression} has no fixed interval to derive an RPO from; pass --rpo, e.g. --rpo 26h"
+                )))?;
+            (interval * 2, format!("twice the schedule {expression}"))
+        }
+    };
+    let objectives = Objectives { rpo, rto };
+    let bucket = config.bucket_name(&aws.account, &aws.region);
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let mut tables = Vec::new();
+    for table in &config.tables {
+        report!("reading the ledgers of {table} in s3://{bucket}");
+        let history = history::read(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
+        requests.add();
+        let mut retained: Vec<Retained> = store
+            .list_backups(table)
+            .await?
+            .into_iter()
+            .filter(|b| table.owns_backup_name(&b.name))
+            .map(|b| Retained {
+                created: b.created.format(&Rfc3339).unwrap_or_default(),
+                age_seconds: (window.to - b.created)
+                    .whole_seconds()
+                    .max(0)
+                    .unsigned_abs(),
+                name: b.name,
+            })
+            .collect();
+        retained.sort_by_key(|b| b.age_seconds);
+        tables.push(assess::assess(
+            table.as_str(),
+            window,
+            objectives,
+            history.runs,
+            history.drills,
+            retained,
+            history.skipped,
+        ));
+    }
+    let mut report = Report {
+        stack: config.function_name().to_owned(),
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        from: window.from,
+        to: window.to,
+        rpo_seconds: rpo.as_secs(),
+        rpo_basis,
+        rto_seconds: rto.map(|d| d.as_secs()),
+        met: tables.iter().all(|t| t.rpo_met && t.rto_met != Some(false)),
+        tables,
+        requests: requests.count(),
+        html: None,
+    };
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report)).map_err(|e| {
+            CommandError::Period(format!("could not write --html {}: {e}", path.display()))
+        })?;
+        report!("wrote {}", path.display());
+        report.html = Some(path.display().to_string());
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn args() -> ReportArgs {
+        ReportArgs {
+            since: "30d".to_owned(),
+            from: None,
+            to: None,
+            rpo: None,
+            rto: None,
+            html: None,
+        }
+    }
+
+    #[test]
+    fn the_period_comes_from_since_or_from_and_to() {
+        let now = datetime!(2026-11-30 12:00 UTC);
+        let w = window(&args(), now).unwrap();
+        assert_eq!((w.from, w.to), (datetime!(2026-10-31 12:00 UTC), now));
+        let given = ReportArgs {
+            from: Some("2026-11-01".to_owned()),
+            to: Some("2026-11-02T06:00:00Z".to_owned()),
+            ..args()
+        };
+        let w = window(&given, now).unwrap();
+        assert_eq!(
+            (w.from, w.to),
+            (
+                datetime!(2026-11-01 00:00 UTC),
+                datetime!(2026-11-02 06:00 UTC)
+            )
+        );
+        for (bad, why) in [
+            (
+                ReportArgs {
+                    since: "30".to_owned(),
+                    ..args()
+                },
+                "--since \"30\" is not a duration",
+            ),
+            (
+                ReportArgs {
+                    from: Some("yesterday".to_owned()),
+                    ..args()
+                },
+                "--from \"yesterday\"",
+            ),
+            (
+                ReportArgs {
+                    from: Some("2026-11-05".to_owned()),
+                    to: Some("2026-11-01".to_owned()),
+                    ..args()
+                },
+                "before --to",
+            ),
+        ] {
+            let err = window(&bad, now).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+}

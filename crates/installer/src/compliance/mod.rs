@@ -1,0 +1,49 @@
+//! `installer report`'s substance: the history read from the daily ledgers (`history`), the
+//! figures and verdicts computed from it without I/O (`assess`), and the two renderings, a
+//! text table (`text`) and a self-contained HTML page (`html`). The command itself, flags to
+//! report, is `commands/report.rs`.
+
+pub mod assess;
+pub mod history;
+pub mod html;
+pub mod text;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use assess::TableReport;
+
+/// The exit status of `installer report` when an objective is missed (0: all met; 1: the
+/// report could not be made; 2: a usage error).
+pub const EXIT_OBJECTIVES_MISSED: u8 = 3;
+
+/// A compliance report: the period, the objectives, and each table's figures and verdicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The stack.
+    pub stack: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The start of the period.
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// The end of the period.
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    /// The recovery point objective, in seconds.
+    pub rpo_seconds: u64,
+    /// Where it comes from (`--rpo`, or twice the schedule's interval).
+    pub rpo_basis: String,
+    /// The recovery time objective, in seconds (`--rto`).
+    pub rto_seconds: Option<u64>,
+    /// Whether every table met every objective.
+    pub met: bool,
+    /// One report per table.
+    pub tables: Vec<TableReport>,
+    /// The AWS requests the report made.
+    pub requests: usize,
+    /// Where the HTML page was written, with `--html`.
+    pub html: Option<String>,
+}

@@ -1,0 +1,145 @@
+//! The report as text for a terminal: a header, one row per table, then each table's findings,
+//! gaps, drills, retained backups and what was left out.
+
+use std::fmt::Write;
+
+use super::Report;
+use super::assess::human;
+
+/// Renders the report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let stamp = |t: time::OffsetDateTime| {
+        t.format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "Backup compliance of stack {} ({}, {}): {} to {}",
+        report.stack,
+        report.account,
+        report.region,
+        stamp(report.from),
+        stamp(report.to)
+    );
+    let _ = write!(
+        out,
+        "Objectives: RPO {} ({})",
+        human(report.rpo_seconds),
+        report.rpo_basis
+    );
+    match report.rto_seconds {
+        Some(rto) => {
+            let _ = writeln!(out, ", RTO {}", human(rto));
+        }
+        None => out.push('\n'),
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<24} {:>7} {:>7} {:>6} {:>12} {:>12} {:>8} {:>9}  {:<6} {:<6}",
+        "TABLE",
+        "OK",
+        "PARTIAL",
+        "FAILED",
+        "LONGEST GAP",
+        "NEWEST AGE",
+        "KEPT",
+        "DRILLS",
+        "RPO",
+        "RTO"
+    );
+    for t in &report.tables {
+        let passed = t
+            .drills
+            .iter()
+            .filter(|d| d.verdict == backup_lambda::drill::Verdict::Passed)
+            .count();
+        let _ = writeln!(
+            out,
+            "{:<24} {:>7} {:>7} {:>6} {:>12} {:>12} {:>8} {:>9}  {:<6} {:<6}",
+            t.table,
+            t.runs.ok,
+            t.runs.partial,
+            t.runs.failed,
+            t.longest_gap.map_or("-".to_owned(), |g| human(g.seconds)),
+            t.newest_age_seconds.map_or("none".to_owned(), human),
+            t.retained.len(),
+            format!("{passed}/{}", t.drills.len()),
+            if t.rpo_met { "met" } else { "MISSED" },
+            match t.rto_met {
+                None => "-",
+                Some(true) => "met",
+                Some(false) => "MISSED",
+            }
+        );
+    }
+    for t in &report.tables {
+        let mut lines = Vec::new();
+        lines.extend(t.findings.iter().map(|f| format!("missed: {f}")));
+        lines.extend(t.gaps_over_rpo.iter().map(|g| {
+            format!(
+                "no backup for {} from {} to {}",
+                human(g.seconds),
+                stamp(g.from),
+                stamp(g.to)
+            )
+        }));
+        lines.extend(t.problems.iter().map(|p| {
+            format!(
+                "{:?} run at {}: {}",
+                p.outcome,
+                p.at,
+                p.error.as_deref().unwrap_or("no detail")
+            )
+        }));
+        lines.extend(t.drills.iter().map(|d| {
+            format!(
+                "drill at {}: {:?}, restored in {}{}{}",
+                d.at,
+                d.verdict,
+                if d.recovery_upper_bound {
+                    "at most "
+                } else {
+                    ""
+                },
+                human(d.recovery_seconds),
+                d.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )
+        }));
+        lines.extend(
+            t.retained
+                .iter()
+                .map(|b| format!("kept: {} ({} old)", b.name, human(b.age_seconds))),
+        );
+        lines.extend(
+            t.skipped
+                .iter()
+                .map(|s| format!("left out: {} ({})", s.key, s.reason)),
+        );
+        if !lines.is_empty() {
+            let _ = writeln!(out, "\n{}:", t.table);
+            for line in lines {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if report.met {
+            "All objectives met.".to_owned()
+        } else {
+            format!(
+                "Objectives MISSED (exit status {}).",
+                super::EXIT_OBJECTIVES_MISSED
+            )
+        }
+    );
+    out
+}
