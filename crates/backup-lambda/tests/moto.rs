@@ -85,6 +85,23 @@ async fn record_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec
         .collect()
 }
 
+/// The ledger at `key`.
+async fn ledger(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> backup_lambda::ledger::DayLedger {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("ledger");
+    let body = out.body.collect().await.expect("ledger body").into_bytes();
+    serde_json::from_slice(&body).expect("a ledger")
+}
+
 /// A new Movies-shaped table and log bucket, made with `moto`'s clients: (table, bucket).
 async fn fresh_table_and_bucket(moto: &Moto) -> (String, String) {
     let table = unique_name("Movies");
@@ -150,8 +167,28 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
     expected.sort();
     assert_eq!(backup_names(&moto.dynamodb, &table).await, expected);
 
-    let keys = record_keys(&moto.s3, &bucket, &format!("runs/{table}/")).await;
-    assert_eq!(keys.len(), 5, "{keys:?}");
+    let mut keys = record_keys(&moto.s3, &bucket, &format!("runs/{table}/")).await;
+    let ledger_key = format!("runs/{table}/daily/2026-11-25.json");
+    assert_eq!(keys.pop().as_ref(), Some(&ledger_key), "the day's ledger");
+    let ledger = ledger(&moto.s3, &bucket, &ledger_key).await;
+    let outcomes: Vec<_> = ledger
+        .runs
+        .iter()
+        .map(|r| (r.request_id.as_str(), r.outcome))
+        .collect();
+    let ok = backup_lambda::ledger::Outcome::Ok;
+    assert_eq!(
+        outcomes,
+        [
+            ("req-0", ok),
+            ("req-1", ok),
+            ("req-2", ok),
+            ("req-3", ok),
+            ("req-4", ok)
+        ],
+        "one line per run, appended through the strict layer's S3"
+    );
+    assert_eq!(keys.len(), 5, "one record per run: {keys:?}");
     let last = format!("runs/{table}/2026/11/25/070400-req-4.json");
     assert!(keys.contains(&last), "{keys:?}");
     let body = moto
@@ -235,7 +272,16 @@ async fn a_missing_table_fails_clearly_and_changes_nothing() {
     );
     assert!(err.to_string().contains("TableNotFound"), "{err}");
     assert!(backup_names(&moto.dynamodb, &missing).await.is_empty());
-    assert!(record_keys(&moto.s3, &bucket, "runs/").await.is_empty());
+    // No run record (nothing was done), but the failed run is in the day's ledger.
+    let keys = record_keys(&moto.s3, &bucket, "runs/").await;
+    let ledger_key = format!("runs/{missing}/daily/2026-11-25.json");
+    assert_eq!(keys, std::slice::from_ref(&ledger_key));
+    let ledger = ledger(&moto.s3, &bucket, &ledger_key).await;
+    assert_eq!(
+        ledger.runs[0].outcome,
+        backup_lambda::ledger::Outcome::Failed
+    );
+    assert_eq!(ledger.runs[0].backup, None);
 }
 
 #[tokio::test]
@@ -255,5 +301,8 @@ async fn a_bad_event_fails_clearly_and_changes_nothing() {
         assert!(matches!(err, RunError::InvalidEvent(_)), "{err}");
     }
     assert!(backup_names(&moto.dynamodb, &table).await.is_empty());
-    assert!(record_keys(&moto.s3, &bucket, "runs/").await.is_empty());
+    assert!(
+        record_keys(&moto.s3, &bucket, "runs/").await.is_empty(),
+        "an invalid event is not a run: no record, no ledger line"
+    );
 }
