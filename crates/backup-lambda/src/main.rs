@@ -27,7 +27,7 @@ fn emit_failure_metrics(stack: &str, err: &RunError, at: OffsetDateTime) {
         }
         RunError::ListBackups { table, .. } => {
             let made = metrics::Metric {
-                name: "BackupMade",
+                name: metrics::BACKUP_MADE,
                 unit: "Count",
                 value: 1.0,
             };

@@ -18,6 +18,13 @@ use crate::run::RunRecord;
 /// The namespace the metrics go to.
 pub const NAMESPACE: &str = "ScheduledDynamoDBBackups";
 
+/// 1 for a run that made a backup, 0 for one that could not: what the missing-backup alarm
+/// sums.
+pub const BACKUP_MADE: &str = "BackupMade";
+
+/// 1 for a drill that passed, 0 for one that failed: what the drill alarm watches.
+pub const DRILL_PASSED: &str = "DrillPassed";
+
 /// One metric: its name, unit and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
@@ -33,7 +40,7 @@ pub struct Metric {
 pub fn of_run(record: &RunRecord) -> Vec<Metric> {
     vec![
         Metric {
-            name: "BackupMade",
+            name: BACKUP_MADE,
             unit: "Count",
             value: 1.0,
         },
@@ -58,7 +65,7 @@ pub fn of_run(record: &RunRecord) -> Vec<Metric> {
 /// The metrics of a run that made no backup: `BackupMade` 0.
 pub fn of_failed_run() -> Vec<Metric> {
     vec![Metric {
-        name: "BackupMade",
+        name: BACKUP_MADE,
         unit: "Count",
         value: 0.0,
     }]
@@ -71,7 +78,7 @@ pub fn of_drill(step: &DrillStep) -> Vec<Metric> {
         return Vec::new();
     };
     let mut metrics = vec![Metric {
-        name: "DrillPassed",
+        name: DRILL_PASSED,
         unit: "Count",
         value: if record.verdict == Verdict::Passed {
             1.0

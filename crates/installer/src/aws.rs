@@ -187,6 +187,10 @@ pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
     /// S3.
     pub s3: aws_sdk_s3::Client,
+    /// SNS (the alert topic).
+    pub sns: aws_sdk_sns::Client,
+    /// CloudWatch (the alarms).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The configuration the clients were built from (credentials, endpoint).
     pub config: aws_config::SdkConfig,
     /// Calls go over TLS: false only for a plain `http://` endpoint (a local emulator).
@@ -237,6 +241,8 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             s3: aws_sdk_s3::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             tls: !config
                 .endpoint_url()
                 .is_some_and(|e| e.starts_with("http://")),

@@ -1,7 +1,7 @@
 //! `installer plan`: what `up` would do, without changing anything.
 
 use super::summary::Planned;
-use super::{CommandError, Prepared, planned, prepare, print_plan};
+use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
 use crate::aws::ConnectArgs;
 use crate::deploy::config::StackArgs;
 
@@ -10,14 +10,15 @@ pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Planned, Co
     let Prepared {
         aws,
         desired,
+        observed,
         plan,
         phases,
-        ..
     } = prepare(args, connect).await?;
     report!("plan for account {} in {}:", aws.account, aws.region);
     print_plan(&plan);
     if plan.is_noop() {
         report!("no changes");
     }
-    Ok(planned(&aws, &desired, &plan, phases))
+    let alerts = alerts(&desired, &observed);
+    Ok(planned(&aws, &desired, alerts, &plan, phases))
 }

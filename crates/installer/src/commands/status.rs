@@ -37,6 +37,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
         };
         report!("  {:<10} {:<44} {state}", line.kind, line.name);
     }
+    let alerts = super::alerts(&desired, &observed);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let mut tables = Vec::new();
     let drills = Drill::new(
@@ -63,6 +64,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
         account: aws.account.clone(),
         region: aws.region.clone(),
         resources: plan.lines(),
+        alerts,
         tables,
     })
 }

@@ -66,8 +66,47 @@ pub struct Planned {
     pub changes: bool,
     /// One line per resource.
     pub resources: Vec<PlanLine>,
+    /// The alert topic, its subscriptions and the alarms, as they are now.
+    pub alerts: Alerts,
     /// How long each phase took.
     pub phases_ms: Phases,
+}
+
+/// The stack's alerting, as it is: where alarms go, who is subscribed, each alarm's state.
+#[derive(Debug, Serialize)]
+pub struct Alerts {
+    /// The stack's own topic, when it has (or `up` makes) one.
+    pub topic: Option<String>,
+    /// Existing topics notified too.
+    pub other_topics: Vec<String>,
+    /// The e-mail subscriptions of the stack's topic.
+    pub subscriptions: Vec<AlertSubscription>,
+    /// Each of the stack's alarms.
+    pub alarms: Vec<AlarmState>,
+    /// Why the tables have no missing-backup alarm, when they have none.
+    pub note: Option<String>,
+}
+
+/// One subscription of the alert topic.
+#[derive(Debug, Serialize)]
+pub struct AlertSubscription {
+    /// `email`, ...
+    pub protocol: String,
+    /// The address.
+    pub endpoint: String,
+    /// `confirmed` or `pending confirmation`.
+    pub state: &'static str,
+}
+
+/// One alarm and its state.
+#[derive(Debug, Serialize)]
+pub struct AlarmState {
+    /// Its name.
+    pub name: String,
+    /// `OK`, `ALARM`, `INSUFFICIENT_DATA`, or `missing` before `up` makes it.
+    pub state: String,
+    /// Why, as CloudWatch says.
+    pub reason: String,
 }
 
 /// Milliseconds each phase of `plan` and `up` took.
@@ -113,6 +152,8 @@ pub struct Status {
     pub region: String,
     /// One line per resource (what `up` would do).
     pub resources: Vec<PlanLine>,
+    /// The alert topic, its subscriptions and the alarms.
+    pub alerts: Alerts,
     /// Each table backed up.
     pub tables: Vec<TableStatus>,
 }

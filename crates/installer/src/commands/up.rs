@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::summary::{Applied, Phases};
-use super::{CommandError, Prepared, planned, prepare, print_plan};
+use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
 use crate::aws::ConnectArgs;
 use crate::deploy::config::StackArgs;
 use crate::deploy::stack;
@@ -24,10 +24,11 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, Comm
         aws.region
     );
     print_plan(&plan);
-    let summary = |elapsed_ms: u128| Applied {
+    let summary = |elapsed_ms: u128, alerts| Applied {
         plan: planned(
             &aws,
             &desired,
+            alerts,
             &plan,
             Phases {
                 apply_ms: Some(elapsed_ms),
@@ -43,10 +44,17 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, Comm
     };
     if plan.is_noop() {
         report!("no changes");
-        return Ok(summary(0));
+        return Ok(summary(0, alerts(&desired, &observed)));
     }
     let started = Instant::now();
     stack::apply(&aws, &desired, &observed, &plan).await?;
-    report!("up to date in {:.1}s", started.elapsed().as_secs_f64());
-    Ok(summary(started.elapsed().as_millis()))
+    let elapsed = started.elapsed();
+    report!("up to date in {:.1}s", elapsed.as_secs_f64());
+    // The subscriptions and alarms as they are now that they exist.
+    let now = if desired.alarms.is_empty() && observed.topic.is_none() {
+        observed
+    } else {
+        stack::observe(&aws, &desired).await?
+    };
+    Ok(summary(elapsed.as_millis(), alerts(&desired, &now)))
 }

@@ -4,6 +4,7 @@
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
+use crate::deploy::alerts::AlertSettings;
 use backup_lambda::naming::{TableName, TableNameError};
 use thiserror::Error;
 
@@ -102,6 +103,17 @@ pub struct StackArgs {
     /// How long a drill's restore may take before the drill is recorded as failed.
     #[arg(long, env = "INSTALLER_DRILL_TIMEOUT", default_value = "12h")]
     pub drill_timeout: String,
+    /// Alerts: e-mail this address when a run fails, a backup is missing or a drill fails, and
+    /// again when it is over (repeatable; each address confirms its subscription by e-mail).
+    #[arg(long = "alert-email", value_name = "ADDRESS")]
+    pub alert_emails: Vec<String>,
+    /// Alerts: notify this existing SNS topic too (repeatable; never modified or deleted).
+    #[arg(long = "alert-topic", value_name = "ARN")]
+    pub alert_topics: Vec<String>,
+    /// Encrypt the stack's alert topic with this customer managed KMS key (ARN, id or alias);
+    /// its key policy must let cloudwatch.amazonaws.com use it (see the README).
+    #[arg(long, value_name = "KEY")]
+    pub alert_kms_key: Option<String>,
 }
 
 /// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
@@ -120,6 +132,27 @@ pub fn rule_name(stack: &str, n: usize) -> String {
 /// Why the settings were rejected. Nothing has been called in AWS when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
+    /// An `--alert-email` is not an e-mail address.
+    #[error("invalid --alert-email {0:?}: {1}; give an address such as ops@example.com")]
+    Email(String, &'static str),
+    /// An `--alert-topic` is not an SNS topic ARN.
+    #[error(
+        "invalid --alert-topic {0:?}: use an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:ops-alerts"
+    )]
+    TopicArn(String),
+    /// `--alert-kms-key` is not a key CloudWatch alarms can publish through.
+    #[error("invalid --alert-kms-key {0:?}: {1}")]
+    KmsKey(String, &'static str),
+    /// More alert destinations than an alarm can notify.
+    #[error(
+        "too many alert destinations: an alarm notifies at most 5 topics (the stack's own topic counts as one); pass fewer --alert-topic"
+    )]
+    TooManyTopics,
+    /// An alarm's name would be too long.
+    #[error(
+        "alarm name {0:?} would be over CloudWatch's 255 characters; use a shorter --stack or table name"
+    )]
+    AlarmName(String),
     /// A period flag is not a period.
     #[error("invalid --{flag} {got:?}: use a number and a unit, e.g. 7d, 12h or 30m{}", if *flag == "drill-every" { " (or off)" } else { "" })]
     Period {
@@ -196,6 +229,132 @@ pub struct StackConfig {
     pub bucket_tls_only: Option<bool>,
     /// Restore drills, if on.
     pub drill: Option<DrillSettings>,
+    /// Alerts, if any destination was given.
+    pub alerts: Option<AlertSettings>,
+}
+
+/// Checks an e-mail address closely enough to catch typos before SNS is asked: one `@`, a
+/// local part of 1 to 64 characters, a domain of dot-separated labels.
+fn check_email(address: &str) -> Result<(), ConfigError> {
+    let fail = |why| Err(ConfigError::Email(address.to_owned(), why));
+    if address.len() > 254 {
+        return fail("it is longer than 254 characters");
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return fail("it has no @");
+    };
+    if domain.contains('@') {
+        return fail("it has more than one @");
+    }
+    if local.is_empty() || local.len() > 64 {
+        return fail("the part before @ must have 1 to 64 characters");
+    }
+    if address
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
+    {
+        return fail("it contains spaces or characters addresses cannot have");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        return fail("the domain after @ is not a domain name");
+    }
+    Ok(())
+}
+
+/// Checks an SNS topic ARN: `arn:<partition>:sns:<region>:<12 digits>:<name>`.
+fn check_topic_arn(arn: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = matches!(
+        parts[..],
+        ["arn", partition, "sns", region, account, name]
+            if ["aws", "aws-cn", "aws-us-gov"].contains(&partition)
+                && !region.is_empty()
+                && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && (1..=256).contains(&name.len())
+                && name.trim_end_matches(".fifo").chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::TopicArn(arn.to_owned()))
+    }
+}
+
+/// Checks `--alert-kms-key`: a key ARN or id, or an alias, but not the AWS managed SNS key.
+fn check_kms_key(key: &str) -> Result<(), ConfigError> {
+    let fail = |why| Err(ConfigError::KmsKey(key.to_owned(), why));
+    if key == "alias/aws/sns" || key.ends_with(":alias/aws/sns") {
+        return fail(
+            "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key alias/aws/sns (its policy cannot be changed to let them); create a customer managed key whose policy allows cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*, and pass that",
+        );
+    }
+    let id_ok = |id: &str| {
+        (id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+            || (id.starts_with("mrk-")
+                && id.len() == 36
+                && id[4..].chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    let ok = match key.strip_prefix("alias/") {
+        Some(alias) => !alias.is_empty() && !alias.starts_with("aws/"),
+        None if key.starts_with("arn:") => {
+            key.contains(":kms:") && (key.contains(":key/") || key.contains(":alias/"))
+        }
+        None => id_ok(key),
+    };
+    if ok {
+        Ok(())
+    } else {
+        fail("use a customer managed key's ARN, id (a UUID) or alias (alias/name)")
+    }
+}
+
+/// `--alert-email`, `--alert-topic`, `--alert-kms-key`; `None` when no destination is given.
+fn alerts(args: &StackArgs) -> Result<Option<AlertSettings>, ConfigError> {
+    let mut emails: Vec<String> = Vec::new();
+    for email in &args.alert_emails {
+        let email = email.trim();
+        check_email(email)?;
+        if !emails.iter().any(|e| e.eq_ignore_ascii_case(email)) {
+            emails.push(email.to_owned());
+        }
+    }
+    let mut topics: Vec<String> = Vec::new();
+    for topic in &args.alert_topics {
+        check_topic_arn(topic)?;
+        if !topics.contains(topic) {
+            topics.push(topic.clone());
+        }
+    }
+    if let Some(key) = &args.alert_kms_key {
+        check_kms_key(key)?;
+        if emails.is_empty() {
+            return Err(ConfigError::KmsKey(
+                key.clone(),
+                "it encrypts the stack's own topic, which is made only for --alert-email addresses; pass --alert-email too",
+            ));
+        }
+    }
+    if usize::from(!emails.is_empty()) + topics.len() > 5 {
+        return Err(ConfigError::TooManyTopics);
+    }
+    if emails.is_empty() && topics.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(AlertSettings {
+        emails,
+        topics,
+        kms_key: args.alert_kms_key.clone(),
+    }))
 }
 
 /// `--drill-every` (off, or a period) and `--drill-timeout` (a period).
@@ -347,7 +506,22 @@ impl StackConfig {
             zip: args.zip.clone(),
             bucket_tls_only: args.bucket_tls_only,
             drill: drill(&args.drill_every, &args.drill_timeout)?,
+            alerts: alerts(args)?,
         })
+        .and_then(Self::check_alarm_names)
+    }
+
+    /// Refuses table names that would make an alarm name over 255 characters.
+    fn check_alarm_names(self) -> Result<Self, ConfigError> {
+        if self.alerts.is_some() {
+            for table in &self.tables {
+                let name = crate::deploy::alerts::missing_alarm(&self.stack, table.as_str());
+                if name.len() > 255 {
+                    return Err(ConfigError::AlarmName(name));
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// The Lambda function's name.

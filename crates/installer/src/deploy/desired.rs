@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use crate::aws::Aws;
 use crate::build::package::Package;
+use crate::deploy::alerts::{self, NoWindow};
 use crate::deploy::config::{StackConfig, TARGETS_PER_RULE};
 use crate::deploy::policy::{PolicyError, PolicyVars};
-use crate::deploy::resources::{Tags, bucket, function, log_group, role, rule, table};
+use crate::deploy::resources::{
+    Tags, alarm, bucket, function, log_group, role, rule, table, topic,
+};
 use crate::deploy::stack::Observed;
 
 /// Every resource of the stack, as it should be.
@@ -26,6 +29,16 @@ pub struct Desired {
     pub function: function::Desired,
     /// The schedule rules (one per five tables), their targets and invoke permissions.
     pub rules: Vec<rule::Desired>,
+    /// The stack's alert topic; made only when `topic_wanted` (there are `--alert-email`
+    /// addresses), deleted if it exists and is not.
+    pub topic: topic::Desired,
+    /// Whether the stack has a topic of its own.
+    pub topic_wanted: bool,
+    /// The alarms (none without alerts).
+    pub alarms: Vec<alarm::Desired>,
+    /// Why the tables get no missing-backup alarm, when alerts are on but the schedule cannot
+    /// be watched that way.
+    pub no_missing_alarm: Option<NoWindow>,
     /// The stack's tags.
     pub tags: Tags,
 }
@@ -47,6 +60,31 @@ impl Desired {
             drill: config.drill.is_some(),
         };
         let role_name = config.role_name();
+        let topic_name = alerts::topic_name(config.function_name());
+        let topic = topic::Desired {
+            arn: topic::arn(aws, &topic_name),
+            policy: vars.alert_topic_policy(&topic_name)?.to_string(),
+            kms_key: config.alerts.as_ref().and_then(|a| a.kms_key.clone()),
+            emails: config
+                .alerts
+                .as_ref()
+                .map(|a| a.emails.clone())
+                .unwrap_or_default(),
+            tags: tags.clone(),
+            name: topic_name,
+        };
+        let topic_wanted = !topic.emails.is_empty();
+        let (alarms, no_missing_alarm) = match &config.alerts {
+            Some(settings) => {
+                let mut actions = Vec::new();
+                if topic_wanted {
+                    actions.push(topic.arn.clone());
+                }
+                actions.extend(settings.topics.iter().cloned());
+                alerts::alarms(config, &actions, &tags)
+            }
+            None => (Vec::new(), None),
+        };
         Ok(Self {
             log_group: log_group::Desired {
                 name: config.log_group(),
@@ -91,6 +129,10 @@ impl Desired {
                 reserve_concurrency: true,
             },
             rules: rules(config, aws, &tags),
+            topic,
+            topic_wanted,
+            alarms,
+            no_missing_alarm,
             tags,
         })
     }

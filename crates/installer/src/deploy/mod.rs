@@ -2,8 +2,10 @@
 //! ([`desired::Desired`]) → what exists ([`stack::observe`]) → a typed [`stack::StackPlan`] →
 //! applied ([`stack::apply`]) or printed; or, for `down`, reversed ([`removal`]). One module per
 //! AWS resource in [`resources`], each behind [`resources::Resource`]; the IAM documents in
-//! [`policy`]; EventBridge schedule expressions in [`schedule`].
+//! [`policy`]; EventBridge schedule expressions in [`schedule`]; the alarms and
+//! their windows in [`alerts`].
 
+pub(crate) mod alerts;
 pub(crate) mod config;
 pub(crate) mod desired;
 pub(crate) mod plan;

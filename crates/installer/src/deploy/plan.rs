@@ -23,6 +23,10 @@ pub enum Kind {
     Schedule,
     /// The function's backups of a table.
     Backups,
+    /// SNS alert topic and its e-mail subscriptions.
+    Topic,
+    /// CloudWatch alarm.
+    Alarm,
 }
 
 impl Kind {
@@ -36,6 +40,8 @@ impl Kind {
             Kind::Function => "function",
             Kind::Schedule => "schedule",
             Kind::Backups => "backups",
+            Kind::Topic => "topic",
+            Kind::Alarm => "alarm",
         }
     }
 }

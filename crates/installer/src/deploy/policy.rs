@@ -14,6 +14,9 @@ const FUNCTION_TEMPLATE: &str = include_str!("../../../../policies/backup-functi
 /// scratch tables named `<table>-drill-*`, checking and deleting those, and its drill state.
 const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
 
+/// The alert topic's policy: only CloudWatch alarms of this account may publish.
+const ALERT_TOPIC_TEMPLATE: &str = include_str!("../../../../policies/alert-topic.json");
+
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PolicyError {
@@ -177,6 +180,12 @@ impl PolicyVars {
     /// The run-record bucket's policy.
     pub fn bucket_policy(&self) -> Result<Value, PolicyError> {
         self.render(BUCKET_TEMPLATE)
+    }
+
+    /// The alert topic `topic`'s policy (a topic name is letters, digits, `-` and `_`, so it
+    /// goes into the JSON as it is).
+    pub fn alert_topic_policy(&self, topic: &str) -> Result<Value, PolicyError> {
+        self.render(&ALERT_TOPIC_TEMPLATE.replace("${topic}", topic))
     }
 }
 

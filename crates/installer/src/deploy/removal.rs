@@ -9,11 +9,13 @@ use backup_lambda::naming::TableName;
 use crate::aws::{Aws, AwsError};
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::{Kind, Removal, Step};
+use crate::deploy::resources::alarm;
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::function::Function;
 use crate::deploy::resources::log_group::LogGroup;
 use crate::deploy::resources::role::Role;
 use crate::deploy::resources::table::{self, Table};
+use crate::deploy::resources::topic::Topic;
 use crate::deploy::resources::{Resource, is_ours, removal, rule};
 use crate::deploy::stack::{Observed, StackError};
 use crate::report::progress::Progress;
@@ -72,6 +74,20 @@ pub async fn removal_plan(
     let mut steps: Vec<_> = rules
         .map(|(r, o)| step(Kind::Schedule, &r.name, removal(o.map(|o| &o.tags), ours)))
         .collect();
+    // Alarms before the function, so that taking it away raises no missing-backup alarm; the
+    // topic after them.
+    let alarms = desired
+        .alarms
+        .iter()
+        .zip(&observed.alarms)
+        .map(|(a, o)| (a, o.as_ref()))
+        .chain(observed.stale_alarms.iter().map(|(a, o)| (a, Some(o))));
+    steps
+        .extend(alarms.map(|(a, o)| step(Kind::Alarm, &a.name, removal(o.map(|o| &o.tags), ours))));
+    if desired.topic_wanted || observed.topic.is_some() {
+        let found = removal(observed.topic.as_ref().map(|t| &t.tags), ours);
+        steps.push(step(Kind::Topic, &desired.topic.name, found));
+    }
     steps.extend([
         step(
             Kind::Function,
@@ -203,6 +219,8 @@ async fn delete(
         Kind::Function => Function::delete(aws, &desired.function).await,
         Kind::Role => Role::delete(aws, &desired.role).await,
         Kind::LogGroup => LogGroup::delete(aws, &desired.log_group).await,
+        Kind::Topic => Topic::delete(aws, &desired.topic).await,
+        Kind::Alarm => alarm::delete_named(aws, &step.name).await,
         Kind::Bucket => Bucket::delete(aws, &desired.bucket).await,
         Kind::Backups => {
             let count = table::delete_function_backups(aws, &table()?).await?;

@@ -10,13 +10,15 @@ use crate::deploy::config;
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::{Change, PlanLine, Step};
 use crate::deploy::policy::PolicyError;
+use crate::deploy::resources::alarm::{self, Alarm};
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::function::{self, Function};
 use crate::deploy::resources::log_group::{self, LogGroup};
 use crate::deploy::resources::role::{self, Role};
 use crate::deploy::resources::rule::{self, Rule};
 use crate::deploy::resources::table::{self, Table};
-use crate::deploy::resources::{NoFields, Resource};
+use crate::deploy::resources::topic::{self, Topic};
+use crate::deploy::resources::{NoFields, Resource, is_ours};
 use crate::report::progress::Progress;
 
 /// Why `up` or `down` stopped.
@@ -53,21 +55,40 @@ pub struct Observed {
     pub stale_rules: Vec<(rule::Desired, Option<rule::Observed>)>,
     /// The account has concurrency left to reserve one execution for the function.
     pub can_reserve: bool,
+    /// The stack's alert topic, if it exists.
+    pub topic: Option<topic::Observed>,
+    /// Each desired alarm, in order.
+    pub alarms: Vec<Option<alarm::Observed>>,
+    /// The stack's alarms that are no longer desired, as they are (to delete).
+    pub stale_alarms: Vec<(alarm::Desired, alarm::Observed)>,
 }
 
 /// Reads every resource, all at once (reads only).
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
     let prefix = config::rule_name(&desired.function.name, 1);
-    let (log_group, role, bucket, tables, function, rules, stale, can_reserve) = tokio::try_join!(
-        LogGroup::observe(aws, &desired.log_group),
-        Role::observe(aws, &desired.role),
-        Bucket::observe(aws, &desired.bucket),
-        try_join_all(desired.tables.iter().map(|t| Table::observe(aws, t))),
-        Function::observe(aws, &desired.function),
-        try_join_all(desired.rules.iter().map(|r| Rule::observe(aws, r))),
-        rule::stale(aws, &prefix, &desired.rules, &desired.tags),
-        function::can_reserve(aws),
+    let alarm_prefix = crate::deploy::alerts::alarm_prefix(&desired.function.name);
+    let (alerts, (log_group, role, bucket, tables, function, rules, stale, can_reserve)) = tokio::try_join!(
+        async {
+            tokio::try_join!(
+                Topic::observe(aws, &desired.topic),
+                try_join_all(desired.alarms.iter().map(|a| Alarm::observe(aws, a))),
+                alarm::stale(aws, &alarm_prefix, &desired.alarms, &desired.tags),
+            )
+        },
+        async {
+            tokio::try_join!(
+                LogGroup::observe(aws, &desired.log_group),
+                Role::observe(aws, &desired.role),
+                Bucket::observe(aws, &desired.bucket),
+                try_join_all(desired.tables.iter().map(|t| Table::observe(aws, t))),
+                Function::observe(aws, &desired.function),
+                try_join_all(desired.rules.iter().map(|r| Rule::observe(aws, r))),
+                rule::stale(aws, &prefix, &desired.rules, &desired.tags),
+                function::can_reserve(aws),
+            )
+        },
     )?;
+    let (topic, alarms, stale_alarms) = alerts;
     let mut stale_rules = Vec::new();
     if let Some(first) = desired.rules.first() {
         for name in stale {
@@ -85,6 +106,9 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         rules,
         stale_rules,
         can_reserve,
+        topic,
+        alarms,
+        stale_alarms,
     })
 }
 
@@ -103,6 +127,10 @@ pub struct StackPlan {
     pub function: Step<Change<function::Field>>,
     /// Each desired rule, in order, then each stale one (to delete).
     pub rules: Vec<Step<Change<rule::Field>>>,
+    /// The alert topic: wanted, or this stack's and to delete; `None` when neither.
+    pub topic: Option<Step<Change<topic::Field>>>,
+    /// Each desired alarm, in order, then each stale one (to delete).
+    pub alarms: Vec<Step<Change<alarm::Field>>>,
 }
 
 impl StackPlan {
@@ -112,6 +140,8 @@ impl StackPlan {
         lines.extend(self.tables.iter().map(Step::line));
         lines.push(self.function.line());
         lines.extend(self.rules.iter().map(Step::line));
+        lines.extend(self.topic.iter().map(Step::line));
+        lines.extend(self.alarms.iter().map(Step::line));
         lines
     }
 
@@ -148,7 +178,29 @@ pub fn plan(desired: &Desired, observed: &Observed) -> StackPlan {
         name: old.name.clone(),
         action: Change::Delete,
     }));
+    let topic = match &observed.topic {
+        _ if desired.topic_wanted => Some(step::<Topic>(&desired.topic, &observed.topic)),
+        Some(found) if is_ours(&found.tags, &desired.tags) => Some(Step {
+            kind: Topic::KIND,
+            name: desired.topic.name.clone(),
+            action: Change::Delete,
+        }),
+        _ => None,
+    };
+    let mut alarms: Vec<_> = desired
+        .alarms
+        .iter()
+        .zip(&observed.alarms)
+        .map(|(d, o)| step::<Alarm>(d, o))
+        .collect();
+    alarms.extend(observed.stale_alarms.iter().map(|(old, _)| Step {
+        kind: Alarm::KIND,
+        name: old.name.clone(),
+        action: Change::Delete,
+    }));
     StackPlan {
+        topic,
+        alarms,
         log_group: step::<LogGroup>(&desired.log_group, &observed.log_group),
         role: step::<Role>(&desired.role, &observed.role),
         bucket: step::<Bucket>(&desired.bucket, &observed.bucket),
@@ -231,6 +283,25 @@ pub async fn apply(
         .chain(observed.stale_rules.iter().map(|(d, o)| (d, o)));
     for ((d, o), s) in rules.zip(&plan.rules) {
         run::<Rule>(progress, aws, d, o, s).await?;
+    }
+    // The topic before the alarms that notify it; a topic no longer wanted after them.
+    let topic = plan.topic.as_ref();
+    if let Some(s) = topic.filter(|s| s.action != Change::Delete) {
+        run::<Topic>(progress, aws, &desired.topic, &observed.topic, s).await?;
+    }
+    let alarms = (desired.alarms.iter().zip(&observed.alarms))
+        .map(|(d, o)| (d, o.clone()))
+        .chain(
+            observed
+                .stale_alarms
+                .iter()
+                .map(|(d, o)| (d, Some(o.clone()))),
+        );
+    for ((d, o), s) in alarms.zip(&plan.alarms) {
+        run::<Alarm>(progress, aws, d, &o, s).await?;
+    }
+    if let Some(s) = topic.filter(|s| s.action == Change::Delete) {
+        run::<Topic>(progress, aws, &desired.topic, &observed.topic, s).await?;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 /// Clients for moto.
@@ -23,6 +25,8 @@ pub async fn clients() -> Clients {
         lambda: aws_sdk_lambda::Client::new(&config),
         logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         s3: aws_sdk_s3::Client::new(&config),
+        sns: aws_sdk_sns::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
     }
 }
 
@@ -69,6 +73,21 @@ pub async fn leftovers(aws: &Clients, stack: &str, table: &str) -> Vec<&'static 
         .expect("describe log groups");
     if !groups.log_groups().is_empty() {
         left.push("log group");
+    }
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{stack}-alerts");
+    let topic = aws.sns.get_topic_attributes().topic_arn(topic).send();
+    if topic.await.is_ok() {
+        left.push("topic");
+    }
+    let alarms = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(format!("{stack}-"))
+        .send()
+        .await
+        .expect("describe alarms");
+    if !alarms.metric_alarms().is_empty() {
+        left.push("alarms");
     }
     left
 }

@@ -17,11 +17,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod cloudwatch;
 mod dynamodb;
 mod events;
 mod lambda;
 mod s3;
+mod sns;
 
+pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
     BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ListBackupsPaging, RestoreCreating,
     TableDeleting,
@@ -29,6 +32,7 @@ pub use dynamodb::{
 pub use events::TargetsPerRule;
 pub use lambda::{FunctionPending, RolePropagation, UpdateInProgress};
 pub use s3::BucketNameReuse;
+pub use sns::EmailPendingConfirmation;
 
 /// The AWS service a request is for, told from its protocol's marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,10 @@ pub enum Service {
     Lambda,
     /// REST, path-style: `/<bucket>/<key>`.
     S3,
+    /// Query protocol, `Version=2010-03-31`.
+    Sns,
+    /// Query protocol, `Version=2010-08-01` (aws-sdk-cloudwatch 1.99 and earlier).
+    CloudWatch,
 }
 
 /// A request, parsed enough for the rules to reason about it.
@@ -92,7 +100,16 @@ impl Call {
             let iam = form
                 .iter()
                 .any(|(k, v)| k == "Version" && v == "2010-05-08");
-            let service = if iam { Service::Iam } else { Service::Sts };
+            let version = form
+                .iter()
+                .find(|(k, _)| k == "Version")
+                .map(|(_, v)| v.as_str());
+            let service = match version {
+                _ if iam => Service::Iam,
+                Some("2010-03-31") => Service::Sns,
+                Some("2010-08-01") => Service::CloudWatch,
+                _ => Service::Sts,
+            };
             (service, action.clone(), form.clone(), None)
         } else if path.starts_with("/20") {
             let (operation, function) = lambda::name_rest_call(method, path);
@@ -291,6 +308,18 @@ impl Reply {
         }
     }
 
+    /// An error in the query protocol's XML (IAM, STS, SNS, CloudWatch).
+    pub fn query_error(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".to_owned(), "text/xml".to_owned())],
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>strict-layer</RequestId></ErrorResponse>"
+            )
+            .into_bytes(),
+        }
+    }
+
     /// A 200 with a JSON body, for a rule that answers in moto's place.
     pub fn json_ok(service: Service, json: &Value) -> Self {
         let mut reply = Self::json_error(service, "", "");
@@ -416,6 +445,8 @@ impl Strict {
         Self {
             rules: vec![
                 Box::new(TargetsPerRule),
+                Box::new(AlarmEvaluationRange),
+                Box::new(EmailPendingConfirmation),
                 Box::new(BackupsNotYetEnabled::new(windows.backups_not_yet_enabled)),
                 Box::new(BackupCreating::new(windows.backup_creating)),
                 Box::new(DeleteBackupRate::default()),

@@ -29,12 +29,14 @@ macro_rules! fields {
     };
 }
 
+pub mod alarm;
 pub mod bucket;
 pub mod function;
 pub mod log_group;
 pub mod role;
 pub mod rule;
 pub mod table;
+pub mod topic;
 
 /// A resource's tags.
 pub type Tags = HashMap<String, String>;

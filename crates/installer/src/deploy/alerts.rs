@@ -1,0 +1,276 @@
+//! Which alarms the stack has and when they fire, from the validated [`AlertSettings`]: pure,
+//! so the windows are unit-tested against CloudWatch's documented limits.
+//!
+//! - `<stack>-function-errors`: the function's `AWS/Lambda` `Errors` ≥ 1 in 5 minutes.
+//! - `<stack>-<table>-backup-missing`: the function's `BackupMade` (embedded metric format,
+//!   [`backup_lambda::metrics`]) summed to less than 1 over the schedule's longest interval
+//!   plus a margin, **missing data breaching**: a rule that stops firing, a function that is
+//!   gone or failing, and a table that is not backed up all alarm alike.
+//! - `<stack>-<table>-drill-failed` (with drills): `DrillPassed` below 1; missing data
+//!   ignored, so the alarm stays in ALARM until a drill passes.
+//!
+//! CloudWatch's limits (PutMetricAlarm, API reference): a period of 10, 20, 30 or a multiple of
+//! 60 seconds; period × evaluation periods at most 86,400 s for periods under an hour and at
+//! most 604,800 s (7 days) otherwise. The missing-backup window is cut into 1-minute periods
+//! while it fits in a day, into 1-hour periods up to 7 days, and is all of them breaching
+//! ("N of N"). A schedule whose gaps reach past 7 days (or a cron expression without a fixed
+//! longest gap) cannot be watched this way: rather than an alarm that would fire between every
+//! two honest runs, the stack gets none, says so, and `installer report --rpo` from cron is
+//! the check for it.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+use backup_lambda::metrics;
+
+use crate::deploy::config::StackConfig;
+use crate::deploy::resources::Tags;
+use crate::deploy::resources::alarm::{Condition, Desired as Alarm};
+
+/// The longest range an alarm can look back over (periods of an hour or more).
+const MAX_RANGE: u64 = 604_800;
+/// The longest range for periods under an hour.
+const MAX_SHORT_RANGE: u64 = 86_400;
+/// The least margin past the schedule's interval before a backup counts as missing: metrics
+/// from the embedded format take a little while to arrive.
+const MIN_MARGIN: Duration = Duration::from_secs(300);
+
+/// What `--alert-email`, `--alert-topic` and `--alert-kms-key` asked for, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// Addresses to subscribe to the stack's own topic (none: no topic of its own).
+    pub emails: Vec<String>,
+    /// Existing topics to notify too (never modified or deleted).
+    pub topics: Vec<String>,
+    /// The customer managed key for the stack's topic.
+    pub kms_key: Option<String>,
+}
+
+/// The window a missing-backup alarm looks back over: the period and how many of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Seconds per period.
+    pub period: i32,
+    /// Periods, all of which must be without a backup.
+    pub periods: i32,
+}
+
+/// Why a schedule gets no missing-backup alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoWindow {
+    /// The cron expression has no fixed longest gap.
+    NoInterval,
+    /// Interval plus margin is beyond the 7 days an alarm can look back.
+    TooLong(Duration),
+}
+
+/// The window for a schedule whose longest gap between runs is `interval`: the interval plus a
+/// margin of a tenth of it, at least [`MIN_MARGIN`], rounded up to whole periods.
+pub fn missing_window(interval: Option<Duration>) -> Result<Window, NoWindow> {
+    let interval = interval.ok_or(NoWindow::NoInterval)?;
+    let span = interval + (interval / 10).max(MIN_MARGIN);
+    let seconds = span.as_secs();
+    let (period, limit) = if seconds <= MAX_SHORT_RANGE {
+        (60, MAX_SHORT_RANGE)
+    } else {
+        (3600, MAX_RANGE)
+    };
+    let periods = seconds.div_ceil(period);
+    if periods * period > limit {
+        return Err(NoWindow::TooLong(span));
+    }
+    Ok(Window {
+        period: i32::try_from(period).unwrap_or(i32::MAX),
+        periods: i32::try_from(periods).unwrap_or(i32::MAX),
+    })
+}
+
+/// The alarms' names all start with this: `<stack>-`.
+pub fn alarm_prefix(stack: &str) -> String {
+    format!("{stack}-")
+}
+
+/// The name of the stack's function-errors alarm.
+pub fn errors_alarm(stack: &str) -> String {
+    format!("{stack}-function-errors")
+}
+
+/// The name of a table's missing-backup alarm.
+pub fn missing_alarm(stack: &str, table: &str) -> String {
+    format!("{stack}-{table}-backup-missing")
+}
+
+/// The name of a table's drill-failed alarm.
+pub fn drill_alarm(stack: &str, table: &str) -> String {
+    format!("{stack}-{table}-drill-failed")
+}
+
+/// The stack's topic: `<stack>-alerts`.
+pub fn topic_name(stack: &str) -> String {
+    format!("{stack}-alerts")
+}
+
+/// The stack's alarms, notifying `actions` (topic ARNs); and, when the schedule cannot be
+/// watched for missing backups, why not.
+pub fn alarms(
+    config: &StackConfig,
+    actions: &[String],
+    tags: &Tags,
+) -> (Vec<Alarm>, Option<NoWindow>) {
+    let stack = config.function_name();
+    let alarm = |name: String, description: String, condition: Condition| Alarm {
+        name,
+        description,
+        condition,
+        actions: actions.to_vec(),
+        tags: tags.clone(),
+    };
+    let ours = |table: &str| {
+        let mut dimensions = vec![
+            ("Stack".to_owned(), stack.to_owned()),
+            ("Table".to_owned(), table.to_owned()),
+        ];
+        dimensions.sort();
+        dimensions
+    };
+    let mut all = vec![alarm(
+        errors_alarm(stack),
+        format!("The backup function {stack} failed a run: see `installer logs --stack {stack}`."),
+        Condition {
+            namespace: "AWS/Lambda".to_owned(),
+            metric: "Errors".to_owned(),
+            dimensions: vec![("FunctionName".to_owned(), stack.to_owned())],
+            statistic: Statistic::Sum,
+            period: 300,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            threshold: 1.0,
+            comparison: ComparisonOperator::GreaterThanOrEqualToThreshold,
+            missing_data: "notBreaching".to_owned(),
+        },
+    )];
+    let window = missing_window(config.schedule.interval());
+    for table in &config.tables {
+        if let Ok(w) = window {
+            all.push(alarm(
+                missing_alarm(stack, table.as_str()),
+                format!(
+                    "No backup of table {table} in the last {} s (schedule {}): the rule, the function or the table needs attention. See `installer status --stack {stack}`.",
+                    i64::from(w.period) * i64::from(w.periods),
+                    config.schedule
+                ),
+                Condition {
+                    namespace: metrics::NAMESPACE.to_owned(),
+                    metric: metrics::BACKUP_MADE.to_owned(),
+                    dimensions: ours(table.as_str()),
+                    statistic: Statistic::Sum,
+                    period: w.period,
+                    evaluation_periods: w.periods,
+                    datapoints_to_alarm: w.periods,
+                    threshold: 1.0,
+                    comparison: ComparisonOperator::LessThanThreshold,
+                    missing_data: "breaching".to_owned(),
+                },
+            ));
+        }
+        if config.drill.is_some() {
+            all.push(alarm(
+                drill_alarm(stack, table.as_str()),
+                format!(
+                    "A restore drill of table {table} failed: its backup did not restore and verify in time. See `installer status --stack {stack}`."
+                ),
+                Condition {
+                    namespace: metrics::NAMESPACE.to_owned(),
+                    metric: metrics::DRILL_PASSED.to_owned(),
+                    dimensions: ours(table.as_str()),
+                    statistic: Statistic::Minimum,
+                    period: 300,
+                    evaluation_periods: 1,
+                    datapoints_to_alarm: 1,
+                    threshold: 1.0,
+                    comparison: ComparisonOperator::LessThanThreshold,
+                    missing_data: "ignore".to_owned(),
+                },
+            ));
+        }
+    }
+    (all, window.err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(seconds: u64) -> Result<Window, NoWindow> {
+        missing_window(Some(Duration::from_secs(seconds)))
+    }
+
+    #[test]
+    fn short_schedules_are_watched_minute_by_minute() {
+        // 1 minute + the 5-minute floor of the margin.
+        assert_eq!(
+            window(60),
+            Ok(Window {
+                period: 60,
+                periods: 6
+            })
+        );
+        // 1 hour + 6 minutes.
+        assert_eq!(
+            window(3600),
+            Ok(Window {
+                period: 60,
+                periods: 66
+            })
+        );
+        // 12 hours + 72 minutes.
+        assert_eq!(
+            window(43_200),
+            Ok(Window {
+                period: 60,
+                periods: 792
+            })
+        );
+    }
+
+    #[test]
+    fn a_day_or_more_is_watched_hour_by_hour() {
+        // 24 h + 2.4 h: 27 hourly periods, since 26.4 h of minutes would pass the 1-day range.
+        assert_eq!(
+            window(86_400),
+            Ok(Window {
+                period: 3600,
+                periods: 27
+            })
+        );
+        assert_eq!(
+            window(6 * 86_400),
+            Ok(Window {
+                period: 3600,
+                periods: 159
+            })
+        );
+    }
+
+    #[test]
+    fn every_window_is_within_cloudwatchs_limits() {
+        for minutes in (1..=10_080).step_by(7) {
+            if let Ok(w) = window(minutes * 60) {
+                let range = i64::from(w.period) * i64::from(w.periods);
+                assert!(w.period == 60 || w.period % 60 == 0);
+                let limit = if w.period < 3600 { 86_400 } else { 604_800 };
+                assert!(range <= limit, "{minutes} min: {w:?}");
+                assert!(
+                    range >= i64::try_from(minutes * 60).unwrap(),
+                    "covers the interval"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn past_seven_days_there_is_no_honest_alarm() {
+        assert!(matches!(window(7 * 86_400), Err(NoWindow::TooLong(_))));
+        assert_eq!(missing_window(None), Err(NoWindow::NoInterval));
+    }
+}
