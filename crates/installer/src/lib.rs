@@ -8,7 +8,7 @@
 //! | `cli.rs` | clap's types, usage errors as one line, logging |
 //! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout) |
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
-//! | `deploy/` | the stack: `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down` |
+//! | `deploy/` | the stack: `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator) |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
@@ -19,7 +19,7 @@
 //! Data flows one way: flags → a validated `StackConfig` → the `Desired` stack → the `Observed`
 //! one → a typed `StackPlan` → applied (`up`), printed (`plan`, `status`) or reversed (`down`).
 //! What the function and the installer share (table and backup naming, retention, the run-record
-//! layout, `AwsError`) lives once, in the `backup-lambda` crate.
+//! and daily-ledger layout, the metric names, `AwsError`) lives once, in the `backup-lambda` crate.
 
 #![warn(missing_docs)]
 
