@@ -1,6 +1,7 @@
 //! One file per subcommand; here what they share: the error type, the runtime, and the steps
 //! `plan` and `up` have in common (validate, build, connect, observe, plan).
 
+mod alerts;
 mod build;
 mod down;
 mod drill;
@@ -14,6 +15,7 @@ mod status;
 mod summary;
 mod up;
 
+pub(crate) use alerts::alerts;
 pub(crate) use build::build;
 pub(crate) use down::down;
 pub(crate) use drill::drill;
@@ -366,81 +368,6 @@ pub(crate) async fn prepare(
 pub(crate) fn print_plan(plan: &StackPlan) {
     for line in plan.lines() {
         report!("  {line}");
-    }
-}
-
-/// The stack's alerting as it is now, printed: the topic's subscriptions and each alarm's
-/// state, and why there is no missing-backup alarm if there is none.
-pub(crate) fn alerts(desired: &Desired, observed: &stack::Observed) -> summary::Alerts {
-    let other_topics: Vec<String> = desired
-        .alarms
-        .first()
-        .map(|a| {
-            a.actions
-                .iter()
-                .filter(|t| **t != desired.topic.arn)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let subscriptions: Vec<summary::AlertSubscription> = observed
-        .topic
-        .iter()
-        .flat_map(|t| &t.subscriptions)
-        .map(|s| summary::AlertSubscription {
-            protocol: s.protocol.clone(),
-            endpoint: s.endpoint.clone(),
-            state: s.state(),
-        })
-        .collect();
-    // The alarms asked for, then those of the stack that exist but were not asked for.
-    let alarms: Vec<summary::AlarmState> = desired
-        .alarms
-        .iter()
-        .zip(&observed.alarms)
-        .map(|(d, o)| (d, o.as_ref()))
-        .chain(observed.stale_alarms.iter().map(|(d, o)| (d, Some(o))))
-        .map(|(d, o)| summary::AlarmState {
-            name: d.name.clone(),
-            state: o.map_or("missing".to_owned(), |o| o.state.clone()),
-            reason: o.map(|o| o.reason.clone()).unwrap_or_default(),
-        })
-        .collect();
-    let note = desired.no_missing_alarm.as_ref().map(|why| match why {
-        crate::deploy::alerts::NoWindow::NoInterval => "the schedule has no fixed longest gap between runs (L, W or # in cron), so no alarm can tell a missing backup; run `installer report --rpo <max gap>` from cron instead".to_owned(),
-        crate::deploy::alerts::NoWindow::TooLong(span) => format!(
-            "the schedule's longest gap plus margin ({} h) is beyond the 7 days a CloudWatch alarm can look back, so no alarm can tell a missing backup; run `installer report --rpo <max gap>` from cron instead",
-            span.as_secs() / 3600
-        ),
-    });
-    if alarms.is_empty() {
-        report!("alerts: off (turn on with --alert-email you@example.com or --alert-topic ARN)");
-    } else {
-        let topic =
-            (desired.topic_wanted || observed.topic.is_some()).then(|| desired.topic.arn.clone());
-        let to: Vec<&String> = topic.iter().chain(&other_topics).collect();
-        report!(
-            "alerts: {} alarm(s) notify {} on ALARM and on OK",
-            alarms.len(),
-            to.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        for s in &subscriptions {
-            report!("  subscription {} {}: {}", s.protocol, s.endpoint, s.state);
-        }
-        for a in &alarms {
-            report!("  alarm {:<52} {}", a.name, a.state);
-        }
-        if let Some(note) = &note {
-            report!("  note: {note}");
-        }
-    }
-    summary::Alerts {
-        topic: (desired.topic_wanted || observed.topic.is_some())
-            .then(|| desired.topic.arn.clone()),
-        other_topics,
-        subscriptions,
-        alarms,
-        note,
     }
 }
 

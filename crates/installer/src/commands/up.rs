@@ -5,7 +5,9 @@ use std::time::Instant;
 use super::summary::{Applied, Phases};
 use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
 use crate::aws::ConnectArgs;
+use crate::deploy::alerts::MISSING_SUFFIX;
 use crate::deploy::config::StackArgs;
+use crate::deploy::plan::Change;
 use crate::deploy::stack;
 
 /// `installer up`.
@@ -50,6 +52,15 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, Comm
     stack::apply(&aws, &desired, &observed, &plan).await?;
     let elapsed = started.elapsed();
     report!("up to date in {:.1}s", elapsed.as_secs_f64());
+    let new_missing_alarms = plan
+        .alarms
+        .iter()
+        .filter(|s| s.action == Change::Create && s.name.ends_with(MISSING_SUFFIX));
+    if new_missing_alarms.count() > 0 {
+        report!(
+            "note: a new backup-missing alarm has no data until its table's first backup, so it goes to ALARM until then; `installer invoke --table <table>` makes one now"
+        );
+    }
     // The subscriptions and alarms as they are now that they exist.
     let now = if desired.alarms.is_empty() && observed.topic.is_none() {
         observed

@@ -95,9 +95,12 @@ pub fn errors_alarm(stack: &str) -> String {
     format!("{stack}-function-errors")
 }
 
+/// How a missing-backup alarm's name ends.
+pub const MISSING_SUFFIX: &str = "-backup-missing";
+
 /// The name of a table's missing-backup alarm.
 pub fn missing_alarm(stack: &str, table: &str) -> String {
-    format!("{stack}-{table}-backup-missing")
+    format!("{stack}-{table}{MISSING_SUFFIX}")
 }
 
 /// The name of a table's drill-failed alarm.
