@@ -248,9 +248,9 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
             "{what}: {skipped:#?}"
         );
     }
-    // One DescribeRule is skipped with --rpo; one listing, one read per object in the
-    // period (10 days of ledgers, 2 foreign ones not read), one ListBackups.
-    assert_eq!(json["requests"], 1 + 10 + 1, "{}", json["requests"]);
+    // GetCallerIdentity; no DescribeRule with --rpo; one listing, one read per ledger-named
+    // object in the period (10 days; the .txt is not read), one ListBackups.
+    assert_eq!(json["requests"], 1 + 1 + 10 + 1, "{}", json["requests"]);
 
     let dom = rendered_dom(&page);
     assert!(

@@ -1,7 +1,7 @@
 //! `installer report`: what the backups achieved over a period, from the daily ledgers in the
 //! log bucket, against a recovery point objective (and, with drills, a recovery time one).
-//! Requests: one DescribeRule, then per table one ListObjectsV2 page per 1,000 days, one
-//! GetObject per day covered and the ListBackups pages.
+//! Requests: one GetCallerIdentity, one DescribeRule (without `--rpo`), then per table one
+//! ListObjectsV2 page per 1,000 days, one GetObject per day covered and the ListBackups pages.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -131,6 +131,8 @@ pub async fn report(
 
     let aws = Aws::connect(connect).await?;
     let requests = Requests::default();
+    // Connecting asked STS who we are.
+    requests.add();
     let (rpo, rpo_basis) = match given_rpo {
         Some(rpo) => (rpo, "--rpo".to_owned()),
         None => {
