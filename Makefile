@@ -4,6 +4,7 @@
 #   make build  the Lambda deployment zip (target/lambda/backup-lambda.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
 #   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig); idempotent
+#   make dist   release installers that carry the function (dist/installer-<version>-<target>, SHA256SUMS)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,10 +23,10 @@ INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build test demo bench clean
+.PHONY: help setup installer build test demo bench dist clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 setup: $(VENV_STAMP)
 
@@ -59,6 +60,21 @@ demo: build
 
 bench: $(BENCH_STAMP)
 	bench/run
+
+# Release installers, each carrying the function's zip (x86_64, as `up` deploys by default), for
+# every target in DIST_TARGETS, linked against glibc DIST_GLIBC at most (cargo zigbuild).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' crates/installer/Cargo.toml | head -n 1)
+DIST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+DIST_GLIBC := 2.28
+HOST_TARGET := x86_64-unknown-linux-gnu
+
+dist: setup
+	$(foreach t,$(DIST_TARGETS),rustup target add $(t) >/dev/null &&) true
+	$(foreach t,$(DIST_TARGETS),$(CARGO) zigbuild --locked --release -p installer --target $(t).$(DIST_GLIBC) &&) true
+	target/$(HOST_TARGET)/release/installer build --out $(ZIP)
+	mkdir -p dist
+	$(foreach t,$(DIST_TARGETS),target/$(HOST_TARGET)/release/installer -q bundle --zip $(ZIP) --out dist/installer-$(VERSION)-$(t) --installer target/$(t)/release/installer &&) true
+	cd dist && sha256sum installer-$(VERSION)-* > SHA256SUMS && cat SHA256SUMS
 
 clean:
 	rm -rf target/lambda $(VENV)

@@ -209,6 +209,29 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         html: Option<PathBuf>,
     },
+    /// Write a copy of this installer that carries a function zip, to deploy from anywhere.
+    ///
+    /// The zip is appended to the executable (which still runs as before); `up` and `plan` then
+    /// deploy it when no --zip is given, and `invoke` runs it when it is the deployed code.
+    /// `make dist` builds release installers this way.
+    #[command(after_help = "Examples:
+  installer build && installer bundle --out dist/installer
+  installer bundle --zip my.zip --arch arm64 --out installer-arm64-function")]
+    Bundle {
+        /// The zip to carry (from `installer build`).
+        #[arg(long, default_value = "target/lambda/backup-lambda.zip")]
+        zip: PathBuf,
+        /// The function's CPU architecture (the zip is checked against it).
+        #[arg(long, value_enum, default_value_t = Arch::X86_64)]
+        arch: Arch,
+        /// Where to write the installer.
+        #[arg(long)]
+        out: PathBuf,
+        /// The installer executable to carry it [default: this one]; e.g. one built for
+        /// another platform.
+        #[arg(long, value_name = "PATH")]
+        installer: Option<PathBuf>,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"

@@ -67,6 +67,11 @@ pub enum ArtifactError {
         /// What is wrong with it.
         reason: String,
     },
+    /// No zip to deploy: none given, none carried, no source to build one from.
+    #[error(
+        "this installer carries no function zip for {0} and is not in a checkout of its source; pass --zip <path> (a zip from `installer build`), or use a release installer (`make dist`), which carries one"
+    )]
+    NoZip(Arch),
     /// Zipping failed.
     #[error(transparent)]
     Package(#[from] PackageError),
@@ -173,8 +178,13 @@ pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
         path: path.to_owned(),
         source,
     })?;
+    load_bytes(bytes, path, arch)
+}
+
+/// Checks a deployment zip's `bootstrap` as [`build`] does; `origin` names it in errors.
+pub fn load_bytes(bytes: Vec<u8>, origin: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     let bad = |reason: String| ArtifactError::BadZip {
-        path: path.to_owned(),
+        path: origin.to_owned(),
         reason,
     };
     let mut archive =
@@ -189,6 +199,6 @@ pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     std::io::Read::read_to_end(&mut entry, &mut bootstrap).map_err(|e| bad(e.to_string()))?;
     drop(entry);
     drop(archive);
-    check_bootstrap(&path.join(crate::build::package::ENTRY), &bootstrap, arch)?;
+    check_bootstrap(&origin.join(crate::build::package::ENTRY), &bootstrap, arch)?;
     Ok(Package { bytes })
 }

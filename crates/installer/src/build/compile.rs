@@ -52,6 +52,13 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Whether this installer runs from a checkout of its source (so it can build the function).
+pub fn in_checkout() -> bool {
+    workspace_root()
+        .join("crates/backup-lambda/Cargo.toml")
+        .is_file()
+}
+
 /// PATH with the workspace's `.venv/bin` (where `make setup` puts cargo-zigbuild and zig) first.
 fn search_path(workspace: &Path) -> OsString {
     let venv = workspace.join(".venv/bin");

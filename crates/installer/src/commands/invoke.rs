@@ -1,11 +1,14 @@
 //! `installer invoke`: one backup run now, with the schedule's exact input.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::summary::Invoked;
 use super::{CommandError, DEFAULT_ZIP};
 use crate::aws::{Aws, ConnectArgs};
 use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::local::invoke::InvokeError;
 
 /// Whether `endpoint` is this machine (a local emulator, which cannot execute functions).
 fn is_loopback(endpoint: Option<&str>) -> bool {
@@ -43,15 +46,11 @@ pub async fn invoke(
         }
     );
     let run = if local {
-        let zip = config
-            .zip
-            .clone()
-            .unwrap_or_else(|| crate::build::compile::workspace_root().join(DEFAULT_ZIP));
         crate::local::invoke::local(
             &aws,
             config.function_name(),
             &config.log_group(),
-            &zip,
+            code_here(config.zip.as_deref())?,
             &input,
         )
         .await?
@@ -72,4 +71,26 @@ pub async fn invoke(
         }),
         Err((kind, message)) => Err(CommandError::FunctionFailed { kind, message }),
     }
+}
+
+/// The zips on this machine that may be the deployed code, labelled: `--zip` alone if given;
+/// else the one this installer carries and, in a checkout, the last `installer build`.
+fn code_here(zip: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>, CommandError> {
+    let read = |path: &Path| -> Result<Vec<u8>, CommandError> {
+        std::fs::read(path).map_err(|e| {
+            InvokeError::Local(format!("could not read {}: {e}", path.display())).into()
+        })
+    };
+    if let Some(path) = zip {
+        return Ok(vec![(path.display().to_string(), read(path)?)]);
+    }
+    let mut candidates = Vec::new();
+    if let Some(bytes) = crate::build::bundle::embedded() {
+        candidates.push(("the zip this installer carries".to_owned(), bytes));
+    }
+    let built = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
+    if crate::build::compile::in_checkout() && built.is_file() {
+        candidates.push((built.display().to_string(), read(&built)?));
+    }
+    Ok(candidates)
 }

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod build;
+mod bundle;
 mod down;
 mod drill;
 mod invoke;
@@ -17,6 +18,7 @@ mod up;
 
 pub(crate) use alerts::alerts;
 pub(crate) use build::build;
+pub(crate) use bundle::bundle;
 pub(crate) use down::down;
 pub(crate) use drill::drill;
 pub(crate) use invoke::invoke;
@@ -29,6 +31,7 @@ pub(crate) use status::status;
 pub(crate) use up::up;
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Instant;
 
 use miette::Diagnostic;
@@ -170,6 +173,9 @@ pub enum CommandError {
     /// or the page could not be written.
     #[error("{0}")]
     Period(String),
+    /// `bundle` could not write the installer.
+    #[error("{0}")]
+    Bundle(String),
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -221,6 +227,17 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             out,
             bootstrap,
         } => Ok(Summary::Build(build(arch, bootstrap.as_deref(), &out)?)),
+        Command::Bundle {
+            zip,
+            arch,
+            out,
+            installer,
+        } => Ok(Summary::Bundle(bundle(
+            &zip,
+            arch,
+            installer.as_deref(),
+            &out,
+        )?)),
         Command::Plan { stack } => block_on(plan(&stack, connect)).map(Summary::Plan),
         Command::Up { stack } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Status { stack } => block_on(status(&stack, connect)).map(Summary::Status),
@@ -300,15 +317,35 @@ fn block_on<T, F: Future<Output = Result<T, CommandError>>>(future: F) -> miette
     Ok(runtime.block_on(future)?)
 }
 
-/// The zip to deploy: `--zip`, or a fresh `installer build`.
+/// The zip to deploy: `--zip`; else the one this installer carries (a release binary), if it
+/// is for the architecture asked for; else, in a checkout of the source, a fresh `installer
+/// build`.
 fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
-    match &config.zip {
-        Some(path) => artifact::load(path, config.arch),
-        None => {
+    if let Some(path) = &config.zip {
+        return artifact::load(path, config.arch);
+    }
+    let carried = crate::build::bundle::embedded().map(|bytes| {
+        artifact::load_bytes(
+            bytes,
+            Path::new("the zip this installer carries"),
+            config.arch,
+        )
+    });
+    match carried {
+        Some(Ok(package)) => {
+            report!(
+                "deploying the function zip this installer carries (CodeSha256 {})",
+                package.code_sha256()
+            );
+            Ok(package)
+        }
+        _ if crate::build::compile::in_checkout() => {
             let out = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
             let built = artifact::build(config.arch, None, &out)?;
             artifact::load(&built.path, config.arch)
         }
+        Some(Err(wrong)) => Err(wrong),
+        None => Err(ArtifactError::NoZip(config.arch)),
     }
 }
 

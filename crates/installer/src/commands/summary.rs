@@ -26,6 +26,8 @@ pub enum Summary {
     Invoke(Invoked),
     /// `report`.
     Report(crate::compliance::Report),
+    /// `bundle`.
+    Bundle(Bundled),
     /// `down`.
     Down(Removed),
     /// `restore`.
@@ -50,6 +52,19 @@ pub struct Built {
     /// The newest glibc version it needs (none for a static binary).
     pub glibc_floor: Option<String>,
     /// Lambda's `CodeSha256` of it.
+    pub code_sha256: String,
+}
+
+/// `bundle`: the installer written and the zip it carries.
+#[derive(Debug, Serialize)]
+pub struct Bundled {
+    /// Where the installer was written.
+    pub installer: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// The zip it carries.
+    pub zip: PathBuf,
+    /// Lambda's `CodeSha256` of that zip.
     pub code_sha256: String,
 }
 

@@ -46,7 +46,7 @@ pub enum InvokeError {
     NoFunction(String),
     /// The local zip is not what is deployed.
     #[error(
-        "{zip} is not the deployed code (CodeSha256 {deployed}); deploy it with `installer up`, or pass the deployed zip with --zip"
+        "{zip} is not the deployed code (CodeSha256 {deployed}); deploy it with `installer up`, or pass the zip that was deployed with --zip"
     )]
     CodeMismatch {
         /// The zip tried.
@@ -223,16 +223,17 @@ fn unpack(zip: &[u8], dir: &Path) -> Result<PathBuf, InvokeError> {
     Ok(path)
 }
 
-/// Runs the deployed function here: `zip` must be the deployed code.
+/// Runs the deployed function here, from whichever of `candidates` (a label and a zip's bytes
+/// each) is the deployed code.
 pub async fn local(
     aws: &Aws,
     function: &str,
     log_group: &str,
-    zip: &Path,
+    candidates: Vec<(String, Vec<u8>)>,
     input: &str,
 ) -> Result<Invocation, InvokeError> {
     let deployed = deployed_configuration(aws, function).await?;
-    let zip_bytes = deployed_zip(zip, &deployed)?;
+    let zip_bytes = deployed_zip(candidates, &deployed)?;
     let request_id = local_request_id();
     let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
     let bootstrap = unpack(&zip_bytes, &task_root)?;
@@ -283,25 +284,32 @@ async fn deployed_configuration(
         })
 }
 
-/// The zip's bytes, once its digest is the deployed code's `CodeSha256`.
+/// Of the `candidates` (a label and a zip's bytes each), the one whose digest is the deployed
+/// code's `CodeSha256`.
 fn deployed_zip(
-    zip: &Path,
+    candidates: Vec<(String, Vec<u8>)>,
     deployed: &GetFunctionConfigurationOutput,
 ) -> Result<Vec<u8>, InvokeError> {
-    let bytes =
-        std::fs::read(zip).map_err(|e| InvokeError::Local(format!("{}: {e}", zip.display())))?;
-    let sha = crate::build::package::Package {
-        bytes: bytes.clone(),
-    }
-    .code_sha256();
     let deployed_sha = deployed.code_sha256().unwrap_or_default();
-    if sha != deployed_sha {
-        return Err(InvokeError::CodeMismatch {
-            zip: zip.display().to_string(),
-            deployed: deployed_sha.to_owned(),
-        });
+    let mut tried = Vec::new();
+    for (label, bytes) in candidates {
+        let sha = crate::build::package::Package {
+            bytes: bytes.clone(),
+        }
+        .code_sha256();
+        if sha == deployed_sha {
+            return Ok(bytes);
+        }
+        tried.push(label);
     }
-    Ok(bytes)
+    Err(InvokeError::CodeMismatch {
+        zip: if tried.is_empty() {
+            "no zip on this machine".to_owned()
+        } else {
+            tried.join(" nor ")
+        },
+        deployed: deployed_sha.to_owned(),
+    })
 }
 
 /// A request id for a local run, unique enough on this machine and marked `-local`.

@@ -1,0 +1,115 @@
+//! The installer as one file: `installer bundle` writes a copy carrying the zip `installer
+//! build` wrote; that copy, in a directory outside the repository with no cargo, zig or `.venv`
+//! on `PATH`, deploys (`up`, no `--zip`), runs (`invoke`, the code it carries being the
+//! deployed code), reads (`status`) and removes (`down`) the stack through the strict layer.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use support::aws::{clients, leftovers};
+use support::cli::built_zip_path;
+use test_support::unique_name;
+
+/// Lambda's `CodeSha256`: base64 of the zip's SHA-256.
+fn code_sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+/// `binary <args>` run in `dir`, pointed at the strict layer, with only the system's
+/// directories on PATH.
+fn run_in(dir: &Path, binary: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir)
+        .env("AWS_ENDPOINT_URL", test_support::aws_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the bundled installer")
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{what} failed:\n{stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundled_installer_deploys_runs_and_removes_the_stack_from_anywhere() {
+    let dir = std::env::temp_dir().join(unique_name("installer-standalone"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundled: PathBuf = dir.join("installer");
+    let zip = built_zip_path();
+    let zip_bytes = std::fs::read(&zip).expect("make build wrote the zip");
+    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["bundle", "--zip", zip.to_str().unwrap(), "--out"])
+        .arg(&bundled)
+        .output()
+        .unwrap();
+    ok(&out, "bundle");
+    // The file ends with the zip `installer build` wrote, byte for byte, and its trailer.
+    let file = std::fs::read(&bundled).unwrap();
+    let carried = &file[file.len() - 16 - zip_bytes.len()..file.len() - 16];
+    assert_eq!(code_sha256(carried), code_sha256(&zip_bytes));
+    assert_eq!(&file[file.len() - 8..], b"BKLZIP01");
+
+    let stack = unique_name("sta");
+    let table = unique_name("Movies");
+    let base = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let with = |command: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![command.to_owned()];
+        args.extend(base.iter().chain(extra).map(|s| (*s).to_owned()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_in(&dir, &bundled, &args)
+    };
+    let stderr = ok(&run(with("up", &[])), "up from an empty directory");
+    assert!(
+        stderr.contains("deploying the function zip this installer carries"),
+        "{stderr}"
+    );
+    let aws = clients().await;
+    let deployed = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.code_sha256(),
+        Some(code_sha256(&zip_bytes).as_str()),
+        "the carried zip is what was deployed"
+    );
+    let stderr = ok(&run(with("invoke", &[])), "invoke with the carried code");
+    assert!(stderr.contains("run finished"), "{stderr}");
+
+    // A zip that is not the deployed code is refused, naming what to pass.
+    let other = dir.join("other.zip");
+    std::fs::write(&other, b"not the deployed code").unwrap();
+    let out = run(with("invoke", &["--zip", other.to_str().unwrap()]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is not the deployed code"), "{stderr}");
+
+    let status = run(with("status", &[]));
+    let stderr = ok(&status, "status");
+    assert!(
+        stderr.contains(&format!("backups of {table}: 1")),
+        "{stderr}"
+    );
+    ok(&run(with("down", &["--yes"])), "down");
+    assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
