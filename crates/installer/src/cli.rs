@@ -79,6 +79,9 @@ pub enum Command {
         /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
+        /// Accepted for symmetry with `down --yes`; `up` never asks (run `plan` to see first).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Show what exists, whether it matches, each table's backups and its run records.
     #[command(
@@ -232,6 +235,15 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         installer: Option<PathBuf>,
     },
+    /// Print a shell completion script: `installer completions bash > /etc/bash_completion.d/installer`.
+    #[command(
+        after_help = "Examples:\n  installer completions bash > ~/.local/share/bash-completion/completions/installer\n  installer completions zsh > \"${fpath[1]}/_installer\"\n  installer completions fish > ~/.config/fish/completions/installer.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Remove everything the stack made (only what is tagged as this stack's).
     #[command(
         after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
@@ -247,6 +259,16 @@ pub enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+}
+
+/// Writes `shell`'s completion script for the whole command line to stdout.
+pub fn print_completions(shell: clap_complete::Shell) {
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "installer",
+        &mut std::io::stdout(),
+    );
 }
 
 /// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is
@@ -304,6 +326,7 @@ pub fn parse() -> Cli {
 /// line that matters.
 pub fn init_logging(verbose: bool) {
     use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let (own, others) = if verbose {
@@ -315,14 +338,46 @@ pub fn init_logging(verbose: bool) {
         .with_target("installer", own)
         .with_target("backup_lambda", own)
         .with_default(others);
+    // For people, `warning: <message> <fields>`; with -v, timestamps and levels for debugging.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let layer = if verbose {
+        layer.boxed()
+    } else {
+        layer.event_format(Plain).boxed()
+    };
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false),
-        )
+        .with(layer)
         .with(filter)
         .init();
+}
+
+/// A log line as a compiler would print it: `warning: <message> <field>=<value> ...`.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let label = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "{label}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 #[cfg(test)]

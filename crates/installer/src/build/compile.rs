@@ -121,13 +121,23 @@ pub fn compile(workspace: &Path, arch: Arch) -> Result<PathBuf, CompileError> {
         .arg("--message-format=json-render-diagnostics")
         .env("PATH", &path)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     debug!(?command, "compiling the function");
     let spawn_error = |source| CompileError::Spawn {
         program: zigbuild.display().to_string(),
         source,
     };
     let mut child = command.spawn().map_err(spawn_error)?;
+    // Cargo's own lines go on to stderr, but for its "Finished" summary: noise in every `up`.
+    let forward = child.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !line.trim_start().starts_with("Finished ") {
+                    eprintln!("{line}");
+                }
+            }
+        })
+    });
     let mut executable = None;
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -142,6 +152,9 @@ pub fn compile(workspace: &Path, arch: Arch) -> Result<PathBuf, CompileError> {
         }
     }
     let status = child.wait().map_err(spawn_error)?;
+    if let Some(forward) = forward {
+        let _ = forward.join();
+    }
     if !status.success() {
         return Err(CompileError::Failed(status));
     }

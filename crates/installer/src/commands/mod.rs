@@ -198,7 +198,7 @@ pub fn run(
 ) -> miette::Result<std::process::ExitCode> {
     let summary = dispatch(command, connect, output == Output::Json)?;
     match (output, &summary) {
-        (_, Summary::Logs) => {}
+        (_, Summary::Logs | Summary::Completions) => {}
         (Output::Json, summary) => {
             println!("{}", serde_json::to_string(summary).unwrap_or_default())
         }
@@ -239,7 +239,11 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             &out,
         )?)),
         Command::Plan { stack } => block_on(plan(&stack, connect)).map(Summary::Plan),
-        Command::Up { stack } => block_on(up(&stack, connect)).map(Summary::Up),
+        Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
+        Command::Completions { shell } => {
+            crate::cli::print_completions(shell);
+            Ok(Summary::Completions)
+        }
         Command::Status { stack } => block_on(status(&stack, connect)).map(Summary::Status),
         Command::LoadData {
             table,

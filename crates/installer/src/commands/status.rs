@@ -118,6 +118,7 @@ async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<Backup
         }
     };
     backups.sort_by_key(|b| std::cmp::Reverse(b.created));
+    let now = time::OffsetDateTime::now_utc();
     report!("  backups of {table}: {}", backups.len());
     backups
         .into_iter()
@@ -127,7 +128,12 @@ async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<Backup
             } else {
                 "other"
             };
-            report!("    {:<40} {:?} {} ({made_by})", b.name, b.state, b.created);
+            report!(
+                "    {:<40} {:?} {} ({made_by})",
+                b.name,
+                b.state,
+                crate::report::when(b.created, now)
+            );
             BackupStatus {
                 state: format!("{:?}", b.state),
                 name: b.name,

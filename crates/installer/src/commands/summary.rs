@@ -36,6 +36,8 @@ pub enum Summary {
     Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
     Logs,
+    /// `completions`: the script is the output.
+    Completions,
 }
 
 /// `build`: the zip written.

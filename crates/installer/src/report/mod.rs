@@ -1,5 +1,5 @@
-//! The human report on stderr: per-resource progress ([`progress`]), and whether `-q` silenced it
-//! (errors always show).
+//! The human report on stderr: per-resource progress ([`progress`]), whether `-q` silenced it
+//! (errors always show), and times as people read them ([`when`]).
 
 pub(crate) mod progress;
 
@@ -15,4 +15,35 @@ pub fn set_quiet() {
 /// Whether the report is silenced.
 pub fn is_quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
+}
+
+/// `at` for people, to the second, with how long ago it was at `now`:
+/// `2026-11-29 21:24:18 UTC (3 min ago)`.
+pub fn when(at: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let stamp = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
+    let age = (now - at).whole_seconds();
+    if age < 0 {
+        format!("{stamp} (in the future)")
+    } else {
+        let age = crate::compliance::assess::human(age.unsigned_abs());
+        format!("{stamp} ({age} ago)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_read_to_the_second_with_their_age() {
+        let at = datetime!(2026-11-29 21:24:18.171999931 UTC);
+        let now = datetime!(2026-11-29 21:27:30 UTC);
+        assert_eq!(when(at, now), "2026-11-29 21:24:18 UTC (3 min 11 s ago)");
+    }
 }

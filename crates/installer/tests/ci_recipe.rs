@@ -1,0 +1,121 @@
+//! The CI recipe works as written: `examples/github-actions.yml` parses as YAML, assumes a role
+//! through GitHub's OIDC, and every `installer` command in it exists with every flag it passes
+//! (checked against the real binary's `--help`), as do the `INSTALLER_*` settings it sets; and
+//! shell completions generate for bash, zsh and fish.
+
+use std::process::Command;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn workflow() -> Yaml {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/github-actions.yml"
+    );
+    let text = std::fs::read_to_string(path).expect("examples/github-actions.yml");
+    YamlLoader::load_from_str(&text)
+        .expect("the workflow is YAML")
+        .remove(0)
+}
+
+fn help(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "installer {args:?} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_installer_command_and_setting_in_the_workflow_exists() {
+    let workflow = workflow();
+    let steps = workflow["jobs"]["deploy"]["steps"]
+        .as_vec()
+        .expect("jobs.deploy.steps");
+    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
+    assert!(
+        uses.iter()
+            .any(|u| u.starts_with("aws-actions/configure-aws-credentials@")),
+        "{uses:?}"
+    );
+    assert_eq!(
+        workflow["permissions"]["id-token"].as_str(),
+        Some("write"),
+        "OIDC"
+    );
+
+    let mut checked = 0;
+    for script in steps.iter().filter_map(|s| s["run"].as_str()) {
+        for line in script.lines().filter(|l| l.contains("bin/installer ")) {
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .skip_while(|w| *w != "bin/installer")
+                .skip(1)
+                .take_while(|w| *w != ">" && *w != "|")
+                .collect();
+            // Global flags first (`--output json`), then the subcommand and its flags.
+            let mut rest = words.as_slice();
+            while let [flag, value, tail @ ..] = rest
+                && *flag == "--output"
+            {
+                assert!(["json", "text"].contains(value), "{line}");
+                rest = tail;
+            }
+            let (command, flags) = rest.split_first().expect("a subcommand");
+            let text = help(&[command]);
+            for flag in flags.iter().filter(|w| w.starts_with("--")) {
+                assert!(
+                    text.contains(flag),
+                    "`installer {command}` has no {flag}: {line}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "plan, up and report are in the workflow");
+
+    let up = help(&["up"]);
+    let env = workflow["env"].as_hash().expect("env");
+    for key in env
+        .keys()
+        .filter_map(Yaml::as_str)
+        .filter(|k| k.starts_with("INSTALLER_"))
+    {
+        if ["INSTALLER_VERSION", "INSTALLER_SHA256", "INSTALLER_URL"].contains(&key) {
+            continue;
+        }
+        assert!(
+            up.contains(&format!("env: {key}=")),
+            "`installer up` reads no {key}"
+        );
+    }
+}
+
+#[test]
+fn completions_generate_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef installer"),
+        ("fish", "complete -c installer"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains(marker),
+            "{shell}: {}",
+            &script[..script.len().min(200)]
+        );
+        for subcommand in ["up", "report", "bundle", "down"] {
+            assert!(
+                script.contains(subcommand),
+                "{shell} completes {subcommand}"
+            );
+        }
+    }
+}
