@@ -126,6 +126,9 @@ pub enum Command {
         /// Run the function here even if the endpoint is not on this machine.
         #[arg(long)]
         local: bool,
+        /// Print the function's log lines as it wrote them (JSON), not rendered for reading.
+        #[arg(long)]
+        raw: bool,
     },
     /// Show the function's log events, oldest first.
     #[command(after_help = "Examples:\n  installer logs\n  installer logs --since 15m --follow")]
@@ -139,6 +142,10 @@ pub enum Command {
         /// Keep printing new events until interrupted.
         #[arg(long)]
         follow: bool,
+        /// Print the events as the function wrote them (JSON), not rendered for reading
+        /// (`--output json` prints them raw too, one JSON line each).
+        #[arg(long)]
+        raw: bool,
     },
     /// Restore a backup (or a point in time) into a new table, then verify it.
     ///

@@ -36,8 +36,8 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         assert!(out.status.success(), "{stderr}");
         assert!(stderr.contains("locally"), "{stderr}");
         assert!(
-            stderr.contains("\"message\":\"backup created\""),
-            "log lines are shown: {stderr}"
+            stderr.contains("  INFO  backup created  arn="),
+            "log lines are shown, for reading: {stderr}"
         );
         let result: Value =
             serde_json::from_slice(&out.stdout).expect("the function's JSON result");
@@ -126,7 +126,23 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         "each invoke appended its line to its day's ledger: {keys:?}"
     );
 
-    let logs = installer(&with("logs"));
+    // For reading: level, message and fields; metrics as their values.
+    let readable = installer(&with("logs"));
+    let readable = String::from_utf8_lossy(&readable.stdout);
+    assert_eq!(
+        readable.matches(" INFO  run finished  ").count(),
+        4,
+        "{readable}"
+    );
+    assert_eq!(
+        readable.matches(" metrics BackupMade=1").count(),
+        4,
+        "{readable}"
+    );
+    assert!(!readable.contains("xrayTraceId"), "{readable}");
+
+    // As the function wrote them, with --raw.
+    let logs = installer(&[&with("logs")[..], &["--raw"]].concat());
     let printed = String::from_utf8_lossy(&logs.stdout);
     assert!(logs.status.success());
     assert_eq!(printed.matches("START RequestId:").count(), 4, "{printed}");

@@ -25,6 +25,7 @@ pub async fn invoke(
     args: &StackArgs,
     connect: &ConnectArgs,
     force_local: bool,
+    raw: bool,
 ) -> Result<Invoked, CommandError> {
     let config = StackConfig::from_args(args)?;
     let table = config
@@ -58,7 +59,11 @@ pub async fn invoke(
         crate::local::invoke::remote(&aws, config.function_name(), &input).await?
     };
     for line in &run.logs {
-        report!("  {line}");
+        if raw {
+            report!("  {line}");
+        } else {
+            report!("  {}", crate::report::log_line::render(line));
+        }
     }
     match run.result {
         Ok(result) => Ok(Invoked {

@@ -17,6 +17,7 @@ pub async fn logs(
     since: &str,
     follow: bool,
     json_lines: bool,
+    raw: bool,
 ) -> Result<(), CommandError> {
     let config = StackConfig::from_args(args)?;
     let window = backup_lambda::drill::parse_period(since)
@@ -30,7 +31,7 @@ pub async fn logs(
         for event in read_events(&aws, &group, start).await? {
             let id = event.event_id.clone().unwrap_or_default();
             if seen.insert(id) {
-                print_event(&event, json_lines);
+                print_event(&event, json_lines, raw);
                 newest = newest.max(event.timestamp.unwrap_or(newest));
             }
         }
@@ -83,8 +84,9 @@ async fn read_events(
     Ok(events)
 }
 
-/// Prints one event on stdout: `<RFC 3339 time> <message>`, or a JSON line.
-fn print_event(event: &FilteredLogEvent, json_lines: bool) {
+/// Prints one event on stdout: `<RFC 3339 time> <message>` (rendered for reading unless `raw`),
+/// or a JSON line.
+fn print_event(event: &FilteredLogEvent, json_lines: bool, raw: bool) {
     let when = event
         .timestamp
         .and_then(|ms| {
@@ -98,7 +100,9 @@ fn print_event(event: &FilteredLogEvent, json_lines: bool) {
     let message = event.message.as_deref().unwrap_or_default().trim_end();
     if json_lines {
         println!("{}", json!({"timestamp": when, "message": message}));
-    } else {
+    } else if raw {
         println!("{when} {message}");
+    } else {
+        println!("{when} {}", crate::report::log_line::render(message));
     }
 }

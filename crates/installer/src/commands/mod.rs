@@ -258,14 +258,15 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             connect,
         ))
         .map(Summary::LoadData),
-        Command::Invoke { stack, local } => {
-            block_on(invoke(&stack, connect, local)).map(Summary::Invoke)
+        Command::Invoke { stack, local, raw } => {
+            block_on(invoke(&stack, connect, local, raw)).map(Summary::Invoke)
         }
         Command::Logs {
             stack,
             since,
             follow,
-        } => block_on(logs(&stack, connect, &since, follow, json)).map(|()| Summary::Logs),
+            raw,
+        } => block_on(logs(&stack, connect, &since, follow, json, raw)).map(|()| Summary::Logs),
         Command::Down {
             stack,
             yes,

@@ -1,6 +1,8 @@
 //! The human report on stderr: per-resource progress ([`progress`]), whether `-q` silenced it
-//! (errors always show), and times as people read them ([`when`]).
+//! (errors always show), the function's log lines rendered for reading ([`log_line`]), and
+//! times as people read them ([`when`]).
 
+pub(crate) mod log_line;
 pub(crate) mod progress;
 
 use std::sync::atomic::{AtomicBool, Ordering};
