@@ -28,11 +28,13 @@ pub fn render(line: &str) -> String {
         return line.to_owned();
     };
     let level = object.get("level").and_then(Value::as_str).unwrap_or("");
-    let fields: Vec<String> = object
+    // Sorted by name: the same order whether or not serde_json keeps the line's own.
+    let mut fields: Vec<String> = object
         .iter()
         .filter(|(k, _)| !NOISE.contains(&k.as_str()))
         .map(|(k, v)| format!("{k}={}", scalar(v)))
         .collect();
+    fields.sort();
     let mut out = format!("{level:<5} {message}");
     if !fields.is_empty() {
         out.push_str("  ");
