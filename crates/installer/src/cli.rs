@@ -268,14 +268,12 @@ pub enum Command {
     },
 }
 
-/// Writes `shell`'s completion script for the whole command line to stdout.
+/// Writes `shell`'s completion script for the whole command line to stdout (a reader that
+/// stops early, such as `head`, is not an error).
 pub fn print_completions(shell: clap_complete::Shell) {
-    clap_complete::generate(
-        shell,
-        &mut Cli::command(),
-        "installer",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "installer", &mut script);
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
 }
 
 /// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is

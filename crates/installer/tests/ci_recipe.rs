@@ -119,3 +119,20 @@ fn completions_generate_for_each_shell() {
         }
     }
 }
+
+#[test]
+fn completions_piped_into_a_reader_that_stops_early_do_not_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["completions", "zsh"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the script is written (as `| head -0` would): the write
+    // meets a closed pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -136,15 +136,23 @@ fn json_of(out: &Output) -> Value {
     })
 }
 
-/// Debian's `chromium`, which the tests' set-up installs (`.ci/run`).
+/// Debian's `chromium`, which the tests' set-up installs (`.ci/run`): headless, in a profile of
+/// its own, and making no connection of its own (the page needs none; the machine allows none).
 fn chromium() -> Command {
+    let profile = tempdir().join("chromium-profile");
     let mut command = Command::new("chromium");
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-    ]);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
     command
 }
 
