@@ -48,6 +48,7 @@ pub fn parse_period(text: &str) -> Option<Duration> {
 
 /// A drill under way, as kept in the bucket between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InProgress {
     /// The drill's id: its start, `YYYYmmddHHMMSS`.
     pub id: String,
@@ -67,6 +68,7 @@ pub struct InProgress {
 /// How a drill ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Verdict {
     /// Restored, ACTIVE, and verified.
     Passed,
@@ -76,6 +78,7 @@ pub enum Verdict {
 
 /// The record of one drill, written beside the run records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DrillRecord {
     /// The table drilled.
     pub table: String,

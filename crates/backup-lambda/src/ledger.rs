@@ -47,6 +47,7 @@ pub struct DayLedger {
 /// How a run ended, as the report counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Outcome {
     /// Backed up, and every deletion due was made or left for a later run.
     Ok,

@@ -202,6 +202,7 @@ pub async fn status(db: &Client, table: &TableName) -> Result<Option<TableStatus
 /// What [`reapply`] put back on the restored table (a restore keeps the data, keys and indexes,
 /// but not these settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Reapplied {
     /// The source's time-to-live attribute, if it has TTL on.
     pub ttl_attribute: Option<String>,
@@ -316,6 +317,7 @@ async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Verification {
     /// Items the backup recorded (DescribeBackup's `ItemCount`: DynamoDB's figure for the
     /// source table, refreshed about every six hours).

@@ -242,6 +242,9 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         installer: Option<PathBuf>,
     },
+    /// Print the JSON Schema of the documents `--output json` prints (one per command, told
+    /// apart by their "command" field); published as schemas/installer-output.schema.json.
+    Schema,
     /// Print a shell completion script: `installer completions bash > /etc/bash_completion.d/installer`.
     #[command(
         after_help = "Examples:\n  installer completions bash > ~/.local/share/bash-completion/completions/installer\n  installer completions zsh > \"${fpath[1]}/_installer\"\n  installer completions fish > ~/.config/fish/completions/installer.fish"

@@ -231,6 +231,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&status);
     let alerts = &status["alerts"];
     assert_eq!(alerts["topic"], ours.as_str());
     assert_eq!(alerts["other_topics"], json!([theirs]));
@@ -260,6 +261,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     plan_args.extend(args(&["--drill-every", "7d"]));
     let out = installer(&plan_args.iter().map(String::as_str).collect::<Vec<_>>());
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&plan);
     assert_eq!(
         plan["changes"],
         false,

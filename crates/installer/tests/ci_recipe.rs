@@ -1,7 +1,10 @@
 //! The CI recipe works as written: `examples/github-actions.yml` parses as YAML, assumes a role
 //! through GitHub's OIDC, and every `installer` command in it exists with every flag it passes
 //! (checked against the real binary's `--help`), as do the `INSTALLER_*` settings it sets; and
-//! shell completions generate for bash, zsh and fish.
+//! shell completions generate for bash, zsh and fish; the published JSON Schema of
+//! `--output json` is the one the output types give.
+
+mod support;
 
 use std::process::Command;
 
@@ -135,4 +138,23 @@ fn completions_piped_into_a_reader_that_stops_early_do_not_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_published_schema_is_the_one_the_output_types_give() {
+    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        generated,
+        support::schema::published(),
+        "schemas/installer-output.schema.json is stale: regenerate it with `installer schema > schemas/installer-output.schema.json`"
+    );
+    // It is a schema a validator accepts, and it tells a wrong document from a right one.
+    support::schema::assert_valid(&serde_json::json!({"command": "printed"}));
+    let validator = jsonschema::validator_for(&generated).unwrap();
+    assert!(!validator.is_valid(&serde_json::json!({"command": "bundle", "bytes": "many"})));
 }

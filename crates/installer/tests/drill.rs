@@ -253,6 +253,7 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
         String::from_utf8_lossy(&out.stderr)
     );
     let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    support::schema::assert_valid(&record);
     assert_eq!(record["command"], "drill");
     assert_eq!(record["verdict"], "passed", "{record}");
     assert_eq!(

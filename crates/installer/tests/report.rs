@@ -127,13 +127,15 @@ fn report(stack: &str, table: &str, bucket: &str, extra: &[&str]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let document = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    })
+    });
+    support::schema::assert_valid(&document);
+    document
 }
 
 /// Debian's `chromium`, which the tests' set-up installs (`.ci/run`): headless, in a profile of

@@ -27,7 +27,9 @@ fn restore_json(args: &[&str]) -> Value {
     let out = installer(&all);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "restore {args:?} failed:\n{stderr}");
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
+    let document = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    support::schema::assert_valid(&document);
+    document
 }
 
 #[tokio::test(flavor = "multi_thread")]

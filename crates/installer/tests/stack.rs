@@ -790,6 +790,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         String::from_utf8_lossy(&out.stderr)
     );
     let up: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    support::schema::assert_valid(&up);
     assert_eq!(up["command"], "up");
     assert_eq!(up["changes"], true);
     let resources = up["resources"].as_array().expect("resources");
@@ -821,6 +822,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
     let mut args = vec!["--output", "json", "status"];
     args.extend(n.flags(&[]));
     let status: Value = serde_json::from_slice(&installer(&args).stdout).expect("JSON");
+    support::schema::assert_valid(&status);
     assert!(
         status["resources"]
             .as_array()
@@ -835,6 +837,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         "--output", "json", "down", "--yes", "--stack", &n.stack, "--table", &n.table,
     ]);
     let down: Value = serde_json::from_slice(&down.stdout).expect("JSON");
+    support::schema::assert_valid(&down);
     assert_eq!(down["command"], "down");
     assert!(
         down["resources"]

@@ -198,7 +198,7 @@ pub fn run(
 ) -> miette::Result<std::process::ExitCode> {
     let summary = dispatch(command, connect, output == Output::Json)?;
     match (output, &summary) {
-        (_, Summary::Logs | Summary::Completions) => {}
+        (_, Summary::Logs | Summary::Printed) => {}
         (Output::Json, summary) => {
             println!("{}", serde_json::to_string(summary).unwrap_or_default())
         }
@@ -240,9 +240,17 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         )?)),
         Command::Plan { stack } => block_on(plan(&stack, connect)).map(Summary::Plan),
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
+        Command::Schema => {
+            let schema = schemars::schema_for!(Summary);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            Ok(Summary::Printed)
+        }
         Command::Completions { shell } => {
             crate::cli::print_completions(shell);
-            Ok(Summary::Completions)
+            Ok(Summary::Printed)
         }
         Command::Status { stack } => block_on(status(&stack, connect)).map(Summary::Status),
         Command::LoadData {

@@ -11,6 +11,7 @@ use crate::deploy::plan::{PlanLine, Removal, Step};
 /// One command's result.
 #[derive(Debug, Serialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
+#[derive(schemars::JsonSchema)]
 pub enum Summary {
     /// `build`.
     Build(Built),
@@ -36,12 +37,12 @@ pub enum Summary {
     Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
     Logs,
-    /// `completions`: the script is the output.
-    Completions,
+    /// `completions` and `schema`: what they print is the output.
+    Printed,
 }
 
 /// `build`: the zip written.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Built {
     /// Where.
     pub zip: PathBuf,
@@ -58,7 +59,7 @@ pub struct Built {
 }
 
 /// `bundle`: the installer written and the zip it carries.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Bundled {
     /// Where the installer was written.
     pub installer: PathBuf,
@@ -71,7 +72,7 @@ pub struct Bundled {
 }
 
 /// The stack, where it is, and what `up` would do or did to each resource.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Planned {
     /// The stack's name.
     pub stack: String,
@@ -90,7 +91,7 @@ pub struct Planned {
 }
 
 /// The stack's alerting, as it is: where alarms go, who is subscribed, each alarm's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Alerts {
     /// The stack's own topic, when it has (or `up` makes) one.
     pub topic: Option<String>,
@@ -105,7 +106,7 @@ pub struct Alerts {
 }
 
 /// One subscription of the alert topic.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AlertSubscription {
     /// `email`, ...
     pub protocol: String,
@@ -116,7 +117,7 @@ pub struct AlertSubscription {
 }
 
 /// One alarm and its state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AlarmState {
     /// Its name.
     pub name: String,
@@ -127,7 +128,7 @@ pub struct AlarmState {
 }
 
 /// Milliseconds each phase of `plan` and `up` took.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct Phases {
     /// Loading configuration and credentials and asking STS who we are.
     pub connect_ms: u128,
@@ -139,7 +140,7 @@ pub struct Phases {
 }
 
 /// `up`: the plan as applied, and what the stack is made of.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Applied {
     /// The plan applied.
     #[serde(flatten)]
@@ -159,7 +160,7 @@ pub struct Applied {
 }
 
 /// `status`: each resource's state, and each table's backups and run records.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// The stack's name.
     pub stack: String,
@@ -176,7 +177,7 @@ pub struct Status {
 }
 
 /// One table's backups and run records.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TableStatus {
     /// The table.
     pub table: String,
@@ -191,7 +192,7 @@ pub struct TableStatus {
 }
 
 /// One backup as `status` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BackupStatus {
     /// Its name.
     pub name: String,
@@ -204,7 +205,7 @@ pub struct BackupStatus {
 }
 
 /// `load-data`: how the load went.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Loaded {
     /// The table.
     pub table: String,
@@ -221,7 +222,7 @@ pub struct Loaded {
 }
 
 /// A record `load-data` skipped.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     /// Its index in the file.
     pub index: usize,
@@ -230,7 +231,7 @@ pub struct Skipped {
 }
 
 /// `invoke`: the run and its result.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Invoked {
     /// The function.
     pub function: String,
@@ -247,7 +248,7 @@ pub struct Invoked {
 }
 
 /// `down`: what was removed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Removed {
     /// The stack's name.
     pub stack: String,
@@ -264,7 +265,7 @@ pub struct Removed {
 }
 
 /// `restore`: what was restored from, what was put back, and what the verification found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Restored {
     /// The table whose backup was restored.
     pub table: String,
@@ -285,6 +286,7 @@ pub struct Restored {
 /// What a restore was made from.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(schemars::JsonSchema)]
 pub enum RestoredFrom {
     /// An on-demand backup.
     Backup {
@@ -310,7 +312,7 @@ impl std::fmt::Display for RestoredFrom {
 }
 
 /// Milliseconds each phase of `restore` took.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct RestorePhases {
     /// Starting the restore.
     pub start_ms: u128,
@@ -323,7 +325,7 @@ pub struct RestorePhases {
 }
 
 /// How many of the function's backups of a table `down` deleted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BackupsDeleted {
     /// The table.
     pub table: String,

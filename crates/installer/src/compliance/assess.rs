@@ -57,7 +57,7 @@ pub struct Drill {
 }
 
 /// A backup that exists now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Retained {
     /// Its name.
     pub name: String,
@@ -69,7 +69,7 @@ pub struct Retained {
 
 /// An object under the ledgers' prefix that is not a readable ledger, or a line that is not
 /// a readable entry: reported, then left out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     /// The object's key.
     pub key: String,
@@ -78,20 +78,22 @@ pub struct Skipped {
 }
 
 /// A stretch without a successful backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Gap {
     /// The last backup before it (RFC 3339 in the JSON).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub from: OffsetDateTime,
     /// The next backup, or the end of the window.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub to: OffsetDateTime,
     /// Its length in seconds.
     pub seconds: u64,
 }
 
 /// How many runs ended each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RunCounts {
     /// Backed up and pruned.
     pub ok: usize,
@@ -102,7 +104,7 @@ pub struct RunCounts {
 }
 
 /// A drill in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DrillLine {
     /// When it was judged (RFC 3339).
     pub at: String,
@@ -119,7 +121,7 @@ pub struct DrillLine {
 }
 
 /// A run that failed or was partial, for the report's list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// When (RFC 3339).
     pub at: String,
@@ -133,7 +135,7 @@ pub struct Problem {
 pub const PROBLEMS_LISTED: usize = 50;
 
 /// Everything the report says about one table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TableReport {
     /// The table.
     pub table: String,

@@ -18,7 +18,7 @@ use assess::TableReport;
 pub const EXIT_OBJECTIVES_MISSED: u8 = 3;
 
 /// A compliance report: the period, the objectives, and each table's figures and verdicts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// The stack.
     pub stack: String,
@@ -28,9 +28,11 @@ pub struct Report {
     pub region: String,
     /// The start of the period.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub from: OffsetDateTime,
     /// The end of the period.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub to: OffsetDateTime,
     /// The recovery point objective, in seconds.
     pub rpo_seconds: u64,

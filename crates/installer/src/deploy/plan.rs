@@ -46,6 +46,52 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Every kind, in the order plans list them.
+    pub const ALL: [Kind; 9] = [
+        Kind::LogGroup,
+        Kind::Role,
+        Kind::Bucket,
+        Kind::Table,
+        Kind::Function,
+        Kind::Schedule,
+        Kind::Backups,
+        Kind::Topic,
+        Kind::Alarm,
+    ];
+}
+
+/// A string schema with these values.
+fn names_schema(names: &[&str]) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": names})
+}
+
+impl schemars::JsonSchema for Kind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Kind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&Kind::ALL.map(Kind::as_str))
+    }
+}
+
+impl schemars::JsonSchema for Removal {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Removal".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let all = [
+            Removal::Delete,
+            Removal::Absent,
+            Removal::NotOurs,
+            Removal::Kept,
+        ];
+        names_schema(&all.map(Removal::as_str))
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
@@ -129,7 +175,7 @@ impl fmt::Display for Removal {
 }
 
 /// One resource and what happens to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Step<A> {
     /// The kind of resource.
     pub kind: Kind,
@@ -173,6 +219,7 @@ impl<F: fmt::Display> Step<Change<F>> {
 /// What a plan line says happens, in a word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(schemars::JsonSchema)]
 pub enum Verb {
     /// Created.
     Create,
@@ -190,7 +237,7 @@ pub enum Verb {
 
 /// One resource's line of a plan, whatever its kind: what `plan` and `up` print and what
 /// `--output json` lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PlanLine {
     /// The kind of resource.
     pub kind: Kind,

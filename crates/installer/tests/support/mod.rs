@@ -5,3 +5,4 @@
 pub mod aws;
 pub mod cli;
 pub mod lambda;
+pub mod schema;
