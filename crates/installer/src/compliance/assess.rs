@@ -391,21 +391,18 @@ mod tests {
         runs
     }
 
-    #[test]
-    fn the_longest_gap_spans_failed_and_missing_runs() {
+    /// `runs` judged over the window against an RPO of `rpo_days` and no RTO.
+    fn judged(rpo_days: i64, runs: Vec<Run>) -> TableReport {
         let objectives = Objectives {
-            rpo: day(2),
+            rpo: day(rpo_days),
             rto: None,
         };
-        let report = assess(
-            "Movies",
-            window(),
-            objectives,
-            history(),
-            vec![],
-            vec![],
-            vec![],
-        );
+        assess("Movies", window(), objectives, runs, vec![], vec![], vec![])
+    }
+
+    #[test]
+    fn the_longest_gap_spans_failed_and_missing_runs() {
+        let report = judged(2, history());
         assert_eq!(
             report.runs,
             RunCounts {
@@ -431,19 +428,7 @@ mod tests {
 
     #[test]
     fn a_wide_enough_rpo_is_met() {
-        let objectives = Objectives {
-            rpo: day(4),
-            rto: None,
-        };
-        let report = assess(
-            "Movies",
-            window(),
-            objectives,
-            history(),
-            vec![],
-            vec![],
-            vec![],
-        );
+        let report = judged(4, history());
         assert!(report.rpo_met, "{:?}", report.findings);
         assert!(report.gaps_over_rpo.is_empty());
         assert_eq!(report.rto_met, None);
@@ -455,11 +440,7 @@ mod tests {
             run(datetime!(2026-11-01 03:00 UTC), Outcome::Ok),
             run(datetime!(2026-11-02 03:00 UTC), Outcome::Ok),
         ];
-        let objectives = Objectives {
-            rpo: day(2),
-            rto: None,
-        };
-        let report = assess("Movies", window(), objectives, runs, vec![], vec![], vec![]);
+        let report = judged(2, runs);
         assert!(!report.rpo_met);
         let trailing = report.gaps_over_rpo.last().unwrap();
         assert_eq!(
@@ -472,11 +453,7 @@ mod tests {
     #[test]
     fn no_backup_at_all_misses_the_rpo() {
         let runs = vec![run(datetime!(2026-11-05 03:00 UTC), Outcome::Failed)];
-        let objectives = Objectives {
-            rpo: day(2),
-            rto: None,
-        };
-        let report = assess("Movies", window(), objectives, runs, vec![], vec![], vec![]);
+        let report = judged(2, runs);
         assert!(!report.rpo_met);
         assert_eq!(report.findings, ["no successful backup in the period"]);
         assert_eq!(report.newest_age_seconds, None);
