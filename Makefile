@@ -1,6 +1,6 @@
 # Scheduled DynamoDB backups with retention: developer entry points.
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
-#   make test   everything CI checks: format, lints, unit, paging, moto and artifact tests
+#   make test   everything CI checks: format, lints, unit, paging, moto, artifact and release tests
 #   make build  the Lambda deployment zip (target/lambda/backup-lambda.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
 #   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig); idempotent
@@ -23,7 +23,7 @@ INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build test demo bench dist clean
+.PHONY: help setup installer build test demo bench dist dist-host clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
@@ -52,8 +52,9 @@ build: installer
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(MAKE) --no-print-directory build
-	BACKUP_LAMBDA_ZIP=$(CURDIR)/$(ZIP) scripts/with-moto $(CARGO) test --locked --workspace
+	$(MAKE) --no-print-directory dist-host
+	INSTALLER_DIST=$(CURDIR)/$(HOST_DIST) BACKUP_LAMBDA_ZIP=$(CURDIR)/$(ZIP) \
+	  scripts/with-moto $(CARGO) test --locked --workspace
 
 demo: build
 	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
@@ -66,7 +67,7 @@ bench: $(BENCH_STAMP)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' crates/installer/Cargo.toml | head -n 1)
 DIST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 DIST_GLIBC := 2.28
-HOST_TARGET := x86_64-unknown-linux-gnu
+HOST_TARGET := $(shell rustc -vV | sed -n "s/^host: //p")
 
 dist: setup
 	$(foreach t,$(DIST_TARGETS),rustup target add $(t) >/dev/null &&) true
@@ -75,6 +76,15 @@ dist: setup
 	mkdir -p dist
 	$(foreach t,$(DIST_TARGETS),target/$(HOST_TARGET)/release/installer -q bundle --zip $(ZIP) --out dist/installer-$(VERSION)-$(t) --installer target/$(t)/release/installer &&) true
 	cd dist && sha256sum installer-$(VERSION)-* > SHA256SUMS && cat SHA256SUMS
+
+# This machine's release installer exactly as `make dist` ships it, bundled by the test build:
+# what the standalone test copies out of the checkout and runs.
+HOST_DIST := dist/installer-$(VERSION)-$(HOST_TARGET)
+
+dist-host: build
+	$(CARGO) zigbuild --locked --release -p installer --target $(HOST_TARGET).$(DIST_GLIBC)
+	mkdir -p dist
+	$(INSTALLER) -q bundle --zip $(ZIP) --out $(HOST_DIST) --installer target/$(HOST_TARGET)/release/installer
 
 clean:
 	rm -rf target/lambda $(VENV)

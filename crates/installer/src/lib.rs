@@ -10,7 +10,7 @@
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
 //! | `deploy/` | the stack: `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
-//! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator) |
+//! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
 //! | `compliance/` | `installer report`: the daily ledgers read (`history`), judged (`assess`), rendered (`text`, `html`) |
 //! | `report/` | the human report on stderr: progress lines, `-q` |

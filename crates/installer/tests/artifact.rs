@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
-use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap, write_executable};
+use support::lambda::{
+    built_zip, newest_glibc, start_bootstrap, temp_dir, unzip_bootstrap, write_executable,
+};
 use test_support::{aws_endpoint, backup_names, create_movies_table, moto_config, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");
@@ -54,31 +56,7 @@ fn the_bootstrap_needs_no_glibc_newer_than_2_34() {
     let dir = temp_dir("objdump");
     let binary = dir.join("bootstrap");
     write_executable(&binary, &unzip_bootstrap(&built_zip()));
-    // objdump, not our own ELF reader, so that the check is independent of the code under test.
-    let out = Command::new("objdump")
-        .arg("-T")
-        .arg(&binary)
-        .output()
-        .expect("run objdump");
-    assert!(
-        out.status.success(),
-        "objdump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8_lossy(&out.stdout);
-    let mut versions: Vec<(u32, u32)> = table
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter_map(|word| word.strip_prefix("GLIBC_"))
-        .filter_map(|v| {
-            let mut parts = v.split('.');
-            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-        })
-        .collect();
-    versions.sort_unstable();
-    let newest = versions
-        .last()
-        .copied()
-        .expect("a dynamically linked glibc binary");
+    let newest = newest_glibc(&binary);
     assert!(
         newest <= (2, 34),
         "bootstrap needs GLIBC_{}.{}",

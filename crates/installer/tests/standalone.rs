@@ -1,7 +1,9 @@
-//! The installer as one file: `installer bundle` writes a copy carrying the zip `installer
-//! build` wrote; that copy, in a directory outside the repository with no cargo, zig or `.venv`
-//! on `PATH`, deploys (`up`, no `--zip`), runs (`invoke`, the code it carries being the
-//! deployed code), reads (`status`) and removes (`down`) the stack through the strict layer.
+//! The installer as one file: the release binary `make dist` ships for this machine
+//! (`INSTALLER_DIST`, set by `make test`; else this build, bundled here), carrying the zip
+//! `installer build` wrote. Copied to a directory outside the repository with no cargo, zig or
+//! `.venv` on `PATH`, it deploys (`up`, no `--zip`), runs (`invoke`: the code it carries, then,
+//! once other code is deployed, the code downloaded from the function), reads (`status`) and
+//! removes (`down`) the stack through the strict layer.
 
 mod support;
 
@@ -12,6 +14,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use support::aws::{clients, leftovers};
 use support::cli::built_zip_path;
+use support::lambda::newest_glibc;
 use test_support::unique_name;
 
 /// Lambda's `CodeSha256`: base64 of the zip's SHA-256.
@@ -37,6 +40,51 @@ fn run_in(dir: &Path, binary: &Path, args: &[&str]) -> Output {
         .expect("run the bundled installer")
 }
 
+/// The glibc `make dist` links the release installers against at most (DIST_GLIBC).
+const DIST_GLIBC: (u32, u32) = (2, 28);
+
+/// The installer under test, at `dir/installer`: `make dist`'s release binary for this machine
+/// when `INSTALLER_DIST` names it (always so in CI), else this build bundled with `zip`.
+fn installer_in(dir: &Path, zip: &Path) -> PathBuf {
+    let installer = dir.join("installer");
+    match std::env::var_os("INSTALLER_DIST") {
+        Some(dist) => {
+            std::fs::copy(&dist, &installer).expect("copy the release installer");
+            let newest = newest_glibc(&installer);
+            assert!(
+                newest <= DIST_GLIBC,
+                "the release installer needs GLIBC_{}.{}",
+                newest.0,
+                newest.1
+            );
+        }
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI tests the release binary: run `make test`, which sets INSTALLER_DIST"
+            );
+            let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+                .args(["bundle", "--zip", zip.to_str().unwrap(), "--out"])
+                .arg(&installer)
+                .output()
+                .unwrap();
+            ok(&out, "bundle");
+        }
+    }
+    installer
+}
+
+/// The same zip with a different digest: a comment added to its end-of-central-directory record
+/// (the last 22 bytes of a zip without one; the comment's length is its last two).
+fn with_comment(zip: &[u8], comment: &[u8]) -> Vec<u8> {
+    let mut out = zip.to_vec();
+    let at = out.len() - 2;
+    assert_eq!(&out[at..], [0, 0], "the zip has no comment yet");
+    out[at..].copy_from_slice(&u16::try_from(comment.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(comment);
+    out
+}
+
 fn ok(out: &Output, what: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{what} failed:\n{stderr}");
@@ -44,18 +92,12 @@ fn ok(out: &Output, what: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_bundled_installer_deploys_runs_and_removes_the_stack_from_anywhere() {
+async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere() {
     let dir = std::env::temp_dir().join(unique_name("installer-standalone"));
     std::fs::create_dir_all(&dir).unwrap();
-    let bundled: PathBuf = dir.join("installer");
     let zip = built_zip_path();
     let zip_bytes = std::fs::read(&zip).expect("make build wrote the zip");
-    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
-        .args(["bundle", "--zip", zip.to_str().unwrap(), "--out"])
-        .arg(&bundled)
-        .output()
-        .unwrap();
-    ok(&out, "bundle");
+    let bundled = installer_in(&dir, &zip);
     // The file ends with the zip `installer build` wrote, byte for byte, and its trailer.
     let file = std::fs::read(&bundled).unwrap();
     let carried = &file[file.len() - 16 - zip_bytes.len()..file.len() - 16];
@@ -94,6 +136,26 @@ async fn a_bundled_installer_deploys_runs_and_removes_the_stack_from_anywhere() 
     );
     let stderr = ok(&run(with("invoke", &[])), "invoke with the carried code");
     assert!(stderr.contains("run finished"), "{stderr}");
+    assert!(
+        stderr.contains("running the deployed code from the zip this installer carries"),
+        "{stderr}"
+    );
+
+    // Other code deployed: no zip here matches, so invoke runs the code GetFunction points at.
+    let variant = dir.join("variant.zip");
+    let variant_bytes = with_comment(&zip_bytes, b"variant");
+    std::fs::write(&variant, &variant_bytes).unwrap();
+    ok(
+        &run(with("up", &["--zip", variant.to_str().unwrap()])),
+        "up with another zip",
+    );
+    std::fs::remove_file(&variant).unwrap();
+    let stderr = ok(&run(with("invoke", &[])), "invoke with downloaded code");
+    assert!(
+        stderr.contains("running the deployed code from the function's code location"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run finished"), "{stderr}");
 
     // A zip that is not the deployed code is refused, naming what to pass.
     let other = dir.join("other.zip");
@@ -106,7 +168,7 @@ async fn a_bundled_installer_deploys_runs_and_removes_the_stack_from_anywhere() 
     let status = run(with("status", &[]));
     let stderr = ok(&status, "status");
     assert!(
-        stderr.contains(&format!("backups of {table}: 1")),
+        stderr.contains(&format!("backups of {table}: 2")),
         "{stderr}"
     );
     ok(&run(with("down", &["--yes"])), "down");

@@ -373,7 +373,8 @@ impl Shared {
             request.header("X-Amz-Target"),
             request.header("Authorization"),
             &request.body,
-        );
+        )
+        .with_host(request.header("Host"));
         let now = std::time::Instant::now();
         if let Some((rule, reply)) = strict.refuse(&call, now, self) {
             return (Some(reply.to_bytes()), Some(rule));

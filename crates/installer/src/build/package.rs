@@ -44,8 +44,13 @@ impl Package {
     /// The SHA-256 of the zip, base64-encoded: what Lambda reports as the function's
     /// `CodeSha256`.
     pub fn code_sha256(&self) -> String {
-        BASE64_STANDARD.encode(Sha256::digest(&self.bytes))
+        code_sha256(&self.bytes)
     }
+}
+
+/// The SHA-256 of a zip's `bytes`, base64-encoded, as Lambda reports it (`CodeSha256`).
+pub fn code_sha256(bytes: &[u8]) -> String {
+    BASE64_STANDARD.encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::summary::Invoked;
 use super::{CommandError, DEFAULT_ZIP};
 use crate::aws::{Aws, ConnectArgs};
 use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::local::deployed_code::Candidate;
 use crate::local::invoke::InvokeError;
 
 /// Whether `endpoint` is this machine (a local emulator, which cannot execute functions).
@@ -52,6 +53,7 @@ pub async fn invoke(
             config.function_name(),
             &config.log_group(),
             code_here(config.zip.as_deref())?,
+            config.zip.is_some(),
             &input,
         )
         .await?
@@ -78,24 +80,33 @@ pub async fn invoke(
     }
 }
 
-/// The zips on this machine that may be the deployed code, labelled: `--zip` alone if given;
-/// else the one this installer carries and, in a checkout, the last `installer build`.
-fn code_here(zip: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>, CommandError> {
+/// The zips on this machine that may be the deployed code: `--zip` alone if given; else the one
+/// this installer carries and, in a checkout, the last `installer build`.
+fn code_here(zip: Option<&Path>) -> Result<Vec<Candidate>, CommandError> {
     let read = |path: &Path| -> Result<Vec<u8>, CommandError> {
         std::fs::read(path).map_err(|e| {
             InvokeError::Local(format!("could not read {}: {e}", path.display())).into()
         })
     };
     if let Some(path) = zip {
-        return Ok(vec![(path.display().to_string(), read(path)?)]);
+        return Ok(vec![Candidate {
+            label: path.display().to_string(),
+            bytes: read(path)?,
+        }]);
     }
     let mut candidates = Vec::new();
     if let Some(bytes) = crate::build::bundle::embedded() {
-        candidates.push(("the zip this installer carries".to_owned(), bytes));
+        candidates.push(Candidate {
+            label: "the zip this installer carries".to_owned(),
+            bytes,
+        });
     }
     let built = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
     if crate::build::compile::in_checkout() && built.is_file() {
-        candidates.push((built.display().to_string(), read(&built)?));
+        candidates.push(Candidate {
+            label: built.display().to_string(),
+            bytes: read(&built)?,
+        });
     }
     Ok(candidates)
 }

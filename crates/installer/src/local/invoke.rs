@@ -23,6 +23,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::aws::{Aws, AwsError, AwsResult};
+use crate::local::deployed_code::{self, Candidate};
 use crate::local::runtime_api::{Outcome, RuntimeApi};
 
 /// Why the function could not be run.
@@ -53,6 +54,18 @@ pub enum InvokeError {
         zip: String,
         /// The deployed code's digest.
         deployed: String,
+    },
+    /// No zip here is the deployed code, and the code could not be downloaded.
+    #[error(
+        "{tried} is the deployed code (CodeSha256 {deployed}), and it could not be fetched from the function: {reason}; pass the deployed zip with --zip"
+    )]
+    CodeUnavailable {
+        /// The zips tried.
+        tried: String,
+        /// The deployed code's digest.
+        deployed: String,
+        /// Why the download failed.
+        reason: String,
     },
     /// The zip or the local run failed.
     #[error("could not run the function locally: {0}")]
@@ -223,17 +236,21 @@ fn unpack(zip: &[u8], dir: &Path) -> Result<PathBuf, InvokeError> {
     Ok(path)
 }
 
-/// Runs the deployed function here, from whichever of `candidates` (a label and a zip's bytes
-/// each) is the deployed code.
+/// Runs the deployed function here, from its deployed code: whichever of `candidates` that is,
+/// else (unless `explicit`: the user named the one zip) the code downloaded from the function.
 pub async fn local(
     aws: &Aws,
     function: &str,
     log_group: &str,
-    candidates: Vec<(String, Vec<u8>)>,
+    candidates: Vec<Candidate>,
+    explicit: bool,
     input: &str,
 ) -> Result<Invocation, InvokeError> {
     let deployed = deployed_configuration(aws, function).await?;
-    let zip_bytes = deployed_zip(candidates, &deployed)?;
+    let deployed_sha = deployed.code_sha256().unwrap_or_default();
+    let code = deployed_code::find(aws, function, deployed_sha, candidates, explicit).await?;
+    report!("running the deployed code from {}", code.source);
+    let zip_bytes = code.bytes;
     let request_id = local_request_id();
     let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
     let bootstrap = unpack(&zip_bytes, &task_root)?;
@@ -282,34 +299,6 @@ async fn deployed_configuration(
                 err.into()
             }
         })
-}
-
-/// Of the `candidates` (a label and a zip's bytes each), the one whose digest is the deployed
-/// code's `CodeSha256`.
-fn deployed_zip(
-    candidates: Vec<(String, Vec<u8>)>,
-    deployed: &GetFunctionConfigurationOutput,
-) -> Result<Vec<u8>, InvokeError> {
-    let deployed_sha = deployed.code_sha256().unwrap_or_default();
-    let mut tried = Vec::new();
-    for (label, bytes) in candidates {
-        let sha = crate::build::package::Package {
-            bytes: bytes.clone(),
-        }
-        .code_sha256();
-        if sha == deployed_sha {
-            return Ok(bytes);
-        }
-        tried.push(label);
-    }
-    Err(InvokeError::CodeMismatch {
-        zip: if tried.is_empty() {
-            "no zip on this machine".to_owned()
-        } else {
-            tried.join(" nor ")
-        },
-        deployed: deployed_sha.to_owned(),
-    })
 }
 
 /// A request id for a local run, unique enough on this machine and marked `-local`.

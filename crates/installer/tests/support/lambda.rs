@@ -105,3 +105,28 @@ fn spawn(command: &mut Command) -> std::process::Child {
     }
     panic!("the bootstrap stayed busy (ETXTBSY)")
 }
+
+/// The newest `GLIBC_x.y` symbol version `binary` needs, read by `objdump -T` (not by the code
+/// under test's own ELF reader, so that the check is independent of it).
+pub fn newest_glibc(binary: &Path) -> (u32, u32) {
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(binary)
+        .output()
+        .expect("run objdump");
+    assert!(
+        out.status.success(),
+        "objdump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    table
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|word| word.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .max()
+        .expect("a dynamically linked glibc binary")
+}

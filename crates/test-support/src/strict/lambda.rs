@@ -1,6 +1,10 @@
 //! Lambda's function states, and IAM roles that Lambda cannot assume yet.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
 
 use super::{Call, Recent, Reply, Rule, Service, Upstream, decode};
 
@@ -231,6 +235,107 @@ impl Rule for UpdateInProgress {
     }
 }
 
+/// The path under which [`CodeLocation`] serves the code it hands out.
+const CODE_PATH: &str = "/__strict/code/";
+
+/// GetFunction's `Code.Location` is a presigned URL that downloads the deployed zip, for ten
+/// minutes; moto names an S3 host it does not serve.
+///
+/// Lambda API reference, FunctionCodeLocation: "Location: A presigned URL that you can use to
+/// download the deployment package"; the earlier wording adds "The URL is valid for up to 10
+/// minutes." Here the URL points at the proxy itself (the `Host` the client used), which answers
+/// with the zip as it was when GetFunction answered, and 403 `AccessDenied` "Request has
+/// expired" after ten minutes, as an expired presigned S3 URL does.
+#[derive(Default)]
+pub struct CodeLocation {
+    /// Each function's zip, from its last CreateFunction or UpdateFunctionCode with `ZipFile`.
+    code: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// Each location handed out: the zip and when.
+    handed_out: Mutex<Vec<(Arc<Vec<u8>>, Instant)>>,
+}
+
+/// How long a location stays valid.
+const LOCATION_VALID: Duration = Duration::from_secs(600);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Rule for CodeLocation {
+    fn name(&self) -> &'static str {
+        "CodeLocation"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let token = call
+            .operation
+            .strip_prefix("GET ")?
+            .strip_prefix(CODE_PATH)?;
+        let handed_out = lock(&self.handed_out);
+        let found = token.parse::<usize>().ok().and_then(|i| handed_out.get(i));
+        Some(match found {
+            Some((zip, at)) if now.saturating_duration_since(*at) < LOCATION_VALID => Reply {
+                status: 200,
+                headers: vec![("Content-Type".to_owned(), "application/zip".to_owned())],
+                body: zip.to_vec(),
+            },
+            Some(_) => Reply::s3_error(403, "AccessDenied", "Request has expired"),
+            None => Reply::s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            ),
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.service != LAMBDA || !reply.ok() {
+            return;
+        }
+        let name = call
+            .resource
+            .clone()
+            .or_else(|| call.field("FunctionName").map(function_name));
+        let Some(name) = name else {
+            return;
+        };
+        match call.operation.as_str() {
+            "CreateFunction" | "UpdateFunctionCode" => {
+                let zip = call
+                    .json
+                    .get("Code")
+                    .unwrap_or(&call.json)
+                    .get("ZipFile")
+                    .and_then(|z| z.as_str())
+                    .and_then(|z| base64::engine::general_purpose::STANDARD.decode(z).ok());
+                let mut code = lock(&self.code);
+                match zip {
+                    Some(zip) => code.insert(name, Arc::new(zip)),
+                    None => code.remove(&name),
+                };
+            }
+            "DeleteFunction" => {
+                lock(&self.code).remove(&name);
+            }
+            "GetFunction" => {
+                let (Some(zip), Some(host)) = (lock(&self.code).get(&name).cloned(), &call.host)
+                else {
+                    return;
+                };
+                let mut handed_out = lock(&self.handed_out);
+                let location = format!(
+                    "http://{host}{CODE_PATH}{}?X-Amz-Expires={}",
+                    handed_out.len(),
+                    LOCATION_VALID.as_secs()
+                );
+                handed_out.push((zip, now));
+                reply.edit_json(|j| j["Code"]["Location"] = location.into());
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::Nothing;
@@ -249,6 +354,79 @@ mod tests {
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
         }
+    }
+
+    #[test]
+    fn the_code_location_serves_the_deployed_zip_for_ten_minutes() {
+        let rule = CodeLocation::default();
+        let t0 = Instant::now();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let create = lambda(
+            "POST",
+            "/2015-03-31/functions",
+            json!({"FunctionName": "f", "Code": {"ZipFile": b64(b"first zip")}}),
+        );
+        rule.answered(&create, &mut reply(201, json!({})), t0);
+        let get = |host: Option<&str>| {
+            let mut got = reply(200, json!({"Code": {"Location": "https://moto/unserved"}}));
+            rule.answered(
+                &lambda("GET", "/2015-03-31/functions/f", json!(null)).with_host(host),
+                &mut got,
+                t0,
+            );
+            got.json()["Code"]["Location"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let first = get(Some("127.0.0.1:9"));
+        let path = first
+            .strip_prefix("http://127.0.0.1:9")
+            .and_then(|p| p.split('?').next())
+            .expect("a location on the proxy");
+        let download = |path: &str, at: Instant| {
+            rule.refuse(&Call::parse("GET", path, None, None, b""), at, &Nothing)
+        };
+        let served = download(path, t0 + Duration::from_secs(599)).expect("served");
+        assert_eq!(
+            (served.status, served.body.as_slice()),
+            (200, &b"first zip"[..])
+        );
+
+        let update = lambda(
+            "PUT",
+            "/2015-03-31/functions/f/code",
+            json!({"ZipFile": b64(b"second zip")}),
+        );
+        rule.answered(&update, &mut reply(200, json!({})), t0);
+        let second = get(Some("127.0.0.1:9"));
+        let second_path = second
+            .strip_prefix("http://127.0.0.1:9")
+            .and_then(|p| p.split('?').next())
+            .expect("a location on the proxy");
+        assert_eq!(
+            download(second_path, t0).map(|r| r.body),
+            Some(b"second zip".to_vec())
+        );
+        assert_eq!(
+            download(path, t0).map(|r| r.body),
+            Some(b"first zip".to_vec()),
+            "a location keeps the zip it was handed out for"
+        );
+
+        let expired = download(path, t0 + LOCATION_VALID).expect("answered");
+        assert_eq!(expired.status, 403);
+        assert!(String::from_utf8_lossy(&expired.body).contains("Request has expired"));
+        assert_eq!(
+            download("/__strict/code/99", t0).map(|r| r.status),
+            Some(403)
+        );
+        assert!(download("/bucket/key", t0).is_none(), "other requests pass");
+        assert_eq!(
+            get(None),
+            "https://moto/unserved",
+            "left alone without a host"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use dynamodb::{
     TableDeleting,
 };
 pub use events::TargetsPerRule;
-pub use lambda::{FunctionPending, RolePropagation, UpdateInProgress};
+pub use lambda::{CodeLocation, FunctionPending, RolePropagation, UpdateInProgress};
 pub use s3::BucketNameReuse;
 pub use sns::EmailPendingConfirmation;
 
@@ -73,6 +73,8 @@ pub struct Call {
     pub resource: Option<String>,
     /// The `Authorization` header, so a rule asking moto something acts as the same caller.
     pub authorization: Option<String>,
+    /// The `Host` the client addressed (the proxy), for a rule that hands out URLs it serves.
+    pub host: Option<String>,
 }
 
 impl Call {
@@ -125,7 +127,15 @@ impl Call {
             params,
             resource,
             authorization: authorization.map(str::to_owned),
+            host: None,
         }
+    }
+
+    /// The call, addressed to `host`.
+    #[must_use]
+    pub fn with_host(mut self, host: Option<&str>) -> Self {
+        self.host = host.map(str::to_owned);
+        self
     }
 
     /// Whether this is `operation` of `service`.
@@ -457,6 +467,7 @@ impl Strict {
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),
                 Box::new(UpdateInProgress::new(windows.update_in_progress)),
+                Box::new(CodeLocation::default()),
             ],
         }
     }
