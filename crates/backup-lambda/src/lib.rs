@@ -3,12 +3,14 @@
 //! Each invocation with an event such as `{"TableName": "Movies"}` makes an on-demand backup of
 //! the table named `<table>-<YYYYmmddHHMMSS>`, lists all of the table's backups, keeps the newest
 //! `MAX_BACKUPS` that this function made (see [`retention::decide`]), deletes the older ones and
-//! writes a JSON record of the run to `LOG_BUCKET`.
+//! writes a JSON record of the run to `LOG_BUCKET`; with `EXPORT_EVERY`, it also exports the table
+//! to S3 once a day or week ([`export`]).
 
 #![warn(missing_docs)]
 
 pub mod drill;
 pub mod error;
+pub mod export;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;

@@ -25,6 +25,10 @@ pub const BACKUP_MADE: &str = "BackupMade";
 /// 1 for a drill that passed, 0 for one that failed: what the drill alarm watches.
 pub const DRILL_PASSED: &str = "DrillPassed";
 
+/// 1 for an export seen to complete, 0 for one seen to fail or that could not be started or
+/// checked: what the export alarm watches.
+pub const EXPORT_COMPLETED: &str = "ExportCompleted";
+
 /// One metric: its name, unit and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
@@ -36,9 +40,24 @@ pub struct Metric {
     pub value: f64,
 }
 
-/// The metrics of a run: `BackupMade` 1, `BackupsKept`, `DeletionsFailed`, `RunDuration`.
+/// The metrics of a run: `BackupMade` 1, `BackupsKept`, `DeletionsFailed`, `RunDuration`, and
+/// `ExportCompleted` when the run saw an export end or fail.
 pub fn of_run(record: &RunRecord) -> Vec<Metric> {
-    vec![
+    let export = record.export.as_ref().and_then(|step| {
+        let value = if step.completed() {
+            1.0
+        } else if step.failed() {
+            0.0
+        } else {
+            return None;
+        };
+        Some(Metric {
+            name: EXPORT_COMPLETED,
+            unit: "Count",
+            value,
+        })
+    });
+    let mut metrics = vec![
         Metric {
             name: BACKUP_MADE,
             unit: "Count",
@@ -59,7 +78,9 @@ pub fn of_run(record: &RunRecord) -> Vec<Metric> {
             unit: "Milliseconds",
             value: record.duration_ms as f64,
         },
-    ]
+    ];
+    metrics.extend(export);
+    metrics
 }
 
 /// The metrics of a run that made no backup: `BackupMade` 0.

@@ -31,13 +31,25 @@ pub fn drill_record_key(table: &str, id: &str) -> String {
 /// The folder of a table's drills, under its prefix.
 const DRILLS: &str = "drills/";
 
+/// The folder of a table's export records, under its prefix (the role's `s3:GetObject`
+/// permission covers exactly `runs/*/exports/*`).
+pub const EXPORTS_FOLDER: &str = "exports/";
+
+/// Where the record of `table`'s export of `period` lives: `runs/<table>/exports/<period>.json`.
+pub fn export_key(table: &str, period: &str) -> String {
+    format!("{}{EXPORTS_FOLDER}{period}.json", table_prefix(table))
+}
+
 /// The folder of a table's daily ledgers, under its prefix (the role's `s3:GetObject`
 /// permission covers exactly `runs/*/daily/*`).
 pub const LEDGER_FOLDER: &str = "daily/";
 
-/// Whether `key` (under a table's prefix) is a run's record, not a drill's or a ledger.
+/// Whether `key` (under a table's prefix) is a run's record, not a drill's, an export's or a
+/// ledger.
 pub fn is_run_record_key(key: &str) -> bool {
-    !key.contains(&format!("/{DRILLS}")) && !key.contains(&format!("/{LEDGER_FOLDER}"))
+    [DRILLS, LEDGER_FOLDER, EXPORTS_FOLDER]
+        .iter()
+        .all(|folder| !key.contains(&format!("/{folder}")))
 }
 
 /// The prefix of `table`'s daily ledgers: `runs/<table>/daily/`. Keys under it sort by day.
@@ -103,5 +115,10 @@ mod tests {
         assert_eq!(ledger_day("runs/Movies/daily/notes.txt"), None);
         assert!(!is_run_record_key(&key));
         assert!(!is_run_record_key(&drill_last_key("Movies")));
+        assert!(!is_run_record_key(&export_key("Movies", "2026-W49")));
+        assert_eq!(
+            export_key("Movies", "2026-11-30"),
+            "runs/Movies/exports/2026-11-30.json"
+        );
     }
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::drill::{DrillSettings, parse_period};
+use crate::export::{DEFAULT_PREFIX, ExportEvery, ExportSettings};
 use crate::naming::{TableName, TableNameError};
 use crate::retention::RetentionPolicy;
 
@@ -42,6 +43,16 @@ pub enum RequestError {
         /// What was given.
         got: String,
     },
+    /// An export setting in the environment is not valid.
+    #[error("{field} must be {expected}, got {got:?}")]
+    BadExportSetting {
+        /// The environment variable.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What was given.
+        got: String,
+    },
     /// A drill period in the environment is not a period.
     #[error("{field} must be off or a period such as 7d, 12h or 30m, got {got:?}")]
     BadPeriod {
@@ -61,12 +72,16 @@ pub struct Settings {
     pub log_bucket: Option<String>,
     /// Restore drills (`DRILL_EVERY`, `DRILL_TIMEOUT`), if on.
     pub drill: Option<DrillSettings>,
+    /// Exports to S3 (`EXPORT_EVERY`, `EXPORT_BUCKET`, `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`),
+    /// if on.
+    pub export: Option<ExportSettings>,
 }
 
 impl Settings {
     /// Reads `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `LOG_BUCKET`,
-    /// `DRILL_EVERY` (unset or `off`: no drills) and `DRILL_TIMEOUT` (default 12h) through `var`,
-    /// which returns a variable's value if it is set.
+    /// `DRILL_EVERY` (unset or `off`: no drills), `DRILL_TIMEOUT` (default 12h) and the export
+    /// settings (see [`export_settings`]) through `var`, which returns a variable's value if it
+    /// is set.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, RequestError> {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let max_backups = match non_empty("MAX_BACKUPS") {
@@ -76,13 +91,23 @@ impl Settings {
         let max_age_days = non_empty("MAX_AGE_DAYS")
             .map(|v| parse_count("MAX_AGE_DAYS", &Value::String(v), MAX_AGE_DAYS))
             .transpose()?;
+        let log_bucket = non_empty("LOG_BUCKET");
+        let export = export_settings(&non_empty)?;
+        if export.is_some() && log_bucket.is_none() {
+            return Err(RequestError::BadExportSetting {
+                field: "LOG_BUCKET",
+                expected: "set when EXPORT_EVERY is (exports are recorded there)",
+                got: String::new(),
+            });
+        }
         Ok(Self {
             default_policy: RetentionPolicy {
                 max_backups,
                 max_age_days,
             },
-            log_bucket: non_empty("LOG_BUCKET"),
+            log_bucket,
             drill: drill_settings(&non_empty)?,
+            export,
         })
     }
 
@@ -109,6 +134,51 @@ fn drill_settings(
         None => DEFAULT_DRILL_TIMEOUT,
     };
     Ok(Some(DrillSettings { every, timeout }))
+}
+
+/// The export settings: `EXPORT_EVERY` (unset or `off`: no exports; `daily` or `weekly`),
+/// `EXPORT_BUCKET` (required then), `EXPORT_BUCKET_OWNER` (a 12-digit account id, for another
+/// account's bucket) and `EXPORT_PREFIX` (default `exports/`; a trailing `/` is added).
+pub fn export_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ExportSettings>, RequestError> {
+    let bad =
+        |field: &'static str, expected: &'static str, got: String| RequestError::BadExportSetting {
+            field,
+            expected,
+            got,
+        };
+    let every = match var("EXPORT_EVERY") {
+        None => return Ok(None),
+        Some(v) if v.trim() == "off" => return Ok(None),
+        Some(v) => {
+            ExportEvery::parse(&v).ok_or_else(|| bad("EXPORT_EVERY", "off, daily or weekly", v))?
+        }
+    };
+    let bucket = var("EXPORT_BUCKET")
+        .map(|b| b.trim().to_owned())
+        .ok_or_else(|| bad("EXPORT_BUCKET", "set when EXPORT_EVERY is", String::new()))?;
+    let bucket_owner = var("EXPORT_BUCKET_OWNER").map(|o| o.trim().to_owned());
+    if let Some(owner) = &bucket_owner
+        && (owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad(
+            "EXPORT_BUCKET_OWNER",
+            "a 12-digit AWS account id",
+            owner.clone(),
+        ));
+    }
+    let mut prefix =
+        var("EXPORT_PREFIX").map_or_else(|| DEFAULT_PREFIX.to_owned(), |p| p.trim().to_owned());
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok(Some(ExportSettings {
+        every,
+        bucket,
+        bucket_owner,
+        prefix,
+    }))
 }
 
 /// How long a drill's table may take to become ACTIVE before the drill fails.
@@ -265,5 +335,54 @@ mod tests {
         assert!(err.to_string().starts_with("MAX_BACKUPS must be"), "{err}");
         let empty = Settings::from_vars(env(&[("LOG_BUCKET", " ")])).expect("valid");
         assert_eq!(empty.log_bucket, None);
+        assert_eq!(empty.export, None);
+    }
+
+    #[test]
+    fn export_settings_are_validated() {
+        let vars = |pairs: Vec<(&'static str, &'static str)>| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let on = vec![
+            ("LOG_BUCKET", "logs"),
+            ("EXPORT_EVERY", "weekly"),
+            ("EXPORT_BUCKET", "vault"),
+            ("EXPORT_BUCKET_OWNER", "210987654321"),
+            ("EXPORT_PREFIX", "dynamodb"),
+        ];
+        let export = Settings::from_vars(vars(on.clone()))
+            .expect("valid")
+            .export
+            .expect("on");
+        assert_eq!(export.every, ExportEvery::Weekly);
+        assert_eq!(export.bucket, "vault");
+        assert_eq!(export.bucket_owner.as_deref(), Some("210987654321"));
+        assert_eq!(export.prefix, "dynamodb/");
+        let off = Settings::from_vars(vars(vec![("EXPORT_EVERY", "off")])).expect("valid");
+        assert_eq!(off.export, None);
+
+        let refused = |change: (&'static str, &'static str), expected: &str| {
+            let mut pairs: Vec<_> = on.iter().filter(|(k, _)| *k != change.0).copied().collect();
+            if !change.1.is_empty() {
+                pairs.push(change);
+            }
+            let err = Settings::from_vars(vars(pairs)).expect_err("invalid");
+            assert!(err.to_string().contains(expected), "{err}");
+        };
+        refused(
+            ("EXPORT_EVERY", "hourly"),
+            "EXPORT_EVERY must be off, daily or weekly",
+        );
+        refused(("EXPORT_BUCKET", ""), "EXPORT_BUCKET must be set");
+        refused(("EXPORT_BUCKET_OWNER", "12345"), "12-digit AWS account id");
+        refused(
+            ("LOG_BUCKET", ""),
+            "LOG_BUCKET must be set when EXPORT_EVERY is",
+        );
     }
 }

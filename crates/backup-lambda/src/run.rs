@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use tracing::{error, info, warn};
 
 use crate::error::AwsError;
+use crate::export::{self, ExportSettings, ExportStep};
 use crate::ledger::{self, Entry, Outcome, RunEntry};
 use crate::request::{BackupRequest, RequestError, Settings};
 use crate::retention::{self, Backup};
@@ -213,6 +214,8 @@ pub struct RunRecord {
     pub failures: Vec<FailedDelete>,
     /// Backups left alone because this function did not make them.
     pub not_owned: usize,
+    /// What this run did about exports to S3, when they are on.
+    pub export: Option<ExportStep>,
     /// Where this record was written (`s3://bucket/key`), if it was.
     pub record_uri: Option<String>,
     /// Why listing failed, if it did.
@@ -223,6 +226,19 @@ impl From<&RunRecord> for RunEntry {
     fn from(record: &RunRecord) -> Self {
         let failures = (!record.failures.is_empty())
             .then(|| format!("{} deletion(s) failed", record.failures.len()));
+        let export = match &record.export {
+            Some(ExportStep::Error { error }) => Some(format!("export failed: {error}")),
+            Some(ExportStep::Finished { export })
+                if export.status == export::ExportState::Failed =>
+            {
+                Some(format!(
+                    "export of {} failed: {}",
+                    export.period,
+                    export.failure.as_deref().unwrap_or("no reason given")
+                ))
+            }
+            _ => None,
+        };
         Self {
             at: record.started_at.clone(),
             request_id: record.request_id.clone(),
@@ -233,7 +249,7 @@ impl From<&RunRecord> for RunEntry {
             },
             backup: Some(record.backup_created.name.clone()),
             duration_ms: record.duration_ms,
-            error: record.error.clone().or(failures),
+            error: record.error.clone().or(failures).or(export),
         }
     }
 }
@@ -259,6 +275,7 @@ impl RunRecord {
             deferred: Vec::new(),
             failures: Vec::new(),
             not_owned: 0,
+            export: None,
             record_uri: None,
             error: None,
         }
@@ -373,7 +390,10 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         for (backup, result) in self.delete_all(&decision.delete, invocation.deadline).await {
             record.note_deletion(backup, result);
         }
-        if !record.failures.is_empty() {
+        if let (Some(settings), Some(bucket)) = (&self.settings.export, &self.settings.log_bucket) {
+            record.export = Some(self.export(settings, bucket, &record, now).await);
+        }
+        if !record.failures.is_empty() || record.export.as_ref().is_some_and(ExportStep::failed) {
             record.status = RunStatus::Partial;
         }
         self.finish(&mut record, started, now).await;
@@ -488,6 +508,35 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             .await
     }
 
+    /// Moves the table's exports one step (see [`export::advance`]); the table's ARN is the
+    /// prefix of the ARN of the backup this run made.
+    async fn export(
+        &self,
+        settings: &ExportSettings,
+        bucket: &str,
+        record: &RunRecord,
+        now: OffsetDateTime,
+    ) -> ExportStep {
+        let Some(table_arn) = export::table_arn_of_backup(&record.backup_created.arn) else {
+            return ExportStep::Error {
+                error: format!(
+                    "cannot tell the table's ARN from its backup's, {}",
+                    record.backup_created.arn
+                ),
+            };
+        };
+        export::advance(
+            &self.store,
+            &self.records,
+            bucket,
+            settings,
+            &record.table,
+            table_arn,
+            now,
+        )
+        .await
+    }
+
     /// Adds a run to its day's ledger in the log bucket (if set); a failure is logged, not
     /// fatal: the run itself is done and its record written.
     async fn append_to_ledger(&self, table: &str, entry: RunEntry) {
@@ -564,6 +613,12 @@ mod tests {
         /// DeleteBackup of these never answers (a call the SDK keeps retrying).
         hang_delete: HashSet<String>,
         calls: Mutex<Vec<String>>,
+        /// Every ExportTableToPointInTime asked for.
+        exports: Mutex<Vec<crate::export::ExportRequest>>,
+        /// What DescribeExport says (in progress when unset).
+        export_state: Mutex<Option<crate::export::ExportState>>,
+        /// ExportTableToPointInTime answers PointInTimeRecoveryUnavailableException.
+        fail_export: bool,
     }
 
     impl FakeStore {
@@ -615,7 +670,7 @@ mod tests {
                 }
             }
             let backup = Backup {
-                arn: format!("arn:{table}/backup/{name}"),
+                arn: format!("arn:aws:dynamodb:us-east-1:1:table/{table}/backup/{name}"),
                 name: name.to_owned(),
                 created: NOW,
                 state: BackupState::Creating,
@@ -651,6 +706,47 @@ mod tests {
             self.backups.lock().unwrap().retain(|b| b.arn != arn);
             Ok(())
         }
+        async fn start_export(
+            &self,
+            request: &crate::export::ExportRequest,
+        ) -> Result<crate::export::ExportStatus, AwsError> {
+            if self.fail_export {
+                return Err(aws_error(
+                    "ExportTableToPointInTime",
+                    "PointInTimeRecoveryUnavailableException",
+                ));
+            }
+            let mut exports = self.exports.lock().unwrap();
+            exports.push(request.clone());
+            Ok(crate::export::ExportStatus {
+                arn: format!("{}/export/{}", request.table_arn, exports.len()),
+                state: crate::export::ExportState::InProgress,
+                ended: None,
+                item_count: None,
+                billed_size_bytes: None,
+                failure: None,
+            })
+        }
+        async fn describe_export(
+            &self,
+            arn: &str,
+        ) -> Result<crate::export::ExportStatus, AwsError> {
+            let state = self
+                .export_state
+                .lock()
+                .unwrap()
+                .unwrap_or(crate::export::ExportState::InProgress);
+            let ended = state != crate::export::ExportState::InProgress;
+            Ok(crate::export::ExportStatus {
+                arn: arn.to_owned(),
+                state,
+                ended: ended.then_some(NOW + time::Duration::minutes(20)),
+                item_count: ended.then_some(4609),
+                billed_size_bytes: ended.then_some(1_234_567),
+                failure: (state == crate::export::ExportState::Failed)
+                    .then(|| "S3NoSuchBucket: The specified bucket does not exist".to_owned()),
+            })
+        }
     }
 
     /// Run records as written (bucket, key, JSON), and the ledgers apart, by key.
@@ -670,6 +766,7 @@ mod tests {
     impl RecordSink for FakeRecords {
         async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
             let json = serde_json::from_slice(&body).expect("records are JSON");
+            self.1.lock().unwrap().insert(key.to_owned(), body);
             self.0
                 .lock()
                 .unwrap()
@@ -733,6 +830,7 @@ mod tests {
             },
             log_bucket: bucket.map(str::to_owned),
             drill: None,
+            export: None,
         }
     }
 
@@ -1077,5 +1175,220 @@ mod tests {
         }
         assert!(function.store.calls().is_empty());
         assert!(function.records.0.lock().unwrap().is_empty());
+    }
+
+    fn with_exports(every: crate::export::ExportEvery) -> Settings {
+        Settings {
+            export: Some(ExportSettings {
+                every,
+                bucket: "vault".to_owned(),
+                bucket_owner: None,
+                prefix: crate::export::DEFAULT_PREFIX.to_owned(),
+            }),
+            ..settings(Some("logs"))
+        }
+    }
+
+    fn export_step(record: &RunRecord) -> (&'static str, Option<crate::export::ExportState>) {
+        match record.export.as_ref().expect("exports are on") {
+            ExportStep::Started { export } => ("started", Some(export.status)),
+            ExportStep::Waiting { export } => ("waiting", Some(export.status)),
+            ExportStep::Finished { export } => ("finished", Some(export.status)),
+            ExportStep::Done { status, .. } => ("done", Some(*status)),
+            ExportStep::Error { .. } => ("error", None),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_period_is_exported_once_and_its_outcome_recorded() {
+        use crate::export::{ExportEvery, ExportState};
+        let function = BackupFunction::new(
+            FakeStore::default(),
+            FakeRecords::default(),
+            with_exports(ExportEvery::Daily),
+        );
+        let run = |at: OffsetDateTime, id: &'static str| {
+            let function = &function;
+            async move {
+                function
+                    .handle(&tutorial_event(), &Invocation::new(id, at))
+                    .await
+                    .expect("run succeeds")
+            }
+        };
+        let first = run(NOW, "r1").await;
+        assert_eq!(
+            export_step(&first),
+            ("started", Some(ExportState::InProgress))
+        );
+        assert_eq!(first.status, RunStatus::Ok);
+        {
+            let exports = function.store.exports.lock().unwrap();
+            assert_eq!(exports.len(), 1);
+            assert_eq!(
+                exports[0].table_arn,
+                "arn:aws:dynamodb:us-east-1:1:table/Movies"
+            );
+            assert_eq!(
+                (exports[0].bucket.as_str(), exports[0].prefix.as_str()),
+                ("vault", "exports/Movies/2026-11-25")
+            );
+        }
+        let key = "runs/Movies/exports/2026-11-25.json";
+        let recorded = |function: &BackupFunction<FakeStore, FakeRecords>| -> Value {
+            serde_json::from_slice(&function.records.1.lock().unwrap()[key]).unwrap()
+        };
+        assert_eq!(recorded(&function)["status"], "IN_PROGRESS");
+
+        let later = NOW + time::Duration::minutes(1);
+        let second = run(later, "r2").await;
+        assert_eq!(
+            export_step(&second),
+            ("waiting", Some(ExportState::InProgress))
+        );
+
+        *function.store.export_state.lock().unwrap() = Some(ExportState::Completed);
+        let third = run(later + time::Duration::minutes(30), "r3").await;
+        assert_eq!(
+            export_step(&third),
+            ("finished", Some(ExportState::Completed))
+        );
+        let done = recorded(&function);
+        assert_eq!(done["status"], "COMPLETED");
+        assert_eq!(done["item_count"], 4609);
+        assert_eq!(done["billed_size_bytes"], 1_234_567);
+        assert_eq!(
+            done["duration_seconds"],
+            20 * 60,
+            "from asking to DynamoDB's end"
+        );
+        let metrics = crate::metrics::of_run(&third);
+        assert!(
+            metrics
+                .iter()
+                .any(|m| m.name == crate::metrics::EXPORT_COMPLETED && m.value == 1.0)
+        );
+
+        let fourth = run(later + time::Duration::hours(2), "r4").await;
+        assert_eq!(export_step(&fourth), ("done", Some(ExportState::Completed)));
+        assert_eq!(
+            function.store.exports.lock().unwrap().len(),
+            1,
+            "one export per period"
+        );
+
+        let next_day = run(NOW + time::Duration::days(1), "r5").await;
+        assert_eq!(
+            export_step(&next_day),
+            ("started", Some(ExportState::InProgress))
+        );
+        let exports = function.store.exports.lock().unwrap();
+        assert_eq!(exports[1].prefix, "exports/Movies/2026-11-26");
+        assert_ne!(exports[0].client_token, exports[1].client_token);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_export_running_over_the_period_end_is_waited_for() {
+        use crate::export::{ExportEvery, ExportState};
+        let function = BackupFunction::new(
+            FakeStore::default(),
+            FakeRecords::default(),
+            with_exports(ExportEvery::Daily),
+        );
+        let late = datetime!(2026-11-25 23:50:00 UTC);
+        let event = tutorial_event();
+        function
+            .handle(&event, &Invocation::new("r1", late))
+            .await
+            .unwrap();
+        let next_day = function
+            .handle(
+                &event,
+                &Invocation::new("r2", late + time::Duration::minutes(20)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            export_step(&next_day),
+            ("waiting", Some(ExportState::InProgress))
+        );
+        assert_eq!(function.store.exports.lock().unwrap().len(), 1);
+
+        *function.store.export_state.lock().unwrap() = Some(ExportState::Failed);
+        let failed = function
+            .handle(
+                &event,
+                &Invocation::new("r3", late + time::Duration::minutes(40)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            export_step(&failed),
+            ("finished", Some(ExportState::Failed))
+        );
+        assert_eq!(
+            failed.status,
+            RunStatus::Partial,
+            "a failed export is reported"
+        );
+        let ledger = function
+            .records
+            .ledger("runs/Movies/daily/2026-11-26.json")
+            .unwrap();
+        let line = ledger.runs.last().unwrap();
+        assert_eq!(line.outcome, Outcome::Partial);
+        assert!(
+            line.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("export of 2026-11-25 failed: S3NoSuchBucket"),
+            "{line:?}"
+        );
+        let metrics = crate::metrics::of_run(&failed);
+        assert!(
+            metrics
+                .iter()
+                .any(|m| m.name == crate::metrics::EXPORT_COMPLETED && m.value == 0.0)
+        );
+
+        let after = function
+            .handle(
+                &event,
+                &Invocation::new("r4", late + time::Duration::hours(1)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            export_step(&after),
+            ("started", Some(ExportState::InProgress)),
+            "then the new day's export starts"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_export_that_cannot_start_makes_the_run_partial() {
+        let store = FakeStore {
+            fail_export: true,
+            ..FakeStore::default()
+        };
+        let function = BackupFunction::new(
+            store,
+            FakeRecords::default(),
+            with_exports(crate::export::ExportEvery::Weekly),
+        );
+        let record = function
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
+            .await
+            .expect("the backup is made all the same");
+        assert_eq!(record.status, RunStatus::Partial);
+        assert_eq!(export_step(&record), ("error", None));
+        let ExportStep::Error { error } = record.export.as_ref().unwrap() else {
+            unreachable!()
+        };
+        assert!(
+            error.contains("PointInTimeRecoveryUnavailableException"),
+            "{error}"
+        );
+        assert_eq!(function.store.names().len(), 1, "the backup stands");
     }
 }

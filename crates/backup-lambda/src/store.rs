@@ -7,12 +7,16 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_backup::CreateBackupError;
-use aws_sdk_dynamodb::types::{BackupStatus, BackupSummary, BackupType, BackupTypeFilter};
+use aws_sdk_dynamodb::types::{
+    BackupStatus, BackupSummary, BackupType, BackupTypeFilter, ExportDescription, ExportFormat,
+    ExportStatus as AwsExportStatus, ExportType,
+};
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 use tracing::warn;
 
 use crate::error::{AwsError, AwsResult, is_transient};
+use crate::export::{ExportRequest, ExportState, ExportStatus};
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
 
@@ -33,6 +37,18 @@ pub trait BackupStore: Send + Sync {
 
     /// Deletes the backup with this ARN.
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Starts an export of a table to S3 (ExportTableToPointInTime, DynamoDB JSON, full).
+    fn start_export(
+        &self,
+        request: &ExportRequest,
+    ) -> impl Future<Output = Result<ExportStatus, AwsError>> + Send;
+
+    /// Asks how an export is doing (DescribeExport).
+    fn describe_export(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<ExportStatus, AwsError>> + Send;
 }
 
 /// An object as read, with the version (ETag) it was read at.
@@ -245,6 +261,68 @@ impl BackupStore for DynamoDbBackups {
             .map(drop)
             .aws("DeleteBackup", arn)
     }
+
+    /// The ClientToken makes the SDK's own retries (and a later run's repeat) safe.
+    async fn start_export(&self, request: &ExportRequest) -> Result<ExportStatus, AwsError> {
+        const OP: &str = "ExportTableToPointInTime";
+        let out = self
+            .client
+            .export_table_to_point_in_time()
+            .table_arn(&request.table_arn)
+            .s3_bucket(&request.bucket)
+            .set_s3_bucket_owner(request.bucket_owner.clone())
+            .s3_prefix(&request.prefix)
+            .export_format(ExportFormat::DynamodbJson)
+            .export_type(ExportType::FullExport)
+            .client_token(&request.client_token)
+            .send()
+            .await
+            .aws(OP, &request.table_arn)?;
+        out.export_description()
+            .and_then(export_status)
+            .ok_or_else(|| {
+                AwsError::malformed(OP, &request.table_arn, "the response has no ExportArn")
+            })
+    }
+
+    async fn describe_export(&self, arn: &str) -> Result<ExportStatus, AwsError> {
+        const OP: &str = "DescribeExport";
+        let out = self
+            .client
+            .describe_export()
+            .export_arn(arn)
+            .send()
+            .await
+            .aws(OP, arn)?;
+        out.export_description()
+            .and_then(export_status)
+            .ok_or_else(|| AwsError::malformed(OP, arn, "the response has no ExportArn"))
+    }
+}
+
+/// An export description as this crate sees it; `None` without an ARN. A state this crate does
+/// not know is taken as still in progress (asked again next run), never as an outcome.
+fn export_status(description: &ExportDescription) -> Option<ExportStatus> {
+    let failure = match (description.failure_code(), description.failure_message()) {
+        (None, None) => None,
+        (code, message) => Some(format!(
+            "{}: {}",
+            code.unwrap_or("ExportFailed"),
+            message.unwrap_or("no message")
+        )),
+    };
+    Some(ExportStatus {
+        arn: description.export_arn()?.to_owned(),
+        state: match description.export_status() {
+            Some(AwsExportStatus::Completed) => ExportState::Completed,
+            Some(AwsExportStatus::Failed) => ExportState::Failed,
+            _ => ExportState::InProgress,
+        },
+        ended: description.end_time().and_then(to_time),
+        item_count: description.item_count(),
+        billed_size_bytes: description.billed_size_bytes(),
+        failure,
+    })
 }
 
 /// [`RecordSink`] over the S3 API.

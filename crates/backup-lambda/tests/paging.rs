@@ -162,6 +162,7 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
         },
         log_bucket: None,
         drill: None,
+        export: None,
     };
     let function = BackupFunction::new(DynamoDbBackups::new(client), NoRecords, settings);
     let record = function

@@ -1,0 +1,475 @@
+//! Exports to S3: a copy of each table, once a day or once a week, that can leave the account
+//! and the region and costs S3's prices (lifecycle tiers make it cheap to keep for years), where
+//! an on-demand backup cannot and costs DynamoDB's.
+//!
+//! A run that finds its period (the UTC day, or the ISO week) without an export starts one with
+//! ExportTableToPointInTime (DynamoDB JSON, full export) into `<prefix><table>/<period>` of the
+//! export bucket, and records it in the log bucket at `runs/<table>/exports/<period>.json`.
+//! Later runs check it with DescribeExport until it is COMPLETED or FAILED and record the
+//! outcome, its size and duration; a period's export is never started twice by this function:
+//! the record says it exists, and the ClientToken (derived from table, period, bucket and
+//! prefix) makes a retried start within DynamoDB's 8-hour idempotency window return the same
+//! export. One export per table is in flight at a time: an export of the previous period still
+//! running is waited for before the next one starts.
+//!
+//! The table needs point-in-time recovery (PITR) on; `installer up` turns it on for the tables
+//! it owns and, with `--enable-pitr`, for others.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::{info, warn};
+
+use crate::error::AwsError;
+use crate::record;
+use crate::store::{BackupStore, RecordSink};
+
+/// How often a table is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ExportEvery {
+    /// Once per UTC day.
+    Daily,
+    /// Once per ISO week (Monday to Sunday, UTC).
+    Weekly,
+}
+
+impl ExportEvery {
+    /// `daily` or `weekly`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "daily" => Some(Self::Daily),
+            "weekly" => Some(Self::Weekly),
+            _ => None,
+        }
+    }
+
+    /// `daily` or `weekly`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+        }
+    }
+
+    /// The period `at` falls in: the UTC day `2026-11-30`, or the ISO week `2026-W49`.
+    pub fn period(self, at: OffsetDateTime) -> String {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        match self {
+            Self::Daily => record::day_name(at.date()),
+            Self::Weekly => {
+                let (year, week, _) = at.date().to_iso_week_date();
+                format!("{year}-W{week:02}")
+            }
+        }
+    }
+
+    /// The period before the one `at` falls in.
+    pub fn previous(self, at: OffsetDateTime) -> String {
+        let back = match self {
+            Self::Daily => time::Duration::days(1),
+            Self::Weekly => time::Duration::weeks(1),
+        };
+        self.period(at - back)
+    }
+}
+
+/// Where and how often the function exports (`EXPORT_EVERY`, `EXPORT_BUCKET`,
+/// `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSettings {
+    /// How often.
+    pub every: ExportEvery,
+    /// The bucket the exports go to.
+    pub bucket: String,
+    /// The account that owns it, when it is another account's.
+    pub bucket_owner: Option<String>,
+    /// The key prefix, ending in `/`: exports go to `<prefix><table>/<period>/`.
+    pub prefix: String,
+}
+
+/// The prefix exports go under when `EXPORT_PREFIX` is not set.
+pub const DEFAULT_PREFIX: &str = "exports/";
+
+impl ExportSettings {
+    /// The S3 prefix of `table`'s export of `period`: `<prefix><table>/<period>`.
+    pub fn s3_prefix(&self, table: &str, period: &str) -> String {
+        format!("{}{table}/{period}", self.prefix)
+    }
+
+    /// The ClientToken of `table`'s export of `period`: the same for every run of the period,
+    /// different for another bucket or prefix (so a changed setting is a new export, not an
+    /// IdempotentParameterMismatch).
+    pub fn client_token(&self, table: &str, period: &str) -> String {
+        let digest = Sha256::digest(
+            format!("{table}\n{period}\n{}\n{}", self.bucket, self.prefix).as_bytes(),
+        );
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{period}-{hex}")
+    }
+}
+
+/// The table's ARN, from the ARN of one of its backups
+/// (`arn:<partition>:dynamodb:<region>:<account>:table/<table>/backup/<id>`, service
+/// authorization reference for DynamoDB, resource type "backup").
+pub fn table_arn_of_backup(backup_arn: &str) -> Option<&str> {
+    backup_arn
+        .split_once("/backup/")
+        .map(|(table, _)| table)
+        .filter(|t| t.contains(":table/"))
+}
+
+/// What ExportTableToPointInTime is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// The table's ARN.
+    pub table_arn: String,
+    /// The bucket.
+    pub bucket: String,
+    /// Its owner, if another account.
+    pub bucket_owner: Option<String>,
+    /// The key prefix.
+    pub prefix: String,
+    /// The idempotency token.
+    pub client_token: String,
+}
+
+/// An export's state, as DynamoDB reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ExportState {
+    /// Under way.
+    InProgress,
+    /// Written to S3.
+    Completed,
+    /// Failed; `failure` says why.
+    Failed,
+}
+
+/// An export as DescribeExport (or ExportTableToPointInTime) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportStatus {
+    /// Its ARN.
+    pub arn: String,
+    /// Its state.
+    pub state: ExportState,
+    /// When it ended, if it has.
+    pub ended: Option<OffsetDateTime>,
+    /// Items exported, once known.
+    pub item_count: Option<i64>,
+    /// Bytes billed, once known.
+    pub billed_size_bytes: Option<i64>,
+    /// `FailureCode: FailureMessage`, if it failed.
+    pub failure: Option<String>,
+}
+
+/// One period's export, as recorded at `runs/<table>/exports/<period>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ExportRecord {
+    /// The table exported.
+    pub table: String,
+    /// The period: `2026-11-30` or `2026-W49`.
+    pub period: String,
+    /// The export's ARN.
+    pub export_arn: String,
+    /// The bucket written to.
+    pub bucket: String,
+    /// The key prefix written under.
+    pub prefix: String,
+    /// When the export was asked for (RFC 3339).
+    pub started_at: String,
+    /// Its state when last seen.
+    pub status: ExportState,
+    /// When it ended (RFC 3339), once it has.
+    pub finished_at: Option<String>,
+    /// Seconds from asking to its end, once it has ended.
+    pub duration_seconds: Option<u64>,
+    /// Items exported, once known.
+    pub item_count: Option<i64>,
+    /// Bytes billed, once known.
+    pub billed_size_bytes: Option<i64>,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+}
+
+impl ExportRecord {
+    /// Takes in what DynamoDB now says; `true` if the export ended with this.
+    fn update(&mut self, status: &ExportStatus, now: OffsetDateTime) -> bool {
+        let ended = self.status == ExportState::InProgress && status.state != self.status;
+        self.status = status.state;
+        self.item_count = status.item_count.or(self.item_count);
+        self.billed_size_bytes = status.billed_size_bytes.or(self.billed_size_bytes);
+        self.failure.clone_from(&status.failure);
+        if ended || (status.state != ExportState::InProgress && self.finished_at.is_none()) {
+            let end = status.ended.unwrap_or(now);
+            self.finished_at = end.format(&Rfc3339).ok();
+            self.duration_seconds = OffsetDateTime::parse(&self.started_at, &Rfc3339)
+                .ok()
+                .map(|start| u64::try_from((end - start).whole_seconds()).unwrap_or(0));
+        }
+        ended
+    }
+}
+
+/// What one run did about exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ExportStep {
+    /// An export of this period was started.
+    Started {
+        /// Its record.
+        export: ExportRecord,
+    },
+    /// An export is still under way.
+    Waiting {
+        /// Its record.
+        export: ExportRecord,
+    },
+    /// An export ended (COMPLETED or FAILED) and its outcome was recorded.
+    Finished {
+        /// Its record.
+        export: ExportRecord,
+    },
+    /// This period's export ended before this run; nothing to do.
+    Done {
+        /// The period.
+        period: String,
+        /// Its state.
+        status: ExportState,
+    },
+    /// The export could not be started or checked.
+    Error {
+        /// Why, in one line.
+        error: String,
+    },
+}
+
+impl ExportStep {
+    /// Whether this step is a failure to report and alarm on: an export seen to fail, or one
+    /// that could not be started or checked.
+    pub fn failed(&self) -> bool {
+        match self {
+            Self::Finished { export } => export.status == ExportState::Failed,
+            Self::Error { .. } => true,
+            Self::Started { .. } | Self::Waiting { .. } | Self::Done { .. } => false,
+        }
+    }
+
+    /// Whether this step saw an export complete.
+    pub fn completed(&self) -> bool {
+        matches!(self, Self::Finished { export } if export.status == ExportState::Completed)
+    }
+}
+
+/// Why a step could not go on.
+fn error_step(e: &AwsError) -> ExportStep {
+    ExportStep::Error {
+        error: e.to_string(),
+    }
+}
+
+/// Moves `table`'s exports one step at `now`: checks the export under way (this period's or
+/// the previous one's) and records its end, or starts this period's if it has none. State is
+/// read from and written to `log_bucket`; `table_arn` is the table's ARN.
+pub async fn advance<S: BackupStore, R: RecordSink>(
+    store: &S,
+    records: &R,
+    log_bucket: &str,
+    settings: &ExportSettings,
+    table: &str,
+    table_arn: &str,
+    now: OffsetDateTime,
+) -> ExportStep {
+    let period = settings.every.period(now);
+    let read = |period: String| async move {
+        let key = record::export_key(table, &period);
+        let stored = records.read_record(log_bucket, &key).await?;
+        Ok::<_, AwsError>(stored.and_then(|s| serde_json::from_slice::<ExportRecord>(&s.body).ok()))
+    };
+    let current = match read(period.clone()).await {
+        Ok(current) => current,
+        Err(e) => return error_step(&e),
+    };
+    let under_way = match current {
+        Some(export) if export.status == ExportState::InProgress => Some(export),
+        Some(export) => {
+            return ExportStep::Done {
+                period,
+                status: export.status,
+            };
+        }
+        None => match read(settings.every.previous(now)).await {
+            Ok(previous) => previous.filter(|p| p.status == ExportState::InProgress),
+            Err(e) => return error_step(&e),
+        },
+    };
+    if let Some(export) = under_way {
+        return check(store, records, log_bucket, export, now).await;
+    }
+    start(
+        store, records, log_bucket, settings, table, table_arn, &period, now,
+    )
+    .await
+}
+
+/// Asks DynamoDB about an export under way and records its end.
+async fn check<S: BackupStore, R: RecordSink>(
+    store: &S,
+    records: &R,
+    log_bucket: &str,
+    mut export: ExportRecord,
+    now: OffsetDateTime,
+) -> ExportStep {
+    let status = match store.describe_export(&export.export_arn).await {
+        Ok(status) => status,
+        Err(e) => return error_step(&e),
+    };
+    if !export.update(&status, now) {
+        info!(table = %export.table, period = %export.period, export = %export.export_arn, "export still in progress");
+        return ExportStep::Waiting { export };
+    }
+    if let Err(e) = save(records, log_bucket, &export).await {
+        return error_step(&e);
+    }
+    match export.status {
+        ExportState::Failed => {
+            warn!(table = %export.table, period = %export.period, export = %export.export_arn, failure = export.failure.as_deref().unwrap_or(""), "export failed");
+        }
+        _ => {
+            info!(table = %export.table, period = %export.period, export = %export.export_arn, items = export.item_count, bytes = export.billed_size_bytes, seconds = export.duration_seconds, "export completed");
+        }
+    }
+    ExportStep::Finished { export }
+}
+
+/// Starts this period's export and records it.
+#[allow(clippy::too_many_arguments)]
+async fn start<S: BackupStore, R: RecordSink>(
+    store: &S,
+    records: &R,
+    log_bucket: &str,
+    settings: &ExportSettings,
+    table: &str,
+    table_arn: &str,
+    period: &str,
+    now: OffsetDateTime,
+) -> ExportStep {
+    let request = ExportRequest {
+        table_arn: table_arn.to_owned(),
+        bucket: settings.bucket.clone(),
+        bucket_owner: settings.bucket_owner.clone(),
+        prefix: settings.s3_prefix(table, period),
+        client_token: settings.client_token(table, period),
+    };
+    info!(table = %table, period = %period, bucket = %request.bucket, prefix = %request.prefix, "starting export");
+    let status = match store.start_export(&request).await {
+        Ok(status) => status,
+        Err(e) => {
+            warn!(table = %table, error = %e, "could not start the export");
+            return error_step(&e);
+        }
+    };
+    let mut export = ExportRecord {
+        table: table.to_owned(),
+        period: period.to_owned(),
+        export_arn: status.arn.clone(),
+        bucket: request.bucket,
+        prefix: request.prefix,
+        started_at: now.format(&Rfc3339).unwrap_or_default(),
+        status: ExportState::InProgress,
+        finished_at: None,
+        duration_seconds: None,
+        item_count: None,
+        billed_size_bytes: None,
+        failure: None,
+    };
+    let ended = export.update(&status, now);
+    if let Err(e) = save(records, log_bucket, &export).await {
+        // The export runs; a later run of this period starts it again with the same
+        // ClientToken, which DynamoDB answers with this same export.
+        warn!(table = %table, export = %export.export_arn, error = %e, "started the export but could not record it");
+        return error_step(&e);
+    }
+    info!(table = %table, period = %period, export = %export.export_arn, "export started");
+    if ended {
+        ExportStep::Finished { export }
+    } else {
+        ExportStep::Started { export }
+    }
+}
+
+/// Writes an export's record.
+async fn save<R: RecordSink>(
+    records: &R,
+    log_bucket: &str,
+    export: &ExportRecord,
+) -> Result<(), AwsError> {
+    let key = record::export_key(&export.table, &export.period);
+    let body = serde_json::to_vec_pretty(export).unwrap_or_default();
+    records.put_record(log_bucket, &key, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn periods_are_utc_days_or_iso_weeks() {
+        let at = datetime!(2026-11-30 00:30 +02:00); // 2026-11-29 22:30 UTC, a Sunday
+        assert_eq!(ExportEvery::Daily.period(at), "2026-11-29");
+        assert_eq!(ExportEvery::Daily.previous(at), "2026-11-28");
+        assert_eq!(ExportEvery::Weekly.period(at), "2026-W48");
+        assert_eq!(ExportEvery::Weekly.previous(at), "2026-W47");
+        // ISO week 1 of 2027 starts on Monday 2027-01-04; the days before are 2026-W53.
+        assert_eq!(
+            ExportEvery::Weekly.period(datetime!(2027-01-03 12:00 UTC)),
+            "2026-W53"
+        );
+        assert_eq!(ExportEvery::parse("weekly"), Some(ExportEvery::Weekly));
+        assert_eq!(ExportEvery::parse("hourly"), None);
+    }
+
+    #[test]
+    fn the_client_token_is_stable_per_period_and_destination() {
+        let settings = ExportSettings {
+            every: ExportEvery::Daily,
+            bucket: "b".to_owned(),
+            bucket_owner: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+        };
+        let token = settings.client_token("Movies", "2026-11-30");
+        assert_eq!(token, settings.client_token("Movies", "2026-11-30"));
+        assert!(
+            token.starts_with("2026-11-30-") && token.len() == 35,
+            "{token}"
+        );
+        assert_ne!(token, settings.client_token("Movies", "2026-12-01"));
+        assert_ne!(token, settings.client_token("Other", "2026-11-30"));
+        let elsewhere = ExportSettings {
+            bucket: "c".to_owned(),
+            ..settings.clone()
+        };
+        assert_ne!(token, elsewhere.client_token("Movies", "2026-11-30"));
+        assert_eq!(
+            settings.s3_prefix("Movies", "2026-11-30"),
+            "exports/Movies/2026-11-30"
+        );
+    }
+
+    #[test]
+    fn the_table_arn_comes_from_a_backup_arn() {
+        assert_eq!(
+            table_arn_of_backup(
+                "arn:aws:dynamodb:us-east-1:123456789012:table/Movies/backup/01700000000000-abcdef"
+            ),
+            Some("arn:aws:dynamodb:us-east-1:123456789012:table/Movies")
+        );
+        assert_eq!(table_arn_of_backup("arn:aws:dynamodb:r:a:backup/x"), None);
+        assert_eq!(table_arn_of_backup(""), None);
+    }
+}
