@@ -26,6 +26,7 @@ fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
         bucket: "dynamodb-backup-logs-123456789012-eu-west-1".to_owned(),
         tables: tables.iter().map(|t| (*t).to_owned()).collect(),
         drill: false,
+        export_bucket: None,
     }
 }
 
@@ -36,18 +37,29 @@ fn rendered() -> Vec<(String, Value)> {
         drill: true,
         ..vars("aws", "eu-west-1", &["Movies", "Orders"])
     };
+    let with_exports = PolicyVars {
+        drill: true,
+        export_bucket: Some("vault-elsewhere".to_owned()),
+        ..vars("aws", "eu-west-1", &["Movies", "Orders"])
+    };
     for v in [
         vars("aws", "us-east-1", &["Movies"]),
         vars("aws", "eu-west-1", &["Movies", "Orders", "audit.log-2026"]),
         vars("aws-cn", "cn-north-1", &["Movies"]),
         with_drills,
+        with_exports,
     ] {
         let label = format!(
-            "{} {} {:?}{}",
+            "{} {} {:?}{}{}",
             v.partition,
             v.region,
             v.tables,
-            if v.drill { " with drills" } else { "" }
+            if v.drill { " with drills" } else { "" },
+            if v.export_bucket.is_some() {
+                " with exports"
+            } else {
+                ""
+            }
         );
         docs.push((
             format!("trust, {label}"),
@@ -93,6 +105,17 @@ fn parliament(doc: &Value) -> (bool, String) {
     (out.status.success(), findings)
 }
 
+/// The one finding accepted, for the one action that causes it: exports need
+/// `s3:PutObjectAcl` on the export prefix (DynamoDB developer guide, "Requesting a table
+/// export": "s3:AbortMultipartUpload, s3:PutObject, and s3:PutObjectAcl"), which parliament
+/// files under permissions management; it is scoped to `exports/*` of the export bucket.
+fn accepted(finding: &str) -> bool {
+    serde_json::from_str::<Value>(finding).is_ok_and(|f| {
+        f["issue"] == "PERMISSIONS_MANAGEMENT_ACTIONS"
+            && f["location"]["actions"] == serde_json::json!(["s3:putobjectacl"])
+    })
+}
+
 #[test]
 fn parliament_finds_nothing_in_any_rendered_policy() {
     // parliament lints permission policies; a role's trust policy has no Resource by definition,
@@ -102,10 +125,13 @@ fn parliament_finds_nothing_in_any_rendered_policy() {
         .filter(|(l, _)| !l.starts_with("trust"))
     {
         let (ok, findings) = parliament(&doc);
-        assert!(
-            ok && findings.trim().is_empty(),
-            "{label}: {findings}\n{doc}"
-        );
+        let unexpected: Vec<&str> = findings
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !accepted(line))
+            .collect();
+        // parliament exits non-zero on any finding, an accepted one too.
+        let clean = unexpected.is_empty() && (ok || findings.lines().any(accepted));
+        assert!(clean, "{label}: {findings}\n{doc}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! `installer status`: what exists, whether it matches, each table's backups and run records.
 
 use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, InProgress};
+use backup_lambda::export::ExportRecord;
 use backup_lambda::naming::TableName;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
@@ -51,12 +52,23 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
     );
     for table in desired.tables.iter().map(|t| &t.name) {
         let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
+        let backups = print_backups(&store, table).await;
+        let (run_records, exports) = print_run_records(&aws, &desired.bucket.name, table).await;
+        let last_export = match exports.last() {
+            Some(key) => print_last_export(&aws, &desired.bucket.name, table, key).await,
+            None if config.export.is_some() => {
+                report!("  last export of {table}: none yet");
+                None
+            }
+            None => None,
+        };
         tables.push(TableStatus {
             table: table.to_string(),
-            backups: print_backups(&store, table).await,
-            run_records: print_run_records(&aws, &desired.bucket.name, table).await,
+            backups,
+            run_records,
             last_drill,
             drill_in_progress,
+            last_export,
         });
     }
     Ok(Status {
@@ -144,11 +156,67 @@ async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<Backup
         .collect()
 }
 
+/// Prints `table`'s newest export (the record at `key`): its period, state, size and duration.
+async fn print_last_export(
+    aws: &Aws,
+    bucket: &str,
+    table: &TableName,
+    key: &str,
+) -> Option<ExportRecord> {
+    let read = async {
+        let out = aws
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetObject", key, &e).to_string())?;
+        let body = out.body.collect().await.map_err(|e| e.to_string())?;
+        serde_json::from_slice::<ExportRecord>(&body.into_bytes()).map_err(|e| e.to_string())
+    };
+    match read.await {
+        Ok(export) => {
+            let figures = match (export.item_count, export.billed_size_bytes) {
+                (Some(items), Some(bytes)) => format!(", {items} items, {bytes} bytes"),
+                _ => String::new(),
+            };
+            let took = export
+                .duration_seconds
+                .map(|s| format!(", took {s} s"))
+                .unwrap_or_default();
+            let failure = export
+                .failure
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default();
+            report!(
+                "  last export of {table}: {} {:?}{figures}{took} to s3://{}/{}{failure}",
+                export.period,
+                export.status,
+                export.bucket,
+                export.prefix
+            );
+            Some(export)
+        }
+        Err(e) => {
+            report!("  last export of {table}: could not read {key} ({e})");
+            None
+        }
+    }
+}
+
 /// Prints how many run records the bucket holds for `table`, and the newest few; returns all
-/// their keys, oldest first.
-async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<String> {
+/// their keys and those of its export records, each oldest first.
+async fn print_run_records(
+    aws: &Aws,
+    bucket: &str,
+    table: &TableName,
+) -> (Vec<String>, Vec<String>) {
     let prefix = backup_lambda::record::table_prefix(table.as_str());
+    let exports_prefix = format!("{prefix}{}", backup_lambda::record::EXPORTS_FOLDER);
     let mut keys = Vec::new();
+    let mut exports = Vec::new();
     let mut token = None;
     loop {
         match aws
@@ -161,12 +229,13 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<St
             .await
         {
             Ok(page) => {
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned))
-                        .filter(|k| backup_lambda::record::is_run_record_key(k)),
-                );
+                for key in page.contents().iter().filter_map(|o| o.key()) {
+                    if backup_lambda::record::is_run_record_key(key) {
+                        keys.push(key.to_owned());
+                    } else if key.starts_with(&exports_prefix) {
+                        exports.push(key.to_owned());
+                    }
+                }
                 token = page.next_continuation_token;
                 if token.is_none() {
                     break;
@@ -175,7 +244,7 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<St
             Err(e) => {
                 let err = AwsError::new("ListObjectsV2", bucket, &e);
                 report!("  run records of {table}: could not list ({err})");
-                return keys;
+                return (keys, exports);
             }
         }
     }
@@ -184,5 +253,7 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Vec<St
     for key in keys.iter().rev().take(5) {
         report!("    {key}");
     }
-    keys
+    // Periods name the keys (`2026-11-30`, `2026-W49`), so they sort in time order.
+    exports.sort();
+    (keys, exports)
 }

@@ -189,6 +189,8 @@ pub struct TableStatus {
     pub last_drill: Option<backup_lambda::drill::DrillRecord>,
     /// Its restore drill under way, if any.
     pub drill_in_progress: Option<backup_lambda::drill::InProgress>,
+    /// Its newest export to S3, if any.
+    pub last_export: Option<backup_lambda::export::ExportRecord>,
 }
 
 /// One backup as `status` lists it.

@@ -8,6 +8,9 @@
 //!   gone or failing, and a table that is not backed up all alarm alike.
 //! - `<stack>-<table>-drill-failed` (with drills): `DrillPassed` below 1; missing data
 //!   ignored, so the alarm stays in ALARM until a drill passes.
+//! - `<stack>-<table>-export-failed` (with exports): `ExportCompleted` below 1 (an export
+//!   seen to fail, or one that could not be started or checked); missing data ignored, so the
+//!   alarm stays in ALARM until an export completes.
 //!
 //! CloudWatch's limits (PutMetricAlarm, API reference): a period of 10, 20, 30 or a multiple of
 //! 60 seconds; period × evaluation periods at most 86,400 s for periods under an hour and at
@@ -108,6 +111,11 @@ pub fn drill_alarm(stack: &str, table: &str) -> String {
     format!("{stack}-{table}-drill-failed")
 }
 
+/// The name of a table's export-failed alarm.
+pub fn export_alarm(stack: &str, table: &str) -> String {
+    format!("{stack}-{table}-export-failed")
+}
+
 /// The stack's topic: `<stack>-alerts`.
 pub fn topic_name(stack: &str) -> String {
     format!("{stack}-alerts")
@@ -185,6 +193,26 @@ pub fn alarms(
                 Condition {
                     namespace: metrics::NAMESPACE.to_owned(),
                     metric: metrics::DRILL_PASSED.to_owned(),
+                    dimensions: ours(table.as_str()),
+                    statistic: Statistic::Minimum,
+                    period: 300,
+                    evaluation_periods: 1,
+                    datapoints_to_alarm: 1,
+                    threshold: 1.0,
+                    comparison: ComparisonOperator::LessThanThreshold,
+                    missing_data: "ignore".to_owned(),
+                },
+            ));
+        }
+        if config.export.is_some() {
+            all.push(alarm(
+                export_alarm(stack, table.as_str()),
+                format!(
+                    "An export of table {table} to S3 failed or could not be started. See `installer status --stack {stack}` and the run records."
+                ),
+                Condition {
+                    namespace: metrics::NAMESPACE.to_owned(),
+                    metric: metrics::EXPORT_COMPLETED.to_owned(),
                     dimensions: ours(table.as_str()),
                     statistic: Statistic::Minimum,
                     period: 300,

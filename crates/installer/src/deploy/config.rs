@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use crate::deploy::alerts::AlertSettings;
+use crate::deploy::exports::{self, ColdClass, ExportChoice, ExportConfig, ExportConfigError};
 use backup_lambda::naming::{TableName, TableNameError};
 use thiserror::Error;
 
@@ -114,6 +115,40 @@ pub struct StackArgs {
     /// its key policy must let cloudwatch.amazonaws.com use it (see the README).
     #[arg(long, value_name = "KEY")]
     pub alert_kms_key: Option<String>,
+    /// Export each table to S3 (DynamoDB JSON) once a day or once a week. Needs point-in-time
+    /// recovery on the table: turned on for tables the stack makes (see --enable-pitr).
+    #[arg(long, value_enum, env = "INSTALLER_EXPORT", default_value_t = ExportChoice::Off)]
+    pub export: ExportChoice,
+    /// Export to this bucket instead of the stack's (another account's or region's: give the
+    /// stack's role the bucket policy in the README).
+    #[arg(long, env = "INSTALLER_EXPORT_BUCKET", value_name = "NAME")]
+    pub export_bucket: Option<String>,
+    /// The account that owns --export-bucket, when it is not this one.
+    #[arg(long, env = "INSTALLER_EXPORT_BUCKET_OWNER", value_name = "ACCOUNT")]
+    pub export_bucket_owner: Option<String>,
+    /// Days after which exports in the stack's bucket move to --export-cold-class.
+    #[arg(
+        long,
+        env = "INSTALLER_EXPORT_COLD_DAYS",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pub export_cold_days: i64,
+    /// The colder storage class exports move to.
+    #[arg(long, value_enum, env = "INSTALLER_EXPORT_COLD_CLASS", default_value_t = ColdClass::GlacierIr)]
+    pub export_cold_class: ColdClass,
+    /// Days after which exports in the stack's bucket are deleted.
+    #[arg(
+        long,
+        env = "INSTALLER_EXPORT_EXPIRE_DAYS",
+        default_value_t = 365,
+        allow_negative_numbers = true
+    )]
+    pub export_expire_days: i64,
+    /// Turn on point-in-time recovery (billed per GB-month) on tables the stack did not make,
+    /// where exports need it; without it such a table is refused.
+    #[arg(long, env = "INSTALLER_ENABLE_PITR")]
+    pub enable_pitr: bool,
 }
 
 /// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
@@ -176,8 +211,10 @@ pub enum ConfigError {
     #[error("--table {0:?} is given twice; name each table once")]
     DuplicateTable(String),
     /// The bucket name breaks S3's naming rules.
-    #[error("invalid --bucket {name:?}: {reason}")]
+    #[error("invalid --{flag} {name:?}: {reason}")]
     Bucket {
+        /// The flag that named it.
+        flag: &'static str,
         /// The rejected name.
         name: String,
         /// The rule it breaks.
@@ -186,6 +223,9 @@ pub enum ConfigError {
     /// The schedule is not one EventBridge accepts.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// The export settings are invalid.
+    #[error(transparent)]
+    Export(#[from] ExportConfigError),
     /// A number is out of its range.
     #[error("--{flag} must be {expected}, got {got}")]
     OutOfRange {
@@ -231,6 +271,10 @@ pub struct StackConfig {
     pub drill: Option<DrillSettings>,
     /// Alerts, if any destination was given.
     pub alerts: Option<AlertSettings>,
+    /// Exports to S3, if on.
+    pub export: Option<ExportConfig>,
+    /// Whether point-in-time recovery may be turned on for tables the stack did not make.
+    pub enable_pitr: bool,
 }
 
 /// Checks an e-mail address closely enough to catch typos before SNS is asked: one `@`, a
@@ -414,10 +458,11 @@ fn check_stack(stack: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// Checks a bucket name against S3's general-purpose bucket naming rules.
-pub fn check_bucket(name: &str) -> Result<(), ConfigError> {
+/// Checks a bucket name (given with `--flag`) against S3's general-purpose bucket naming rules.
+pub fn check_bucket(flag: &'static str, name: &str) -> Result<(), ConfigError> {
     let fail = |reason| {
         Err(ConfigError::Bucket {
+            flag,
             name: name.to_owned(),
             reason,
         })
@@ -468,9 +513,23 @@ impl StackConfig {
         if tables.is_empty() {
             return Err(ConfigError::NoTable);
         }
-        if let Some(bucket) = &args.bucket {
-            check_bucket(bucket)?;
+        let buckets = [
+            ("bucket", &args.bucket),
+            ("export-bucket", &args.export_bucket),
+        ];
+        for (flag, bucket) in buckets {
+            if let Some(bucket) = bucket {
+                check_bucket(flag, bucket)?;
+            }
         }
+        let export = exports::validate(exports::ExportFlags {
+            choice: args.export,
+            bucket: args.export_bucket.as_deref(),
+            owner: args.export_bucket_owner.as_deref(),
+            cold_days: args.export_cold_days,
+            cold_class: args.export_cold_class,
+            expire_days: args.export_expire_days,
+        })?;
         let log_retention_days = u32::try_from(args.log_retention_days)
             .ok()
             .filter(|d| LOG_RETENTION_DAYS.contains(d));
@@ -507,6 +566,8 @@ impl StackConfig {
             bucket_tls_only: args.bucket_tls_only,
             drill: drill(&args.drill_every, &args.drill_timeout)?,
             alerts: alerts(args)?,
+            export,
+            enable_pitr: args.enable_pitr,
         })
         .and_then(Self::check_alarm_names)
     }
@@ -527,6 +588,13 @@ impl StackConfig {
     /// The Lambda function's name.
     pub fn function_name(&self) -> &str {
         &self.stack
+    }
+
+    /// The bucket exports go to, if on: `--export-bucket`, or the stack's `bucket`.
+    pub fn export_bucket<'a>(&'a self, bucket: &'a str) -> Option<&'a str> {
+        self.export
+            .as_ref()
+            .map(|e| e.bucket.as_deref().unwrap_or(bucket))
     }
 
     /// The IAM role's name.
@@ -611,7 +679,7 @@ mod tests {
         let stack = "a".repeat(MAX_STACK_LEN);
         let c = config(&["--stack", &stack]).expect("valid");
         assert_eq!(
-            check_bucket(&c.bucket_name("123456789012", "ap-southeast-3")),
+            check_bucket("bucket", &c.bucket_name("123456789012", "ap-southeast-3")),
             Ok(())
         );
     }

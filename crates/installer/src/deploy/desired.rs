@@ -8,9 +8,10 @@ use crate::aws::Aws;
 use crate::build::package::Package;
 use crate::deploy::alerts::{self, NoWindow};
 use crate::deploy::config::{StackConfig, TARGETS_PER_RULE};
+use crate::deploy::exports::EXPORT_PREFIX;
 use crate::deploy::policy::{PolicyError, PolicyVars};
 use crate::deploy::resources::{
-    Tags, alarm, bucket, function, log_group, role, rule, table, topic,
+    Tags, alarm, bucket, export_bucket, function, log_group, role, rule, table, topic,
 };
 use crate::deploy::stack::Observed;
 
@@ -23,6 +24,8 @@ pub struct Desired {
     pub role: role::Desired,
     /// The run-record bucket.
     pub bucket: bucket::Desired,
+    /// Another bucket exports go to (`--export-bucket`), checked but never changed.
+    pub export_bucket: Option<export_bucket::Desired>,
     /// The tables backed up.
     pub tables: Vec<table::Desired>,
     /// The function.
@@ -58,6 +61,7 @@ impl Desired {
             bucket: bucket_name.clone(),
             tables: config.tables.iter().map(ToString::to_string).collect(),
             drill: config.drill.is_some(),
+            export_bucket: config.export_bucket(&bucket_name).map(str::to_owned),
         };
         let role_name = config.role_name();
         let topic_name = alerts::topic_name(config.function_name());
@@ -106,15 +110,33 @@ impl Desired {
                     None
                 },
                 expire_days: i32::try_from(config.log_expire_days.get()).unwrap_or(i32::MAX),
+                // Another bucket's lifecycle is its owner's to set.
+                exports: config
+                    .export
+                    .as_ref()
+                    .filter(|e| e.bucket.is_none())
+                    .map(|e| e.tiers),
                 tags: tags.clone(),
                 default_name: config.bucket.is_none(),
             },
+            export_bucket: config
+                .export
+                .as_ref()
+                .and_then(|e| e.bucket.clone())
+                .map(|name| export_bucket::Desired { name }),
             tables: config
                 .tables
                 .iter()
                 .map(|name| table::Desired {
                     name: name.clone(),
                     tags: tags.clone(),
+                    pitr: if config.export.is_some() {
+                        table::Pitr::Needed {
+                            elsewhere: config.enable_pitr,
+                        }
+                    } else {
+                        table::Pitr::NotNeeded
+                    },
                 })
                 .collect(),
             function: function::Desired {
@@ -164,7 +186,8 @@ impl Desired {
 }
 
 /// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET`, with an age limit `MAX_AGE_DAYS`,
-/// and with drills `DRILL_EVERY` and `DRILL_TIMEOUT`.
+/// with drills `DRILL_EVERY` and `DRILL_TIMEOUT`, and with exports `EXPORT_EVERY`,
+/// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket).
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     let mut environment = HashMap::from([
         ("MAX_BACKUPS".to_owned(), config.keep.to_string()),
@@ -177,6 +200,16 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
         let seconds = |d: std::time::Duration| format!("{}s", d.as_secs());
         environment.insert("DRILL_EVERY".to_owned(), seconds(drill.every));
         environment.insert("DRILL_TIMEOUT".to_owned(), seconds(drill.timeout));
+    }
+    if let (Some(export), Some(export_bucket)) = (&config.export, config.export_bucket(bucket)) {
+        environment.extend([
+            ("EXPORT_EVERY".to_owned(), export.every.as_str().to_owned()),
+            ("EXPORT_BUCKET".to_owned(), export_bucket.to_owned()),
+            ("EXPORT_PREFIX".to_owned(), EXPORT_PREFIX.to_owned()),
+        ]);
+        if let Some(owner) = &export.bucket_owner {
+            environment.insert("EXPORT_BUCKET_OWNER".to_owned(), owner.clone());
+        }
     }
     environment
 }

@@ -3,11 +3,12 @@
 //! applied ([`stack::apply`]) or printed; or, for `down`, reversed ([`removal`]). One module per
 //! AWS resource in [`resources`], each behind [`resources::Resource`]; the IAM documents in
 //! [`policy`]; EventBridge schedule expressions in [`schedule`]; the alarms and
-//! their windows in [`alerts`].
+//! their windows in [`alerts`]; exports to S3 and their storage tiers in [`exports`].
 
 pub(crate) mod alerts;
 pub(crate) mod config;
 pub(crate) mod desired;
+pub(crate) mod exports;
 pub(crate) mod plan;
 pub mod policy;
 pub(crate) mod removal;

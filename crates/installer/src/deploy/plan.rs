@@ -27,6 +27,8 @@ pub enum Kind {
     Topic,
     /// CloudWatch alarm.
     Alarm,
+    /// Another bucket exports go to (checked, never changed).
+    ExportBucket,
 }
 
 impl Kind {
@@ -42,16 +44,18 @@ impl Kind {
             Kind::Backups => "backups",
             Kind::Topic => "topic",
             Kind::Alarm => "alarm",
+            Kind::ExportBucket => "export bucket",
         }
     }
 }
 
 impl Kind {
     /// Every kind, in the order plans list them.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::LogGroup,
         Kind::Role,
         Kind::Bucket,
+        Kind::ExportBucket,
         Kind::Table,
         Kind::Function,
         Kind::Schedule,

@@ -4,6 +4,8 @@
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::deploy::exports::EXPORT_PREFIX;
+
 /// The role's trust policy: Lambda may assume it, on behalf of this account only.
 const TRUST_TEMPLATE: &str = include_str!("../../../../policies/lambda-trust.json");
 /// The bucket's policy: every request without TLS is denied.
@@ -13,6 +15,11 @@ const FUNCTION_TEMPLATE: &str = include_str!("../../../../policies/backup-functi
 /// What restore drills add to the function's permissions: restoring its tables' backups into
 /// scratch tables named `<table>-drill-*`, checking and deleting those, and its drill state.
 const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
+
+/// What exports add: exporting its tables, checking those exports, writing under the export
+/// prefix of the export bucket (the actions DynamoDB's export needs on it: DynamoDB developer
+/// guide, "Requesting a table export", S3 permissions), and reading its export records.
+const EXPORT_TEMPLATE: &str = include_str!("../../../../policies/export.json");
 
 /// The alert topic's policy: only CloudWatch alarms of this account may publish.
 const ALERT_TOPIC_TEMPLATE: &str = include_str!("../../../../policies/alert-topic.json");
@@ -59,6 +66,8 @@ pub struct PolicyVars {
     pub tables: Vec<String>,
     /// Whether the function runs restore drills (and needs their permissions).
     pub drill: bool,
+    /// The bucket the function exports to, if it does (its prefix is [`EXPORT_PREFIX`]).
+    pub export_bucket: Option<String>,
 }
 
 impl PolicyVars {
@@ -81,6 +90,7 @@ impl PolicyVars {
             "table_arns" => Some(arns("")),
             "backup_arns" => Some(arns("/backup/*")),
             "drill_table_arns" => Some(arns("-drill-*")),
+            "export_arns" => Some(arns("/export/*")),
             _ => None,
         }
     }
@@ -95,6 +105,9 @@ impl PolicyVars {
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
             "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
+            "exports_folder" => Some(backup_lambda::record::EXPORTS_FOLDER),
+            "export_bucket" => self.export_bucket.as_deref(),
+            "export_prefix" => Some(EXPORT_PREFIX),
             _ => None,
         }
     }
@@ -158,11 +171,18 @@ impl PolicyVars {
     /// [`INLINE_POLICY_LIMIT`] (too many or too long table names), before anything is written.
     pub fn function_policy(&self) -> Result<Value, PolicyError> {
         let mut policy = self.render(FUNCTION_TEMPLATE)?;
-        if self.drill {
-            let drill = self.render(DRILL_TEMPLATE)?;
+        let extras = [
+            (self.drill, DRILL_TEMPLATE),
+            (self.export_bucket.is_some(), EXPORT_TEMPLATE),
+        ];
+        for (wanted, template) in extras {
+            if !wanted {
+                continue;
+            }
+            let more = self.render(template)?;
             if let (Some(all), Some(more)) = (
                 policy["Statement"].as_array_mut(),
-                drill["Statement"].as_array(),
+                more["Statement"].as_array(),
             ) {
                 all.extend(more.iter().cloned());
             }
@@ -211,6 +231,7 @@ mod tests {
             bucket: "dynamodb-backup-logs".into(),
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             drill: false,
+            export_bucket: None,
         }
     }
 
@@ -258,6 +279,36 @@ mod tests {
                 "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies",
                 "arn:aws:dynamodb:eu-west-1:123456789012:table/Music"
             ])
+        );
+    }
+
+    #[test]
+    fn exports_add_their_actions_scoped_to_the_tables_and_the_export_prefix() {
+        let plain = vars(&["Movies"]).function_policy().expect("renders");
+        assert!(!plain.to_string().contains("Export"), "{plain}");
+        let policy = PolicyVars {
+            export_bucket: Some("vault".into()),
+            ..vars(&["Movies"])
+        }
+        .function_policy()
+        .expect("renders");
+        assert_eq!(
+            statement(&policy, "ExportTheTablesToS3")["Resource"],
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies"
+        );
+        assert_eq!(
+            statement(&policy, "CheckTheTablesExports")["Resource"],
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies/export/*"
+        );
+        let write = statement(&policy, "WriteExportsUnderTheirPrefix");
+        assert_eq!(write["Resource"], "arn:aws:s3:::vault/exports/*");
+        assert_eq!(
+            write["Action"],
+            json!(["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"])
+        );
+        assert_eq!(
+            statement(&policy, "ReadExportRecords")["Resource"],
+            "arn:aws:s3:::dynamodb-backup-logs/runs/*/exports/*"
         );
     }
 

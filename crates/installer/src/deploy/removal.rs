@@ -222,6 +222,8 @@ async fn delete(
         Kind::Topic => Topic::delete(aws, &desired.topic).await,
         Kind::Alarm => alarm::delete_named(aws, &step.name).await,
         Kind::Bucket => Bucket::delete(aws, &desired.bucket).await,
+        // Never planned for removal: the bucket and its exports are the user's.
+        Kind::ExportBucket => Ok(()),
         Kind::Backups => {
             let count = table::delete_function_backups(aws, &table()?).await?;
             backups.push((step.name.clone(), count));
@@ -231,6 +233,7 @@ async fn delete(
             let table = table::Desired {
                 name: table()?,
                 tags: desired.tags.clone(),
+                pitr: table::Pitr::NotNeeded,
             };
             Table::delete(aws, &table).await
         }

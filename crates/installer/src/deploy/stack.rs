@@ -12,13 +12,14 @@ use crate::deploy::plan::{Change, PlanLine, Step};
 use crate::deploy::policy::PolicyError;
 use crate::deploy::resources::alarm::{self, Alarm};
 use crate::deploy::resources::bucket::{self, Bucket};
+use crate::deploy::resources::export_bucket::{self, ExportBucket};
 use crate::deploy::resources::function::{self, Function};
 use crate::deploy::resources::log_group::{self, LogGroup};
 use crate::deploy::resources::role::{self, Role};
 use crate::deploy::resources::rule::{self, Rule};
 use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::topic::{self, Topic};
-use crate::deploy::resources::{NoFields, Resource, is_ours};
+use crate::deploy::resources::{Resource, is_ours};
 use crate::report::progress::Progress;
 
 /// Why `up` or `down` stopped.
@@ -44,6 +45,8 @@ pub struct Observed {
     pub role: Option<role::Observed>,
     /// The bucket.
     pub bucket: bucket::Found,
+    /// The export bucket, when exports go to another one.
+    pub export_bucket: Option<export_bucket::Observed>,
     /// Each desired table, in order.
     pub tables: Vec<Option<table::Observed>>,
     /// The function.
@@ -67,7 +70,18 @@ pub struct Observed {
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
     let prefix = config::rule_name(&desired.function.name, 1);
     let alarm_prefix = crate::deploy::alerts::alarm_prefix(&desired.function.name);
-    let (alerts, (log_group, role, bucket, tables, function, rules, stale, can_reserve)) = tokio::try_join!(
+    let export_bucket = async {
+        match &desired.export_bucket {
+            Some(d) => ExportBucket::observe(aws, d).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (
+        export_bucket,
+        alerts,
+        (log_group, role, bucket, tables, function, rules, stale, can_reserve),
+    ) = tokio::try_join!(
+        export_bucket,
         async {
             tokio::try_join!(
                 Topic::observe(aws, &desired.topic),
@@ -101,6 +115,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         log_group,
         role,
         bucket,
+        export_bucket,
         tables,
         function,
         rules,
@@ -121,8 +136,10 @@ pub struct StackPlan {
     pub role: Step<Change<role::Field>>,
     /// The bucket.
     pub bucket: Step<Change<bucket::Field>>,
+    /// The export bucket, when exports go to another one.
+    pub export_bucket: Option<Step<Change<crate::deploy::resources::NoFields>>>,
     /// Each desired table, in order.
-    pub tables: Vec<Step<Change<NoFields>>>,
+    pub tables: Vec<Step<Change<table::Field>>>,
     /// The function.
     pub function: Step<Change<function::Field>>,
     /// Each desired rule, in order, then each stale one (to delete).
@@ -137,6 +154,7 @@ impl StackPlan {
     /// One line per resource, in the order `up` works: what is printed and serialized.
     pub fn lines(&self) -> Vec<PlanLine> {
         let mut lines = vec![self.log_group.line(), self.role.line(), self.bucket.line()];
+        lines.extend(self.export_bucket.iter().map(Step::line));
         lines.extend(self.tables.iter().map(Step::line));
         lines.push(self.function.line());
         lines.extend(self.rules.iter().map(Step::line));
@@ -204,6 +222,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> StackPlan {
         log_group: step::<LogGroup>(&desired.log_group, &observed.log_group),
         role: step::<Role>(&desired.role, &observed.role),
         bucket: step::<Bucket>(&desired.bucket, &observed.bucket),
+        export_bucket: desired
+            .export_bucket
+            .as_ref()
+            .zip(observed.export_bucket.as_ref())
+            .map(|(d, o)| step::<ExportBucket>(d, o)),
         tables: desired
             .tables
             .iter()

@@ -80,10 +80,12 @@ impl Rule for BackupCreating {
     }
 }
 
-/// CreateBackup soon after CreateTable is refused with ContinuousBackupsUnavailableException.
+/// CreateBackup (and UpdateContinuousBackups) soon after CreateTable is refused with
+/// ContinuousBackupsUnavailableException.
 ///
-/// CreateBackup (API reference), errors: "ContinuousBackupsUnavailableException: Backups have
-/// not yet been enabled for this table." A table's backups are enabled a while after it is made.
+/// CreateBackup and UpdateContinuousBackups (API reference), errors:
+/// "ContinuousBackupsUnavailableException: Backups have not yet been enabled for this table."
+/// A table's backups are enabled a while after it is made.
 pub struct BackupsNotYetEnabled {
     created: Recent,
 }
@@ -104,7 +106,8 @@ impl Rule for BackupsNotYetEnabled {
 
     fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
         let table = call.field("TableName")?;
-        (call.is(DDB, "CreateBackup") && self.created.within(table, now)).then(|| {
+        let backup_call = call.is(DDB, "CreateBackup") || call.is(DDB, "UpdateContinuousBackups");
+        (backup_call && self.created.within(table, now)).then(|| {
             Reply::json_error(
                 DDB,
                 "ContinuousBackupsUnavailableException",
@@ -372,6 +375,131 @@ impl Rule for ListBackupsPaging {
     }
 }
 
+/// An export is `IN_PROGRESS` for a while (moto finishes it at once), and a repeated
+/// ExportTableToPointInTime with the same ClientToken is the same export, not a new one.
+///
+/// ExportTableToPointInTime (API reference): exports run asynchronously and are described by
+/// DescribeExport (`ExportStatus`: IN_PROGRESS, COMPLETED, FAILED; `EndTime`, `ItemCount` and
+/// `BilledSizeBytes` once ended). ClientToken: "Providing a ClientToken makes the call to
+/// ExportTableToPointInTimeInput idempotent, meaning that multiple identical calls have the
+/// same effect as one single call. A client token is valid for 8 hours after the first request
+/// that uses it is completed ... If you submit a request with the same client token but a
+/// change in other parameters within the 8-hour idempotency window, DynamoDB returns an
+/// ImportConflictException."
+pub struct ExportInProgress {
+    window: Duration,
+    /// Each export started: its ARN and when.
+    started: Mutex<HashMap<String, Instant>>,
+    /// Each ClientToken seen: the request's parameters, the export's ARN and when.
+    tokens: Mutex<HashMap<String, (Value, String, Instant)>>,
+}
+
+/// How long a ClientToken makes ExportTableToPointInTime idempotent.
+const TOKEN_VALID: Duration = Duration::from_secs(8 * 3600);
+
+impl ExportInProgress {
+    /// Exports are IN_PROGRESS for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            started: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Shows the export described in `description` as IN_PROGRESS while in its window.
+    fn in_progress(&self, description: &mut Value, now: Instant) {
+        let Some(arn) = description["ExportArn"].as_str() else {
+            return;
+        };
+        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        let running = started
+            .get(arn)
+            .is_some_and(|at| now.saturating_duration_since(*at) < self.window);
+        if running && let Some(fields) = description.as_object_mut() {
+            fields.insert("ExportStatus".to_owned(), "IN_PROGRESS".into());
+            for ended in ["EndTime", "ItemCount", "BilledSizeBytes", "ExportManifest"] {
+                fields.remove(ended);
+            }
+        }
+    }
+}
+
+/// The parameters of an ExportTableToPointInTime call that its ClientToken pins.
+fn export_parameters(call: &Call) -> Value {
+    let mut parameters = call.json.clone();
+    if let Some(fields) = parameters.as_object_mut() {
+        fields.remove("ClientToken");
+    }
+    parameters
+}
+
+impl Rule for ExportInProgress {
+    fn name(&self) -> &'static str {
+        "ExportInProgress"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "ExportTableToPointInTime") {
+            return None;
+        }
+        let token = call.field("ClientToken")?;
+        let (parameters, arn) = {
+            let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            let (parameters, arn, at) = tokens.get(token)?;
+            if now.saturating_duration_since(*at) >= TOKEN_VALID {
+                return None;
+            }
+            (parameters.clone(), arn.clone())
+        };
+        if parameters != export_parameters(call) {
+            return Some(Reply::json_error(
+                DDB,
+                "ImportConflictException",
+                &format!("ClientToken {token} was used with other parameters within 8 hours"),
+            ));
+        }
+        let mut described = upstream.ask(
+            call,
+            "DynamoDB_20120810.DescribeExport",
+            &serde_json::json!({"ExportArn": arn}),
+        )?;
+        self.in_progress(&mut described["ExportDescription"], now);
+        Some(Reply::json_ok(DDB, &described))
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if !reply.ok() || call.service != DDB {
+            return;
+        }
+        match call.operation.as_str() {
+            "ExportTableToPointInTime" => reply.edit_json(|j| {
+                let description = &mut j["ExportDescription"];
+                if let Some(arn) = description["ExportArn"].as_str() {
+                    self.started
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(arn.to_owned(), now);
+                    if let Some(token) = call.field("ClientToken") {
+                        self.tokens
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(
+                                token.to_owned(),
+                                (export_parameters(call), arn.to_owned(), now),
+                            );
+                    }
+                }
+                self.in_progress(description, now);
+            }),
+            "DescribeExport" => {
+                reply.edit_json(|j| self.in_progress(&mut j["ExportDescription"], now))
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Nothing, json_call, ok};
@@ -463,6 +591,104 @@ mod tests {
         assert!(
             rule.refuse(&other, t0, &Nothing).is_none(),
             "other tables unaffected"
+        );
+    }
+
+    #[test]
+    fn point_in_time_recovery_of_a_new_table_waits_like_its_backups() {
+        let rule = BackupsNotYetEnabled::new(100 * MS);
+        let t0 = Instant::now();
+        rule.answered(
+            &json_call(DDB, "CreateTable", json!({"TableName": "T"})),
+            &mut ok(json!({})),
+            t0,
+        );
+        let pitr = json_call(DDB, "UpdateContinuousBackups", json!({"TableName": "T"}));
+        assert!(rule.refuse(&pitr, t0 + 50 * MS, &Nothing).is_some());
+        assert!(rule.refuse(&pitr, t0 + 100 * MS, &Nothing).is_none());
+    }
+
+    /// moto's DescribeExport of any export: COMPLETED, with its figures.
+    struct Completed;
+
+    impl Upstream for Completed {
+        fn ask(&self, _: &Call, target: &str, body: &Value) -> Option<Value> {
+            assert_eq!(target, "DynamoDB_20120810.DescribeExport");
+            Some(json!({"ExportDescription": {
+                "ExportArn": body["ExportArn"],
+                "ExportStatus": "COMPLETED",
+                "EndTime": 1.0,
+                "ItemCount": 30,
+                "BilledSizeBytes": 4000
+            }}))
+        }
+    }
+
+    #[test]
+    fn an_export_is_in_progress_for_a_while_and_its_token_makes_it_once() {
+        let rule = ExportInProgress::new(100 * MS);
+        let t0 = Instant::now();
+        let params = json!({"TableArn": "arn:t", "S3Bucket": "b", "S3Prefix": "exports/T/d", "ClientToken": "tok"});
+        let start = json_call(DDB, "ExportTableToPointInTime", params.clone());
+        assert!(
+            rule.refuse(&start, t0, &Completed).is_none(),
+            "a new token reaches moto"
+        );
+        let mut started = ok(json!({"ExportDescription": {
+            "ExportArn": "arn:t/export/1", "ExportStatus": "COMPLETED", "ItemCount": 30
+        }}));
+        rule.answered(&start, &mut started, t0);
+        let description = &started.json()["ExportDescription"];
+        assert_eq!(description["ExportStatus"], "IN_PROGRESS");
+        assert!(
+            description.get("ItemCount").is_none(),
+            "no figures until it ends"
+        );
+
+        let describe = json_call(
+            DDB,
+            "DescribeExport",
+            json!({"ExportArn": "arn:t/export/1"}),
+        );
+        let mut seen = ok(json!({"ExportDescription": {
+            "ExportArn": "arn:t/export/1", "ExportStatus": "COMPLETED", "ItemCount": 30
+        }}));
+        rule.answered(&describe, &mut seen, t0 + 99 * MS);
+        assert_eq!(
+            seen.json()["ExportDescription"]["ExportStatus"],
+            "IN_PROGRESS"
+        );
+        let mut later = ok(json!({"ExportDescription": {
+            "ExportArn": "arn:t/export/1", "ExportStatus": "COMPLETED", "ItemCount": 30
+        }}));
+        rule.answered(&describe, &mut later, t0 + 100 * MS);
+        assert_eq!(
+            later.json()["ExportDescription"]["ExportStatus"],
+            "COMPLETED"
+        );
+        assert_eq!(later.json()["ExportDescription"]["ItemCount"], 30);
+
+        // The same token again: the same export, never a second one.
+        let again = rule
+            .refuse(&start, t0 + 200 * MS, &Completed)
+            .expect("answered in moto's place");
+        assert_eq!(
+            again.json()["ExportDescription"]["ExportArn"],
+            "arn:t/export/1"
+        );
+        let mut changed = params;
+        changed["S3Bucket"] = "other".into();
+        let conflict = rule
+            .refuse(
+                &json_call(DDB, "ExportTableToPointInTime", changed),
+                t0 + 200 * MS,
+                &Completed,
+            )
+            .expect("refused");
+        assert_eq!(conflict.json()["__type"], "ImportConflictException");
+        assert!(
+            rule.refuse(&start, t0 + TOKEN_VALID, &Completed).is_none(),
+            "after 8 hours the token is a new request"
         );
     }
 

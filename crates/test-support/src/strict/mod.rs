@@ -26,8 +26,8 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ListBackupsPaging, RestoreCreating,
-    TableDeleting,
+    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ExportInProgress, ListBackupsPaging,
+    RestoreCreating, TableDeleting,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{CodeLocation, FunctionPending, RolePropagation, UpdateInProgress};
@@ -410,6 +410,8 @@ pub struct Windows {
     pub function_pending: Duration,
     /// An updated function's LastUpdateStatus is InProgress.
     pub update_in_progress: Duration,
+    /// An export to S3 is IN_PROGRESS.
+    pub export_in_progress: Duration,
 }
 
 impl Default for Windows {
@@ -423,6 +425,7 @@ impl Default for Windows {
             role_propagation: Duration::from_millis(3000),
             function_pending: Duration::from_millis(1000),
             update_in_progress: Duration::from_millis(1000),
+            export_in_progress: Duration::from_millis(3000),
         }
     }
 }
@@ -440,6 +443,7 @@ impl Windows {
             role_propagation: s(self.role_propagation),
             function_pending: s(self.function_pending),
             update_in_progress: s(self.update_in_progress),
+            export_in_progress: s(self.export_in_progress),
         }
     }
 }
@@ -463,6 +467,7 @@ impl Strict {
                 Box::new(ListBackupsPaging::default()),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
+                Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),

@@ -1,18 +1,21 @@
 //! The S3 bucket for run records: private (all four public-access blocks, bucket-owner-enforced
-//! ownership), encrypted by default, TLS-only by policy, and expiring `runs/` after a set time.
+//! ownership), encrypted by default, TLS-only by policy, and expiring `runs/` after a set time;
+//! with exports into it, moving `exports/` to a colder storage class and expiring it later.
 
 use aws_sdk_s3::error::{BuildError, SdkError};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
-    ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, Tag, Tagging,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, ObjectIdentifier, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, Transition, TransitionStorageClass,
 };
 use backup_lambda::record::PREFIX as RECORDS_PREFIX;
 use serde_json::Value;
 
 use crate::aws::{Aws, AwsError, AwsResult};
+use crate::deploy::exports::{ColdClass, EXPORT_PREFIX, Tiers};
 use crate::deploy::plan::{Change, Kind, compare};
 use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 
@@ -30,7 +33,7 @@ fields! {
     TlsOnlyPolicy => "TLS-only policy",
     /// Bucket-owner-enforced object ownership.
     Ownership => "ownership",
-    /// The rule expiring run records.
+    /// The rules expiring run records and tiering exports.
     Lifecycle => "lifecycle",
 }
 
@@ -61,13 +64,13 @@ impl Resource for Bucket {
         }
         // The six settings are independent reads: make them at once.
         let s3 = &aws.s3;
-        let (tags, private, encrypted, policy, owner_enforced, expire_days) = futures::try_join!(
+        let (tags, private, encrypted, policy, owner_enforced, (expire_days, exports)) = futures::try_join!(
             read_tags(s3, name),
             read_private(s3, name),
             read_encrypted(s3, name),
             read_policy(s3, name),
             read_owner_enforced(s3, name),
-            read_expire_days(s3, name),
+            read_lifecycle(s3, name),
         )?;
         // Whether it is empty matters only for an untagged bucket (see `diff`).
         let empty = if tags.is_empty() {
@@ -82,6 +85,7 @@ impl Resource for Bucket {
             policy,
             owner_enforced,
             expire_days,
+            exports,
             empty,
         }))
     }
@@ -179,6 +183,11 @@ impl Resource for Bucket {
 
 /// The lifecycle rule's id.
 const LIFECYCLE_RULE: &str = "expire-run-records";
+/// The id of the lifecycle rule on exports.
+const EXPORTS_RULE: &str = "tier-exports";
+/// Days after which an export's multipart upload that never finished is aborted (its parts
+/// are billed until then).
+const ABORT_UPLOADS_DAYS: i32 = 7;
 /// The bucket as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -189,6 +198,8 @@ pub struct Desired {
     pub policy: Option<Value>,
     /// Days before a run record expires.
     pub expire_days: i32,
+    /// The tiers of exports in this bucket, when the function exports into it.
+    pub exports: Option<Tiers>,
     /// The stack's tags.
     pub tags: Tags,
     /// The name is the stack's own default (`<stack>-logs-<account>-<region>`), not `--bucket`.
@@ -210,6 +221,8 @@ pub struct Observed {
     pub owner_enforced: bool,
     /// Days after which `runs/` expires, if our lifecycle rule is there and enabled.
     pub expire_days: Option<i32>,
+    /// The tiers of `exports/`, if our rule for them is there and enabled.
+    pub exports: Option<Tiers>,
     /// Whether it holds no object version at all (read only for an untagged bucket).
     pub empty: Option<bool>,
 }
@@ -301,8 +314,12 @@ async fn read_owner_enforced(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool
         }))
 }
 
-/// The days after which run records expire, if the stack's lifecycle rule is there and enabled.
-async fn read_expire_days(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<i32>, AwsError> {
+/// The stack's lifecycle rules, where there and enabled: the days after which run records
+/// expire, and the tiers of exports.
+async fn read_lifecycle(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<(Option<i32>, Option<Tiers>), AwsError> {
     let out = s3
         .get_bucket_lifecycle_configuration()
         .bucket(name)
@@ -312,16 +329,33 @@ async fn read_expire_days(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<
         out.aws("GetBucketLifecycleConfiguration", name),
         &["NoSuchLifecycleConfiguration"],
     )?;
-    Ok(lifecycle.and_then(|out| {
-        out.rules()
-            .iter()
-            .find(|r| {
-                r.id() == Some(LIFECYCLE_RULE)
-                    && *r.status() == ExpirationStatus::Enabled
-                    && r.filter().and_then(|f| f.prefix()) == Some(RECORDS_PREFIX)
-            })
-            .and_then(|r| r.expiration()?.days())
-    }))
+    let Some(lifecycle) = lifecycle else {
+        return Ok((None, None));
+    };
+    let rule = |id: &str, prefix: &str| {
+        lifecycle.rules().iter().find(|r| {
+            r.id() == Some(id)
+                && *r.status() == ExpirationStatus::Enabled
+                && r.filter().and_then(|f| f.prefix()) == Some(prefix)
+        })
+    };
+    let records = rule(LIFECYCLE_RULE, RECORDS_PREFIX).and_then(|r| r.expiration()?.days());
+    let exports = rule(EXPORTS_RULE, EXPORT_PREFIX).and_then(|r| {
+        let [transition] = r.transitions() else {
+            return None;
+        };
+        let aborts = r
+            .abort_incomplete_multipart_upload()
+            .and_then(|a| a.days_after_initiation())
+            == Some(ABORT_UPLOADS_DAYS);
+        aborts.then_some(())?;
+        Some(Tiers {
+            cold_days: u32::try_from(transition.days()?).ok()?,
+            cold_class: ColdClass::from_api_name(transition.storage_class()?.as_str())?,
+            expire_days: u32::try_from(r.expiration()?.days()?).ok()?,
+        })
+    });
+    Ok((records, exports))
 }
 
 /// Whether the bucket holds no object version and no delete marker.
@@ -347,7 +381,10 @@ fn settings_diff(desired: &Desired, o: &Observed, untagged: bool) -> Change<Fiel
             desired.policy.is_some() && o.policy != desired.policy,
         ),
         (Field::Ownership, !o.owner_enforced),
-        (Field::Lifecycle, o.expire_days != Some(desired.expire_days)),
+        (
+            Field::Lifecycle,
+            o.expire_days != Some(desired.expire_days) || o.exports != desired.exports,
+        ),
     ])
 }
 
@@ -359,7 +396,7 @@ async fn set(aws: &Aws, desired: &Desired, field: Field) -> Result<(), AwsError>
         Field::Encryption => encrypt(aws, &desired.name).await,
         Field::TlsOnlyPolicy => put_policy(aws, desired).await,
         Field::Ownership => enforce_ownership(aws, &desired.name).await,
-        Field::Lifecycle => expire_records(aws, desired).await,
+        Field::Lifecycle => put_lifecycle(aws, desired).await,
     }
 }
 
@@ -451,8 +488,9 @@ async fn enforce_ownership(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .aws(OP, name)
 }
 
-/// Puts the lifecycle rule expiring run records after the desired days.
-async fn expire_records(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+/// Puts the lifecycle rules: run records expire after the desired days; exports, if any, move
+/// to the cold class and expire as their tiers say, and their unfinished uploads are aborted.
+async fn put_lifecycle(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
     const OP: &str = "PutBucketLifecycleConfiguration";
     let name = desired.name.as_str();
     let rule = LifecycleRule::builder()
@@ -470,10 +508,34 @@ async fn expire_records(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         )
         .build()
         .map_err(malformed(OP, name))?;
-    let config = BucketLifecycleConfiguration::builder()
-        .rules(rule)
-        .build()
-        .map_err(malformed(OP, name))?;
+    let mut config = BucketLifecycleConfiguration::builder().rules(rule);
+    if let Some(tiers) = desired.exports {
+        let days = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
+        let exports = LifecycleRule::builder()
+            .id(EXPORTS_RULE)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix(EXPORT_PREFIX).build())
+            .transitions(
+                Transition::builder()
+                    .days(days(tiers.cold_days))
+                    .storage_class(TransitionStorageClass::from(tiers.cold_class.api_name()))
+                    .build(),
+            )
+            .expiration(
+                LifecycleExpiration::builder()
+                    .days(days(tiers.expire_days))
+                    .build(),
+            )
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(ABORT_UPLOADS_DAYS)
+                    .build(),
+            )
+            .build()
+            .map_err(malformed(OP, name))?;
+        config = config.rules(exports);
+    }
+    let config = config.build().map_err(malformed(OP, name))?;
     aws.s3
         .put_bucket_lifecycle_configuration()
         .bucket(name)
@@ -575,6 +637,7 @@ mod tests {
             name: "logs".into(),
             policy: Some(json!({"Statement": []})),
             expire_days: 90,
+            exports: None,
             tags: Tags::from([("stack".into(), "s".into())]),
             default_name: false,
         }
@@ -588,6 +651,7 @@ mod tests {
             policy: d.policy.clone(),
             owner_enforced: true,
             expire_days: Some(d.expire_days),
+            exports: d.exports,
             empty: None,
         }
     }
@@ -607,6 +671,39 @@ mod tests {
         assert_eq!(
             Bucket::diff(&d, &Found::Here(gaps)),
             Change::Update(vec![Field::PublicAccessBlock, Field::Lifecycle])
+        );
+    }
+
+    #[test]
+    fn export_tiers_are_part_of_the_lifecycle() {
+        let tiers = Tiers {
+            cold_days: 30,
+            cold_class: ColdClass::GlacierIr,
+            expire_days: 365,
+        };
+        let d = Desired {
+            exports: Some(tiers),
+            ..desired()
+        };
+        let before = configured(&desired());
+        assert_eq!(
+            Bucket::diff(&d, &Found::Here(before)),
+            Change::Update(vec![Field::Lifecycle])
+        );
+        assert_eq!(
+            Bucket::diff(&d, &Found::Here(configured(&d))),
+            Change::Unchanged
+        );
+        let colder = Observed {
+            exports: Some(Tiers {
+                cold_class: ColdClass::DeepArchive,
+                ..tiers
+            }),
+            ..configured(&d)
+        };
+        assert_eq!(
+            Bucket::diff(&d, &Found::Here(colder)),
+            Change::Update(vec![Field::Lifecycle])
         );
     }
 
@@ -642,6 +739,7 @@ mod tests {
             policy: None,
             owner_enforced: true,
             expire_days: None,
+            exports: None,
             empty: Some(true),
         };
         assert_eq!(

@@ -31,6 +31,7 @@ macro_rules! fields {
 
 pub mod alarm;
 pub mod bucket;
+pub mod export_bucket;
 pub mod function;
 pub mod log_group;
 pub mod role;
@@ -82,7 +83,7 @@ pub trait Resource {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// No fields to update: for resources that are only created (tables).
+/// No fields to update: for resources the stack only checks (`--export-bucket`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoFields {}
 

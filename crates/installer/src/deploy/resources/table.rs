@@ -1,12 +1,15 @@
 //! The tables backed up. A missing table is created in the tutorial's shape (`year` N hash key,
 //! `title` S range key, on-demand billing) and tagged as the stack's; an existing table that is
-//! not the stack's is backed up but never modified or deleted.
+//! not the stack's is backed up but never modified or deleted, with one exception the user asks
+//! for by name: with exports on and `--enable-pitr`, point-in-time recovery (which exports need)
+//! is turned on for it. Without `--enable-pitr` such a table without PITR is refused.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BackupStatus, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BackupStatus, BillingMode, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ScalarAttributeType,
     TableDescription, TableStatus, Tag,
 };
 use backup_lambda::naming::TableName;
@@ -16,10 +19,29 @@ use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use crate::aws::{Aws, AwsError, AwsResult};
 use crate::data::{loader, movies};
 use crate::deploy::plan::{Change, Kind};
-use crate::deploy::resources::{NoFields, Resource, Tags, absent_if, is_ours};
+use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 
-/// A table, as a [`Resource`]: only ever created (with the built-in sample) or used as it is.
+/// A table, as a [`Resource`]: created (with the built-in sample) or used as it is; only its
+/// point-in-time recovery is ever changed.
 pub struct Table;
+
+fields! {
+    /// Point-in-time recovery, turned on for exports.
+    PointInTimeRecovery => "point-in-time recovery",
+}
+
+/// Whether the stack needs point-in-time recovery on a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pitr {
+    /// No (no exports).
+    NotNeeded,
+    /// Yes, for exports; `elsewhere`: it may be turned on for a table the stack did not make
+    /// (`--enable-pitr`).
+    Needed {
+        /// `--enable-pitr` was given.
+        elsewhere: bool,
+    },
+}
 
 /// A table as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,27 +50,49 @@ pub struct Desired {
     pub name: TableName,
     /// The stack's tags, for a table the stack makes.
     pub tags: Tags,
+    /// Whether it needs point-in-time recovery.
+    pub pitr: Pitr,
 }
 
 impl Resource for Table {
     const KIND: Kind = Kind::Table;
     type Desired = Desired;
     type Observed = Option<Observed>;
-    type Field = NoFields;
+    type Field = Field;
 
     fn name(desired: &Desired) -> &str {
         desired.name.as_str()
     }
 
+    /// Reads the table, its tags and, where the stack needs it, its point-in-time recovery.
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
-        observe(aws, &desired.name).await
+        let Some(mut observed) = observe(aws, &desired.name).await? else {
+            return Ok(None);
+        };
+        if desired.pitr != Pitr::NotNeeded {
+            observed.pitr = Some(pitr_enabled(aws, &desired.name).await?);
+        }
+        Ok(Some(observed))
     }
 
-    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<NoFields> {
-        match observed {
-            None => Change::Create,
-            Some(o) if is_ours(&o.tags, &desired.tags) => Change::Unchanged,
-            Some(_) => Change::UseExisting,
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        let Some(o) = observed else {
+            return Change::Create;
+        };
+        let ours = is_ours(&o.tags, &desired.tags);
+        match desired.pitr {
+            Pitr::Needed { elsewhere } if o.pitr != Some(true) => {
+                if ours || elsewhere {
+                    Change::Update(vec![Field::PointInTimeRecovery])
+                } else {
+                    Change::Conflict(format!(
+                        "exports need point-in-time recovery on table {}, which this stack did not make; turn it on yourself or pass --enable-pitr (PITR is billed per GB-month of the table)",
+                        desired.name
+                    ))
+                }
+            }
+            _ if ours => Change::Unchanged,
+            _ => Change::UseExisting,
         }
     }
 
@@ -56,11 +100,19 @@ impl Resource for Table {
         aws: &Aws,
         desired: &Desired,
         _: &Option<Observed>,
-        change: &Change<NoFields>,
+        change: &Change<Field>,
     ) -> Result<(), AwsError> {
-        if *change == Change::Create {
-            create(aws, &desired.name, &desired.tags).await?;
-            load_sample(aws, &desired.name).await?;
+        let pitr = match change {
+            Change::Create => {
+                create(aws, &desired.name, &desired.tags).await?;
+                load_sample(aws, &desired.name).await?;
+                desired.pitr != Pitr::NotNeeded
+            }
+            Change::Update(fields) => fields.contains(&Field::PointInTimeRecovery),
+            _ => false,
+        };
+        if pitr {
+            enable_pitr(aws, &desired.name).await?;
         }
         Ok(())
     }
@@ -108,6 +160,64 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 /// How long `up` waits for a new table to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long `up` keeps asking to turn on point-in-time recovery while DynamoDB says a new
+/// table's continuous backups are not yet available.
+const PITR_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Whether the table's point-in-time recovery is on (DescribeContinuousBackups).
+async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
+    let name = table.as_str();
+    let out = aws
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(name)
+        .send()
+        .await
+        .aws("DescribeContinuousBackups", name)?;
+    Ok(out
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        == Some(&PointInTimeRecoveryStatus::Enabled))
+}
+
+/// Turns on point-in-time recovery. A table made a moment ago answers
+/// ContinuousBackupsUnavailableException until its backups are enabled (UpdateContinuousBackups,
+/// API reference): asked again, every second then up to every 8 s, for [`PITR_PATIENCE`].
+async fn enable_pitr(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+    let name = table.as_str();
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(|e| AwsError::malformed("UpdateContinuousBackups", name, &e.to_string()))?;
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let answer = aws
+            .dynamodb
+            .update_continuous_backups()
+            .table_name(name)
+            .point_in_time_recovery_specification(spec.clone())
+            .send()
+            .await
+            .aws("UpdateContinuousBackups", name);
+        match answer {
+            Ok(_) => {
+                report!("  turned on point-in-time recovery for {table}");
+                return Ok(());
+            }
+            Err(e)
+                if e.is("ContinuousBackupsUnavailableException")
+                    && started.elapsed() + pause <= PITR_PATIENCE =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A table as it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
@@ -115,6 +225,8 @@ pub struct Observed {
     pub arn: String,
     /// Its tags.
     pub tags: Tags,
+    /// Whether point-in-time recovery is on, where it was read (only when the stack needs it).
+    pub pitr: Option<bool>,
 }
 
 /// Reads the table and its tags.
@@ -142,7 +254,11 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect();
-    Ok(Some(Observed { arn, tags }))
+    Ok(Some(Observed {
+        arn,
+        tags,
+        pitr: None,
+    }))
 }
 
 /// Creates the table, tagged, and waits until it is ACTIVE.

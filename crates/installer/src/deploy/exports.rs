@@ -1,0 +1,363 @@
+//! Exports to S3 as the stack deploys them, from `--export`, `--export-bucket`,
+//! `--export-bucket-owner`, `--export-cold-days`, `--export-cold-class` and
+//! `--export-expire-days`, validated before any request: pure, so the lifecycle's limits are
+//! unit-tested against S3's documented rules.
+//!
+//! The function exports each table once per period into `exports/<table>/<period>/` of the
+//! export bucket ([`backup_lambda::export`]). In the stack's own bucket, a lifecycle rule on
+//! `exports/` moves them to a colder storage class after `--export-cold-days` and expires them
+//! after `--export-expire-days`; another bucket's lifecycle is its owner's to set.
+//!
+//! S3's rules (Lifecycle `Transition`, API reference): a transition to STANDARD_IA or
+//! ONEZONE_IA may happen no sooner than 30 days after creation; to GLACIER_IR, GLACIER or
+//! DEEP_ARCHIVE from day 0. Each class bills a minimum storage duration (S3 user guide,
+//! "Constraints and considerations for transitions"; pricing): 30 days for STANDARD_IA and
+//! ONEZONE_IA, 90 for GLACIER_IR and GLACIER, 180 for DEEP_ARCHIVE. An export expired sooner
+//! than that after its transition is billed for the minimum anyway, so such settings are
+//! refused, with the least `--export-expire-days` that avoids it.
+
+use backup_lambda::export::ExportEvery;
+use thiserror::Error;
+
+/// The prefix exports go under, in whichever bucket: `exports/<table>/<period>/`.
+pub const EXPORT_PREFIX: &str = backup_lambda::export::DEFAULT_PREFIX;
+
+/// `--export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportChoice {
+    /// No exports.
+    Off,
+    /// One export per table per UTC day.
+    Daily,
+    /// One export per table per ISO week.
+    Weekly,
+}
+
+/// `--export-cold-class`: the storage class exports move to after `--export-cold-days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColdClass {
+    /// S3 Standard-Infrequent Access (from day 30; 30-day minimum).
+    StandardIa,
+    /// S3 Glacier Instant Retrieval (millisecond reads; 90-day minimum).
+    GlacierIr,
+    /// S3 Glacier Flexible Retrieval (restore before reading; 90-day minimum).
+    Glacier,
+    /// S3 Glacier Deep Archive (restore in hours; 180-day minimum).
+    DeepArchive,
+}
+
+impl ColdClass {
+    /// The class's name in the S3 API.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Self::StandardIa => "STANDARD_IA",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::Glacier => "GLACIER",
+            Self::DeepArchive => "DEEP_ARCHIVE",
+        }
+    }
+
+    /// The class named `name` in the S3 API, if it is one of these.
+    pub fn from_api_name(name: &str) -> Option<Self> {
+        [
+            Self::StandardIa,
+            Self::GlacierIr,
+            Self::Glacier,
+            Self::DeepArchive,
+        ]
+        .into_iter()
+        .find(|c| c.api_name() == name)
+    }
+
+    /// The flag's spelling.
+    pub fn flag_value(self) -> &'static str {
+        match self {
+            Self::StandardIa => "standard-ia",
+            Self::GlacierIr => "glacier-ir",
+            Self::Glacier => "glacier",
+            Self::DeepArchive => "deep-archive",
+        }
+    }
+
+    /// The first day after creation a lifecycle rule may move an object into this class.
+    pub fn earliest_transition_day(self) -> u32 {
+        match self {
+            Self::StandardIa => 30,
+            Self::GlacierIr | Self::Glacier | Self::DeepArchive => 0,
+        }
+    }
+
+    /// Days S3 bills an object in this class for at least.
+    pub fn minimum_storage_days(self) -> u32 {
+        match self {
+            Self::StandardIa => 30,
+            Self::GlacierIr | Self::Glacier => 90,
+            Self::DeepArchive => 180,
+        }
+    }
+}
+
+/// When exports in the stack's bucket get colder and when they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiers {
+    /// Days after creation they move to `cold_class`.
+    pub cold_days: u32,
+    /// The colder class.
+    pub cold_class: ColdClass,
+    /// Days after creation they are deleted.
+    pub expire_days: u32,
+}
+
+/// Exports as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    /// How often.
+    pub every: ExportEvery,
+    /// Another bucket to export to (`None`: the stack's own).
+    pub bucket: Option<String>,
+    /// The account owning `bucket`, when another account's.
+    pub bucket_owner: Option<String>,
+    /// The lifecycle in the stack's bucket.
+    pub tiers: Tiers,
+}
+
+/// Why the export settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExportConfigError {
+    /// `--export-bucket-owner` is not an account id.
+    #[error(
+        "invalid --export-bucket-owner {0:?}: give the 12-digit id of the account that owns --export-bucket"
+    )]
+    Owner(String),
+    /// An owner without a bucket.
+    #[error(
+        "--export-bucket-owner needs --export-bucket: the stack's own bucket is this account's"
+    )]
+    OwnerWithoutBucket,
+    /// A day count out of range.
+    #[error("--{flag} must be from {min} to 36500 days, got {got}")]
+    Days {
+        /// The flag.
+        flag: &'static str,
+        /// The least value.
+        min: u32,
+        /// What was given.
+        got: i64,
+    },
+    /// The transition comes sooner than S3 allows for the class.
+    #[error(
+        "--export-cold-days {days} is too soon for {class}: S3 moves objects there no sooner than day {earliest}; use --export-cold-days {earliest} or more, or --export-cold-class glacier-ir"
+    )]
+    TooSoon {
+        /// Days given.
+        days: u32,
+        /// The class's flag value.
+        class: &'static str,
+        /// The first day allowed.
+        earliest: u32,
+    },
+    /// Expiry before the class's minimum storage duration has passed.
+    #[error(
+        "--export-expire-days {expire} would delete exports {kept} days after they move to {class}, which S3 bills for {minimum} days at least; use --export-expire-days {least} or more, or a later --export-cold-days"
+    )]
+    ExpiresTooSoon {
+        /// Days given.
+        expire: u32,
+        /// Days they would spend in the cold class.
+        kept: i64,
+        /// The class's flag value.
+        class: &'static str,
+        /// Its minimum storage duration.
+        minimum: u32,
+        /// The least expiry that avoids the charge.
+        least: u32,
+    },
+}
+
+/// The raw export flags.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportFlags<'a> {
+    /// `--export`.
+    pub choice: ExportChoice,
+    /// `--export-bucket`.
+    pub bucket: Option<&'a str>,
+    /// `--export-bucket-owner`.
+    pub owner: Option<&'a str>,
+    /// `--export-cold-days`.
+    pub cold_days: i64,
+    /// `--export-cold-class`.
+    pub cold_class: ColdClass,
+    /// `--export-expire-days`.
+    pub expire_days: i64,
+}
+
+/// Validates the export flags (the bucket name itself is checked with the other bucket names);
+/// `None` when exports are off.
+pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportConfigError> {
+    let every = match flags.choice {
+        ExportChoice::Off => return Ok(None),
+        ExportChoice::Daily => ExportEvery::Daily,
+        ExportChoice::Weekly => ExportEvery::Weekly,
+    };
+    if let Some(owner) = flags.owner {
+        if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ExportConfigError::Owner(owner.to_owned()));
+        }
+        if flags.bucket.is_none() {
+            return Err(ExportConfigError::OwnerWithoutBucket);
+        }
+    }
+    let days = |flag: &'static str, got: i64, min: u32| {
+        u32::try_from(got)
+            .ok()
+            .filter(|d| (min..=36_500).contains(d))
+            .ok_or(ExportConfigError::Days { flag, min, got })
+    };
+    let cold_days = days("export-cold-days", flags.cold_days, 0)?;
+    let expire_days = days("export-expire-days", flags.expire_days, 1)?;
+    let class = flags.cold_class;
+    if cold_days < class.earliest_transition_day() {
+        return Err(ExportConfigError::TooSoon {
+            days: cold_days,
+            class: class.flag_value(),
+            earliest: class.earliest_transition_day(),
+        });
+    }
+    let least = cold_days + class.minimum_storage_days();
+    if expire_days < least {
+        return Err(ExportConfigError::ExpiresTooSoon {
+            expire: expire_days,
+            kept: i64::from(expire_days) - i64::from(cold_days),
+            class: class.flag_value(),
+            minimum: class.minimum_storage_days(),
+            least,
+        });
+    }
+    Ok(Some(ExportConfig {
+        every,
+        bucket: flags.bucket.map(str::to_owned),
+        bucket_owner: flags.owner.map(str::to_owned),
+        tiers: Tiers {
+            cold_days,
+            cold_class: class,
+            expire_days,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(cold_days: i64, cold_class: ColdClass, expire_days: i64) -> ExportFlags<'static> {
+        ExportFlags {
+            choice: ExportChoice::Daily,
+            bucket: None,
+            owner: None,
+            cold_days,
+            cold_class,
+            expire_days,
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_off_is_none() {
+        let config = validate(flags(30, ColdClass::GlacierIr, 365))
+            .expect("valid")
+            .expect("on");
+        assert_eq!(config.every, ExportEvery::Daily);
+        assert_eq!(
+            config.tiers,
+            Tiers {
+                cold_days: 30,
+                cold_class: ColdClass::GlacierIr,
+                expire_days: 365
+            }
+        );
+        let off = ExportFlags {
+            choice: ExportChoice::Off,
+            ..flags(-5, ColdClass::GlacierIr, 0)
+        };
+        assert_eq!(validate(off), Ok(None), "nothing else is read when off");
+    }
+
+    #[test]
+    fn transitions_follow_s3s_earliest_days() {
+        // Standard-IA: day 30 at the soonest; the Glacier classes from day 0.
+        assert!(matches!(
+            validate(flags(29, ColdClass::StandardIa, 365)),
+            Err(ExportConfigError::TooSoon { earliest: 30, .. })
+        ));
+        assert!(validate(flags(30, ColdClass::StandardIa, 365)).is_ok());
+        assert!(validate(flags(0, ColdClass::GlacierIr, 90)).is_ok());
+        assert!(validate(flags(0, ColdClass::DeepArchive, 180)).is_ok());
+    }
+
+    #[test]
+    fn expiry_waits_out_each_classs_minimum_storage_duration() {
+        for (class, minimum) in [
+            (ColdClass::StandardIa, 30),
+            (ColdClass::GlacierIr, 90),
+            (ColdClass::Glacier, 90),
+            (ColdClass::DeepArchive, 180),
+        ] {
+            let cold = 30;
+            assert!(
+                validate(flags(cold, class, cold + minimum)).is_ok(),
+                "{class:?}"
+            );
+            let err = validate(flags(cold, class, cold + minimum - 1)).expect_err("too soon");
+            let least = u32::try_from(cold + minimum).unwrap();
+            assert!(
+                matches!(err, ExportConfigError::ExpiresTooSoon { least: l, .. } if l == least),
+                "{class:?}: {err}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("--export-expire-days {least}"))
+            );
+        }
+        // Expiring before the transition: refused the same way.
+        assert!(validate(flags(100, ColdClass::GlacierIr, 50)).is_err());
+    }
+
+    #[test]
+    fn bad_numbers_and_owners_are_refused() {
+        assert!(matches!(
+            validate(flags(-1, ColdClass::GlacierIr, 365)),
+            Err(ExportConfigError::Days {
+                flag: "export-cold-days",
+                ..
+            })
+        ));
+        assert!(matches!(
+            validate(flags(30, ColdClass::GlacierIr, 0)),
+            Err(ExportConfigError::Days {
+                flag: "export-expire-days",
+                ..
+            })
+        ));
+        let owner = |owner, bucket| ExportFlags {
+            owner: Some(owner),
+            bucket,
+            ..flags(30, ColdClass::GlacierIr, 365)
+        };
+        assert!(matches!(
+            validate(owner("1234", Some("vault"))),
+            Err(ExportConfigError::Owner(_))
+        ));
+        assert_eq!(
+            validate(owner("210987654321", None)),
+            Err(ExportConfigError::OwnerWithoutBucket)
+        );
+        let other = validate(owner("210987654321", Some("vault")))
+            .expect("valid")
+            .expect("on");
+        assert_eq!(other.bucket.as_deref(), Some("vault"));
+        assert_eq!(
+            ColdClass::from_api_name("GLACIER_IR"),
+            Some(ColdClass::GlacierIr)
+        );
+        assert_eq!(ColdClass::from_api_name("STANDARD"), None);
+    }
+}

@@ -1,0 +1,346 @@
+//! Exports to S3 through the strict layer (where an export is IN_PROGRESS for 3 s and a
+//! repeated ClientToken is the same export): `up --export daily` turns on point-in-time
+//! recovery for the stack's table, tiers `exports/` in the stack's bucket (checked field by
+//! field) and gives the role the export permissions; runs start the day's export, wait for it,
+//! record its outcome and size, and never start a second one; a table the stack did not make
+//! gets PITR only with `--enable-pitr`; an export bucket that does not exist and settings S3
+//! would bill early-deletion for are refused before any write.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_s3::types::TransitionStorageClass;
+use serde_json::Value;
+use support::aws::{clients, leftovers};
+use support::cli::{built_zip_path, installer, installer_ok, installer_with_endpoint};
+use test_support::unique_name;
+
+/// `installer --output json invoke <args>`: the function's run record.
+fn invoke(args: &[&str]) -> Value {
+    let mut all = vec!["--output", "json", "invoke"];
+    all.extend(args);
+    let out = installer(&all);
+    assert!(
+        out.status.success(),
+        "invoke failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+    document["result"].clone()
+}
+
+async fn pitr_on(aws: &support::aws::Clients, table: &str) -> bool {
+    let out = aws
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    out.continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .map(|s| s.as_str().to_owned())
+        == Some("ENABLED".to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_days_export_is_started_once_waited_for_and_recorded() {
+    let aws = clients().await;
+    let stack = unique_name("exp");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
+    let base = [
+        "--stack", &stack, "--table", &table, "--zip", &zip, "--export", "daily",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+    };
+    let run = |command: &str, extra: &[&str]| {
+        let mut all = vec![command.to_owned()];
+        all.extend(with(extra));
+        installer_ok(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let stderr = run("up", &[]);
+    assert!(
+        stderr.contains(&format!("turned on point-in-time recovery for {table}")),
+        "{stderr}"
+    );
+    assert!(pitr_on(&aws, &table).await, "PITR on for the stack's table");
+
+    // The bucket's lifecycle: run records expire; exports go cold after 30 days and expire
+    // after 365, and their unfinished uploads are aborted after 7.
+    let lifecycle = aws
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = lifecycle
+        .rules()
+        .iter()
+        .find(|r| r.id() == Some("tier-exports"))
+        .expect("a rule for exports");
+    assert_eq!(rule.filter().and_then(|f| f.prefix()), Some("exports/"));
+    assert_eq!(rule.status().as_str(), "Enabled");
+    let [transition] = rule.transitions() else {
+        panic!("one transition: {rule:?}");
+    };
+    assert_eq!(transition.days(), Some(30));
+    assert_eq!(
+        transition.storage_class(),
+        Some(&TransitionStorageClass::GlacierIr)
+    );
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(365));
+    assert_eq!(
+        rule.abort_incomplete_multipart_upload()
+            .and_then(|a| a.days_after_initiation()),
+        Some(7)
+    );
+    assert!(
+        lifecycle
+            .rules()
+            .iter()
+            .any(|r| r.id() == Some("expire-run-records")),
+        "the run-record rule stays"
+    );
+
+    // The role may export its tables, check those exports and write under exports/.
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(format!("{stack}-role"))
+        .policy_name(format!("{stack}-policy"))
+        .send()
+        .await
+        .unwrap();
+    let policy = installer::deploy::policy::decode_document(policy.policy_document())
+        .expect("a JSON policy");
+    let statements = policy["Statement"].as_array().expect("statements").clone();
+    let sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{sid} in {statements:?}"))
+            .clone()
+    };
+    assert_eq!(
+        sid("ExportTheTablesToS3")["Resource"],
+        format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}")
+    );
+    assert_eq!(
+        sid("WriteExportsUnderTheirPrefix")["Resource"],
+        format!("arn:aws:s3:::{bucket}/exports/*")
+    );
+
+    // Run 1 starts today's export; run 2, a moment later, finds it still in progress.
+    let target = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let first = invoke(&target);
+    assert_eq!(first["export"]["state"], "started", "{first}");
+    let export = &first["export"]["export"];
+    let period = export["period"].as_str().unwrap().to_owned();
+    assert_eq!(export["status"], "IN_PROGRESS");
+    assert_eq!(export["prefix"], format!("exports/{table}/{period}"));
+    assert_eq!(export["bucket"], bucket.as_str());
+    let arn = export["export_arn"].as_str().unwrap().to_owned();
+    let second = invoke(&target);
+    assert_eq!(second["export"]["state"], "waiting", "{second}");
+    assert_eq!(second["status"], "ok");
+
+    // Once DynamoDB has finished, a run records the outcome and its figures.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let third = invoke(&target);
+    assert_eq!(third["export"]["state"], "finished", "{third}");
+    let done = &third["export"]["export"];
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["export_arn"], arn.as_str());
+    assert_eq!(done["item_count"], 30, "the built-in sample's 30 movies");
+    assert!(done["billed_size_bytes"].as_i64().unwrap() > 0, "{done}");
+    assert!(done["duration_seconds"].as_u64().is_some(), "{done}");
+    let record = aws
+        .s3
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("runs/{table}/exports/{period}.json"))
+        .send()
+        .await
+        .expect("the export's record");
+    let record: Value =
+        serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(record["status"], "COMPLETED");
+    assert_eq!(record["item_count"], 30);
+    let written = aws
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("exports/{table}/{period}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        written.key_count().unwrap_or(0) > 0,
+        "the export wrote its data under its prefix"
+    );
+
+    // Later runs the same day: nothing more to do, and never a second export.
+    let fourth = invoke(&target);
+    assert_eq!(fourth["export"]["state"], "done", "{fourth}");
+    let table_arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
+    let exports = aws
+        .dynamodb
+        .list_exports()
+        .table_arn(&table_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exports.export_summaries().len(), 1, "one export per day");
+
+    // `status` shows the newest export, in a document that follows the published schema.
+    let out = installer(&[
+        "--output", "json", "status", "--stack", &stack, "--table", &table, "--export", "daily",
+    ]);
+    assert!(out.status.success());
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&status);
+    let last = &status["tables"][0]["last_export"];
+    assert_eq!(last["status"], "COMPLETED", "{status}");
+    assert_eq!(last["period"], period.as_str());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!(
+            "last export of {table}: {period} Completed, 30 items"
+        )),
+        "{text}"
+    );
+
+    // A second `up` changes nothing.
+    let plan = run("plan", &[]);
+    assert!(plan.contains("no changes"), "{plan}");
+
+    installer_ok(&["down", "--stack", &stack, "--table", &table, "--yes"]);
+    assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
+    let aws = clients().await;
+    let stack = unique_name("exq");
+    let table = unique_name("Theirs");
+    test_support::create_movies_table(&aws.dynamodb, &table).await;
+    let zip = built_zip_path().display().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        [
+            "up", "--stack", &stack, "--table", &table, "--zip", &zip, "--export", "weekly",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let refused = installer(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "exports need point-in-time recovery on table {table}"
+        )) && stderr.contains("--enable-pitr"),
+        "{stderr}"
+    );
+    assert!(!pitr_on(&aws, &table).await, "left as it was");
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(&stack)
+            .send()
+            .await
+            .is_err(),
+        "refused before anything was made"
+    );
+
+    installer_ok(
+        &args(&["--enable-pitr"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(pitr_on(&aws, &table).await);
+    installer_ok(&["down", "--stack", &stack, "--table", &table, "--yes"]);
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .is_ok(),
+        "their table stays"
+    );
+}
+
+#[test]
+fn a_missing_export_bucket_and_early_deletion_are_refused_before_any_write() {
+    let stack = unique_name("exr");
+    let missing = unique_name("no-such-vault");
+    let zip = built_zip_path().display().to_string();
+    let out = installer(&[
+        "up",
+        "--stack",
+        &stack,
+        "--zip",
+        &zip,
+        "--export",
+        "daily",
+        "--export-bucket",
+        &missing,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("export bucket {missing} does not exist")),
+        "{stderr}"
+    );
+
+    // Checked before any request: a closed port is never reached.
+    let closed = "http://127.0.0.1:9";
+    for (flags, expected) in [
+        (
+            vec![
+                "--export-cold-class",
+                "standard-ia",
+                "--export-cold-days",
+                "10",
+            ],
+            "no sooner than day 30",
+        ),
+        (
+            vec![
+                "--export-cold-class",
+                "deep-archive",
+                "--export-expire-days",
+                "200",
+            ],
+            "--export-expire-days 210",
+        ),
+        (
+            vec!["--export-bucket-owner", "12345"],
+            "invalid --export-bucket-owner",
+        ),
+        (
+            vec!["--export-bucket", "Not_A_Bucket"],
+            "invalid --export-bucket",
+        ),
+    ] {
+        let mut args = vec!["up", "--stack", &stack, "--export", "daily"];
+        args.extend(flags.iter().copied());
+        let out = installer_with_endpoint(&args, closed);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?}");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
