@@ -389,6 +389,54 @@ pub async fn verify(
     })
 }
 
+/// Checks `target`, imported from an export of `source` that held `expected_items`, against the
+/// source as it is now: the item count against the export's, and the key schema and index
+/// names against the source's.
+pub async fn verify_import(
+    db: &Client,
+    source: &TableName,
+    expected_items: Option<i64>,
+    target: &TableName,
+) -> Result<Verification, AwsError> {
+    let describe = |table: &TableName| {
+        let name = table.as_str().to_owned();
+        async move {
+            db.describe_table()
+                .table_name(&name)
+                .send()
+                .await
+                .aws("DescribeTable", &name)
+        }
+    };
+    let (source_table, target_table) = (describe(source).await?, describe(target).await?);
+    let shape = |t: Option<&aws_sdk_dynamodb::types::TableDescription>| {
+        t.map(|t| {
+            let keys: Vec<(String, String)> = t
+                .key_schema()
+                .iter()
+                .map(|e| {
+                    (
+                        e.attribute_name().to_owned(),
+                        e.key_type().as_str().to_owned(),
+                    )
+                })
+                .collect();
+            let indexes = index_names(
+                t.global_secondary_indexes().iter().map(|i| i.index_name()),
+                t.local_secondary_indexes().iter().map(|i| i.index_name()),
+            );
+            (keys, indexes)
+        })
+    };
+    let (from, to) = (shape(source_table.table()), shape(target_table.table()));
+    Ok(Verification {
+        expected_items,
+        restored_items: count_items(db, target).await?,
+        keys_match: from.as_ref().map(|f| &f.0) == to.as_ref().map(|t| &t.0),
+        indexes_match: from.as_ref().map(|f| &f.1) == to.as_ref().map(|t| &t.1),
+    })
+}
+
 /// The names of a table's global and local secondary indexes, sorted.
 fn index_names<'a>(
     global: impl Iterator<Item = Option<&'a str>>,

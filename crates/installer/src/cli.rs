@@ -147,13 +147,14 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Restore a backup (or a point in time) into a new table, then verify it.
+    /// Restore a backup (or a point in time, or an export to S3) into a new table, then verify it.
     ///
     /// Never overwrites: the target must not exist. Waits until the table is ACTIVE, puts back
     /// what a restore drops (TTL, point-in-time recovery, deletion protection, tags), and checks
-    /// the restored item count against the backup's and the keys and indexes against the source.
+    /// the restored item count against the backup's (or export's) and the keys and indexes
+    /// against the source.
     #[command(
-        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z"
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
     )]
     Restore {
         /// The table whose backup to restore.
@@ -171,6 +172,10 @@ pub enum Command {
         /// Restore the table as it was at this moment (RFC 3339) with point-in-time recovery.
         #[arg(long)]
         time: Option<String>,
+        /// Import an export to S3 instead (ImportTable): `latest`, a period such as 2026-11-30
+        /// or 2026-W49, or an export's ARN.
+        #[arg(long, value_name = "EXPORT", conflicts_with_all = ["time", "any"])]
+        from_export: Option<String>,
         /// Do not copy the source table's tags onto the new one.
         #[arg(long)]
         no_tags: bool,

@@ -219,6 +219,86 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         "{text}"
     );
 
+    // The export restores into a new table (ImportTable), verified against the export's count.
+    let restored = format!("{table}-from-s3");
+    let out = installer(&[
+        "--output",
+        "json",
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &restored,
+        "--from-export",
+        "latest",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&document);
+    assert_eq!(
+        document["from"]["export"]["arn"],
+        arn.as_str(),
+        "{document}"
+    );
+    assert_eq!(document["from"]["export"]["import_errors"], 0);
+    assert_eq!(document["verified"], true);
+    assert_eq!(document["verification"]["expected_items"], 30);
+    assert_eq!(document["verification"]["restored_items"], 30);
+    let count = aws
+        .dynamodb
+        .scan()
+        .table_name(&restored)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .unwrap()
+        .count();
+    assert_eq!(count, 30, "the data came back");
+    // Never over an existing table; a period without an export is one line naming what to do.
+    for (pick, target, expected) in [
+        ("latest", restored.as_str(), "already exists"),
+        (
+            "2020-01-01",
+            "Nowhere-1",
+            "has no completed export of 2020-01-01",
+        ),
+    ] {
+        let out = installer(&[
+            "restore",
+            "--table",
+            &table,
+            "--to",
+            target,
+            "--from-export",
+            pick,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(expected), "{pick}: {stderr}");
+    }
+    let by_period = format!("{table}-{period}");
+    installer_ok(&[
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &by_period,
+        "--from-export",
+        &period,
+    ]);
+    for t in [&restored, &by_period] {
+        aws.dynamodb
+            .delete_table()
+            .table_name(t)
+            .send()
+            .await
+            .unwrap();
+    }
+
     // A second `up` changes nothing.
     let plan = run("plan", &[]);
     assert!(plan.contains("no changes"), "{plan}");

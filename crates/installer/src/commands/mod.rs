@@ -12,6 +12,7 @@ mod logs;
 mod plan;
 mod report;
 mod restore;
+mod restore_export;
 mod status;
 mod summary;
 mod up;
@@ -151,9 +152,52 @@ pub enum CommandError {
         /// The latest restorable moment.
         latest: String,
     },
-    /// The restored table does not match its backup.
+    /// `--from-export` names an ARN that is not one of the table's exports.
     #[error(
-        "the restored table {0} does not match its backup (see the verification above); it is kept for inspection: delete it when done"
+        "{export} is not an export of table {table}; list them with `aws dynamodb list-exports`, or pass --from-export latest"
+    )]
+    NoSuchExport {
+        /// The table.
+        table: String,
+        /// The ARN given.
+        export: String,
+    },
+    /// The export named has not completed.
+    #[error(
+        "export {export} is {status}, not COMPLETED; wait for it, or pass another --from-export"
+    )]
+    ExportNotCompleted {
+        /// The export.
+        export: String,
+        /// Its status.
+        status: String,
+    },
+    /// No export to restore.
+    #[error(
+        "table {table} has no {pick}; start one with `installer up --export daily` and a run, or restore a backup instead"
+    )]
+    NoExport {
+        /// The table.
+        table: String,
+        /// What was looked for.
+        pick: String,
+    },
+    /// The export's data files could not be found.
+    #[error("cannot find the data of export {export}: {why}")]
+    ExportData {
+        /// The export.
+        export: String,
+        /// Why.
+        why: String,
+    },
+    /// ImportTable cannot recreate a local secondary index.
+    #[error(
+        "table {0} has local secondary indexes, which ImportTable cannot create; restore it from a backup (--backup) instead"
+    )]
+    ImportCannotMakeLsi(String),
+    /// The restored table does not match what it was restored from.
+    #[error(
+        "the restored table {0} does not match what it was restored from (see the verification above); it is kept for inspection: delete it when done"
     )]
     Unverified(String),
     /// No backup to drill.
@@ -306,6 +350,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             backup,
             any,
             time,
+            from_export,
             no_tags,
         } => {
             let args = RestoreArgs {
@@ -314,6 +359,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 backup,
                 any,
                 time,
+                from_export,
                 no_tags,
             };
             block_on(restore(&args, connect)).map(Summary::Restore)

@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::CommandError;
+use super::restore_export::{self, ExportPick};
 use super::summary::{RestorePhases, Restored, RestoredFrom};
-use crate::aws::{Aws, AwsError, ConnectArgs};
+use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
 use crate::report::progress::Progress;
 
 /// How long `restore` waits for the new table to become ACTIVE (restores of large tables take
@@ -32,6 +33,8 @@ pub struct RestoreArgs {
     pub any: bool,
     /// A point in time (RFC 3339) instead of a backup.
     pub time: Option<String>,
+    /// An export to S3 instead of a backup: `latest`, a period, or an ARN.
+    pub from_export: Option<String>,
     /// Do not copy the source's tags.
     pub no_tags: bool,
 }
@@ -42,6 +45,7 @@ struct Request {
     target: TableName,
     choice: Choice,
     time: Option<OffsetDateTime>,
+    export: Option<ExportPick>,
 }
 
 impl Request {
@@ -63,6 +67,7 @@ impl Request {
             target,
             choice: Choice::parse(&args.backup),
             time,
+            export: args.from_export.as_deref().map(ExportPick::parse),
         })
     }
 }
@@ -79,6 +84,9 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     if restore::status(db, target).await?.is_some() {
         return Err(CommandError::TargetTaken(target.to_string()));
     }
+    if let Some(pick) = &request.export {
+        return from_export(&aws, &request, pick, !args.no_tags).await;
+    }
     let from = chosen(&aws, &request, args.any).await?;
     report!("restoring {source} into {target} from {from}");
     let progress = Progress::new();
@@ -90,6 +98,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
                 let at = OffsetDateTime::parse(at, &Rfc3339).unwrap_or(OffsetDateTime::now_utc());
                 restore::start_at(db, source, at, target).await
             }
+            RestoredFrom::Export { .. } => Ok(()),
         }
     };
     progress
@@ -108,7 +117,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let verifying = Instant::now();
     let verification = match &from {
         RestoredFrom::Backup { arn, .. } => Some(restore::verify(db, arn, target).await?),
-        RestoredFrom::PointInTime { .. } => None,
+        RestoredFrom::PointInTime { .. } | RestoredFrom::Export { .. } => None,
     };
     let verify_ms = verifying.elapsed().as_millis();
     report_result(&reapplied, verification.as_ref(), started);
@@ -124,6 +133,90 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
         from,
         reapplied,
         verification,
+        verified,
+        phases_ms: RestorePhases {
+            start_ms,
+            wait_ms,
+            reapply_ms,
+            verify_ms,
+        },
+    })
+}
+
+/// `restore --from-export`: the export `pick` names imported into the target with ImportTable,
+/// waited for, given back what the source has (as a restore from a backup), and verified against
+/// the export's item count and the source's keys and indexes.
+async fn from_export(
+    aws: &Aws,
+    request: &Request,
+    pick: &ExportPick,
+    tags: bool,
+) -> Result<Restored, CommandError> {
+    let db = &aws.dynamodb;
+    let (source, target) = (&request.source, &request.target);
+    let described = db
+        .describe_table()
+        .table_name(source.as_str())
+        .send()
+        .await
+        .aws("DescribeTable", source.as_str())?;
+    let source_table = described
+        .table()
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
+    let parameters = restore_export::creation_parameters(source_table, target)?;
+    let table_arn = source_table.table_arn().unwrap_or_default();
+    let export = restore_export::choose(aws, table_arn, source.as_str(), pick).await?;
+    let data_prefix = restore_export::data_prefix(aws, &export).await?;
+    let data = format!("s3://{}/{data_prefix}", export.bucket);
+    report!(
+        "restoring {source} into {target} from export {} ({data})",
+        export.arn
+    );
+    let progress = Progress::new();
+    let started = Instant::now();
+    let start = restore_export::start(aws, &export, &data_prefix, parameters);
+    let import_arn = progress
+        .step("import", "table", target.as_str(), start)
+        .await?;
+    let start_ms = started.elapsed().as_millis();
+    let waited = Instant::now();
+    let wait = async {
+        let imported = restore_export::wait(aws, &import_arn).await?;
+        wait_active(aws, target).await?;
+        Ok::<_, AwsError>(imported)
+    };
+    let imported = progress
+        .step("wait", "table", target.as_str(), wait)
+        .await?;
+    let wait_ms = waited.elapsed().as_millis();
+    let reapplying = Instant::now();
+    let reapplied = restore::reapply(db, source, target, tags).await?;
+    let reapply_ms = reapplying.elapsed().as_millis();
+    let verifying = Instant::now();
+    let verification = restore::verify_import(db, source, export.item_count, target).await?;
+    let verify_ms = verifying.elapsed().as_millis();
+    if imported.errors > 0 {
+        report!(
+            "  the import could not write {} item(s); see the import {import_arn}",
+            imported.errors
+        );
+    }
+    report_result(&reapplied, Some(&verification), started);
+    let verified = verification.passed() && imported.errors == 0;
+    if !verified {
+        return Err(CommandError::Unverified(target.to_string()));
+    }
+    Ok(Restored {
+        table: source.to_string(),
+        target: target.to_string(),
+        from: RestoredFrom::Export {
+            arn: export.arn,
+            data,
+            import_arn,
+            import_errors: imported.errors,
+        },
+        reapplied,
+        verification: Some(verification),
         verified,
         phases_ms: RestorePhases {
             start_ms,

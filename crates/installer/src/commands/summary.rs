@@ -302,6 +302,17 @@ pub enum RestoredFrom {
         /// The moment, RFC 3339.
         at: String,
     },
+    /// An export to S3, imported with ImportTable.
+    Export {
+        /// The export's ARN.
+        arn: String,
+        /// Where its data files are: `s3://bucket/prefix`.
+        data: String,
+        /// The import's ARN.
+        import_arn: String,
+        /// Items the import could not write (malformed, or not matching the keys).
+        import_errors: i64,
+    },
 }
 
 impl std::fmt::Display for RestoredFrom {
@@ -309,6 +320,7 @@ impl std::fmt::Display for RestoredFrom {
         match self {
             RestoredFrom::Backup { name, .. } => write!(f, "backup {name}"),
             RestoredFrom::PointInTime { at } => write!(f, "the table as it was at {at}"),
+            RestoredFrom::Export { arn, data, .. } => write!(f, "export {arn} ({data})"),
         }
     }
 }

@@ -644,6 +644,7 @@ impl StackConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::resources::Tags;
     use clap::Parser;
 
     #[derive(Parser)]
@@ -681,6 +682,44 @@ mod tests {
         assert_eq!(
             check_bucket("bucket", &c.bucket_name("123456789012", "ap-southeast-3")),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn exports_name_their_bucket_and_add_an_alarm_per_table() {
+        let off = config(&[]).expect("valid");
+        assert_eq!(off.export, None);
+        assert_eq!(off.export_bucket("logs"), None);
+        let own = config(&["--export", "daily"]).expect("valid");
+        assert_eq!(own.export_bucket("logs"), Some("logs"));
+        let c = config(&[
+            "--export",
+            "weekly",
+            "--export-bucket",
+            "vault",
+            "--export-bucket-owner",
+            "210987654321",
+            "--table",
+            "Movies",
+            "--table",
+            "Music",
+            "--alert-email",
+            "ops@example.com",
+        ])
+        .expect("valid");
+        assert_eq!(c.export_bucket("logs"), Some("vault"));
+        let (alarms, _) = crate::deploy::alerts::alarms(&c, &[], &Tags::new());
+        let exports: Vec<_> = alarms
+            .iter()
+            .filter(|a| a.condition.metric == backup_lambda::metrics::EXPORT_COMPLETED)
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(
+            exports,
+            [
+                "dynamodb-backup-Movies-export-failed",
+                "dynamodb-backup-Music-export-failed"
+            ]
         );
     }
 

@@ -1,0 +1,443 @@
+//! `installer restore --from-export`: a table's export to S3 brought back into a new table with
+//! ImportTable, under the same rules as a restore from a backup (the target must not exist; the
+//! result is verified, and kept for inspection when it does not verify).
+//!
+//! The export is found with ListExports and DescribeExport (COMPLETED ones only): the newest,
+//! the one of a period (`2026-11-30`, `2026-W49`: its S3 prefix ends with it), or one by ARN.
+//! Its data files are the `.json.gz` objects under `<prefix>/AWSDynamoDB/<export id>/data/`
+//! (DynamoDB developer guide, "DynamoDB Table export output format"). The new table takes the
+//! source's key schema, attribute definitions, billing mode and global secondary indexes
+//! (ImportTable's TableCreationParameters); ImportTable cannot make local secondary indexes, so
+//! a source with any is refused: restore it from a backup.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    BillingMode, GlobalSecondaryIndex, ImportStatus, InputCompressionType, InputFormat,
+    ProvisionedThroughput, S3BucketSource, TableCreationParameters, TableDescription,
+};
+use backup_lambda::naming::TableName;
+use sha2::{Digest, Sha256};
+
+use super::CommandError;
+use crate::aws::{Aws, AwsError, AwsResult};
+
+/// How long `restore` waits for an import (imports of large tables take hours).
+const IMPORT_PATIENCE: Duration = Duration::from_secs(12 * 3600);
+
+/// Which export `--from-export` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportPick {
+    /// The newest COMPLETED export.
+    Latest,
+    /// The export with this ARN.
+    Arn(String),
+    /// The export of this period (its prefix ends with `/<period>`).
+    Period(String),
+}
+
+impl ExportPick {
+    /// `latest`, an ARN, or a period.
+    pub fn parse(text: &str) -> Self {
+        match text.trim() {
+            "latest" => Self::Latest,
+            t if t.starts_with("arn:") => Self::Arn(t.to_owned()),
+            t => Self::Period(t.to_owned()),
+        }
+    }
+}
+
+/// A COMPLETED export, as DescribeExport tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    /// Its ARN.
+    pub arn: String,
+    /// The bucket it wrote to.
+    pub bucket: String,
+    /// That bucket's owner, if DynamoDB says.
+    pub bucket_owner: Option<String>,
+    /// The prefix it wrote under.
+    pub prefix: String,
+    /// Items it exported.
+    pub item_count: Option<i64>,
+    /// When it ended (or was asked for), Unix seconds, to order exports by.
+    pub at: Option<f64>,
+}
+
+/// The export of `table` that `pick` names, among its COMPLETED ones.
+pub async fn choose(
+    aws: &Aws,
+    table_arn: &str,
+    table: &str,
+    pick: &ExportPick,
+) -> Result<Export, CommandError> {
+    let db = &aws.dynamodb;
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = db
+            .list_exports()
+            .table_arn(table_arn)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws("ListExports", table)?;
+        arns.extend(
+            page.export_summaries()
+                .iter()
+                .filter_map(|s| s.export_arn().map(str::to_owned)),
+        );
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    if let ExportPick::Arn(arn) = pick
+        && !arns.contains(arn)
+    {
+        return Err(CommandError::NoSuchExport {
+            table: table.to_owned(),
+            export: arn.clone(),
+        });
+    }
+    let mut completed = Vec::new();
+    for arn in &arns {
+        if matches!(pick, ExportPick::Arn(wanted) if wanted != arn) {
+            continue;
+        }
+        let described = db
+            .describe_export()
+            .export_arn(arn)
+            .send()
+            .await
+            .aws("DescribeExport", arn)?;
+        let Some(d) = described.export_description() else {
+            continue;
+        };
+        let status = d.export_status().map_or("unknown", |s| s.as_str());
+        if status != "COMPLETED" {
+            if matches!(pick, ExportPick::Arn(_)) {
+                return Err(CommandError::ExportNotCompleted {
+                    export: arn.clone(),
+                    status: status.to_owned(),
+                });
+            }
+            continue;
+        }
+        let seconds = |t: &aws_sdk_dynamodb::primitives::DateTime| t.as_secs_f64();
+        completed.push(Export {
+            arn: arn.clone(),
+            bucket: d.s3_bucket().unwrap_or_default().to_owned(),
+            bucket_owner: d.s3_bucket_owner().map(str::to_owned),
+            prefix: d.s3_prefix().unwrap_or_default().to_owned(),
+            item_count: d.item_count(),
+            at: d
+                .end_time()
+                .or(d.export_time())
+                .or(d.start_time())
+                .map(seconds),
+        });
+    }
+    let chosen = match pick {
+        ExportPick::Period(period) => completed.into_iter().rfind(|e| {
+            e.prefix
+                .trim_end_matches('/')
+                .ends_with(&format!("/{period}"))
+        }),
+        // Newest by time where DynamoDB gives one; else the last listed.
+        _ => completed
+            .into_iter()
+            .enumerate()
+            .max_by(|(i, a), (j, b)| {
+                a.at.unwrap_or(f64::MIN)
+                    .total_cmp(&b.at.unwrap_or(f64::MIN))
+                    .then(i.cmp(j))
+            })
+            .map(|(_, e)| e),
+    };
+    chosen.ok_or_else(|| CommandError::NoExport {
+        table: table.to_owned(),
+        pick: match pick {
+            ExportPick::Latest => "completed export".to_owned(),
+            ExportPick::Arn(arn) => format!("export {arn}"),
+            ExportPick::Period(period) => format!("completed export of {period}"),
+        },
+    })
+}
+
+/// The key prefix of the export's data files: `<prefix>/AWSDynamoDB/<export id>/data/`, found
+/// by listing (the folder named by the export's id where there is one, else the only one).
+pub async fn data_prefix(aws: &Aws, export: &Export) -> Result<String, CommandError> {
+    let root = format!("{}/AWSDynamoDB/", export.prefix.trim_end_matches('/'));
+    let mut folders: Vec<String> = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .s3
+            .list_objects_v2()
+            .bucket(&export.bucket)
+            .prefix(&root)
+            .set_expected_bucket_owner(export.bucket_owner.clone())
+            .set_continuation_token(token)
+            .send()
+            .await
+            .aws("ListObjectsV2", &export.bucket)?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            if let Some(at) = key.find("/data/") {
+                let folder = key[..at + "/data/".len()].to_owned();
+                if !folders.contains(&folder) {
+                    folders.push(folder);
+                }
+            }
+        }
+        token = page.next_continuation_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let id = export.arn.rsplit('/').next().unwrap_or_default();
+    let by_id = folders
+        .iter()
+        .find(|f| f.contains(&format!("/AWSDynamoDB/{id}/")));
+    match (by_id, folders.as_slice()) {
+        (Some(folder), _) | (None, [folder]) => Ok(folder.clone()),
+        (None, []) => Err(CommandError::ExportData {
+            export: export.arn.clone(),
+            why: format!("no data files under s3://{}/{root}", export.bucket),
+        }),
+        (None, _) => Err(CommandError::ExportData {
+            export: export.arn.clone(),
+            why: format!(
+                "{} exports' data under s3://{}/{root} and none named by its id",
+                folders.len(),
+                export.bucket
+            ),
+        }),
+    }
+}
+
+/// The new table's creation parameters: the source's keys, attributes, billing and global
+/// secondary indexes. A source with local secondary indexes cannot be imported.
+pub fn creation_parameters(
+    source: &TableDescription,
+    target: &TableName,
+) -> Result<TableCreationParameters, CommandError> {
+    let malformed = |e: aws_sdk_dynamodb::error::BuildError| {
+        CommandError::from(AwsError::malformed(
+            "ImportTable",
+            target.as_str(),
+            &e.to_string(),
+        ))
+    };
+    if !source.local_secondary_indexes().is_empty() {
+        return Err(CommandError::ImportCannotMakeLsi(
+            source.table_name().unwrap_or_default().to_owned(),
+        ));
+    }
+    let on_demand = source.billing_mode_summary().and_then(|b| b.billing_mode())
+        == Some(&BillingMode::PayPerRequest);
+    let throughput = |read: Option<i64>, write: Option<i64>| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(read.unwrap_or(1).max(1))
+            .write_capacity_units(write.unwrap_or(1).max(1))
+            .build()
+            .map_err(malformed)
+    };
+    let mut indexes = Vec::new();
+    for index in source.global_secondary_indexes() {
+        let mut built = GlobalSecondaryIndex::builder()
+            .set_index_name(index.index_name().map(str::to_owned))
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned());
+        if !on_demand {
+            let t = index.provisioned_throughput();
+            built = built.provisioned_throughput(throughput(
+                t.and_then(|t| t.read_capacity_units()),
+                t.and_then(|t| t.write_capacity_units()),
+            )?);
+        }
+        indexes.push(built.build().map_err(malformed)?);
+    }
+    let mut parameters = TableCreationParameters::builder()
+        .table_name(target.as_str())
+        .set_attribute_definitions(Some(source.attribute_definitions().to_vec()))
+        .set_key_schema(Some(source.key_schema().to_vec()))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes));
+    parameters = if on_demand {
+        parameters.billing_mode(BillingMode::PayPerRequest)
+    } else {
+        let t = source.provisioned_throughput();
+        parameters
+            .billing_mode(BillingMode::Provisioned)
+            .provisioned_throughput(throughput(
+                t.and_then(|t| t.read_capacity_units()),
+                t.and_then(|t| t.write_capacity_units()),
+            )?)
+    };
+    parameters.build().map_err(malformed)
+}
+
+/// Starts importing `export`'s data (`data_prefix`) into a new table; returns the import's ARN.
+/// The ClientToken (from the export and the target) makes a retried start the same import.
+pub async fn start(
+    aws: &Aws,
+    export: &Export,
+    data_prefix: &str,
+    parameters: TableCreationParameters,
+) -> Result<String, AwsError> {
+    let target = parameters.table_name().to_owned();
+    let source = S3BucketSource::builder()
+        .s3_bucket(&export.bucket)
+        .set_s3_bucket_owner(export.bucket_owner.clone())
+        .s3_key_prefix(data_prefix)
+        .build()
+        .map_err(|e| AwsError::malformed("ImportTable", &target, &e.to_string()))?;
+    let digest = Sha256::digest(format!("{}\n{target}", export.arn).as_bytes());
+    let token: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let out = aws
+        .dynamodb
+        .import_table()
+        .client_token(token)
+        .s3_bucket_source(source)
+        .input_format(InputFormat::DynamodbJson)
+        .input_compression_type(InputCompressionType::Gzip)
+        .table_creation_parameters(parameters)
+        .send()
+        .await
+        .aws("ImportTable", &target)?;
+    out.import_table_description()
+        .and_then(|d| d.import_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::malformed("ImportTable", &target, "the response has no ImportArn"))
+}
+
+/// How an import ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// Items imported.
+    pub items: i64,
+    /// Items that could not be (malformed, or not matching the keys).
+    pub errors: i64,
+}
+
+/// Waits until the import is COMPLETED; a FAILED or CANCELLED one is an error with its reason.
+pub async fn wait(aws: &Aws, import_arn: &str) -> Result<Imported, AwsError> {
+    let started = Instant::now();
+    loop {
+        let described = aws
+            .dynamodb
+            .describe_import()
+            .import_arn(import_arn)
+            .send()
+            .await
+            .aws("DescribeImport", import_arn)?;
+        let d = described.import_table_description();
+        match d.and_then(|d| d.import_status()) {
+            Some(ImportStatus::Completed) => {
+                return Ok(Imported {
+                    items: d.map_or(0, |d| d.imported_item_count()),
+                    errors: d.map_or(0, |d| d.error_count()),
+                });
+            }
+            Some(status @ (ImportStatus::Failed | ImportStatus::Cancelled)) => {
+                let why = format!(
+                    "the import is {}: {}",
+                    status.as_str(),
+                    d.and_then(|d| d.failure_message())
+                        .or(d.and_then(|d| d.failure_code()))
+                        .unwrap_or("no reason given")
+                );
+                return Err(AwsError::malformed("DescribeImport", import_arn, &why));
+            }
+            _ if started.elapsed() > IMPORT_PATIENCE => {
+                return Err(AwsError::malformed(
+                    "DescribeImport",
+                    import_arn,
+                    "the import is still running; check the table later with `installer status`",
+                ));
+            }
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingModeSummary, KeySchemaElement, KeyType,
+        LocalSecondaryIndexDescription, ScalarAttributeType,
+    };
+
+    #[test]
+    fn the_pick_is_latest_an_arn_or_a_period() {
+        assert_eq!(ExportPick::parse("latest"), ExportPick::Latest);
+        assert_eq!(
+            ExportPick::parse("arn:aws:dynamodb:r:1:table/T/export/01"),
+            ExportPick::Arn("arn:aws:dynamodb:r:1:table/T/export/01".to_owned())
+        );
+        assert_eq!(
+            ExportPick::parse("2026-W49"),
+            ExportPick::Period("2026-W49".to_owned())
+        );
+    }
+
+    fn source(on_demand: bool) -> TableDescription {
+        source_with(on_demand, Vec::new())
+    }
+
+    fn source_with(on_demand: bool, lsis: Vec<LocalSecondaryIndexDescription>) -> TableDescription {
+        let key = KeySchemaElement::builder()
+            .attribute_name("year")
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap();
+        let attribute = AttributeDefinition::builder()
+            .attribute_name("year")
+            .attribute_type(ScalarAttributeType::N)
+            .build()
+            .unwrap();
+        let mode = if on_demand {
+            BillingMode::PayPerRequest
+        } else {
+            BillingMode::Provisioned
+        };
+        TableDescription::builder()
+            .table_name("Movies")
+            .key_schema(key)
+            .attribute_definitions(attribute)
+            .billing_mode_summary(BillingModeSummary::builder().billing_mode(mode).build())
+            .set_local_secondary_indexes((!lsis.is_empty()).then_some(lsis))
+            .build()
+    }
+
+    #[test]
+    fn the_new_table_takes_the_sources_keys_and_billing() {
+        let target = TableName::parse("Movies-from-export").unwrap();
+        let p = creation_parameters(&source(true), &target).expect("valid");
+        assert_eq!(p.table_name(), "Movies-from-export");
+        assert_eq!(p.key_schema()[0].attribute_name(), "year");
+        assert_eq!(p.billing_mode(), Some(&BillingMode::PayPerRequest));
+        assert!(p.provisioned_throughput().is_none());
+        let provisioned = creation_parameters(&source(false), &target).expect("valid");
+        assert_eq!(provisioned.billing_mode(), Some(&BillingMode::Provisioned));
+        assert_eq!(
+            provisioned
+                .provisioned_throughput()
+                .map(|t| t.read_capacity_units()),
+            Some(1)
+        );
+        let with_lsi = source_with(
+            true,
+            vec![
+                LocalSecondaryIndexDescription::builder()
+                    .index_name("by-title")
+                    .build(),
+            ],
+        );
+        assert!(matches!(
+            creation_parameters(&with_lsi, &target),
+            Err(CommandError::ImportCannotMakeLsi(t)) if t == "Movies"
+        ));
+    }
+}
