@@ -70,6 +70,10 @@ pub enum Command {
         /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
+        /// Also estimate the stack's monthly cost from each table's current size (list prices
+        /// from the price table built in; also in --output json).
+        #[arg(long)]
+        cost: bool,
     },
     /// Create or update the whole stack; a second run with the same settings changes nothing.
     #[command(

@@ -13,6 +13,7 @@
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
 //! | `compliance/` | `installer report`: the daily ledgers read (`history`), judged (`assess`), rendered (`text`, `html`) |
+//! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
 //! | `report/` | the human report on stderr: progress lines, `-q` |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
@@ -38,6 +39,7 @@ pub(crate) mod build;
 pub mod cli;
 pub mod commands;
 pub mod compliance;
+pub mod cost;
 pub(crate) mod data;
 pub mod deploy;
 pub mod local;

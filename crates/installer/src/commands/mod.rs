@@ -195,6 +195,9 @@ pub enum CommandError {
         "table {0} has local secondary indexes, which ImportTable cannot create; restore it from a backup (--backup) instead"
     )]
     ImportCannotMakeLsi(String),
+    /// The built-in price table does not parse (a build-time mistake).
+    #[error("the built-in price table is not valid: {0}")]
+    Prices(String),
     /// The restored table does not match what it was restored from.
     #[error(
         "the restored table {0} does not match what it was restored from (see the verification above); it is kept for inspection: delete it when done"
@@ -282,7 +285,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             installer.as_deref(),
             &out,
         )?)),
-        Command::Plan { stack } => block_on(plan(&stack, connect)).map(Summary::Plan),
+        Command::Plan { stack, cost } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Schema => {
             let schema = schemars::schema_for!(Summary);
@@ -410,6 +413,7 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
 
 /// Everything `plan` and `up` need, with how long each phase took.
 pub(crate) struct Prepared {
+    pub(crate) config: StackConfig,
     pub(crate) aws: Aws,
     pub(crate) desired: Desired,
     pub(crate) observed: stack::Observed,
@@ -452,6 +456,7 @@ pub(crate) async fn prepare(
         apply_ms: None,
     };
     Ok(Prepared {
+        config,
         aws,
         desired,
         observed,
@@ -484,5 +489,6 @@ pub(crate) fn planned(
         changes: !plan.is_noop(),
         resources: plan.lines(),
         phases_ms: phases,
+        cost: None,
     }
 }

@@ -1,13 +1,21 @@
-//! `installer plan`: what `up` would do, without changing anything.
+//! `installer plan`: what `up` would do, without changing anything; with `--cost`, what the
+//! configured stack would cost a month.
 
 use super::summary::Planned;
 use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
-use crate::aws::ConnectArgs;
-use crate::deploy::config::StackArgs;
+use crate::aws::{Aws, AwsResult, ConnectArgs};
+use crate::cost::{self, CostEstimate, CostInputs, PriceTable, TableSize};
+use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::desired::Desired;
 
 /// `installer plan`.
-pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Planned, CommandError> {
+pub async fn plan(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    with_cost: bool,
+) -> Result<Planned, CommandError> {
     let Prepared {
+        config,
         aws,
         desired,
         observed,
@@ -20,5 +28,99 @@ pub async fn plan(args: &StackArgs, connect: &ConnectArgs) -> Result<Planned, Co
         report!("no changes");
     }
     let alerts = alerts(&desired, &observed);
-    Ok(planned(&aws, &desired, alerts, &plan, phases))
+    let mut planned = planned(&aws, &desired, alerts, &plan, phases);
+    if with_cost {
+        planned.cost = Some(estimate(&aws, &config, &desired).await?);
+    }
+    Ok(planned)
+}
+
+/// The monthly cost of the configured stack, from each table's size now (DescribeTable; a
+/// table `up` would create counts as empty), printed as a table.
+async fn estimate(
+    aws: &Aws,
+    config: &StackConfig,
+    desired: &Desired,
+) -> Result<CostEstimate, CommandError> {
+    let mut tables = Vec::new();
+    for table in &config.tables {
+        let name = table.as_str();
+        let described = aws.dynamodb.describe_table().table_name(name).send().await;
+        let bytes = match described.aws("DescribeTable", name) {
+            Ok(d) => d.table().and_then(|t| t.table_size_bytes()).unwrap_or(0),
+            Err(e) if e.is("ResourceNotFoundException") => 0,
+            Err(e) => return Err(e.into()),
+        };
+        tables.push(TableSize {
+            name: name.to_owned(),
+            bytes,
+        });
+    }
+    let prices = PriceTable::embedded().map_err(|e| CommandError::Prices(e.to_string()))?;
+    let runs_per_month = config.schedule.runs_per_month().unwrap_or_else(|| {
+        tracing::warn!(
+            "the schedule {} has no fixed rate to count runs by; the function's cost assumes one run a day",
+            config.schedule
+        );
+        cost::MONTH_DAYS
+    });
+    let inputs = CostInputs {
+        tables,
+        keep: config.keep.get(),
+        runs_per_month,
+        memory_mb: config.memory,
+        arch: config.arch,
+        drill_every_days: config.drill.map(|d| d.every.as_secs_f64() / 86_400.0),
+        export: config.export.clone(),
+        alarms: desired.alarms.len(),
+        log_retention_days: config.log_retention_days,
+    };
+    let estimate = cost::estimate(&inputs, &aws.region, &prices);
+    if estimate.priced_as != estimate.region {
+        tracing::warn!(
+            "the price table has no prices for {}; the estimate uses {}'s",
+            estimate.region,
+            estimate.priced_as
+        );
+    }
+    print(&estimate, &inputs.tables);
+    Ok(estimate)
+}
+
+/// Prints the estimate: tables and sizes, one line per item, the total and the savings.
+fn print(estimate: &CostEstimate, tables: &[TableSize]) {
+    let sizes: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{} {:.3} GB", t.name, t.bytes as f64 / 1_073_741_824.0))
+        .collect();
+    report!(
+        "monthly cost ({} list prices of {}, {}; {}):",
+        estimate.priced_as,
+        estimate.prices_date,
+        estimate.currency,
+        sizes.join(", ")
+    );
+    for line in &estimate.lines {
+        report!(
+            "  {:<24} {:>12} $  {}",
+            line.item,
+            format!("{:.2}", line.monthly_usd),
+            line.detail
+        );
+    }
+    report!(
+        "  {:<24} {:>12} $",
+        "total",
+        format!("{:.2}", estimate.total_monthly_usd)
+    );
+    for saving in &estimate.savings {
+        report!(
+            "  {} instead of {}: {:.2} $ a month against {:.2} $, saving {:.2} $",
+            saving.option,
+            saving.against,
+            saving.option_monthly_usd,
+            saving.against_monthly_usd,
+            saving.monthly_usd
+        );
+    }
 }

@@ -88,6 +88,8 @@ pub struct Planned {
     pub alerts: Alerts,
     /// How long each phase took.
     pub phases_ms: Phases,
+    /// The monthly cost estimate (`plan --cost` only).
+    pub cost: Option<crate::cost::CostEstimate>,
 }
 
 /// The stack's alerting, as it is: where alarms go, who is subscribed, each alarm's state.

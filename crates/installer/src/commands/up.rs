@@ -13,6 +13,7 @@ use crate::deploy::stack;
 /// `installer up`.
 pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, CommandError> {
     let Prepared {
+        config: _,
         aws,
         desired,
         observed,

@@ -42,16 +42,40 @@ impl Schedule {
     /// that depend on the calendar in ways not simulated here) or one that fires fewer than
     /// twice in those years.
     pub fn interval(&self) -> Option<Duration> {
-        if let Some(body) = inner(&self.0, "rate") {
-            let (value, unit) = body.split_once(' ')?;
-            let value: u64 = value.parse().ok()?;
-            let unit = match unit.trim_end_matches('s') {
-                "minute" => 60,
-                "hour" => 3600,
-                _ => 86_400,
-            };
-            return Some(Duration::from_secs(value * unit));
+        if let Some(rate) = self.rate() {
+            return Some(rate);
         }
+        let (_, longest) = self.simulate()?;
+        (longest > 0).then(|| Duration::from_secs(longest.unsigned_abs()))
+    }
+
+    /// How many times a month (30.4375 days) it fires: exactly for a rate, on average over the
+    /// two simulated years for a cron expression; `None` where [`Schedule::interval`] is.
+    pub fn runs_per_month(&self) -> Option<f64> {
+        const MONTH_SECONDS: f64 = 30.4375 * 86_400.0;
+        if let Some(rate) = self.rate() {
+            return Some(MONTH_SECONDS / rate.as_secs_f64());
+        }
+        let (count, longest) = self.simulate()?;
+        (longest > 0).then(|| count as f64 / 24.0)
+    }
+
+    /// A rate expression's period.
+    fn rate(&self) -> Option<Duration> {
+        let body = inner(&self.0, "rate")?;
+        let (value, unit) = body.split_once(' ')?;
+        let value: u64 = value.parse().ok()?;
+        let unit = match unit.trim_end_matches('s') {
+            "minute" => 60,
+            "hour" => 3600,
+            _ => 86_400,
+        };
+        Some(Duration::from_secs(value * unit))
+    }
+
+    /// A cron expression's firings over the two years from 2027 (731 days): how many, and the
+    /// longest gap between two in seconds.
+    fn simulate(&self) -> Option<(u64, i64)> {
         let fields: Vec<&str> = inner(&self.0, "cron")?.split(' ').collect();
         let sets: Vec<Vec<bool>> = fields
             .iter()
@@ -64,6 +88,7 @@ impl Schedule {
         let start = time::macros::date!(2027 - 01 - 01);
         let mut previous: Option<i64> = None;
         let mut longest = 0i64;
+        let mut count = 0u64;
         for offset in 0..(366 + 365) {
             let day = start + time::Duration::days(offset);
             let weekday = u32::from(day.weekday().number_from_sunday());
@@ -83,10 +108,11 @@ impl Schedule {
                         longest = longest.max(at - before);
                     }
                     previous = Some(at);
+                    count += 1;
                 }
             }
         }
-        (longest > 0).then(|| Duration::from_secs(longest.unsigned_abs()))
+        Some((count, longest))
     }
 }
 
@@ -387,6 +413,19 @@ mod tests {
             let schedule: Schedule = expression.parse().unwrap();
             assert_eq!(schedule.interval(), interval, "{expression}");
         }
+    }
+
+    #[test]
+    fn runs_a_month_are_exact_for_rates_and_averaged_for_cron() {
+        let runs = |e: &str| e.parse::<Schedule>().unwrap().runs_per_month();
+        assert_eq!(runs("rate(1 day)"), Some(30.4375));
+        assert_eq!(runs("rate(1 hour)"), Some(730.5));
+        // 731 days of one firing, over 24 months.
+        assert_eq!(runs("cron(0 3 * * ? *)"), Some(731.0 / 24.0));
+        // Weekdays twice a day: 2027 has 261 weekdays (it starts on a Friday: 52 weeks and a
+        // Friday), 2028 has 260 (52 weeks and a weekend): 2 × 521 over 24 months.
+        assert_eq!(runs("cron(0 6,18 ? * MON-FRI *)"), Some(1042.0 / 24.0));
+        assert_eq!(runs("cron(0 12 L * ? *)"), None);
     }
 
     #[test]

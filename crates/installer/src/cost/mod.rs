@@ -1,0 +1,386 @@
+//! `plan --cost`: what the configured stack costs a month, from each table's current size, and
+//! what each option saves against keeping only on-demand backups. Pure: the prices come from
+//! one file (`prices/aws-prices.json`, dated, embedded at build time), the sizes from the
+//! caller, so every figure is unit-tested against a hand-computed example.
+//!
+//! The model (list prices, free tiers not deducted, a 30.4375-day month):
+//! - on-demand backups: `--keep` full copies of each table, per GB-month;
+//! - point-in-time recovery (with exports), per GB-month of each table;
+//! - exports: each table's size per export, per GB, times the exports a month;
+//! - export storage, in steady state: the copies younger than `--export-cold-days` in S3
+//!   Standard, the rest until `--export-expire-days` in the cold class (an export taken as large
+//!   as its table: compression makes it smaller, so this is an upper bound);
+//! - restore drills: the restored GB, and the verifying scan's read request units (one per
+//!   8 KB, eventually consistent);
+//! - the function: one invocation per table per run, [`RUN_SECONDS`] each at its memory and
+//!   architecture, and requests; its logs ([`LOG_BYTES_PER_RUN`] a run) ingested and kept for
+//!   the log retention; its run records (two PUTs and a GET a run);
+//! - alarms, per alarm-month.
+
+mod prices;
+
+pub use prices::{PriceTable, Prices};
+
+use serde::Serialize;
+
+use crate::build::arch::Arch;
+use crate::deploy::exports::ExportConfig;
+
+/// Days in the average month.
+pub const MONTH_DAYS: f64 = 30.4375;
+/// Seconds one run of the function is taken to last (measured runs take well under this).
+pub const RUN_SECONDS: f64 = 1.0;
+/// Bytes of log one run writes (about a dozen JSON lines and its metrics).
+pub const LOG_BYTES_PER_RUN: f64 = 4096.0;
+const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A table as the estimate sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSize {
+    /// Its name.
+    pub name: String,
+    /// Its size in bytes (DescribeTable's `TableSizeBytes`; 0 for one `up` will create).
+    pub bytes: i64,
+}
+
+/// What the estimate is of: the stack's settings that cost money.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostInputs {
+    /// The tables and their sizes.
+    pub tables: Vec<TableSize>,
+    /// Backups kept per table.
+    pub keep: u32,
+    /// Runs a month (from the schedule).
+    pub runs_per_month: f64,
+    /// Function memory, MB.
+    pub memory_mb: u32,
+    /// Function architecture.
+    pub arch: Arch,
+    /// Days between drills, if on.
+    pub drill_every_days: Option<f64>,
+    /// Exports, if on.
+    pub export: Option<ExportConfig>,
+    /// Alarms the stack has.
+    pub alarms: usize,
+    /// Days CloudWatch keeps the logs.
+    pub log_retention_days: u32,
+}
+
+/// One item of the monthly cost.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CostLine {
+    /// What it is.
+    pub item: String,
+    /// US dollars a month.
+    pub monthly_usd: f64,
+    /// How it was computed.
+    pub detail: String,
+}
+
+/// What an option saves a month against the alternative named.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Saving {
+    /// The option.
+    pub option: String,
+    /// What it is compared with.
+    pub against: String,
+    /// The alternative's cost a month.
+    pub against_monthly_usd: f64,
+    /// The option's cost a month.
+    pub option_monthly_usd: f64,
+    /// The difference (positive: the option is cheaper).
+    pub monthly_usd: f64,
+}
+
+/// The monthly cost of the configured stack.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CostEstimate {
+    /// The region priced.
+    pub region: String,
+    /// The region whose prices were used (us-east-1 where the region is not in the table).
+    pub priced_as: String,
+    /// The price table's date.
+    pub prices_date: String,
+    /// Currency of every figure.
+    pub currency: String,
+    /// Each item.
+    pub lines: Vec<CostLine>,
+    /// Their sum.
+    pub total_monthly_usd: f64,
+    /// What the options save.
+    pub savings: Vec<Saving>,
+}
+
+/// Cents, to keep figures readable in JSON (sub-cent items keep four decimals).
+fn money(usd: f64) -> f64 {
+    (usd * 10_000.0).round() / 10_000.0
+}
+
+/// The estimate for `inputs` in `region`, priced from `table` (us-east-1's prices where the
+/// region has none: `priced_as` says so).
+pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEstimate {
+    let (priced_as, p) = table.for_region(region);
+    let total_gb: f64 = inputs
+        .tables
+        .iter()
+        .map(|t| t.bytes.max(0) as f64 / GB)
+        .sum();
+    let n_tables = inputs.tables.len() as f64;
+    let mut lines = Vec::new();
+    let mut line = |item: &str, usd: f64, detail: String| {
+        lines.push(CostLine {
+            item: item.to_owned(),
+            monthly_usd: money(usd),
+            detail,
+        });
+    };
+
+    let keep = f64::from(inputs.keep);
+    line(
+        "on-demand backups",
+        keep * total_gb * p.dynamodb_backup_gb_month,
+        format!(
+            "{keep} kept × {total_gb:.3} GB × ${}/GB-month",
+            p.dynamodb_backup_gb_month
+        ),
+    );
+    let mut export_cost = 0.0;
+    let mut export_copies = 0.0;
+    if let Some(export) = &inputs.export {
+        let period_days = match export.every {
+            backup_lambda::export::ExportEvery::Daily => 1.0,
+            backup_lambda::export::ExportEvery::Weekly => 7.0,
+        };
+        let per_month = MONTH_DAYS / period_days;
+        let pitr = total_gb * p.dynamodb_pitr_gb_month;
+        line(
+            "point-in-time recovery",
+            pitr,
+            format!(
+                "{total_gb:.3} GB × ${}/GB-month (exports need it)",
+                p.dynamodb_pitr_gb_month
+            ),
+        );
+        let exports = per_month * total_gb * p.dynamodb_export_gb;
+        line(
+            "exports to S3",
+            exports,
+            format!(
+                "{per_month:.2} a month × {total_gb:.3} GB × ${}/GB",
+                p.dynamodb_export_gb
+            ),
+        );
+        let tiers = export.tiers;
+        let warm = f64::from(tiers.cold_days.min(tiers.expire_days)) / period_days;
+        let cold = f64::from(tiers.expire_days.saturating_sub(tiers.cold_days)) / period_days;
+        let cold_class = tiers.cold_class.api_name();
+        let (standard, cold_price) = (p.s3_price("STANDARD"), p.s3_price(cold_class));
+        let storage = total_gb * (warm * standard + cold * cold_price);
+        line(
+            "export storage",
+            storage,
+            format!(
+                "{warm:.1} copies × {total_gb:.3} GB × ${standard} (STANDARD) + {cold:.1} × {total_gb:.3} GB × ${cold_price} ({cold_class})"
+            ),
+        );
+        export_cost = pitr + exports + storage;
+        export_copies = warm + cold;
+    }
+    if let Some(every) = inputs.drill_every_days {
+        let per_month = MONTH_DAYS / every;
+        let units = total_gb * GB / 8192.0;
+        let drills = per_month
+            * (total_gb * p.dynamodb_restore_gb
+                + units / 1e6 * p.dynamodb_read_request_units_million);
+        line(
+            "restore drills",
+            drills,
+            format!(
+                "{per_month:.2} a month × ({total_gb:.3} GB × ${}/GB restored + {units:.0} read units × ${}/million)",
+                p.dynamodb_restore_gb, p.dynamodb_read_request_units_million
+            ),
+        );
+    }
+    let invocations = inputs.runs_per_month * n_tables;
+    let gb_seconds = invocations * RUN_SECONDS * f64::from(inputs.memory_mb) / 1024.0;
+    let arch = match inputs.arch {
+        Arch::X86_64 => "x86_64",
+        Arch::Arm64 => "arm64",
+    };
+    let compute = gb_seconds * p.lambda_price(arch);
+    let requests = invocations / 1e6 * p.lambda_requests_million;
+    line(
+        "function",
+        compute + requests,
+        format!(
+            "{invocations:.0} runs × {RUN_SECONDS} s × {} MB ({arch}) + requests",
+            inputs.memory_mb
+        ),
+    );
+    let log_gb = invocations * LOG_BYTES_PER_RUN / GB;
+    let kept_gb = log_gb * (f64::from(inputs.log_retention_days) / MONTH_DAYS).clamp(0.0, 1.0);
+    line(
+        "logs",
+        log_gb * p.logs_ingest_gb + kept_gb * p.logs_store_gb_month,
+        format!("{log_gb:.4} GB ingested, up to {kept_gb:.4} GB kept"),
+    );
+    line(
+        "run records",
+        invocations * (2.0 * p.s3_put_thousand + p.s3_get_thousand) / 1000.0,
+        format!("{invocations:.0} runs × (2 PUT + 1 GET)"),
+    );
+    line(
+        "alarms",
+        inputs.alarms as f64 * p.cloudwatch_alarm_month,
+        format!(
+            "{} × ${}/alarm-month",
+            inputs.alarms, p.cloudwatch_alarm_month
+        ),
+    );
+
+    let mut savings = Vec::new();
+    if inputs.export.is_some() {
+        let as_backups = export_copies * total_gb * p.dynamodb_backup_gb_month;
+        savings.push(Saving {
+            option: format!("exports ({export_copies:.0} copies in S3 tiers)"),
+            against: format!("the same {export_copies:.0} copies as on-demand backups"),
+            against_monthly_usd: money(as_backups),
+            option_monthly_usd: money(export_cost),
+            monthly_usd: money(as_backups - export_cost),
+        });
+    }
+    let (x86, arm) = (
+        gb_seconds * p.lambda_price("x86_64"),
+        gb_seconds * p.lambda_price("arm64"),
+    );
+    savings.push(match inputs.arch {
+        Arch::X86_64 => Saving {
+            option: "arm64 (--arch arm64)".to_owned(),
+            against: "x86_64, as configured".to_owned(),
+            against_monthly_usd: money(x86),
+            option_monthly_usd: money(arm),
+            monthly_usd: money(x86 - arm),
+        },
+        Arch::Arm64 => Saving {
+            option: "arm64, as configured".to_owned(),
+            against: "x86_64".to_owned(),
+            against_monthly_usd: money(x86),
+            option_monthly_usd: money(arm),
+            monthly_usd: money(x86 - arm),
+        },
+    });
+    let total = lines.iter().map(|l| l.monthly_usd).sum();
+    CostEstimate {
+        region: region.to_owned(),
+        priced_as: priced_as.to_owned(),
+        prices_date: table.date.clone(),
+        currency: table.currency.clone(),
+        lines,
+        total_monthly_usd: money(total),
+        savings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::exports::{ColdClass, Tiers};
+    use backup_lambda::export::ExportEvery;
+
+    fn ten_gb_daily() -> CostInputs {
+        CostInputs {
+            tables: vec![TableSize {
+                name: "Movies".to_owned(),
+                bytes: 10 * 1024 * 1024 * 1024,
+            }],
+            keep: 3,
+            runs_per_month: MONTH_DAYS,
+            memory_mb: 128,
+            arch: Arch::X86_64,
+            drill_every_days: Some(7.0),
+            export: Some(ExportConfig {
+                every: ExportEvery::Daily,
+                bucket: None,
+                bucket_owner: None,
+                tiers: Tiers {
+                    cold_days: 30,
+                    cold_class: ColdClass::GlacierIr,
+                    expire_days: 365,
+                },
+            }),
+            alarms: 4,
+            log_retention_days: 14,
+        }
+    }
+
+    fn item(e: &CostEstimate, name: &str) -> f64 {
+        e.lines
+            .iter()
+            .find(|l| l.item == name)
+            .unwrap_or_else(|| panic!("{name} in {:?}", e.lines))
+            .monthly_usd
+    }
+
+    #[test]
+    fn a_ten_gb_table_backed_up_daily_costs_what_the_hand_computation_says() {
+        let prices = PriceTable::embedded().expect("the embedded table parses");
+        let e = estimate(&ten_gb_daily(), "us-east-1", &prices);
+        assert_eq!(e.priced_as, "us-east-1");
+        assert_eq!(e.currency, "USD");
+        // 3 × 10 GB × $0.10
+        assert_eq!(item(&e, "on-demand backups"), 3.0);
+        // 10 GB × $0.20
+        assert_eq!(item(&e, "point-in-time recovery"), 2.0);
+        // 30.4375 exports × 10 GB × $0.10
+        assert_eq!(item(&e, "exports to S3"), 30.4375);
+        // 30 copies × 10 GB × $0.023 + 335 × 10 GB × $0.004 = 6.9 + 13.4
+        assert_eq!(item(&e, "export storage"), 20.3);
+        // 4.348 drills × (10 GB × $0.15 + 1,310,720 units × $0.125/M) = 4.348 × 1.66384
+        assert_eq!(item(&e, "restore drills"), 7.2347);
+        // 30.4375 runs × 1 s × 0.125 GB × $0.0000166667 + requests
+        assert_eq!(item(&e, "function"), 0.0001);
+        assert_eq!(item(&e, "alarms"), 0.4);
+        let sum: f64 = e.lines.iter().map(|l| l.monthly_usd).sum();
+        assert!((e.total_monthly_usd - sum).abs() < 1e-9);
+
+        // 365 copies as backups: 365 × 10 × $0.10 = $365 against 2 + 30.4375 + 20.3.
+        let exports = &e.savings[0];
+        assert_eq!(exports.against_monthly_usd, 365.0);
+        assert_eq!(exports.option_monthly_usd, 52.7375);
+        assert_eq!(exports.monthly_usd, 312.2625);
+        let arm = &e.savings[1];
+        assert!(arm.option.starts_with("arm64"));
+        assert!(arm.monthly_usd >= 0.0 && arm.option_monthly_usd < arm.against_monthly_usd + 1e-9);
+    }
+
+    #[test]
+    fn weekly_exports_keep_a_seventh_of_the_copies_and_off_costs_nothing() {
+        let prices = PriceTable::embedded().unwrap();
+        let mut inputs = ten_gb_daily();
+        if let Some(export) = &mut inputs.export {
+            export.every = ExportEvery::Weekly;
+        }
+        let weekly = estimate(&inputs, "us-east-1", &prices);
+        // 30/7 copies × 10 × $0.023 + 335/7 × 10 × $0.004 = 0.9857 + 1.9143
+        assert_eq!(item(&weekly, "export storage"), 2.9);
+        inputs.export = None;
+        inputs.drill_every_days = None;
+        let plain = estimate(&inputs, "us-east-1", &prices);
+        assert!(
+            plain
+                .lines
+                .iter()
+                .all(|l| !l.item.contains("export") && l.item != "restore drills")
+        );
+        assert_eq!(plain.savings.len(), 1, "only the architecture");
+    }
+
+    #[test]
+    fn an_unknown_region_is_priced_as_us_east_1_and_says_so() {
+        let prices = PriceTable::embedded().unwrap();
+        let e = estimate(&ten_gb_daily(), "ap-southeast-7", &prices);
+        assert_eq!(e.region, "ap-southeast-7");
+        assert_eq!(e.priced_as, "us-east-1");
+        assert_eq!(item(&e, "on-demand backups"), 3.0);
+    }
+}

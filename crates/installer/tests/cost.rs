@@ -1,0 +1,79 @@
+//! `plan --cost` against moto through the strict layer: the estimate comes with the plan, in
+//! text and in the published JSON schema, priced from the built-in table, with the alarms the
+//! settings imply and the savings of exports and arm64. (The figures themselves are checked
+//! against a hand-computed 10 GB example in the unit tests; moto reports every table as 0
+//! bytes.)
+
+mod support;
+
+use serde_json::Value;
+use support::cli::{built_zip_path, installer};
+use test_support::unique_name;
+
+#[test]
+fn plan_with_cost_prices_the_configured_stack() {
+    let stack = unique_name("cst");
+    let zip = built_zip_path().display().to_string();
+    let out = installer(&[
+        "--output",
+        "json",
+        "plan",
+        "--cost",
+        "--stack",
+        &stack,
+        "--zip",
+        &zip,
+        "--export",
+        "daily",
+        "--drill-every",
+        "7d",
+        "--alert-email",
+        "ops@example.com",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&plan);
+    let cost = &plan["cost"];
+    assert_eq!(cost["priced_as"], "us-east-1", "{cost}");
+    assert_eq!(cost["currency"], "USD");
+    let line = |item: &str| -> f64 {
+        cost["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["item"] == item)
+            .unwrap_or_else(|| panic!("{item} in {cost}"))["monthly_usd"]
+            .as_f64()
+            .unwrap()
+    };
+    // Function errors, missing backup, drill failed, export failed: 4 × $0.10.
+    assert_eq!(line("alarms"), 0.4);
+    // The table does not exist yet: nothing to keep, export or drill.
+    assert_eq!(line("on-demand backups"), 0.0);
+    assert_eq!(line("export storage"), 0.0);
+    let total: f64 = cost["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["monthly_usd"].as_f64().unwrap())
+        .sum();
+    assert!((cost["total_monthly_usd"].as_f64().unwrap() - total).abs() < 1e-9);
+    let savings = cost["savings"].as_array().unwrap();
+    assert!(
+        savings[0]["option"]
+            .as_str()
+            .unwrap()
+            .starts_with("exports")
+    );
+    assert!(savings[1]["option"].as_str().unwrap().starts_with("arm64"));
+    assert!(
+        stderr.contains("monthly cost (us-east-1 list prices of"),
+        "{stderr}"
+    );
+
+    // Without --cost the plan carries no estimate.
+    let out = installer(&["--output", "json", "plan", "--stack", &stack, "--zip", &zip]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["cost"].is_null());
+}
