@@ -4,6 +4,7 @@ use backup_lambda::drill::Drill;
 use backup_lambda::metrics;
 use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
+use backup_lambda::select::TableTag;
 use std::time::SystemTime;
 
 use backup_lambda::run::{BackupFunction, Invocation, RunError};
@@ -33,7 +34,10 @@ fn emit_failure_metrics(stack: &str, err: &RunError, at: OffsetDateTime) {
             };
             metrics::emit(stack, table, at, &[made]);
         }
-        RunError::InvalidEnvironment(_) | RunError::InvalidEvent(_) => {}
+        RunError::InvalidEnvironment(_)
+        | RunError::InvalidEvent(_)
+        | RunError::Discover { .. }
+        | RunError::Tables { .. } => {}
     }
 }
 
@@ -94,33 +98,124 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
             .unwrap_or_default();
         let invocation = Invocation::new(&event.context.request_id, OffsetDateTime::now_utc())
             .with_deadline(tokio::time::Instant::now() + remaining);
-        let record = match function.handle(&event.payload, &invocation).await {
-            Ok(record) => record,
-            Err(err) => {
-                emit_failure_metrics(stack, &err, invocation.now);
-                return Err(Failure(err));
+        let tag =
+            TableTag::from_event(&event.payload).map_err(|e| Failure(RunError::InvalidEvent(e)))?;
+        match tag {
+            Some(tag) => {
+                serve_tagged(function, drill, stack, &tag, &event.payload, &invocation).await
             }
-        };
-        metrics::emit(stack, &record.table, invocation.now, &metrics::of_run(&record));
-        let mut result = serde_json::to_value(&record).unwrap_or(Value::Null);
-        if let (Some(drill), Ok(table)) = (drill, TableName::parse(&record.table)) {
-            // A drill waits for its restore within the run for a little while (a small table
-            // restores in that time, giving an exact recovery time), never near the deadline,
-            // and never so long that the run holds up the next scheduled one.
-            let soon = tokio::time::Instant::now() + DRILL_WAIT;
-            let until = invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon));
-            result["drill"] = match drill.advance(&table, invocation.now, until, false).await {
-                Ok(step) => {
-                    metrics::emit(stack, table.as_str(), invocation.now, &metrics::of_drill(&step));
-                    serde_json::to_value(step).unwrap_or(Value::Null)
-                }
-                Err(e) => {
-                    tracing::warn!(table = %table, error = %e, "the restore drill could not advance; the next run will try again");
-                    serde_json::json!({"state": "error", "error": e.to_string()})
-                }
-            };
+            None => serve_one(function, drill, stack, &event.payload, &invocation).await,
         }
-        Ok::<Value, Failure>(result)
     }))
     .await
+}
+
+/// The function as this binary builds it.
+type Function = BackupFunction<DynamoDbBackups, S3Records>;
+
+/// One table's run (`{"TableName": ...}`): the backup, its metrics, and a drill step.
+async fn serve_one(
+    function: &Function,
+    drill: &Option<Drill>,
+    stack: &str,
+    payload: &Value,
+    invocation: &Invocation,
+) -> Result<Value, Failure> {
+    let record = match function.handle(payload, invocation).await {
+        Ok(record) => record,
+        Err(err) => {
+            emit_failure_metrics(stack, &err, invocation.now);
+            return Err(Failure(err));
+        }
+    };
+    metrics::emit(
+        stack,
+        &record.table,
+        invocation.now,
+        &metrics::of_run(&record),
+    );
+    let mut result = serde_json::to_value(&record).unwrap_or(Value::Null);
+    if let (Some(drill), Ok(table)) = (drill, TableName::parse(&record.table)) {
+        // A drill waits for its restore within the run for a little while (a small table
+        // restores in that time, giving an exact recovery time), never near the deadline,
+        // and never so long that the run holds up the next scheduled one.
+        let soon = tokio::time::Instant::now() + DRILL_WAIT;
+        let until = invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon));
+        result["drill"] = drill_step(drill, stack, &table, invocation.now, until).await;
+    }
+    Ok(result)
+}
+
+/// A run over the tables a tag selects (`{"TableTag": ...}`): each table's backup and metrics,
+/// its drill step (without waiting), and a failed invocation if any table failed.
+async fn serve_tagged(
+    function: &Function,
+    drill: &Option<Drill>,
+    stack: &str,
+    tag: &TableTag,
+    payload: &Value,
+    invocation: &Invocation,
+) -> Result<Value, Failure> {
+    let run = function
+        .handle_tagged(tag, payload, invocation)
+        .await
+        .map_err(Failure)?;
+    for record in &run.records {
+        metrics::emit(
+            stack,
+            &record.table,
+            invocation.now,
+            &metrics::of_run(record),
+        );
+    }
+    for failure in &run.failures {
+        metrics::emit(
+            stack,
+            &failure.table,
+            invocation.now,
+            &metrics::of_failed_run(),
+        );
+    }
+    let mut result = serde_json::to_value(&run).unwrap_or(Value::Null);
+    if let Some(drill) = drill {
+        let mut steps = serde_json::Map::new();
+        for table in run
+            .records
+            .iter()
+            .filter_map(|r| TableName::parse(&r.table).ok())
+        {
+            let step = drill_step(drill, stack, &table, invocation.now, None).await;
+            steps.insert(table.to_string(), step);
+        }
+        result["drills"] = Value::Object(steps);
+    }
+    match run.failures.first() {
+        None => Ok(result),
+        Some(first) => Err(Failure(RunError::Tables {
+            tag: run.tag.clone(),
+            failed: run.failures.len(),
+            selected: run.selected.len(),
+            first: format!("{}: {}", first.table, first.error),
+        })),
+    }
+}
+
+/// Moves `table`'s drill one step and emits its metrics; the step as JSON (or the error).
+async fn drill_step(
+    drill: &Drill,
+    stack: &str,
+    table: &TableName,
+    now: OffsetDateTime,
+    until: Option<tokio::time::Instant>,
+) -> Value {
+    match drill.advance(table, now, until, false).await {
+        Ok(step) => {
+            metrics::emit(stack, table.as_str(), now, &metrics::of_drill(&step));
+            serde_json::to_value(step).unwrap_or(Value::Null)
+        }
+        Err(e) => {
+            tracing::warn!(table = %table, error = %e, "the restore drill could not advance; the next run will try again");
+            serde_json::json!({"state": "error", "error": e.to_string()})
+        }
+    }
 }

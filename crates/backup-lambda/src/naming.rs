@@ -41,7 +41,7 @@ pub enum TableNameError {
 }
 
 /// A validated DynamoDB table name (3–255 characters of `[a-zA-Z0-9_.-]`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableName(String);
 
 impl TableName {

@@ -43,6 +43,11 @@ pub enum RequestError {
         /// What was given.
         got: String,
     },
+    /// The event's `TableTag` is not a tag.
+    #[error(
+        "\"TableTag\" must be {{\"Key\": \"backup\", \"Value\": \"daily\"}} (a key of 1 to 128 characters, a value of up to 256), got {0}"
+    )]
+    BadTableTag(String),
     /// An export setting in the environment is not valid.
     #[error("{field} must be {expected}, got {got:?}")]
     BadExportSetting {

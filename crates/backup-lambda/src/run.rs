@@ -13,12 +13,14 @@ use tracing::{error, info, warn};
 use crate::error::AwsError;
 use crate::export::{self, ExportSettings, ExportStep};
 use crate::ledger::{self, Entry, Outcome, RunEntry};
+use crate::pace::Pacers;
 use crate::request::{BackupRequest, RequestError, Settings};
 use crate::retention::{self, Backup};
 use crate::store::{BackupStore, RecordSink};
 
-/// DeleteBackup is limited to 10 calls per second per account: start at most one every 100 ms.
-const DELETE_INTERVAL: Duration = Duration::from_millis(100);
+/// At most this many tables backed up at once by a run over a tag (the pacers keep their calls
+/// within DynamoDB's rates whatever this is).
+const TABLE_CONCURRENCY: usize = 8;
 /// At most this many DeleteBackup calls in flight at once.
 const DELETE_CONCURRENCY: usize = 4;
 
@@ -72,6 +74,26 @@ pub enum RunError {
         /// The AWS error.
         source: AwsError,
     },
+    /// The tables a tag selects could not be found.
+    #[error("could not find the tables tagged {tag}: {source}")]
+    Discover {
+        /// The tag, `key=value`.
+        tag: String,
+        /// The AWS error.
+        source: AwsError,
+    },
+    /// Some of the tables a tag selects could not be backed up (the others were).
+    #[error("{failed} of the {selected} tables tagged {tag} could not be backed up: {first}")]
+    Tables {
+        /// The tag, `key=value`.
+        tag: String,
+        /// Tables that failed.
+        failed: usize,
+        /// Tables selected.
+        selected: usize,
+        /// The first failure, in one line.
+        first: String,
+    },
     /// The backup was made but the table's backups could not be listed, so none were deleted.
     #[error(
         "backed up table {table:?} as {backup:?} but could not list its backups to prune them: {source}"
@@ -92,12 +114,41 @@ impl RunError {
         match self {
             RunError::InvalidEnvironment(_) => "InvalidEnvironment".to_owned(),
             RunError::InvalidEvent(_) => "InvalidEvent".to_owned(),
+            RunError::Discover { source, .. } => source
+                .code
+                .clone()
+                .unwrap_or_else(|| format!("{}Failed", source.operation)),
+            RunError::Tables { .. } => "TablesFailed".to_owned(),
             RunError::CreateBackup { source, .. } | RunError::ListBackups { source, .. } => source
                 .code
                 .clone()
                 .unwrap_or_else(|| format!("{}Failed", source.operation)),
         }
     }
+}
+
+/// A table of a run over a tag that could not be backed up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableFailure {
+    /// The table.
+    pub table: String,
+    /// The error's category (`errorType`).
+    pub error_type: String,
+    /// The error, in one line.
+    pub error: String,
+}
+
+/// What a run over the tables a tag selects did: each table's record, and the failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaggedRun {
+    /// The tag, `key=value`.
+    pub tag: String,
+    /// The tables it selected, by name.
+    pub selected: Vec<String>,
+    /// The record of each table backed up, by table name.
+    pub records: Vec<RunRecord>,
+    /// The tables that could not be.
+    pub failures: Vec<TableFailure>,
 }
 
 /// A backup named in a run record.
@@ -314,6 +365,8 @@ pub struct BackupFunction<S, R> {
     store: S,
     records: R,
     settings: Settings,
+    /// DynamoDB's per-account rates, kept across every table and run of this instance.
+    pacers: Pacers,
 }
 
 impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
@@ -323,6 +376,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             store,
             records,
             settings,
+            pacers: Pacers::default(),
         }
     }
 
@@ -400,6 +454,73 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         Ok(record)
     }
 
+    /// Backs up every table carrying `tag`, found now, up to [`TABLE_CONCURRENCY`] at once and
+    /// within DynamoDB's per-account rates (the pacers); each table gets its own run record and
+    /// ledger line, and one table's failure does not stop the others. A table whose turn comes
+    /// too close to the deadline is left for the next run (a failure, so it shows). The
+    /// event's other fields (`MaxBackups`, `MaxAgeDays`) apply to every table.
+    pub async fn handle_tagged(
+        &self,
+        tag: &crate::select::TableTag,
+        event: &Value,
+        invocation: &Invocation,
+    ) -> Result<TaggedRun, RunError> {
+        let discover = |source| RunError::Discover {
+            tag: tag.to_string(),
+            source,
+        };
+        let tables = crate::select::tagged_tables(&self.store, tag)
+            .await
+            .map_err(discover)?;
+        info!(tag = %tag, tables = tables.len(), "tables selected by tag");
+        let runs: Vec<(String, Result<RunRecord, RunError>)> = stream::iter(&tables)
+            .map(|table| async move {
+                let name = table.to_string();
+                let late = invocation
+                    .deadline
+                    .is_some_and(|d| tokio::time::Instant::now() + DEADLINE_MARGIN * 2 > d);
+                if late {
+                    let error = RunError::CreateBackup {
+                        table: name.clone(),
+                        source: AwsError::malformed(
+                            "CreateBackup",
+                            name.as_str(),
+                            "no time left in this invocation; the next run backs it up",
+                        ),
+                    };
+                    return (name, Err(error));
+                }
+                let mut one = event.clone();
+                if let Some(fields) = one.as_object_mut() {
+                    fields.remove("TableTag");
+                    fields.insert("TableName".to_owned(), Value::from(name.clone()));
+                }
+                (name, self.handle(&one, invocation).await)
+            })
+            .buffer_unordered(TABLE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut result = TaggedRun {
+            tag: tag.to_string(),
+            selected: tables.iter().map(ToString::to_string).collect(),
+            records: Vec::new(),
+            failures: Vec::new(),
+        };
+        for (table, run) in runs {
+            match run {
+                Ok(record) => result.records.push(record),
+                Err(e) => result.failures.push(TableFailure {
+                    table,
+                    error_type: e.error_type(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        result.records.sort_by(|a, b| a.table.cmp(&b.table));
+        result.failures.sort_by(|a, b| a.table.cmp(&b.table));
+        Ok(result)
+    }
+
     /// Lists the table's backups (counting `created` even if not listed yet) and decides which
     /// go: how many were listed, and the decision.
     async fn list_and_decide(
@@ -410,6 +531,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
     ) -> Result<(usize, retention::RetentionDecision), RunError> {
         let table = &request.table;
         let policy = request.policy;
+        self.pacers.list.wait().await;
         let mut backups =
             self.store
                 .list_backups(table)
@@ -452,6 +574,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         );
         let mut pause = NOT_YET_PAUSE;
         loop {
+            self.pacers.create.wait().await;
             match self.store.create_backup(table, name).await {
                 Err(e)
                     if NOT_YET.iter().any(|code| e.is(code))
@@ -466,8 +589,8 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         }
     }
 
-    /// Deletes `backups`, starting at most one every [`DELETE_INTERVAL`] and running at most
-    /// [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others,
+    /// Deletes `backups`, starting each at the delete pacer's next free start (10 a second,
+    /// shared with every other table) and running at most [`DELETE_CONCURRENCY`] at once; every deletion is tried whatever happens to the others,
     /// except those that would start less than [`DEADLINE_MARGIN`] before `deadline`; one still
     /// unanswered [`CALL_MARGIN`] before it is given up and left for the next run.
     /// Results come back in the order of `backups`.
@@ -476,11 +599,10 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         backups: &'a [Backup],
         deadline: Option<tokio::time::Instant>,
     ) -> Vec<(&'a Backup, DeleteResult)> {
-        let first = tokio::time::Instant::now();
         let last_start = deadline.map(|d| d - DEADLINE_MARGIN);
-        stream::iter(backups.iter().zip(0u32..))
-            .map(|(backup, slot)| async move {
-                let start = first + DELETE_INTERVAL * slot;
+        stream::iter(backups.iter())
+            .map(|backup| async move {
+                let start = self.pacers.delete.reserve();
                 if last_start.is_some_and(|last| start > last) {
                     return (backup, DeleteResult::Deferred);
                 }
@@ -619,6 +741,10 @@ mod tests {
         export_state: Mutex<Option<crate::export::ExportState>>,
         /// ExportTableToPointInTime answers PointInTimeRecoveryUnavailableException.
         fail_export: bool,
+        /// The account's tables and their tags.
+        tables: Vec<(String, Vec<(String, String)>)>,
+        /// CreateBackup of these tables fails.
+        fail_tables: HashSet<String>,
     }
 
     impl FakeStore {
@@ -656,7 +782,7 @@ mod tests {
     impl BackupStore for FakeStore {
         async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
             self.calls.lock().unwrap().push(format!("create {name}"));
-            if self.fail_create {
+            if self.fail_create || self.fail_tables.contains(table.as_str()) {
                 return Err(aws_error("CreateBackup", "TableNotFoundException"));
             }
             {
@@ -705,6 +831,25 @@ mod tests {
             }
             self.backups.lock().unwrap().retain(|b| b.arn != arn);
             Ok(())
+        }
+        async fn list_tables(&self) -> Result<Vec<TableName>, AwsError> {
+            Ok(self
+                .tables
+                .iter()
+                .map(|(n, _)| TableName::parse(n).unwrap())
+                .collect())
+        }
+        async fn table_arn(&self, table: &TableName) -> Result<String, AwsError> {
+            Ok(format!("arn:aws:dynamodb:us-east-1:1:table/{table}"))
+        }
+        async fn table_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+            let name = arn.rsplit('/').next().unwrap();
+            Ok(self
+                .tables
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, tags)| tags.clone())
+                .unwrap_or_default())
         }
         async fn start_export(
             &self,
@@ -1390,5 +1535,104 @@ mod tests {
             "{error}"
         );
         assert_eq!(function.store.names().len(), 1, "the backup stands");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tag_selects_tables_and_one_failing_does_not_stop_the_others() {
+        let tagged = || vec![("backup".to_owned(), "daily".to_owned())];
+        let store = FakeStore {
+            tables: vec![
+                ("Orders".to_owned(), tagged()),
+                ("Movies".to_owned(), tagged()),
+                ("Scratch".to_owned(), vec![]),
+                (
+                    "Weekly".to_owned(),
+                    vec![("backup".to_owned(), "weekly".to_owned())],
+                ),
+                ("Broken".to_owned(), tagged()),
+            ],
+            fail_tables: HashSet::from(["Broken".to_owned()]),
+            ..FakeStore::default()
+        };
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        let run = function
+            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
+            .await
+            .expect("the selection itself works");
+        assert_eq!(run.selected, ["Broken", "Movies", "Orders"]);
+        let backed_up: Vec<&str> = run.records.iter().map(|r| r.table.as_str()).collect();
+        assert_eq!(backed_up, ["Movies", "Orders"]);
+        assert!(
+            run.records.iter().all(|r| r.policy.max_backups == 2),
+            "the event's overrides apply"
+        );
+        assert_eq!(run.failures.len(), 1);
+        assert_eq!(run.failures[0].table, "Broken");
+        let calls = function.store.calls();
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.contains("Scratch") || c.contains("Weekly")),
+            "{calls:?}"
+        );
+        let records = function.records.0.lock().unwrap();
+        let keys: Vec<&str> = records.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert!(
+            keys.contains(&"runs/Movies/2026/11/25/070532-r.json"),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&"runs/Orders/2026/11/25/070532-r.json"),
+            "{keys:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deletions_of_many_tables_share_dynamodbs_ten_a_second() {
+        let tagged = vec![("backup".to_owned(), "daily".to_owned())];
+        // Two tables, six old backups each: 2 × (6 + 1 − 3) = 8 deletions in all.
+        let mut old = Vec::new();
+        for table in ["A-table", "B-table"] {
+            for hours in 1..=6 {
+                let created = NOW - time::Duration::hours(hours);
+                let name = TableName::parse(table).unwrap().backup_name(created);
+                old.push(Backup {
+                    arn: format!("arn:{table}/backup/{name}"),
+                    name,
+                    created,
+                    state: BackupState::Available,
+                    kind: BackupKind::User,
+                });
+            }
+        }
+        let store = FakeStore {
+            tables: vec![
+                ("A-table".to_owned(), tagged.clone()),
+                ("B-table".to_owned(), tagged),
+            ],
+            ..FakeStore::with(old)
+        };
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let run = function
+            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
+            .await
+            .unwrap();
+        let deleted: usize = run.records.iter().map(|r| r.deleted.len()).sum();
+        assert_eq!(deleted, 8);
+        // Eight deletions one per 100 ms across both tables: the last starts 0.7 s in.
+        assert!(
+            started.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

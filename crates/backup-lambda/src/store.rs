@@ -38,6 +38,19 @@ pub trait BackupStore: Send + Sync {
     /// Deletes the backup with this ARN.
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 
+    /// Every table name in the account and region (ListTables, in pages of 100).
+    fn list_tables(&self) -> impl Future<Output = Result<Vec<TableName>, AwsError>> + Send;
+
+    /// A table's ARN (DescribeTable).
+    fn table_arn(&self, table: &TableName)
+    -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    /// The tags of the table with this ARN (ListTagsOfResource, every page).
+    fn table_tags(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+
     /// Starts an export of a table to S3 (ExportTableToPointInTime, DynamoDB JSON, full).
     fn start_export(
         &self,
@@ -260,6 +273,68 @@ impl BackupStore for DynamoDbBackups {
             .await
             .map(drop)
             .aws("DeleteBackup", arn)
+    }
+
+    async fn list_tables(&self) -> Result<Vec<TableName>, AwsError> {
+        let mut tables = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tables()
+                .limit(100)
+                .set_exclusive_start_table_name(start.clone())
+                .send()
+                .await
+                .aws("ListTables", "the account's tables")?;
+            tables.extend(
+                page.table_names()
+                    .iter()
+                    .filter_map(|n| TableName::parse(n).ok()),
+            );
+            match page.last_evaluated_table_name() {
+                Some(next) if start.as_deref() != Some(next) => start = Some(next.to_owned()),
+                _ => return Ok(tables),
+            }
+        }
+    }
+
+    async fn table_arn(&self, table: &TableName) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(table.as_str())
+            .send()
+            .await
+            .aws("DescribeTable", table.as_str())?;
+        out.table()
+            .and_then(|t| t.table_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::malformed("DescribeTable", table.as_str(), "no TableArn"))
+    }
+
+    async fn table_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut tags = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tags_of_resource()
+                .resource_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .aws("ListTagsOfResource", arn)?;
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned())),
+            );
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(tags);
+            }
+        }
     }
 
     /// The ClientToken makes the SDK's own retries (and a later run's repeat) safe.

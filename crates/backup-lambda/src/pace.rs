@@ -1,0 +1,77 @@
+//! DynamoDB's per-account rates for the backup API (API reference: CreateBackup "at a maximum
+//! rate of 50 times per second", ListBackups "a maximum of five times per second",
+//! DeleteBackup "at a maximum rate of 10 times per second"), kept by every table one
+//! invocation handles together: each call takes the next free start of its [`Pacer`].
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Starts calls of one kind at most one per `interval`.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer letting one call start every `interval`.
+    pub const fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Takes the next free start (now, or `interval` after the one taken before) and returns it.
+    pub fn reserve(&self) -> Instant {
+        let now = Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = next.map_or(now, |n| n.max(now));
+        *next = Some(at + self.interval);
+        at
+    }
+
+    /// Waits for the next free start.
+    pub async fn wait(&self) {
+        tokio::time::sleep_until(self.reserve()).await;
+    }
+}
+
+/// The three paced operations.
+#[derive(Debug)]
+pub struct Pacers {
+    /// CreateBackup: 50 a second.
+    pub create: Pacer,
+    /// ListBackups: 5 a second.
+    pub list: Pacer,
+    /// DeleteBackup: 10 a second.
+    pub delete: Pacer,
+}
+
+impl Default for Pacers {
+    fn default() -> Self {
+        Self {
+            create: Pacer::new(Duration::from_millis(20)),
+            list: Pacer::new(Duration::from_millis(200)),
+            delete: Pacer::new(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn starts_are_spaced_by_the_interval_and_never_in_the_past() {
+        let pacer = Pacer::new(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let starts: Vec<Duration> = (0..3).map(|_| pacer.reserve() - t0).collect();
+        assert_eq!(starts, [0, 100, 200].map(Duration::from_millis).to_vec());
+        // After a quiet second, the next start is now, not in the past.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(pacer.reserve() - t0, Duration::from_secs(1));
+    }
+}
