@@ -15,7 +15,7 @@ use test_support::{aws_endpoint, unique_name};
 
 /// Actions that AWS documents as having no resource-level permissions, so `*` is their only
 /// possible resource.
-const ONLY_STAR: [&str; 1] = ["dynamodb:ListBackups"];
+const ONLY_STAR: [&str; 2] = ["dynamodb:ListBackups", "dynamodb:ListTables"];
 
 fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
     PolicyVars {
@@ -27,6 +27,7 @@ fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
         tables: tables.iter().map(|t| (*t).to_owned()).collect(),
         drill: false,
         export_bucket: None,
+        table_tag: None,
     }
 }
 
@@ -42,7 +43,14 @@ fn rendered() -> Vec<(String, Value)> {
         export_bucket: Some("vault-elsewhere".to_owned()),
         ..vars("aws", "eu-west-1", &["Movies", "Orders"])
     };
+    let by_tag = PolicyVars {
+        drill: true,
+        export_bucket: Some("vault-elsewhere".to_owned()),
+        table_tag: Some(("backup".to_owned(), "daily".to_owned())),
+        ..vars("aws", "eu-west-1", &[])
+    };
     for v in [
+        by_tag,
         vars("aws", "us-east-1", &["Movies"]),
         vars("aws", "eu-west-1", &["Movies", "Orders", "audit.log-2026"]),
         vars("aws-cn", "cn-north-1", &["Movies"]),
@@ -50,7 +58,7 @@ fn rendered() -> Vec<(String, Value)> {
         with_exports,
     ] {
         let label = format!(
-            "{} {} {:?}{}{}",
+            "{} {} {:?}{}{}{}",
             v.partition,
             v.region,
             v.tables,
@@ -59,7 +67,8 @@ fn rendered() -> Vec<(String, Value)> {
                 " with exports"
             } else {
                 ""
-            }
+            },
+            if v.table_tag.is_some() { " by tag" } else { "" }
         );
         docs.push((
             format!("trust, {label}"),

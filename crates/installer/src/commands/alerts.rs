@@ -46,6 +46,7 @@ pub(crate) fn alerts(desired: &Desired, observed: &stack::Observed) -> summary::
         .collect();
     let note = desired.no_missing_alarm.as_ref().map(|why| match why {
         NoWindow::NoInterval => "the schedule has no fixed longest gap between runs (L, W or # in cron), so no alarm can tell a missing backup; run `installer report --rpo <max gap>` from cron instead".to_owned(),
+        NoWindow::ByTag => "the tables are chosen by tag and found at run time, so they get no per-table alarms; the function-errors alarm fires when any of them fails, and `installer report` checks their recovery points".to_owned(),
         NoWindow::TooLong(span) => format!(
             "the schedule's longest gap plus margin ({} h) is beyond the 7 days a CloudWatch alarm can look back, so no alarm can tell a missing backup; run `installer report --rpo <max gap>` from cron instead",
             span.as_secs() / 3600

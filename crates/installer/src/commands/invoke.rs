@@ -29,14 +29,23 @@ pub async fn invoke(
     raw: bool,
 ) -> Result<Invoked, CommandError> {
     let config = StackConfig::from_args(args)?;
-    let table = config
-        .tables
-        .first()
-        .ok_or(CommandError::Config(ConfigError::NoTable))?;
     let aws = Aws::connect(connect).await?;
-    let input =
-        crate::local::invoke::scheduled_input(&aws, &config.rule_for(table), &config.stack, table)
-            .await?;
+    let input = match (&config.table_tag, config.tables.first()) {
+        (Some(_), _) => {
+            let rule = crate::deploy::config::rule_name(&config.stack, 1);
+            crate::local::invoke::tag_input(&aws, &rule).await?
+        }
+        (None, Some(table)) => {
+            crate::local::invoke::scheduled_input(
+                &aws,
+                &config.rule_for(table),
+                &config.stack,
+                table,
+            )
+            .await?
+        }
+        (None, None) => return Err(CommandError::Config(ConfigError::NoTable)),
+    };
     let local = force_local || is_loopback(aws.config.endpoint_url());
     report!(
         "invoking {} with {input} ({})",

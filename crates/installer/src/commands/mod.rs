@@ -370,6 +370,23 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
     }
 }
 
+/// The tables the stack backs up now: the ones named, or those carrying `--table-tag`, found as
+/// the function finds them (ListTables and each table's tags).
+pub(crate) async fn stack_tables(
+    config: &StackConfig,
+    aws: &Aws,
+) -> Result<Vec<backup_lambda::naming::TableName>, AwsError> {
+    match &config.table_tag {
+        None => Ok(config.tables.clone()),
+        Some(tag) => {
+            let store = backup_lambda::store::DynamoDbBackups::new(aws.dynamodb.clone());
+            let tables = backup_lambda::select::tagged_tables(&store, tag).await?;
+            report!("tables tagged {tag}: {}", tables.len());
+            Ok(tables)
+        }
+    }
+}
+
 /// Runs a command's future to completion on a multi-threaded runtime and returns its result.
 fn block_on<T, F: Future<Output = Result<T, CommandError>>>(future: F) -> miette::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -43,7 +43,7 @@ async fn estimate(
     desired: &Desired,
 ) -> Result<CostEstimate, CommandError> {
     let mut tables = Vec::new();
-    for table in &config.tables {
+    for table in &super::stack_tables(config, aws).await? {
         let name = table.as_str();
         let described = aws.dynamodb.describe_table().table_name(name).send().await;
         let bytes = match described.aws("DescribeTable", name) {

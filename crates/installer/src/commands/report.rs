@@ -153,7 +153,7 @@ pub async fn report(
     let bucket = config.bucket_name(&aws.account, &aws.region);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let mut tables = Vec::new();
-    for table in &config.tables {
+    for table in &super::stack_tables(&config, &aws).await? {
         report!("reading the ledgers of {table} in s3://{bucket}");
         let history = history::read(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
         requests.add();

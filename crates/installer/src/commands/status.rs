@@ -50,7 +50,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
             timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
         }),
     );
-    for table in desired.tables.iter().map(|t| &t.name) {
+    for table in &super::stack_tables(&config, &aws).await? {
         let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
         let backups = print_backups(&store, table).await;
         let (run_records, exports) = print_run_records(&aws, &desired.bucket.name, table).await;

@@ -65,6 +65,8 @@ pub enum NoWindow {
     NoInterval,
     /// Interval plus margin is beyond the 7 days an alarm can look back.
     TooLong(Duration),
+    /// The tables are chosen by tag, found at run time: `up` cannot name them in alarms.
+    ByTag,
 }
 
 /// The window for a schedule whose longest gap between runs is `interval`: the interval plus a
@@ -225,7 +227,12 @@ pub fn alarms(
             ));
         }
     }
-    (all, window.err())
+    let why = if config.table_tag.is_some() {
+        Some(NoWindow::ByTag)
+    } else {
+        window.err()
+    };
+    (all, why)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::build::arch::Arch;
 use crate::deploy::schedule::{Schedule, ScheduleError};
 use backup_lambda::drill::{DrillSettings, parse_period};
+use backup_lambda::select::TableTag;
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const LOG_RETENTION_DAYS: &[u32] = &[
@@ -38,6 +39,15 @@ pub struct StackArgs {
         default_value = "Movies"
     )]
     pub tables: Vec<String>,
+    /// Back up every table carrying this tag instead of named tables (KEY=VALUE): the
+    /// function finds them on every run, so a table tagged later is protected from then on.
+    #[arg(
+        long,
+        env = "INSTALLER_TABLE_TAG",
+        value_name = "KEY=VALUE",
+        conflicts_with = "tables"
+    )]
+    pub table_tag: Option<String>,
     /// S3 bucket for run records [default: <stack>-logs-<account>-<region>].
     #[arg(long, env = "INSTALLER_BUCKET")]
     pub bucket: Option<String>,
@@ -201,6 +211,16 @@ pub enum ConfigError {
         "invalid --stack {0:?}: use 1 to {MAX_STACK_LEN} lowercase letters, digits and hyphens, starting with a letter"
     )]
     Stack(String),
+    /// `--table-tag` is not `KEY=VALUE`.
+    #[error(
+        "invalid --table-tag {0:?}: use KEY=VALUE, e.g. backup=daily (a key of 1 to 128 characters, a value of up to 256)"
+    )]
+    TableTag(String),
+    /// `--enable-pitr` with tables chosen by tag, which `up` does not know.
+    #[error(
+        "--enable-pitr needs tables named with --table: with --table-tag, `up` does not know the tables; turn point-in-time recovery on for each tagged table yourself"
+    )]
+    PitrByTag,
     /// A table name is not a DynamoDB table name.
     #[error("invalid --table: {0}")]
     Table(#[from] TableNameError),
@@ -243,8 +263,10 @@ pub enum ConfigError {
 pub struct StackConfig {
     /// The stack name.
     pub stack: String,
-    /// The tables backed up, in the order given.
+    /// The tables backed up, in the order given (none when chosen by tag).
     pub tables: Vec<TableName>,
+    /// The tag that chooses the tables, when not named.
+    pub table_tag: Option<TableTag>,
     /// The bucket name chosen with `--bucket`, if any.
     pub bucket: Option<String>,
     /// The schedule expression.
@@ -420,6 +442,14 @@ fn drill(every: &str, timeout: &str) -> Result<Option<DrillSettings>, ConfigErro
     }))
 }
 
+/// `--table-tag KEY=VALUE`, checked as the function checks an event's `TableTag`.
+fn parse_tag(text: &str) -> Result<TableTag, ConfigError> {
+    let bad = || ConfigError::TableTag(text.to_owned());
+    let (key, value) = text.split_once('=').ok_or_else(bad)?;
+    let event = serde_json::json!({"TableTag": {"Key": key, "Value": value}});
+    TableTag::from_event(&event).ok().flatten().ok_or_else(bad)
+}
+
 /// Numeric flags are read as i64 so that a negative value gets this message, not a parse error.
 fn in_range(flag: &'static str, got: i64, min: u32, max: u32) -> Result<u32, ConfigError> {
     u32::try_from(got)
@@ -510,7 +540,14 @@ impl StackConfig {
             }
             tables.push(table);
         }
-        if tables.is_empty() {
+        let table_tag = args.table_tag.as_deref().map(parse_tag).transpose()?;
+        if table_tag.is_some() {
+            // --table conflicts with --table-tag; its default is not the user's choice.
+            tables.clear();
+            if args.enable_pitr {
+                return Err(ConfigError::PitrByTag);
+            }
+        } else if tables.is_empty() {
             return Err(ConfigError::NoTable);
         }
         let buckets = [
@@ -550,6 +587,7 @@ impl StackConfig {
         Ok(Self {
             stack: args.stack.clone(),
             tables,
+            table_tag,
             bucket: args.bucket.clone(),
             schedule: args.schedule.parse()?,
             keep: positive("keep", args.keep, 1000)?,

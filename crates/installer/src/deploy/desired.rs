@@ -62,6 +62,10 @@ impl Desired {
             tables: config.tables.iter().map(ToString::to_string).collect(),
             drill: config.drill.is_some(),
             export_bucket: config.export_bucket(&bucket_name).map(str::to_owned),
+            table_tag: config
+                .table_tag
+                .as_ref()
+                .map(|t| (t.key.clone(), t.value.clone())),
         };
         let role_name = config.role_name();
         let topic_name = alerts::topic_name(config.function_name());
@@ -221,19 +225,34 @@ fn rules(config: &StackConfig, aws: &Aws, tags: &Tags) -> Vec<rule::Desired> {
         "arn:{}:lambda:{}:{}:function:{function_name}",
         aws.partition, aws.region, aws.account
     );
+    // Tables chosen by tag: one rule, one target sending the tag.
+    let by_tag = config
+        .table_tag
+        .as_ref()
+        .map(|tag| vec![(rule::TAG_TARGET_ID.to_owned(), rule::tag_input(tag))]);
+    let targets: Vec<Vec<(String, String)>> = match by_tag {
+        Some(target) => vec![target],
+        None => config
+            .tables
+            .chunks(TARGETS_PER_RULE)
+            .map(|tables| {
+                tables
+                    .iter()
+                    .map(|t| (rule::target_id(t), rule::target_input(t)))
+                    .collect()
+            })
+            .collect(),
+    };
     config
         .rule_names()
         .into_iter()
-        .zip(config.tables.chunks(TARGETS_PER_RULE))
-        .map(|(name, tables)| rule::Desired {
+        .zip(targets)
+        .map(|(name, targets)| rule::Desired {
             arn: rule::arn(aws, &name),
             schedule: config.schedule.as_str().to_owned(),
             function_name: function_name.to_owned(),
             function_arn: function_arn.clone(),
-            targets: tables
-                .iter()
-                .map(|t| (rule::target_id(t), rule::target_input(t)))
-                .collect(),
+            targets,
             statement_id: format!("{name}-invoke"),
             tags: tags.clone(),
             name,

@@ -68,7 +68,17 @@ pub struct PolicyVars {
     pub drill: bool,
     /// The bucket the function exports to, if it does (its prefix is [`EXPORT_PREFIX`]).
     pub export_bucket: Option<String>,
+    /// The tag (key, value) that chooses the tables, when they are not named: the table ARNs
+    /// become `table/*`, and the actions that accept `aws:ResourceTag` are conditioned on it.
+    pub table_tag: Option<(String, String)>,
 }
+
+/// The statements on table resources whose actions accept the `aws:ResourceTag/<key>`
+/// condition (DynamoDB supports attribute-based access control on tables: developer guide,
+/// "Using ABAC with DynamoDB"); with tables chosen by tag they are conditioned on the tag.
+/// Backups and exports carry no tags, so DeleteBackup, DescribeExport and the drills' restore
+/// actions on them cannot be.
+const TAG_CONDITIONED: [&str; 2] = ["BackUpTheTables", "ExportTheTablesToS3"];
 
 impl PolicyVars {
     fn table_arn(&self, table: &str) -> String {
@@ -81,6 +91,9 @@ impl PolicyVars {
     /// A placeholder that stands for a whole list (only as a complete string value).
     fn list(&self, name: &str) -> Option<Vec<String>> {
         let arns = |suffix: &str| {
+            if self.table_tag.is_some() {
+                return vec![format!("{}{suffix}", self.table_arn("*"))];
+            }
             self.tables
                 .iter()
                 .map(|t| format!("{}{suffix}", self.table_arn(t)))
@@ -187,6 +200,9 @@ impl PolicyVars {
                 all.extend(more.iter().cloned());
             }
         }
+        if let Some((key, value)) = &self.table_tag {
+            self.choose_tables_by_tag(&mut policy, key, value);
+        }
         let chars = policy.to_string().chars().count();
         if chars > INLINE_POLICY_LIMIT {
             return Err(PolicyError::TooLarge {
@@ -195,6 +211,37 @@ impl PolicyVars {
             });
         }
         Ok(policy)
+    }
+
+    /// Conditions the table statements on the tag and lets the function find the tagged
+    /// tables: ListTables (no resource-level permissions), DescribeTable (once, for the ARN
+    /// prefix) and ListTagsOfResource on the account's tables.
+    fn choose_tables_by_tag(&self, policy: &mut Value, key: &str, value: &str) {
+        let Some(statements) = policy["Statement"].as_array_mut() else {
+            return;
+        };
+        for statement in statements.iter_mut() {
+            let conditioned = statement["Sid"]
+                .as_str()
+                .is_some_and(|sid| TAG_CONDITIONED.contains(&sid));
+            if conditioned {
+                statement["Condition"] = serde_json::json!({
+                    "StringEquals": {format!("aws:ResourceTag/{key}"): value}
+                });
+            }
+        }
+        statements.push(serde_json::json!({
+            "Sid": "ListTablesHasNoResourceLevelPermissions",
+            "Effect": "Allow",
+            "Action": "dynamodb:ListTables",
+            "Resource": "*"
+        }));
+        statements.push(serde_json::json!({
+            "Sid": "FindTheTaggedTables",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"],
+            "Resource": self.table_arn("*")
+        }));
     }
 
     /// The run-record bucket's policy.
@@ -232,6 +279,7 @@ mod tests {
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             drill: false,
             export_bucket: None,
+            table_tag: None,
         }
     }
 
@@ -310,6 +358,37 @@ mod tests {
             statement(&policy, "ReadExportRecords")["Resource"],
             "arn:aws:s3:::dynamodb-backup-logs/runs/*/exports/*"
         );
+    }
+
+    #[test]
+    fn tables_chosen_by_tag_are_conditioned_on_it_where_iam_can() {
+        let policy = PolicyVars {
+            table_tag: Some(("backup".into(), "daily".into())),
+            export_bucket: Some("vault".into()),
+            ..vars(&[])
+        }
+        .function_policy()
+        .expect("renders");
+        let all = "arn:aws:dynamodb:eu-west-1:123456789012:table/*";
+        for sid in TAG_CONDITIONED {
+            let s = statement(&policy, sid);
+            assert_eq!(s["Resource"], all, "{sid}");
+            assert_eq!(
+                s["Condition"],
+                json!({"StringEquals": {"aws:ResourceTag/backup": "daily"}}),
+                "{sid}"
+            );
+        }
+        assert_eq!(
+            statement(&policy, "PruneTheTablesBackups")["Resource"],
+            format!("{all}/backup/*")
+        );
+        assert!(statement(&policy, "PruneTheTablesBackups")["Condition"].is_null());
+        assert_eq!(
+            statement(&policy, "ListTablesHasNoResourceLevelPermissions")["Resource"],
+            "*"
+        );
+        assert_eq!(statement(&policy, "FindTheTaggedTables")["Resource"], all);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use backup_lambda::drill::{Drill, DrillSettings};
 use backup_lambda::naming::TableName;
+use backup_lambda::select::{TableTag, tagged_tables};
+use backup_lambda::store::DynamoDbBackups;
 
 use crate::aws::{Aws, AwsError};
 use crate::deploy::desired::Desired;
@@ -24,24 +26,39 @@ use crate::report::progress::Progress;
 const DRILL_PATIENCE: Duration = Duration::from_secs(3600);
 
 /// The tables `down` considers: the ones configured, plus any the stack's rules target (so that
-/// `down` without `--table` still finds tables a multi-table `up` made).
-fn tables_to_remove(desired: &Desired, observed: &Observed) -> Vec<TableName> {
+/// `down` without `--table` still finds tables a multi-table `up` made), plus those carrying a
+/// tag a rule targets (found as the function finds them).
+async fn tables_to_remove(
+    aws: &Aws,
+    desired: &Desired,
+    observed: &Observed,
+) -> Result<Vec<TableName>, AwsError> {
     let mut tables: Vec<TableName> = desired.tables.iter().map(|t| t.name.clone()).collect();
-    let targeted = observed
+    let inputs: Vec<serde_json::Value> = observed
         .rules
         .iter()
         .chain(observed.stale_rules.iter().map(|(_, found)| found))
         .flatten()
         .filter(|r| is_ours(&r.tags, &desired.tags))
         .flat_map(|r| &r.targets)
-        .filter_map(|(_, _, input)| serde_json::from_str::<serde_json::Value>(input).ok())
-        .filter_map(|input| TableName::parse(input["TableName"].as_str()?).ok());
+        .filter_map(|(_, _, input)| serde_json::from_str(input).ok())
+        .collect();
+    let mut targeted: Vec<TableName> = inputs
+        .iter()
+        .filter_map(|input| TableName::parse(input["TableName"].as_str()?).ok())
+        .collect();
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    for input in &inputs {
+        if let Ok(Some(tag)) = TableTag::from_event(input) {
+            targeted.extend(tagged_tables(&store, &tag).await?);
+        }
+    }
     for table in targeted {
         if !tables.contains(&table) {
             tables.push(table);
         }
     }
-    tables
+    Ok(tables)
 }
 
 /// A step of `down`.
@@ -105,7 +122,7 @@ pub async fn removal_plan(
             removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
         ),
     ]);
-    for table in tables_to_remove(desired, observed) {
+    for table in tables_to_remove(aws, desired, observed).await? {
         // The function's backups go unless --keep-data, whoever owns the table.
         let backups = if table::function_backups(aws, &table).await?.is_empty() {
             Removal::Absent

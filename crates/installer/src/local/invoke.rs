@@ -42,6 +42,11 @@ pub enum InvokeError {
         /// The table.
         table: String,
     },
+    /// The stack's schedule has no target for tables chosen by tag.
+    #[error(
+        "the schedule {0} has no target for tables chosen by tag; deploy it with `installer up --table-tag KEY=VALUE`"
+    )]
+    NoTagTarget(String),
     /// The function is not deployed.
     #[error("function {0} is not deployed; run `installer up` first")]
     NoFunction(String),
@@ -124,6 +129,31 @@ pub async fn scheduled_input(
         rule: rule.to_owned(),
         table: table.to_string(),
     })
+}
+
+/// The input of `rule`'s target for tables chosen by tag: exactly what a scheduled run
+/// receives.
+pub async fn tag_input(aws: &Aws, rule: &str) -> Result<String, InvokeError> {
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(rule)
+        .send()
+        .await
+        .map_err(|e| {
+            let err = AwsError::new("ListTargetsByRule", rule, &e);
+            if err.is("ResourceNotFoundException") {
+                InvokeError::NoTagTarget(rule.to_owned())
+            } else {
+                err.into()
+            }
+        })?;
+    targets
+        .targets()
+        .iter()
+        .find(|t| t.id() == crate::deploy::resources::rule::TAG_TARGET_ID)
+        .and_then(|t| t.input().map(str::to_owned))
+        .ok_or_else(|| InvokeError::NoTagTarget(rule.to_owned()))
 }
 
 /// The input of `rule`'s target for `table`, if it has one (none if the rule does not exist).

@@ -500,6 +500,62 @@ impl Rule for ExportInProgress {
     }
 }
 
+/// Tags change eventually: for a while after TagResource or UntagResource, ListTagsOfResource
+/// still answers the tags as they were.
+///
+/// TagResource (API reference): "TagResource is an asynchronous operation. If you issue a
+/// ListTagsOfResource request immediately after a TagResource request, DynamoDB might return
+/// your previous tag set, if there was one, or an empty tag set ... ListTagsOfResource API will
+/// only reflect the changes after a few seconds."
+pub struct TagsEventuallyConsistent {
+    window: Duration,
+    /// Each resource's tags before its last change, and when it changed.
+    before: Mutex<HashMap<String, (Value, Instant)>>,
+}
+
+impl TagsEventuallyConsistent {
+    /// Changes show after `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            before: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Rule for TagsEventuallyConsistent {
+    fn name(&self) -> &'static str {
+        "TagsEventuallyConsistent"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        let arn = call.field("ResourceArn")?;
+        let mut before = self.before.lock().unwrap_or_else(|p| p.into_inner());
+        if call.is(DDB, "TagResource") || call.is(DDB, "UntagResource") {
+            let still_old = before
+                .get(arn)
+                .is_some_and(|(_, at)| now.saturating_duration_since(*at) < self.window);
+            if !still_old {
+                let tags = upstream
+                    .ask(
+                        call,
+                        "DynamoDB_20120810.ListTagsOfResource",
+                        &serde_json::json!({"ResourceArn": arn}),
+                    )
+                    .map_or(Value::Array(Vec::new()), |t| t["Tags"].clone());
+                before.insert(arn.to_owned(), (tags, now));
+            }
+            return None;
+        }
+        if !call.is(DDB, "ListTagsOfResource") {
+            return None;
+        }
+        let (tags, at) = before.get(arn)?;
+        (now.saturating_duration_since(*at) < self.window)
+            .then(|| Reply::json_ok(DDB, &serde_json::json!({"Tags": tags})))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Nothing, json_call, ok};
@@ -591,6 +647,44 @@ mod tests {
         assert!(
             rule.refuse(&other, t0, &Nothing).is_none(),
             "other tables unaffected"
+        );
+    }
+
+    /// moto's ListTagsOfResource: one tag, `team=a`.
+    struct OneTag;
+
+    impl Upstream for OneTag {
+        fn ask(&self, _: &Call, target: &str, _: &Value) -> Option<Value> {
+            assert_eq!(target, "DynamoDB_20120810.ListTagsOfResource");
+            Some(json!({"Tags": [{"Key": "team", "Value": "a"}]}))
+        }
+    }
+
+    #[test]
+    fn new_tags_show_only_after_a_while() {
+        let rule = TagsEventuallyConsistent::new(100 * MS);
+        let t0 = Instant::now();
+        let list = json_call(DDB, "ListTagsOfResource", json!({"ResourceArn": "arn:t"}));
+        assert!(
+            rule.refuse(&list, t0, &OneTag).is_none(),
+            "nothing changed: moto answers"
+        );
+        let tag = json_call(
+            DDB,
+            "TagResource",
+            json!({"ResourceArn": "arn:t", "Tags": [{"Key": "backup", "Value": "daily"}]}),
+        );
+        assert!(
+            rule.refuse(&tag, t0, &OneTag).is_none(),
+            "the change reaches moto"
+        );
+        let old = rule
+            .refuse(&list, t0 + 99 * MS, &OneTag)
+            .expect("the old tags");
+        assert_eq!(old.json()["Tags"], json!([{"Key": "team", "Value": "a"}]));
+        assert!(
+            rule.refuse(&list, t0 + 100 * MS, &OneTag).is_none(),
+            "then moto's"
         );
     }
 

@@ -27,7 +27,7 @@ mod sns;
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
     BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ExportInProgress, ListBackupsPaging,
-    RestoreCreating, TableDeleting,
+    RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{CodeLocation, FunctionPending, RolePropagation, UpdateInProgress};
@@ -412,6 +412,8 @@ pub struct Windows {
     pub update_in_progress: Duration,
     /// An export to S3 is IN_PROGRESS.
     pub export_in_progress: Duration,
+    /// A table's new tags are not yet listed.
+    pub tags_propagation: Duration,
 }
 
 impl Default for Windows {
@@ -426,6 +428,7 @@ impl Default for Windows {
             function_pending: Duration::from_millis(1000),
             update_in_progress: Duration::from_millis(1000),
             export_in_progress: Duration::from_millis(3000),
+            tags_propagation: Duration::from_millis(2000),
         }
     }
 }
@@ -444,6 +447,7 @@ impl Windows {
             function_pending: s(self.function_pending),
             update_in_progress: s(self.update_in_progress),
             export_in_progress: s(self.export_in_progress),
+            tags_propagation: s(self.tags_propagation),
         }
     }
 }
@@ -468,6 +472,7 @@ impl Strict {
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
+                Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),

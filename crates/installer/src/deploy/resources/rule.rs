@@ -212,6 +212,14 @@ pub fn target_id(table: &TableName) -> String {
     format!("backup-{}-{:08x}", &name[..48], hash as u32)
 }
 
+/// The id of the one target of a stack whose tables are chosen by tag.
+pub const TAG_TARGET_ID: &str = "backup-by-tag";
+
+/// The constant input of that target: `{"TableTag":{"Key":"<key>","Value":"<value>"}}`.
+pub fn tag_input(tag: &backup_lambda::select::TableTag) -> String {
+    json!({ "TableTag": { "Key": tag.key, "Value": tag.value } }).to_string()
+}
+
 /// The constant input a table's target sends: exactly `{"TableName":"<table>"}`.
 pub fn target_input(table: &TableName) -> String {
     json!({ "TableName": table.as_str() }).to_string()

@@ -1,0 +1,166 @@
+//! Tables chosen by tag, through the strict layer (where new tags show in ListTagsOfResource
+//! only after 2 s, as TagResource's reference says they may): `up --table-tag backup=daily`
+//! makes one rule whose one target sends the tag and a policy conditioned on it; a run backs up
+//! the tagged tables only; a table tagged after `up` is picked up once its tag shows, with no
+//! new `up`; `status` lists the tagged tables; `down` deletes the function's backups of them and
+//! leaves the tables, which are not the stack's.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::Tag;
+use serde_json::Value;
+use support::aws::{Clients, clients};
+use support::cli::{built_zip_path, installer, installer_ok};
+use test_support::unique_name;
+
+/// Tags `table` through the strict layer, as a user's own tooling would on AWS.
+async fn tag(table: &str, value: &str) {
+    let arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
+    let strict = aws_sdk_dynamodb::Client::new(&test_support::strict_config().await);
+    strict
+        .tag_resource()
+        .resource_arn(arn)
+        .tags(Tag::builder().key("backup").value(value).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn backups(aws: &Clients, table: &str) -> usize {
+    aws.dynamodb
+        .list_backups()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .backup_summaries()
+        .len()
+}
+
+/// `installer --output json invoke <args>`: the run's result.
+fn invoke(args: &[&str]) -> Value {
+    let mut all = vec!["--output", "json", "invoke"];
+    all.extend(args);
+    let out = installer(&all);
+    assert!(
+        out.status.success(),
+        "invoke failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["result"].clone()
+}
+
+fn tables_of(result: &Value) -> Vec<String> {
+    result["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["table"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tagged_tables_are_found_on_every_run() {
+    let aws = clients().await;
+    let stack = unique_name("tag");
+    // A value of this test's own, so that other tests' tables never match.
+    let value = unique_name("daily");
+    let selector = format!("backup={value}");
+    let (first, second, untagged, later) = (
+        unique_name("Orders"),
+        unique_name("Movies"),
+        unique_name("Scratch"),
+        unique_name("Late"),
+    );
+    for table in [&first, &second, &untagged, &later] {
+        test_support::create_movies_table(&aws.dynamodb, table).await;
+    }
+    tag(&first, &value).await;
+    tag(&second, &value).await;
+    tag(&untagged, "weekly").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let zip = built_zip_path().display().to_string();
+    let base = ["--stack", stack.as_str(), "--table-tag", selector.as_str()];
+    let mut up = vec!["up", "--zip", zip.as_str()];
+    up.extend(base);
+    installer_ok(&up);
+    let rule = aws
+        .events
+        .list_targets_by_rule()
+        .rule(format!("{stack}-schedule"))
+        .send()
+        .await
+        .unwrap();
+    let [target] = rule.targets() else {
+        panic!("one target: {rule:?}");
+    };
+    assert_eq!(target.id(), "backup-by-tag");
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["TableTag"]["Key"], "backup");
+    assert_eq!(input["TableTag"]["Value"], value.as_str());
+
+    let run = invoke(&base);
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(tables_of(&run), expected, "{run}");
+    assert_eq!(backups(&aws, &untagged).await, 0, "untagged tables are left alone");
+
+    // Tagged after `up`: not listed at once (DynamoDB applies tags eventually), then backed up
+    // by the next run, with no new `up`.
+    tag(&later, &value).await;
+    assert!(!tables_of(&invoke(&base)).contains(&later));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(tables_of(&invoke(&base)).contains(&later));
+    assert_eq!(backups(&aws, &later).await, 1);
+
+    let mut status = vec!["status"];
+    status.extend(base);
+    let stderr = installer_ok(&status);
+    for table in [&first, &second, &later] {
+        assert!(stderr.contains(&format!("backups of {table}:")), "{stderr}");
+    }
+    assert!(!stderr.contains(&format!("backups of {untagged}:")), "{stderr}");
+
+    let mut down = vec!["down", "--yes"];
+    down.extend(base);
+    installer_ok(&down);
+    for table in [&first, &second, &later] {
+        assert_eq!(backups(&aws, table).await, 0, "the function's backups of {table} go");
+        assert!(
+            aws.dynamodb
+                .describe_table()
+                .table_name(table.as_str())
+                .send()
+                .await
+                .is_ok(),
+            "{table} is not the stack's: it stays"
+        );
+    }
+}
+
+#[test]
+fn a_tag_is_checked_before_any_request() {
+    let closed = "http://127.0.0.1:9";
+    for (args, expected) in [
+        (vec!["--table-tag", "backup"], "invalid --table-tag"),
+        (vec!["--table-tag", "=daily"], "invalid --table-tag"),
+        (
+            vec!["--table-tag", "backup=daily", "--export", "daily", "--enable-pitr"],
+            "--enable-pitr needs tables named",
+        ),
+        (
+            vec!["--table-tag", "backup=daily", "--table", "Movies"],
+            "cannot be used with",
+        ),
+    ] {
+        let mut all = vec!["up"];
+        all.extend(args.iter().copied());
+        let out = support::cli::installer_with_endpoint(&all, closed);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
