@@ -1,9 +1,9 @@
 # Scheduled DynamoDB backups with retention: developer entry points.
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
 #   make test   everything CI checks: format, lints, unit, paging, moto, artifact and release tests
-#   make build  the Lambda deployment zip (target/lambda/backup-lambda.zip)
+#   make build  the Lambda deployment zips (target/lambda/backup-lambda.zip, -arm64.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
-#   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig); idempotent
+#   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig), the arm64 Rust target
 #   make dist   release installers that carry the function (dist/installer-<version>-<target>, SHA256SUMS)
 
 SHELL := /bin/bash
@@ -18,6 +18,8 @@ VENV_STAMP := $(VENV)/.installed-$(shell echo '$(PIP_PINS)' | sha1sum | cut -c1-
 BENCH_PINS := awslambdaric==4.2.2
 BENCH_STAMP := $(VENV)/.bench-$(shell echo '$(BENCH_PINS)' | sha1sum | cut -c1-12)
 ZIP := target/lambda/backup-lambda.zip
+# The same function for Graviton: built by `make build` too, and run under qemu-user by the tests.
+ZIP_ARM64 := target/lambda/backup-lambda-arm64.zip
 CARGO := cargo
 INSTALLER := target/debug/installer
 
@@ -29,6 +31,7 @@ help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 setup: $(VENV_STAMP)
+	rustup target add aarch64-unknown-linux-gnu >/dev/null
 
 $(VENV_STAMP):
 	python3 -m venv $(VENV)
@@ -48,12 +51,14 @@ installer: setup
 
 build: installer
 	$(INSTALLER) build --out $(ZIP)
+	$(INSTALLER) build --arch arm64 --out $(ZIP_ARM64)
 
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(MAKE) --no-print-directory dist-host
 	INSTALLER_DIST=$(CURDIR)/$(HOST_DIST) BACKUP_LAMBDA_ZIP=$(CURDIR)/$(ZIP) \
+	  BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
 	  scripts/with-moto $(CARGO) test --locked --workspace
 
 demo: build

@@ -645,6 +645,74 @@ one listing page and 365 reads.
 """
 
 
+# 7. Many tables --------------------------------------------------------------------------------
+
+TAG_TABLES = int(os.environ.get("BENCH_TAG_TABLES", "200"))
+TAG_OLD_BACKUPS = 20
+TAG_KEEP = 3
+STRICT_PROXY = ROOT / "target" / "debug" / "strict-proxy"
+
+
+def bench_tables(results):
+    """One run over TAG_TABLES tables chosen by tag, each with TAG_OLD_BACKUPS old backups of the
+    function's, through the strict layer (DeleteBackup over 10 a second is refused there)."""
+    log(f"tables: {TAG_TABLES} tagged tables with {TAG_OLD_BACKUPS} old backups each")
+    subprocess.run(["cargo", "build", "--quiet", "-p", "test-support", "--bin", "strict-proxy"],
+                   check=True, cwd=ROOT)
+    proxy = subprocess.Popen([str(STRICT_PROXY), os.environ["MOTO_ENDPOINT"]],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = proxy.stdout.readline().strip()
+        dynamodb = moto.client("dynamodb")
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        tables = [f"BenchTag-{i:03d}" for i in range(TAG_TABLES)]
+        for table in tables:
+            moto.create_movies_table(dynamodb, table)
+            arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+            dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "bench", "Value": "tables"}])
+            for i in range(TAG_OLD_BACKUPS):
+                stamp = (start + timedelta(hours=i)).strftime("%Y%m%d%H%M%S")
+                dynamodb.create_backup(TableName=table, BackupName=f"{table}-{stamp}")
+        env = dict(moto.aws_env(), AWS_ENDPOINT_URL=endpoint)
+        base = ["--stack", "bench-tags", "--table-tag", "bench=tables"]
+        timed([str(INSTALLER), "up", *base, "--timeout", "900", "--keep", str(TAG_KEEP),
+               "--zip", str(ZIP)], env=env)
+        elapsed, out = timed([str(INSTALLER), "--output", "json", "invoke", *base], env=env)
+        run = json.loads(out)["result"]
+        left = [count_left(dynamodb, t)[0] for t in tables]
+        if len(run["records"]) != TAG_TABLES or run["failures"] or set(left) != {TAG_KEEP}:
+            raise SystemExit(f"the run left {sorted(set(left))} backups per table, "
+                             f"{len(run['failures'])} failures: {run['failures'][:3]}")
+    finally:
+        proxy.kill()
+        proxy.wait()
+    deletions = TAG_TABLES * (TAG_OLD_BACKUPS + 1 - TAG_KEEP)
+    floors = {"DeleteBackup": deletions / 10, "ListBackups": TAG_TABLES / 5,
+              "CreateBackup": TAG_TABLES / 50}
+    minimum = max(floors.values())
+    results.update(tables_s=elapsed, tables_min_s=minimum, tables_count=TAG_TABLES)
+    return f"""## 7. Many tables
+
+One run of the function over {TAG_TABLES} tables chosen by tag (`installer up --table-tag
+bench=tables --keep {TAG_KEEP} --timeout 900`, then `installer invoke`, the real `bootstrap` run
+here), each table with {TAG_OLD_BACKUPS} old backups of the function's, through the strict layer
+(`target/debug/strict-proxy` in front of moto: among its rules, a DeleteBackup over ten a second
+is refused with LimitExceededException). Afterwards every table has exactly {TAG_KEEP} of the
+function's backups, and no table failed.
+
+| | measured | floor from DynamoDB's rates |
+|---|---|---|
+| one run, {TAG_TABLES} tables | **{elapsed:,.0f} s** | {minimum:,.0f} s |
+| DeleteBackup | {deletions:,} calls | {floors['DeleteBackup']:,.0f} s at 10/s |
+| ListBackups | {TAG_TABLES} calls | {floors['ListBackups']:,.0f} s at 5/s |
+| CreateBackup | {TAG_TABLES} calls | {floors['CreateBackup']:,.0f} s at 50/s |
+
+The three paces are shared by every table of the run and overlap, so the floor is the slowest of
+them; the rest is discovery ({TAG_TABLES} ListTagsOfResource), moto's own time and the run
+records.
+"""
+
+
 # Report ----------------------------------------------------------------------------------------
 
 
@@ -672,11 +740,12 @@ def versions():
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     sections = [s.strip() for s in os.environ.get(
-        "BENCH_ONLY", "cold,retention,load,deployer,build,report").split(",")]
+        "BENCH_ONLY", "cold,retention,load,deployer,build,report,tables").split(",")]
     results = {}
     parts = {}
     steps = {"cold": bench_cold_start, "retention": bench_retention, "load": bench_load,
-             "deployer": bench_deployer, "build": bench_build, "report": bench_report}
+             "deployer": bench_deployer, "build": bench_build, "report": bench_report,
+             "tables": bench_tables}
     # A partial run (BENCH_ONLY) refreshes its sections and keeps the others from the last run
     # (from its saved state, or else from BENCHMARKS.md itself, headline rows included).
     saved = OUT / "report.json"
@@ -696,7 +765,7 @@ def main():
 
 
 SECTION_NAMES = {"1": "cold", "2": "retention", "3": "load", "4": "deployer", "5": "build",
-                 "6": "report"}
+                 "6": "report", "7": "tables"}
 
 
 def parse_existing(path):
@@ -732,6 +801,9 @@ def write_report(sections, parts, results):
         headline.append(f"| `report`, 30 days per minute ({results['report_runs']:,} runs): time / requests | "
                         f"**{results['report_s']:.2f} s / {results['report_requests']}** | 10 s / "
                         f"{results['report_runs'] // 500} |")
+    if "tables_s" in results:
+        headline.append(f"| One run over {results['tables_count']} tagged tables (20 old backups each) | "
+                        f"**{results['tables_s']:,.0f} s** | {results['tables_min_s']:,.0f} s (DynamoDB's rates) |")
     if "noop_writes" in results:
         headline.append(f"| No-op `up`: writes / reads | **{results['noop_writes']} / "
                         f"{results['noop_reads']}** | 0 writes, 1 read per resource |")

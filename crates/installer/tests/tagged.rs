@@ -106,7 +106,11 @@ async fn tagged_tables_are_found_on_every_run() {
     let mut expected = vec![first.clone(), second.clone()];
     expected.sort();
     assert_eq!(tables_of(&run), expected, "{run}");
-    assert_eq!(backups(&aws, &untagged).await, 0, "untagged tables are left alone");
+    assert_eq!(
+        backups(&aws, &untagged).await,
+        0,
+        "untagged tables are left alone"
+    );
 
     // Tagged after `up`: not listed at once (DynamoDB applies tags eventually), then backed up
     // by the next run, with no new `up`.
@@ -122,13 +126,20 @@ async fn tagged_tables_are_found_on_every_run() {
     for table in [&first, &second, &later] {
         assert!(stderr.contains(&format!("backups of {table}:")), "{stderr}");
     }
-    assert!(!stderr.contains(&format!("backups of {untagged}:")), "{stderr}");
+    assert!(
+        !stderr.contains(&format!("backups of {untagged}:")),
+        "{stderr}"
+    );
 
     let mut down = vec!["down", "--yes"];
     down.extend(base);
     installer_ok(&down);
     for table in [&first, &second, &later] {
-        assert_eq!(backups(&aws, table).await, 0, "the function's backups of {table} go");
+        assert_eq!(
+            backups(&aws, table).await,
+            0,
+            "the function's backups of {table} go"
+        );
         assert!(
             aws.dynamodb
                 .describe_table()
@@ -148,7 +159,13 @@ fn a_tag_is_checked_before_any_request() {
         (vec!["--table-tag", "backup"], "invalid --table-tag"),
         (vec!["--table-tag", "=daily"], "invalid --table-tag"),
         (
-            vec!["--table-tag", "backup=daily", "--export", "daily", "--enable-pitr"],
+            vec![
+                "--table-tag",
+                "backup=daily",
+                "--export",
+                "daily",
+                "--enable-pitr",
+            ],
             "--enable-pitr needs tables named",
         ),
         (

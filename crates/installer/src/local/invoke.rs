@@ -24,6 +24,7 @@ use thiserror::Error;
 
 use crate::aws::{Aws, AwsError, AwsResult};
 use crate::local::deployed_code::{self, Candidate};
+use crate::local::emulate;
 use crate::local::runtime_api::{Outcome, RuntimeApi};
 
 /// Why the function could not be run.
@@ -372,7 +373,29 @@ impl Sandbox<'_> {
         bootstrap: &Path,
     ) -> Result<Command, InvokeError> {
         let memory = deployed.memory_size().unwrap_or(128);
-        let mut command = Command::new(bootstrap);
+        let head = std::fs::read(bootstrap)
+            .map(|b| b.into_iter().take(64).collect::<Vec<u8>>())
+            .unwrap_or_default();
+        let arch = emulate::elf_arch(&head).unwrap_or(std::env::consts::ARCH);
+        let launcher = emulate::launcher(
+            arch,
+            std::env::consts::ARCH,
+            std::env::var("PATH").ok().as_deref(),
+            std::env::var("QEMU_LD_PREFIX").ok().as_deref(),
+        )
+        .map_err(InvokeError::Local)?;
+        let mut command = match &launcher {
+            emulate::Launcher::Native => Command::new(bootstrap),
+            emulate::Launcher::Qemu { qemu, sysroot } => {
+                report!(
+                    "  the code is built for {arch}: running it under {}",
+                    qemu.display()
+                );
+                let mut command = Command::new(qemu);
+                command.arg("-L").arg(sysroot).arg(bootstrap);
+                command
+            }
+        };
         command
             .env_clear()
             .current_dir(self.task_root)

@@ -11,6 +11,17 @@ pub fn built_zip_path() -> PathBuf {
     )
 }
 
+/// The arm64 zip `make build` wrote (`make test` sets `BACKUP_LAMBDA_ZIP_ARM64`).
+pub fn built_arm64_zip_path() -> PathBuf {
+    std::env::var_os("BACKUP_LAMBDA_ZIP_ARM64").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/lambda/backup-lambda-arm64.zip")
+        },
+        PathBuf::from,
+    )
+}
+
 /// `installer <args>` with moto's endpoint, dummy credentials and us-east-1; stdin is empty
 /// (not a terminal).
 pub fn installer(args: &[&str]) -> Output {
