@@ -453,6 +453,26 @@ impl Sandbox<'_> {
         let mut child = command
             .spawn()
             .map_err(|e| InvokeError::Local(format!("{program}: {e}")))?;
+        // Drained while it runs: a run that logs more than a pipe holds (64 KiB) would otherwise
+        // block on its next write until the timeout.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                pipe.map(|p| BufReader::new(p).lines().map_while(Result::ok).collect())
+                    .unwrap_or_default()
+            })
+        };
+        let stdout = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
         let event: Value = serde_json::from_str(input).unwrap_or(Value::Null);
         let answered = self
             .api
@@ -466,14 +486,9 @@ impl Sandbox<'_> {
         let duration = started.elapsed();
         let peak_kib = peak_rss_kib(child.id());
         let _ = child.kill();
-        let mut lines = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            lines.extend(BufReader::new(stdout).lines().map_while(Result::ok));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            lines.extend(BufReader::new(stderr).lines().map_while(Result::ok));
-        }
         let _ = child.wait();
+        let mut lines: Vec<String> = stdout.join().unwrap_or_default();
+        lines.extend(stderr.join().unwrap_or_default());
         Ok(LocalRun {
             outcome,
             duration,
@@ -554,4 +569,33 @@ async fn write_logs(
         .await
         .map(drop)
         .aws("PutLogEvents", log_group)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn output_beyond_a_pipes_capacity_is_drained_while_the_code_runs() {
+        let api = RuntimeApi::start().expect("a runtime API");
+        let task_root = std::env::temp_dir();
+        let sandbox = Sandbox {
+            function: "f",
+            log_group: "/aws/lambda/f",
+            task_root: &task_root,
+            api: &api,
+        };
+        // 4,000 lines of 50 characters: 204,000 bytes, three times what a pipe holds. Code
+        // that only reads after the run blocks this writer and keeps a pipe's worth.
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "i=0; while [ $i -lt 4000 ]; do echo 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'; i=$((i+1)); done"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let run = sandbox
+            .run(&mut command, "r", "{}", 1)
+            .expect("the process runs");
+        assert_eq!(run.lines.len(), 4000, "every line, none lost");
+        assert!(run.outcome.is_none(), "it never answered");
+    }
 }
