@@ -560,20 +560,59 @@ async fn write_logs(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AwsError::malformed("PutLogEvents", log_group, &e.to_string()))?;
-    aws.logs
-        .put_log_events()
-        .log_group_name(log_group)
-        .log_stream_name(&stream)
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .map(drop)
-        .aws("PutLogEvents", log_group)
+    let sizes: Vec<usize> = events.iter().map(|e| e.message().len()).collect();
+    let mut rest = events;
+    for count in batches(&sizes) {
+        let batch: Vec<InputLogEvent> = rest.drain(..count).collect();
+        aws.logs
+            .put_log_events()
+            .log_group_name(log_group)
+            .log_stream_name(&stream)
+            .set_log_events(Some(batch))
+            .send()
+            .await
+            .aws("PutLogEvents", log_group)?;
+    }
+    Ok(())
+}
+
+/// How many of the events (given by their messages' sizes in bytes) go in each PutLogEvents
+/// call: at most 10,000 events and 1,048,576 bytes, counting 26 bytes per event on top of its
+/// message (PutLogEvents, API reference).
+fn batches(sizes: &[usize]) -> Vec<usize> {
+    const MAX_EVENTS: usize = 10_000;
+    const MAX_BYTES: usize = 1_048_576;
+    const OVERHEAD: usize = 26;
+    let mut counts = Vec::new();
+    let (mut count, mut bytes) = (0, 0);
+    for size in sizes {
+        let cost = size + OVERHEAD;
+        if count > 0 && (count == MAX_EVENTS || bytes + cost > MAX_BYTES) {
+            counts.push(count);
+            (count, bytes) = (0, 0);
+        }
+        count += 1;
+        bytes += cost;
+    }
+    if count > 0 {
+        counts.push(count);
+    }
+    counts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_events_are_sent_in_batches_within_putlogevents_limits() {
+        assert_eq!(batches(&[]), Vec::<usize>::new());
+        assert_eq!(batches(&[100; 3]), [3]);
+        // 10,001 small events: 10,000, then 1.
+        assert_eq!(batches(&[10; 10_001]), [10_000, 1]);
+        // 2,000 events of 1,000 bytes (1,026 each with overhead): 1,022 fit in 1,048,576.
+        assert_eq!(batches(&[1_000; 2_000]), [1_022, 978]);
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn output_beyond_a_pipes_capacity_is_drained_while_the_code_runs() {
