@@ -681,8 +681,11 @@ def bench_tables(results):
         run = json.loads(out)["result"]
         left = [count_left(dynamodb, t)[0] for t in tables]
         if len(run["records"]) != TAG_TABLES or run["failures"] or set(left) != {TAG_KEEP}:
+            kinds = {k: sum(len(r[k]) for r in run["records"])
+                     for k in ("deleted", "deferred", "still_creating", "failures")}
             raise SystemExit(f"the run left {sorted(set(left))} backups per table, "
-                             f"{len(run['failures'])} failures: {run['failures'][:3]}")
+                             f"{len(run['failures'])} failures: {run['failures'][:3]}; {kinds}; "
+                             f"{elapsed:.0f} s")
     finally:
         proxy.kill()
         proxy.wait()
@@ -690,6 +693,8 @@ def bench_tables(results):
     floors = {"DeleteBackup": deletions / 10, "ListBackups": TAG_TABLES / 5,
               "CreateBackup": TAG_TABLES / 50}
     minimum = max(floors.values())
+    # The function spaces its calls a tenth wider than the rates (110 ms per DeleteBackup).
+    paced = minimum * 1.1
     results.update(tables_s=elapsed, tables_min_s=minimum, tables_count=TAG_TABLES)
     return f"""## 7. Many tables
 
@@ -702,14 +707,15 @@ function's backups, and no table failed.
 
 | | measured | floor from DynamoDB's rates |
 |---|---|---|
-| one run, {TAG_TABLES} tables | **{elapsed:,.0f} s** | {minimum:,.0f} s |
+| one run, {TAG_TABLES} tables | **{elapsed:,.0f} s** | {minimum:,.0f} s ({paced:,.0f} s at the function's pace) |
 | DeleteBackup | {deletions:,} calls | {floors['DeleteBackup']:,.0f} s at 10/s |
 | ListBackups | {TAG_TABLES} calls | {floors['ListBackups']:,.0f} s at 5/s |
 | CreateBackup | {TAG_TABLES} calls | {floors['CreateBackup']:,.0f} s at 50/s |
 
 The three paces are shared by every table of the run and overlap, so the floor is the slowest of
-them; the rest is discovery ({TAG_TABLES} ListTagsOfResource), moto's own time and the run
-records.
+them; the function spaces its calls a tenth wider than the rates (calls bunched by the network
+must still arrive within them: at exactly 100 ms, a run of this size had DeleteBackups refused),
+and the rest is discovery ({TAG_TABLES} ListTagsOfResource), moto's own time and the run records.
 """
 
 

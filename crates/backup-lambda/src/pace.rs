@@ -1,7 +1,9 @@
 //! DynamoDB's per-account rates for the backup API (API reference: CreateBackup "at a maximum
 //! rate of 50 times per second", ListBackups "a maximum of five times per second",
 //! DeleteBackup "at a maximum rate of 10 times per second"), kept by every table one
-//! invocation handles together: each call takes the next free start of its [`Pacer`].
+//! invocation handles together: each call takes the next free start of its [`Pacer`]. Starts
+//! are spaced a tenth wider than the rate, so that calls the network bunches up still arrive
+//! within it (a 200-table run spaced at exactly 100 ms had a few DeleteBackup refused).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -42,20 +44,20 @@ impl Pacer {
 /// The three paced operations.
 #[derive(Debug)]
 pub struct Pacers {
-    /// CreateBackup: 50 a second.
+    /// CreateBackup: 50 a second (one per 22 ms).
     pub create: Pacer,
-    /// ListBackups: 5 a second.
+    /// ListBackups: 5 a second (one per 220 ms).
     pub list: Pacer,
-    /// DeleteBackup: 10 a second.
+    /// DeleteBackup: 10 a second (one per 110 ms).
     pub delete: Pacer,
 }
 
 impl Default for Pacers {
     fn default() -> Self {
         Self {
-            create: Pacer::new(Duration::from_millis(20)),
-            list: Pacer::new(Duration::from_millis(200)),
-            delete: Pacer::new(Duration::from_millis(100)),
+            create: Pacer::new(Duration::from_millis(22)),
+            list: Pacer::new(Duration::from_millis(220)),
+            delete: Pacer::new(Duration::from_millis(110)),
         }
     }
 }
