@@ -123,6 +123,23 @@ pub fn topic_name(stack: &str) -> String {
     format!("{stack}-alerts")
 }
 
+/// A condition true from the first 0 of `metric` (a 1/0 verdict the function emits) until the
+/// next 1: its Minimum over 5 minutes below 1, missing data ignored (so it holds between runs).
+fn failed_once(metric: &str, dimensions: Vec<(String, String)>) -> Condition {
+    Condition {
+        namespace: metrics::NAMESPACE.to_owned(),
+        metric: metric.to_owned(),
+        dimensions,
+        statistic: Statistic::Minimum,
+        period: 300,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        threshold: 1.0,
+        comparison: ComparisonOperator::LessThanThreshold,
+        missing_data: "ignore".to_owned(),
+    }
+}
+
 /// The stack's alarms, notifying `actions` (topic ARNs); and, when the schedule cannot be
 /// watched for missing backups, why not.
 pub fn alarms(
@@ -192,18 +209,7 @@ pub fn alarms(
                 format!(
                     "A restore drill of table {table} failed: its backup did not restore and verify in time. See `installer status --stack {stack}`."
                 ),
-                Condition {
-                    namespace: metrics::NAMESPACE.to_owned(),
-                    metric: metrics::DRILL_PASSED.to_owned(),
-                    dimensions: ours(table.as_str()),
-                    statistic: Statistic::Minimum,
-                    period: 300,
-                    evaluation_periods: 1,
-                    datapoints_to_alarm: 1,
-                    threshold: 1.0,
-                    comparison: ComparisonOperator::LessThanThreshold,
-                    missing_data: "ignore".to_owned(),
-                },
+                failed_once(metrics::DRILL_PASSED, ours(table.as_str())),
             ));
         }
         if config.export.is_some() {
@@ -212,18 +218,7 @@ pub fn alarms(
                 format!(
                     "An export of table {table} to S3 failed or could not be started. See `installer status --stack {stack}` and the run records."
                 ),
-                Condition {
-                    namespace: metrics::NAMESPACE.to_owned(),
-                    metric: metrics::EXPORT_COMPLETED.to_owned(),
-                    dimensions: ours(table.as_str()),
-                    statistic: Statistic::Minimum,
-                    period: 300,
-                    evaluation_periods: 1,
-                    datapoints_to_alarm: 1,
-                    threshold: 1.0,
-                    comparison: ComparisonOperator::LessThanThreshold,
-                    missing_data: "ignore".to_owned(),
-                },
+                failed_once(metrics::EXPORT_COMPLETED, ours(table.as_str())),
             ));
         }
     }
