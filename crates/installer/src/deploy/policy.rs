@@ -18,7 +18,9 @@ const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
 
 /// What exports add: exporting its tables, checking those exports, writing under the export
 /// prefix of the export bucket (the actions DynamoDB's export needs on it: DynamoDB developer
-/// guide, "Requesting a table export", S3 permissions), and reading its export records.
+/// guide, "Requesting a table export", S3 permissions), reading its export records, and listing
+/// `runs/` so that a record not yet written reads as missing (S3 answers a GET of a missing key
+/// 403 to a caller without `s3:ListBucket`, GetObject API reference).
 const EXPORT_TEMPLATE: &str = include_str!("../../../../policies/export.json");
 
 /// The alert topic's policy: only CloudWatch alarms of this account may publish.
@@ -358,6 +360,12 @@ mod tests {
             statement(&policy, "ReadExportRecords")["Resource"],
             "arn:aws:s3:::dynamodb-backup-logs/runs/*/exports/*"
         );
+        // Without s3:ListBucket, S3 answers a GET of a missing key 403, not 404: the first run
+        // of a period could not tell "no export yet" from "denied".
+        let list = statement(&policy, "TellMissingExportRecordsFromDenied");
+        assert_eq!(list["Action"], "s3:ListBucket");
+        assert_eq!(list["Resource"], "arn:aws:s3:::dynamodb-backup-logs");
+        assert_eq!(list["Condition"]["StringLike"]["s3:prefix"], "runs/*");
     }
 
     #[test]
