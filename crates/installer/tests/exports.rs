@@ -13,22 +13,10 @@ use std::time::Duration;
 use aws_sdk_s3::types::TransitionStorageClass;
 use serde_json::Value;
 use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer, installer_ok, installer_with_endpoint};
+use support::cli::{
+    built_zip_path, installer, installer_ok, installer_with_endpoint, invoke_result as invoke,
+};
 use test_support::unique_name;
-
-/// `installer --output json invoke <args>`: the function's run record.
-fn invoke(args: &[&str]) -> Value {
-    let mut all = vec!["--output", "json", "invoke"];
-    all.extend(args);
-    let out = installer(&all);
-    assert!(
-        out.status.success(),
-        "invoke failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let document: Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
-    document["result"].clone()
-}
 
 async fn pitr_on(aws: &support::aws::Clients, table: &str) -> bool {
     let out = aws

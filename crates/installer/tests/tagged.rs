@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::Tag;
 use serde_json::Value;
 use support::aws::{Clients, clients};
-use support::cli::{built_zip_path, installer, installer_ok};
+use support::cli::{built_zip_path, installer_ok, invoke_result as invoke};
 use test_support::unique_name;
 
 /// Tags `table` through the strict layer, as a user's own tooling would on AWS.
@@ -37,19 +37,6 @@ async fn backups(aws: &Clients, table: &str) -> usize {
         .unwrap()
         .backup_summaries()
         .len()
-}
-
-/// `installer --output json invoke <args>`: the run's result.
-fn invoke(args: &[&str]) -> Value {
-    let mut all = vec!["--output", "json", "invoke"];
-    all.extend(args);
-    let out = installer(&all);
-    assert!(
-        out.status.success(),
-        "invoke failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout).unwrap()["result"].clone()
 }
 
 fn tables_of(result: &Value) -> Vec<String> {

@@ -36,6 +36,20 @@ pub fn installer_ok(args: &[&str]) -> String {
     stderr
 }
 
+/// `installer --output json invoke <args>`, asserted to succeed: the function's result.
+pub fn invoke_result(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--output", "json", "invoke"];
+    all.extend(args);
+    let out = installer(&all);
+    assert!(
+        out.status.success(),
+        "invoke failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+    document["result"].clone()
+}
+
 /// `installer <args>` pointed at `endpoint` (a closed port proves no AWS call is needed).
 pub fn installer_with_endpoint(args: &[&str], endpoint: &str) -> Output {
     installer_at(endpoint)
