@@ -1,7 +1,7 @@
 # Scheduled DynamoDB backups with retention: developer entry points.
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
 #   make test   everything CI checks: format, lints, unit, paging, moto, artifact and release tests
-#   make build  the Lambda deployment zips (target/lambda/backup-lambda.zip, -arm64.zip)
+#   make build  the Lambda deployment zips (target/lambda/backup-lambda-arm64.zip, -x86_64.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
 #   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig), the arm64 Rust target
 #   make dist   release installers that carry the function (dist/installer-<version>-<target>, SHA256SUMS)
@@ -17,9 +17,10 @@ VENV_STAMP := $(VENV)/.installed-$(shell echo '$(PIP_PINS)' | sha1sum | cut -c1-
 # What only the benchmarks need: the Python runtime client the tutorial's function runs under.
 BENCH_PINS := awslambdaric==4.2.2
 BENCH_STAMP := $(VENV)/.bench-$(shell echo '$(BENCH_PINS)' | sha1sum | cut -c1-12)
-ZIP := target/lambda/backup-lambda.zip
-# The same function for Graviton: built by `make build` too, and run under qemu-user by the tests.
+# The function for Graviton, which `up` deploys by default (the tests run it under qemu-user),
+# and for x86_64, one flag away (`--arch x86_64`). `installer build` writes these paths.
 ZIP_ARM64 := target/lambda/backup-lambda-arm64.zip
+ZIP_X86_64 := target/lambda/backup-lambda-x86_64.zip
 CARGO := cargo
 INSTALLER := target/debug/installer
 
@@ -50,15 +51,15 @@ installer: setup
 	$(CARGO) test --locked --workspace --no-run
 
 build: installer
-	$(INSTALLER) build --out $(ZIP)
-	$(INSTALLER) build --arch arm64 --out $(ZIP_ARM64)
+	$(INSTALLER) build --arch arm64
+	$(INSTALLER) build --arch x86_64
 
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(MAKE) --no-print-directory dist-host
-	INSTALLER_DIST=$(CURDIR)/$(HOST_DIST) BACKUP_LAMBDA_ZIP=$(CURDIR)/$(ZIP) \
-	  BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
+	INSTALLER_DIST=$(CURDIR)/$(HOST_DIST) BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
+	  BACKUP_LAMBDA_ZIP_X86_64=$(CURDIR)/$(ZIP_X86_64) \
 	  scripts/with-moto $(CARGO) test --locked --workspace
 
 demo: build
@@ -67,8 +68,9 @@ demo: build
 bench: $(BENCH_STAMP)
 	bench/run
 
-# Release installers, each carrying the function's zip (x86_64, as `up` deploys by default), for
-# every target in DIST_TARGETS, linked against glibc DIST_GLIBC at most (cargo zigbuild).
+# Release installers for every target in DIST_TARGETS, linked against glibc DIST_GLIBC at most
+# (cargo zigbuild), each carrying the function's zips: arm64, which `up` deploys by default,
+# and x86_64.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' crates/installer/Cargo.toml | head -n 1)
 DIST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 DIST_GLIBC := 2.28
@@ -77,9 +79,10 @@ HOST_TARGET := $(shell rustc -vV | sed -n "s/^host: //p")
 dist: setup
 	$(foreach t,$(DIST_TARGETS),rustup target add $(t) >/dev/null &&) true
 	$(foreach t,$(DIST_TARGETS),$(CARGO) zigbuild --locked --release -p installer --target $(t).$(DIST_GLIBC) &&) true
-	target/$(HOST_TARGET)/release/installer build --out $(ZIP)
+	target/$(HOST_TARGET)/release/installer build --arch arm64
+	target/$(HOST_TARGET)/release/installer build --arch x86_64
 	mkdir -p dist
-	$(foreach t,$(DIST_TARGETS),target/$(HOST_TARGET)/release/installer -q bundle --zip $(ZIP) --out dist/installer-$(VERSION)-$(t) --installer target/$(t)/release/installer &&) true
+	$(foreach t,$(DIST_TARGETS),target/$(HOST_TARGET)/release/installer -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out dist/installer-$(VERSION)-$(t) --installer target/$(t)/release/installer &&) true
 	cd dist && sha256sum installer-$(VERSION)-* > SHA256SUMS && cat SHA256SUMS
 
 # This machine's release installer exactly as `make dist` ships it, bundled by the test build:
@@ -89,7 +92,7 @@ HOST_DIST := dist/installer-$(VERSION)-$(HOST_TARGET)
 dist-host: build
 	$(CARGO) zigbuild --locked --release -p installer --target $(HOST_TARGET).$(DIST_GLIBC)
 	mkdir -p dist
-	$(INSTALLER) -q bundle --zip $(ZIP) --out $(HOST_DIST) --installer target/$(HOST_TARGET)/release/installer
+	$(INSTALLER) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out $(HOST_DIST) --installer target/$(HOST_TARGET)/release/installer
 
 clean:
 	rm -rf target/lambda $(VENV)

@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OUT = ROOT / "target" / "bench"
 INSTALLER = ROOT / "target" / "release" / "installer"
-ZIP = ROOT / "target" / "lambda" / "backup-lambda.zip"
+ZIP = ROOT / "target" / "lambda" / "backup-lambda-x86_64.zip"
+# The benchmarks run the function natively on this x86_64 machine, so every `installer build`,
+# `up` and `invoke` here is for x86_64 (the installer's default is arm64).
+os.environ["INSTALLER_ARCH"] = "x86_64"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 MOVIES = 4609
 
@@ -526,7 +529,7 @@ def bench_build(results):
         target = OUT / "build" / str(len(rows))
         shutil.rmtree(target, ignore_errors=True)
         env = dict(os.environ, CARGO_TARGET_DIR=str(target), **overrides)
-        out_zip = target / "backup-lambda.zip"
+        out_zip = target / "backup-lambda-x86_64.zip"
         seconds, _ = timed([str(INSTALLER), "-q", "build", "--out", str(out_zip)], env=env)
         log(f"  {label}: {seconds:.0f} s, {out_zip.stat().st_size:,} bytes")
         with zipfile.ZipFile(out_zip) as z:

@@ -54,6 +54,14 @@ impl ExportEvery {
         }
     }
 
+    /// How long a period lasts.
+    pub fn length(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Self::Daily => 86_400,
+            Self::Weekly => 7 * 86_400,
+        })
+    }
+
     /// The period `at` falls in: the UTC day `2026-11-30`, or the ISO week `2026-W49`.
     pub fn period(self, at: OffsetDateTime) -> String {
         let at = at.to_offset(time::UtcOffset::UTC);

@@ -49,15 +49,15 @@ pub enum Command {
     /// always gives the same zip, so an unchanged function is recognised by its CodeSha256. The
     /// binary is linked against glibc 2.34 with cargo zigbuild and refused if it needs more.
     #[command(
-        after_help = "Examples:\n  installer build\n  installer build --arch arm64 --out dist/backup.zip\n  installer build --bootstrap ./bootstrap   # package a binary built elsewhere"
+        after_help = "Examples:\n  installer build\n  installer build --arch x86_64 --out dist/backup.zip\n  installer build --bootstrap ./bootstrap   # package a binary built elsewhere"
     )]
     Build {
         /// CPU architecture of the Lambda function.
-        #[arg(long, value_enum, default_value_t = Arch::X86_64, env = "INSTALLER_ARCH")]
+        #[arg(long, value_enum, default_value_t = Arch::Arm64, env = "INSTALLER_ARCH")]
         arch: Arch,
-        /// Where to write the zip.
-        #[arg(long, default_value = "target/lambda/backup-lambda.zip")]
-        out: PathBuf,
+        /// Where to write the zip [default: target/lambda/backup-lambda-<ARCH>.zip].
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Package this prebuilt binary instead of compiling (it is checked all the same).
         #[arg(long, value_name = "PATH")]
         bootstrap: Option<PathBuf>,
@@ -234,15 +234,14 @@ pub enum Command {
     /// deploy it when no --zip is given, and `invoke` runs it when it is the deployed code.
     /// `make dist` builds release installers this way.
     #[command(after_help = "Examples:
-  installer build && installer bundle --out dist/installer
-  installer bundle --zip my.zip --arch arm64 --out installer-arm64-function")]
+  installer build && installer build --arch x86_64 && installer bundle --out dist/installer
+  installer bundle --zip my-arm64.zip --out installer-with-my-function")]
     Bundle {
-        /// The zip to carry (from `installer build`).
-        #[arg(long, default_value = "target/lambda/backup-lambda.zip")]
-        zip: PathBuf,
-        /// The function's CPU architecture (the zip is checked against it).
-        #[arg(long, value_enum, default_value_t = Arch::X86_64)]
-        arch: Arch,
+        /// A zip to carry (from `installer build`), repeatable: at most one per architecture,
+        /// which is read from its `bootstrap` [default: target/lambda/backup-lambda-arm64.zip
+        /// and, if built, target/lambda/backup-lambda-x86_64.zip].
+        #[arg(long = "zip", value_name = "PATH")]
+        zips: Vec<PathBuf>,
         /// Where to write the installer.
         #[arg(long)]
         out: PathBuf,

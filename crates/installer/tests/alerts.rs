@@ -52,6 +52,8 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
             &zip,
             "--schedule",
             "rate(1 hour)",
+            "--export",
+            "daily",
             "--alert-email",
             "ops@example.com",
             "--alert-email",
@@ -146,7 +148,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
             .unwrap_or_else(|| panic!("alarm {name} in {found:#?}"))
             .clone()
     };
-    assert_eq!(found.metric_alarms().len(), 3);
+    assert_eq!(found.metric_alarms().len(), 5);
     let ours_and_theirs = vec![ours.clone(), theirs.clone()];
     let stack_table = vec![
         ("Stack".to_owned(), stack.clone()),
@@ -186,6 +188,29 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
             1,
             "LessThanThreshold",
             "ignore",
+        ),
+        (
+            alarm(&format!("{table}-export-failed")),
+            "ScheduledDynamoDBBackups",
+            "ExportCompleted",
+            stack_table.clone(),
+            "Minimum",
+            300,
+            1,
+            "LessThanThreshold",
+            "ignore",
+        ),
+        (
+            // A day, plus the hour between runs, plus a quarter day, hour by hour.
+            alarm(&format!("{table}-export-missing")),
+            "ScheduledDynamoDBBackups",
+            "ExportCompleted",
+            stack_table.clone(),
+            "Sum",
+            3600,
+            31,
+            "LessThanThreshold",
+            "breaching",
         ),
     ] {
         let name = a.alarm_name().unwrap();
@@ -243,7 +268,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
         .collect();
     assert_eq!(states, ["pending confirmation", "pending confirmation"]);
     let alarms = alerts["alarms"].as_array().unwrap();
-    assert_eq!(alarms.len(), 3);
+    assert_eq!(alarms.len(), 5);
     assert!(
         alarms
             .iter()
@@ -286,7 +311,14 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     names.sort();
     let missing = format!("{stack}-{table}-backup-missing");
     let errors = format!("{stack}-function-errors");
-    let mut expected = [errors.as_str(), missing.as_str()];
+    let export_failed = format!("{stack}-{table}-export-failed");
+    let export_missing = format!("{stack}-{table}-export-missing");
+    let mut expected = [
+        errors.as_str(),
+        missing.as_str(),
+        export_failed.as_str(),
+        export_missing.as_str(),
+    ];
     expected.sort_unstable();
     assert_eq!(names, expected);
 
@@ -318,6 +350,8 @@ fn a_schedule_too_long_for_an_alarm_gets_none_and_says_why() {
         &zip,
         "--schedule",
         "rate(7 days)",
+        "--export",
+        "weekly",
         "--alert-email",
         "ops@example.com",
     ];
@@ -330,6 +364,11 @@ fn a_schedule_too_long_for_an_alarm_gets_none_and_says_why() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let note = plan["alerts"]["note"].as_str().unwrap_or_default();
     assert!(note.contains("beyond the 7 days"), "{plan:#}");
+    let export_note = plan["alerts"]["export_note"].as_str().unwrap_or_default();
+    assert!(
+        export_note.contains("no alarm can tell a missing export"),
+        "{plan:#}"
+    );
     let alarms: Vec<&str> = plan["resources"]
         .as_array()
         .unwrap()
@@ -339,8 +378,11 @@ fn a_schedule_too_long_for_an_alarm_gets_none_and_says_why() {
         .collect();
     assert_eq!(
         alarms,
-        [format!("{stack}-function-errors")],
-        "no missing-backup alarm"
+        [
+            format!("{stack}-function-errors"),
+            format!("{stack}-{table}-export-failed")
+        ],
+        "no missing-backup or missing-export alarm"
     );
 }
 

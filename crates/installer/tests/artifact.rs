@@ -72,7 +72,7 @@ fn the_same_binary_gives_a_byte_identical_zip() {
     let binary = dir.join("bootstrap");
     write_executable(&binary, &unzip_bootstrap(&zip));
     let again = dir.join("again.zip");
-    let (ok, stderr) = package(&binary, &again, "x86_64");
+    let (ok, stderr) = package(&binary, &again, "arm64");
     assert!(ok, "{stderr}");
     assert_eq!(std::fs::read(&again).expect("zip written"), zip);
 }
@@ -102,6 +102,7 @@ fn a_binary_needing_newer_glibc_is_refused() {
     let out = dir.join("refused.zip");
     let (ok, stderr) = package(&binary, &out, "x86_64");
     assert!(!ok, "must be refused");
+    assert!(!stderr.contains("not arm64"), "checked as x86_64: {stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("needs glibc 2.35"), "{stderr}");
     assert!(
@@ -113,9 +114,7 @@ fn a_binary_needing_newer_glibc_is_refused() {
 
 #[test]
 fn a_binary_for_the_other_architecture_is_refused() {
-    let mut bytes = unzip_bootstrap(&built_zip());
-    // e_machine, at offset 18 of the ELF header (little-endian): 183 is EM_AARCH64.
-    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    let bytes = unzip_bootstrap(&built_zip());
     let dir = temp_dir("arch");
     let binary = dir.join("bootstrap");
     write_executable(&binary, &bytes);
@@ -257,8 +256,9 @@ fn arm64_without_its_rust_target_says_how_to_add_it() {
         b"#!/bin/sh\necho x86_64-unknown-linux-gnu\n",
     );
     let zip = dir.join("arm64.zip");
+    // arm64 is the default architecture.
     let output = Command::new(INSTALLER)
-        .args(["build", "--arch", "arm64", "--out"])
+        .args(["build", "--out"])
         .arg(&zip)
         .env("PATH", &dir)
         .output()
@@ -270,5 +270,6 @@ fn arm64_without_its_rust_target_says_how_to_add_it() {
         stderr.contains("add it with `rustup target add aarch64-unknown-linux-gnu`"),
         "{stderr}"
     );
+    assert!(stderr.contains("--arch x86_64"), "{stderr}");
     assert!(!zip.exists());
 }

@@ -127,10 +127,11 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
 
     let no_bootstrap = dir.join("no-bootstrap.zip");
     zip_one(&no_bootstrap, "handler.py", b"def handler(e, c): pass\n");
-    let mut arm64 = bootstrap.clone();
-    arm64[18..20].copy_from_slice(&183u16.to_le_bytes()); // e_machine = EM_AARCH64
-    let arm64_zip = dir.join("arm64.zip");
-    zip_one(&arm64_zip, "bootstrap", &arm64);
+    // The default is arm64: a zip whose bootstrap says x86_64 needs `--arch x86_64`.
+    let mut x86_64 = bootstrap.clone();
+    x86_64[18..20].copy_from_slice(&62u16.to_le_bytes()); // e_machine = EM_X86_64
+    let x86_64_zip = dir.join("x86_64.zip");
+    zip_one(&x86_64_zip, "bootstrap", &x86_64);
     let newer_zip = dir.join("glibc-2.35.zip");
     zip_one(&newer_zip, "bootstrap", &binary_needing_glibc_2_35(&dir));
     let not_a_zip = dir.join("notes.zip");
@@ -199,9 +200,12 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
             &["CloudWatch Logs accepts", "14"],
         ),
         case(&["up", "--zip", &path(&no_bootstrap)], &["no `bootstrap`"]),
-        case(&["up", "--zip", &path(&arm64_zip)], &["arm64", "--arch"]),
         case(
-            &["up", "--zip", &path(&newer_zip)],
+            &["up", "--zip", &path(&x86_64_zip)],
+            &["built for x86_64, not arm64", "--arch"],
+        ),
+        case(
+            &["up", "--arch", "x86_64", "--zip", &path(&newer_zip)],
             &["needs glibc 2.35", "installer build"],
         ),
         case(

@@ -1,9 +1,10 @@
 //! The installer as one file: the release binary `make dist` ships for this machine
-//! (`INSTALLER_DIST`, set by `make test`; else this build, bundled here), carrying the zip
-//! `installer build` wrote. Copied to a directory outside the repository with no cargo, zig or
-//! `.venv` on `PATH`, it deploys (`up`, no `--zip`), runs (`invoke`: the code it carries, then,
-//! once other code is deployed, the code downloaded from the function), reads (`status`) and
-//! removes (`down`) the stack through the strict layer.
+//! (`INSTALLER_DIST`, set by `make test`; else this build, bundled here), carrying the zips
+//! `installer build` wrote for arm64 and x86_64. Copied to a directory outside the repository
+//! with no cargo, zig or `.venv` on `PATH`, it deploys (`up`, no `--zip`: arm64, then x86_64 with
+//! `--arch`), runs (`invoke`: the code it carries, then, once other code is deployed, the code
+//! downloaded from the function), reads (`status`) and removes (`down`) the stack through the
+//! strict layer.
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use support::aws::{clients, leftovers};
-use support::cli::built_zip_path;
+use support::cli::{built_x86_64_zip_path, built_zip_path};
 use support::lambda::newest_glibc;
 use test_support::unique_name;
 
@@ -44,8 +45,8 @@ fn run_in(dir: &Path, binary: &Path, args: &[&str]) -> Output {
 const DIST_GLIBC: (u32, u32) = (2, 28);
 
 /// The installer under test, at `dir/installer`: `make dist`'s release binary for this machine
-/// when `INSTALLER_DIST` names it (always so in CI), else this build bundled with `zip`.
-fn installer_in(dir: &Path, zip: &Path) -> PathBuf {
+/// when `INSTALLER_DIST` names it (always so in CI), else this build bundled with `zips`.
+fn installer_in(dir: &Path, zips: [&Path; 2]) -> PathBuf {
     let installer = dir.join("installer");
     match std::env::var_os("INSTALLER_DIST") {
         Some(dist) => {
@@ -64,7 +65,9 @@ fn installer_in(dir: &Path, zip: &Path) -> PathBuf {
                 "CI tests the release binary: run `make test`, which sets INSTALLER_DIST"
             );
             let out = Command::new(env!("CARGO_BIN_EXE_installer"))
-                .args(["bundle", "--zip", zip.to_str().unwrap(), "--out"])
+                .arg("bundle")
+                .args(zips.iter().flat_map(|zip| [Path::new("--zip"), zip]))
+                .arg("--out")
                 .arg(&installer)
                 .output()
                 .unwrap();
@@ -95,14 +98,19 @@ fn ok(out: &Output, what: &str) -> String {
 async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere() {
     let dir = std::env::temp_dir().join(unique_name("installer-standalone"));
     std::fs::create_dir_all(&dir).unwrap();
-    let zip = built_zip_path();
-    let zip_bytes = std::fs::read(&zip).expect("make build wrote the zip");
-    let bundled = installer_in(&dir, &zip);
-    // The file ends with the zip `installer build` wrote, byte for byte, and its trailer.
+    let (zip, x86_64_zip) = (built_zip_path(), built_x86_64_zip_path());
+    let zip_bytes = std::fs::read(&zip).expect("make build wrote the arm64 zip");
+    let x86_64_bytes = std::fs::read(&x86_64_zip).expect("make build wrote the x86_64 zip");
+    let bundled = installer_in(&dir, [&zip, &x86_64_zip]);
+    // The file ends with the zips `installer build` wrote, byte for byte, each with its trailer:
+    // arm64's, then x86_64's.
     let file = std::fs::read(&bundled).unwrap();
-    let carried = &file[file.len() - 16 - zip_bytes.len()..file.len() - 16];
-    assert_eq!(code_sha256(carried), code_sha256(&zip_bytes));
-    assert_eq!(&file[file.len() - 8..], b"BKLZIP01");
+    let end = file.len() - 16;
+    assert_eq!(&file[end + 8..], b"BKLZIP01");
+    assert_eq!(file[end - x86_64_bytes.len()..end], x86_64_bytes[..]);
+    let end = end - x86_64_bytes.len() - 16;
+    assert_eq!(&file[end + 8..end + 16], b"BKLZIP01");
+    assert_eq!(file[end - zip_bytes.len()..end], zip_bytes[..]);
 
     let stack = unique_name("sta");
     let table = unique_name("Movies");
@@ -132,7 +140,7 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
     assert_eq!(
         deployed.code_sha256(),
         Some(code_sha256(&zip_bytes).as_str()),
-        "the carried zip is what was deployed"
+        "the carried arm64 zip is what was deployed by default"
     );
     let stderr = ok(&run(with("invoke", &[])), "invoke with the carried code");
     assert!(stderr.contains("run finished"), "{stderr}");
@@ -140,6 +148,26 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
         stderr.contains("running the deployed code from the zip this installer carries"),
         "{stderr}"
     );
+    assert!(stderr.contains("built for aarch64"), "{stderr}");
+
+    // x86_64 is one flag away, from the same file.
+    ok(&run(with("up", &["--arch", "x86_64"])), "up --arch x86_64");
+    // Through the strict layer, which shows the architecture UpdateFunctionCode set (moto does
+    // not).
+    let deployed = aws_sdk_lambda::Client::new(&test_support::strict_config().await)
+        .get_function_configuration()
+        .function_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.code_sha256(),
+        Some(code_sha256(&x86_64_bytes).as_str())
+    );
+    assert_eq!(deployed.architectures()[0].as_str(), "x86_64");
+    let stderr = ok(&run(with("invoke", &[])), "invoke the carried x86_64 code");
+    assert!(stderr.contains("run finished"), "{stderr}");
+    assert!(!stderr.contains("built for aarch64"), "{stderr}");
 
     // Other code deployed: no zip here matches, so invoke runs the code GetFunction points at.
     let variant = dir.join("variant.zip");
@@ -168,7 +196,7 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
     let status = run(with("status", &[]));
     let stderr = ok(&status, "status");
     assert!(
-        stderr.contains(&format!("backups of {table}: 2")),
+        stderr.contains(&format!("backups of {table}: 3")),
         "{stderr}"
     );
     ok(&run(with("down", &["--yes"])), "down");

@@ -181,6 +181,22 @@ pub fn load(path: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     load_bytes(bytes, path, arch)
 }
 
+/// Reads a deployment zip from `path`, checks it as [`load`] does, and says which architecture
+/// its `bootstrap` is built for.
+pub fn load_any_arch(path: &Path) -> Result<(Arch, Package), ArtifactError> {
+    let bytes = fs::read(path).map_err(|source| ArtifactError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    match load_bytes(bytes.clone(), path, Arch::Arm64) {
+        Ok(package) => Ok((Arch::Arm64, package)),
+        Err(ArtifactError::WrongArch { .. }) => {
+            load_bytes(bytes, path, Arch::X86_64).map(|package| (Arch::X86_64, package))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// Checks a deployment zip's `bootstrap` as [`build`] does; `origin` names it in errors.
 pub fn load_bytes(bytes: Vec<u8>, origin: &Path, arch: Arch) -> Result<Package, ArtifactError> {
     let bad = |reason: String| ArtifactError::BadZip {

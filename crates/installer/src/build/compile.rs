@@ -29,8 +29,15 @@ pub enum CompileError {
     )]
     ZigbuildMissing,
     /// The Rust standard library for the target is not installed.
-    #[error("the Rust target {0} is not installed; add it with `rustup target add {0}`")]
-    TargetMissing(&'static str),
+    #[error(
+        "the Rust target {target} is not installed; add it with `rustup target add {target}` (`make setup` does), or build for the other architecture with --arch {other}"
+    )]
+    TargetMissing {
+        /// The target triple.
+        target: &'static str,
+        /// The other architecture's name.
+        other: Arch,
+    },
     /// cargo-zigbuild could not be started.
     #[error("could not run {program}: {source}")]
     Spawn {
@@ -85,7 +92,13 @@ fn check_target_installed(arch: Arch) -> Result<(), CompileError> {
     };
     let installed = String::from_utf8_lossy(&out.stdout);
     if out.status.success() && !installed.lines().any(|t| t.trim() == arch.rust_target()) {
-        return Err(CompileError::TargetMissing(arch.rust_target()));
+        return Err(CompileError::TargetMissing {
+            target: arch.rust_target(),
+            other: match arch {
+                Arch::Arm64 => Arch::X86_64,
+                Arch::X86_64 => Arch::Arm64,
+            },
+        });
     }
     Ok(())
 }

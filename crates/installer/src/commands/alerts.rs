@@ -52,6 +52,15 @@ pub(crate) fn alerts(desired: &Desired, observed: &stack::Observed) -> summary::
             span.as_secs() / 3600
         ),
     });
+    let export_note = desired.no_export_missing_alarm.as_ref().and_then(|why| match why {
+        NoWindow::NoInterval => Some("the schedule has no fixed longest gap between runs, so no alarm can tell a missing export; `installer status` shows each table's newest export".to_owned()),
+        // Said once, by the note on backups.
+        NoWindow::ByTag => None,
+        NoWindow::TooLong(span) => Some(format!(
+            "an export period plus the schedule's longest gap and margin ({} h) is beyond the 7 days a CloudWatch alarm can look back, so no alarm can tell a missing export (the export-failed alarm still fires on a failed one); `installer status` shows each table's newest export",
+            span.as_secs() / 3600
+        )),
+    });
     if alarms.is_empty() {
         report!("alerts: off (turn on with --alert-email you@example.com or --alert-topic ARN)");
     } else {
@@ -69,7 +78,7 @@ pub(crate) fn alerts(desired: &Desired, observed: &stack::Observed) -> summary::
         for a in &alarms {
             report!("  alarm {:<52} {}", a.name, a.state);
         }
-        if let Some(note) = &note {
+        for note in note.iter().chain(&export_note) {
             report!("  note: {note}");
         }
     }
@@ -80,5 +89,6 @@ pub(crate) fn alerts(desired: &Desired, observed: &stack::Observed) -> summary::
         subscriptions,
         alarms,
         note,
+        export_note,
     }
 }

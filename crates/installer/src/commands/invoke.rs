@@ -4,9 +4,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::CommandError;
 use super::summary::Invoked;
-use super::{CommandError, DEFAULT_ZIP};
 use crate::aws::{Aws, ConnectArgs};
+use crate::build::arch::Arch;
 use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
 use crate::local::deployed_code::Candidate;
 use crate::local::invoke::InvokeError;
@@ -89,8 +90,8 @@ pub async fn invoke(
     }
 }
 
-/// The zips on this machine that may be the deployed code: `--zip` alone if given; else the one
-/// this installer carries and, in a checkout, the last `installer build`.
+/// The zips on this machine that may be the deployed code: `--zip` alone if given; else the ones
+/// this installer carries and, in a checkout, the last `installer build` of each architecture.
 fn code_here(zip: Option<&Path>) -> Result<Vec<Candidate>, CommandError> {
     let read = |path: &Path| -> Result<Vec<u8>, CommandError> {
         std::fs::read(path).map_err(|e| {
@@ -104,18 +105,22 @@ fn code_here(zip: Option<&Path>) -> Result<Vec<Candidate>, CommandError> {
         }]);
     }
     let mut candidates = Vec::new();
-    if let Some(bytes) = crate::build::bundle::embedded() {
+    for bytes in crate::build::bundle::embedded() {
         candidates.push(Candidate {
             label: "the zip this installer carries".to_owned(),
             bytes,
         });
     }
-    let built = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
-    if crate::build::compile::in_checkout() && built.is_file() {
-        candidates.push(Candidate {
-            label: built.display().to_string(),
-            bytes: read(&built)?,
-        });
+    if crate::build::compile::in_checkout() {
+        for arch in [Arch::Arm64, Arch::X86_64] {
+            let built = crate::build::compile::workspace_root().join(arch.default_zip());
+            if built.is_file() {
+                candidates.push(Candidate {
+                    label: built.display().to_string(),
+                    bytes: read(&built)?,
+                });
+            }
+        }
     }
     Ok(candidates)
 }

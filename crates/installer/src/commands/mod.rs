@@ -49,9 +49,6 @@ use crate::deploy::policy::PolicyError;
 use crate::deploy::stack::{self, StackError, StackPlan};
 use summary::{Phases, Planned, Summary};
 
-/// Where `up` and `plan` write the zip they build, in the workspace they build it from.
-pub(crate) const DEFAULT_ZIP: &str = "target/lambda/backup-lambda.zip";
-
 /// Why a command failed.
 #[derive(Debug, Error, Diagnostic)]
 pub enum CommandError {
@@ -273,18 +270,15 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             arch,
             out,
             bootstrap,
-        } => Ok(Summary::Build(build(arch, bootstrap.as_deref(), &out)?)),
+        } => {
+            let out = out.unwrap_or_else(|| std::path::PathBuf::from(arch.default_zip()));
+            Ok(Summary::Build(build(arch, bootstrap.as_deref(), &out)?))
+        }
         Command::Bundle {
-            zip,
-            arch,
+            zips,
             out,
             installer,
-        } => Ok(Summary::Bundle(bundle(
-            &zip,
-            arch,
-            installer.as_deref(),
-            &out,
-        )?)),
+        } => Ok(Summary::Bundle(bundle(&zips, installer.as_deref(), &out)?)),
         Command::Plan { stack, cost } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Schema => {
@@ -396,21 +390,23 @@ fn block_on<T, F: Future<Output = Result<T, CommandError>>>(future: F) -> miette
     Ok(runtime.block_on(future)?)
 }
 
-/// The zip to deploy: `--zip`; else the one this installer carries (a release binary), if it
-/// is for the architecture asked for; else, in a checkout of the source, a fresh `installer
-/// build`.
+/// The zip to deploy: `--zip`; else the one this installer carries (a release binary) for the
+/// architecture asked for; else, in a checkout of the source, a fresh `installer build`.
 fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
     if let Some(path) = &config.zip {
         return artifact::load(path, config.arch);
     }
-    let carried = crate::build::bundle::embedded().map(|bytes| {
-        artifact::load_bytes(
-            bytes,
-            Path::new("the zip this installer carries"),
-            config.arch,
-        )
-    });
-    match carried {
+    let (matching, other): (Vec<_>, Vec<_>) = crate::build::bundle::embedded()
+        .into_iter()
+        .map(|bytes| {
+            artifact::load_bytes(
+                bytes,
+                Path::new("the zip this installer carries"),
+                config.arch,
+            )
+        })
+        .partition(Result::is_ok);
+    match matching.into_iter().chain(other).next() {
         Some(Ok(package)) => {
             report!(
                 "deploying the function zip this installer carries (CodeSha256 {})",
@@ -419,7 +415,7 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
             Ok(package)
         }
         _ if crate::build::compile::in_checkout() => {
-            let out = crate::build::compile::workspace_root().join(DEFAULT_ZIP);
+            let out = crate::build::compile::workspace_root().join(config.arch.default_zip());
             let built = artifact::build(config.arch, None, &out)?;
             artifact::load(&built.path, config.arch)
         }

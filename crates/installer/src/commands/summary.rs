@@ -58,16 +58,25 @@ pub struct Built {
     pub code_sha256: String,
 }
 
-/// `bundle`: the installer written and the zip it carries.
+/// `bundle`: the installer written and the zips it carries.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Bundled {
     /// Where the installer was written.
     pub installer: PathBuf,
     /// Its size.
     pub bytes: u64,
-    /// The zip it carries.
+    /// The zips it carries, one per architecture.
+    pub carried: Vec<CarriedZip>,
+}
+
+/// One zip a bundled installer carries.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CarriedZip {
+    /// Lambda's name for the architecture its `bootstrap` is built for.
+    pub arch: &'static str,
+    /// The file it was read from.
     pub zip: PathBuf,
-    /// Lambda's `CodeSha256` of that zip.
+    /// Lambda's `CodeSha256` of it.
     pub code_sha256: String,
 }
 
@@ -105,6 +114,8 @@ pub struct Alerts {
     pub alarms: Vec<AlarmState>,
     /// Why the tables have no missing-backup alarm, when they have none.
     pub note: Option<String>,
+    /// Why the tables have no missing-export alarm, when exports are on and they have none.
+    pub export_note: Option<String>,
 }
 
 /// One subscription of the alert topic.

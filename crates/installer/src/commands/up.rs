@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::summary::{Applied, Phases};
 use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
 use crate::aws::ConnectArgs;
-use crate::deploy::alerts::MISSING_SUFFIX;
+use crate::deploy::alerts::{EXPORT_MISSING_SUFFIX, MISSING_SUFFIX};
 use crate::deploy::config::StackArgs;
 use crate::deploy::plan::Change;
 use crate::deploy::stack;
@@ -60,6 +60,15 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, Comm
     if new_missing_alarms.count() > 0 {
         report!(
             "note: a new backup-missing alarm has no data until its table's first backup, so it goes to ALARM until then; `installer invoke --table <table>` makes one now"
+        );
+    }
+    let new_export_alarms = plan
+        .alarms
+        .iter()
+        .filter(|s| s.action == Change::Create && s.name.ends_with(EXPORT_MISSING_SUFFIX));
+    if new_export_alarms.count() > 0 {
+        report!(
+            "note: a new export-missing alarm is in ALARM until its table's first export completes and a run after it sees so"
         );
     }
     // The subscriptions and alarms as they are now that they exist.

@@ -11,6 +11,12 @@
 //! - `<stack>-<table>-export-failed` (with exports): `ExportCompleted` below 1 (an export
 //!   seen to fail, or one that could not be started or checked); missing data ignored, so the
 //!   alarm stays in ALARM until an export completes.
+//! - `<stack>-<table>-export-missing` (with daily exports): `ExportCompleted` summed to less
+//!   than 1 over a day, plus the schedule's longest interval (the run that sees an export end
+//!   may come that much later), plus a quarter of a day for exports that take longer than the
+//!   last; missing data breaching, as for backups. Weekly exports cannot be watched this way
+//!   (their window is past the 7 days an alarm can look back): `installer report` shows each
+//!   table's newest export instead.
 //!
 //! CloudWatch's limits (PutMetricAlarm, API reference): a period of 10, 20, 30 or a multiple of
 //! 60 seconds; period × evaluation periods at most 86,400 s for periods under an hour and at
@@ -73,7 +79,21 @@ pub enum NoWindow {
 /// margin of a tenth of it, at least [`MIN_MARGIN`], rounded up to whole periods.
 pub fn missing_window(interval: Option<Duration>) -> Result<Window, NoWindow> {
     let interval = interval.ok_or(NoWindow::NoInterval)?;
-    let span = interval + (interval / 10).max(MIN_MARGIN);
+    window_over(interval + (interval / 10).max(MIN_MARGIN))
+}
+
+/// The window for exports every `every`, seen ending by runs at most `interval` apart: both,
+/// plus a quarter of `every` for an export slower than the one before.
+pub fn export_missing_window(
+    every: Duration,
+    interval: Option<Duration>,
+) -> Result<Window, NoWindow> {
+    let interval = interval.ok_or(NoWindow::NoInterval)?;
+    window_over(every + interval + every / 4)
+}
+
+/// `span` cut into 1-minute periods while it fits in a day, else 1-hour periods up to 7 days.
+fn window_over(span: Duration) -> Result<Window, NoWindow> {
     let seconds = span.as_secs();
     let (period, limit) = if seconds <= MAX_SHORT_RANGE {
         (60, MAX_SHORT_RANGE)
@@ -113,6 +133,14 @@ pub fn drill_alarm(stack: &str, table: &str) -> String {
     format!("{stack}-{table}-drill-failed")
 }
 
+/// How an export-missing alarm's name ends.
+pub const EXPORT_MISSING_SUFFIX: &str = "-export-missing";
+
+/// The name of a table's export-missing alarm.
+pub fn export_missing_alarm(stack: &str, table: &str) -> String {
+    format!("{stack}-{table}{EXPORT_MISSING_SUFFIX}")
+}
+
 /// The name of a table's export-failed alarm.
 pub fn export_alarm(stack: &str, table: &str) -> String {
     format!("{stack}-{table}-export-failed")
@@ -140,13 +168,37 @@ fn failed_once(metric: &str, dimensions: Vec<(String, String)>) -> Condition {
     }
 }
 
+/// A condition true while `metric` sums to less than 1 in every period of `window`, missing
+/// data breaching: what happens regularly has stopped happening.
+fn stopped(metric: &str, dimensions: Vec<(String, String)>, window: Window) -> Condition {
+    Condition {
+        namespace: metrics::NAMESPACE.to_owned(),
+        metric: metric.to_owned(),
+        dimensions,
+        statistic: Statistic::Sum,
+        period: window.period,
+        evaluation_periods: window.periods,
+        datapoints_to_alarm: window.periods,
+        threshold: 1.0,
+        comparison: ComparisonOperator::LessThanThreshold,
+        missing_data: "breaching".to_owned(),
+    }
+}
+
+/// The stack's alarms, and what could not be watched.
+#[derive(Debug)]
+pub struct Watch {
+    /// The alarms, notifying the actions given.
+    pub alarms: Vec<Alarm>,
+    /// Why the tables get no missing-backup alarm, when they get none.
+    pub no_missing_alarm: Option<NoWindow>,
+    /// Why the tables get no missing-export alarm, when exports are on and they get none.
+    pub no_export_missing_alarm: Option<NoWindow>,
+}
+
 /// The stack's alarms, notifying `actions` (topic ARNs); and, when the schedule cannot be
-/// watched for missing backups, why not.
-pub fn alarms(
-    config: &StackConfig,
-    actions: &[String],
-    tags: &Tags,
-) -> (Vec<Alarm>, Option<NoWindow>) {
+/// watched for missing backups or exports, why not.
+pub fn alarms(config: &StackConfig, actions: &[String], tags: &Tags) -> Watch {
     let stack = config.function_name();
     let alarm = |name: String, description: String, condition: Condition| Alarm {
         name,
@@ -180,6 +232,10 @@ pub fn alarms(
         },
     )];
     let window = missing_window(config.schedule.interval());
+    let export_window = config
+        .export
+        .as_ref()
+        .map(|export| export_missing_window(export.every.length(), config.schedule.interval()));
     for table in &config.tables {
         if let Ok(w) = window {
             all.push(alarm(
@@ -189,18 +245,17 @@ pub fn alarms(
                     i64::from(w.period) * i64::from(w.periods),
                     config.schedule
                 ),
-                Condition {
-                    namespace: metrics::NAMESPACE.to_owned(),
-                    metric: metrics::BACKUP_MADE.to_owned(),
-                    dimensions: ours(table.as_str()),
-                    statistic: Statistic::Sum,
-                    period: w.period,
-                    evaluation_periods: w.periods,
-                    datapoints_to_alarm: w.periods,
-                    threshold: 1.0,
-                    comparison: ComparisonOperator::LessThanThreshold,
-                    missing_data: "breaching".to_owned(),
-                },
+                stopped(metrics::BACKUP_MADE, ours(table.as_str()), w),
+            ));
+        }
+        if let Some(Ok(w)) = export_window {
+            all.push(alarm(
+                export_missing_alarm(stack, table.as_str()),
+                format!(
+                    "No export of table {table} to S3 completed in the last {} s: see `installer status --stack {stack}` and the run records.",
+                    i64::from(w.period) * i64::from(w.periods),
+                ),
+                stopped(metrics::EXPORT_COMPLETED, ours(table.as_str()), w),
             ));
         }
         if config.drill.is_some() {
@@ -222,12 +277,20 @@ pub fn alarms(
             ));
         }
     }
-    let why = if config.table_tag.is_some() {
-        Some(NoWindow::ByTag)
-    } else {
-        window.err()
-    };
-    (all, why)
+    let by_tag = config.table_tag.is_some();
+    Watch {
+        alarms: all,
+        no_missing_alarm: if by_tag {
+            Some(NoWindow::ByTag)
+        } else {
+            window.err()
+        },
+        no_export_missing_alarm: match export_window {
+            Some(_) if by_tag => Some(NoWindow::ByTag),
+            Some(w) => w.err(),
+            None => None,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +362,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn daily_exports_are_watched_over_a_day_the_schedules_gap_and_a_quarter_day() {
+        const DAY: Duration = Duration::from_secs(86_400);
+        let hour = Duration::from_secs(3600);
+        // 24 h + 1 h + 6 h.
+        assert_eq!(
+            export_missing_window(DAY, Some(hour)),
+            Ok(Window {
+                period: 3600,
+                periods: 31
+            })
+        );
+        // 24 h + 24 h + 6 h.
+        assert_eq!(
+            export_missing_window(DAY, Some(DAY)),
+            Ok(Window {
+                period: 3600,
+                periods: 54
+            })
+        );
+        // Weekly exports, or daily ones seen only every 6 days, are past the 7-day range.
+        assert!(matches!(
+            export_missing_window(7 * DAY, Some(hour)),
+            Err(NoWindow::TooLong(_))
+        ));
+        assert!(matches!(
+            export_missing_window(DAY, Some(6 * DAY)),
+            Err(NoWindow::TooLong(_))
+        ));
+        assert_eq!(export_missing_window(DAY, None), Err(NoWindow::NoInterval));
     }
 
     #[test]

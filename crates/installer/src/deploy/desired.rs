@@ -42,6 +42,9 @@ pub struct Desired {
     /// Why the tables get no missing-backup alarm, when alerts are on but the schedule cannot
     /// be watched that way.
     pub no_missing_alarm: Option<NoWindow>,
+    /// Why the tables get no missing-export alarm, when alerts and exports are on but the
+    /// exports cannot be watched that way.
+    pub no_export_missing_alarm: Option<NoWindow>,
     /// The stack's tags.
     pub tags: Tags,
 }
@@ -82,7 +85,7 @@ impl Desired {
             name: topic_name,
         };
         let topic_wanted = !topic.emails.is_empty();
-        let (alarms, no_missing_alarm) = match &config.alerts {
+        let watch = match &config.alerts {
             Some(settings) => {
                 let mut actions = Vec::new();
                 if topic_wanted {
@@ -91,7 +94,11 @@ impl Desired {
                 actions.extend(settings.topics.iter().cloned());
                 alerts::alarms(config, &actions, &tags)
             }
-            None => (Vec::new(), None),
+            None => alerts::Watch {
+                alarms: Vec::new(),
+                no_missing_alarm: None,
+                no_export_missing_alarm: None,
+            },
         };
         Ok(Self {
             log_group: log_group::Desired {
@@ -157,8 +164,9 @@ impl Desired {
             rules: rules(config, aws, &tags),
             topic,
             topic_wanted,
-            alarms,
-            no_missing_alarm,
+            alarms: watch.alarms,
+            no_missing_alarm: watch.no_missing_alarm,
+            no_export_missing_alarm: watch.no_export_missing_alarm,
             tags,
         })
     }

@@ -3,20 +3,25 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The zip `installer build` wrote before the tests (`make test` sets `BACKUP_LAMBDA_ZIP`).
+/// The zip for the default architecture, arm64, that `make build` wrote before the tests
+/// (`make test` sets `BACKUP_LAMBDA_ZIP_ARM64`). Deployed without `--arch`; run under qemu-user.
 pub fn built_zip_path() -> PathBuf {
-    std::env::var_os("BACKUP_LAMBDA_ZIP").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lambda/backup-lambda.zip"),
-        PathBuf::from,
-    )
-}
-
-/// The arm64 zip `make build` wrote (`make test` sets `BACKUP_LAMBDA_ZIP_ARM64`).
-pub fn built_arm64_zip_path() -> PathBuf {
     std::env::var_os("BACKUP_LAMBDA_ZIP_ARM64").map_or_else(
         || {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../target/lambda/backup-lambda-arm64.zip")
+        },
+        PathBuf::from,
+    )
+}
+
+/// The x86_64 zip `make build` wrote (`make test` sets `BACKUP_LAMBDA_ZIP_X86_64`); deployed
+/// with `--arch x86_64`.
+pub fn built_x86_64_zip_path() -> PathBuf {
+    std::env::var_os("BACKUP_LAMBDA_ZIP_X86_64").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/lambda/backup-lambda-x86_64.zip")
         },
         PathBuf::from,
     )

@@ -12,7 +12,7 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The zip `installer build` wrote before the tests.
+/// The default (arm64) zip `make build` wrote before the tests.
 pub fn built_zip() -> Vec<u8> {
     let path = super::cli::built_zip_path();
     std::fs::read(&path).unwrap_or_else(|e| {
@@ -49,7 +49,9 @@ pub fn write_executable(path: &Path, bytes: &[u8]) {
 
 /// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
 /// function, plus the emulator's endpoint and the function's own variables (`MAX_BACKUPS`, ...).
-/// Returns the process and the moment it was started.
+/// An arm64 `bootstrap` on another machine runs under Debian's `qemu-aarch64` with the
+/// `libc6-arm64-cross` root (as `installer invoke` runs it). Returns the process and the moment
+/// it was started.
 pub fn start_bootstrap(
     api: &RuntimeApi,
     endpoint: &str,
@@ -57,8 +59,17 @@ pub fn start_bootstrap(
 ) -> (std::process::Child, Instant) {
     let task_root = temp_dir(&format!("task-{}", api.addr.port()));
     let bootstrap = task_root.join("bootstrap");
-    write_executable(&bootstrap, &unzip_bootstrap(&built_zip()));
-    let mut command = Command::new(&bootstrap);
+    let binary = unzip_bootstrap(&built_zip());
+    write_executable(&bootstrap, &binary);
+    // e_machine, at offset 18 of the ELF header (little-endian): 183 is EM_AARCH64.
+    let aarch64 = binary.get(18..20) == Some(&183u16.to_le_bytes()[..]);
+    let mut command = if aarch64 && std::env::consts::ARCH != "aarch64" {
+        let mut qemu = Command::new("/usr/bin/qemu-aarch64");
+        qemu.arg("-L").arg("/usr/aarch64-linux-gnu").arg(&bootstrap);
+        qemu
+    } else {
+        Command::new(&bootstrap)
+    };
     command
         .env_clear()
         .current_dir(&task_root)

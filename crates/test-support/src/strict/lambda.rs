@@ -235,6 +235,55 @@ impl Rule for UpdateInProgress {
     }
 }
 
+/// UpdateFunctionCode's `Architectures` changes the function's architecture; moto ignores it
+/// and keeps the one CreateFunction set.
+///
+/// Lambda API reference, UpdateFunctionCode, request body: "Architectures: The instruction set
+/// architecture that the function supports. Enter a string array with one of the valid values
+/// (arm64 or x86_64)"; and "The code in the deployment package must be compatible with the
+/// target instruction set architecture of the function". Here the architectures an
+/// UpdateFunctionCode set are shown in every configuration Lambda answers with afterwards, until
+/// the function is deleted or created anew.
+#[derive(Default)]
+pub struct ArchitectureFollowsCode {
+    /// Each function's architectures, from its last UpdateFunctionCode that named them.
+    set: Mutex<HashMap<String, serde_json::Value>>,
+}
+
+impl Rule for ArchitectureFollowsCode {
+    fn name(&self) -> &'static str {
+        "ArchitectureFollowsCode"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.service != LAMBDA || !reply.ok() {
+            return;
+        }
+        let name = call
+            .resource
+            .clone()
+            .or_else(|| call.field("FunctionName").map(function_name));
+        let Some(name) = name else {
+            return;
+        };
+        let mut set = lock(&self.set);
+        match call.operation.as_str() {
+            "CreateFunction" | "DeleteFunction" => {
+                set.remove(&name);
+            }
+            "UpdateFunctionCode" => {
+                if let Some(architectures) = call.json.get("Architectures") {
+                    set.insert(name.clone(), architectures.clone());
+                }
+            }
+            _ => {}
+        }
+        if let Some(architectures) = set.get(&name) {
+            edit_configuration(call, reply, |c| c["Architectures"] = architectures.clone());
+        }
+    }
+}
+
 /// The path under which [`CodeLocation`] serves the code it hands out.
 const CODE_PATH: &str = "/__strict/code/";
 
@@ -354,6 +403,49 @@ mod tests {
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
         }
+    }
+
+    #[test]
+    fn an_update_of_the_code_changes_the_architecture_until_the_function_is_made_anew() {
+        let rule = ArchitectureFollowsCode::default();
+        let t0 = Instant::now();
+        let moto = || reply(200, json!({"Architectures": ["x86_64"]}));
+        let seen = |call: Call| {
+            let mut got = moto();
+            rule.answered(&call, &mut got, t0);
+            got.json()["Architectures"].clone()
+        };
+        let get = || lambda("GET", "/2015-03-31/functions/f/configuration", json!(null));
+        assert_eq!(seen(get()), json!(["x86_64"]), "nothing set: moto's answer");
+        let update = |body| lambda("PUT", "/2015-03-31/functions/f/code", body);
+        assert_eq!(
+            seen(update(json!({"Architectures": ["arm64"]}))),
+            json!(["arm64"])
+        );
+        assert_eq!(seen(get()), json!(["arm64"]));
+        assert_eq!(
+            seen(update(json!({"ZipFile": "AA=="}))),
+            json!(["arm64"]),
+            "kept"
+        );
+        let mut whole = reply(200, json!({"Configuration": {"Architectures": ["x86_64"]}}));
+        rule.answered(
+            &lambda("GET", "/2015-03-31/functions/f", json!(null)),
+            &mut whole,
+            t0,
+        );
+        assert_eq!(
+            whole.json()["Configuration"]["Architectures"],
+            json!(["arm64"])
+        );
+        let other = lambda("GET", "/2015-03-31/functions/g/configuration", json!(null));
+        assert_eq!(seen(other), json!(["x86_64"]), "another function");
+        seen(lambda("DELETE", "/2015-03-31/functions/f", json!(null)));
+        assert_eq!(
+            seen(get()),
+            json!(["x86_64"]),
+            "forgotten with the function"
+        );
     }
 
     #[test]

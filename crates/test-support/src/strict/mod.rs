@@ -30,7 +30,9 @@ pub use dynamodb::{
     RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
-pub use lambda::{CodeLocation, FunctionPending, RolePropagation, UpdateInProgress};
+pub use lambda::{
+    ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
+};
 pub use s3::BucketNameReuse;
 pub use sns::EmailPendingConfirmation;
 
@@ -478,6 +480,7 @@ impl Strict {
                 Box::new(FunctionPending::new(windows.function_pending)),
                 Box::new(UpdateInProgress::new(windows.update_in_progress)),
                 Box::new(CodeLocation::default()),
+                Box::new(ArchitectureFollowsCode::default()),
             ],
         }
     }
