@@ -82,6 +82,21 @@ impl ExportEvery {
         };
         self.period(at - back)
     }
+
+    /// A period's cadence and first moment (midnight UTC of the day, or of the week's Monday),
+    /// from its name as [`ExportEvery::period`] gives it; `None` for any other text.
+    pub fn period_start(period: &str) -> Option<(Self, OffsetDateTime)> {
+        if let Some((year, week)) = period.split_once("-W") {
+            let week: u8 = week.parse().ok().filter(|_| week.len() == 2)?;
+            let date =
+                time::Date::from_iso_week_date(year.parse().ok()?, week, time::Weekday::Monday)
+                    .ok()?;
+            return Some((Self::Weekly, date.midnight().assume_utc()));
+        }
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let date = time::Date::parse(period, format).ok()?;
+        Some((Self::Daily, date.midnight().assume_utc()))
+    }
 }
 
 /// Where and how often the function exports (`EXPORT_EVERY`, `EXPORT_BUCKET`,
@@ -440,6 +455,30 @@ mod tests {
         );
         assert_eq!(ExportEvery::parse("weekly"), Some(ExportEvery::Weekly));
         assert_eq!(ExportEvery::parse("hourly"), None);
+    }
+
+    #[test]
+    fn a_period_name_gives_back_its_cadence_and_start() {
+        for at in [
+            datetime!(2026-11-29 22:30 UTC),
+            datetime!(2027-01-03 12:00 UTC),
+        ] {
+            for every in [ExportEvery::Daily, ExportEvery::Weekly] {
+                let (cadence, start) = ExportEvery::period_start(&every.period(at)).unwrap();
+                assert_eq!(cadence, every);
+                assert!(
+                    start <= at && at < start + time::Duration::try_from(every.length()).unwrap()
+                );
+                assert_eq!(every.period(start), every.period(at));
+            }
+        }
+        assert_eq!(
+            ExportEvery::period_start("2026-W53"),
+            Some((ExportEvery::Weekly, datetime!(2026-12-28 00:00 UTC)))
+        );
+        for bad in ["2026-W54", "2026-W5", "2026-13-01", "latest", ""] {
+            assert_eq!(ExportEvery::period_start(bad), None, "{bad}");
+        }
     }
 
     #[test]

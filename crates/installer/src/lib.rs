@@ -12,7 +12,7 @@
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
-//! | `compliance/` | `installer report`: the daily ledgers read (`history`), judged (`assess`), rendered (`text`, `html`) |
+//! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
 //! | `report/` | the human report on stderr: progress lines, `-q` |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |

@@ -207,6 +207,23 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         "{text}"
     );
 
+    // `report` reads the function's export records: today's export, completed.
+    let out = installer(&[
+        "--output", "json", "report", "--stack", &stack, "--table", &table, "--since", "1d",
+        "--rpo", "1d",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_valid(&report);
+    let figures = &report["tables"][0]["exports"];
+    assert_eq!(figures["completed"], 1, "{report:#}");
+    assert_eq!(figures["newest_completed"], period.as_str());
+    assert_eq!(figures["exports"][0]["item_count"], 30);
+
     // The export restores into a new table (ImportTable), verified against the export's count.
     let restored = format!("{table}-from-s3");
     let out = installer(&[

@@ -1,7 +1,8 @@
 //! `installer report` through the strict layer: figures against a synthetic history computed
 //! by hand (failures, a stopped schedule, a partial run, drills, malformed and foreign objects
-//! in the ledgers' prefix), the exit status as a CI gate, the HTML page as headless Chromium
-//! renders it, and the ledger the real function writes as it runs.
+//! in the ledgers' prefix; exports completed, failed and missed), the exit status as a CI gate,
+//! the HTML page as headless Chromium renders it, and the ledger the real function writes as it
+//! runs.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use backup_lambda::drill::Verdict;
+use backup_lambda::export::{ExportRecord, ExportState};
 use backup_lambda::ledger::{DayLedger, DrillEntry, Outcome, RunEntry};
 use serde_json::Value;
 use support::cli::{built_zip_path, installer, installer_ok};
@@ -64,8 +66,39 @@ fn ledgers(table: &str) -> Vec<DayLedger> {
     out
 }
 
-/// Writes the history, a foreign object, an unreadable ledger, another table's ledger and a
-/// run record (not a ledger, never read) into `bucket`.
+/// Daily exports by hand: Nov 2, 3 and 10 completed (the newest asked for at 03:05), Nov 5
+/// failed, Nov 4 and 6 to 9 missed; Oct 20 is outside the period.
+fn export_records(table: &str) -> Vec<ExportRecord> {
+    [
+        ("2026-10-20", ExportState::Completed),
+        ("2026-11-02", ExportState::Completed),
+        ("2026-11-03", ExportState::Completed),
+        ("2026-11-05", ExportState::Failed),
+        ("2026-11-10", ExportState::Completed),
+    ]
+    .into_iter()
+    .map(|(period, status)| ExportRecord {
+        table: table.to_owned(),
+        period: period.to_owned(),
+        export_arn: format!(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{table}/export/{period}"
+        ),
+        bucket: "logs".to_owned(),
+        prefix: format!("exports/{table}/{period}"),
+        started_at: format!("{period}T03:05:00Z"),
+        status,
+        finished_at: Some(format!("{period}T03:15:00Z")),
+        duration_seconds: Some(600),
+        item_count: (status == ExportState::Completed).then_some(30),
+        billed_size_bytes: (status == ExportState::Completed).then_some(4_096),
+        failure: (status == ExportState::Failed).then(|| "UNKNOWN: Failed to export".to_owned()),
+    })
+    .collect()
+}
+
+/// Writes the history, a foreign object, an unreadable ledger, another table's ledger, a run
+/// record (not a ledger, never read), the export records and a foreign object among them into
+/// `bucket`.
 async fn seed(s3: &aws_sdk_s3::Client, bucket: &str, table: &str) {
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let put = |key: String, body: Vec<u8>| {
@@ -104,6 +137,15 @@ async fn seed(s3: &aws_sdk_s3::Client, bucket: &str, table: &str) {
     )
     .await
     .unwrap();
+    for record in export_records(table) {
+        let key = format!("runs/{table}/exports/{}.json", record.period);
+        put(key, serde_json::to_vec(&record).unwrap())
+            .await
+            .unwrap();
+    }
+    put(format!("runs/{table}/exports/notes.txt"), b"notes".to_vec())
+        .await
+        .unwrap();
 }
 
 fn report(stack: &str, table: &str, bucket: &str, extra: &[&str]) -> Output {
@@ -246,8 +288,9 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
         .iter()
         .map(|s| format!("{} {}", s["key"], s["reason"]))
         .collect();
-    assert_eq!(skipped.len(), 4, "{skipped:#?}");
+    assert_eq!(skipped.len(), 5, "{skipped:#?}");
     for (what, why) in [
+        ("exports/notes.txt", "not named as an export period"),
         ("2026-11-03.txt", "not named as a day"),
         ("2026-11-05.json", "not a ledger"),
         ("2026-11-06.json", "a ledger of table \\\"Other\\\""),
@@ -259,8 +302,47 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
         );
     }
     // GetCallerIdentity; no DescribeRule with --rpo; one listing, one read per ledger-named
-    // object in the period (10 days; the .txt is not read), one ListBackups.
-    assert_eq!(json["requests"], 1 + 1 + 10 + 1, "{}", json["requests"]);
+    // object in the period (10 days; the .txt is not read), one ListBackups; one listing of
+    // the export records and one read per period in the window (not Oct 20's, nor the .txt).
+    assert_eq!(
+        json["requests"],
+        1 + 1 + 10 + 1 + 1 + 4,
+        "{}",
+        json["requests"]
+    );
+    // Exports: not an objective, but counted and noted.
+    let exports = &t["exports"];
+    assert_eq!(
+        (
+            &exports["completed"],
+            &exports["failed"],
+            &exports["in_progress"]
+        ),
+        (&Value::from(3), &Value::from(1), &Value::from(0))
+    );
+    assert_eq!(exports["newest_completed"], "2026-11-10");
+    assert_eq!(
+        exports["newest_completed_age_seconds"],
+        20 * 3600 + 55 * 60,
+        "from Nov 10 03:05 to Nov 11 00:00"
+    );
+    assert_eq!(
+        exports["missed_periods"],
+        serde_json::json!([
+            "2026-11-04",
+            "2026-11-06",
+            "2026-11-07",
+            "2026-11-08",
+            "2026-11-09"
+        ])
+    );
+    assert_eq!(
+        exports["notes"],
+        serde_json::json!([
+            "the export of 2026-11-05 failed: UNKNOWN: Failed to export",
+            "5 daily period(s) without an export: 2026-11-04, 2026-11-06, 2026-11-07, 2026-11-08, 2026-11-09"
+        ])
+    );
 
     let dom = rendered_dom(&page);
     assert!(
@@ -281,6 +363,16 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
     assert!(
         dom.contains("<dd class=\"longest-gap\">4 d</dd>"),
         "figures on the page"
+    );
+    assert!(
+        dom.contains("<span class=\"exports-completed\">3</span>")
+            && dom.contains("<span class=\"exports-failed\">1</span>"),
+        "export figures on the page"
+    );
+    assert_eq!(
+        count(&dom, "2026-11-05 failed"),
+        1,
+        "the failed export noted"
     );
     assert!(
         !dom.contains("http://") && !dom.contains("https://"),
@@ -328,6 +420,12 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("All objectives met."), "{text}");
+    assert!(
+        text.contains(
+            "exports: 3 completed, 1 failed, 0 running; newest completed 2026-11-10 (data 20 h 55 min old)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("left out: runs/"), "{text}");
 }
 

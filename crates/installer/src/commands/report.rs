@@ -1,7 +1,8 @@
 //! `installer report`: what the backups achieved over a period, from the daily ledgers in the
 //! log bucket, against a recovery point objective (and, with drills, a recovery time one).
 //! Requests: one GetCallerIdentity, one DescribeRule (without `--rpo`), then per table one
-//! ListObjectsV2 page per 1,000 days, one GetObject per day covered and the ListBackups pages.
+//! ListObjectsV2 page per 1,000 days, one GetObject per day covered, the ListBackups pages, one
+//! ListObjectsV2 page of export records per 1,000 periods and one GetObject per period covered.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -172,15 +173,20 @@ pub async fn report(
             })
             .collect();
         retained.sort_by_key(|b| b.age_seconds);
-        tables.push(assess::assess(
+        let (exports, mut skipped) =
+            history::read_exports(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
+        skipped.splice(0..0, history.skipped);
+        let mut judged = assess::assess(
             table.as_str(),
             window,
             objectives,
             history.runs,
             history.drills,
             retained,
-            history.skipped,
-        ));
+            skipped,
+        );
+        judged.exports = crate::compliance::exports::assess(window, exports);
+        tables.push(judged);
     }
     let mut report = Report {
         stack: config.function_name().to_owned(),

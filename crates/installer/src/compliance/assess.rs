@@ -165,6 +165,8 @@ pub struct TableReport {
     pub findings: Vec<String>,
     /// Objects and lines left out.
     pub skipped: Vec<Skipped>,
+    /// The exports to S3 in the window, if any (judged by [`super::exports::assess`]).
+    pub exports: Option<super::exports::ExportFigures>,
     /// Every run's time and outcome, for the timeline (not in the JSON: a year of a
     /// per-minute schedule is half a million).
     #[serde(skip)]
@@ -329,6 +331,7 @@ pub fn assess(
         rto_met,
         findings,
         skipped,
+        exports: None,
         timeline: runs.iter().map(|r| (r.at, r.outcome)).collect(),
     }
 }

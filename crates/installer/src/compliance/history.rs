@@ -1,9 +1,11 @@
 //! Reads a table's history for a report: the daily ledgers the function keeps in the log
 //! bucket, one object per day covered (listed once, read concurrently), never the run records
-//! themselves, so the requests grow with the days covered and not with the runs.
+//! themselves, so the requests grow with the days covered and not with the runs; and the
+//! export records of the periods the window covers (one object per day or week exported).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use backup_lambda::export::{ExportEvery, ExportRecord};
 use backup_lambda::ledger::{DayLedger, VERSION};
 use backup_lambda::record;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -88,6 +90,104 @@ async fn ledger_keys(
     }
 }
 
+/// Reads `table`'s export records whose period overlaps `window` from `bucket`: one
+/// ListObjectsV2 page per 1,000 periods ever exported, one GetObject per period in the window.
+/// Objects that are not records of `table` are returned as skipped.
+pub async fn read_exports(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    table: &str,
+    window: Window,
+    requests: &Requests,
+) -> Result<(Vec<ExportRecord>, Vec<Skipped>), AwsError> {
+    let prefix = format!("{}{}", record::table_prefix(table), record::EXPORTS_FOLDER);
+    let in_window = |key: &str| {
+        let period = key.strip_prefix(prefix.as_str())?.strip_suffix(".json")?;
+        let (every, start) = ExportEvery::period_start(period)?;
+        let end = start + time::Duration::try_from(every.length()).ok()?;
+        Some(start <= window.to && end > window.from)
+    };
+    let mut keys = Vec::new();
+    let mut skipped = Vec::new();
+    let mut token = None;
+    loop {
+        requests.add();
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectsV2", format!("s3://{bucket}/{prefix}"), &e))?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            match in_window(key) {
+                Some(true) => keys.push(key.to_owned()),
+                Some(false) => {}
+                None => skipped.push(Skipped {
+                    key: key.to_owned(),
+                    reason: "not named as an export period (YYYY-MM-DD.json or YYYY-Www.json)"
+                        .to_owned(),
+                }),
+            }
+        }
+        token = page.next_continuation_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let read: Vec<Result<ExportRecord, Skipped>> = stream::iter(keys)
+        .map(|key| async move {
+            let body = get(s3, bucket, &key, requests).await?;
+            Ok::<_, AwsError>(match serde_json::from_slice::<ExportRecord>(&body) {
+                Ok(r) if r.table == table => Ok(r),
+                Ok(r) => Err(Skipped {
+                    key,
+                    reason: format!("an export record of table {:?}", r.table),
+                }),
+                Err(e) => Err(Skipped {
+                    key,
+                    reason: format!("not an export record: {e}"),
+                }),
+            })
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut records = Vec::new();
+    for r in read {
+        match r {
+            Ok(record) => records.push(record),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Ok((records, skipped))
+}
+
+/// One object's bytes.
+async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    requests: &Requests,
+) -> Result<Vec<u8>, AwsError> {
+    requests.add();
+    let uri = format!("s3://{bucket}/{key}");
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetObject", uri.as_str(), &e))?;
+    Ok(out
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::malformed("GetObject", uri.as_str(), &e.to_string()))?
+        .to_vec())
+}
+
 /// Reads one object; `Err` with the reason it is not a ledger of `table`.
 async fn read_ledger(
     s3: &aws_sdk_s3::Client,
@@ -105,21 +205,7 @@ async fn read_ledger(
             "not named as a day's ledger (YYYY-MM-DD.json)".to_owned(),
         )));
     }
-    requests.add();
-    let uri = format!("s3://{bucket}/{key}");
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("GetObject", uri.as_str(), &e))?;
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::malformed("GetObject", uri.as_str(), &e.to_string()))?
-        .to_vec();
+    let body = get(s3, bucket, key, requests).await?;
     Ok(match serde_json::from_slice::<DayLedger>(&body) {
         Err(e) => Err(skip(format!("not a ledger: {e}"))),
         Ok(l) if l.version != VERSION => Err(skip(format!(

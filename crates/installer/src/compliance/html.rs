@@ -163,6 +163,28 @@ fn table_section(page: &mut String, report: &Report, t: &TableReport) {
         }
         page.push_str("</ul>");
     }
+    if let Some(e) = &t.exports {
+        let _ = write!(
+            page,
+            "<p class=\"exports\">Exports to S3: <span class=\"exports-completed\">{}</span> completed, \
+             <span class=\"exports-failed\">{}</span> failed, {} running; newest completed {}.</p>",
+            e.completed,
+            e.failed,
+            e.in_progress,
+            match (&e.newest_completed, e.newest_completed_age_seconds) {
+                (Some(period), Some(age)) => format!("{} (data {} old)", esc(period), human(age)),
+                (Some(period), None) => esc(period),
+                (None, _) => "none".to_owned(),
+            }
+        );
+        if !e.notes.is_empty() {
+            page.push_str("<ul class=\"export-notes\">");
+            for note in &e.notes {
+                let _ = write!(page, "<li>{}</li>", esc(note));
+            }
+            page.push_str("</ul>");
+        }
+    }
     if !t.skipped.is_empty() {
         let _ = write!(
             page,

@@ -1,5 +1,5 @@
 //! The report as text for a terminal: a header, one row per table, then each table's findings,
-//! gaps, drills, retained backups and what was left out.
+//! gaps, drills, exports, retained backups and what was left out.
 
 use std::fmt::Write;
 
@@ -112,6 +112,20 @@ pub fn render(report: &Report) -> String {
                     .unwrap_or_default()
             )
         }));
+        if let Some(e) = &t.exports {
+            lines.push(format!(
+                "exports: {} completed, {} failed, {} running; newest completed {}",
+                e.completed,
+                e.failed,
+                e.in_progress,
+                match (&e.newest_completed, e.newest_completed_age_seconds) {
+                    (Some(period), Some(age)) => format!("{period} (data {} old)", human(age)),
+                    (Some(period), None) => period.clone(),
+                    (None, _) => "none".to_owned(),
+                }
+            ));
+            lines.extend(e.notes.iter().map(|n| format!("export: {n}")));
+        }
         lines.extend(
             t.retained
                 .iter()
