@@ -1,7 +1,8 @@
 //! DynamoDB's per-account rates for the backup API (API reference: CreateBackup "at a maximum
 //! rate of 50 times per second", ListBackups "a maximum of five times per second",
 //! DeleteBackup "at a maximum rate of 10 times per second"), kept by every table one
-//! invocation handles together: each call takes the next free start of its [`Pacer`]. Starts
+//! invocation handles together: each call (each page, for ListBackups) takes the next free start
+//! of its [`Pacer`]. Starts
 //! are spaced a tenth wider than the rate, so that calls the network bunches up still arrive
 //! within it (a 200-table run spaced at exactly 100 ms had a few DeleteBackup refused).
 

@@ -533,16 +533,15 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
     ) -> Result<(usize, retention::RetentionDecision), RunError> {
         let table = &request.table;
         let policy = request.policy;
-        self.pacers.list.wait().await;
-        let mut backups =
-            self.store
-                .list_backups(table)
-                .await
-                .map_err(|source| RunError::ListBackups {
-                    table: table.to_string(),
-                    backup: created.name.clone(),
-                    source,
-                })?;
+        let mut backups = self
+            .store
+            .list_backups_paced(table, || self.pacers.list.wait())
+            .await
+            .map_err(|source| RunError::ListBackups {
+                table: table.to_string(),
+                backup: created.name.clone(),
+                source,
+            })?;
         // A backup made a moment ago may not be listed yet; it counts all the same.
         if !backups.iter().any(|b| b.arn == created.arn) {
             backups.push(created);
@@ -758,6 +757,8 @@ mod tests {
         tables: Vec<(String, Vec<(String, String)>)>,
         /// CreateBackup of these tables fails.
         fail_tables: HashSet<String>,
+        /// ListBackups pages hold at most this many (all on one page when unset).
+        page_size: Option<usize>,
     }
 
     impl FakeStore {
@@ -820,12 +821,27 @@ mod tests {
             }
             Ok(backup)
         }
-        async fn list_backups(&self, _: &TableName) -> Result<Vec<Backup>, AwsError> {
+        async fn list_backups_page(
+            &self,
+            _: &TableName,
+            start: Option<&str>,
+        ) -> Result<crate::store::BackupPage, AwsError> {
             self.calls.lock().unwrap().push("list".to_owned());
             if self.fail_list {
                 return Err(aws_error("ListBackups", "InternalServerError"));
             }
-            Ok(self.backups.lock().unwrap().clone())
+            let all = self.backups.lock().unwrap().clone();
+            let from = start.map_or(0, |arn| {
+                all.iter()
+                    .position(|b| b.arn == arn)
+                    .map_or(all.len(), |i| i + 1)
+            });
+            let size = self.page_size.unwrap_or(usize::MAX);
+            let backups: Vec<Backup> = all.iter().skip(from).take(size).cloned().collect();
+            let next = (from + backups.len() < all.len())
+                .then(|| backups.last().map(|b| b.arn.clone()))
+                .flatten();
+            Ok(crate::store::BackupPage { backups, next })
         }
         async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
             self.calls.lock().unwrap().push(format!("delete {arn}"));
@@ -1093,6 +1109,37 @@ mod tests {
         assert!(
             function.records.0.lock().unwrap().is_empty(),
             "no bucket, no record"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_page_of_listbackups_is_paced_to_five_per_second() {
+        let old: Vec<Backup> = (1..=9).map(ours).collect();
+        let store = FakeStore {
+            page_size: Some(2),
+            ..FakeStore::with(old)
+        };
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let started = tokio::time::Instant::now();
+        let record = function
+            .handle(&tutorial_event(), &Invocation::new("r", NOW))
+            .await
+            .expect("run succeeds");
+        // 9 old and the new one on pages of 2: 5 pages, started 220 ms apart; all were seen.
+        let lists = function
+            .store
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| *c == "list")
+            .count();
+        assert_eq!(lists, 5);
+        assert_eq!(record.deleted.len(), 10 - 3);
+        assert!(
+            started.elapsed() >= Duration::from_millis(4 * 220),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -29,11 +29,53 @@ pub trait BackupStore: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Backup, AwsError>> + Send;
 
+    /// One page of `table`'s `USER` backups (ListBackups), from after `start` (the previous
+    /// page's last evaluated ARN).
+    fn list_backups_page(
+        &self,
+        table: &TableName,
+        start: Option<&str>,
+    ) -> impl Future<Output = Result<BackupPage, AwsError>> + Send;
+
     /// Lists every `USER` backup of `table`, across all pages.
     fn list_backups(
         &self,
         table: &TableName,
-    ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send {
+        self.list_backups_paced(table, || std::future::ready(()))
+    }
+
+    /// Lists every `USER` backup of `table`, across all pages, awaiting `before_page` ahead of
+    /// each request (the function's ListBackups pacer: DynamoDB's rate counts pages).
+    fn list_backups_paced<F>(
+        &self,
+        table: &TableName,
+        before_page: impl Fn() -> F + Send + Sync,
+    ) -> impl Future<Output = Result<Vec<Backup>, AwsError>> + Send
+    where
+        F: Future<Output = ()> + Send,
+    {
+        async move {
+            let mut backups = Vec::new();
+            let mut start: Option<String> = None;
+            loop {
+                before_page().await;
+                let page = self.list_backups_page(table, start.as_deref()).await?;
+                backups.extend(page.backups);
+                match page.next {
+                    None => return Ok(backups),
+                    Some(next) if start.as_deref() == Some(next.as_str()) => {
+                        return Err(AwsError::malformed(
+                            "ListBackups",
+                            table.as_str(),
+                            &format!("paging did not advance past {next}"),
+                        ));
+                    }
+                    Some(next) => start = Some(next),
+                }
+            }
+        }
+    }
 
     /// Deletes the backup with this ARN.
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -62,6 +104,15 @@ pub trait BackupStore: Send + Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<ExportStatus, AwsError>> + Send;
+}
+
+/// One page of ListBackups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPage {
+    /// The backups on it.
+    pub backups: Vec<Backup>,
+    /// Where the next page starts (`LastEvaluatedBackupArn`), if there is one.
+    pub next: Option<String>,
 }
 
 /// An object as read, with the version (ETag) it was read at.
@@ -236,33 +287,28 @@ impl BackupStore for DynamoDbBackups {
         }
     }
 
-    async fn list_backups(&self, table: &TableName) -> Result<Vec<Backup>, AwsError> {
-        const OP: &str = "ListBackups";
-        let mut backups = Vec::new();
-        let mut start: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_backups()
-                .table_name(table.as_str())
-                .backup_type(BackupTypeFilter::User)
-                .set_exclusive_start_backup_arn(start.clone())
-                .send()
-                .await
-                .aws(OP, table.as_str())?;
-            backups.extend(page.backup_summaries().iter().filter_map(from_summary));
-            match page.last_evaluated_backup_arn() {
-                None => return Ok(backups),
-                Some(next) if start.as_deref() == Some(next) => {
-                    return Err(AwsError::malformed(
-                        OP,
-                        table.as_str(),
-                        &format!("paging did not advance past {next}"),
-                    ));
-                }
-                Some(next) => start = Some(next.to_owned()),
-            }
-        }
+    async fn list_backups_page(
+        &self,
+        table: &TableName,
+        start: Option<&str>,
+    ) -> Result<BackupPage, AwsError> {
+        let page = self
+            .client
+            .list_backups()
+            .table_name(table.as_str())
+            .backup_type(BackupTypeFilter::User)
+            .set_exclusive_start_backup_arn(start.map(str::to_owned))
+            .send()
+            .await
+            .aws("ListBackups", table.as_str())?;
+        Ok(BackupPage {
+            backups: page
+                .backup_summaries()
+                .iter()
+                .filter_map(from_summary)
+                .collect(),
+            next: page.last_evaluated_backup_arn,
+        })
     }
 
     async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
