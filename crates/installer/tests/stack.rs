@@ -319,7 +319,11 @@ async fn function_runs_the_zip_with_its_settings_one_at_a_time(aws: &Clients, n:
         Some("provided.al2023")
     );
     assert_eq!(config.handler(), Some("bootstrap"));
-    assert_eq!(config.architectures()[0].as_str(), "x86_64");
+    assert_eq!(
+        config.architectures()[0].as_str(),
+        "arm64",
+        "Graviton by default"
+    );
     assert_eq!(
         config.role(),
         Some(format!("arn:aws:iam::123456789012:role/{}-role", n.stack).as_str())
