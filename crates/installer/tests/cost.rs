@@ -47,8 +47,8 @@ fn plan_with_cost_prices_the_configured_stack() {
             .as_f64()
             .unwrap()
     };
-    // Function errors, missing backup, drill failed, export failed: 4 × $0.10.
-    assert_eq!(line("alarms"), 0.4);
+    // Function errors, backup missing, drill failed, export failed, export missing: 5 × $0.10.
+    assert_eq!(line("alarms"), 0.5);
     // The table does not exist yet: nothing to keep, export or drill.
     assert_eq!(line("on-demand backups"), 0.0);
     assert_eq!(line("export storage"), 0.0);
