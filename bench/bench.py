@@ -640,7 +640,7 @@ in each run; {RUNS} runs against moto.
 | | measured | target |
 |---|---|---|
 | wall time (`--output json` + `--html`) | {fmt(times, " s", 2)} | 10 s |
-| AWS requests | **{requests}** (1 GetCallerIdentity, 1 ListObjectsV2, {REPORT_DAYS} GetObject, 1 ListBackups) | {runs // 500:,} (1 per 500 runs) |
+| AWS requests | **{requests}** (1 GetCallerIdentity, 1 ListObjectsV2 of the ledgers, {REPORT_DAYS} GetObject, 1 ListBackups, 1 ListObjectsV2 of the export records, here none) | {runs // 500:,} (1 per 500 runs) |
 | runs per request | {runs / requests:,.0f} | 500 |
 | figures | {figures['runs']['ok']:,} ok, {figures['runs']['partial']:,} partial, {figures['runs']['failed']:,} failed; longest gap {figures['longest_gap']['seconds'] // 60} min | |
 
