@@ -55,8 +55,10 @@ pub enum CompileError {
 }
 
 /// The workspace this installer was built from: it builds the function from the same sources.
+/// Canonical where it exists (so that paths under it read plainly in messages).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Whether this installer runs from a checkout of its source (so it can build the function).
