@@ -108,8 +108,8 @@ async fn arm64_deploys_by_default_and_x86_64_is_one_flag_away() {
     let plan = run("plan", &["--arch", "x86_64", "--zip", &x86_64]);
     assert!(
         plan.lines()
-            .any(|l| l.contains("function") && l.ends_with("update (code)")),
-        "the architecture goes with the code: {plan}"
+            .any(|l| l.contains("function") && l.ends_with("update (code, architecture)")),
+        "{plan}"
     );
     run("up", &["--arch", "x86_64", "--zip", &x86_64]);
     assert_eq!(deployed_arch().await, ["x86_64"]);

@@ -19,8 +19,10 @@ use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 pub struct Function;
 
 fields! {
-    /// The deployed zip (and its architecture).
+    /// The deployed zip.
     Code => "code",
+    /// Its CPU architecture (set with the zip, by the same UpdateFunctionCode).
+    Architecture => "architecture",
     /// Runtime, handler, role, memory, timeout and environment.
     Configuration => "configuration",
     /// Reserved concurrency.
@@ -95,9 +97,9 @@ impl Resource for Function {
                     desired
                         .zip
                         .as_ref()
-                        .is_some_and(|zip| zip.code_sha256() != o.code_sha256)
-                        || o.arch != Some(desired.arch),
+                        .is_some_and(|zip| zip.code_sha256() != o.code_sha256),
                 ),
+                (Field::Architecture, o.arch != Some(desired.arch)),
                 (
                     Field::Configuration,
                     o.memory != Some(desired.memory)
@@ -143,9 +145,15 @@ impl Resource for Function {
                 Vec::new()
             }
         };
+        // The code and the architecture go in one UpdateFunctionCode.
+        let mut code_updated = false;
         for field in fields {
             match field {
-                Field::Code => update_code(aws, desired, zip()?).await?,
+                Field::Code | Field::Architecture if code_updated => {}
+                Field::Code | Field::Architecture => {
+                    update_code(aws, desired, zip()?).await?;
+                    code_updated = true;
+                }
                 Field::Configuration => update_configuration(aws, desired).await?,
                 Field::Concurrency => reserve(aws, name).await?,
             }
@@ -467,6 +475,20 @@ mod tests {
         assert_eq!(
             Function::diff(&d, &Some(other_env.clone())),
             Change::Update(vec![Field::Configuration])
+        );
+
+        // Another architecture comes with other code: both are named, one update makes both.
+        let mut x86_64 = other_code.clone();
+        x86_64.arch = Some(Arch::X86_64);
+        assert_eq!(
+            Function::diff(
+                &Desired {
+                    arch: Arch::Arm64,
+                    ..d.clone()
+                },
+                &Some(x86_64)
+            ),
+            Change::Update(vec![Field::Code, Field::Architecture])
         );
 
         let mut unreserved = deployed(&d);
