@@ -235,6 +235,16 @@ impl Rule for UpdateInProgress {
     }
 }
 
+/// The function a successful Lambda call was about: from its path, or CreateFunction's body.
+fn answered_function(call: &Call, reply: &Reply) -> Option<String> {
+    if call.service != LAMBDA || !reply.ok() {
+        return None;
+    }
+    call.resource
+        .clone()
+        .or_else(|| call.field("FunctionName").map(function_name))
+}
+
 /// UpdateFunctionCode's `Architectures` changes the function's architecture; moto ignores it
 /// and keeps the one CreateFunction set.
 ///
@@ -256,14 +266,7 @@ impl Rule for ArchitectureFollowsCode {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
-        if call.service != LAMBDA || !reply.ok() {
-            return;
-        }
-        let name = call
-            .resource
-            .clone()
-            .or_else(|| call.field("FunctionName").map(function_name));
-        let Some(name) = name else {
+        let Some(name) = answered_function(call, reply) else {
             return;
         };
         let mut set = lock(&self.set);
@@ -338,14 +341,7 @@ impl Rule for CodeLocation {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
-        if call.service != LAMBDA || !reply.ok() {
-            return;
-        }
-        let name = call
-            .resource
-            .clone()
-            .or_else(|| call.field("FunctionName").map(function_name));
-        let Some(name) = name else {
+        let Some(name) = answered_function(call, reply) else {
             return;
         };
         match call.operation.as_str() {
