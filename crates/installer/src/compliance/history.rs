@@ -45,6 +45,40 @@ impl Requests {
     }
 }
 
+/// Lists the keys under `prefix` (after `start_after`, if given), page by page, handing each to
+/// `visit` until it answers `false` or the listing ends.
+async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    requests: &Requests,
+    mut visit: impl FnMut(&str) -> bool,
+) -> Result<(), AwsError> {
+    let mut token = None;
+    loop {
+        requests.add();
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectsV2", format!("s3://{bucket}/{prefix}"), &e))?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            if !visit(key) {
+                return Ok(());
+            }
+        }
+        token = page.next_continuation_token;
+        if token.is_none() {
+            return Ok(());
+        }
+    }
+}
+
 /// The keys of `table`'s ledgers for the days in `window`: one ListObjectsV2 page per 1,000
 /// days, starting after the day before the window and stopping past its last day. Keys under
 /// the prefix that are not named as a day are returned too (to be reported).
@@ -61,33 +95,18 @@ async fn ledger_keys(
     let start_after = record::ledger_key(table, first.previous_day().unwrap_or(first));
     let past_end = record::ledger_key(table, last);
     let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        requests.add();
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .start_after(&start_after)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("ListObjectsV2", format!("s3://{bucket}/{prefix}"), &e))?;
-        let mut done = false;
-        for key in page.contents().iter().filter_map(|o| o.key()) {
-            match record::ledger_day(key) {
-                Some(day) if day > last => done = true,
-                Some(_) => keys.push(key.to_owned()),
-                // A foreign object between the days; one after them sorts past the end.
-                None if key <= past_end.as_str() => keys.push(key.to_owned()),
-                None => {}
-            }
+    list_keys(s3, bucket, &prefix, Some(&start_after), requests, |key| {
+        match record::ledger_day(key) {
+            Some(day) if day > last => return false,
+            Some(_) => keys.push(key.to_owned()),
+            // A foreign object between the days; one after them sorts past the end.
+            None if key <= past_end.as_str() => keys.push(key.to_owned()),
+            None => {}
         }
-        token = page.next_continuation_token;
-        if done || token.is_none() {
-            return Ok(keys);
-        }
-    }
+        true
+    })
+    .await?;
+    Ok(keys)
 }
 
 /// Reads `table`'s export records whose period overlaps `window` from `bucket`: one
@@ -109,33 +128,19 @@ pub async fn read_exports(
     };
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
-    let mut token = None;
-    loop {
-        requests.add();
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("ListObjectsV2", format!("s3://{bucket}/{prefix}"), &e))?;
-        for key in page.contents().iter().filter_map(|o| o.key()) {
-            match in_window(key) {
-                Some(true) => keys.push(key.to_owned()),
-                Some(false) => {}
-                None => skipped.push(Skipped {
-                    key: key.to_owned(),
-                    reason: "not named as an export period (YYYY-MM-DD.json or YYYY-Www.json)"
-                        .to_owned(),
-                }),
-            }
+    list_keys(s3, bucket, &prefix, None, requests, |key| {
+        match in_window(key) {
+            Some(true) => keys.push(key.to_owned()),
+            Some(false) => {}
+            None => skipped.push(Skipped {
+                key: key.to_owned(),
+                reason: "not named as an export period (YYYY-MM-DD.json or YYYY-Www.json)"
+                    .to_owned(),
+            }),
         }
-        token = page.next_continuation_token;
-        if token.is_none() {
-            break;
-        }
-    }
+        true
+    })
+    .await?;
     let read: Vec<Result<ExportRecord, Skipped>> = stream::iter(keys)
         .map(|key| async move {
             let body = get(s3, bucket, &key, requests).await?;
