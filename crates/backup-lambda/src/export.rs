@@ -9,8 +9,10 @@
 //! outcome, its size and duration; a period's export is never started twice by this function:
 //! the record says it exists, and the ClientToken (derived from table, period, bucket and
 //! prefix) makes a retried start within DynamoDB's 8-hour idempotency window return the same
-//! export. One export per table is in flight at a time: an export of the previous period still
-//! running is waited for before the next one starts.
+//! export. An export of the previous period still running when the next period begins is checked
+//! *and* the new period's export started in the same run: exports take minutes to hours on AWS,
+//! and waiting for the previous one first would skip every other day of a daily schedule. At most
+//! two exports per table are in flight, far within DynamoDB's quota of concurrent exports.
 //!
 //! The table needs point-in-time recovery (PITR) on; `installer up` turns it on for the tables
 //! it owns and, with `--enable-pitr`, for others.
@@ -295,9 +297,21 @@ fn error_step(e: &AwsError) -> ExportStep {
     }
 }
 
-/// Moves `table`'s exports one step at `now`: checks the export under way (this period's or
-/// the previous one's) and records its end, or starts this period's if it has none. State is
-/// read from and written to `log_bucket`; `table_arn` is the table's ARN.
+/// What one run did about a table's exports: the previous period's export, when it was still
+/// under way at the run's start, and this period's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSteps {
+    /// The previous period's export, checked because it was still under way (`None` when it
+    /// had ended, or never was).
+    pub previous: Option<ExportStep>,
+    /// This period's export: started, checked, or already done.
+    pub current: ExportStep,
+}
+
+/// Moves `table`'s exports one step at `now`: checks the previous period's export if it is
+/// still under way and records its end, and starts this period's if it has none (or checks it
+/// if it is under way). State is read from and written to `log_bucket`; `table_arn` is the
+/// table's ARN.
 pub async fn advance<S: BackupStore, R: RecordSink>(
     store: &S,
     records: &R,
@@ -306,37 +320,37 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
     table: &str,
     table_arn: &str,
     now: OffsetDateTime,
-) -> ExportStep {
-    let period = settings.every.period(now);
+) -> ExportSteps {
     let read = |period: String| async move {
         let key = record::export_key(table, &period);
         let stored = records.read_record(log_bucket, &key).await?;
         Ok::<_, AwsError>(stored.and_then(|s| serde_json::from_slice::<ExportRecord>(&s.body).ok()))
     };
-    let current = match read(period.clone()).await {
-        Ok(current) => current,
-        Err(e) => return error_step(&e),
-    };
-    let under_way = match current {
-        Some(export) if export.status == ExportState::InProgress => Some(export),
-        Some(export) => {
-            return ExportStep::Done {
-                period,
-                status: export.status,
-            };
+    let previous = match read(settings.every.previous(now)).await {
+        Ok(Some(export)) if export.status == ExportState::InProgress => {
+            Some(check(store, records, log_bucket, export, now).await)
         }
-        None => match read(settings.every.previous(now)).await {
-            Ok(previous) => previous.filter(|p| p.status == ExportState::InProgress),
-            Err(e) => return error_step(&e),
-        },
+        Ok(_) => None,
+        Err(e) => Some(error_step(&e)),
     };
-    if let Some(export) = under_way {
-        return check(store, records, log_bucket, export, now).await;
-    }
-    start(
-        store, records, log_bucket, settings, table, table_arn, &period, now,
-    )
-    .await
+    let period = settings.every.period(now);
+    let current = match read(period.clone()).await {
+        Err(e) => error_step(&e),
+        Ok(Some(export)) if export.status == ExportState::InProgress => {
+            check(store, records, log_bucket, export, now).await
+        }
+        Ok(Some(export)) => ExportStep::Done {
+            period,
+            status: export.status,
+        },
+        Ok(None) => {
+            start(
+                store, records, log_bucket, settings, table, table_arn, &period, now,
+            )
+            .await
+        }
+    };
+    ExportSteps { previous, current }
 }
 
 /// Asks DynamoDB about an export under way and records its end.

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::drill::{DrillStep, Verdict};
+use crate::export::ExportStep;
 use crate::run::RunRecord;
 
 /// The namespace the metrics go to.
@@ -41,21 +42,20 @@ pub struct Metric {
 }
 
 /// The metrics of a run: `BackupMade` 1, `BackupsKept`, `DeletionsFailed`, `RunDuration`, and
-/// `ExportCompleted` when the run saw an export end or fail.
+/// `ExportCompleted` when the run saw an export end or fail: 0 if any of its export steps
+/// failed (the previous period's or this one's), else 1 if one completed.
 pub fn of_run(record: &RunRecord) -> Vec<Metric> {
-    let export = record.export.as_ref().and_then(|step| {
-        let value = if step.completed() {
-            1.0
-        } else if step.failed() {
-            0.0
-        } else {
-            return None;
-        };
-        Some(Metric {
-            name: EXPORT_COMPLETED,
-            unit: "Count",
-            value,
-        })
+    let value = if record.export_steps().any(ExportStep::failed) {
+        Some(0.0)
+    } else if record.export_steps().any(ExportStep::completed) {
+        Some(1.0)
+    } else {
+        None
+    };
+    let export = value.map(|value| Metric {
+        name: EXPORT_COMPLETED,
+        unit: "Count",
+        value,
     });
     let mut metrics = vec![
         Metric {

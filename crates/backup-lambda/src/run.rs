@@ -267,8 +267,10 @@ pub struct RunRecord {
     pub failures: Vec<FailedDelete>,
     /// Backups left alone because this function did not make them.
     pub not_owned: usize,
-    /// What this run did about exports to S3, when they are on.
+    /// What this run did about this period's export to S3, when exports are on.
     pub export: Option<ExportStep>,
+    /// What this run did about the previous period's export, when it was still under way.
+    pub previous_export: Option<ExportStep>,
     /// Where this record was written (`s3://bucket/key`), if it was.
     pub record_uri: Option<String>,
     /// Why listing failed, if it did.
@@ -279,11 +281,9 @@ impl From<&RunRecord> for RunEntry {
     fn from(record: &RunRecord) -> Self {
         let failures = (!record.failures.is_empty())
             .then(|| format!("{} deletion(s) failed", record.failures.len()));
-        let export = match &record.export {
-            Some(ExportStep::Error { error }) => Some(format!("export failed: {error}")),
-            Some(ExportStep::Finished { export })
-                if export.status == export::ExportState::Failed =>
-            {
+        let export = record.export_steps().find_map(|step| match step {
+            ExportStep::Error { error } => Some(format!("export failed: {error}")),
+            ExportStep::Finished { export } if export.status == export::ExportState::Failed => {
                 Some(format!(
                     "export of {} failed: {}",
                     export.period,
@@ -291,7 +291,7 @@ impl From<&RunRecord> for RunEntry {
                 ))
             }
             _ => None,
-        };
+        });
         Self {
             at: record.started_at.clone(),
             request_id: record.request_id.clone(),
@@ -329,9 +329,15 @@ impl RunRecord {
             failures: Vec::new(),
             not_owned: 0,
             export: None,
+            previous_export: None,
             record_uri: None,
             error: None,
         }
+    }
+
+    /// The export steps this run took: the previous period's (if checked), then this period's.
+    pub fn export_steps(&self) -> impl Iterator<Item = &ExportStep> {
+        self.previous_export.iter().chain(self.export.iter())
     }
 
     /// Records (and logs) what happened to one deletion.
@@ -447,9 +453,11 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             record.note_deletion(backup, result);
         }
         if let (Some(settings), Some(bucket)) = (&self.settings.export, &self.settings.log_bucket) {
-            record.export = Some(self.export(settings, bucket, &record, now).await);
+            let steps = self.export(settings, bucket, &record, now).await;
+            record.previous_export = steps.previous;
+            record.export = Some(steps.current);
         }
-        if !record.failures.is_empty() || record.export.as_ref().is_some_and(ExportStep::failed) {
+        if !record.failures.is_empty() || record.export_steps().any(ExportStep::failed) {
             record.status = RunStatus::Partial;
         }
         self.finish(&mut record, started, now).await;
@@ -650,13 +658,16 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         bucket: &str,
         record: &RunRecord,
         now: OffsetDateTime,
-    ) -> ExportStep {
+    ) -> export::ExportSteps {
         let Some(table_arn) = export::table_arn_of_backup(&record.backup_created.arn) else {
-            return ExportStep::Error {
-                error: format!(
-                    "cannot tell the table's ARN from its backup's, {}",
-                    record.backup_created.arn
-                ),
+            return export::ExportSteps {
+                previous: None,
+                current: ExportStep::Error {
+                    error: format!(
+                        "cannot tell the table's ARN from its backup's, {}",
+                        record.backup_created.arn
+                    ),
+                },
             };
         };
         export::advance(
@@ -1492,53 +1503,85 @@ mod tests {
         assert_ne!(exports[0].client_token, exports[1].client_token);
     }
 
+    fn previous_step(record: &RunRecord) -> Option<(&str, crate::export::ExportState)> {
+        match record.previous_export.as_ref()? {
+            ExportStep::Waiting { export } => Some(("waiting", export.status)),
+            ExportStep::Finished { export } => Some(("finished", export.status)),
+            other => panic!("the previous period's export is only ever checked: {other:?}"),
+        }
+    }
+
+    /// DynamoDB's exports take minutes to hours ("ExportTableToPointInTime" runs asynchronously;
+    /// DescribeExport reports IN_PROGRESS until it ends), so on a daily schedule yesterday's
+    /// export is often still running at today's run. Today's export starts all the same: each
+    /// day gets its export, none is skipped while another runs.
     #[tokio::test(start_paused = true)]
-    async fn an_export_running_over_the_period_end_is_waited_for() {
+    async fn an_export_running_over_the_period_end_does_not_hold_back_the_next() {
         use crate::export::{ExportEvery, ExportState};
         let function = BackupFunction::new(
             FakeStore::default(),
             FakeRecords::default(),
             with_exports(ExportEvery::Daily),
         );
-        let late = datetime!(2026-11-25 23:50:00 UTC);
         let event = tutorial_event();
-        function
-            .handle(&event, &Invocation::new("r1", late))
+        let day = |n: i64| datetime!(2026-11-25 00:05:00 UTC) + time::Duration::days(n);
+        let first = function
+            .handle(&event, &Invocation::new("r1", day(0)))
             .await
             .unwrap();
-        let next_day = function
-            .handle(
-                &event,
-                &Invocation::new("r2", late + time::Duration::minutes(20)),
-            )
-            .await
-            .unwrap();
+        assert_eq!(first.previous_export, None);
         assert_eq!(
-            export_step(&next_day),
-            ("waiting", Some(ExportState::InProgress))
+            export_step(&first),
+            ("started", Some(ExportState::InProgress))
         );
-        assert_eq!(function.store.exports.lock().unwrap().len(), 1);
 
-        *function.store.export_state.lock().unwrap() = Some(ExportState::Failed);
-        let failed = function
-            .handle(
-                &event,
-                &Invocation::new("r3", late + time::Duration::minutes(40)),
-            )
+        // A day later the first export is still IN_PROGRESS: checked, and the second started.
+        let second = function
+            .handle(&event, &Invocation::new("r2", day(1)))
             .await
             .unwrap();
         assert_eq!(
-            export_step(&failed),
-            ("finished", Some(ExportState::Failed))
+            previous_step(&second),
+            Some(("waiting", ExportState::InProgress))
         );
         assert_eq!(
-            failed.status,
+            export_step(&second),
+            ("started", Some(ExportState::InProgress))
+        );
+        assert_eq!(second.status, RunStatus::Ok);
+        {
+            let exports = function.store.exports.lock().unwrap();
+            let prefixes: Vec<&str> = exports.iter().map(|e| e.prefix.as_str()).collect();
+            assert_eq!(
+                prefixes,
+                ["exports/Movies/2026-11-25", "exports/Movies/2026-11-26"]
+            );
+        }
+
+        // The day after, the second export has failed: recorded and reported, and the third
+        // day's export starts in the same run.
+        *function.store.export_state.lock().unwrap() = Some(ExportState::Failed);
+        let third = function
+            .handle(&event, &Invocation::new("r3", day(2)))
+            .await
+            .unwrap();
+        assert_eq!(
+            previous_step(&third),
+            Some(("finished", ExportState::Failed))
+        );
+        assert_eq!(
+            export_step(&third),
+            ("started", Some(ExportState::InProgress))
+        );
+        assert_eq!(
+            third.status,
             RunStatus::Partial,
             "a failed export is reported"
         );
+        assert_eq!(function.store.exports.lock().unwrap().len(), 3);
         let ledger = function
             .records
-            .ledger("runs/Movies/daily/2026-11-26.json")
+            .ledger("runs/Movies/daily/2026-11-27.json")
             .unwrap();
         let line = ledger.runs.last().unwrap();
         assert_eq!(line.outcome, Outcome::Partial);
@@ -1546,27 +1589,39 @@ mod tests {
             line.error
                 .as_deref()
                 .unwrap_or_default()
-                .contains("export of 2026-11-25 failed: S3NoSuchBucket"),
+                .contains("export of 2026-11-26 failed: S3NoSuchBucket"),
             "{line:?}"
         );
-        let metrics = crate::metrics::of_run(&failed);
+        let metrics = crate::metrics::of_run(&third);
         assert!(
             metrics
                 .iter()
                 .any(|m| m.name == crate::metrics::EXPORT_COMPLETED && m.value == 0.0)
         );
 
-        let after = function
-            .handle(
-                &event,
-                &Invocation::new("r4", late + time::Duration::hours(1)),
-            )
+        // An export that completes over the boundary counts as completed in the next run.
+        *function.store.export_state.lock().unwrap() = Some(ExportState::Completed);
+        let fourth = function
+            .handle(&event, &Invocation::new("r4", day(3)))
             .await
             .unwrap();
         assert_eq!(
-            export_step(&after),
-            ("started", Some(ExportState::InProgress)),
-            "then the new day's export starts"
+            previous_step(&fourth),
+            Some(("finished", ExportState::Completed))
+        );
+        assert_eq!(
+            export_step(&fourth),
+            ("started", Some(ExportState::InProgress))
+        );
+        assert!(
+            crate::metrics::of_run(&fourth)
+                .iter()
+                .any(|m| m.name == crate::metrics::EXPORT_COMPLETED && m.value == 1.0)
+        );
+        assert_eq!(
+            function.store.exports.lock().unwrap().len(),
+            4,
+            "one export for each of the four days"
         );
     }
 
