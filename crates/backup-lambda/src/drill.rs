@@ -164,6 +164,11 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
+/// How many characters a drill's id (its stamp, `YYYYmmddHHMMSS`) has: the role may restore
+/// into, scan and delete `<table>-drill-` followed by exactly this many characters, so that a
+/// table of the user's such as `Orders-drill-archive` is never the role's to touch.
+pub const ID_LEN: usize = 14;
+
 /// The scratch table of `table`'s drill `id`: `<table>-drill-<id>`, or `None` where the name
 /// would be too long for DynamoDB.
 pub fn scratch_name(table: &TableName, id: &str) -> Option<TableName> {
@@ -408,24 +413,10 @@ impl Drill {
         upper_bound: bool,
     ) -> Result<DrillStep, AwsError> {
         let verification = restore::verify(&self.db, &drill.backup_arn, scratch).await?;
-        let passed = verification.passed();
-        let reason = (!passed).then(|| {
-            format!(
-                "restored {} items against {:?} recorded, keys {}, indexes {}",
-                verification.restored_items,
-                verification.expected_items,
-                if verification.keys_match {
-                    "match"
-                } else {
-                    "differ"
-                },
-                if verification.indexes_match {
-                    "match"
-                } else {
-                    "differ"
-                },
-            )
-        });
+        if verification.counts_differ() {
+            warn!(table = %table, drill = %drill.id, counts = %verification.counts(), "restored count differs from the recorded one");
+        }
+        let reason = verification.failure();
         let record = self.record(
             table,
             &drill,

@@ -315,13 +315,32 @@ async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<
     Ok(count)
 }
 
+/// Where a verification's expected item count comes from, and so what a difference means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum CountSource {
+    /// DescribeBackup's `SourceTableDetails.ItemCount`, the source table's figure as of its last
+    /// refresh (DynamoDB API reference, SourceTableDetails: "Number of items in the table. Note
+    /// that this is an approximate value."; TableDescription.ItemCount: "DynamoDB updates this
+    /// value approximately every six hours."). A table written in the hours before its backup
+    /// restores to another count: a difference is reported, never a failure.
+    #[default]
+    Approximate,
+    /// An export's `ItemCount`, the items the export wrote: a difference is a failure.
+    Exact,
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Verification {
-    /// Items the backup recorded (DescribeBackup's `ItemCount`: DynamoDB's figure for the
-    /// source table, refreshed about every six hours).
+    /// Items the source recorded: the backup's (approximate) or the export's (exact) count.
     pub expected_items: Option<i64>,
+    /// Whether `expected_items` is approximate or exact (records written before this field
+    /// existed compared with a backup's, approximate, figure).
+    #[serde(default)]
+    pub count_source: CountSource,
     /// Items the restored table holds (a paged `Select=COUNT` scan).
     pub restored_items: i64,
     /// The key schema is the source's.
@@ -331,9 +350,59 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Whether the restore is proven: the counts agree, and the keys and indexes are the source's.
+    /// Whether the restore is proven: the keys and indexes are the source's, and the count is
+    /// the export's exactly; against a backup's approximate count, a difference is only reported
+    /// ([`Verification::counts`]), as it cannot tell a bad restore from a stale figure.
     pub fn passed(&self) -> bool {
-        self.expected_items == Some(self.restored_items) && self.keys_match && self.indexes_match
+        let counts = match self.count_source {
+            CountSource::Exact => self.expected_items == Some(self.restored_items),
+            CountSource::Approximate => true,
+        };
+        counts && self.keys_match && self.indexes_match
+    }
+
+    /// Whether the restored count differs from the recorded one (or there is none).
+    pub fn counts_differ(&self) -> bool {
+        self.expected_items != Some(self.restored_items)
+    }
+
+    /// The counts, for a person: `restored 30 items; the backup's recorded count is 27
+    /// (approximate ...)`.
+    pub fn counts(&self) -> String {
+        let restored = self.restored_items;
+        match (self.count_source, self.expected_items) {
+            (_, None) => format!("restored {restored} items; the source recorded no count"),
+            (CountSource::Exact, Some(n)) if n == restored => {
+                format!("restored {restored} items, as the export holds")
+            }
+            (CountSource::Exact, Some(n)) => {
+                format!("restored {restored} items; the export holds {n}")
+            }
+            (CountSource::Approximate, Some(n)) if n == restored => {
+                format!("restored {restored} items, as the backup recorded")
+            }
+            (CountSource::Approximate, Some(n)) => format!(
+                "restored {restored} items; the backup's recorded count is {n} (approximate: DynamoDB refreshes it about every six hours, so the difference is reported, not failed)"
+            ),
+        }
+    }
+
+    /// Why the restore is not proven, in one line; `None` when it is.
+    pub fn failure(&self) -> Option<String> {
+        if self.passed() {
+            return None;
+        }
+        let mut why = Vec::new();
+        if self.count_source == CountSource::Exact && self.counts_differ() {
+            why.push(self.counts());
+        }
+        if !self.keys_match {
+            why.push("the key schema differs from the source's".to_owned());
+        }
+        if !self.indexes_match {
+            why.push("the secondary indexes differ from the source's".to_owned());
+        }
+        Some(why.join("; "))
     }
 }
 
@@ -383,6 +452,7 @@ pub async fn verify(
     });
     Ok(Verification {
         expected_items: source.and_then(|s| s.item_count()),
+        count_source: CountSource::Approximate,
         restored_items: count_items(db, target).await?,
         keys_match: source.map(|s| keys(s.key_schema())) == table.map(|t| keys(t.key_schema())),
         indexes_match: source_indexes == restored_indexes,
@@ -431,6 +501,7 @@ pub async fn verify_import(
     let (from, to) = (shape(source_table.table()), shape(target_table.table()));
     Ok(Verification {
         expected_items,
+        count_source: CountSource::Exact,
         restored_items: count_items(db, target).await?,
         keys_match: from.as_ref().map(|f| &f.0) == to.as_ref().map(|t| &t.0),
         indexes_match: from.as_ref().map(|f| &f.1) == to.as_ref().map(|t| &t.1),
@@ -529,34 +600,83 @@ mod tests {
     }
 
     #[test]
-    fn a_restore_passes_only_when_counts_keys_and_indexes_agree() {
-        let good = Verification {
+    fn an_exact_count_must_agree_and_an_approximate_one_is_only_reported() {
+        let exact = Verification {
             expected_items: Some(4609),
+            count_source: CountSource::Exact,
             restored_items: 4609,
             keys_match: true,
             indexes_match: true,
         };
-        assert!(good.passed());
-        assert!(
-            !Verification {
-                restored_items: 4608,
-                ..good.clone()
-            }
-            .passed()
+        assert!(exact.passed());
+        assert_eq!(exact.failure(), None);
+        let short = Verification {
+            restored_items: 4608,
+            ..exact.clone()
+        };
+        assert!(!short.passed());
+        assert_eq!(
+            short.failure().as_deref(),
+            Some("restored 4608 items; the export holds 4609")
         );
         assert!(
             !Verification {
                 expected_items: None,
-                ..good.clone()
+                ..exact.clone()
             }
             .passed()
+        );
+
+        // A backup's ItemCount may be hours old: 30 restored against 27 recorded passes, and
+        // says so in words, not as `Some(27)`.
+        let stale = Verification {
+            expected_items: Some(27),
+            count_source: CountSource::Approximate,
+            restored_items: 30,
+            ..exact.clone()
+        };
+        assert!(stale.passed());
+        assert!(stale.counts_differ());
+        let text = stale.counts();
+        assert!(
+            text.starts_with("restored 30 items; the backup's recorded count is 27 (approximate"),
+            "{text}"
+        );
+        assert!(!text.contains("Some("), "{text}");
+        assert!(
+            Verification {
+                expected_items: None,
+                ..stale.clone()
+            }
+            .passed()
+        );
+
+        // Keys and indexes are exact whatever the count.
+        let keys = Verification {
+            keys_match: false,
+            ..stale.clone()
+        };
+        assert!(!keys.passed());
+        assert_eq!(
+            keys.failure().as_deref(),
+            Some("the key schema differs from the source's")
         );
         assert!(
             !Verification {
-                keys_match: false,
-                ..good
+                indexes_match: false,
+                ..stale
             }
             .passed()
         );
+    }
+
+    #[test]
+    fn records_written_before_the_count_source_read_as_approximate() {
+        let old: Verification = serde_json::from_str(
+            r#"{"expected_items": 27, "restored_items": 30, "keys_match": true, "indexes_match": true}"#,
+        )
+        .unwrap();
+        assert_eq!(old.count_source, CountSource::Approximate);
+        assert!(old.passed());
     }
 }

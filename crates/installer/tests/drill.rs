@@ -158,10 +158,11 @@ async fn a_drill_interrupted_between_restore_and_verify_is_finished_by_the_next_
     assert_eq!(finished["drill"]["state"], "finished", "{finished}");
     assert_eq!(record["verdict"], "passed", "{record}");
     assert_eq!(record["recovery_upper_bound"], true);
-    assert_eq!(
-        record["verification"]["restored_items"],
-        record["verification"]["expected_items"]
-    );
+    // The backup's ItemCount is stale (the strict layer serves CreateTable's 0, as DynamoDB
+    // refreshes it only about every six hours): reported, and the drill passes all the same.
+    assert_eq!(record["verification"]["restored_items"], 30, "{record}");
+    assert_eq!(record["verification"]["expected_items"], 0, "{record}");
+    assert_eq!(record["verification"]["count_source"], "approximate");
     assert!(!s.table_exists(&scratch).await, "the scratch table is gone");
 
     // Not due again for a minute: the next run leaves drills alone.

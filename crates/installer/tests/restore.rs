@@ -75,7 +75,11 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     assert_eq!(restored["verified"], true, "{restored}");
     assert_eq!(restored["from"]["backup"]["name"], backup.as_str());
     assert_eq!(restored["verification"]["restored_items"], items);
-    assert_eq!(restored["verification"]["expected_items"], items);
+    // The backup's ItemCount is the table's figure as of DynamoDB's last refresh (about every six
+    // hours): through the strict layer still CreateTable's 0. The difference is reported, and the
+    // restore is proven all the same.
+    assert_eq!(restored["verification"]["expected_items"], 0);
+    assert_eq!(restored["verification"]["count_source"], "approximate");
     assert_eq!(
         restored["reapplied"]["tags"], 2,
         "the stack's two tags: {restored}"

@@ -317,10 +317,8 @@ fn report_result(
     );
     if let Some(v) = verification {
         report!(
-            "  verified: {} item(s) restored, backup recorded {}; keys {}, indexes {}: {}",
-            v.restored_items,
-            v.expected_items
-                .map_or("no count".to_owned(), |n| n.to_string()),
+            "  verified: {}; keys {}, indexes {}: {}",
+            v.counts(),
             if v.keys_match { "match" } else { "differ" },
             if v.indexes_match { "match" } else { "differ" },
             if v.passed() {

@@ -26,8 +26,8 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ExportInProgress, ListBackupsPaging,
-    RestoreCreating, TableDeleting, TagsEventuallyConsistent,
+    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ExportInProgress, ItemCountApproximate,
+    ListBackupsPaging, RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{
@@ -416,6 +416,8 @@ pub struct Windows {
     pub export_in_progress: Duration,
     /// A table's new tags are not yet listed.
     pub tags_propagation: Duration,
+    /// A table's ItemCount is refreshed (about every six hours on AWS; never within a test).
+    pub item_count_refresh: Duration,
 }
 
 impl Default for Windows {
@@ -431,6 +433,7 @@ impl Default for Windows {
             update_in_progress: Duration::from_millis(1000),
             export_in_progress: Duration::from_millis(3000),
             tags_propagation: Duration::from_millis(2000),
+            item_count_refresh: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -450,6 +453,7 @@ impl Windows {
             update_in_progress: s(self.update_in_progress),
             export_in_progress: s(self.export_in_progress),
             tags_propagation: s(self.tags_propagation),
+            item_count_refresh: s(self.item_count_refresh),
         }
     }
 }
@@ -475,6 +479,7 @@ impl Strict {
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
+                Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),
