@@ -177,6 +177,7 @@ pub async fn append(
     let key = record::ledger_key(table, day);
     let uri = format!("s3://{bucket}/{key}");
     let mut pause = RACE_PAUSE;
+    let mut last_denied = None;
     for _ in 0..ATTEMPTS {
         // Without s3:ListBucket, S3 answers a read of a missing key with 403, not 404: try to
         // create it, which only succeeds if it is missing indeed.
@@ -206,17 +207,64 @@ pub async fn append(
         if sink.put_record_if(bucket, &key, body, when).await? {
             return Ok(());
         }
-        if let Some(denied) = denied {
-            return Err(denied);
-        }
+        // Another run wrote first: read again. A read that was denied because the ledger was
+        // missing now finds the ledger that run created.
+        last_denied = denied;
         tokio::time::sleep(pause).await;
         pause += RACE_PAUSE;
     }
-    Err(AwsError::malformed(
-        OP,
-        uri,
-        &format!("other writers changed the ledger {ATTEMPTS} times in a row; giving up"),
-    ))
+    // Denied every time, and never allowed to create it: the role cannot read the ledger.
+    Err(last_denied.unwrap_or_else(|| {
+        AwsError::malformed(
+            OP,
+            uri,
+            &format!("other writers changed the ledger {ATTEMPTS} times in a row; giving up"),
+        )
+    }))
+}
+
+/// The backup an earlier attempt of the invocation `request_id` made of `table`, as its ledger
+/// line says: Lambda runs a retried asynchronous invocation with the same request id (AWS
+/// knowledge center, "lambda-function-duplicate-invocations": duplicates "that returned an error
+/// or timed out and have the same request ID" are Lambda's retries), and its queue may deliver
+/// an event twice. Reads the ledger of the day `now` falls in and, when different, of the day
+/// six hours before (Lambda keeps an event at most six hours). `None` when no attempt made one.
+pub async fn backup_of_attempt(
+    sink: &impl RecordSink,
+    bucket: &str,
+    table: &str,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<Option<String>, AwsError> {
+    let today = now.to_offset(time::UtcOffset::UTC).date();
+    let earliest = (now - time::Duration::hours(6))
+        .to_offset(time::UtcOffset::UTC)
+        .date();
+    let mut days = vec![today];
+    if earliest != today {
+        days.push(earliest);
+    }
+    for day in days {
+        let Some(stored) = sink
+            .read_record(bucket, &record::ledger_key(table, day))
+            .await?
+        else {
+            continue;
+        };
+        let Ok(ledger) = serde_json::from_slice::<DayLedger>(&stored.body) else {
+            continue;
+        };
+        if let Some(backup) = ledger
+            .runs
+            .into_iter()
+            .rev()
+            .filter(|run| run.request_id == request_id)
+            .find_map(|run| run.backup)
+        {
+            return Ok(Some(backup));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -263,7 +311,7 @@ mod tests {
 
         async fn put_record_if(
             &self,
-            bucket: &str,
+            _: &str,
             key: &str,
             body: Vec<u8>,
             when: WriteIf<'_>,
@@ -276,12 +324,14 @@ mod tests {
             };
             if raced {
                 let other = Entry::Run(run("2026-11-25T07:05:00Z", Outcome::Ok));
-                let mut ledger = match self.read_record(bucket, key).await? {
-                    Some(s) => serde_json::from_slice(&s.body).unwrap(),
+                // The other writer's own read: it is allowed to list the bucket.
+                let existing = self.objects.lock().unwrap().get(key).cloned();
+                let mut ledger = match existing {
+                    Some((body, _)) => serde_json::from_slice(&body).unwrap(),
                     None => DayLedger::new("Movies", time::macros::date!(2026 - 11 - 25)),
                 };
                 ledger.push(other);
-                self.put_record(bucket, key, serde_json::to_vec(&ledger).unwrap())
+                self.put_record("b", key, serde_json::to_vec(&ledger).unwrap())
                     .await?;
             }
             let current = self.objects.lock().unwrap().get(key).map(|(_, v)| *v);
@@ -291,7 +341,7 @@ mod tests {
                 _ => false,
             };
             if holds {
-                self.put_record(bucket, key, body).await?;
+                self.put_record("b", key, body).await?;
             }
             Ok(holds)
         }
@@ -383,6 +433,61 @@ mod tests {
         append(&bucket, "b", "Movies", entry.clone()).await.unwrap();
         append(&bucket, "b", "Movies", entry).await.unwrap();
         assert_eq!(ledger(&bucket, "2026-11-25").runs.len(), 2);
+    }
+
+    /// Two runs of the day's first minute both find no ledger (read as AccessDenied without
+    /// s3:ListBucket, S3 API reference, GetObject: "If you don't have the s3:ListBucket
+    /// permission, Amazon S3 returns an HTTP status code 403"); the one that loses the race to
+    /// create it reads again and appends, instead of reporting AccessDenied.
+    #[tokio::test(start_paused = true)]
+    async fn losing_the_race_to_create_a_ledger_read_as_denied_reads_again() {
+        let bucket = Bucket {
+            deny_missing: true,
+            races: Mutex::new(1),
+            ..Bucket::default()
+        };
+        let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
+        append(&bucket, "b", "Movies", entry).await.unwrap();
+        assert_eq!(
+            ledger(&bucket, "2026-11-25").runs.len(),
+            2,
+            "both runs land"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retried_invocation_finds_the_backup_its_first_attempt_made() {
+        let bucket = Bucket::default();
+        let first = RunEntry {
+            request_id: "req-1".to_owned(),
+            outcome: Outcome::Failed,
+            backup: Some("Movies-20261125235930".to_owned()),
+            ..run("2026-11-25T23:59:30Z", Outcome::Ok)
+        };
+        append(&bucket, "b", "Movies", Entry::Run(first))
+            .await
+            .unwrap();
+        let other = RunEntry {
+            request_id: "req-2".to_owned(),
+            ..run("2026-11-25T23:59:40Z", Outcome::Failed)
+        };
+        append(&bucket, "b", "Movies", Entry::Run(other))
+            .await
+            .unwrap();
+        // The retry comes a minute later, on the next day: yesterday's ledger has the line.
+        let retry = time::macros::datetime!(2026-11-26 00:01:00 UTC);
+        let found = backup_of_attempt(&bucket, "b", "Movies", "req-1", retry)
+            .await
+            .unwrap();
+        assert_eq!(found.as_deref(), Some("Movies-20261125235930"));
+        let none = backup_of_attempt(&bucket, "b", "Movies", "req-2", retry)
+            .await
+            .unwrap();
+        assert_eq!(none, None, "an attempt that made no backup");
+        let unknown = backup_of_attempt(&bucket, "b", "Movies", "req-3", retry)
+            .await
+            .unwrap();
+        assert_eq!(unknown, None);
     }
 
     #[tokio::test]

@@ -249,8 +249,11 @@ pub struct RunRecord {
     pub duration_ms: u64,
     /// The retention applied.
     pub policy: PolicyRecord,
-    /// The backup this run made.
+    /// The backup this run made (or, with `reused_backup`, an earlier attempt of it made).
     pub backup_created: BackupRef,
+    /// This invocation is a retry or a second delivery of one whose earlier attempt made
+    /// `backup_created`: no second backup was made.
+    pub reused_backup: bool,
     /// How many backups the table has (all kinds this listing returned).
     pub backups_listed: usize,
     /// Owned backups kept, newest first.
@@ -321,6 +324,7 @@ impl RunRecord {
                 max_age_days: request.policy.max_age_days.map(|d| d.get()),
             },
             backup_created: BackupRef::from(created),
+            reused_backup: false,
             backups_listed: 0,
             kept: Vec::new(),
             deleted: Vec::new(),
@@ -401,16 +405,22 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             .inspect_err(|e| error!(error = %e, "rejected event"))?;
         let table = &request.table;
 
-        let name = table.backup_name(now);
-        info!(table = %table, backup = %name, "creating backup");
-        let created = self
-            .create_when_possible(table, &name, invocation.deadline)
-            .await
-            .map_err(|source| RunError::CreateBackup {
-                table: table.to_string(),
-                source,
-            })
-            .inspect_err(|e| error!(table = %table, error = %e, "backup failed"));
+        let earlier = self.backup_of_earlier_attempt(table, invocation).await;
+        let reused = earlier.is_some();
+        let created = match earlier {
+            Some(backup) => Ok(backup),
+            None => {
+                let name = table.backup_name(now);
+                info!(table = %table, backup = %name, "creating backup");
+                self.create_when_possible(table, &name, invocation.deadline)
+                    .await
+                    .map_err(|source| RunError::CreateBackup {
+                        table: table.to_string(),
+                        source,
+                    })
+                    .inspect_err(|e| error!(table = %table, error = %e, "backup failed"))
+            }
+        };
         let created = match created {
             Ok(created) => created,
             Err(err) => {
@@ -429,6 +439,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
         let mut record = RunRecord::started(&request, invocation, &created);
+        record.reused_backup = reused;
         let decision = match self.list_and_decide(&request, created, now).await {
             Ok((listed, decision)) => {
                 record.backups_listed = listed;
@@ -529,6 +540,52 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         result.records.sort_by(|a, b| a.table.cmp(&b.table));
         result.failures.sort_by(|a, b| a.table.cmp(&b.table));
         Ok(result)
+    }
+
+    /// The backup an earlier attempt of this very invocation made, if its ledger line says one
+    /// did and it is still listed ([`ledger::backup_of_attempt`]): Lambda retries a failed
+    /// asynchronous invocation and may deliver one twice, with the same request id, and a retry
+    /// must not make a second backup. Anything unreadable counts as no earlier attempt (a
+    /// backup too many is better than none).
+    async fn backup_of_earlier_attempt(
+        &self,
+        table: &crate::naming::TableName,
+        invocation: &Invocation,
+    ) -> Option<Backup> {
+        let bucket = self.settings.log_bucket.as_ref()?;
+        let found = ledger::backup_of_attempt(
+            &self.records,
+            bucket,
+            table.as_str(),
+            &invocation.request_id,
+            invocation.now,
+        )
+        .await;
+        let name = match found {
+            Ok(found) => found?,
+            Err(e) => {
+                info!(table = %table, error = %e, "could not read the ledger to tell a retried invocation; backing up");
+                return None;
+            }
+        };
+        let listed = self
+            .store
+            .list_backups_paced(table, || self.pacers.list.wait())
+            .await;
+        match listed.map(|all| all.into_iter().find(|b| b.name == name)) {
+            Ok(Some(backup)) => {
+                warn!(table = %table, backup = %name, request_id = %invocation.request_id, "a retried or repeated invocation: an earlier attempt made this backup; not making another");
+                Some(backup)
+            }
+            Ok(None) => {
+                warn!(table = %table, backup = %name, "an earlier attempt's backup is no longer listed; making a new one");
+                None
+            }
+            Err(e) => {
+                warn!(table = %table, error = %e, "could not list backups to find an earlier attempt's; backing up");
+                None
+            }
+        }
     }
 
     /// Lists the table's backups (counting `created` even if not listed yet) and decides which
@@ -1391,6 +1448,55 @@ mod tests {
         }
         assert!(function.store.calls().is_empty());
         assert!(function.records.0.lock().unwrap().is_empty());
+    }
+
+    /// Lambda retries a failed asynchronous invocation, and may deliver an event twice, with the
+    /// same request id: the second attempt finds the first one's backup and makes none.
+    #[tokio::test(start_paused = true)]
+    async fn a_repeated_invocation_makes_no_second_backup() {
+        let function = BackupFunction::new(
+            FakeStore::default(),
+            FakeRecords::default(),
+            settings(Some("logs")),
+        );
+        let first = function
+            .handle(&tutorial_event(), &Invocation::new("same-request", NOW))
+            .await
+            .unwrap();
+        assert!(!first.reused_backup);
+        let again = function
+            .handle(
+                &tutorial_event(),
+                &Invocation::new("same-request", NOW + time::Duration::minutes(1)),
+            )
+            .await
+            .unwrap();
+        assert!(again.reused_backup, "{again:?}");
+        assert_eq!(again.backup_created, first.backup_created);
+        assert_eq!(
+            function.store.names().len(),
+            1,
+            "one backup: {:?}",
+            function.store.names()
+        );
+        let creates = function
+            .store
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("create"))
+            .count();
+        assert_eq!(creates, 1);
+
+        // Another invocation (another request id) backs up as usual.
+        let next = function
+            .handle(
+                &tutorial_event(),
+                &Invocation::new("next-request", NOW + time::Duration::minutes(2)),
+            )
+            .await
+            .unwrap();
+        assert!(!next.reused_backup);
+        assert_eq!(function.store.names().len(), 2);
     }
 
     fn with_exports(every: crate::export::ExportEvery) -> Settings {

@@ -341,6 +341,21 @@ async fn function_runs_the_zip_with_its_settings_one_at_a_time(aws: &Clients, n:
             .and_then(|c| c.reserved_concurrent_executions()),
         Some(1)
     );
+    // Scheduled runs are not retried by Lambda (a failed run over many tables would run them
+    // all three times), and an event waits at most the schedule's interval (capped at 6 h).
+    let invoke_config = aws
+        .lambda
+        .get_function_event_invoke_config()
+        .function_name(&n.stack)
+        .send()
+        .await
+        .expect("the function's asynchronous invocation settings");
+    assert_eq!(invoke_config.maximum_retry_attempts(), Some(0));
+    assert_eq!(
+        invoke_config.maximum_event_age_in_seconds(),
+        Some(60),
+        "rate(1 minute)"
+    );
     assert_eq!(function.tags(), Some(&ours));
     config.function_arn().unwrap().to_owned()
 }

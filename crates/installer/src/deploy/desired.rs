@@ -160,6 +160,7 @@ impl Desired {
                 environment: environment(config, &bucket_name),
                 tags: tags.clone(),
                 reserve_concurrency: true,
+                async_invoke: function::AsyncInvoke::for_schedule(config.schedule.interval()),
             },
             rules: rules(config, aws, &tags),
             topic,

@@ -1,6 +1,15 @@
 //! The Lambda function `<stack>`: `provided.al2023`, handler `bootstrap`, the deployment zip,
-//! the retention settings as environment variables, and reserved concurrency 1 so that
-//! scheduled runs never overlap.
+//! the retention settings as environment variables, reserved concurrency 1 so that
+//! scheduled runs never overlap, and no retries of a failed asynchronous invocation.
+//!
+//! EventBridge invokes the function asynchronously, and "if the function returns an error, by
+//! default Lambda attempts to run it two more times ... Function errors include errors returned
+//! by the function's code and errors returned by the function's runtime, such as timeouts"
+//! (Lambda developer guide, "How Lambda handles errors and retries with asynchronous
+//! invocation"). A run over many tables that fails for one would run all of them three times,
+//! so `up` sets MaximumRetryAttempts 0 (PutFunctionEventInvokeConfig; the next scheduled run is
+//! the retry) and MaximumEventAgeInSeconds to the schedule's interval (60 to 21,600 s): an event
+//! older than that is superseded by the next firing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -27,6 +36,8 @@ fields! {
     Configuration => "configuration",
     /// Reserved concurrency.
     Concurrency => "concurrency",
+    /// Retries and event age of asynchronous invocations.
+    AsyncInvoke => "async invocation",
 }
 
 impl Resource for Function {
@@ -79,6 +90,7 @@ impl Resource for Function {
                 .concurrency()
                 .and_then(|c| c.reserved_concurrent_executions()),
             tags: out.tags().cloned().unwrap_or_default(),
+            async_invoke: observe_async_invoke(aws, name).await?,
         }))
     }
 
@@ -112,6 +124,10 @@ impl Resource for Function {
                     Field::Concurrency,
                     desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
                 ),
+                (
+                    Field::AsyncInvoke,
+                    o.async_invoke != Some(desired.async_invoke),
+                ),
             ]),
         }
     }
@@ -135,9 +151,9 @@ impl Resource for Function {
             Change::Create => {
                 create(aws, desired, &zip()?).await?;
                 if desired.reserve_concurrency {
-                    vec![Field::Concurrency]
+                    vec![Field::Concurrency, Field::AsyncInvoke]
                 } else {
-                    Vec::new()
+                    vec![Field::AsyncInvoke]
                 }
             }
             Change::Update(fields) => fields.clone(),
@@ -156,6 +172,9 @@ impl Resource for Function {
                 }
                 Field::Configuration => update_configuration(aws, desired).await?,
                 Field::Concurrency => reserve(aws, name).await?,
+                Field::AsyncInvoke => {
+                    configure_async_invoke(aws, name, desired.async_invoke).await?
+                }
             }
         }
         Ok(())
@@ -187,6 +206,29 @@ const ROLE_POLL: Duration = Duration::from_secs(1);
 /// The reserved concurrency: one run at a time.
 const CONCURRENCY: i32 = 1;
 
+/// How Lambda treats the function's asynchronous invocations (FunctionEventInvokeConfig).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncInvoke {
+    /// MaximumRetryAttempts: 0 to 2 (Lambda's default when unset: 2).
+    pub max_retries: i32,
+    /// MaximumEventAgeInSeconds: 60 to 21,600 (Lambda's default when unset: 21,600).
+    pub max_event_age_seconds: i32,
+}
+
+impl AsyncInvoke {
+    /// No retries, and events kept in Lambda's queue for at most one `interval` of the schedule
+    /// (within Lambda's 60 s to 6 h; 6 h when the interval is unknown).
+    pub fn for_schedule(interval: Option<Duration>) -> Self {
+        const MIN: u64 = 60;
+        const MAX: u64 = 21_600;
+        let age = interval.map_or(MAX, |i| i.as_secs().clamp(MIN, MAX));
+        Self {
+            max_retries: 0,
+            max_event_age_seconds: i32::try_from(age).unwrap_or(i32::MAX),
+        }
+    }
+}
+
 /// The function as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -209,6 +251,8 @@ pub struct Desired {
     /// Reserve concurrency 1 (false where the account's concurrency limit leaves none to
     /// reserve, as on new accounts limited to 10).
     pub reserve_concurrency: bool,
+    /// Retries and event age of asynchronous (scheduled) invocations.
+    pub async_invoke: AsyncInvoke,
 }
 
 /// The function as it exists.
@@ -234,6 +278,9 @@ pub struct Observed {
     pub concurrency: Option<i32>,
     /// Its tags.
     pub tags: Tags,
+    /// Its asynchronous invocation settings; `None` when never set (Lambda's defaults: two
+    /// retries, six hours).
+    pub async_invoke: Option<AsyncInvoke>,
 }
 
 fn lambda_arch(arch: Arch) -> Architecture {
@@ -403,6 +450,45 @@ async fn update_configuration(aws: &Aws, desired: &Desired) -> Result<(), AwsErr
     .await
 }
 
+/// The function's asynchronous invocation settings (GetFunctionEventInvokeConfig); `None` when
+/// none were ever set (ResourceNotFoundException).
+async fn observe_async_invoke(aws: &Aws, name: &str) -> Result<Option<AsyncInvoke>, AwsError> {
+    let found = absent_if(
+        aws.lambda
+            .get_function_event_invoke_config()
+            .function_name(name)
+            .send()
+            .await
+            .aws("GetFunctionEventInvokeConfig", name),
+        &["ResourceNotFoundException"],
+    )?;
+    Ok(found.map(|c| AsyncInvoke {
+        max_retries: c.maximum_retry_attempts().unwrap_or(2),
+        max_event_age_seconds: c.maximum_event_age_in_seconds().unwrap_or(21_600),
+    }))
+}
+
+/// Sets the function's asynchronous invocation settings (PutFunctionEventInvokeConfig, which
+/// replaces whatever was set), waiting while another update is in progress.
+async fn configure_async_invoke(
+    aws: &Aws,
+    name: &str,
+    wanted: AsyncInvoke,
+) -> Result<(), AwsError> {
+    update(aws, name, || async {
+        aws.lambda
+            .put_function_event_invoke_config()
+            .function_name(name)
+            .maximum_retry_attempts(wanted.max_retries)
+            .maximum_event_age_in_seconds(wanted.max_event_age_seconds)
+            .send()
+            .await
+            .map(drop)
+            .aws("PutFunctionEventInvokeConfig", name)
+    })
+    .await
+}
+
 /// Reserves [`CONCURRENCY`] for the function.
 async fn reserve(aws: &Aws, name: &str) -> Result<(), AwsError> {
     aws.lambda
@@ -430,6 +516,7 @@ mod tests {
             environment: HashMap::from([("MAX_BACKUPS".into(), "3".into())]),
             tags: Tags::from([("stack".into(), "stack".into())]),
             reserve_concurrency: true,
+            async_invoke: AsyncInvoke::for_schedule(Some(Duration::from_secs(86_400))),
         }
     }
 
@@ -445,6 +532,7 @@ mod tests {
             environment: d.environment.clone(),
             concurrency: Some(CONCURRENCY),
             tags: d.tags.clone(),
+            async_invoke: Some(d.async_invoke),
         }
     }
 
@@ -507,6 +595,46 @@ mod tests {
             Function::diff(&no_zip, &Some(other_code.clone())),
             Change::Unchanged
         );
+    }
+
+    #[test]
+    fn async_invocations_are_not_retried_and_expire_with_the_schedules_interval() {
+        let daily = AsyncInvoke::for_schedule(Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            daily,
+            AsyncInvoke {
+                max_retries: 0,
+                max_event_age_seconds: 21_600
+            },
+            "Lambda's longest event age"
+        );
+        let minutely = AsyncInvoke::for_schedule(Some(Duration::from_secs(60)));
+        assert_eq!(minutely.max_event_age_seconds, 60);
+        let hourly = AsyncInvoke::for_schedule(Some(Duration::from_secs(3600)));
+        assert_eq!(hourly.max_event_age_seconds, 3600);
+        assert_eq!(
+            AsyncInvoke::for_schedule(None).max_event_age_seconds,
+            21_600
+        );
+
+        // A function never configured has Lambda's defaults (two retries): `up` changes that.
+        let d = desired();
+        let mut defaults = deployed(&d);
+        defaults.async_invoke = None;
+        assert_eq!(
+            Function::diff(&d, &Some(defaults)),
+            Change::Update(vec![Field::AsyncInvoke])
+        );
+        let mut retried = deployed(&d);
+        retried.async_invoke = Some(AsyncInvoke {
+            max_retries: 2,
+            ..d.async_invoke
+        });
+        assert_eq!(
+            Function::diff(&d, &Some(retried)),
+            Change::Update(vec![Field::AsyncInvoke])
+        );
+        assert_eq!(Field::AsyncInvoke.to_string(), "async invocation");
     }
 
     #[test]
