@@ -28,8 +28,9 @@ pub fn drill_record_key(table: &str, id: &str) -> String {
     format!("{}{DRILLS}{id}.json", table_prefix(table))
 }
 
-/// The folder of a table's drills, under its prefix.
-const DRILLS: &str = "drills/";
+/// The folder of a table's drills, under its prefix (the drill role's `s3:GetObject` and
+/// `s3:DeleteObject` cover exactly `runs/*/drills/*`).
+pub const DRILLS: &str = "drills/";
 
 /// The folder of a table's export records, under its prefix (the role's `s3:GetObject`
 /// permission covers exactly `runs/*/exports/*`).

@@ -13,7 +13,7 @@ const BUCKET_TEMPLATE: &str = include_str!("../../../../policies/bucket-tls-only
 /// The function's permissions: its own log group, its tables' backups, its bucket's `runs/`.
 const FUNCTION_TEMPLATE: &str = include_str!("../../../../policies/backup-function.json");
 /// What restore drills add to the function's permissions: restoring its tables' backups into
-/// scratch tables named `<table>-drill-*`, checking and deleting those, and its drill state.
+/// scratch tables named `<table>-drill-<14-character id>`, checking and deleting those, and its drill state.
 const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
 
 /// What exports add: exporting its tables, checking those exports, writing under the export
@@ -104,7 +104,10 @@ impl PolicyVars {
         match name {
             "table_arns" => Some(arns("")),
             "backup_arns" => Some(arns("/backup/*")),
-            "drill_table_arns" => Some(arns("-drill-*")),
+            "drill_table_arns" => Some(arns(&format!(
+                "-drill-{}",
+                "?".repeat(backup_lambda::drill::ID_LEN)
+            ))),
             "export_arns" => Some(arns("/export/*")),
             _ => None,
         }
@@ -120,6 +123,7 @@ impl PolicyVars {
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
             "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
+            "drills_folder" => Some(backup_lambda::record::DRILLS),
             "exports_folder" => Some(backup_lambda::record::EXPORTS_FOLDER),
             "export_bucket" => self.export_bucket.as_deref(),
             "export_prefix" => Some(EXPORT_PREFIX),
@@ -144,7 +148,18 @@ impl PolicyVars {
                 *text = self.fill_text(text)?;
                 Ok(())
             }
-            Value::Array(items) => items.iter_mut().try_for_each(|v| self.fill(v)),
+            Value::Array(items) => {
+                items.iter_mut().try_for_each(|v| self.fill(v))?;
+                // A list placeholder inside a list (`["${a}", "${b}"]`) joins it.
+                *items = std::mem::take(items)
+                    .into_iter()
+                    .flat_map(|v| match v {
+                        Value::Array(inner) => inner,
+                        one => vec![one],
+                    })
+                    .collect();
+                Ok(())
+            }
             Value::Object(map) => map.values_mut().try_for_each(|v| self.fill(v)),
             _ => Ok(()),
         }
@@ -290,6 +305,55 @@ mod tests {
             .as_array()
             .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
             .unwrap_or_else(|| panic!("statement {sid}"))
+    }
+
+    /// RestoreTableFromBackup's required resources are `backup*` and `table*` (Service
+    /// Authorization Reference for DynamoDB): both the backups and the scratch tables; the
+    /// scratch tables are `<table>-drill-` and a 14-character stamp, so that no table of the
+    /// user's named like one (`Movies-drill-archive`) is the role's to restore over or delete;
+    /// the drill's S3 rights cover its own state only.
+    #[test]
+    fn drills_restore_into_their_scratch_tables_only() {
+        let policy = PolicyVars {
+            drill: true,
+            ..vars(&["Movies"])
+        }
+        .function_policy()
+        .expect("renders");
+        let table = "arn:aws:dynamodb:eu-west-1:123456789012:table/Movies";
+        let scratch = format!("{table}-drill-??????????????");
+        assert_eq!(
+            statement(&policy, "RestoreOwnTablesBackupsIntoDrillScratchTables")["Resource"],
+            json!([format!("{table}/backup/*"), scratch])
+        );
+        assert_eq!(
+            statement(&policy, "CheckOwnTablesBackups")["Resource"],
+            format!("{table}/backup/*")
+        );
+        assert_eq!(
+            statement(&policy, "RestoreIntoAndCheckDrillScratchTables")["Resource"],
+            scratch
+        );
+        assert_eq!(
+            statement(&policy, "KeepDrillStateBesideRunRecords")["Resource"],
+            "arn:aws:s3:::dynamodb-backup-logs/runs/*/drills/*"
+        );
+        let stamp = "-drill-".len() + backup_lambda::drill::ID_LEN;
+        assert_eq!(stamp, "-drill-20261129120000".len());
+
+        // Two tables: each list placeholder in a list is joined into one flat list.
+        let two = PolicyVars {
+            drill: true,
+            ..vars(&["Movies", "Music"])
+        }
+        .function_policy()
+        .expect("renders");
+        let resources =
+            statement(&two, "RestoreOwnTablesBackupsIntoDrillScratchTables")["Resource"]
+                .as_array()
+                .expect("a flat list")
+                .len();
+        assert_eq!(resources, 4);
     }
 
     #[test]
