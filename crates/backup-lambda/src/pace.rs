@@ -1,6 +1,7 @@
 //! DynamoDB's per-account rates for the backup API (API reference: CreateBackup "at a maximum
 //! rate of 50 times per second", ListBackups "a maximum of five times per second",
-//! DeleteBackup "at a maximum rate of 10 times per second"), kept by every table one
+//! DeleteBackup "at a maximum rate of 10 times per second") and for tags (ListTagsOfResource "up
+//! to 10 times per second, per account"), kept by every table one
 //! invocation handles together: each call (each page, for ListBackups) takes the next free start
 //! of its [`Pacer`]. Starts
 //! are spaced a tenth wider than the rate, so that calls the network bunches up still arrive
@@ -42,7 +43,7 @@ impl Pacer {
     }
 }
 
-/// The three paced operations.
+/// The four paced operations.
 #[derive(Debug)]
 pub struct Pacers {
     /// CreateBackup: 50 a second (one per 22 ms).
@@ -51,6 +52,8 @@ pub struct Pacers {
     pub list: Pacer,
     /// DeleteBackup: 10 a second (one per 110 ms).
     pub delete: Pacer,
+    /// ListTagsOfResource: 10 a second (one per 110 ms), each page.
+    pub tags: Pacer,
 }
 
 impl Default for Pacers {
@@ -59,6 +62,7 @@ impl Default for Pacers {
             create: Pacer::new(Duration::from_millis(22)),
             list: Pacer::new(Duration::from_millis(220)),
             delete: Pacer::new(Duration::from_millis(110)),
+            tags: Pacer::new(Duration::from_millis(110)),
         }
     }
 }

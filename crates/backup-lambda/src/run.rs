@@ -145,7 +145,8 @@ pub struct TableFailure {
 pub struct TaggedRun {
     /// The tag, `key=value`.
     pub tag: String,
-    /// The tables it selected, by name.
+    /// The tables it selected, by name (not those whose tags could not be read: they are in
+    /// `failures`).
     pub selected: Vec<String>,
     /// The record of each table backed up, by table name.
     pub records: Vec<RunRecord>,
@@ -490,10 +491,14 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             tag: tag.to_string(),
             source,
         };
-        let tables = crate::select::tagged_tables(&self.store, tag)
+        let found = crate::select::tagged_tables(&self.store, tag, &self.pacers.tags)
             .await
             .map_err(discover)?;
-        info!(tag = %tag, tables = tables.len(), "tables selected by tag");
+        let tables = found.tables;
+        for (table, e) in &found.unreadable {
+            warn!(table = %table, error = %e, "could not read the table's tags; it is left out of this run");
+        }
+        info!(tag = %tag, tables = tables.len(), unreadable = found.unreadable.len(), "tables selected by tag");
         let runs: Vec<(String, Result<RunRecord, RunError>)> = stream::iter(&tables)
             .map(|table| async move {
                 let name = table.to_string();
@@ -525,7 +530,18 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             tag: tag.to_string(),
             selected: tables.iter().map(ToString::to_string).collect(),
             records: Vec::new(),
-            failures: Vec::new(),
+            failures: found
+                .unreadable
+                .into_iter()
+                .map(|(table, e)| TableFailure {
+                    table: table.to_string(),
+                    error_type: e
+                        .code
+                        .clone()
+                        .unwrap_or_else(|| format!("{}Failed", e.operation)),
+                    error: format!("could not read its tags, so it was not backed up: {e}"),
+                })
+                .collect(),
         };
         for (table, run) in runs {
             match run {
@@ -827,6 +843,10 @@ mod tests {
         fail_tables: HashSet<String>,
         /// ListBackups pages hold at most this many (all on one page when unset).
         page_size: Option<usize>,
+        /// ListTagsOfResource of these tables fails.
+        unreadable_tags: HashSet<String>,
+        /// When each ListTagsOfResource was made.
+        tag_calls: Mutex<Vec<tokio::time::Instant>>,
     }
 
     impl FakeStore {
@@ -940,7 +960,14 @@ mod tests {
             Ok(format!("arn:aws:dynamodb:us-east-1:1:table/{table}"))
         }
         async fn table_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+            self.tag_calls
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
             let name = arn.rsplit('/').next().unwrap();
+            if self.unreadable_tags.contains(name) {
+                return Err(aws_error("ListTagsOfResource", "InternalServerError"));
+            }
             Ok(self
                 .tables
                 .iter()
@@ -1809,6 +1836,50 @@ mod tests {
         assert!(
             keys.contains(&"runs/Orders/2026/11/25/070532-r.json"),
             "{keys:?}"
+        );
+    }
+
+    /// ListTagsOfResource: "You can call ListTagsOfResource up to 10 times per second, per
+    /// account" (API reference). Discovery keeps to it, and a table whose tags cannot be read is
+    /// that table's failure, not the whole run's.
+    #[tokio::test(start_paused = true)]
+    async fn discovery_paces_tag_reads_and_an_unreadable_table_fails_alone() {
+        let tagged = || vec![("backup".to_owned(), "daily".to_owned())];
+        let mut tables: Vec<(String, Vec<(String, String)>)> =
+            (0..12).map(|i| (format!("T{i:02}"), tagged())).collect();
+        tables.push(("Hidden".to_owned(), tagged()));
+        let store = FakeStore {
+            tables,
+            unreadable_tags: HashSet::from(["Hidden".to_owned()]),
+            ..FakeStore::default()
+        };
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        let run = function
+            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
+            .await
+            .expect("discovery itself works");
+        assert_eq!(run.records.len(), 12, "every readable table is backed up");
+        assert_eq!(run.failures.len(), 1);
+        assert_eq!(run.failures[0].table, "Hidden");
+        assert!(
+            run.failures[0].error.contains("could not read its tags"),
+            "{:?}",
+            run.failures[0]
+        );
+        let calls = function.store.tag_calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 13);
+        let closest = calls
+            .windows(2)
+            .map(|w| w[1].saturating_duration_since(w[0]))
+            .min()
+            .unwrap();
+        assert!(
+            closest >= Duration::from_millis(100),
+            "tag reads {closest:?} apart: over 10 a second"
         );
     }
 

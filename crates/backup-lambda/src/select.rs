@@ -4,18 +4,44 @@
 //! ListTagsOfResource), so that a table tagged after `installer up` is protected from its
 //! next run on. DynamoDB applies tags eventually (TagResource, API reference: ListTagsOfResource
 //! "will only reflect the changes after a few seconds"), so a table tagged a moment ago is
-//! picked up by the run after.
+//! picked up by the run after. ListTagsOfResource is limited to "10 times per second, per
+//! account" (API reference): every call takes its turn from a [`Pacer`], a refused one gets two
+//! more turns, and a table whose tags still cannot be read is reported, not fatal to the others.
 
 use futures::{StreamExt, stream};
 use serde_json::Value;
 
 use crate::error::AwsError;
 use crate::naming::TableName;
+use crate::pace::Pacer;
 use crate::request::RequestError;
 use crate::store::BackupStore;
 
 /// ListTagsOfResource calls in flight at once while discovering.
 const TAG_CONCURRENCY: usize = 4;
+/// How many more turns a ListTagsOfResource refused with LimitExceededException gets.
+const TAG_RETRIES: u32 = 2;
+
+/// The tables a tag selects, and those whose tags could not be read.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The tables carrying the tag, sorted by name.
+    pub tables: Vec<TableName>,
+    /// Tables whose tags could not be read (after the SDK's retries and [`TAG_RETRIES`] more
+    /// turns), sorted by name: whether they carry the tag is unknown.
+    pub unreadable: Vec<(TableName, AwsError)>,
+}
+
+impl Discovery {
+    /// The tables, or the first table's error when any could not be read: for callers that must
+    /// know every table (`down`, which deletes what the function made).
+    pub fn complete(self) -> Result<Vec<TableName>, AwsError> {
+        match self.unreadable.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(self.tables),
+        }
+    }
+}
 
 /// The tag that selects tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,15 +78,18 @@ impl TableTag {
     }
 }
 
-/// Every table of the account and region that carries `tag`, sorted by name. A table deleted
-/// while it is being looked at is left out.
+/// Every table of the account and region that carries `tag`, sorted by name, each table's
+/// ListTagsOfResource started at `pacer`'s next free turn. A table deleted while it is being
+/// looked at is left out; one whose tags cannot be read is in [`Discovery::unreadable`]. Only
+/// listing the tables, or the one DescribeTable, failing is an error.
 pub async fn tagged_tables<S: BackupStore>(
     store: &S,
     tag: &TableTag,
-) -> Result<Vec<TableName>, AwsError> {
+    pacer: &Pacer,
+) -> Result<Discovery, AwsError> {
     let names = store.list_tables().await?;
     let Some(first) = names.first() else {
-        return Ok(Vec::new());
+        return Ok(Discovery::default());
     };
     // Every table's ARN is the first's with the name changed: one DescribeTable, not one each.
     let first_arn = store.table_arn(first).await?;
@@ -74,29 +103,40 @@ pub async fn tagged_tables<S: BackupStore>(
             ));
         }
     };
-    let checked: Vec<Result<Option<TableName>, AwsError>> = stream::iter(names)
+    let checked: Vec<(TableName, Result<bool, AwsError>)> = stream::iter(names)
         .map(|name| {
             let arn = format!("{prefix}{name}");
             async move {
-                match store.table_tags(&arn).await {
-                    Ok(tags) => Ok(tags
-                        .iter()
-                        .any(|(k, v)| *k == tag.key && *v == tag.value)
-                        .then_some(name)),
-                    Err(e) if e.is("ResourceNotFoundException") => Ok(None),
-                    Err(e) => Err(e),
+                let mut refused = 0;
+                loop {
+                    pacer.wait().await;
+                    let found = match store.table_tags(&arn).await {
+                        Ok(tags) => Ok(tags.iter().any(|(k, v)| *k == tag.key && *v == tag.value)),
+                        Err(e) if e.is("ResourceNotFoundException") => Ok(false),
+                        Err(e) if e.is("LimitExceededException") && refused < TAG_RETRIES => {
+                            refused += 1;
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    };
+                    return (name, found);
                 }
             }
         })
         .buffered(TAG_CONCURRENCY)
         .collect()
         .await;
-    let mut tables = checked
-        .into_iter()
-        .filter_map(Result::transpose)
-        .collect::<Result<Vec<_>, _>>()?;
-    tables.sort();
-    Ok(tables)
+    let mut found = Discovery::default();
+    for (name, result) in checked {
+        match result {
+            Ok(true) => found.tables.push(name),
+            Ok(false) => {}
+            Err(e) => found.unreadable.push((name, e)),
+        }
+    }
+    found.tables.sort();
+    found.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -374,9 +374,13 @@ pub(crate) async fn stack_tables(
         None => Ok(config.tables.clone()),
         Some(tag) => {
             let store = backup_lambda::store::DynamoDbBackups::new(aws.dynamodb.clone());
-            let tables = backup_lambda::select::tagged_tables(&store, tag).await?;
-            report!("tables tagged {tag}: {}", tables.len());
-            Ok(tables)
+            let pacer = backup_lambda::pace::Pacers::default().tags;
+            let found = backup_lambda::select::tagged_tables(&store, tag, &pacer).await?;
+            report!("tables tagged {tag}: {}", found.tables.len());
+            for (table, e) in &found.unreadable {
+                report!("  could not read the tags of {table}, left out: {e}");
+            }
+            Ok(found.tables)
         }
     }
 }

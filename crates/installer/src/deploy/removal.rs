@@ -50,7 +50,9 @@ async fn tables_to_remove(
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     for input in &inputs {
         if let Ok(Some(tag)) = TableTag::from_event(input) {
-            targeted.extend(tagged_tables(&store, &tag).await?);
+            // `down` must know every table it may hold backups of: an unreadable one stops it.
+            let pacer = backup_lambda::pace::Pacers::default().tags;
+            targeted.extend(tagged_tables(&store, &tag, &pacer).await?.complete()?);
         }
     }
     for table in targeted {

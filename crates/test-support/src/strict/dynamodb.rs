@@ -273,25 +273,45 @@ impl Rule for RestoreCreating {
     }
 }
 
-/// At most 10 DeleteBackup calls a second; more are refused with LimitExceededException.
-///
-/// DeleteBackup (API reference): "You can call DeleteBackup at a maximum rate of 10 times per
-/// second."
-#[derive(Default)]
-pub struct DeleteBackupRate {
+/// A DynamoDB operation limited per account to a number of calls a second; more are refused
+/// with LimitExceededException.
+pub struct AccountRate {
+    name: &'static str,
+    operation: &'static str,
+    per_second: usize,
     recent: Mutex<VecDeque<Instant>>,
 }
 
-/// DeleteBackup calls allowed in any one second.
-const DELETES_PER_SECOND: usize = 10;
+impl AccountRate {
+    fn new(name: &'static str, operation: &'static str, per_second: usize) -> Self {
+        Self {
+            name,
+            operation,
+            per_second,
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
 
-impl Rule for DeleteBackupRate {
+    /// DeleteBackup (API reference): "You can call DeleteBackup at a maximum rate of 10 times
+    /// per second."
+    pub fn delete_backup() -> Self {
+        Self::new("DeleteBackupRate", "DeleteBackup", 10)
+    }
+
+    /// ListTagsOfResource (API reference): "You can call ListTagsOfResource up to 10 times per
+    /// second, per account."
+    pub fn list_tags_of_resource() -> Self {
+        Self::new("ListTagsOfResourceRate", "ListTagsOfResource", 10)
+    }
+}
+
+impl Rule for AccountRate {
     fn name(&self) -> &'static str {
-        "DeleteBackupRate"
+        self.name
     }
 
     fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
-        if !call.is(DDB, "DeleteBackup") {
+        if !call.is(DDB, self.operation) {
             return None;
         }
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -301,11 +321,14 @@ impl Rule for DeleteBackupRate {
         {
             recent.pop_front();
         }
-        if recent.len() >= DELETES_PER_SECOND {
+        if recent.len() >= self.per_second {
             return Some(Reply::json_error(
                 DDB,
                 "LimitExceededException",
-                "DeleteBackup is limited to 10 calls per second",
+                &format!(
+                    "{} is limited to {} calls per second",
+                    self.operation, self.per_second
+                ),
             ));
         }
         recent.push_back(now);
@@ -937,23 +960,29 @@ mod tests {
 
     #[test]
     fn the_eleventh_delete_within_a_second_is_refused() {
-        let rule = DeleteBackupRate::default();
-        let t0 = Instant::now();
-        let delete = json_call(DDB, "DeleteBackup", json!({"BackupArn": "arn:b"}));
-        for i in 0..10 {
+        for (rule, operation) in [
+            (AccountRate::delete_backup(), "DeleteBackup"),
+            (AccountRate::list_tags_of_resource(), "ListTagsOfResource"),
+        ] {
+            let t0 = Instant::now();
+            let call = json_call(DDB, operation, json!({"BackupArn": "arn:b"}));
+            for i in 0..10 {
+                assert!(
+                    rule.refuse(&call, t0 + i * 10 * MS, &Nothing).is_none(),
+                    "{operation} call {i}"
+                );
+            }
+            let refused = rule
+                .refuse(&call, t0 + 999 * MS, &Nothing)
+                .expect("refused");
+            assert_eq!(refused.json()["__type"], "LimitExceededException");
             assert!(
-                rule.refuse(&delete, t0 + i * 10 * MS, &Nothing).is_none(),
-                "call {i}"
+                rule.refuse(&call, t0 + 1000 * MS, &Nothing).is_none(),
+                "clears"
             );
+            let other = json_call(DDB, "DescribeTable", json!({"TableName": "T"}));
+            assert!(rule.refuse(&other, t0 + 999 * MS, &Nothing).is_none());
         }
-        let refused = rule
-            .refuse(&delete, t0 + 999 * MS, &Nothing)
-            .expect("refused");
-        assert_eq!(refused.json()["__type"], "LimitExceededException");
-        assert!(
-            rule.refuse(&delete, t0 + 1000 * MS, &Nothing).is_none(),
-            "clears"
-        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    BackupCreating, BackupsNotYetEnabled, DeleteBackupRate, ExportInProgress, ItemCountApproximate,
+    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ItemCountApproximate,
     ListBackupsPaging, RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
@@ -473,7 +473,8 @@ impl Strict {
                 Box::new(EmailPendingConfirmation),
                 Box::new(BackupsNotYetEnabled::new(windows.backups_not_yet_enabled)),
                 Box::new(BackupCreating::new(windows.backup_creating)),
-                Box::new(DeleteBackupRate::default()),
+                Box::new(AccountRate::delete_backup()),
+                Box::new(AccountRate::list_tags_of_resource()),
                 Box::new(ListBackupsPaging::default()),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
