@@ -199,6 +199,44 @@ pub async fn status(db: &Client, table: &TableName) -> Result<Option<TableStatus
     }
 }
 
+/// How long [`enable_pitr`] keeps asking while DynamoDB says a new table's continuous backups
+/// are not yet available.
+pub const PITR_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Turns on point-in-time recovery of `table`. A table made a moment ago (created, restored or
+/// imported) answers ContinuousBackupsUnavailableException until its backups are enabled
+/// (UpdateContinuousBackups, API reference: "Backups have not yet been enabled for this
+/// table."): asked again, every second then up to every 8 s, for [`PITR_PATIENCE`].
+pub async fn enable_pitr(db: &Client, table: &TableName) -> Result<(), AwsError> {
+    let name = table.as_str();
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(|e| AwsError::malformed("UpdateContinuousBackups", name, &e.to_string()))?;
+    let started = tokio::time::Instant::now();
+    let mut pause = std::time::Duration::from_secs(1);
+    loop {
+        let answer = db
+            .update_continuous_backups()
+            .table_name(name)
+            .point_in_time_recovery_specification(spec.clone())
+            .send()
+            .await
+            .aws("UpdateContinuousBackups", name);
+        match answer {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.is("ContinuousBackupsUnavailableException")
+                    && started.elapsed() + pause <= PITR_PATIENCE =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(8));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// What [`reapply`] put back on the restored table (a restore keeps the data, keys and indexes,
 /// but not these settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -248,16 +286,7 @@ pub async fn reapply(
         done.ttl_attribute = Some(attribute.to_owned());
     }
     if pitr(db, source).await?.is_some() {
-        let spec = PointInTimeRecoverySpecification::builder()
-            .point_in_time_recovery_enabled(true)
-            .build()
-            .map_err(|e| AwsError::malformed("UpdateContinuousBackups", dst, &e.to_string()))?;
-        db.update_continuous_backups()
-            .table_name(dst)
-            .point_in_time_recovery_specification(spec)
-            .send()
-            .await
-            .aws("UpdateContinuousBackups", dst)?;
+        enable_pitr(db, target).await?;
         done.point_in_time_recovery = true;
     }
     let described = db

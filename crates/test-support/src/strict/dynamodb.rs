@@ -85,9 +85,13 @@ impl Rule for BackupCreating {
 ///
 /// CreateBackup and UpdateContinuousBackups (API reference), errors:
 /// "ContinuousBackupsUnavailableException: Backups have not yet been enabled for this table."
-/// A table's backups are enabled a while after it is made.
+/// A table's backups are enabled a while after it is made, and a table made by a restore
+/// (RestoreTableFromBackup, RestoreTableToPointInTime) or an import (ImportTable) is no
+/// different: the window starts once it is ACTIVE.
 pub struct BackupsNotYetEnabled {
     created: Recent,
+    /// How long a restored or imported table takes to become ACTIVE.
+    activating: Duration,
 }
 
 impl BackupsNotYetEnabled {
@@ -95,7 +99,16 @@ impl BackupsNotYetEnabled {
     pub fn new(window: Duration) -> Self {
         Self {
             created: Recent::new(window),
+            activating: Duration::ZERO,
         }
+    }
+
+    /// ... and `window` after a restored or imported table, which takes `activating` to become
+    /// ACTIVE, is.
+    #[must_use]
+    pub fn after_restores_taking(mut self, activating: Duration) -> Self {
+        self.activating = activating;
+        self
     }
 }
 
@@ -117,11 +130,26 @@ impl Rule for BackupsNotYetEnabled {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if !reply.ok() {
+            return;
+        }
         if call.is(DDB, "CreateTable")
-            && reply.ok()
             && let Some(table) = call.field("TableName")
         {
             self.created.mark(table, now);
+            return;
+        }
+        let restored = if call.is(DDB, "RestoreTableFromBackup")
+            || call.is(DDB, "RestoreTableToPointInTime")
+        {
+            call.field("TargetTableName")
+        } else if call.is(DDB, "ImportTable") {
+            call.json["TableCreationParameters"]["TableName"].as_str()
+        } else {
+            None
+        };
+        if let Some(table) = restored {
+            self.created.mark(table, now + self.activating);
         }
     }
 }
@@ -800,6 +828,38 @@ mod tests {
         let pitr = json_call(DDB, "UpdateContinuousBackups", json!({"TableName": "T"}));
         assert!(rule.refuse(&pitr, t0 + 50 * MS, &Nothing).is_some());
         assert!(rule.refuse(&pitr, t0 + 100 * MS, &Nothing).is_none());
+    }
+
+    #[test]
+    fn a_restored_or_imported_table_waits_too_once_active() {
+        let rule = BackupsNotYetEnabled::new(100 * MS).after_restores_taking(200 * MS);
+        let t0 = Instant::now();
+        rule.answered(
+            &json_call(
+                DDB,
+                "RestoreTableFromBackup",
+                json!({"TargetTableName": "R", "BackupArn": "arn:b"}),
+            ),
+            &mut ok(json!({})),
+            t0,
+        );
+        rule.answered(
+            &json_call(
+                DDB,
+                "ImportTable",
+                json!({"TableCreationParameters": {"TableName": "I"}}),
+            ),
+            &mut ok(json!({})),
+            t0,
+        );
+        for table in ["R", "I"] {
+            let pitr = json_call(DDB, "UpdateContinuousBackups", json!({"TableName": table}));
+            assert!(
+                rule.refuse(&pitr, t0 + 250 * MS, &Nothing).is_some(),
+                "{table}: ACTIVE at 200 ms, backups enabled at 300 ms"
+            );
+            assert!(rule.refuse(&pitr, t0 + 300 * MS, &Nothing).is_none());
+        }
     }
 
     /// moto's DescribeExport of any export: COMPLETED, with its figures.

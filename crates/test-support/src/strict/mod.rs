@@ -471,7 +471,10 @@ impl Strict {
                 Box::new(TargetsPerRule),
                 Box::new(AlarmEvaluationRange),
                 Box::new(EmailPendingConfirmation),
-                Box::new(BackupsNotYetEnabled::new(windows.backups_not_yet_enabled)),
+                Box::new(
+                    BackupsNotYetEnabled::new(windows.backups_not_yet_enabled)
+                        .after_restores_taking(windows.restore_creating),
+                ),
                 Box::new(BackupCreating::new(windows.backup_creating)),
                 Box::new(AccountRate::delete_backup()),
                 Box::new(AccountRate::list_tags_of_resource()),

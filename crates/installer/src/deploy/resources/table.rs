@@ -9,8 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BackupStatus, BillingMode, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ScalarAttributeType,
-    TableDescription, TableStatus, Tag,
+    PointInTimeRecoveryStatus, ScalarAttributeType, TableDescription, TableStatus, Tag,
 };
 use backup_lambda::naming::TableName;
 use backup_lambda::retention::{Backup, BackupKind, BackupState};
@@ -160,10 +159,6 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 /// How long `up` waits for a new table to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// How long `up` keeps asking to turn on point-in-time recovery while DynamoDB says a new
-/// table's continuous backups are not yet available.
-const PITR_PATIENCE: Duration = Duration::from_secs(120);
-
 /// Whether the table's point-in-time recovery is on (DescribeContinuousBackups).
 async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
     let name = table.as_str();
@@ -181,41 +176,12 @@ async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
         == Some(&PointInTimeRecoveryStatus::Enabled))
 }
 
-/// Turns on point-in-time recovery. A table made a moment ago answers
-/// ContinuousBackupsUnavailableException until its backups are enabled (UpdateContinuousBackups,
-/// API reference): asked again, every second then up to every 8 s, for [`PITR_PATIENCE`].
+/// Turns on point-in-time recovery, waiting while a new table's backups are being enabled
+/// ([`backup_lambda::restore::enable_pitr`]).
 async fn enable_pitr(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
-    let name = table.as_str();
-    let spec = PointInTimeRecoverySpecification::builder()
-        .point_in_time_recovery_enabled(true)
-        .build()
-        .map_err(|e| AwsError::malformed("UpdateContinuousBackups", name, &e.to_string()))?;
-    let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_secs(1);
-    loop {
-        let answer = aws
-            .dynamodb
-            .update_continuous_backups()
-            .table_name(name)
-            .point_in_time_recovery_specification(spec.clone())
-            .send()
-            .await
-            .aws("UpdateContinuousBackups", name);
-        match answer {
-            Ok(_) => {
-                report!("  turned on point-in-time recovery for {table}");
-                return Ok(());
-            }
-            Err(e)
-                if e.is("ContinuousBackupsUnavailableException")
-                    && started.elapsed() + pause <= PITR_PATIENCE =>
-            {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(8));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    backup_lambda::restore::enable_pitr(&aws.dynamodb, table).await?;
+    report!("  turned on point-in-time recovery for {table}");
+    Ok(())
 }
 
 /// A table as it exists.
