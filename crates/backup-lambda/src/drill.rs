@@ -149,6 +149,9 @@ pub struct Drill {
     s3: aws_sdk_s3::Client,
     bucket: String,
     settings: DrillSettings,
+    /// ListBackups at DynamoDB's five a second, across every drill this value starts (the
+    /// function runs its drills after its backups, one table at a time); clones share it.
+    list_pacer: std::sync::Arc<crate::pace::Pacer>,
 }
 
 /// The stamp a drill is named and identified by.
@@ -196,6 +199,7 @@ impl Drill {
             s3,
             bucket: bucket.to_owned(),
             settings,
+            list_pacer: std::sync::Arc::new(crate::pace::Pacers::default().list),
         }
     }
 
@@ -234,7 +238,7 @@ impl Drill {
         until: Option<tokio::time::Instant>,
     ) -> Result<DrillStep, AwsError> {
         let backups = DynamoDbBackups::new(self.db.clone())
-            .list_backups(table)
+            .list_backups_paced(table, || self.list_pacer.wait())
             .await?;
         let Ok(backup) = restore::choose(table, &backups, &Choice::Latest, false) else {
             return Ok(DrillStep::Idle {

@@ -657,7 +657,11 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         let mut pause = NOT_YET_PAUSE;
         loop {
             self.pacers.create.wait().await;
-            match self.store.create_backup(table, name).await {
+            let checked = self
+                .store
+                .create_backup(table, name, || self.pacers.list.wait())
+                .await;
+            match checked {
                 Err(e)
                     if NOT_YET.iter().any(|code| e.is(code))
                         && tokio::time::Instant::now() + pause <= give_up =>
@@ -882,7 +886,15 @@ mod tests {
     }
 
     impl BackupStore for FakeStore {
-        async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
+        async fn create_backup<F>(
+            &self,
+            table: &TableName,
+            name: &str,
+            _: impl Fn() -> F + Send + Sync,
+        ) -> Result<Backup, AwsError>
+        where
+            F: Future<Output = ()> + Send,
+        {
             self.calls.lock().unwrap().push(format!("create {name}"));
             if self.fail_create || self.fail_tables.contains(table.as_str()) {
                 return Err(aws_error("CreateBackup", "TableNotFoundException"));

@@ -22,12 +22,17 @@ use crate::retention::{Backup, BackupKind, BackupState};
 
 /// Makes, lists and deletes the on-demand backups of a table.
 pub trait BackupStore: Send + Sync {
-    /// Starts an on-demand backup of `table` named `name` and returns it as DynamoDB reports it.
-    fn create_backup(
+    /// Starts an on-demand backup of `table` named `name` and returns it as DynamoDB reports it;
+    /// any ListBackups page it reads to check an unconfirmed attempt awaits `before_page` first
+    /// (the function's ListBackups pacer).
+    fn create_backup<F>(
         &self,
         table: &TableName,
         name: &str,
-    ) -> impl Future<Output = Result<Backup, AwsError>> + Send;
+        before_page: impl Fn() -> F + Send + Sync,
+    ) -> impl Future<Output = Result<Backup, AwsError>> + Send
+    where
+        F: Future<Output = ()> + Send;
 
     /// One page of `table`'s `USER` backups (ListBackups), from after `start` (the previous
     /// page's last evaluated ARN).
@@ -254,7 +259,15 @@ impl BackupStore for DynamoDbBackups {
     /// CreateBackup has no idempotency token, so a blind retry after a lost response would make
     /// a second backup. Each attempt is therefore made once, and after a transient failure the
     /// table's backups are listed: if the failed attempt did make ours, that one is the result.
-    async fn create_backup(&self, table: &TableName, name: &str) -> Result<Backup, AwsError> {
+    async fn create_backup<F>(
+        &self,
+        table: &TableName,
+        name: &str,
+        before_page: impl Fn() -> F + Send + Sync,
+    ) -> Result<Backup, AwsError>
+    where
+        F: Future<Output = ()> + Send,
+    {
         const OP: &str = "CreateBackup";
         let mut backoff = CREATE_BACKOFF;
         let mut attempt = 1;
@@ -273,7 +286,7 @@ impl BackupStore for DynamoDbBackups {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(CREATE_MAX_BACKOFF);
                     if let Some(made) = self
-                        .list_backups(table)
+                        .list_backups_paced(table, &before_page)
                         .await?
                         .into_iter()
                         .find(|b| b.name == name)

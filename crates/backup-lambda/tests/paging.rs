@@ -217,14 +217,24 @@ async fn a_backup_made_by_an_attempt_whose_answer_was_lost_is_not_made_twice() {
         .build();
     let list = list_rule(vec![vec![summary(&ours(0), 0), summary(&ours(1), 1)]]);
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
+    // The check's ListBackups pages take their turns from the caller's pacer.
+    let turns = std::sync::atomic::AtomicUsize::new(0);
     let backup = DynamoDbBackups::new(client)
-        .create_backup(&movies(), &ours(0))
+        .create_backup(&movies(), &ours(0), || {
+            turns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(())
+        })
         .await
         .expect("the backup the lost attempt made");
     assert_eq!(backup.name, ours(0));
     assert_eq!(backup.arn, arn(&ours(0)));
     assert_eq!(create.num_calls(), 1, "no second CreateBackup");
     assert_eq!(list.num_calls(), 1);
+    assert_eq!(
+        turns.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "each page paced"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -237,7 +247,7 @@ async fn a_backup_that_was_not_made_is_tried_again() {
     let list = list_rule(vec![vec![summary(&ours(1), 1)]]);
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
     let backup = DynamoDbBackups::new(client)
-        .create_backup(&movies(), &ours(0))
+        .create_backup(&movies(), &ours(0), || std::future::ready(()))
         .await
         .expect("made on the second attempt");
     assert_eq!(backup.name, ours(0));
@@ -257,7 +267,7 @@ async fn a_missing_table_is_not_tried_again() {
     let list = list_rule(vec![vec![]]);
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &list]);
     let err = DynamoDbBackups::new(client)
-        .create_backup(&movies(), &ours(0))
+        .create_backup(&movies(), &ours(0), || std::future::ready(()))
         .await
         .expect_err("no table");
     assert!(err.detail.contains("TableNotFoundException"), "{err}");
