@@ -367,6 +367,47 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
     );
 }
 
+/// An export bucket of another account needs `--export-bucket-owner`, and the owner given must
+/// be the bucket's: `up` checks with HeadBucket's ExpectedBucketOwner (403 on another owner, S3
+/// API reference), before anything is written, instead of every export failing later.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_bucket_of_another_owner_is_refused_before_any_write() {
+    let aws = clients().await;
+    let stack = unique_name("exo");
+    let vault = unique_name("vault");
+    let table = unique_name("Movies");
+    aws.s3.create_bucket().bucket(&vault).send().await.unwrap();
+    let zip = built_zip_path().display().to_string();
+    let out = installer(&[
+        "up",
+        "--stack",
+        &stack,
+        "--table",
+        &table,
+        "--zip",
+        &zip,
+        "--export",
+        "daily",
+        "--export-bucket",
+        &vault,
+        "--export-bucket-owner",
+        "999999999999",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "export bucket {vault} is not owned by account 999999999999"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        leftovers(&aws, &stack, &table).await,
+        Vec::<&str>::new(),
+        "nothing written"
+    );
+}
+
 #[test]
 fn a_missing_export_bucket_and_early_deletion_are_refused_before_any_write() {
     let stack = unique_name("exr");

@@ -374,7 +374,8 @@ impl Shared {
             request.header("Authorization"),
             &request.body,
         )
-        .with_host(request.header("Host"));
+        .with_host(request.header("Host"))
+        .with_expected_bucket_owner(request.header("x-amz-expected-bucket-owner"));
         let now = std::time::Instant::now();
         if let Some((rule, reply)) = strict.refuse(&call, now, self) {
             return (Some(reply.to_bytes()), Some(rule));

@@ -130,11 +130,15 @@ impl Desired {
                 tags: tags.clone(),
                 default_name: config.bucket.is_none(),
             },
-            export_bucket: config
-                .export
-                .as_ref()
-                .and_then(|e| e.bucket.clone())
-                .map(|name| export_bucket::Desired { name }),
+            export_bucket: config.export.as_ref().and_then(|e| {
+                Some(export_bucket::Desired {
+                    name: e.bucket.clone()?,
+                    owner: e
+                        .bucket_owner
+                        .clone()
+                        .unwrap_or_else(|| aws.account.clone()),
+                })
+            }),
             tables: config
                 .tables
                 .iter()

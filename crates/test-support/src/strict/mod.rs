@@ -33,7 +33,7 @@ pub use events::TargetsPerRule;
 pub use lambda::{
     ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
 };
-pub use s3::BucketNameReuse;
+pub use s3::{BucketNameReuse, ExpectedBucketOwner};
 pub use sns::EmailPendingConfirmation;
 
 /// The AWS service a request is for, told from its protocol's marks.
@@ -77,6 +77,8 @@ pub struct Call {
     pub authorization: Option<String>,
     /// The `Host` the client addressed (the proxy), for a rule that hands out URLs it serves.
     pub host: Option<String>,
+    /// S3's `x-amz-expected-bucket-owner` header, if sent.
+    pub expected_bucket_owner: Option<String>,
 }
 
 impl Call {
@@ -130,7 +132,15 @@ impl Call {
             resource,
             authorization: authorization.map(str::to_owned),
             host: None,
+            expected_bucket_owner: None,
         }
+    }
+
+    /// The call, with S3's `x-amz-expected-bucket-owner` header.
+    #[must_use]
+    pub fn with_expected_bucket_owner(mut self, owner: Option<&str>) -> Self {
+        self.expected_bucket_owner = owner.map(str::to_owned);
+        self
     }
 
     /// The call, addressed to `host`.
@@ -485,6 +495,7 @@ impl Strict {
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
+                Box::new(ExpectedBucketOwner::moto()),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),
                 Box::new(UpdateInProgress::new(windows.update_in_progress)),

@@ -65,10 +65,59 @@ impl Rule for BucketNameReuse {
     }
 }
 
+/// A request naming an `ExpectedBucketOwner` other than the bucket's owner is 403 AccessDenied
+/// (moto ignores the header).
+///
+/// S3 API reference (every bucket operation), ExpectedBucketOwner: "The account ID of the
+/// expected bucket owner. If the account ID that you provide does not match the actual owner of
+/// the bucket, the request fails with the HTTP status code 403 Forbidden (access denied)." Every
+/// bucket moto holds is its one account's.
+pub struct ExpectedBucketOwner {
+    account: String,
+}
+
+impl ExpectedBucketOwner {
+    /// Buckets owned by moto's default account, 123456789012.
+    pub fn moto() -> Self {
+        Self {
+            account: "123456789012".to_owned(),
+        }
+    }
+}
+
+impl Rule for ExpectedBucketOwner {
+    fn name(&self) -> &'static str {
+        "ExpectedBucketOwner"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let expected = call.expected_bucket_owner.as_deref()?;
+        (call.service == Service::S3 && expected != self.account)
+            .then(|| Reply::s3_error(403, "AccessDenied", "Access Denied"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::Nothing;
     use super::*;
+
+    #[test]
+    fn another_expected_owner_is_denied() {
+        let rule = ExpectedBucketOwner::moto();
+        let head = |owner: Option<&str>| {
+            Call::parse("HEAD", "/vault", None, None, b"").with_expected_bucket_owner(owner)
+        };
+        let denied = rule
+            .refuse(&head(Some("999999999999")), Instant::now(), &Nothing)
+            .expect("denied");
+        assert_eq!(denied.status, 403);
+        assert!(
+            rule.refuse(&head(Some("123456789012")), Instant::now(), &Nothing)
+                .is_none()
+        );
+        assert!(rule.refuse(&head(None), Instant::now(), &Nothing).is_none());
+    }
 
     #[test]
     fn a_deleted_name_is_refused_then_free() {

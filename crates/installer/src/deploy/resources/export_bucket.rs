@@ -1,8 +1,12 @@
 //! `--export-bucket`: a bucket the function exports to that the stack does not own (another
 //! account's or region's, or one the user keeps). It is never created, changed or deleted; `up`
-//! only checks, before anything is written, that it exists and this account can reach it
-//! (HeadBucket: 404 no such bucket, 403 denied), so that a typo or a missing bucket policy is
-//! a one-line refusal instead of a failed export days later.
+//! only checks, before anything is written, that it exists, is owned by the account the exports
+//! will name (`--export-bucket-owner`, else this one) and this account can reach it (HeadBucket
+//! with ExpectedBucketOwner: 404 no such bucket, 403 denied or another owner), so that a typo, a
+//! missing bucket policy or a missing `--export-bucket-owner` is a one-line refusal instead of
+//! a failed export days later. S3 API reference, ExpectedBucketOwner: "If the account ID that
+//! you provide does not match the actual owner of the bucket, the request fails with the HTTP
+//! status code 403 Forbidden (access denied)."
 
 use aws_sdk_s3::error::SdkError;
 
@@ -18,6 +22,8 @@ pub struct ExportBucket;
 pub struct Desired {
     /// Its name.
     pub name: String,
+    /// The account that must own it: `--export-bucket-owner`, else the stack's.
+    pub owner: String,
 }
 
 /// What HeadBucket said.
@@ -43,7 +49,14 @@ impl Resource for ExportBucket {
 
     async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
         let name = desired.name.as_str();
-        match aws.s3.head_bucket().bucket(name).send().await {
+        let head = aws
+            .s3
+            .head_bucket()
+            .bucket(name)
+            .expected_bucket_owner(&desired.owner)
+            .send()
+            .await;
+        match head {
             Ok(_) => Ok(Observed::Reachable),
             Err(SdkError::ServiceError(e)) => match e.raw().status().as_u16() {
                 404 => Ok(Observed::Missing),
@@ -67,7 +80,8 @@ impl Resource for ExportBucket {
                 "export bucket {name} does not exist; create it first (any account or region) or fix --export-bucket"
             )),
             Observed::Denied => Change::Conflict(format!(
-                "export bucket {name} exists but denies this account; add the bucket policy from the README (\"Exports to another bucket\") or fix --export-bucket"
+                "export bucket {name} is not owned by account {owner} or denies this account; pass --export-bucket-owner with the account that owns it, add the bucket policy from the README (\"Exports to another bucket\"), or fix --export-bucket",
+                owner = desired.owner
             )),
         }
     }
@@ -96,6 +110,7 @@ mod tests {
     fn only_a_reachable_bucket_is_used_and_the_refusals_say_what_to_do() {
         let d = Desired {
             name: "vault".to_owned(),
+            owner: "123456789012".to_owned(),
         };
         assert_eq!(
             ExportBucket::diff(&d, &Observed::Reachable),
@@ -109,5 +124,10 @@ mod tests {
             panic!("a denying bucket is refused");
         };
         assert!(denied.contains("bucket policy"), "{denied}");
+        assert!(
+            denied.contains("not owned by account 123456789012")
+                && denied.contains("--export-bucket-owner"),
+            "{denied}"
+        );
     }
 }
