@@ -125,8 +125,10 @@ impl ExportSettings {
     }
 
     /// The ClientToken of `table`'s export of `period`: the same for every run of the period,
-    /// different for another bucket or prefix (so a changed setting is a new export, not an
-    /// IdempotentParameterMismatch).
+    /// different for another bucket or prefix (so a changed setting is a new export, not a
+    /// conflict: the same token with other parameters within 8 hours is refused, with the
+    /// operation's `ExportConflictException`; the ClientToken's own description names
+    /// `ImportConflictException`, which ExportTableToPointInTime does not declare).
     pub fn client_token(&self, table: &str, period: &str) -> String {
         let digest = Sha256::digest(
             format!("{table}\n{period}\n{}\n{}", self.bucket, self.prefix).as_bytes(),

@@ -436,7 +436,11 @@ impl Rule for ListBackupsPaging {
 /// same effect as one single call. A client token is valid for 8 hours after the first request
 /// that uses it is completed ... If you submit a request with the same client token but a
 /// change in other parameters within the 8-hour idempotency window, DynamoDB returns an
-/// ImportConflictException."
+/// ImportConflictException." That name is the import's: the errors ExportTableToPointInTime
+/// declares are ExportConflictException ("There was a conflict when writing to the specified
+/// S3 bucket"), InternalServerError, InvalidExportTimeException, LimitExceededException,
+/// PointInTimeRecoveryUnavailableException and TableNotFoundException, so the conflict is
+/// answered as ExportConflictException.
 pub struct ExportInProgress {
     window: Duration,
     /// Each export started: its ARN and when.
@@ -506,7 +510,7 @@ impl Rule for ExportInProgress {
         if parameters != export_parameters(call) {
             return Some(Reply::json_error(
                 DDB,
-                "ImportConflictException",
+                "ExportConflictException",
                 &format!("ClientToken {token} was used with other parameters within 8 hours"),
             ));
         }
@@ -939,7 +943,7 @@ mod tests {
                 &Completed,
             )
             .expect("refused");
-        assert_eq!(conflict.json()["__type"], "ImportConflictException");
+        assert_eq!(conflict.json()["__type"], "ExportConflictException");
         assert!(
             rule.refuse(&start, t0 + TOKEN_VALID, &Completed).is_none(),
             "after 8 hours the token is a new request"
