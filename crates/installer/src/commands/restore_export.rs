@@ -320,9 +320,23 @@ pub struct Imported {
     pub errors: i64,
 }
 
-/// Waits until the import is COMPLETED; a FAILED or CANCELLED one is an error with its reason.
+/// The first pause between two DescribeImport calls; each is twice the one before, up to
+/// [`MAX_POLL_PAUSE`]: an import takes minutes to hours, and a call a second for the
+/// [`IMPORT_PATIENCE`] would be 43,200 calls.
+const FIRST_POLL_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause between two DescribeImport calls.
+const MAX_POLL_PAUSE: Duration = Duration::from_secs(30);
+
+/// The pause after `pause`.
+fn next_pause(pause: Duration) -> Duration {
+    (pause * 2).min(MAX_POLL_PAUSE)
+}
+
+/// Waits until the import is COMPLETED, asking less and less often; a FAILED or CANCELLED one
+/// is an error with its reason.
 pub async fn wait(aws: &Aws, import_arn: &str) -> Result<Imported, AwsError> {
     let started = Instant::now();
+    let mut pause = FIRST_POLL_PAUSE;
     loop {
         let described = aws
             .dynamodb
@@ -356,7 +370,10 @@ pub async fn wait(aws: &Aws, import_arn: &str) -> Result<Imported, AwsError> {
                     "the import is still running; check the table later with `installer status`",
                 ));
             }
-            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => {
+                tokio::time::sleep(pause).await;
+                pause = next_pause(pause);
+            }
         }
     }
 }
@@ -364,6 +381,21 @@ pub async fn wait(aws: &Aws, import_arn: &str) -> Result<Imported, AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_import_is_asked_about_less_and_less_often() {
+        let mut pause = FIRST_POLL_PAUSE;
+        let (mut waited, mut calls) = (Duration::ZERO, 1u32);
+        while waited < IMPORT_PATIENCE {
+            waited += pause;
+            calls += 1;
+            pause = next_pause(pause);
+        }
+        assert_eq!(pause, MAX_POLL_PAUSE);
+        assert!(calls < 1_500, "{calls} DescribeImport calls over 12 h");
+        // A small import is still seen within seconds of its end.
+        assert_eq!(next_pause(FIRST_POLL_PAUSE), Duration::from_secs(2));
+    }
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingModeSummary, KeySchemaElement, KeyType,
         LocalSecondaryIndexDescription, ScalarAttributeType,
