@@ -251,3 +251,58 @@ fn no_credential_is_ever_printed_even_verbose() {
         }
     }
 }
+
+/// The README's policy for an export bucket in another account: it lets the stack's role write
+/// exactly what the role's own policy writes with, and lets the source account read the exports
+/// back (ImportTable reads them with the caller's `s3:GetObject` and `s3:ListBucket`), which an
+/// earlier version forgot, so a restore from that bucket would have been denied.
+#[test]
+fn the_readmes_cross_account_bucket_policy_lets_the_exports_be_written_and_read_back() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let after = readme
+        .split_once("A bucket in another account needs a policy")
+        .expect("the cross-account section")
+        .1;
+    let block = after
+        .split_once("```json")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("its JSON block")
+        .0;
+    let policy: Value = serde_json::from_str(block).expect("the README's policy is JSON");
+    let granted = |action: &str, resource: &str| {
+        policy["Statement"].as_array().unwrap().iter().any(|s| {
+            let actions = match &s["Action"] {
+                Value::String(a) => vec![a.as_str()],
+                Value::Array(all) => all.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            s["Effect"] == "Allow" && actions.contains(&action) && s["Resource"] == resource
+        })
+    };
+    let objects = "arn:aws:s3:::<bucket>/exports/*";
+    let role = vars("aws", "eu-west-1", &["Movies"]);
+    let role = PolicyVars {
+        export_bucket: Some("<bucket>".to_owned()),
+        ..role
+    }
+    .function_policy()
+    .expect("renders");
+    let writes = role["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "WriteExportsUnderTheirPrefix")
+        .expect("the role writes exports")["Action"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for action in writes.iter().filter_map(Value::as_str) {
+        assert!(granted(action, objects), "{action} for the role: {policy}");
+    }
+    assert!(granted("s3:GetObject", objects), "reading back: {policy}");
+    assert!(
+        granted("s3:ListBucket", "arn:aws:s3:::<bucket>"),
+        "listing: {policy}"
+    );
+}
