@@ -311,6 +311,46 @@ pub async fn reapply(
     Ok(done)
 }
 
+/// Puts back on `target` what the backup `backup_arn` recorded of its source table, for a source
+/// that no longer exists: its time-to-live attribute (DescribeBackup's
+/// `SourceTableFeatureDetails.TimeToLiveDescription`). Point-in-time recovery, deletion
+/// protection and tags are not in a backup's description, so they stay as a restore leaves them.
+pub async fn reapply_from_backup(
+    db: &Client,
+    backup_arn: &str,
+    target: &TableName,
+) -> Result<Reapplied, AwsError> {
+    let dst = target.as_str();
+    let described = db
+        .describe_backup()
+        .backup_arn(backup_arn)
+        .send()
+        .await
+        .aws("DescribeBackup", backup_arn)?;
+    let ttl = described
+        .backup_description()
+        .and_then(|d| d.source_table_feature_details())
+        .and_then(|f| f.time_to_live_description())
+        .filter(|t| t.time_to_live_status() == Some(&TimeToLiveStatus::Enabled))
+        .and_then(|t| t.attribute_name());
+    let mut done = Reapplied::default();
+    if let Some(attribute) = ttl {
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .map_err(|e| AwsError::malformed("UpdateTimeToLive", dst, &e.to_string()))?;
+        db.update_time_to_live()
+            .table_name(dst)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .aws("UpdateTimeToLive", dst)?;
+        done.ttl_attribute = Some(attribute.to_owned());
+    }
+    Ok(done)
+}
+
 /// Copies the tags of the table `source_arn` onto `target`; returns how many.
 async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<usize, AwsError> {
     let dst = target.as_str();

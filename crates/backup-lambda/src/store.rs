@@ -170,12 +170,26 @@ pub trait RecordSink: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct DynamoDbBackups {
     client: aws_sdk_dynamodb::Client,
+    /// The kinds of backup ListBackups asks for: `USER` unless [`DynamoDbBackups::every_kind`].
+    kinds: BackupTypeFilter,
 }
 
 impl DynamoDbBackups {
-    /// Wraps a DynamoDB client (build it once, at cold start).
+    /// Wraps a DynamoDB client (build it once, at cold start); listings hold `USER` backups.
     pub fn new(client: aws_sdk_dynamodb::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            kinds: BackupTypeFilter::User,
+        }
+    }
+
+    /// The same, listing every kind of backup (`ALL`: also `SYSTEM` ones, such as the
+    /// `<table>$DeletedTableBackup` DynamoDB keeps for 35 days of a table deleted with
+    /// point-in-time recovery on, and AWS Backup's), for a restore that may use any.
+    #[must_use]
+    pub fn every_kind(mut self) -> Self {
+        self.kinds = BackupTypeFilter::All;
+        self
     }
 }
 
@@ -309,7 +323,7 @@ impl BackupStore for DynamoDbBackups {
             .client
             .list_backups()
             .table_name(table.as_str())
-            .backup_type(BackupTypeFilter::User)
+            .backup_type(self.kinds.clone())
             .set_exclusive_start_backup_arn(start.map(str::to_owned))
             .send()
             .await

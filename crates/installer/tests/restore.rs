@@ -114,6 +114,73 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     }
 }
 
+/// The main disaster: the table itself is gone. Its backups outlive it, so `restore` brings it
+/// back from the newest one (with what the backup recorded of it), verified; a point in time of
+/// a table that no longer exists is refused in one line naming the system backup to use.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_table_is_restored_from_its_backups() {
+    let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
+    let stack = unique_name("del");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let flags = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let mut up = vec!["up", "--zip", zip.as_str()];
+    up.extend(flags);
+    installer_ok(&up);
+    let items = i64::from(count_items(&moto, &table).await);
+    let mut invoke = vec!["invoke"];
+    invoke.extend(flags);
+    let out = installer(&invoke);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
+    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
+        .await;
+
+    moto.delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the disaster");
+    let back = format!("{table}-back");
+    let restored = restore_json(&["--table", &table, "--to", &back]);
+    assert_eq!(restored["verified"], true, "{restored}");
+    assert_eq!(
+        restored["from"]["backup"]["name"],
+        run["backup_created"]["name"]
+    );
+    assert_eq!(restored["verification"]["restored_items"], items);
+    assert_eq!(i64::from(count_items(&moto, &back).await), items);
+
+    let out = installer(&[
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &format!("{table}-pit"),
+        "--time",
+        "2026-11-28T10:00:00Z",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no longer exists") && stderr.contains("$DeletedTableBackup"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+
+    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    moto.delete_table()
+        .table_name(&back)
+        .send()
+        .await
+        .expect("delete the restored table");
+}
+
 /// `installer restore <args>` through a proxy of its own, so that its writes can be counted.
 fn refused(proxy: &Proxy, args: &[&str]) -> String {
     let out: Output = installer_at(proxy.endpoint())

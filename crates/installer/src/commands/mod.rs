@@ -129,6 +129,21 @@ pub enum CommandError {
     /// The table to restore from does not exist.
     #[error("table {0} does not exist in this account and region; check --table and --region")]
     NoSource(String),
+    /// The table to restore from does not exist, and has no backup to restore.
+    #[error(
+        "table {0} does not exist in this account and region and has no backup to restore; check --table and --region, or pass --any to consider backups this tool did not make"
+    )]
+    NoSourceNorBackup(String),
+    /// `--time` of a table that no longer exists.
+    #[error(
+        "table {0} no longer exists, so it has no point-in-time window; if it was deleted with point-in-time recovery on, DynamoDB kept its last state as the backup {0}$DeletedTableBackup: restore that with --any and no --time"
+    )]
+    DeletedSourcePointInTime(String),
+    /// `--from-export` of a table that no longer exists.
+    #[error(
+        "table {0} no longer exists, and a restore from an export takes its keys and indexes from the table; restore one of its backups instead (without --from-export)"
+    )]
+    DeletedSourceExport(String),
     /// No backup to restore.
     #[error(transparent)]
     Choice(#[from] backup_lambda::restore::ChoiceError),

@@ -78,8 +78,17 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let aws = Aws::connect(connect).await?;
     let db = &aws.dynamodb;
     let (source, target) = (&request.source, &request.target);
-    if restore::status(db, source).await?.is_none() {
-        return Err(CommandError::NoSource(source.to_string()));
+    // A deleted table is the main disaster to recover from: its backups outlive it (and one
+    // deleted with point-in-time recovery on leaves `<table>$DeletedTableBackup`, a SYSTEM backup
+    // kept 35 days: developer guide, "Delete a table with PITR enabled").
+    let source_exists = restore::status(db, source).await?.is_some();
+    if !source_exists {
+        if request.time.is_some() {
+            return Err(CommandError::DeletedSourcePointInTime(source.to_string()));
+        }
+        if request.export.is_some() {
+            return Err(CommandError::DeletedSourceExport(source.to_string()));
+        }
     }
     if restore::status(db, target).await?.is_some() {
         return Err(CommandError::TargetTaken(target.to_string()));
@@ -87,7 +96,12 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     if let Some(pick) = &request.export {
         return from_export(&aws, &request, pick, !args.no_tags).await;
     }
-    let from = chosen(&aws, &request, args.any).await?;
+    let from = chosen(&aws, &request, args.any, source_exists).await?;
+    if !source_exists {
+        report!(
+            "table {source} no longer exists: restoring it from its backup, with the settings the backup recorded"
+        );
+    }
     report!("restoring {source} into {target} from {from}");
     let progress = Progress::new();
     let started = Instant::now();
@@ -112,7 +126,12 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
         .await?;
     let wait_ms = waited.elapsed().as_millis();
     let reapplying = Instant::now();
-    let reapplied = restore::reapply(db, source, target, !args.no_tags).await?;
+    let reapplied = match &from {
+        RestoredFrom::Backup { arn, .. } if !source_exists => {
+            restore::reapply_from_backup(db, arn, target).await?
+        }
+        _ => restore::reapply(db, source, target, !args.no_tags).await?,
+    };
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let verification = match &from {
@@ -228,8 +247,15 @@ async fn from_export(
 }
 
 /// What to restore from: the backup the request names (refused when there is none), or the
-/// point in time (refused outside the table's point-in-time window).
-async fn chosen(aws: &Aws, request: &Request, any: bool) -> Result<RestoredFrom, CommandError> {
+/// point in time (refused outside the table's point-in-time window). With `any`, backups of every
+/// kind are listed (SYSTEM ones too); a source that no longer exists and has no backup is
+/// refused as missing.
+async fn chosen(
+    aws: &Aws,
+    request: &Request,
+    any: bool,
+    source_exists: bool,
+) -> Result<RestoredFrom, CommandError> {
     let source = &request.source;
     if let Some(at) = request.time {
         let window = restore::pitr_window(&aws.dynamodb, source).await?;
@@ -248,9 +274,12 @@ async fn chosen(aws: &Aws, request: &Request, any: bool) -> Result<RestoredFrom,
             }),
         };
     }
-    let backups = DynamoDbBackups::new(aws.dynamodb.clone())
-        .list_backups(source)
-        .await?;
+    let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let store = if any { store.every_kind() } else { store };
+    let backups = store.list_backups(source).await?;
+    if !source_exists && backups.is_empty() {
+        return Err(CommandError::NoSourceNorBackup(source.to_string()));
+    }
     let backup = restore::choose(source, &backups, &request.choice, any)?;
     Ok(RestoredFrom::Backup {
         name: backup.name,
