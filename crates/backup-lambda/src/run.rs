@@ -18,6 +18,12 @@ use crate::request::{BackupRequest, RequestError, Settings};
 use crate::retention::{self, Backup};
 use crate::store::{BackupStore, RecordSink};
 
+/// What a tagged table's AccessDeniedException most likely means: the role's `CreateBackup` is
+/// conditioned on the tag, and DynamoDB evaluates tag conditions "as if no tags are present" in
+/// an account or region where its attribute-based access control is not enabled (developer
+/// guide, "Enabling ABAC in DynamoDB").
+pub const ABAC_HINT: &str = "the role may back up only tables carrying the tag, and where DynamoDB's attribute-based access control (ABAC) is not enabled for this account and region tag conditions match no table: enable ABAC (DynamoDB console, Settings), or run `installer up` again with --no-tag-conditions";
+
 /// At most this many tables backed up at once by a run over a tag (the pacers keep their calls
 /// within DynamoDB's rates whatever this is).
 const TABLE_CONCURRENCY: usize = 8;
@@ -549,7 +555,14 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
                 Err(e) => result.failures.push(TableFailure {
                     table,
                     error_type: e.error_type(),
-                    error: e.to_string(),
+                    error: match &e {
+                        RunError::CreateBackup { source, .. }
+                            if source.is("AccessDeniedException") =>
+                        {
+                            format!("{e}; {ABAC_HINT}")
+                        }
+                        _ => e.to_string(),
+                    },
                 }),
             }
         }
@@ -849,6 +862,8 @@ mod tests {
         page_size: Option<usize>,
         /// ListTagsOfResource of these tables fails.
         unreadable_tags: HashSet<String>,
+        /// CreateBackup of these tables is denied (AccessDeniedException).
+        denied_tables: HashSet<String>,
         /// When each ListTagsOfResource was made.
         tag_calls: Mutex<Vec<tokio::time::Instant>>,
     }
@@ -898,6 +913,9 @@ mod tests {
             self.calls.lock().unwrap().push(format!("create {name}"));
             if self.fail_create || self.fail_tables.contains(table.as_str()) {
                 return Err(aws_error("CreateBackup", "TableNotFoundException"));
+            }
+            if self.denied_tables.contains(table.as_str()) {
+                return Err(aws_error("CreateBackup", "AccessDeniedException"));
             }
             {
                 let mut not_yet = self.not_yet.lock().unwrap();
@@ -1892,6 +1910,33 @@ mod tests {
         assert!(
             closest >= Duration::from_millis(100),
             "tag reads {closest:?} apart: over 10 a second"
+        );
+    }
+
+    /// A tagged table whose backup is denied: most likely the account has no ABAC for DynamoDB,
+    /// so the role's tag condition matches nothing. The failure says so, and what to do.
+    #[tokio::test(start_paused = true)]
+    async fn a_denied_tagged_table_names_abac_and_the_way_out() {
+        let tagged = vec![("backup".to_owned(), "daily".to_owned())];
+        let store = FakeStore {
+            tables: vec![("Orders".to_owned(), tagged)],
+            denied_tables: HashSet::from(["Orders".to_owned()]),
+            ..FakeStore::default()
+        };
+        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        let run = function
+            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
+            .await
+            .unwrap();
+        let failure = &run.failures[0];
+        assert_eq!(failure.error_type, "AccessDeniedException");
+        assert!(
+            failure.error.contains("ABAC") && failure.error.contains("--no-tag-conditions"),
+            "{failure:?}"
         );
     }
 

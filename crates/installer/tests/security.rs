@@ -28,6 +28,7 @@ fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
         drill: false,
         export_bucket: None,
         table_tag: None,
+        tag_conditions: true,
     }
 }
 
@@ -49,8 +50,15 @@ fn rendered() -> Vec<(String, Value)> {
         table_tag: Some(("backup".to_owned(), "daily".to_owned())),
         ..vars("aws", "eu-west-1", &[])
     };
+    let by_tag_unconditioned = PolicyVars {
+        drill: true,
+        table_tag: Some(("backup".to_owned(), "daily".to_owned())),
+        tag_conditions: false,
+        ..vars("aws", "eu-west-1", &[])
+    };
     for v in [
         by_tag,
+        by_tag_unconditioned,
         vars("aws", "us-east-1", &["Movies"]),
         vars("aws", "eu-west-1", &["Movies", "Orders", "audit.log-2026"]),
         vars("aws-cn", "cn-north-1", &["Movies"]),

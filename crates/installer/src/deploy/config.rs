@@ -160,6 +160,12 @@ pub struct StackArgs {
     /// where exports need it; without it such a table is refused.
     #[arg(long, env = "INSTALLER_ENABLE_PITR")]
     pub enable_pitr: bool,
+    /// With --table-tag: grant CreateBackup and ExportTableToPointInTime on the account's tables
+    /// without the aws:ResourceTag condition, for accounts and regions where DynamoDB's
+    /// attribute-based access control (ABAC) is not enabled, which evaluate tag conditions as if
+    /// no table had tags. The function still backs up only the tagged tables.
+    #[arg(long, env = "INSTALLER_NO_TAG_CONDITIONS")]
+    pub no_tag_conditions: bool,
 }
 
 /// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
@@ -222,6 +228,11 @@ pub enum ConfigError {
         "--enable-pitr needs tables named with --table: with --table-tag, `up` does not know the tables; turn point-in-time recovery on for each tagged table yourself"
     )]
     PitrByTag,
+    /// `--no-tag-conditions` without `--table-tag`.
+    #[error(
+        "--no-tag-conditions applies to tables chosen with --table-tag; drop it, or choose the tables with --table-tag"
+    )]
+    TagConditionsWithoutTag,
     /// A table name is not a DynamoDB table name.
     #[error("invalid --table: {0}")]
     Table(#[from] TableNameError),
@@ -298,6 +309,9 @@ pub struct StackConfig {
     pub export: Option<ExportConfig>,
     /// Whether point-in-time recovery may be turned on for tables the stack did not make.
     pub enable_pitr: bool,
+    /// With a tag: whether the role's table actions are conditioned on it (off with
+    /// `--no-tag-conditions`).
+    pub tag_conditions: bool,
 }
 
 /// Checks an e-mail address closely enough to catch typos before SNS is asked: one `@`, a
@@ -550,6 +564,8 @@ impl StackConfig {
             }
         } else if tables.is_empty() {
             return Err(ConfigError::NoTable);
+        } else if args.no_tag_conditions {
+            return Err(ConfigError::TagConditionsWithoutTag);
         }
         let buckets = [
             ("bucket", &args.bucket),
@@ -607,6 +623,7 @@ impl StackConfig {
             alerts: alerts(args)?,
             export,
             enable_pitr: args.enable_pitr,
+            tag_conditions: !args.no_tag_conditions,
         })
         .and_then(Self::check_alarm_names)
     }

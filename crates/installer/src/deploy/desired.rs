@@ -69,6 +69,7 @@ impl Desired {
                 .table_tag
                 .as_ref()
                 .map(|t| (t.key.clone(), t.value.clone())),
+            tag_conditions: config.tag_conditions,
         };
         let role_name = config.role_name();
         let topic_name = alerts::topic_name(config.function_name());

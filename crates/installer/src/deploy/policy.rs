@@ -73,6 +73,11 @@ pub struct PolicyVars {
     /// The tag (key, value) that chooses the tables, when they are not named: the table ARNs
     /// become `table/*`, and the actions that accept `aws:ResourceTag` are conditioned on it.
     pub table_tag: Option<(String, String)>,
+    /// With a tag, whether the table statements are conditioned on it: DynamoDB evaluates tag
+    /// conditions "as if no tags are present" in an account or region where its
+    /// attribute-based access control is not enabled (developer guide, "Enabling ABAC in
+    /// DynamoDB"), so there they would deny every table; the function filters by tag itself.
+    pub tag_conditions: bool,
 }
 
 /// The statements on table resources whose actions accept the `aws:ResourceTag/<key>`
@@ -241,7 +246,7 @@ impl PolicyVars {
             let conditioned = statement["Sid"]
                 .as_str()
                 .is_some_and(|sid| TAG_CONDITIONED.contains(&sid));
-            if conditioned {
+            if conditioned && self.tag_conditions {
                 statement["Condition"] = serde_json::json!({
                     "StringEquals": {format!("aws:ResourceTag/{key}"): value}
                 });
@@ -297,6 +302,7 @@ mod tests {
             drill: false,
             export_bucket: None,
             table_tag: None,
+            tag_conditions: true,
         }
     }
 
@@ -461,6 +467,22 @@ mod tests {
             "*"
         );
         assert_eq!(statement(&policy, "FindTheTaggedTables")["Resource"], all);
+
+        // Where ABAC is not enabled, tag conditions match no table: --no-tag-conditions grants
+        // the same actions on the account's tables without them.
+        let plain = PolicyVars {
+            table_tag: Some(("backup".into(), "daily".into())),
+            export_bucket: Some("vault".into()),
+            tag_conditions: false,
+            ..vars(&[])
+        }
+        .function_policy()
+        .expect("renders");
+        for sid in TAG_CONDITIONED {
+            let s = statement(&plain, sid);
+            assert_eq!(s["Resource"], all, "{sid}");
+            assert!(s["Condition"].is_null(), "{sid}: {s}");
+        }
     }
 
     #[test]
