@@ -354,14 +354,21 @@ pub async fn reapply_from_backup(
 /// Copies the tags of the table `source_arn` onto `target`; returns how many.
 async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<usize, AwsError> {
     let dst = target.as_str();
-    let tags = db
-        .list_tags_of_resource()
-        .resource_arn(source_arn)
-        .send()
-        .await
-        .aws("ListTagsOfResource", dst)?
-        .tags
-        .unwrap_or_default();
+    // Every page (ListTagsOfResource: "NextToken ... fetches the next page of results").
+    let tags = crate::store::BackupStore::table_tags(
+        &crate::store::DynamoDbBackups::new(db.clone()),
+        source_arn,
+    )
+    .await?
+    .into_iter()
+    .map(|(key, value)| {
+        aws_sdk_dynamodb::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    })
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|e| AwsError::malformed("TagResource", dst, &e.to_string()))?;
     if tags.is_empty() {
         return Ok(0);
     }
@@ -522,7 +529,7 @@ pub async fn verify(
     Ok(Verification {
         expected_items: source.and_then(|s| s.item_count()),
         count_source: CountSource::Approximate,
-        restored_items: count_items(db, target).await?,
+        restored_items: count_items(db, target, false).await?,
         keys_match: source.map(|s| keys(s.key_schema())) == table.map(|t| keys(t.key_schema())),
         indexes_match: source_indexes == restored_indexes,
     })
@@ -571,7 +578,9 @@ pub async fn verify_import(
     Ok(Verification {
         expected_items,
         count_source: CountSource::Exact,
-        restored_items: count_items(db, target).await?,
+        // Compared exactly, so read consistently (Scan, API reference: "ConsistentRead ... The
+        // default setting for ConsistentRead is false"): an import's last writes count.
+        restored_items: count_items(db, target, true).await?,
         keys_match: from.as_ref().map(|f| &f.0) == to.as_ref().map(|t| &t.0),
         indexes_match: from.as_ref().map(|f| &f.1) == to.as_ref().map(|t| &t.1),
     })
@@ -590,8 +599,13 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
-/// How many items `table` holds: a paged `Select=COUNT` scan.
-pub async fn count_items(db: &Client, table: &TableName) -> Result<i64, AwsError> {
+/// How many items `table` holds: a paged `Select=COUNT` scan, strongly consistent when
+/// `consistent` (twice the read units).
+pub async fn count_items(
+    db: &Client,
+    table: &TableName,
+    consistent: bool,
+) -> Result<i64, AwsError> {
     let mut total = 0i64;
     let mut start = None;
     loop {
@@ -599,6 +613,7 @@ pub async fn count_items(db: &Client, table: &TableName) -> Result<i64, AwsError
             .scan()
             .table_name(table.as_str())
             .select(Select::Count)
+            .consistent_read(consistent)
             .set_exclusive_start_key(start)
             .send()
             .await

@@ -688,6 +688,48 @@ impl Rule for ItemCountApproximate {
     }
 }
 
+/// ListTagsOfResource answers a table's tags a page at a time, with `NextToken` while more
+/// remain (moto answers every tag at once and ignores `NextToken`).
+///
+/// ListTagsOfResource (API reference): "NextToken: If this value is returned, there are
+/// additional results to be displayed. To retrieve them, call ListTagsOfResource again, with
+/// NextToken set to this value." The page size is DynamoDB's own: one tag here, so that a
+/// caller reading one page only is caught (the stack's tables carry two).
+#[derive(Default)]
+pub struct ListTagsPaging;
+
+/// Tags per ListTagsOfResource page.
+const TAGS_PER_PAGE: usize = 1;
+
+impl Rule for ListTagsPaging {
+    fn name(&self) -> &'static str {
+        "ListTagsPaging"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if !call.is(DDB, "ListTagsOfResource") || !reply.ok() {
+            return;
+        }
+        let from: usize = call
+            .field("NextToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        reply.edit_json(|json| {
+            let all = json["Tags"].as_array().cloned().unwrap_or_default();
+            let page: Vec<Value> = all.iter().skip(from).take(TAGS_PER_PAGE).cloned().collect();
+            let next = from + page.len();
+            json["Tags"] = Value::Array(page);
+            if let Some(fields) = json.as_object_mut() {
+                if next < all.len() {
+                    fields.insert("NextToken".to_owned(), Value::from(next.to_string()));
+                } else {
+                    fields.remove("NextToken");
+                }
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Nothing, json_call, ok};
@@ -1094,6 +1136,26 @@ mod tests {
             page(json!({"ExclusiveStartBackupArn": "arn:5"})).0,
             vec!["arn:6".to_owned()]
         );
+    }
+
+    #[test]
+    fn tags_come_a_page_at_a_time() {
+        let rule = ListTagsPaging;
+        let tags = json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]});
+        let first = json_call(DDB, "ListTagsOfResource", json!({"ResourceArn": "arn:t"}));
+        let mut page = ok(tags.clone());
+        rule.answered(&first, &mut page, Instant::now());
+        assert_eq!(page.json()["Tags"], json!([{"Key": "a", "Value": "1"}]));
+        assert_eq!(page.json()["NextToken"], "1");
+        let second = json_call(
+            DDB,
+            "ListTagsOfResource",
+            json!({"ResourceArn": "arn:t", "NextToken": "1"}),
+        );
+        let mut last = ok(tags);
+        rule.answered(&second, &mut last, Instant::now());
+        assert_eq!(last.json()["Tags"], json!([{"Key": "b", "Value": "2"}]));
+        assert!(last.json().get("NextToken").is_none());
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod sns;
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
     AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ItemCountApproximate,
-    ListBackupsPaging, RestoreCreating, TableDeleting, TagsEventuallyConsistent,
+    ListBackupsPaging, ListTagsPaging, RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{
@@ -489,6 +489,7 @@ impl Strict {
                 Box::new(AccountRate::delete_backup()),
                 Box::new(AccountRate::list_tags_of_resource()),
                 Box::new(ListBackupsPaging::default()),
+                Box::new(ListTagsPaging),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),

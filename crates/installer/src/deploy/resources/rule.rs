@@ -349,13 +349,7 @@ async fn put_targets(
         })
         .unwrap_or_default();
     if !stale.is_empty() {
-        aws.events
-            .remove_targets()
-            .rule(name)
-            .set_ids(Some(stale))
-            .send()
-            .await
-            .aws("RemoveTargets", name)?;
+        remove_targets(aws, name, stale).await?;
     }
     let targets = desired
         .targets
@@ -386,6 +380,35 @@ async fn put_targets(
                 .unwrap_or("no reason given");
             return Err(AwsError::malformed("PutTargets", name, why));
         }
+    }
+    Ok(())
+}
+
+/// Removes the targets `ids` from the rule. RemoveTargets "can partially fail" (API reference:
+/// "If one or more targets cannot be removed, the response has a non-zero FailedEntryCount"), so
+/// a failed entry is an error, not a silent leftover.
+async fn remove_targets(aws: &Aws, name: &str, ids: Vec<String>) -> Result<(), AwsError> {
+    let out = aws
+        .events
+        .remove_targets()
+        .rule(name)
+        .set_ids(Some(ids))
+        .send()
+        .await
+        .aws("RemoveTargets", name)?;
+    if out.failed_entry_count() > 0 {
+        let why = out
+            .failed_entries()
+            .first()
+            .map(|f| {
+                format!(
+                    "target {} not removed: {}",
+                    f.target_id().unwrap_or("?"),
+                    f.error_message().unwrap_or("no reason given")
+                )
+            })
+            .unwrap_or_else(|| "a target was not removed".to_owned());
+        return Err(AwsError::malformed("RemoveTargets", name, &why));
     }
     Ok(())
 }
@@ -588,13 +611,7 @@ pub async fn delete(aws: &Aws, name: &str) -> Result<(), AwsError> {
     };
     let ids: Vec<String> = listed.targets().iter().map(|t| t.id().to_owned()).collect();
     if !ids.is_empty() {
-        aws.events
-            .remove_targets()
-            .rule(name)
-            .set_ids(Some(ids))
-            .send()
-            .await
-            .aws("RemoveTargets", name)?;
+        remove_targets(aws, name, ids).await?;
     }
     absent_if(
         aws.events

@@ -197,7 +197,6 @@ pub struct Observed {
 
 /// Reads the table and its tags.
 pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, AwsError> {
-    let name = table.as_str();
     let Some(table) = describe(aws, table).await? else {
         return Ok(None);
     };
@@ -209,16 +208,11 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
     let Some(arn) = table.table_arn else {
         return Ok(None);
     };
-    let tags = aws
-        .dynamodb
-        .list_tags_of_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .aws("ListTagsOfResource", name)?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+    // Every page: a table may have up to 50 tags and ListTagsOfResource pages them.
+    let tags = DynamoDbBackups::new(aws.dynamodb.clone())
+        .table_tags(&arn)
+        .await?
+        .into_iter()
         .collect();
     Ok(Some(Observed {
         arn,
