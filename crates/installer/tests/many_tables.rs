@@ -59,6 +59,23 @@ async fn seven_tables_take_two_rules_and_three_take_one_again() {
         "one invoke permission per rule: {sources:?}"
     );
 
+    // One execution reserved per table's target, so seven tables' runs need not queue.
+    let reserved = |aws: &support::aws::Clients| {
+        let lambda = aws.lambda.clone();
+        let stack = stack.clone();
+        async move {
+            lambda
+                .get_function()
+                .function_name(&stack)
+                .send()
+                .await
+                .expect("the function")
+                .concurrency()
+                .and_then(|c| c.reserved_concurrent_executions())
+        }
+    };
+    assert_eq!(reserved(&aws).await, Some(7));
+
     let again = installer_ok(&args("up", 7));
     assert!(again.contains("no changes"), "{again}");
 
@@ -83,6 +100,7 @@ async fn seven_tables_take_two_rules_and_three_take_one_again() {
         "the second rule is gone"
     );
     assert_eq!(policy_statements(&aws, &stack).await.len(), 1);
+    assert_eq!(reserved(&aws).await, Some(3), "and three for three tables");
 
     let mut down = args("down", 7);
     down.push("--yes");

@@ -47,6 +47,8 @@ pub struct Desired {
     pub no_export_missing_alarm: Option<NoWindow>,
     /// The stack's tags.
     pub tags: Tags,
+    /// The longest time between two firings of the schedule, when known.
+    pub schedule_interval: Option<std::time::Duration>,
 }
 
 impl Desired {
@@ -164,7 +166,8 @@ impl Desired {
                 timeout: i32::try_from(config.timeout).unwrap_or(i32::MAX),
                 environment: environment(config, &bucket_name),
                 tags: tags.clone(),
-                reserve_concurrency: true,
+                // One target per named table; a tag's tables are one target, one invocation.
+                concurrency: Some(function::concurrency_for(config.tables.len())),
                 async_invoke: function::AsyncInvoke::for_schedule(config.schedule.interval()),
             },
             rules: rules(config, aws, &tags),
@@ -174,22 +177,46 @@ impl Desired {
             no_missing_alarm: watch.no_missing_alarm,
             no_export_missing_alarm: watch.no_export_missing_alarm,
             tags,
+            schedule_interval: config.schedule.interval(),
         })
     }
 
-    /// The same stack, settled against the account: where it has no concurrency left to reserve
-    /// (and the function holds none yet), the function goes without a reservation (with a
-    /// warning) rather than failing. Call before planning.
+    /// The same stack, settled against the account: the reservation is what the account has
+    /// room for (its free reservable executions plus what the function holds already); with no
+    /// room at all the function goes without one, with fewer than wanted it takes what there is,
+    /// each with a warning, rather than failing. Call before planning.
     pub fn settled(mut self, observed: &Observed) -> Self {
-        let reserved = observed
+        let held = observed
             .function
             .as_ref()
             .and_then(|f| f.concurrency)
-            .is_some();
-        if !observed.can_reserve && !reserved {
-            self.function.reserve_concurrency = false;
+            .unwrap_or(0);
+        if let (Some(wanted), Some(free)) = (self.function.concurrency, observed.reservable) {
+            let room = free + held;
+            if room < 1 {
+                self.function.concurrency = None;
+                tracing::warn!(
+                    "this account's Lambda concurrency limit leaves none to reserve, so scheduled runs are not kept from overlapping; ask AWS to raise the limit to reserve one"
+                );
+            } else if room < wanted {
+                self.function.concurrency = Some(room);
+                tracing::warn!(
+                    "this account's Lambda concurrency limit leaves {room} of the {wanted} executions wanted to reserve; the tables' runs queue behind each other"
+                );
+            }
+        }
+        let targets = self.rules.iter().map(|r| r.targets.len()).sum::<usize>();
+        let drills = self.function.environment.contains_key("DRILL_EVERY");
+        if let Some(interval) = self.schedule_interval
+            && let Some(queue) = function::queue_time(targets, self.function.concurrency, drills)
+            && queue > interval
+        {
             tracing::warn!(
-                "this account's Lambda concurrency limit leaves none to reserve, so scheduled runs are not kept from overlapping; ask AWS to raise the limit to reserve one"
+                "{targets} tables' runs may take about {} s in all at {} at once, longer than the schedule's {} s between runs: runs will drift and Lambda drops events older than {} s; choose a longer --schedule or split the tables across stacks",
+                queue.as_secs(),
+                self.function.concurrency.unwrap_or(1),
+                interval.as_secs(),
+                self.function.async_invoke.max_event_age_seconds
             );
         }
         self

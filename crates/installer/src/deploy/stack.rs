@@ -56,8 +56,8 @@ pub struct Observed {
     /// The stack's rules that are no longer desired (fewer tables than before), with what they
     /// hold.
     pub stale_rules: Vec<(rule::Desired, Option<rule::Observed>)>,
-    /// The account has concurrency left to reserve one execution for the function.
-    pub can_reserve: bool,
+    /// How many more executions the account can reserve (`None`: unknown, counts as enough).
+    pub reservable: Option<i32>,
     /// The stack's alert topic, if it exists.
     pub topic: Option<topic::Observed>,
     /// Each desired alarm, in order.
@@ -79,7 +79,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
     let (
         export_bucket,
         alerts,
-        (log_group, role, bucket, tables, function, rules, stale, can_reserve),
+        (log_group, role, bucket, tables, function, rules, stale, reservable),
     ) = tokio::try_join!(
         export_bucket,
         async {
@@ -98,7 +98,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
                 Function::observe(aws, &desired.function),
                 try_join_all(desired.rules.iter().map(|r| Rule::observe(aws, r))),
                 rule::stale(aws, &prefix, &desired.rules, &desired.tags),
-                function::can_reserve(aws),
+                function::reservable_concurrency(aws),
             )
         },
     )?;
@@ -120,7 +120,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         function,
         rules,
         stale_rules,
-        can_reserve,
+        reservable,
         topic,
         alarms,
         stale_alarms,

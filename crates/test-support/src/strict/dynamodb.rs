@@ -694,7 +694,8 @@ impl Rule for ItemCountApproximate {
 /// ListTagsOfResource (API reference): "NextToken: If this value is returned, there are
 /// additional results to be displayed. To retrieve them, call ListTagsOfResource again, with
 /// NextToken set to this value." The page size is DynamoDB's own: one tag here, so that a
-/// caller reading one page only is caught (the stack's tables carry two).
+/// caller reading one page only is caught (the stack's tables carry two); the token is moto's
+/// own (the last key of the page).
 #[derive(Default)]
 pub struct ListTagsPaging;
 
@@ -707,23 +708,33 @@ impl Rule for ListTagsPaging {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
-        if !call.is(DDB, "ListTagsOfResource") || !reply.ok() {
+        if !call.is(DDB, "ListTagsOfResource") {
             return;
         }
-        let from: usize = call
-            .field("NextToken")
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+        // moto pages too (ten a page, `NextToken` the last key given, which it starts after), so
+        // its answer to a follow-up is already the rest: the first tag of it is this page.
+        if !reply.ok() {
+            return;
+        }
         reply.edit_json(|json| {
-            let all = json["Tags"].as_array().cloned().unwrap_or_default();
-            let page: Vec<Value> = all.iter().skip(from).take(TAGS_PER_PAGE).cloned().collect();
-            let next = from + page.len();
+            let Some(all) = json.get("Tags").and_then(Value::as_array).cloned() else {
+                return;
+            };
+            let more = all.len() > TAGS_PER_PAGE || json.get("NextToken").is_some();
+            let page: Vec<Value> = all.into_iter().take(TAGS_PER_PAGE).collect();
+            let last = page
+                .last()
+                .and_then(|t| t["Key"].as_str())
+                .map(str::to_owned);
             json["Tags"] = Value::Array(page);
             if let Some(fields) = json.as_object_mut() {
-                if next < all.len() {
-                    fields.insert("NextToken".to_owned(), Value::from(next.to_string()));
-                } else {
-                    fields.remove("NextToken");
+                match last.filter(|_| more) {
+                    Some(key) => {
+                        fields.insert("NextToken".to_owned(), Value::from(key));
+                    }
+                    None => {
+                        fields.remove("NextToken");
+                    }
                 }
             }
         });
@@ -1141,18 +1152,19 @@ mod tests {
     #[test]
     fn tags_come_a_page_at_a_time() {
         let rule = ListTagsPaging;
-        let tags = json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]});
         let first = json_call(DDB, "ListTagsOfResource", json!({"ResourceArn": "arn:t"}));
-        let mut page = ok(tags.clone());
+        let mut page =
+            ok(json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]}));
         rule.answered(&first, &mut page, Instant::now());
         assert_eq!(page.json()["Tags"], json!([{"Key": "a", "Value": "1"}]));
-        assert_eq!(page.json()["NextToken"], "1");
+        assert_eq!(page.json()["NextToken"], "a");
+        // moto answers the follow-up (NextToken "a") with the tags after "a".
         let second = json_call(
             DDB,
             "ListTagsOfResource",
-            json!({"ResourceArn": "arn:t", "NextToken": "1"}),
+            json!({"ResourceArn": "arn:t", "NextToken": "a"}),
         );
-        let mut last = ok(tags);
+        let mut last = ok(json!({"Tags": [{"Key": "b", "Value": "2"}]}));
         rule.answered(&second, &mut last, Instant::now());
         assert_eq!(last.json()["Tags"], json!([{"Key": "b", "Value": "2"}]));
         assert!(last.json().get("NextToken").is_none());

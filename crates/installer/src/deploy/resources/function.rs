@@ -1,6 +1,8 @@
 //! The Lambda function `<stack>`: `provided.al2023`, handler `bootstrap`, the deployment zip,
-//! the retention settings as environment variables, reserved concurrency 1 so that
-//! scheduled runs never overlap, and no retries of a failed asynchronous invocation.
+//! the retention settings as environment variables, reserved concurrency sized to the scheduled
+//! targets (one per table, at most ten at once, so that a run of one table never overlaps
+//! another run of itself yet the tables need not queue behind each other), and no retries of a
+//! failed asynchronous invocation.
 //!
 //! EventBridge invokes the function asynchronously, and "if the function returns an error, by
 //! default Lambda attempts to run it two more times ... Function errors include errors returned
@@ -122,7 +124,9 @@ impl Resource for Function {
                 ),
                 (
                     Field::Concurrency,
-                    desired.reserve_concurrency && o.concurrency != Some(CONCURRENCY),
+                    desired
+                        .concurrency
+                        .is_some_and(|c| o.concurrency != Some(c)),
                 ),
                 (
                     Field::AsyncInvoke,
@@ -150,7 +154,7 @@ impl Resource for Function {
         let fields: Vec<Field> = match change {
             Change::Create => {
                 create(aws, desired, &zip()?).await?;
-                if desired.reserve_concurrency {
+                if desired.concurrency.is_some() {
                     vec![Field::Concurrency, Field::AsyncInvoke]
                 } else {
                     vec![Field::AsyncInvoke]
@@ -171,7 +175,11 @@ impl Resource for Function {
                     code_updated = true;
                 }
                 Field::Configuration => update_configuration(aws, desired).await?,
-                Field::Concurrency => reserve(aws, name).await?,
+                Field::Concurrency => {
+                    if let Some(concurrency) = desired.concurrency {
+                        reserve(aws, name, concurrency).await?;
+                    }
+                }
                 Field::AsyncInvoke => {
                     configure_async_invoke(aws, name, desired.async_invoke).await?
                 }
@@ -203,8 +211,21 @@ const ROLE_PROPAGATION: Duration = Duration::from_secs(150);
 /// How often it asks meanwhile: propagation usually takes seconds, so polling (rather than
 /// backing off) lets `up` go on within a second of the role becoming usable.
 const ROLE_POLL: Duration = Duration::from_secs(1);
-/// The reserved concurrency: one run at a time.
-const CONCURRENCY: i32 = 1;
+/// The most executions reserved: beyond ten tables, runs queue a little rather than take more
+/// of the account's pool (and DynamoDB's per-account rates, which every instance paces only for
+/// itself).
+const MAX_CONCURRENCY: i32 = 10;
+
+/// The reserved concurrency for `targets` scheduled targets (tables), all fired at the same
+/// moment: one execution each, up to [`MAX_CONCURRENCY`]. With one, the tutorial's stack, runs
+/// never overlap; with several, a table's run does not wait for every other table's (with
+/// drills waiting up to 30 s each, a queue of runs would drift by minutes, and Lambda drops an
+/// event that waited longer than its maximum age).
+pub fn concurrency_for(targets: usize) -> i32 {
+    i32::try_from(targets)
+        .unwrap_or(MAX_CONCURRENCY)
+        .clamp(1, MAX_CONCURRENCY)
+}
 
 /// How Lambda treats the function's asynchronous invocations (FunctionEventInvokeConfig).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,9 +269,9 @@ pub struct Desired {
     pub environment: HashMap<String, String>,
     /// The stack's tags.
     pub tags: Tags,
-    /// Reserve concurrency 1 (false where the account's concurrency limit leaves none to
-    /// reserve, as on new accounts limited to 10).
-    pub reserve_concurrency: bool,
+    /// The executions to reserve ([`concurrency_for`]); `None` where the account's concurrency
+    /// limit leaves none to reserve, as on new accounts limited to 10.
+    pub concurrency: Option<i32>,
     /// Retries and event age of asynchronous (scheduled) invocations.
     pub async_invoke: AsyncInvoke,
 }
@@ -290,18 +311,39 @@ fn lambda_arch(arch: Arch) -> Architecture {
     }
 }
 
-/// Whether the account can reserve one more concurrent execution: Lambda keeps at least 100
-/// (or the whole limit, on accounts limited below 100) unreserved. Unknown counts as yes.
-pub async fn can_reserve(aws: &Aws) -> Result<bool, AwsError> {
+/// How long one scheduled run of one table takes at most, as planned: the backup, listing and
+/// pruning take seconds; a run that starts or checks a drill waits for its restore up to 30 s.
+const RUN_ESTIMATE: Duration = Duration::from_secs(5);
+/// What a drill adds to a run at most (the function's `DRILL_WAIT`).
+const DRILL_ESTIMATE: Duration = Duration::from_secs(30);
+
+/// How long the runs of `targets` tables, fired together, take to drain at `concurrency` at
+/// once (`None`: no reservation, which does not bound them; `None` is returned then).
+pub fn queue_time(targets: usize, concurrency: Option<i32>, drills: bool) -> Option<Duration> {
+    let at_once = usize::try_from(concurrency?).ok()?.max(1);
+    let waves = u32::try_from(targets.div_ceil(at_once)).ok()?;
+    let run = RUN_ESTIMATE
+        + if drills {
+            DRILL_ESTIMATE
+        } else {
+            Duration::ZERO
+        };
+    Some(run * waves)
+}
+
+/// How many more concurrent executions the account can reserve: Lambda keeps at least 100 (or
+/// the whole limit, on accounts limited below 100) unreserved (PutFunctionConcurrency, API
+/// reference). `None` when unknown, which counts as enough.
+pub async fn reservable_concurrency(aws: &Aws) -> Result<Option<i32>, AwsError> {
     let settings = match aws.lambda.get_account_settings().send().await {
         Ok(settings) => settings,
         Err(e) => {
             let err = AwsError::new("GetAccountSettings", aws.account.as_str(), &e);
             tracing::debug!(error = %err, "assuming concurrency can be reserved");
-            return Ok(true);
+            return Ok(None);
         }
     };
-    Ok(settings.account_limit().is_none_or(|limit| {
+    Ok(settings.account_limit().and_then(|limit| {
         reservable(
             limit.concurrent_executions(),
             limit.unreserved_concurrent_executions(),
@@ -309,10 +351,10 @@ pub async fn can_reserve(aws: &Aws) -> Result<bool, AwsError> {
     }))
 }
 
-/// Whether reserving [`CONCURRENCY`] more leaves the unreserved pool at Lambda's floor: 100, or
-/// the whole limit on accounts limited below 100.
-fn reservable(limit: i32, unreserved: Option<i32>) -> bool {
-    unreserved.is_none_or(|unreserved| unreserved - CONCURRENCY >= limit.min(100))
+/// How many executions can be reserved while leaving the unreserved pool at Lambda's floor: 100,
+/// or the whole limit on accounts limited below 100; `None` when the pool is unknown.
+fn reservable(limit: i32, unreserved: Option<i32>) -> Option<i32> {
+    unreserved.map(|unreserved| (unreserved - limit.min(100)).max(0))
 }
 
 /// Whether IAM has not yet made a new role usable by Lambda (eventual consistency).
@@ -489,12 +531,12 @@ async fn configure_async_invoke(
     .await
 }
 
-/// Reserves [`CONCURRENCY`] for the function.
-async fn reserve(aws: &Aws, name: &str) -> Result<(), AwsError> {
+/// Reserves `concurrency` executions for the function.
+async fn reserve(aws: &Aws, name: &str, concurrency: i32) -> Result<(), AwsError> {
     aws.lambda
         .put_function_concurrency()
         .function_name(name)
-        .reserved_concurrent_executions(CONCURRENCY)
+        .reserved_concurrent_executions(concurrency)
         .send()
         .await
         .map(drop)
@@ -515,7 +557,7 @@ mod tests {
             timeout: 120,
             environment: HashMap::from([("MAX_BACKUPS".into(), "3".into())]),
             tags: Tags::from([("stack".into(), "stack".into())]),
-            reserve_concurrency: true,
+            concurrency: Some(1),
             async_invoke: AsyncInvoke::for_schedule(Some(Duration::from_secs(86_400))),
         }
     }
@@ -530,7 +572,7 @@ mod tests {
             role_arn: Some(d.role_arn.clone()),
             runtime_ok: true,
             environment: d.environment.clone(),
-            concurrency: Some(CONCURRENCY),
+            concurrency: Some(1),
             tags: d.tags.clone(),
             async_invoke: Some(d.async_invoke),
         }
@@ -639,14 +681,44 @@ mod tests {
 
     #[test]
     fn concurrency_is_reserved_only_where_the_account_has_room() {
-        assert!(reservable(1000, Some(1000)));
-        assert!(reservable(1000, Some(101)));
-        assert!(!reservable(1000, Some(100)));
-        assert!(
-            !reservable(10, Some(10)),
+        assert_eq!(reservable(1000, Some(1000)), Some(900));
+        assert_eq!(reservable(1000, Some(101)), Some(1));
+        assert_eq!(reservable(1000, Some(100)), Some(0));
+        assert_eq!(
+            reservable(10, Some(10)),
+            Some(0),
             "new accounts limited to 10 have none to spare"
         );
-        assert!(reservable(10, None));
+        assert_eq!(reservable(10, None), None);
+    }
+
+    #[test]
+    fn a_queue_of_runs_is_timed_in_waves() {
+        let s = Duration::from_secs;
+        assert_eq!(queue_time(1, Some(1), false), Some(s(5)));
+        assert_eq!(queue_time(7, Some(7), true), Some(s(35)));
+        assert_eq!(
+            queue_time(40, Some(10), true),
+            Some(s(140)),
+            "four waves of ten: over a minute, under an hour"
+        );
+        assert_eq!(queue_time(40, Some(2), false), Some(s(100)));
+        assert_eq!(queue_time(3, None, false), None);
+    }
+
+    #[test]
+    fn concurrency_follows_the_tables_up_to_ten() {
+        assert_eq!(concurrency_for(0), 1);
+        assert_eq!(concurrency_for(1), 1, "the tutorial's stack never overlaps");
+        assert_eq!(concurrency_for(7), 7);
+        assert_eq!(concurrency_for(200), 10);
+        let d = desired();
+        let mut seven = deployed(&d);
+        seven.concurrency = Some(7);
+        assert_eq!(
+            Function::diff(&d, &Some(seven)),
+            Change::Update(vec![Field::Concurrency])
+        );
     }
 
     #[test]
