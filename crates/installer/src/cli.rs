@@ -183,6 +183,11 @@ pub enum Command {
         /// Do not copy the source table's tags onto the new one.
         #[arg(long)]
         no_tags: bool,
+        /// With --from-export: restore data files that a lifecycle rule moved to S3 Glacier
+        /// Flexible Retrieval or Deep Archive (for 7 days) and wait for them, which takes hours;
+        /// without it such an export is refused before anything is written.
+        #[arg(long, requires = "from_export")]
+        thaw: bool,
     },
     /// Run one restore drill now: restore the table's newest backup into a scratch table, verify
     /// it, record it beside the run records, and delete the scratch table.

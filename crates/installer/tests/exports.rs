@@ -226,6 +226,58 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
 
     // The export restores into a new table (ImportTable), verified against the export's count.
     let restored = format!("{table}-from-s3");
+    // A lifecycle rule moved the export's data to S3 Glacier Flexible Retrieval: ImportTable
+    // cannot read it until restored (GetObject: InvalidObjectState), so `restore` refuses in one
+    // line, before anything is made, and `--thaw` restores the files first.
+    let listed = aws
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("exports/{table}/{period}/"))
+        .send()
+        .await
+        .unwrap();
+    for key in listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.contains("/data/"))
+    {
+        aws.s3
+            .copy_object()
+            .bucket(&bucket)
+            .key(key)
+            .copy_source(format!("{bucket}/{key}"))
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .send()
+            .await
+            .expect("to Glacier");
+    }
+    let frozen = installer(&[
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &restored,
+        "--from-export",
+        "latest",
+    ]);
+    let stderr = String::from_utf8_lossy(&frozen.stderr);
+    assert!(!frozen.status.success());
+    assert!(
+        stderr.contains("archive storage class") && stderr.contains("--thaw"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        aws.dynamodb
+            .describe_table()
+            .table_name(&restored)
+            .send()
+            .await
+            .is_err(),
+        "nothing made"
+    );
     let out = installer(&[
         "--output",
         "json",
@@ -236,6 +288,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         &restored,
         "--from-export",
         "latest",
+        "--thaw",
     ]);
     assert!(
         out.status.success(),

@@ -194,6 +194,20 @@ pub enum CommandError {
         /// What was looked for.
         pick: String,
     },
+    /// The export's data files are archived and `--thaw` was not given.
+    #[error(
+        "{count} data file(s) of export {export} are in an archive storage class (S3 Glacier Flexible Retrieval or Deep Archive), which ImportTable cannot read until restored; run again with --thaw to restore them for 7 days and wait (hours), or restore them yourself, e.g. aws s3api restore-object --bucket {bucket} --key {first} --restore-request Days=7"
+    )]
+    ExportArchived {
+        /// The export.
+        export: String,
+        /// How many files.
+        count: usize,
+        /// Their bucket.
+        bucket: String,
+        /// The first one's key.
+        first: String,
+    },
     /// The export's data files could not be found.
     #[error("cannot find the data of export {export}: {why}")]
     ExportData {
@@ -364,6 +378,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             time,
             from_export,
             no_tags,
+            thaw,
         } => {
             let args = RestoreArgs {
                 table,
@@ -373,6 +388,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 time,
                 from_export,
                 no_tags,
+                thaw,
             };
             block_on(restore(&args, connect)).map(Summary::Restore)
         }

@@ -37,6 +37,8 @@ pub struct RestoreArgs {
     pub from_export: Option<String>,
     /// Do not copy the source's tags.
     pub no_tags: bool,
+    /// Restore archived export data files first, and wait for them.
+    pub thaw: bool,
 }
 
 /// The request, validated: everything that needs no AWS call.
@@ -46,6 +48,7 @@ struct Request {
     choice: Choice,
     time: Option<OffsetDateTime>,
     export: Option<ExportPick>,
+    thaw: bool,
 }
 
 impl Request {
@@ -68,6 +71,7 @@ impl Request {
             choice: Choice::parse(&args.backup),
             time,
             export: args.from_export.as_deref().map(ExportPick::parse),
+            thaw: args.thaw,
         })
     }
 }
@@ -185,7 +189,19 @@ async fn from_export(
     let parameters = restore_export::creation_parameters(source_table, target)?;
     let table_arn = source_table.table_arn().unwrap_or_default();
     let export = restore_export::choose(aws, table_arn, source.as_str(), pick).await?;
-    let data_prefix = restore_export::data_prefix(aws, &export).await?;
+    let files = restore_export::data_files(aws, &export).await?;
+    if let Some(first) = files.archived.first() {
+        if !request.thaw {
+            return Err(CommandError::ExportArchived {
+                export: export.arn.clone(),
+                count: files.archived.len(),
+                bucket: export.bucket.clone(),
+                first: first.clone(),
+            });
+        }
+        restore_export::thaw(aws, &export, &files.archived).await?;
+    }
+    let data_prefix = files.prefix;
     let data = format!("s3://{}/{data_prefix}", export.bucket);
     report!(
         "restoring {source} into {target} from export {} ({data})",

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
     BillingMode, GlobalSecondaryIndex, ImportStatus, InputCompressionType, InputFormat,
     ProvisionedThroughput, S3BucketSource, TableCreationParameters, TableDescription,
 };
+use aws_sdk_s3::types::{GlacierJobParameters, ObjectStorageClass, RestoreRequest, Tier};
 use backup_lambda::naming::TableName;
 use sha2::{Digest, Sha256};
 
@@ -165,11 +166,52 @@ pub async fn choose(
     })
 }
 
-/// The key prefix of the export's data files: `<prefix>/AWSDynamoDB/<export id>/data/`, found
-/// by listing (the folder named by the export's id where there is one, else the only one).
-pub async fn data_prefix(aws: &Aws, export: &Export) -> Result<String, CommandError> {
+/// An export's data files, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFiles {
+    /// Their key prefix: `<prefix>/AWSDynamoDB/<export id>/data/`.
+    pub prefix: String,
+    /// The keys of those in an archive class (S3 Glacier Flexible Retrieval or Deep Archive),
+    /// which cannot be read until restored (S3 API reference, GetObject: "If the object you are
+    /// retrieving is stored in the S3 Glacier Flexible Retrieval storage class, the S3 Glacier
+    /// Deep Archive storage class ... before you can retrieve the object you must first restore
+    /// a copy using RestoreObject. Otherwise, this operation returns an InvalidObjectState
+    /// error."). Glacier Instant Retrieval reads as it is.
+    pub archived: Vec<String>,
+}
+
+/// Whether objects of this storage class must be restored before they can be read.
+fn archived(class: &ObjectStorageClass) -> bool {
+    matches!(
+        class,
+        ObjectStorageClass::Glacier | ObjectStorageClass::DeepArchive
+    )
+}
+
+/// Whether an archived object has a restored copy to read (HeadObject's `Restore`:
+/// `ongoing-request="false"`; a listing shows a restored object in its archive class all the
+/// same).
+async fn restored(aws: &Aws, export: &Export, key: &str) -> Result<bool, AwsError> {
+    let head = aws
+        .s3
+        .head_object()
+        .bucket(&export.bucket)
+        .key(key)
+        .set_expected_bucket_owner(export.bucket_owner.clone())
+        .send()
+        .await
+        .aws("HeadObject", key)?;
+    Ok(head
+        .restore()
+        .is_some_and(|r| r.contains("ongoing-request=\"false\"")))
+}
+
+/// The export's data files: their prefix (the folder named by the export's id where there is
+/// one, else the only one) and those archived without a restored copy.
+pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, CommandError> {
     let root = format!("{}/AWSDynamoDB/", export.prefix.trim_end_matches('/'));
     let mut folders: Vec<String> = Vec::new();
+    let mut cold: Vec<(String, String)> = Vec::new();
     let mut token = None;
     loop {
         let page = aws
@@ -182,9 +224,15 @@ pub async fn data_prefix(aws: &Aws, export: &Export) -> Result<String, CommandEr
             .send()
             .await
             .aws("ListObjectsV2", &export.bucket)?;
-        for key in page.contents().iter().filter_map(|o| o.key()) {
+        for object in page.contents() {
+            let Some(key) = object.key() else {
+                continue;
+            };
             if let Some(at) = key.find("/data/") {
                 let folder = key[..at + "/data/".len()].to_owned();
+                if object.storage_class().is_some_and(archived) {
+                    cold.push((folder.clone(), key.to_owned()));
+                }
                 if !folders.contains(&folder) {
                     folders.push(folder);
                 }
@@ -200,7 +248,18 @@ pub async fn data_prefix(aws: &Aws, export: &Export) -> Result<String, CommandEr
         .iter()
         .find(|f| f.contains(&format!("/AWSDynamoDB/{id}/")));
     match (by_id, folders.as_slice()) {
-        (Some(folder), _) | (None, [folder]) => Ok(folder.clone()),
+        (Some(folder), _) | (None, [folder]) => {
+            let mut archived = Vec::new();
+            for (_, key) in cold.into_iter().filter(|(f, _)| f == folder) {
+                if !restored(aws, export, &key).await? {
+                    archived.push(key);
+                }
+            }
+            Ok(DataFiles {
+                prefix: folder.clone(),
+                archived,
+            })
+        }
         (None, []) => Err(CommandError::ExportData {
             export: export.arn.clone(),
             why: format!("no data files under s3://{}/{root}", export.bucket),
@@ -275,6 +334,72 @@ pub fn creation_parameters(
             )?)
     };
     parameters.build().map_err(malformed)
+}
+
+/// How long `--thaw` waits for archived data files to be restored (Deep Archive's standard
+/// retrieval takes up to 12 hours, Glacier Flexible Retrieval's 3 to 5).
+const THAW_PATIENCE: Duration = Duration::from_secs(48 * 3600);
+/// How many days a thawed copy stays readable.
+const THAW_DAYS: i32 = 7;
+
+/// Asks S3 to restore each archived data file of `export` for [`THAW_DAYS`] (a restore already
+/// under way is fine), then waits until every copy is readable (HeadObject's `Restore`:
+/// `ongoing-request="false"`), asking less and less often.
+pub async fn thaw(aws: &Aws, export: &Export, keys: &[String]) -> Result<(), AwsError> {
+    let bucket = export.bucket.as_str();
+    for key in keys {
+        let request = RestoreRequest::builder()
+            .days(THAW_DAYS)
+            .glacier_job_parameters(
+                GlacierJobParameters::builder()
+                    .tier(Tier::Standard)
+                    .build()
+                    .map_err(|e| AwsError::malformed("RestoreObject", key, &e.to_string()))?,
+            )
+            .build();
+        let asked = aws
+            .s3
+            .restore_object()
+            .bucket(bucket)
+            .key(key)
+            .restore_request(request)
+            .set_expected_bucket_owner(export.bucket_owner.clone())
+            .send()
+            .await
+            .aws("RestoreObject", key);
+        match asked {
+            Err(e) if !e.is("RestoreAlreadyInProgress") => return Err(e),
+            _ => {}
+        }
+    }
+    report!(
+        "  asked S3 to restore {} archived data file(s) for {THAW_DAYS} days; waiting (hours for Glacier, up to 12 h for Deep Archive)",
+        keys.len()
+    );
+    let started = Instant::now();
+    let mut pause = Duration::from_secs(30);
+    let mut waiting: Vec<&String> = keys.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        for key in waiting {
+            if !restored(aws, export, key).await? {
+                still.push(key);
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > THAW_PATIENCE {
+            return Err(AwsError::malformed(
+                "HeadObject",
+                still[0],
+                "the archived data files are still being restored; run the restore again later",
+            ));
+        }
+        waiting = still;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(300));
+    }
 }
 
 /// Starts importing `export`'s data (`data_prefix`) into a new table; returns the import's ARN.
