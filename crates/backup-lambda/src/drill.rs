@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::error::{AwsError, AwsResult};
 use crate::naming::TableName;
 use crate::record;
-use crate::restore::{self, Choice, Verification};
+use crate::restore::{self, Choice, CountProgress, Verification, Verified};
 use crate::store::{BackupStore, DynamoDbBackups};
 
 /// How often drills run and how long one may take.
@@ -63,6 +63,10 @@ pub struct InProgress {
     /// The drill is over (recorded) and only its scratch table is left to delete.
     #[serde(default)]
     pub finished: bool,
+    /// How far the verifying count got, when a run ran out of time before its end: the next
+    /// run goes on from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<CountProgress>,
 }
 
 /// How a drill ended.
@@ -139,6 +143,14 @@ pub enum DrillStep {
     CleaningUp {
         /// The scratch table.
         scratch: String,
+    },
+    /// The restored table is ACTIVE and its count is under way: this run counted what it had
+    /// time for, and the next goes on from there.
+    Verifying {
+        /// The drill under way, with how far the count got.
+        drill: InProgress,
+        /// Seconds since it started.
+        elapsed_seconds: u64,
     },
 }
 
@@ -259,6 +271,7 @@ impl Drill {
             backup_arn: backup.arn,
             started_at: rfc3339(now),
             finished: false,
+            counted: None,
         };
         // The state first: a crash after it is finished by the next run (which starts the
         // restore if its table is not there).
@@ -273,8 +286,12 @@ impl Drill {
     }
 
     /// Asks for the restore; one already under way (or done) is fine.
+    /// Restores the drill's backup into its scratch table, on demand whatever the source's billing
+    /// (RestoreTableFromBackup's `BillingModeOverride`): the verifying scan then neither
+    /// throttles on nor bills the source's provisioned capacity.
     async fn restore(&self, drill: &InProgress, scratch: &TableName) -> Result<(), AwsError> {
-        match restore::start(&self.db, &drill.backup_arn, scratch).await {
+        let on_demand = Some(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
+        match restore::start(&self.db, &drill.backup_arn, scratch, on_demand).await {
             Err(e) if e.is("TableAlreadyExistsException") || e.is("ResourceInUseException") => {
                 Ok(())
             }
@@ -308,10 +325,23 @@ impl Drill {
             let elapsed = u64::try_from(elapsed).unwrap_or(0);
             match status {
                 _ if drill.finished => return self.clean_up(table, &scratch).await,
+                // A count begun by earlier runs that the timeout overtook: the drill fails (and
+                // its billed copy goes) rather than stay open while the scan crawls on.
+                Some(TableStatus::Active)
+                    if drill.counted.is_some() && elapsed > self.settings.timeout.as_secs() =>
+                {
+                    let counted = drill.counted.as_ref().map_or(0, |c| c.items);
+                    let reason = format!(
+                        "the verifying count did not finish within {} s ({counted} items counted)",
+                        self.settings.timeout.as_secs()
+                    );
+                    let record = self.record(table, &drill, elapsed, true, None, Some(reason));
+                    return self.conclude(table, drill, &scratch, record).await;
+                }
                 Some(TableStatus::Active) => {
-                    let upper_bound = !watched;
+                    let upper_bound = !watched || drill.counted.is_some();
                     let judged = self
-                        .judge(table, drill.clone(), &scratch, elapsed, upper_bound)
+                        .judge(table, drill.clone(), &scratch, elapsed, upper_bound, until)
                         .await;
                     return match judged {
                         // A table that cannot be verified (reads refused, say) must not keep
@@ -407,7 +437,8 @@ impl Drill {
         Ok(last.is_some_and(|l| l.id == id))
     }
 
-    /// Verifies the ACTIVE scratch table, records the verdict, and cleans up.
+    /// Verifies the ACTIVE scratch table, records the verdict, and cleans up; a count not done
+    /// by `until` is kept in the drill's state for the next run to go on with.
     async fn judge(
         &self,
         table: &TableName,
@@ -415,8 +446,27 @@ impl Drill {
         scratch: &TableName,
         elapsed: u64,
         upper_bound: bool,
+        until: Option<tokio::time::Instant>,
     ) -> Result<DrillStep, AwsError> {
-        let verification = restore::verify(&self.db, &drill.backup_arn, scratch).await?;
+        let from = drill.counted.clone().unwrap_or_default();
+        let verification = match restore::verify(&self.db, &drill.backup_arn, scratch, from, until)
+            .await?
+        {
+            Verified::Done(verification) => verification,
+            Verified::Partial(progress) => {
+                info!(table = %table, drill = %drill.id, counted = progress.items, "the verifying count goes on in the next run");
+                let drill = InProgress {
+                    counted: Some(progress),
+                    ..drill
+                };
+                self.write(&record::drill_state_key(table.as_str()), &drill)
+                    .await?;
+                return Ok(DrillStep::Verifying {
+                    drill,
+                    elapsed_seconds: elapsed,
+                });
+            }
+        };
         if verification.counts_differ() {
             warn!(table = %table, drill = %drill.id, counts = %verification.counts(), "restored count differs from the recorded one");
         }

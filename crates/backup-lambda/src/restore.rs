@@ -3,10 +3,14 @@
 //! ([`reapply`]) and checking the data ([`verify`]). Shared by `installer restore` and the
 //! restore drill, so that both prove a restore the same way.
 
+use std::collections::{BTreeMap, HashMap};
+
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    KeySchemaElement, PointInTimeRecoveryDescription, PointInTimeRecoverySpecification, Select,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeValue, BillingMode, KeySchemaElement, PointInTimeRecoveryDescription,
+    PointInTimeRecoverySpecification, Select, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use serde::Serialize;
 
@@ -122,10 +126,16 @@ pub fn choose(
 }
 
 /// Starts restoring the backup `backup_arn` into the new table `target` (RestoreTableFromBackup).
-pub async fn start(db: &Client, backup_arn: &str, target: &TableName) -> Result<(), AwsError> {
+pub async fn start(
+    db: &Client,
+    backup_arn: &str,
+    target: &TableName,
+    billing: Option<BillingMode>,
+) -> Result<(), AwsError> {
     db.restore_table_from_backup()
         .backup_arn(backup_arn)
         .target_table_name(target.as_str())
+        .set_billing_mode_override(billing)
         .send()
         .await
         .aws("RestoreTableFromBackup", target.as_str())
@@ -482,12 +492,24 @@ impl Verification {
     }
 }
 
-/// Checks the restored `target` against the backup `backup_arn` it came from.
+/// What a bounded [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The whole check.
+    Done(Verification),
+    /// The count ran out of time: where it got to.
+    Partial(CountProgress),
+}
+
+/// Checks the restored `target` against the backup `backup_arn` it came from, counting from
+/// `counted` on and stopping at `until` if the count is not done by then.
 pub async fn verify(
     db: &Client,
     backup_arn: &str,
     target: &TableName,
-) -> Result<Verification, AwsError> {
+    counted: CountProgress,
+    until: Option<tokio::time::Instant>,
+) -> Result<Verified, AwsError> {
     let described = db
         .describe_backup()
         .backup_arn(backup_arn)
@@ -526,13 +548,17 @@ pub async fn verify(
             t.local_secondary_indexes().iter().map(|i| i.index_name()),
         )
     });
-    Ok(Verification {
+    let restored_items = match count_items_from(db, target, false, counted, until).await? {
+        Counted::Done(items) => items,
+        Counted::Partial(progress) => return Ok(Verified::Partial(progress)),
+    };
+    Ok(Verified::Done(Verification {
         expected_items: source.and_then(|s| s.item_count()),
         count_source: CountSource::Approximate,
-        restored_items: count_items(db, target, false).await?,
+        restored_items,
         keys_match: source.map(|s| keys(s.key_schema())) == table.map(|t| keys(t.key_schema())),
         indexes_match: source_indexes == restored_indexes,
-    })
+    }))
 }
 
 /// Checks `target`, imported from an export of `source` that held `expected_items`, against the
@@ -599,6 +625,74 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
+/// One attribute of a table key, as kept between runs (key attributes are strings, numbers or
+/// binary: CreateTable, API reference, `AttributeType`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum KeyValue {
+    /// A string.
+    S(String),
+    /// A number, as DynamoDB writes it.
+    N(String),
+    /// Binary.
+    B(Vec<u8>),
+}
+
+/// How far a paged count got: the items counted and the key to go on after.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CountProgress {
+    /// Items counted so far.
+    pub items: i64,
+    /// The last evaluated key to continue after; `None` before the first page.
+    pub after: Option<BTreeMap<String, KeyValue>>,
+}
+
+/// Where a bounded count ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// Every page was read: the table's items.
+    Done(i64),
+    /// Time ran out: where to go on from.
+    Partial(CountProgress),
+}
+
+fn to_key(key: &BTreeMap<String, KeyValue>) -> HashMap<String, AttributeValue> {
+    key.iter()
+        .map(|(name, value)| {
+            let value = match value {
+                KeyValue::S(s) => AttributeValue::S(s.clone()),
+                KeyValue::N(n) => AttributeValue::N(n.clone()),
+                KeyValue::B(b) => AttributeValue::B(Blob::new(b.clone())),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+fn from_key(
+    table: &TableName,
+    key: HashMap<String, AttributeValue>,
+) -> Result<BTreeMap<String, KeyValue>, AwsError> {
+    key.into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                AttributeValue::S(s) => KeyValue::S(s),
+                AttributeValue::N(n) => KeyValue::N(n),
+                AttributeValue::B(b) => KeyValue::B(b.into_inner()),
+                other => {
+                    return Err(AwsError::malformed(
+                        "Scan",
+                        table.as_str(),
+                        &format!("LastEvaluatedKey {name} is not a key type: {other:?}"),
+                    ));
+                }
+            };
+            Ok((name, value))
+        })
+        .collect()
+}
+
 /// How many items `table` holds: a paged `Select=COUNT` scan, strongly consistent when
 /// `consistent` (twice the read units).
 pub async fn count_items(
@@ -606,22 +700,42 @@ pub async fn count_items(
     table: &TableName,
     consistent: bool,
 ) -> Result<i64, AwsError> {
-    let mut total = 0i64;
-    let mut start = None;
+    match count_items_from(db, table, consistent, CountProgress::default(), None).await? {
+        Counted::Done(items) => Ok(items),
+        Counted::Partial(progress) => Ok(progress.items),
+    }
+}
+
+/// Counts `table`'s items from `from` on, page by page, until the last page or until `until`
+/// (checked before each page after the first, so every call makes progress): a table too large
+/// to scan within one invocation is counted across several, its position kept by the caller.
+pub async fn count_items_from(
+    db: &Client,
+    table: &TableName,
+    consistent: bool,
+    from: CountProgress,
+    until: Option<tokio::time::Instant>,
+) -> Result<Counted, AwsError> {
+    let mut progress = from;
+    let mut first = true;
     loop {
+        if !first && until.is_some_and(|u| tokio::time::Instant::now() >= u) {
+            return Ok(Counted::Partial(progress));
+        }
+        first = false;
         let page = db
             .scan()
             .table_name(table.as_str())
             .select(Select::Count)
             .consistent_read(consistent)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(progress.after.as_ref().map(to_key))
             .send()
             .await
             .aws("Scan", table.as_str())?;
-        total += i64::from(page.count());
+        progress.items += i64::from(page.count());
         match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(total),
+            Some(key) if !key.is_empty() => progress.after = Some(from_key(table, key)?),
+            _ => return Ok(Counted::Done(progress.items)),
         }
     }
 }

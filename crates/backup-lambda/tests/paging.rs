@@ -274,3 +274,57 @@ async fn a_missing_table_is_not_tried_again() {
     assert_eq!(create.num_calls(), 1);
     assert_eq!(list.num_calls(), 0);
 }
+
+/// A drill's verifying count of a table too large to scan in one invocation: a call whose time
+/// is up reads one page and hands back where it got to (the key to go on after), and a later call
+/// goes on from there to the end. Nothing is counted twice or skipped.
+#[tokio::test]
+async fn a_count_stopped_by_its_deadline_goes_on_from_where_it_got_to() {
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use backup_lambda::restore::{CountProgress, Counted, KeyValue, count_items_from};
+    let key = |year: &str| {
+        std::collections::HashMap::from([
+            ("year".to_owned(), AttributeValue::N(year.to_owned())),
+            ("title".to_owned(), AttributeValue::S(format!("T{year}"))),
+        ])
+    };
+    let scan = mock!(Client::scan)
+        .match_requests(|r| r.exclusive_start_key().is_none())
+        .then_output(move || {
+            ScanOutput::builder()
+                .count(1000)
+                .set_last_evaluated_key(Some(key("1990")))
+                .build()
+        });
+    let rest = mock!(Client::scan)
+        .match_requests(|r| {
+            r.exclusive_start_key()
+                .and_then(|k| k.get("year"))
+                .is_some_and(|y| y == &AttributeValue::N("1990".to_owned()))
+        })
+        .then_output(|| ScanOutput::builder().count(609).build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&scan, &rest]);
+    let table = movies();
+
+    let past = Some(tokio::time::Instant::now());
+    let first = count_items_from(&client, &table, false, CountProgress::default(), past)
+        .await
+        .unwrap();
+    let Counted::Partial(progress) = first else {
+        panic!("time was up after the first page: {first:?}");
+    };
+    assert_eq!(progress.items, 1000);
+    let after = progress.after.clone().expect("where to go on");
+    assert_eq!(after.get("year"), Some(&KeyValue::N("1990".to_owned())));
+    // The position survives the drill state's JSON.
+    let kept: CountProgress =
+        serde_json::from_str(&serde_json::to_string(&progress).unwrap()).unwrap();
+    assert_eq!(kept, progress);
+
+    let done = count_items_from(&client, &table, false, kept, None)
+        .await
+        .unwrap();
+    assert_eq!(done, Counted::Done(1609));
+    assert_eq!((scan.num_calls(), rest.num_calls()), (1, 1));
+}

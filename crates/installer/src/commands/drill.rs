@@ -75,6 +75,7 @@ async fn run(
             DrillStep::Idle { .. } => force = true,
             DrillStep::Started { .. }
             | DrillStep::Waiting { .. }
+            | DrillStep::Verifying { .. }
             | DrillStep::CleaningUp { .. } => {}
         }
         if tokio::time::Instant::now() > give_up {

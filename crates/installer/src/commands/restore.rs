@@ -111,7 +111,8 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let started = Instant::now();
     let start = async {
         match &from {
-            RestoredFrom::Backup { arn, .. } => restore::start(db, arn, target).await,
+            // The source's billing mode, as a restore keeps it.
+            RestoredFrom::Backup { arn, .. } => restore::start(db, arn, target, None).await,
             RestoredFrom::PointInTime { at } => {
                 let at = OffsetDateTime::parse(at, &Rfc3339).unwrap_or(OffsetDateTime::now_utc());
                 restore::start_at(db, source, at, target).await
@@ -139,7 +140,22 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let verification = match &from {
-        RestoredFrom::Backup { arn, .. } => Some(restore::verify(db, arn, target).await?),
+        RestoredFrom::Backup { arn, .. } => {
+            let counted = restore::CountProgress::default();
+            match restore::verify(db, arn, target, counted, None).await? {
+                restore::Verified::Done(verification) => Some(verification),
+                // Without a deadline the count reaches its end; were it ever to stop short,
+                // the restore is not proven.
+                restore::Verified::Partial(progress) => {
+                    return Err(AwsError::malformed(
+                        "Scan",
+                        target.as_str(),
+                        &format!("the count stopped after {} items", progress.items),
+                    )
+                    .into());
+                }
+            }
+        }
         RestoredFrom::PointInTime { .. } | RestoredFrom::Export { .. } => None,
     };
     let verify_ms = verifying.elapsed().as_millis();
