@@ -3,8 +3,10 @@
 //! recovery for the stack's table, tiers `exports/` in the stack's bucket (checked field by
 //! field) and gives the role the export permissions; runs start the day's export, wait for it,
 //! record its outcome and size, and never start a second one; a table the stack did not make
-//! gets PITR only with `--enable-pitr`; an export bucket that does not exist and settings S3
-//! would bill early-deletion for are refused before any write.
+//! gets PITR only with `--enable-pitr`; an export bucket that does not exist, or is another
+//! account's, and settings S3 would bill early-deletion for are refused before any write; an
+//! export archived to Glacier is refused or thawed; one older than ListExports' 90 days is
+//! restored by its ARN.
 
 mod support;
 
@@ -14,9 +16,12 @@ use aws_sdk_s3::types::TransitionStorageClass;
 use serde_json::Value;
 use support::aws::{clients, leftovers};
 use support::cli::{
-    built_zip_path, installer, installer_ok, installer_with_endpoint, invoke_result as invoke,
+    built_zip_path, installer, installer_at, installer_ok, installer_with_endpoint,
+    invoke_result as invoke,
 };
-use test_support::unique_name;
+use test_support::proxy::Proxy;
+use test_support::strict::{Strict, Windows};
+use test_support::{moto_endpoint, unique_name};
 
 async fn pitr_on(aws: &support::aws::Clients, table: &str) -> bool {
     let out = aws
@@ -418,6 +423,93 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
             .is_ok(),
         "their table stays"
     );
+}
+
+/// ListExports lists "completed exports within the past 90 days" while the stack keeps exports a
+/// year: an older export is found by its ARN (DescribeExport), and `latest` says why it finds
+/// none. The strict layer here lists an export for 6 s instead of 90 days.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_past_listexports_window_is_restored_by_its_arn() {
+    let windows = Windows {
+        exports_listed: Duration::from_secs(6),
+        export_in_progress: Duration::from_secs(1),
+        ..Windows::default()
+    };
+    let proxy = Proxy::with(&moto_endpoint(), None, Some(Strict::aws(windows)));
+    let stack = unique_name("exa");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let run = |args: &[&str]| {
+        let out = installer_at(proxy.endpoint())
+            .args(args)
+            .output()
+            .expect("run installer");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let target = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let (ok, _, stderr) = run(&[
+        "up", "--stack", &stack, "--table", &table, "--zip", &zip, "--export", "daily",
+    ]);
+    assert!(ok, "{stderr}");
+    let invoke = || -> Value {
+        let mut args = vec!["--output", "json", "invoke"];
+        args.extend(target);
+        let (ok, stdout, stderr) = run(&args);
+        assert!(ok, "{stderr}");
+        let document: Value = serde_json::from_str(&stdout).expect("invoke's document");
+        document["result"].clone()
+    };
+    let started = invoke();
+    let arn = started["export"]["export"]["export_arn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an export started: {started}"))
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let finished = invoke();
+    assert_eq!(finished["export"]["state"], "finished", "{finished}");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    let restored = format!("{table}-old");
+    let (ok, _, stderr) = run(&[
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &restored,
+        "--from-export",
+        "latest",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("past 90 days"), "{stderr}");
+    let (ok, stdout, stderr) = run(&[
+        "--output",
+        "json",
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &restored,
+        "--from-export",
+        &arn,
+    ]);
+    assert!(ok, "{stderr}");
+    let document: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(document["verified"], true, "{document}");
+    assert_eq!(document["from"]["export"]["arn"], arn.as_str());
+
+    let (ok, _, stderr) = run(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    assert!(ok, "{stderr}");
+    let aws = clients().await;
+    aws.dynamodb
+        .delete_table()
+        .table_name(&restored)
+        .send()
+        .await
+        .expect("delete the restored table");
 }
 
 /// An export bucket of another account needs `--export-bucket-owner`, and the owner given must

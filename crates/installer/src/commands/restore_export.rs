@@ -13,8 +13,8 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    BillingMode, GlobalSecondaryIndex, ImportStatus, InputCompressionType, InputFormat,
-    ProvisionedThroughput, S3BucketSource, TableCreationParameters, TableDescription,
+    BillingMode, ExportDescription, GlobalSecondaryIndex, ImportStatus, InputCompressionType,
+    InputFormat, ProvisionedThroughput, S3BucketSource, TableCreationParameters, TableDescription,
 };
 use aws_sdk_s3::types::{GlacierJobParameters, ObjectStorageClass, RestoreRequest, Tier};
 use backup_lambda::naming::TableName;
@@ -65,6 +65,62 @@ pub struct Export {
     pub at: Option<f64>,
 }
 
+/// An export as DescribeExport describes it.
+fn export_of(arn: &str, d: &ExportDescription) -> Export {
+    let seconds = |t: &aws_sdk_dynamodb::primitives::DateTime| t.as_secs_f64();
+    Export {
+        arn: arn.to_owned(),
+        bucket: d.s3_bucket().unwrap_or_default().to_owned(),
+        bucket_owner: d.s3_bucket_owner().map(str::to_owned),
+        prefix: d.s3_prefix().unwrap_or_default().to_owned(),
+        item_count: d.item_count(),
+        at: d
+            .end_time()
+            .or(d.export_time())
+            .or(d.start_time())
+            .map(seconds),
+    }
+}
+
+/// The export with this ARN, described directly: ListExports lists only "completed exports
+/// within the past 90 days" (API reference), while an export's files outlive that (the stack
+/// keeps them a year) and DescribeExport documents no such window. It must be `table_arn`'s
+/// and COMPLETED.
+async fn described(
+    aws: &Aws,
+    table_arn: &str,
+    table: &str,
+    arn: &str,
+) -> Result<Export, CommandError> {
+    let not_ours = || CommandError::NoSuchExport {
+        table: table.to_owned(),
+        export: arn.to_owned(),
+    };
+    let answer = aws
+        .dynamodb
+        .describe_export()
+        .export_arn(arn)
+        .send()
+        .await
+        .aws("DescribeExport", arn);
+    let d = match answer {
+        Ok(out) => out.export_description.ok_or_else(not_ours)?,
+        Err(e) if e.is("ExportNotFoundException") => return Err(not_ours()),
+        Err(e) => return Err(e.into()),
+    };
+    if d.table_arn() != Some(table_arn) {
+        return Err(not_ours());
+    }
+    let status = d.export_status().map_or("unknown", |s| s.as_str());
+    if status != "COMPLETED" {
+        return Err(CommandError::ExportNotCompleted {
+            export: arn.to_owned(),
+            status: status.to_owned(),
+        });
+    }
+    Ok(export_of(arn, &d))
+}
+
 /// The export of `table` that `pick` names, among its COMPLETED ones.
 pub async fn choose(
     aws: &Aws,
@@ -72,6 +128,9 @@ pub async fn choose(
     table: &str,
     pick: &ExportPick,
 ) -> Result<Export, CommandError> {
+    if let ExportPick::Arn(arn) = pick {
+        return described(aws, table_arn, table, arn).await;
+    }
     let db = &aws.dynamodb;
     let mut arns = Vec::new();
     let mut token = None;
@@ -93,19 +152,8 @@ pub async fn choose(
             break;
         }
     }
-    if let ExportPick::Arn(arn) = pick
-        && !arns.contains(arn)
-    {
-        return Err(CommandError::NoSuchExport {
-            table: table.to_owned(),
-            export: arn.clone(),
-        });
-    }
     let mut completed = Vec::new();
     for arn in &arns {
-        if matches!(pick, ExportPick::Arn(wanted) if wanted != arn) {
-            continue;
-        }
         let described = db
             .describe_export()
             .export_arn(arn)
@@ -115,29 +163,9 @@ pub async fn choose(
         let Some(d) = described.export_description() else {
             continue;
         };
-        let status = d.export_status().map_or("unknown", |s| s.as_str());
-        if status != "COMPLETED" {
-            if matches!(pick, ExportPick::Arn(_)) {
-                return Err(CommandError::ExportNotCompleted {
-                    export: arn.clone(),
-                    status: status.to_owned(),
-                });
-            }
-            continue;
+        if d.export_status().map(|s| s.as_str()) == Some("COMPLETED") {
+            completed.push(export_of(arn, d));
         }
-        let seconds = |t: &aws_sdk_dynamodb::primitives::DateTime| t.as_secs_f64();
-        completed.push(Export {
-            arn: arn.clone(),
-            bucket: d.s3_bucket().unwrap_or_default().to_owned(),
-            bucket_owner: d.s3_bucket_owner().map(str::to_owned),
-            prefix: d.s3_prefix().unwrap_or_default().to_owned(),
-            item_count: d.item_count(),
-            at: d
-                .end_time()
-                .or(d.export_time())
-                .or(d.start_time())
-                .map(seconds),
-        });
     }
     let chosen = match pick {
         ExportPick::Period(period) => completed.into_iter().rfind(|e| {

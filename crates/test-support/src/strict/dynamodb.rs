@@ -741,6 +741,62 @@ impl Rule for ListTagsPaging {
     }
 }
 
+/// ListExports lists an export only for a while: "Lists completed exports within the past 90
+/// days" (ListExports, API reference); the developer guide ("Requesting a table export in
+/// DynamoDB"): "export task metadata expires after 90 days and jobs older than that are no longer
+/// returned by the list-exports command, the objects in your S3 bucket remain". DescribeExport
+/// documents no such window. An export is listed for `window` after it was started (or, one
+/// started elsewhere, first listed) here.
+pub struct ExportsListedFor {
+    window: Duration,
+    /// When each export was started, or first listed.
+    first_listed: Mutex<HashMap<String, Instant>>,
+}
+
+impl ExportsListedFor {
+    /// Exports drop out of ListExports `window` after their first listing (90 days on AWS).
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            first_listed: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Rule for ExportsListedFor {
+    fn name(&self) -> &'static str {
+        "ExportsListedFor"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if !reply.ok() {
+            return;
+        }
+        let mut first = self.first_listed.lock().unwrap_or_else(|p| p.into_inner());
+        if call.is(DDB, "ExportTableToPointInTime") {
+            if let Some(arn) = reply.json()["ExportDescription"]["ExportArn"].as_str() {
+                first.entry(arn.to_owned()).or_insert(now);
+            }
+            return;
+        }
+        if !call.is(DDB, "ListExports") {
+            return;
+        }
+        reply.edit_json(|json| {
+            let Some(summaries) = json["ExportSummaries"].as_array_mut() else {
+                return;
+            };
+            summaries.retain(|s| {
+                let Some(arn) = s["ExportArn"].as_str() else {
+                    return true;
+                };
+                let at = *first.entry(arn.to_owned()).or_insert(now);
+                now.saturating_duration_since(at) < self.window
+            });
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Nothing, json_call, ok};
@@ -1146,6 +1202,24 @@ mod tests {
         assert_eq!(
             page(json!({"ExclusiveStartBackupArn": "arn:5"})).0,
             vec!["arn:6".to_owned()]
+        );
+    }
+
+    #[test]
+    fn exports_drop_out_of_the_listing_after_the_window() {
+        let rule = ExportsListedFor::new(100 * MS);
+        let t0 = Instant::now();
+        let list = json_call(DDB, "ListExports", json!({"TableArn": "arn:t"}));
+        let answer = || ok(json!({"ExportSummaries": [{"ExportArn": "arn:e1"}]}));
+        let mut first = answer();
+        rule.answered(&list, &mut first, t0);
+        assert_eq!(first.json()["ExportSummaries"].as_array().unwrap().len(), 1);
+        let mut later = answer();
+        rule.answered(&list, &mut later, t0 + 100 * MS);
+        assert_eq!(
+            later.json()["ExportSummaries"],
+            json!([]),
+            "gone from the list"
         );
     }
 

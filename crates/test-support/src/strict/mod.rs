@@ -26,8 +26,9 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ItemCountApproximate,
-    ListBackupsPaging, ListTagsPaging, RestoreCreating, TableDeleting, TagsEventuallyConsistent,
+    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ExportsListedFor,
+    ItemCountApproximate, ListBackupsPaging, ListTagsPaging, RestoreCreating, TableDeleting,
+    TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{
@@ -428,6 +429,8 @@ pub struct Windows {
     pub tags_propagation: Duration,
     /// A table's ItemCount is refreshed (about every six hours on AWS; never within a test).
     pub item_count_refresh: Duration,
+    /// An export is listed by ListExports (90 days on AWS).
+    pub exports_listed: Duration,
 }
 
 impl Default for Windows {
@@ -444,6 +447,7 @@ impl Default for Windows {
             export_in_progress: Duration::from_millis(3000),
             tags_propagation: Duration::from_millis(2000),
             item_count_refresh: Duration::from_secs(6 * 3600),
+            exports_listed: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -464,6 +468,7 @@ impl Windows {
             export_in_progress: s(self.export_in_progress),
             tags_propagation: s(self.tags_propagation),
             item_count_refresh: s(self.item_count_refresh),
+            exports_listed: s(self.exports_listed),
         }
     }
 }
@@ -493,6 +498,7 @@ impl Strict {
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
+                Box::new(ExportsListedFor::new(windows.exports_listed)),
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
