@@ -184,3 +184,69 @@ async fn invoking_a_table_without_a_schedule_target_says_how_to_fix_it() {
         "{stderr}"
     );
 }
+
+/// The schedule invokes asynchronously, and Lambda retries a failed asynchronous invocation
+/// (twice by default) with the same request id. A local invoke does what Lambda would: once with
+/// `up`'s settings (no retries), three times, one request id, where the function is left with
+/// Lambda's defaults.
+#[tokio::test]
+async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
+    let config = moto_config().await;
+    let db = aws_sdk_dynamodb::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let stack = unique_name("rty");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let flags = [
+        "--stack",
+        stack.as_str(),
+        "--table",
+        table.as_str(),
+        "--zip",
+        zip.as_str(),
+    ];
+    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
+    installer_ok(&with("up"));
+    // The table is gone: every run fails at its backup.
+    db.delete_table().table_name(&table).send().await.unwrap();
+    let starts = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter_map(|l| l.split("START RequestId: ").nth(1))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    let out = installer(&with("invoke"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(starts(&stderr).len(), 1, "no retries after up: {stderr}");
+
+    lambda
+        .delete_function_event_invoke_config()
+        .function_name(&stack)
+        .send()
+        .await
+        .expect("back to Lambda's defaults");
+    let out = installer(&with("invoke"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let ids = starts(&stderr);
+    assert_eq!(ids.len(), 3, "two retries by default: {stderr}");
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "one request id: {ids:?}"
+    );
+
+    installer_ok(
+        &with("down")
+            .into_iter()
+            .chain(["--yes"])
+            .collect::<Vec<_>>(),
+    );
+}

@@ -269,6 +269,8 @@ fn unpack(zip: &[u8], dir: &Path) -> Result<PathBuf, InvokeError> {
 
 /// Runs the deployed function here, from its deployed code: whichever of `candidates` that is,
 /// else (unless `explicit`: the user named the one zip) the code downloaded from the function.
+/// A failed run is run again, with the same request id, as often as Lambda would retry it when
+/// the schedule invokes it ([`async_retries`]).
 pub async fn local(
     aws: &Aws,
     function: &str,
@@ -294,15 +296,31 @@ pub async fn local(
     };
     let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
     let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
-    let run = sandbox.run(&mut command, &request_id, input, timeout)?;
+    let memory = deployed.memory_size().unwrap_or(128);
+    let retries = async_retries(aws, function).await?;
+    let mut logs = Vec::new();
+    let mut attempt = 0;
+    let run = loop {
+        let run = sandbox.run(&mut command, &request_id, input, timeout)?;
+        logs.extend(run.log_lines(&request_id, memory));
+        let failed = !matches!(run.outcome, Some(Outcome::Response { .. }));
+        if failed && attempt < retries {
+            attempt += 1;
+            report!(
+                "the run failed, and Lambda retries a failed scheduled (asynchronous) invocation with the same request id (MaximumRetryAttempts {retries}): attempt {} of {}",
+                attempt + 1,
+                retries + 1
+            );
+            continue;
+        }
+        break run;
+    };
     let _ = std::fs::remove_dir_all(&task_root);
     let result = match &run.outcome {
         Some(Outcome::Response { body, .. }) => Ok(body.clone()),
         Some(Outcome::Error { body, .. }) => Err(error_parts(body)),
         None => return Err(InvokeError::Timeout(timeout)),
     };
-    let memory = deployed.memory_size().unwrap_or(128);
-    let logs = run.log_lines(&request_id, memory);
     write_logs(aws, log_group, &request_id, &logs).await?;
     Ok(Invocation {
         request_id,
@@ -310,6 +328,31 @@ pub async fn local(
         logs,
         local: true,
     })
+}
+
+/// How many times Lambda would retry a failed scheduled run of `function`: its
+/// MaximumRetryAttempts (GetFunctionEventInvokeConfig), or Lambda's default of two where none
+/// was set ("by default Lambda attempts to run it two more times", developer guide, "How Lambda
+/// handles errors and retries with asynchronous invocation"). The retries run here at once,
+/// not one and two minutes later as in Lambda.
+async fn async_retries(aws: &Aws, function: &str) -> Result<i32, InvokeError> {
+    match aws
+        .lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(config) => Ok(config.maximum_retry_attempts().unwrap_or(2).clamp(0, 2)),
+        Err(e) => {
+            let err = AwsError::new("GetFunctionEventInvokeConfig", function, &e);
+            if err.is("ResourceNotFoundException") {
+                Ok(2)
+            } else {
+                Err(err.into())
+            }
+        }
+    }
 }
 
 /// The function's configuration as deployed.
