@@ -1,5 +1,7 @@
 //! Tables chosen by tag, through the strict layer (where new tags show in ListTagsOfResource
-//! only after 2 s, as TagResource's reference says they may): `up --table-tag backup=daily`
+//! only after a while, as TagResource's reference says they may: 20 s here, longer than a run
+//! reading every table's tags at DynamoDB's 10 a second takes, whatever other tests left in
+//! moto): `up --table-tag backup=daily`
 //! makes one rule whose one target sends the tag and a policy conditioned on it; a run backs up
 //! the tagged tables only; a table tagged after `up` is picked up once its tag shows, with no
 //! new `up`; `status` lists the tagged tables; `down` deletes the function's backups of them and
@@ -12,14 +14,19 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::Tag;
 use serde_json::Value;
 use support::aws::{Clients, clients};
-use support::cli::{built_zip_path, installer_ok, invoke_result as invoke};
-use test_support::unique_name;
+use support::cli::{built_zip_path, installer_at};
+use test_support::proxy::Proxy;
+use test_support::strict::{Strict, Windows};
+use test_support::{config_for, moto_endpoint, unique_name};
 
-/// Tags `table` through the strict layer, as a user's own tooling would on AWS.
-async fn tag(table: &str, value: &str) {
+/// How long new tags take to show in ListTagsOfResource through this test's strict layer.
+const TAGS_SHOW_AFTER: Duration = Duration::from_secs(20);
+
+/// Tags `table` through `endpoint`, as a user's own tooling would on AWS.
+async fn tag(endpoint: &str, table: &str, value: &str) {
     let arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
-    let strict = aws_sdk_dynamodb::Client::new(&test_support::strict_config().await);
-    strict
+    let client = aws_sdk_dynamodb::Client::new(&config_for(endpoint).await);
+    client
         .tag_resource()
         .resource_arn(arn)
         .tags(Tag::builder().key("backup").value(value).build().unwrap())
@@ -48,9 +55,44 @@ fn tables_of(result: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `installer <args>` through `proxy`: its report (stderr), after checking it succeeded.
+fn ok(proxy: &Proxy, args: &[&str]) -> String {
+    let out = installer_at(proxy.endpoint())
+        .args(args)
+        .output()
+        .expect("run installer");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// `installer --output json invoke <args>` through `proxy`: the function's result.
+fn invoke(proxy: &Proxy, args: &[&str]) -> Value {
+    let out = installer_at(proxy.endpoint())
+        .args(["--output", "json", "invoke"])
+        .args(args)
+        .output()
+        .expect("run installer");
+    assert!(
+        out.status.success(),
+        "invoke failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&out.stdout).expect("invoke's document");
+    document["result"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tagged_tables_are_found_on_every_run() {
     let aws = clients().await;
+    let proxy = Proxy::with(
+        &moto_endpoint(),
+        None,
+        Some(Strict::aws(Windows {
+            tags_propagation: TAGS_SHOW_AFTER,
+            ..Windows::default()
+        })),
+    );
     let stack = unique_name("tag");
     // A value of this test's own, so that other tests' tables never match.
     let value = unique_name("daily");
@@ -64,16 +106,17 @@ async fn tagged_tables_are_found_on_every_run() {
     for table in [&first, &second, &untagged, &later] {
         test_support::create_movies_table(&aws.dynamodb, table).await;
     }
-    tag(&first, &value).await;
-    tag(&second, &value).await;
-    tag(&untagged, "weekly").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Tagged before this test's layer saw them: they show at once.
+    let moto = moto_endpoint();
+    tag(&moto, &first, &value).await;
+    tag(&moto, &second, &value).await;
+    tag(&moto, &untagged, "weekly").await;
 
     let zip = built_zip_path().display().to_string();
     let base = ["--stack", stack.as_str(), "--table-tag", selector.as_str()];
     let mut up = vec!["up", "--zip", zip.as_str()];
     up.extend(base);
-    installer_ok(&up);
+    ok(&proxy, &up);
     let rule = aws
         .events
         .list_targets_by_rule()
@@ -89,7 +132,7 @@ async fn tagged_tables_are_found_on_every_run() {
     assert_eq!(input["TableTag"]["Key"], "backup");
     assert_eq!(input["TableTag"]["Value"], value.as_str());
 
-    let run = invoke(&base);
+    let run = invoke(&proxy, &base);
     let mut expected = vec![first.clone(), second.clone()];
     expected.sort();
     assert_eq!(tables_of(&run), expected, "{run}");
@@ -101,15 +144,21 @@ async fn tagged_tables_are_found_on_every_run() {
 
     // Tagged after `up`: not listed at once (DynamoDB applies tags eventually), then backed up
     // by the next run, with no new `up`.
-    tag(&later, &value).await;
-    assert!(!tables_of(&invoke(&base)).contains(&later));
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(tables_of(&invoke(&base)).contains(&later));
+    tag(proxy.endpoint(), &later, &value).await;
+    let tagged = tokio::time::Instant::now();
+    let missed = invoke(&proxy, &base);
+    assert!(
+        tagged.elapsed() < TAGS_SHOW_AFTER,
+        "the run outlasted the tags' propagation; raise TAGS_SHOW_AFTER"
+    );
+    assert!(!tables_of(&missed).contains(&later), "{missed}");
+    tokio::time::sleep_until(tagged + TAGS_SHOW_AFTER).await;
+    assert!(tables_of(&invoke(&proxy, &base)).contains(&later));
     assert_eq!(backups(&aws, &later).await, 1);
 
     let mut status = vec!["status"];
     status.extend(base);
-    let stderr = installer_ok(&status);
+    let stderr = ok(&proxy, &status);
     for table in [&first, &second, &later] {
         assert!(stderr.contains(&format!("backups of {table}:")), "{stderr}");
     }
@@ -120,7 +169,7 @@ async fn tagged_tables_are_found_on_every_run() {
 
     let mut down = vec!["down", "--yes"];
     down.extend(base);
-    installer_ok(&down);
+    ok(&proxy, &down);
     for table in [&first, &second, &later] {
         assert_eq!(
             backups(&aws, table).await,
