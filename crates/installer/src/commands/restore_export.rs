@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     BillingMode, ExportDescription, GlobalSecondaryIndex, ImportStatus, InputCompressionType,
-    InputFormat, ProvisionedThroughput, S3BucketSource, TableCreationParameters, TableDescription,
+    InputFormat, ProvisionedThroughput, S3BucketSource, SseSpecification, SseType,
+    TableCreationParameters, TableDescription,
 };
 use aws_sdk_s3::types::{GlacierJobParameters, ObjectStorageClass, RestoreRequest, Tier};
 use backup_lambda::naming::TableName;
@@ -345,8 +346,22 @@ pub fn creation_parameters(
         }
         indexes.push(built.build().map_err(malformed)?);
     }
+    // A table encrypted with a KMS key (SSEType KMS: a customer managed key, or the AWS managed
+    // `aws/dynamodb`) keeps it: ImportTable's TableCreationParameters.SSESpecification is
+    // otherwise unset, and the new table would be encrypted with a key DynamoDB owns.
+    let sse = source
+        .sse_description()
+        .filter(|d| d.sse_type() == Some(&SseType::Kms))
+        .map(|d| {
+            SseSpecification::builder()
+                .enabled(true)
+                .sse_type(SseType::Kms)
+                .set_kms_master_key_id(d.kms_master_key_arn().map(str::to_owned))
+                .build()
+        });
     let mut parameters = TableCreationParameters::builder()
         .table_name(target.as_str())
+        .set_sse_specification(sse)
         .set_attribute_definitions(Some(source.attribute_definitions().to_vec()))
         .set_key_schema(Some(source.key_schema().to_vec()))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes));
@@ -624,5 +639,28 @@ mod tests {
             creation_parameters(&with_lsi, &target),
             Err(CommandError::ImportCannotMakeLsi(t)) if t == "Movies"
         ));
+        assert!(
+            p.sse_specification().is_none(),
+            "a table with DynamoDB's own key"
+        );
+    }
+
+    #[test]
+    fn the_new_table_keeps_the_sources_kms_key() {
+        let target = TableName::parse("Movies-from-export").unwrap();
+        let key = "arn:aws:kms:us-east-1:123456789012:key/0b1c";
+        let mut encrypted = source(true);
+        encrypted.sse_description = Some(
+            aws_sdk_dynamodb::types::SseDescription::builder()
+                .status(aws_sdk_dynamodb::types::SseStatus::Enabled)
+                .sse_type(SseType::Kms)
+                .kms_master_key_arn(key)
+                .build(),
+        );
+        let p = creation_parameters(&encrypted, &target).expect("valid");
+        let sse = p.sse_specification().expect("the source's key");
+        assert_eq!(sse.sse_type(), Some(&SseType::Kms));
+        assert_eq!(sse.kms_master_key_id(), Some(key));
+        assert_eq!(sse.enabled(), Some(true));
     }
 }
