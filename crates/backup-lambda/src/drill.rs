@@ -154,6 +154,17 @@ pub enum DrillStep {
     },
 }
 
+/// How long one [`Drill::advance`] may take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepLimits {
+    /// Poll a restore under way until then, so that a small table's drill finishes within one
+    /// run with an exact recovery time (`None`: do not wait).
+    pub wait_until: Option<tokio::time::Instant>,
+    /// Stop the verifying count then, keeping its position for the next run (`None`: count to
+    /// the end, as a run on this machine may).
+    pub count_until: Option<tokio::time::Instant>,
+}
+
 /// A table's drills: the clients and where the state lives.
 #[derive(Debug, Clone)]
 pub struct Drill {
@@ -217,14 +228,13 @@ impl Drill {
 
     /// Moves `table`'s drill one step at `now`: starts one if due, checks the one under way,
     /// judges and records it once its table is ACTIVE (or failed once it is too late), and
-    /// deletes its scratch table. With `until`, a restore started or waited for is polled until
-    /// then, so that a small table's drill finishes within one run with an exact recovery time.
-    /// With `force`, a drill starts even if none is due.
+    /// deletes its scratch table, within `limits`. With `force`, a drill starts even if none is
+    /// due.
     pub async fn advance(
         &self,
         table: &TableName,
         now: OffsetDateTime,
-        until: Option<tokio::time::Instant>,
+        limits: StepLimits,
         force: bool,
     ) -> Result<DrillStep, AwsError> {
         let state: Option<InProgress> = self.read(&record::drill_state_key(table.as_str())).await?;
@@ -237,9 +247,9 @@ impl Drill {
                     why: "not due yet".to_owned(),
                 });
             }
-            return self.start(table, now, until).await;
+            return self.start(table, now, limits).await;
         };
-        self.resume(table, drill, now, until, false).await
+        self.resume(table, drill, now, limits, false).await
     }
 
     /// Starts a drill of the newest AVAILABLE backup the function made.
@@ -247,7 +257,7 @@ impl Drill {
         &self,
         table: &TableName,
         now: OffsetDateTime,
-        until: Option<tokio::time::Instant>,
+        limits: StepLimits,
     ) -> Result<DrillStep, AwsError> {
         let backups = DynamoDbBackups::new(self.db.clone())
             .list_backups_paced(table, || self.list_pacer.wait())
@@ -279,13 +289,12 @@ impl Drill {
             .await?;
         self.restore(&drill, &scratch).await?;
         info!(table = %table, scratch = %scratch, backup = %drill.backup_name, "drill started");
-        match until {
-            Some(_) => self.resume(table, drill, now, until, true).await,
+        match limits.wait_until {
+            Some(_) => self.resume(table, drill, now, limits, true).await,
             None => Ok(DrillStep::Started { drill }),
         }
     }
 
-    /// Asks for the restore; one already under way (or done) is fine.
     /// Restores the drill's backup into its scratch table, on demand whatever the source's billing
     /// (RestoreTableFromBackup's `BillingModeOverride`): the verifying scan then neither
     /// throttles on nor bills the source's provisioned capacity.
@@ -306,7 +315,7 @@ impl Drill {
         table: &TableName,
         drill: InProgress,
         now: OffsetDateTime,
-        until: Option<tokio::time::Instant>,
+        limits: StepLimits,
         fresh: bool,
     ) -> Result<DrillStep, AwsError> {
         let Ok(scratch) = TableName::parse(&drill.scratch) else {
@@ -341,7 +350,14 @@ impl Drill {
                 Some(TableStatus::Active) => {
                     let upper_bound = !watched || drill.counted.is_some();
                     let judged = self
-                        .judge(table, drill.clone(), &scratch, elapsed, upper_bound, until)
+                        .judge(
+                            table,
+                            drill.clone(),
+                            &scratch,
+                            elapsed,
+                            upper_bound,
+                            limits.count_until,
+                        )
                         .await;
                     return match judged {
                         // A table that cannot be verified (reads refused, say) must not keep
@@ -377,7 +393,7 @@ impl Drill {
             }
             watched = true;
             let wait = Duration::from_secs(2);
-            match until {
+            match limits.wait_until {
                 Some(until) if tokio::time::Instant::now() + wait < until => {
                     tokio::time::sleep(wait).await;
                 }

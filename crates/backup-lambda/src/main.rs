@@ -1,6 +1,6 @@
 //! The Lambda entry point (`bootstrap`): builds the AWS clients once, then serves invocations.
 
-use backup_lambda::drill::Drill;
+use backup_lambda::drill::{Drill, StepLimits};
 use backup_lambda::metrics;
 use backup_lambda::naming::TableName;
 use backup_lambda::request::Settings;
@@ -140,8 +140,11 @@ async fn serve_one(
         // restores in that time, giving an exact recovery time), never near the deadline,
         // and never so long that the run holds up the next scheduled one.
         let soon = tokio::time::Instant::now() + DRILL_WAIT;
-        let until = invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon));
-        result["drill"] = drill_step(drill, stack, &table, invocation.now, until).await;
+        let limits = StepLimits {
+            wait_until: invocation.deadline.map(|d| (d - DRILL_MARGIN).min(soon)),
+            count_until: invocation.deadline.map(|d| d - DRILL_MARGIN),
+        };
+        result["drill"] = drill_step(drill, stack, &table, invocation.now, limits).await;
     }
     Ok(result)
 }
@@ -184,7 +187,12 @@ async fn serve_tagged(
             .iter()
             .filter_map(|r| TableName::parse(&r.table).ok())
         {
-            let step = drill_step(drill, stack, &table, invocation.now, None).await;
+            // No waiting for restores here; a count goes on until the deadline at most.
+            let limits = StepLimits {
+                wait_until: None,
+                count_until: invocation.deadline.map(|d| d - DRILL_MARGIN),
+            };
+            let step = drill_step(drill, stack, &table, invocation.now, limits).await;
             steps.insert(table.to_string(), step);
         }
         result["drills"] = Value::Object(steps);
@@ -206,9 +214,9 @@ async fn drill_step(
     stack: &str,
     table: &TableName,
     now: OffsetDateTime,
-    until: Option<tokio::time::Instant>,
+    limits: StepLimits,
 ) -> Value {
-    match drill.advance(table, now, until, false).await {
+    match drill.advance(table, now, limits, false).await {
         Ok(step) => {
             metrics::emit(stack, table.as_str(), now, &metrics::of_drill(&step));
             serde_json::to_value(step).unwrap_or(Value::Null)

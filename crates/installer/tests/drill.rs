@@ -269,3 +269,99 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
     assert!(!s.table_exists(record["scratch"].as_str().unwrap()).await);
     s.ok("down", &["--yes"]);
 }
+
+/// A table encrypted with a customer managed KMS key: restoring its backups (and exporting it)
+/// needs the key, so with drills on the role may use it, through DynamoDB only; a second `up`
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn drills_of_a_table_with_its_own_kms_key_may_use_the_key() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        SseSpecification, SseType,
+    };
+    let aws = clients().await;
+    let stack = unique_name("kms");
+    let table = unique_name("Sealed");
+    let key = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-cmk";
+    aws.dynamodb
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(
+            SseSpecification::builder()
+                .enabled(true)
+                .sse_type(SseType::Kms)
+                .kms_master_key_id(key)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let zip = built_zip_path().display().to_string();
+    let up = [
+        "up",
+        "--stack",
+        stack.as_str(),
+        "--table",
+        table.as_str(),
+        "--zip",
+        zip.as_str(),
+        "--drill-every",
+        "7d",
+    ];
+    let run = |args: &[&str]| {
+        let out = installer_at(&test_support::aws_endpoint())
+            .args(args)
+            .output()
+            .expect("run installer");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        stderr
+    };
+    run(&up);
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(format!("{stack}-role"))
+        .policy_name(format!("{stack}-policy"))
+        .send()
+        .await
+        .unwrap();
+    let policy = installer::deploy::policy::decode_document(policy.policy_document())
+        .expect("a JSON policy");
+    let statement = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "UseTheTablesKmsKeysThroughDynamoDb")
+        .unwrap_or_else(|| panic!("a statement for the table's key: {policy}"))
+        .clone();
+    assert_eq!(statement["Resource"], key);
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["kms:ViaService"],
+        "dynamodb.us-east-1.amazonaws.com"
+    );
+    let again = run(&up);
+    assert!(again.contains("no changes"), "{again}");
+    run(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    aws.dynamodb
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, DrillStep};
+use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, DrillStep, StepLimits};
 use backup_lambda::naming::TableName;
 use time::OffsetDateTime;
 
@@ -62,9 +62,13 @@ async fn run(
     let give_up = tokio::time::Instant::now() + timeout + Duration::from_secs(60);
     let mut force = true;
     loop {
-        let until = Some(tokio::time::Instant::now() + Duration::from_secs(60));
+        // Polls up to a minute a step; counts to the end (no Lambda deadline here).
+        let limits = StepLimits {
+            wait_until: Some(tokio::time::Instant::now() + Duration::from_secs(60)),
+            count_until: None,
+        };
         let step = drill
-            .advance(table, OffsetDateTime::now_utc(), until, force)
+            .advance(table, OffsetDateTime::now_utc(), limits, force)
             .await?;
         force = false;
         match step {

@@ -49,6 +49,13 @@ pub struct Desired {
     pub tags: Tags,
     /// The longest time between two firings of the schedule, when known.
     pub schedule_interval: Option<std::time::Duration>,
+    /// The region the stack is in.
+    pub region: String,
+    /// Whether the function restores (drills) or exports its tables, which needs the KMS keys
+    /// of tables encrypted with one.
+    pub reads_through_kms: bool,
+    /// Whether the tables are chosen by tag (so unknown to `up`).
+    pub by_tag: bool,
 }
 
 impl Desired {
@@ -178,6 +185,9 @@ impl Desired {
             no_export_missing_alarm: watch.no_export_missing_alarm,
             tags,
             schedule_interval: config.schedule.interval(),
+            region: aws.region.clone(),
+            reads_through_kms: config.drill.is_some() || config.export.is_some(),
+            by_tag: config.table_tag.is_some(),
         })
     }
 
@@ -205,6 +215,7 @@ impl Desired {
                 );
             }
         }
+        self.use_the_tables_kms_keys(observed);
         let targets = self.rules.iter().map(|r| r.targets.len()).sum::<usize>();
         let drills = self.function.environment.contains_key("DRILL_EVERY");
         if let Some(interval) = self.schedule_interval
@@ -220,6 +231,48 @@ impl Desired {
             );
         }
         self
+    }
+
+    /// With drills or exports, lets the role use the KMS keys the tables are encrypted with
+    /// (through DynamoDB only); tables chosen by tag are not known here, so `up` says what to
+    /// grant instead.
+    fn use_the_tables_kms_keys(&mut self, observed: &Observed) {
+        if !self.reads_through_kms {
+            return;
+        }
+        if let Some(bucket) = &self.export_bucket {
+            tracing::info!(
+                "if the export bucket {} is encrypted with a customer managed KMS key (SSE-KMS), grant {} kms:GenerateDataKey and kms:Decrypt on it with kms:ViaService s3.{}.amazonaws.com, and let the key's policy allow it",
+                bucket.name,
+                self.role.name,
+                self.region
+            );
+        }
+        if self.by_tag {
+            tracing::warn!(
+                "drills and exports of tables encrypted with a customer managed KMS key need the role to use that key: tables chosen by tag are not known to up, so grant {} kms:CreateGrant, Decrypt, DescribeKey, Encrypt, GenerateDataKey* and ReEncrypt* on such keys with kms:ViaService dynamodb.{}.amazonaws.com",
+                self.role.name,
+                self.region
+            );
+            return;
+        }
+        let mut keys: Vec<String> = observed
+            .tables
+            .iter()
+            .flatten()
+            .filter_map(|t| t.kms_key.clone())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return;
+        }
+        if let Some(statements) = self.role.policy["Statement"].as_array_mut() {
+            statements.push(crate::deploy::policy::kms_through_dynamodb(
+                &self.region,
+                &keys,
+            ));
+        }
     }
 
     /// The function's ARN.

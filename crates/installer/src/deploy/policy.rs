@@ -278,6 +278,30 @@ impl PolicyVars {
     }
 }
 
+/// The statement that lets the role use the KMS keys its tables are encrypted with, through
+/// DynamoDB only: restoring a drill's backup and exporting a table encrypted with a customer
+/// managed key need the key (developer guide, "Requesting a table export in DynamoDB": "If the
+/// table ... is encrypted with customer managed keys, that KMS key's policies must give DynamoDB
+/// permission to use it. This permission is given through the IAM User/Role that triggers the
+/// export job"; the KMS developer guide, "How Amazon DynamoDB uses AWS KMS", lists the actions and
+/// the `kms:ViaService` condition).
+pub fn kms_through_dynamodb(region: &str, keys: &[String]) -> Value {
+    serde_json::json!({
+        "Sid": "UseTheTablesKmsKeysThroughDynamoDb",
+        "Effect": "Allow",
+        "Action": [
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*"
+        ],
+        "Resource": if keys.len() == 1 { Value::from(keys[0].clone()) } else { Value::from(keys.to_vec()) },
+        "Condition": {"StringEquals": {"kms:ViaService": format!("dynamodb.{region}.amazonaws.com")}}
+    })
+}
+
 /// Parses a policy document as IAM returns it (URL-encoded JSON); `None` if it is not JSON.
 pub fn decode_document(document: &str) -> Option<Value> {
     let decoded = percent_encoding::percent_decode_str(document)
@@ -360,6 +384,25 @@ mod tests {
                 .expect("a flat list")
                 .len();
         assert_eq!(resources, 4);
+    }
+
+    #[test]
+    fn kms_keys_are_usable_through_dynamodb_only() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/0b1c".to_owned();
+        let one = kms_through_dynamodb("eu-west-1", std::slice::from_ref(&key));
+        assert_eq!(one["Resource"], key.as_str());
+        assert_eq!(
+            one["Condition"]["StringEquals"]["kms:ViaService"],
+            "dynamodb.eu-west-1.amazonaws.com"
+        );
+        assert!(
+            one["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("kms:CreateGrant"))
+        );
+        let two = kms_through_dynamodb("eu-west-1", &[key.clone(), format!("{key}2")]);
+        assert_eq!(two["Resource"].as_array().unwrap().len(), 2);
     }
 
     #[test]

@@ -384,9 +384,10 @@ async fn put_targets(
     Ok(())
 }
 
-/// Removes the targets `ids` from the rule. RemoveTargets "can partially fail" (API reference:
-/// "If one or more targets cannot be removed, the response has a non-zero FailedEntryCount"), so
-/// a failed entry is an error, not a silent leftover.
+/// Removes the targets `ids` from the rule. RemoveTargets (API reference): "This action can
+/// partially fail if too many requests are made at the same time. If that happens,
+/// FailedEntryCount is non-zero in the response": a failed entry is an error, not a silent
+/// leftover.
 async fn remove_targets(aws: &Aws, name: &str, ids: Vec<String>) -> Result<(), AwsError> {
     let out = aws
         .events

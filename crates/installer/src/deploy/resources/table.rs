@@ -193,6 +193,9 @@ pub struct Observed {
     pub tags: Tags,
     /// Whether point-in-time recovery is on, where it was read (only when the stack needs it).
     pub pitr: Option<bool>,
+    /// The KMS key the table is encrypted with, when it is a KMS key (SSEType KMS: customer
+    /// managed or `aws/dynamodb`), not one DynamoDB owns.
+    pub kms_key: Option<String>,
 }
 
 /// Reads the table and its tags.
@@ -205,6 +208,11 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
     if table.table_status == Some(TableStatus::Deleting) {
         return Ok(None);
     }
+    let kms_key = table
+        .sse_description()
+        .filter(|d| d.sse_type() == Some(&aws_sdk_dynamodb::types::SseType::Kms))
+        .and_then(|d| d.kms_master_key_arn())
+        .map(str::to_owned);
     let Some(arn) = table.table_arn else {
         return Ok(None);
     };
@@ -218,6 +226,7 @@ pub async fn observe(aws: &Aws, table: &TableName) -> Result<Option<Observed>, A
         arn,
         tags,
         pitr: None,
+        kms_key,
     }))
 }
 
