@@ -584,13 +584,20 @@ async fn write_logs(
         now.day(),
         request_id.replace('-', "")
     );
-    aws.logs
+    let created = aws
+        .logs
         .create_log_stream()
         .log_group_name(log_group)
         .log_stream_name(&stream)
         .send()
         .await
-        .aws("CreateLogStream", log_group)?;
+        .aws("CreateLogStream", log_group);
+    match created {
+        // The stream is this request's own: one that exists was made by an attempt whose
+        // answer was lost.
+        Err(e) if !e.is("ResourceAlreadyExistsException") => return Err(e),
+        _ => {}
+    }
     let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     let events = lines
         .iter()
