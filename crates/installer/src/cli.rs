@@ -177,7 +177,8 @@ pub enum Command {
         #[arg(long)]
         time: Option<String>,
         /// Import an export to S3 instead (ImportTable): `latest`, a period such as 2026-11-30
-        /// or 2026-W49, or an export's ARN.
+        /// or 2026-W49, an export's ARN, or the S3 location it was written to
+        /// (s3://<bucket>/exports/<table>/<period>: any age, by its manifest-summary.json).
         #[arg(long, value_name = "EXPORT", conflicts_with_all = ["time", "any"])]
         from_export: Option<String>,
         /// Do not copy the source table's tags onto the new one.

@@ -426,10 +426,11 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
 }
 
 /// ListExports lists "completed exports within the past 90 days" while the stack keeps exports a
-/// year: an older export is found by its ARN (DescribeExport), and `latest` says why it finds
-/// none. The strict layer here lists an export for 6 s instead of 90 days.
+/// year: an older export is found by its ARN (DescribeExport) or by the S3 location it was
+/// written to (its manifest-summary.json), and `latest` says why it finds none. The strict layer
+/// here lists an export for 6 s instead of 90 days.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_export_past_listexports_window_is_restored_by_its_arn() {
+async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() {
     let windows = Windows {
         exports_listed: Duration::from_secs(6),
         export_in_progress: Duration::from_secs(1),
@@ -501,15 +502,41 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn() {
     assert_eq!(document["verified"], true, "{document}");
     assert_eq!(document["from"]["export"]["arn"], arn.as_str());
 
+    // Or by where it was written, from its manifest-summary.json: no DynamoDB listing at all.
+    let period = started["export"]["export"]["period"].as_str().unwrap();
+    let location = format!("s3://{stack}-logs-123456789012-us-east-1/exports/{table}/{period}");
+    let by_location = format!("{table}-loc");
+    let (ok, stdout, stderr) = run(&[
+        "--output",
+        "json",
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &by_location,
+        "--from-export",
+        &location,
+    ]);
+    assert!(ok, "{stderr}");
+    let document: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(document["verified"], true, "{document}");
+    assert_eq!(document["from"]["export"]["arn"], arn.as_str());
+    assert_eq!(
+        document["verification"]["expected_items"], 30,
+        "the manifest's exact count"
+    );
+
     let (ok, _, stderr) = run(&["down", "--yes", "--stack", &stack, "--table", &table]);
     assert!(ok, "{stderr}");
     let aws = clients().await;
-    aws.dynamodb
-        .delete_table()
-        .table_name(&restored)
-        .send()
-        .await
-        .expect("delete the restored table");
+    for restored in [&restored, &by_location] {
+        aws.dynamodb
+            .delete_table()
+            .table_name(restored)
+            .send()
+            .await
+            .expect("delete the restored table");
+    }
 }
 
 /// An export bucket of another account needs `--export-bucket-owner`, and the owner given must

@@ -224,6 +224,39 @@ impl Upstream for Shared {
         let reply = Reply::parse(&self.forward(&request)?)?;
         reply.ok().then(|| reply.json())
     }
+
+    fn put_object(&self, call: &Call, bucket: &str, key: &str, body: &[u8]) -> bool {
+        let mut head = vec![
+            format!("Host: {}", self.upstream),
+            "Content-Type: application/json".to_owned(),
+            format!("Content-Length: {}", body.len()),
+        ];
+        // moto routes a request by the service its credential scope names: the caller's
+        // (`.../<region>/dynamodb/aws4_request`) is turned into S3's.
+        if let Some(auth) = &call.authorization {
+            let scope = auth.split("/aws4_request").next().unwrap_or_default();
+            let service = scope.rsplit('/').next().unwrap_or_default();
+            let auth = auth.replacen(&format!("/{service}/aws4_request"), "/s3/aws4_request", 1);
+            head.push(format!("Authorization: {auth}"));
+        }
+        let path: String = key
+            .split('/')
+            .map(|part| {
+                percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let request = Request {
+            method: "PUT".to_owned(),
+            target: format!("/{bucket}/{path}"),
+            head,
+            body: body.to_vec(),
+        };
+        self.forward(&request)
+            .and_then(|raw| Reply::parse(&raw))
+            .is_some_and(|reply| reply.ok())
+    }
 }
 
 /// splitmix64: a small, good mixing function for seeded choices without a dependency.

@@ -186,7 +186,7 @@ pub enum CommandError {
     },
     /// No export to restore.
     #[error(
-        "table {table} has no {pick} (ListExports shows the past 90 days only: pass an older export's ARN to --from-export); start one with `installer up --export daily` and a run, or restore a backup instead"
+        "table {table} has no {pick} (ListExports shows the past 90 days only: pass an older export's ARN, or the S3 location it was written to, s3://<bucket>/<prefix>, to --from-export); start one with `installer up --export daily` and a run, or restore a backup instead"
     )]
     NoExport {
         /// The table.

@@ -36,17 +36,140 @@ pub enum ExportPick {
     Arn(String),
     /// The export of this period (its prefix ends with `/<period>`).
     Period(String),
+    /// The export written under this S3 location (`s3://<bucket>/<prefix>`), found by its
+    /// `manifest-summary.json`: needs neither ListExports nor DescribeExport, so it reaches an
+    /// export of any age whose files are kept.
+    Location {
+        /// The bucket.
+        bucket: String,
+        /// The prefix the export was written under.
+        prefix: String,
+    },
 }
 
 impl ExportPick {
-    /// `latest`, an ARN, or a period.
+    /// `latest`, an ARN, an S3 location (`s3://bucket/prefix`), or a period.
     pub fn parse(text: &str) -> Self {
         match text.trim() {
             "latest" => Self::Latest,
             t if t.starts_with("arn:") => Self::Arn(t.to_owned()),
+            t if t.starts_with("s3://") => {
+                let rest = &t["s3://".len()..];
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                Self::Location {
+                    bucket: bucket.to_owned(),
+                    prefix: prefix.trim_end_matches('/').to_owned(),
+                }
+            }
             t => Self::Period(t.to_owned()),
         }
     }
+}
+
+/// The fields of an export's `manifest-summary.json` that a restore needs (developer guide,
+/// "DynamoDB table export output format").
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestSummary {
+    export_arn: String,
+    table_arn: String,
+    s3_bucket: String,
+    s3_prefix: Option<String>,
+    item_count: Option<i64>,
+    output_format: Option<String>,
+}
+
+/// The export under `s3://bucket/prefix`, from its `manifest-summary.json`
+/// (`<prefix>/AWSDynamoDB/<export id>/manifest-summary.json`; the newest where several exports
+/// wrote under one prefix). It must be `table_arn`'s, in DynamoDB JSON.
+async fn located(
+    aws: &Aws,
+    table_arn: &str,
+    table: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Export, CommandError> {
+    let location = format!("s3://{bucket}/{prefix}");
+    let missing = |why: String| CommandError::ExportData {
+        export: location.clone(),
+        why,
+    };
+    let root = format!("{prefix}/AWSDynamoDB/");
+    let mut summaries = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&root)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .aws("ListObjectsV2", bucket)?;
+        for object in page.contents() {
+            if let Some(key) = object
+                .key()
+                .filter(|k| k.ends_with("/manifest-summary.json"))
+            {
+                let at = object.last_modified().map(|t| t.as_secs_f64());
+                summaries.push((at, key.to_owned()));
+            }
+        }
+        token = page.next_continuation_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    summaries.sort_by(|a, b| a.0.unwrap_or(0.0).total_cmp(&b.0.unwrap_or(0.0)));
+    let Some((at, key)) = summaries.pop() else {
+        return Err(missing(format!(
+            "no manifest-summary.json under s3://{bucket}/{root}"
+        )));
+    };
+    let object = aws
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .aws("GetObject", &key)?;
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::malformed("GetObject", &key, &e.to_string()))?
+        .into_bytes();
+    let summary: ManifestSummary = serde_json::from_slice(&bytes).map_err(|e| {
+        missing(format!(
+            "s3://{bucket}/{key} is not an export's manifest summary: {e}"
+        ))
+    })?;
+    if summary.table_arn != table_arn {
+        return Err(CommandError::NoSuchExport {
+            table: table.to_owned(),
+            export: summary.export_arn,
+        });
+    }
+    if summary
+        .output_format
+        .as_deref()
+        .is_some_and(|f| f != "DYNAMODB_JSON")
+    {
+        return Err(missing(format!(
+            "it is in {}, and only DynamoDB JSON exports are imported",
+            summary.output_format.unwrap_or_default()
+        )));
+    }
+    Ok(Export {
+        arn: summary.export_arn,
+        bucket: summary.s3_bucket,
+        bucket_owner: None,
+        prefix: summary.s3_prefix.unwrap_or_else(|| prefix.to_owned()),
+        item_count: summary.item_count,
+        at,
+    })
 }
 
 /// A COMPLETED export, as DescribeExport tells it.
@@ -129,8 +252,12 @@ pub async fn choose(
     table: &str,
     pick: &ExportPick,
 ) -> Result<Export, CommandError> {
-    if let ExportPick::Arn(arn) = pick {
-        return described(aws, table_arn, table, arn).await;
+    match pick {
+        ExportPick::Arn(arn) => return described(aws, table_arn, table, arn).await,
+        ExportPick::Location { bucket, prefix } => {
+            return located(aws, table_arn, table, bucket, prefix).await;
+        }
+        ExportPick::Latest | ExportPick::Period(_) => {}
     }
     let db = &aws.dynamodb;
     let mut arns = Vec::new();
@@ -168,14 +295,9 @@ pub async fn choose(
             completed.push(export_of(arn, d));
         }
     }
-    let chosen = match pick {
-        ExportPick::Period(period) => completed.into_iter().rfind(|e| {
-            e.prefix
-                .trim_end_matches('/')
-                .ends_with(&format!("/{period}"))
-        }),
+    let newest = |exports: Vec<Export>| {
         // Newest by time where DynamoDB gives one; else the last listed.
-        _ => completed
+        exports
             .into_iter()
             .enumerate()
             .max_by(|(i, a), (j, b)| {
@@ -183,15 +305,24 @@ pub async fn choose(
                     .total_cmp(&b.at.unwrap_or(f64::MIN))
                     .then(i.cmp(j))
             })
-            .map(|(_, e)| e),
+            .map(|(_, e)| e)
+    };
+    let (chosen, what) = match pick {
+        ExportPick::Period(period) => (
+            completed.into_iter().rfind(|e| {
+                e.prefix
+                    .trim_end_matches('/')
+                    .ends_with(&format!("/{period}"))
+            }),
+            format!("completed export of {period}"),
+        ),
+        ExportPick::Latest | ExportPick::Arn(_) | ExportPick::Location { .. } => {
+            (newest(completed), "completed export".to_owned())
+        }
     };
     chosen.ok_or_else(|| CommandError::NoExport {
         table: table.to_owned(),
-        pick: match pick {
-            ExportPick::Latest => "completed export".to_owned(),
-            ExportPick::Arn(arn) => format!("export {arn}"),
-            ExportPick::Period(period) => format!("completed export of {period}"),
-        },
+        pick: what,
     })
 }
 

@@ -797,6 +797,116 @@ impl Rule for ExportsListedFor {
     }
 }
 
+/// An export that has ended has written its `manifest-summary.json` beside its data (moto writes
+/// only the data files).
+///
+/// Developer guide, "DynamoDB table export output format": an export writes
+/// `<prefix>/AWSDynamoDB/<ExportId>/manifest-summary.json` and `manifest-files.json`; "The
+/// manifest-summary.json file contains summary information about the export job", with fields
+/// such as `version`, `exportArn`, `startTime`, `endTime`, `tableArn`, `exportTime`, `s3Bucket`,
+/// `s3Prefix`, `billedSizeBytes`, `itemCount` and `outputFormat`. Written when the export is
+/// first described after `window` (the time it is IN_PROGRESS).
+pub struct ExportManifest {
+    window: Duration,
+    /// Each export started, and whether its manifest is written.
+    started: Mutex<HashMap<String, (Instant, bool)>>,
+}
+
+impl ExportManifest {
+    /// Exports end `window` after they start.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            started: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The manifest summary of the export moto describes in `d`, with its time as RFC 3339.
+fn manifest_summary(d: &Value) -> Value {
+    let time = |v: &Value| {
+        v.as_f64()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s as i64).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    };
+    serde_json::json!({
+        "version": "2020-06-30",
+        "exportArn": d["ExportArn"],
+        "startTime": time(&d["StartTime"]),
+        "endTime": time(&d["EndTime"]),
+        "tableArn": d["TableArn"],
+        "exportTime": time(&d["ExportTime"]),
+        "s3Bucket": d["S3Bucket"],
+        "s3Prefix": d["S3Prefix"],
+        "billedSizeBytes": d["BilledSizeBytes"],
+        "itemCount": d["ItemCount"],
+        "outputFormat": d["ExportFormat"],
+    })
+}
+
+impl Rule for ExportManifest {
+    fn name(&self) -> &'static str {
+        "ExportManifest"
+    }
+
+    fn refuse(&self, call: &Call, now: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "DescribeExport") {
+            return None;
+        }
+        let arn = call.field("ExportArn")?;
+        let due = {
+            let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+            started.get(arn).is_some_and(|(at, written)| {
+                !written && now.saturating_duration_since(*at) >= self.window
+            })
+        };
+        if !due {
+            return None;
+        }
+        let described = upstream.ask(
+            call,
+            "DynamoDB_20120810.DescribeExport",
+            &serde_json::json!({"ExportArn": arn}),
+        )?;
+        let d = &described["ExportDescription"];
+        if d["ExportStatus"] != "COMPLETED" {
+            return None;
+        }
+        let id = arn.rsplit('/').next().unwrap_or_default();
+        let (Some(bucket), Some(prefix)) = (d["S3Bucket"].as_str(), d["S3Prefix"].as_str()) else {
+            return None;
+        };
+        let key = format!(
+            "{}/AWSDynamoDB/{id}/manifest-summary.json",
+            prefix.trim_end_matches('/')
+        );
+        let body = manifest_summary(d).to_string();
+        if upstream.put_object(call, bucket, &key, body.as_bytes()) {
+            let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = started.get_mut(arn) {
+                entry.1 = true;
+            }
+        }
+        None
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.is(DDB, "ExportTableToPointInTime")
+            && reply.ok()
+            && let Some(arn) = reply.json()["ExportDescription"]["ExportArn"].as_str()
+        {
+            self.started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(arn.to_owned())
+                .or_insert((now, false));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Nothing, json_call, ok};
@@ -1202,6 +1312,71 @@ mod tests {
         assert_eq!(
             page(json!({"ExclusiveStartBackupArn": "arn:5"})).0,
             vec!["arn:6".to_owned()]
+        );
+    }
+
+    /// moto's DescribeExport of a COMPLETED export, and the objects written.
+    #[derive(Default)]
+    struct Bucket(Mutex<Vec<(String, String, String)>>);
+
+    impl Upstream for Bucket {
+        fn ask(&self, _: &Call, _: &str, body: &Value) -> Option<Value> {
+            Some(json!({"ExportDescription": {
+                "ExportArn": body["ExportArn"],
+                "ExportStatus": "COMPLETED",
+                "TableArn": "arn:aws:dynamodb:us-east-1:1:table/T",
+                "S3Bucket": "vault",
+                "S3Prefix": "exports/T/2026-12-04",
+                "ItemCount": 30,
+                "ExportFormat": "DYNAMODB_JSON",
+                "EndTime": 1_796_394_745.0
+            }}))
+        }
+
+        fn put_object(&self, _: &Call, bucket: &str, key: &str, body: &[u8]) -> bool {
+            let body = String::from_utf8_lossy(body).into_owned();
+            self.0
+                .lock()
+                .unwrap()
+                .push((bucket.to_owned(), key.to_owned(), body));
+            true
+        }
+    }
+
+    #[test]
+    fn an_ended_export_has_its_manifest_summary() {
+        let rule = ExportManifest::new(100 * MS);
+        let t0 = Instant::now();
+        let arn = "arn:aws:dynamodb:us-east-1:1:table/T/export/01abc";
+        let mut started = ok(json!({"ExportDescription": {"ExportArn": arn}}));
+        rule.answered(
+            &json_call(DDB, "ExportTableToPointInTime", json!({})),
+            &mut started,
+            t0,
+        );
+        let describe = json_call(DDB, "DescribeExport", json!({"ExportArn": arn}));
+        let bucket = Bucket::default();
+        assert!(rule.refuse(&describe, t0 + 50 * MS, &bucket).is_none());
+        assert!(bucket.0.lock().unwrap().is_empty(), "not ended yet");
+        assert!(rule.refuse(&describe, t0 + 100 * MS, &bucket).is_none());
+        assert!(rule.refuse(&describe, t0 + 200 * MS, &bucket).is_none());
+        let written = bucket.0.lock().unwrap().clone();
+        assert_eq!(written.len(), 1, "written once");
+        let (name, key, body) = &written[0];
+        assert_eq!(name, "vault");
+        assert_eq!(
+            key,
+            "exports/T/2026-12-04/AWSDynamoDB/01abc/manifest-summary.json"
+        );
+        let summary: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(summary["itemCount"], 30);
+        assert_eq!(summary["exportArn"], arn);
+        assert_eq!(summary["tableArn"], "arn:aws:dynamodb:us-east-1:1:table/T");
+        assert!(
+            summary["endTime"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-12-04")
         );
     }
 

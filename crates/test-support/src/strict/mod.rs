@@ -26,9 +26,9 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ExportsListedFor,
-    ItemCountApproximate, ListBackupsPaging, ListTagsPaging, RestoreCreating, TableDeleting,
-    TagsEventuallyConsistent,
+    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ExportManifest,
+    ExportsListedFor, ItemCountApproximate, ListBackupsPaging, ListTagsPaging, RestoreCreating,
+    TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{
@@ -386,6 +386,11 @@ pub trait Upstream: Sync {
     /// Sends a JSON-protocol request (`X-Amz-Target: target`) to moto as `call`'s caller; the
     /// response's JSON, or `None` if moto could not be asked.
     fn ask(&self, call: &Call, target: &str, body: &Value) -> Option<Value>;
+
+    /// Writes an object to moto's S3 (path style) as `call`'s caller; whether it was written.
+    fn put_object(&self, _call: &Call, _bucket: &str, _key: &str, _body: &[u8]) -> bool {
+        false
+    }
 }
 
 /// One documented AWS behaviour that moto lacks.
@@ -499,6 +504,7 @@ impl Strict {
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(ExportsListedFor::new(windows.exports_listed)),
+                Box::new(ExportManifest::new(windows.export_in_progress)),
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
