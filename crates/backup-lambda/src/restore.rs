@@ -282,17 +282,7 @@ pub async fn reapply(
         && d.time_to_live_status() == Some(&TimeToLiveStatus::Enabled)
         && let Some(attribute) = d.attribute_name()
     {
-        let spec = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(attribute)
-            .build()
-            .map_err(|e| AwsError::malformed("UpdateTimeToLive", dst, &e.to_string()))?;
-        db.update_time_to_live()
-            .table_name(dst)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .aws("UpdateTimeToLive", dst)?;
+        put_ttl(db, target, attribute).await?;
         done.ttl_attribute = Some(attribute.to_owned());
     }
     if pitr(db, source).await?.is_some() {
@@ -330,7 +320,6 @@ pub async fn reapply_from_backup(
     backup_arn: &str,
     target: &TableName,
 ) -> Result<Reapplied, AwsError> {
-    let dst = target.as_str();
     let described = db
         .describe_backup()
         .backup_arn(backup_arn)
@@ -345,20 +334,27 @@ pub async fn reapply_from_backup(
         .and_then(|t| t.attribute_name());
     let mut done = Reapplied::default();
     if let Some(attribute) = ttl {
-        let spec = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(attribute)
-            .build()
-            .map_err(|e| AwsError::malformed("UpdateTimeToLive", dst, &e.to_string()))?;
-        db.update_time_to_live()
-            .table_name(dst)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .aws("UpdateTimeToLive", dst)?;
+        put_ttl(db, target, attribute).await?;
         done.ttl_attribute = Some(attribute.to_owned());
     }
     Ok(done)
+}
+
+/// Turns on time to live on `target`, on `attribute`.
+async fn put_ttl(db: &Client, target: &TableName, attribute: &str) -> Result<(), AwsError> {
+    let dst = target.as_str();
+    let spec = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(attribute)
+        .build()
+        .map_err(|e| AwsError::malformed("UpdateTimeToLive", dst, &e.to_string()))?;
+    db.update_time_to_live()
+        .table_name(dst)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .aws("UpdateTimeToLive", dst)
+        .map(drop)
 }
 
 /// Copies the tags of the table `source_arn` onto `target`; returns how many.
