@@ -290,7 +290,7 @@ pub enum Command {
 pub fn print_completions(shell: clap_complete::Shell) {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "installer", &mut script);
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+    let _ = crate::report::stdout::bytes(&script);
 }
 
 /// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is

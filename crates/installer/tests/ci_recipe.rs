@@ -158,3 +158,34 @@ fn the_published_schema_is_the_one_the_output_types_give() {
     let validator = jsonschema::validator_for(&generated).unwrap();
     assert!(!validator.is_valid(&serde_json::json!({"command": "bundle", "bytes": "many"})));
 }
+
+/// A reader that takes one byte and goes (`installer schema | head -c1`), forty times for each
+/// command that prints without AWS: never a panic (`println!` on a closed pipe panicked with
+/// "Broken pipe", exit 101, in 13 of 40 runs of `schema | head -n1`), never exit 101.
+#[test]
+fn a_reader_that_stops_after_one_byte_never_makes_a_command_panic() {
+    use std::io::Read;
+    for args in [
+        &["schema"][..],
+        &["completions", "bash"][..],
+        &["--help"][..],
+        &["up", "--help"][..],
+    ] {
+        for _ in 0..40 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let mut one = [0u8; 1];
+            let _ = stdout.read(&mut one);
+            drop(stdout);
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+            assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        }
+    }
+}

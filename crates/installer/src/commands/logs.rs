@@ -31,7 +31,10 @@ pub async fn logs(
         for event in read_events(&aws, &group, start).await? {
             let id = event.event_id.clone().unwrap_or_default();
             if seen.insert(id) {
-                print_event(&event, json_lines, raw);
+                if !print_event(&event, json_lines, raw) {
+                    // The reader has gone (`logs --follow | head`): nothing more to show.
+                    return Ok(());
+                }
                 newest = newest.max(event.timestamp.unwrap_or(newest));
             }
         }
@@ -86,7 +89,8 @@ async fn read_events(
 
 /// Prints one event on stdout: `<RFC 3339 time> <message>` (rendered for reading unless `raw`),
 /// or a JSON line.
-fn print_event(event: &FilteredLogEvent, json_lines: bool, raw: bool) {
+/// `false` once stdout's reader has gone.
+fn print_event(event: &FilteredLogEvent, json_lines: bool, raw: bool) -> bool {
     let when = event
         .timestamp
         .and_then(|ms| {
@@ -98,11 +102,12 @@ fn print_event(event: &FilteredLogEvent, json_lines: bool, raw: bool) {
         })
         .unwrap_or_default();
     let message = event.message.as_deref().unwrap_or_default().trim_end();
-    if json_lines {
-        println!("{}", json!({"timestamp": when, "message": message}));
+    let line = if json_lines {
+        json!({"timestamp": when, "message": message}).to_string()
     } else if raw {
-        println!("{when} {message}");
+        format!("{when} {message}")
     } else {
-        println!("{when} {}", crate::report::log_line::render(message));
-    }
+        format!("{when} {}", crate::report::log_line::render(message))
+    };
+    crate::report::stdout::line(&line)
 }

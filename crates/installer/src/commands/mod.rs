@@ -47,6 +47,7 @@ use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
 use crate::deploy::desired::Desired;
 use crate::deploy::policy::PolicyError;
 use crate::deploy::stack::{self, StackError, StackPlan};
+use crate::report::stdout;
 use summary::{Phases, Planned, Summary};
 
 /// Why a command failed.
@@ -273,14 +274,14 @@ pub fn run(
     match (output, &summary) {
         (_, Summary::Logs | Summary::Printed) => {}
         (Output::Json, summary) => {
-            println!("{}", serde_json::to_string(summary).unwrap_or_default())
+            let _ = stdout::line(&serde_json::to_string(summary).unwrap_or_default());
         }
-        (Output::Text, Summary::Invoke(invoked)) => println!(
-            "{}",
-            serde_json::to_string_pretty(&invoked.result).unwrap_or_default()
-        ),
+        (Output::Text, Summary::Invoke(invoked)) => {
+            let _ =
+                stdout::line(&serde_json::to_string_pretty(&invoked.result).unwrap_or_default());
+        }
         (Output::Text, Summary::Report(report)) => {
-            print!("{}", crate::compliance::text::render(report))
+            let _ = stdout::bytes(crate::compliance::text::render(report).as_bytes());
         }
         (Output::Text, _) => {}
     }
@@ -312,10 +313,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Schema => {
             let schema = schemars::schema_for!(Summary);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).unwrap_or_default()
-            );
+            let _ = stdout::line(&serde_json::to_string_pretty(&schema).unwrap_or_default());
             Ok(Summary::Printed)
         }
         Command::Completions { shell } => {

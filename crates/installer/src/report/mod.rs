@@ -1,9 +1,11 @@
 //! The human report on stderr: per-resource progress ([`progress`]), whether `-q` silenced it
 //! (errors always show), the function's log lines rendered for reading ([`log_line`]), and
-//! times as people read them ([`when`]).
+//! times as people read them ([`when`]); and results on stdout ([`stdout`]), which a reader may
+//! close early.
 
 pub(crate) mod log_line;
 pub(crate) mod progress;
+pub(crate) mod stdout;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
