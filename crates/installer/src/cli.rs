@@ -296,13 +296,28 @@ pub fn print_completions(shell: clap_complete::Shell) {
 /// A clap usage error as one line: the problem, clap's tip if it has one, and where the help is
 /// (`subcommand` names it when clap's message has no usage line).
 pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
-    let mut problem = None;
+    let mut problem: Option<String> = None;
+    // The lines a problem ending in `:` goes on with ("the following required arguments were
+    // not provided:" then one indented line per argument), until a blank line.
+    let mut listing = false;
+    let mut listed: Vec<String> = Vec::new();
     let mut tip = None;
     let mut command =
         subcommand.map_or_else(|| "installer".to_owned(), |s| format!("installer {s}"));
     for line in rendered.lines().map(str::trim) {
+        if listing {
+            if line.is_empty() {
+                listing = false;
+            } else {
+                listed.push(line.to_owned());
+            }
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("error: ") {
-            problem.get_or_insert(rest.to_owned());
+            if problem.is_none() {
+                listing = rest.ends_with(':');
+                problem = Some(rest.trim_end_matches(':').to_owned());
+            }
         } else if let Some(rest) = line.strip_prefix("tip: ") {
             tip.get_or_insert(rest.to_owned());
         } else if let Some(rest) = line.strip_prefix("Usage: ") {
@@ -319,6 +334,9 @@ pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
         "error: {}",
         problem.unwrap_or_else(|| rendered.trim().to_owned())
     );
+    if !listed.is_empty() {
+        line.push_str(&format!(": {}", listed.join(", ")));
+    }
     if let Some(tip) = tip {
         line.push_str(&format!(" ({tip})"));
     }
@@ -432,6 +450,17 @@ mod tests {
         let line = usage_error(&["installer", "up", "--keep", "many"]);
         assert!(line.contains("invalid value 'many' for '--keep"), "{line}");
         assert!(line.ends_with("see `installer up --help`"), "{line}");
+        assert_eq!(line.lines().count(), 1);
+
+        // Missing arguments are named (clap lists them on the lines after its message).
+        let line = usage_error(&["installer", "restore"]);
+        assert!(
+            line.starts_with(
+                "error: the following required arguments were not provided: --to <TO>"
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("see `installer restore --help`"), "{line}");
         assert_eq!(line.lines().count(), 1);
     }
 }
