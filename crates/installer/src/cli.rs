@@ -340,8 +340,54 @@ pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
     if let Some(tip) = tip {
         line.push_str(&format!(" ({tip})"));
     }
+    if let Some(variable) = from_environment(&line, subcommand) {
+        line.push_str(&format!(
+            " (the value came from the environment variable {variable})"
+        ));
+    }
     line.push_str(&format!("; see `{command} --help`"));
     line
+}
+
+/// A usage error found after parsing (a value clap took, then found invalid before any AWS
+/// call) as one line, in the same shape as clap's: `error: <message>; see ... --help`.
+pub fn usage_error_message(message: &str) -> String {
+    let subcommand = subcommand();
+    usage_error_line(&format!("error: {message}"), subcommand.as_deref())
+}
+
+/// The subcommand named on the command line, if any.
+fn subcommand() -> Option<String> {
+    std::env::args()
+        .skip(1)
+        .find(|a| Cli::command().find_subcommand(a).is_some())
+}
+
+/// The environment variable a flag that `message` names took its value from: the flag has one
+/// (`--keep`: `INSTALLER_KEEP`), it is set, and the flag is not on the command line. A message
+/// blaming `--keep` for `INSTALLER_KEEP=abc` sends a user looking for a flag never typed.
+fn from_environment(message: &str, subcommand: Option<&str>) -> Option<String> {
+    let command = Cli::command();
+    let scope = subcommand
+        .and_then(|s| command.find_subcommand(s).cloned())
+        .unwrap_or_else(|| command.clone());
+    let typed: Vec<String> = std::env::args().collect();
+    scope
+        .get_arguments()
+        .chain(command.get_arguments())
+        .filter_map(|arg| Some((arg.get_long()?, arg.get_env()?)))
+        .find(|(long, env)| {
+            let flag = format!("--{long}");
+            let named = message.match_indices(&flag).any(|(at, _)| {
+                !message[at + flag.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
+            });
+            named
+                && std::env::var_os(env).is_some()
+                && !typed
+                    .iter()
+                    .any(|a| a == &flag || a.starts_with(&format!("{flag}=")))
+        })
+        .map(|(_, env)| env.to_string_lossy().into_owned())
 }
 
 /// Parses the command line; a usage error is printed as one line (exit 2), `--help` and
@@ -351,9 +397,7 @@ pub fn parse() -> Cli {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            let subcommand = std::env::args()
-                .skip(1)
-                .find(|a| Cli::command().find_subcommand(a).is_some());
+            let subcommand = subcommand();
             let rendered = e.render().to_string();
             eprintln!("{}", usage_error_line(&rendered, subcommand.as_deref()));
             std::process::exit(2);

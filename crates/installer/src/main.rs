@@ -18,5 +18,20 @@ fn main() -> miette::Result<std::process::ExitCode> {
     if cli.quiet {
         installer::report::set_quiet();
     }
-    installer::commands::run(cli.command, &cli.connect, cli.output)
+    match installer::commands::run(cli.command, &cli.connect, cli.output) {
+        // A flag (or its environment variable) found invalid before any AWS call: one line and
+        // exit 2, as clap reports the usage errors it finds itself.
+        Err(report)
+            if report
+                .downcast_ref::<installer::commands::CommandError>()
+                .is_some_and(installer::commands::CommandError::is_usage) =>
+        {
+            eprintln!(
+                "{}",
+                installer::cli::usage_error_message(&report.to_string())
+            );
+            Ok(std::process::ExitCode::from(2))
+        }
+        other => other,
+    }
 }

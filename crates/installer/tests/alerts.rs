@@ -428,7 +428,7 @@ fn bad_alert_settings_fail_before_any_request() {
         // A closed port: a request would fail with a different message.
         let out = installer_with_endpoint(&all, "http://127.0.0.1:9");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(why), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }

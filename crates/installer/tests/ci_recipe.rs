@@ -189,3 +189,54 @@ fn a_reader_that_stops_after_one_byte_never_makes_a_command_panic() {
         }
     }
 }
+
+/// Every error found before the first AWS call is a usage error: one line, `error: ...; see
+/// ... --help`, exit 2, whether clap found it (`--keep many`) or the checks after it did
+/// (`--keep 0` exited 1 in another format), and one whose value came from an environment
+/// variable names the variable, not only the flag (`INSTALLER_KEEP=abc` blamed `--keep`).
+#[test]
+fn errors_before_any_request_are_usage_errors_that_name_their_source() {
+    let closed = "http://127.0.0.1:9";
+    for (args, env, expected) in [
+        (
+            &["up", "--keep", "0"][..],
+            None,
+            "--keep must be from 1 to 1000",
+        ),
+        (&["up", "--keep", "many"][..], None, "invalid value 'many'"),
+        (
+            &["plan"][..],
+            Some(("INSTALLER_KEEP", "abc")),
+            "environment variable INSTALLER_KEEP",
+        ),
+        (
+            &["up"][..],
+            Some(("INSTALLER_KEEP", "0")),
+            "environment variable INSTALLER_KEEP",
+        ),
+        (
+            &["report", "--rpo", "soon"][..],
+            None,
+            "--rpo \"soon\" is not a duration",
+        ),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
+        command
+            .args(args)
+            .env("AWS_ENDPOINT_URL", closed)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("INSTALLER_KEEP");
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.trim_end().ends_with("--help`"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}

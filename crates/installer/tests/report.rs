@@ -453,7 +453,7 @@ fn bad_periods_and_objectives_fail_before_any_request() {
         // A closed port: any request would fail differently.
         let out = support::cli::installer_with_endpoint(&all, "http://127.0.0.1:9");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(why), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }

@@ -243,10 +243,22 @@ pub enum CommandError {
     /// `--since` is not a duration.
     #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
     Since(String),
-    /// `installer report`'s period, objectives or page path are invalid (nothing was called),
-    /// or the page could not be written.
+    /// `installer report`'s period, objectives or page path are invalid (nothing was called).
     #[error("{0}")]
     Period(String),
+    /// The deployed schedule has no fixed interval to derive the default RPO from.
+    #[error(
+        "the schedule {0} has no fixed interval to derive an RPO from; pass --rpo, e.g. --rpo 26h"
+    )]
+    RpoUnknown(String),
+    /// The report's page could not be written.
+    #[error("could not write --html {path}: {source}")]
+    HtmlWrite {
+        /// Where.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// `bundle` could not write the installer.
     #[error("{0}")]
     Bundle(String),
@@ -258,6 +270,22 @@ pub enum CommandError {
 impl From<AwsError> for CommandError {
     fn from(err: AwsError) -> Self {
         Self::Stack(StackError::Aws(err))
+    }
+}
+
+impl CommandError {
+    /// Whether this is a usage error: a flag (or its environment variable) found invalid before
+    /// any AWS call, reported like clap's own (one line, exit 2) rather than as a failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            CommandError::Config(_)
+                | CommandError::Table(_)
+                | CommandError::Target(_)
+                | CommandError::Time(_)
+                | CommandError::Since(_)
+                | CommandError::Period(_)
+        )
     }
 }
 

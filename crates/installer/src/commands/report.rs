@@ -144,9 +144,7 @@ pub async fn report(
                 .parse::<Schedule>()
                 .ok()
                 .and_then(|s| s.interval())
-                .ok_or_else(|| CommandError::Period(format!(
-                    "the schedule {expression} has no fixed interval to derive an RPO from; pass --rpo, e.g. --rpo 26h"
-                )))?;
+                .ok_or_else(|| CommandError::RpoUnknown(expression.clone()))?;
             (interval * 2, format!("twice the schedule {expression}"))
         }
     };
@@ -203,8 +201,9 @@ pub async fn report(
         html: None,
     };
     if let Some(path) = &args.html {
-        std::fs::write(path, html::render(&report)).map_err(|e| {
-            CommandError::Period(format!("could not write --html {}: {e}", path.display()))
+        std::fs::write(path, html::render(&report)).map_err(|source| CommandError::HtmlWrite {
+            path: path.display().to_string(),
+            source,
         })?;
         report!("wrote {}", path.display());
         report.html = Some(path.display().to_string());
