@@ -69,6 +69,11 @@ pub struct ConnectArgs {
 /// Why the account could not be reached.
 #[derive(Debug, Error)]
 pub enum ConnectError {
+    /// `--endpoint-url` (or `AWS_ENDPOINT_URL`) is not an http(s) URL.
+    #[error(
+        "invalid --endpoint-url {0:?}: use an http:// or https:// URL with a host, e.g. http://127.0.0.1:5000"
+    )]
+    BadEndpoint(String),
     /// No region anywhere in the chain.
     #[error("no AWS region is set; pass --region (e.g. --region us-east-1) or set AWS_REGION")]
     NoRegion,
@@ -100,6 +105,18 @@ pub enum ConnectError {
         "AWS did not accept the credentials ({0}); renew or fix them (aws configure, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and check --region"
     )]
     Identity(String),
+}
+
+/// Whether `text` is an `http://` or `https://` URL with a host (checked before any request:
+/// the SDK would otherwise fail the first call with its request's debug dump).
+fn is_http_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
+    rest.is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.starts_with(':') && !host.contains(char::is_whitespace)
+    })
 }
 
 /// Asks STS who the credentials belong to: the first call, so a dead endpoint is told apart
@@ -200,6 +217,9 @@ pub struct Aws {
 impl Aws {
     /// Loads the configuration, asks STS who we are, and builds the clients.
     pub async fn connect(args: &ConnectArgs) -> Result<Self, ConnectError> {
+        if let Some(endpoint) = args.endpoint_url.as_deref().filter(|e| !is_http_url(e)) {
+            return Err(ConnectError::BadEndpoint(endpoint.to_owned()));
+        }
         let mut loader = backup_lambda::sdk::config_loader();
         if let Some(region) = &args.region {
             loader = loader.region(Region::new(region.clone()));
@@ -261,6 +281,27 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    #[test]
+    fn an_endpoint_is_an_http_url_with_a_host() {
+        for good in [
+            "http://127.0.0.1:5000",
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            "http://localhost:4566/",
+        ] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "not-a-url",
+            "127.0.0.1:5000",
+            "http://",
+            "http://:5000",
+            "ftp://x",
+            "http://a b",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
 
     /// Counts the attempts the SDK makes (the first and each retry).
     #[derive(Debug, Clone, Default)]

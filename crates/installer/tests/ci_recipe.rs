@@ -219,6 +219,11 @@ fn errors_before_any_request_are_usage_errors_that_name_their_source() {
             None,
             "--rpo \"soon\" is not a duration",
         ),
+        (
+            &["status", "--endpoint-url", "not-a-url"][..],
+            None,
+            "invalid --endpoint-url \"not-a-url\"",
+        ),
     ] {
         let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
         command

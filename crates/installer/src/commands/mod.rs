@@ -285,6 +285,7 @@ impl CommandError {
                 | CommandError::Time(_)
                 | CommandError::Since(_)
                 | CommandError::Period(_)
+                | CommandError::Connect(ConnectError::BadEndpoint(_))
         )
     }
 }
