@@ -356,6 +356,21 @@ pub fn usage_error_message(message: &str) -> String {
     usage_error_line(&format!("error: {message}"), subcommand.as_deref())
 }
 
+/// The subcommand named on the command line, `installer` when none is.
+pub fn command_name() -> String {
+    subcommand().unwrap_or_else(|| "installer".to_owned())
+}
+
+/// Whether the command line asks for `--output json` (read from the words themselves, for
+/// errors found before or while clap parses them).
+pub fn wants_json() -> bool {
+    let words: Vec<String> = std::env::args().collect();
+    words
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || words.iter().any(|w| w == "--output=json")
+}
+
 /// The subcommand named on the command line, if any.
 fn subcommand() -> Option<String> {
     std::env::args()
@@ -399,7 +414,18 @@ pub fn parse() -> Cli {
         Err(e) => {
             let subcommand = subcommand();
             let rendered = e.render().to_string();
-            eprintln!("{}", usage_error_line(&rendered, subcommand.as_deref()));
+            let line = usage_error_line(&rendered, subcommand.as_deref());
+            eprintln!("{line}");
+            if wants_json() {
+                crate::commands::summary::Failed {
+                    command: command_name(),
+                    error: crate::commands::summary::FailedError {
+                        kind: crate::commands::summary::FailureKind::Usage,
+                        message: line.trim_start_matches("error: ").to_owned(),
+                    },
+                }
+                .print();
+            }
             std::process::exit(2);
         }
     }

@@ -245,3 +245,35 @@ fn errors_before_any_request_are_usage_errors_that_name_their_source() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+/// With `--output json` a failure is a JSON document on stdout too (it printed nothing, so a
+/// script reading stdout with `jq` learnt nothing), in the published schema: the command, and
+/// the error's kind (usage, exit 2; failure, exit 1) and message.
+#[test]
+fn with_output_json_a_failure_is_a_document_on_stdout() {
+    let closed = "http://127.0.0.1:9";
+    for (args, code, kind) in [
+        (&["--output", "json", "up", "--keep", "0"][..], 2, "usage"),
+        (&["--output", "json", "restore"][..], 2, "usage"),
+        (&["--output", "json", "status"][..], 1, "failure"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", closed)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let document: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: one JSON document on stdout: {e}"));
+        support::schema::assert_valid(&document);
+        assert_eq!(document["command"], args[2], "{document}");
+        assert_eq!(document["error"]["kind"], kind, "{document}");
+        assert!(
+            !document["error"]["message"].as_str().unwrap().is_empty(),
+            "{document}"
+        );
+    }
+}

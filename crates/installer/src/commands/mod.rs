@@ -14,7 +14,7 @@ mod report;
 mod restore;
 mod restore_export;
 mod status;
-mod summary;
+pub mod summary;
 mod up;
 
 pub(crate) use alerts::alerts;
@@ -341,7 +341,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Plan { stack, cost } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Schema => {
-            let schema = schemars::schema_for!(Summary);
+            let schema = schemars::schema_for!(summary::Document);
             let _ = stdout::line(&serde_json::to_string_pretty(&schema).unwrap_or_default());
             Ok(Summary::Printed)
         }

@@ -41,6 +41,54 @@ pub enum Summary {
     Printed,
 }
 
+/// Every document `--output json` prints: a command's result, or its failure (the schema's root,
+/// `installer schema`; never built, only described).
+#[derive(Debug, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Document {
+    /// A result.
+    Result(Box<Summary>),
+    /// A failure.
+    Failure(Failed),
+}
+
+/// What `--output json` prints on stdout when a command fails (the one-line message is on
+/// stderr too), so that a script reading stdout learns why.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Failed {
+    /// The command that failed (`up`, `restore`, ...), or `installer` when none was named.
+    pub command: String,
+    /// The error.
+    pub error: FailedError,
+}
+
+/// A failure's kind and message.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FailedError {
+    /// `usage` (exit 2: a flag or variable found invalid before any AWS call) or `failure`
+    /// (exit 1).
+    pub kind: FailureKind,
+    /// The message, as on stderr.
+    pub message: String,
+}
+
+/// Which kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// Invalid input, found before any AWS call (exit 2).
+    Usage,
+    /// The command failed (exit 1).
+    Failure,
+}
+
+impl Failed {
+    /// Prints the document on stdout.
+    pub fn print(&self) {
+        let _ = crate::report::stdout::line(&serde_json::to_string(self).unwrap_or_default());
+    }
+}
+
 /// `build`: the zip written.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Built {
