@@ -74,6 +74,10 @@ pub enum Command {
         /// from the price table built in; also in --output json).
         #[arg(long)]
         cost: bool,
+        /// Exit 0 when nothing would change and 2 when something would (as `terraform plan
+        /// -detailed-exitcode`); an error, or a conflict that would stop `up`, is 1 either way.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Create or update the whole stack; a second run with the same settings changes nothing.
     #[command(

@@ -524,6 +524,19 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
     assert!(!table_exists(&aws, &n.table).await, "no table made");
     assert!(!function_exists(&aws, &n.stack).await, "no function made");
 
+    // `plan` says so by its exit status too (it exited 0, and CI had to parse its JSON).
+    let out = installer(&[
+        "--output", "json", "plan", "--stack", &n.stack, "--table", &n.table, "--zip", &n.zip,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("up would stop: 1 resource(s) in the way"),
+        "{stderr}"
+    );
+    let planned: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the plan");
+    assert_eq!(planned["command"], "plan");
+
     let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
     assert!(report.contains("not this stack's"), "{report}");
     assert!(
@@ -638,7 +651,24 @@ async fn up_converges_after_being_killed_midway() {
         "{plan}"
     );
     assert!(plan.contains("update (retention)"), "{plan}");
+    // `plan --detailed-exitcode`: 2 while something would change, 0 once nothing would.
+    let detailed = |n: &Names| {
+        installer(&[
+            "plan",
+            "--detailed-exitcode",
+            "--stack",
+            &n.stack,
+            "--table",
+            &n.table,
+            "--zip",
+            &n.zip,
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(detailed(&n), Some(2));
     run("up", &n, &[]);
+    assert_eq!(detailed(&n), Some(0));
     let again = run("up", &n, &[]);
     assert!(again.contains("no changes"), "{again}");
     assert!(function_exists(&aws, &n.stack).await);

@@ -299,6 +299,13 @@ pub fn run(
     connect: &ConnectArgs,
     output: Output,
 ) -> miette::Result<std::process::ExitCode> {
+    let detailed = matches!(
+        &command,
+        Command::Plan {
+            detailed_exitcode: true,
+            ..
+        }
+    );
     let summary = dispatch(command, connect, output == Output::Json)?;
     match (output, &summary) {
         (_, Summary::Logs | Summary::Printed) => {}
@@ -318,6 +325,15 @@ pub fn run(
         Summary::Report(report) if !report.met => {
             std::process::ExitCode::from(crate::compliance::EXIT_OBJECTIVES_MISSED)
         }
+        // `up` would stop on a conflict: the plan is shown, and it is a failure.
+        Summary::Plan(planned) if planned.conflicts() > 0 => {
+            report!(
+                "up would stop: {} resource(s) in the way (the conflicts above)",
+                planned.conflicts()
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Summary::Plan(planned) if detailed && planned.changes => std::process::ExitCode::from(2),
         _ => std::process::ExitCode::SUCCESS,
     })
 }
@@ -338,7 +354,11 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             out,
             installer,
         } => Ok(Summary::Bundle(bundle(&zips, installer.as_deref(), &out)?)),
-        Command::Plan { stack, cost } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
+        Command::Plan {
+            stack,
+            cost,
+            detailed_exitcode: _,
+        } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
         Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
         Command::Schema => {
             let schema = schemars::schema_for!(summary::Document);

@@ -149,6 +149,16 @@ pub struct Planned {
     pub cost: Option<crate::cost::CostEstimate>,
 }
 
+impl Planned {
+    /// How many resources are in the way of `up` (a conflict stops it before any write).
+    pub fn conflicts(&self) -> usize {
+        self.resources
+            .iter()
+            .filter(|line| line.action == crate::deploy::plan::Verb::Conflict)
+            .count()
+    }
+}
+
 /// The stack's alerting, as it is: where alarms go, who is subscribed, each alarm's state.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Alerts {
