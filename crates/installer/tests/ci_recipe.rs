@@ -34,20 +34,52 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn every_installer_command_and_setting_in_the_workflow_exists() {
     let workflow = workflow();
-    let steps = workflow["jobs"]["deploy"]["steps"]
-        .as_vec()
-        .expect("jobs.deploy.steps");
-    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
-    assert!(
-        uses.iter()
-            .any(|u| u.starts_with("aws-actions/configure-aws-credentials@")),
-        "{uses:?}"
-    );
+    let jobs = workflow["jobs"].as_hash().expect("jobs");
     assert_eq!(
         workflow["permissions"]["id-token"].as_str(),
         Some("write"),
         "OIDC"
     );
+    // A read-only role plans and reports; another deploys; deploys never overlap; the report
+    // gates on a schedule, not right after a first deploy (when no backup exists yet).
+    let job = |name: &str| &workflow["jobs"][name];
+    let role = |name: &str| {
+        job(name)["steps"]
+            .as_vec()
+            .and_then(|steps| {
+                steps.iter().find_map(|s| {
+                    s["uses"]
+                        .as_str()
+                        .filter(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+                        .and(s["with"]["role-to-assume"].as_str())
+                })
+            })
+            .unwrap_or_else(|| panic!("{name} assumes a role through OIDC"))
+            .to_owned()
+    };
+    assert_ne!(
+        role("plan"),
+        role("deploy"),
+        "separate plan and deploy roles"
+    );
+    assert_eq!(
+        role("plan"),
+        role("gate"),
+        "the report reads with the plan's role"
+    );
+    assert!(
+        !job("deploy")["concurrency"]["group"].is_badvalue(),
+        "deploys never overlap"
+    );
+    assert_eq!(
+        job("gate")["if"].as_str(),
+        Some("github.event_name == 'schedule'")
+    );
+    let steps: Vec<&Yaml> = jobs
+        .values()
+        .filter_map(|j| j["steps"].as_vec())
+        .flatten()
+        .collect();
 
     let mut checked = 0;
     for script in steps.iter().filter_map(|s| s["run"].as_str()) {
