@@ -87,9 +87,19 @@ pub enum Command {
         /// The stack's settings.
         #[command(flatten)]
         stack: StackArgs,
-        /// Accepted for symmetry with `down --yes`; `up` never asks (run `plan` to see first).
+        /// Apply without asking (CI). On a terminal `up` shows the plan and asks first when
+        /// --require-approval says so; elsewhere it never asks.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// When `up` asks on a terminal: never; broadening (a deletion, or a change to the role's
+        /// permissions or trust); any change.
+        #[arg(
+            long,
+            env = "INSTALLER_REQUIRE_APPROVAL",
+            value_enum,
+            default_value = "broadening"
+        )]
+        require_approval: crate::deploy::plan::Approval,
     },
     /// Show what exists, whether it matches, each table's backups and its run records.
     #[command(

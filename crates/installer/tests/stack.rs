@@ -896,3 +896,61 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
             .any(|r| r["kind"] == "function" && r["action"] == "delete")
     );
 }
+
+/// `up` at a terminal shows the plan and asks before it widens what the role may do (or deletes
+/// something); "no" changes nothing, `--yes` applies. Run under `script`, which gives `up` a
+/// terminal as a person's shell would.
+#[tokio::test]
+async fn up_at_a_terminal_asks_before_widening_the_role() {
+    let aws = clients().await;
+    let n = Names::new();
+    run("up", &n, &[]);
+    let at_terminal = |extra: &[&str], answer: &str| {
+        let mut words = vec![env!("CARGO_BIN_EXE_installer"), "up"];
+        words.extend(n.flags(extra));
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &words.join(" "), "/dev/null"])
+            .env("AWS_ENDPOINT_URL", test_support::aws_endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) runs the installer at a terminal");
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = stdin.write_all(answer.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let drill_statements = || async {
+        let policy = aws
+            .iam
+            .get_role_policy()
+            .role_name(format!("{}-role", n.stack))
+            .policy_name(format!("{}-policy", n.stack))
+            .send()
+            .await
+            .unwrap();
+        installer::deploy::policy::decode_document(policy.policy_document()).expect("a JSON policy")
+            ["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Sid"] == "CheckOwnTablesBackups")
+            .count()
+    };
+    let refused = at_terminal(&["--drill-every", "7d"], "no\n");
+    assert!(refused.contains("need your approval"), "{refused}");
+    assert!(refused.contains("up cancelled"), "{refused}");
+    assert_eq!(drill_statements().await, 0, "nothing changed");
+    let applied = at_terminal(&["--drill-every", "7d", "--yes"], "");
+    assert!(!applied.contains("need your approval"), "{applied}");
+    assert_eq!(drill_statements().await, 1, "applied with --yes");
+    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+}

@@ -12,7 +12,7 @@ use crate::deploy::plan::Removal;
 use crate::deploy::{removal, stack};
 
 /// Asks on the terminal; `true` only for "yes".
-fn confirm(question: &str) -> bool {
+pub(super) fn confirm(question: &str) -> bool {
     eprint!("{question} [yes/no]: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();

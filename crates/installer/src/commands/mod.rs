@@ -76,6 +76,11 @@ pub enum CommandError {
     /// The user said no.
     #[error("down cancelled; nothing was deleted")]
     Cancelled,
+    /// `up` was not approved at its prompt.
+    #[error(
+        "up cancelled; nothing was changed (--yes, or --require-approval never, applies without asking)"
+    )]
+    NotApproved,
     /// The sample data could not be read.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -359,7 +364,20 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             cost,
             detailed_exitcode: _,
         } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
-        Command::Up { stack, yes: _ } => block_on(up(&stack, connect)).map(Summary::Up),
+        Command::Up {
+            stack,
+            yes,
+            require_approval,
+        } => {
+            // Only a person at a terminal can answer; a script or CI is never asked.
+            let ask = !yes && std::io::IsTerminal::is_terminal(&std::io::stdin());
+            let approval = if ask {
+                require_approval
+            } else {
+                crate::deploy::plan::Approval::Never
+            };
+            block_on(up(&stack, connect, approval)).map(Summary::Up)
+        }
         Command::Schema => {
             let schema = schemars::schema_for!(summary::Document);
             let _ = stdout::line(&serde_json::to_string_pretty(&schema).unwrap_or_default());

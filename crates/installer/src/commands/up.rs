@@ -11,7 +11,11 @@ use crate::deploy::plan::Change;
 use crate::deploy::stack;
 
 /// `installer up`.
-pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, CommandError> {
+pub async fn up(
+    args: &StackArgs,
+    connect: &ConnectArgs,
+    approval: crate::deploy::plan::Approval,
+) -> Result<Applied, CommandError> {
     let Prepared {
         config: _,
         aws,
@@ -48,6 +52,17 @@ pub async fn up(args: &StackArgs, connect: &ConnectArgs) -> Result<Applied, Comm
     if plan.is_noop() {
         report!("no changes");
         return Ok(summary(0, alerts(&desired, &observed)));
+    }
+    let lines = plan.lines();
+    let asked = approval.wanted_for(&lines);
+    if !asked.is_empty() {
+        report!("these need your approval:");
+        for line in &asked {
+            report!("  {line}");
+        }
+        if !super::down::confirm("apply the plan above?") {
+            return Err(CommandError::NotApproved);
+        }
     }
     let started = Instant::now();
     stack::apply(&aws, &desired, &observed, &plan).await?;

@@ -260,6 +260,37 @@ impl PlanLine {
     pub fn is_noop(&self) -> bool {
         matches!(self.action, Verb::None | Verb::UseExisting)
     }
+
+    /// Whether it deletes something, or changes what the role may do (or who may assume it):
+    /// what `up` asks about by default.
+    pub fn is_broadening(&self) -> bool {
+        self.action == Verb::Delete || (self.kind == Kind::Role && self.action == Verb::Update)
+    }
+}
+
+/// When `up` asks before applying (on a terminal, without `--yes`), as `cdk deploy
+/// --require-approval` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Approval {
+    /// Never ask.
+    Never,
+    /// Ask when the plan deletes something or changes the role's permissions or trust.
+    Broadening,
+    /// Ask whenever the plan changes anything.
+    Any,
+}
+
+impl Approval {
+    /// The lines of `plan` that need approval under this policy (none: apply without asking).
+    pub fn wanted_for(self, plan: &[PlanLine]) -> Vec<&PlanLine> {
+        plan.iter()
+            .filter(|line| match self {
+                Approval::Never => false,
+                Approval::Broadening => line.is_broadening(),
+                Approval::Any => !line.is_noop(),
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for PlanLine {
@@ -297,6 +328,46 @@ pub fn compare<F: Copy>(fields: &[(F, bool)]) -> Change<F> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn up_asks_about_deletions_and_role_changes_by_default() {
+        let line = |kind: Kind, action: Verb| PlanLine {
+            kind,
+            name: "x".to_owned(),
+            action,
+            fields: Vec::new(),
+            conflict: None,
+        };
+        let plan = vec![
+            line(Kind::Function, Verb::Update),
+            line(Kind::Role, Verb::Update),
+            line(Kind::Table, Verb::Create),
+            line(Kind::Schedule, Verb::Delete),
+            line(Kind::Bucket, Verb::None),
+        ];
+        let kinds = |policy: Approval| -> Vec<(Kind, Verb)> {
+            policy
+                .wanted_for(&plan)
+                .iter()
+                .map(|l| (l.kind, l.action))
+                .collect()
+        };
+        assert_eq!(
+            kinds(Approval::Broadening),
+            [(Kind::Role, Verb::Update), (Kind::Schedule, Verb::Delete)]
+        );
+        assert_eq!(
+            kinds(Approval::Any).len(),
+            4,
+            "every change, not the unchanged"
+        );
+        assert!(kinds(Approval::Never).is_empty());
+        let quiet = vec![
+            line(Kind::Table, Verb::Create),
+            line(Kind::Function, Verb::Update),
+        ];
+        assert!(Approval::Broadening.wanted_for(&quiet).is_empty());
+    }
     use super::*;
 
     #[test]
