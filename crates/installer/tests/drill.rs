@@ -333,22 +333,11 @@ async fn drills_of_a_table_with_its_own_kms_key_may_use_the_key() {
         stderr
     };
     run(&up);
-    let policy = aws
-        .iam
-        .get_role_policy()
-        .role_name(format!("{stack}-role"))
-        .policy_name(format!("{stack}-policy"))
-        .send()
-        .await
-        .unwrap();
-    let policy = installer::deploy::policy::decode_document(policy.policy_document())
-        .expect("a JSON policy");
-    let statement = policy["Statement"]
-        .as_array()
-        .unwrap()
+    let statements = support::aws::role_statements(&aws, &stack).await;
+    let statement = statements
         .iter()
         .find(|s| s["Sid"] == "UseTheTablesKmsKeysThroughDynamoDb")
-        .unwrap_or_else(|| panic!("a statement for the table's key: {policy}"))
+        .unwrap_or_else(|| panic!("a statement for the table's key: {statements:?}"))
         .clone();
     assert_eq!(statement["Resource"], key);
     assert_eq!(

@@ -105,17 +105,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     );
 
     // The role may export its tables, check those exports and write under exports/.
-    let policy = aws
-        .iam
-        .get_role_policy()
-        .role_name(format!("{stack}-role"))
-        .policy_name(format!("{stack}-policy"))
-        .send()
-        .await
-        .unwrap();
-    let policy = installer::deploy::policy::decode_document(policy.policy_document())
-        .expect("a JSON policy");
-    let statements = policy["Statement"].as_array().expect("statements").clone();
+    let statements = support::aws::role_statements(&aws, &stack).await;
     let sid = |sid: &str| {
         statements
             .iter()
@@ -486,45 +476,31 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
     ]);
     assert!(!ok);
     assert!(stderr.contains("past 90 days"), "{stderr}");
-    let (ok, stdout, stderr) = run(&[
-        "--output",
-        "json",
-        "restore",
-        "--table",
-        &table,
-        "--to",
-        &restored,
-        "--from-export",
-        &arn,
-    ]);
-    assert!(ok, "{stderr}");
-    let document: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(document["verified"], true, "{document}");
-    assert_eq!(document["from"]["export"]["arn"], arn.as_str());
-
-    // Or by where it was written, from its manifest-summary.json: no DynamoDB listing at all.
+    // Restored by the export's ARN, then by where it was written (its manifest-summary.json: no
+    // DynamoDB listing at all); each verified against the export's exact count.
+    let restore_from = |pick: &str, to: &str| {
+        let (ok, stdout, stderr) = run(&[
+            "--output",
+            "json",
+            "restore",
+            "--table",
+            &table,
+            "--to",
+            to,
+            "--from-export",
+            pick,
+        ]);
+        assert!(ok, "{stderr}");
+        let document: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(document["verified"], true, "{document}");
+        assert_eq!(document["from"]["export"]["arn"], arn.as_str());
+        assert_eq!(document["verification"]["expected_items"], 30, "{document}");
+    };
+    restore_from(&arn, &restored);
     let period = started["export"]["export"]["period"].as_str().unwrap();
     let location = format!("s3://{stack}-logs-123456789012-us-east-1/exports/{table}/{period}");
     let by_location = format!("{table}-loc");
-    let (ok, stdout, stderr) = run(&[
-        "--output",
-        "json",
-        "restore",
-        "--table",
-        &table,
-        "--to",
-        &by_location,
-        "--from-export",
-        &location,
-    ]);
-    assert!(ok, "{stderr}");
-    let document: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(document["verified"], true, "{document}");
-    assert_eq!(document["from"]["export"]["arn"], arn.as_str());
-    assert_eq!(
-        document["verification"]["expected_items"], 30,
-        "the manifest's exact count"
-    );
+    restore_from(&location, &by_location);
 
     let (ok, _, stderr) = run(&["down", "--yes", "--stack", &stack, "--table", &table]);
     assert!(ok, "{stderr}");

@@ -929,18 +929,8 @@ async fn up_at_a_terminal_asks_before_widening_the_role() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let drill_statements = || async {
-        let policy = aws
-            .iam
-            .get_role_policy()
-            .role_name(format!("{}-role", n.stack))
-            .policy_name(format!("{}-policy", n.stack))
-            .send()
+        support::aws::role_statements(&aws, &n.stack)
             .await
-            .unwrap();
-        installer::deploy::policy::decode_document(policy.policy_document()).expect("a JSON policy")
-            ["Statement"]
-            .as_array()
-            .unwrap()
             .iter()
             .filter(|s| s["Sid"] == "CheckOwnTablesBackups")
             .count()

@@ -92,6 +92,23 @@ pub async fn leftovers(aws: &Clients, stack: &str, table: &str) -> Vec<&'static 
     left
 }
 
+/// The statements of stack `stack`'s role policy (`<stack>-policy` on `<stack>-role`).
+pub async fn role_statements(aws: &Clients, stack: &str) -> Vec<Value> {
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(format!("{stack}-role"))
+        .policy_name(format!("{stack}-policy"))
+        .send()
+        .await
+        .expect("the stack's role policy");
+    installer::deploy::policy::decode_document(policy.policy_document())
+        .expect("a JSON policy")["Statement"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The statements of function `function`'s resource policy.
 pub async fn policy_statements(aws: &Clients, function: &str) -> Vec<Value> {
     let policy = aws
