@@ -311,6 +311,18 @@ pub async fn reapply(
     Ok(done)
 }
 
+/// The backup `backup_arn` as DescribeBackup describes it.
+async fn describe_backup(
+    db: &Client,
+    backup_arn: &str,
+) -> Result<aws_sdk_dynamodb::operation::describe_backup::DescribeBackupOutput, AwsError> {
+    db.describe_backup()
+        .backup_arn(backup_arn)
+        .send()
+        .await
+        .aws("DescribeBackup", backup_arn)
+}
+
 /// Puts back on `target` what the backup `backup_arn` recorded of its source table, for a source
 /// that no longer exists: its time-to-live attribute (DescribeBackup's
 /// `SourceTableFeatureDetails.TimeToLiveDescription`). Point-in-time recovery, deletion
@@ -320,12 +332,7 @@ pub async fn reapply_from_backup(
     backup_arn: &str,
     target: &TableName,
 ) -> Result<Reapplied, AwsError> {
-    let described = db
-        .describe_backup()
-        .backup_arn(backup_arn)
-        .send()
-        .await
-        .aws("DescribeBackup", backup_arn)?;
+    let described = describe_backup(db, backup_arn).await?;
     let ttl = described
         .backup_description()
         .and_then(|d| d.source_table_feature_details())
@@ -506,12 +513,7 @@ pub async fn verify(
     counted: CountProgress,
     until: Option<tokio::time::Instant>,
 ) -> Result<Verified, AwsError> {
-    let described = db
-        .describe_backup()
-        .backup_arn(backup_arn)
-        .send()
-        .await
-        .aws("DescribeBackup", backup_arn)?;
+    let described = describe_backup(db, backup_arn).await?;
     let description = described.backup_description();
     let source = description.and_then(|d| d.source_table_details());
     let features = description.and_then(|d| d.source_table_feature_details());
