@@ -80,6 +80,15 @@ pub enum Verdict {
     Failed,
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+        })
+    }
+}
+
 /// The record of one drill, written beside the run records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -172,6 +181,8 @@ pub struct Drill {
     s3: aws_sdk_s3::Client,
     bucket: String,
     settings: DrillSettings,
+    /// Whose backups a drill restores: the stack's own.
+    owner: crate::ownership::Ownership,
     /// ListBackups at DynamoDB's five a second, across every drill this value starts (the
     /// function runs its drills after its backups, one table at a time); clones share it.
     list_pacer: std::sync::Arc<crate::pace::Pacer>,
@@ -216,12 +227,14 @@ impl Drill {
         s3: aws_sdk_s3::Client,
         bucket: &str,
         settings: DrillSettings,
+        owner: crate::ownership::Ownership,
     ) -> Self {
         Self {
             db,
             s3,
             bucket: bucket.to_owned(),
             settings,
+            owner,
             list_pacer: std::sync::Arc::new(crate::pace::Pacers::default().list),
         }
     }
@@ -252,7 +265,7 @@ impl Drill {
         self.resume(table, drill, now, limits, false).await
     }
 
-    /// Starts a drill of the newest AVAILABLE backup the function made.
+    /// Starts a drill of the newest AVAILABLE backup of the stack's.
     async fn start(
         &self,
         table: &TableName,
@@ -262,9 +275,14 @@ impl Drill {
         let backups = DynamoDbBackups::new(self.db.clone())
             .list_backups_paced(table, || self.list_pacer.wait())
             .await?;
-        let Ok(backup) = restore::choose(table, &backups, &Choice::Latest, false) else {
+        let Ok(backup) = restore::choose(
+            table,
+            &backups,
+            &Choice::Latest,
+            crate::ownership::Whose::Stack(&self.owner),
+        ) else {
             return Ok(DrillStep::Idle {
-                why: "no AVAILABLE backup made by the function yet".to_owned(),
+                why: "no AVAILABLE backup made by this stack yet".to_owned(),
             });
         };
         let id = stamp(now);

@@ -176,6 +176,17 @@ pub enum ExportState {
     Failed,
 }
 
+impl std::fmt::Display for ExportState {
+    /// DynamoDB's own word for the state (`ExportStatus`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExportState::InProgress => "IN_PROGRESS",
+            ExportState::Completed => "COMPLETED",
+            ExportState::Failed => "FAILED",
+        })
+    }
+}
+
 /// An export as DescribeExport (or ExportTableToPointInTime) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportStatus {

@@ -79,9 +79,13 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let s3 = aws_sdk_s3::Client::new(&config);
     // Drills keep their state beside the run records, so they need the log bucket.
     let drill = match (&settings.drill, &settings.log_bucket) {
-        (Some(drill), Some(bucket)) => {
-            Some(Drill::new(dynamodb.clone(), s3.clone(), bucket, *drill))
-        }
+        (Some(drill), Some(bucket)) => Some(Drill::new(
+            dynamodb.clone(),
+            s3.clone(),
+            bucket,
+            *drill,
+            settings.ownership.clone(),
+        )),
         _ => None,
     };
     let function =

@@ -1,8 +1,11 @@
-//! Table names and the names this function gives its backups.
+//! Table and stack names, and the names a stack gives its backups.
 //!
-//! A backup is *ours* exactly when its name is `<table>-<YYYYmmddHHMMSS>` for the table it belongs
-//! to: the tutorial's format. DynamoDB backup names allow 3–255 characters of `[a-zA-Z0-9_.-]`, so
-//! for table names longer than 240 characters the table part is cut to fit.
+//! A stack's backup of a table is named `<table>-<stack>-<YYYYmmddHHMMSS>`: DynamoDB keeps no tag
+//! on an on-demand backup, so its name is the durable mark of which stack made it, and two
+//! stacks on one table never take each other's. Names in the tutorial's format,
+//! `<table>-<YYYYmmddHHMMSS>`, are *unmarked*: no stack owns them unless it adopts them
+//! ([`crate::ownership`]). DynamoDB backup names allow 3–255 characters of `[a-zA-Z0-9_.-]`, so
+//! the table part is cut to fit.
 
 use std::fmt;
 
@@ -14,8 +17,53 @@ use time::macros::format_description;
 const MAX_BACKUP_NAME_LEN: usize = 255;
 /// Length of the `YYYYmmddHHMMSS` stamp.
 const STAMP_LEN: usize = 14;
-/// Longest table part that still leaves room for `-` and the stamp.
+/// Longest table part of an unmarked name: room for `-` and the stamp.
 const MAX_PREFIX_LEN: usize = MAX_BACKUP_NAME_LEN - STAMP_LEN - 1;
+/// The longest stack name: it prefixes the default bucket name
+/// `<stack>-logs-<12-digit account>-<region>`, which must fit in S3's 63 characters.
+pub const MAX_STACK_LEN: usize = 28;
+
+/// A valid stack name: 1 to [`MAX_STACK_LEN`] lowercase letters, digits and single hyphens,
+/// starting with a letter and not ending with a hyphen. It names the function, role, rule, log
+/// group and default bucket, and marks every backup the stack makes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StackName(String);
+
+/// Why a string is not a stack name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "stack name {0:?} is not valid: use 1 to {MAX_STACK_LEN} lowercase letters, digits and hyphens, starting with a letter"
+)]
+pub struct StackNameError(pub String);
+
+impl StackName {
+    /// Validates `name` against the stack-name rule.
+    pub fn parse(name: &str) -> Result<Self, StackNameError> {
+        let ok = (1..=MAX_STACK_LEN).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && !name.ends_with('-')
+            && !name.contains("--")
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(StackNameError(name.to_owned()))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StackName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Why a string is not a DynamoDB table name.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -70,32 +118,48 @@ impl TableName {
         &self.0
     }
 
-    /// The table part of this table's backup names (cut so that the whole name fits in 255).
-    fn backup_prefix(&self) -> &str {
+    /// The table part of this table's backup names, cut to leave `room` characters.
+    fn backup_prefix(&self, room: usize) -> &str {
         // Table names are ASCII, so any byte index is a character boundary.
-        &self.0[..self.0.len().min(MAX_PREFIX_LEN)]
+        &self.0[..self.0.len().min(MAX_PREFIX_LEN - room)]
     }
 
-    /// The name of a backup of this table taken at `at` (UTC): `<table>-<YYYYmmddHHMMSS>`.
-    pub fn backup_name(&self, at: OffsetDateTime) -> String {
+    /// The name `stack` gives its backup of this table taken at `at` (UTC):
+    /// `<table>-<stack>-<YYYYmmddHHMMSS>`.
+    pub fn backup_name(&self, stack: &StackName, at: OffsetDateTime) -> String {
         let stamp = at
             .to_offset(time::UtcOffset::UTC)
             .format(format_description!(
                 "[year][month][day][hour][minute][second]"
             ))
             .unwrap_or_else(|_| "0".repeat(STAMP_LEN));
-        format!("{}-{stamp}", self.backup_prefix())
+        let room = stack.0.len() + 1;
+        format!("{}-{stack}-{stamp}", self.backup_prefix(room))
     }
 
-    /// Whether `backup_name` is a name this function gives backups of this table.
-    pub fn owns_backup_name(&self, backup_name: &str) -> bool {
+    /// Whether `backup_name` is a name `stack` gives backups of this table.
+    pub fn is_stack_backup_name(&self, stack: &StackName, backup_name: &str) -> bool {
         backup_name
-            .strip_prefix(self.backup_prefix())
+            .strip_prefix(self.backup_prefix(stack.0.len() + 1))
             .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|stamp| {
-                stamp.len() == STAMP_LEN && stamp.bytes().all(|b| b.is_ascii_digit())
-            })
+            .and_then(|rest| rest.strip_prefix(stack.as_str()))
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(is_stamp)
     }
+
+    /// Whether `backup_name` is in the tutorial's unmarked format, `<table>-<YYYYmmddHHMMSS>`
+    /// (this tool's format before backups carried their stack, and the tutorial function's).
+    pub fn is_unmarked_backup_name(&self, backup_name: &str) -> bool {
+        backup_name
+            .strip_prefix(self.backup_prefix(0))
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(is_stamp)
+    }
+}
+
+/// Whether `text` is a `YYYYmmddHHMMSS` stamp (14 digits).
+fn is_stamp(text: &str) -> bool {
+    text.len() == STAMP_LEN && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl fmt::Display for TableName {
@@ -113,32 +177,80 @@ mod tests {
         TableName::parse(name).expect("valid table name")
     }
 
+    fn stack(name: &str) -> StackName {
+        StackName::parse(name).expect("valid stack name")
+    }
+
     #[test]
-    fn backup_name_uses_the_tutorial_format_in_utc() {
+    fn backup_names_carry_the_stack_in_utc() {
         let at = datetime!(2026-11-25 07:05:32 +02:00);
-        assert_eq!(table("Movies").backup_name(at), "Movies-20261125050532");
+        assert_eq!(
+            table("Movies").backup_name(&stack("prod"), at),
+            "Movies-prod-20261125050532"
+        );
     }
 
     #[test]
     fn long_table_names_still_give_valid_backup_names() {
         let long = "t".repeat(255);
-        let name = table(&long).backup_name(datetime!(2026-01-02 03:04:05 UTC));
+        let prod = stack(&"p".repeat(MAX_STACK_LEN));
+        let name = table(&long).backup_name(&prod, datetime!(2026-01-02 03:04:05 UTC));
         assert_eq!(name.len(), 255);
         assert!(name.ends_with("-20260102030405"));
-        assert!(table(&long).owns_backup_name(&name));
+        assert!(table(&long).is_stack_backup_name(&prod, &name));
+        assert!(!table(&long).is_unmarked_backup_name(&name));
+        assert!(table(&long).is_unmarked_backup_name(&format!("{}-20260102030405", &long[..240])));
     }
 
     #[test]
-    fn ownership_requires_this_table_and_a_full_stamp() {
+    fn a_stack_owns_only_its_own_names_of_this_table() {
         let movies = table("Movies");
-        assert!(movies.owns_backup_name("Movies-20261125050532"));
-        assert!(!movies.owns_backup_name("Movies-manual"));
-        assert!(!movies.owns_backup_name("Movies-2026112505053"));
-        assert!(!movies.owns_backup_name("Movies-202611250505321"));
-        assert!(!movies.owns_backup_name("Movies-2026112505053x"));
-        assert!(!movies.owns_backup_name("MoviesX-20261125050532"));
-        assert!(!movies.owns_backup_name("Movies20261125050532"));
-        assert!(!table("Movie").owns_backup_name("Movies-20261125050532"));
+        let (prod, trial, a) = (stack("prod"), stack("trial"), stack("a"));
+        assert!(movies.is_stack_backup_name(&prod, "Movies-prod-20261125050532"));
+        assert!(!movies.is_stack_backup_name(&trial, "Movies-prod-20261125050532"));
+        assert!(
+            !movies.is_stack_backup_name(&prod, "Movies-20261125050532"),
+            "unmarked"
+        );
+        assert!(
+            !movies.is_stack_backup_name(&a, "Movies-a-b-20261125050532"),
+            "stack a-b's"
+        );
+        assert!(movies.is_stack_backup_name(&stack("a-b"), "Movies-a-b-20261125050532"));
+        assert!(!movies.is_stack_backup_name(&prod, "Movies-prod-2026112505053"));
+        assert!(!movies.is_stack_backup_name(&prod, "Movies-prod-manual"));
+        assert!(!table("Movie").is_stack_backup_name(&prod, "Movies-prod-20261125050532"));
+    }
+
+    #[test]
+    fn unmarked_names_are_the_tutorials_format_only() {
+        let movies = table("Movies");
+        assert!(movies.is_unmarked_backup_name("Movies-20261125050532"));
+        assert!(!movies.is_unmarked_backup_name("Movies-prod-20261125050532"));
+        assert!(!movies.is_unmarked_backup_name("Movies-manual"));
+        assert!(!movies.is_unmarked_backup_name("Movies-2026112505053"));
+        assert!(!movies.is_unmarked_backup_name("Movies-202611250505321"));
+        assert!(!movies.is_unmarked_backup_name("Movies-2026112505053x"));
+        assert!(!movies.is_unmarked_backup_name("MoviesX-20261125050532"));
+        assert!(!movies.is_unmarked_backup_name("Movies20261125050532"));
+        assert!(!table("Movie").is_unmarked_backup_name("Movies-20261125050532"));
+    }
+
+    #[test]
+    fn stack_names_follow_the_rule_every_resource_name_needs() {
+        assert!(StackName::parse("dynamodb-backup").is_ok());
+        assert!(StackName::parse("a").is_ok());
+        for bad in [
+            "",
+            "Prod",
+            "1st",
+            "a--b",
+            "a-",
+            "a_b",
+            &"a".repeat(MAX_STACK_LEN + 1),
+        ] {
+            assert!(StackName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

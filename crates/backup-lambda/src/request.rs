@@ -7,8 +7,11 @@ use thiserror::Error;
 
 use crate::drill::{DrillSettings, parse_period};
 use crate::export::{DEFAULT_PREFIX, ExportEvery, ExportSettings};
-use crate::naming::{TableName, TableNameError};
+use crate::naming::{StackName, StackNameError, TableName, TableNameError};
+use crate::ownership::{ADOPTED_UNTIL_VAR, Ownership, STACK_NAME_VAR};
 use crate::retention::RetentionPolicy;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// `MAX_BACKUPS` when the environment does not set it: the tutorial's 3.
 const DEFAULT_MAX_BACKUPS: NonZeroU32 = NonZeroU32::new(3).expect("3 is not zero");
@@ -58,6 +61,17 @@ pub enum RequestError {
         /// What was given.
         got: String,
     },
+    /// `STACK_NAME` is unset.
+    #[error(
+        "STACK_NAME is not set: set it to the name of the stack whose backups these are (installer up sets it)"
+    )]
+    NoStack,
+    /// `STACK_NAME` is not a stack name.
+    #[error("STACK_NAME must name the stack whose backups these are: {0}")]
+    BadStack(StackNameError),
+    /// `ADOPTED_UNTIL` is not an RFC 3339 time.
+    #[error("ADOPTED_UNTIL must be an RFC 3339 time such as 2026-12-04T10:00:00Z, got {0:?}")]
+    BadAdoptedUntil(String),
     /// A drill period in the environment is not a period.
     #[error("{field} must be off or a period such as 7d, 12h or 30m, got {got:?}")]
     BadPeriod {
@@ -71,6 +85,9 @@ pub enum RequestError {
 /// The function's defaults, read once from its environment at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// The stack, whose name marks its backups (`STACK_NAME`), and the unmarked backups it
+    /// adopted (`ADOPTED_UNTIL`).
+    pub ownership: Ownership,
     /// Retention used when the event does not override it.
     pub default_policy: RetentionPolicy,
     /// Bucket that receives a JSON record of every run (`LOG_BUCKET`), if any.
@@ -83,12 +100,21 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `LOG_BUCKET`,
+    /// Reads `STACK_NAME` (required), `ADOPTED_UNTIL` (unset: nothing adopted),
+    /// `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `LOG_BUCKET`,
     /// `DRILL_EVERY` (unset or `off`: no drills), `DRILL_TIMEOUT` (default 12h) and the export
     /// settings (see [`export_settings`]) through `var`, which returns a variable's value if it
     /// is set.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, RequestError> {
         let non_empty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let stack = non_empty(STACK_NAME_VAR).ok_or(RequestError::NoStack)?;
+        let stack = StackName::parse(stack.trim()).map_err(RequestError::BadStack)?;
+        let adopted_until = non_empty(ADOPTED_UNTIL_VAR)
+            .map(|v| {
+                OffsetDateTime::parse(v.trim(), &Rfc3339)
+                    .map_err(|_| RequestError::BadAdoptedUntil(v))
+            })
+            .transpose()?;
         let max_backups = match non_empty("MAX_BACKUPS") {
             Some(v) => parse_count("MAX_BACKUPS", &Value::String(v), MAX_KEEP)?,
             None => DEFAULT_MAX_BACKUPS,
@@ -106,6 +132,10 @@ impl Settings {
             });
         }
         Ok(Self {
+            ownership: Ownership {
+                stack,
+                adopted_until,
+            },
             default_policy: RetentionPolicy {
                 max_backups,
                 max_age_days,
@@ -261,8 +291,8 @@ mod tests {
     use serde_json::json;
 
     fn defaults() -> RetentionPolicy {
-        Settings::from_vars(|_| None)
-            .expect("empty environment is valid")
+        Settings::from_vars(|name| (name == "STACK_NAME").then(|| "prod".to_owned()))
+            .expect("an environment with only the stack is valid")
             .default_policy
     }
 
@@ -324,6 +354,7 @@ mod tests {
                     .iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.to_string())
+                    .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
             }
         };
         let s = Settings::from_vars(env(&[
@@ -341,6 +372,36 @@ mod tests {
         let empty = Settings::from_vars(env(&[("LOG_BUCKET", " ")])).expect("valid");
         assert_eq!(empty.log_bucket, None);
         assert_eq!(empty.export, None);
+        assert_eq!(empty.ownership.stack.as_str(), "prod");
+        assert_eq!(empty.ownership.adopted_until, None);
+    }
+
+    #[test]
+    fn the_stack_is_required_and_an_adoption_is_a_time() {
+        let err = Settings::from_vars(|_| None).expect_err("no STACK_NAME");
+        assert!(
+            err.to_string().starts_with("STACK_NAME is not set"),
+            "{err}"
+        );
+        let bad = Settings::from_vars(|n| (n == "STACK_NAME").then(|| "Prod_1".to_owned()));
+        assert!(matches!(bad, Err(RequestError::BadStack(_))));
+        let vars = |until: &'static str| {
+            move |n: &str| match n {
+                "STACK_NAME" => Some("prod".to_owned()),
+                "ADOPTED_UNTIL" => Some(until.to_owned()),
+                _ => None,
+            }
+        };
+        let adopted = Settings::from_vars(vars("2026-12-04T10:00:00Z")).expect("valid");
+        assert_eq!(
+            adopted.ownership.adopted_until,
+            Some(time::macros::datetime!(2026-12-04 10:00 UTC))
+        );
+        let err = Settings::from_vars(vars("yesterday")).expect_err("not a time");
+        assert!(
+            err.to_string().starts_with("ADOPTED_UNTIL must be"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -351,6 +412,7 @@ mod tests {
                     .iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.to_string())
+                    .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
             }
         };
         let on = vec![

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use crate::error::{AwsError, AwsResult};
 use crate::naming::TableName;
-use crate::retention::{Backup, BackupKind, BackupState};
+use crate::ownership::Whose;
+use crate::retention::{Backup, BackupState};
 
 /// Which backup to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +48,12 @@ impl Choice {
 pub enum ChoiceError {
     /// The table has no backup to restore.
     #[error(
-        "table {table} has no {which} to restore; make one first (`installer invoke --table {table}`), or pass --any to consider backups this tool did not make"
+        "table {table} has no {which} to restore; make one first (`installer invoke --table {table}`), or pass --any to consider backups this stack did not make"
     )]
     NoBackups {
         /// The table.
         table: String,
-        /// "available backup", made by this tool or at all.
+        /// "available backup", made by this stack or at all.
         which: &'static str,
     },
     /// No backup has that name or ARN.
@@ -64,7 +65,7 @@ pub enum ChoiceError {
         table: String,
         /// The name or ARN asked for.
         wanted: String,
-        /// "available backup", made by this tool or at all.
+        /// "available backup", made by this stack or at all.
         which: &'static str,
     },
     /// The ARN is of another table's backup.
@@ -80,17 +81,16 @@ pub enum ChoiceError {
 }
 
 /// Picks the backup `choice` names among `backups` (the table's, as listed): AVAILABLE ones only
-/// (a CREATING backup cannot be restored yet), and only those this tool made unless `any`.
+/// (a CREATING backup cannot be restored yet), and only those `whose` includes.
 pub fn choose(
     table: &TableName,
     backups: &[Backup],
     choice: &Choice,
-    any: bool,
+    whose: Whose<'_>,
 ) -> Result<Backup, ChoiceError> {
-    let which = if any {
-        "available backup"
-    } else {
-        "available backup made by this tool"
+    let which = match whose {
+        Whose::Any => "available backup",
+        Whose::Stack(_) => "available backup made by this stack",
     };
     if let Choice::Arn(arn) = choice
         && !arn.contains(&format!(":table/{table}/backup/"))
@@ -103,7 +103,7 @@ pub fn choose(
     let mut candidates: Vec<&Backup> = backups
         .iter()
         .filter(|b| b.state == BackupState::Available)
-        .filter(|b| any || (b.kind == BackupKind::User && table.owns_backup_name(&b.name)))
+        .filter(|b| whose.includes(table, b))
         .collect();
     candidates.sort_by_key(|b| std::cmp::Reverse(b.created));
     let found = match choice {
@@ -741,7 +741,14 @@ pub async fn count_items_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming::StackName;
+    use crate::ownership::Ownership;
+    use crate::retention::BackupKind;
     use time::macros::datetime;
+
+    fn prod() -> Ownership {
+        Ownership::new(StackName::parse("prod").unwrap())
+    }
 
     fn table() -> TableName {
         TableName::parse("Movies").unwrap()
@@ -758,40 +765,56 @@ mod tests {
     }
 
     #[test]
-    fn latest_is_the_newest_available_backup_this_tool_made() {
+    fn latest_is_the_newest_available_backup_of_this_stack() {
         let backups = vec![
-            backup("Movies-20261129000100", 1, BackupState::Available),
-            backup("Movies-20261129000300", 3, BackupState::Creating),
-            backup("Movies-20261129000200", 2, BackupState::Available),
+            backup("Movies-prod-20261129000100", 1, BackupState::Available),
+            backup("Movies-prod-20261129000300", 3, BackupState::Creating),
+            backup("Movies-prod-20261129000200", 2, BackupState::Available),
+            backup("Movies-trial-20261129000400", 4, BackupState::Available),
             backup("manual", 5, BackupState::Available),
         ];
-        let chosen = choose(&table(), &backups, &Choice::Latest, false).unwrap();
-        assert_eq!(chosen.name, "Movies-20261129000200");
-        let any = choose(&table(), &backups, &Choice::Latest, true).unwrap();
+        let chosen = choose(&table(), &backups, &Choice::Latest, Whose::Stack(&prod())).unwrap();
+        assert_eq!(
+            chosen.name, "Movies-prod-20261129000200",
+            "not another stack's"
+        );
+        let any = choose(&table(), &backups, &Choice::Latest, Whose::Any).unwrap();
         assert_eq!(any.name, "manual", "--any considers every backup");
     }
 
     #[test]
     fn names_and_arns_resolve_and_bad_ones_are_named() {
-        let backups = vec![backup("Movies-20261129000100", 1, BackupState::Available)];
-        let named = Choice::parse("Movies-20261129000100");
+        let backups = vec![backup(
+            "Movies-prod-20261129000100",
+            1,
+            BackupState::Available,
+        )];
+        let named = Choice::parse("Movies-prod-20261129000100");
         assert_eq!(
-            choose(&table(), &backups, &named, false).unwrap().name,
-            "Movies-20261129000100"
+            choose(&table(), &backups, &named, Whose::Stack(&prod()))
+                .unwrap()
+                .name,
+            "Movies-prod-20261129000100"
         );
         let by_arn = Choice::parse(&backups[0].arn);
         assert_eq!(
-            choose(&table(), &backups, &by_arn, false).unwrap(),
+            choose(&table(), &backups, &by_arn, Whose::Stack(&prod())).unwrap(),
             backups[0]
         );
         let other = Choice::parse("arn:aws:dynamodb:us-east-1:1:table/Films/backup/x");
         assert!(matches!(
-            choose(&table(), &backups, &other, false),
+            choose(&table(), &backups, &other, Whose::Stack(&prod())),
             Err(ChoiceError::OtherTable { .. })
         ));
-        let missing = choose(&table(), &backups, &Choice::parse("nope"), false).unwrap_err();
+        let missing = choose(
+            &table(),
+            &backups,
+            &Choice::parse("nope"),
+            Whose::Stack(&prod()),
+        )
+        .unwrap_err();
         assert!(missing.to_string().contains("\"nope\""), "{missing}");
-        let none = choose(&table(), &[], &Choice::Latest, false).unwrap_err();
+        let none = choose(&table(), &[], &Choice::Latest, Whose::Stack(&prod())).unwrap_err();
         assert!(none.to_string().contains("installer invoke"), "{none}");
     }
 

@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use time::{Duration, OffsetDateTime};
 
 use crate::naming::TableName;
+use crate::ownership::Ownership;
 
 /// Who made a backup, as DynamoDB reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,18 @@ pub enum BackupState {
     Deleted,
     /// A state this code does not know.
     Unknown,
+}
+
+impl std::fmt::Display for BackupState {
+    /// DynamoDB's own word for the state (`BackupStatus`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackupState::Creating => "CREATING",
+            BackupState::Available => "AVAILABLE",
+            BackupState::Deleted => "DELETED",
+            BackupState::Unknown => "UNKNOWN",
+        })
+    }
 }
 
 /// One backup of a table, as listed.
@@ -81,18 +94,18 @@ fn newest_first(a: &Backup, b: &Backup) -> Ordering {
 
 /// Decides which of `backups` (all backups listed for `table`) to delete at time `now`.
 ///
-/// Only backups this function made are considered: `USER` backups whose name is
-/// `<table>-<YYYYmmddHHMMSS>`. Of those (ignoring ones already deleted), the newest
+/// Only the stack's backups are considered (see [`Ownership::owns`]). Of those (ignoring ones already deleted), the newest
 /// `max_backups` are kept and the rest deleted; with an age limit, kept ones older than it are
 /// deleted too. The newest owned backup is never deleted, and neither is one still `CREATING`.
 /// Of several owned backups with one name, the newest counts and the others are deleted.
 pub fn decide(
     table: &TableName,
+    owner: &Ownership,
     backups: &[Backup],
     policy: &RetentionPolicy,
     now: OffsetDateTime,
 ) -> RetentionDecision {
-    let is_owned = |b: &Backup| b.kind == BackupKind::User && table.owns_backup_name(&b.name);
+    let is_owned = |b: &Backup| owner.owns(table, b);
     let mut owned: Vec<&Backup> = backups
         .iter()
         .filter(|b| is_owned(b) && b.state != BackupState::Deleted)
@@ -140,13 +153,17 @@ mod tests {
         TableName::parse("Movies").expect("valid")
     }
 
+    fn prod() -> Ownership {
+        Ownership::new(crate::naming::StackName::parse("prod").expect("valid"))
+    }
+
     fn owned(minutes_ago: i64) -> Backup {
         let created = NOW - Duration::minutes(minutes_ago);
         Backup {
             arn: format!(
                 "arn:aws:dynamodb:us-east-1:123456789012:table/Movies/backup/{minutes_ago:017}"
             ),
-            name: movies().backup_name(created),
+            name: movies().backup_name(&prod().stack, created),
             created,
             state: BackupState::Available,
             kind: BackupKind::User,
@@ -167,7 +184,7 @@ mod tests {
     #[test]
     fn keeps_the_newest_three_of_five() {
         let backups: Vec<Backup> = (0..5).map(|i| owned(i * 60)).collect();
-        let decision = decide(&movies(), &backups, &policy(3, None), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(3, None), NOW);
         assert_eq!(names(&decision.keep), names(&backups[..3]));
         assert_eq!(names(&decision.delete), names(&backups[3..]));
     }
@@ -176,10 +193,10 @@ mod tests {
     fn listing_order_does_not_matter() {
         let mut backups: Vec<Backup> = (0..5).map(|i| owned(i * 60)).collect();
         backups.reverse();
-        let decision = decide(&movies(), &backups, &policy(2, None), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(2, None), NOW);
         assert_eq!(
             names(&decision.keep),
-            vec!["Movies-20261125120000", "Movies-20261125110000"]
+            vec!["Movies-prod-20261125120000", "Movies-prod-20261125110000"]
         );
         assert_eq!(decision.delete.len(), 3);
     }
@@ -195,7 +212,7 @@ mod tests {
         let mut other_table = owned(40_000);
         other_table.name = "Films-20200101000000".into();
         let backups = vec![owned(0), manual, system, aws_backup, other_table];
-        let decision = decide(&movies(), &backups, &policy(1, Some(1)), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(1, Some(1)), NOW);
         assert!(decision.delete.is_empty());
         assert_eq!(decision.not_owned, 4);
         assert_eq!(decision.keep.len(), 1);
@@ -206,7 +223,7 @@ mod tests {
         let mut creating = owned(120);
         creating.state = BackupState::Creating;
         let backups = vec![owned(0), owned(60), creating.clone()];
-        let decision = decide(&movies(), &backups, &policy(1, None), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(1, None), NOW);
         assert_eq!(names(&decision.delete), vec![owned(60).name.as_str()]);
         assert_eq!(decision.still_creating, vec![creating]);
     }
@@ -215,12 +232,12 @@ mod tests {
     fn age_limit_deletes_old_ones_but_never_the_newest() {
         let day = 24 * 60;
         let backups = vec![owned(10 * day), owned(11 * day), owned(2 * day)];
-        let decision = decide(&movies(), &backups, &policy(3, Some(7)), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(3, Some(7)), NOW);
         assert_eq!(names(&decision.keep), vec![owned(2 * day).name.as_str()]);
         assert_eq!(decision.delete.len(), 2);
 
         let only_old = vec![owned(30 * day)];
-        let decision = decide(&movies(), &only_old, &policy(3, Some(7)), NOW);
+        let decision = decide(&movies(), &prod(), &only_old, &policy(3, Some(7)), NOW);
         assert_eq!(decision.keep, only_old);
         assert!(decision.delete.is_empty());
     }
@@ -230,7 +247,7 @@ mod tests {
         let mut gone = owned(1);
         gone.state = BackupState::Deleted;
         let backups = vec![owned(0), gone, owned(2)];
-        let decision = decide(&movies(), &backups, &policy(2, None), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(2, None), NOW);
         assert_eq!(decision.keep.len(), 2);
         assert!(decision.delete.is_empty());
     }
@@ -241,7 +258,7 @@ mod tests {
         copy.arn.push_str("-copy");
         copy.created -= Duration::seconds(1);
         let backups = vec![owned(0), copy.clone(), owned(60), owned(120)];
-        let decision = decide(&movies(), &backups, &policy(3, None), NOW);
+        let decision = decide(&movies(), &prod(), &backups, &policy(3, None), NOW);
         assert_eq!(
             names(&decision.keep),
             names(&[owned(0), owned(60), owned(120)]),
@@ -271,7 +288,7 @@ mod tests {
             Backup {
                 arn: format!("arn:backup/{id}"),
                 name: if ours {
-                    movies().backup_name(created)
+                    movies().backup_name(&prod().stack, created)
                 } else {
                     format!("manual-{id}")
                 },
@@ -285,11 +302,7 @@ mod tests {
     fn owned_live(backups: &[Backup]) -> Vec<Backup> {
         let mut owned: Vec<Backup> = backups
             .iter()
-            .filter(|b| {
-                b.kind == BackupKind::User
-                    && movies().owns_backup_name(&b.name)
-                    && b.state != BackupState::Deleted
-            })
+            .filter(|b| prod().owns(&movies(), b) && b.state != BackupState::Deleted)
             .cloned()
             .collect();
         owned.sort_by(newest_first);
@@ -313,10 +326,10 @@ mod tests {
             max in 1u32..8,
             age in prop::option::of(1u32..30),
         ) {
-            let decision = decide(&movies(), &backups, &policy(max, age), NOW);
+            let decision = decide(&movies(), &prod(), &backups, &policy(max, age), NOW);
             for b in &decision.delete {
                 prop_assert_eq!(b.kind, BackupKind::User);
-                prop_assert!(movies().owns_backup_name(&b.name));
+                prop_assert!(prod().owns(&movies(), b));
                 prop_assert_ne!(b.state, BackupState::Creating);
                 prop_assert_ne!(b.state, BackupState::Deleted);
             }
@@ -328,7 +341,7 @@ mod tests {
             max in 1u32..8,
             age in prop::option::of(1u32..30),
         ) {
-            let decision = decide(&movies(), &backups, &policy(max, age), NOW);
+            let decision = decide(&movies(), &prod(), &backups, &policy(max, age), NOW);
             if let Some(newest) = owned_live(&backups).first() {
                 prop_assert!(!decision.delete.contains(newest));
                 prop_assert_eq!(decision.keep.first(), Some(newest));
@@ -340,7 +353,7 @@ mod tests {
             backups in prop::collection::vec(any_backup(), 0..40),
             max in 1u32..8,
         ) {
-            let decision = decide(&movies(), &backups, &policy(max, None), NOW);
+            let decision = decide(&movies(), &prod(), &backups, &policy(max, None), NOW);
             let owned = owned_live(&backups);
             let distinct = first_of_each_name(&owned);
             let n = distinct.len().min(max as usize);
@@ -364,7 +377,7 @@ mod tests {
             max in 1u32..8,
             age in prop::option::of(1u32..30),
         ) {
-            let decision = decide(&movies(), &backups, &policy(max, age), NOW);
+            let decision = decide(&movies(), &prod(), &backups, &policy(max, age), NOW);
             let owned = owned_live(&backups);
             prop_assert_eq!(
                 decision.keep.len() + decision.delete.len() + decision.still_creating.len(),

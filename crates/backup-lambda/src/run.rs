@@ -417,7 +417,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         let created = match earlier {
             Some(backup) => Ok(backup),
             None => {
-                let name = table.backup_name(now);
+                let name = table.backup_name(&self.settings.ownership.stack, now);
                 info!(table = %table, backup = %name, "creating backup");
                 self.create_when_possible(table, &name, invocation.deadline)
                     .await
@@ -641,7 +641,7 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             backups.push(created);
         }
         info!(table = %table, listed = backups.len(), "listed backups");
-        let decision = retention::decide(table, &backups, &policy, now);
+        let decision = retention::decide(table, &self.settings.ownership, &backups, &policy, now);
         info!(
             table = %table,
             keep = decision.keep.len(),
@@ -1101,9 +1101,15 @@ mod tests {
         }
     }
 
+    fn prod() -> crate::naming::StackName {
+        crate::naming::StackName::parse("prod").unwrap()
+    }
+
     fn ours(hours_ago: i64) -> Backup {
         let created = NOW - time::Duration::hours(hours_ago);
-        let name = TableName::parse("Movies").unwrap().backup_name(created);
+        let name = TableName::parse("Movies")
+            .unwrap()
+            .backup_name(&prod(), created);
         Backup {
             arn: format!("arn:Movies/backup/{name}"),
             name,
@@ -1123,6 +1129,7 @@ mod tests {
 
     fn settings(bucket: Option<&str>) -> Settings {
         Settings {
+            ownership: crate::ownership::Ownership::new(prod()),
             default_policy: RetentionPolicy {
                 max_backups: NonZeroU32::new(3).unwrap(),
                 max_age_days: None,
@@ -1147,11 +1154,11 @@ mod tests {
             .expect("run succeeds");
 
         assert_eq!(record.status, RunStatus::Ok);
-        assert_eq!(record.backup_created.name, "Movies-20261125070532");
+        assert_eq!(record.backup_created.name, "Movies-prod-20261125070532");
         assert_eq!(
             record.kept,
             vec![
-                "Movies-20261125070532".to_owned(),
+                "Movies-prod-20261125070532".to_owned(),
                 ours(1).name,
                 ours(2).name
             ]
@@ -1166,7 +1173,7 @@ mod tests {
         );
         assert_eq!(record.not_owned, 1);
         let mut expected = vec![
-            "Movies-20261125070532".to_owned(),
+            "Movies-prod-20261125070532".to_owned(),
             ours(1).name,
             ours(2).name,
             "Movies-manual".to_owned(),
@@ -1195,7 +1202,7 @@ mod tests {
             (Outcome::Ok, "req-1")
         );
         assert_eq!(run[0].at, "2026-11-25T07:05:32Z");
-        assert_eq!(run[0].backup.as_deref(), Some("Movies-20261125070532"));
+        assert_eq!(run[0].backup.as_deref(), Some("Movies-prod-20261125070532"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1416,7 +1423,7 @@ mod tests {
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
             .expect("run succeeds");
-        assert_eq!(record.kept[0], "Movies-20261125070532");
+        assert_eq!(record.kept[0], "Movies-prod-20261125070532");
         assert_eq!(record.deleted.len(), 1);
         assert_eq!(record.deleted[0].name, ours(3).name);
     }
@@ -1436,7 +1443,10 @@ mod tests {
                 .contains("could not back up table \"Movies\""),
             "{err}"
         );
-        assert_eq!(function.store.calls(), vec!["create Movies-20261125070532"]);
+        assert_eq!(
+            function.store.calls(),
+            vec!["create Movies-prod-20261125070532"]
+        );
         assert!(function.records.0.lock().unwrap().is_empty());
         let ledger = function
             .records
@@ -1480,7 +1490,7 @@ mod tests {
         assert_eq!(ledger.runs[0].outcome, Outcome::Failed);
         assert_eq!(
             ledger.runs[0].backup.as_deref(),
-            Some("Movies-20261125070532"),
+            Some("Movies-prod-20261125070532"),
             "the backup was made all the same: a recovery point"
         );
     }
@@ -1948,7 +1958,9 @@ mod tests {
         for table in ["A-table", "B-table"] {
             for hours in 1..=6 {
                 let created = NOW - time::Duration::hours(hours);
-                let name = TableName::parse(table).unwrap().backup_name(created);
+                let name = TableName::parse(table)
+                    .unwrap()
+                    .backup_name(&prod(), created);
                 old.push(Backup {
                     arn: format!("arn:{table}/backup/{name}"),
                     name,

@@ -117,8 +117,12 @@ async fn fresh_table_and_bucket(moto: &Moto) -> (String, String) {
 }
 
 fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Records> {
-    let settings = Settings::from_vars(|name| (name == "LOG_BUCKET").then(|| bucket.to_owned()))
-        .expect("valid settings");
+    let settings = Settings::from_vars(|name| match name {
+        "LOG_BUCKET" => Some(bucket.to_owned()),
+        "STACK_NAME" => Some("prod".to_owned()),
+        _ => None,
+    })
+    .expect("valid settings");
     BackupFunction::new(
         DynamoDbBackups::new(moto.dynamodb.clone()),
         S3Records::new(moto.s3.clone()),

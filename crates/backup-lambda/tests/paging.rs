@@ -15,7 +15,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use backup_lambda::error::AwsError;
-use backup_lambda::naming::TableName;
+use backup_lambda::naming::{StackName, TableName};
+use backup_lambda::ownership::Ownership;
 use backup_lambda::request::Settings;
 use backup_lambda::retention::RetentionPolicy;
 use backup_lambda::run::{BackupFunction, Invocation};
@@ -68,10 +69,14 @@ fn summary(name: &str, hours_ago: i64) -> BackupSummary {
         .build()
 }
 
+fn stack() -> StackName {
+    StackName::parse("prod").unwrap()
+}
+
 fn ours(hours_ago: i64) -> String {
     TableName::parse("Movies")
         .unwrap()
-        .backup_name(NOW - time::Duration::hours(hours_ago))
+        .backup_name(&stack(), NOW - time::Duration::hours(hours_ago))
 }
 
 /// Eight backups over three pages, newest first as DynamoDB lists them; the oldest of ours are
@@ -156,6 +161,7 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
     );
 
     let settings = Settings {
+        ownership: Ownership::new(stack()),
         default_policy: RetentionPolicy {
             max_backups: NonZeroU32::new(3).unwrap(),
             max_age_days: None,

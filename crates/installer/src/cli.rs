@@ -102,6 +102,10 @@ pub enum Command {
         require_approval: crate::deploy::plan::Approval,
     },
     /// Show what exists, whether it matches, each table's backups and its run records.
+    ///
+    /// Exit status: 0 when every resource is as these settings want it, 3 when one is missing,
+    /// differs or is in the way (the stack drifted, or was deployed with other settings), 1 when
+    /// the stack could not be read.
     #[command(
         after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'"
     )]
@@ -134,6 +138,9 @@ pub enum Command {
     /// Against AWS this is Lambda's Invoke API. Against a local emulator (an endpoint on this
     /// machine), which cannot run functions, the deployed zip's bootstrap runs here under a Lambda
     /// Runtime API with the function's environment, and its logs go to the function's log group.
+    ///
+    /// Exit status: 0 for an `ok` run, 3 for a `partial` one (the backup was made, some
+    /// deletions failed), 1 when the run failed.
     #[command(
         after_help = "Examples:\n  installer invoke\n  installer invoke --table Music\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer invoke   # runs locally"
     )]
@@ -171,6 +178,9 @@ pub enum Command {
     /// what a restore drops (TTL, point-in-time recovery, deletion protection, tags), and checks
     /// the restored item count against the backup's (or export's) and the keys and indexes
     /// against the source.
+    ///
+    /// Exit status: 0 when the restore is proven, 3 when the restored table does not match what
+    /// it came from (it is kept for inspection), 1 when the restore failed.
     #[command(
         after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
     )]
@@ -184,7 +194,10 @@ pub enum Command {
         /// Which backup: `latest`, a backup's name, or its ARN.
         #[arg(long, default_value = "latest", conflicts_with = "time")]
         backup: String,
-        /// Consider backups this tool did not make (manual ones) too.
+        /// The stack whose backups are considered (backups carry their stack's name).
+        #[arg(long, env = "INSTALLER_STACK", default_value = "dynamodb-backup")]
+        stack: String,
+        /// Consider backups this stack did not make (manual ones, other stacks') too.
         #[arg(long)]
         any: bool,
         /// Restore the table as it was at this moment (RFC 3339) with point-in-time recovery.
@@ -207,7 +220,9 @@ pub enum Command {
     /// Run one restore drill now: restore the table's newest backup into a scratch table, verify
     /// it, record it beside the run records, and delete the scratch table.
     ///
-    /// The same code the function runs on its schedule with `up --drill-every 7d`.
+    /// The same code the function runs on its schedule with `up --drill-every 7d`. Exit status: 0
+    /// when the drill passed, 3 when it failed (not ACTIVE within --drill-timeout, or not
+    /// verified; the verdict and reason are in the output), 1 when it could not be run.
     #[command(
         after_help = "Examples:\n  installer drill\n  installer drill --table Music\n  installer --output json drill | jq .recovery_seconds"
     )]
@@ -282,9 +297,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Remove everything the stack made (only what is tagged as this stack's).
+    /// Remove the stack (only what is tagged as this stack's); its backups, the tables it made
+    /// and its bucket (run records, exports) are kept unless a --delete-* flag says otherwise.
     #[command(
-        after_help = "Examples:\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI)\n  installer down --yes --keep-data   # keep tables, backups and the bucket"
+        after_help = "Examples:\n  installer down --dry-run  # what would go and what is kept, with backup counts\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI); keeps backups, tables and the bucket\n  installer down --yes --delete-data   # also this stack's backups, tables and bucket"
     )]
     Down {
         /// The stack's settings.
@@ -293,9 +309,12 @@ pub enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Keep the tables, their backups and the bucket.
+        /// Print what would be deleted and kept, and change nothing.
         #[arg(long)]
-        keep_data: bool,
+        dry_run: bool,
+        /// What of the stack's data to delete too.
+        #[command(flatten)]
+        delete: crate::deploy::removal::DeleteData,
     },
 }
 

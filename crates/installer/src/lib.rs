@@ -14,7 +14,7 @@
 //! | `data/` | the movies format, the built-in sample, the batch loader |
 //! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
-//! | `report/` | the human report on stderr: progress lines, `-q` |
+//! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
 //! Data flows one way: flags → a validated `StackConfig` → the `Desired` stack → the `Observed`
@@ -31,6 +31,16 @@ macro_rules! report {
         if !$crate::report::is_quiet() {
             eprintln!($($arg)*);
         }
+    };
+}
+
+/// Prints a line of a command's result (`plan`'s lines, `status`): on stdout, where a script
+/// reads it, or on stderr beside the report when stdout holds the `--output json` document.
+/// `-q` does not silence a result; a closed stdout ends it quietly.
+#[macro_export]
+macro_rules! result {
+    ($($arg:tt)*) => {
+        $crate::report::result_line(&format!($($arg)*))
     };
 }
 

@@ -21,6 +21,9 @@ fn main() -> miette::Result<std::process::ExitCode> {
     if cli.quiet {
         installer::report::set_quiet();
     }
+    if json {
+        installer::report::set_json_on_stdout();
+    }
     match installer::commands::run(cli.command, &cli.connect, cli.output) {
         Ok(code) => Ok(code),
         Err(report) => {

@@ -10,7 +10,7 @@ mod support;
 use aws_sdk_cloudwatch::types::MetricAlarm;
 use serde_json::{Value, json};
 use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer, installer_ok, installer_with_endpoint};
+use support::cli::{built_zip_path, installer, installer_ok, installer_with_endpoint, remove_all};
 use test_support::unique_name;
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -322,7 +322,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     expected.sort_unstable();
     assert_eq!(names, expected);
 
-    installer_ok(&["down", "--stack", &stack, "--table", &table, "--yes"]);
+    installer_ok(&remove_all(&stack, &table));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
     let still = aws
         .sns

@@ -125,6 +125,6 @@ async fn arm64_deploys_by_default_and_x86_64_is_one_flag_away() {
     assert!(stderr.contains("run finished"), "{stderr}");
     assert_eq!(backups().await, 2, "the x86_64 code made the second");
 
-    run("down", &["--yes"]);
+    run("down", &["--yes", "--delete-data"]);
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }

@@ -150,7 +150,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     create_movies_table(&db, &table).await;
 
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, started) = start_bootstrap(&api, &endpoint, &[("MAX_BACKUPS", "3")]);
+    let (mut child, started) = start_bootstrap(
+        &api,
+        &endpoint,
+        &[("MAX_BACKUPS", "3"), ("STACK_NAME", "tutorial")],
+    );
     assert!(api.invoke("req-tutorial", json!({ "TableName": table })));
     let first = api.next_outcome(ANSWER_TIMEOUT);
     assert!(api.invoke("req-missing", json!({ "TableName": "NoSuchTable" })));
@@ -174,8 +178,9 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
         .as_str()
         .expect("backup name")
         .to_owned();
+    // `<table>-<stack>-<YYYYmmddHHMMSS>`: the stack's name marks whose it is.
     assert!(
-        name.starts_with(&format!("{table}-")) && name.len() == table.len() + 15,
+        name.starts_with(&format!("{table}-tutorial-")) && name.len() == table.len() + 24,
         "{name}"
     );
     assert_eq!(body["kept"], json!([name]));
@@ -229,7 +234,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(&api, &aws_endpoint(), &[("MAX_BACKUPS", "0")]);
+    let (mut child, _) = start_bootstrap(
+        &api,
+        &aws_endpoint(),
+        &[("MAX_BACKUPS", "0"), ("STACK_NAME", "tutorial")],
+    );
     assert!(api.invoke("req-1", json!({ "TableName": "Movies" })));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();

@@ -304,7 +304,7 @@ fn lambda_error(proxy: &Proxy, function_env: &[(&str, &str)], event: Value) -> V
 #[test]
 fn bad_events_and_environments_fail_the_invocation_and_write_nothing() {
     let proxy = Proxy::start(&moto_endpoint(), None);
-    let keep = [("MAX_BACKUPS", "3")];
+    let keep = [("MAX_BACKUPS", "3"), ("STACK_NAME", "badin")];
     // (the function's environment, the event, the errorType, a word the message must contain)
     let cases: Vec<(&[FunctionEnv], Value, &str, &str)> = vec![
         (&keep, json!({}), "InvalidEvent", "TableName"),
@@ -346,16 +346,26 @@ fn bad_events_and_environments_fail_the_invocation_and_write_nothing() {
             "MaxAgeDays",
         ),
         (
-            &[("MAX_BACKUPS", "none")],
+            &[("MAX_BACKUPS", "none"), ("STACK_NAME", "badin")],
             json!({ "TableName": "Movies" }),
             "InvalidEnvironment",
             "MAX_BACKUPS",
         ),
         (
-            &[("MAX_BACKUPS", "3"), ("MAX_AGE_DAYS", "-1")],
+            &[
+                ("MAX_BACKUPS", "3"),
+                ("MAX_AGE_DAYS", "-1"),
+                ("STACK_NAME", "badin"),
+            ],
             json!({ "TableName": "Movies" }),
             "InvalidEnvironment",
             "MAX_AGE_DAYS",
+        ),
+        (
+            &[("MAX_BACKUPS", "3")],
+            json!({ "TableName": "Movies" }),
+            "InvalidEnvironment",
+            "STACK_NAME is not set",
         ),
     ];
     for (function_env, event, kind, names) in cases {
@@ -376,7 +386,11 @@ fn the_proxy_sees_what_the_bootstrap_writes() {
     // the same path makes CreateBackup reach moto.
     let proxy = Proxy::start(&moto_endpoint(), None);
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(&api, proxy.endpoint(), &[("MAX_BACKUPS", "3")]);
+    let (mut child, _) = start_bootstrap(
+        &api,
+        proxy.endpoint(),
+        &[("MAX_BACKUPS", "3"), ("STACK_NAME", "badin")],
+    );
     assert!(api.invoke(
         "missing-table",
         json!({ "TableName": unique_name("NoSuchTable") })

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use support::cli::{built_zip_path, installer_at};
+use support::cli::{built_zip_path, installer_at, remove_all};
 use test_support::proxy::Proxy;
 use test_support::{backup_names, moto_endpoint, unique_name};
 
@@ -94,7 +94,7 @@ async fn up_killed_after_each_write_is_finished_by_the_next_up() {
         let stack = unique_name("crash");
         let table = unique_name("Movies");
         let up = ["up", "--stack", &stack, "--table", &table, "--zip", &zip];
-        let down = ["down", "--yes", "--stack", &stack, "--table", &table];
+        let down = remove_all(&stack, &table);
         if !kill_after_writes(&proxy, &up, n) {
             // `up` needs fewer than n writes: every crash point has been tried.
             ok(&proxy, &down);
@@ -123,7 +123,7 @@ async fn down_killed_after_each_write_is_finished_by_the_next_down() {
         let stack = unique_name("crashdown");
         let table = unique_name("Movies");
         let up = ["up", "--stack", &stack, "--table", &table, "--zip", &zip];
-        let down = ["down", "--yes", "--stack", &stack, "--table", &table];
+        let down = remove_all(&stack, &table);
         ok(&proxy, &up);
         // A backup the function made, which `down` removes with the table.
         ok(&proxy, &["invoke", "--stack", &stack, "--table", &table]);
@@ -167,9 +167,6 @@ async fn two_ups_at_the_same_moment_make_one_stack() {
         String::from_utf8_lossy(&again.stderr).contains("no changes"),
         "after the race the stack is as desired"
     );
-    ok(
-        &proxy,
-        &["down", "--yes", "--stack", &stack, "--table", &table],
-    );
+    ok(&proxy, &remove_all(&stack, &table));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }

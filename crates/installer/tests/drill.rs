@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer_at};
+use support::cli::{built_zip_path, installer_at, remove_all};
 use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
 use test_support::{config_for, moto_endpoint, unique_name};
@@ -67,7 +67,8 @@ impl<'a> Stack<'a> {
             out.status.success(),
             "installer {command} failed:\n{stderr}"
         );
-        stderr
+        // What a person reads: the result (stdout), then the report.
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
     }
 
     /// `invoke`: the function's result, with its `drill` step.
@@ -168,12 +169,12 @@ async fn a_drill_interrupted_between_restore_and_verify_is_finished_by_the_next_
     // Not due again for a minute: the next run leaves drills alone.
     let next = s.invoke();
     assert_eq!(next["drill"]["state"], "idle", "{next}");
-    let status = s.ok("status", &["--drill-every", "1m"]);
+    let status = s.ok("status", &["--drill-every", "1m", "--timeout", "10"]);
     assert!(
-        status.contains(&format!("last drill of {}: Passed", s.table)),
+        status.contains(&format!("last drill of {}: passed", s.table)),
         "{status}"
     );
-    s.ok("down", &["--yes"]);
+    s.ok("down", &["--yes", "--delete-data"]);
     assert_eq!(
         leftovers(&clients().await, &s.stack, &s.table).await,
         Vec::<&str>::new()
@@ -213,7 +214,7 @@ async fn a_drill_not_active_in_time_is_recorded_as_failed_and_cleaned_up_later()
     let cleaned = s.invoke();
     assert_eq!(cleaned["drill"]["state"], "idle", "{cleaned}");
     assert!(!s.table_exists(&scratch).await, "the scratch table is gone");
-    s.ok("down", &["--yes"]);
+    s.ok("down", &["--yes", "--delete-data"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,7 +228,7 @@ async fn down_ends_a_drill_under_way() {
         .as_str()
         .unwrap()
         .to_owned();
-    let down = s.ok("down", &["--yes"]);
+    let down = s.ok("down", &["--yes", "--delete-data"]);
     assert!(down.contains(&format!("deleted {scratch}")), "{down}");
     assert!(!s.table_exists(&scratch).await);
     assert_eq!(
@@ -267,7 +268,35 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
         "an 8 s restore took {seconds} s"
     );
     assert!(!s.table_exists(record["scratch"].as_str().unwrap()).await);
-    s.ok("down", &["--yes"]);
+
+    // A drill whose restore outlasts its timeout fails, and says so by its exit status (3, as a
+    // missed objective): a cron job or CI step that runs `installer drill` sees the failure.
+    let out = installer_at(proxy.endpoint())
+        .args([
+            "--output",
+            "json",
+            "drill",
+            "--stack",
+            &s.stack,
+            "--table",
+            &s.table,
+            "--drill-every",
+            "1d",
+            "--drill-timeout",
+            "2s",
+        ])
+        .output()
+        .expect("run installer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    support::schema::assert_valid(&record);
+    assert_eq!(record["verdict"], "failed", "{record}");
+    assert!(
+        stderr.contains(&format!("the drill of {} failed: ", s.table)),
+        "{stderr}"
+    );
+    s.ok("down", &["--yes", "--delete-data"]);
 }
 
 /// A table encrypted with a customer managed KMS key: restoring its backups (and exporting it)
@@ -346,7 +375,7 @@ async fn drills_of_a_table_with_its_own_kms_key_may_use_the_key() {
     );
     let again = run(&up);
     assert!(again.contains("no changes"), "{again}");
-    run(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    run(&remove_all(&stack, &table));
     aws.dynamodb
         .delete_table()
         .table_name(&table)

@@ -17,7 +17,7 @@ use serde_json::Value;
 use support::aws::{clients, leftovers};
 use support::cli::{
     built_zip_path, installer, installer_at, installer_ok, installer_with_endpoint,
-    invoke_result as invoke,
+    invoke_result as invoke, remove_all,
 };
 use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
@@ -197,7 +197,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains(&format!(
-            "last export of {table}: {period} Completed, 30 items"
+            "last export of {table}: {period} COMPLETED, 30 items"
         )),
         "{text}"
     );
@@ -356,7 +356,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     let plan = run("plan", &[]);
     assert!(plan.contains("no changes"), "{plan}");
 
-    installer_ok(&["down", "--stack", &stack, "--table", &table, "--yes"]);
+    installer_ok(&remove_all(&stack, &table));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }
 
@@ -403,7 +403,7 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
             .collect::<Vec<_>>(),
     );
     assert!(pitr_on(&aws, &table).await);
-    installer_ok(&["down", "--stack", &stack, "--table", &table, "--yes"]);
+    installer_ok(&remove_all(&stack, &table));
     assert!(
         aws.dynamodb
             .describe_table()
@@ -502,7 +502,7 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
     let by_location = format!("{table}-loc");
     restore_from(&location, &by_location);
 
-    let (ok, _, stderr) = run(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    let (ok, _, stderr) = run(&remove_all(&stack, &table));
     assert!(ok, "{stderr}");
     let aws = clients().await;
     for restored in [&restored, &by_location] {

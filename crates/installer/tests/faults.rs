@@ -101,7 +101,10 @@ async fn converges_with_faults(seed: u64) {
         &[&["--output", "json", "invoke"][..], &flags].concat(),
     );
     assert_one_clean_stack(&aws, &stack, &table).await;
-    ok(&proxy, &[&["down", "--yes"][..], &flags].concat());
+    ok(
+        &proxy,
+        &[&["down", "--yes", "--delete-data"][..], &flags].concat(),
+    );
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 
     let calls = proxy.calls();

@@ -115,6 +115,6 @@ fn up_is_idempotent_and_changes_only_what_differs() {
         "{writes:?}"
     );
 
-    let (down, _) = run(&args("down", &["--yes"]));
+    let (down, _) = run(&args("down", &["--yes", "--delete-data"]));
     assert!(mutating(&down).contains(&"DeleteRole"));
 }

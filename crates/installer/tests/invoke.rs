@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use support::cli::{built_zip_path, installer, installer_ok};
+use support::cli::{built_zip_path, installer, installer_ok, remove_all};
 use test_support::{backup_names, moto_config, unique_name};
 
 #[tokio::test]
@@ -170,7 +170,7 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         assert_eq!(doc["BackupMade"], 1.0);
     }
 
-    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    installer_ok(&remove_all(&stack, &table));
 }
 
 #[tokio::test]
@@ -246,7 +246,109 @@ async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
     installer_ok(
         &with("down")
             .into_iter()
-            .chain(["--yes"])
+            .chain(["--yes", "--delete-data"])
             .collect::<Vec<_>>(),
     );
+}
+
+/// Two stacks back up one table: each keeps its own newest N and never prunes the other's, and
+/// an unmarked backup (the tutorial's name format) is nobody's until one stack adopts it.
+#[tokio::test]
+async fn two_stacks_on_one_table_keep_their_own_backups() {
+    let config = moto_config().await;
+    let db = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique_name("Shared");
+    test_support::create_movies_table(&db, &table).await;
+    let unmarked = format!("{table}-20260101000000");
+    db.create_backup()
+        .table_name(&table)
+        .backup_name(&unmarked)
+        .send()
+        .await
+        .unwrap();
+    let zip = built_zip_path().display().to_string();
+    let stacks = [unique_name("one"), unique_name("two")];
+    let run = |stack: &str, command: &str, extra: &[&str]| {
+        let mut args = vec![command, "--stack", stack, "--table", &table, "--zip", &zip];
+        args.extend(extra);
+        installer_ok(&args)
+    };
+    for stack in &stacks {
+        run(stack, "up", &["--keep", "2"]);
+    }
+    let invoke = |stack: &str| -> Value {
+        let out = installer(&["invoke", "--stack", stack, "--table", &table]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the function's JSON result")
+    };
+    let marked = |stack: &str, name: &str| {
+        name.strip_prefix(&format!("{table}-{stack}-"))
+            .is_some_and(|stamp| stamp.len() == 14)
+    };
+    let mut newest: Vec<String> = Vec::new();
+    for round in 0..3 {
+        for stack in &stacks {
+            let result = invoke(stack);
+            let name = result["backup_created"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(marked(stack, &name), "{name} carries its stack");
+            for gone in result["deleted"].as_array().unwrap() {
+                let gone = gone["name"].as_str().unwrap();
+                assert!(marked(stack, gone), "{stack} deleted {gone}, not its own");
+            }
+            if round == 2 {
+                newest.push(name);
+            }
+        }
+        // Names are to the second: the next round's are new names.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let names = backup_names(&db, &table).await;
+    assert!(
+        names.contains(&unmarked),
+        "never deleted implicitly: {names:?}"
+    );
+    for (stack, name) in stacks.iter().zip(&newest) {
+        assert!(names.contains(name), "{stack}'s newest is kept: {names:?}");
+        let own = names.iter().filter(|n| marked(stack, n)).count();
+        assert!(
+            (2..=3).contains(&own),
+            "{stack} keeps its 2 (one may be CREATING): {names:?}"
+        );
+    }
+
+    // `plan` lists the unmarked backup; `up --adopt-backups` makes it the first stack's, whose
+    // next run prunes it as its oldest.
+    let plan = run(&stacks[0], "plan", &["--keep", "2"]);
+    assert!(
+        plan.contains("1 unmarked backup(s), not this stack's"),
+        "{plan}"
+    );
+    let adopted = run(&stacks[0], "up", &["--keep", "2", "--adopt-backups"]);
+    assert!(adopted.contains("adopt 1 unmarked backup(s)"), "{adopted}");
+    let result = invoke(&stacks[0]);
+    let deleted: Vec<&str> = result["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(deleted.contains(&unmarked.as_str()), "{result}");
+
+    // `down --delete-backups` of one stack leaves the other's.
+    run(&stacks[0], "down", &["--yes", "--delete-backups"]);
+    let names = backup_names(&db, &table).await;
+    assert!(!names.iter().any(|n| marked(&stacks[0], n)), "{names:?}");
+    assert!(
+        names.iter().filter(|n| marked(&stacks[1], n)).count() >= 2,
+        "{names:?}"
+    );
+    run(&stacks[1], "down", &["--yes", "--delete-data"]);
+    assert!(backup_names(&db, &table).await.is_empty());
 }

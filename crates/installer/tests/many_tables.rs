@@ -103,7 +103,7 @@ async fn seven_tables_take_two_rules_and_three_take_one_again() {
     assert_eq!(reserved(&aws).await, Some(3), "and three for three tables");
 
     let mut down = args("down", 7);
-    down.push("--yes");
+    down.extend(["--yes", "--delete-data"]);
     installer_ok(&down);
     assert_eq!(targets(&aws.events, &first).await, None);
 }

@@ -230,8 +230,14 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
     let bucket = format!("{}-logs", stack.to_lowercase());
     seed(&s3, &bucket, &table).await;
     create_movies_table(&db, &table).await;
-    // One backup kept now, as the function names them, and one it did not make.
-    for name in [format!("{table}-20261110030000"), format!("{table}-manual")] {
+    // One backup kept now, as the stack's function names them, and three it did not make:
+    // another stack's, an unmarked one it never adopted, and a manual one.
+    for name in [
+        format!("{table}-{stack}-20261110030000"),
+        format!("{table}-other-20261110030000"),
+        format!("{table}-20261110030000"),
+        format!("{table}-manual"),
+    ] {
         db.create_backup()
             .table_name(&table)
             .backup_name(name)
@@ -279,8 +285,8 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
         .collect();
     assert_eq!(
         kept,
-        [format!("{table}-20261110030000")],
-        "only the function's backups count as kept"
+        [format!("{table}-{stack}-20261110030000")],
+        "only the stack's backups count as kept"
     );
     let skipped: Vec<String> = t["skipped"]
         .as_array()
@@ -498,7 +504,7 @@ fn the_functions_own_runs_land_in_the_ledger_the_report_reads() {
     assert_eq!(t["backups_made"], 2);
     assert_eq!(t["retained"].as_array().unwrap().len(), 2);
     assert!(t["skipped"].as_array().unwrap().is_empty(), "{t}");
-    run(with("down", &["--yes"]));
+    run(with("down", &["--yes", "--delete-data"]));
 }
 
 /// A fresh folder under the target directory.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
-use support::cli::{built_zip_path, installer, installer_at, installer_ok};
+use support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use test_support::proxy::Proxy;
 use test_support::{count_items, moto_config, moto_endpoint, strict_config, unique_name};
 
@@ -71,7 +71,7 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         .await;
 
     let latest = format!("{table}-latest");
-    let restored = restore_json(&["--table", &table, "--to", &latest]);
+    let restored = restore_json(&["--stack", &stack, "--table", &table, "--to", &latest]);
     assert_eq!(restored["verified"], true, "{restored}");
     assert_eq!(restored["from"]["backup"]["name"], backup.as_str());
     assert_eq!(restored["verification"]["restored_items"], items);
@@ -88,6 +88,8 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
 
     let named = format!("{table}-named");
     let restored = restore_json(&[
+        "--stack",
+        &stack,
         "--table",
         &table,
         "--to",
@@ -104,7 +106,7 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         restored["phases_ms"]
     );
 
-    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    installer_ok(&remove_all(&stack, &table));
     for t in [&latest, &named] {
         moto.delete_table()
             .table_name(t)
@@ -147,7 +149,7 @@ async fn a_deleted_table_is_restored_from_its_backups() {
         .await
         .expect("the disaster");
     let back = format!("{table}-back");
-    let restored = restore_json(&["--table", &table, "--to", &back]);
+    let restored = restore_json(&["--stack", &stack, "--table", &table, "--to", &back]);
     assert_eq!(restored["verified"], true, "{restored}");
     assert_eq!(
         restored["from"]["backup"]["name"],
@@ -173,7 +175,7 @@ async fn a_deleted_table_is_restored_from_its_backups() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 
-    installer_ok(&["down", "--yes", "--stack", &stack, "--table", &table]);
+    installer_ok(&remove_all(&stack, &table));
     moto.delete_table()
         .table_name(&back)
         .send()
@@ -209,7 +211,7 @@ async fn bad_restores_are_one_line_and_write_nothing() {
         ),
         (
             &["--table", &table, "--to", "R-y"],
-            "has no available backup made by this tool",
+            "has no available backup made by this stack",
         ),
         (&["--table", &table, "--to", &taken], "already exists"),
         (&["--table", &table, "--to", "x"], "invalid --to"),

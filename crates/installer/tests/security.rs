@@ -223,11 +223,15 @@ fn no_credential_is_ever_printed_even_verbose() {
     let zip = built_zip_path().display().to_string();
     let stack_flags = ["--stack", &stack, "--table", &table];
     let commands: Vec<Vec<&str>> = vec![
-        [&["-v", "up", "--zip", zip.as_str()][..], &stack_flags].concat(),
+        [
+            &["-v", "up", "--create-table", "--zip", zip.as_str()][..],
+            &stack_flags,
+        ]
+        .concat(),
         [&["-v", "status"][..], &stack_flags].concat(),
         [&["-v", "invoke"][..], &stack_flags].concat(),
         [&["-v", "logs"][..], &stack_flags].concat(),
-        [&["-v", "down", "--yes"][..], &stack_flags].concat(),
+        [&["-v", "down", "--yes", "--delete-data"][..], &stack_flags].concat(),
     ];
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_installer"))

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::aws::{Clients, clients, leftovers};
-use support::cli::{built_zip_path, installer, installer_ok};
+use support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use test_support::{backup_names, count_items, create_movies_table, moto_config, unique_name};
 
 async fn table_exists(aws: &Clients, name: &str) -> bool {
@@ -25,6 +25,15 @@ async fn function_exists(aws: &Clients, name: &str) -> bool {
     aws.lambda
         .get_function()
         .function_name(name)
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn role_exists(aws: &Clients, stack: &str) -> bool {
+    aws.iam
+        .get_role()
+        .role_name(format!("{stack}-role"))
         .send()
         .await
         .is_ok()
@@ -61,6 +70,7 @@ impl Names {
             &self.table,
             "--zip",
             &self.zip,
+            "--create-table",
         ];
         flags.extend_from_slice(extra);
         flags
@@ -102,7 +112,7 @@ async fn up_builds_every_resource_as_configured() {
     table_has_the_tutorials_keys_tags_and_sample(&aws, &n).await;
     let function_arn = function_runs_the_zip_with_its_settings_one_at_a_time(&aws, &n).await;
     schedule_targets_the_function_with_the_tutorials_input(&aws, &n, &function_arn).await;
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    installer_ok(&remove_all(&n.stack, &n.table));
 }
 
 /// Log group: retention 14 days.
@@ -418,8 +428,16 @@ async fn down_removes_everything_and_twice_is_fine() {
     let aws = clients().await;
     let n = Names::new();
     run("up", &n, &[]);
-    // A backup the function made and one made by hand.
-    for name in [format!("{}-20260101000000", n.table), "by-hand".to_owned()] {
+    // A backup the stack's function made, one in the unmarked format (the tutorial's, or this
+    // tool's before backups carried their stack), another stack's and one made by hand.
+    let unmarked = format!("{}-20260101000000", n.table);
+    let other_stack = format!("{}-prod-20260101000000", n.table);
+    for name in [
+        format!("{}-{}-20260101000000", n.table, n.stack),
+        unmarked.clone(),
+        other_stack.clone(),
+        "by-hand".to_owned(),
+    ] {
         aws.dynamodb
             .create_backup()
             .table_name(&n.table)
@@ -437,19 +455,21 @@ async fn down_removes_everything_and_twice_is_fine() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
     assert!(function_exists(&aws, &n.stack).await, "nothing deleted");
 
-    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    let report = installer_ok(&remove_all(&n.stack, &n.table));
     assert!(report.contains("deleted 1 backup(s)"), "{report}");
     assert_eq!(
         leftovers(&aws, &n.stack, &n.table).await,
         Vec::<&str>::new()
     );
+    let mut left = vec!["by-hand".to_owned(), other_stack, unmarked];
+    left.sort();
     assert_eq!(
         backup_names(&aws.dynamodb, &n.table).await,
-        vec!["by-hand"],
-        "only the function's backups are deleted"
+        left,
+        "only the stack's backups are deleted: never another stack's or unmarked ones"
     );
 
-    let again = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    let again = installer_ok(&remove_all(&n.stack, &n.table));
     assert!(again.contains("nothing to remove"), "{again}");
 }
 
@@ -475,7 +495,7 @@ async fn an_existing_table_that_is_not_ours_survives_up_and_down() {
 
     let plan = run("up", &n, &[]);
     assert!(plan.contains("use existing"), "{plan}");
-    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    let report = installer_ok(&remove_all(&n.stack, &n.table));
     assert!(report.contains("not this stack's"), "{report}");
 
     let table = aws
@@ -537,17 +557,9 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
     let planned: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the plan");
     assert_eq!(planned["command"], "plan");
 
-    let report = installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    let report = installer_ok(&remove_all(&n.stack, &n.table));
     assert!(report.contains("not this stack's"), "{report}");
-    assert!(
-        aws.iam
-            .get_role()
-            .role_name(format!("{}-role", n.stack))
-            .send()
-            .await
-            .is_ok(),
-        "the role is left"
-    );
+    assert!(role_exists(&aws, &n.stack).await, "the role is left");
 }
 
 #[tokio::test]
@@ -576,7 +588,7 @@ async fn an_untagged_bucket_with_data_is_never_taken_even_with_the_default_name(
     assert!(stderr.contains("is not this stack's"), "{stderr}");
     assert!(!function_exists(&aws, &n.stack).await, "no function made");
 
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    installer_ok(&remove_all(&n.stack, &n.table));
     let kept = aws
         .s3
         .get_object()
@@ -672,16 +684,16 @@ async fn up_converges_after_being_killed_midway() {
     let again = run("up", &n, &[]);
     assert!(again.contains("no changes"), "{again}");
     assert!(function_exists(&aws, &n.stack).await);
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    installer_ok(&remove_all(&n.stack, &n.table));
     assert!(!function_exists(&aws, &n.stack).await);
 }
 
 #[tokio::test]
-async fn keep_data_keeps_the_table_its_backups_and_the_bucket() {
+async fn down_keeps_the_backups_tables_and_bucket_unless_asked() {
     let aws = clients().await;
     let n = Names::new();
     run("up", &n, &[]);
-    let ours = format!("{}-20260101000000", n.table);
+    let ours = format!("{}-{}-20260101000000", n.table, n.stack);
     aws.dynamodb
         .create_backup()
         .table_name(&n.table)
@@ -689,24 +701,137 @@ async fn keep_data_keeps_the_table_its_backups_and_the_bucket() {
         .send()
         .await
         .unwrap();
+    let down = |extra: &[&str]| {
+        let mut args = vec!["down", "--stack", &n.stack, "--table", &n.table];
+        args.extend(extra);
+        installer(&args)
+    };
 
-    let report = installer_ok(&[
-        "down",
-        "--yes",
-        "--keep-data",
-        "--stack",
-        &n.stack,
-        "--table",
-        &n.table,
-    ]);
-    assert!(report.contains("kept (--keep-data)"), "{report}");
+    // --dry-run: the plan on stdout, with the count, and nothing changed (no --yes needed).
+    let dry = down(&["--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        plan.contains("keep 1 backup(s) (--delete-backups deletes them)"),
+        "{plan}"
+    );
+    assert!(plan.contains("keep (--delete-tables deletes it)"), "{plan}");
+    assert!(
+        function_exists(&aws, &n.stack).await,
+        "a dry run deletes nothing"
+    );
+
+    let out = down(&["--yes"]);
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("keep 1 backup(s)"), "{report}");
     assert!(!function_exists(&aws, &n.stack).await);
     assert!(table_exists(&aws, &n.table).await);
     assert_eq!(backup_names(&aws.dynamodb, &n.table).await, vec![ours]);
     assert!(aws.s3.head_bucket().bucket(n.bucket()).send().await.is_ok());
 
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    // Asked, it deletes this stack's data: the backups alone first, then the rest.
+    let out = down(&["--yes", "--delete-backups"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(backup_names(&aws.dynamodb, &n.table).await.is_empty());
+    assert!(
+        table_exists(&aws, &n.table).await,
+        "--delete-backups keeps the table"
+    );
+    installer_ok(&remove_all(&n.stack, &n.table));
     assert!(!table_exists(&aws, &n.table).await);
+    assert!(
+        aws.s3
+            .head_bucket()
+            .bucket(n.bucket())
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_stops_up_before_any_write() {
+    let aws = clients().await;
+    let n = Names::new();
+    create_movies_table(&aws.dynamodb, &n.table).await;
+    // A typo of the table that exists: one character dropped.
+    let typo = n.table.replacen("Movies", "Movis", 1);
+    for command in ["up", "plan"] {
+        let out = installer_at(&test_support::aws_endpoint())
+            .env_remove("INSTALLER_CREATE_TABLE")
+            .args([
+                command, "--stack", &n.stack, "--table", &typo, "--zip", &n.zip,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        let error = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        assert!(
+            error.contains(&format!("table {typo} does not exist")),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("did you mean {}?", n.table)),
+            "{error}"
+        );
+        assert!(error.contains("--create-table"), "{error}");
+    }
+    assert!(!table_exists(&aws, &typo).await, "no table made");
+    assert!(!function_exists(&aws, &n.stack).await, "nothing made");
+    assert!(!role_exists(&aws, &n.stack).await, "no role made");
+}
+
+#[tokio::test]
+async fn status_and_plan_print_their_results_on_stdout() {
+    let n = Names::new();
+    run("up", &n, &[]);
+    for command in ["status", "plan"] {
+        let mut args = vec![command];
+        args.extend(n.flags(&[]));
+        let out = installer(&args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{stderr}");
+        // What `installer status | grep function` finds.
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("function"))
+            .unwrap_or_else(|| panic!("{command}: no function line on stdout:\n{stdout}"));
+        assert!(line.contains(&n.stack), "{line}");
+        assert!(
+            !stderr.contains(line),
+            "{command}: the result is not on stderr"
+        );
+    }
+    // `status` with settings the stack does not have: the drift is its verdict, exit 3.
+    let mut args = vec!["status"];
+    args.extend(n.flags(&["--keep", "9"]));
+    let out = installer(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("the stack differs from these settings: 1 resource(s)"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("differs: configuration"), "{stdout}");
+    installer_ok(&remove_all(&n.stack, &n.table));
 }
 
 #[tokio::test]
@@ -735,6 +860,7 @@ async fn outside_us_east_1_the_bucket_is_made_in_the_stack_region() {
     installer_ok(&[
         "down",
         "--yes",
+        "--delete-data",
         "--region",
         "eu-west-1",
         "--stack",
@@ -819,7 +945,7 @@ async fn a_stale_invoke_permission_is_replaced_not_duplicated() {
         )
     );
     assert!(run("up", &n, &[]).contains("no changes"));
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    installer_ok(&remove_all(&n.stack, &n.table));
 }
 
 #[tokio::test]
@@ -883,7 +1009,15 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
     assert_eq!(status["tables"][0]["table"], n.table.as_str());
 
     let down = installer(&[
-        "--output", "json", "down", "--yes", "--stack", &n.stack, "--table", &n.table,
+        "--output",
+        "json",
+        "down",
+        "--yes",
+        "--delete-data",
+        "--stack",
+        &n.stack,
+        "--table",
+        &n.table,
     ]);
     let down: Value = serde_json::from_slice(&down.stdout).expect("JSON");
     support::schema::assert_valid(&down);
@@ -942,5 +1076,5 @@ async fn up_at_a_terminal_asks_before_widening_the_role() {
     let applied = at_terminal(&["--drill-every", "7d", "--yes"], "");
     assert!(!applied.contains("need your approval"), "{applied}");
     assert_eq!(drill_statements().await, 1, "applied with --yes");
-    installer_ok(&["down", "--yes", "--stack", &n.stack, "--table", &n.table]);
+    installer_ok(&remove_all(&n.stack, &n.table));
 }

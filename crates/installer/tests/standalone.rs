@@ -88,10 +88,11 @@ fn with_comment(zip: &[u8], comment: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The result (stdout) then the report (stderr) of a run asserted to have succeeded.
 fn ok(out: &Output, what: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{what} failed:\n{stderr}");
-    stderr
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,7 +115,13 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
 
     let stack = unique_name("sta");
     let table = unique_name("Movies");
-    let base = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let base = [
+        "--stack",
+        stack.as_str(),
+        "--table",
+        table.as_str(),
+        "--create-table",
+    ];
     let with = |command: &str, extra: &[&str]| -> Vec<String> {
         let mut args = vec![command.to_owned()];
         args.extend(base.iter().chain(extra).map(|s| (*s).to_owned()));
@@ -199,7 +206,7 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
         stderr.contains(&format!("backups of {table}: 3")),
         "{stderr}"
     );
-    ok(&run(with("down", &["--yes"])), "down");
+    ok(&run(with("down", &["--yes", "--delete-data"])), "down");
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }

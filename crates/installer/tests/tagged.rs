@@ -55,7 +55,8 @@ fn tables_of(result: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `installer <args>` through `proxy`: its report (stderr), after checking it succeeded.
+/// `installer <args>` through `proxy`: its result (stdout) then its report (stderr), after
+/// checking it succeeded.
 fn ok(proxy: &Proxy, args: &[&str]) -> String {
     let out = installer_at(proxy.endpoint())
         .args(args)
@@ -63,7 +64,7 @@ fn ok(proxy: &Proxy, args: &[&str]) -> String {
         .expect("run installer");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
-    stderr
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
 /// `installer --output json invoke <args>` through `proxy`: the function's result.
@@ -167,7 +168,7 @@ async fn tagged_tables_are_found_on_every_run() {
         "{stderr}"
     );
 
-    let mut down = vec!["down", "--yes"];
+    let mut down = vec!["down", "--yes", "--delete-data"];
     down.extend(base);
     ok(&proxy, &down);
     for table in [&first, &second, &later] {

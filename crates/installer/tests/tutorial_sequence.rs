@@ -74,13 +74,13 @@ async fn up_invoke_invoke_down_up_down_all_succeed_with_no_pause() {
         assert_eq!(result["status"], "ok", "{result}");
         backups.push(result["backup_created"]["name"].clone());
     }
-    let down = step("down", &["--yes"]);
+    let down = step("down", &["--yes", "--delete-data"]);
     assert!(
         down.contains("backup(s) of"),
         "the function's backups were deleted: {down}"
     );
     step("up", &[]);
-    step("down", &["--yes"]);
+    step("down", &["--yes", "--delete-data"]);
 
     let aws = clients().await;
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());

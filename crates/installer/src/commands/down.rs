@@ -1,4 +1,5 @@
-//! `installer down`: remove everything the stack made.
+//! `installer down`: remove the stack, keeping its data unless asked ([`DeleteData`]);
+//! `--dry-run` prints what it would do, on stdout.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
@@ -9,6 +10,8 @@ use crate::aws::{Aws, ConnectArgs};
 use crate::deploy::config::{StackArgs, StackConfig};
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::Removal;
+use crate::deploy::removal::DeleteData;
+use crate::deploy::resources::function;
 use crate::deploy::{removal, stack};
 
 /// Asks on the terminal; `true` only for "yes".
@@ -24,30 +27,25 @@ pub async fn down(
     args: &StackArgs,
     connect: &ConnectArgs,
     yes: bool,
-    keep_data: bool,
+    dry_run: bool,
+    delete: DeleteData,
 ) -> Result<Removed, CommandError> {
     let config = StackConfig::from_args(args)?;
-    if !yes && !std::io::stdin().is_terminal() {
+    if !yes && !dry_run && !std::io::stdin().is_terminal() {
         return Err(CommandError::NeedsConfirmation);
     }
     let aws = Aws::connect(connect).await?;
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
-    let steps = removal::removal_plan(&aws, &desired, &observed, keep_data).await?;
-    report!(
-        "removing stack {} from account {} ({}):",
-        config.stack,
-        aws.account,
-        aws.region
-    );
-    for step in &steps {
-        report!("  {step}");
-    }
+    let environment = observed.function.as_ref().map(|f| &f.environment);
+    let owner = function::ownership(&config.stack, environment);
+    let steps = removal::removal_plan(&aws, &desired, &observed, &owner, delete).await?;
     let summary = |backups: &[(String, usize)], elapsed_ms: u128| Removed {
-        stack: config.stack.clone(),
+        stack: config.stack.to_string(),
         account: aws.account.clone(),
         region: aws.region.clone(),
         resources: steps.clone(),
+        dry_run,
         backups_deleted: backups
             .iter()
             .map(|(table, deleted)| BackupsDeleted {
@@ -57,6 +55,28 @@ pub async fn down(
             .collect(),
         elapsed_ms,
     };
+    if dry_run {
+        // The plan is the result.
+        result!(
+            "down would remove stack {} from account {} ({}):",
+            config.stack,
+            aws.account,
+            aws.region
+        );
+        for step in &steps {
+            result!("  {step}");
+        }
+        return Ok(summary(&[], 0));
+    }
+    report!(
+        "removing stack {} from account {} ({}):",
+        config.stack,
+        aws.account,
+        aws.region
+    );
+    for step in &steps {
+        report!("  {step}");
+    }
     if steps.iter().all(|s| s.action != Removal::Delete) {
         report!("nothing to remove");
         return Ok(summary(&[], 0));
@@ -65,9 +85,9 @@ pub async fn down(
         return Err(CommandError::Cancelled);
     }
     let started = Instant::now();
-    let backups = removal::remove(&aws, &desired, &steps).await?;
+    let backups = removal::remove(&aws, &desired, &owner, &steps).await?;
     for (table, count) in &backups {
-        report!("  deleted {count} backup(s) of {table} made by the function");
+        report!("  deleted {count} backup(s) of {table} made by this stack");
     }
     report!("removed in {:.1}s", started.elapsed().as_secs_f64());
     Ok(summary(&backups, started.elapsed().as_millis()))

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::CommandError;
 use crate::aws::{Aws, ConnectArgs};
 use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::deploy::resources::function;
 use crate::report::progress::Progress;
 
 /// `installer drill`: restores the table's newest backup made by the function into a scratch
@@ -27,7 +28,14 @@ pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecor
         every: Duration::ZERO,
         timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
     });
-    let drill = Drill::new(aws.dynamodb.clone(), aws.s3.clone(), &bucket, settings);
+    let owner = function::read_ownership(&aws, &config.stack).await?;
+    let drill = Drill::new(
+        aws.dynamodb.clone(),
+        aws.s3.clone(),
+        &bucket,
+        settings,
+        owner,
+    );
     report!("drilling {table}: restore its newest backup, verify it, record it, clean up");
     let progress = Progress::new();
     let work = run(&drill, table, settings.timeout);
@@ -35,7 +43,7 @@ pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecor
         .step("drill", "table", table.as_str(), work)
         .await?;
     report!(
-        "  {:?}: {} from {} in {} s{}; recorded as runs/{table}/drills/{}.json",
+        "  {}: {} from {} in {} s{}; recorded as runs/{table}/drills/{}.json",
         record.verdict,
         record.scratch,
         record.backup_name,

@@ -33,14 +33,14 @@ pub async fn invoke(
     let aws = Aws::connect(connect).await?;
     let input = match (&config.table_tag, config.tables.first()) {
         (Some(_), _) => {
-            let rule = crate::deploy::config::rule_name(&config.stack, 1);
+            let rule = crate::deploy::config::rule_name(config.stack.as_str(), 1);
             crate::local::invoke::tag_input(&aws, &rule).await?
         }
         (None, Some(table)) => {
             crate::local::invoke::scheduled_input(
                 &aws,
                 &config.rule_for(table),
-                &config.stack,
+                config.stack.as_str(),
                 table,
             )
             .await?

@@ -48,7 +48,7 @@ use crate::deploy::desired::Desired;
 use crate::deploy::policy::PolicyError;
 use crate::deploy::stack::{self, StackError, StackPlan};
 use crate::report::stdout;
-use summary::{Phases, Planned, Summary};
+use summary::{Phases, Planned, Summary, Unmarked};
 
 /// Why a command failed.
 #[derive(Debug, Error, Diagnostic)]
@@ -100,8 +100,25 @@ pub enum CommandError {
         reason: String,
     },
     /// The table to load into does not exist.
-    #[error("table {0} does not exist; create it with `installer up --table {0}` first")]
+    #[error(
+        "table {0} does not exist; create it with `installer up --table {0} --create-table` first"
+    )]
     NoTable(String),
+    /// A named table does not exist and `up` may not create it (no `--create-table`).
+    #[error(
+        "table {table} does not exist in account {account} ({region}){}; to back up a new table, pass --create-table (it is made keyed year/title with the 30 sample movies)",
+        nearest.as_ref().map(|n| format!("; did you mean {n}?")).unwrap_or_default()
+    )]
+    MissingTable {
+        /// The table named.
+        table: String,
+        /// The account looked in.
+        account: String,
+        /// The region looked in.
+        region: String,
+        /// The existing table with the nearest name, if one is close.
+        nearest: Option<String>,
+    },
     /// Some items were never written.
     #[error(
         "{failed} of {total} items were not written after retries (throttled?); run load-data again to finish"
@@ -137,7 +154,7 @@ pub enum CommandError {
     NoSource(String),
     /// The table to restore from does not exist, and has no backup to restore.
     #[error(
-        "table {0} does not exist in this account and region and has no backup to restore; check --table and --region, or pass --any to consider backups this tool did not make"
+        "table {0} does not exist in this account and region and has no backup to restore; check --table and --region, or pass --any to consider backups this stack did not make"
     )]
     NoSourceNorBackup(String),
     /// `--time` of a table that no longer exists.
@@ -230,14 +247,9 @@ pub enum CommandError {
     /// The built-in price table does not parse (a build-time mistake).
     #[error("the built-in price table is not valid: {0}")]
     Prices(String),
-    /// The restored table does not match what it was restored from.
-    #[error(
-        "the restored table {0} does not match what it was restored from (see the verification above); it is kept for inspection: delete it when done"
-    )]
-    Unverified(String),
     /// No backup to drill.
     #[error(
-        "table {0} has no AVAILABLE backup made by the function to drill; run one first (`installer invoke --table {0}`)"
+        "table {0} has no AVAILABLE backup made by this stack to drill; run one first (`installer invoke --table {0}`)"
     )]
     NothingToDrill(String),
     /// The drill did not end.
@@ -297,8 +309,10 @@ impl CommandError {
 
 /// Runs `command` and prints its result on stdout as `output` says: the JSON document with
 /// `--output json`; in text, the function's result for `invoke` and the table for `report`
-/// (the rest report on stderr). The exit status is 0, or for a `report` whose objectives were
-/// missed [`crate::compliance::EXIT_OBJECTIVES_MISSED`].
+/// (`plan` and `status` print theirs as they go, with [`crate::result!`]; progress is on
+/// stderr). The exit status is 0; [`summary::EXIT_VERDICT`] when what the command checked is
+/// found wanting ([`Summary::failed_verdict`]); for `plan`, 1 when `up` would stop and, with
+/// `--detailed-exitcode`, 2 when something would change.
 pub fn run(
     command: Command,
     connect: &ConnectArgs,
@@ -327,9 +341,6 @@ pub fn run(
         (Output::Text, _) => {}
     }
     Ok(match summary {
-        Summary::Report(report) if !report.met => {
-            std::process::ExitCode::from(crate::compliance::EXIT_OBJECTIVES_MISSED)
-        }
         // `up` would stop on a conflict: the plan is shown, and it is a failure.
         Summary::Plan(planned) if planned.conflicts() > 0 => {
             report!(
@@ -339,7 +350,14 @@ pub fn run(
             std::process::ExitCode::FAILURE
         }
         Summary::Plan(planned) if detailed && planned.changes => std::process::ExitCode::from(2),
-        _ => std::process::ExitCode::SUCCESS,
+        summary => match summary.failed_verdict() {
+            Some(why) => {
+                // Shown even with -q: it is why the status is not 0.
+                eprintln!("{why}");
+                std::process::ExitCode::from(summary::EXIT_VERDICT)
+            }
+            None => std::process::ExitCode::SUCCESS,
+        },
     })
 }
 
@@ -413,8 +431,9 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Down {
             stack,
             yes,
-            keep_data,
-        } => block_on(down(&stack, connect, yes, keep_data)).map(Summary::Down),
+            dry_run,
+            delete,
+        } => block_on(down(&stack, connect, yes, dry_run, delete)).map(Summary::Down),
         Command::Drill { stack } => block_on(drill(&stack, connect)).map(Summary::Drill),
         Command::Report {
             stack,
@@ -439,6 +458,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             table,
             to,
             backup,
+            stack,
             any,
             time,
             from_export,
@@ -449,6 +469,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 table,
                 to,
                 backup,
+                stack,
                 any,
                 time,
                 from_export,
@@ -524,6 +545,62 @@ fn deployment_zip(config: &StackConfig) -> Result<Package, ArtifactError> {
     }
 }
 
+/// The unmarked backups of each named table that exists, counted against what the stack has
+/// adopted so far (its function's `ADOPTED_UNTIL`): listed by `plan` and `up`, adopted with
+/// `--adopt-backups`.
+async fn unmarked(
+    config: &StackConfig,
+    aws: &Aws,
+    desired: &Desired,
+    observed: &stack::Observed,
+) -> Result<Vec<Unmarked>, AwsError> {
+    let environment = observed.function.as_ref().map(|f| &f.environment);
+    let owner = crate::deploy::resources::function::ownership(&config.stack, environment);
+    let mut found = Vec::new();
+    for (table, _) in desired
+        .tables
+        .iter()
+        .zip(&observed.tables)
+        .filter(|(_, o)| o.is_some())
+    {
+        let count =
+            crate::deploy::resources::table::unmarked_backups(aws, &owner, &table.name).await?;
+        if count > 0 {
+            found.push(Unmarked {
+                table: table.name.to_string(),
+                count,
+                adopt: config.adopt_backups,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Stops at the first named table that does not exist and may not be created (see
+/// [`StackConfig::may_create`]), naming the nearest existing table: a typo never makes a table.
+async fn refuse_missing_tables(
+    config: &StackConfig,
+    aws: &Aws,
+    desired: &Desired,
+    observed: &stack::Observed,
+) -> Result<(), CommandError> {
+    let missing = desired
+        .tables
+        .iter()
+        .zip(&observed.tables)
+        .find(|(table, found)| found.is_none() && !config.may_create(&table.name));
+    let Some((table, _)) = missing else {
+        return Ok(());
+    };
+    let nearest = crate::deploy::resources::table::nearest(aws, &table.name).await?;
+    Err(CommandError::MissingTable {
+        table: table.name.to_string(),
+        account: aws.account.clone(),
+        region: aws.region.clone(),
+        nearest: nearest.map(|n| n.to_string()),
+    })
+}
+
 /// Everything `plan` and `up` need, with how long each phase took.
 pub(crate) struct Prepared {
     pub(crate) config: StackConfig,
@@ -531,6 +608,8 @@ pub(crate) struct Prepared {
     pub(crate) desired: Desired,
     pub(crate) observed: stack::Observed,
     pub(crate) plan: StackPlan,
+    /// The named tables' unmarked backups the stack has not adopted.
+    pub(crate) unmarked: Vec<Unmarked>,
     /// How long connecting and reading every resource took.
     pub(crate) phases: Phases,
 }
@@ -561,6 +640,8 @@ pub(crate) async fn prepare(
     }
     let started = Instant::now();
     let observed = stack::observe(&aws, &desired).await?;
+    refuse_missing_tables(&config, &aws, &desired, &observed).await?;
+    let unmarked = unmarked(&config, &aws, &desired, &observed).await?;
     let desired = desired.settled(&observed);
     let plan = stack::plan(&desired, &observed);
     let phases = Phases {
@@ -574,14 +655,18 @@ pub(crate) async fn prepare(
         desired,
         observed,
         plan,
+        unmarked,
         phases,
     })
 }
 
 /// Prints the plan, one line per resource.
-pub(crate) fn print_plan(plan: &StackPlan) {
+pub(crate) fn print_plan(plan: &StackPlan, unmarked: &[Unmarked]) {
     for line in plan.lines() {
         report!("  {line}");
+    }
+    for table in unmarked {
+        report!("  {table}");
     }
 }
 
@@ -591,10 +676,12 @@ pub(crate) fn planned(
     aws: &Aws,
     desired: &Desired,
     alerts: summary::Alerts,
-    plan: &StackPlan,
+    prepared: (&StackPlan, &[Unmarked]),
     phases: Phases,
 ) -> Planned {
+    let (plan, unmarked) = prepared;
     Planned {
+        unmarked: unmarked.to_vec(),
         alerts,
         stack: desired.function.name.clone(),
         account: aws.account.clone(),

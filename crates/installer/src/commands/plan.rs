@@ -1,8 +1,8 @@
 //! `installer plan`: what `up` would do, without changing anything; with `--cost`, what the
-//! configured stack would cost a month.
+//! configured stack would cost a month. Both are the result, on stdout.
 
 use super::summary::Planned;
-use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
+use super::{CommandError, Prepared, alerts, planned, prepare};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::cost::{self, CostEstimate, CostInputs, PriceTable, TableSize};
 use crate::deploy::config::{StackArgs, StackConfig};
@@ -20,15 +20,21 @@ pub async fn plan(
         desired,
         observed,
         plan,
+        unmarked,
         phases,
     } = prepare(args, connect).await?;
-    report!("plan for account {} in {}:", aws.account, aws.region);
-    print_plan(&plan);
+    result!("plan for account {} in {}:", aws.account, aws.region);
+    for line in plan.lines() {
+        result!("  {line}");
+    }
+    for table in &unmarked {
+        result!("  {table}");
+    }
     if plan.is_noop() {
-        report!("no changes");
+        result!("no changes");
     }
     let alerts = alerts(&desired, &observed);
-    let mut planned = planned(&aws, &desired, alerts, &plan, phases);
+    let mut planned = planned(&aws, &desired, alerts, (&plan, &unmarked), phases);
     if with_cost {
         planned.cost = Some(estimate(&aws, &config, &desired).await?);
     }
@@ -93,7 +99,7 @@ fn print(estimate: &CostEstimate, tables: &[TableSize]) {
         .iter()
         .map(|t| format!("{} {:.3} GB", t.name, t.bytes as f64 / 1_073_741_824.0))
         .collect();
-    report!(
+    result!(
         "monthly cost ({} list prices of {}, {}; {}):",
         estimate.priced_as,
         estimate.prices_date,
@@ -101,20 +107,20 @@ fn print(estimate: &CostEstimate, tables: &[TableSize]) {
         sizes.join(", ")
     );
     for line in &estimate.lines {
-        report!(
+        result!(
             "  {:<24} {:>12} $  {}",
             line.item,
             format!("{:.2}", line.monthly_usd),
             line.detail
         );
     }
-    report!(
+    result!(
         "  {:<24} {:>12} $",
         "total",
         format!("{:.2}", estimate.total_monthly_usd)
     );
     for saving in &estimate.savings {
-        report!(
+        result!(
             "  {} instead of {}: {:.2} $ a month against {:.2} $, saving {:.2} $",
             saving.option,
             saving.against,

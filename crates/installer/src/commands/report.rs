@@ -18,6 +18,7 @@ use crate::compliance::assess::{self, Objectives, Retained, Window};
 use crate::compliance::history::{self, Requests};
 use crate::compliance::{Report, html};
 use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::resources::function;
 use crate::deploy::schedule::Schedule;
 
 /// The report's own flags.
@@ -151,6 +152,7 @@ pub async fn report(
     let objectives = Objectives { rpo, rto };
     let bucket = config.bucket_name(&aws.account, &aws.region);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let owner = function::read_ownership(&aws, &config.stack).await?;
     let mut tables = Vec::new();
     for table in &super::stack_tables(&config, &aws).await? {
         report!("reading the ledgers of {table} in s3://{bucket}");
@@ -160,7 +162,7 @@ pub async fn report(
             .list_backups(table)
             .await?
             .into_iter()
-            .filter(|b| table.owns_backup_name(&b.name))
+            .filter(|b| owner.owns(table, b))
             .map(|b| Retained {
                 created: b.created.format(&Rfc3339).unwrap_or_default(),
                 age_seconds: (window.to - b.created)

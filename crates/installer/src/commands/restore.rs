@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::TableStatus;
-use backup_lambda::naming::TableName;
+use backup_lambda::naming::{StackName, TableName};
+use backup_lambda::ownership::Whose;
 use backup_lambda::restore::{self, Choice};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use time::OffsetDateTime;
@@ -14,6 +15,8 @@ use super::CommandError;
 use super::restore_export::{self, ExportPick};
 use super::summary::{RestorePhases, Restored, RestoredFrom};
 use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
+use crate::deploy::config::ConfigError;
+use crate::deploy::resources::function;
 use crate::report::progress::Progress;
 
 /// How long `restore` waits for the new table to become ACTIVE (restores of large tables take
@@ -29,7 +32,9 @@ pub struct RestoreArgs {
     pub to: String,
     /// `latest`, a backup name or an ARN.
     pub backup: String,
-    /// Consider backups this tool did not make.
+    /// The stack whose backups are considered.
+    pub stack: String,
+    /// Consider backups this stack did not make.
     pub any: bool,
     /// A point in time (RFC 3339) instead of a backup.
     pub time: Option<String>,
@@ -44,6 +49,7 @@ pub struct RestoreArgs {
 /// The request, validated: everything that needs no AWS call.
 struct Request {
     source: TableName,
+    stack: StackName,
     target: TableName,
     choice: Choice,
     time: Option<OffsetDateTime>,
@@ -54,6 +60,8 @@ struct Request {
 impl Request {
     fn from_args(args: &RestoreArgs) -> Result<Self, CommandError> {
         let source = TableName::parse(&args.table)?;
+        let stack = StackName::parse(&args.stack)
+            .map_err(|_| CommandError::Config(ConfigError::Stack(args.stack.clone())))?;
         let target = TableName::parse(&args.to).map_err(CommandError::Target)?;
         if target == source {
             return Err(CommandError::TargetTaken(target.to_string()));
@@ -67,6 +75,7 @@ impl Request {
             .transpose()?;
         Ok(Self {
             source,
+            stack,
             target,
             choice: Choice::parse(&args.backup),
             time,
@@ -163,9 +172,6 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let verified = verification
         .as_ref()
         .is_none_or(restore::Verification::passed);
-    if !verified {
-        return Err(CommandError::Unverified(target.to_string()));
-    }
     Ok(Restored {
         table: source.to_string(),
         target: target.to_string(),
@@ -254,9 +260,6 @@ async fn from_export(
     }
     report_result(&reapplied, Some(&verification), started);
     let verified = verification.passed() && imported.errors == 0;
-    if !verified {
-        return Err(CommandError::Unverified(target.to_string()));
-    }
     Ok(Restored {
         table: source.to_string(),
         target: target.to_string(),
@@ -312,7 +315,13 @@ async fn chosen(
     if !source_exists && backups.is_empty() {
         return Err(CommandError::NoSourceNorBackup(source.to_string()));
     }
-    let backup = restore::choose(source, &backups, &request.choice, any)?;
+    let owner = function::read_ownership(aws, &request.stack).await?;
+    let whose = if any {
+        Whose::Any
+    } else {
+        Whose::Stack(&owner)
+    };
+    let backup = restore::choose(source, &backups, &request.choice, whose)?;
     Ok(RestoredFrom::Backup {
         name: backup.name,
         arn: backup.arn,

@@ -1,16 +1,19 @@
-//! `installer status`: what exists, whether it matches, each table's backups and run records.
+//! `installer status`: what exists, whether it matches, each table's backups and run records;
+//! the result on stdout (`status | grep` finds it), what could not be read on stderr.
 
 use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, InProgress};
 use backup_lambda::export::ExportRecord;
 use backup_lambda::naming::TableName;
+use backup_lambda::ownership::Ownership;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
 use super::CommandError;
-use super::summary::{BackupStatus, Status, TableStatus};
+use super::summary::{BackupStatus, MadeBy, Status, TableStatus};
 use crate::aws::{Aws, AwsError, ConnectArgs};
 use crate::deploy::config::{StackArgs, StackConfig};
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::Verb;
+use crate::deploy::resources::function;
 use crate::deploy::stack;
 
 /// `installer status`.
@@ -21,7 +24,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
     let observed = stack::observe(&aws, &desired).await?;
     let desired = desired.settled(&observed);
     let plan = stack::plan(&desired, &observed);
-    report!(
+    result!(
         "stack {} in account {} ({}):",
         desired.function.name,
         aws.account,
@@ -36,10 +39,12 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
             Verb::Conflict => format!("conflict: {}", line.conflict.unwrap_or_default()),
             Verb::Delete => "no longer needed".to_owned(),
         };
-        report!("  {:<10} {:<44} {state}", line.kind, line.name);
+        result!("  {:<10} {:<44} {state}", line.kind, line.name);
     }
     let alerts = super::alerts(&desired, &observed);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
+    let environment = observed.function.as_ref().map(|f| &f.environment);
+    let owner = function::ownership(&config.stack, environment);
     let mut tables = Vec::new();
     let drills = Drill::new(
         aws.dynamodb.clone(),
@@ -49,15 +54,16 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
             every: std::time::Duration::ZERO,
             timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
         }),
+        owner.clone(),
     );
     for table in &super::stack_tables(&config, &aws).await? {
         let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
-        let backups = print_backups(&store, table).await;
+        let backups = print_backups(&store, &owner, table).await;
         let (run_records, exports) = print_run_records(&aws, &desired.bucket.name, table).await;
         let last_export = match exports.last() {
             Some(key) => print_last_export(&aws, &desired.bucket.name, table, key).await,
             None if config.export.is_some() => {
-                report!("  last export of {table}: none yet");
+                result!("  last export of {table}: none yet");
                 None
             }
             None => None,
@@ -92,8 +98,8 @@ async fn print_drills(
     });
     let under_way = drills.in_progress(table).await.unwrap_or_default();
     match &last {
-        Some(d) => report!(
-            "  last drill of {table}: {:?}, recovered in {}{} s, finished {}{}",
+        Some(d) => result!(
+            "  last drill of {table}: {}, recovered in {}{} s, finished {}{}",
             d.verdict,
             if d.recovery_upper_bound {
                 "at most "
@@ -107,10 +113,10 @@ async fn print_drills(
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        None => report!("  last drill of {table}: none"),
+        None => result!("  last drill of {table}: none"),
     }
     if let Some(d) = &under_way {
-        report!(
+        result!(
             "  drill of {table} under way since {}: {} from {}",
             d.started_at,
             d.scratch,
@@ -120,8 +126,12 @@ async fn print_drills(
     (last, under_way)
 }
 
-/// Prints `table`'s backups, newest first, and who made each; returns them.
-async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<BackupStatus> {
+/// Prints `table`'s backups, newest first, and whose each is; returns them.
+async fn print_backups(
+    store: &DynamoDbBackups,
+    owner: &Ownership,
+    table: &TableName,
+) -> Vec<BackupStatus> {
     let mut backups = match store.list_backups(table).await {
         Ok(backups) => backups,
         Err(e) => {
@@ -131,23 +141,25 @@ async fn print_backups(store: &DynamoDbBackups, table: &TableName) -> Vec<Backup
     };
     backups.sort_by_key(|b| std::cmp::Reverse(b.created));
     let now = time::OffsetDateTime::now_utc();
-    report!("  backups of {table}: {}", backups.len());
+    result!("  backups of {table}: {}", backups.len());
     backups
         .into_iter()
         .map(|b| {
-            let made_by = if table.owns_backup_name(&b.name) {
-                "function"
+            let made_by = if owner.owns(table, &b) {
+                MadeBy::Stack
+            } else if owner.could_adopt(table, &b) {
+                MadeBy::Unmarked
             } else {
-                "other"
+                MadeBy::Other
             };
-            report!(
-                "    {:<40} {:?} {} ({made_by})",
+            result!(
+                "    {:<40} {} {} ({made_by})",
                 b.name,
                 b.state,
                 crate::report::when(b.created, now)
             );
             BackupStatus {
-                state: format!("{:?}", b.state),
+                state: b.state.to_string(),
                 name: b.name,
                 arn: b.arn,
                 made_by,
@@ -190,8 +202,8 @@ async fn print_last_export(
                 .as_deref()
                 .map(|f| format!(" ({f})"))
                 .unwrap_or_default();
-            report!(
-                "  last export of {table}: {} {:?}{figures}{took} to s3://{}/{}{failure}",
+            result!(
+                "  last export of {table}: {} {}{figures}{took} to s3://{}/{}{failure}",
                 export.period,
                 export.status,
                 export.bucket,
@@ -249,9 +261,9 @@ async fn print_run_records(
         }
     }
     keys.sort();
-    report!("  run records of {table} in s3://{bucket}: {}", keys.len());
+    result!("  run records of {table} in s3://{bucket}: {}", keys.len());
     for key in keys.iter().rev().take(5) {
-        report!("    {key}");
+        result!("    {key}");
     }
     // Periods name the keys (`2026-11-30`, `2026-W49`), so they sort in time order.
     exports.sort();

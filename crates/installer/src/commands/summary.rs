@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::deploy::plan::{PlanLine, Removal, Step};
+use crate::deploy::plan::{PlanLine, RemovalStep};
+use backup_lambda::drill::Verdict;
 
 /// One command's result.
 #[derive(Debug, Serialize)]
@@ -39,6 +40,61 @@ pub enum Summary {
     Logs,
     /// `completions` and `schema`: what they print is the output.
     Printed,
+}
+
+/// The exit status of a command that ran to the end and found what it checks wanting: `report`
+/// with an objective missed, `drill` with a failed drill, `restore` with a restore not proven,
+/// `invoke` with a partial run, `status` with a stack that differs from its settings. (0: all
+/// well; 1: the command failed; 2: a usage error.)
+pub const EXIT_VERDICT: u8 = 3;
+
+impl Summary {
+    /// Why the command's verdict is negative, in one line, when it is ([`EXIT_VERDICT`]).
+    pub fn failed_verdict(&self) -> Option<String> {
+        match self {
+            Summary::Report(report) => (!report.met).then(|| {
+                "an objective was missed (the verdicts above)".to_owned()
+            }),
+            Summary::Drill(record) => (record.verdict != Verdict::Passed).then(|| {
+                format!(
+                    "the drill of {} failed: {}",
+                    record.table,
+                    record.reason.as_deref().unwrap_or("the restore was not proven")
+                )
+            }),
+            Summary::Restore(restored) => (!restored.verified).then(|| {
+                format!(
+                    "the restored table {} does not match what it was restored from (the verification above); it is kept for inspection: delete it when done",
+                    restored.target
+                )
+            }),
+            Summary::Invoke(invoked) => {
+                let status = invoked.result["status"].as_str().unwrap_or_default();
+                (status == "partial").then(|| {
+                    format!(
+                        "the run was partial: the backup was made, but {} deletion(s) failed (see \"failures\" in the result)",
+                        invoked.result["failures"].as_array().map_or(0, Vec::len)
+                    )
+                })
+            }
+            Summary::Status(status) => {
+                let drifted = status.resources.iter().filter(|r| !r.is_noop()).count();
+                (drifted > 0).then(|| {
+                    format!(
+                        "the stack differs from these settings: {drifted} resource(s) missing, differing or in the way (above); `installer up` with them puts it right"
+                    )
+                })
+            }
+            Summary::Build(_)
+            | Summary::Plan(_)
+            | Summary::Up(_)
+            | Summary::LoadData(_)
+            | Summary::Bundle(_)
+            | Summary::Down(_)
+            | Summary::Logs
+            | Summary::Printed => None,
+        }
+    }
 }
 
 /// Every document `--output json` prints: a command's result, or its failure (the schema's root,
@@ -147,6 +203,36 @@ pub struct Planned {
     pub phases_ms: Phases,
     /// The monthly cost estimate (`plan --cost` only).
     pub cost: Option<crate::cost::CostEstimate>,
+    /// Per named table with any, its unmarked backups (`<table>-<YYYYmmddHHMMSS>`) that the
+    /// stack has not adopted, and whether `--adopt-backups` adopts them now.
+    pub unmarked: Vec<Unmarked>,
+}
+
+/// A table's unmarked backups: not the stack's unless adopted, never deleted implicitly.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Unmarked {
+    /// The table.
+    pub table: String,
+    /// How many unmarked backups it has that the stack has not adopted.
+    pub count: usize,
+    /// Whether this `up` adopts them (`--adopt-backups`).
+    pub adopt: bool,
+}
+
+impl std::fmt::Display for Unmarked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = crate::deploy::plan::Kind::Backups;
+        write!(f, "{kind:<10} {:<44} ", self.table)?;
+        if self.adopt {
+            write!(f, "adopt {} unmarked backup(s)", self.count)
+        } else {
+            write!(
+                f,
+                "{} unmarked backup(s), not this stack's: left as they are (--adopt-backups adopts them)",
+                self.count
+            )
+        }
+    }
 }
 
 impl Planned {
@@ -273,8 +359,31 @@ pub struct BackupStatus {
     pub arn: String,
     /// Its state (`Available`, `Creating`, ...).
     pub state: String,
-    /// `function` for the function's own, `other` for the rest.
-    pub made_by: &'static str,
+    /// Whose it is.
+    pub made_by: MadeBy,
+}
+
+/// Whose a backup is, as `status` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MadeBy {
+    /// This stack's: named with the stack, or unmarked and adopted.
+    Stack,
+    /// In the unmarked `<table>-<YYYYmmddHHMMSS>` format and not adopted: `up --adopt-backups`
+    /// would make it the stack's.
+    Unmarked,
+    /// Anyone else's: made by hand, by another stack, by AWS Backup.
+    Other,
+}
+
+impl std::fmt::Display for MadeBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MadeBy::Stack => "this stack's",
+            MadeBy::Unmarked => "unmarked, not adopted: up --adopt-backups adopts it",
+            MadeBy::Other => "not this stack's",
+        })
+    }
 }
 
 /// `load-data`: how the load went.
@@ -329,9 +438,11 @@ pub struct Removed {
     pub account: String,
     /// The region.
     pub region: String,
-    /// What happened to each resource.
-    pub resources: Vec<Step<Removal>>,
-    /// Per table, how many of the function's backups were deleted.
+    /// What happened to each resource (with `--dry-run`, what would).
+    pub resources: Vec<RemovalStep>,
+    /// Whether this was `--dry-run`: nothing was deleted.
+    pub dry_run: bool,
+    /// Per table, how many of the stack's backups were deleted.
     pub backups_deleted: Vec<BackupsDeleted>,
     /// How long removing took.
     pub elapsed_ms: u128,
@@ -416,4 +527,81 @@ pub struct BackupsDeleted {
     pub table: String,
     /// How many.
     pub deleted: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn invoked(result: Value) -> Summary {
+        Summary::Invoke(Invoked {
+            function: "dynamodb-backup".to_owned(),
+            input: json!({"TableName": "Movies"}),
+            local: true,
+            request_id: "r".to_owned(),
+            result,
+            logs: Vec::new(),
+        })
+    }
+
+    fn drill(verdict: Verdict, reason: Option<&str>) -> Summary {
+        Summary::Drill(backup_lambda::drill::DrillRecord {
+            table: "Movies".to_owned(),
+            id: "20261204000000".to_owned(),
+            backup_name: "Movies-dynamodb-backup-20261204000000".to_owned(),
+            backup_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/Movies/backup/1".to_owned(),
+            scratch: "Movies-drill-20261204000000".to_owned(),
+            started_at: "2026-12-04T00:00:00Z".to_owned(),
+            finished_at: "2026-12-04T00:05:00Z".to_owned(),
+            recovery_seconds: 300,
+            recovery_upper_bound: false,
+            verification: None,
+            verdict,
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    fn restored(verified: bool) -> Summary {
+        Summary::Restore(Restored {
+            table: "Movies".to_owned(),
+            target: "Movies-back".to_owned(),
+            from: RestoredFrom::PointInTime {
+                at: "2026-12-04T00:00:00Z".to_owned(),
+            },
+            reapplied: backup_lambda::restore::Reapplied::default(),
+            verification: None,
+            verified,
+            phases_ms: RestorePhases {
+                start_ms: 0,
+                wait_ms: 0,
+                reapply_ms: 0,
+                verify_ms: 0,
+            },
+        })
+    }
+
+    #[test]
+    fn a_negative_verdict_says_why_and_a_positive_one_nothing() {
+        assert_eq!(invoked(json!({"status": "ok"})).failed_verdict(), None);
+        let partial = invoked(json!({"status": "partial", "failures": [{"name": "x"}]}))
+            .failed_verdict()
+            .expect("a partial run is a negative verdict");
+        assert!(partial.contains("1 deletion(s) failed"), "{partial}");
+
+        assert_eq!(drill(Verdict::Passed, None).failed_verdict(), None);
+        let failed = drill(Verdict::Failed, Some("not ACTIVE within 2 s"))
+            .failed_verdict()
+            .expect("a failed drill");
+        assert_eq!(failed, "the drill of Movies failed: not ACTIVE within 2 s");
+
+        assert_eq!(restored(true).failed_verdict(), None);
+        let unproven = restored(false).failed_verdict().expect("not proven");
+        assert!(
+            unproven.contains("Movies-back does not match"),
+            "{unproven}"
+        );
+
+        assert_eq!(Summary::Logs.failed_verdict(), None);
+    }
 }

@@ -22,6 +22,7 @@ pub async fn up(
         desired,
         observed,
         plan,
+        unmarked,
         phases,
     } = prepare(args, connect).await?;
     report!(
@@ -30,13 +31,13 @@ pub async fn up(
         aws.account,
         aws.region
     );
-    print_plan(&plan);
+    print_plan(&plan, &unmarked);
     let summary = |elapsed_ms: u128, alerts| Applied {
         plan: planned(
             &aws,
             &desired,
             alerts,
-            &plan,
+            (&plan, &unmarked),
             Phases {
                 apply_ms: Some(elapsed_ms),
                 ..phases

@@ -15,10 +15,6 @@ use time::OffsetDateTime;
 
 use assess::TableReport;
 
-/// The exit status of `installer report` when an objective is missed (0: all met; 1: the
-/// report could not be made; 2: a usage error).
-pub const EXIT_OBJECTIVES_MISSED: u8 = 3;
-
 /// A compliance report: the period, the objectives, and each table's figures and verdicts.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {

@@ -89,7 +89,7 @@ pub fn render(report: &Report) -> String {
         }));
         lines.extend(t.problems.iter().map(|p| {
             format!(
-                "{:?} run at {}: {}",
+                "{} run at {}: {}",
                 p.outcome,
                 p.at,
                 p.error.as_deref().unwrap_or("no detail")
@@ -97,7 +97,7 @@ pub fn render(report: &Report) -> String {
         }));
         lines.extend(t.drills.iter().map(|d| {
             format!(
-                "drill at {}: {:?}, restored in {}{}{}",
+                "drill at {}: {}, restored in {}{}{}",
                 d.at,
                 d.verdict,
                 if d.recovery_upper_bound {
@@ -151,7 +151,7 @@ pub fn render(report: &Report) -> String {
         } else {
             format!(
                 "Objectives MISSED (exit status {}).",
-                super::EXIT_OBJECTIVES_MISSED
+                crate::commands::summary::EXIT_VERDICT
             )
         }
     );

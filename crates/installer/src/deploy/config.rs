@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::deploy::alerts::AlertSettings;
 use crate::deploy::exports::{self, ColdClass, ExportChoice, ExportConfig, ExportConfigError};
-use backup_lambda::naming::{TableName, TableNameError};
+use backup_lambda::naming::{MAX_STACK_LEN, StackName, TableName, TableNameError};
 use thiserror::Error;
 
 use crate::build::arch::Arch;
@@ -20,18 +20,15 @@ pub const LOG_RETENTION_DAYS: &[u32] = &[
     3288, 3653,
 ];
 
-/// The longest stack name: it prefixes the default bucket name
-/// `<stack>-logs-<12-digit account>-<region>`, which must fit in S3's 63 characters.
-const MAX_STACK_LEN: usize = 28;
-
 /// The stack settings shared by `plan`, `up`, `status` and `down`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StackArgs {
     /// Name of the stack; prefixes every resource name.
     #[arg(long, env = "INSTALLER_STACK", default_value = "dynamodb-backup")]
     pub stack: String,
-    /// Table to back up (repeat for several). Created if missing; an existing
-    /// table not made by this stack is backed up but never modified.
+    /// Table to back up (repeat for several). An existing table not made by this stack is
+    /// backed up but never modified. A missing one stops `up`, except the tutorial's sample
+    /// Movies, which is created (see --create-table).
     #[arg(
         long = "table",
         env = "INSTALLER_TABLES",
@@ -166,7 +163,22 @@ pub struct StackArgs {
     /// no table had tags. The function still backs up only the tagged tables.
     #[arg(long, env = "INSTALLER_NO_TAG_CONDITIONS")]
     pub no_tag_conditions: bool,
+    /// Create each named table that does not exist, in the tutorial's shape (partition key
+    /// year, sort key title, on-demand) with the built-in sample of 30 movies. Without it only
+    /// the sample table Movies is created, and another missing table stops `up` before any
+    /// change (a typo never makes a table).
+    #[arg(long, env = "INSTALLER_CREATE_TABLE")]
+    pub create_table: bool,
+    /// Adopt the tables' unmarked backups made until now (named <table>-<YYYYmmddHHMMSS>: this
+    /// tool's names before backups carried their stack, and the tutorial function's): from then
+    /// on they count among the stack's, so retention prunes them and `down --delete-backups`
+    /// deletes them. `plan` lists them. Without it they are never touched.
+    #[arg(long, env = "INSTALLER_ADOPT_BACKUPS")]
+    pub adopt_backups: bool,
 }
+
+/// The tutorial's sample table: `up` creates it (with the built-in sample) when it is missing.
+pub const SAMPLE_TABLE: &str = "Movies";
 
 /// Targets one EventBridge rule may have at once (PutTargets, API reference: "Each rule can have
 /// up to five (5) targets associated with it at one time").
@@ -274,7 +286,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackConfig {
     /// The stack name.
-    pub stack: String,
+    pub stack: StackName,
     /// The tables backed up, in the order given (none when chosen by tag).
     pub tables: Vec<TableName>,
     /// The tag that chooses the tables, when not named.
@@ -312,6 +324,18 @@ pub struct StackConfig {
     /// With a tag: whether the role's table actions are conditioned on it (off with
     /// `--no-tag-conditions`).
     pub tag_conditions: bool,
+    /// Whether `up` may create any missing named table (`--create-table`), not only the sample.
+    pub create_tables: bool,
+    /// Whether `up` adopts the unmarked backups made until now (`--adopt-backups`).
+    pub adopt_backups: bool,
+}
+
+impl StackConfig {
+    /// Whether `up` may create `table` when it is missing: the sample always, others with
+    /// `--create-table`.
+    pub fn may_create(&self, table: &TableName) -> bool {
+        self.create_tables || table.as_str() == SAMPLE_TABLE
+    }
 }
 
 /// Checks an e-mail address closely enough to catch typos before SNS is asked: one `@`, a
@@ -487,22 +511,6 @@ fn positive(flag: &'static str, got: i64, max: u32) -> Result<NonZeroU32, Config
     })
 }
 
-/// Checks a stack name: it names the function, role, rule, log group and default bucket.
-fn check_stack(stack: &str) -> Result<(), ConfigError> {
-    let ok = (1..=MAX_STACK_LEN).contains(&stack.len())
-        && stack.starts_with(|c: char| c.is_ascii_lowercase())
-        && !stack.ends_with('-')
-        && !stack.contains("--")
-        && stack
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::Stack(stack.to_owned()))
-    }
-}
-
 /// Checks a bucket name (given with `--flag`) against S3's general-purpose bucket naming rules.
 pub fn check_bucket(flag: &'static str, name: &str) -> Result<(), ConfigError> {
     let fail = |reason| {
@@ -546,7 +554,8 @@ pub fn check_bucket(flag: &'static str, name: &str) -> Result<(), ConfigError> {
 impl StackConfig {
     /// Validates every setting; the first problem found is returned.
     pub fn from_args(args: &StackArgs) -> Result<Self, ConfigError> {
-        check_stack(&args.stack)?;
+        let stack =
+            StackName::parse(&args.stack).map_err(|_| ConfigError::Stack(args.stack.clone()))?;
         let mut tables = Vec::with_capacity(args.tables.len());
         for name in &args.tables {
             let table = TableName::parse(name.trim())?;
@@ -602,7 +611,7 @@ impl StackConfig {
             });
         };
         Ok(Self {
-            stack: args.stack.clone(),
+            stack,
             tables,
             table_tag,
             bucket: args.bucket.clone(),
@@ -623,6 +632,8 @@ impl StackConfig {
             alerts: alerts(args)?,
             export,
             enable_pitr: args.enable_pitr,
+            create_tables: args.create_table,
+            adopt_backups: args.adopt_backups,
             tag_conditions: !args.no_tag_conditions,
         })
         .and_then(Self::check_alarm_names)
@@ -632,7 +643,8 @@ impl StackConfig {
     fn check_alarm_names(self) -> Result<Self, ConfigError> {
         if self.alerts.is_some() {
             for table in &self.tables {
-                let name = crate::deploy::alerts::missing_alarm(&self.stack, table.as_str());
+                let name =
+                    crate::deploy::alerts::missing_alarm(self.stack.as_str(), table.as_str());
                 if name.len() > 255 {
                     return Err(ConfigError::AlarmName(name));
                 }
@@ -643,7 +655,7 @@ impl StackConfig {
 
     /// The Lambda function's name.
     pub fn function_name(&self) -> &str {
-        &self.stack
+        self.stack.as_str()
     }
 
     /// The bucket exports go to, if on: `--export-bucket`, or the stack's `bucket`.
@@ -672,13 +684,15 @@ impl StackConfig {
     /// five targets): `<stack>-schedule`, then `<stack>-schedule-2`, `-3`, ...
     pub fn rule_names(&self) -> Vec<String> {
         let rules = self.tables.len().div_ceil(TARGETS_PER_RULE).max(1);
-        (1..=rules).map(|n| rule_name(&self.stack, n)).collect()
+        (1..=rules)
+            .map(|n| rule_name(self.stack.as_str(), n))
+            .collect()
     }
 
     /// The name of the rule whose target runs the backup of `table`.
     pub fn rule_for(&self, table: &TableName) -> String {
         let index = self.tables.iter().position(|t| t == table).unwrap_or(0);
-        rule_name(&self.stack, index / TARGETS_PER_RULE + 1)
+        rule_name(self.stack.as_str(), index / TARGETS_PER_RULE + 1)
     }
 
     /// The bucket's name: `--bucket`, or `<stack>-logs-<account>-<region>`.
@@ -692,7 +706,7 @@ impl StackConfig {
     pub fn tags(&self) -> Vec<(String, String)> {
         vec![
             ("managed-by".to_owned(), "installer".to_owned()),
-            ("stack".to_owned(), self.stack.clone()),
+            ("stack".to_owned(), self.stack.to_string()),
         ]
     }
 }
@@ -718,7 +732,7 @@ mod tests {
     #[test]
     fn defaults_reproduce_the_tutorial_with_a_daily_schedule() {
         let c = config(&[]).expect("defaults are valid");
-        assert_eq!(c.stack, "dynamodb-backup");
+        assert_eq!(c.stack.as_str(), "dynamodb-backup");
         assert_eq!(c.tables, vec![TableName::parse("Movies").unwrap()]);
         assert_eq!(c.schedule.as_str(), "rate(1 day)");
         assert_eq!(c.keep.get(), 3);

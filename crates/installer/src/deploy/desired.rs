@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+use backup_lambda::ownership::{ADOPTED_UNTIL_VAR, STACK_NAME_VAR};
+use time::format_description::well_known::Rfc3339;
+
 use crate::aws::Aws;
 use crate::build::package::Package;
 use crate::deploy::alerts::{self, NoWindow};
@@ -216,6 +219,17 @@ impl Desired {
             }
         }
         self.use_the_tables_kms_keys(observed);
+        // An adoption stays until adopted again: `up` without --adopt-backups keeps it.
+        if let Some(until) = observed
+            .function
+            .as_ref()
+            .and_then(|f| f.environment.get(ADOPTED_UNTIL_VAR))
+        {
+            self.function
+                .environment
+                .entry(ADOPTED_UNTIL_VAR.to_owned())
+                .or_insert_with(|| until.clone());
+        }
         let targets = self.rules.iter().map(|r| r.targets.len()).sum::<usize>();
         let drills = self.function.environment.contains_key("DRILL_EVERY");
         if let Some(interval) = self.schedule_interval
@@ -288,9 +302,16 @@ impl Desired {
 /// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket).
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     let mut environment = HashMap::from([
+        (STACK_NAME_VAR.to_owned(), config.stack.to_string()),
         ("MAX_BACKUPS".to_owned(), config.keep.to_string()),
         ("LOG_BUCKET".to_owned(), bucket.to_owned()),
     ]);
+    if config.adopt_backups {
+        let now = time::OffsetDateTime::now_utc().replace_nanosecond(0);
+        let now = now.unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let until = now.format(&Rfc3339).unwrap_or_default();
+        environment.insert(ADOPTED_UNTIL_VAR.to_owned(), until);
+    }
     if let Some(days) = config.max_age_days {
         environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
     }

@@ -145,7 +145,8 @@ pub enum Removal {
     Absent,
     /// It is there but not this stack's: leave it.
     NotOurs,
-    /// It is this stack's but `--keep-data` keeps it.
+    /// It is this stack's data (backups, a table it made, the bucket), which `down` keeps
+    /// unless a `--delete-*` flag says otherwise.
     Kept,
 }
 
@@ -167,14 +168,39 @@ impl Serialize for Removal {
     }
 }
 
-impl fmt::Display for Removal {
+/// One resource of `down`'s plan: what happens to it and, for a table's backups, how many of
+/// this stack's there are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RemovalStep {
+    /// The kind of resource.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// What happens to it.
+    pub action: Removal,
+    /// For `backups`: how many of the table's backups are this stack's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+}
+
+impl fmt::Display for RemovalStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Removal::Delete => "delete",
-            Removal::Absent => "absent",
-            Removal::NotOurs => "not this stack's; left as it is",
-            Removal::Kept => "kept (--keep-data)",
-        })
+        write!(f, "{:<10} {:<44} ", self.kind, self.name)?;
+        let count = self.count.unwrap_or_default();
+        match (self.action, self.kind) {
+            (Removal::Delete, Kind::Backups) => write!(f, "delete {count} backup(s)"),
+            (Removal::Delete, _) => f.write_str("delete"),
+            (Removal::Absent, _) => f.write_str("absent"),
+            (Removal::NotOurs, _) => f.write_str("not this stack's; left as it is"),
+            (Removal::Kept, Kind::Backups) => {
+                write!(f, "keep {count} backup(s) (--delete-backups deletes them)")
+            }
+            (Removal::Kept, Kind::Table) => f.write_str("keep (--delete-tables deletes it)"),
+            (Removal::Kept, Kind::Bucket) => {
+                f.write_str("keep, with its run records and exports (--delete-bucket deletes it)")
+            }
+            (Removal::Kept, _) => f.write_str("keep"),
+        }
     }
 }
 

@@ -1,16 +1,19 @@
 //! `down`'s pipeline: what to remove ([`removal_plan`]: only what carries the stack's tags, plus
-//! the backups the function made) and removing it ([`remove`]).
+//! the stack's backups) and removing it ([`remove`]). The data the stack protects (its backups,
+//! the tables it made, the bucket with the run records and exports) is kept unless
+//! [`DeleteData`] says otherwise, as AWS Backup keeps recovery points when a plan is deleted.
 
 use std::time::Duration;
 
 use backup_lambda::drill::{Drill, DrillSettings};
 use backup_lambda::naming::TableName;
+use backup_lambda::ownership::Ownership;
 use backup_lambda::select::{TableTag, tagged_tables};
 use backup_lambda::store::DynamoDbBackups;
 
 use crate::aws::{Aws, AwsError};
 use crate::deploy::desired::Desired;
-use crate::deploy::plan::{Kind, Removal, Step};
+use crate::deploy::plan::{Kind, Removal, RemovalStep};
 use crate::deploy::resources::alarm;
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::function::Function;
@@ -21,6 +24,41 @@ use crate::deploy::resources::topic::Topic;
 use crate::deploy::resources::{Resource, is_ours, removal, rule};
 use crate::deploy::stack::{Observed, StackError};
 use crate::report::progress::Progress;
+
+/// What `down` deletes of the stack's data besides the stack itself: nothing unless asked.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct DeleteData {
+    /// Also delete this stack's backups of each table (never backups it did not make).
+    #[arg(long, conflicts_with = "keep_data")]
+    pub delete_backups: bool,
+    /// Also delete the tables this stack made (a table it did not make is never deleted).
+    #[arg(long, conflicts_with = "keep_data")]
+    pub delete_tables: bool,
+    /// Also delete the stack's bucket: its run records, daily ledgers and the exports in it.
+    #[arg(long, conflicts_with = "keep_data")]
+    pub delete_bucket: bool,
+    /// All of the stack's data: --delete-backups --delete-tables --delete-bucket.
+    #[arg(long, conflicts_with = "keep_data")]
+    pub delete_data: bool,
+    /// Keep all data: what `down` does without a --delete-* flag (accepted for scripts written
+    /// when it deleted by default).
+    #[arg(long, hide = true)]
+    pub keep_data: bool,
+}
+
+impl DeleteData {
+    /// Whether `down` deletes resources of this kind that are the stack's data; other kinds
+    /// (the function, role, schedules...) are always deleted.
+    pub fn deletes(self, kind: Kind) -> bool {
+        let asked = match kind {
+            Kind::Backups => self.delete_backups,
+            Kind::Table => self.delete_tables,
+            Kind::Bucket => self.delete_bucket,
+            _ => return true,
+        };
+        !self.keep_data && (asked || self.delete_data)
+    }
+}
 
 /// How long `down` waits for a drill's table still being restored before it can delete it.
 const DRILL_PATIENCE: Duration = Duration::from_secs(3600);
@@ -63,12 +101,13 @@ async fn tables_to_remove(
     Ok(tables)
 }
 
-/// A step of `down`.
-fn step(kind: Kind, name: &str, action: Removal) -> Step<Removal> {
-    Step {
+/// A step of `down` (no count).
+fn step(kind: Kind, name: &str, action: Removal) -> RemovalStep {
+    RemovalStep {
         kind,
         name: name.to_owned(),
         action,
+        count: None,
     }
 }
 
@@ -77,11 +116,12 @@ pub async fn removal_plan(
     aws: &Aws,
     desired: &Desired,
     observed: &Observed,
-    keep_data: bool,
-) -> Result<Vec<Step<Removal>>, AwsError> {
+    owner: &Ownership,
+    delete: DeleteData,
+) -> Result<Vec<RemovalStep>, AwsError> {
     let ours = &desired.tags;
-    let data = |found: Removal| match found {
-        Removal::Delete if keep_data => Removal::Kept,
+    let data = |kind: Kind, found: Removal| match found {
+        Removal::Delete if !delete.deletes(kind) => Removal::Kept,
         other => other,
     };
     let rules = desired
@@ -125,24 +165,28 @@ pub async fn removal_plan(
         ),
     ]);
     for table in tables_to_remove(aws, desired, observed).await? {
-        // The function's backups go unless --keep-data, whoever owns the table.
-        let backups = if table::function_backups(aws, &table).await?.is_empty() {
+        // The stack's backups, whoever owns the table: kept unless --delete-backups.
+        let count = table::stack_backups(aws, owner, &table).await?.len();
+        let backups = if count == 0 {
             Removal::Absent
         } else {
-            data(Removal::Delete)
+            data(Kind::Backups, Removal::Delete)
         };
-        steps.push(step(Kind::Backups, table.as_str(), backups));
+        steps.push(RemovalStep {
+            count: Some(count),
+            ..step(Kind::Backups, table.as_str(), backups)
+        });
         let found = match desired.tables.iter().position(|t| t.name == table) {
             Some(i) => observed.tables[i].clone(),
             None => table::observe(aws, &table).await?,
         };
         let found = removal(found.as_ref().map(|t| &t.tags), ours);
-        steps.push(step(Kind::Table, table.as_str(), data(found)));
+        steps.push(step(Kind::Table, table.as_str(), data(Kind::Table, found)));
     }
     let bucket = match &observed.bucket {
         bucket::Found::Absent => Removal::Absent,
         bucket::Found::Foreign => Removal::NotOurs,
-        bucket::Found::Here(o) => data(removal(Some(&o.tags), ours)),
+        bucket::Found::Here(o) => data(Kind::Bucket, removal(Some(&o.tags), ours)),
     };
     steps.push(step(Kind::Bucket, &desired.bucket.name, bucket));
     Ok(steps)
@@ -155,7 +199,8 @@ pub async fn removal_plan(
 pub async fn remove(
     aws: &Aws,
     desired: &Desired,
-    steps: &[Step<Removal>],
+    owner: &Ownership,
+    steps: &[RemovalStep],
 ) -> Result<Vec<(String, usize)>, StackError> {
     let progress = Progress::new();
     let mut backups_deleted = Vec::new();
@@ -170,9 +215,9 @@ pub async fn remove(
             .step("disable", "schedule", &step.name, work)
             .await?;
     }
-    end_drills(aws, desired, steps).await;
+    end_drills(aws, desired, owner, steps).await;
     for step in deletions.iter().filter(|s| s.kind != Kind::Schedule) {
-        let work = delete(aws, desired, step, &mut backups_deleted);
+        let work = delete(aws, desired, owner, step, &mut backups_deleted);
         progress
             .step("delete", step.kind.as_str(), &step.name, work)
             .await?;
@@ -188,9 +233,9 @@ pub async fn remove(
 
 /// Ends any restore drill under way on the stack's tables (their state is in the stack's bucket,
 /// if it is there): a drill's scratch table would outlive the function, and its restore keeps
-/// its backup in use. Done even with `--keep-data`: a scratch table is not data.
-async fn end_drills(aws: &Aws, desired: &Desired, steps: &[Step<Removal>]) {
-    let ours = |s: &&Step<Removal>| {
+/// its backup in use. Done even when the data is kept: a scratch table is not data.
+async fn end_drills(aws: &Aws, desired: &Desired, owner: &Ownership, steps: &[RemovalStep]) {
+    let ours = |s: &&RemovalStep| {
         s.kind == Kind::Bucket && matches!(s.action, Removal::Delete | Removal::Kept)
     };
     if !steps.iter().any(|s| ours(&s)) {
@@ -205,6 +250,7 @@ async fn end_drills(aws: &Aws, desired: &Desired, steps: &[Step<Removal>]) {
         aws.s3.clone(),
         &desired.bucket.name,
         settings,
+        owner.clone(),
     );
     for step in steps.iter().filter(|s| s.kind == Kind::Table) {
         let Ok(table) = TableName::parse(&step.name) else {
@@ -222,11 +268,12 @@ async fn end_drills(aws: &Aws, desired: &Desired, steps: &[Step<Removal>]) {
     }
 }
 
-/// Deletes what one step names; the function's backups it deleted are added to `backups`.
+/// Deletes what one step names; the stack's backups it deleted are added to `backups`.
 async fn delete(
     aws: &Aws,
     desired: &Desired,
-    step: &Step<Removal>,
+    owner: &Ownership,
+    step: &RemovalStep,
     backups: &mut Vec<(String, usize)>,
 ) -> Result<(), AwsError> {
     let table = || {
@@ -244,7 +291,7 @@ async fn delete(
         // Never planned for removal: the bucket and its exports are the user's.
         Kind::ExportBucket => Ok(()),
         Kind::Backups => {
-            let count = table::delete_function_backups(aws, &table()?).await?;
+            let count = table::delete_stack_backups(aws, owner, &table()?).await?;
             backups.push((step.name.clone(), count));
             Ok(())
         }

@@ -21,6 +21,26 @@ pub fn is_quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
+/// Whether stdout holds a JSON document, so results go to stderr.
+static JSON_ON_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Sends results to stderr for the rest of the process: stdout is for the `--output json`
+/// document.
+pub fn set_json_on_stdout() {
+    JSON_ON_STDOUT.store(true, Ordering::Relaxed);
+}
+
+/// Prints one line of a result (see [`crate::result!`]).
+pub fn result_line(text: &str) {
+    if JSON_ON_STDOUT.load(Ordering::Relaxed) {
+        if !is_quiet() {
+            eprintln!("{text}");
+        }
+    } else {
+        let _ = stdout::line(text);
+    }
+}
+
 /// `at` for people, to the second, with how long ago it was at `now`:
 /// `2026-11-29 21:24:18 UTC (3 min ago)`.
 pub fn when(at: time::OffsetDateTime, now: time::OffsetDateTime) -> String {

@@ -33,12 +33,13 @@ pub fn installer(args: &[&str]) -> Output {
     installer_with_endpoint(args, &test_support::aws_endpoint())
 }
 
-/// Runs `installer <args>`, asserts it succeeded, and returns its stderr (the human report).
+/// Runs `installer <args>`, asserts it succeeded, and returns what a person at a terminal
+/// reads: its stdout (the result, as `plan` and `status` print it) then its stderr (the report).
 pub fn installer_ok(args: &[&str]) -> String {
     let out = installer(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
-    stderr
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
 /// `installer --output json invoke <args>`, asserted to succeed: the function's result.
@@ -64,10 +65,14 @@ pub fn installer_with_endpoint(args: &[&str], endpoint: &str) -> Output {
 }
 
 /// The `installer` command, not yet run, pointed at `endpoint` with dummy credentials and
-/// us-east-1, no profile, and stdin empty (not a terminal).
+/// us-east-1, no profile, and stdin empty (not a terminal). `INSTALLER_CREATE_TABLE` is set, as
+/// a CI job that deploys a fresh table sets it: each test's table has a name of its own, which
+/// `up` creates only when told to (`stack.rs::a_missing_table_stops_up_before_any_write`
+/// removes it to test the refusal).
 pub fn installer_at(endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_installer"));
     command
+        .env("INSTALLER_CREATE_TABLE", "true")
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -75,4 +80,18 @@ pub fn installer_at(endpoint: &str) -> Command {
         .env_remove("AWS_PROFILE")
         .stdin(std::process::Stdio::null());
     command
+}
+
+/// The arguments of `down` that remove everything of the stack on `table`, its data too (the
+/// backups, the table it made, the bucket): how a test cleans up after itself.
+pub fn remove_all<'a>(stack: &'a str, table: &'a str) -> [&'a str; 7] {
+    [
+        "down",
+        "--yes",
+        "--delete-data",
+        "--stack",
+        stack,
+        "--table",
+        table,
+    ]
 }

@@ -699,6 +699,36 @@ impl Rule for ItemCountApproximate {
 #[derive(Default)]
 pub struct ListTagsPaging;
 
+/// A backup's name has 3 to 255 characters of `[a-zA-Z0-9_.-]`: "BackupName ... Length
+/// Constraints: Minimum length of 3. Maximum length of 255. Pattern: [a-zA-Z0-9_.-]+"
+/// (CreateBackup and BackupSummary, API reference). moto takes any name; DynamoDB answers a
+/// ValidationException, so a stack name that made the name too long would fail every backup.
+pub struct BackupNameValid;
+
+impl Rule for BackupNameValid {
+    fn name(&self) -> &'static str {
+        "BackupNameValid"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "CreateBackup") {
+            return None;
+        }
+        let name = call.field("BackupName").unwrap_or_default();
+        let valid = (3..=255).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        (!valid).then(|| {
+            Reply::json_error(
+                DDB,
+                "ValidationException",
+                &format!("1 validation error detected: Value '{name}' at 'backupName' failed to satisfy constraint: Member must have length less than or equal to 255 and satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
+            )
+        })
+    }
+}
+
 /// Tags per ListTagsOfResource page.
 const TAGS_PER_PAGE: usize = 1;
 
@@ -1396,6 +1426,28 @@ mod tests {
             json!([]),
             "gone from the list"
         );
+    }
+
+    #[test]
+    fn a_backup_name_too_long_or_with_other_characters_is_refused() {
+        let call = |name: &str| {
+            json_call(
+                DDB,
+                "CreateBackup",
+                json!({"TableName": "T", "BackupName": name}),
+            )
+        };
+        let refused = |name: &str| {
+            BackupNameValid
+                .refuse(&call(name), Instant::now(), &Nothing)
+                .is_some()
+        };
+        assert!(!refused("Movies-prod-20261204000000"));
+        assert!(!refused(&"a".repeat(255)));
+        assert!(refused(&"a".repeat(256)));
+        assert!(refused("ab"));
+        assert!(refused("Movies prod"));
+        assert!(refused("Movies/prod"));
     }
 
     #[test]

@@ -26,9 +26,9 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    AccountRate, BackupCreating, BackupsNotYetEnabled, ExportInProgress, ExportManifest,
-    ExportsListedFor, ItemCountApproximate, ListBackupsPaging, ListTagsPaging, RestoreCreating,
-    TableDeleting, TagsEventuallyConsistent,
+    AccountRate, BackupCreating, BackupNameValid, BackupsNotYetEnabled, ExportInProgress,
+    ExportManifest, ExportsListedFor, ItemCountApproximate, ListBackupsPaging, ListTagsPaging,
+    RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use lambda::{
@@ -500,6 +500,7 @@ impl Strict {
                 Box::new(AccountRate::list_tags_of_resource()),
                 Box::new(ListBackupsPaging::default()),
                 Box::new(ListTagsPaging),
+                Box::new(BackupNameValid),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),

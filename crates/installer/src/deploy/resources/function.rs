@@ -20,6 +20,11 @@ use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 
+use backup_lambda::naming::StackName;
+use backup_lambda::ownership::{ADOPTED_UNTIL_VAR, Ownership};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
 use crate::aws::{Aws, AwsError, AwsResult};
 use crate::build::arch::Arch;
 use crate::build::package::Package;
@@ -302,6 +307,39 @@ pub struct Observed {
     /// Its asynchronous invocation settings; `None` when never set (Lambda's defaults: two
     /// retries, six hours).
     pub async_invoke: Option<AsyncInvoke>,
+}
+
+/// The stack's ownership of backups: its name, and the adoption of unmarked backups that its
+/// function's environment records (`ADOPTED_UNTIL`; none when the function is gone, so that
+/// nothing unmarked is ever taken for the stack's by mistake).
+pub fn ownership(stack: &StackName, environment: Option<&HashMap<String, String>>) -> Ownership {
+    let adopted_until = environment
+        .and_then(|e| e.get(ADOPTED_UNTIL_VAR))
+        .and_then(|until| OffsetDateTime::parse(until, &Rfc3339).ok());
+    Ownership {
+        stack: stack.clone(),
+        adopted_until,
+    }
+}
+
+/// [`ownership`] read from the deployed function (GetFunctionConfiguration), for the commands
+/// that do not observe the whole stack.
+pub async fn read_ownership(aws: &Aws, stack: &StackName) -> Result<Ownership, AwsError> {
+    let name = stack.as_str();
+    let found = absent_if(
+        aws.lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .aws("GetFunctionConfiguration", name),
+        &["ResourceNotFoundException"],
+    )?;
+    let environment = found
+        .as_ref()
+        .and_then(|f| f.environment())
+        .and_then(|e| e.variables());
+    Ok(ownership(stack, environment))
 }
 
 fn lambda_arch(arch: Arch) -> Architecture {

@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoveryStatus, ScalarAttributeType, TableDescription, TableStatus, Tag,
 };
 use backup_lambda::naming::TableName;
-use backup_lambda::retention::{Backup, BackupKind, BackupState};
+use backup_lambda::ownership::Ownership;
+use backup_lambda::retention::{Backup, BackupState};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
 use crate::aws::{Aws, AwsError, AwsResult};
@@ -131,6 +132,31 @@ impl Resource for Table {
         )
         .map(drop)
     }
+}
+
+/// The existing table whose name is nearest to `missing` (a typo's likely target): ListTables,
+/// every page. Only asked once `up` has found `missing` absent.
+pub async fn nearest(aws: &Aws, missing: &TableName) -> Result<Option<TableName>, AwsError> {
+    let tables = DynamoDbBackups::new(aws.dynamodb.clone())
+        .list_tables()
+        .await?;
+    Ok(nearest_name(missing, &tables).cloned())
+}
+
+/// The name in `names` closest to `missing` by edit distance (ignoring case), if it is close
+/// enough to be a typo of it: at most a third of its characters differ, and never more than 3.
+fn nearest_name<'a>(missing: &TableName, names: &'a [TableName]) -> Option<&'a TableName> {
+    let wanted = missing.as_str().to_ascii_lowercase();
+    let limit = (wanted.len() / 3).clamp(1, 3);
+    names
+        .iter()
+        .map(|name| {
+            let distance = strsim::levenshtein(&wanted, &name.as_str().to_ascii_lowercase());
+            (distance, name)
+        })
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, name)| (*distance, name.as_str()))
+        .map(|(_, name)| name)
 }
 
 /// Loads the built-in sample movies into a table the stack just made.
@@ -326,17 +352,37 @@ async fn wait_deleted(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Every backup of `table` that the function made (named `<table>-<YYYYmmddHHMMSS>`), found
-/// with the function's own paged listing.
-pub async fn function_backups(aws: &Aws, table: &TableName) -> Result<Vec<Backup>, AwsError> {
+/// Every backup of `table` that is `owner`'s (see [`Ownership::owns`]), found with the
+/// function's own paged listing.
+pub async fn stack_backups(
+    aws: &Aws,
+    owner: &Ownership,
+    table: &TableName,
+) -> Result<Vec<Backup>, AwsError> {
     let listed = DynamoDbBackups::new(aws.dynamodb.clone())
         .list_backups(table)
         .await?;
     Ok(listed
         .into_iter()
-        .filter(|b| b.kind == BackupKind::User && table.owns_backup_name(&b.name))
+        .filter(|b| owner.owns(table, b))
         .filter(|b| b.state != BackupState::Deleted)
         .collect())
+}
+
+/// How many of `table`'s backups are unmarked and not yet adopted by `owner` (what
+/// `--adopt-backups` would adopt).
+pub async fn unmarked_backups(
+    aws: &Aws,
+    owner: &Ownership,
+    table: &TableName,
+) -> Result<usize, AwsError> {
+    let listed = DynamoDbBackups::new(aws.dynamodb.clone())
+        .list_backups(table)
+        .await?;
+    Ok(listed
+        .iter()
+        .filter(|b| owner.could_adopt(table, b) && b.state != BackupState::Deleted)
+        .count())
 }
 
 /// DeleteBackup may be called 10 times a second per account (API reference): start one at most
@@ -345,12 +391,16 @@ const DELETE_INTERVAL: Duration = Duration::from_millis(110);
 /// How long `down` waits for one backup still being made (CREATING) before giving up on it.
 const CREATING_PATIENCE: Duration = Duration::from_secs(900);
 
-/// Deletes every backup of `table` that the function made; other backups are never touched.
+/// Deletes every backup of `table` that is `owner`'s; other backups are never touched.
 /// Backups still being made are waited for (DynamoDB refuses to delete them), deletions are
 /// paced to DynamoDB's rate limit, and a deletion refused as in use is tried again. Returns how
 /// many were deleted.
-pub async fn delete_function_backups(aws: &Aws, table: &TableName) -> Result<usize, AwsError> {
-    let backups = function_backups(aws, table).await?;
+pub async fn delete_stack_backups(
+    aws: &Aws,
+    owner: &Ownership,
+    table: &TableName,
+) -> Result<usize, AwsError> {
+    let backups = stack_backups(aws, owner, table).await?;
     let mut next = tokio::time::Instant::now();
     for backup in &backups {
         tokio::time::sleep_until(next).await;
@@ -408,4 +458,32 @@ async fn backup_state(aws: &Aws, arn: &str) -> Result<Option<BackupStatus>, AwsE
         .and_then(|d| d.backup_description)
         .and_then(|d| d.backup_details)
         .map(|d| d.backup_status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(all: &[&str]) -> Vec<TableName> {
+        all.iter()
+            .map(|n| TableName::parse(n).expect("valid"))
+            .collect()
+    }
+
+    #[test]
+    fn the_nearest_name_is_a_likely_typo_or_none() {
+        let tables = names(&["Orders", "OrderLines", "Customers", "orders-archive"]);
+        let nearest = |missing: &str| {
+            nearest_name(&TableName::parse(missing).expect("valid"), &tables).map(TableName::as_str)
+        };
+        assert_eq!(nearest("Ordrs"), Some("Orders"));
+        assert_eq!(nearest("orders"), Some("Orders"), "case is ignored");
+        assert_eq!(nearest("Custmers"), Some("Customers"));
+        assert_eq!(nearest("Invoices"), None, "nothing close");
+        assert_eq!(nearest("abc"), None);
+        assert_eq!(
+            nearest_name(&TableName::parse("Ordrs").expect("valid"), &[]),
+            None
+        );
+    }
 }
