@@ -1,6 +1,7 @@
 # Scheduled DynamoDB backups with retention: developer entry points.
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
 #   make test   everything CI checks: format, lints, unit, paging, moto, artifact and release tests
+#   make check  the fast inner loop: format, lints and unit tests (no emulator)
 #   make build  the Lambda deployment zips (target/lambda/backup-lambda-arm64.zip, -x86_64.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
 #   make setup  the Python tools in .venv (moto, cargo-zigbuild, zig), the arm64 Rust target
@@ -26,10 +27,10 @@ INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build test demo bench dist dist-host clean
+.PHONY: help setup installer build check test demo bench dist dist-host clean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# *//'
+	@sed -n '2,9p' Makefile | sed 's/^# *//'
 
 setup: $(VENV_STAMP)
 	rustup target add aarch64-unknown-linux-gnu >/dev/null
@@ -53,6 +54,12 @@ installer: setup
 build: installer
 	$(INSTALLER) build --arch arm64
 	$(INSTALLER) build --arch x86_64
+
+# The fast inner loop: format, lints and the unit tests (no emulator, no zips).
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) test --locked --workspace --lib --bins
 
 test: setup
 	$(CARGO) fmt --all --check

@@ -108,9 +108,10 @@ pub struct RecordedCall {
 }
 
 /// moto's request recorder (`/moto-api/recorder/...`): every request the server receives between
-/// [`Recorder::start`] and [`Recorder::stop`], seen from the server side, independently of the
-/// code under test. It records the whole server, so a test using it must be the only one talking
-/// to moto at the time (keep it alone in its test binary).
+/// [`Recorder::start`] and [`Recorder::stop_mentioning`], seen from the server side, independently
+/// of the code under test. It records the whole server, other tests' requests too, so a test
+/// keeps the requests that name its own resources. Only one test may record at a time (start
+/// clears the recording).
 pub struct Recorder {
     endpoint: String,
 }
@@ -124,8 +125,9 @@ impl Recorder {
         Self { endpoint }
     }
 
-    /// Stops recording and returns the calls, in order.
-    pub fn stop(self) -> Vec<RecordedCall> {
+    /// Stops recording and returns, in order, the calls whose URL, headers or body name one of
+    /// `names` (a test's stack and table: every call `up` makes names one of them).
+    pub fn stop_mentioning(self, names: &[&str]) -> Vec<RecordedCall> {
         moto_api(&self.endpoint, "POST", "/moto-api/recorder/stop-recording");
         let recording = moto_api(
             &self.endpoint,
@@ -135,14 +137,41 @@ impl Recorder {
         // One JSON object per request; moto does not always put a newline between them.
         serde_json::Deserializer::from_str(&recording)
             .into_iter::<serde_json::Value>()
-            .map(|entry| classify(&entry.expect("a recorded request is JSON")))
+            .map(|entry| entry.expect("a recorded request is JSON"))
+            .filter(|entry| names.iter().any(|name| mentions(entry, name)))
+            .map(|entry| classify(&entry))
             .collect()
     }
 }
 
+/// A recorded request's body as text (moto base64-encodes some).
+fn body_text(entry: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    match (entry["body"].as_str(), entry["body_encoded"].as_bool()) {
+        (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        (Some(b), _) => b.to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Whether a recorded request names `name` anywhere: URL, headers or body (decoded).
+fn mentions(entry: &serde_json::Value, name: &str) -> bool {
+    let body = body_text(entry);
+    let decoded = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    decoded(entry["url"].as_str().unwrap_or_default()).contains(name)
+        || entry["headers"].to_string().contains(name)
+        || decoded(&body).contains(name)
+}
+
 /// Names a recorded request and decides whether it writes.
 fn classify(entry: &serde_json::Value) -> RecordedCall {
-    use base64::Engine as _;
     let method = entry["method"].as_str().unwrap_or("GET").to_owned();
     let header = |name: &str| {
         entry["headers"]
@@ -150,14 +179,7 @@ fn classify(entry: &serde_json::Value) -> RecordedCall {
             .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
             .and_then(|(_, v)| v.as_str())
     };
-    let body = match (entry["body"].as_str(), entry["body_encoded"].as_bool()) {
-        (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default(),
-        (Some(b), _) => b.to_owned(),
-        _ => String::new(),
-    };
+    let body = body_text(entry);
     let url = entry["url"].as_str().unwrap_or_default();
     let path = url.splitn(4, '/').nth(3).unwrap_or_default();
     classify_request(&method, &format!("/{path}"), header("X-Amz-Target"), &body)

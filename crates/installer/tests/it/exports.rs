@@ -8,22 +8,20 @@
 //! export archived to Glacier is refused or thawed; one older than ListExports' 90 days is
 //! restored by its ARN.
 
-mod support;
-
 use std::time::Duration;
 
-use aws_sdk_s3::types::TransitionStorageClass;
-use serde_json::Value;
-use support::aws::{clients, leftovers};
-use support::cli::{
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{
     built_zip_path, installer, installer_at, installer_ok, installer_with_endpoint,
     invoke_result as invoke, remove_all,
 };
+use aws_sdk_s3::types::TransitionStorageClass;
+use serde_json::Value;
 use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
 use test_support::{moto_endpoint, unique_name};
 
-async fn pitr_on(aws: &support::aws::Clients, table: &str) -> bool {
+async fn pitr_on(aws: &crate::support::aws::Clients, table: &str) -> bool {
     let out = aws
         .dynamodb
         .describe_continuous_backups()
@@ -105,7 +103,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     );
 
     // The role may export its tables, check those exports and write under exports/.
-    let statements = support::aws::role_statements(&aws, &stack).await;
+    let statements = crate::support::aws::role_statements(&aws, &stack).await;
     let sid = |sid: &str| {
         statements
             .iter()
@@ -190,7 +188,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     ]);
     assert!(out.status.success());
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&status);
+    crate::support::schema::assert_valid(&status);
     let last = &status["tables"][0]["last_export"];
     assert_eq!(last["status"], "COMPLETED", "{status}");
     assert_eq!(last["period"], period.as_str());
@@ -213,7 +211,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&report);
+    crate::support::schema::assert_valid(&report);
     let figures = &report["tables"][0]["exports"];
     assert_eq!(figures["completed"], 1, "{report:#}");
     assert_eq!(figures["newest_completed"], period.as_str());
@@ -291,7 +289,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         String::from_utf8_lossy(&out.stderr)
     );
     let document: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&document);
+    crate::support::schema::assert_valid(&document);
     assert_eq!(
         document["from"]["export"]["arn"],
         arn.as_str(),

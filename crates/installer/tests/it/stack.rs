@@ -1,15 +1,13 @@
 //! `installer up`, `status` and `down` against moto, with every resource inspected through the
 //! AWS API (not through the installer's own code).
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::aws::{Clients, clients, leftovers};
+use crate::support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::aws::{Clients, clients, leftovers};
-use support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use test_support::{backup_names, count_items, create_movies_table, moto_config, unique_name};
 
 async fn table_exists(aws: &Clients, name: &str) -> bool {
@@ -615,7 +613,7 @@ fn bad_flags_fail_before_any_aws_call() {
         (&["plan", "--table", "x"][..], "invalid --table"),
         (&["down", "--bucket", "Bad"][..], "invalid --bucket"),
     ] {
-        let out = support::cli::installer_with_endpoint(flags, "http://127.0.0.1:9");
+        let out = crate::support::cli::installer_with_endpoint(flags, "http://127.0.0.1:9");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{flags:?}");
         assert!(stderr.contains(expected), "{flags:?}: {stderr}");
@@ -890,7 +888,7 @@ fn missing_credentials_are_one_clear_line() {
 
 #[test]
 fn an_unreachable_endpoint_is_one_clear_line() {
-    let out = support::cli::installer_with_endpoint(&["status"], "http://127.0.0.1:9");
+    let out = crate::support::cli::installer_with_endpoint(&["status"], "http://127.0.0.1:9");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -965,7 +963,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         String::from_utf8_lossy(&out.stderr)
     );
     let up: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    support::schema::assert_valid(&up);
+    crate::support::schema::assert_valid(&up);
     assert_eq!(up["command"], "up");
     assert_eq!(up["changes"], true);
     let resources = up["resources"].as_array().expect("resources");
@@ -997,7 +995,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
     let mut args = vec!["--output", "json", "status"];
     args.extend(n.flags(&[]));
     let status: Value = serde_json::from_slice(&installer(&args).stdout).expect("JSON");
-    support::schema::assert_valid(&status);
+    crate::support::schema::assert_valid(&status);
     assert!(
         status["resources"]
             .as_array()
@@ -1020,7 +1018,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         &n.table,
     ]);
     let down: Value = serde_json::from_slice(&down.stdout).expect("JSON");
-    support::schema::assert_valid(&down);
+    crate::support::schema::assert_valid(&down);
     assert_eq!(down["command"], "down");
     assert!(
         down["resources"]
@@ -1063,7 +1061,7 @@ async fn up_at_a_terminal_asks_before_widening_the_role() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let drill_statements = || async {
-        support::aws::role_statements(&aws, &n.stack)
+        crate::support::aws::role_statements(&aws, &n.stack)
             .await
             .iter()
             .filter(|s| s["Sid"] == "CheckOwnTablesBackups")

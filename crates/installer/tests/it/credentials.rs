@@ -2,12 +2,10 @@
 //! use) works end to end, and an SSO profile is understood (it asks for `aws sso login`, rather
 //! than failing as if no credentials were configured).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::lambda::temp_dir;
+use crate::support::lambda::temp_dir;
 
 /// `installer --profile <profile> status` with only `config` as the AWS config file: no
 /// credentials in the environment, no credentials file, HOME in an empty folder.
@@ -37,7 +35,10 @@ fn a_credential_process_profile_is_used() {
         "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROCESS\", \"SecretAccessKey\": \"process-secret\"}'\n",
     )
     .expect("write the helper");
-    support::lambda::write_executable(&helper, &std::fs::read(&helper).expect("read helper"));
+    crate::support::lambda::write_executable(
+        &helper,
+        &std::fs::read(&helper).expect("read helper"),
+    );
     let config = format!(
         "[profile ci]\nregion = us-east-1\ncredential_process = {}\n",
         helper.display()

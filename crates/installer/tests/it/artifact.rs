@@ -2,18 +2,16 @@
 //! shape, its glibc floor, its reproducibility, the installer's refusals, and the `bootstrap`
 //! inside it answering the tutorial's event under a Lambda Runtime API against moto.
 
-mod support;
-
 use std::io::Cursor;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use installer::local::runtime_api::{Outcome, RuntimeApi};
-use serde_json::json;
-use support::lambda::{
+use crate::support::lambda::{
     built_zip, newest_glibc, start_bootstrap, temp_dir, unzip_bootstrap, write_executable,
 };
+use installer::local::runtime_api::{Outcome, RuntimeApi};
+use serde_json::json;
 use test_support::{aws_endpoint, backup_names, create_movies_table, moto_config, unique_name};
 
 const INSTALLER: &str = env!("CARGO_BIN_EXE_installer");

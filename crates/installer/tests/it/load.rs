@@ -1,14 +1,12 @@
 //! `installer load-data` against moto: a generated file in AWS's published movie format with
 //! thousands of items, its zip form, exact decimals, and each kind of bad record.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::support::cli::{installer, installer_ok};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use support::cli::{installer, installer_ok};
 use test_support::{count_items, create_movies_table, moto_config, unique_name};
 
 /// `count` movies in the published format: nested info with lists, decimals and whole numbers,

@@ -3,14 +3,12 @@
 //! resource-level permissions, and no credential the installer holds ever reaches its output, even
 //! with `-v`.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::support::cli::built_zip_path;
 use installer::deploy::policy::PolicyVars;
 use serde_json::Value;
-use support::cli::built_zip_path;
 use test_support::{aws_endpoint, unique_name};
 
 /// Actions that AWS documents as having no resource-level permissions, so `*` is their only

@@ -6,16 +6,14 @@
 //! downloaded from the function), reads (`status`) and removes (`down`) the stack through the
 //! strict layer.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{built_x86_64_zip_path, built_zip_path};
+use crate::support::lambda::newest_glibc;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use support::aws::{clients, leftovers};
-use support::cli::{built_x86_64_zip_path, built_zip_path};
-use support::lambda::newest_glibc;
 use test_support::unique_name;
 
 /// Lambda's `CodeSha256`: base64 of the zip's SHA-256.

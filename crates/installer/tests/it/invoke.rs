@@ -2,10 +2,8 @@
 //! Lambda Runtime API (moto cannot run functions), making and pruning real backups, writing run
 //! records, and leaving its log lines where `logs` finds them.
 
-mod support;
-
+use crate::support::cli::{built_zip_path, installer, installer_ok, remove_all};
 use serde_json::Value;
-use support::cli::{built_zip_path, installer, installer_ok, remove_all};
 use test_support::{backup_names, moto_config, unique_name};
 
 #[tokio::test]

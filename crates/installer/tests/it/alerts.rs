@@ -5,12 +5,12 @@
 //! drills off removes their alarm; `down` leaves none of it and never touches the topic it was
 //! only given. Bad addresses, ARNs and keys fail before any request.
 
-mod support;
-
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{
+    built_zip_path, installer, installer_ok, installer_with_endpoint, remove_all,
+};
 use aws_sdk_cloudwatch::types::MetricAlarm;
 use serde_json::{Value, json};
-use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer, installer_ok, installer_with_endpoint, remove_all};
 use test_support::unique_name;
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -256,7 +256,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&status);
+    crate::support::schema::assert_valid(&status);
     let alerts = &status["alerts"];
     assert_eq!(alerts["topic"], ours.as_str());
     assert_eq!(alerts["other_topics"], json!([theirs]));
@@ -286,7 +286,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     plan_args.extend(args(&["--drill-every", "7d"]));
     let out = installer(&plan_args.iter().map(String::as_str).collect::<Vec<_>>());
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&plan);
+    crate::support::schema::assert_valid(&plan);
     assert_eq!(
         plan["changes"],
         false,

@@ -1,22 +1,22 @@
 //! Idempotency, proven from moto's side with its request recorder: a second `up` makes no
-//! mutating call, and a changed setting or zip changes only what it must. This is the only test
-//! in its binary, so the recording holds only its own calls.
-
-mod support;
+//! mutating call, and a changed setting or zip changes only what it must. moto serves the other
+//! tests at the same time, so the recording keeps only the calls that name this test's stack or
+//! table (every call `up` and `down` make names one of them).
 
 use std::io::Read;
 use std::time::Instant;
 
-use support::cli::{built_zip_path, installer_ok};
+use crate::support::cli::{built_zip_path, installer_ok};
 use test_support::{RecordedCall, Recorder, unique_name};
 
-/// Runs `installer <args>` while recording; returns the calls moto saw.
-fn recorded(args: &[&str]) -> (Vec<RecordedCall>, String) {
+/// Runs `installer <args>` while recording; returns the calls moto saw that name one of `ours`
+/// (moto serves the other tests of this binary at the same time).
+fn recorded(args: &[&str], ours: &[&str]) -> (Vec<RecordedCall>, String) {
     let recorder = Recorder::start();
     let started = Instant::now();
     let report = installer_ok(args);
     let elapsed = started.elapsed();
-    let calls = recorder.stop();
+    let calls = recorder.stop_mentioning(ours);
     let writes = calls.iter().filter(|c| c.mutating).count();
     eprintln!(
         "installer {}: {} calls ({writes} mutating) in {} ms",
@@ -37,8 +37,9 @@ fn mutating(calls: &[RecordedCall]) -> Vec<&str> {
 
 #[test]
 fn up_is_idempotent_and_changes_only_what_differs() {
+    // Names no other test's contains: the recording is told apart by them.
     let stack = unique_name("idem");
-    let table = unique_name("Movies");
+    let table = unique_name("IdemMovies");
     let zip = built_zip_path().display().to_string();
     let base = ["--stack", stack.as_str(), "--table", table.as_str()];
     let with = |extra: &[&str]| -> Vec<String> {
@@ -49,7 +50,9 @@ fn up_is_idempotent_and_changes_only_what_differs() {
             .chain(with(extra))
             .collect()
     };
-    let run = |args: &[String]| recorded(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let ours = [stack.as_str(), table.as_str()];
+    let run =
+        |args: &[String]| recorded(&args.iter().map(String::as_str).collect::<Vec<_>>(), &ours);
 
     let (cold, _) = run(&args("up", &["--zip", &zip]));
     let cold_writes = mutating(&cold);

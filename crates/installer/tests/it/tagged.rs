@@ -7,14 +7,12 @@
 //! new `up`; `status` lists the tagged tables; `down` deletes the function's backups of them and
 //! leaves the tables, which are not the stack's.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::aws::{Clients, clients};
+use crate::support::cli::{built_zip_path, installer_at};
 use aws_sdk_dynamodb::types::Tag;
 use serde_json::Value;
-use support::aws::{Clients, clients};
-use support::cli::{built_zip_path, installer_at};
 use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
 use test_support::{config_for, moto_endpoint, unique_name};
@@ -212,7 +210,7 @@ fn a_tag_is_checked_before_any_request() {
     ] {
         let mut all = vec!["up"];
         all.extend(args.iter().copied());
-        let out = support::cli::installer_with_endpoint(&all, closed);
+        let out = crate::support::cli::installer_with_endpoint(&all, closed);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");

@@ -5,14 +5,12 @@
 //! and `libc6-arm64-cross`, which `.ci/run` installs); `--arch x86_64` switches the same stack
 //! to x86_64, run natively. Each makes a real backup through the strict layer.
 
-mod support;
-
 use std::io::Cursor;
 use std::path::Path;
 
-use support::aws::{clients, leftovers};
-use support::cli::{built_x86_64_zip_path, built_zip_path, installer_ok};
-use support::lambda::{newest_glibc, temp_dir, unzip_bootstrap, write_executable};
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{built_x86_64_zip_path, built_zip_path, installer_ok};
+use crate::support::lambda::{newest_glibc, temp_dir, unzip_bootstrap, write_executable};
 use test_support::unique_name;
 
 /// Checks the zip at `path` as Lambda needs it and returns its bootstrap's ELF `e_machine`.

@@ -4,10 +4,8 @@
 //! against a hand-computed 10 GB example in the unit tests; moto reports every table as 0
 //! bytes.)
 
-mod support;
-
+use crate::support::cli::{built_zip_path, installer};
 use serde_json::Value;
-use support::cli::{built_zip_path, installer};
 use test_support::unique_name;
 
 #[test]
@@ -33,7 +31,7 @@ fn plan_with_cost_prices_the_configured_stack() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    support::schema::assert_valid(&plan);
+    crate::support::schema::assert_valid(&plan);
     let cost = &plan["cost"];
     assert_eq!(cost["priced_as"], "us-east-1", "{cost}");
     assert_eq!(cost["currency"], "USD");

@@ -4,16 +4,14 @@
 //! the HTML page as headless Chromium renders it, and the ledger the real function writes as it
 //! runs.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::cli::{built_zip_path, installer, installer_ok};
 use backup_lambda::drill::Verdict;
 use backup_lambda::export::{ExportRecord, ExportState};
 use backup_lambda::ledger::{DayLedger, DrillEntry, Outcome, RunEntry};
 use serde_json::Value;
-use support::cli::{built_zip_path, installer, installer_ok};
 use test_support::{create_movies_table, unique_name};
 
 /// The history, by hand: daily at 03:00 from Nov 1 to Nov 10; Nov 4 failed, Nov 5 and 6 never
@@ -176,7 +174,7 @@ fn json_of(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    support::schema::assert_valid(&document);
+    crate::support::schema::assert_valid(&document);
     document
 }
 
@@ -457,7 +455,7 @@ fn bad_periods_and_objectives_fail_before_any_request() {
         let mut all = vec!["report"];
         all.extend(&args);
         // A closed port: any request would fail differently.
-        let out = support::cli::installer_with_endpoint(&all, "http://127.0.0.1:9");
+        let out = crate::support::cli::installer_with_endpoint(&all, "http://127.0.0.1:9");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(why), "{args:?}: {stderr}");

@@ -3,13 +3,11 @@
 //! each time the next `up` finishes the stack, and `down` then leaves nothing. The same for `down`
 //! itself. And two `up`s started at the same moment end in one correct stack.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use support::cli::{built_zip_path, installer_at, remove_all};
+use crate::support::aws::{Clients, clients, leftovers, policy_statements, target_count};
+use crate::support::cli::{built_zip_path, installer_at, remove_all};
 use test_support::proxy::Proxy;
 use test_support::{backup_names, moto_endpoint, unique_name};
 

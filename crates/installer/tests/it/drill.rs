@@ -4,14 +4,12 @@
 //! table is not ACTIVE in time is recorded as failed and cleaned up later; `down` ends a drill
 //! under way; `installer drill` runs one now with the same code.
 
-mod support;
-
 use std::process::Output;
 use std::time::Duration;
 
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{built_zip_path, installer_at, remove_all};
 use serde_json::Value;
-use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer_at, remove_all};
 use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
 use test_support::{config_for, moto_endpoint, unique_name};
@@ -255,7 +253,7 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
         String::from_utf8_lossy(&out.stderr)
     );
     let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    support::schema::assert_valid(&record);
+    crate::support::schema::assert_valid(&record);
     assert_eq!(record["command"], "drill");
     assert_eq!(record["verdict"], "passed", "{record}");
     assert_eq!(
@@ -290,7 +288,7 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    support::schema::assert_valid(&record);
+    crate::support::schema::assert_valid(&record);
     assert_eq!(record["verdict"], "failed", "{record}");
     assert!(
         stderr.contains(&format!("the drill of {} failed: ", s.table)),
@@ -362,7 +360,7 @@ async fn drills_of_a_table_with_its_own_kms_key_may_use_the_key() {
         stderr
     };
     run(&up);
-    let statements = support::aws::role_statements(&aws, &stack).await;
+    let statements = crate::support::aws::role_statements(&aws, &stack).await;
     let statement = statements
         .iter()
         .find(|s| s["Sid"] == "UseTheTablesKmsKeysThroughDynamoDb")

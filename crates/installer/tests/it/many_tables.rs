@@ -3,12 +3,10 @@
 //! table's target in whichever rule holds it; `down` removes every rule. Too many tables for
 //! IAM's policy size is refused before anything is written.
 
-mod support;
-
 use std::collections::BTreeSet;
 
-use support::aws::{clients, policy_statements};
-use support::cli::{built_zip_path, installer, installer_at, installer_ok};
+use crate::support::aws::{clients, policy_statements};
+use crate::support::cli::{built_zip_path, installer, installer_at, installer_ok};
 use test_support::proxy::Proxy;
 use test_support::{moto_endpoint, unique_name};
 
@@ -60,7 +58,7 @@ async fn seven_tables_take_two_rules_and_three_take_one_again() {
     );
 
     // One execution reserved per table's target, so seven tables' runs need not queue.
-    let reserved = |aws: &support::aws::Clients| {
+    let reserved = |aws: &crate::support::aws::Clients| {
         let lambda = aws.lambda.clone();
         let stack = stack.clone();
         async move {

@@ -3,16 +3,14 @@
 //! with one line naming the problem and the fix, a failure, and not one mutating call reaching
 //! moto (read from the proxy's log, not from the program's own account).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::cli::installer_at;
+use crate::support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap};
 use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
-use support::cli::installer_at;
-use support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap};
 use test_support::proxy::Proxy;
 use test_support::{moto_config, moto_endpoint, unique_name};
 
@@ -142,7 +140,7 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
     let other_bucket = bucket_of_another_account().await;
     let stack = unique_name("badin");
     // Cases that pass validation deploy the zip `make test` built, rather than building one.
-    let zip = path(&support::cli::built_zip_path());
+    let zip = path(&crate::support::cli::built_zip_path());
 
     let mut cases = vec![
         case(

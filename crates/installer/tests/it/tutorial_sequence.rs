@@ -4,12 +4,10 @@
 //! state moto never shows: a role Lambda cannot assume yet, backups still CREATING, a table still
 //! DELETING, a bucket name not yet free. Every step must succeed.
 
-mod support;
-
 use std::process::Output;
 
-use support::aws::{clients, leftovers};
-use support::cli::{built_zip_path, installer_at};
+use crate::support::aws::{clients, leftovers};
+use crate::support::cli::{built_zip_path, installer_at};
 use test_support::proxy::Proxy;
 use test_support::{moto_endpoint, unique_name};
 

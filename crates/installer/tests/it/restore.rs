@@ -3,13 +3,11 @@
 //! the tutorial's 4,609 movies (where `../shared` has them; the built-in sample otherwise), and
 //! every kind of bad request refused in one line with nothing written.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Output;
 
+use crate::support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use serde_json::Value;
-use support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use test_support::proxy::Proxy;
 use test_support::{count_items, moto_config, moto_endpoint, strict_config, unique_name};
 
@@ -28,7 +26,7 @@ fn restore_json(args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "restore {args:?} failed:\n{stderr}");
     let document = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    support::schema::assert_valid(&document);
+    crate::support::schema::assert_valid(&document);
     document
 }
 

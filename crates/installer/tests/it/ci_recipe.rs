@@ -4,8 +4,6 @@
 //! shell completions generate for bash, zsh and fish; the published JSON Schema of
 //! `--output json` is the one the output types give.
 
-mod support;
-
 use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
@@ -182,11 +180,11 @@ fn the_published_schema_is_the_one_the_output_types_give() {
     let generated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         generated,
-        support::schema::published(),
+        crate::support::schema::published(),
         "schemas/installer-output.schema.json is stale: regenerate it with `installer schema > schemas/installer-output.schema.json`"
     );
     // It is a schema a validator accepts, and it tells a wrong document from a right one.
-    support::schema::assert_valid(&serde_json::json!({"command": "printed"}));
+    crate::support::schema::assert_valid(&serde_json::json!({"command": "printed"}));
     let validator = jsonschema::validator_for(&generated).unwrap();
     assert!(!validator.is_valid(&serde_json::json!({"command": "bundle", "bytes": "many"})));
 }
@@ -300,7 +298,7 @@ fn with_output_json_a_failure_is_a_document_on_stdout() {
         assert_eq!(out.status.code(), Some(code), "{args:?}");
         let document: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: one JSON document on stdout: {e}"));
-        support::schema::assert_valid(&document);
+        crate::support::schema::assert_valid(&document);
         assert_eq!(document["command"], args[2], "{document}");
         assert_eq!(document["error"]["kind"], kind, "{document}");
         assert!(

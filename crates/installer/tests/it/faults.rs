@@ -5,12 +5,10 @@
 //! permission, target or backup. The function's own calls (CreateBackup, ListBackups,
 //! DeleteBackup, PutObject) go through the same proxy during `invoke`.
 
-mod support;
-
 use std::process::Output;
 
-use support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use support::cli::{built_zip_path, installer_at};
+use crate::support::aws::{Clients, clients, leftovers, policy_statements, target_count};
+use crate::support::cli::{built_zip_path, installer_at};
 use test_support::proxy::{Fault, Faults, Proxy};
 use test_support::{backup_names, count_items, moto_endpoint, unique_name};
 
