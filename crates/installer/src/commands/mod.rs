@@ -106,8 +106,8 @@ pub enum CommandError {
     NoTable(String),
     /// A named table does not exist and `up` may not create it (no `--create-table`).
     #[error(
-        "table {table} does not exist in account {account} ({region}){}; to back up a new table, pass --create-table (it is made keyed year/title with the 30 sample movies)",
-        nearest.as_ref().map(|n| format!("; did you mean {n}?")).unwrap_or_default()
+        "table {table} does not exist in account {account} ({region}){} To back up a new table, pass --create-table (it is made keyed year/title with the 30 sample movies).",
+        nearest.as_ref().map_or_else(|| ".".to_owned(), |n| format!("; did you mean {n}?"))
     )]
     MissingTable {
         /// The table named.
