@@ -287,20 +287,24 @@ pub async fn local(
     let request_id = local_request_id();
     let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
     let bootstrap = unpack(&zip_bytes, &task_root)?;
-    let api = RuntimeApi::start().map_err(|e| InvokeError::Local(e.to_string()))?;
-    let sandbox = Sandbox {
-        function,
-        log_group,
-        task_root: &task_root,
-        api: &api,
-    };
-    let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
     let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
     let memory = deployed.memory_size().unwrap_or(128);
     let retries = async_retries(aws, function).await?;
     let mut logs = Vec::new();
     let mut attempt = 0;
     let run = loop {
+        // A Runtime API of its own for each attempt, as each is a new execution environment: a
+        // killed attempt's last `next` request, still waiting on a shared one, would take the
+        // following attempt's event, which then never reached its process (a run that "timed
+        // out" once under load).
+        let api = RuntimeApi::start().map_err(|e| InvokeError::Local(e.to_string()))?;
+        let sandbox = Sandbox {
+            function,
+            log_group,
+            task_root: &task_root,
+            api: &api,
+        };
+        let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
         let run = sandbox.run(&mut command, &request_id, input, timeout)?;
         logs.extend(run.log_lines(&request_id, memory));
         let failed = !matches!(run.outcome, Some(Outcome::Response { .. }));
