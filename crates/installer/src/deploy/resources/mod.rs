@@ -1,7 +1,19 @@
 //! One module per AWS resource of the stack, each behind the one contract [`Resource`]: its
 //! desired state, how to read what exists, how to diff the two into a
-//! [`Change`] of its own fields, and how to apply that change or delete it. A new resource is a
-//! new module implementing [`Resource`], and a line in [`crate::deploy::stack`].
+//! [`Change`] of its own fields, and how to apply that change or delete it.
+//!
+//! Adding a resource, as it is today:
+//! 1. a module here: its `Desired` and `Observed`, its `fields!`, and `impl Resource` (`KIND`,
+//!    `name`, `observe`, `diff`, `apply`, `delete`);
+//! 2. [`crate::deploy::plan::Kind`]: a variant, its `as_str`, and its place in `Kind::ALL` (the
+//!    schema's and the plans' order);
+//! 3. [`crate::deploy::desired::Desired`]: the field, built from the `StackConfig`;
+//! 4. [`crate::deploy::stack`]: the `Observed` field and its read in `observe`, the `StackPlan`
+//!    field and its line in `lines`, its step in `plan`, and its place in `apply`'s order;
+//! 5. [`crate::deploy::removal`]: its step in `removal_plan` and its arm in `delete`;
+//! 6. outside the code: the role's permissions (`policies/`, `deploy/policy.rs`) if the function
+//!    uses it, the README's resource table, a row per new AWS operation in
+//!    `docs/aws-contract.md`, and a strict-layer rule for what moto does not model.
 
 use std::collections::HashMap;
 use std::fmt;
