@@ -61,13 +61,16 @@ check:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace --lib --bins
 
+# Each phase prints its duration (`phase NAME: N s`, scripts/timed).
 test: setup
-	$(CARGO) fmt --all --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(MAKE) --no-print-directory dist-host
+	scripts/timed fmt $(CARGO) fmt --all --check
+	scripts/timed clippy $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	scripts/timed test-build $(MAKE) --no-print-directory installer
+	scripts/timed zips $(MAKE) --no-print-directory build
+	scripts/timed release $(MAKE) --no-print-directory dist-host
 	INSTALLER_DIST=$(CURDIR)/$(HOST_DIST) BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
 	  BACKUP_LAMBDA_ZIP_X86_64=$(CURDIR)/$(ZIP_X86_64) \
-	  scripts/with-moto $(CARGO) test --locked --workspace
+	  scripts/timed tests scripts/with-moto $(CARGO) test --locked --workspace
 
 demo: build
 	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
