@@ -10,18 +10,17 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::TableStatus;
-use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::{info, warn};
 
-use crate::error::{AwsError, AwsResult};
+use crate::error::AwsError;
 use crate::naming::TableName;
 use crate::record;
 use crate::restore::{self, Choice, CountProgress, Verification, Verified};
-use crate::store::{BackupStore, DynamoDbBackups};
+use crate::store::{BackupStore, RecordSink};
+use crate::tables::{Deletion, TableState, Tables};
 
 /// How often drills run and how long one may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +173,15 @@ pub struct StepLimits {
     pub count_until: Option<tokio::time::Instant>,
 }
 
-/// A table's drills: the clients and where the state lives.
+/// A table's drills: the ports they go through and where their state lives.
 #[derive(Debug, Clone)]
-pub struct Drill {
-    db: aws_sdk_dynamodb::Client,
-    s3: aws_sdk_s3::Client,
+pub struct Drill<S, T, R> {
+    /// Lists the backups a drill chooses from.
+    backups: S,
+    /// Restores, checks and deletes the scratch tables.
+    tables: T,
+    /// Keeps the drill's state and records.
+    records: R,
     bucket: String,
     settings: DrillSettings,
     /// Whose backups a drill restores: the stack's own.
@@ -220,18 +223,20 @@ pub fn due(last: Option<&str>, every: Duration, now: OffsetDateTime) -> bool {
     now - finished >= every
 }
 
-impl Drill {
+impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
     /// Drills for tables whose state and records live in `bucket`.
     pub fn new(
-        db: aws_sdk_dynamodb::Client,
-        s3: aws_sdk_s3::Client,
+        backups: S,
+        tables: T,
+        records: R,
         bucket: &str,
         settings: DrillSettings,
         owner: crate::ownership::Ownership,
     ) -> Self {
         Self {
-            db,
-            s3,
+            backups,
+            tables,
+            records,
             bucket: bucket.to_owned(),
             settings,
             owner,
@@ -272,7 +277,8 @@ impl Drill {
         now: OffsetDateTime,
         limits: StepLimits,
     ) -> Result<DrillStep, AwsError> {
-        let backups = DynamoDbBackups::new(self.db.clone())
+        let backups = self
+            .backups
             .list_backups_paced(table, || self.list_pacer.wait())
             .await?;
         let Ok(backup) = restore::choose(
@@ -317,8 +323,11 @@ impl Drill {
     /// (RestoreTableFromBackup's `BillingModeOverride`): the verifying scan then neither
     /// throttles on nor bills the source's provisioned capacity.
     async fn restore(&self, drill: &InProgress, scratch: &TableName) -> Result<(), AwsError> {
-        let on_demand = Some(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
-        match restore::start(&self.db, &drill.backup_arn, scratch, on_demand).await {
+        match self
+            .tables
+            .restore_backup(&drill.backup_arn, scratch, true)
+            .await
+        {
             Err(e) if e.is("TableAlreadyExistsException") || e.is("ResourceInUseException") => {
                 Ok(())
             }
@@ -347,14 +356,14 @@ impl Drill {
         // Whether this call has seen the table not yet ACTIVE: then seeing it ACTIVE is exact.
         let mut watched = fresh;
         loop {
-            let status = restore::status(&self.db, &scratch).await?;
+            let status = self.tables.state(&scratch).await?;
             let elapsed = (OffsetDateTime::now_utc().max(now) - started).whole_seconds();
             let elapsed = u64::try_from(elapsed).unwrap_or(0);
             match status {
                 _ if drill.finished => return self.clean_up(table, &scratch).await,
                 // A count begun by earlier runs that the timeout overtook: the drill fails (and
                 // its billed copy goes) rather than stay open while the scan crawls on.
-                Some(TableStatus::Active)
+                Some(TableState::Active)
                     if drill.counted.is_some() && elapsed > self.settings.timeout.as_secs() =>
                 {
                     let counted = drill.counted.as_ref().map_or(0, |c| c.items);
@@ -365,7 +374,7 @@ impl Drill {
                     let record = self.record(table, &drill, elapsed, true, None, Some(reason));
                     return self.conclude(table, drill, &scratch, record).await;
                 }
-                Some(TableStatus::Active) => {
+                Some(TableState::Active) => {
                     let upper_bound = !watched || drill.counted.is_some();
                     let judged = self
                         .judge(
@@ -483,8 +492,14 @@ impl Drill {
         until: Option<tokio::time::Instant>,
     ) -> Result<DrillStep, AwsError> {
         let from = drill.counted.clone().unwrap_or_default();
-        let verification = match restore::verify(&self.db, &drill.backup_arn, scratch, from, until)
-            .await?
+        let verification = match restore::verify(
+            &self.tables,
+            &drill.backup_arn,
+            scratch,
+            from,
+            until,
+        )
+        .await?
         {
             Verified::Done(verification) => verification,
             Verified::Partial(progress) => {
@@ -574,9 +589,8 @@ impl Drill {
         self.write(&record::drill_record_key(name, &drill.id), &record)
             .await?;
         self.write(&record::drill_last_key(name), &record).await?;
-        let sink = crate::store::S3Records::new(self.s3.clone());
         let entry = crate::ledger::Entry::Drill(crate::ledger::DrillEntry::from(&record));
-        if let Err(e) = crate::ledger::append(&sink, &self.bucket, name, entry).await {
+        if let Err(e) = crate::ledger::append(&self.records, &self.bucket, name, entry).await {
             warn!(table = %table, error = %e, "could not add the drill to its day's ledger");
         }
         let finished = InProgress {
@@ -607,25 +621,10 @@ impl Drill {
         table: &TableName,
         scratch: &TableName,
     ) -> Result<DrillStep, AwsError> {
-        match self
-            .db
-            .delete_table()
-            .table_name(scratch.as_str())
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let err = AwsError::new("DeleteTable", scratch.as_str(), &e);
-                if err.is("ResourceInUseException") {
-                    return Ok(DrillStep::CleaningUp {
-                        scratch: scratch.to_string(),
-                    });
-                }
-                if !err.is("ResourceNotFoundException") {
-                    return Err(err);
-                }
-            }
+        if self.tables.delete_table(scratch).await? == Deletion::InUse {
+            return Ok(DrillStep::CleaningUp {
+                scratch: scratch.to_string(),
+            });
         }
         self.delete(&record::drill_state_key(table.as_str()))
             .await?;
@@ -634,68 +633,374 @@ impl Drill {
         })
     }
 
-    /// Reads a JSON object from the bucket, `None` when there is none.
-    async fn read<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, AwsError> {
-        let uri = format!("s3://{}/{key}", self.bucket);
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                let err = AwsError::new("GetObject", uri.as_str(), &e);
-                return if err.is("NoSuchKey") {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
-        };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::malformed("GetObject", uri.as_str(), &e.to_string()))?
-            .into_bytes();
-        Ok(serde_json::from_slice(&bytes).ok())
+    /// Reads a JSON object from the bucket, `None` when there is none (or it is unreadable:
+    /// a state this version cannot read is started over, not stuck on).
+    async fn read<V: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<V>, AwsError> {
+        let stored = self.records.read_record(&self.bucket, key).await?;
+        Ok(stored.and_then(|s| serde_json::from_slice(&s.body).ok()))
     }
 
     /// Writes `value` as JSON to the bucket.
-    async fn write<T: Serialize>(&self, key: &str, value: &T) -> Result<(), AwsError> {
-        let body = serde_json::to_vec_pretty(value).unwrap_or_default();
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .aws("PutObject", format!("s3://{}/{key}", self.bucket))
-            .map(drop)
+    async fn write<V: Serialize>(&self, key: &str, value: &V) -> Result<(), AwsError> {
+        let body = serde_json::to_vec_pretty(value)
+            .expect("a drill's state and records are strings, numbers and maps with string keys");
+        self.records.put_record(&self.bucket, key, body).await
     }
 
     /// Deletes an object from the bucket (already gone is fine).
     async fn delete(&self, key: &str) -> Result<(), AwsError> {
-        self.s3
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .aws("DeleteObject", format!("s3://{}/{key}", self.bucket))
-            .map(drop)
+        self.records.delete_record(&self.bucket, key).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::{MemoryBucket, MemoryStore, MemoryTable};
+    use crate::naming::StackName;
+    use crate::ownership::Ownership;
     use time::macros::datetime;
+
+    const BUCKET: &str = "logs";
+
+    fn movies() -> TableName {
+        TableName::parse("Movies").unwrap()
+    }
+
+    fn prod() -> Ownership {
+        Ownership::new(StackName::parse("prod").unwrap())
+    }
+
+    fn weekly(timeout_secs: u64) -> DrillSettings {
+        DrillSettings {
+            every: Duration::from_secs(7 * 86_400),
+            timeout: Duration::from_secs(timeout_secs),
+        }
+    }
+
+    /// A `Movies` table of `items` items with one AVAILABLE backup made by `stack`.
+    async fn backed_up(items: i64, stack: &str) -> MemoryStore {
+        let store = MemoryStore::default().with_table("Movies", MemoryTable::movies(items));
+        let stack = StackName::parse(stack).unwrap();
+        let name = movies().backup_name(&stack, datetime!(2026-11-25 07:05:32 UTC));
+        store
+            .create_backup(&movies(), &name, || std::future::ready(()))
+            .await
+            .unwrap();
+        store.finish_backups();
+        store
+    }
+
+    fn drill<'a>(
+        store: &'a MemoryStore,
+        bucket: &'a MemoryBucket,
+        settings: DrillSettings,
+    ) -> Drill<&'a MemoryStore, &'a MemoryStore, &'a MemoryBucket> {
+        Drill::new(store, store, bucket, BUCKET, settings, prod())
+    }
+
+    /// Waits for the restore as a single-table run does, with time to count everything.
+    fn within_run() -> StepLimits {
+        StepLimits {
+            wait_until: Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+            count_until: None,
+        }
+    }
+
+    fn finished(step: DrillStep) -> DrillRecord {
+        match step {
+            DrillStep::Finished { record } => *record,
+            other => panic!("expected a finished drill, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_due_drill_restores_verifies_records_and_cleans_up_within_one_run() {
+        let store = backed_up(4609, "prod").await;
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let now = OffsetDateTime::now_utc();
+
+        let record = finished(
+            drills
+                .advance(&movies(), now, within_run(), false)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(record.verdict, Verdict::Passed, "{record:?}");
+        assert!(
+            !record.recovery_upper_bound,
+            "seen ACTIVE by the run that started it"
+        );
+        let verification = record.verification.clone().unwrap();
+        assert_eq!(verification.restored_items, 4609);
+        assert!(verification.keys_match && verification.indexes_match);
+        assert!(record.backup_name.starts_with("Movies-prod-"));
+        assert!(
+            store
+                .calls()
+                .contains(&format!("restore {}", record.scratch)),
+            "{:?}",
+            store.calls()
+        );
+        assert_eq!(
+            store.table_names(),
+            ["Movies"],
+            "the scratch table is deleted"
+        );
+        let last = bucket
+            .json(BUCKET, &record::drill_last_key("Movies"))
+            .unwrap();
+        assert_eq!(last["verdict"], "passed");
+        let kept = bucket.json(BUCKET, &record::drill_record_key("Movies", &record.id));
+        assert_eq!(kept, Some(last));
+        assert_eq!(
+            bucket.json(BUCKET, &record::drill_state_key("Movies")),
+            None,
+            "no drill is left in progress"
+        );
+
+        let again = drills
+            .advance(&movies(), now, within_run(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            DrillStep::Idle {
+                why: "not due yet".to_owned()
+            }
+        );
+        let forced = drills
+            .advance(&movies(), now, within_run(), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            finished(forced).verdict,
+            Verdict::Passed,
+            "--force drills anyway"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restore_that_outlasts_its_run_is_finished_by_later_runs() {
+        let store = backed_up(30, "prod").await;
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let now = OffsetDateTime::now_utc();
+        let no_wait = StepLimits::default();
+
+        let started = drills
+            .advance(&movies(), now, no_wait, false)
+            .await
+            .unwrap();
+        let DrillStep::Started { drill: under_way } = started else {
+            panic!("{started:?}");
+        };
+        assert_eq!(store.table_names(), ["Movies", under_way.scratch.as_str()]);
+        // DescribeTable says CREATING twice (MemoryStore's restore), then ACTIVE.
+        for _ in 0..2 {
+            let step = drills
+                .advance(&movies(), now, no_wait, false)
+                .await
+                .unwrap();
+            assert!(matches!(step, DrillStep::Waiting { .. }), "{step:?}");
+        }
+        let record = finished(
+            drills
+                .advance(&movies(), now, no_wait, false)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(record.verdict, Verdict::Passed);
+        assert_eq!(record.id, under_way.id);
+        assert!(
+            record.recovery_upper_bound,
+            "seen ACTIVE between runs: an upper bound"
+        );
+        assert_eq!(store.table_names(), ["Movies"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_count_too_long_for_one_run_goes_on_in_the_next() {
+        let store = MemoryStore {
+            scan_page: Some(10),
+            ..backed_up(35, "prod").await
+        };
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let now = OffsetDateTime::now_utc();
+        // Each run's time to count is up at once: it counts one page.
+        let hurried = || StepLimits {
+            wait_until: Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+            count_until: Some(tokio::time::Instant::now()),
+        };
+        for counted in [10, 20, 30] {
+            let step = drills
+                .advance(&movies(), now, hurried(), false)
+                .await
+                .unwrap();
+            let DrillStep::Verifying {
+                drill: under_way, ..
+            } = step
+            else {
+                panic!("{step:?}");
+            };
+            assert_eq!(under_way.counted.map(|c| c.items), Some(counted));
+        }
+        let record = finished(
+            drills
+                .advance(&movies(), now, hurried(), false)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            record.verification.unwrap().restored_items,
+            35,
+            "nothing counted twice"
+        );
+        assert_eq!(record.verdict, Verdict::Passed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restore_not_active_within_the_timeout_fails_and_is_cleaned_up() {
+        let store = MemoryStore {
+            restore_takes: Some(3),
+            ..backed_up(30, "prod").await
+        };
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(60));
+        // Started ten minutes ago, as far as the drill can tell.
+        let now = OffsetDateTime::now_utc() - time::Duration::minutes(10);
+        let step = drills
+            .advance(&movies(), now, StepLimits::default(), false)
+            .await
+            .unwrap();
+        assert!(matches!(step, DrillStep::Started { .. }), "{step:?}");
+        let failed = drills
+            .advance(&movies(), now, StepLimits::default(), false)
+            .await
+            .unwrap();
+        let record = finished(failed);
+        assert_eq!(record.verdict, Verdict::Failed);
+        assert_eq!(
+            record.reason.as_deref(),
+            Some("the restored table was not ACTIVE within 60 s")
+        );
+        // A table still CREATING cannot be deleted: a later run does it.
+        assert_eq!(store.table_names().len(), 2);
+        let step = drills
+            .advance(&movies(), now, StepLimits::default(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            step,
+            DrillStep::CleaningUp {
+                scratch: record.scratch.clone()
+            }
+        );
+        assert_eq!(store.table_names().len(), 2);
+        let step = drills
+            .advance(&movies(), now, StepLimits::default(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            step,
+            DrillStep::Idle {
+                why: "cleaned up".to_owned()
+            }
+        );
+        assert_eq!(store.table_names(), ["Movies"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_table_that_cannot_be_verified_fails_once_past_the_timeout() {
+        let store = MemoryStore {
+            deny_reads: true,
+            ..backed_up(30, "prod").await
+        };
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let now = OffsetDateTime::now_utc();
+        let err = drills
+            .advance(&movies(), now, within_run(), false)
+            .await
+            .unwrap_err();
+        assert!(err.is("AccessDeniedException"), "{err}");
+        assert!(
+            bucket
+                .json(BUCKET, &record::drill_state_key("Movies"))
+                .is_some(),
+            "the drill stays open for the next run"
+        );
+        let later = now + time::Duration::hours(2);
+        let record = finished(
+            drills
+                .advance(&movies(), later, within_run(), false)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(record.verdict, Verdict::Failed);
+        let reason = record.reason.unwrap();
+        assert!(
+            reason.starts_with("could not verify the restored table"),
+            "{reason}"
+        );
+        assert_eq!(store.table_names(), ["Movies"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_crashed_after_saving_its_state_is_finished_by_the_next() {
+        let store = backed_up(30, "prod").await;
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let now = OffsetDateTime::now_utc();
+        let backup = store.backups.lock().unwrap()[0].clone();
+        // The state was written; the restore was never asked for.
+        let state = InProgress {
+            id: stamp(now),
+            scratch: format!("Movies-drill-{}", stamp(now)),
+            backup_name: backup.name,
+            backup_arn: backup.arn,
+            started_at: rfc3339(now),
+            finished: false,
+            counted: None,
+        };
+        bucket
+            .put_record(
+                BUCKET,
+                &record::drill_state_key("Movies"),
+                serde_json::to_vec(&state).unwrap(),
+            )
+            .await
+            .unwrap();
+        let record = finished(
+            drills
+                .advance(&movies(), now, within_run(), false)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(record.id, state.id);
+        assert_eq!(record.verdict, Verdict::Passed);
+        assert_eq!(store.table_names(), ["Movies"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drill_restores_only_its_own_stacks_backups() {
+        let store = backed_up(30, "trial").await;
+        let bucket = MemoryBucket::default();
+        let drills = drill(&store, &bucket, weekly(3600));
+        let step = drills
+            .advance(&movies(), OffsetDateTime::now_utc(), within_run(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            step,
+            DrillStep::Idle {
+                why: "no AVAILABLE backup made by this stack yet".to_owned()
+            }
+        );
+        assert!(!store.calls().iter().any(|c| c.starts_with("restore")));
+    }
 
     #[test]
     fn periods_parse_in_seconds_minutes_hours_and_days() {

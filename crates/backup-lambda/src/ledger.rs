@@ -284,81 +284,26 @@ pub async fn backup_of_attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Stored;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
+    use crate::fake::MemoryBucket;
 
-    /// A bucket in memory with S3's conditional-write rules, that can be made to let another
-    /// writer in before each write, or to deny reads of missing keys.
-    #[derive(Default)]
-    struct Bucket {
-        objects: Mutex<HashMap<String, (Vec<u8>, u32)>>,
-        /// Writes by "another run" to make before each conditional write.
-        races: Mutex<u32>,
-        deny_missing: bool,
+    /// Another run's write of its own line to the day's ledger, made first.
+    fn another_run(current: Option<&[u8]>) -> Vec<u8> {
+        let mut ledger = match current {
+            Some(body) => serde_json::from_slice(body).unwrap(),
+            None => DayLedger::new("Movies", time::macros::date!(2026 - 11 - 25)),
+        };
+        ledger.push(Entry::Run(run("2026-11-25T07:05:00Z", Outcome::Ok)));
+        serde_json::to_vec(&ledger).unwrap()
     }
 
-    impl RecordSink for Bucket {
-        async fn put_record(&self, _: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
-            let mut objects = self.objects.lock().unwrap();
-            let version = objects.get(key).map_or(1, |(_, v)| v + 1);
-            objects.insert(key.to_owned(), (body, version));
-            Ok(())
-        }
-
-        async fn read_record(&self, _: &str, key: &str) -> Result<Option<Stored>, AwsError> {
-            let objects = self.objects.lock().unwrap();
-            match objects.get(key) {
-                Some((body, version)) => Ok(Some(Stored {
-                    body: body.clone(),
-                    etag: version.to_string(),
-                })),
-                None if self.deny_missing => Err(AwsError {
-                    operation: "GetObject",
-                    target: key.to_owned(),
-                    code: Some("AccessDenied".to_owned()),
-                    detail: "AccessDenied".to_owned(),
-                }),
-                None => Ok(None),
-            }
-        }
-
-        async fn put_record_if(
-            &self,
-            _: &str,
-            key: &str,
-            body: Vec<u8>,
-            when: WriteIf<'_>,
-        ) -> Result<bool, AwsError> {
-            let raced = {
-                let mut races = self.races.lock().unwrap();
-                let raced = *races > 0;
-                *races = races.saturating_sub(1);
-                raced
-            };
-            if raced {
-                let other = Entry::Run(run("2026-11-25T07:05:00Z", Outcome::Ok));
-                // The other writer's own read: it is allowed to list the bucket.
-                let existing = self.objects.lock().unwrap().get(key).cloned();
-                let mut ledger = match existing {
-                    Some((body, _)) => serde_json::from_slice(&body).unwrap(),
-                    None => DayLedger::new("Movies", time::macros::date!(2026 - 11 - 25)),
-                };
-                ledger.push(other);
-                self.put_record("b", key, serde_json::to_vec(&ledger).unwrap())
-                    .await?;
-            }
-            let current = self.objects.lock().unwrap().get(key).map(|(_, v)| *v);
-            let holds = match (when, current) {
-                (WriteIf::Absent, None) => true,
-                (WriteIf::Unchanged(etag), Some(v)) => etag == v.to_string(),
-                _ => false,
-            };
-            if holds {
-                self.put_record("b", key, body).await?;
-            }
-            Ok(holds)
-        }
+    fn racing(times: usize, deny_missing: bool) -> MemoryBucket {
+        let bucket = if deny_missing {
+            MemoryBucket::without_list_bucket()
+        } else {
+            MemoryBucket::default()
+        };
+        bucket.race(times, another_run);
+        bucket
     }
 
     fn run(at: &str, outcome: Outcome) -> RunEntry {
@@ -372,15 +317,14 @@ mod tests {
         }
     }
 
-    fn ledger(bucket: &Bucket, day: &str) -> DayLedger {
+    fn ledger(bucket: &MemoryBucket, day: &str) -> DayLedger {
         let key = format!("runs/Movies/daily/{day}.json");
-        let objects = bucket.objects.lock().unwrap();
-        serde_json::from_slice(&objects[&key].0).unwrap()
+        serde_json::from_value(bucket.json("b", &key).expect("the ledger")).unwrap()
     }
 
     #[tokio::test]
     async fn runs_append_to_the_ledger_of_their_utc_day() {
-        let bucket = Bucket::default();
+        let bucket = MemoryBucket::default();
         for (at, outcome) in [
             ("2026-11-25T23:59:30Z", Outcome::Ok),
             ("2026-11-26T00:00:30+00:00", Outcome::Failed),
@@ -401,10 +345,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_run_that_loses_the_race_reads_again_and_both_land() {
-        let bucket = Bucket {
-            races: Mutex::new(2),
-            ..Bucket::default()
-        };
+        let bucket = racing(2, false);
         append(
             &bucket,
             "b",
@@ -428,10 +369,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn endless_races_give_up_with_an_error() {
-        let bucket = Bucket {
-            races: Mutex::new(u32::MAX),
-            ..Bucket::default()
-        };
+        let bucket = racing(usize::MAX, false);
         let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
         let err = append(&bucket, "b", "Movies", entry).await.unwrap_err();
         assert!(err.detail.contains("8 times"), "{err}");
@@ -439,10 +377,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_ledger_read_as_access_denied_is_created() {
-        let bucket = Bucket {
-            deny_missing: true,
-            ..Bucket::default()
-        };
+        let bucket = MemoryBucket::without_list_bucket();
         let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
         append(&bucket, "b", "Movies", entry.clone()).await.unwrap();
         append(&bucket, "b", "Movies", entry).await.unwrap();
@@ -455,11 +390,7 @@ mod tests {
     /// create it reads again and appends, instead of reporting AccessDenied.
     #[tokio::test(start_paused = true)]
     async fn losing_the_race_to_create_a_ledger_read_as_denied_reads_again() {
-        let bucket = Bucket {
-            deny_missing: true,
-            races: Mutex::new(1),
-            ..Bucket::default()
-        };
+        let bucket = racing(1, true);
         let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
         append(&bucket, "b", "Movies", entry).await.unwrap();
         assert_eq!(
@@ -472,10 +403,7 @@ mod tests {
     #[tokio::test]
     async fn a_retried_invocation_finds_the_backup_its_first_attempt_made() {
         // Reads of a missing ledger are denied (no s3:ListBucket): today's has none yet.
-        let bucket = Bucket {
-            deny_missing: true,
-            ..Bucket::default()
-        };
+        let bucket = MemoryBucket::without_list_bucket();
         let first = RunEntry {
             request_id: "req-1".to_owned(),
             outcome: Outcome::Failed,
@@ -510,7 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_foreign_object_in_the_ledgers_place_is_left_alone() {
-        let bucket = Bucket::default();
+        let bucket = MemoryBucket::default();
         let key = "runs/Movies/daily/2026-11-25.json";
         bucket
             .put_record("b", key, b"not a ledger".to_vec())
@@ -519,6 +447,7 @@ mod tests {
         let entry = Entry::Run(run("2026-11-25T07:06:00Z", Outcome::Ok));
         let err = append(&bucket, "b", "Movies", entry).await.unwrap_err();
         assert!(err.detail.contains("left as it is"), "{err}");
-        assert_eq!(bucket.objects.lock().unwrap()[key].0, b"not a ledger");
+        let kept = bucket.read_record("b", key).await.unwrap().unwrap();
+        assert_eq!(kept.body, b"not a ledger");
     }
 }

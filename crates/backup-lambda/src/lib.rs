@@ -2,15 +2,37 @@
 //!
 //! Each invocation with an event such as `{"TableName": "Movies"}` makes an on-demand backup of
 //! the table named `<table>-<stack>-<YYYYmmddHHMMSS>`, lists all of the table's backups, keeps the
-//! newest `MAX_BACKUPS` that its stack owns (see [`ownership`] and [`retention::decide`]), deletes the older ones and
-//! writes a JSON record of the run to `LOG_BUCKET`; with `EXPORT_EVERY`, it also exports the table
+//! newest `MAX_BACKUPS` that its stack owns (see [`ownership`] and [`retention::decide`]),
+//! deletes the older ones and writes a JSON record of the run to `LOG_BUCKET`; with `EXPORT_EVERY`, it also exports the table
 //! to S3 once a day or week ([`export`]).
+//!
+//! Code map:
+//!
+//! | where | what |
+//! | --- | --- |
+//! | `main.rs` | the `bootstrap`: builds the AWS ports once and hands each event to [`handler`] |
+//! | [`handler`] | one invocation end to end, generic over the ports: the run, its metrics, a drill step |
+//! | [`run`] | one table's run (`run/mod.rs`), a tag's fan-out (`tagged`), the run record (`record`), why a run failed (`error`) |
+//! | [`drill`] | restore drills, a state machine kept in the log bucket |
+//! | [`restore`] | which backup to restore and how a restore is proven (shared with `installer restore`) |
+//! | [`store`], [`tables`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), each with its AWS implementation |
+//! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
+//! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps, whose a backup is, how tables and backups are named |
+//! | [`request`], [`select`] | the environment and the event, validated; which tables a tag selects |
+//! | [`export`], [`ledger`], [`record`], [`metrics`] | exports to S3, the daily ledgers, where records go, the metrics a run emits |
+//! | [`pace`], [`sdk`], [`error`], [`logging`] | DynamoDB's rates, the SDK's configuration, `AwsError`, JSON logs |
+//!
+//! Only `store.rs` and `tables.rs` call the SDK's DynamoDB and S3 operations: everything else
+//! reaches AWS through the ports.
 
 #![warn(missing_docs)]
 
 pub mod drill;
 pub mod error;
 pub mod export;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
+pub mod handler;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;
@@ -25,3 +47,4 @@ pub mod run;
 pub mod sdk;
 pub mod select;
 pub mod store;
+pub mod tables;

@@ -240,22 +240,41 @@ impl BackupRequest {
             Some(Value::String(name)) => TableName::parse(name)?,
             Some(other) => return Err(RequestError::TableNotString(truncate(other))),
         };
-        let max_backups = match fields.get("MaxBackups") {
-            None | Some(Value::Null) => defaults.max_backups,
-            Some(v) => parse_count("MaxBackups", v, MAX_KEEP)?,
-        };
-        let max_age_days = match fields.get("MaxAgeDays") {
-            None | Some(Value::Null) => defaults.max_age_days,
-            Some(v) => Some(parse_count("MaxAgeDays", v, MAX_AGE_DAYS)?),
-        };
         Ok(Self {
             table,
-            policy: RetentionPolicy {
-                max_backups,
-                max_age_days,
-            },
+            policy: policy_of(fields, defaults)?,
         })
     }
+}
+
+/// The retention an event such as `{"TableTag": ..., "MaxBackups": 5}` asks for: its
+/// `MaxBackups` and `MaxAgeDays` over `defaults`.
+pub fn policy_from_event(
+    event: &Value,
+    defaults: &RetentionPolicy,
+) -> Result<RetentionPolicy, RequestError> {
+    let fields = event
+        .as_object()
+        .ok_or_else(|| RequestError::NotAnObject(truncate(event)))?;
+    policy_of(fields, defaults)
+}
+
+fn policy_of(
+    fields: &serde_json::Map<String, Value>,
+    defaults: &RetentionPolicy,
+) -> Result<RetentionPolicy, RequestError> {
+    let max_backups = match fields.get("MaxBackups") {
+        None | Some(Value::Null) => defaults.max_backups,
+        Some(v) => parse_count("MaxBackups", v, MAX_KEEP)?,
+    };
+    let max_age_days = match fields.get("MaxAgeDays") {
+        None | Some(Value::Null) => defaults.max_age_days,
+        Some(v) => Some(parse_count("MaxAgeDays", v, MAX_AGE_DAYS)?),
+    };
+    Ok(RetentionPolicy {
+        max_backups,
+        max_age_days,
+    })
 }
 
 /// Parses a positive whole number no larger than `max`, given as a JSON number or a string.

@@ -164,6 +164,13 @@ pub trait RecordSink: Send + Sync {
         body: Vec<u8>,
         when: WriteIf<'_>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
+    /// Deletes `key` from `bucket`; one already gone is fine.
+    fn delete_record(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// [`BackupStore`] over the DynamoDB API.
@@ -571,5 +578,114 @@ impl RecordSink for S3Records {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// S3 answers DeleteObject of a missing key with success (204).
+    async fn delete_record(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .aws("DeleteObject", format!("s3://{bucket}/{key}"))
+    }
+}
+
+/// A shared store: the handler's run and drill use one, and a test keeps it to look inside.
+impl<T: BackupStore> BackupStore for &T {
+    fn create_backup<F>(
+        &self,
+        table: &TableName,
+        name: &str,
+        before_page: impl Fn() -> F + Send + Sync,
+    ) -> impl Future<Output = Result<Backup, AwsError>> + Send
+    where
+        F: Future<Output = ()> + Send,
+    {
+        (**self).create_backup(table, name, before_page)
+    }
+
+    fn list_backups_page(
+        &self,
+        table: &TableName,
+        start: Option<&str>,
+    ) -> impl Future<Output = Result<BackupPage, AwsError>> + Send {
+        (**self).list_backups_page(table, start)
+    }
+
+    fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).delete_backup(arn)
+    }
+
+    fn list_tables(&self) -> impl Future<Output = Result<Vec<TableName>, AwsError>> + Send {
+        (**self).list_tables()
+    }
+
+    fn table_arn(
+        &self,
+        table: &TableName,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send {
+        (**self).table_arn(table)
+    }
+
+    fn table_tags(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        (**self).table_tags(arn)
+    }
+
+    fn start_export(
+        &self,
+        request: &ExportRequest,
+    ) -> impl Future<Output = Result<ExportStatus, AwsError>> + Send {
+        (**self).start_export(request)
+    }
+
+    fn describe_export(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<ExportStatus, AwsError>> + Send {
+        (**self).describe_export(arn)
+    }
+}
+
+/// A shared sink, as [`BackupStore`] for `&T`.
+impl<T: RecordSink> RecordSink for &T {
+    fn put_record(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).put_record(bucket, key, body)
+    }
+
+    fn read_record(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Stored>, AwsError>> + Send {
+        (**self).read_record(bucket, key)
+    }
+
+    fn put_record_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        when: WriteIf<'_>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).put_record_if(bucket, key, body, when)
+    }
+
+    fn delete_record(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).delete_record(bucket, key)
     }
 }

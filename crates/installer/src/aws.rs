@@ -7,6 +7,10 @@ use aws_sdk_sts::config::interceptors::InterceptorContext;
 use aws_sdk_sts::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sts::error::SdkError;
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+use backup_lambda::drill::{Drill, DrillSettings};
+use backup_lambda::ownership::Ownership;
+use backup_lambda::store::{DynamoDbBackups, S3Records};
+use backup_lambda::tables::DynamoDbTables;
 use thiserror::Error;
 
 pub use backup_lambda::error::{AwsError, AwsResult, in_one_line, is_transient};
@@ -269,7 +273,22 @@ impl Aws {
             config,
         })
     }
+
+    /// The drills of the stack whose state and records live in `bucket`, over these clients.
+    pub fn drills(&self, bucket: &str, settings: DrillSettings, owner: Ownership) -> Drills {
+        Drill::new(
+            DynamoDbBackups::new(self.dynamodb.clone()),
+            DynamoDbTables::new(self.dynamodb.clone()),
+            S3Records::new(self.s3.clone()),
+            bucket,
+            settings,
+            owner,
+        )
+    }
 }
+
+/// A stack's drills over AWS.
+pub type Drills = Drill<DynamoDbBackups, DynamoDbTables, S3Records>;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@
 //! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
+//! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
 //! Data flows one way: flags → a validated `StackConfig` → the `Desired` stack → the `Observed`
@@ -53,4 +54,5 @@ pub mod cost;
 pub(crate) mod data;
 pub mod deploy;
 pub mod local;
+pub(crate) mod recovery;
 pub mod report;

@@ -14,45 +14,18 @@ use aws_sdk_dynamodb::types::{
     BackupDetails, BackupStatus, BackupSummary, BackupType, BackupTypeFilter,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use backup_lambda::error::AwsError;
+use backup_lambda::fake::MemoryBucket;
 use backup_lambda::naming::{StackName, TableName};
 use backup_lambda::ownership::Ownership;
 use backup_lambda::request::Settings;
 use backup_lambda::retention::RetentionPolicy;
 use backup_lambda::run::{BackupFunction, Invocation};
-use backup_lambda::store::{BackupStore, DynamoDbBackups, RecordSink};
+use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 const NOW: OffsetDateTime = datetime!(2026-11-25 07:00:00 UTC);
-
-/// Never called: these runs have no log bucket.
-struct NoRecords;
-
-impl RecordSink for NoRecords {
-    async fn put_record(&self, _: &str, _: &str, _: Vec<u8>) -> Result<(), AwsError> {
-        unreachable!("no LOG_BUCKET is set")
-    }
-
-    async fn read_record(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Option<backup_lambda::store::Stored>, AwsError> {
-        unreachable!("no LOG_BUCKET is set")
-    }
-
-    async fn put_record_if(
-        &self,
-        _: &str,
-        _: &str,
-        _: Vec<u8>,
-        _: backup_lambda::store::WriteIf<'_>,
-    ) -> Result<bool, AwsError> {
-        unreachable!("no LOG_BUCKET is set")
-    }
-}
 
 fn arn(name: &str) -> String {
     format!("arn:aws:dynamodb:us-east-1:123456789012:table/Movies/backup/{name}")
@@ -170,7 +143,11 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
         drill: None,
         export: None,
     };
-    let function = BackupFunction::new(DynamoDbBackups::new(client), NoRecords, settings);
+    let function = BackupFunction::new(
+        DynamoDbBackups::new(client),
+        MemoryBucket::default(),
+        settings,
+    );
     let record = function
         .handle(
             &json!({"TableName": "Movies"}),
@@ -288,7 +265,8 @@ async fn a_missing_table_is_not_tried_again() {
 async fn a_count_stopped_by_its_deadline_goes_on_from_where_it_got_to() {
     use aws_sdk_dynamodb::operation::scan::ScanOutput;
     use aws_sdk_dynamodb::types::AttributeValue;
-    use backup_lambda::restore::{CountProgress, Counted, KeyValue, count_items_from};
+    use backup_lambda::restore::{CountProgress, Counted, count_items_from};
+    use backup_lambda::tables::{DynamoDbTables, KeyValue};
     let key = |year: &str| {
         std::collections::HashMap::from([
             ("year".to_owned(), AttributeValue::N(year.to_owned())),
@@ -311,6 +289,7 @@ async fn a_count_stopped_by_its_deadline_goes_on_from_where_it_got_to() {
         })
         .then_output(|| ScanOutput::builder().count(609).build());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&scan, &rest]);
+    let client = DynamoDbTables::new(client);
     let table = movies();
 
     let past = Some(tokio::time::Instant::now());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, DrillStep, StepLimits};
+use backup_lambda::drill::{DrillRecord, DrillSettings, DrillStep, StepLimits};
 use backup_lambda::naming::TableName;
 use time::OffsetDateTime;
 
@@ -29,13 +29,7 @@ pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecor
         timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
     });
     let owner = function::read_ownership(&aws, &config.stack).await?;
-    let drill = Drill::new(
-        aws.dynamodb.clone(),
-        aws.s3.clone(),
-        &bucket,
-        settings,
-        owner,
-    );
+    let drill = aws.drills(&bucket, settings, owner);
     report!("drilling {table}: restore its newest backup, verify it, record it, clean up");
     let progress = Progress::new();
     let work = run(&drill, table, settings.timeout);
@@ -63,7 +57,7 @@ pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecor
 
 /// Advances the drill until it is judged (each step may poll up to a minute).
 async fn run(
-    drill: &Drill,
+    drill: &crate::aws::Drills,
     table: &TableName,
     timeout: Duration,
 ) -> Result<DrillRecord, CommandError> {

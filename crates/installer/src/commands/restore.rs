@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::TableStatus;
 use backup_lambda::naming::{StackName, TableName};
 use backup_lambda::ownership::Whose;
 use backup_lambda::restore::{self, Choice};
+use backup_lambda::tables::{DynamoDbTables, TableState, Tables};
+
+use crate::recovery;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -90,11 +92,12 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let request = Request::from_args(args)?;
     let aws = Aws::connect(connect).await?;
     let db = &aws.dynamodb;
+    let tables = DynamoDbTables::new(db.clone());
     let (source, target) = (&request.source, &request.target);
     // A deleted table is the main disaster to recover from: its backups outlive it (and one
     // deleted with point-in-time recovery on leaves `<table>$DeletedTableBackup`, a SYSTEM backup
     // kept 35 days: developer guide, "Delete a table with PITR enabled").
-    let source_exists = restore::status(db, source).await?.is_some();
+    let source_exists = tables.state(source).await?.is_some();
     if !source_exists {
         if request.time.is_some() {
             return Err(CommandError::DeletedSourcePointInTime(source.to_string()));
@@ -103,7 +106,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
             return Err(CommandError::DeletedSourceExport(source.to_string()));
         }
     }
-    if restore::status(db, target).await?.is_some() {
+    if tables.state(target).await?.is_some() {
         return Err(CommandError::TargetTaken(target.to_string()));
     }
     if let Some(pick) = &request.export {
@@ -121,10 +124,10 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let start = async {
         match &from {
             // The source's billing mode, as a restore keeps it.
-            RestoredFrom::Backup { arn, .. } => restore::start(db, arn, target, None).await,
+            RestoredFrom::Backup { arn, .. } => tables.restore_backup(arn, target, false).await,
             RestoredFrom::PointInTime { at } => {
                 let at = OffsetDateTime::parse(at, &Rfc3339).unwrap_or(OffsetDateTime::now_utc());
-                restore::start_at(db, source, at, target).await
+                recovery::start_at(db, source, at, target).await
             }
             RestoredFrom::Export { .. } => Ok(()),
         }
@@ -134,7 +137,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
         .await?;
     let start_ms = started.elapsed().as_millis();
     let waited = Instant::now();
-    let wait = wait_active(&aws, target);
+    let wait = wait_active(&tables, target);
     progress
         .step("wait", "table", target.as_str(), wait)
         .await?;
@@ -142,16 +145,16 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let reapplying = Instant::now();
     let reapplied = match &from {
         RestoredFrom::Backup { arn, .. } if !source_exists => {
-            restore::reapply_from_backup(db, arn, target).await?
+            recovery::reapply_from_backup(db, arn, target).await?
         }
-        _ => restore::reapply(db, source, target, !args.no_tags).await?,
+        _ => recovery::reapply(db, source, target, !args.no_tags).await?,
     };
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let verification = match &from {
         RestoredFrom::Backup { arn, .. } => {
             let counted = restore::CountProgress::default();
-            match restore::verify(db, arn, target, counted, None).await? {
+            match restore::verify(&tables, arn, target, counted, None).await? {
                 restore::Verified::Done(verification) => Some(verification),
                 // Without a deadline the count reaches its end; were it ever to stop short,
                 // the restore is not proven.
@@ -198,6 +201,7 @@ async fn from_export(
     tags: bool,
 ) -> Result<Restored, CommandError> {
     let db = &aws.dynamodb;
+    let tables = DynamoDbTables::new(db.clone());
     let (source, target) = (&request.source, &request.target);
     let described = db
         .describe_table()
@@ -239,7 +243,7 @@ async fn from_export(
     let waited = Instant::now();
     let wait = async {
         let imported = restore_export::wait(aws, &import_arn).await?;
-        wait_active(aws, target).await?;
+        wait_active(&tables, target).await?;
         Ok::<_, AwsError>(imported)
     };
     let imported = progress
@@ -247,10 +251,10 @@ async fn from_export(
         .await?;
     let wait_ms = waited.elapsed().as_millis();
     let reapplying = Instant::now();
-    let reapplied = restore::reapply(db, source, target, tags).await?;
+    let reapplied = recovery::reapply(db, source, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
-    let verification = restore::verify_import(db, source, export.item_count, target).await?;
+    let verification = restore::verify_import(&tables, source, export.item_count, target).await?;
     let verify_ms = verifying.elapsed().as_millis();
     if imported.errors > 0 {
         report!(
@@ -293,7 +297,7 @@ async fn chosen(
 ) -> Result<RestoredFrom, CommandError> {
     let source = &request.source;
     if let Some(at) = request.time {
-        let window = restore::pitr_window(&aws.dynamodb, source).await?;
+        let window = recovery::pitr_window(&aws.dynamodb, source).await?;
         let at_secs = at.unix_timestamp_nanos() as f64 / 1e9;
         return match window {
             None => Err(CommandError::NoPitr(source.to_string())),
@@ -337,16 +341,18 @@ fn rfc3339(secs: f64) -> String {
 }
 
 /// Waits until `table` is ACTIVE, saying each status it passes through.
-async fn wait_active(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
+async fn wait_active(tables: &impl Tables, table: &TableName) -> Result<(), AwsError> {
     let started = Instant::now();
     let mut last = None;
     loop {
-        let status = restore::status(&aws.dynamodb, table).await?;
-        if status == Some(TableStatus::Active) {
+        let status = tables.state(table).await?;
+        if status == Some(TableState::Active) {
             return Ok(());
         }
         if status != last {
-            let shown = status.as_ref().map_or("not yet listed", |s| s.as_str());
+            let shown = status
+                .as_ref()
+                .map_or_else(|| "not yet listed".to_owned(), ToString::to_string);
             report!(
                 "  {table} is {shown} after {:.0}s",
                 started.elapsed().as_secs_f64()
@@ -366,7 +372,7 @@ async fn wait_active(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 
 /// Prints what was put back and what the verification found.
 fn report_result(
-    reapplied: &restore::Reapplied,
+    reapplied: &recovery::Reapplied,
     verification: Option<&restore::Verification>,
     started: Instant,
 ) {

@@ -1,7 +1,7 @@
 //! `installer status`: what exists, whether it matches, each table's backups and run records;
 //! the result on stdout (`status | grep` finds it), what could not be read on stderr.
 
-use backup_lambda::drill::{Drill, DrillRecord, DrillSettings, InProgress};
+use backup_lambda::drill::{DrillRecord, DrillSettings, InProgress};
 use backup_lambda::export::ExportRecord;
 use backup_lambda::naming::TableName;
 use backup_lambda::ownership::Ownership;
@@ -46,9 +46,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
     let environment = observed.function.as_ref().map(|f| &f.environment);
     let owner = function::ownership(&config.stack, environment);
     let mut tables = Vec::new();
-    let drills = Drill::new(
-        aws.dynamodb.clone(),
-        aws.s3.clone(),
+    let drills = aws.drills(
         &desired.bucket.name,
         config.drill.unwrap_or(DrillSettings {
             every: std::time::Duration::ZERO,
@@ -89,7 +87,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
 
 /// Prints `table`'s last restore drill (verdict, recovery time, age) and any under way.
 async fn print_drills(
-    drills: &Drill,
+    drills: &crate::aws::Drills,
     table: &TableName,
 ) -> (Option<DrillRecord>, Option<InProgress>) {
     let last = drills.last(table).await.unwrap_or_else(|e| {

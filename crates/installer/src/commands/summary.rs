@@ -458,7 +458,7 @@ pub struct Restored {
     /// What it was restored from.
     pub from: RestoredFrom,
     /// The settings put back that a restore drops.
-    pub reapplied: backup_lambda::restore::Reapplied,
+    pub reapplied: crate::recovery::Reapplied,
     /// What the check found (a point-in-time restore has no backup to check against).
     pub verification: Option<backup_lambda::restore::Verification>,
     /// Whether the restore is proven.
@@ -569,7 +569,7 @@ mod tests {
             from: RestoredFrom::PointInTime {
                 at: "2026-12-04T00:00:00Z".to_owned(),
             },
-            reapplied: backup_lambda::restore::Reapplied::default(),
+            reapplied: crate::recovery::Reapplied::default(),
             verification: None,
             verified,
             phases_ms: RestorePhases {

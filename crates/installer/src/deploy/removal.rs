@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use backup_lambda::drill::{Drill, DrillSettings};
+use backup_lambda::drill::DrillSettings;
 use backup_lambda::naming::TableName;
 use backup_lambda::ownership::Ownership;
 use backup_lambda::select::{TableTag, tagged_tables};
@@ -245,13 +245,7 @@ async fn end_drills(aws: &Aws, desired: &Desired, owner: &Ownership, steps: &[Re
         every: Duration::ZERO,
         timeout: Duration::ZERO,
     };
-    let drills = Drill::new(
-        aws.dynamodb.clone(),
-        aws.s3.clone(),
-        &desired.bucket.name,
-        settings,
-        owner.clone(),
-    );
+    let drills = aws.drills(&desired.bucket.name, settings, owner.clone());
     for step in steps.iter().filter(|s| s.kind == Kind::Table) {
         let Ok(table) = TableName::parse(&step.name) else {
             continue;

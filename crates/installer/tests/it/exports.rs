@@ -21,6 +21,8 @@ use test_support::proxy::Proxy;
 use test_support::strict::{Strict, Windows};
 use test_support::{moto_endpoint, unique_name};
 
+use crate::support::stack::Stack;
+
 async fn pitr_on(aws: &crate::support::aws::Clients, table: &str) -> bool {
     let out = aws
         .dynamodb
@@ -39,24 +41,10 @@ async fn pitr_on(aws: &crate::support::aws::Clients, table: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_days_export_is_started_once_waited_for_and_recorded() {
     let aws = clients().await;
-    let stack = unique_name("exp");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
+    let deployed = Stack::new("exp").with(&["--export", "daily"]);
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
     let bucket = format!("{stack}-logs-123456789012-us-east-1");
-    let base = [
-        "--stack", &stack, "--table", &table, "--zip", &zip, "--export", "daily",
-    ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        base.iter()
-            .chain(extra)
-            .map(|s| (*s).to_owned())
-            .collect::<Vec<_>>()
-    };
-    let run = |command: &str, extra: &[&str]| {
-        let mut all = vec![command.to_owned()];
-        all.extend(with(extra));
-        installer_ok(&all.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |command: &str, extra: &[&str]| deployed.ok(command, extra);
     let stderr = run("up", &[]);
     assert!(
         stderr.contains(&format!("turned on point-in-time recovery for {table}")),

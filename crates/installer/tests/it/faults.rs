@@ -8,9 +8,10 @@
 use std::process::Output;
 
 use crate::support::aws::{Clients, clients, leftovers, policy_statements, target_count};
-use crate::support::cli::{built_zip_path, installer_at};
+use crate::support::cli::installer_at;
+use crate::support::stack::{Stack, as_strs};
 use test_support::proxy::{Fault, Faults, Proxy};
-use test_support::{backup_names, count_items, moto_endpoint, unique_name};
+use test_support::{backup_names, count_items, moto_endpoint};
 
 fn run(proxy: &Proxy, args: &[&str]) -> Output {
     installer_at(proxy.endpoint())
@@ -73,20 +74,13 @@ async fn assert_one_clean_stack(aws: &Clients, stack: &str, table: &str) {
 async fn converges_with_faults(seed: u64) {
     let aws = clients().await;
     let proxy = Proxy::start(&moto_endpoint(), Some(Faults { percent: 20, seed }));
-    let stack = unique_name("flt");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let flags = ["--stack", stack.as_str(), "--table", table.as_str()];
+    let deployed = Stack::new("flt");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    let run = |command: &str, extra: &[&str]| ok(&proxy, &as_strs(&deployed.args(command, extra)));
 
-    ok(
-        &proxy,
-        &[&["up", "--zip", zip.as_str()][..], &flags].concat(),
-    );
+    run("up", &[]);
     let mark = proxy.calls().len();
-    let again = ok(
-        &proxy,
-        &[&["up", "--zip", zip.as_str()][..], &flags].concat(),
-    );
+    let again = run("up", &[]);
     assert!(again.contains("no changes"), "{again}");
     let writes: Vec<_> = proxy.calls()[mark..]
         .iter()
@@ -94,15 +88,9 @@ async fn converges_with_faults(seed: u64) {
         .map(|c| c.call.operation.clone())
         .collect();
     assert!(writes.is_empty(), "the second up wrote {writes:?}");
-    ok(
-        &proxy,
-        &[&["--output", "json", "invoke"][..], &flags].concat(),
-    );
+    run("invoke", &["--output", "json"]);
     assert_one_clean_stack(&aws, &stack, &table).await;
-    ok(
-        &proxy,
-        &[&["down", "--yes", "--delete-data"][..], &flags].concat(),
-    );
+    run("down", &["--yes", "--delete-data"]);
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 
     let calls = proxy.calls();

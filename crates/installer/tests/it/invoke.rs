@@ -3,6 +3,7 @@
 //! records, and leaving its log lines where `logs` finds them.
 
 use crate::support::cli::{built_zip_path, installer, installer_ok, remove_all};
+use crate::support::stack::Stack;
 use serde_json::Value;
 use test_support::{backup_names, moto_config, unique_name};
 
@@ -11,25 +12,15 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
     let config = moto_config().await;
     let db = aws_sdk_dynamodb::Client::new(&config);
     let s3 = aws_sdk_s3::Client::new(&config);
-    let stack = unique_name("inv");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let flags = [
-        "--stack",
-        stack.as_str(),
-        "--table",
-        table.as_str(),
-        "--zip",
-        zip.as_str(),
-    ];
-    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
-    installer_ok(&with("up"));
+    let deployed = Stack::new("inv");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    deployed.ok("up", &[]);
 
     let mut created = Vec::new();
     let mut deleted = Vec::new();
     let mut last = Value::Null;
     for _ in 0..4 {
-        let out = installer(&with("invoke"));
+        let out = deployed.run("invoke", &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
         assert!(stderr.contains("locally"), "{stderr}");
@@ -125,7 +116,7 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
     );
 
     // For reading: level, message and fields; metrics as their values.
-    let readable = installer(&with("logs"));
+    let readable = deployed.run("logs", &[]);
     let readable = String::from_utf8_lossy(&readable.stdout);
     assert_eq!(
         readable.matches(" INFO  run finished  ").count(),
@@ -140,7 +131,7 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
     assert!(!readable.contains("xrayTraceId"), "{readable}");
 
     // As the function wrote them, with --raw.
-    let logs = installer(&[&with("logs")[..], &["--raw"]].concat());
+    let logs = deployed.run("logs", &["--raw"]);
     let printed = String::from_utf8_lossy(&logs.stdout);
     assert!(logs.status.success());
     assert_eq!(printed.matches("START RequestId:").count(), 4, "{printed}");
@@ -192,19 +183,9 @@ async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
     let config = moto_config().await;
     let db = aws_sdk_dynamodb::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
-    let stack = unique_name("rty");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let flags = [
-        "--stack",
-        stack.as_str(),
-        "--table",
-        table.as_str(),
-        "--zip",
-        zip.as_str(),
-    ];
-    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
-    installer_ok(&with("up"));
+    let deployed = Stack::new("rty");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    deployed.ok("up", &[]);
     // The table is gone: every run fails at its backup.
     db.delete_table().table_name(&table).send().await.unwrap();
     let starts = |stderr: &str| -> Vec<String> {
@@ -220,7 +201,7 @@ async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
             .collect()
     };
 
-    let out = installer(&with("invoke"));
+    let out = deployed.run("invoke", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert_eq!(starts(&stderr).len(), 1, "no retries after up: {stderr}");
@@ -231,7 +212,7 @@ async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
         .send()
         .await
         .expect("back to Lambda's defaults");
-    let out = installer(&with("invoke"));
+    let out = deployed.run("invoke", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     let ids = starts(&stderr);
@@ -241,12 +222,7 @@ async fn a_failed_run_is_retried_as_lambda_would_retry_a_scheduled_one() {
         "one request id: {ids:?}"
     );
 
-    installer_ok(
-        &with("down")
-            .into_iter()
-            .chain(["--yes", "--delete-data"])
-            .collect::<Vec<_>>(),
-    );
+    deployed.ok("down", &["--yes", "--delete-data"]);
 }
 
 /// Two stacks back up one table: each keeps its own newest N and never prunes the other's, and

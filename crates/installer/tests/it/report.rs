@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::cli::{built_zip_path, installer, installer_ok};
+use crate::support::cli::installer;
+use crate::support::stack::Stack;
 use backup_lambda::drill::Verdict;
 use backup_lambda::export::{ExportRecord, ExportState};
 use backup_lambda::ledger::{DayLedger, DrillEntry, Outcome, RunEntry};
@@ -465,26 +466,11 @@ fn bad_periods_and_objectives_fail_before_any_request() {
 
 #[test]
 fn the_functions_own_runs_land_in_the_ledger_the_report_reads() {
-    let stack = unique_name("rpl");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let base = ["--stack", &stack, "--table", &table, "--zip", &zip];
-    let with = |command: &str, extra: &[&str]| {
-        let mut args = vec![command];
-        args.extend(base);
-        args.extend(extra);
-        args.iter()
-            .map(|s| (*s).to_owned())
-            .collect::<Vec<String>>()
-    };
-    let run =
-        |args: Vec<String>| installer_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    run(with("up", &["--schedule", "rate(1 hour)"]));
-    run(with("invoke", &[]));
-    run(with("invoke", &[]));
-    let mut args = vec!["--output".to_owned(), "json".to_owned()];
-    args.extend(with("report", &["--since", "1h"]));
-    let out = installer(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let deployed = Stack::new("rpl");
+    deployed.ok("up", &["--schedule", "rate(1 hour)"]);
+    deployed.ok("invoke", &[]);
+    deployed.ok("invoke", &[]);
+    let out = deployed.run("report", &["--since", "1h", "--output", "json"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -502,7 +488,7 @@ fn the_functions_own_runs_land_in_the_ledger_the_report_reads() {
     assert_eq!(t["backups_made"], 2);
     assert_eq!(t["retained"].as_array().unwrap().len(), 2);
     assert!(t["skipped"].as_array().unwrap().is_empty(), "{t}");
-    run(with("down", &["--yes", "--delete-data"]));
+    deployed.ok("down", &["--yes", "--delete-data"]);
 }
 
 /// A fresh folder under the target directory.

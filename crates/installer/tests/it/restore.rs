@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
+use crate::support::cli::{installer, installer_at, installer_ok, remove_all};
+use crate::support::stack::Stack;
 use serde_json::Value;
 use test_support::proxy::Proxy;
 use test_support::{count_items, moto_config, moto_endpoint, strict_config, unique_name};
@@ -34,19 +35,9 @@ fn restore_json(args: &[&str]) -> Value {
 async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
     let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
-    let stack = unique_name("rst");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let flags = [
-        "--stack",
-        stack.as_str(),
-        "--table",
-        table.as_str(),
-        "--zip",
-        zip.as_str(),
-    ];
-    let with = |command: &'static str| std::iter::once(command).chain(flags).collect::<Vec<_>>();
-    installer_ok(&with("up"));
+    let deployed = Stack::new("rst");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    deployed.ok("up", &[]);
     if let Some(file) = moviedata() {
         installer_ok(&[
             "load-data",
@@ -57,7 +48,7 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         ]);
     }
     let items = i64::from(count_items(&moto, &table).await);
-    let out = installer(&with("invoke"));
+    let out = deployed.run("invoke", &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -121,17 +112,11 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
 async fn a_deleted_table_is_restored_from_its_backups() {
     let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
     let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
-    let stack = unique_name("del");
-    let table = unique_name("Movies");
-    let zip = built_zip_path().display().to_string();
-    let flags = ["--stack", stack.as_str(), "--table", table.as_str()];
-    let mut up = vec!["up", "--zip", zip.as_str()];
-    up.extend(flags);
-    installer_ok(&up);
+    let deployed = Stack::new("del");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    deployed.ok("up", &[]);
     let items = i64::from(count_items(&moto, &table).await);
-    let mut invoke = vec!["invoke"];
-    invoke.extend(flags);
-    let out = installer(&invoke);
+    let out = deployed.run("invoke", &[]);
     assert!(
         out.status.success(),
         "{}",

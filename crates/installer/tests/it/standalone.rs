@@ -1,5 +1,6 @@
-//! The installer as one file: the release binary `make dist` ships for this machine
-//! (`INSTALLER_DIST`, set by `make test`; else this build, bundled here), carrying the zips
+//! The installer as one file, as `make dist` ships it for this machine (`INSTALLER_DIST`: in
+//! `make test`, `make standalone`'s debug build of it; or the release binary; else this build,
+//! bundled here), carrying the zips
 //! `installer build` wrote for arm64 and x86_64. Copied to a directory outside the repository
 //! with no cargo, zig or `.venv` on `PATH`, it deploys (`up`, no `--zip`: arm64, then x86_64 with
 //! `--arch`), runs (`invoke`: the code it carries, then, once other code is deployed, the code
@@ -42,17 +43,18 @@ fn run_in(dir: &Path, binary: &Path, args: &[&str]) -> Output {
 /// The glibc `make dist` links the release installers against at most (DIST_GLIBC).
 const DIST_GLIBC: (u32, u32) = (2, 28);
 
-/// The installer under test, at `dir/installer`: `make dist`'s release binary for this machine
-/// when `INSTALLER_DIST` names it (always so in CI), else this build bundled with `zips`.
+/// The installer under test, at `dir/installer`: the shipped form (built for glibc 2.28 with
+/// zig, bundled) when `INSTALLER_DIST` names it (always so in CI), else this build bundled with
+/// `zips`.
 fn installer_in(dir: &Path, zips: [&Path; 2]) -> PathBuf {
     let installer = dir.join("installer");
     match std::env::var_os("INSTALLER_DIST") {
         Some(dist) => {
-            std::fs::copy(&dist, &installer).expect("copy the release installer");
+            std::fs::copy(&dist, &installer).expect("copy the shipped installer");
             let newest = newest_glibc(&installer);
             assert!(
                 newest <= DIST_GLIBC,
-                "the release installer needs GLIBC_{}.{}",
+                "the shipped installer needs GLIBC_{}.{}",
                 newest.0,
                 newest.1
             );
@@ -60,7 +62,7 @@ fn installer_in(dir: &Path, zips: [&Path; 2]) -> PathBuf {
         None => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI tests the release binary: run `make test`, which sets INSTALLER_DIST"
+                "CI tests the installer as shipped: run `make test`, which sets INSTALLER_DIST"
             );
             let out = Command::new(env!("CARGO_BIN_EXE_installer"))
                 .arg("bundle")

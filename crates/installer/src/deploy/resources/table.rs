@@ -203,9 +203,9 @@ async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
 }
 
 /// Turns on point-in-time recovery, waiting while a new table's backups are being enabled
-/// ([`backup_lambda::restore::enable_pitr`]).
+/// ([`crate::recovery::enable_pitr`]).
 async fn enable_pitr(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
-    backup_lambda::restore::enable_pitr(&aws.dynamodb, table).await?;
+    crate::recovery::enable_pitr(&aws.dynamodb, table).await?;
     report!("  turned on point-in-time recovery for {table}");
     Ok(())
 }

@@ -7,11 +7,6 @@ use std::time::Instant;
 
 use installer::local::runtime_api::RuntimeApi;
 
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The default (arm64) zip `make build` wrote before the tests.
 pub fn built_zip() -> Vec<u8> {
     let path = super::cli::built_zip_path();

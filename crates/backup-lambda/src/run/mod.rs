@@ -1,11 +1,21 @@
 //! One invocation from start to finish: validate, back up, list, decide, delete, record.
+//! [`BackupFunction::handle`] runs one table; `tagged` fans a tag's tables out over it;
+//! `record` is what a run writes down; `error` why one failed.
+
+mod error;
+#[cfg(test)]
+mod fixtures;
+mod record;
+mod tagged;
+
+pub use error::RunError;
+pub use record::{BackupRef, FailedDelete, Invocation, PolicyRecord, RunRecord, RunStatus};
+pub use tagged::{ABAC_HINT, TableFailure, TaggedRun};
 
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use serde::Serialize;
 use serde_json::Value;
-use thiserror::Error;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::{error, info, warn};
@@ -14,19 +24,10 @@ use crate::error::AwsError;
 use crate::export::{self, ExportSettings, ExportStep};
 use crate::ledger::{self, Entry, Outcome, RunEntry};
 use crate::pace::Pacers;
-use crate::request::{BackupRequest, RequestError, Settings};
+use crate::request::{BackupRequest, Settings};
 use crate::retention::{self, Backup};
 use crate::store::{BackupStore, RecordSink};
 
-/// What a tagged table's AccessDeniedException most likely means: the role's `CreateBackup` is
-/// conditioned on the tag, and DynamoDB evaluates tag conditions "as if no tags are present" in
-/// an account or region where its attribute-based access control is not enabled (developer
-/// guide, "Enabling ABAC in DynamoDB").
-pub const ABAC_HINT: &str = "the role may back up only tables carrying the tag, and where DynamoDB's attribute-based access control (ABAC) is not enabled for this account and region tag conditions match no table: enable ABAC (DynamoDB console, Settings), or run `installer up` again with --no-tag-conditions";
-
-/// At most this many tables backed up at once by a run over a tag (the pacers keep their calls
-/// within DynamoDB's rates whatever this is).
-const TABLE_CONCURRENCY: usize = 8;
 /// How many more turns a deletion refused with LimitExceededException gets.
 const DELETE_RETRIES: u32 = 2;
 /// At most this many DeleteBackup calls in flight at once.
@@ -57,325 +58,12 @@ const NOT_YET_LIMIT: Duration = Duration::from_secs(60);
 
 /// What happened to one deletion.
 #[derive(Debug)]
-enum DeleteResult {
+pub(crate) enum DeleteResult {
     Deleted,
     Failed(AwsError),
     Deferred,
     /// DynamoDB refused: the backup is in use (still being made, or being restored by a drill).
     InUse,
-}
-
-/// Why a run failed. A failed run is reported to Lambda as a failed invocation.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum RunError {
-    /// The function's environment is invalid, so no event can be served.
-    #[error("the function's environment is invalid: {0}; fix it in the function's configuration")]
-    InvalidEnvironment(RequestError),
-    /// The event was rejected before any AWS call.
-    #[error(transparent)]
-    InvalidEvent(#[from] RequestError),
-    /// The backup could not be made; nothing was changed.
-    #[error("could not back up table {table:?}: {source}")]
-    CreateBackup {
-        /// The table.
-        table: String,
-        /// The AWS error.
-        source: AwsError,
-    },
-    /// The tables a tag selects could not be found.
-    #[error("could not find the tables tagged {tag}: {source}")]
-    Discover {
-        /// The tag, `key=value`.
-        tag: String,
-        /// The AWS error.
-        source: AwsError,
-    },
-    /// Some of the tables a tag selects could not be backed up (the others were).
-    #[error("{failed} of the {selected} tables tagged {tag} could not be backed up: {first}")]
-    Tables {
-        /// The tag, `key=value`.
-        tag: String,
-        /// Tables that failed.
-        failed: usize,
-        /// Tables selected.
-        selected: usize,
-        /// The first failure, in one line.
-        first: String,
-    },
-    /// The backup was made but the table's backups could not be listed, so none were deleted.
-    #[error(
-        "backed up table {table:?} as {backup:?} but could not list its backups to prune them: {source}"
-    )]
-    ListBackups {
-        /// The table.
-        table: String,
-        /// The backup this run made.
-        backup: String,
-        /// The AWS error.
-        source: AwsError,
-    },
-}
-
-impl RunError {
-    /// A short category for Lambda's `errorType`.
-    pub fn error_type(&self) -> String {
-        match self {
-            RunError::InvalidEnvironment(_) => "InvalidEnvironment".to_owned(),
-            RunError::InvalidEvent(_) => "InvalidEvent".to_owned(),
-            RunError::Discover { source, .. } => source
-                .code
-                .clone()
-                .unwrap_or_else(|| format!("{}Failed", source.operation)),
-            RunError::Tables { .. } => "TablesFailed".to_owned(),
-            RunError::CreateBackup { source, .. } | RunError::ListBackups { source, .. } => source
-                .code
-                .clone()
-                .unwrap_or_else(|| format!("{}Failed", source.operation)),
-        }
-    }
-}
-
-/// A table of a run over a tag that could not be backed up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableFailure {
-    /// The table.
-    pub table: String,
-    /// The error's category (`errorType`).
-    pub error_type: String,
-    /// The error, in one line.
-    pub error: String,
-}
-
-/// What a run over the tables a tag selects did: each table's record, and the failures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TaggedRun {
-    /// The tag, `key=value`.
-    pub tag: String,
-    /// The tables it selected, by name (not those whose tags could not be read: they are in
-    /// `failures`).
-    pub selected: Vec<String>,
-    /// The record of each table backed up, by table name.
-    pub records: Vec<RunRecord>,
-    /// The tables that could not be.
-    pub failures: Vec<TableFailure>,
-}
-
-/// A backup named in a run record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BackupRef {
-    /// The backup's name.
-    pub name: String,
-    /// The backup's ARN.
-    pub arn: String,
-}
-
-impl From<&Backup> for BackupRef {
-    fn from(b: &Backup) -> Self {
-        Self {
-            name: b.name.clone(),
-            arn: b.arn.clone(),
-        }
-    }
-}
-
-/// A backup whose deletion failed, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedDelete {
-    /// The backup's name.
-    pub name: String,
-    /// The backup's ARN.
-    pub arn: String,
-    /// The error, in one line.
-    pub error: String,
-}
-
-/// The retention a run applied, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PolicyRecord {
-    /// Newest owned backups kept.
-    pub max_backups: u32,
-    /// Age limit in days, if any.
-    pub max_age_days: Option<u32>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Backed up, and every deletion due was made (or deferred to the next run).
-    Ok,
-    /// Backed up, but some deletions failed.
-    Partial,
-    /// Backed up, but the backups could not be listed, so none were deleted.
-    Failed,
-}
-
-/// One invocation's identity and timing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    /// The Lambda request id.
-    pub request_id: String,
-    /// The wall-clock time the run starts (names the backup and the record).
-    pub now: OffsetDateTime,
-    /// When Lambda stops the invocation, if known: deletions that could not finish by then are
-    /// left for the next run.
-    pub deadline: Option<tokio::time::Instant>,
-}
-
-impl Invocation {
-    /// An invocation with no deadline.
-    pub fn new(request_id: &str, now: OffsetDateTime) -> Self {
-        Self {
-            request_id: request_id.to_owned(),
-            now,
-            deadline: None,
-        }
-    }
-
-    /// The same invocation, ending at `deadline`.
-    pub fn with_deadline(self, deadline: tokio::time::Instant) -> Self {
-        Self {
-            deadline: Some(deadline),
-            ..self
-        }
-    }
-}
-
-/// What one run did: the Lambda's result and the JSON written to the log bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunRecord {
-    /// How the run ended.
-    pub status: RunStatus,
-    /// The table backed up.
-    pub table: String,
-    /// The Lambda request id.
-    pub request_id: String,
-    /// When the run started (RFC 3339, UTC).
-    pub started_at: String,
-    /// How long the run took, in milliseconds.
-    pub duration_ms: u64,
-    /// The retention applied.
-    pub policy: PolicyRecord,
-    /// The backup this run made (or, with `reused_backup`, an earlier attempt of it made).
-    pub backup_created: BackupRef,
-    /// This invocation is a retry or a second delivery of one whose earlier attempt made
-    /// `backup_created`: no second backup was made.
-    pub reused_backup: bool,
-    /// How many backups the table has (all kinds this listing returned).
-    pub backups_listed: usize,
-    /// Owned backups kept, newest first.
-    pub kept: Vec<String>,
-    /// Owned backups deleted.
-    pub deleted: Vec<BackupRef>,
-    /// Owned backups due for deletion but still being made, or in use by a restore under way
-    /// (deleted by a later run).
-    pub still_creating: Vec<String>,
-    /// Owned backups due for deletion that this run had no time left for (the next run
-    /// deletes them).
-    pub deferred: Vec<String>,
-    /// Deletions that failed.
-    pub failures: Vec<FailedDelete>,
-    /// Backups left alone because this function did not make them.
-    pub not_owned: usize,
-    /// What this run did about this period's export to S3, when exports are on.
-    pub export: Option<ExportStep>,
-    /// What this run did about the previous period's export, when it was still under way.
-    pub previous_export: Option<ExportStep>,
-    /// Where this record was written (`s3://bucket/key`), if it was.
-    pub record_uri: Option<String>,
-    /// Why listing failed, if it did.
-    pub error: Option<String>,
-}
-
-impl From<&RunRecord> for RunEntry {
-    fn from(record: &RunRecord) -> Self {
-        let failures = (!record.failures.is_empty())
-            .then(|| format!("{} deletion(s) failed", record.failures.len()));
-        let export = record.export_steps().find_map(|step| match step {
-            ExportStep::Error { error } => Some(format!("export failed: {error}")),
-            ExportStep::Finished { export } if export.status == export::ExportState::Failed => {
-                Some(format!(
-                    "export of {} failed: {}",
-                    export.period,
-                    export.failure.as_deref().unwrap_or("no reason given")
-                ))
-            }
-            _ => None,
-        });
-        Self {
-            at: record.started_at.clone(),
-            request_id: record.request_id.clone(),
-            outcome: match record.status {
-                RunStatus::Ok => Outcome::Ok,
-                RunStatus::Partial => Outcome::Partial,
-                RunStatus::Failed => Outcome::Failed,
-            },
-            backup: Some(record.backup_created.name.clone()),
-            duration_ms: record.duration_ms,
-            error: record.error.clone().or(failures).or(export),
-        }
-    }
-}
-
-impl RunRecord {
-    /// The record of a run that has just made `created`, before anything else happened.
-    fn started(request: &BackupRequest, invocation: &Invocation, created: &Backup) -> Self {
-        Self {
-            status: RunStatus::Ok,
-            table: request.table.to_string(),
-            request_id: invocation.request_id.clone(),
-            started_at: invocation.now.format(&Rfc3339).unwrap_or_default(),
-            duration_ms: 0,
-            policy: PolicyRecord {
-                max_backups: request.policy.max_backups.get(),
-                max_age_days: request.policy.max_age_days.map(|d| d.get()),
-            },
-            backup_created: BackupRef::from(created),
-            reused_backup: false,
-            backups_listed: 0,
-            kept: Vec::new(),
-            deleted: Vec::new(),
-            still_creating: Vec::new(),
-            deferred: Vec::new(),
-            failures: Vec::new(),
-            not_owned: 0,
-            export: None,
-            previous_export: None,
-            record_uri: None,
-            error: None,
-        }
-    }
-
-    /// The export steps this run took: the previous period's (if checked), then this period's.
-    pub fn export_steps(&self) -> impl Iterator<Item = &ExportStep> {
-        self.previous_export.iter().chain(self.export.iter())
-    }
-
-    /// Records (and logs) what happened to one deletion.
-    fn note_deletion(&mut self, backup: &Backup, result: DeleteResult) {
-        match result {
-            DeleteResult::Deferred => {
-                info!(backup = %backup.name, "no time left to delete; the next run will");
-                self.deferred.push(backup.name.clone());
-            }
-            DeleteResult::InUse => {
-                info!(backup = %backup.name, "backup in use (being made or restored from); a later run deletes it");
-                self.still_creating.push(backup.name.clone());
-            }
-            DeleteResult::Deleted => {
-                info!(backup = %backup.name, arn = %backup.arn, "deleted backup");
-                self.deleted.push(BackupRef::from(backup));
-            }
-            DeleteResult::Failed(e) => {
-                warn!(backup = %backup.name, arn = %backup.arn, error = %e, "could not delete backup");
-                self.failures.push(FailedDelete {
-                    name: backup.name.clone(),
-                    arn: backup.arn.clone(),
-                    error: e.to_string(),
-                });
-            }
-        }
-    }
 }
 
 /// The function: its AWS clients and settings, built once at cold start.
@@ -406,10 +94,20 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         event: &Value,
         invocation: &Invocation,
     ) -> Result<RunRecord, RunError> {
-        let now = invocation.now;
-        let started = Instant::now();
         let request = BackupRequest::from_event(event, &self.settings.default_policy)
             .inspect_err(|e| error!(error = %e, "rejected event"))?;
+        self.run(&request, invocation).await
+    }
+
+    /// Backs up one table as `request` says, lists its backups, deletes what retention lets go
+    /// and records the run.
+    async fn run(
+        &self,
+        request: &BackupRequest,
+        invocation: &Invocation,
+    ) -> Result<RunRecord, RunError> {
+        let now = invocation.now;
+        let started = Instant::now();
         let table = &request.table;
 
         let earlier = self.backup_of_earlier_attempt(table, invocation).await;
@@ -445,9 +143,9 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         };
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
-        let mut record = RunRecord::started(&request, invocation, &created);
+        let mut record = RunRecord::started(request, invocation, &created);
         record.reused_backup = reused;
-        let decision = match self.list_and_decide(&request, created, now).await {
+        let decision = match self.list_and_decide(request, created, now).await {
             Ok((listed, decision)) => {
                 record.backups_listed = listed;
                 decision
@@ -480,95 +178,6 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         }
         self.finish(&mut record, started, now).await;
         Ok(record)
-    }
-
-    /// Backs up every table carrying `tag`, found now, up to [`TABLE_CONCURRENCY`] at once and
-    /// within DynamoDB's per-account rates (the pacers); each table gets its own run record and
-    /// ledger line, and one table's failure does not stop the others. A table whose turn comes
-    /// too close to the deadline is left for the next run (a failure, so it shows). The
-    /// event's other fields (`MaxBackups`, `MaxAgeDays`) apply to every table.
-    pub async fn handle_tagged(
-        &self,
-        tag: &crate::select::TableTag,
-        event: &Value,
-        invocation: &Invocation,
-    ) -> Result<TaggedRun, RunError> {
-        let discover = |source| RunError::Discover {
-            tag: tag.to_string(),
-            source,
-        };
-        let found = crate::select::tagged_tables(&self.store, tag, &self.pacers.tags)
-            .await
-            .map_err(discover)?;
-        let tables = found.tables;
-        for (table, e) in &found.unreadable {
-            warn!(table = %table, error = %e, "could not read the table's tags; it is left out of this run");
-        }
-        info!(tag = %tag, tables = tables.len(), unreadable = found.unreadable.len(), "tables selected by tag");
-        let runs: Vec<(String, Result<RunRecord, RunError>)> = stream::iter(&tables)
-            .map(|table| async move {
-                let name = table.to_string();
-                let late = invocation
-                    .deadline
-                    .is_some_and(|d| tokio::time::Instant::now() + DEADLINE_MARGIN * 2 > d);
-                if late {
-                    let error = RunError::CreateBackup {
-                        table: name.clone(),
-                        source: AwsError::malformed(
-                            "CreateBackup",
-                            name.as_str(),
-                            "no time left in this invocation; the next run backs it up",
-                        ),
-                    };
-                    return (name, Err(error));
-                }
-                let mut one = event.clone();
-                if let Some(fields) = one.as_object_mut() {
-                    fields.remove("TableTag");
-                    fields.insert("TableName".to_owned(), Value::from(name.clone()));
-                }
-                (name, self.handle(&one, invocation).await)
-            })
-            .buffer_unordered(TABLE_CONCURRENCY)
-            .collect()
-            .await;
-        let mut result = TaggedRun {
-            tag: tag.to_string(),
-            selected: tables.iter().map(ToString::to_string).collect(),
-            records: Vec::new(),
-            failures: found
-                .unreadable
-                .into_iter()
-                .map(|(table, e)| TableFailure {
-                    table: table.to_string(),
-                    error_type: e
-                        .code
-                        .clone()
-                        .unwrap_or_else(|| format!("{}Failed", e.operation)),
-                    error: format!("could not read its tags, so it was not backed up: {e}"),
-                })
-                .collect(),
-        };
-        for (table, run) in runs {
-            match run {
-                Ok(record) => result.records.push(record),
-                Err(e) => result.failures.push(TableFailure {
-                    table,
-                    error_type: e.error_type(),
-                    error: match &e {
-                        RunError::CreateBackup { source, .. }
-                            if source.is("AccessDeniedException") =>
-                        {
-                            format!("{e}; {ABAC_HINT}")
-                        }
-                        _ => e.to_string(),
-                    },
-                }),
-            }
-        }
-        result.records.sort_by(|a, b| a.table.cmp(&b.table));
-        result.failures.sort_by(|a, b| a.table.cmp(&b.table));
-        Ok(result)
     }
 
     /// The backup an earlier attempt of this very invocation made, if its ledger line says one
@@ -793,7 +402,8 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
             let key = crate::record::key(&record.table, now, &record.request_id);
             let uri = format!("s3://{bucket}/{key}");
             record.record_uri = Some(uri.clone());
-            let body = serde_json::to_vec_pretty(&*record).unwrap_or_default();
+            let body = serde_json::to_vec_pretty(&*record)
+                .expect("a run record is strings, numbers and lists");
             match self.records.put_record(bucket, &key, body).await {
                 Ok(()) => info!(record = %uri, "wrote run record"),
                 Err(e) => {
@@ -819,335 +429,16 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{HashMap, HashSet};
-    use std::num::NonZeroU32;
-    use std::sync::Mutex;
-
     use serde_json::json;
     use time::macros::datetime;
 
-    use crate::naming::TableName;
-    use crate::retention::{BackupKind, BackupState, RetentionPolicy};
-
-    const NOW: OffsetDateTime = datetime!(2026-11-25 07:05:32 UTC);
-
-    /// An in-memory table's backups, with switches to make calls fail.
-    #[derive(Default)]
-    struct FakeStore {
-        backups: Mutex<Vec<Backup>>,
-        fail_create: bool,
-        fail_list: bool,
-        hide_new_from_list: bool,
-        fail_delete: HashSet<String>,
-        /// Deleted by an earlier attempt whose answer was lost: DeleteBackup says not found.
-        already_gone: HashSet<String>,
-        /// CreateBackup answers ContinuousBackupsUnavailableException this many more times.
-        not_yet: Mutex<u32>,
-        /// DeleteBackup of these answers BackupInUseException (a drill restores from them).
-        in_use: HashSet<String>,
-        /// DeleteBackup of these never answers (a call the SDK keeps retrying).
-        hang_delete: HashSet<String>,
-        calls: Mutex<Vec<String>>,
-        /// Every ExportTableToPointInTime asked for.
-        exports: Mutex<Vec<crate::export::ExportRequest>>,
-        /// What DescribeExport says (in progress when unset).
-        export_state: Mutex<Option<crate::export::ExportState>>,
-        /// ExportTableToPointInTime answers PointInTimeRecoveryUnavailableException.
-        fail_export: bool,
-        /// The account's tables and their tags.
-        tables: Vec<(String, Vec<(String, String)>)>,
-        /// CreateBackup of these tables fails.
-        fail_tables: HashSet<String>,
-        /// ListBackups pages hold at most this many (all on one page when unset).
-        page_size: Option<usize>,
-        /// ListTagsOfResource of these tables fails.
-        unreadable_tags: HashSet<String>,
-        /// CreateBackup of these tables is denied (AccessDeniedException).
-        denied_tables: HashSet<String>,
-        /// When each ListTagsOfResource was made.
-        tag_calls: Mutex<Vec<tokio::time::Instant>>,
-    }
-
-    impl FakeStore {
-        fn with(backups: Vec<Backup>) -> Self {
-            Self {
-                backups: Mutex::new(backups),
-                ..Self::default()
-            }
-        }
-        fn names(&self) -> Vec<String> {
-            let mut names: Vec<String> = self
-                .backups
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|b| b.name.clone())
-                .collect();
-            names.sort();
-            names
-        }
-        fn calls(&self) -> Vec<String> {
-            self.calls.lock().unwrap().clone()
-        }
-    }
-
-    fn aws_error(operation: &'static str, code: &str) -> AwsError {
-        AwsError {
-            operation,
-            target: "Movies".to_owned(),
-            code: Some(code.to_owned()),
-            detail: format!("{code}: injected"),
-        }
-    }
-
-    impl BackupStore for FakeStore {
-        async fn create_backup<F>(
-            &self,
-            table: &TableName,
-            name: &str,
-            _: impl Fn() -> F + Send + Sync,
-        ) -> Result<Backup, AwsError>
-        where
-            F: Future<Output = ()> + Send,
-        {
-            self.calls.lock().unwrap().push(format!("create {name}"));
-            if self.fail_create || self.fail_tables.contains(table.as_str()) {
-                return Err(aws_error("CreateBackup", "TableNotFoundException"));
-            }
-            if self.denied_tables.contains(table.as_str()) {
-                return Err(aws_error("CreateBackup", "AccessDeniedException"));
-            }
-            {
-                let mut not_yet = self.not_yet.lock().unwrap();
-                if *not_yet > 0 {
-                    *not_yet -= 1;
-                    return Err(aws_error(
-                        "CreateBackup",
-                        "ContinuousBackupsUnavailableException",
-                    ));
-                }
-            }
-            let backup = Backup {
-                arn: format!("arn:aws:dynamodb:us-east-1:1:table/{table}/backup/{name}"),
-                name: name.to_owned(),
-                created: NOW,
-                state: BackupState::Creating,
-                kind: BackupKind::User,
-            };
-            if !self.hide_new_from_list {
-                self.backups.lock().unwrap().push(backup.clone());
-            }
-            Ok(backup)
-        }
-        async fn list_backups_page(
-            &self,
-            _: &TableName,
-            start: Option<&str>,
-        ) -> Result<crate::store::BackupPage, AwsError> {
-            self.calls.lock().unwrap().push("list".to_owned());
-            if self.fail_list {
-                return Err(aws_error("ListBackups", "InternalServerError"));
-            }
-            let all = self.backups.lock().unwrap().clone();
-            let from = start.map_or(0, |arn| {
-                all.iter()
-                    .position(|b| b.arn == arn)
-                    .map_or(all.len(), |i| i + 1)
-            });
-            let size = self.page_size.unwrap_or(usize::MAX);
-            let backups: Vec<Backup> = all.iter().skip(from).take(size).cloned().collect();
-            let next = (from + backups.len() < all.len())
-                .then(|| backups.last().map(|b| b.arn.clone()))
-                .flatten();
-            Ok(crate::store::BackupPage { backups, next })
-        }
-        async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {
-            self.calls.lock().unwrap().push(format!("delete {arn}"));
-            if self.hang_delete.contains(arn) {
-                std::future::pending::<()>().await;
-            }
-            if self.in_use.contains(arn) {
-                return Err(aws_error("DeleteBackup", "BackupInUseException"));
-            }
-            if self.fail_delete.contains(arn) {
-                return Err(aws_error("DeleteBackup", "LimitExceededException"));
-            }
-            if self.already_gone.contains(arn) {
-                self.backups.lock().unwrap().retain(|b| b.arn != arn);
-                return Err(aws_error("DeleteBackup", "BackupNotFoundException"));
-            }
-            self.backups.lock().unwrap().retain(|b| b.arn != arn);
-            Ok(())
-        }
-        async fn list_tables(&self) -> Result<Vec<TableName>, AwsError> {
-            Ok(self
-                .tables
-                .iter()
-                .map(|(n, _)| TableName::parse(n).unwrap())
-                .collect())
-        }
-        async fn table_arn(&self, table: &TableName) -> Result<String, AwsError> {
-            Ok(format!("arn:aws:dynamodb:us-east-1:1:table/{table}"))
-        }
-        async fn table_tags(&self, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
-            self.tag_calls
-                .lock()
-                .unwrap()
-                .push(tokio::time::Instant::now());
-            let name = arn.rsplit('/').next().unwrap();
-            if self.unreadable_tags.contains(name) {
-                return Err(aws_error("ListTagsOfResource", "InternalServerError"));
-            }
-            Ok(self
-                .tables
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, tags)| tags.clone())
-                .unwrap_or_default())
-        }
-        async fn start_export(
-            &self,
-            request: &crate::export::ExportRequest,
-        ) -> Result<crate::export::ExportStatus, AwsError> {
-            if self.fail_export {
-                return Err(aws_error(
-                    "ExportTableToPointInTime",
-                    "PointInTimeRecoveryUnavailableException",
-                ));
-            }
-            let mut exports = self.exports.lock().unwrap();
-            exports.push(request.clone());
-            Ok(crate::export::ExportStatus {
-                arn: format!("{}/export/{}", request.table_arn, exports.len()),
-                state: crate::export::ExportState::InProgress,
-                ended: None,
-                item_count: None,
-                billed_size_bytes: None,
-                failure: None,
-            })
-        }
-        async fn describe_export(
-            &self,
-            arn: &str,
-        ) -> Result<crate::export::ExportStatus, AwsError> {
-            let state = self
-                .export_state
-                .lock()
-                .unwrap()
-                .unwrap_or(crate::export::ExportState::InProgress);
-            let ended = state != crate::export::ExportState::InProgress;
-            Ok(crate::export::ExportStatus {
-                arn: arn.to_owned(),
-                state,
-                ended: ended.then_some(NOW + time::Duration::minutes(20)),
-                item_count: ended.then_some(4609),
-                billed_size_bytes: ended.then_some(1_234_567),
-                failure: (state == crate::export::ExportState::Failed)
-                    .then(|| "S3NoSuchBucket: The specified bucket does not exist".to_owned()),
-            })
-        }
-    }
-
-    /// Run records as written (bucket, key, JSON), and the ledgers apart, by key.
-    #[derive(Default)]
-    struct FakeRecords(
-        Mutex<Vec<(String, String, Value)>>,
-        Mutex<HashMap<String, Vec<u8>>>,
-    );
-
-    impl FakeRecords {
-        fn ledger(&self, key: &str) -> Option<crate::ledger::DayLedger> {
-            let ledgers = self.1.lock().unwrap();
-            ledgers.get(key).map(|b| serde_json::from_slice(b).unwrap())
-        }
-    }
-
-    impl RecordSink for FakeRecords {
-        async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
-            let json = serde_json::from_slice(&body).expect("records are JSON");
-            self.1.lock().unwrap().insert(key.to_owned(), body);
-            self.0
-                .lock()
-                .unwrap()
-                .push((bucket.to_owned(), key.to_owned(), json));
-            Ok(())
-        }
-
-        async fn read_record(
-            &self,
-            _: &str,
-            key: &str,
-        ) -> Result<Option<crate::store::Stored>, AwsError> {
-            Ok(self
-                .1
-                .lock()
-                .unwrap()
-                .get(key)
-                .map(|body| crate::store::Stored {
-                    body: body.clone(),
-                    etag: body.len().to_string(),
-                }))
-        }
-
-        async fn put_record_if(
-            &self,
-            _: &str,
-            key: &str,
-            body: Vec<u8>,
-            _: crate::store::WriteIf<'_>,
-        ) -> Result<bool, AwsError> {
-            self.1.lock().unwrap().insert(key.to_owned(), body);
-            Ok(true)
-        }
-    }
-
-    fn prod() -> crate::naming::StackName {
-        crate::naming::StackName::parse("prod").unwrap()
-    }
-
-    fn ours(hours_ago: i64) -> Backup {
-        let created = NOW - time::Duration::hours(hours_ago);
-        let name = TableName::parse("Movies")
-            .unwrap()
-            .backup_name(&prod(), created);
-        Backup {
-            arn: format!("arn:Movies/backup/{name}"),
-            name,
-            created,
-            state: BackupState::Available,
-            kind: BackupKind::User,
-        }
-    }
-
-    fn manual() -> Backup {
-        Backup {
-            name: "Movies-manual".to_owned(),
-            arn: "arn:Movies/backup/manual".to_owned(),
-            ..ours(1000)
-        }
-    }
-
-    fn settings(bucket: Option<&str>) -> Settings {
-        Settings {
-            ownership: crate::ownership::Ownership::new(prod()),
-            default_policy: RetentionPolicy {
-                max_backups: NonZeroU32::new(3).unwrap(),
-                max_age_days: None,
-            },
-            log_bucket: bucket.map(str::to_owned),
-            drill: None,
-            export: None,
-        }
-    }
-
-    fn tutorial_event() -> Value {
-        json!({"TableName": "Movies"})
-    }
+    use crate::fake::{MemoryBucket, MemoryStore, NOW};
+    use fixtures::{ledger, manual, ours, settings, tutorial_event};
 
     #[tokio::test(start_paused = true)]
     async fn keeps_three_of_ours_and_the_manual_one() {
-        let store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4), manual()]);
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4), manual()]);
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("req-1", NOW))
             .await
@@ -1181,7 +472,7 @@ mod tests {
         expected.sort();
         assert_eq!(function.store.names(), expected);
 
-        let records = function.records.0.lock().unwrap();
+        let records = function.records.run_records();
         assert_eq!(records.len(), 1);
         let (bucket, key, json) = &records[0];
         assert_eq!(bucket, "logs");
@@ -1191,10 +482,7 @@ mod tests {
             json["record_uri"],
             "s3://logs/runs/Movies/2026/11/25/070532-req-1.json"
         );
-        let ledger = function
-            .records
-            .ledger("runs/Movies/daily/2026-11-25.json")
-            .unwrap();
+        let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-25.json").unwrap();
         let run = &ledger.runs[..];
         assert_eq!(run.len(), 1, "one line per run in the day's ledger");
         assert_eq!(
@@ -1207,9 +495,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_backup_already_gone_counts_as_deleted() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.already_gone.insert(ours(3).arn);
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1223,9 +511,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_delete_is_reported_and_the_others_still_happen() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4), ours(5)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4), ours(5)]);
         store.fail_delete.insert(ours(3).arn);
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1239,7 +527,7 @@ mod tests {
         assert!(function.store.names().contains(&ours(3).name));
         assert!(!function.store.names().contains(&ours(5).name));
         assert!(
-            function.records.0.lock().unwrap().is_empty(),
+            function.records.run_records().is_empty(),
             "no bucket, no record"
         );
     }
@@ -1247,11 +535,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn every_page_of_listbackups_is_paced_to_five_per_second() {
         let old: Vec<Backup> = (1..=9).map(ours).collect();
-        let store = FakeStore {
+        let store = MemoryStore {
             page_size: Some(2),
-            ..FakeStore::with(old)
+            ..MemoryStore::with(old)
         };
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
@@ -1278,8 +566,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deletes_are_paced_to_ten_per_second() {
         let old: Vec<Backup> = (1..=25).map(ours).collect();
-        let function =
-            BackupFunction::new(FakeStore::with(old), FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(
+            MemoryStore::with(old),
+            MemoryBucket::default(),
+            settings(None),
+        );
         let started = tokio::time::Instant::now();
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
@@ -1298,8 +589,8 @@ mod tests {
     async fn deletions_that_would_outlive_the_invocation_are_left_for_the_next_run() {
         let old: Vec<Backup> = (1..=25).map(ours).collect();
         let function = BackupFunction::new(
-            FakeStore::with(old),
-            FakeRecords::default(),
+            MemoryStore::with(old),
+            MemoryBucket::default(),
             settings(Some("logs")),
         );
         // 4.05 s left: deletions may start until 1.05 s from now: one per 110 ms, slots 0..=9.
@@ -1319,7 +610,7 @@ mod tests {
         );
         assert_eq!(function.store.names().len(), 3 + 13);
         assert_eq!(
-            function.records.0.lock().unwrap().len(),
+            function.records.run_records().len(),
             1,
             "the record is still written"
         );
@@ -1327,9 +618,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_backup_in_use_by_a_restore_is_left_for_a_later_run_not_failed() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.in_use.insert(ours(3).arn);
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1342,9 +633,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_tables_backup_waits_until_backups_are_enabled() {
-        let store = FakeStore::with(vec![ours(1)]);
+        let store = MemoryStore::with(vec![ours(1)]);
         *store.not_yet.lock().unwrap() = 2;
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(60);
         let record = function
@@ -1371,9 +662,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn backups_that_never_enable_fail_the_run_before_the_deadline() {
-        let store = FakeStore::default();
+        let store = MemoryStore::default();
         *store.not_yet.lock().unwrap() = u32::MAX;
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(20);
         let err = function
@@ -1393,9 +684,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_deletion_that_never_answers_is_left_for_the_next_run() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.hang_delete.insert(ours(3).arn);
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let record = function
             .handle(
@@ -1408,7 +699,7 @@ mod tests {
         assert_eq!(record.deleted.len(), 1);
         assert!(tokio::time::Instant::now() <= deadline - CALL_MARGIN);
         assert_eq!(
-            function.records.0.lock().unwrap().len(),
+            function.records.run_records().len(),
             1,
             "the record is written"
         );
@@ -1416,9 +707,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_new_backup_counts_even_if_not_listed_yet() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3)]);
         store.hide_new_from_list = true;
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1430,9 +721,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_backup_fails_the_run_and_changes_nothing() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.fail_create = true;
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
         let err = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1447,10 +738,8 @@ mod tests {
             function.store.calls(),
             vec!["create Movies-prod-20261125070532"]
         );
-        assert!(function.records.0.lock().unwrap().is_empty());
-        let ledger = function
-            .records
-            .ledger("runs/Movies/daily/2026-11-25.json")
+        assert!(function.records.run_records().is_empty());
+        let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-25.json")
             .expect("the failed run is in the day's ledger");
         assert_eq!(ledger.runs.len(), 1);
         assert_eq!(ledger.runs[0].outcome, Outcome::Failed);
@@ -1466,9 +755,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_listing_fails_the_run_and_deletes_nothing() {
-        let mut store = FakeStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
+        let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.fail_list = true;
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
+        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
         let err = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -1481,12 +770,9 @@ mod tests {
                 .iter()
                 .all(|c| !c.starts_with("delete"))
         );
-        let records = function.records.0.lock().unwrap();
+        let records = function.records.run_records();
         assert_eq!(records[0].2["status"], "failed");
-        let ledger = function
-            .records
-            .ledger("runs/Movies/daily/2026-11-25.json")
-            .unwrap();
+        let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-25.json").unwrap();
         assert_eq!(ledger.runs[0].outcome, Outcome::Failed);
         assert_eq!(
             ledger.runs[0].backup.as_deref(),
@@ -1498,8 +784,8 @@ mod tests {
     #[tokio::test]
     async fn a_bad_event_makes_no_call() {
         let function = BackupFunction::new(
-            FakeStore::default(),
-            FakeRecords::default(),
+            MemoryStore::default(),
+            MemoryBucket::default(),
             settings(Some("logs")),
         );
         for event in [
@@ -1514,7 +800,7 @@ mod tests {
             assert_eq!(err.error_type(), "InvalidEvent");
         }
         assert!(function.store.calls().is_empty());
-        assert!(function.records.0.lock().unwrap().is_empty());
+        assert!(function.records.run_records().is_empty());
     }
 
     /// Lambda retries a failed asynchronous invocation, and may deliver an event twice, with the
@@ -1522,8 +808,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_repeated_invocation_makes_no_second_backup() {
         let function = BackupFunction::new(
-            FakeStore::default(),
-            FakeRecords::default(),
+            MemoryStore::default(),
+            MemoryBucket::default(),
             settings(Some("logs")),
         );
         let first = function
@@ -1592,8 +878,8 @@ mod tests {
     async fn a_period_is_exported_once_and_its_outcome_recorded() {
         use crate::export::{ExportEvery, ExportState};
         let function = BackupFunction::new(
-            FakeStore::default(),
-            FakeRecords::default(),
+            MemoryStore::default(),
+            MemoryBucket::default(),
             with_exports(ExportEvery::Daily),
         );
         let run = |at: OffsetDateTime, id: &'static str| {
@@ -1624,8 +910,11 @@ mod tests {
             );
         }
         let key = "runs/Movies/exports/2026-11-25.json";
-        let recorded = |function: &BackupFunction<FakeStore, FakeRecords>| -> Value {
-            serde_json::from_slice(&function.records.1.lock().unwrap()[key]).unwrap()
+        let recorded = |function: &BackupFunction<MemoryStore, MemoryBucket>| -> Value {
+            function
+                .records
+                .json("logs", key)
+                .expect("the export record")
         };
         assert_eq!(recorded(&function)["status"], "IN_PROGRESS");
 
@@ -1692,8 +981,8 @@ mod tests {
     async fn an_export_running_over_the_period_end_does_not_hold_back_the_next() {
         use crate::export::{ExportEvery, ExportState};
         let function = BackupFunction::new(
-            FakeStore::default(),
-            FakeRecords::default(),
+            MemoryStore::default(),
+            MemoryBucket::default(),
             with_exports(ExportEvery::Daily),
         );
         let event = tutorial_event();
@@ -1752,10 +1041,7 @@ mod tests {
             "a failed export is reported"
         );
         assert_eq!(function.store.exports.lock().unwrap().len(), 3);
-        let ledger = function
-            .records
-            .ledger("runs/Movies/daily/2026-11-27.json")
-            .unwrap();
+        let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-27.json").unwrap();
         let line = ledger.runs.last().unwrap();
         assert_eq!(line.outcome, Outcome::Partial);
         assert!(
@@ -1800,13 +1086,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_export_that_cannot_start_makes_the_run_partial() {
-        let store = FakeStore {
+        let store = MemoryStore {
             fail_export: true,
-            ..FakeStore::default()
+            ..MemoryStore::default()
         };
         let function = BackupFunction::new(
             store,
-            FakeRecords::default(),
+            MemoryBucket::default(),
             with_exports(crate::export::ExportEvery::Weekly),
         );
         let record = function
@@ -1823,177 +1109,5 @@ mod tests {
             "{error}"
         );
         assert_eq!(function.store.names().len(), 1, "the backup stands");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_tag_selects_tables_and_one_failing_does_not_stop_the_others() {
-        let tagged = || vec![("backup".to_owned(), "daily".to_owned())];
-        let store = FakeStore {
-            tables: vec![
-                ("Orders".to_owned(), tagged()),
-                ("Movies".to_owned(), tagged()),
-                ("Scratch".to_owned(), vec![]),
-                (
-                    "Weekly".to_owned(),
-                    vec![("backup".to_owned(), "weekly".to_owned())],
-                ),
-                ("Broken".to_owned(), tagged()),
-            ],
-            fail_tables: HashSet::from(["Broken".to_owned()]),
-            ..FakeStore::default()
-        };
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(Some("logs")));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
-        let run = function
-            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
-            .await
-            .expect("the selection itself works");
-        assert_eq!(run.selected, ["Broken", "Movies", "Orders"]);
-        let backed_up: Vec<&str> = run.records.iter().map(|r| r.table.as_str()).collect();
-        assert_eq!(backed_up, ["Movies", "Orders"]);
-        assert!(
-            run.records.iter().all(|r| r.policy.max_backups == 2),
-            "the event's overrides apply"
-        );
-        assert_eq!(run.failures.len(), 1);
-        assert_eq!(run.failures[0].table, "Broken");
-        let calls = function.store.calls();
-        assert!(
-            !calls
-                .iter()
-                .any(|c| c.contains("Scratch") || c.contains("Weekly")),
-            "{calls:?}"
-        );
-        let records = function.records.0.lock().unwrap();
-        let keys: Vec<&str> = records.iter().map(|(_, k, _)| k.as_str()).collect();
-        assert!(
-            keys.contains(&"runs/Movies/2026/11/25/070532-r.json"),
-            "{keys:?}"
-        );
-        assert!(
-            keys.contains(&"runs/Orders/2026/11/25/070532-r.json"),
-            "{keys:?}"
-        );
-    }
-
-    /// ListTagsOfResource: "You can call ListTagsOfResource up to 10 times per second, per
-    /// account" (API reference). Discovery keeps to it, and a table whose tags cannot be read is
-    /// that table's failure, not the whole run's.
-    #[tokio::test(start_paused = true)]
-    async fn discovery_paces_tag_reads_and_an_unreadable_table_fails_alone() {
-        let tagged = || vec![("backup".to_owned(), "daily".to_owned())];
-        let mut tables: Vec<(String, Vec<(String, String)>)> =
-            (0..12).map(|i| (format!("T{i:02}"), tagged())).collect();
-        tables.push(("Hidden".to_owned(), tagged()));
-        let store = FakeStore {
-            tables,
-            unreadable_tags: HashSet::from(["Hidden".to_owned()]),
-            ..FakeStore::default()
-        };
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
-        let run = function
-            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
-            .await
-            .expect("discovery itself works");
-        assert_eq!(run.records.len(), 12, "every readable table is backed up");
-        assert_eq!(run.failures.len(), 1);
-        assert_eq!(run.failures[0].table, "Hidden");
-        assert!(
-            run.failures[0].error.contains("could not read its tags"),
-            "{:?}",
-            run.failures[0]
-        );
-        let calls = function.store.tag_calls.lock().unwrap().clone();
-        assert_eq!(calls.len(), 13);
-        let closest = calls
-            .windows(2)
-            .map(|w| w[1].saturating_duration_since(w[0]))
-            .min()
-            .unwrap();
-        assert!(
-            closest >= Duration::from_millis(100),
-            "tag reads {closest:?} apart: over 10 a second"
-        );
-    }
-
-    /// A tagged table whose backup is denied: most likely the account has no ABAC for DynamoDB,
-    /// so the role's tag condition matches nothing. The failure says so, and what to do.
-    #[tokio::test(start_paused = true)]
-    async fn a_denied_tagged_table_names_abac_and_the_way_out() {
-        let tagged = vec![("backup".to_owned(), "daily".to_owned())];
-        let store = FakeStore {
-            tables: vec![("Orders".to_owned(), tagged)],
-            denied_tables: HashSet::from(["Orders".to_owned()]),
-            ..FakeStore::default()
-        };
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
-        let run = function
-            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
-            .await
-            .unwrap();
-        let failure = &run.failures[0];
-        assert_eq!(failure.error_type, "AccessDeniedException");
-        assert!(
-            failure.error.contains("ABAC") && failure.error.contains("--no-tag-conditions"),
-            "{failure:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn deletions_of_many_tables_share_dynamodbs_ten_a_second() {
-        let tagged = vec![("backup".to_owned(), "daily".to_owned())];
-        // Two tables, six old backups each: 2 × (6 + 1 − 3) = 8 deletions in all.
-        let mut old = Vec::new();
-        for table in ["A-table", "B-table"] {
-            for hours in 1..=6 {
-                let created = NOW - time::Duration::hours(hours);
-                let name = TableName::parse(table)
-                    .unwrap()
-                    .backup_name(&prod(), created);
-                old.push(Backup {
-                    arn: format!("arn:{table}/backup/{name}"),
-                    name,
-                    created,
-                    state: BackupState::Available,
-                    kind: BackupKind::User,
-                });
-            }
-        }
-        let store = FakeStore {
-            tables: vec![
-                ("A-table".to_owned(), tagged.clone()),
-                ("B-table".to_owned(), tagged),
-            ],
-            ..FakeStore::with(old)
-        };
-        let function = BackupFunction::new(store, FakeRecords::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
-        let started = tokio::time::Instant::now();
-        let run = function
-            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
-            .await
-            .unwrap();
-        let deleted: usize = run.records.iter().map(|r| r.deleted.len()).sum();
-        assert_eq!(deleted, 8);
-        // Eight deletions one per 110 ms across both tables: the last starts 0.77 s in.
-        assert!(
-            started.elapsed() >= Duration::from_millis(770),
-            "{:?}",
-            started.elapsed()
-        );
     }
 }
