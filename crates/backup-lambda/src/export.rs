@@ -459,7 +459,7 @@ async fn save<R: RecordSink>(
     export: &ExportRecord,
 ) -> Result<(), AwsError> {
     let key = record::export_key(&export.table, &export.period);
-    let body = serde_json::to_vec_pretty(export).unwrap_or_default();
+    let body = serde_json::to_vec_pretty(export).expect("an export record is strings and numbers");
     records.put_record(log_bucket, &key, body).await
 }
 

@@ -212,7 +212,7 @@ pub async fn append(
             },
         };
         ledger.push(entry.clone());
-        let body = serde_json::to_vec(&ledger).unwrap_or_default();
+        let body = serde_json::to_vec(&ledger).expect("a ledger is strings, numbers and lists");
         let when = etag.as_deref().map_or(WriteIf::Absent, WriteIf::Unchanged);
         if sink.put_record_if(bucket, &key, body, when).await? {
             return Ok(());

@@ -30,16 +30,18 @@ pub fn bundle(
     for zip in zips {
         let (arch, package) = artifact::load_any_arch(&zip)?;
         if let Some((_, first, _)) = packages.iter().find(|(a, _, _)| *a == arch) {
-            return Err(CommandError::Bundle(format!(
-                "{} and {} are both built for {arch}; pass one zip per architecture",
-                first.display(),
-                zip.display()
-            )));
+            return Err(CommandError::BundleSameArch {
+                first: first.clone(),
+                second: zip,
+                arch,
+            });
         }
         packages.push((arch, zip, package));
     }
-    let write_error =
-        |e: std::io::Error| CommandError::Bundle(format!("could not write {}: {e}", out.display()));
+    let write_error = |source: std::io::Error| CommandError::BundleWrite {
+        path: out.to_owned(),
+        source,
+    };
     let me = match installer {
         Some(path) => path.to_owned(),
         None => std::env::current_exe().map_err(write_error)?,

@@ -246,7 +246,7 @@ pub enum CommandError {
     ImportCannotMakeLsi(String),
     /// The built-in price table does not parse (a build-time mistake).
     #[error("the built-in price table is not valid: {0}")]
-    Prices(String),
+    Prices(serde_json::Error),
     /// No backup to drill.
     #[error(
         "table {0} has no AVAILABLE backup made by this stack to drill; run one first (`installer invoke --table {0}`)"
@@ -260,9 +260,30 @@ pub enum CommandError {
     /// `--since` is not a duration.
     #[error("invalid --since {0:?}: use a number and a unit, e.g. 30s, 15m, 1h or 2d")]
     Since(String),
-    /// `installer report`'s period, objectives or page path are invalid (nothing was called).
-    #[error("{0}")]
-    Period(String),
+    /// A `report` flag that should be a time is not (nothing was called).
+    #[error(
+        "{flag} {text:?} is not a time: use RFC 3339 (2026-11-01T00:00:00Z) or a day (2026-11-01)"
+    )]
+    NotATime {
+        /// The flag.
+        flag: &'static str,
+        /// What it was given.
+        text: String,
+    },
+    /// A `report` flag that should be a duration is not (nothing was called).
+    #[error("{flag} {text:?} is not a duration: use a number and a unit, e.g. 90m, 26h or 30d")]
+    NotADuration {
+        /// The flag.
+        flag: &'static str,
+        /// What it was given.
+        text: String,
+    },
+    /// `report --from` is not before `--to`.
+    #[error("the period is empty: --from must be before --to")]
+    EmptyPeriod,
+    /// `report --html`'s folder does not exist (nothing was called).
+    #[error("--html {0}: its folder does not exist; create it or choose another path")]
+    HtmlFolderMissing(std::path::PathBuf),
     /// The deployed schedule has no fixed interval to derive the default RPO from.
     #[error(
         "the schedule {0} has no fixed interval to derive an RPO from; pass --rpo, e.g. --rpo 26h"
@@ -276,9 +297,24 @@ pub enum CommandError {
         /// Why.
         source: std::io::Error,
     },
-    /// `bundle` could not write the installer.
-    #[error("{0}")]
-    Bundle(String),
+    /// `bundle` was given two zips of one architecture.
+    #[error("{first} and {second} are both built for {arch}; pass one zip per architecture")]
+    BundleSameArch {
+        /// The first zip.
+        first: std::path::PathBuf,
+        /// The second.
+        second: std::path::PathBuf,
+        /// Their architecture.
+        arch: crate::build::arch::Arch,
+    },
+    /// `bundle` could not read itself or write the installer.
+    #[error("could not write {path}: {source}")]
+    BundleWrite {
+        /// The installer it was writing.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -301,11 +337,18 @@ impl CommandError {
                 | CommandError::Target(_)
                 | CommandError::Time(_)
                 | CommandError::Since(_)
-                | CommandError::Period(_)
+                | CommandError::NotATime { .. }
+                | CommandError::NotADuration { .. }
+                | CommandError::EmptyPeriod
+                | CommandError::HtmlFolderMissing(_)
                 | CommandError::Connect(ConnectError::BadEndpoint(_))
         )
     }
 }
+
+/// Why a command's document always serializes: its types are strings, numbers, lists and maps
+/// with string keys (and JSON the function returned).
+const SERIALIZES: &str = "a summary is strings, numbers, lists and string-keyed maps";
 
 /// Runs `command` and prints its result on stdout as `output` says: the JSON document with
 /// `--output json`; in text, the function's result for `invoke` and the table for `report`
@@ -329,11 +372,12 @@ pub fn run(
     match (output, &summary) {
         (_, Summary::Logs | Summary::Printed) => {}
         (Output::Json, summary) => {
-            let _ = stdout::line(&serde_json::to_string(summary).unwrap_or_default());
+            let json = serde_json::to_string(summary).expect(SERIALIZES);
+            let _ = stdout::line(&json);
         }
         (Output::Text, Summary::Invoke(invoked)) => {
-            let _ =
-                stdout::line(&serde_json::to_string_pretty(&invoked.result).unwrap_or_default());
+            let json = serde_json::to_string_pretty(&invoked.result).expect(SERIALIZES);
+            let _ = stdout::line(&json);
         }
         (Output::Text, Summary::Report(report)) => {
             let _ = stdout::bytes(crate::compliance::text::render(report).as_bytes());
@@ -398,7 +442,8 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         }
         Command::Schema => {
             let schema = schemars::schema_for!(summary::Document);
-            let _ = stdout::line(&serde_json::to_string_pretty(&schema).unwrap_or_default());
+            let json = serde_json::to_string_pretty(&schema).expect(SERIALIZES);
+            let _ = stdout::line(&json);
             Ok(Summary::Printed)
         }
         Command::Completions { shell } => {

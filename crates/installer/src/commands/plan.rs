@@ -62,7 +62,7 @@ async fn estimate(
             bytes,
         });
     }
-    let prices = PriceTable::embedded().map_err(|e| CommandError::Prices(e.to_string()))?;
+    let prices = PriceTable::embedded().map_err(CommandError::Prices)?;
     let runs_per_month = config.schedule.runs_per_month().unwrap_or_else(|| {
         tracing::warn!(
             "the schedule {} has no fixed rate to count runs by; the function's cost assumes one run a day",

@@ -39,27 +39,30 @@ pub struct ReportArgs {
 }
 
 /// A moment from the command line: RFC 3339, or a day (`2026-11-01`, midnight UTC).
-fn moment(flag: &str, text: &str) -> Result<OffsetDateTime, CommandError> {
+fn moment(flag: &'static str, text: &str) -> Result<OffsetDateTime, CommandError> {
     OffsetDateTime::parse(text, &Rfc3339)
         .ok()
         .or_else(|| {
-            time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-                .ok()
-                .map(|d| d.midnight().assume_utc())
+            time::Date::parse(
+                text,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .ok()
+            .map(|d| d.midnight().assume_utc())
         })
-        .ok_or_else(|| {
-            CommandError::Period(format!(
-                "{flag} {text:?} is not a time: use RFC 3339 (2026-11-01T00:00:00Z) or a day (2026-11-01)"
-            ))
+        .ok_or_else(|| CommandError::NotATime {
+            flag,
+            text: text.to_owned(),
         })
 }
 
-fn duration(flag: &str, text: &str) -> Result<Duration, CommandError> {
-    parse_period(text).filter(|d| !d.is_zero()).ok_or_else(|| {
-        CommandError::Period(format!(
-            "{flag} {text:?} is not a duration: use a number and a unit, e.g. 90m, 26h or 30d"
-        ))
-    })
+fn duration(flag: &'static str, text: &str) -> Result<Duration, CommandError> {
+    parse_period(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| CommandError::NotADuration {
+            flag,
+            text: text.to_owned(),
+        })
 }
 
 /// The period, from the flags, checked before any request.
@@ -73,9 +76,7 @@ fn window(args: &ReportArgs, now: OffsetDateTime) -> Result<Window, CommandError
         None => to - duration("--since", &args.since)?,
     };
     if from >= to {
-        return Err(CommandError::Period(
-            "the period is empty: --from must be before --to".to_owned(),
-        ));
+        return Err(CommandError::EmptyPeriod);
     }
     Ok(Window { from, to })
 }
@@ -124,10 +125,7 @@ pub async fn report(
     if let Some(path) = &args.html {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         if dir.is_some_and(|d| !d.is_dir()) {
-            return Err(CommandError::Period(format!(
-                "--html {}: its folder does not exist; create it or choose another path",
-                path.display()
-            )));
+            return Err(CommandError::HtmlFolderMissing(path.clone()));
         }
     }
 

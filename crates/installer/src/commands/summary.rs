@@ -141,7 +141,8 @@ pub enum FailureKind {
 impl Failed {
     /// Prints the document on stdout.
     pub fn print(&self) {
-        let _ = crate::report::stdout::line(&serde_json::to_string(self).unwrap_or_default());
+        let json = serde_json::to_string(self).expect("an error document is strings");
+        let _ = crate::report::stdout::line(&json);
     }
 }
 

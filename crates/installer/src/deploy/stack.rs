@@ -328,3 +328,41 @@ pub async fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::plan::Kind;
+
+    fn created<R: Resource>() -> Step<Change<R::Field>> {
+        Step {
+            kind: R::KIND,
+            name: R::KIND.as_str().to_owned(),
+            action: Change::Create,
+        }
+    }
+
+    /// Every kind but `backups` (which only `down` has) is a step of the plan, in the order of
+    /// `Kind::ALL` (the schema's): a resource added to one and not the other fails here (the
+    /// checklist at the top of `resources/mod.rs`).
+    #[test]
+    fn the_plan_has_a_line_for_every_kind_in_its_order() {
+        let plan = StackPlan {
+            log_group: created::<LogGroup>(),
+            role: created::<Role>(),
+            bucket: created::<Bucket>(),
+            export_bucket: Some(created::<ExportBucket>()),
+            tables: vec![created::<Table>()],
+            function: created::<Function>(),
+            rules: vec![created::<Rule>()],
+            topic: Some(created::<Topic>()),
+            alarms: vec![created::<Alarm>()],
+        };
+        let kinds: Vec<Kind> = plan.lines().iter().map(|l| l.kind).collect();
+        let planned: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|k| *k != Kind::Backups)
+            .collect();
+        assert_eq!(kinds, planned);
+    }
+}

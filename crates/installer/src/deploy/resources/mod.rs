@@ -10,6 +10,8 @@
 //! 3. [`crate::deploy::desired::Desired`]: the field, built from the `StackConfig`;
 //! 4. [`crate::deploy::stack`]: the `Observed` field and its read in `observe`, the `StackPlan`
 //!    field and its line in `lines`, its step in `plan`, and its place in `apply`'s order;
+//!    (`stack::tests::the_plan_has_a_line_for_every_kind_in_its_order` fails until steps 2 and
+//!    4 agree);
 //! 5. [`crate::deploy::removal`]: its step in `removal_plan` and its arm in `delete`;
 //! 6. outside the code: the role's permissions (`policies/`, `deploy/policy.rs`) if the function
 //!    uses it, the README's resource table, a row per new AWS operation in
