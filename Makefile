@@ -1,6 +1,6 @@
 # Scheduled DynamoDB backups with retention: developer entry points.
 #   make demo   run the whole thing locally against the moto emulator (no AWS account)
-#   make test   everything CI checks: format, lints, unit, paging, moto, artifact and release tests
+#   make test   everything CI checks: format, lints, unit, paging, moto, artifact and standalone tests
 #   make check  the fast inner loop: format, lints and unit tests (no emulator)
 #   make build  the Lambda deployment zips (target/lambda/backup-lambda-arm64.zip, -x86_64.zip)
 #   make bench  the benchmarks against the tutorial's Python; rewrites BENCHMARKS.md (~30 min)
@@ -27,7 +27,7 @@ INSTALLER := target/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build zip-arm64 zip-x86_64 check test demo bench dist dist-host standalone clean
+.PHONY: help setup installer build zip-arm64 zip-x86_64 check lint test demo bench dist dist-host standalone clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# *//'
@@ -52,8 +52,9 @@ installer: setup
 	$(CARGO) test --locked --workspace --no-run
 
 # The two architectures' functions build at once, each with `installer build` in a target
-# directory of its own (so the two cargos do not wait on one lock): each build ends in a fat-LTO
-# link on one core, which leaves the other to the other build.
+# directory of its own (so the two cargos do not wait on one lock), as each ends in a fat-LTO
+# link on one core. (One cargo run with both targets would not do: it resolves features for the
+# two at once, so its builds are not the ones `installer build` asks for.)
 build: installer
 	$(MAKE) --no-print-directory -j2 zip-arm64 zip-x86_64
 
@@ -61,17 +62,20 @@ zip-arm64 zip-x86_64:
 	CARGO_TARGET_DIR=target/$@ $(INSTALLER) build --arch $(@:zip-%=%)
 
 # The fast inner loop: format, lints and the unit tests (no emulator, no zips).
-check:
+check: lint
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace --lib --bins
+
+# Lints, in a target directory of their own: `make test` runs them beside the zip builds, whose
+# single-threaded LTO links leave a core free, and a cargo in target/ would make them wait.
+lint:
+	CARGO_TARGET_DIR=target/clippy $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 # Each phase prints its duration (`phase NAME: N s`, scripts/timed).
 test: setup
 	scripts/timed fmt $(CARGO) fmt --all --check
-	scripts/timed clippy $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	scripts/timed test-build $(MAKE) --no-print-directory installer
-	scripts/timed zips $(MAKE) --no-print-directory build
+	scripts/timed lint-and-zips $(MAKE) --no-print-directory -j3 lint zip-arm64 zip-x86_64
 	INSTALLER_DIST=$(CURDIR)/$(STANDALONE) BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
 	  BACKUP_LAMBDA_ZIP_X86_64=$(CURDIR)/$(ZIP_X86_64) \
 	  scripts/timed tests scripts/with-moto scripts/test-all
