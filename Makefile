@@ -23,7 +23,16 @@ BENCH_STAMP := $(VENV)/.bench-$(shell echo '$(BENCH_PINS)' | sha1sum | cut -c1-1
 ZIP_ARM64 := target/lambda/backup-lambda-arm64.zip
 ZIP_X86_64 := target/lambda/backup-lambda-x86_64.zip
 CARGO := cargo
-INSTALLER := target/debug/installer
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' crates/installer/Cargo.toml | head -n 1)
+DIST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+DIST_GLIBC := 2.28
+HOST_TARGET := $(shell rustc -vV | sed -n "s/^host: //p")
+# The tests, the installer `build` and `demo` run, and the one the standalone test ships are one
+# build: this machine's target as `make dist` ships it (the zig linker, glibc 2.28 at most), in
+# the debug profile. Every integration test thus runs the installer as it ships, but for the
+# release profile's optimisation and stripped symbols.
+TEST_TARGET := $(HOST_TARGET).$(DIST_GLIBC)
+INSTALLER := target/$(HOST_TARGET)/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -47,9 +56,10 @@ $(BENCH_STAMP): $(VENV_STAMP)
 	touch $@
 
 # The installer is always built the way the tests build it (workspace features, dev
-# dependencies included), so that test, build and demo share one build of every crate.
+# dependencies included, TEST_TARGET), so that test, build and demo share one build of every
+# crate.
 installer: setup
-	$(CARGO) test --locked --workspace --no-run
+	cargo-zigbuild test --locked --workspace --no-run --target $(TEST_TARGET)
 
 # The two architectures' functions build at once, each with `installer build` in a target
 # directory of its own (so the two cargos do not wait on one lock), as each ends in a fat-LTO
@@ -66,19 +76,23 @@ check: lint
 	$(CARGO) fmt --all --check
 	$(CARGO) test --locked --workspace --lib --bins
 
-# Lints, in a target directory of their own: `make test` runs them beside the zip builds, whose
-# single-threaded LTO links leave a core free, and a cargo in target/ would make them wait.
 lint:
-	CARGO_TARGET_DIR=target/clippy $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+# The tests wait on the emulator far more than they compute: six at once, not one per core,
+# halve the phase on 2 cores.
+TEST_THREADS := 6
 
 # Each phase prints its duration (`phase NAME: N s`, scripts/timed).
 test: setup
 	scripts/timed fmt $(CARGO) fmt --all --check
+	scripts/timed clippy $(MAKE) --no-print-directory lint
 	scripts/timed test-build $(MAKE) --no-print-directory installer
-	scripts/timed lint-and-zips $(MAKE) --no-print-directory -j3 lint zip-arm64 zip-x86_64
+	scripts/timed zips $(MAKE) --no-print-directory standalone
 	INSTALLER_DIST=$(CURDIR)/$(STANDALONE) BACKUP_LAMBDA_ZIP_ARM64=$(CURDIR)/$(ZIP_ARM64) \
 	  BACKUP_LAMBDA_ZIP_X86_64=$(CURDIR)/$(ZIP_X86_64) \
-	  scripts/timed tests scripts/with-moto scripts/test-all
+	  scripts/timed tests scripts/with-moto \
+	  cargo-zigbuild test --locked --workspace --target $(TEST_TARGET) -- --test-threads $(TEST_THREADS)
 
 demo: build
 	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
@@ -89,11 +103,6 @@ bench: $(BENCH_STAMP)
 # Release installers for every target in DIST_TARGETS, linked against glibc DIST_GLIBC at most
 # (cargo zigbuild), each carrying the function's zips: arm64, which `up` deploys by default,
 # and x86_64.
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' crates/installer/Cargo.toml | head -n 1)
-DIST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
-DIST_GLIBC := 2.28
-HOST_TARGET := $(shell rustc -vV | sed -n "s/^host: //p")
-
 # The release installers build in a target directory of their own: a release build shares no
 # compiled crate with the others, and a cargo running elsewhere in target/ does not block it.
 DIST_BUILD := target/dist
@@ -116,19 +125,15 @@ dist-host: build
 	mkdir -p dist
 	$(INSTALLER) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out $(HOST_DIST) --installer $(call RELEASE_INSTALLER,$(HOST_TARGET))
 
-# What `make test`'s standalone test runs: this machine's installer as `make dist` ships it (the
-# same target, zig linker, glibc floor and bundled zips) in the debug profile. The release
-# profile adds only optimisation and stripped symbols, which the test does not look at, and
-# costs eight minutes of CI on 2 cores; `INSTALLER_DIST=$(HOST_DIST)` after `make dist-host`
-# runs the test on the release binary itself. scripts/test-all builds this beside the tests,
-# after `make build` (the zips and the installer that bundles them): no prerequisite here runs
-# cargo in target/, which the running tests hold.
-STANDALONE_BUILD := target/standalone
-STANDALONE := $(STANDALONE_BUILD)/installer-$(VERSION)-$(HOST_TARGET)
+# What the standalone test copies out of the checkout and runs: the test build's installer
+# (TEST_TARGET: as `make dist` ships it, in the debug profile) carrying both zips. The release
+# profile adds only optimisation and stripped symbols, which the test does not look at, and would
+# add eight minutes on 2 cores; `INSTALLER_DIST=$(HOST_DIST)` after `make dist-host` runs the test
+# on the release binary itself.
+STANDALONE := target/standalone/installer-$(VERSION)-$(HOST_TARGET)
 
-standalone: setup
-	CARGO_TARGET_DIR=$(STANDALONE_BUILD) $(CARGO) zigbuild --locked -p installer --target $(HOST_TARGET).$(DIST_GLIBC)
-	$(INSTALLER) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out $(STANDALONE) --installer $(STANDALONE_BUILD)/$(HOST_TARGET)/debug/installer
+standalone: build
+	$(INSTALLER) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out $(STANDALONE) --installer $(INSTALLER)
 
 clean:
 	rm -rf target/lambda $(VENV)

@@ -1,6 +1,6 @@
 //! The installer as one file, as `make dist` ships it for this machine (`INSTALLER_DIST`: in
-//! `make test`, `make standalone`'s debug build of it; or the release binary; else this build,
-//! bundled here), carrying the zips
+//! `make test`, the test build's installer, built for that target, bundled by `make standalone`;
+//! or the release binary; else this build, bundled here), carrying the zips
 //! `installer build` wrote for arm64 and x86_64. Copied to a directory outside the repository
 //! with no cargo, zig or `.venv` on `PATH`, it deploys (`up`, no `--zip`: arm64, then x86_64 with
 //! `--arch`), runs (`invoke`: the code it carries, then, once other code is deployed, the code
