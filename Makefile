@@ -133,6 +133,7 @@ dist-host: build
 STANDALONE := target/standalone/installer-$(VERSION)-$(HOST_TARGET)
 
 standalone: build
+	mkdir -p $(dir $(STANDALONE))
 	$(INSTALLER) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out $(STANDALONE) --installer $(INSTALLER)
 
 clean:
