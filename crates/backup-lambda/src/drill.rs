@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tracing::{info, warn};
 
 use crate::error::AwsError;
@@ -58,7 +57,9 @@ pub struct InProgress {
     /// Its ARN.
     pub backup_arn: String,
     /// When the restore was asked for (RFC 3339).
-    pub started_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub started_at: OffsetDateTime,
     /// The drill is over (recorded) and only its scratch table is left to delete.
     #[serde(default)]
     pub finished: bool,
@@ -103,9 +104,13 @@ pub struct DrillRecord {
     /// The scratch table.
     pub scratch: String,
     /// When the restore was asked for (RFC 3339).
-    pub started_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub started_at: OffsetDateTime,
     /// When the drill was judged (RFC 3339).
-    pub finished_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub finished_at: OffsetDateTime,
     /// Seconds from asking for the restore to seeing the table ACTIVE: the recovery time. Seen
     /// within the run that started it, this is to the second; seen by a later run, it is at
     /// most this (`recovery_upper_bound`).
@@ -199,11 +204,6 @@ fn stamp(at: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-/// `at` as RFC 3339.
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
 /// How many characters a drill's id (its stamp, `YYYYmmddHHMMSS`) has: the role may restore
 /// into, scan and delete `<table>-drill-` followed by exactly this many characters, so that a
 /// table of the user's such as `Orders-drill-archive` is never the role's to touch.
@@ -215,12 +215,9 @@ pub fn scratch_name(table: &TableName, id: &str) -> Option<TableName> {
     TableName::parse(&format!("{table}-drill-{id}")).ok()
 }
 
-/// Whether a drill is due at `now`, the last having finished at `last` (RFC 3339, if any).
-pub fn due(last: Option<&str>, every: Duration, now: OffsetDateTime) -> bool {
-    let Some(finished) = last.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) else {
-        return true;
-    };
-    now - finished >= every
+/// Whether a drill is due at `now`, the last having finished at `last` (if any).
+pub fn due(last: Option<OffsetDateTime>, every: Duration, now: OffsetDateTime) -> bool {
+    last.is_none_or(|finished| now - finished >= every)
 }
 
 impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
@@ -259,7 +256,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
         let Some(drill) = state else {
             let last: Option<DrillRecord> =
                 self.read(&record::drill_last_key(table.as_str())).await?;
-            let last = last.as_ref().map(|l| l.finished_at.as_str());
+            let last = last.as_ref().map(|l| l.finished_at);
             if !force && !due(last, self.settings.every, now) {
                 return Ok(DrillStep::Idle {
                     why: "not due yet".to_owned(),
@@ -303,7 +300,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
             scratch: scratch.to_string(),
             backup_name: backup.name,
             backup_arn: backup.arn,
-            started_at: rfc3339(now),
+            started_at: now,
             finished: false,
             counted: None,
         };
@@ -352,7 +349,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
                 why: "discarded an unreadable drill state".to_owned(),
             });
         };
-        let started = OffsetDateTime::parse(&drill.started_at, &Rfc3339).unwrap_or(now);
+        let started = drill.started_at;
         // Whether this call has seen the table not yet ACTIVE: then seeing it ACTIVE is exact.
         let mut watched = fresh;
         loop {
@@ -563,8 +560,8 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
             backup_name: drill.backup_name.clone(),
             backup_arn: drill.backup_arn.clone(),
             scratch: drill.scratch.clone(),
-            started_at: drill.started_at.clone(),
-            finished_at: rfc3339(OffsetDateTime::now_utc()),
+            started_at: drill.started_at,
+            finished_at: OffsetDateTime::now_utc(),
             recovery_seconds: elapsed,
             recovery_upper_bound: upper_bound,
             verdict: if reason.is_none() && verification.is_some() {
@@ -961,7 +958,7 @@ mod tests {
             scratch: format!("Movies-drill-{}", stamp(now)),
             backup_name: backup.name,
             backup_arn: backup.arn,
-            started_at: rfc3339(now),
+            started_at: now,
             finished: false,
             counted: None,
         };
@@ -1017,12 +1014,8 @@ mod tests {
         let now = datetime!(2026-11-29 12:00 UTC);
         let week = Duration::from_secs(7 * 86_400);
         assert!(due(None, week, now), "never drilled");
-        assert!(!due(Some("2026-11-25T12:00:00Z"), week, now));
-        assert!(due(Some("2026-11-22T12:00:00Z"), week, now));
-        assert!(
-            due(Some("not a time"), week, now),
-            "an unreadable time counts as none"
-        );
+        assert!(!due(Some(datetime!(2026-11-25 12:00 UTC)), week, now));
+        assert!(due(Some(datetime!(2026-11-22 12:00 UTC)), week, now));
     }
 
     #[test]

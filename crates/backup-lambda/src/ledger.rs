@@ -110,7 +110,7 @@ pub struct DrillEntry {
 impl From<&DrillRecord> for DrillEntry {
     fn from(d: &DrillRecord) -> Self {
         Self {
-            at: d.finished_at.clone(),
+            at: crate::record::rfc3339(d.finished_at),
             id: d.id.clone(),
             backup: d.backup_name.clone(),
             verdict: d.verdict,

@@ -4,6 +4,13 @@
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+/// `at` as RFC 3339 (`2026-11-25T07:05:32Z`), as every record and ledger writes a time: the one
+/// formatter, so that they all read back the same way.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .expect("a time of years 0 to 9999 at a whole-minute offset formats as RFC 3339")
+}
+
 /// The prefix of every run record: the bucket's lifecycle rule and the role's `s3:PutObject`
 /// permission cover exactly this.
 pub const PREFIX: &str = "runs/";

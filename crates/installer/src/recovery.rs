@@ -12,6 +12,7 @@ use backup_lambda::error::{AwsError, AwsResult};
 use backup_lambda::naming::TableName;
 use backup_lambda::store::BackupStore;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 /// Starts restoring `source` as it was at `at` into the new table `target`
 /// (RestoreTableToPointInTime; the source needs point-in-time recovery).
@@ -55,14 +56,19 @@ async fn pitr(
         }))
 }
 
-/// The window point-in-time recovery can restore `table` to, as Unix seconds (earliest,
-/// latest); `None` when it is off.
-pub async fn pitr_window(db: &Client, table: &TableName) -> Result<Option<(f64, f64)>, AwsError> {
+/// The window point-in-time recovery can restore `table` to (earliest, latest); `None` when it is
+/// off.
+pub async fn pitr_window(
+    db: &Client,
+    table: &TableName,
+) -> Result<Option<(OffsetDateTime, OffsetDateTime)>, AwsError> {
     let Some(p) = pitr(db, table).await? else {
         return Ok(None);
     };
-    let secs = |t: Option<&aws_sdk_dynamodb::primitives::DateTime>| t.map(|t| t.as_secs_f64());
-    Ok(secs(p.earliest_restorable_date_time()).zip(secs(p.latest_restorable_date_time())))
+    let time = |t: Option<&aws_sdk_dynamodb::primitives::DateTime>| {
+        t.and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok())
+    };
+    Ok(time(p.earliest_restorable_date_time()).zip(time(p.latest_restorable_date_time())))
 }
 
 /// How long [`enable_pitr`] keeps asking while DynamoDB says a new table's continuous backups

@@ -9,6 +9,7 @@ use backup_lambda::restore::{self, Choice};
 use backup_lambda::tables::{DynamoDbTables, TableState, Tables};
 
 use crate::recovery;
+use backup_lambda::record::rfc3339;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -298,19 +299,16 @@ async fn chosen(
     let source = &request.source;
     if let Some(at) = request.time {
         let window = recovery::pitr_window(&aws.dynamodb, source).await?;
-        let at_secs = at.unix_timestamp_nanos() as f64 / 1e9;
         return match window {
             None => Err(CommandError::NoPitr(source.to_string())),
-            Some((earliest, latest)) if at_secs < earliest || at_secs > latest => {
+            Some((earliest, latest)) if at < earliest || at > latest => {
                 Err(CommandError::OutsidePitr {
-                    time: at.format(&Rfc3339).unwrap_or_default(),
+                    time: rfc3339(at),
                     earliest: rfc3339(earliest),
                     latest: rfc3339(latest),
                 })
             }
-            Some(_) => Ok(RestoredFrom::PointInTime {
-                at: at.format(&Rfc3339).unwrap_or_default(),
-            }),
+            Some(_) => Ok(RestoredFrom::PointInTime { at: rfc3339(at) }),
         };
     }
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
@@ -330,14 +328,6 @@ async fn chosen(
         name: backup.name,
         arn: backup.arn,
     })
-}
-
-/// Unix seconds as RFC 3339.
-fn rfc3339(secs: f64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs as i64)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// Waits until `table` is ACTIVE, saying each status it passes through.

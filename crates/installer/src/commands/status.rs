@@ -5,6 +5,7 @@ use backup_lambda::drill::{DrillRecord, DrillSettings, InProgress};
 use backup_lambda::export::ExportRecord;
 use backup_lambda::naming::TableName;
 use backup_lambda::ownership::Ownership;
+use backup_lambda::record::rfc3339;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 
 use super::CommandError;
@@ -105,7 +106,7 @@ async fn print_drills(
                 ""
             },
             d.recovery_seconds,
-            d.finished_at,
+            rfc3339(d.finished_at),
             d.reason
                 .as_deref()
                 .map(|r| format!(" ({r})"))
@@ -116,7 +117,7 @@ async fn print_drills(
     if let Some(d) = &under_way {
         result!(
             "  drill of {table} under way since {}: {} from {}",
-            d.started_at,
+            rfc3339(d.started_at),
             d.scratch,
             d.backup_name
         );

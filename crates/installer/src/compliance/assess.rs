@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use backup_lambda::drill::Verdict;
 use backup_lambda::ledger::{DrillEntry, Outcome};
+use backup_lambda::record::rfc3339;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -195,11 +196,6 @@ pub fn human(seconds: u64) -> String {
 
 fn seconds(d: time::Duration) -> u64 {
     d.whole_seconds().max(0).unsigned_abs()
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Judges one table's history over `window` against `objectives`. `runs` and `drills` may
