@@ -20,7 +20,6 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tracing::{info, warn};
 
 use crate::error::AwsError;
@@ -219,11 +218,15 @@ pub struct ExportRecord {
     /// The key prefix written under.
     pub prefix: String,
     /// When the export was asked for (RFC 3339).
-    pub started_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub started_at: OffsetDateTime,
     /// Its state when last seen.
     pub status: ExportState,
     /// When it ended (RFC 3339), once it has.
-    pub finished_at: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub finished_at: Option<OffsetDateTime>,
     /// Seconds from asking to its end, once it has ended.
     pub duration_seconds: Option<u64>,
     /// Items exported, once known.
@@ -244,10 +247,9 @@ impl ExportRecord {
         self.failure.clone_from(&status.failure);
         if ended || (status.state != ExportState::InProgress && self.finished_at.is_none()) {
             let end = status.ended.unwrap_or(now);
-            self.finished_at = end.format(&Rfc3339).ok();
-            self.duration_seconds = OffsetDateTime::parse(&self.started_at, &Rfc3339)
-                .ok()
-                .map(|start| u64::try_from((end - start).whole_seconds()).unwrap_or(0));
+            self.finished_at = Some(end);
+            self.duration_seconds =
+                Some(u64::try_from((end - self.started_at).whole_seconds()).unwrap_or(0));
         }
         ended
     }
@@ -429,7 +431,7 @@ async fn start<S: BackupStore, R: RecordSink>(
         export_arn: status.arn.clone(),
         bucket: request.bucket,
         prefix: request.prefix,
-        started_at: now.format(&Rfc3339).unwrap_or_default(),
+        started_at: now,
         status: ExportState::InProgress,
         finished_at: None,
         duration_seconds: None,

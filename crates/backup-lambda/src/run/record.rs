@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tracing::{info, warn};
 
 use super::DeleteResult;
@@ -103,7 +102,8 @@ pub struct RunRecord {
     /// The Lambda request id.
     pub request_id: String,
     /// When the run started (RFC 3339, UTC).
-    pub started_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
     /// How long the run took, in milliseconds.
     pub duration_ms: u64,
     /// The retention applied.
@@ -155,7 +155,7 @@ impl From<&RunRecord> for RunEntry {
             _ => None,
         });
         Self {
-            at: record.started_at.clone(),
+            at: crate::record::rfc3339(record.started_at),
             request_id: record.request_id.clone(),
             outcome: match record.status {
                 RunStatus::Ok => Outcome::Ok,
@@ -180,7 +180,7 @@ impl RunRecord {
             status: RunStatus::Ok,
             table: request.table.to_string(),
             request_id: invocation.request_id.clone(),
-            started_at: invocation.now.format(&Rfc3339).unwrap_or_default(),
+            started_at: invocation.now,
             duration_ms: 0,
             policy: PolicyRecord {
                 max_backups: request.policy.max_backups.get(),

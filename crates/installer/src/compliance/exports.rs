@@ -7,7 +7,6 @@
 use backup_lambda::export::{ExportEvery, ExportRecord, ExportState};
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::assess::{Window, human};
 
@@ -38,10 +37,6 @@ pub struct ExportFigures {
     pub notes: Vec<String>,
 }
 
-fn parse(at: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(at, &Rfc3339).ok()
-}
-
 /// Judges `records` (any order; those of other periods are left out) over `window`; `None`
 /// when no export's period overlaps it.
 pub fn assess(window: Window, records: Vec<ExportRecord>) -> Option<ExportFigures> {
@@ -68,9 +63,12 @@ pub fn assess(window: Window, records: Vec<ExportRecord>) -> Option<ExportFigure
         .rev()
         .find(|e| e.2.status == ExportState::Completed)
         .map(|e| &e.2);
-    let newest_age = newest
-        .and_then(|r| parse(&r.started_at))
-        .map(|at| (window.to - at).whole_seconds().max(0).unsigned_abs());
+    let newest_age = newest.map(|r| {
+        (window.to - r.started_at)
+            .whole_seconds()
+            .max(0)
+            .unsigned_abs()
+    });
 
     // The cadence of the newest export; periods of another (before a change) are not judged.
     let every = exports.last().map_or(ExportEvery::Daily, |e| e.0);
@@ -154,7 +152,11 @@ mod tests {
             export_arn: format!("arn:aws:dynamodb:us-east-1:1:table/Movies/export/{period}"),
             bucket: "logs".to_owned(),
             prefix: format!("exports/Movies/{period}"),
-            started_at: started_at.to_owned(),
+            started_at: OffsetDateTime::parse(
+                started_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap(),
             status,
             finished_at: None,
             duration_seconds: None,

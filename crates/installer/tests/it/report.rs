@@ -67,6 +67,11 @@ fn ledgers(table: &str) -> Vec<DayLedger> {
 
 /// Daily exports by hand: Nov 2, 3 and 10 completed (the newest asked for at 03:05), Nov 5
 /// failed, Nov 4 and 6 to 9 missed; Oct 20 is outside the period.
+/// An RFC 3339 time.
+fn at(text: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
 fn export_records(table: &str) -> Vec<ExportRecord> {
     [
         ("2026-10-20", ExportState::Completed),
@@ -84,9 +89,9 @@ fn export_records(table: &str) -> Vec<ExportRecord> {
         ),
         bucket: "logs".to_owned(),
         prefix: format!("exports/{table}/{period}"),
-        started_at: format!("{period}T03:05:00Z"),
+        started_at: at(&format!("{period}T03:05:00Z")),
         status,
-        finished_at: Some(format!("{period}T03:15:00Z")),
+        finished_at: Some(at(&format!("{period}T03:15:00Z"))),
         duration_seconds: Some(600),
         item_count: (status == ExportState::Completed).then_some(30),
         billed_size_bytes: (status == ExportState::Completed).then_some(4_096),
