@@ -8,7 +8,16 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::aws::ConnectArgs;
 use crate::build::arch::Arch;
 use crate::commands::OnBadRecord;
-use crate::deploy::config::StackArgs;
+use crate::deploy::config::{StackArgs, StackRef};
+
+/// Which JSON Schema `installer schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaOf {
+    /// The documents `--output json` prints.
+    Output,
+    /// The settings file, installer.toml.
+    Settings,
+}
 
 /// What goes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,8 +72,11 @@ pub enum Command {
         bootstrap: Option<PathBuf>,
     },
     /// Show what `up` would create, update or leave, without changing anything.
+    ///
+    /// The settings are the deployed stack's, changed by the flags given (each changes only
+    /// its own setting); the changes show first (`keep: 3 → 7`), then each resource's line.
     #[command(
-        after_help = "Examples:\n  installer plan\n  installer plan --keep 7 --schedule 'rate(12 hours)'"
+        after_help = "Examples:\n  installer plan                       # the deployed stack as it is: no changes\n  installer plan --keep 7              # keep: 3 → 7, and what that changes\n  installer plan --reset --table Music # from the defaults, not the deployed settings"
     )]
     Plan {
         /// The stack's settings.
@@ -80,8 +92,11 @@ pub enum Command {
         detailed_exitcode: bool,
     },
     /// Create or update the whole stack; a second run with the same settings changes nothing.
+    ///
+    /// A flag changes only its own setting: the rest are the deployed stack's (recorded with it
+    /// by the last `up`), or the defaults for a new stack or with --reset.
     #[command(
-        after_help = "Examples:\n  installer up\n  installer up --schedule 'rate(1 minute)'      # the tutorial's cadence\n  installer up --table Movies --table Music --keep 7\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer up   # a local emulator"
+        after_help = "Examples:\n  installer up\n  installer up --schedule 'rate(1 minute)'      # the tutorial's cadence\n  installer up --table Movies --table Music --keep 7\n  installer up --stack prod --keep 5           # later: only the retention changes\n  installer up --stack prod --add-table Orders --alerts off\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer up   # a local emulator"
     )]
     Up {
         /// The stack's settings.
@@ -103,16 +118,17 @@ pub enum Command {
     },
     /// Show what exists, whether it matches, each table's backups and its run records.
     ///
-    /// Exit status: 0 when every resource is as these settings want it, 3 when one is missing,
-    /// differs or is in the way (the stack drifted, or was deployed with other settings), 1 when
-    /// the stack could not be read.
+    /// The settings are the ones the stack was deployed with, so what differs is drift: a
+    /// resource changed or deleted behind the tool's back. Exit status: 0 when every resource
+    /// is as the deployed settings want it, 3 when one is missing, differs or is in the way, 1
+    /// when the stack could not be read.
     #[command(
         after_help = "Examples:\n  installer status\n  installer --output json status | jq '.tables[0].backups'"
     )]
     Status {
-        /// The stack's settings.
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
     },
     /// Load movies into a table: the AWS getting-started moviedata.json (or .zip), or the built-in
     /// sample.
@@ -145,9 +161,15 @@ pub enum Command {
         after_help = "Examples:\n  installer invoke\n  installer invoke --table Music\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 installer invoke   # runs locally"
     )]
     Invoke {
-        /// The stack's settings.
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
+        /// The table whose backup to run [default: the stack's first table].
+        #[arg(long, env = "INSTALLER_TABLE")]
+        table: Option<String>,
+        /// Run this zip when running locally, instead of finding the deployed code's zip here.
+        #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
+        zip: Option<PathBuf>,
         /// Run the function here even if the endpoint is not on this machine.
         #[arg(long)]
         local: bool,
@@ -158,9 +180,9 @@ pub enum Command {
     /// Show the function's log events, oldest first.
     #[command(after_help = "Examples:\n  installer logs\n  installer logs --since 15m --follow")]
     Logs {
-        /// The stack's settings.
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
         /// How far back to start: 30s, 15m, 1h, 2d.
         #[arg(long, default_value = "1h")]
         since: String,
@@ -227,9 +249,16 @@ pub enum Command {
         after_help = "Examples:\n  installer drill\n  installer drill --table Music\n  installer --output json drill | jq .recovery_seconds"
     )]
     Drill {
-        /// The stack's settings (`--table`: the table to drill).
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
+        /// The table to drill [default: the stack's first table].
+        #[arg(long, env = "INSTALLER_TABLE")]
+        table: Option<String>,
+        /// How long this drill's restore may take before it fails [default: the stack's
+        /// drill timeout].
+        #[arg(long, value_name = "PERIOD")]
+        drill_timeout: Option<String>,
     },
     /// Report what the backups achieved over a period: runs, recovery points, drills, verdicts.
     ///
@@ -240,9 +269,12 @@ pub enum Command {
         after_help = "Examples:\n  installer report\n  installer report --since 7d --rpo 26h --rto 1h\n  installer report --from 2026-11-01 --to 2026-12-01 --html november.html\n  installer --output json report | jq '.tables[] | {table, rpo_met}'"
     )]
     Report {
-        /// The stack's settings (`--table`, repeatable: the tables to report on).
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
+        /// A table to report on (repeatable) [default: every table the stack backs up].
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
         /// How far back from --to the period starts: 90m, 26h, 30d.
         #[arg(long, default_value = "30d", conflicts_with = "from")]
         since: String,
@@ -285,9 +317,23 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         installer: Option<PathBuf>,
     },
-    /// Print the JSON Schema of the documents `--output json` prints (one per command, told
-    /// apart by their "command" field); published as schemas/installer-output.schema.json.
-    Schema,
+    /// Print a JSON Schema: of the documents `--output json` prints (one per command, told
+    /// apart by their "command" field; schemas/installer-output.schema.json), or of the
+    /// settings file (schemas/installer-settings.schema.json, for editors that check TOML).
+    Schema {
+        /// Which schema.
+        #[arg(long, value_enum, default_value_t = SchemaOf::Output)]
+        of: SchemaOf,
+    },
+    /// Write the settings file (installer.toml) for a stack, from the flags given or from a
+    /// deployed stack, so that `up` and `plan` read its settings from a reviewed file.
+    ///
+    /// Each key is a long flag of `up`, with its help as a comment; another stack's table in
+    /// the file is kept.
+    #[command(
+        after_help = "Examples:\n  installer init --from-stack prod            # a deployed stack, to a file\n  installer init --stack staging --keep 7 --schedule 'rate(12 hours)'\n  installer init --from-stack prod --config ops/backups.toml"
+    )]
+    Init(crate::commands::InitArgs),
     /// Print a shell completion script: `installer completions bash > /etc/bash_completion.d/installer`.
     #[command(
         after_help = "Examples:\n  installer completions bash > ~/.local/share/bash-completion/completions/installer\n  installer completions zsh > \"${fpath[1]}/_installer\"\n  installer completions fish > ~/.config/fish/completions/installer.fish"
@@ -303,9 +349,9 @@ pub enum Command {
         after_help = "Examples:\n  installer down --dry-run  # what would go and what is kept, with backup counts\n  installer down            # asks for confirmation on a terminal\n  installer down --yes      # no questions (CI); keeps backups, tables and the bucket\n  installer down --yes --delete-data   # also this stack's backups, tables and bucket"
     )]
     Down {
-        /// The stack's settings.
+        /// The deployed stack.
         #[command(flatten)]
-        stack: StackArgs,
+        stack: StackRef,
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,

@@ -8,7 +8,7 @@
 //! | `cli.rs` | clap's types, usage errors as one line, logging |
 //! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout) |
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
-//! | `deploy/` | the stack: `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows |
+//! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader |
@@ -18,7 +18,8 @@
 //! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
-//! Data flows one way: flags → a validated `StackConfig` → the `Desired` stack → the `Observed`
+//! Data flows one way: flags over the settings file or the deployed stack's settings → a
+//! validated `StackConfig` → the `Desired` stack → the `Observed`
 //! one → a typed `StackPlan` → applied (`up`), printed (`plan`, `status`) or reversed (`down`).
 //! What the function and the installer share (table and backup naming, retention, the run-record
 //! and daily-ledger layout, the metric names, `AwsError`) lives once, in the `backup-lambda` crate.

@@ -3,13 +3,25 @@
 use std::fmt;
 
 /// A Lambda architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Arch {
     /// Intel/AMD 64-bit (`x86_64`), Lambda's own default.
     #[value(name = "x86_64")]
+    #[serde(rename = "x86_64")]
     X86_64,
     /// Graviton (`arm64`): this tool's default, about 20 % cheaper per GB-second.
     #[value(name = "arm64")]
+    #[serde(rename = "arm64")]
     Arm64,
 }
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::CommandError;
 use super::summary::{BackupsDeleted, Removed};
-use crate::aws::{Aws, ConnectArgs};
-use crate::deploy::config::{StackArgs, StackConfig};
+use crate::aws::ConnectArgs;
+use crate::deploy::config::StackRef;
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::Removal;
 use crate::deploy::removal::DeleteData;
@@ -24,17 +24,17 @@ pub(super) fn confirm(question: &str) -> bool {
 
 /// `installer down`.
 pub async fn down(
-    args: &StackArgs,
+    stack: &StackRef,
     connect: &ConnectArgs,
     yes: bool,
     dry_run: bool,
     delete: DeleteData,
 ) -> Result<Removed, CommandError> {
-    let config = StackConfig::from_args(args)?;
+    stack.name()?;
     if !yes && !dry_run && !std::io::stdin().is_terminal() {
         return Err(CommandError::NeedsConfirmation);
     }
-    let aws = Aws::connect(connect).await?;
+    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let environment = observed.function.as_ref().map(|f| &f.environment);

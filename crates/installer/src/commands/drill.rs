@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use backup_lambda::drill::{DrillRecord, DrillSettings, DrillStep, StepLimits};
+use backup_lambda::drill::{DrillRecord, DrillSettings, DrillStep, StepLimits, parse_period};
 use backup_lambda::naming::TableName;
 use time::OffsetDateTime;
 
 use super::CommandError;
-use crate::aws::{Aws, ConnectArgs};
-use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::aws::ConnectArgs;
+use crate::deploy::config::{ConfigError, StackRef};
 use crate::deploy::resources::function;
 use crate::report::progress::Progress;
 
@@ -16,18 +16,35 @@ use crate::report::progress::Progress;
 /// table, waits for it, verifies it, records the drill beside the run records (as a scheduled
 /// drill does), and deletes the scratch table. A drill the function has under way is finished
 /// instead of starting another.
-pub async fn drill(args: &StackArgs, connect: &ConnectArgs) -> Result<DrillRecord, CommandError> {
-    let config = StackConfig::from_args(args)?;
-    let table = config
-        .tables
-        .first()
-        .ok_or(CommandError::Config(ConfigError::NoTable))?;
-    let aws = Aws::connect(connect).await?;
+pub async fn drill(
+    stack: &StackRef,
+    table: Option<&str>,
+    timeout: Option<&str>,
+    connect: &ConnectArgs,
+) -> Result<DrillRecord, CommandError> {
+    if let Some(table) = table {
+        TableName::parse(table.trim())?;
+    }
+    let timeout = timeout
+        .map(|text| {
+            parse_period(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError::Period {
+                    flag: "drill-timeout",
+                    got: text.to_owned(),
+                })
+        })
+        .transpose()?;
+    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let table = &super::one_table(&config, table)?;
     let bucket = config.bucket_name(&aws.account, &aws.region);
-    let settings = config.drill.unwrap_or(DrillSettings {
+    let mut settings = config.drill.unwrap_or(DrillSettings {
         every: Duration::ZERO,
         timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
     });
+    if let Some(timeout) = timeout {
+        settings.timeout = timeout;
+    }
     let owner = function::read_ownership(&aws, &config.stack).await?;
     let drill = aws.drills(&bucket, settings, owner);
     report!("drilling {table}: restore its newest backup, verify it, record it, clean up");

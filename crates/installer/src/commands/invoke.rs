@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::CommandError;
 use super::summary::Invoked;
-use crate::aws::{Aws, ConnectArgs};
+use crate::aws::ConnectArgs;
 use crate::build::arch::Arch;
-use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::deploy::config::StackRef;
 use crate::local::deployed_code::Candidate;
 use crate::local::invoke::InvokeError;
 
@@ -22,30 +22,42 @@ fn is_loopback(endpoint: Option<&str>) -> bool {
         })
 }
 
+/// `invoke`'s own flags.
+#[derive(Debug, Clone)]
+pub struct InvokeArgs {
+    /// `--table`: which table's schedule input to send.
+    pub table: Option<String>,
+    /// `--zip`: the code to run locally.
+    pub zip: Option<std::path::PathBuf>,
+    /// `--local`.
+    pub local: bool,
+    /// `--raw`.
+    pub raw: bool,
+}
+
 /// `installer invoke`.
 pub async fn invoke(
-    args: &StackArgs,
+    stack: &StackRef,
+    args: &InvokeArgs,
     connect: &ConnectArgs,
-    force_local: bool,
-    raw: bool,
 ) -> Result<Invoked, CommandError> {
-    let config = StackConfig::from_args(args)?;
-    let aws = Aws::connect(connect).await?;
-    let input = match (&config.table_tag, config.tables.first()) {
-        (Some(_), _) => {
-            let rule = crate::deploy::config::rule_name(config.stack.as_str(), 1);
-            crate::local::invoke::tag_input(&aws, &rule).await?
-        }
-        (None, Some(table)) => {
-            crate::local::invoke::scheduled_input(
-                &aws,
-                &config.rule_for(table),
-                config.stack.as_str(),
-                table,
-            )
-            .await?
-        }
-        (None, None) => return Err(CommandError::Config(ConfigError::NoTable)),
+    let (force_local, raw) = (args.local, args.raw);
+    if let Some(table) = &args.table {
+        backup_lambda::naming::TableName::parse(table.trim())?;
+    }
+    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let input = if config.table_tag.is_some() {
+        let rule = crate::deploy::config::rule_name(config.stack.as_str(), 1);
+        crate::local::invoke::tag_input(&aws, &rule).await?
+    } else {
+        let table = super::one_table(&config, args.table.as_deref())?;
+        crate::local::invoke::scheduled_input(
+            &aws,
+            &config.rule_for(&table),
+            config.stack.as_str(),
+            &table,
+        )
+        .await?
     };
     let local = force_local || is_loopback(aws.config.endpoint_url());
     report!(
@@ -62,8 +74,8 @@ pub async fn invoke(
             &aws,
             config.function_name(),
             &config.log_group(),
-            code_here(config.zip.as_deref())?,
-            config.zip.is_some(),
+            code_here(args.zip.as_deref())?,
+            args.zip.is_some(),
             &input,
         )
         .await?

@@ -5,25 +5,26 @@ use serde_json::json;
 
 use super::CommandError;
 use crate::aws::{Aws, AwsResult, ConnectArgs};
-use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::config::StackRef;
 
 /// How far behind the newest event `logs --follow` keeps reading, for events delivered late.
 const LATE_EVENTS_MS: i64 = 120_000;
 
 /// `installer logs`.
 pub async fn logs(
-    args: &StackArgs,
+    stack: &StackRef,
     connect: &ConnectArgs,
     since: &str,
     follow: bool,
     json_lines: bool,
     raw: bool,
 ) -> Result<(), CommandError> {
-    let config = StackConfig::from_args(args)?;
+    let name = stack.name()?;
     let window = backup_lambda::drill::parse_period(since)
         .ok_or_else(|| CommandError::Since(since.to_owned()))?;
     let aws = Aws::connect(connect).await?;
-    let group = config.log_group();
+    // The log group is named for the function alone: no settings needed.
+    let group = format!("/aws/lambda/{name}");
     let mut start = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
     let mut seen = std::collections::HashSet::new();
     let mut newest = start;

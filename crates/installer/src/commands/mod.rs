@@ -6,6 +6,7 @@ mod build;
 mod bundle;
 mod down;
 mod drill;
+mod init;
 mod invoke;
 mod load_data;
 mod logs;
@@ -22,7 +23,8 @@ pub(crate) use build::build;
 pub(crate) use bundle::bundle;
 pub(crate) use down::down;
 pub(crate) use drill::drill;
-pub(crate) use invoke::invoke;
+pub(crate) use init::{InitArgs, init};
+pub(crate) use invoke::{InvokeArgs, invoke};
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
 pub(crate) use plan::plan;
@@ -41,11 +43,15 @@ use thiserror::Error;
 use crate::aws::{Aws, AwsError, ConnectArgs, ConnectError};
 use crate::build::artifact::{self, ArtifactError};
 use crate::build::package::Package;
-use crate::cli::{Command, Output};
+use crate::cli::{Command, Output, SchemaOf};
 use crate::data::movies::DataError;
-use crate::deploy::config::{ConfigError, StackArgs, StackConfig};
+use crate::deploy::config::{ConfigError, StackArgs, StackConfig, StackRef};
+use crate::deploy::deployed::{self, Deployed, Origin};
 use crate::deploy::desired::Desired;
 use crate::deploy::policy::PolicyError;
+use crate::deploy::settings::SettingChange;
+use crate::deploy::settings::Settings;
+use crate::deploy::settings_file::{self, SettingsFileError};
 use crate::deploy::stack::{self, StackError, StackPlan};
 use crate::report::stdout;
 use summary::{Phases, Planned, Summary, Unmarked};
@@ -68,6 +74,37 @@ pub enum CommandError {
     /// Applying or reading the stack failed.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// The deployed stack's settings could not be read.
+    #[error(transparent)]
+    Deployed(#[from] crate::deploy::deployed::DeployedError),
+    /// The settings file could not be used (nothing was called).
+    #[error(transparent)]
+    SettingsFile(#[from] SettingsFileError),
+    /// `--table` names a table the stack does not back up.
+    #[error("stack {stack} does not back up table {table} (it backs up {tables}); check --table")]
+    NotTheStacks {
+        /// The stack.
+        stack: String,
+        /// The table named.
+        table: String,
+        /// The tables it backs up.
+        tables: String,
+    },
+    /// `init --from-stack` names a stack that is not deployed.
+    #[error(
+        "stack {stack} is not deployed in account {account} ({region}): no function, schedule or log group; check --from-stack and --region"
+    )]
+    NotDeployed {
+        /// The stack.
+        stack: String,
+        /// The account looked in.
+        account: String,
+        /// The region looked in.
+        region: String,
+    },
+    /// A command needs a table and the stack chooses its tables by tag.
+    #[error("stack {0} backs up the tables carrying its tag: name the one to use with --table")]
+    TableNeeded(String),
     /// `down` without a terminal to confirm on.
     #[error(
         "down deletes resources and needs confirmation: pass --yes to confirm without a terminal"
@@ -333,6 +370,7 @@ impl CommandError {
         matches!(
             self,
             CommandError::Config(_)
+                | CommandError::SettingsFile(_)
                 | CommandError::Table(_)
                 | CommandError::Target(_)
                 | CommandError::Time(_)
@@ -440,8 +478,14 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             };
             block_on(up(&stack, connect, approval)).map(Summary::Up)
         }
-        Command::Schema => {
-            let schema = schemars::schema_for!(summary::Document);
+        Command::Init(args) => block_on(init(&args, connect)).map(Summary::Init),
+        Command::Schema { of } => {
+            let schema = match of {
+                SchemaOf::Output => schemars::schema_for!(summary::Document),
+                SchemaOf::Settings => {
+                    schemars::schema_for!(crate::deploy::settings_file::SettingsFile)
+                }
+            };
             let json = serde_json::to_string_pretty(&schema).expect(SERIALIZES);
             let _ = stdout::line(&json);
             Ok(Summary::Printed)
@@ -464,8 +508,20 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             connect,
         ))
         .map(Summary::LoadData),
-        Command::Invoke { stack, local, raw } => {
-            block_on(invoke(&stack, connect, local, raw)).map(Summary::Invoke)
+        Command::Invoke {
+            stack,
+            table,
+            zip,
+            local,
+            raw,
+        } => {
+            let args = InvokeArgs {
+                table,
+                zip,
+                local,
+                raw,
+            };
+            block_on(invoke(&stack, &args, connect)).map(Summary::Invoke)
         }
         Command::Logs {
             stack,
@@ -479,9 +535,20 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             dry_run,
             delete,
         } => block_on(down(&stack, connect, yes, dry_run, delete)).map(Summary::Down),
-        Command::Drill { stack } => block_on(drill(&stack, connect)).map(Summary::Drill),
+        Command::Drill {
+            stack,
+            table,
+            drill_timeout,
+        } => block_on(drill(
+            &stack,
+            table.as_deref(),
+            drill_timeout.as_deref(),
+            connect,
+        ))
+        .map(Summary::Drill),
         Command::Report {
             stack,
+            tables,
             since,
             from,
             to,
@@ -490,6 +557,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             html,
         } => {
             let args = ReportArgs {
+                tables,
                 since,
                 from,
                 to,
@@ -545,6 +613,59 @@ pub(crate) async fn stack_tables(
             Ok(found.tables)
         }
     }
+}
+
+/// A deployed stack, found by its name alone: the connection, its config (from the settings
+/// `up` recorded with it, or read back from its resources) and where they came from.
+pub(crate) async fn deployed_stack(
+    stack: &StackRef,
+    connect: &ConnectArgs,
+) -> Result<(Aws, StackConfig, Deployed), CommandError> {
+    let name = stack.name()?;
+    let aws = Aws::connect(connect).await?;
+    let deployed = deployed::read(&aws, &name).await?;
+    match &deployed.origin {
+        Origin::Recorded => {}
+        Origin::Derived { why } => report!(
+            "note: {why}; the stack's settings were read from its resources (`installer up --stack {name}` records them)"
+        ),
+        Origin::NotDeployed => report!(
+            "note: stack {name} is not deployed in account {} ({}): no function, schedule or log group",
+            aws.account,
+            aws.region
+        ),
+    }
+    let config = deployed.config(&name)?;
+    Ok((aws, config, deployed))
+}
+
+/// The table a command works on: `--table` (one the stack backs up, when it names its
+/// tables), else the stack's first.
+pub(crate) fn one_table(
+    config: &StackConfig,
+    given: Option<&str>,
+) -> Result<backup_lambda::naming::TableName, CommandError> {
+    let Some(given) = given else {
+        return config
+            .tables
+            .first()
+            .cloned()
+            .ok_or_else(|| CommandError::TableNeeded(config.stack.to_string()));
+    };
+    let table = backup_lambda::naming::TableName::parse(given.trim())?;
+    if config.table_tag.is_none() && !config.tables.contains(&table) {
+        return Err(CommandError::NotTheStacks {
+            stack: config.stack.to_string(),
+            table: table.to_string(),
+            tables: config
+                .tables
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(table)
 }
 
 /// Runs a command's future to completion on a multi-threaded runtime and returns its result.
@@ -653,6 +774,8 @@ pub(crate) struct Prepared {
     pub(crate) desired: Desired,
     pub(crate) observed: stack::Observed,
     pub(crate) plan: StackPlan,
+    /// The settings this plan changes, against the deployed stack's.
+    pub(crate) settings: Vec<SettingChange>,
     /// The named tables' unmarked backups the stack has not adopted.
     pub(crate) unmarked: Vec<Unmarked>,
     /// How long connecting and reading every resource took.
@@ -664,11 +787,41 @@ pub(crate) async fn prepare(
     args: &StackArgs,
     connect: &ConnectArgs,
 ) -> Result<Prepared, CommandError> {
-    let config = StackConfig::from_args(args)?;
-    let zip = deployment_zip(&config)?;
+    let file = match settings_file::locate(args.config.as_deref()) {
+        Some(path) => Some(settings_file::load(&path)?.stack(args.stack.as_deref())?),
+        None => None,
+    };
+    let name = args.check(file.as_ref().map(|(stack, _)| stack.as_str()))?;
     let started = Instant::now();
     let aws = Aws::connect(connect).await?;
     let connected = started.elapsed();
+    let started = Instant::now();
+    let deployed = deployed::read(&aws, &name).await?;
+    // A settings file is the whole desired state: the deployed settings are what it changes.
+    let base = match &file {
+        Some((_, settings)) => settings.complete(),
+        None => deployed.settings.clone(),
+    };
+    let settings = args.wanted(&base)?;
+    let config = args.config(&name, &settings)?;
+    explain(
+        args,
+        file.as_ref().map(|(_, s)| s),
+        &deployed,
+        &config.settings,
+    );
+    let settings_changes = match deployed.origin {
+        Origin::NotDeployed => Vec::new(),
+        Origin::Recorded | Origin::Derived { .. } => {
+            crate::deploy::settings::changes(&deployed.settings, &config.settings)
+        }
+    };
+    if let Origin::Derived { why } = &deployed.origin {
+        report!(
+            "note: {why}; the stack's settings were read from its resources, and `up` records them"
+        );
+    }
+    let zip = deployment_zip(&config)?;
     let desired = Desired::new(&config, &aws, Some(zip))?;
     match config.drill {
         Some(d) => report!(
@@ -683,7 +836,6 @@ pub(crate) async fn prepare(
             "note: the endpoint is plain HTTP, so the bucket gets no TLS-only policy (it would deny every request there); AWS endpoints always get it"
         );
     }
-    let started = Instant::now();
     let observed = stack::observe(&aws, &desired).await?;
     refuse_missing_tables(&config, &aws, &desired, &observed).await?;
     let unmarked = unmarked(&config, &aws, &desired, &observed).await?;
@@ -700,13 +852,46 @@ pub(crate) async fn prepare(
         desired,
         observed,
         plan,
+        settings: settings_changes,
         unmarked,
         phases,
     })
 }
 
-/// Prints the plan, one line per resource.
-pub(crate) fn print_plan(plan: &StackPlan, unmarked: &[Unmarked]) {
+/// With `-v`, where each setting `up` applies comes from: a flag (or its environment
+/// variable), the settings file, the deployed stack, or the default.
+fn explain(args: &StackArgs, file: Option<&Settings>, deployed: &Deployed, wanted: &Settings) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let keys = |s: &Settings| match serde_json::to_value(s) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let from_stack =
+        file.is_none() && matches!(deployed.origin, Origin::Recorded | Origin::Derived { .. });
+    let (flags, file) = (keys(&args.settings), file.map(keys).unwrap_or_default());
+    for (key, value) in keys(wanted) {
+        let source = if flags.contains_key(&key) {
+            "a flag or its environment variable"
+        } else if args.reset {
+            "the default (--reset)"
+        } else if file.contains_key(&key) {
+            "the settings file"
+        } else if from_stack {
+            "the deployed stack"
+        } else {
+            "the default"
+        };
+        tracing::debug!("setting {key} = {value} (from {source})");
+    }
+}
+
+/// Prints the plan: the settings it changes, then one line per resource.
+pub(crate) fn print_plan(plan: &StackPlan, settings: &[SettingChange], unmarked: &[Unmarked]) {
+    for change in settings {
+        report!("  {change}");
+    }
     for line in plan.lines() {
         report!("  {line}");
     }
@@ -721,11 +906,12 @@ pub(crate) fn planned(
     aws: &Aws,
     desired: &Desired,
     alerts: summary::Alerts,
-    prepared: (&StackPlan, &[Unmarked]),
+    prepared: (&StackPlan, &[SettingChange], &[Unmarked]),
     phases: Phases,
 ) -> Planned {
-    let (plan, unmarked) = prepared;
+    let (plan, settings, unmarked) = prepared;
     Planned {
+        settings: settings.to_vec(),
         unmarked: unmarked.to_vec(),
         alerts,
         stack: desired.function.name.clone(),

@@ -20,10 +20,14 @@ pub async fn plan(
         desired,
         observed,
         plan,
+        settings,
         unmarked,
         phases,
     } = prepare(args, connect).await?;
     result!("plan for account {} in {}:", aws.account, aws.region);
+    for change in &settings {
+        result!("  {change}");
+    }
     for line in plan.lines() {
         result!("  {line}");
     }
@@ -34,7 +38,13 @@ pub async fn plan(
         result!("no changes");
     }
     let alerts = alerts(&desired, &observed);
-    let mut planned = planned(&aws, &desired, alerts, (&plan, &unmarked), phases);
+    let mut planned = planned(
+        &aws,
+        &desired,
+        alerts,
+        (&plan, &settings, &unmarked),
+        phases,
+    );
     if with_cost {
         planned.cost = Some(estimate(&aws, &config, &desired).await?);
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use backup_lambda::drill::parse_period;
+use backup_lambda::naming::TableName;
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -17,13 +18,15 @@ use crate::aws::{Aws, AwsError, ConnectArgs};
 use crate::compliance::assess::{self, Objectives, Retained, Window};
 use crate::compliance::history::{self, Requests};
 use crate::compliance::{Report, html};
-use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::config::{StackConfig, StackRef};
 use crate::deploy::resources::function;
 use crate::deploy::schedule::Schedule;
 
 /// The report's own flags.
 #[derive(Debug, Clone)]
 pub struct ReportArgs {
+    /// `--table`: the tables to report on (default: the stack's).
+    pub tables: Vec<String>,
     /// How far back from `to`: `30d`.
     pub since: String,
     /// The start, instead of `since`.
@@ -106,11 +109,16 @@ async fn deployed_schedule(
 
 /// `installer report`.
 pub async fn report(
-    stack: &StackArgs,
+    stack: &StackRef,
     args: &ReportArgs,
     connect: &ConnectArgs,
 ) -> Result<Report, CommandError> {
-    let config = StackConfig::from_args(stack)?;
+    stack.name()?;
+    let chosen = args
+        .tables
+        .iter()
+        .map(|t| TableName::parse(t.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
     let window = window(args, OffsetDateTime::now_utc())?;
     let given_rpo = args
         .rpo
@@ -129,7 +137,7 @@ pub async fn report(
         }
     }
 
-    let aws = Aws::connect(connect).await?;
+    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
     let requests = Requests::default();
     // Connecting asked STS who we are.
     requests.add();
@@ -152,7 +160,14 @@ pub async fn report(
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let owner = function::read_ownership(&aws, &config.stack).await?;
     let mut tables = Vec::new();
-    for table in &super::stack_tables(&config, &aws).await? {
+    let tables_to_read = if chosen.is_empty() {
+        super::stack_tables(&config, &aws).await?
+    } else {
+        // Any table's ledgers in the stack's bucket: one the stack no longer backs up still has
+        // its history.
+        chosen
+    };
+    for table in &tables_to_read {
         report!("reading the ledgers of {table} in s3://{bucket}");
         let history = history::read(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
         requests.add();
@@ -218,6 +233,7 @@ mod tests {
 
     fn args() -> ReportArgs {
         ReportArgs {
+            tables: Vec::new(),
             since: "30d".to_owned(),
             from: None,
             to: None,

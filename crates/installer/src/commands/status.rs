@@ -11,27 +11,35 @@ use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use super::CommandError;
 use super::summary::{BackupStatus, MadeBy, Status, TableStatus};
 use crate::aws::{Aws, AwsError, ConnectArgs};
-use crate::deploy::config::{StackArgs, StackConfig};
+use crate::deploy::config::StackRef;
+use crate::deploy::deployed::Origin;
 use crate::deploy::desired::Desired;
+use crate::deploy::plan::Kind;
 use crate::deploy::plan::Verb;
 use crate::deploy::resources::function;
 use crate::deploy::stack;
 
 /// `installer status`.
-pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, CommandError> {
-    let config = StackConfig::from_args(args)?;
-    let aws = Aws::connect(connect).await?;
+pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, CommandError> {
+    let (aws, config, deployed) = super::deployed_stack(stack, connect).await?;
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let desired = desired.settled(&observed);
     let plan = stack::plan(&desired, &observed);
+    // A stack that recorded no settings has not drifted for it: `up` records them.
+    let recorded = deployed.origin == Origin::Recorded;
+    let lines: Vec<_> = plan
+        .lines()
+        .into_iter()
+        .filter(|l| recorded || l.kind != Kind::Settings)
+        .collect();
     result!(
         "stack {} in account {} ({}):",
         desired.function.name,
         aws.account,
         aws.region
     );
-    for line in plan.lines() {
+    for line in lines.clone() {
         let state = match line.action {
             Verb::Create => "missing".to_owned(),
             Verb::None => "ok".to_owned(),
@@ -80,7 +88,7 @@ pub async fn status(args: &StackArgs, connect: &ConnectArgs) -> Result<Status, C
         stack: desired.function.name.clone(),
         account: aws.account.clone(),
         region: aws.region.clone(),
-        resources: plan.lines(),
+        resources: lines,
         alerts,
         tables,
     })

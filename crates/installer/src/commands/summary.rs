@@ -30,6 +30,8 @@ pub enum Summary {
     Report(crate::compliance::Report),
     /// `bundle`.
     Bundle(Bundled),
+    /// `init`.
+    Init(Initialized),
     /// `down`.
     Down(Removed),
     /// `restore`.
@@ -81,7 +83,8 @@ impl Summary {
                 let drifted = status.resources.iter().filter(|r| !r.is_noop()).count();
                 (drifted > 0).then(|| {
                     format!(
-                        "the stack differs from these settings: {drifted} resource(s) missing, differing or in the way (above); `installer up` with them puts it right"
+                        "the stack drifted from its deployed settings: {drifted} resource(s) missing, differing or in the way (above); `installer up --stack {}` puts it right",
+                        status.stack
                     )
                 })
             }
@@ -90,6 +93,7 @@ impl Summary {
             | Summary::Up(_)
             | Summary::LoadData(_)
             | Summary::Bundle(_)
+            | Summary::Init(_)
             | Summary::Down(_)
             | Summary::Logs
             | Summary::Printed => None,
@@ -163,6 +167,17 @@ pub struct Built {
     pub code_sha256: String,
 }
 
+/// `init`: the settings file written.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Initialized {
+    /// The file.
+    pub path: PathBuf,
+    /// The stack whose table was written.
+    pub stack: String,
+    /// What the settings were taken from (before the flags given).
+    pub from: String,
+}
+
 /// `bundle`: the installer written and the zips it carries.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Bundled {
@@ -196,6 +211,8 @@ pub struct Planned {
     pub region: String,
     /// Whether anything would change.
     pub changes: bool,
+    /// The settings that change, against the deployed stack's (none for a new stack).
+    pub settings: Vec<crate::deploy::settings::SettingChange>,
     /// One line per resource.
     pub resources: Vec<PlanLine>,
     /// The alert topic, its subscriptions and the alarms, as they are now.

@@ -22,6 +22,7 @@ pub async fn up(
         desired,
         observed,
         plan,
+        settings,
         unmarked,
         phases,
     } = prepare(args, connect).await?;
@@ -31,13 +32,13 @@ pub async fn up(
         aws.account,
         aws.region
     );
-    print_plan(&plan, &unmarked);
+    print_plan(&plan, &settings, &unmarked);
     let summary = |elapsed_ms: u128, alerts| Applied {
         plan: planned(
             &aws,
             &desired,
             alerts,
-            (&plan, &unmarked),
+            (&plan, &settings, &unmarked),
             Phases {
                 apply_ms: Some(elapsed_ms),
                 ..phases

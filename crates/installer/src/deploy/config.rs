@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::build::arch::Arch;
 use crate::deploy::schedule::{Schedule, ScheduleError};
+use crate::deploy::settings::{DEFAULT_STACK, DaysOrOff, Settings, default};
 use backup_lambda::drill::{DrillSettings, parse_period};
 use backup_lambda::select::TableTag;
 
@@ -20,149 +21,38 @@ pub const LOG_RETENTION_DAYS: &[u32] = &[
     3288, 3653,
 ];
 
-/// The stack settings shared by `plan`, `up`, `status` and `down`.
-#[derive(Debug, Clone, clap::Args)]
+/// `up`'s and `plan`'s flags: the stack, its settings (each changes only itself; the rest
+/// come from the deployed stack, or the settings file), the edits that need their own names,
+/// and what applies to one `up` only.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct StackArgs {
-    /// Name of the stack; prefixes every resource name.
-    #[arg(long, env = "INSTALLER_STACK", default_value = "dynamodb-backup")]
-    pub stack: String,
-    /// Table to back up (repeat for several). An existing table not made by this stack is
-    /// backed up but never modified. A missing one stops `up`, except the tutorial's sample
-    /// Movies, which is created (see --create-table).
-    #[arg(
-        long = "table",
-        env = "INSTALLER_TABLES",
-        value_delimiter = ',',
-        default_value = "Movies"
-    )]
-    pub tables: Vec<String>,
-    /// Back up every table carrying this tag instead of named tables (KEY=VALUE): the
-    /// function finds them on every run, so a table tagged later is protected from then on.
-    #[arg(
-        long,
-        env = "INSTALLER_TABLE_TAG",
-        value_name = "KEY=VALUE",
-        conflicts_with = "tables"
-    )]
-    pub table_tag: Option<String>,
-    /// S3 bucket for run records [default: <stack>-logs-<account>-<region>].
-    #[arg(long, env = "INSTALLER_BUCKET")]
-    pub bucket: Option<String>,
-    /// EventBridge schedule: rate(...) or 6-field cron(...). The tutorial used 'rate(1 minute)'.
-    #[arg(long, env = "INSTALLER_SCHEDULE", default_value = "rate(1 day)")]
-    pub schedule: String,
-    /// Newest backups kept per table.
-    #[arg(
-        long,
-        env = "INSTALLER_KEEP",
-        default_value_t = 3,
-        allow_negative_numbers = true
-    )]
-    pub keep: i64,
-    /// Also delete the function's backups older than this many days (never the newest).
-    #[arg(long, env = "INSTALLER_MAX_AGE_DAYS", allow_negative_numbers = true)]
-    pub max_age_days: Option<i64>,
-    /// Days CloudWatch keeps the function's logs (a value CloudWatch accepts, e.g. 7, 14, 30).
-    #[arg(
-        long,
-        env = "INSTALLER_LOG_RETENTION_DAYS",
-        default_value_t = 14,
-        allow_negative_numbers = true
-    )]
-    pub log_retention_days: i64,
-    /// Days run records stay in the bucket.
-    #[arg(
-        long,
-        env = "INSTALLER_LOG_EXPIRE_DAYS",
-        default_value_t = 90,
-        allow_negative_numbers = true
-    )]
-    pub log_expire_days: i64,
-    /// Function memory in MB (128 to 10240).
-    #[arg(
-        long,
-        env = "INSTALLER_MEMORY",
-        default_value_t = 128,
-        allow_negative_numbers = true
-    )]
-    pub memory: i64,
-    /// Function timeout in seconds (1 to 900); deletions past it are left for the next run.
-    #[arg(
-        long,
-        env = "INSTALLER_TIMEOUT",
-        default_value_t = 120,
-        allow_negative_numbers = true
-    )]
-    pub timeout: i64,
-    /// CPU architecture of the function: arm64 (Graviton, about 20 % cheaper per GB-second) or
-    /// x86_64.
-    #[arg(long, value_enum, env = "INSTALLER_ARCH", default_value_t = Arch::Arm64)]
-    pub arch: Arch,
-    /// Give the bucket a policy that denies requests without TLS [default: true, except for a
-    /// plain http:// endpoint such as a local emulator, where it would deny every request].
-    #[arg(long, env = "INSTALLER_BUCKET_TLS_ONLY")]
-    pub bucket_tls_only: Option<bool>,
+    /// Name of the stack; prefixes every resource name [default: dynamodb-backup].
+    #[arg(long, env = "INSTALLER_STACK")]
+    pub stack: Option<String>,
+    /// The settings.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Add this table to the deployed stack's (repeatable).
+    #[arg(long, value_name = "TABLE", conflicts_with_all = ["tables", "table_tag"])]
+    pub add_table: Vec<String>,
+    /// Stop backing up this table (repeatable); the table and its backups are kept.
+    #[arg(long, value_name = "TABLE", conflicts_with_all = ["tables", "table_tag"])]
+    pub remove_table: Vec<String>,
+    /// `--alerts off`: remove every alert destination (e-mail addresses, topics, the key) and
+    /// with them the alarms; with --alert-email or --alert-topic, replace them instead.
+    #[arg(long, value_enum, value_name = "off")]
+    pub alerts: Option<AlertsOff>,
+    /// Start from the defaults instead of the deployed stack's settings (or the settings
+    /// file's): every setting not given goes back to its default.
+    #[arg(long)]
+    pub reset: bool,
+    /// The settings file [default: installer.toml here, if there is one]: its
+    /// [stacks.<stack>] table is the stack's whole desired state, and flags override it.
+    #[arg(long, env = "INSTALLER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Deploy this zip instead of building one (it is checked all the same).
     #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
     pub zip: Option<PathBuf>,
-    /// Restore drills: how often the function restores its newest backup into a scratch table
-    /// and verifies it: off, or a period such as 7d, 12h or 30m.
-    #[arg(long, env = "INSTALLER_DRILL_EVERY", default_value = "off")]
-    pub drill_every: String,
-    /// How long a drill's restore may take before the drill is recorded as failed.
-    #[arg(long, env = "INSTALLER_DRILL_TIMEOUT", default_value = "12h")]
-    pub drill_timeout: String,
-    /// Alerts: e-mail this address when a run fails, a backup is missing or a drill fails, and
-    /// again when it is over (repeatable; each address confirms its subscription by e-mail).
-    #[arg(long = "alert-email", value_name = "ADDRESS")]
-    pub alert_emails: Vec<String>,
-    /// Alerts: notify this existing SNS topic too (repeatable; never modified or deleted).
-    #[arg(long = "alert-topic", value_name = "ARN")]
-    pub alert_topics: Vec<String>,
-    /// Encrypt the stack's alert topic with this customer managed KMS key (ARN, id or alias);
-    /// its key policy must let cloudwatch.amazonaws.com use it (see the README).
-    #[arg(long, value_name = "KEY")]
-    pub alert_kms_key: Option<String>,
-    /// Export each table to S3 (DynamoDB JSON) once a day or once a week. Needs point-in-time
-    /// recovery on the table: turned on for tables the stack makes (see --enable-pitr).
-    #[arg(long, value_enum, env = "INSTALLER_EXPORT", default_value_t = ExportChoice::Off)]
-    pub export: ExportChoice,
-    /// Export to this bucket instead of the stack's (another account's or region's: give the
-    /// stack's role the bucket policy in the README).
-    #[arg(long, env = "INSTALLER_EXPORT_BUCKET", value_name = "NAME")]
-    pub export_bucket: Option<String>,
-    /// The account that owns --export-bucket, when it is not this one.
-    #[arg(long, env = "INSTALLER_EXPORT_BUCKET_OWNER", value_name = "ACCOUNT")]
-    pub export_bucket_owner: Option<String>,
-    /// Days after which exports in the stack's bucket move to --export-cold-class.
-    #[arg(
-        long,
-        env = "INSTALLER_EXPORT_COLD_DAYS",
-        default_value_t = 30,
-        allow_negative_numbers = true
-    )]
-    pub export_cold_days: i64,
-    /// The colder storage class exports move to.
-    #[arg(long, value_enum, env = "INSTALLER_EXPORT_COLD_CLASS", default_value_t = ColdClass::GlacierIr)]
-    pub export_cold_class: ColdClass,
-    /// Days after which exports in the stack's bucket are deleted.
-    #[arg(
-        long,
-        env = "INSTALLER_EXPORT_EXPIRE_DAYS",
-        default_value_t = 365,
-        allow_negative_numbers = true
-    )]
-    pub export_expire_days: i64,
-    /// Turn on point-in-time recovery (billed per GB-month) on tables the stack did not make,
-    /// where exports need it; without it such a table is refused.
-    #[arg(long, env = "INSTALLER_ENABLE_PITR")]
-    pub enable_pitr: bool,
-    /// With --table-tag: grant CreateBackup and ExportTableToPointInTime on the account's tables
-    /// without the aws:ResourceTag condition, for accounts and regions where DynamoDB's
-    /// attribute-based access control (ABAC) is not enabled, which evaluate tag conditions as if
-    /// no table had tags. The function still backs up only the tagged tables.
-    #[arg(long, env = "INSTALLER_NO_TAG_CONDITIONS")]
-    pub no_tag_conditions: bool,
     /// Create each named table that does not exist, in the tutorial's shape (partition key
     /// year, sort key title, on-demand) with the built-in sample of 30 movies. Without it only
     /// the sample table Movies is created, and another missing table stops `up` before any
@@ -175,6 +65,107 @@ pub struct StackArgs {
     /// deletes them. `plan` lists them. Without it they are never touched.
     #[arg(long, env = "INSTALLER_ADOPT_BACKUPS")]
     pub adopt_backups: bool,
+}
+
+/// `--alerts`' one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertsOff {
+    /// No alert destinations.
+    Off,
+}
+
+/// The stack a command other than `up` and `plan` works on: its settings are the deployed
+/// stack's own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackRef {
+    /// Name of the deployed stack.
+    #[arg(long, env = "INSTALLER_STACK", default_value = DEFAULT_STACK)]
+    pub stack: String,
+}
+
+impl StackRef {
+    /// The stack's name, checked.
+    pub fn name(&self) -> Result<StackName, ConfigError> {
+        StackName::parse(&self.stack).map_err(|_| ConfigError::Stack(self.stack.clone()))
+    }
+}
+
+impl StackArgs {
+    /// The stack's name: `--stack`, else the settings file's only stack, else the default.
+    pub fn name(&self, file_stack: Option<&str>) -> Result<StackName, ConfigError> {
+        let name = self
+            .stack
+            .as_deref()
+            .or(file_stack)
+            .unwrap_or(DEFAULT_STACK);
+        StackName::parse(name).map_err(|_| ConfigError::Stack(name.to_owned()))
+    }
+
+    /// Checks the flags alone, before any AWS call: every value given is valid over the
+    /// defaults, and every table named to add or remove is a table name.
+    pub fn check(&self, file_stack: Option<&str>) -> Result<StackName, ConfigError> {
+        let name = self.name(file_stack)?;
+        StackConfig::from_settings(name.as_str(), &self.settings)?;
+        for table in self.add_table.iter().chain(&self.remove_table) {
+            TableName::parse(table.trim())?;
+        }
+        Ok(name)
+    }
+
+    /// The settings `up` applies: these flags over `base` (the deployed stack's settings, or
+    /// the settings file's, or the defaults with `--reset`), with `--alerts off`,
+    /// `--add-table` and `--remove-table` applied; complete.
+    pub fn wanted(&self, base: &Settings) -> Result<Settings, ConfigError> {
+        let mut base = if self.reset {
+            Settings::defaults()
+        } else {
+            base.clone()
+        };
+        if self.alerts.is_some() {
+            base.alert_emails = Some(Vec::new());
+            base.alert_topics = Some(Vec::new());
+            base.alert_kms_key = None;
+        }
+        let mut wanted = self.settings.over(&base).complete();
+        if !self.add_table.is_empty() || !self.remove_table.is_empty() {
+            let Some(tables) = wanted
+                .tables
+                .as_mut()
+                .filter(|_| wanted.table_tag.is_none())
+            else {
+                return Err(ConfigError::EditTablesByTag);
+            };
+            for table in &self.add_table {
+                let table = table.trim();
+                if tables.iter().any(|t| t == table) {
+                    return Err(ConfigError::DuplicateTable(table.to_owned()));
+                }
+                tables.push(table.to_owned());
+            }
+            for table in &self.remove_table {
+                let table = table.trim();
+                let Some(at) = tables.iter().position(|t| t == table) else {
+                    return Err(ConfigError::NotInStack(table.to_owned()));
+                };
+                tables.remove(at);
+            }
+        }
+        Ok(wanted)
+    }
+
+    /// The config of stack `name` for `settings` (from [`StackArgs::wanted`]) with this `up`'s
+    /// own choices.
+    pub fn config(
+        &self,
+        name: &StackName,
+        settings: &Settings,
+    ) -> Result<StackConfig, ConfigError> {
+        let mut config = StackConfig::from_settings(name.as_str(), settings)?;
+        config.zip.clone_from(&self.zip);
+        config.create_tables = self.create_table;
+        config.adopt_backups = self.adopt_backups;
+        Ok(config)
+    }
 }
 
 /// The tutorial's sample table: `up` creates it (with the built-in sample) when it is missing.
@@ -251,6 +242,19 @@ pub enum ConfigError {
     /// No table was given.
     #[error("no --table given; name the table to back up, e.g. --table Movies")]
     NoTable,
+    /// `--table` and `--table-tag` both set (in a settings file).
+    #[error(
+        "table and table-tag are both set; a stack backs up named tables or tagged ones: keep one"
+    )]
+    TablesAndTag,
+    /// `--add-table` or `--remove-table` on a stack that chooses its tables by tag.
+    #[error(
+        "--add-table and --remove-table edit a list of named tables, but this stack backs up the tables tagged by --table-tag; tag or untag the table instead, or name every table with --table"
+    )]
+    EditTablesByTag,
+    /// `--remove-table` names a table the stack does not back up.
+    #[error("--remove-table {0}: the stack does not back up this table; see `installer status`")]
+    NotInStack(String),
     /// The same table was given twice.
     #[error("--table {0:?} is given twice; name each table once")]
     DuplicateTable(String),
@@ -283,7 +287,7 @@ pub enum ConfigError {
 }
 
 /// A validated stack: every name and setting the resources are built from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StackConfig {
     /// The stack name.
     pub stack: StackName,
@@ -328,6 +332,8 @@ pub struct StackConfig {
     pub create_tables: bool,
     /// Whether `up` adopts the unmarked backups made until now (`--adopt-backups`).
     pub adopt_backups: bool,
+    /// The complete settings this config was made from: what `up` records with the stack.
+    pub settings: Settings,
 }
 
 impl StackConfig {
@@ -424,9 +430,9 @@ fn check_kms_key(key: &str) -> Result<(), ConfigError> {
 }
 
 /// `--alert-email`, `--alert-topic`, `--alert-kms-key`; `None` when no destination is given.
-fn alerts(args: &StackArgs) -> Result<Option<AlertSettings>, ConfigError> {
+fn alerts(args: &Settings) -> Result<Option<AlertSettings>, ConfigError> {
     let mut emails: Vec<String> = Vec::new();
-    for email in &args.alert_emails {
+    for email in args.alert_emails.iter().flatten() {
         let email = email.trim();
         check_email(email)?;
         if !emails.iter().any(|e| e.eq_ignore_ascii_case(email)) {
@@ -434,7 +440,7 @@ fn alerts(args: &StackArgs) -> Result<Option<AlertSettings>, ConfigError> {
         }
     }
     let mut topics: Vec<String> = Vec::new();
-    for topic in &args.alert_topics {
+    for topic in args.alert_topics.iter().flatten() {
         check_topic_arn(topic)?;
         if !topics.contains(topic) {
             topics.push(topic.clone());
@@ -552,33 +558,42 @@ pub fn check_bucket(flag: &'static str, name: &str) -> Result<(), ConfigError> {
 }
 
 impl StackConfig {
-    /// Validates every setting; the first problem found is returned.
-    pub fn from_args(args: &StackArgs) -> Result<Self, ConfigError> {
-        let stack =
-            StackName::parse(&args.stack).map_err(|_| ConfigError::Stack(args.stack.clone()))?;
-        let mut tables = Vec::with_capacity(args.tables.len());
-        for name in &args.tables {
+    /// Validates `settings` (a layer: what it does not give is the default) for the stack
+    /// named `stack`; the first problem found is returned. The config's one-`up` choices
+    /// (`--zip`, `--create-table`, `--adopt-backups`) are off; see [`StackArgs::config`].
+    pub fn from_settings(stack: &str, settings: &Settings) -> Result<Self, ConfigError> {
+        let stack = StackName::parse(stack).map_err(|_| ConfigError::Stack(stack.to_owned()))?;
+        let all = settings.complete();
+        let default_table = [default::TABLE.to_owned()];
+        let names = match (&settings.tables, &settings.table_tag) {
+            (Some(_), Some(_)) => return Err(ConfigError::TablesAndTag),
+            (Some(names), None) => &names[..],
+            (None, Some(_)) => &[],
+            (None, None) => &default_table[..],
+        };
+        let mut tables = Vec::with_capacity(names.len());
+        for name in names {
             let table = TableName::parse(name.trim())?;
             if tables.contains(&table) {
                 return Err(ConfigError::DuplicateTable(table.to_string()));
             }
             tables.push(table);
         }
-        let table_tag = args.table_tag.as_deref().map(parse_tag).transpose()?;
+        let table_tag = all.table_tag.as_deref().map(parse_tag).transpose()?;
+        let enable_pitr = all.enable_pitr.unwrap_or_default();
+        let no_tag_conditions = all.no_tag_conditions.unwrap_or_default();
         if table_tag.is_some() {
-            // --table conflicts with --table-tag; its default is not the user's choice.
-            tables.clear();
-            if args.enable_pitr {
+            if enable_pitr {
                 return Err(ConfigError::PitrByTag);
             }
         } else if tables.is_empty() {
             return Err(ConfigError::NoTable);
-        } else if args.no_tag_conditions {
+        } else if no_tag_conditions {
             return Err(ConfigError::TagConditionsWithoutTag);
         }
         let buckets = [
-            ("bucket", &args.bucket),
-            ("export-bucket", &args.export_bucket),
+            ("bucket", &all.bucket),
+            ("export-bucket", &all.export_bucket),
         ];
         for (flag, bucket) in buckets {
             if let Some(bucket) = bucket {
@@ -586,14 +601,19 @@ impl StackConfig {
             }
         }
         let export = exports::validate(exports::ExportFlags {
-            choice: args.export,
-            bucket: args.export_bucket.as_deref(),
-            owner: args.export_bucket_owner.as_deref(),
-            cold_days: args.export_cold_days,
-            cold_class: args.export_cold_class,
-            expire_days: args.export_expire_days,
+            choice: all.export.unwrap_or(ExportChoice::Off),
+            bucket: all.export_bucket.as_deref(),
+            owner: all.export_bucket_owner.as_deref(),
+            cold_days: all.export_cold_days.unwrap_or(default::EXPORT_COLD_DAYS),
+            cold_class: all.export_cold_class.unwrap_or(ColdClass::GlacierIr),
+            expire_days: all
+                .export_expire_days
+                .unwrap_or(default::EXPORT_EXPIRE_DAYS),
         })?;
-        let log_retention_days = u32::try_from(args.log_retention_days)
+        let retention = all
+            .log_retention_days
+            .unwrap_or(default::LOG_RETENTION_DAYS);
+        let log_retention_days = u32::try_from(retention)
             .ok()
             .filter(|d| LOG_RETENTION_DAYS.contains(d));
         let Some(log_retention_days) = log_retention_days else {
@@ -607,34 +627,46 @@ impl StackConfig {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                got: args.log_retention_days,
+                got: retention,
             });
         };
+        let max_age_days = match all.max_age_days {
+            None | Some(DaysOrOff::Off) => None,
+            Some(DaysOrOff::Days(days)) => Some(positive("max-age-days", days, 36_500)?),
+        };
+        let schedule = all.schedule.as_deref().unwrap_or(default::SCHEDULE);
         Ok(Self {
             stack,
             tables,
             table_tag,
-            bucket: args.bucket.clone(),
-            schedule: args.schedule.parse()?,
-            keep: positive("keep", args.keep, 1000)?,
-            max_age_days: args
-                .max_age_days
-                .map(|d| positive("max-age-days", d, 36_500))
-                .transpose()?,
+            bucket: all.bucket.clone(),
+            schedule: schedule.parse()?,
+            keep: positive("keep", all.keep.unwrap_or(default::KEEP), 1000)?,
+            max_age_days,
             log_retention_days,
-            log_expire_days: positive("log-expire-days", args.log_expire_days, 36_500)?,
-            memory: in_range("memory", args.memory, 128, 10_240)?,
-            timeout: in_range("timeout", args.timeout, 1, 900)?,
-            arch: args.arch,
-            zip: args.zip.clone(),
-            bucket_tls_only: args.bucket_tls_only,
-            drill: drill(&args.drill_every, &args.drill_timeout)?,
-            alerts: alerts(args)?,
+            log_expire_days: positive(
+                "log-expire-days",
+                all.log_expire_days.unwrap_or(default::LOG_EXPIRE_DAYS),
+                36_500,
+            )?,
+            memory: in_range("memory", all.memory.unwrap_or(default::MEMORY), 128, 10_240)?,
+            timeout: in_range("timeout", all.timeout.unwrap_or(default::TIMEOUT), 1, 900)?,
+            arch: all.arch.unwrap_or(Arch::Arm64),
+            zip: None,
+            bucket_tls_only: all.bucket_tls_only,
+            drill: drill(
+                all.drill_every.as_deref().unwrap_or(default::DRILL_EVERY),
+                all.drill_timeout
+                    .as_deref()
+                    .unwrap_or(default::DRILL_TIMEOUT),
+            )?,
+            alerts: alerts(&all)?,
             export,
-            enable_pitr: args.enable_pitr,
-            create_tables: args.create_table,
-            adopt_backups: args.adopt_backups,
-            tag_conditions: !args.no_tag_conditions,
+            enable_pitr,
+            create_tables: false,
+            adopt_backups: false,
+            tag_conditions: !no_tag_conditions,
+            settings: all.clone(),
         })
         .and_then(Self::check_alarm_names)
     }
@@ -726,7 +758,8 @@ mod tests {
     fn config(flags: &[&str]) -> Result<StackConfig, ConfigError> {
         let args = Cli::try_parse_from(std::iter::once("installer").chain(flags.iter().copied()))
             .expect("flags parse");
-        StackConfig::from_args(&args.stack)
+        let name = args.stack.stack.as_deref().unwrap_or(DEFAULT_STACK);
+        StackConfig::from_settings(name, &args.stack.settings)
     }
 
     #[test]
@@ -736,6 +769,7 @@ mod tests {
         assert_eq!(c.tables, vec![TableName::parse("Movies").unwrap()]);
         assert_eq!(c.schedule.as_str(), "rate(1 day)");
         assert_eq!(c.keep.get(), 3);
+        assert_eq!(c.settings, Settings::defaults().complete());
         assert_eq!(c.log_retention_days, 14);
         assert_eq!(c.role_name(), "dynamodb-backup-role");
         assert_eq!(c.log_group(), "/aws/lambda/dynamodb-backup");

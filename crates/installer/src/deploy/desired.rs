@@ -14,7 +14,8 @@ use crate::deploy::config::{StackConfig, TARGETS_PER_RULE};
 use crate::deploy::exports::EXPORT_PREFIX;
 use crate::deploy::policy::{PolicyError, PolicyVars};
 use crate::deploy::resources::{
-    Tags, alarm, bucket, export_bucket, function, log_group, role, rule, table, topic,
+    Tags, alarm, bucket, export_bucket, function, log_group, role, rule, settings_object, table,
+    topic,
 };
 use crate::deploy::stack::Observed;
 
@@ -42,6 +43,8 @@ pub struct Desired {
     pub topic_wanted: bool,
     /// The alarms (none without alerts).
     pub alarms: Vec<alarm::Desired>,
+    /// The settings recorded with the stack, written after everything else.
+    pub settings: settings_object::Desired,
     /// Why the tables get no missing-backup alarm, when alerts are on but the schedule cannot
     /// be watched that way.
     pub no_missing_alarm: Option<NoWindow>,
@@ -181,6 +184,14 @@ impl Desired {
                 async_invoke: function::AsyncInvoke::for_schedule(config.schedule.interval()),
             },
             rules: rules(config, aws, &tags),
+            settings: settings_object::Desired {
+                bucket: bucket_name.clone(),
+                key: settings_object::key(config.stack.as_str()),
+                document: settings_object::Document::new(
+                    config.stack.as_str(),
+                    config.settings.clone(),
+                ),
+            },
             topic,
             topic_wanted,
             alarms: watch.alarms,

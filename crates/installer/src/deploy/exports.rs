@@ -23,7 +23,18 @@ use thiserror::Error;
 pub const EXPORT_PREFIX: &str = backup_lambda::export::DEFAULT_PREFIX;
 
 /// `--export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum ExportChoice {
     /// No exports.
     Off,
@@ -34,7 +45,18 @@ pub enum ExportChoice {
 }
 
 /// `--export-cold-class`: the storage class exports move to after `--export-cold-days`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum ColdClass {
     /// S3 Standard-Infrequent Access (from day 30; 30-day minimum).
     StandardIa,

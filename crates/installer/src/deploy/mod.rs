@@ -1,4 +1,5 @@
-//! Deploying the stack: flags → a validated [`config::StackConfig`] → the desired resources
+//! Deploying the stack: flags over the deployed stack's [`settings`] ([`deployed`]) → a
+//! validated [`config::StackConfig`] → the desired resources
 //! ([`desired::Desired`]) → what exists ([`stack::observe`]) → a typed [`stack::StackPlan`] →
 //! applied ([`stack::apply`]) or printed; or, for `down`, reversed ([`removal`]). One module per
 //! AWS resource in [`resources`], each behind [`resources::Resource`]; the IAM documents in
@@ -7,6 +8,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod config;
+pub(crate) mod deployed;
 pub(crate) mod desired;
 pub(crate) mod exports;
 pub(crate) mod plan;
@@ -14,4 +16,6 @@ pub mod policy;
 pub(crate) mod removal;
 pub(crate) mod resources;
 pub(crate) mod schedule;
+pub mod settings;
+pub mod settings_file;
 pub(crate) mod stack;

@@ -29,6 +29,8 @@ pub enum Kind {
     Alarm,
     /// Another bucket exports go to (checked, never changed).
     ExportBucket,
+    /// The stack's recorded settings (a document in its bucket), written last.
+    Settings,
 }
 
 impl Kind {
@@ -45,13 +47,14 @@ impl Kind {
             Kind::Topic => "topic",
             Kind::Alarm => "alarm",
             Kind::ExportBucket => "export bucket",
+            Kind::Settings => "settings",
         }
     }
 }
 
 impl Kind {
     /// Every kind, in the order plans list them.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::LogGroup,
         Kind::Role,
         Kind::Bucket,
@@ -62,6 +65,7 @@ impl Kind {
         Kind::Backups,
         Kind::Topic,
         Kind::Alarm,
+        Kind::Settings,
     ];
 }
 
@@ -199,6 +203,9 @@ impl fmt::Display for RemovalStep {
             (Removal::Kept, Kind::Bucket) => {
                 f.write_str("keep, with its run records and exports (--delete-bucket deletes it)")
             }
+            (Removal::Kept, Kind::Settings) => f.write_str(
+                "keep, beside the run records: a later `up` or `down` by name reads them (--delete-bucket deletes them)",
+            ),
             (Removal::Kept, _) => f.write_str("keep"),
         }
     }

@@ -19,6 +19,7 @@ use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::function::Function;
 use crate::deploy::resources::log_group::LogGroup;
 use crate::deploy::resources::role::Role;
+use crate::deploy::resources::settings_object::{SettingsObject, Stored};
 use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::topic::Topic;
 use crate::deploy::resources::{Resource, is_ours, removal, rule};
@@ -53,7 +54,8 @@ impl DeleteData {
         let asked = match kind {
             Kind::Backups => self.delete_backups,
             Kind::Table => self.delete_tables,
-            Kind::Bucket => self.delete_bucket,
+            // The recorded settings are the bucket's: they say what the kept data belonged to.
+            Kind::Bucket | Kind::Settings => self.delete_bucket,
             _ => return true,
         };
         !self.keep_data && (asked || self.delete_data)
@@ -188,7 +190,23 @@ pub async fn removal_plan(
         bucket::Found::Foreign => Removal::NotOurs,
         bucket::Found::Here(o) => data(Kind::Bucket, removal(Some(&o.tags), ours)),
     };
+    // The settings last (deleting the bucket deletes them too), so that a `down` stopped
+    // midway still finds the stack's settings; kept with the bucket, so that a later `down
+    // --delete-data` (or `up`) by name knows what the kept data belonged to. Never another
+    // stack's document.
+    let settings = match &observed.settings {
+        Stored::Absent => Removal::Absent,
+        Stored::Found(d) if d.stack != desired.settings.document.stack => Removal::NotOurs,
+        Stored::Found(_) | Stored::Newer(_) | Stored::Unreadable(_) => {
+            data(Kind::Settings, Removal::Delete)
+        }
+    };
     steps.push(step(Kind::Bucket, &desired.bucket.name, bucket));
+    steps.push(step(
+        Kind::Settings,
+        &desired.settings.document.stack,
+        settings,
+    ));
     Ok(steps)
 }
 
@@ -284,6 +302,7 @@ async fn delete(
         Kind::Bucket => Bucket::delete(aws, &desired.bucket).await,
         // Never planned for removal: the bucket and its exports are the user's.
         Kind::ExportBucket => Ok(()),
+        Kind::Settings => SettingsObject::delete(aws, &desired.settings).await,
         Kind::Backups => {
             let count = table::delete_stack_backups(aws, owner, &table()?).await?;
             backups.push((step.name.clone(), count));

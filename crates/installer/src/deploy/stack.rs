@@ -17,6 +17,7 @@ use crate::deploy::resources::function::{self, Function};
 use crate::deploy::resources::log_group::{self, LogGroup};
 use crate::deploy::resources::role::{self, Role};
 use crate::deploy::resources::rule::{self, Rule};
+use crate::deploy::resources::settings_object::{self, SettingsObject};
 use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::topic::{self, Topic};
 use crate::deploy::resources::{Resource, is_ours};
@@ -64,6 +65,8 @@ pub struct Observed {
     pub alarms: Vec<Option<alarm::Observed>>,
     /// The stack's alarms that are no longer desired, as they are (to delete).
     pub stale_alarms: Vec<(alarm::Desired, alarm::Observed)>,
+    /// The recorded settings.
+    pub settings: settings_object::Stored,
 }
 
 /// Reads every resource, all at once (reads only).
@@ -78,10 +81,12 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
     };
     let (
         export_bucket,
+        settings,
         alerts,
         (log_group, role, bucket, tables, function, rules, stale, reservable),
     ) = tokio::try_join!(
         export_bucket,
+        SettingsObject::observe(aws, &desired.settings),
         async {
             tokio::try_join!(
                 Topic::observe(aws, &desired.topic),
@@ -124,6 +129,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         topic,
         alarms,
         stale_alarms,
+        settings,
     })
 }
 
@@ -148,6 +154,8 @@ pub struct StackPlan {
     pub topic: Option<Step<Change<topic::Field>>>,
     /// Each desired alarm, in order, then each stale one (to delete).
     pub alarms: Vec<Step<Change<alarm::Field>>>,
+    /// The recorded settings.
+    pub settings: Step<Change<settings_object::Field>>,
 }
 
 impl StackPlan {
@@ -160,6 +168,7 @@ impl StackPlan {
         lines.extend(self.rules.iter().map(Step::line));
         lines.extend(self.topic.iter().map(Step::line));
         lines.extend(self.alarms.iter().map(Step::line));
+        lines.push(self.settings.line());
         lines
     }
 
@@ -235,6 +244,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> StackPlan {
             .collect(),
         function: step::<Function>(&desired.function, &observed.function),
         rules,
+        settings: step::<SettingsObject>(&desired.settings, &observed.settings),
     }
 }
 
@@ -326,6 +336,15 @@ pub async fn apply(
     if let Some(s) = topic.filter(|s| s.action == Change::Delete) {
         run::<Topic>(progress, aws, &desired.topic, &observed.topic, s).await?;
     }
+    // Last: the settings are recorded only once everything they describe exists.
+    run::<SettingsObject>(
+        progress,
+        aws,
+        &desired.settings,
+        &observed.settings,
+        &plan.settings,
+    )
+    .await?;
     Ok(())
 }
 
@@ -357,6 +376,7 @@ mod tests {
             rules: vec![created::<Rule>()],
             topic: Some(created::<Topic>()),
             alarms: vec![created::<Alarm>()],
+            settings: created::<SettingsObject>(),
         };
         let kinds: Vec<Kind> = plan.lines().iter().map(|l| l.kind).collect();
         let planned: Vec<Kind> = Kind::ALL

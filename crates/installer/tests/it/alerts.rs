@@ -248,7 +248,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
         "json".to_owned(),
         "status".to_owned(),
     ];
-    status_args.extend(args(&["--drill-every", "7d"]));
+    status_args.extend(["--stack".to_owned(), stack.clone()]);
     let out = installer(&status_args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         out.status.success(),
@@ -295,7 +295,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     );
 
     // Drills off: their alarm goes, the others stay.
-    run("up", &[]);
+    run("up", &["--drill-every", "off"]);
     let left = aws
         .cloudwatch
         .describe_alarms()
@@ -322,7 +322,7 @@ async fn up_makes_the_topic_subscriptions_and_alarms_and_down_removes_them() {
     expected.sort_unstable();
     assert_eq!(names, expected);
 
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
     let still = aws
         .sns

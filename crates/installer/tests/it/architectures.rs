@@ -9,7 +9,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use crate::support::aws::{clients, leftovers};
-use crate::support::cli::{built_x86_64_zip_path, built_zip_path, installer_ok};
+use crate::support::cli::{built_x86_64_zip_path, built_zip_path, installer_ok, remove_all};
 use crate::support::lambda::{newest_glibc, temp_dir, unzip_bootstrap, write_executable};
 use test_support::unique_name;
 
@@ -123,6 +123,6 @@ async fn arm64_deploys_by_default_and_x86_64_is_one_flag_away() {
     assert!(stderr.contains("run finished"), "{stderr}");
     assert_eq!(backups().await, 2, "the x86_64 code made the second");
 
-    run("down", &["--yes", "--delete-data"]);
+    installer_ok(&remove_all(&stack));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }

@@ -171,6 +171,36 @@ fn completions_piped_into_a_reader_that_stops_early_do_not_panic() {
 }
 
 #[test]
+fn the_published_settings_schema_is_the_one_the_settings_types_give() {
+    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["schema", "--of", "settings"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let published: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/installer-settings.schema.json"
+    )))
+    .unwrap();
+    assert_eq!(
+        generated, published,
+        "schemas/installer-settings.schema.json is stale: regenerate it with `installer schema --of settings > schemas/installer-settings.schema.json`"
+    );
+    // It tells a right file (as JSON) from a wrong one.
+    let validator = jsonschema::validator_for(&generated).unwrap();
+    let good = serde_json::json!({"stacks": {"prod": {"table": ["Orders"], "keep": 7, "max-age-days": "off"}}});
+    assert!(validator.is_valid(&good));
+    for bad in [
+        serde_json::json!({"stacks": {"prod": {"kep": 7}}}),
+        serde_json::json!({"stacks": {"prod": {"keep": "seven"}}}),
+        serde_json::json!({"stacks": {"prod": {"arch": "sparc"}}}),
+    ] {
+        assert!(!validator.is_valid(&bad), "{bad}");
+    }
+}
+
+#[test]
 fn the_published_schema_is_the_one_the_output_types_give() {
     let out = Command::new(env!("CARGO_BIN_EXE_installer"))
         .arg("schema")

@@ -80,6 +80,14 @@ async fn stack_is_whole(aws: &Clients, stack: &str, table: &str) {
         .send()
         .await
         .expect("the table exists");
+    // The settings, written last: a crash before them is finished by the next `up` too.
+    aws.s3
+        .head_object()
+        .bucket(format!("{stack}-logs-123456789012-us-east-1"))
+        .key(format!("settings/{stack}.json"))
+        .send()
+        .await
+        .expect("the settings are recorded");
 }
 
 #[tokio::test]
@@ -92,7 +100,7 @@ async fn up_killed_after_each_write_is_finished_by_the_next_up() {
         let stack = unique_name("crash");
         let table = unique_name("Movies");
         let up = ["up", "--stack", &stack, "--table", &table, "--zip", &zip];
-        let down = remove_all(&stack, &table);
+        let down = remove_all(&stack);
         if !kill_after_writes(&proxy, &up, n) {
             // `up` needs fewer than n writes: every crash point has been tried.
             ok(&proxy, &down);
@@ -121,7 +129,7 @@ async fn down_killed_after_each_write_is_finished_by_the_next_down() {
         let stack = unique_name("crashdown");
         let table = unique_name("Movies");
         let up = ["up", "--stack", &stack, "--table", &table, "--zip", &zip];
-        let down = remove_all(&stack, &table);
+        let down = remove_all(&stack);
         ok(&proxy, &up);
         // A backup the function made, which `down` removes with the table.
         ok(&proxy, &["invoke", "--stack", &stack, "--table", &table]);
@@ -165,6 +173,6 @@ async fn two_ups_at_the_same_moment_make_one_stack() {
         String::from_utf8_lossy(&again.stderr).contains("no changes"),
         "after the race the stack is as desired"
     );
-    ok(&proxy, &remove_all(&stack, &table));
+    ok(&proxy, &remove_all(&stack));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }

@@ -41,16 +41,13 @@ impl<'a> Stack<'a> {
         }
     }
 
+    /// `installer <command>`: `up` with the stack's table and zip, any other command with
+    /// `--stack` alone.
     fn run(&self, command: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            command,
-            "--stack",
-            &self.stack,
-            "--table",
-            &self.table,
-            "--zip",
-            &self.zip,
-        ];
+        let mut args = vec![command, "--stack", &self.stack];
+        if command == "up" {
+            args.extend(["--table", &self.table, "--zip", &self.zip]);
+        }
         args.extend(extra);
         installer_at(self.proxy.endpoint())
             .args(&args)
@@ -167,7 +164,7 @@ async fn a_drill_interrupted_between_restore_and_verify_is_finished_by_the_next_
     // Not due again for a minute: the next run leaves drills alone.
     let next = s.invoke();
     assert_eq!(next["drill"]["state"], "idle", "{next}");
-    let status = s.ok("status", &["--drill-every", "1m", "--timeout", "10"]);
+    let status = s.ok("status", &[]);
     assert!(
         status.contains(&format!("last drill of {}: passed", s.table)),
         "{status}"
@@ -278,8 +275,6 @@ async fn installer_drill_runs_one_now_and_times_the_recovery() {
             &s.stack,
             "--table",
             &s.table,
-            "--drill-every",
-            "1d",
             "--drill-timeout",
             "2s",
         ])
@@ -373,7 +368,7 @@ async fn drills_of_a_table_with_its_own_kms_key_may_use_the_key() {
     );
     let again = run(&up);
     assert!(again.contains("no changes"), "{again}");
-    run(&remove_all(&stack, &table));
+    run(&remove_all(&stack));
     aws.dynamodb
         .delete_table()
         .table_name(&table)

@@ -171,9 +171,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     assert_eq!(exports.export_summaries().len(), 1, "one export per day");
 
     // `status` shows the newest export, in a document that follows the published schema.
-    let out = installer(&[
-        "--output", "json", "status", "--stack", &stack, "--table", &table, "--export", "daily",
-    ]);
+    let out = installer(&["--output", "json", "status", "--stack", &stack]);
     assert!(out.status.success());
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     crate::support::schema::assert_valid(&status);
@@ -342,7 +340,7 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
     let plan = run("plan", &[]);
     assert!(plan.contains("no changes"), "{plan}");
 
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
 }
 
@@ -389,7 +387,7 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
             .collect::<Vec<_>>(),
     );
     assert!(pitr_on(&aws, &table).await);
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
     assert!(
         aws.dynamodb
             .describe_table()
@@ -488,7 +486,7 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
     let by_location = format!("{table}-loc");
     restore_from(&location, &by_location);
 
-    let (ok, _, stderr) = run(&remove_all(&stack, &table));
+    let (ok, _, stderr) = run(&remove_all(&stack));
     assert!(ok, "{stderr}");
     let aws = clients().await;
     for restored in [&restored, &by_location] {

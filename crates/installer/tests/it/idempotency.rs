@@ -78,11 +78,17 @@ fn up_is_idempotent_and_changes_only_what_differs() {
     );
     assert!(report.contains("no changes"), "{report}");
 
+    // One setting: the function's configuration, then the recorded settings, and nothing else.
     let (keep, _) = run(&args("up", &["--zip", &zip, "--keep", "4"]));
     let writes = mutating(&keep);
-    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes.len(), 2, "{writes:?}");
     assert!(
         writes[0].starts_with("PUT ") && writes[0].ends_with("/configuration"),
+        "{writes:?}"
+    );
+    let settings = format!("/settings/{stack}.json");
+    assert!(
+        writes[1].starts_with("PUT ") && writes[1].contains(&settings),
         "{writes:?}"
     );
 
@@ -107,10 +113,7 @@ fn up_is_idempotent_and_changes_only_what_differs() {
         "--out",
         new_zip.to_str().unwrap(),
     ]);
-    let (code, _) = run(&args(
-        "up",
-        &["--zip", new_zip.to_str().unwrap(), "--keep", "4"],
-    ));
+    let (code, _) = run(&args("up", &["--zip", new_zip.to_str().unwrap()]));
     let writes = mutating(&code);
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert!(
@@ -118,6 +121,8 @@ fn up_is_idempotent_and_changes_only_what_differs() {
         "{writes:?}"
     );
 
-    let (down, _) = run(&args("down", &["--yes", "--delete-data"]));
+    let down_args =
+        ["down", "--yes", "--delete-data", "--stack", stack.as_str()].map(str::to_owned);
+    let (down, _) = run(&down_args);
     assert!(mutating(&down).contains(&"DeleteRole"));
 }

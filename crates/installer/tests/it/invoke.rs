@@ -159,7 +159,7 @@ async fn four_local_invokes_leave_three_backups_records_and_logs() {
         assert_eq!(doc["BackupMade"], 1.0);
     }
 
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
 }
 
 #[tokio::test]
@@ -243,7 +243,10 @@ async fn two_stacks_on_one_table_keep_their_own_backups() {
     let zip = built_zip_path().display().to_string();
     let stacks = [unique_name("one"), unique_name("two")];
     let run = |stack: &str, command: &str, extra: &[&str]| {
-        let mut args = vec![command, "--stack", stack, "--table", &table, "--zip", &zip];
+        let mut args = vec![command, "--stack", stack];
+        if matches!(command, "up" | "plan") {
+            args.extend(["--table", &table, "--zip", &zip]);
+        }
         args.extend(extra);
         installer_ok(&args)
     };
@@ -299,12 +302,12 @@ async fn two_stacks_on_one_table_keep_their_own_backups() {
 
     // `plan` lists the unmarked backup; `up --adopt-backups` makes it the first stack's, whose
     // next run prunes it as its oldest.
-    let plan = run(&stacks[0], "plan", &["--keep", "2"]);
+    let plan = run(&stacks[0], "plan", &[]);
     assert!(
         plan.contains("1 unmarked backup(s), not this stack's"),
         "{plan}"
     );
-    let adopted = run(&stacks[0], "up", &["--keep", "2", "--adopt-backups"]);
+    let adopted = run(&stacks[0], "up", &["--adopt-backups"]);
     assert!(adopted.contains("adopt 1 unmarked backup(s)"), "{adopted}");
     let result = invoke(&stacks[0]);
     let deleted: Vec<&str> = result["deleted"]

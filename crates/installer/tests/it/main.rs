@@ -23,6 +23,7 @@ mod many_tables;
 mod report;
 mod restore;
 mod security;
+mod settings;
 mod stack;
 mod standalone;
 mod tagged;

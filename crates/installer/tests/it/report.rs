@@ -152,7 +152,7 @@ async fn seed(s3: &aws_sdk_s3::Client, bucket: &str, table: &str) {
         .unwrap();
 }
 
-fn report(stack: &str, table: &str, bucket: &str, extra: &[&str]) -> Output {
+fn report(stack: &str, table: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "--output",
         "json",
@@ -161,8 +161,6 @@ fn report(stack: &str, table: &str, bucket: &str, extra: &[&str]) -> Output {
         stack,
         "--table",
         table,
-        "--bucket",
-        bucket,
         "--from",
         "2026-11-01",
         "--to",
@@ -231,7 +229,8 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
         aws_sdk_dynamodb::Client::new(&config),
     );
     let (stack, table) = (unique_name("rpt"), unique_name("Movies"));
-    let bucket = format!("{}-logs", stack.to_lowercase());
+    // The stack is not deployed (removed, its bucket kept): the report reads the default bucket.
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
     seed(&s3, &bucket, &table).await;
     create_movies_table(&db, &table).await;
     // One backup kept now, as the stack's function names them, and three it did not make:
@@ -256,7 +255,6 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
     let out = report(
         &stack,
         &table,
-        &bucket,
         &["--rpo", "2d", "--rto", "10m", "--html", &page_arg],
     );
     assert_eq!(
@@ -404,7 +402,7 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
     // The same history passes looser objectives: exit 0, the CI gate opens.
-    let out = report(&stack, &table, &bucket, &["--rpo", "4d"]);
+    let out = report(&stack, &table, &["--rpo", "4d"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -419,8 +417,6 @@ async fn figures_verdicts_and_page_match_a_history_computed_by_hand() {
         &stack,
         "--table",
         &table,
-        "--bucket",
-        &bucket,
         "--from",
         "2026-11-01",
         "--to",

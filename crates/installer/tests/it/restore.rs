@@ -95,7 +95,7 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         restored["phases_ms"]
     );
 
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
     for t in [&latest, &named] {
         moto.delete_table()
             .table_name(t)
@@ -158,7 +158,7 @@ async fn a_deleted_table_is_restored_from_its_backups() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 
-    installer_ok(&remove_all(&stack, &table));
+    installer_ok(&remove_all(&stack));
     moto.delete_table()
         .table_name(&back)
         .send()

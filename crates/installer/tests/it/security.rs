@@ -226,10 +226,10 @@ fn no_credential_is_ever_printed_even_verbose() {
             &stack_flags,
         ]
         .concat(),
-        [&["-v", "status"][..], &stack_flags].concat(),
-        [&["-v", "invoke"][..], &stack_flags].concat(),
-        [&["-v", "logs"][..], &stack_flags].concat(),
-        [&["-v", "down", "--yes", "--delete-data"][..], &stack_flags].concat(),
+        vec!["-v", "status", "--stack", &stack],
+        vec!["-v", "invoke", "--stack", &stack],
+        vec!["-v", "logs", "--stack", &stack],
+        vec!["-v", "down", "--yes", "--delete-data", "--stack", &stack],
     ];
     for args in commands {
         let out = Command::new(env!("CARGO_BIN_EXE_installer"))

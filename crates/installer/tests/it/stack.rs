@@ -110,7 +110,7 @@ async fn up_builds_every_resource_as_configured() {
     table_has_the_tutorials_keys_tags_and_sample(&aws, &n).await;
     let function_arn = function_runs_the_zip_with_its_settings_one_at_a_time(&aws, &n).await;
     schedule_targets_the_function_with_the_tutorials_input(&aws, &n, &function_arn).await;
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
 }
 
 /// Log group: retention 14 days.
@@ -445,7 +445,7 @@ async fn down_removes_everything_and_twice_is_fine() {
             .unwrap();
     }
 
-    let out = installer(&["down", "--stack", &n.stack, "--table", &n.table]);
+    let out = installer(&["down", "--stack", &n.stack]);
     assert!(
         !out.status.success(),
         "down without --yes and without a terminal must refuse"
@@ -453,7 +453,7 @@ async fn down_removes_everything_and_twice_is_fine() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
     assert!(function_exists(&aws, &n.stack).await, "nothing deleted");
 
-    let report = installer_ok(&remove_all(&n.stack, &n.table));
+    let report = installer_ok(&remove_all(&n.stack));
     assert!(report.contains("deleted 1 backup(s)"), "{report}");
     assert_eq!(
         leftovers(&aws, &n.stack, &n.table).await,
@@ -467,7 +467,7 @@ async fn down_removes_everything_and_twice_is_fine() {
         "only the stack's backups are deleted: never another stack's or unmarked ones"
     );
 
-    let again = installer_ok(&remove_all(&n.stack, &n.table));
+    let again = installer_ok(&remove_all(&n.stack));
     assert!(again.contains("nothing to remove"), "{again}");
 }
 
@@ -493,7 +493,7 @@ async fn an_existing_table_that_is_not_ours_survives_up_and_down() {
 
     let plan = run("up", &n, &[]);
     assert!(plan.contains("use existing"), "{plan}");
-    let report = installer_ok(&remove_all(&n.stack, &n.table));
+    let report = installer_ok(&remove_all(&n.stack));
     assert!(report.contains("not this stack's"), "{report}");
 
     let table = aws
@@ -555,7 +555,7 @@ async fn a_resource_of_the_same_name_that_is_not_ours_stops_up_before_any_write(
     let planned: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the plan");
     assert_eq!(planned["command"], "plan");
 
-    let report = installer_ok(&remove_all(&n.stack, &n.table));
+    let report = installer_ok(&remove_all(&n.stack));
     assert!(report.contains("not this stack's"), "{report}");
     assert!(role_exists(&aws, &n.stack).await, "the role is left");
 }
@@ -586,7 +586,7 @@ async fn an_untagged_bucket_with_data_is_never_taken_even_with_the_default_name(
     assert!(stderr.contains("is not this stack's"), "{stderr}");
     assert!(!function_exists(&aws, &n.stack).await, "no function made");
 
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
     let kept = aws
         .s3
         .get_object()
@@ -611,7 +611,16 @@ fn bad_flags_fail_before_any_aws_call() {
             "CloudWatch Logs accepts",
         ),
         (&["plan", "--table", "x"][..], "invalid --table"),
-        (&["down", "--bucket", "Bad"][..], "invalid --bucket"),
+        (&["up", "--bucket", "Bad"][..], "invalid --bucket"),
+        // Only `up` and `plan` take settings: a deployed stack knows its own.
+        (
+            &["down", "--bucket", "Bad"][..],
+            "unexpected argument '--bucket'",
+        ),
+        (
+            &["status", "--keep", "5"][..],
+            "unexpected argument '--keep'",
+        ),
     ] {
         let out = crate::support::cli::installer_with_endpoint(flags, "http://127.0.0.1:9");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -682,7 +691,7 @@ async fn up_converges_after_being_killed_midway() {
     let again = run("up", &n, &[]);
     assert!(again.contains("no changes"), "{again}");
     assert!(function_exists(&aws, &n.stack).await);
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
     assert!(!function_exists(&aws, &n.stack).await);
 }
 
@@ -700,7 +709,7 @@ async fn down_keeps_the_backups_tables_and_bucket_unless_asked() {
         .await
         .unwrap();
     let down = |extra: &[&str]| {
-        let mut args = vec!["down", "--stack", &n.stack, "--table", &n.table];
+        let mut args = vec!["down", "--stack", &n.stack];
         args.extend(extra);
         installer(&args)
     };
@@ -744,7 +753,7 @@ async fn down_keeps_the_backups_tables_and_bucket_unless_asked() {
         table_exists(&aws, &n.table).await,
         "--delete-backups keeps the table"
     );
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
     assert!(!table_exists(&aws, &n.table).await);
     assert!(
         aws.s3
@@ -798,8 +807,10 @@ async fn status_and_plan_print_their_results_on_stdout() {
     let n = Names::new();
     run("up", &n, &[]);
     for command in ["status", "plan"] {
-        let mut args = vec![command];
-        args.extend(n.flags(&[]));
+        let args = match command {
+            "plan" => [vec![command], n.flags(&[])].concat(),
+            _ => vec![command, "--stack", &n.stack],
+        };
         let out = installer(&args);
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
@@ -817,19 +828,26 @@ async fn status_and_plan_print_their_results_on_stdout() {
             "{command}: the result is not on stderr"
         );
     }
-    // `status` with settings the stack does not have: the drift is its verdict, exit 3.
-    let mut args = vec!["status"];
-    args.extend(n.flags(&["--keep", "9"]));
-    let out = installer(&args);
+    // The function changed behind the tool's back: real drift, the status's verdict, exit 3.
+    clients()
+        .await
+        .lambda
+        .update_function_configuration()
+        .function_name(&n.stack)
+        .memory_size(256)
+        .send()
+        .await
+        .unwrap();
+    let out = installer(&["status", "--stack", &n.stack]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("the stack differs from these settings: 1 resource(s)"),
+        stderr.contains("the stack drifted from its deployed settings: 1 resource(s)"),
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("differs: configuration"), "{stdout}");
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
 }
 
 #[tokio::test]
@@ -863,8 +881,6 @@ async fn outside_us_east_1_the_bucket_is_made_in_the_stack_region() {
         "eu-west-1",
         "--stack",
         &n.stack,
-        "--table",
-        &n.table,
     ]);
 }
 
@@ -943,7 +959,7 @@ async fn a_stale_invoke_permission_is_replaced_not_duplicated() {
         )
     );
     assert!(run("up", &n, &[]).contains("no changes"));
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
 }
 
 #[tokio::test]
@@ -979,7 +995,8 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
             "bucket",
             "table",
             "function",
-            "schedule"
+            "schedule",
+            "settings"
         ]
     );
     assert!(resources.iter().all(|r| r["action"] == "create"), "{up}");
@@ -992,8 +1009,7 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         format!("arn:aws:lambda:us-east-1:123456789012:function:{}", n.stack)
     );
 
-    let mut args = vec!["--output", "json", "status"];
-    args.extend(n.flags(&[]));
+    let args = ["--output", "json", "status", "--stack", &n.stack];
     let status: Value = serde_json::from_slice(&installer(&args).stdout).expect("JSON");
     crate::support::schema::assert_valid(&status);
     assert!(
@@ -1014,8 +1030,6 @@ async fn output_json_is_one_document_on_stdout_and_quiet_silences_the_report() {
         "--delete-data",
         "--stack",
         &n.stack,
-        "--table",
-        &n.table,
     ]);
     let down: Value = serde_json::from_slice(&down.stdout).expect("JSON");
     crate::support::schema::assert_valid(&down);
@@ -1074,5 +1088,5 @@ async fn up_at_a_terminal_asks_before_widening_the_role() {
     let applied = at_terminal(&["--drill-every", "7d", "--yes"], "");
     assert!(!applied.contains("need your approval"), "{applied}");
     assert_eq!(drill_statements().await, 1, "applied with --yes");
-    installer_ok(&remove_all(&n.stack, &n.table));
+    installer_ok(&remove_all(&n.stack));
 }

@@ -123,8 +123,9 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
         "--create-table",
     ];
     let with = |command: &str, extra: &[&str]| -> Vec<String> {
+        let flags: &[&str] = if command == "up" { &base } else { &base[..2] };
         let mut args = vec![command.to_owned()];
-        args.extend(base.iter().chain(extra).map(|s| (*s).to_owned()));
+        args.extend(flags.iter().chain(extra).map(|s| (*s).to_owned()));
         args
     };
     let run = |args: Vec<String>| {
@@ -181,7 +182,11 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
     let variant_bytes = with_comment(&zip_bytes, b"variant");
     std::fs::write(&variant, &variant_bytes).unwrap();
     ok(
-        &run(with("up", &["--zip", variant.to_str().unwrap()])),
+        // The stack remembers x86_64: the arm64 variant goes back with --arch.
+        &run(with(
+            "up",
+            &["--arch", "arm64", "--zip", variant.to_str().unwrap()],
+        )),
         "up with another zip",
     );
     std::fs::remove_file(&variant).unwrap();

@@ -131,7 +131,9 @@ async fn tagged_tables_are_found_on_every_run() {
     assert_eq!(input["TableTag"]["Key"], "backup");
     assert_eq!(input["TableTag"]["Value"], value.as_str());
 
-    let run = invoke(&proxy, &base);
+    // Every command but `up` by the stack's name alone: it knows its tag.
+    let by_name = ["--stack", stack.as_str()];
+    let run = invoke(&proxy, &by_name);
     let mut expected = vec![first.clone(), second.clone()];
     expected.sort();
     assert_eq!(tables_of(&run), expected, "{run}");
@@ -145,19 +147,20 @@ async fn tagged_tables_are_found_on_every_run() {
     // by the next run, with no new `up`.
     tag(proxy.endpoint(), &later, &value).await;
     let tagged = tokio::time::Instant::now();
-    let missed = invoke(&proxy, &base);
+    let missed = invoke(&proxy, &by_name);
     assert!(
         tagged.elapsed() < TAGS_SHOW_AFTER,
         "the run outlasted the tags' propagation; raise TAGS_SHOW_AFTER"
     );
     assert!(!tables_of(&missed).contains(&later), "{missed}");
     tokio::time::sleep_until(tagged + TAGS_SHOW_AFTER).await;
-    assert!(tables_of(&invoke(&proxy, &base)).contains(&later));
+    assert!(tables_of(&invoke(&proxy, &by_name)).contains(&later));
     assert_eq!(backups(&aws, &later).await, 1);
 
     let mut status = vec!["status"];
-    status.extend(base);
+    status.extend(by_name);
     let stderr = ok(&proxy, &status);
+    assert!(!stderr.contains("differs"), "no drift: {stderr}");
     for table in [&first, &second, &later] {
         assert!(stderr.contains(&format!("backups of {table}:")), "{stderr}");
     }
@@ -167,7 +170,7 @@ async fn tagged_tables_are_found_on_every_run() {
     );
 
     let mut down = vec!["down", "--yes", "--delete-data"];
-    down.extend(base);
+    down.extend(by_name);
     ok(&proxy, &down);
     for table in [&first, &second, &later] {
         assert_eq!(

@@ -36,7 +36,11 @@ async fn up_invoke_invoke_down_up_down_all_succeed_with_no_pause() {
     ];
     let step = |command: &str, extra: &[&str]| {
         let mut args = vec![command];
-        args.extend(stack_flags);
+        if command == "up" {
+            args.extend(stack_flags);
+        } else {
+            args.extend(["--stack", stack.as_str()]);
+        }
         args.extend(extra);
         let out = run(&proxy, &args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -34,7 +34,7 @@ pub use events::TargetsPerRule;
 pub use lambda::{
     ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
 };
-pub use s3::{BucketNameReuse, ExpectedBucketOwner};
+pub use s3::{AccessDeniedBody, BucketNameReuse, ExpectedBucketOwner};
 pub use sns::EmailPendingConfirmation;
 
 /// The AWS service a request is for, told from its protocol's marks.
@@ -510,6 +510,7 @@ impl Strict {
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
                 Box::new(ExpectedBucketOwner::moto()),
+                Box::new(AccessDeniedBody),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),
                 Box::new(UpdateInProgress::new(windows.update_in_progress)),

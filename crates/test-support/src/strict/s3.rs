@@ -97,10 +97,52 @@ impl Rule for ExpectedBucketOwner {
     }
 }
 
+/// A request a bucket policy denies is 403 with S3's error document, code `AccessDenied`, where
+/// moto answers an empty 403 (which the SDK cannot tell from any other failure).
+///
+/// S3 API reference, "List of error codes": "AccessDenied: Access Denied. 403 Forbidden"; and
+/// "Error responses": "When an error occurs, the header information contains: Content-Type:
+/// application/xml ... The response body also contains information about the error". A HEAD
+/// response has no body, on S3 as on moto.
+pub struct AccessDeniedBody;
+
+impl Rule for AccessDeniedBody {
+    fn name(&self) -> &'static str {
+        "AccessDeniedBody"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        let head = call.operation == "HeadBucket" || call.operation.starts_with("HEAD ");
+        if call.service == Service::S3 && reply.status == 403 && reply.body.is_empty() && !head {
+            *reply = Reply::s3_error(403, "AccessDenied", "Access Denied");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::Nothing;
     use super::*;
+
+    #[test]
+    fn an_empty_denial_gets_the_access_denied_document_but_not_on_head() {
+        let mut denied = Reply {
+            status: 403,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let put = Call::parse("PUT", "/logs/settings/s.json", None, None, b"x");
+        AccessDeniedBody.answered(&put, &mut denied, Instant::now());
+        assert!(String::from_utf8_lossy(&denied.body).contains("<Code>AccessDenied</Code>"));
+        let mut head_reply = Reply {
+            status: 403,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let head = Call::parse("HEAD", "/logs", None, None, b"");
+        AccessDeniedBody.answered(&head, &mut head_reply, Instant::now());
+        assert!(head_reply.body.is_empty());
+    }
 
     #[test]
     fn another_expected_owner_is_denied() {

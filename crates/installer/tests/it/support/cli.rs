@@ -82,16 +82,9 @@ pub fn installer_at(endpoint: &str) -> Command {
     command
 }
 
-/// The arguments of `down` that remove everything of the stack on `table`, its data too (the
-/// backups, the table it made, the bucket): how a test cleans up after itself.
-pub fn remove_all<'a>(stack: &'a str, table: &'a str) -> [&'a str; 7] {
-    [
-        "down",
-        "--yes",
-        "--delete-data",
-        "--stack",
-        stack,
-        "--table",
-        table,
-    ]
+/// The arguments of `down` that remove everything of the stack, its data too (the backups,
+/// the tables it made, the bucket): how a test cleans up after itself. The stack knows its
+/// tables.
+pub fn remove_all(stack: &str) -> [&str; 5] {
+    ["down", "--yes", "--delete-data", "--stack", stack]
 }

@@ -13,7 +13,8 @@ pub struct Stack {
     pub name: String,
     /// Its table's name: `Movies-<unique>`, unless [`Stack::named`].
     pub table: String,
-    /// `--stack`, `--table`, `--zip` and any [`Stack::with`] added.
+    /// `--stack` (first), then `--table`, `--zip` and any [`Stack::with`] added: the flags of
+    /// `up` and `plan`.
     flags: Vec<String>,
 }
 
@@ -36,17 +37,23 @@ impl Stack {
         Self { name, table, flags }
     }
 
-    /// The same stack with `flags` added to every command (`--export daily`, say).
+    /// The same stack with `flags` added to its `up` and `plan` (`--export daily`, say).
     #[must_use]
     pub fn with(mut self, flags: &[&str]) -> Self {
         self.flags.extend(flags.iter().map(|f| (*f).to_owned()));
         self
     }
 
-    /// `command`, this stack's flags, then `extra`.
+    /// `command`, then this stack's flags for `up` and `plan` (the settings) or `--stack` alone
+    /// for every other command (a deployed stack knows its settings), then `extra`.
     pub fn args(&self, command: &str, extra: &[&str]) -> Vec<String> {
+        let flags: &[String] = if matches!(command, "up" | "plan") {
+            &self.flags
+        } else {
+            &self.flags[..2]
+        };
         std::iter::once(command.to_owned())
-            .chain(self.flags.iter().cloned())
+            .chain(flags.iter().cloned())
             .chain(extra.iter().map(|e| (*e).to_owned()))
             .collect()
     }
