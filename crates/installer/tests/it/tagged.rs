@@ -131,8 +131,13 @@ async fn tagged_tables_are_found_on_every_run() {
     assert_eq!(input["TableTag"]["Key"], "backup");
     assert_eq!(input["TableTag"]["Value"], value.as_str());
 
-    // Every command but `up` by the stack's name alone: it knows its tag.
+    // Every command but `up` by the stack's name alone: it knows its tag, so `plan` with no
+    // flags is "no changes".
     let by_name = ["--stack", stack.as_str()];
+    let mut plan = vec!["plan", "--zip", zip.as_str()];
+    plan.extend(by_name);
+    let planned = ok(&proxy, &plan);
+    assert!(planned.contains("no changes"), "{planned}");
     let run = invoke(&proxy, &by_name);
     let mut expected = vec![first.clone(), second.clone()];
     expected.sort();
