@@ -36,7 +36,7 @@ INSTALLER := target/$(HOST_TARGET)/debug/installer
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup installer build zip-arm64 zip-x86_64 check lint test demo bench dist dist-host standalone clean
+.PHONY: help setup installer build zip-arm64 zip-x86_64 check lint test demo bench dist dist-host standalone reference clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# *//'
@@ -94,6 +94,11 @@ test: setup
 	  scripts/timed tests scripts/with-moto \
 	  cargo-zigbuild test --locked --workspace --target $(TEST_TARGET) -- --test-threads $(TEST_THREADS)
 
+# The command reference and man pages in docs/reference, from the command line's own types (a
+# test fails when the committed copy is stale).
+reference: installer
+	$(INSTALLER) -q reference --out docs/reference
+
 demo: build
 	INSTALLER=$(INSTALLER) scripts/with-moto scripts/demo
 
@@ -115,6 +120,7 @@ dist: setup
 	$(call RELEASE_INSTALLER,$(HOST_TARGET)) build --arch x86_64
 	mkdir -p dist
 	$(foreach t,$(DIST_TARGETS),$(call RELEASE_INSTALLER,$(HOST_TARGET)) -q bundle --zip $(ZIP_ARM64) --zip $(ZIP_X86_64) --out dist/installer-$(VERSION)-$(t) --installer $(call RELEASE_INSTALLER,$(t)) &&) true
+	mkdir -p dist/man && cp docs/reference/man/*.1 dist/man/
 	cd dist && sha256sum installer-$(VERSION)-* > SHA256SUMS && cat SHA256SUMS
 
 # This machine's release installer exactly as `make dist` ships it, bundled by the test build.

@@ -334,6 +334,17 @@ pub enum Command {
         after_help = "Examples:\n  installer init --from-stack prod            # a deployed stack, to a file\n  installer init --stack staging --keep 7 --schedule 'rate(12 hours)'\n  installer init --from-stack prod --config ops/backups.toml"
     )]
     Init(crate::commands::InitArgs),
+    /// Write the command reference: docs/reference/installer.md (every subcommand, flag,
+    /// default, environment variable and exit status) and a man page per subcommand in
+    /// docs/reference/man, generated from the command line itself.
+    #[command(
+        after_help = "Examples:\n  installer reference                       # docs/reference, as committed\n  installer reference --out /tmp/ref && man /tmp/ref/man/installer-up.1"
+    )]
+    Reference {
+        /// The folder to write into.
+        #[arg(long, default_value = "docs/reference")]
+        out: std::path::PathBuf,
+    },
     /// Print a shell completion script: `installer completions bash > /etc/bash_completion.d/installer`.
     #[command(
         after_help = "Examples:\n  installer completions bash > ~/.local/share/bash-completion/completions/installer\n  installer completions zsh > \"${fpath[1]}/_installer\"\n  installer completions fish > ~/.config/fish/completions/installer.fish"

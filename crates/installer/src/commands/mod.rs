@@ -11,6 +11,7 @@ mod invoke;
 mod load_data;
 mod logs;
 mod plan;
+mod reference;
 mod report;
 mod restore;
 mod restore_export;
@@ -28,6 +29,7 @@ pub(crate) use invoke::{InvokeArgs, invoke};
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
 pub(crate) use plan::plan;
+pub(crate) use reference::reference;
 pub(crate) use report::{ReportArgs, report};
 pub(crate) use restore::{RestoreArgs, restore};
 pub(crate) use status::status;
@@ -352,6 +354,14 @@ pub enum CommandError {
         /// Why.
         source: std::io::Error,
     },
+    /// `reference` could not write a file.
+    #[error("could not write {path}: {source}")]
+    ReferenceWrite {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The async runtime could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -479,6 +489,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             block_on(up(&stack, connect, approval)).map(Summary::Up)
         }
         Command::Init(args) => block_on(init(&args, connect)).map(Summary::Init),
+        Command::Reference { out } => Ok(Summary::Reference(reference(&out)?)),
         Command::Schema { of } => {
             let schema = match of {
                 SchemaOf::Output => schemars::schema_for!(summary::Document),

@@ -32,6 +32,8 @@ pub enum Summary {
     Bundle(Bundled),
     /// `init`.
     Init(Initialized),
+    /// `reference`.
+    Reference(Referenced),
     /// `down`.
     Down(Removed),
     /// `restore`.
@@ -94,6 +96,7 @@ impl Summary {
             | Summary::LoadData(_)
             | Summary::Bundle(_)
             | Summary::Init(_)
+            | Summary::Reference(_)
             | Summary::Down(_)
             | Summary::Logs
             | Summary::Printed => None,
@@ -165,6 +168,13 @@ pub struct Built {
     pub glibc_floor: Option<String>,
     /// Lambda's `CodeSha256` of it.
     pub code_sha256: String,
+}
+
+/// `reference`: the files written.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Referenced {
+    /// The Markdown reference, then the man pages.
+    pub files: Vec<PathBuf>,
 }
 
 /// `init`: the settings file written.

@@ -6,6 +6,8 @@
 
 use std::process::Command;
 
+use test_support::unique_name;
+
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn workflow() -> Yaml {
@@ -168,6 +170,77 @@ fn completions_piped_into_a_reader_that_stops_early_do_not_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// docs/reference (the Markdown command reference and the man pages) is what `installer
+/// reference` writes now, so it cannot disagree with `--help`.
+#[test]
+fn the_committed_reference_is_the_one_the_command_line_gives() {
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("reference"));
+    let status = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["-q", "reference", "--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/reference");
+    let list = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = ["", "man"]
+            .iter()
+            .flat_map(|sub| std::fs::read_dir(dir.join(sub)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        list(&out),
+        list(&committed),
+        "regenerate with `make reference`"
+    );
+    for name in list(&out) {
+        assert!(
+            std::fs::read(out.join(&name)).unwrap()
+                == std::fs::read(committed.join(&name)).unwrap(),
+            "docs/reference/{name} is stale: regenerate it with `make reference`"
+        );
+    }
+    // `--help` and the reference agree: each flag `up --help` lists is in up's section.
+    let help = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(["up", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let markdown = std::fs::read_to_string(out.join("installer.md")).unwrap();
+    let up = &markdown[markdown.find("## installer up\n").unwrap()..];
+    let up = &up[..up[3..].find("\n## ").map_or(up.len(), |i| i + 3)];
+    // The flags are the words that open help's option lines (`  -y, --yes`, `      --keep <KEEP>`).
+    let listed: Vec<&str> = help
+        .lines()
+        .filter(|l| l.len() - l.trim_start().len() <= 6)
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .flat_map(|l| l.split_whitespace().take_while(|w| w.starts_with('-')))
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| {
+            w.starts_with("--")
+                && w[2..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .collect();
+    assert!(listed.len() > 30, "{listed:?}");
+    let every = &markdown[markdown.find("## Options of every command").unwrap()..];
+    let every = &every[..every.find("\n## installer ").unwrap()];
+    for flag in listed {
+        let flag = format!("`{flag}`");
+        assert!(
+            up.contains(&flag) || every.contains(&flag),
+            "{flag} of `up --help`"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
