@@ -372,6 +372,9 @@ pub enum Command {
         /// What of the stack's data to delete too.
         #[command(flatten)]
         delete: crate::deploy::removal::DeleteData,
+        /// What to look for besides what the stack's settings name.
+        #[command(flatten)]
+        leftovers: crate::commands::Leftovers,
     },
 }
 

@@ -22,24 +22,46 @@ pub(super) fn confirm(question: &str) -> bool {
     std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
 }
 
+/// What `down` looks for besides what the stack's settings name.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Leftovers {
+    /// The stack's bucket, when it has a name of its own (`up --bucket`) and the stack's
+    /// function, which names it, is gone (a `down` that kept the data, or was stopped).
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// Also a table the stack no longer backs up (repeatable): its backups made by the stack
+    /// and, if the stack made it, the table are the stack's data too.
+    #[arg(long = "table", value_name = "TABLE")]
+    pub tables: Vec<String>,
+}
+
 /// `installer down`.
 pub async fn down(
     stack: &StackRef,
     connect: &ConnectArgs,
     yes: bool,
     dry_run: bool,
-    delete: DeleteData,
+    (delete, leftovers): (DeleteData, &Leftovers),
 ) -> Result<Removed, CommandError> {
     stack.name()?;
+    let extra = leftovers
+        .tables
+        .iter()
+        .map(|t| backup_lambda::naming::TableName::parse(t.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(bucket) = &leftovers.bucket {
+        crate::deploy::config::check_bucket("bucket", bucket)?;
+    }
     if !yes && !dry_run && !std::io::stdin().is_terminal() {
         return Err(CommandError::NeedsConfirmation);
     }
-    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let (aws, config, _) =
+        super::deployed_stack(stack, leftovers.bucket.as_deref(), connect).await?;
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let environment = observed.function.as_ref().map(|f| &f.environment);
     let owner = function::ownership(&config.stack, environment);
-    let steps = removal::removal_plan(&aws, &desired, &observed, &owner, delete).await?;
+    let steps = removal::removal_plan(&aws, &desired, &observed, &owner, delete, &extra).await?;
     let summary = |backups: &[(String, usize)], elapsed_ms: u128| Removed {
         stack: config.stack.to_string(),
         account: aws.account.clone(),

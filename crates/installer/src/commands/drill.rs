@@ -35,12 +35,19 @@ pub async fn drill(
                 })
         })
         .transpose()?;
-    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let (aws, config, _) = super::deployed_stack(stack, None, connect).await?;
     let table = &super::one_table(&config, table)?;
     let bucket = config.bucket_name(&aws.account, &aws.region);
+    // Drills off: the stack's recorded drill timeout all the same.
+    let recorded = config
+        .settings
+        .drill_timeout
+        .as_deref()
+        .and_then(parse_period)
+        .unwrap_or(backup_lambda::request::DEFAULT_DRILL_TIMEOUT);
     let mut settings = config.drill.unwrap_or(DrillSettings {
         every: Duration::ZERO,
-        timeout: backup_lambda::request::DEFAULT_DRILL_TIMEOUT,
+        timeout: recorded,
     });
     if let Some(timeout) = timeout {
         settings.timeout = timeout;

@@ -52,7 +52,7 @@ pub async fn init(args: &InitArgs, connect: &ConnectArgs) -> Result<Initialized,
         Some(deployed_name) => {
             let deployed_name = stack_name(deployed_name)?;
             let aws = Aws::connect(connect).await?;
-            let deployed = deployed::read(&aws, &deployed_name).await?;
+            let deployed = deployed::read(&aws, &deployed_name, None).await?;
             let from = match deployed.origin {
                 Origin::Recorded => format!("the settings stack {deployed_name} recorded"),
                 Origin::Derived { why } => {

@@ -45,7 +45,14 @@ pub async fn invoke(
     if let Some(table) = &args.table {
         backup_lambda::naming::TableName::parse(table.trim())?;
     }
-    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let (aws, config, _) = super::deployed_stack(stack, None, connect).await?;
+    if let (Some(tag), Some(table)) = (&config.table_tag, &args.table) {
+        return Err(CommandError::TableOfTagStack {
+            stack: config.stack.to_string(),
+            tag: tag.to_string(),
+            table: table.clone(),
+        });
+    }
     let input = if config.table_tag.is_some() {
         let rule = crate::deploy::config::rule_name(config.stack.as_str(), 1);
         crate::local::invoke::tag_input(&aws, &rule).await?

@@ -22,7 +22,7 @@ mod up;
 pub(crate) use alerts::alerts;
 pub(crate) use build::build;
 pub(crate) use bundle::bundle;
-pub(crate) use down::down;
+pub(crate) use down::{Leftovers, down};
 pub(crate) use drill::drill;
 pub(crate) use init::{InitArgs, init};
 pub(crate) use invoke::{InvokeArgs, invoke};
@@ -92,6 +92,19 @@ pub enum CommandError {
         /// The tables it backs up.
         tables: String,
     },
+    /// The deployed stack's settings are not ones `up` would accept (changed by hand, or read
+    /// back from resources that were).
+    #[error(
+        "the settings of stack {stack} (s3://{bucket}/settings/{stack}.json, or its resources) are not valid: {source}; fix them with `installer up --stack {stack}` and the flag named"
+    )]
+    DeployedInvalid {
+        /// The stack.
+        stack: String,
+        /// Its bucket.
+        bucket: String,
+        /// What is wrong.
+        source: ConfigError,
+    },
     /// `init --from-stack` names a stack that is not deployed.
     #[error(
         "stack {stack} is not deployed in account {account} ({region}): no function, schedule or log group; check --from-stack and --region"
@@ -103,6 +116,18 @@ pub enum CommandError {
         account: String,
         /// The region looked in.
         region: String,
+    },
+    /// `invoke --table` on a stack that chooses its tables by tag.
+    #[error(
+        "stack {stack} backs up the tables tagged {tag}, all in one run: `invoke` runs that, so drop --table {table}"
+    )]
+    TableOfTagStack {
+        /// The stack.
+        stack: String,
+        /// Its tag.
+        tag: String,
+        /// The table named.
+        table: String,
     },
     /// A command needs a table and the stack chooses its tables by tag.
     #[error("stack {0} backs up the tables carrying its tag: name the one to use with --table")]
@@ -545,7 +570,8 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             yes,
             dry_run,
             delete,
-        } => block_on(down(&stack, connect, yes, dry_run, delete)).map(Summary::Down),
+            leftovers,
+        } => block_on(down(&stack, connect, yes, dry_run, (delete, &leftovers))).map(Summary::Down),
         Command::Drill {
             stack,
             table,
@@ -630,11 +656,12 @@ pub(crate) async fn stack_tables(
 /// `up` recorded with it, or read back from its resources) and where they came from.
 pub(crate) async fn deployed_stack(
     stack: &StackRef,
+    bucket: Option<&str>,
     connect: &ConnectArgs,
 ) -> Result<(Aws, StackConfig, Deployed), CommandError> {
     let name = stack.name()?;
     let aws = Aws::connect(connect).await?;
-    let deployed = deployed::read(&aws, &name).await?;
+    let deployed = deployed::read(&aws, &name, bucket).await?;
     match &deployed.origin {
         Origin::Recorded => {}
         Origin::Derived { why } => report!(
@@ -646,7 +673,14 @@ pub(crate) async fn deployed_stack(
             aws.region
         ),
     }
-    let config = deployed.config(&name)?;
+    // The stack's own settings not making a stack is no usage error: say whose they are.
+    let config = deployed
+        .config(&name)
+        .map_err(|e| CommandError::DeployedInvalid {
+            stack: name.to_string(),
+            bucket: deployed.bucket.clone(),
+            source: e,
+        })?;
     Ok((aws, config, deployed))
 }
 
@@ -799,7 +833,26 @@ pub(crate) async fn prepare(
     connect: &ConnectArgs,
 ) -> Result<Prepared, CommandError> {
     let file = match settings_file::locate(args.config.as_deref()) {
-        Some(path) => Some(settings_file::load(&path)?.stack(args.stack.as_deref())?),
+        Some(path) => {
+            let loaded = settings_file::load(&path)?;
+            // installer.toml found here, without this stack: another stack's file, not this
+            // one's settings (a file given with --config must have it).
+            let elsewhere = args.config.is_none()
+                && args
+                    .stack
+                    .as_deref()
+                    .is_some_and(|s| !loaded.file.stacks.contains_key(s));
+            if elsewhere {
+                report!(
+                    "note: {} has no [stacks.{}]; using the deployed stack's settings",
+                    path.display(),
+                    args.stack.as_deref().unwrap_or_default()
+                );
+                None
+            } else {
+                Some(loaded.stack(args.stack.as_deref())?)
+            }
+        }
         None => None,
     };
     let name = args.check(file.as_ref().map(|(stack, _)| stack.as_str()))?;
@@ -807,7 +860,7 @@ pub(crate) async fn prepare(
     let aws = Aws::connect(connect).await?;
     let connected = started.elapsed();
     let started = Instant::now();
-    let deployed = deployed::read(&aws, &name).await?;
+    let deployed = deployed::read(&aws, &name, None).await?;
     // A settings file is the whole desired state: the deployed settings are what it changes.
     let base = match &file {
         Some((_, settings)) => settings.complete(),
@@ -882,8 +935,13 @@ fn explain(args: &StackArgs, file: Option<&Settings>, deployed: &Deployed, wante
     let from_stack =
         file.is_none() && matches!(deployed.origin, Origin::Recorded | Origin::Derived { .. });
     let (flags, file) = (keys(&args.settings), file.map(keys).unwrap_or_default());
+    let edited = |key: &str| match key {
+        "table" => !args.add_table.is_empty() || !args.remove_table.is_empty(),
+        "alert-email" | "alert-topic" | "alert-kms-key" => args.alerts.is_some(),
+        _ => false,
+    };
     for (key, value) in keys(wanted) {
-        let source = if flags.contains_key(&key) {
+        let source = if flags.contains_key(&key) || edited(&key) {
             "a flag or its environment variable"
         } else if args.reset {
             "the default (--reset)"

@@ -137,7 +137,7 @@ pub async fn report(
         }
     }
 
-    let (aws, config, _) = super::deployed_stack(stack, connect).await?;
+    let (aws, config, _) = super::deployed_stack(stack, None, connect).await?;
     let requests = Requests::default();
     // Connecting asked STS who we are.
     requests.add();

@@ -21,7 +21,7 @@ use crate::deploy::stack;
 
 /// `installer status`.
 pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, CommandError> {
-    let (aws, config, deployed) = super::deployed_stack(stack, connect).await?;
+    let (aws, config, deployed) = super::deployed_stack(stack, None, connect).await?;
     let desired = Desired::new(&config, &aws, None)?;
     let observed = stack::observe(&aws, &desired).await?;
     let desired = desired.settled(&observed);

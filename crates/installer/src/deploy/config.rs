@@ -101,15 +101,34 @@ impl StackArgs {
         StackName::parse(name).map_err(|_| ConfigError::Stack(name.to_owned()))
     }
 
-    /// Checks the flags alone, before any AWS call: every value given is valid over the
-    /// defaults, and every table named to add or remove is a table name.
+    /// Checks the flags alone, before any AWS call: every value given is valid (over the
+    /// defaults; what depends on other settings, such as a tag with `--no-tag-conditions`, is
+    /// checked once the deployed ones are known), and every table named to add or remove is a
+    /// table name.
     pub fn check(&self, file_stack: Option<&str>) -> Result<StackName, ConfigError> {
         let name = self.name(file_stack)?;
-        StackConfig::from_settings(name.as_str(), &self.settings)?;
+        match StackConfig::from_settings(name.as_str(), &self.settings) {
+            Err(e) if !e.is_combination() || self.decides(&e) => return Err(e),
+            _ => {}
+        }
         for table in self.add_table.iter().chain(&self.remove_table) {
             TableName::parse(table.trim())?;
         }
         Ok(name)
+    }
+
+    /// Whether the flags alone make the combination `e`, whatever is deployed: both halves
+    /// are given (`--table-tag` with `--enable-pitr`, `--table` with `--no-tag-conditions`).
+    fn decides(&self, e: &ConfigError) -> bool {
+        let s = &self.settings;
+        match e {
+            ConfigError::PitrByTag => s.table_tag.is_some() && s.enable_pitr == Some(true),
+            ConfigError::TagConditionsWithoutTag => {
+                (s.tables.is_some() || !self.add_table.is_empty())
+                    && s.no_tag_conditions == Some(true)
+            }
+            _ => false,
+        }
     }
 
     /// The settings `up` applies: these flags over `base` (the deployed stack's settings, or
@@ -138,7 +157,7 @@ impl StackArgs {
             for table in &self.add_table {
                 let table = table.trim();
                 if tables.iter().any(|t| t == table) {
-                    return Err(ConfigError::DuplicateTable(table.to_owned()));
+                    return Err(ConfigError::AlreadyInStack(table.to_owned()));
                 }
                 tables.push(table.to_owned());
             }
@@ -198,6 +217,14 @@ pub enum ConfigError {
     /// `--alert-kms-key` is not a key CloudWatch alarms can publish through.
     #[error("invalid --alert-kms-key {0:?}: {1}")]
     KmsKey(String, &'static str),
+    /// `--alert-kms-key` without an e-mail address (no topic of the stack's own to encrypt).
+    #[error(
+        "invalid --alert-kms-key {0:?}: it encrypts the stack's own topic, which is made only for --alert-email addresses; pass --alert-email too"
+    )]
+    KmsKeyWithoutEmail(String),
+    /// `--add-table` names a table the stack backs up already.
+    #[error("--add-table {0}: the stack backs up this table already; see `installer status`")]
+    AlreadyInStack(String),
     /// More alert destinations than an alarm can notify.
     #[error(
         "too many alert destinations: an alarm notifies at most 5 topics (the stack's own topic counts as one); pass fewer --alert-topic"
@@ -284,6 +311,22 @@ pub enum ConfigError {
         /// What was given.
         got: i64,
     },
+}
+
+impl ConfigError {
+    /// Whether this is about settings together rather than one value: flags alone over the
+    /// defaults may show it where the deployed settings would not.
+    pub fn is_combination(&self) -> bool {
+        matches!(
+            self,
+            ConfigError::PitrByTag
+                | ConfigError::TagConditionsWithoutTag
+                | ConfigError::KmsKeyWithoutEmail(_)
+                | ConfigError::TooManyTopics
+                | ConfigError::AlarmName(_)
+                | ConfigError::Export(ExportConfigError::OwnerWithoutBucket)
+        )
+    }
 }
 
 /// A validated stack: every name and setting the resources are built from.
@@ -449,10 +492,7 @@ fn alerts(args: &Settings) -> Result<Option<AlertSettings>, ConfigError> {
     if let Some(key) = &args.alert_kms_key {
         check_kms_key(key)?;
         if emails.is_empty() {
-            return Err(ConfigError::KmsKey(
-                key.clone(),
-                "it encrypts the stack's own topic, which is made only for --alert-email addresses; pass --alert-email too",
-            ));
+            return Err(ConfigError::KmsKeyWithoutEmail(key.clone()));
         }
     }
     if usize::from(!emails.is_empty()) + topics.len() > 5 {
@@ -478,12 +518,14 @@ fn drill(every: &str, timeout: &str) -> Result<Option<DrillSettings>, ConfigErro
                 got: text.to_owned(),
             })
     };
+    // Checked even while drills are off: it is recorded for when they are on.
+    let timeout = period("drill-timeout", timeout)?;
     if every == "off" {
         return Ok(None);
     }
     Ok(Some(DrillSettings {
         every: period("drill-every", every)?,
-        timeout: period("drill-timeout", timeout)?,
+        timeout,
     }))
 }
 
@@ -582,15 +624,14 @@ impl StackConfig {
         let table_tag = all.table_tag.as_deref().map(parse_tag).transpose()?;
         let enable_pitr = all.enable_pitr.unwrap_or_default();
         let no_tag_conditions = all.no_tag_conditions.unwrap_or_default();
-        if table_tag.is_some() {
-            if enable_pitr {
-                return Err(ConfigError::PitrByTag);
-            }
+        // Settings that do not go together, reported after every value is checked.
+        let combination = if table_tag.is_some() {
+            enable_pitr.then_some(ConfigError::PitrByTag)
         } else if tables.is_empty() {
             return Err(ConfigError::NoTable);
-        } else if no_tag_conditions {
-            return Err(ConfigError::TagConditionsWithoutTag);
-        }
+        } else {
+            no_tag_conditions.then_some(ConfigError::TagConditionsWithoutTag)
+        };
         let buckets = [
             ("bucket", &all.bucket),
             ("export-bucket", &all.export_bucket),
@@ -635,6 +676,15 @@ impl StackConfig {
             Some(DaysOrOff::Days(days)) => Some(positive("max-age-days", days, 36_500)?),
         };
         let schedule = all.schedule.as_deref().unwrap_or(default::SCHEDULE);
+        let drill = drill(
+            all.drill_every.as_deref().unwrap_or(default::DRILL_EVERY),
+            all.drill_timeout
+                .as_deref()
+                .unwrap_or(default::DRILL_TIMEOUT),
+        )?;
+        if let Some(e) = combination {
+            return Err(e);
+        }
         Ok(Self {
             stack,
             tables,
@@ -654,12 +704,7 @@ impl StackConfig {
             arch: all.arch.unwrap_or(Arch::Arm64),
             zip: None,
             bucket_tls_only: all.bucket_tls_only,
-            drill: drill(
-                all.drill_every.as_deref().unwrap_or(default::DRILL_EVERY),
-                all.drill_timeout
-                    .as_deref()
-                    .unwrap_or(default::DRILL_TIMEOUT),
-            )?,
+            drill,
             alerts: alerts(&all)?,
             export,
             enable_pitr,
@@ -868,6 +913,56 @@ mod tests {
             let err = config(flags).expect_err(&format!("{flags:?} must be rejected"));
             assert!(err.to_string().contains(expected), "{flags:?}: {err}");
         }
+    }
+
+    fn stack_args(flags: &[&str]) -> StackArgs {
+        Cli::try_parse_from(std::iter::once("installer").chain(flags.iter().copied()))
+            .expect("flags parse")
+            .stack
+    }
+
+    #[test]
+    fn a_flag_is_checked_alone_and_against_the_deployed_settings_after() {
+        // What depends on the deployed settings waits for them.
+        assert!(stack_args(&["--no-tag-conditions"]).check(None).is_ok());
+        assert!(
+            stack_args(&["--alert-kms-key", "alias/k"])
+                .check(None)
+                .is_ok()
+        );
+        let tagged = Settings {
+            table_tag: Some("backup=daily".into()),
+            ..Settings::default()
+        }
+        .complete();
+        let args = stack_args(&["--no-tag-conditions"]);
+        let wanted = args.wanted(&tagged).expect("valid over a tag stack");
+        let name = args.name(None).unwrap();
+        assert!(!args.config(&name, &wanted).unwrap().tag_conditions);
+        let named = Settings::defaults().complete();
+        let wanted = args.wanted(&named).unwrap();
+        assert_eq!(
+            args.config(&name, &wanted),
+            Err(ConfigError::TagConditionsWithoutTag)
+        );
+        // A value is checked even where its feature is off.
+        let err = stack_args(&["--drill-timeout", "soon"])
+            .check(None)
+            .unwrap_err();
+        assert!(err.to_string().contains("--drill-timeout"), "{err}");
+        // Adding a table the stack has is said as such.
+        let err = stack_args(&["--add-table", "Movies"])
+            .wanted(&named)
+            .unwrap_err();
+        assert_eq!(err, ConfigError::AlreadyInStack("Movies".into()));
+        let err = stack_args(&["--remove-table", "Music"])
+            .wanted(&named)
+            .unwrap_err();
+        assert_eq!(err, ConfigError::NotInStack("Music".into()));
+        let err = stack_args(&["--add-table", "Music"])
+            .wanted(&tagged)
+            .unwrap_err();
+        assert_eq!(err, ConfigError::EditTablesByTag);
     }
 
     #[test]

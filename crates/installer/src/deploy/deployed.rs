@@ -65,14 +65,22 @@ pub enum DeployedError {
     Stack(#[from] StackError),
 }
 
-/// Reads `stack`'s settings: its recorded document, else what its resources say.
-pub async fn read(aws: &Aws, stack: &StackName) -> Result<Deployed, DeployedError> {
+/// Reads `stack`'s settings: its recorded document, else what its resources say. The document
+/// is in the bucket the function names, else in `bucket` (`down --bucket`: a stack whose
+/// function is gone, with a bucket of its own name), else in the default bucket.
+pub async fn read(
+    aws: &Aws,
+    stack: &StackName,
+    bucket: Option<&str>,
+) -> Result<Deployed, DeployedError> {
+    let hint = bucket;
     let defaults = StackConfig::from_settings(stack.as_str(), &Settings::defaults())?;
     let desired = Desired::new(&defaults, aws, None).map_err(|e| DeployedError::Stack(e.into()))?;
     let function = function::Function::observe(aws, &desired.function).await?;
     let bucket = function
         .as_ref()
         .and_then(|f| f.environment.get("LOG_BUCKET").cloned())
+        .or_else(|| hint.map(str::to_owned))
         .unwrap_or_else(|| desired.bucket.name.clone());
     let why = match settings_object::read(aws, &bucket, &settings_object::key(stack.as_str()))
         .await?
@@ -140,11 +148,19 @@ fn derive(observed: &Observed, bucket: &bucket::Found, desired: &Desired, tls: b
         .as_ref()
         .and_then(|g| g.retention_days)
         .map(i64::from);
+    // The stack's further rules in their order (`-schedule-2` before `-schedule-10`), so that each
+    // table stays in its rule.
+    let mut stale: Vec<_> = observed
+        .stale_rules
+        .iter()
+        .filter_map(|(d, o)| Some((rule_number(&d.name), o.as_ref()?)))
+        .collect();
+    stale.sort_by_key(|(n, _)| *n);
     let rules = observed
         .rules
         .iter()
         .flatten()
-        .chain(observed.stale_rules.iter().filter_map(|(_, o)| o.as_ref()));
+        .chain(stale.into_iter().map(|(_, o)| o));
     let mut tables = Vec::new();
     for rule in rules {
         if s.schedule.is_none() {
@@ -155,7 +171,10 @@ fn derive(observed: &Observed, bucket: &bucket::Found, desired: &Desired, tls: b
                 continue;
             };
             if let Some(table) = event.get("TableName").and_then(|t| t.as_str()) {
-                tables.push(table.to_owned());
+                // A table in two rules (an `up` stopped while moving it) is one table.
+                if !tables.iter().any(|t| t == table) {
+                    tables.push(table.to_owned());
+                }
             } else if let Ok(Some(tag)) = backup_lambda::select::TableTag::from_event(&event) {
                 s.table_tag = Some(format!("{}={}", tag.key, tag.value));
             }
@@ -164,13 +183,12 @@ fn derive(observed: &Observed, bucket: &bucket::Found, desired: &Desired, tls: b
     if !tables.is_empty() {
         s.tables = Some(tables);
     }
-    if s.table_tag.is_some() {
-        let conditioned = observed
-            .role
-            .as_ref()
-            .and_then(|r| r.policy.as_ref())
-            .is_some_and(|p| p.to_string().contains("aws:ResourceTag"));
-        s.no_tag_conditions = Some(!conditioned);
+    // Only a policy that was read says whether it is conditioned: a missing one is drift, and
+    // the default (conditioned) puts it back.
+    if s.table_tag.is_some()
+        && let Some(policy) = observed.role.as_ref().and_then(|r| r.policy.as_ref())
+    {
+        s.no_tag_conditions = Some(!policy.to_string().contains("aws:ResourceTag"));
     }
     if let bucket::Found::Here(b) = bucket {
         s.log_expire_days = b.expire_days.map(i64::from);
@@ -179,13 +197,21 @@ fn derive(observed: &Observed, bucket: &bucket::Found, desired: &Desired, tls: b
             s.export_cold_class = Some(tiers.cold_class);
             s.export_expire_days = Some(i64::from(tiers.expire_days));
         }
-        // Only a choice that differs from what the endpoint would decide is a setting.
-        if b.policy.is_some() != tls {
-            s.bucket_tls_only = Some(b.policy.is_some());
+        // Only a choice that differs from what the endpoint would decide is a setting; a
+        // TLS-only policy missing on a TLS endpoint is drift, which the default puts back.
+        if b.policy.is_some() && !tls {
+            s.bucket_tls_only = Some(true);
         }
     }
     derive_alerts(&mut s, observed, desired);
     s
+}
+
+/// `<stack>-schedule-<n>`'s n (1 for `<stack>-schedule`).
+fn rule_number(name: &str) -> usize {
+    name.rsplit_once("-schedule-")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(1)
 }
 
 /// The settings the function's environment carries (see `desired::environment`).
@@ -223,13 +249,17 @@ fn derive_function(s: &mut Settings, env: &HashMap<String, String>, default_buck
 /// stack is among the stale ones).
 fn derive_alerts(s: &mut Settings, observed: &Observed, desired: &Desired) {
     if let Some(topic) = &observed.topic {
-        let mut emails: Vec<String> = topic
+        let mut emails: Vec<String> = Vec::new();
+        for sub in topic
             .subscriptions
             .iter()
             .filter(|sub| sub.protocol == "email")
-            .map(|sub| sub.endpoint.clone())
-            .collect();
-        emails.dedup();
+        {
+            let address = sub.endpoint.to_ascii_lowercase();
+            if !emails.contains(&address) {
+                emails.push(address);
+            }
+        }
         s.alert_emails = Some(emails);
         s.alert_kms_key.clone_from(&topic.kms_key);
     }
@@ -271,6 +301,10 @@ mod tests {
         assert_eq!(s.drill_timeout.as_deref(), Some("12h"));
         assert_eq!(s.export, Some(ExportChoice::Weekly));
         assert_eq!(s.export_bucket.as_deref(), Some("vault"));
+
+        assert_eq!(rule_number("s-schedule"), 1);
+        assert_eq!(rule_number("s-schedule-2"), 2);
+        assert!(rule_number("s-schedule-10") > rule_number("s-schedule-9"));
 
         let mut plain = Settings::default();
         let env = HashMap::from([("LOG_BUCKET".to_owned(), "s-logs-1-r".to_owned())]);

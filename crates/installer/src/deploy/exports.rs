@@ -213,13 +213,14 @@ pub struct ExportFlags<'a> {
     pub expire_days: i64,
 }
 
-/// Validates the export flags (the bucket name itself is checked with the other bucket names);
+/// Validates the export flags (the bucket name itself is checked with the other bucket names),
+/// every value given even while exports are off (they are recorded for when they are on);
 /// `None` when exports are off.
 pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportConfigError> {
     let every = match flags.choice {
-        ExportChoice::Off => return Ok(None),
-        ExportChoice::Daily => ExportEvery::Daily,
-        ExportChoice::Weekly => ExportEvery::Weekly,
+        ExportChoice::Off => None,
+        ExportChoice::Daily => Some(ExportEvery::Daily),
+        ExportChoice::Weekly => Some(ExportEvery::Weekly),
     };
     if let Some(owner) = flags.owner {
         if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
@@ -255,6 +256,9 @@ pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportCo
             least,
         });
     }
+    let Some(every) = every else {
+        return Ok(None);
+    };
     Ok(Some(ExportConfig {
         every,
         bucket: flags.bucket.map(str::to_owned),
@@ -283,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_are_valid_and_off_is_none() {
+    fn the_defaults_are_valid_and_off_is_none_with_its_values_checked() {
         let config = validate(flags(30, ColdClass::GlacierIr, 365))
             .expect("valid")
             .expect("on");
@@ -298,9 +302,18 @@ mod tests {
         );
         let off = ExportFlags {
             choice: ExportChoice::Off,
+            ..flags(30, ColdClass::GlacierIr, 365)
+        };
+        assert_eq!(validate(off), Ok(None));
+        // Off, its values are still checked: they are recorded for when exports are on.
+        let bad_while_off = ExportFlags {
+            choice: ExportChoice::Off,
             ..flags(-5, ColdClass::GlacierIr, 0)
         };
-        assert_eq!(validate(off), Ok(None), "nothing else is read when off");
+        assert!(matches!(
+            validate(bad_while_off),
+            Err(ExportConfigError::Days { .. })
+        ));
     }
 
     #[test]

@@ -72,8 +72,14 @@ async fn tables_to_remove(
     aws: &Aws,
     desired: &Desired,
     observed: &Observed,
+    extra: &[TableName],
 ) -> Result<Vec<TableName>, AwsError> {
     let mut tables: Vec<TableName> = desired.tables.iter().map(|t| t.name.clone()).collect();
+    for table in extra {
+        if !tables.contains(table) {
+            tables.push(table.clone());
+        }
+    }
     let inputs: Vec<serde_json::Value> = observed
         .rules
         .iter()
@@ -113,13 +119,15 @@ fn step(kind: Kind, name: &str, action: Removal) -> RemovalStep {
     }
 }
 
-/// What `down` would remove, in the order it would remove it.
+/// What `down` would remove, in the order it would remove it; `extra`: tables the stack no
+/// longer backs up, whose backups (and, if the stack made them, the tables) are its data too.
 pub async fn removal_plan(
     aws: &Aws,
     desired: &Desired,
     observed: &Observed,
     owner: &Ownership,
     delete: DeleteData,
+    extra: &[TableName],
 ) -> Result<Vec<RemovalStep>, AwsError> {
     let ours = &desired.tags;
     let data = |kind: Kind, found: Removal| match found {
@@ -166,7 +174,7 @@ pub async fn removal_plan(
             removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
         ),
     ]);
-    for table in tables_to_remove(aws, desired, observed).await? {
+    for table in tables_to_remove(aws, desired, observed, extra).await? {
         // The stack's backups, whoever owns the table: kept unless --delete-backups.
         let count = table::stack_backups(aws, owner, &table).await?.len();
         let backups = if count == 0 {
@@ -197,9 +205,10 @@ pub async fn removal_plan(
     let settings = match &observed.settings {
         Stored::Absent => Removal::Absent,
         Stored::Found(d) if d.stack != desired.settings.document.stack => Removal::NotOurs,
-        Stored::Found(_) | Stored::Newer(_) | Stored::Unreadable(_) => {
-            data(Kind::Settings, Removal::Delete)
-        }
+        // In a bucket that is not the stack's, or unreadable, it is left to the bucket's owner.
+        _ if bucket == Removal::NotOurs => Removal::NotOurs,
+        Stored::Unreadable(_) => Removal::NotOurs,
+        Stored::Found(_) | Stored::Newer(_) => data(Kind::Settings, Removal::Delete),
     };
     steps.push(step(Kind::Bucket, &desired.bucket.name, bucket));
     steps.push(step(

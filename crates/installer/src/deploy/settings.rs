@@ -319,7 +319,8 @@ impl Settings {
 
     /// This layer over `base`: each setting given here wins, the rest come from `base`. Naming
     /// the tables drops a `base`'s tag and naming a tag drops its tables (the two are one
-    /// choice); `export = off` drops the export bucket and its owner.
+    /// choice), each with the setting that only fits the other (`no-tag-conditions`,
+    /// `enable-pitr`); naming an export bucket drops the owner of the one before.
     #[must_use]
     pub fn over(&self, base: &Settings) -> Settings {
         let Settings {
@@ -351,7 +352,6 @@ impl Settings {
         } = self.clone();
         let by_tag_here = table_tag.is_some() && tables.is_none();
         let named_here = tables.is_some() && table_tag.is_none();
-        let export_off = export == Some(ExportChoice::Off);
         Settings {
             tables: if by_tag_here {
                 None
@@ -379,19 +379,23 @@ impl Settings {
             alert_topics: pick(alert_topics, &base.alert_topics),
             alert_kms_key: pick(alert_kms_key, &base.alert_kms_key),
             export: export.or(base.export),
-            export_bucket: match export_bucket {
-                None if export_off => None,
-                given => pick(given, &base.export_bucket),
+            export_bucket_owner: if export_bucket.is_some() {
+                export_bucket_owner
+            } else {
+                pick(export_bucket_owner, &base.export_bucket_owner)
             },
-            export_bucket_owner: match export_bucket_owner {
-                None if export_off => None,
-                given => pick(given, &base.export_bucket_owner),
-            },
+            export_bucket: pick(export_bucket, &base.export_bucket),
             export_cold_days: export_cold_days.or(base.export_cold_days),
             export_cold_class: export_cold_class.or(base.export_cold_class),
             export_expire_days: export_expire_days.or(base.export_expire_days),
-            enable_pitr: enable_pitr.or(base.enable_pitr),
-            no_tag_conditions: no_tag_conditions.or(base.no_tag_conditions),
+            enable_pitr: match enable_pitr {
+                None if by_tag_here => None,
+                given => given.or(base.enable_pitr),
+            },
+            no_tag_conditions: match no_tag_conditions {
+                None if named_here => None,
+                given => given.or(base.no_tag_conditions),
+            },
         }
     }
 
@@ -414,6 +418,18 @@ impl Settings {
         if all.table_tag.is_some() {
             all.tables = None;
         }
+        // Dropped by the choice of tables in `over`, and so back to their defaults.
+        all.enable_pitr = all.enable_pitr.or(Some(false));
+        all.no_tag_conditions = all.no_tag_conditions.or(Some(false));
+        // One spelling per value: `INSTALLER_TABLES="Movies, Music"` names `Music`.
+        let trim = |list: &mut Option<Vec<String>>| {
+            for item in list.iter_mut().flatten() {
+                *item = item.trim().to_owned();
+            }
+        };
+        trim(&mut all.tables);
+        trim(&mut all.alert_emails);
+        trim(&mut all.alert_topics);
         all
     }
 
@@ -584,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_show_what_they_gain_and_lose_and_export_off_drops_its_bucket() {
+    fn lists_show_what_they_gain_and_lose_and_a_new_export_bucket_drops_the_old_owner() {
         let deployed = flags(&[
             "--alert-email",
             "a@example.com",
@@ -594,7 +610,7 @@ mod tests {
             "vault",
         ])
         .complete();
-        let wanted = flags(&["--alert-email", "b@example.com", "--export", "off"])
+        let wanted = flags(&["--alert-email", "b@example.com ", "--export", "off"])
             .over(&deployed)
             .complete();
         let changed: Vec<String> = changes(&deployed, &wanted)
@@ -605,10 +621,26 @@ mod tests {
             changed,
             [
                 "alert-email: + b@example.com, - a@example.com",
-                "export: daily → off",
-                "export-bucket: vault → (not set)"
-            ]
+                "export: daily → off"
+            ],
+            "off keeps the bucket for when exports are on again"
         );
+        let theirs = flags(&[
+            "--export-bucket",
+            "theirs",
+            "--export-bucket-owner",
+            "210987654321",
+        ])
+        .over(&deployed)
+        .complete();
+        let mine = flags(&["--export-bucket", "mine"]).over(&theirs).complete();
+        assert_eq!(
+            mine.export_bucket_owner, None,
+            "the owner was the old bucket's"
+        );
+        let tagged = flags(&["--enable-pitr"]).over(&deployed).complete();
+        let by_tag = flags(&["--table-tag", "k=v"]).over(&tagged).complete();
+        assert_eq!(by_tag.enable_pitr, Some(false), "pitr is for named tables");
     }
 
     #[test]

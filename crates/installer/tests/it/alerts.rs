@@ -410,10 +410,6 @@ fn bad_alert_settings_fail_before_any_request() {
             "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key alias/aws/sns",
         ),
         (
-            vec!["--alert-kms-key", "alias/mine"],
-            "pass --alert-email too",
-        ),
-        (
             vec![
                 "--alert-email",
                 "ops@example.com",
@@ -432,4 +428,33 @@ fn bad_alert_settings_fail_before_any_request() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
+}
+
+/// A key with no e-mail address is valid for a stack that has addresses, so it is judged once
+/// the deployed settings are read: refused for a new stack, before any write.
+#[tokio::test]
+async fn a_key_without_addresses_is_refused_once_the_stack_is_known() {
+    let stack = unique_name("alk");
+    let out = installer(&[
+        "up",
+        "--stack",
+        &stack,
+        "--table",
+        "Movies",
+        "--alert-kms-key",
+        "alias/mine",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("pass --alert-email too"), "{stderr}");
+    let aws = clients().await;
+    assert!(
+        aws.lambda
+            .get_function()
+            .function_name(&stack)
+            .send()
+            .await
+            .is_err(),
+        "nothing made"
+    );
 }

@@ -612,9 +612,10 @@ fn bad_flags_fail_before_any_aws_call() {
         ),
         (&["plan", "--table", "x"][..], "invalid --table"),
         (&["up", "--bucket", "Bad"][..], "invalid --bucket"),
+        (&["down", "--bucket", "Bad"][..], "invalid --bucket"),
         // Only `up` and `plan` take settings: a deployed stack knows its own.
         (
-            &["down", "--bucket", "Bad"][..],
+            &["status", "--bucket", "logs"][..],
             "unexpected argument '--bucket'",
         ),
         (

@@ -90,10 +90,12 @@ pub async fn read(aws: &Aws, bucket: &str, key: &str) -> Result<Stored, AwsError
             // S3 answers 403 rather than 404 for a missing key to a caller without
             // s3:ListBucket, and a TLS-only bucket denies plain HTTP: the stack is then read
             // from its resources.
+            // Any other answer of S3's (a bucket in another region, another account's) leaves
+            // the bucket's own step to say what is wrong; only a failure to reach S3 stops.
             return if err.is("NoSuchKey") || err.is("NoSuchBucket") {
                 Ok(Stored::Absent)
-            } else if err.is("AccessDenied") {
-                Ok(Stored::Unreadable(format!("access denied to {location}")))
+            } else if err.code.is_some() {
+                Ok(Stored::Unreadable(err.to_string()))
             } else {
                 Err(err)
             };
@@ -118,6 +120,8 @@ pub fn parse(bytes: &[u8]) -> Stored {
         Some(n) if n > u64::from(FORMAT) => Stored::Newer(u32::try_from(n).unwrap_or(u32::MAX)),
         _ => match serde_json::from_slice::<Document>(bytes) {
             Ok(document) => Stored::Found(Box::new(document)),
+            // A setting this installer does not know was written by a newer one.
+            Err(e) if e.to_string().contains("unknown field") => Stored::Newer(FORMAT),
             Err(e) => Stored::Unreadable(e.to_string()),
         },
     }
@@ -140,15 +144,16 @@ impl Resource for SettingsObject {
     fn diff(desired: &Desired, observed: &Stored) -> Change<Field> {
         match observed {
             Stored::Absent => Change::Create,
+            // Compared complete: a key left out is its default.
             Stored::Found(found)
                 if found.stack == desired.document.stack
-                    && found.settings == desired.document.settings =>
+                    && found.settings.complete() == desired.document.settings =>
             {
                 Change::Unchanged
             }
             Stored::Found(_) | Stored::Unreadable(_) => Change::Update(vec![Field::Values]),
             Stored::Newer(format) => Change::Conflict(format!(
-                "s3://{}/{} was written by a newer installer (settings format {format}, this one reads {FORMAT}); use that installer",
+                "s3://{}/{} was written by a newer installer (settings format {format}, or a setting this one does not know; this one reads format {FORMAT}); use that installer",
                 desired.bucket, desired.key
             )),
         }
@@ -227,6 +232,13 @@ mod tests {
             Stored::Newer(2)
         );
         assert!(matches!(parse(b"not json"), Stored::Unreadable(_)));
+        let mut unknown = serde_json::to_value(Document::new("s2", Settings::defaults())).unwrap();
+        unknown["settings"]["keep-weekly"] = serde_json::json!(4);
+        assert_eq!(
+            parse(unknown.to_string().as_bytes()),
+            Stored::Newer(FORMAT),
+            "a setting from a newer installer"
+        );
         let desired = Desired {
             bucket: "b".into(),
             key: key("s2"),
