@@ -48,9 +48,7 @@ pub enum ChoiceError {
         which: &'static str,
     },
     /// No backup has that name or ARN.
-    #[error(
-        "table {table} has no {which} backup {wanted:?}; list them with `installer status --table {table}`"
-    )]
+    #[error("table {table} has no {which} backup {wanted:?}; list them with `installer status`")]
     NotFound {
         /// The table.
         table: String,

@@ -334,6 +334,16 @@ pub enum Command {
         after_help = "Examples:\n  installer init --from-stack prod            # a deployed stack, to a file\n  installer init --stack staging --keep 7 --schedule 'rate(12 hours)'\n  installer init --from-stack prod --config ops/backups.toml"
     )]
     Init(crate::commands::InitArgs),
+    /// Print the least-privilege IAM policy an operator needs to run the installer on a stack.
+    ///
+    /// Scoped to the stack's resources (its role, function, log group, schedule, bucket, tables,
+    /// topic and alarms) in this account and region wherever IAM allows, with iam:PassRole for
+    /// the stack's role to Lambda only. Read from the flags and the settings file, never from
+    /// the account (the operator may have no permission yet); attach it before the first `up`.
+    #[command(
+        after_help = "Examples:\n  installer policy --for up > operator-policy.json\n  installer policy --stack prod --for all --table Orders --table Customers\n  aws iam put-role-policy --role-name ci-deployer --policy-name backups --policy-document file://operator-policy.json"
+    )]
+    Policy(crate::commands::PolicyArgs),
     /// Write the command reference: docs/reference/installer.md (every subcommand, flag,
     /// default, environment variable and exit status) and a man page per subcommand in
     /// docs/reference/man, generated from the command line itself.

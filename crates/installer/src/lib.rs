@@ -8,7 +8,7 @@
 //! | `cli.rs` | clap's types, usage errors as one line, logging |
 //! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout) |
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
-//! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows |
+//! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows; `operator`: the least-privilege policy of whoever runs the installer (`installer policy`) |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader |

@@ -65,6 +65,21 @@ pub struct ProxiedCall {
     pub reached_moto: bool,
     /// The strict layer's rule that answered in moto's place, if one did.
     pub refused_by: Option<&'static str>,
+    /// What was asked of whom, for checking an IAM policy against the calls.
+    pub request: Asked,
+}
+
+/// A request as an IAM policy sees it: the service it was signed for, and what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The SigV4 credential scope's service (`dynamodb`, `s3`, `monitoring`, ...).
+    pub service: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query.
+    pub target: String,
+    /// The body as text (JSON or a form).
+    pub body: String,
 }
 
 /// A running proxy; it stops with the test process.
@@ -368,11 +383,25 @@ impl Shared {
             (None, None)
         };
         let reached_moto = response.is_some() && refused_by.is_none();
+        let service = request
+            .header("Authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').nth(3))
+            .unwrap_or_default()
+            .to_owned();
+        let body = String::from_utf8_lossy(&request.body);
+        let asked = Asked {
+            service,
+            method: request.method.clone(),
+            target: request.target.clone(),
+            body: body.into_owned(),
+        };
         lock(&self.log).push(ProxiedCall {
             call: call.clone(),
             fault,
             reached_moto,
             refused_by,
+            request: asked,
         });
         if reached_moto && call.mutating {
             self.count_write();

@@ -11,6 +11,7 @@ mod invoke;
 mod load_data;
 mod logs;
 mod plan;
+mod policy;
 mod reference;
 mod report;
 mod restore;
@@ -29,6 +30,7 @@ pub(crate) use invoke::{InvokeArgs, invoke};
 pub(crate) use load_data::{OnBadRecord, load_data};
 pub(crate) use logs::logs;
 pub(crate) use plan::plan;
+pub(crate) use policy::{PolicyArgs, policy};
 pub(crate) use reference::reference;
 pub(crate) use report::{ReportArgs, report};
 pub(crate) use restore::{RestoreArgs, restore};
@@ -514,6 +516,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             block_on(up(&stack, connect, approval)).map(Summary::Up)
         }
         Command::Init(args) => block_on(init(&args, connect)).map(Summary::Init),
+        Command::Policy(args) => block_on(policy(&args, connect)).map(|()| Summary::Printed),
         Command::Reference { out } => Ok(Summary::Reference(reference(&out)?)),
         Command::Schema { of } => {
             let schema = match of {

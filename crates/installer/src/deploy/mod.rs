@@ -11,6 +11,7 @@ pub(crate) mod config;
 pub(crate) mod deployed;
 pub(crate) mod desired;
 pub(crate) mod exports;
+pub mod operator;
 pub(crate) mod plan;
 pub mod policy;
 pub(crate) mod removal;

@@ -232,7 +232,7 @@ pub struct Settings {
     #[schemars(rename = "alert-topic")]
     pub alert_topics: Option<Vec<String>>,
     /// Encrypt the stack's alert topic with this customer managed KMS key (ARN, id or alias);
-    /// its key policy must let cloudwatch.amazonaws.com use it (see the README).
+    /// its key policy must let cloudwatch.amazonaws.com use it (see docs/alerts.md).
     #[arg(long, value_name = "KEY")]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alert_kms_key: Option<String>,
@@ -243,7 +243,7 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export: Option<ExportChoice>,
     /// Export to this bucket instead of the stack's (another account's or region's: give the
-    /// stack's role the bucket policy in the README).
+    /// stack's role the bucket policy in docs/exports.md).
     #[arg(long, env = "INSTALLER_EXPORT_BUCKET", value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export_bucket: Option<String>,

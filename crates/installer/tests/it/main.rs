@@ -20,6 +20,8 @@ mod idempotency;
 mod invoke;
 mod load;
 mod many_tables;
+mod operator;
+mod quickstart;
 mod report;
 mod restore;
 mod security;

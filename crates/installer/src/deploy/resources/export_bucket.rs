@@ -80,7 +80,7 @@ impl Resource for ExportBucket {
                 "export bucket {name} does not exist; create it first (any account or region) or fix --export-bucket"
             )),
             Observed::Denied => Change::Conflict(format!(
-                "export bucket {name} is not owned by account {owner} or denies this account; pass --export-bucket-owner with the account that owns it, add the bucket policy from the README (\"Exports to another bucket\"), or fix --export-bucket",
+                "export bucket {name} is not owned by account {owner} or denies this account; pass --export-bucket-owner with the account that owns it, add the bucket policy in docs/exports.md (\"Exports to another bucket\"), or fix --export-bucket",
                 owner = desired.owner
             )),
         }

@@ -14,7 +14,7 @@
 //!    4 agree);
 //! 5. [`crate::deploy::removal`]: its step in `removal_plan` and its arm in `delete`;
 //! 6. outside the code: the role's permissions (`policies/`, `deploy/policy.rs`) if the function
-//!    uses it, the README's resource table, a row per new AWS operation in
+//!    uses it, the resource tables (README and docs/deploying.md), a row per new AWS operation in
 //!    `docs/aws-contract.md`, and a strict-layer rule for what moto does not model.
 
 use std::collections::HashMap;

@@ -1,0 +1,516 @@
+//! The operator's policy: the least-privilege IAM policy a person or a CI role needs to run
+//! the installer's commands on one stack (`installer policy`), scoped to the stack's resource
+//! names in its account and region wherever IAM has resource-level permissions for the action,
+//! with `iam:PassRole` limited to the stack's role and to Lambda. The function's own policy is
+//! elsewhere (`policy.rs`, `policies/`); this is the one who deploys it.
+
+use serde_json::{Value, json};
+
+use crate::deploy::alerts;
+use crate::deploy::config::StackConfig;
+
+/// Which commands the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Purpose {
+    /// `plan`, `up`, `status`, `invoke`, `logs` and `load-data`.
+    Up,
+    /// `down` (with every `--delete-*`), and `status`/`plan` to see what it would do.
+    Down,
+    /// `restore` (every source: a backup, a point in time, an export) and `drill`.
+    Restore,
+    /// `report` and `status`.
+    Report,
+    /// All of them.
+    All,
+}
+
+impl Purpose {
+    fn includes(self, other: Purpose) -> bool {
+        self == Purpose::All || self == other
+    }
+}
+
+/// Where the stack is: the partition, region and account its ARNs name.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    pub partition: String,
+    /// The stack's region.
+    pub region: String,
+    /// The stack's account.
+    pub account: String,
+}
+
+/// The resources of one stack, as ARNs (patterns where the names are chosen later).
+struct Arns {
+    role: String,
+    function: String,
+    log_group: String,
+    rules: String,
+    bucket: String,
+    objects: String,
+    export_buckets: Vec<String>,
+    tables: Vec<String>,
+    backups: Vec<String>,
+    any_table: String,
+    topic: String,
+    alarms: String,
+}
+
+impl Arns {
+    fn new(config: &StackConfig, place: &Place) -> Self {
+        let Place {
+            partition: p,
+            region: r,
+            account: a,
+        } = place;
+        let stack = config.stack.as_str();
+        let bucket = config.bucket_name(a, r);
+        let tables: Vec<String> = if config.table_tag.is_some() {
+            // Chosen by tag, on every run: any table of the account and region.
+            vec![format!("arn:{p}:dynamodb:{r}:{a}:table/*")]
+        } else {
+            config
+                .tables
+                .iter()
+                .map(|t| format!("arn:{p}:dynamodb:{r}:{a}:table/{t}"))
+                .collect()
+        };
+        let backups = tables.iter().map(|t| format!("{t}/backup/*")).collect();
+        let export_buckets = config
+            .export
+            .as_ref()
+            .and_then(|e| e.bucket.as_ref())
+            .map(|b| vec![format!("arn:{p}:s3:::{b}"), format!("arn:{p}:s3:::{b}/*")])
+            .unwrap_or_default();
+        Self {
+            role: format!("arn:{p}:iam::{a}:role/{}", config.role_name()),
+            function: format!("arn:{p}:lambda:{r}:{a}:function:{stack}"),
+            log_group: format!("arn:{p}:logs:{r}:{a}:log-group:{}", config.log_group()),
+            rules: format!("arn:{p}:events:{r}:{a}:rule/{stack}-schedule*"),
+            objects: format!("arn:{p}:s3:::{bucket}/*"),
+            bucket: format!("arn:{p}:s3:::{bucket}"),
+            export_buckets,
+            tables,
+            backups,
+            any_table: format!("arn:{p}:dynamodb:{r}:{a}:table/*"),
+            topic: format!(
+                "arn:{p}:sns:{r}:{a}:{}",
+                alerts::topic_name(config.function_name())
+            ),
+            alarms: format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{stack}-*"),
+        }
+    }
+}
+
+/// One statement.
+fn allow(sid: &str, actions: &[&str], resources: &[String]) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources,
+    })
+}
+
+/// The policy for `purpose` on the stack `config` describes, at `place`.
+pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
+    let arn = Arns::new(config, place);
+    let Place {
+        partition: p,
+        region: r,
+        account: a,
+    } = place;
+    let one = |s: &String| vec![s.clone()];
+    let mut statements = vec![
+        // Who am I: every command's first call; it has no resource.
+        allow("WhoAmI", &["sts:GetCallerIdentity"], &["*".to_owned()]),
+        // Actions IAM authorizes only on "*" (no resource-level permissions).
+        allow(
+            "ActionsWithoutResources",
+            &[
+                "dynamodb:ListTables",
+                "dynamodb:ListBackups",
+                "dynamodb:ListExports",
+                "lambda:GetAccountSettings",
+                "events:ListRules",
+                "logs:DescribeLogGroups",
+                "sns:Unsubscribe",
+            ],
+            &["*".to_owned()],
+        ),
+        allow(
+            "ReadTheStack",
+            &[
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+            ],
+            &one(&arn.role),
+        ),
+        allow(
+            "ReadTheFunction",
+            &[
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:GetFunctionConcurrency",
+                "lambda:GetFunctionEventInvokeConfig",
+                "lambda:GetPolicy",
+                "lambda:ListTags",
+            ],
+            &one(&arn.function),
+        ),
+        allow(
+            "ReadTheSchedule",
+            &[
+                "events:DescribeRule",
+                "events:ListTargetsByRule",
+                "events:ListTagsForResource",
+            ],
+            &one(&arn.rules),
+        ),
+        allow(
+            "ReadTheLogs",
+            &[
+                "logs:ListTagsForResource",
+                "logs:ListTagsLogGroup",
+                "logs:FilterLogEvents",
+            ],
+            &[arn.log_group.clone(), format!("{}:*", arn.log_group)],
+        ),
+        allow(
+            "ReadTheBucket",
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetBucketPolicy",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketOwnershipControls",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetBucketTagging",
+                "s3:GetObject",
+            ],
+            &[arn.bucket.clone(), arn.objects.clone()],
+        ),
+        allow(
+            "ReadTheTables",
+            &[
+                "dynamodb:DescribeTable",
+                "dynamodb:ListTagsOfResource",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:DescribeBackup",
+            ],
+            &[arn.tables.clone(), arn.backups.clone()].concat(),
+        ),
+        allow(
+            "ReadTheAlerts",
+            &[
+                "sns:GetTopicAttributes",
+                "sns:ListSubscriptionsByTopic",
+                "sns:ListTagsForResource",
+            ],
+            &one(&arn.topic),
+        ),
+        allow(
+            "ReadTheAlarms",
+            &[
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+            ],
+            &[format!("arn:{p}:cloudwatch:{r}:{a}:alarm:*")],
+        ),
+    ];
+    if !arn.export_buckets.is_empty() {
+        statements.push(allow(
+            "CheckTheExportBucket",
+            &["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
+            &arn.export_buckets,
+        ));
+    }
+    if purpose.includes(Purpose::Up) {
+        statements.extend(up(&arn));
+    }
+    if purpose.includes(Purpose::Down) {
+        statements.extend(down(&arn));
+    }
+    if purpose.includes(Purpose::Restore) {
+        statements.extend(restore(&arn, place));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What `up` (and `invoke`, `load-data`) write.
+fn up(arn: &Arns) -> Vec<Value> {
+    vec![
+        allow(
+            "MakeTheRole",
+            &[
+                "iam:CreateRole",
+                "iam:TagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+            ],
+            std::slice::from_ref(&arn.role),
+        ),
+        json!({
+            "Sid": "HandTheRoleToLambdaOnly",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": arn.role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        }),
+        allow(
+            "MakeTheFunction",
+            &[
+                "lambda:CreateFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:PutFunctionEventInvokeConfig",
+                "lambda:UpdateFunctionEventInvokeConfig",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:TagResource",
+                "lambda:InvokeFunction",
+            ],
+            std::slice::from_ref(&arn.function),
+        ),
+        allow(
+            "MakeTheLogGroup",
+            &[
+                "logs:CreateLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:TagLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            &[arn.log_group.clone(), format!("{}:*", arn.log_group)],
+        ),
+        allow(
+            "MakeTheSchedule",
+            &[
+                "events:PutRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:DeleteRule",
+                "events:EnableRule",
+                "events:TagResource",
+            ],
+            std::slice::from_ref(&arn.rules),
+        ),
+        allow(
+            "MakeTheBucket",
+            &[
+                "s3:CreateBucket",
+                "s3:PutBucketPolicy",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutLifecycleConfiguration",
+                "s3:PutBucketTagging",
+                "s3:PutObject",
+            ],
+            &[arn.bucket.clone(), arn.objects.clone()],
+        ),
+        allow(
+            "MakeTheTables",
+            &[
+                "dynamodb:CreateTable",
+                "dynamodb:TagResource",
+                "dynamodb:UpdateContinuousBackups",
+                "dynamodb:BatchWriteItem",
+            ],
+            &arn.tables,
+        ),
+        allow(
+            "MakeTheAlerts",
+            &[
+                "sns:CreateTopic",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:TagResource",
+                "sns:DeleteTopic",
+            ],
+            std::slice::from_ref(&arn.topic),
+        ),
+        allow(
+            "MakeTheAlarms",
+            &[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+            ],
+            std::slice::from_ref(&arn.alarms),
+        ),
+    ]
+}
+
+/// What `down` deletes (with every `--delete-*`).
+fn down(arn: &Arns) -> Vec<Value> {
+    vec![
+        allow(
+            "RemoveTheRole",
+            &[
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+            ],
+            std::slice::from_ref(&arn.role),
+        ),
+        allow(
+            "RemoveTheFunction",
+            &["lambda:DeleteFunction"],
+            std::slice::from_ref(&arn.function),
+        ),
+        allow(
+            "RemoveTheLogGroup",
+            &["logs:DeleteLogGroup"],
+            &[arn.log_group.clone(), format!("{}:*", arn.log_group)],
+        ),
+        allow(
+            "RemoveTheSchedule",
+            &[
+                "events:DisableRule",
+                "events:RemoveTargets",
+                "events:DeleteRule",
+            ],
+            std::slice::from_ref(&arn.rules),
+        ),
+        allow(
+            "RemoveTheBucket",
+            &[
+                "s3:ListBucketVersions",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:DeleteBucket",
+            ],
+            &[arn.bucket.clone(), arn.objects.clone()],
+        ),
+        allow(
+            "RemoveTheTablesAndBackups",
+            &["dynamodb:DeleteTable", "dynamodb:DeleteBackup"],
+            &[arn.tables.clone(), arn.backups.clone()].concat(),
+        ),
+        allow(
+            "RemoveTheAlerts",
+            &["sns:DeleteTopic"],
+            std::slice::from_ref(&arn.topic),
+        ),
+        allow(
+            "RemoveTheAlarms",
+            &["cloudwatch:DeleteAlarms"],
+            std::slice::from_ref(&arn.alarms),
+        ),
+    ]
+}
+
+/// What `restore` and `drill` need: a restore makes a table of a name chosen at the time, so
+/// the write actions are on any table of the account and region.
+fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
+    let Place {
+        partition: p,
+        region: r,
+        account: a,
+    } = place;
+    vec![
+        allow(
+            "RestoreIntoNewTables",
+            &[
+                "dynamodb:RestoreTableFromBackup",
+                "dynamodb:RestoreTableToPointInTime",
+                "dynamodb:ImportTable",
+                "dynamodb:DescribeImport",
+                "dynamodb:DescribeExport",
+                "dynamodb:DescribeTable",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:ListTagsOfResource",
+                "dynamodb:UpdateTimeToLive",
+                "dynamodb:UpdateContinuousBackups",
+                "dynamodb:UpdateTable",
+                "dynamodb:TagResource",
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:DeleteTable",
+            ],
+            &[
+                arn.any_table.clone(),
+                format!("{}/backup/*", arn.any_table),
+                format!("{}/export/*", arn.any_table),
+                format!("{}/import/*", arn.any_table),
+            ],
+        ),
+        allow(
+            "RecordDrills",
+            &["s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+            std::slice::from_ref(&arn.objects),
+        ),
+        allow(
+            "ImportTableLogs",
+            &[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:PutRetentionPolicy",
+            ],
+            &[format!("arn:{p}:logs:{r}:{a}:log-group:/aws-dynamodb/*")],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::settings::Settings;
+
+    fn place() -> Place {
+        Place {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+        }
+    }
+
+    #[test]
+    fn the_policy_names_the_stacks_resources_and_passes_its_role_to_lambda_only() {
+        let config = StackConfig::from_settings(
+            "prod",
+            &Settings {
+                tables: Some(vec!["Orders".into()]),
+                ..Settings::default()
+            },
+        )
+        .expect("valid");
+        let doc = policy(Purpose::Up, &config, &place());
+        let text = doc.to_string();
+        assert!(text.contains("arn:aws:iam::123456789012:role/prod-role"));
+        assert!(text.contains("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders"));
+        assert!(text.contains("arn:aws:s3:::prod-logs-123456789012-eu-west-1"));
+        let pass = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == "iam:PassRole")
+            .expect("PassRole");
+        assert_eq!(pass["Resource"], "arn:aws:iam::123456789012:role/prod-role");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "lambda.amazonaws.com"
+        );
+        // `up` deletes nothing of the stack's but its own stale rules and alarms.
+        assert!(!text.contains("iam:DeleteRole") && !text.contains("dynamodb:DeleteTable"));
+        let all = policy(Purpose::All, &config, &place()).to_string();
+        assert!(all.contains("iam:DeleteRole") && all.contains("RestoreTableFromBackup"));
+    }
+}
