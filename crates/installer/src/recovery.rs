@@ -79,10 +79,15 @@ pub const PITR_PATIENCE: std::time::Duration = std::time::Duration::from_secs(12
 /// imported) answers ContinuousBackupsUnavailableException until its backups are enabled
 /// (UpdateContinuousBackups, API reference: "Backups have not yet been enabled for this
 /// table."): asked again, every second then up to every 8 s, for [`PITR_PATIENCE`].
-pub async fn enable_pitr(db: &Client, table: &TableName) -> Result<(), AwsError> {
+pub async fn enable_pitr(
+    db: &Client,
+    table: &TableName,
+    days: Option<u32>,
+) -> Result<(), AwsError> {
     let name = table.as_str();
     let spec = PointInTimeRecoverySpecification::builder()
         .point_in_time_recovery_enabled(true)
+        .set_recovery_period_in_days(days.and_then(|d| i32::try_from(d).ok()))
         .build()
         .map_err(|e| AwsError::malformed("UpdateContinuousBackups", name, &e.to_string()))?;
     let started = tokio::time::Instant::now();
@@ -147,7 +152,7 @@ pub async fn reapply(
         done.ttl_attribute = Some(attribute.to_owned());
     }
     if pitr(db, source).await?.is_some() {
-        enable_pitr(db, target).await?;
+        enable_pitr(db, target, None).await?;
         done.point_in_time_recovery = true;
     }
     let described = db

@@ -67,6 +67,27 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
         let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
         let backups = print_backups(&store, &owner, table).await;
         let (run_records, exports) = print_run_records(&aws, &desired.bucket.name, table).await;
+        // Point-in-time recovery, where the stack wants it and read it.
+        let pitr = desired
+            .tables
+            .iter()
+            .zip(&observed.tables)
+            .find(|(d, _)| &d.name == table)
+            .and_then(|(_, o)| o.as_ref()?.pitr);
+        let pitr_days = match pitr {
+            Some(state) if state.enabled => {
+                let days = state
+                    .days
+                    .map_or_else(|| "its default period".to_owned(), |d| format!("{d} days"));
+                result!("  point-in-time recovery of {table}: on, recovering {days} back");
+                state.days
+            }
+            Some(_) => {
+                result!("  point-in-time recovery of {table}: off, which the stack needs");
+                None
+            }
+            None => None,
+        };
         let last_export = match exports.last() {
             Some(key) => print_last_export(&aws, &desired.bucket.name, table, key).await,
             None if config.export.is_some() => {
@@ -82,6 +103,7 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
             last_drill,
             drill_in_progress,
             last_export,
+            pitr_days,
         });
     }
     Ok(Status {

@@ -368,6 +368,9 @@ pub struct StackConfig {
     pub export: Option<ExportConfig>,
     /// Whether point-in-time recovery may be turned on for tables the stack did not make.
     pub enable_pitr: bool,
+    /// Point-in-time recovery's recovery period on the stack's tables, when it is asked for
+    /// (`--pitr-days`).
+    pub pitr_days: Option<u32>,
     /// With a tag: whether the role's table actions are conditioned on it (off with
     /// `--no-tag-conditions`).
     pub tag_conditions: bool,
@@ -676,6 +679,12 @@ impl StackConfig {
             Some(DaysOrOff::Days(days)) => Some(positive("max-age-days", days, 36_500)?),
         };
         let schedule = all.schedule.as_deref().unwrap_or(default::SCHEDULE);
+        // PointInTimeRecoverySpecification, RecoveryPeriodInDays: "Valid Range: Minimum value of
+        // 1. Maximum value of 35."
+        let pitr_days = match all.pitr_days {
+            None | Some(DaysOrOff::Off) => None,
+            Some(DaysOrOff::Days(days)) => Some(in_range("pitr-days", days, 1, 35)?),
+        };
         let drill = drill(
             all.drill_every.as_deref().unwrap_or(default::DRILL_EVERY),
             all.drill_timeout
@@ -708,6 +717,7 @@ impl StackConfig {
             alerts: alerts(&all)?,
             export,
             enable_pitr,
+            pitr_days,
             create_tables: false,
             adopt_backups: false,
             tag_conditions: !no_tag_conditions,

@@ -161,9 +161,10 @@ impl Desired {
                 .map(|name| table::Desired {
                     name: name.clone(),
                     tags: tags.clone(),
-                    pitr: if config.export.is_some() {
+                    pitr: if config.export.is_some() || config.pitr_days.is_some() {
                         table::Pitr::Needed {
                             elsewhere: config.enable_pitr,
+                            days: config.pitr_days,
                         }
                     } else {
                         table::Pitr::NotNeeded

@@ -271,6 +271,17 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export_expire_days: Option<i64>,
+    /// Point-in-time recovery on the stack's tables, with a recovery period of this many days
+    /// (1 to 35; `restore --time` reaches back that far), or off: then it is on only where
+    /// exports need it, with DynamoDB's 35 days [default: off].
+    #[arg(
+        long,
+        env = "INSTALLER_PITR_DAYS",
+        allow_negative_numbers = true,
+        value_name = "DAYS|off"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pitr_days: Option<DaysOrOff>,
     /// Turn on point-in-time recovery (billed per GB-month) on tables the stack did not make,
     /// where exports need it; without it such a table is refused [default: false].
     #[arg(long, env = "INSTALLER_ENABLE_PITR", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -312,6 +323,7 @@ impl Settings {
             export_cold_days: Some(default::EXPORT_COLD_DAYS),
             export_cold_class: Some(ColdClass::GlacierIr),
             export_expire_days: Some(default::EXPORT_EXPIRE_DAYS),
+            pitr_days: Some(DaysOrOff::Off),
             enable_pitr: Some(false),
             no_tag_conditions: Some(false),
         }
@@ -347,6 +359,7 @@ impl Settings {
             export_cold_days,
             export_cold_class,
             export_expire_days,
+            pitr_days,
             enable_pitr,
             no_tag_conditions,
         } = self.clone();
@@ -388,6 +401,7 @@ impl Settings {
             export_cold_days: export_cold_days.or(base.export_cold_days),
             export_cold_class: export_cold_class.or(base.export_cold_class),
             export_expire_days: export_expire_days.or(base.export_expire_days),
+            pitr_days: pitr_days.or(base.pitr_days),
             enable_pitr: match enable_pitr {
                 None if by_tag_here => None,
                 given => given.or(base.enable_pitr),

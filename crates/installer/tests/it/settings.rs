@@ -384,3 +384,59 @@ async fn a_settings_file_is_the_desired_state_and_init_writes_one_from_a_deploye
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The table's point-in-time recovery period, as DynamoDB tells it.
+async fn recovery_days(table: &str) -> Option<i32> {
+    clients()
+        .await
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .ok()?
+        .continuous_backups_description()?
+        .point_in_time_recovery_description()?
+        .recovery_period_in_days()
+}
+
+/// `--pitr-days`: point-in-time recovery on the stack's tables with that recovery period; a
+/// change is a setting change and the table's update; `status` shows it; out of 1 to 35 is one
+/// line before any call.
+#[tokio::test(flavor = "multi_thread")]
+async fn pitr_days_sets_the_recovery_period_and_plans_say_so() {
+    let s = Stack::new("pit").with(&["--pitr-days", "7"]);
+    s.ok("up", &[]);
+    assert_eq!(recovery_days(&s.table).await, Some(7));
+    let name = ["--stack", s.name.as_str()];
+    let (code, plan, stderr) = json(&[&["plan", "--pitr-days", "10"][..], &name].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        plan["settings"],
+        serde_json::json!([{"setting": "pitr-days", "from": 7, "to": 10}])
+    );
+    assert_eq!(
+        changed(&plan),
+        [
+            format!("table {} update", s.table),
+            format!("settings {} update", s.name)
+        ]
+    );
+    let (code, _, stderr) = json(&[&["up", "--pitr-days", "10"][..], &name].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(recovery_days(&s.table).await, Some(10));
+    let (code, status, stderr) = json(&[&["status"][..], &name].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(status["tables"][0]["pitr_days"], 10, "{status}");
+    let out = crate::support::cli::installer_with_endpoint(
+        &["up", "--pitr-days", "36"],
+        "http://127.0.0.1:9",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--pitr-days must be from 1 to 35, got 36"),
+        "{stderr}"
+    );
+    installer_ok(&remove_all(&s.name));
+}

@@ -26,7 +26,7 @@ use crate::deploy::resources::{Resource, Tags, absent_if, is_ours};
 pub struct Table;
 
 fields! {
-    /// Point-in-time recovery, turned on for exports.
+    /// Point-in-time recovery, turned on for exports or `--pitr-days`, or its recovery period.
     PointInTimeRecovery => "point-in-time recovery",
 }
 
@@ -35,12 +35,24 @@ fields! {
 pub enum Pitr {
     /// No (no exports).
     NotNeeded,
-    /// Yes, for exports; `elsewhere`: it may be turned on for a table the stack did not make
-    /// (`--enable-pitr`).
+    /// Yes, for exports or `--pitr-days`; `elsewhere`: it may be turned on for a table the
+    /// stack did not make (`--enable-pitr`).
     Needed {
         /// `--enable-pitr` was given.
         elsewhere: bool,
+        /// The recovery period asked for (`None`: whatever it is, DynamoDB's 35 days when the
+        /// stack turns it on).
+        days: Option<u32>,
     },
+}
+
+/// A table's point-in-time recovery, as DescribeContinuousBackups tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PitrState {
+    /// Whether it is on.
+    pub enabled: bool,
+    /// Its recovery period (`RecoveryPeriodInDays`), when on.
+    pub days: Option<i32>,
 }
 
 /// A table as the stack wants it.
@@ -70,7 +82,7 @@ impl Resource for Table {
             return Ok(None);
         };
         if desired.pitr != Pitr::NotNeeded {
-            observed.pitr = Some(pitr_enabled(aws, &desired.name).await?);
+            observed.pitr = Some(pitr_state(aws, &desired.name).await?);
         }
         Ok(Some(observed))
     }
@@ -80,13 +92,23 @@ impl Resource for Table {
             return Change::Create;
         };
         let ours = is_ours(&o.tags, &desired.tags);
+        let wrong = |state: Option<PitrState>, days: Option<u32>| match state {
+            Some(state) if state.enabled => {
+                days.is_some_and(|d| state.days != i32::try_from(d).ok())
+            }
+            _ => true,
+        };
         match desired.pitr {
-            Pitr::Needed { elsewhere } if o.pitr != Some(true) => {
+            Pitr::Needed { elsewhere, days } if wrong(o.pitr, days) => {
                 if ours || elsewhere {
                     Change::Update(vec![Field::PointInTimeRecovery])
                 } else {
+                    let why = match days {
+                        Some(days) => format!("--pitr-days {days} needs"),
+                        None => "exports need".to_owned(),
+                    };
                     Change::Conflict(format!(
-                        "exports need point-in-time recovery on table {}, which this stack did not make; turn it on yourself or pass --enable-pitr (PITR is billed per GB-month of the table)",
+                        "{why} point-in-time recovery on table {}, which this stack did not make; turn it on yourself or pass --enable-pitr (PITR is billed per GB-month of the table)",
                         desired.name
                     ))
                 }
@@ -112,7 +134,11 @@ impl Resource for Table {
             _ => false,
         };
         if pitr {
-            enable_pitr(aws, &desired.name).await?;
+            let days = match desired.pitr {
+                Pitr::Needed { days, .. } => days,
+                Pitr::NotNeeded => None,
+            };
+            enable_pitr(aws, &desired.name, days).await?;
         }
         Ok(())
     }
@@ -185,8 +211,8 @@ async fn load_sample(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
 /// How long `up` waits for a new table to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Whether the table's point-in-time recovery is on (DescribeContinuousBackups).
-async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
+/// The table's point-in-time recovery and its period (DescribeContinuousBackups).
+async fn pitr_state(aws: &Aws, table: &TableName) -> Result<PitrState, AwsError> {
     let name = table.as_str();
     let out = aws
         .dynamodb
@@ -195,18 +221,26 @@ async fn pitr_enabled(aws: &Aws, table: &TableName) -> Result<bool, AwsError> {
         .send()
         .await
         .aws("DescribeContinuousBackups", name)?;
-    Ok(out
+    let description = out
         .continuous_backups_description()
-        .and_then(|d| d.point_in_time_recovery_description())
-        .and_then(|p| p.point_in_time_recovery_status())
-        == Some(&PointInTimeRecoveryStatus::Enabled))
+        .and_then(|d| d.point_in_time_recovery_description());
+    Ok(PitrState {
+        enabled: description.and_then(|p| p.point_in_time_recovery_status())
+            == Some(&PointInTimeRecoveryStatus::Enabled),
+        days: description.and_then(|p| p.recovery_period_in_days()),
+    })
 }
 
 /// Turns on point-in-time recovery, waiting while a new table's backups are being enabled
 /// ([`crate::recovery::enable_pitr`]).
-async fn enable_pitr(aws: &Aws, table: &TableName) -> Result<(), AwsError> {
-    crate::recovery::enable_pitr(&aws.dynamodb, table).await?;
-    report!("  turned on point-in-time recovery for {table}");
+async fn enable_pitr(aws: &Aws, table: &TableName, days: Option<u32>) -> Result<(), AwsError> {
+    crate::recovery::enable_pitr(&aws.dynamodb, table, days).await?;
+    match days {
+        Some(days) => {
+            report!("  turned on point-in-time recovery for {table}, recovering {days} days back")
+        }
+        None => report!("  turned on point-in-time recovery for {table}"),
+    }
     Ok(())
 }
 
@@ -217,8 +251,8 @@ pub struct Observed {
     pub arn: String,
     /// Its tags.
     pub tags: Tags,
-    /// Whether point-in-time recovery is on, where it was read (only when the stack needs it).
-    pub pitr: Option<bool>,
+    /// Point-in-time recovery, where it was read (only when the stack needs it).
+    pub pitr: Option<PitrState>,
     /// The KMS key the table is encrypted with, when it is a KMS key (SSEType KMS: customer
     /// managed or `aws/dynamodb`), not one DynamoDB owns.
     pub kms_key: Option<String>,
@@ -468,6 +502,50 @@ mod tests {
         all.iter()
             .map(|n| TableName::parse(n).expect("valid"))
             .collect()
+    }
+
+    #[test]
+    fn point_in_time_recovery_is_updated_when_off_or_of_another_period() {
+        let ours: Tags = [("stack".to_owned(), "s".to_owned())].into_iter().collect();
+        let desired = |days| Desired {
+            name: TableName::parse("Orders").unwrap(),
+            tags: ours.clone(),
+            pitr: Pitr::Needed {
+                elsewhere: false,
+                days,
+            },
+        };
+        let found = |enabled, days| {
+            Some(Observed {
+                arn: "arn:aws:dynamodb:r:a:table/Orders".into(),
+                tags: ours.clone(),
+                pitr: Some(PitrState { enabled, days }),
+                kms_key: None,
+            })
+        };
+        let update = Change::Update(vec![Field::PointInTimeRecovery]);
+        assert_eq!(Table::diff(&desired(None), &found(false, None)), update);
+        assert_eq!(
+            Table::diff(&desired(None), &found(true, Some(35))),
+            Change::Unchanged
+        );
+        assert_eq!(
+            Table::diff(&desired(Some(7)), &found(true, Some(35))),
+            update
+        );
+        assert_eq!(
+            Table::diff(&desired(Some(7)), &found(true, Some(7))),
+            Change::Unchanged
+        );
+        // Another's table: asked for, never changed without --enable-pitr.
+        let theirs = Some(Observed {
+            tags: Tags::new(),
+            ..found(true, Some(35)).unwrap()
+        });
+        assert!(matches!(
+            Table::diff(&desired(Some(7)), &theirs),
+            Change::Conflict(_)
+        ));
     }
 
     #[test]
