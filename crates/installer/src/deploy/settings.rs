@@ -555,8 +555,8 @@ pub fn changes(before: &Settings, after: &Settings) -> Vec<SettingChange> {
         .collect()
 }
 
-/// A setting's place in the declaration order (the flags' order in `--help`).
-fn order(key: &str) -> usize {
+/// The settings alone as a command line: their flags, in declaration order, with their help.
+pub fn flags() -> clap::Command {
     use clap::CommandFactory as _;
     #[derive(clap::Parser)]
     struct Only {
@@ -564,6 +564,11 @@ fn order(key: &str) -> usize {
         settings: Settings,
     }
     Only::command()
+}
+
+/// A setting's place in the declaration order (the flags' order in `--help`).
+fn order(key: &str) -> usize {
+    flags()
         .get_arguments()
         .position(|a| a.get_long() == Some(key))
         .unwrap_or(usize::MAX)

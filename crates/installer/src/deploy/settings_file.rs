@@ -337,13 +337,7 @@ const HEADER: &str = "# The settings of each stack `installer up` and `installer
 
 /// Each setting's key and the first sentence of its flag's help.
 fn helps() -> Vec<(String, String)> {
-    use clap::CommandFactory as _;
-    #[derive(clap::Parser)]
-    struct Only {
-        #[command(flatten)]
-        settings: Settings,
-    }
-    Only::command()
+    crate::deploy::settings::flags()
         .get_arguments()
         .filter_map(|arg| {
             let key = arg.get_long()?.to_owned();

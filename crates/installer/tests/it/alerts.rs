@@ -5,7 +5,7 @@
 //! drills off removes their alarm; `down` leaves none of it and never touches the topic it was
 //! only given. Bad addresses, ARNs and keys fail before any request.
 
-use crate::support::aws::{clients, leftovers};
+use crate::support::aws::{clients, function_exists, leftovers};
 use crate::support::cli::{
     built_zip_path, installer, installer_ok, installer_with_endpoint, remove_all,
 };
@@ -447,14 +447,8 @@ async fn a_key_without_addresses_is_refused_once_the_stack_is_known() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("pass --alert-email too"), "{stderr}");
-    let aws = clients().await;
     assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&stack)
-            .send()
-            .await
-            .is_err(),
+        !function_exists(&clients().await, &stack).await,
         "nothing made"
     );
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::support::aws::{clients, leftovers};
+use crate::support::aws::{clients, function_exists, leftovers};
 use crate::support::cli::{
     built_zip_path, installer, installer_at, installer_ok, installer_with_endpoint,
     invoke_result as invoke, remove_all,
@@ -371,12 +371,7 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
     );
     assert!(!pitr_on(&aws, &table).await, "left as it was");
     assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&stack)
-            .send()
-            .await
-            .is_err(),
+        !function_exists(&aws, &stack).await,
         "refused before anything was made"
     );
 

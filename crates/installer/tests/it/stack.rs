@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::aws::{Clients, clients, leftovers};
+use crate::support::aws::{Clients, clients, function_exists, leftovers};
 use crate::support::cli::{built_zip_path, installer, installer_at, installer_ok, remove_all};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -14,15 +14,6 @@ async fn table_exists(aws: &Clients, name: &str) -> bool {
     aws.dynamodb
         .describe_table()
         .table_name(name)
-        .send()
-        .await
-        .is_ok()
-}
-
-async fn function_exists(aws: &Clients, name: &str) -> bool {
-    aws.lambda
-        .get_function()
-        .function_name(name)
         .send()
         .await
         .is_ok()

@@ -30,6 +30,16 @@ pub async fn clients() -> Clients {
     }
 }
 
+/// Whether the function `name` exists.
+pub async fn function_exists(aws: &Clients, name: &str) -> bool {
+    aws.lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .is_ok()
+}
+
 /// What of stack `stack` (backing up `table`, with the default bucket name) is still in moto:
 /// empty once `down` has removed it all.
 pub async fn leftovers(aws: &Clients, stack: &str, table: &str) -> Vec<&'static str> {
