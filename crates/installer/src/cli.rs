@@ -204,15 +204,27 @@ pub enum Command {
     /// Exit status: 0 when the restore is proven, 3 when the restored table does not match what
     /// it came from (it is kept for inspection), 1 when the restore failed.
     #[command(
-        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
     )]
     Restore {
         /// The table whose backup to restore.
         #[arg(long, env = "INSTALLER_TABLE", default_value = "Movies")]
         table: String,
         /// The new table to restore into (it must not exist).
-        #[arg(long)]
-        to: String,
+        #[arg(long, required_unless_present_any = ["items", "keys"])]
+        to: Option<String>,
+        /// Single items instead of a table: a JSON Lines file of keys in plain JSON, one a line
+        /// ({"year": 2013, "title": "Rush"}); the backup's versions go to --to-file.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "time", "from_export"], requires = "to_file")]
+        items: Option<std::path::PathBuf>,
+        /// A single item's key instead of a table (repeatable): NAME=VALUE pairs, e.g.
+        /// --key year=2013,title=Rush.
+        #[arg(long = "key", value_name = "KEY", conflicts_with_all = ["to", "time", "from_export"], requires = "to_file")]
+        keys: Vec<String>,
+        /// Where --items and --key write the items as the backup holds them (JSON Lines, plain
+        /// JSON); the live table is never written.
+        #[arg(long, value_name = "PATH")]
+        to_file: Option<std::path::PathBuf>,
         /// Which backup: `latest`, a backup's name, or its ARN.
         #[arg(long, default_value = "latest", conflicts_with = "time")]
         backup: String,

@@ -16,6 +16,7 @@ mod reference;
 mod report;
 mod restore;
 mod restore_export;
+mod restore_items;
 mod status;
 pub mod summary;
 mod up;
@@ -119,6 +120,35 @@ pub enum CommandError {
         /// The region looked in.
         region: String,
     },
+    /// A key file could not be read.
+    #[error("could not read {path}: {source}")]
+    KeysRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The items' file could not be written.
+    #[error("could not write {path}: {source}")]
+    KeysWrite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key is not one of the table's keys.
+    #[error("{at}: {why}")]
+    BadKey {
+        /// Where: the file and line, or the flag.
+        at: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Items are restored to a file, from a backup.
+    #[error(
+        "--items and --key restore single items from a backup into --to-file; pass --to-file PATH (writing them back to the live table is not built yet)"
+    )]
+    ItemsNeedAFile,
     /// `invoke --table` on a stack that chooses its tables by tag.
     #[error(
         "stack {stack} backs up the tables tagged {tag}, all in one run: `invoke` runs that, so drop --table {table}"
@@ -412,6 +442,7 @@ impl CommandError {
                 | CommandError::Target(_)
                 | CommandError::Time(_)
                 | CommandError::Since(_)
+                | CommandError::BadKey { .. }
                 | CommandError::NotATime { .. }
                 | CommandError::NotADuration { .. }
                 | CommandError::EmptyPeriod
@@ -610,6 +641,9 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Restore {
             table,
             to,
+            items,
+            keys,
+            to_file,
             backup,
             stack,
             any,
@@ -621,6 +655,9 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             let args = RestoreArgs {
                 table,
                 to,
+                items,
+                keys,
+                to_file,
                 backup,
                 stack,
                 any,
@@ -629,7 +666,11 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 no_tags,
                 thaw,
             };
-            block_on(restore(&args, connect)).map(Summary::Restore)
+            if args.items.is_some() || !args.keys.is_empty() {
+                block_on(restore_items::restore_items(&args, connect)).map(Summary::RestoreItems)
+            } else {
+                block_on(restore(&args, connect)).map(Summary::Restore)
+            }
         }
     }
 }

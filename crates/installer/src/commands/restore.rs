@@ -31,8 +31,14 @@ const ACTIVE_PATIENCE: Duration = Duration::from_secs(12 * 3600);
 pub struct RestoreArgs {
     /// The table whose backup to restore.
     pub table: String,
-    /// The new table.
-    pub to: String,
+    /// The new table (none for `--items`/`--key`).
+    pub to: Option<String>,
+    /// `--items`: a JSON Lines file of keys.
+    pub items: Option<std::path::PathBuf>,
+    /// `--key`: keys as NAME=VALUE pairs.
+    pub keys: Vec<String>,
+    /// `--to-file`: where single items go.
+    pub to_file: Option<std::path::PathBuf>,
     /// `latest`, a backup name or an ARN.
     pub backup: String,
     /// The stack whose backups are considered.
@@ -50,7 +56,7 @@ pub struct RestoreArgs {
 }
 
 /// The request, validated: everything that needs no AWS call.
-struct Request {
+pub(super) struct Request {
     source: TableName,
     stack: StackName,
     target: TableName,
@@ -61,11 +67,31 @@ struct Request {
 }
 
 impl Request {
+    /// The request of `restore --items`: the backup `args` chooses, into `scratch`.
+    pub(super) fn for_items(
+        args: &RestoreArgs,
+        source: &TableName,
+        scratch: &TableName,
+    ) -> Result<Self, CommandError> {
+        let stack = StackName::parse(&args.stack)
+            .map_err(|_| CommandError::Config(ConfigError::Stack(args.stack.clone())))?;
+        Ok(Self {
+            source: source.clone(),
+            stack,
+            target: scratch.clone(),
+            choice: Choice::parse(&args.backup),
+            time: None,
+            export: None,
+            thaw: false,
+        })
+    }
+
     fn from_args(args: &RestoreArgs) -> Result<Self, CommandError> {
         let source = TableName::parse(&args.table)?;
         let stack = StackName::parse(&args.stack)
             .map_err(|_| CommandError::Config(ConfigError::Stack(args.stack.clone())))?;
-        let target = TableName::parse(&args.to).map_err(CommandError::Target)?;
+        let to = args.to.as_deref().unwrap_or_default();
+        let target = TableName::parse(to).map_err(CommandError::Target)?;
         if target == source {
             return Err(CommandError::TargetTaken(target.to_string()));
         }
@@ -290,7 +316,7 @@ async fn from_export(
 /// point in time (refused outside the table's point-in-time window). With `any`, backups of every
 /// kind are listed (SYSTEM ones too); a source that no longer exists and has no backup is
 /// refused as missing.
-async fn chosen(
+pub(super) async fn chosen(
     aws: &Aws,
     request: &Request,
     any: bool,
@@ -331,7 +357,7 @@ async fn chosen(
 }
 
 /// Waits until `table` is ACTIVE, saying each status it passes through.
-async fn wait_active(tables: &impl Tables, table: &TableName) -> Result<(), AwsError> {
+pub(super) async fn wait_active(tables: &impl Tables, table: &TableName) -> Result<(), AwsError> {
     let started = Instant::now();
     let mut last = None;
     loop {

@@ -38,6 +38,8 @@ pub enum Summary {
     Down(Removed),
     /// `restore`.
     Restore(Restored),
+    /// `restore --items`: single items as a backup holds them, into a file.
+    RestoreItems(ItemsRestored),
     /// `drill`: the drill's record.
     Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
@@ -96,6 +98,7 @@ impl Summary {
             | Summary::LoadData(_)
             | Summary::Bundle(_)
             | Summary::Init(_)
+            | Summary::RestoreItems(_)
             | Summary::Reference(_)
             | Summary::Down(_)
             | Summary::Logs
@@ -175,6 +178,23 @@ pub struct Built {
 pub struct Referenced {
     /// The Markdown reference, then the man pages.
     pub files: Vec<PathBuf>,
+}
+
+/// `restore --items`: the items read from a backup, through a scratch table, into a file.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ItemsRestored {
+    /// The table.
+    pub table: String,
+    /// The backup read.
+    pub backup: String,
+    /// The scratch table it was restored into (deleted since).
+    pub scratch: String,
+    /// The JSON Lines file written.
+    pub file: PathBuf,
+    /// How many items were written.
+    pub written: usize,
+    /// The keys the backup does not hold, as given.
+    pub missing: Vec<serde_json::Value>,
 }
 
 /// `init`: the settings file written.

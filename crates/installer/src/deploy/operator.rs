@@ -435,6 +435,7 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 "dynamodb:UpdateTable",
                 "dynamodb:TagResource",
                 "dynamodb:Scan",
+                "dynamodb:BatchGetItem",
                 "dynamodb:Query",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

@@ -220,3 +220,142 @@ async fn bad_restores_are_one_line_and_write_nothing() {
     }
     assert_eq!(proxy.writes(), Vec::new(), "nothing was written");
 }
+
+/// Single items as the backup holds them: a key file and `--key`, typed from the table's key
+/// schema, read through a scratch table that is deleted after, into a JSON Lines file; the live
+/// table (where one item was since deleted and another changed) is not written.
+#[tokio::test(flavor = "multi_thread")]
+async fn single_items_come_back_from_a_backup_into_a_file() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
+    let deployed = Stack::new("itm");
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    deployed.ok("up", &[]);
+    let out = deployed.run("invoke", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
+    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
+        .await;
+    // Since the backup: Rush deleted, Gravity rewritten.
+    let key = |title: &str| {
+        [
+            ("year".to_owned(), AttributeValue::N("2013".into())),
+            ("title".to_owned(), AttributeValue::S(title.into())),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+    moto.delete_item()
+        .table_name(&table)
+        .set_key(Some(key("Rush")))
+        .send()
+        .await
+        .unwrap();
+    moto.put_item()
+        .table_name(&table)
+        .set_item(Some(key("Gravity")))
+        .send()
+        .await
+        .unwrap();
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("items"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.jsonl");
+    std::fs::write(
+        &keys,
+        "{\"year\": 2013, \"title\": \"Rush\"}\n{\"year\": 1999, \"title\": \"Not There\"}\n",
+    )
+    .unwrap();
+    let out_file = dir.join("items.jsonl");
+    let document = {
+        let out = installer(&[
+            "--output",
+            "json",
+            "restore",
+            "--stack",
+            &stack,
+            "--table",
+            &table,
+            "--items",
+            keys.to_str().unwrap(),
+            "--key",
+            "year=2013,title=Gravity",
+            "--to-file",
+            out_file.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let document: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        crate::support::schema::assert_valid(&document);
+        document
+    };
+    assert_eq!(document["command"], "restore-items");
+    assert_eq!(document["written"], 2, "{document}");
+    assert_eq!(
+        document["missing"],
+        serde_json::json!([{"year": 1999, "title": "Not There"}])
+    );
+    let written: Vec<Value> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(written[0]["title"], "Rush");
+    assert_eq!(
+        written[0]["info"]["directors"],
+        serde_json::json!(["Ron Howard"])
+    );
+    assert_eq!(written[1]["title"], "Gravity");
+    assert_eq!(
+        written[1]["info"]["directors"],
+        serde_json::json!(["Alfonso Cuaron"]),
+        "the backup's version, not the live one"
+    );
+    // The live table is as it was made since; the scratch table is gone (or going).
+    let rush = moto
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(key("Rush")))
+        .send()
+        .await
+        .unwrap();
+    assert!(rush.item().is_none(), "the live table is not written");
+    let scratch = document["scratch"].as_str().unwrap();
+    let left = moto.describe_table().table_name(scratch).send().await;
+    assert!(
+        left.is_err()
+            || left
+                .unwrap()
+                .table()
+                .and_then(|t| t.table_status())
+                .map(|s| s.as_str())
+                == Some("DELETING"),
+        "the scratch table is deleted"
+    );
+
+    // A key of the wrong shape: one line naming it, before anything is restored.
+    let out = installer(&[
+        "restore",
+        "--stack",
+        &stack,
+        "--table",
+        &table,
+        "--key",
+        "year=2013",
+        "--to-file",
+        out_file.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("key 1: the table's key is year (N), title (S)"),
+        "{stderr}"
+    );
+    installer_ok(&remove_all(&stack));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,416 @@
+//! `installer restore --items KEYS --to-file OUT`: single items as a backup holds them. The
+//! backup is restored into a scratch table (DynamoDB restores only whole tables), the items are
+//! read from it by key (BatchGetItem), written to a JSON Lines file in plain JSON, and the
+//! scratch table is deleted; the live table is never written.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ScalarAttributeType};
+use backup_lambda::naming::TableName;
+use backup_lambda::tables::{DynamoDbTables, Tables};
+use serde_json::Value;
+
+use super::CommandError;
+use super::restore::{Request, RestoreArgs, chosen, wait_active};
+use super::summary::{ItemsRestored, RestoredFrom};
+use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
+use crate::report::progress::Progress;
+
+/// Keys BatchGetItem takes in one request (API reference, BatchGetItem: "up to 100 items").
+const KEYS_PER_BATCH: usize = 100;
+
+/// The keys asked for, as given: each a JSON object of attribute names to plain values.
+pub(super) fn keys(
+    args: &RestoreArgs,
+) -> Result<Vec<serde_json::Map<String, Value>>, CommandError> {
+    let mut keys = Vec::new();
+    if let Some(path) = &args.items {
+        let text = std::fs::read_to_string(path).map_err(|source| CommandError::KeysRead {
+            path: path.clone(),
+            source,
+        })?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(key)) => keys.push(key),
+                _ => {
+                    return Err(CommandError::BadKey {
+                        at: format!("{}:{}", path.display(), n + 1),
+                        why: "not a JSON object such as {\"year\": 2013, \"title\": \"Rush\"}"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    for given in &args.keys {
+        let mut key = serde_json::Map::new();
+        for pair in given.split(',') {
+            let Some((name, value)) = pair.split_once('=') else {
+                return Err(CommandError::BadKey {
+                    at: format!("--key {given}"),
+                    why: "use NAME=VALUE pairs, e.g. --key year=2013,title=Rush".to_owned(),
+                });
+            };
+            key.insert(name.trim().to_owned(), Value::String(value.to_owned()));
+        }
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(CommandError::BadKey {
+            at: "--items".to_owned(),
+            why: "no key given".to_owned(),
+        });
+    }
+    Ok(keys)
+}
+
+/// A key in DynamoDB's types, by the table's key schema: each key attribute present, of its
+/// type (a number may be given as a string, as `--key` gives it), and nothing else.
+fn typed(
+    key: &serde_json::Map<String, Value>,
+    schema: &[(String, ScalarAttributeType)],
+    at: &str,
+) -> Result<std::collections::HashMap<String, AttributeValue>, CommandError> {
+    let expected = || {
+        schema
+            .iter()
+            .map(|(n, t)| format!("{n} ({})", t.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let bad = |why: String| CommandError::BadKey {
+        at: at.to_owned(),
+        why,
+    };
+    if key.len() != schema.len() || schema.iter().any(|(n, _)| !key.contains_key(n)) {
+        return Err(bad(format!("the table's key is {}", expected())));
+    }
+    let mut typed = std::collections::HashMap::new();
+    for (name, kind) in schema {
+        let value = &key[name];
+        let attribute = match (kind, value) {
+            (ScalarAttributeType::S, Value::String(s)) => AttributeValue::S(s.clone()),
+            (ScalarAttributeType::N, Value::Number(n)) => AttributeValue::N(n.to_string()),
+            (ScalarAttributeType::N, Value::String(s)) if s.parse::<f64>().is_ok() => {
+                AttributeValue::N(s.clone())
+            }
+            (ScalarAttributeType::B, Value::String(s)) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|_| bad(format!("{name} is binary: give it in base64")))?;
+                AttributeValue::B(bytes.into())
+            }
+            _ => {
+                return Err(bad(format!(
+                    "{name} must be of type {} (the table's key is {})",
+                    kind.as_str(),
+                    expected()
+                )));
+            }
+        };
+        typed.insert(name.clone(), attribute);
+    }
+    Ok(typed)
+}
+
+/// An attribute as plain JSON: numbers as numbers, binary as base64, sets as arrays.
+fn plain(value: &AttributeValue) -> Value {
+    use base64::Engine as _;
+    let number = |n: &str| serde_json::from_str(n).unwrap_or_else(|_| Value::String(n.to_owned()));
+    let binary = |b: &aws_sdk_dynamodb::primitives::Blob| {
+        Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_ref()))
+    };
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::B(b) => binary(b),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::L(items) => Value::Array(items.iter().map(plain).collect()),
+        AttributeValue::M(map) => item(map),
+        AttributeValue::Ss(set) => set.iter().cloned().map(Value::String).collect(),
+        AttributeValue::Ns(set) => set.iter().map(|n| number(n)).collect(),
+        AttributeValue::Bs(set) => set.iter().map(binary).collect(),
+        _ => Value::Null,
+    }
+}
+
+/// An item as a plain JSON object, its attributes in name order.
+fn item(map: &std::collections::HashMap<String, AttributeValue>) -> Value {
+    let mut names: Vec<&String> = map.keys().collect();
+    names.sort();
+    Value::Object(
+        names
+            .into_iter()
+            .map(|n| (n.clone(), plain(&map[n])))
+            .collect(),
+    )
+}
+
+/// `restore --items`: the items `args` names, as the chosen backup holds them, into
+/// `--to-file`.
+pub(super) async fn restore_items(
+    args: &RestoreArgs,
+    connect: &ConnectArgs,
+) -> Result<ItemsRestored, CommandError> {
+    let asked = keys(args)?;
+    let Some(out) = args.to_file.clone() else {
+        return Err(CommandError::ItemsNeedAFile);
+    };
+    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(CommandError::KeysWrite {
+            path: out.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "its folder does not exist"),
+        });
+    }
+    let source = TableName::parse(args.table.trim())?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let scratch =
+        TableName::parse(&scratch_name(source.as_str(), stamp)).map_err(CommandError::Target)?;
+    let request = Request::for_items(args, &source, &scratch)?;
+    let aws = Aws::connect(connect).await?;
+    let schema = key_schema(&aws, &source).await?;
+    let typed_keys = asked
+        .iter()
+        .enumerate()
+        .map(|(n, key)| typed(key, &schema, &format!("key {}", n + 1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let from = chosen(&aws, &request, args.any, true).await?;
+    let RestoredFrom::Backup { name, arn } = &from else {
+        return Err(CommandError::ItemsNeedAFile);
+    };
+    report!(
+        "reading {} item(s) of {source} from backup {name}, through the scratch table {scratch}",
+        asked.len()
+    );
+    let tables = DynamoDbTables::new(aws.dynamodb.clone());
+    let progress = Progress::new();
+    progress
+        .step(
+            "restore",
+            "table",
+            scratch.as_str(),
+            tables.restore_backup(arn, &scratch, true),
+        )
+        .await?;
+    // From here the scratch table exists: it is deleted whatever happens next.
+    let read = async {
+        progress
+            .step(
+                "wait",
+                "table",
+                scratch.as_str(),
+                wait_active(&tables, &scratch),
+            )
+            .await?;
+        batch_get(&aws, &scratch, &typed_keys).await
+    }
+    .await;
+    let deleted = tables.delete_table(&scratch).await;
+    let found = read?;
+    if let Err(e) = deleted {
+        report!("  could not delete the scratch table {scratch} ({e}); delete it by hand");
+    }
+    let mut file = std::fs::File::create(&out).map_err(|source| CommandError::KeysWrite {
+        path: out.clone(),
+        source,
+    })?;
+    let mut missing = Vec::new();
+    let mut written = 0;
+    for (key, typed_key) in asked.iter().zip(&typed_keys) {
+        let hit = found
+            .iter()
+            .find(|item| typed_key.iter().all(|(k, v)| item.get(k) == Some(v)));
+        match hit {
+            Some(hit) => {
+                writeln!(file, "{}", item(hit)).map_err(|source| CommandError::KeysWrite {
+                    path: out.clone(),
+                    source,
+                })?;
+                written += 1;
+            }
+            None => missing.push(Value::Object(key.clone())),
+        }
+    }
+    report!(
+        "  wrote {written} item(s) to {}{}",
+        out.display(),
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!("; {} key(s) are not in the backup", missing.len())
+        }
+    );
+    Ok(ItemsRestored {
+        table: source.to_string(),
+        backup: name.clone(),
+        scratch: scratch.to_string(),
+        file: out,
+        written,
+        missing,
+    })
+}
+
+/// `<table>-items-<unix time>`, within DynamoDB's 255 characters.
+fn scratch_name(table: &str, stamp: i64) -> String {
+    let suffix = format!("-items-{stamp}");
+    let keep = 255usize.saturating_sub(suffix.len());
+    format!("{}{suffix}", &table[..table.len().min(keep)])
+}
+
+/// The table's key attributes and their types (DescribeTable).
+async fn key_schema(
+    aws: &Aws,
+    table: &TableName,
+) -> Result<Vec<(String, ScalarAttributeType)>, CommandError> {
+    let name = table.as_str();
+    let described = aws.dynamodb.describe_table().table_name(name).send().await;
+    let described = match described.aws("DescribeTable", name) {
+        Ok(d) => d,
+        Err(e) if e.is("ResourceNotFoundException") => {
+            return Err(CommandError::NoSource(name.to_owned()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let table = described
+        .table()
+        .ok_or_else(|| AwsError::malformed("DescribeTable", name, "no table"))?;
+    let types = table.attribute_definitions();
+    Ok(table
+        .key_schema()
+        .iter()
+        .filter_map(|k| {
+            let kind = types
+                .iter()
+                .find(|d| d.attribute_name() == k.attribute_name())?
+                .attribute_type()
+                .clone();
+            Some((k.attribute_name().to_owned(), kind))
+        })
+        .collect())
+}
+
+/// Every item of `keys` the table holds (BatchGetItem, 100 keys a request, unprocessed keys
+/// asked again with a growing pause).
+async fn batch_get(
+    aws: &Aws,
+    table: &TableName,
+    keys: &[std::collections::HashMap<String, AttributeValue>],
+) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, AwsError> {
+    let name = table.as_str();
+    let mut found = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_BATCH) {
+        let mut pending = chunk.to_vec();
+        let mut pause = Duration::from_millis(100);
+        for _ in 0..10 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending.clone()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| AwsError::malformed("BatchGetItem", name, &e.to_string()))?;
+            let out = aws
+                .dynamodb
+                .batch_get_item()
+                .request_items(name, request)
+                .send()
+                .await
+                .aws("BatchGetItem", name)?;
+            if let Some(items) = out.responses().and_then(|r| r.get(name)) {
+                found.extend(items.iter().cloned());
+            }
+            pending = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(name))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        if !pending.is_empty() {
+            return Err(AwsError::malformed(
+                "BatchGetItem",
+                name,
+                &format!("{} key(s) still unprocessed after 10 tries", pending.len()),
+            ));
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().expect("an object").clone()
+    }
+
+    #[test]
+    fn keys_are_typed_by_the_tables_key_schema() {
+        let schema = vec![
+            ("year".to_owned(), ScalarAttributeType::N),
+            ("title".to_owned(), ScalarAttributeType::S),
+        ];
+        let key = typed(
+            &object(serde_json::json!({"year": 2013, "title": "Rush"})),
+            &schema,
+            "key 1",
+        )
+        .expect("valid");
+        assert_eq!(key["year"], AttributeValue::N("2013".into()));
+        let from_flag = typed(
+            &object(serde_json::json!({"year": "2013", "title": "Rush"})),
+            &schema,
+            "--key",
+        )
+        .expect("a number given as text");
+        assert_eq!(from_flag, key);
+        for bad in [
+            serde_json::json!({"year": 2013}),
+            serde_json::json!({"year": 2013, "title": "Rush", "x": 1}),
+            serde_json::json!({"year": "soon", "title": "Rush"}),
+            serde_json::json!({"year": 2013, "title": 5}),
+        ] {
+            let err = typed(&object(bad.clone()), &schema, "key 2").expect_err("refused");
+            assert!(err.to_string().contains("key 2"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn items_are_written_as_plain_json() {
+        let map: std::collections::HashMap<String, AttributeValue> = [
+            ("year".to_owned(), AttributeValue::N("2013".into())),
+            ("title".to_owned(), AttributeValue::S("Rush".into())),
+            (
+                "info".to_owned(),
+                AttributeValue::M(
+                    [("rating".to_owned(), AttributeValue::N("8.3".into()))]
+                        .into_iter()
+                        .collect(),
+                ),
+            ),
+            ("tags".to_owned(), AttributeValue::Ss(vec!["a".into()])),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            item(&map).to_string(),
+            r#"{"info":{"rating":8.3},"tags":["a"],"title":"Rush","year":2013}"#
+        );
+        assert_eq!(scratch_name("Movies", 1).as_str(), "Movies-items-1");
+        assert_eq!(scratch_name(&"T".repeat(255), 1).len(), 255);
+    }
+}
