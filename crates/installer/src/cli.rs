@@ -214,17 +214,21 @@ pub enum Command {
         #[arg(long, required_unless_present_any = ["items", "keys"])]
         to: Option<String>,
         /// Single items instead of a table: a JSON Lines file of keys in plain JSON, one a line
-        /// ({"year": 2013, "title": "Rush"}); the backup's versions go to --to-file.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "time", "from_export"], requires = "to_file")]
+        /// ({"year": 2013, "title": "Rush"}), put back in the table as the backup holds them
+        /// (those deleted since; changed ones only with --overwrite), or into --to-file.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "time", "from_export"])]
         items: Option<std::path::PathBuf>,
         /// A single item's key instead of a table (repeatable): NAME=VALUE pairs, e.g.
         /// --key year=2013,title=Rush.
-        #[arg(long = "key", value_name = "KEY", conflicts_with_all = ["to", "time", "from_export"], requires = "to_file")]
+        #[arg(long = "key", value_name = "KEY", conflicts_with_all = ["to", "time", "from_export"])]
         keys: Vec<String>,
-        /// Where --items and --key write the items as the backup holds them (JSON Lines, plain
-        /// JSON); the live table is never written.
-        #[arg(long, value_name = "PATH")]
+        /// Write the items to this file (JSON Lines, plain JSON) instead of the table.
+        #[arg(long, value_name = "PATH", conflicts_with = "overwrite")]
         to_file: Option<std::path::PathBuf>,
+        /// With --items or --key: also put back items changed since the backup, over their
+        /// current version (the table is backed up first, as the stack's own backup).
+        #[arg(long)]
+        overwrite: bool,
         /// Which backup: `latest`, a backup's name, or its ARN.
         #[arg(long, default_value = "latest", conflicts_with = "time")]
         backup: String,

@@ -144,11 +144,11 @@ pub enum CommandError {
         /// What is wrong.
         why: String,
     },
-    /// Items are restored to a file, from a backup.
+    /// Single items come from a backup, not a point in time or an export (yet).
     #[error(
-        "--items and --key restore single items from a backup into --to-file; pass --to-file PATH (writing them back to the live table is not built yet)"
+        "--items and --key restore single items from a backup (--backup); from a point in time or an export, restore the table with --to and read them there"
     )]
-    ItemsNeedAFile,
+    ItemsFromBackupOnly,
     /// `invoke --table` on a stack that chooses its tables by tag.
     #[error(
         "stack {stack} backs up the tables tagged {tag}, all in one run: `invoke` runs that, so drop --table {table}"
@@ -644,6 +644,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             items,
             keys,
             to_file,
+            overwrite,
             backup,
             stack,
             any,
@@ -658,6 +659,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 items,
                 keys,
                 to_file,
+                overwrite,
                 backup,
                 stack,
                 any,

@@ -37,8 +37,10 @@ pub struct RestoreArgs {
     pub items: Option<std::path::PathBuf>,
     /// `--key`: keys as NAME=VALUE pairs.
     pub keys: Vec<String>,
-    /// `--to-file`: where single items go.
+    /// `--to-file`: where single items go (else back to the table).
     pub to_file: Option<std::path::PathBuf>,
+    /// `--overwrite`: put back items changed since the backup too.
+    pub overwrite: bool,
     /// `latest`, a backup name or an ARN.
     pub backup: String,
     /// The stack whose backups are considered.
@@ -84,6 +86,11 @@ impl Request {
             export: None,
             thaw: false,
         })
+    }
+
+    /// The stack whose backups are considered.
+    pub(super) fn stack(&self) -> &StackName {
+        &self.stack
     }
 
     fn from_args(args: &RestoreArgs) -> Result<Self, CommandError> {

@@ -1,7 +1,8 @@
-//! `installer restore --items KEYS --to-file OUT`: single items as a backup holds them. The
-//! backup is restored into a scratch table (DynamoDB restores only whole tables), the items are
-//! read from it by key (BatchGetItem), written to a JSON Lines file in plain JSON, and the
-//! scratch table is deleted; the live table is never written.
+//! `installer restore --items KEYS`: single items as a backup holds them. The backup is
+//! restored into a scratch table (DynamoDB restores only whole tables), the items are read from
+//! it by key (BatchGetItem), and the scratch table is deleted. Then the items go to a JSON Lines
+//! file (`--to-file`), or back into the table: those deleted since the backup, each put only if
+//! it is still absent; those changed since only with `--overwrite`, after a backup of the table.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -160,10 +161,8 @@ pub(super) async fn restore_items(
     connect: &ConnectArgs,
 ) -> Result<ItemsRestored, CommandError> {
     let asked = keys(args)?;
-    let Some(out) = args.to_file.clone() else {
-        return Err(CommandError::ItemsNeedAFile);
-    };
-    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty())
+    if let Some(out) = &args.to_file
+        && let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty())
         && !dir.is_dir()
     {
         return Err(CommandError::KeysWrite {
@@ -185,7 +184,7 @@ pub(super) async fn restore_items(
         .collect::<Result<Vec<_>, _>>()?;
     let from = chosen(&aws, &request, args.any, true).await?;
     let RestoredFrom::Backup { name, arn } = &from else {
-        return Err(CommandError::ItemsNeedAFile);
+        return Err(CommandError::ItemsFromBackupOnly);
     };
     report!(
         "reading {} item(s) of {source} from backup {name}, through the scratch table {scratch}",
@@ -219,45 +218,141 @@ pub(super) async fn restore_items(
     if let Err(e) = deleted {
         report!("  could not delete the scratch table {scratch} ({e}); delete it by hand");
     }
-    let mut file = std::fs::File::create(&out).map_err(|source| CommandError::KeysWrite {
-        path: out.clone(),
-        source,
-    })?;
     let mut missing = Vec::new();
-    let mut written = 0;
+    let mut items = Vec::new();
     for (key, typed_key) in asked.iter().zip(&typed_keys) {
         let hit = found
             .iter()
             .find(|item| typed_key.iter().all(|(k, v)| item.get(k) == Some(v)));
         match hit {
-            Some(hit) => {
-                writeln!(file, "{}", item(hit)).map_err(|source| CommandError::KeysWrite {
-                    path: out.clone(),
-                    source,
-                })?;
-                written += 1;
-            }
+            Some(hit) => items.push((Value::Object(key.clone()), typed_key, hit)),
             None => missing.push(Value::Object(key.clone())),
         }
     }
-    report!(
-        "  wrote {written} item(s) to {}{}",
-        out.display(),
-        if missing.is_empty() {
-            String::new()
-        } else {
-            format!("; {} key(s) are not in the backup", missing.len())
-        }
-    );
-    Ok(ItemsRestored {
+    if !missing.is_empty() {
+        report!("  {} key(s) are not in the backup", missing.len());
+    }
+    let mut done = ItemsRestored {
         table: source.to_string(),
         backup: name.clone(),
         scratch: scratch.to_string(),
-        file: out,
-        written,
+        file: args.to_file.clone(),
+        written: 0,
         missing,
-    })
+        unchanged: Vec::new(),
+        skipped: Vec::new(),
+        backup_before: None,
+    };
+    match &args.to_file {
+        Some(out) => {
+            let write = |file: &mut std::fs::File, line: String| {
+                writeln!(file, "{line}").map_err(|source| CommandError::KeysWrite {
+                    path: out.clone(),
+                    source,
+                })
+            };
+            let mut file =
+                std::fs::File::create(out).map_err(|source| CommandError::KeysWrite {
+                    path: out.clone(),
+                    source,
+                })?;
+            for (_, _, hit) in &items {
+                write(&mut file, item(hit).to_string())?;
+                done.written += 1;
+            }
+            report!("  wrote {} item(s) to {}", done.written, out.display());
+        }
+        None => put_back(&aws, &request, &source, &items, args.overwrite, &mut done).await?,
+    }
+    Ok(done)
 }
+
+/// Puts the backup's `items` back into `table`: one deleted since is put if still absent (a
+/// conditional write: never over one written meanwhile); one changed since only with
+/// `overwrite`, after an on-demand backup of the table named as the stack's own.
+async fn put_back(
+    aws: &Aws,
+    request: &Request,
+    table: &TableName,
+    items: &[(Value, &Item, &Item)],
+    overwrite: bool,
+    done: &mut ItemsRestored,
+) -> Result<(), CommandError> {
+    let name = table.as_str();
+    let mut changed = Vec::new();
+    for (key, typed_key, backed_up) in items {
+        let live = aws
+            .dynamodb
+            .get_item()
+            .table_name(name)
+            .set_key(Some((*typed_key).clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .aws("GetItem", name)?;
+        match live.item() {
+            Some(now) if now == *backed_up => done.unchanged.push(key.clone()),
+            Some(_) if !overwrite => done.skipped.push(key.clone()),
+            Some(_) => changed.push((key, backed_up)),
+            None => {
+                // Absent now: put only while it still is.
+                let first = typed_key.keys().next().cloned().unwrap_or_default();
+                let put = aws
+                    .dynamodb
+                    .put_item()
+                    .table_name(name)
+                    .set_item(Some((*backed_up).clone()))
+                    .condition_expression("attribute_not_exists(#k)")
+                    .expression_attribute_names("#k", first)
+                    .send()
+                    .await
+                    .aws("PutItem", name);
+                match put {
+                    Ok(_) => done.written += 1,
+                    Err(e) if e.is("ConditionalCheckFailedException") => {
+                        done.skipped.push(key.clone());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    if !changed.is_empty() {
+        // Writing over the table's current items: first a backup it can be undone from.
+        let backup = table.backup_name(request.stack(), time::OffsetDateTime::now_utc());
+        let store = backup_lambda::store::DynamoDbBackups::new(aws.dynamodb.clone());
+        let made =
+            backup_lambda::store::BackupStore::create_backup(&store, table, &backup, || async {})
+                .await?;
+        report!("  backed up {table} first, as {}", made.name);
+        done.backup_before = Some(made.name);
+        for (_, backed_up) in changed {
+            aws.dynamodb
+                .put_item()
+                .table_name(name)
+                .set_item(Some((*backed_up).clone()))
+                .send()
+                .await
+                .aws("PutItem", name)?;
+            done.written += 1;
+        }
+    }
+    report!(
+        "  put back {} item(s) in {table}; {} as they were already, {} changed since and left{}",
+        done.written,
+        done.unchanged.len(),
+        done.skipped.len(),
+        if overwrite || done.skipped.is_empty() {
+            ""
+        } else {
+            " (--overwrite puts them back too)"
+        }
+    );
+    Ok(())
+}
+
+/// An item, attribute by attribute.
+type Item = std::collections::HashMap<String, AttributeValue>;
 
 /// `<table>-items-<unix time>`, within DynamoDB's 255 characters.
 fn scratch_name(table: &str, stamp: i64) -> String {

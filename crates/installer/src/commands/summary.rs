@@ -189,12 +189,19 @@ pub struct ItemsRestored {
     pub backup: String,
     /// The scratch table it was restored into (deleted since).
     pub scratch: String,
-    /// The JSON Lines file written.
-    pub file: PathBuf,
-    /// How many items were written.
+    /// The JSON Lines file written (`--to-file`), else none: the items went back to the table.
+    pub file: Option<PathBuf>,
+    /// How many items were written to the file or put back in the table.
     pub written: usize,
     /// The keys the backup does not hold, as given.
     pub missing: Vec<serde_json::Value>,
+    /// Put back in the table: the keys of items that are as the backup holds them already.
+    pub unchanged: Vec<serde_json::Value>,
+    /// Put back in the table: the keys of items changed since the backup, left as they are
+    /// (without `--overwrite`, or written again while this ran).
+    pub skipped: Vec<serde_json::Value>,
+    /// The backup made of the table before any item was written over (`--overwrite`).
+    pub backup_before: Option<String>,
 }
 
 /// `init`: the settings file written.

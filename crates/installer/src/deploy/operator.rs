@@ -436,6 +436,7 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 "dynamodb:TagResource",
                 "dynamodb:Scan",
                 "dynamodb:BatchGetItem",
+                "dynamodb:CreateBackup",
                 "dynamodb:Query",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

@@ -222,8 +222,9 @@ async fn bad_restores_are_one_line_and_write_nothing() {
 }
 
 /// Single items as the backup holds them: a key file and `--key`, typed from the table's key
-/// schema, read through a scratch table that is deleted after, into a JSON Lines file; the live
-/// table (where one item was since deleted and another changed) is not written.
+/// schema, read through a scratch table that is deleted after, into a JSON Lines file (the live
+/// table, where one item was since deleted and another changed, not written); then back into
+/// the table: the deleted one put back, the changed one only with --overwrite, after a backup.
 #[tokio::test(flavor = "multi_thread")]
 async fn single_items_come_back_from_a_backup_into_a_file() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -324,7 +325,10 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         .send()
         .await
         .unwrap();
-    assert!(rush.item().is_none(), "the live table is not written");
+    assert!(
+        rush.item().is_none(),
+        "--to-file: the live table is not written"
+    );
     let scratch = document["scratch"].as_str().unwrap();
     let left = moto.describe_table().table_name(scratch).send().await;
     assert!(
@@ -336,6 +340,68 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
                 .map(|s| s.as_str())
                 == Some("DELETING"),
         "the scratch table is deleted"
+    );
+
+    // Back into the table: the deleted item is put back, the changed one is left (and listed)
+    // unless --overwrite, which first backs the table up as the stack's own.
+    let put_back = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "--output",
+            "json",
+            "restore",
+            "--stack",
+            &stack,
+            "--table",
+            &table,
+            "--items",
+            keys.to_str().unwrap(),
+            "--key",
+            "year=2013,title=Gravity",
+        ];
+        args.extend(extra);
+        let out = installer(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let document: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        crate::support::schema::assert_valid(&document);
+        document
+    };
+    let first = put_back(&[]);
+    assert_eq!(first["written"], 1, "{first}");
+    assert_eq!(
+        first["skipped"],
+        serde_json::json!([{"year": "2013", "title": "Gravity"}])
+    );
+    assert_eq!(first["backup_before"], Value::Null);
+    let rush = moto
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(key("Rush")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        rush.item().is_some_and(|i| i.contains_key("info")),
+        "Rush is back"
+    );
+    let second = put_back(&["--overwrite"]);
+    assert_eq!(second["written"], 1, "{second}");
+    assert_eq!(
+        second["unchanged"],
+        serde_json::json!([{"year": 2013, "title": "Rush"}])
+    );
+    let before = second["backup_before"].as_str().expect("a backup first");
+    assert!(before.starts_with(&format!("{table}-{stack}-")), "{before}");
+    let gravity = moto
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(key("Gravity")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        gravity.item().is_some_and(|i| i.contains_key("info")),
+        "Gravity is as the backup holds it"
     );
 
     // A key of the wrong shape: one line naming it, before anything is restored.
