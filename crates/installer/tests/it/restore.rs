@@ -273,8 +273,9 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
     )
     .unwrap();
     let out_file = dir.join("items.jsonl");
-    let document = {
-        let out = installer(&[
+    // `restore --items keys.jsonl --key Gravity <extra>`, its document.
+    let items_restore = |extra: &[&str]| -> Value {
+        let mut args = vec![
             "--output",
             "json",
             "restore",
@@ -286,15 +287,16 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
             keys.to_str().unwrap(),
             "--key",
             "year=2013,title=Gravity",
-            "--to-file",
-            out_file.to_str().unwrap(),
-        ]);
+        ];
+        args.extend(extra);
+        let out = installer(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
         let document: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         crate::support::schema::assert_valid(&document);
         document
     };
+    let document = items_restore(&["--to-file", out_file.to_str().unwrap()]);
     assert_eq!(document["command"], "restore-items");
     assert_eq!(document["written"], 2, "{document}");
     assert_eq!(
@@ -344,29 +346,7 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
 
     // Back into the table: the deleted item is put back, the changed one is left (and listed)
     // unless --overwrite, which first backs the table up as the stack's own.
-    let put_back = |extra: &[&str]| -> Value {
-        let mut args = vec![
-            "--output",
-            "json",
-            "restore",
-            "--stack",
-            &stack,
-            "--table",
-            &table,
-            "--items",
-            keys.to_str().unwrap(),
-            "--key",
-            "year=2013,title=Gravity",
-        ];
-        args.extend(extra);
-        let out = installer(&args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
-        let document: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        crate::support::schema::assert_valid(&document);
-        document
-    };
-    let first = put_back(&[]);
+    let first = items_restore(&[]);
     assert_eq!(first["written"], 1, "{first}");
     assert_eq!(
         first["skipped"],
@@ -384,7 +364,7 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         rush.item().is_some_and(|i| i.contains_key("info")),
         "Rush is back"
     );
-    let second = put_back(&["--overwrite"]);
+    let second = items_restore(&["--overwrite"]);
     assert_eq!(second["written"], 1, "{second}");
     assert_eq!(
         second["unchanged"],
