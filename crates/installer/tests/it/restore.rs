@@ -251,6 +251,19 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         .into_iter()
         .collect::<std::collections::HashMap<_, _>>()
     };
+    // The live table's item of that title (2013), read straight from moto.
+    let live = |title: &'static str| {
+        let (moto, table, key) = (moto.clone(), table.clone(), key(title));
+        async move {
+            moto.get_item()
+                .table_name(&table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .unwrap()
+                .item
+        }
+    };
     moto.delete_item()
         .table_name(&table)
         .set_key(Some(key("Rush")))
@@ -320,17 +333,8 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         "the backup's version, not the live one"
     );
     // The live table is as it was made since; the scratch table is gone (or going).
-    let rush = moto
-        .get_item()
-        .table_name(&table)
-        .set_key(Some(key("Rush")))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rush.item().is_none(),
-        "--to-file: the live table is not written"
-    );
+    let rush = live("Rush").await;
+    assert!(rush.is_none(), "--to-file: the live table is not written");
     let scratch = document["scratch"].as_str().unwrap();
     let left = moto.describe_table().table_name(scratch).send().await;
     assert!(
@@ -353,17 +357,8 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         serde_json::json!([{"year": "2013", "title": "Gravity"}])
     );
     assert_eq!(first["backup_before"], Value::Null);
-    let rush = moto
-        .get_item()
-        .table_name(&table)
-        .set_key(Some(key("Rush")))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rush.item().is_some_and(|i| i.contains_key("info")),
-        "Rush is back"
-    );
+    let rush = live("Rush").await;
+    assert!(rush.is_some_and(|i| i.contains_key("info")), "Rush is back");
     let second = items_restore(&["--overwrite"]);
     assert_eq!(second["written"], 1, "{second}");
     assert_eq!(
@@ -372,15 +367,9 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
     );
     let before = second["backup_before"].as_str().expect("a backup first");
     assert!(before.starts_with(&format!("{table}-{stack}-")), "{before}");
-    let gravity = moto
-        .get_item()
-        .table_name(&table)
-        .set_key(Some(key("Gravity")))
-        .send()
-        .await
-        .unwrap();
+    let gravity = live("Gravity").await;
     assert!(
-        gravity.item().is_some_and(|i| i.contains_key("info")),
+        gravity.is_some_and(|i| i.contains_key("info")),
         "Gravity is as the backup holds it"
     );
 
