@@ -878,29 +878,7 @@ pub(crate) async fn prepare(
     args: &StackArgs,
     connect: &ConnectArgs,
 ) -> Result<Prepared, CommandError> {
-    let file = match settings_file::locate(args.config.as_deref()) {
-        Some(path) => {
-            let loaded = settings_file::load(&path)?;
-            // installer.toml found here, without this stack: another stack's file, not this
-            // one's settings (a file given with --config must have it).
-            let elsewhere = args.config.is_none()
-                && args
-                    .stack
-                    .as_deref()
-                    .is_some_and(|s| !loaded.file.stacks.contains_key(s));
-            if elsewhere {
-                report!(
-                    "note: {} has no [stacks.{}]; using the deployed stack's settings",
-                    path.display(),
-                    args.stack.as_deref().unwrap_or_default()
-                );
-                None
-            } else {
-                Some(loaded.stack(args.stack.as_deref())?)
-            }
-        }
-        None => None,
-    };
+    let file = settings_file::for_stack(args.config.as_deref(), args.stack.as_deref())?;
     let name = args.check(file.as_ref().map(|(stack, _)| stack.as_str()))?;
     let started = Instant::now();
     let aws = Aws::connect(connect).await?;

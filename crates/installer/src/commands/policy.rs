@@ -31,10 +31,7 @@ pub struct PolicyArgs {
 
 /// `installer policy`: prints the policy on stdout.
 pub async fn policy(args: &PolicyArgs, connect: &ConnectArgs) -> Result<(), CommandError> {
-    let file = match settings_file::locate(args.config.as_deref()) {
-        Some(path) => Some(settings_file::load(&path)?.stack(args.stack.as_deref())?),
-        None => None,
-    };
+    let file = settings_file::for_stack(args.config.as_deref(), args.stack.as_deref())?;
     let name = args
         .stack
         .clone()

@@ -118,6 +118,29 @@ pub fn locate(config: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// The settings file's table for `stack` (`None`: the file's only stack), if a file is used:
+/// `config` (which must have the stack), else `installer.toml` here; one here without the
+/// `stack` named is another stack's file, and none is used (with a note).
+pub fn for_stack(
+    config: Option<&Path>,
+    stack: Option<&str>,
+) -> Result<Option<(String, Settings)>, SettingsFileError> {
+    let Some(path) = locate(config) else {
+        return Ok(None);
+    };
+    let loaded = load(&path)?;
+    let elsewhere = config.is_none() && stack.is_some_and(|s| !loaded.file.stacks.contains_key(s));
+    if elsewhere {
+        report!(
+            "note: {} has no [stacks.{}], so it is another stack's file and is not used",
+            path.display(),
+            stack.unwrap_or_default()
+        );
+        return Ok(None);
+    }
+    loaded.stack(stack).map(Some)
+}
+
 /// Reads and parses `path`.
 pub fn load(path: &Path) -> Result<Loaded, SettingsFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsFileError::Read {
