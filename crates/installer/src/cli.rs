@@ -255,6 +255,19 @@ pub enum Command {
         #[arg(long, requires = "from_export")]
         thaw: bool,
     },
+    /// Undo the writes made to a table in a window, in place: each item changed between --from
+    /// and --to is written back as it was at --from (or deleted, if it did not exist then).
+    ///
+    /// Reads the window's changes from DynamoDB incremental exports (point-in-time recovery
+    /// must be on) written to the stack's bucket, backs the table up first (the stack's own
+    /// backup: restore it to undo the rollback), and writes each item only while it is still as
+    /// the window left it: an item written again after the window is listed and left. Shows the
+    /// counts and a sample first and asks on a terminal; --dry-run only shows. Run again after an
+    /// interruption, it finishes the rest without writing anything twice.
+    #[command(
+        after_help = "Examples:\n  installer rollback --table Movies --from 2026-12-05T09:00:00Z --to 2026-12-05T09:45:00Z --dry-run\n  installer rollback --table Movies --from 2026-12-05T09:00:00Z --yes\n  installer rollback --table Movies --from 2026-12-05T09:00:00Z --keys damaged.jsonl --yes"
+    )]
+    Rollback(crate::commands::RollbackArgs),
     /// Run one restore drill now: restore the table's newest backup into a scratch table, verify
     /// it, record it beside the run records, and delete the scratch table.
     ///

@@ -11,10 +11,12 @@
 //! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows; `operator`: the least-privilege policy of whoever runs the installer (`installer policy`) |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
-//! | `data/` | the movies format, the built-in sample, the batch loader |
+//! | `data/` | the movies format, the built-in sample, the batch loader; DynamoDB JSON and exports' gzip'd data files (`dynamodb_json`) |
 //! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
+//! | `rollback/` | `installer rollback`: the window checked and cut (`window`), its incremental exports started, waited for and streamed (`exports`), each key's change and step (`changes`, pure), the conditional paced writes (`writes`) |
+//! | `items.rs` | reading items by key, shared by `restore --items` and `rollback`: a table's shape, BatchGetItem |
 //! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
@@ -54,6 +56,8 @@ pub mod compliance;
 pub mod cost;
 pub(crate) mod data;
 pub mod deploy;
+pub(crate) mod items;
 pub mod local;
 pub(crate) mod recovery;
 pub mod report;
+pub(crate) mod rollback;

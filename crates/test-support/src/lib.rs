@@ -29,11 +29,14 @@ pub fn moto_endpoint() -> String {
 /// The endpoint code under test should use: this test process's strict proxy in front of moto
 /// (started on first use), so that moto behaves as AWS documents.
 pub fn aws_endpoint() -> String {
+    strict_proxy().endpoint().to_owned()
+}
+
+/// This test process's strict proxy (started on first use): its endpoint is [`aws_endpoint`];
+/// its [history](proxy::Proxy::history) is where a test sets a table's clock back.
+pub fn strict_proxy() -> &'static proxy::Proxy {
     static STRICT: OnceLock<proxy::Proxy> = OnceLock::new();
-    STRICT
-        .get_or_init(|| proxy::Proxy::start(&moto_endpoint(), None))
-        .endpoint()
-        .to_owned()
+    STRICT.get_or_init(|| proxy::Proxy::start(&moto_endpoint(), None))
 }
 
 /// SDK configuration for code under test: [`aws_endpoint`], us-east-1, dummy credentials.

@@ -176,6 +176,12 @@ impl Proxy {
             .collect()
     }
 
+    /// The item writes the strict layer has seen, and the tables' clocks (`None` for a bare
+    /// proxy).
+    pub fn history(&self) -> Option<&crate::strict::ItemHistory> {
+        self.shared.strict.as_ref().map(Strict::history)
+    }
+
     /// Forgets the log (the fault sequence goes on).
     pub fn clear(&self) {
         lock(&self.shared.log).clear();
@@ -442,10 +448,16 @@ impl Shared {
         if let Some((rule, reply)) = strict.refuse(&call, now, self) {
             return (Some(reply.to_bytes()), Some(rule));
         }
-        let Some(raw) = self.forward(request) else {
+        let recording = strict.history().begin(&call, self);
+        let raw = self.forward(request);
+        let parsed = raw.as_deref().and_then(Reply::parse);
+        if let Some(recording) = recording {
+            recording.finish(&call, parsed.as_ref().is_some_and(Reply::ok), self);
+        }
+        let Some(raw) = raw else {
             return (None, None);
         };
-        match Reply::parse(&raw) {
+        match parsed {
             Some(mut reply) => {
                 strict.answered(&call, &mut reply, now);
                 (Some(reply.to_bytes()), None)

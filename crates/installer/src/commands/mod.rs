@@ -17,6 +17,7 @@ mod report;
 mod restore;
 mod restore_export;
 mod restore_items;
+mod rollback;
 mod status;
 pub mod summary;
 mod up;
@@ -35,6 +36,7 @@ pub(crate) use policy::{PolicyArgs, policy};
 pub(crate) use reference::reference;
 pub(crate) use report::{ReportArgs, report};
 pub(crate) use restore::{RestoreArgs, restore};
+pub(crate) use rollback::{RollbackArgs, rollback};
 pub(crate) use status::status;
 pub(crate) use up::up;
 
@@ -79,6 +81,9 @@ pub enum CommandError {
     /// Applying or reading the stack failed.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// A rollback could not be done.
+    #[error(transparent)]
+    Rollback(#[from] crate::rollback::RollbackError),
     /// The deployed stack's settings could not be read.
     #[error(transparent)]
     Deployed(#[from] crate::deploy::deployed::DeployedError),
@@ -448,7 +453,7 @@ impl CommandError {
                 | CommandError::EmptyPeriod
                 | CommandError::HtmlFolderMissing(_)
                 | CommandError::Connect(ConnectError::BadEndpoint(_))
-        )
+        ) || matches!(self, CommandError::Rollback(e) if e.is_usage())
     }
 }
 
@@ -548,6 +553,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         }
         Command::Init(args) => block_on(init(&args, connect)).map(Summary::Init),
         Command::Policy(args) => block_on(policy(&args, connect)).map(|()| Summary::Printed),
+        Command::Rollback(args) => block_on(rollback(&args, connect)).map(Summary::Rollback),
         Command::Reference { out } => Ok(Summary::Reference(reference(&out)?)),
         Command::Schema { of } => {
             let schema = match of {

@@ -42,7 +42,7 @@ pub struct ReportArgs {
 }
 
 /// A moment from the command line: RFC 3339, or a day (`2026-11-01`, midnight UTC).
-fn moment(flag: &'static str, text: &str) -> Result<OffsetDateTime, CommandError> {
+pub(super) fn moment(flag: &'static str, text: &str) -> Result<OffsetDateTime, CommandError> {
     OffsetDateTime::parse(text, &Rfc3339)
         .ok()
         .or_else(|| {

@@ -5,9 +5,8 @@
 //! it is still absent; those changed since only with `--overwrite`, after a backup of the table.
 
 use std::io::Write as _;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use backup_lambda::naming::TableName;
 use backup_lambda::tables::{DynamoDbTables, Tables};
 use serde_json::Value;
@@ -15,20 +14,21 @@ use serde_json::Value;
 use super::CommandError;
 use super::restore::{Request, RestoreArgs, chosen, wait_active};
 use super::summary::{ItemsRestored, RestoredFrom};
-use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
+use crate::aws::{Aws, AwsResult, ConnectArgs};
+use crate::data::dynamodb_json::plain_item;
+use crate::items::{batch_get, shape};
 use crate::report::progress::Progress;
 
-/// Keys BatchGetItem takes in one request (API reference, BatchGetItem: "up to 100 items").
-const KEYS_PER_BATCH: usize = 100;
-
-/// The keys asked for, as given: each a JSON object of attribute names to plain values.
+/// The keys asked for, as given in a JSON Lines file (`file`) and `--key` flags (`given`): each
+/// a JSON object of attribute names to plain values.
 pub(super) fn keys(
-    args: &RestoreArgs,
+    file: Option<&std::path::Path>,
+    flags: &[String],
 ) -> Result<Vec<serde_json::Map<String, Value>>, CommandError> {
     let mut keys = Vec::new();
-    if let Some(path) = &args.items {
+    if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| CommandError::KeysRead {
-            path: path.clone(),
+            path: path.to_owned(),
             source,
         })?;
         for (n, line) in text
@@ -48,7 +48,7 @@ pub(super) fn keys(
             }
         }
     }
-    for given in &args.keys {
+    for given in flags {
         let mut key = serde_json::Map::new();
         for pair in given.split(',') {
             let Some((name, value)) = pair.split_once('=') else {
@@ -72,7 +72,7 @@ pub(super) fn keys(
 
 /// A key in DynamoDB's types, by the table's key schema: each key attribute present, of its
 /// type (a number may be given as a string, as `--key` gives it), and nothing else.
-fn typed(
+pub(super) fn typed(
     key: &serde_json::Map<String, Value>,
     schema: &[(String, ScalarAttributeType)],
     at: &str,
@@ -120,47 +120,13 @@ fn typed(
     Ok(typed)
 }
 
-/// An attribute as plain JSON: numbers as numbers, binary as base64, sets as arrays.
-fn plain(value: &AttributeValue) -> Value {
-    use base64::Engine as _;
-    let number = |n: &str| serde_json::from_str(n).unwrap_or_else(|_| Value::String(n.to_owned()));
-    let binary = |b: &aws_sdk_dynamodb::primitives::Blob| {
-        Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_ref()))
-    };
-    match value {
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::N(n) => number(n),
-        AttributeValue::B(b) => binary(b),
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::L(items) => Value::Array(items.iter().map(plain).collect()),
-        AttributeValue::M(map) => item(map),
-        AttributeValue::Ss(set) => set.iter().cloned().map(Value::String).collect(),
-        AttributeValue::Ns(set) => set.iter().map(|n| number(n)).collect(),
-        AttributeValue::Bs(set) => set.iter().map(binary).collect(),
-        _ => Value::Null,
-    }
-}
-
-/// An item as a plain JSON object, its attributes in name order.
-fn item(map: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    let mut names: Vec<&String> = map.keys().collect();
-    names.sort();
-    Value::Object(
-        names
-            .into_iter()
-            .map(|n| (n.clone(), plain(&map[n])))
-            .collect(),
-    )
-}
-
 /// `restore --items`: the items `args` names, as the chosen backup holds them, into
 /// `--to-file`.
 pub(super) async fn restore_items(
     args: &RestoreArgs,
     connect: &ConnectArgs,
 ) -> Result<ItemsRestored, CommandError> {
-    let asked = keys(args)?;
+    let asked = keys(args.items.as_deref(), &args.keys)?;
     if let Some(out) = &args.to_file
         && let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty())
         && !dir.is_dir()
@@ -176,7 +142,10 @@ pub(super) async fn restore_items(
         TableName::parse(&scratch_name(source.as_str(), stamp)).map_err(CommandError::Target)?;
     let request = Request::for_items(args, &source, &scratch)?;
     let aws = Aws::connect(connect).await?;
-    let schema = key_schema(&aws, &source).await?;
+    let schema = shape(&aws.dynamodb, &source)
+        .await?
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?
+        .key;
     let typed_keys = asked
         .iter()
         .enumerate()
@@ -210,7 +179,7 @@ pub(super) async fn restore_items(
                 wait_active(&tables, &scratch),
             )
             .await?;
-        batch_get(&aws, &scratch, &typed_keys).await
+        batch_get(&aws.dynamodb, &scratch, &typed_keys).await
     }
     .await;
     let deleted = tables.delete_table(&scratch).await;
@@ -257,7 +226,7 @@ pub(super) async fn restore_items(
                     source,
                 })?;
             for (_, _, hit) in &items {
-                write(&mut file, item(hit).to_string())?;
+                write(&mut file, plain_item(hit).to_string())?;
                 done.written += 1;
             }
             report!("  wrote {} item(s) to {}", done.written, out.display());
@@ -361,90 +330,6 @@ fn scratch_name(table: &str, stamp: i64) -> String {
     format!("{}{suffix}", &table[..table.len().min(keep)])
 }
 
-/// The table's key attributes and their types (DescribeTable).
-async fn key_schema(
-    aws: &Aws,
-    table: &TableName,
-) -> Result<Vec<(String, ScalarAttributeType)>, CommandError> {
-    let name = table.as_str();
-    let described = aws.dynamodb.describe_table().table_name(name).send().await;
-    let described = match described.aws("DescribeTable", name) {
-        Ok(d) => d,
-        Err(e) if e.is("ResourceNotFoundException") => {
-            return Err(CommandError::NoSource(name.to_owned()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let table = described
-        .table()
-        .ok_or_else(|| AwsError::malformed("DescribeTable", name, "no table"))?;
-    let types = table.attribute_definitions();
-    Ok(table
-        .key_schema()
-        .iter()
-        .filter_map(|k| {
-            let kind = types
-                .iter()
-                .find(|d| d.attribute_name() == k.attribute_name())?
-                .attribute_type()
-                .clone();
-            Some((k.attribute_name().to_owned(), kind))
-        })
-        .collect())
-}
-
-/// Every item of `keys` the table holds (BatchGetItem, 100 keys a request, unprocessed keys
-/// asked again with a growing pause).
-async fn batch_get(
-    aws: &Aws,
-    table: &TableName,
-    keys: &[std::collections::HashMap<String, AttributeValue>],
-) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, AwsError> {
-    let name = table.as_str();
-    let mut found = Vec::new();
-    for chunk in keys.chunks(KEYS_PER_BATCH) {
-        let mut pending = chunk.to_vec();
-        let mut pause = Duration::from_millis(100);
-        for _ in 0..10 {
-            if pending.is_empty() {
-                break;
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending.clone()))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| AwsError::malformed("BatchGetItem", name, &e.to_string()))?;
-            let out = aws
-                .dynamodb
-                .batch_get_item()
-                .request_items(name, request)
-                .send()
-                .await
-                .aws("BatchGetItem", name)?;
-            if let Some(items) = out.responses().and_then(|r| r.get(name)) {
-                found.extend(items.iter().cloned());
-            }
-            pending = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(name))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-            if !pending.is_empty() {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-        }
-        if !pending.is_empty() {
-            return Err(AwsError::malformed(
-                "BatchGetItem",
-                name,
-                &format!("{} key(s) still unprocessed after 10 tries", pending.len()),
-            ));
-        }
-    }
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,7 +387,7 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(
-            item(&map).to_string(),
+            plain_item(&map).to_string(),
             r#"{"info":{"rating":8.3},"tags":["a"],"title":"Rush","year":2013}"#
         );
         assert_eq!(scratch_name("Movies", 1).as_str(), "Movies-items-1");

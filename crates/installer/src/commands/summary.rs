@@ -40,6 +40,8 @@ pub enum Summary {
     Restore(Restored),
     /// `restore --items`: single items as a backup holds them, into a file.
     RestoreItems(ItemsRestored),
+    /// `rollback`: the writes of a window undone in the live table.
+    Rollback(RolledBack),
     /// `drill`: the drill's record.
     Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
@@ -99,6 +101,7 @@ impl Summary {
             | Summary::Bundle(_)
             | Summary::Init(_)
             | Summary::RestoreItems(_)
+            | Summary::Rollback(_)
             | Summary::Reference(_)
             | Summary::Down(_)
             | Summary::Logs
@@ -202,6 +205,54 @@ pub struct ItemsRestored {
     pub skipped: Vec<serde_json::Value>,
     /// The backup made of the table before any item was written over (`--overwrite`).
     pub backup_before: Option<String>,
+}
+
+/// `rollback`: each item changed in the window put back as it was at its start, unless it
+/// changed again since.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RolledBack {
+    /// The table.
+    pub table: String,
+    /// The window's start (RFC 3339): items are as they were then.
+    pub from: String,
+    /// The window's end (RFC 3339, exclusive): writes from then on are never undone.
+    pub to: String,
+    /// The incremental exports read, in order (their ARNs).
+    pub exports: Vec<String>,
+    /// Whether this only showed what it would do (`--dry-run`).
+    pub dry_run: bool,
+    /// Keys changed in the window (only those of `--keys`, when given).
+    pub changed: usize,
+    /// Items put back as they were (with `--dry-run`: that would be).
+    pub put_back: usize,
+    /// Items deleted, as they did not exist at the window's start (with `--dry-run`: that
+    /// would be).
+    pub deleted: usize,
+    /// Items that are as they were at the window's start already (a rollback run before, or a
+    /// write that undid itself).
+    pub as_it_was: usize,
+    /// The keys of items written again after the window: left as they are.
+    pub skipped: Vec<Value>,
+    /// `--keys` given that the window did not change.
+    pub not_in_window: Vec<Value>,
+    /// A few of the changes, as the item is now and as it will be.
+    pub sample: Vec<ItemDiff>,
+    /// The on-demand backup made of the table before the first write (the stack's own, kept by
+    /// its retention), from which the rollback itself can be undone.
+    pub backup_before: Option<String>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u128,
+}
+
+/// One item before and after a rollback, in plain JSON.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ItemDiff {
+    /// Its key.
+    pub key: Value,
+    /// The item now (`null`: absent).
+    pub now: Option<Value>,
+    /// The item at the window's start, as it is put back (`null`: deleted).
+    pub then: Option<Value>,
 }
 
 /// `init`: the settings file written.

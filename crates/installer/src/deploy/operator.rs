@@ -409,8 +409,9 @@ fn down(arn: &Arns) -> Vec<Value> {
     ]
 }
 
-/// What `restore` and `drill` need: a restore makes a table of a name chosen at the time, so
-/// the write actions are on any table of the account and region.
+/// What `restore`, `rollback` and `drill` need: a restore makes a table of a name chosen at the
+/// time, so the write actions are on any table of the account and region; a rollback exports the
+/// table's changes into the stack's bucket (DynamoDB writes them as the caller) and writes items.
 fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
     let Place {
         partition: p,
@@ -426,6 +427,7 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 "dynamodb:ImportTable",
                 "dynamodb:DescribeImport",
                 "dynamodb:DescribeExport",
+                "dynamodb:ExportTableToPointInTime",
                 "dynamodb:DescribeTable",
                 "dynamodb:DescribeContinuousBackups",
                 "dynamodb:DescribeTimeToLive",

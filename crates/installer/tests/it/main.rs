@@ -24,6 +24,7 @@ mod operator;
 mod quickstart;
 mod report;
 mod restore;
+mod rollback;
 mod security;
 mod settings;
 mod stack;

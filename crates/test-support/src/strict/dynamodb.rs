@@ -852,6 +852,11 @@ impl ExportManifest {
     }
 }
 
+/// Whether moto's description `d` is of an incremental export.
+fn call_is_incremental(d: &Value) -> bool {
+    d["ExportType"] == "INCREMENTAL_EXPORT"
+}
+
 /// The manifest summary of the export moto describes in `d`, with its time as RFC 3339.
 fn manifest_summary(d: &Value) -> Value {
     let time = |v: &Value| {
@@ -902,7 +907,8 @@ impl Rule for ExportManifest {
             &serde_json::json!({"ExportArn": arn}),
         )?;
         let d = &described["ExportDescription"];
-        if d["ExportStatus"] != "COMPLETED" {
+        // An incremental export's manifests are IncrementalExport's.
+        if d["ExportStatus"] != "COMPLETED" || call_is_incremental(d) {
             return None;
         }
         let id = arn.rsplit('/').next().unwrap_or_default();

@@ -12,7 +12,7 @@
 //! a few seconds") are [`Windows`], short so that the suite stays fast, and scalable.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -20,6 +20,8 @@ use serde_json::Value;
 mod cloudwatch;
 mod dynamodb;
 mod events;
+mod incremental;
+mod items;
 mod lambda;
 mod s3;
 mod sns;
@@ -31,6 +33,8 @@ pub use dynamodb::{
     RestoreCreating, TableDeleting, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
+pub use incremental::{INCREMENTAL_MAX, INCREMENTAL_MIN, IncrementalExport, PitrWindow};
+pub use items::{Change, ItemHistory, ItemWrite, Recording};
 pub use lambda::{
     ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
 };
@@ -478,15 +482,18 @@ impl Windows {
     }
 }
 
-/// Every rule, in the order they are asked.
+/// Every rule, in the order they are asked, and the item history some of them answer from.
 pub struct Strict {
     rules: Vec<Box<dyn Rule>>,
+    history: Arc<ItemHistory>,
 }
 
 impl Strict {
     /// All the rules, with `windows`.
     pub fn aws(windows: Windows) -> Self {
+        let history = Arc::new(ItemHistory::new());
         Self {
+            history: Arc::clone(&history),
             rules: vec![
                 Box::new(TargetsPerRule),
                 Box::new(AlarmEvaluationRange),
@@ -506,6 +513,11 @@ impl Strict {
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(ExportsListedFor::new(windows.exports_listed)),
                 Box::new(ExportManifest::new(windows.export_in_progress)),
+                Box::new(IncrementalExport::new(
+                    windows.export_in_progress,
+                    Arc::clone(&history),
+                )),
+                Box::new(PitrWindow::new(history)),
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
@@ -518,6 +530,11 @@ impl Strict {
                 Box::new(ArchitectureFollowsCode::default()),
             ],
         }
+    }
+
+    /// The item writes the layer has seen (see [`ItemHistory`]).
+    pub fn history(&self) -> &ItemHistory {
+        &self.history
     }
 
     /// The first rule's answer in moto's place, with the rule's name.

@@ -1,0 +1,271 @@
+//! `installer rollback`: the writes of a window undone in the live table, from incremental
+//! exports the strict layer answers from the item writes it saw. The table's clock is set back
+//! (the layer's `rewind`) so that a window of an hour passes in seconds: the table is made and
+//! filled "three hours ago", the bad writes happen "two hours ago", and a write after the window
+//! happens now. Everything goes through one proxy of this test's own, which records the writes
+//! and can stop the installer right after its Nth write.
+
+use std::collections::HashMap;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use test_support::proxy::Proxy;
+use test_support::{config_for, moto_endpoint, unique_name};
+
+use crate::support::cli::{built_zip_path, installer_at, remove_all};
+use crate::support::stack::as_strs;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn movie(title: &str, rating: Option<&str>) -> Item {
+    let mut item = HashMap::from([
+        ("year".to_owned(), AttributeValue::N("2099".into())),
+        ("title".to_owned(), AttributeValue::S(title.into())),
+    ]);
+    if let Some(rating) = rating {
+        item.insert("rating".to_owned(), AttributeValue::N(rating.into()));
+    }
+    item
+}
+
+fn run(proxy: &Proxy, args: &[&str]) -> Output {
+    installer_at(proxy.endpoint())
+        .args(args)
+        .output()
+        .expect("run installer")
+}
+
+fn json_ok(proxy: &Proxy, args: &[&str]) -> Value {
+    let mut all = vec!["--output", "json"];
+    all.extend(args);
+    let out = run(proxy, &all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+    let document: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    crate::support::schema::assert_valid(&document);
+    document
+}
+
+/// A moment `ago` before now, as RFC 3339.
+fn ago(ago: Duration) -> String {
+    let at = time::OffsetDateTime::now_utc() - ago;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+/// The item writes (PutItem, DeleteItem) naming `table` that reached moto since the `from`th
+/// call through the proxy.
+fn item_writes(proxy: &Proxy, table: &str, from: usize) -> usize {
+    proxy.calls()[from..]
+        .iter()
+        .filter(|c| {
+            c.reached_moto
+                && (c
+                    .request
+                    .body
+                    .contains(&format!("\"TableName\":\"{table}\"")))
+                && ["PutItem", "DeleteItem"]
+                    .iter()
+                    .any(|op| c.call.operation == *op)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
+    let proxy = Proxy::start(&moto_endpoint(), None);
+    let history = proxy.history().expect("a strict proxy");
+    let db = aws_sdk_dynamodb::Client::new(&config_for(proxy.endpoint()).await);
+    let moto = aws_sdk_dynamodb::Client::new(&config_for(&moto_endpoint()).await);
+    let stack = unique_name("rb");
+    let table = unique_name("Movies");
+    let zip = built_zip_path().display().to_string();
+    let hour = Duration::from_secs(3600);
+
+    // Three hours ago: the stack, its table (point-in-time recovery on), and five good items.
+    history.rewind(&table, 3 * hour);
+    let out = run(
+        &proxy,
+        &[
+            "up",
+            "--stack",
+            &stack,
+            "--table",
+            &table,
+            "--zip",
+            &zip,
+            "--pitr-days",
+            "1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (title, rating) in [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")] {
+        db.put_item()
+            .table_name(&table)
+            .set_item(Some(movie(title, Some(rating))))
+            .send()
+            .await
+            .expect("put");
+    }
+    // Two hours ago, the bad writes: A changed, B deleted, E made, D changed.
+    history.rewind(&table, 2 * hour);
+    let put = |item: Item| db.put_item().table_name(&table).set_item(Some(item)).send();
+    put(movie("A", Some("10"))).await.expect("put");
+    put(movie("E", Some("50"))).await.expect("put");
+    put(movie("D", Some("40"))).await.expect("put");
+    db.delete_item()
+        .table_name(&table)
+        .set_key(Some(movie("B", None)))
+        .send()
+        .await
+        .expect("delete");
+    // Now, after the window: D written again, which the rollback must leave.
+    history.rewind(&table, Duration::ZERO);
+    put(movie("D", Some("400"))).await.expect("put");
+
+    let (from, to) = (ago(2 * hour + 30 * 60 * Duration::from_secs(1)), ago(hour));
+    let rollback = |extra: &[&str]| {
+        let mut args = vec![
+            "rollback", "--stack", &stack, "--table", &table, "--from", &from, "--to", &to,
+        ];
+        args.extend(extra);
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<String>>()
+    };
+
+    // Bad input, each one line before any write.
+    let before = proxy.calls().len();
+    let bad: &[(&[&str], &str)] = &[
+        (&["--from", &to, "--to", &from], "must be after --from"),
+        (
+            &[
+                "--from",
+                &from,
+                "--to",
+                &ago(2 * hour + 20 * 60 * Duration::from_secs(1)),
+            ],
+            "at least 15 minutes",
+        ),
+        (&["--from", &ago(5 * hour), "--to", &to], "outside table"),
+        (&["--from", "yesterday"], "is not a time"),
+    ];
+    for (flags, expected) in bad {
+        let mut args = vec!["rollback", "--stack", &stack, "--table", &table, "--yes"];
+        args.extend(*flags);
+        let out = run(&proxy, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} should fail");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+    }
+    let out = run(&proxy, &as_strs(&rollback(&[])));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--yes"),
+        "no terminal, no --yes: refused"
+    );
+    assert_eq!(item_writes(&proxy, &table, before), 0, "no item written");
+
+    // A dry run shows what it would do, and writes nothing.
+    let dry = json_ok(&proxy, &as_strs(&rollback(&["--dry-run"])));
+    assert_eq!(dry["command"], "rollback");
+    assert_eq!(dry["changed"], 4, "{dry}");
+    assert_eq!(dry["put_back"], 2, "{dry}");
+    assert_eq!(dry["deleted"], 1, "{dry}");
+    assert_eq!(
+        dry["skipped"],
+        serde_json::json!([{"year": 2099, "title": "D"}])
+    );
+    assert_eq!(dry["backup_before"], Value::Null);
+    assert_eq!(
+        item_writes(&proxy, &table, before),
+        0,
+        "a dry run writes nothing"
+    );
+
+    // Killed right after its third write and run again, until it ends: every item as it was
+    // at --from, except D (written after the window), and no item written twice.
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs < 10, "the rollback never finished");
+        proxy.hold_after_writes(3);
+        let mut child = installer_at(proxy.endpoint())
+            .args(as_strs(&rollback(&["--yes"])))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start installer");
+        let finished = loop {
+            if proxy.wait_until_holding(Duration::from_millis(200)) {
+                break false;
+            }
+            if let Some(status) = child.try_wait().expect("status") {
+                assert!(status.success(), "a rollback run failed");
+                break true;
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        proxy.release();
+        if finished {
+            break;
+        }
+    }
+    assert!(runs > 1, "the rollback was interrupted at least once");
+    assert_eq!(
+        item_writes(&proxy, &table, before),
+        3,
+        "A and B put back, E deleted, each once"
+    );
+    let get = |title: &str| {
+        let moto = moto.clone();
+        let table = table.clone();
+        let key = movie(title, None);
+        async move {
+            moto.get_item()
+                .table_name(&table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .expect("get")
+                .item
+        }
+    };
+    assert_eq!(get("A").await, Some(movie("A", Some("1"))));
+    assert_eq!(get("B").await, Some(movie("B", Some("2"))));
+    assert_eq!(get("C").await, Some(movie("C", Some("3"))));
+    assert_eq!(get("E").await, None);
+    assert_eq!(
+        get("D").await,
+        Some(movie("D", Some("400"))),
+        "a later write is kept"
+    );
+
+    // Once more, whole: it finds everything done, writes nothing, and names the backup it made.
+    let again = json_ok(&proxy, &as_strs(&rollback(&["--yes"])));
+    assert_eq!(again["as_it_was"], 3, "{again}");
+    assert_eq!(again["put_back"], 0);
+    assert_eq!(again["skipped"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        item_writes(&proxy, &table, before),
+        3,
+        "nothing written twice"
+    );
+    assert_eq!(
+        again["exports"], dry["exports"],
+        "the same export, by its token"
+    );
+
+    let out = run(&proxy, &remove_all(&stack));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
