@@ -207,7 +207,9 @@ pub fn classify_request(
         .or(query_action);
     match named {
         Some(operation) => {
-            let reads = ["Describe", "List", "Get", "Head"];
+            let reads = [
+                "Describe", "List", "Get", "Head", "BatchGet", "Scan", "Query",
+            ];
             let mutating = !reads.iter().any(|r| operation.starts_with(r));
             RecordedCall {
                 operation,

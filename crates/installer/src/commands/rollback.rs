@@ -4,6 +4,7 @@
 //! while it is still as the window left it. Run again after an interruption, it finds the items
 //! it did already as they were, and goes on with the rest.
 
+use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,17 +12,18 @@ use std::time::Instant;
 use backup_lambda::store::BackupStore as _;
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::CommandError;
 use super::restore_items::{keys, typed};
-use super::summary::{ItemDiff, RolledBack};
+use super::summary::{FailedItem, ItemDiff, RolledBack};
 use crate::aws::ConnectArgs;
 use crate::data::dynamodb_json::plain_item;
 use crate::deploy::config::StackRef;
 use crate::rollback::changes::{Change, Joined, Step, key_id, step};
 use crate::rollback::window::{self, WindowError};
 use crate::rollback::writes::{self, Pace};
-use crate::rollback::{RollbackError, exports};
+use crate::rollback::{RollbackError, exports, journal};
 
 /// How many changes the plan shows.
 const SAMPLE: usize = 5;
@@ -48,21 +50,23 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub from: String,
     /// The window's end (RFC 3339), at least 15 minutes after --from; writes from then on are
-    /// never undone [default: the latest restorable moment, about 5 minutes ago].
+    /// never undone [default: the end a rollback from --from resolved before, else the latest
+    /// restorable moment, about 5 minutes ago].
     #[arg(long)]
     pub to: Option<String>,
     /// Only these items: a JSON Lines file of keys in plain JSON, one a line
     /// ({"year": 2013, "title": "Rush"}).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
-    /// Show what would be done (counts and a sample), and write nothing.
+    /// Show what would be done (counts and a sample) and write nothing to the table (the
+    /// exports it reads are made, and billed, all the same).
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation (needed without a terminal).
     #[arg(long)]
     pub yes: bool,
-    /// Writes started a second, at most [default: the table's provisioned write capacity, its
-    /// on-demand maximum, or 1000].
+    /// Writes started a second, at most [default: half the table's provisioned write capacity
+    /// or of its on-demand maximum (the rest is the application's), else 1000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub writes_per_second: Option<u32>,
 }
@@ -107,59 +111,77 @@ pub async fn rollback(
     let shape = crate::items::shape(db, &table)
         .await?
         .ok_or_else(|| CommandError::NoSource(table.to_string()))?;
-    let wanted = asked
-        .iter()
-        .enumerate()
-        .map(|(n, key)| {
-            let at = format!(
-                "{}:{}",
-                args.keys
-                    .as_deref()
-                    .unwrap_or_else(|| "".as_ref())
-                    .display(),
-                n + 1
-            );
-            typed(key, &shape.key, &at).map(|k| (key_id(&k), Value::Object(key.clone())))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let file = args
+        .keys
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut wanted: HashMap<String, Value> = HashMap::new();
+    for (n, key) in asked.iter().enumerate() {
+        let typed = typed(key, &shape.key, &format!("{file}: key {}", n + 1))?;
+        wanted.insert(key_id(&typed), Value::Object(key.clone()));
+    }
     let pitr = crate::recovery::pitr_window(db, &table)
         .await?
         .ok_or_else(|| RollbackError::PitrOff(table.to_string()))?;
-    let to = to.unwrap_or(pitr.1).replace_nanosecond(0).unwrap_or(pitr.1);
+
+    // The window: `--to`, else the one a run before resolved, else the latest restorable moment.
+    let bucket = deployed.bucket.as_str();
+    let journal_key = journal::key(table.as_str(), from);
+    let mut kept = journal::read(&aws, bucket, &journal_key).await?;
+    let before = kept
+        .to
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    let to = match (to, before) {
+        (Some(to), _) => to,
+        (None, Some(before)) => {
+            report!(
+                "continuing the rollback from {} begun before: to {}",
+                text(from),
+                text(before)
+            );
+            before
+        }
+        (None, None) => pitr.1.replace_nanosecond(0).unwrap_or(pitr.1),
+    };
     window::check(table.as_str(), from, to, pitr).map_err(RollbackError::from)?;
-    let text = backup_lambda::record::rfc3339;
+    if before != Some(to) {
+        kept = journal::Journal {
+            to: Some(text(to)),
+            backup_before: None,
+        };
+        journal::write(&aws, bucket, &journal_key, &kept).await?;
+    }
+    let prefix = exports::prefix(table.as_str(), from, to);
     report!(
-        "rolling back {table}: the writes from {} to {} (exports to s3://{}/{})",
+        "rolling back {table}: the writes from {} to {} (exports to s3://{bucket}/{prefix})",
         text(from),
         text(to),
-        deployed.bucket,
-        exports::prefix(table.as_str(), from, to)
     );
 
-    // The window's changes, export by export.
-    let prefix = exports::prefix(table.as_str(), from, to);
+    // The window's changes: every export started, then each waited for and read in order.
     let mut arns = Vec::new();
-    let mut joined = Joined::default();
     for piece in window::pieces(from, to) {
-        let arn = exports::start(&aws, &shape.arn, &deployed.bucket, &prefix, piece).await?;
+        let arn = exports::start(&aws, &shape.arn, bucket, &prefix, piece).await?;
         report!("  export {} to {}: {arn}", text(piece.0), text(piece.1));
-        exports::wait(&aws, &arn).await?;
-        let lines = exports::read(&aws, &arn, &deployed.bucket, &prefix, &mut joined).await?;
-        report!("    {lines} changed item(s)");
         arns.push(arn);
     }
-    let mut not_in_window: Vec<Value> = Vec::new();
+    let mut joined = Joined::default();
+    for arn in &arns {
+        exports::wait(&aws, arn).await?;
+        let lines = exports::read(&aws, arn, bucket, &prefix, &mut joined).await?;
+        report!("  {lines} changed item(s) in {arn}");
+    }
     let changes = if wanted.is_empty() {
         joined.into_changes(|_| true)
     } else {
-        let changes = joined.into_changes(|c| wanted.iter().any(|(id, _)| *id == c.id()));
-        not_in_window = wanted
-            .iter()
-            .filter(|(id, _)| !changes.iter().any(|c| c.id() == *id))
-            .map(|(_, key)| key.clone())
-            .collect();
-        changes
+        joined.into_changes(|c| wanted.contains_key(&c.id()))
     };
+    for change in &changes {
+        wanted.remove(&change.id());
+    }
+    let not_in_window: Vec<Value> = wanted.into_values().collect();
 
     // What each key needs, given the item now.
     let now = writes::now(db, &table, &changes).await?;
@@ -186,6 +208,8 @@ pub async fn rollback(
             .filter(|(_, s)| matches!(s, Step::ChangedSince))
             .map(|(c, _)| plain_item(&c.key))
             .collect(),
+        too_wide: Vec::new(),
+        failed: Vec::new(),
         not_in_window,
         sample: work
             .iter()
@@ -197,7 +221,7 @@ pub async fn rollback(
                 then: c.old.as_ref().map(plain_item),
             })
             .collect(),
-        backup_before: None,
+        backup_before: kept.backup_before.clone(),
         elapsed_ms: 0,
     };
     show(&done);
@@ -219,39 +243,64 @@ pub async fn rollback(
         return Err(RollbackError::Cancelled.into());
     }
 
-    // Undoable: a backup first, named as the stack's own.
-    let store = backup_lambda::store::DynamoDbBackups::new(db.clone());
-    let name = table.backup_name(&config.stack, OffsetDateTime::now_utc());
-    let made = store.create_backup(&table, &name, || async {}).await?;
-    report!(
-        "  backed up {table} first, as {} (restore it to undo this rollback)",
-        made.name
-    );
-    done.backup_before = Some(made.name);
+    // Undoable: a backup first, named as the stack's own (once: a run that goes on after an
+    // interruption names the first run's).
+    match &kept.backup_before {
+        Some(name) => report!("  backed up {table} before the first run, as {name}"),
+        None => {
+            let store = backup_lambda::store::DynamoDbBackups::new(db.clone());
+            let name = table.backup_name(&config.stack, OffsetDateTime::now_utc());
+            let made = store.create_backup(&table, &name, || async {}).await?;
+            report!(
+                "  backed up {table} first, as {} (restore it to undo this rollback)",
+                made.name
+            );
+            kept.backup_before = Some(made.name.clone());
+            journal::write(&aws, bucket, &journal_key, &kept).await?;
+            done.backup_before = Some(made.name);
+        }
+    }
 
     let per_second = args.writes_per_second.unwrap_or_else(|| {
         let capacity = shape.write_capacity.or(shape.max_writes);
-        capacity.map_or(ON_DEMAND_WRITES, |c| u32::try_from(c).unwrap_or(u32::MAX))
+        capacity.map_or(ON_DEMAND_WRITES, |c| {
+            u32::try_from(c / 2).unwrap_or(u32::MAX).max(1)
+        })
     });
     let pace = Pace {
         per_second,
         at_once: AT_ONCE,
     };
-    let written = writes::apply(db, &table, to_write, pace, || {}).await?;
+    let written = writes::apply(db, &table, to_write, pace).await?;
     done.put_back = written.put_back;
     done.deleted = written.deleted;
     done.as_it_was += written.as_it_was;
     done.skipped
         .extend(written.changed_since.iter().map(plain_item));
+    done.too_wide = written.too_wide.iter().map(plain_item).collect();
+    done.failed = written
+        .failed
+        .iter()
+        .map(|(key, error)| FailedItem {
+            key: plain_item(key),
+            error: error.clone(),
+        })
+        .collect();
     done.elapsed_ms = started.elapsed().as_millis();
     report!(
-        "  put back {} item(s), deleted {}; {} as they were already; {} changed since the window and left",
+        "  put back {} item(s), deleted {}; {} as they were already; {} changed since the window and left; {} too wide to guard; {} failed",
         done.put_back,
         done.deleted,
         done.as_it_was,
-        done.skipped.len()
+        done.skipped.len(),
+        done.too_wide.len(),
+        done.failed.len()
     );
     Ok(done)
+}
+
+fn text(at: OffsetDateTime) -> String {
+    backup_lambda::record::rfc3339(at)
 }
 
 /// The plan: counts, and a few items as they are and as they will be.

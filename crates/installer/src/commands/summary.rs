@@ -52,7 +52,8 @@ pub enum Summary {
 
 /// The exit status of a command that ran to the end and found what it checks wanting: `report`
 /// with an objective missed, `drill` with a failed drill, `restore` with a restore not proven,
-/// `invoke` with a partial run, `status` with a stack that differs from its settings. (0: all
+/// `invoke` with a partial run, `status` with a stack that differs from its settings, `rollback`
+/// with an item it could not write. (0: all
 /// well; 1: the command failed; 2: a usage error.)
 pub const EXIT_VERDICT: u8 = 3;
 
@@ -94,6 +95,13 @@ impl Summary {
                     )
                 })
             }
+            Summary::Rollback(rolled) => (!rolled.failed.is_empty()).then(|| {
+                format!(
+                    "{} item(s) of {} could not be written (\"failed\" above); run the same command again to try them again",
+                    rolled.failed.len(),
+                    rolled.table
+                )
+            }),
             Summary::Build(_)
             | Summary::Plan(_)
             | Summary::Up(_)
@@ -101,7 +109,6 @@ impl Summary {
             | Summary::Bundle(_)
             | Summary::Init(_)
             | Summary::RestoreItems(_)
-            | Summary::Rollback(_)
             | Summary::Reference(_)
             | Summary::Down(_)
             | Summary::Logs
@@ -233,6 +240,12 @@ pub struct RolledBack {
     pub as_it_was: usize,
     /// The keys of items written again after the window: left as they are.
     pub skipped: Vec<Value>,
+    /// The keys of items with too many attributes to guard their write with a condition
+    /// (DynamoDB's 300 operators, 4 KB): left as they are.
+    pub too_wide: Vec<Value>,
+    /// The items whose write failed, and why: left as they are (the same command run again
+    /// tries them again).
+    pub failed: Vec<FailedItem>,
     /// `--keys` given that the window did not change.
     pub not_in_window: Vec<Value>,
     /// A few of the changes, as the item is now and as it will be.
@@ -242,6 +255,15 @@ pub struct RolledBack {
     pub backup_before: Option<String>,
     /// How long it took, in milliseconds.
     pub elapsed_ms: u128,
+}
+
+/// An item a rollback could not write.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FailedItem {
+    /// Its key.
+    pub key: Value,
+    /// The error.
+    pub error: String,
 }
 
 /// One item before and after a rollback, in plain JSON.

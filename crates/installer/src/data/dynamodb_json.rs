@@ -132,33 +132,39 @@ impl GzipLines {
     /// Feeds the next piece of the file; the lines it completed.
     pub fn feed(&mut self, piece: &[u8]) -> std::io::Result<Vec<String>> {
         self.decoder.write_all(piece)?;
-        Ok(self.complete_lines())
+        self.complete_lines()
     }
 
     /// Ends the file: the last line, if it had no newline.
     pub fn finish(mut self) -> std::io::Result<Vec<String>> {
         self.decoder.try_finish()?;
-        let mut lines = self.complete_lines();
+        let mut lines = self.complete_lines()?;
         let rest = std::mem::take(self.decoder.get_mut());
-        if !rest.is_empty() {
-            lines.push(String::from_utf8_lossy(&rest).into_owned());
+        if !rest.trim_ascii().is_empty() {
+            lines.push(text(rest)?);
         }
         Ok(lines)
     }
 
-    fn complete_lines(&mut self) -> Vec<String> {
+    fn complete_lines(&mut self) -> std::io::Result<Vec<String>> {
         let buffer = self.decoder.get_mut();
         let Some(end) = buffer.iter().rposition(|b| *b == b'\n') else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let rest = buffer.split_off(end + 1);
         let done = std::mem::replace(buffer, rest);
-        String::from_utf8_lossy(&done)
+        Ok(text(done)?
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(str::to_owned)
-            .collect()
+            .collect())
     }
+}
+
+/// Bytes as UTF-8 text, or an error: a value is never written back altered.
+fn text(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 #[cfg(test)]
@@ -209,5 +215,13 @@ mod tests {
         }
         let mut broken = GzipLines::default();
         assert!(broken.feed(b"not gzip at all").is_err());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"a\":\"\xff\"}\n").unwrap();
+        let mut invalid = GzipLines::default();
+        let fed = invalid.feed(&gz.finish().unwrap());
+        assert!(
+            fed.is_err() || invalid.finish().is_err(),
+            "not UTF-8: an error, not a guess"
+        );
     }
 }

@@ -16,7 +16,7 @@ pub enum Purpose {
     Up,
     /// `down` (with every `--delete-*`), and `status`/`plan` to see what it would do.
     Down,
-    /// `restore` (every source: a backup, a point in time, an export) and `drill`.
+    /// `restore` (every source: a backup, a point in time, an export), `rollback` and `drill`.
     Restore,
     /// `report` and `status`.
     Report,
@@ -454,9 +454,18 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 format!("{}/import/*", arn.any_table),
             ],
         ),
+        // ExportTableToPointInTime (rollback) writes its files as the caller: AWS lists
+        // s3:AbortMultipartUpload, s3:PutObject and s3:PutObjectAcl for it (developer guide,
+        // "Requesting a table export in DynamoDB", IAM policy for exports).
         allow(
-            "RecordDrills",
-            &["s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+            "RecordDrillsAndExports",
+            &[
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:RestoreObject",
+                "s3:AbortMultipartUpload",
+                "s3:PutObjectAcl",
+            ],
             std::slice::from_ref(&arn.objects),
         ),
         allow(
@@ -483,6 +492,20 @@ mod tests {
             partition: "aws".into(),
             region: "eu-west-1".into(),
             account: "123456789012".into(),
+        }
+    }
+
+    #[test]
+    fn a_rollback_may_export_into_the_stacks_bucket_as_dynamodb_requires() {
+        let config = StackConfig::from_settings("prod", &Settings::default()).expect("valid");
+        let text = policy(Purpose::Restore, &config, &place()).to_string();
+        for action in [
+            "dynamodb:ExportTableToPointInTime",
+            "s3:AbortMultipartUpload",
+            "s3:PutObjectAcl",
+            "s3:PutObject",
+        ] {
+            assert!(text.contains(&format!("\"{action}\"")), "{action}");
         }
     }
 

@@ -34,7 +34,7 @@ pub fn prefix(table: &str, from: OffsetDateTime, to: OffsetDateTime) -> String {
 }
 
 /// `20261205T013000Z` (times are whole seconds).
-fn compact(at: OffsetDateTime) -> String {
+pub fn compact(at: OffsetDateTime) -> String {
     backup_lambda::record::rfc3339(at).replace(['-', ':'], "")
 }
 
@@ -61,6 +61,7 @@ pub async fn start(
         .export_table_to_point_in_time()
         .table_arn(table_arn)
         .s3_bucket(bucket)
+        .s3_bucket_owner(&aws.account)
         .s3_prefix(prefix)
         .export_format(ExportFormat::DynamodbJson)
         .export_type(ExportType::IncrementalExport)
@@ -130,7 +131,7 @@ pub async fn read(
     };
     let summary_key = format!("{root}/manifest-summary.json");
     let summary: serde_json::Value =
-        serde_json::from_slice(&object(aws, bucket, &summary_key).await?)
+        serde_json::from_slice(&object(aws, bucket, &summary_key, None).await?)
             .map_err(|e| unreadable(format!("s3://{bucket}/{summary_key}: {e}")))?;
     if summary["exportType"]
         .as_str()
@@ -143,7 +144,7 @@ pub async fn read(
     let files_key = summary["manifestFilesS3Key"]
         .as_str()
         .map_or_else(|| format!("{root}/manifest-files.json"), str::to_owned);
-    let files = object(aws, bucket, &files_key).await?;
+    let files = object(aws, bucket, &files_key, Some(prefix)).await?;
     let mut lines = 0;
     for entry in String::from_utf8_lossy(&files)
         .lines()
@@ -156,7 +157,7 @@ pub async fn read(
                 "s3://{bucket}/{files_key}: an entry has no dataFileS3Key"
             )));
         };
-        lines += stream(aws, bucket, data_key, |line| {
+        lines += stream(aws, bucket, data_key, prefix, |line| {
             let change = Change::parse(line)
                 .map_err(|e| unreadable(format!("s3://{bucket}/{data_key}: {e}")))?;
             joined.add(change);
@@ -168,15 +169,13 @@ pub async fn read(
 }
 
 /// A small object's bytes (a manifest).
-async fn object(aws: &Aws, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
-    let out = aws
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .aws("GetObject", format!("s3://{bucket}/{key}"))?;
+async fn object(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<u8>, AwsError> {
+    let out = get(aws, bucket, key, prefix).await?;
     Ok(out
         .body
         .collect()
@@ -186,21 +185,51 @@ async fn object(aws: &Aws, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError>
         .to_vec())
 }
 
+/// GetObject of the stack's own bucket. The manifests' keys are full keys (the layout AWS
+/// documents writes `<prefix>/AWSDynamoDB/...`, and its example with no prefix starts at
+/// `AWSDynamoDB/`); a key not found is tried once more under `prefix`, in case one is relative.
+async fn get(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    prefix: Option<&str>,
+) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, AwsError> {
+    let ask = |key: String| {
+        aws.s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .expected_bucket_owner(&aws.account)
+            .send()
+    };
+    match ask(key.to_owned())
+        .await
+        .aws("GetObject", format!("s3://{bucket}/{key}"))
+    {
+        Err(e) if e.is("NoSuchKey") => {
+            match prefix.filter(|p| !p.is_empty() && !key.starts_with(*p)) {
+                Some(prefix) => {
+                    let under = format!("{}/{key}", prefix.trim_end_matches('/'));
+                    ask(under.clone())
+                        .await
+                        .aws("GetObject", format!("s3://{bucket}/{under}"))
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Streams a gzip'd JSON Lines object through `each` line, a piece at a time; how many lines.
 async fn stream(
     aws: &Aws,
     bucket: &str,
     key: &str,
+    prefix: &str,
     mut each: impl FnMut(&str) -> Result<(), RollbackError>,
 ) -> Result<usize, RollbackError> {
-    let out = aws
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .aws("GetObject", format!("s3://{bucket}/{key}"))?;
+    let out = get(aws, bucket, key, Some(prefix)).await?;
     let mut body = out.body;
     let mut lines = GzipLines::default();
     let mut count = 0;

@@ -7,11 +7,13 @@
 //! | --- | --- |
 //! | `window` | the window checked (forward, at least 15 minutes, inside point-in-time recovery) and cut into exports of at most 24 hours |
 //! | `exports` | the incremental exports started (once, by ClientToken), waited for, and streamed by their manifests |
+//! | `journal` | what a rollback keeps between runs: the window's end it resolved, the backup it made first |
 //! | `changes` | each key's change, joined across exports, and what to do given the item now (pure) |
 //! | `writes` | the conditional, paced writes that never overwrite a later write |
 
 pub mod changes;
 pub mod exports;
+pub mod journal;
 pub mod window;
 pub mod writes;
 

@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use backup_lambda::error::{AwsError, AwsResult};
 use backup_lambda::naming::TableName;
 use backup_lambda::pace::Pacer;
 use futures::StreamExt as _;
 
-use super::changes::{Change, Step, key_id, step};
+use super::changes::{Change, Step, key_id, same, step};
 use crate::data::dynamodb_json::Item;
 
 /// How fast the writes go.
@@ -52,6 +52,10 @@ pub struct Written {
     pub as_it_was: usize,
     /// Keys changed again after they were read: left.
     pub changed_since: Vec<Item>,
+    /// Keys of items with too many attributes to guard a write with a condition: left.
+    pub too_wide: Vec<Item>,
+    /// Keys whose write failed, and why: left as they are.
+    pub failed: Vec<(Item, String)>,
 }
 
 /// The items of `changes` as they are now, by key (strongly consistent reads).
@@ -80,29 +84,44 @@ pub async fn now(
         .collect())
 }
 
-/// A condition that the item is `image` (`None`: that it does not exist): its placeholders'
-/// names and values. The key's first attribute names the item's existence.
-pub fn is_as(
-    image: Option<&Item>,
-    key: &Item,
-) -> (
-    String,
-    HashMap<String, String>,
-    HashMap<String, AttributeValue>,
-) {
+/// A condition of DynamoDB's: its text, placeholders' names and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The expression.
+    pub text: String,
+    /// `#name` placeholders.
+    pub names: HashMap<String, String>,
+    /// `:value` placeholders.
+    pub values: HashMap<String, AttributeValue>,
+}
+
+/// An expression's limits (developer guide, "Expression" quotas in "Quotas in Amazon
+/// DynamoDB": "The maximum length of any expression string is 4 KB"; "The maximum number of
+/// operators or functions allowed in any expression string is 300").
+const EXPRESSION_BYTES: usize = 4096;
+const EXPRESSION_OPERATORS: usize = 300;
+
+/// A condition that the item is `image` (`None`: that it does not exist); `None` when an item
+/// has so many attributes that the condition would pass DynamoDB's limits. The key's first
+/// attribute names the item's existence.
+pub fn is_as(image: Option<&Item>, key: &Item) -> Option<Condition> {
     let mut names = HashMap::new();
     let mut values = HashMap::new();
     let Some(image) = image else {
         let mut key_names: Vec<&String> = key.keys().collect();
         key_names.sort();
-        names.insert(
-            "#k".to_owned(),
-            key_names.first().map(|n| (*n).clone()).unwrap_or_default(),
-        );
-        return ("attribute_not_exists(#k)".to_owned(), names, values);
+        names.insert("#k".to_owned(), (*key_names.first()?).clone());
+        return Some(Condition {
+            text: "attribute_not_exists(#k)".to_owned(),
+            names,
+            values,
+        });
     };
     let mut attributes: Vec<&String> = image.keys().collect();
     attributes.sort();
+    if attributes.len() * 2 > EXPRESSION_OPERATORS + 1 {
+        return None;
+    }
     let parts: Vec<String> = attributes
         .into_iter()
         .enumerate()
@@ -112,39 +131,52 @@ pub fn is_as(
             format!("#a{i} = :a{i}")
         })
         .collect();
-    (parts.join(" AND "), names, values)
+    let text = parts.join(" AND ");
+    (text.len() <= EXPRESSION_BYTES).then_some(Condition {
+        text,
+        names,
+        values,
+    })
 }
 
+/// Errors after which no other item can be written either: the run stops.
+const FATAL: [&str; 3] = [
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "UnrecognizedClientException",
+];
+
 /// Writes each change's step (put back or delete), on condition that the item is still as the
-/// window left it.
+/// window left it. An item whose write fails is listed (`failed`) and the others go on; an
+/// error that every write would meet stops the run.
 pub async fn apply(
     db: &Client,
     table: &TableName,
     work: Vec<(Change, Step)>,
     pace: Pace,
-    on_each: impl Fn() + Sync,
 ) -> Result<Written, AwsError> {
     let pacer = Pacer::new(Duration::from_secs(1) / pace.per_second.max(1));
-    let results: Vec<Result<Outcome, AwsError>> = futures::stream::iter(work)
+    let results: Vec<(Item, Result<Outcome, AwsError>)> = futures::stream::iter(work)
         .map(|(change, step)| {
             let pacer = &pacer;
-            let on_each = &on_each;
             async move {
                 let outcome = write(db, table, &change, &step, pacer).await;
-                on_each();
-                outcome
+                (change.key, outcome)
             }
         })
         .buffer_unordered(pace.at_once.max(1))
         .collect()
         .await;
     let mut written = Written::default();
-    for result in results {
-        match result? {
-            Outcome::PutBack => written.put_back += 1,
-            Outcome::Deleted => written.deleted += 1,
-            Outcome::AsItWas => written.as_it_was += 1,
-            Outcome::ChangedSince(key) => written.changed_since.push(key),
+    for (key, result) in results {
+        match result {
+            Ok(Outcome::PutBack) => written.put_back += 1,
+            Ok(Outcome::Deleted) => written.deleted += 1,
+            Ok(Outcome::AsItWas) => written.as_it_was += 1,
+            Ok(Outcome::ChangedSince) => written.changed_since.push(key),
+            Ok(Outcome::TooWide) => written.too_wide.push(key),
+            Err(e) if FATAL.iter().any(|c| e.is(c)) => return Err(e),
+            Err(e) => written.failed.push((key, e.to_string())),
         }
     }
     Ok(written)
@@ -154,10 +186,14 @@ enum Outcome {
     PutBack,
     Deleted,
     AsItWas,
-    ChangedSince(Item),
+    ChangedSince,
+    TooWide,
 }
 
-/// One conditional write, tried again while throttled; when its condition fails, the item is
+/// One conditional write, tried again while throttled. Its condition names the new image's
+/// attributes, not their absence elsewhere, so the item it replaced (`ReturnValues=ALL_OLD`)
+/// is checked too: one that had gained an attribute since it was read is put back as it was
+/// (the later write kept) and counted as changed since. When the condition fails, the item is
 /// read again to tell "put back already" from "changed since".
 async fn write(
     db: &Client,
@@ -167,8 +203,10 @@ async fn write(
     pacer: &Pacer,
 ) -> Result<Outcome, AwsError> {
     let name = table.as_str();
-    let (condition, names, values) = is_as(change.new.as_ref(), &change.key);
-    let values = (!values.is_empty()).then_some(values);
+    let Some(condition) = is_as(change.new.as_ref(), &change.key) else {
+        return Ok(Outcome::TooWide);
+    };
+    let values = (!condition.values.is_empty()).then(|| condition.values.clone());
     let mut pause = Duration::from_millis(200);
     let mut attempt = 0;
     loop {
@@ -178,29 +216,59 @@ async fn write(
                 .put_item()
                 .table_name(name)
                 .set_item(Some(old.clone()))
-                .condition_expression(&condition)
-                .set_expression_attribute_names(Some(names.clone()))
+                .condition_expression(&condition.text)
+                .set_expression_attribute_names(Some(condition.names.clone()))
                 .set_expression_attribute_values(values.clone())
+                .return_values(ReturnValue::AllOld)
                 .send()
                 .await
                 .aws("PutItem", name)
-                .map(|_| Outcome::PutBack),
+                .map(|out| (Outcome::PutBack, out.attributes)),
             Step::Delete => db
                 .delete_item()
                 .table_name(name)
                 .set_key(Some(change.key.clone()))
-                .condition_expression(&condition)
-                .set_expression_attribute_names(Some(names.clone()))
+                .condition_expression(&condition.text)
+                .set_expression_attribute_names(Some(condition.names.clone()))
                 .set_expression_attribute_values(values.clone())
+                .return_values(ReturnValue::AllOld)
                 .send()
                 .await
                 .aws("DeleteItem", name)
-                .map(|_| Outcome::Deleted),
+                .map(|out| (Outcome::Deleted, out.attributes)),
             Step::AsItWas => return Ok(Outcome::AsItWas),
-            Step::ChangedSince => return Ok(Outcome::ChangedSince(change.key.clone())),
+            Step::ChangedSince => return Ok(Outcome::ChangedSince),
         };
         match sent {
-            Ok(outcome) => return Ok(outcome),
+            Ok((outcome, replaced)) => {
+                if same(replaced.as_ref(), change.new.as_ref()) {
+                    return Ok(outcome);
+                }
+                let Some(replaced) = replaced else {
+                    return Ok(outcome);
+                };
+                // It had changed after all (an attribute added since it was read): the later
+                // write goes back, on condition that the item is still what was just written.
+                let written = match planned {
+                    Step::PutBack(old) => Some(old),
+                    _ => None,
+                };
+                let undo = is_as(written, &change.key).ok_or_else(|| {
+                    AwsError::malformed("PutItem", name, "cannot guard the undo of a write")
+                })?;
+                db.put_item()
+                    .table_name(name)
+                    .set_item(Some(replaced))
+                    .condition_expression(&undo.text)
+                    .set_expression_attribute_names(Some(undo.names))
+                    .set_expression_attribute_values(
+                        (!undo.values.is_empty()).then_some(undo.values),
+                    )
+                    .send()
+                    .await
+                    .aws("PutItem", name)?;
+                return Ok(Outcome::ChangedSince);
+            }
             Err(e) if e.is("ConditionalCheckFailedException") => {
                 let now = db
                     .get_item()
@@ -212,7 +280,7 @@ async fn write(
                     .aws("GetItem", name)?;
                 return Ok(match step(change, now.item()) {
                     Step::AsItWas => Outcome::AsItWas,
-                    _ => Outcome::ChangedSince(change.key.clone()),
+                    _ => Outcome::ChangedSince,
                 });
             }
             Err(e) if THROTTLED.iter().any(|c| e.is(c)) && attempt < THROTTLED_TRIES => {
@@ -234,14 +302,22 @@ mod tests {
         let key: Item = HashMap::from([("id".to_owned(), AttributeValue::S("a".into()))]);
         let mut image = key.clone();
         image.insert("v".to_owned(), AttributeValue::N("2".into()));
-        let (condition, names, values) = is_as(Some(&image), &key);
-        assert_eq!(condition, "#a0 = :a0 AND #a1 = :a1");
-        assert_eq!(names["#a0"], "id");
-        assert_eq!(names["#a1"], "v");
-        assert_eq!(values[":a1"], AttributeValue::N("2".into()));
-        let (condition, names, values) = is_as(None, &key);
-        assert_eq!(condition, "attribute_not_exists(#k)");
-        assert_eq!(names["#k"], "id");
-        assert!(values.is_empty());
+        let c = is_as(Some(&image), &key).expect("a condition");
+        assert_eq!(c.text, "#a0 = :a0 AND #a1 = :a1");
+        assert_eq!(c.names["#a0"], "id");
+        assert_eq!(c.names["#a1"], "v");
+        assert_eq!(c.values[":a1"], AttributeValue::N("2".into()));
+        let c = is_as(None, &key).expect("a condition");
+        assert_eq!(c.text, "attribute_not_exists(#k)");
+        assert_eq!(c.names["#k"], "id");
+        assert!(c.values.is_empty());
+        // 150 attributes: 150 comparisons and 149 ANDs, within 300 operators; 151 is not.
+        let wide = |n: usize| -> Item {
+            (0..n)
+                .map(|i| (format!("a{i}"), AttributeValue::N(i.to_string())))
+                .collect()
+        };
+        assert!(is_as(Some(&wide(150)), &key).is_some());
+        assert!(is_as(Some(&wide(151)), &key).is_none());
     }
 }

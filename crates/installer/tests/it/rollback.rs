@@ -171,7 +171,7 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
     );
     assert_eq!(item_writes(&proxy, &table, before), 0, "no item written");
 
-    // A dry run shows what it would do, and writes nothing.
+    // A dry run shows what it would do, and writes nothing; with --keys, only those.
     let dry = json_ok(&proxy, &as_strs(&rollback(&["--dry-run"])));
     assert_eq!(dry["command"], "rollback");
     assert_eq!(dry["changed"], 4, "{dry}");
@@ -182,22 +182,82 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
         serde_json::json!([{"year": 2099, "title": "D"}])
     );
     assert_eq!(dry["backup_before"], Value::Null);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique_name("rb"));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let keys = dir.join("keys.jsonl");
+    std::fs::write(
+        &keys,
+        "{\"year\": 2099, \"title\": \"A\"}\n{\"year\": 2099.0, \"title\": \"C\"}\n",
+    )
+    .expect("write keys");
+    let some = json_ok(
+        &proxy,
+        &as_strs(&rollback(&[
+            "--dry-run",
+            "--keys",
+            keys.to_str().expect("utf-8"),
+        ])),
+    );
+    assert_eq!(some["changed"], 1, "{some}");
+    assert_eq!(some["put_back"], 1, "{some}");
+    assert_eq!(
+        some["not_in_window"],
+        serde_json::json!([{"year": 2099.0, "title": "C"}])
+    );
+    std::fs::write(&keys, "{\"title\": \"A\"}\n").expect("write keys");
+    let out = run(
+        &proxy,
+        &as_strs(&rollback(&[
+            "--dry-run",
+            "--keys",
+            keys.to_str().expect("utf-8"),
+        ])),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("the table's key is"),
+        "{stderr}"
+    );
     assert_eq!(
         item_writes(&proxy, &table, before),
         0,
         "a dry run writes nothing"
     );
+    // Point-in-time recovery off (turned off and on again behind the layer's back): refused.
+    let pitr = |on: bool| {
+        moto.update_continuous_backups()
+            .table_name(&table)
+            .point_in_time_recovery_specification(
+                aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(on)
+                    .build()
+                    .expect("spec"),
+            )
+            .send()
+    };
+    pitr(false).await.expect("pitr off");
+    let out = run(&proxy, &as_strs(&rollback(&["--yes"])));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("point-in-time recovery off"),
+        "{stderr}"
+    );
+    pitr(true).await.expect("pitr on");
 
-    // Killed right after its third write and run again, until it ends: every item as it was
-    // at --from, except D (written after the window), and no item written twice.
+    // Paced to a write a second and stopped right after every second write, then run again,
+    // until it ends: every item as it was at --from, except D (written after the window); no
+    // item written twice; one backup made before the first item write, and named at the end.
     let mut runs = 0;
-    loop {
+    let mut resumed_with_work_left = false;
+    let done: Value = loop {
         runs += 1;
-        assert!(runs < 10, "the rollback never finished");
-        proxy.hold_after_writes(3);
+        assert!(runs < 12, "the rollback never finished");
+        let writes_before = item_writes(&proxy, &table, before);
+        proxy.hold_after_writes(2);
         let mut child = installer_at(proxy.endpoint())
-            .args(as_strs(&rollback(&["--yes"])))
-            .stdout(Stdio::null())
+            .args(["--output", "json"])
+            .args(as_strs(&rollback(&["--yes", "--writes-per-second", "1"])))
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start installer");
@@ -210,18 +270,54 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
                 break true;
             }
         };
+        if finished {
+            proxy.release();
+            let mut stdout = String::new();
+            std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
+                .expect("read");
+            break serde_json::from_str(&stdout).expect("JSON");
+        }
         let _ = child.kill();
         let _ = child.wait();
         proxy.release();
-        if finished {
-            break;
+        let writes = item_writes(&proxy, &table, before);
+        if writes > writes_before && writes < 3 {
+            resumed_with_work_left = true;
         }
-    }
-    assert!(runs > 1, "the rollback was interrupted at least once");
+    };
+    assert!(
+        runs > 2,
+        "the rollback was interrupted more than once ({runs} runs)"
+    );
+    assert!(
+        resumed_with_work_left,
+        "a run was stopped between two item writes"
+    );
     assert_eq!(
         item_writes(&proxy, &table, before),
         3,
         "A and B put back, E deleted, each once"
+    );
+    let backups_made = proxy.calls()[before..]
+        .iter()
+        .filter(|c| {
+            c.reached_moto
+                && c.call.operation == "CreateBackup"
+                && c.request
+                    .body
+                    .contains(&format!("\"TableName\":\"{table}\""))
+        })
+        .count();
+    assert_eq!(backups_made, 1, "one backup, whatever the interruptions");
+    let backup = done["backup_before"]
+        .as_str()
+        .expect("the backup made first");
+    assert!(
+        test_support::backup_names(&moto, &table)
+            .await
+            .iter()
+            .any(|b| b == backup),
+        "{backup} exists"
     );
     let get = |title: &str| {
         let moto = moto.clone();
@@ -247,11 +343,19 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
         "a later write is kept"
     );
 
-    // Once more, whole: it finds everything done, writes nothing, and names the backup it made.
-    let again = json_ok(&proxy, &as_strs(&rollback(&["--yes"])));
+    // Once more, without --to: the window the first run resolved, not a longer one; everything
+    // is found done, nothing is written, and the same exports are read (their ClientToken).
+    let again = json_ok(
+        &proxy,
+        &[
+            "rollback", "--stack", &stack, "--table", &table, "--from", &from, "--yes",
+        ],
+    );
+    assert_eq!(again["to"], done["to"], "{again}");
     assert_eq!(again["as_it_was"], 3, "{again}");
     assert_eq!(again["put_back"], 0);
     assert_eq!(again["skipped"].as_array().map(Vec::len), Some(1));
+    assert_eq!(again["backup_before"], done["backup_before"]);
     assert_eq!(
         item_writes(&proxy, &table, before),
         3,

@@ -23,8 +23,8 @@ pub const LATEST_RESTORABLE_LAG: Duration = Duration::from_secs(5 * 60);
 
 /// An epoch-seconds timestamp of a JSON body, as a time.
 fn at(value: &Value) -> Option<SystemTime> {
-    let seconds = value.as_f64().filter(|s| *s >= 0.0)?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds))
+    let seconds = value.as_f64()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(seconds).ok()?)
 }
 
 fn seconds(t: SystemTime) -> f64 {
@@ -82,7 +82,7 @@ impl Rule for PitrWindow {
         let Some(table) = call.field("TableName") else {
             return;
         };
-        if call.is(DDB, "DeleteTable") {
+        if call.is(DDB, "DeleteTable") || call.is(DDB, "CreateTable") {
             self.history.forget_table(table);
             return;
         }
@@ -148,6 +148,7 @@ pub struct IncrementalExport {
 #[derive(Debug, Clone)]
 struct Incremental {
     table: String,
+    table_arn: String,
     from: SystemTime,
     to: SystemTime,
     new_and_old: bool,
@@ -237,7 +238,7 @@ impl IncrementalExport {
             "exportArn": arn,
             "startTime": rfc3339(SystemTime::now() - self.window),
             "endTime": rfc3339(SystemTime::now()),
-            "tableArn": call_table_arn(call, &e.table),
+            "tableArn": e.table_arn,
             "exportFromTime": rfc3339(e.from),
             "exportToTime": rfc3339(e.to),
             "s3Bucket": e.bucket,
@@ -265,12 +266,6 @@ impl IncrementalExport {
             );
         wrote.then_some(changes.len())
     }
-}
-
-/// The table's ARN as the caller's region and account would name it (the export's own field is
-/// moto's, which is the table's).
-fn call_table_arn(_call: &Call, table: &str) -> String {
-    format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}")
 }
 
 impl Rule for IncrementalExport {
@@ -326,6 +321,7 @@ impl Rule for IncrementalExport {
                 let mut exports = self.exports.lock().unwrap_or_else(|p| p.into_inner());
                 exports.entry(arn.to_owned()).or_insert(Incremental {
                     table,
+                    table_arn: call.field("TableArn").unwrap_or_default().to_owned(),
                     from,
                     to,
                     new_and_old,

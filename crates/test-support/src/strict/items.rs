@@ -210,9 +210,20 @@ impl ItemHistory {
             .map(|(t, k)| format!("{t}\u{0}{k}"))
             .collect();
         {
+            // A write whose recording never ended (it cannot, but a hang is worse than a wrong
+            // record) is waited for a minute at most.
             let mut busy = lock(&self.busy);
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
             while ids.iter().any(|id| busy.contains(id)) {
-                busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                busy = self
+                    .freed
+                    .wait_timeout(busy, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             busy.extend(ids.iter().cloned());
         }
@@ -263,9 +274,20 @@ pub struct Recording<'a> {
     before: Option<Vec<Option<Value>>>,
 }
 
+impl Drop for Recording<'_> {
+    /// Frees the keys, however the write ended.
+    fn drop(&mut self) {
+        let mut busy = lock(&self.history.busy);
+        for id in &self.ids {
+            busy.remove(id);
+        }
+        self.history.freed.notify_all();
+    }
+}
+
 impl Recording<'_> {
     /// After moto answered: when it wrote (`succeeded`), reads the items again and records each
-    /// one's change. Frees the keys either way.
+    /// one's change. The keys are freed when the recording is dropped, here.
     pub fn finish(self, call: &Call, succeeded: bool, upstream: &dyn Upstream) {
         if succeeded
             && let Some(before) = &self.before
@@ -284,11 +306,6 @@ impl Recording<'_> {
             }
             lock(&self.history.state).writes.extend(writes);
         }
-        let mut busy = lock(&self.history.busy);
-        for id in &self.ids {
-            busy.remove(id);
-        }
-        self.history.freed.notify_all();
     }
 }
 
