@@ -77,7 +77,12 @@ struct ManifestSummary {
     s3_prefix: Option<String>,
     item_count: Option<i64>,
     output_format: Option<String>,
+    export_type: Option<String>,
 }
+
+/// Why an incremental export is no table to restore.
+const INCREMENTAL: &str =
+    "it is an incremental export (a rollback's): it holds a window's changes, not the table";
 
 /// The export under `s3://bucket/prefix`, from its `manifest-summary.json`
 /// (`<prefix>/AWSDynamoDB/<export id>/manifest-summary.json`; the newest where several exports
@@ -151,6 +156,9 @@ async fn located(
             table: table.to_owned(),
             export: summary.export_arn,
         });
+    }
+    if summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT") {
+        return Err(missing(INCREMENTAL.to_owned()));
     }
     if summary
         .output_format
@@ -235,6 +243,14 @@ async fn described(
     if d.table_arn() != Some(table_arn) {
         return Err(not_ours());
     }
+    if d.export_type()
+        .is_some_and(|t| t.as_str() == "INCREMENTAL_EXPORT")
+    {
+        return Err(CommandError::ExportData {
+            export: arn.to_owned(),
+            why: INCREMENTAL.to_owned(),
+        });
+    }
     let status = d.export_status().map_or("unknown", |s| s.as_str());
     if status != "COMPLETED" {
         return Err(CommandError::ExportNotCompleted {
@@ -291,7 +307,11 @@ pub async fn choose(
         let Some(d) = described.export_description() else {
             continue;
         };
-        if d.export_status().map(|s| s.as_str()) == Some("COMPLETED") {
+        // An incremental export (a rollback's) holds changes, not the table: never imported.
+        let full = d
+            .export_type()
+            .is_none_or(|t| t.as_str() != "INCREMENTAL_EXPORT");
+        if full && d.export_status().map(|s| s.as_str()) == Some("COMPLETED") {
             completed.push(export_of(arn, d));
         }
     }

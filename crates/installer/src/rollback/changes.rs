@@ -74,12 +74,16 @@ pub fn same(a: Option<&Item>, b: Option<&Item>) -> bool {
     }
 }
 
-/// An item as JSON in one form per value: attributes in name order (serde_json's map is
-/// ordered), numbers normalized, sets sorted.
+/// An item as JSON in one form per value: attributes in name order (sorted here: serde_json's
+/// map keeps insertion order when a crate in the build asks it to), numbers normalized, sets
+/// sorted.
 fn canonical_item(item: &Item) -> Value {
+    let mut names: Vec<&String> = item.keys().collect();
+    names.sort();
     Value::Object(
-        item.iter()
-            .map(|(name, v)| (name.clone(), canonical(v)))
+        names
+            .into_iter()
+            .map(|name| (name.clone(), canonical(&item[name])))
             .collect(),
     )
 }
