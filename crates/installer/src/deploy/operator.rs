@@ -454,19 +454,18 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 format!("{}/import/*", arn.any_table),
             ],
         ),
+        allow(
+            "RecordDrills",
+            &["s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+            std::slice::from_ref(&arn.objects),
+        ),
         // ExportTableToPointInTime (rollback) writes its files as the caller: AWS lists
         // s3:AbortMultipartUpload, s3:PutObject and s3:PutObjectAcl for it (developer guide,
-        // "Requesting a table export in DynamoDB", IAM policy for exports).
+        // "Requesting a table export in DynamoDB", IAM policy for exports), under `rollbacks/`.
         allow(
-            "RecordDrillsAndExports",
-            &[
-                "s3:PutObject",
-                "s3:DeleteObject",
-                "s3:RestoreObject",
-                "s3:AbortMultipartUpload",
-                "s3:PutObjectAcl",
-            ],
-            std::slice::from_ref(&arn.objects),
+            "ExportWindowsForRollbacks",
+            &["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"],
+            &[format!("{}rollbacks/*", arn.objects.trim_end_matches('*'))],
         ),
         allow(
             "ImportTableLogs",

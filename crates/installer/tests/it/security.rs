@@ -357,6 +357,9 @@ fn parliament_finds_nothing_unexpected_in_the_operator_policy() {
                                 "lambda:addpermission",
                                 "lambda:removepermission",
                                 "s3:putbucketpolicy",
+                                // DynamoDB writes a rollback's exports as the caller, and AWS
+                                // lists it for exports; only under the bucket's rollbacks/.
+                                "s3:putobjectacl",
                                 "sns:settopicattributes",
                                 "sns:createtopic",
                                 "sns:deletetopic",
