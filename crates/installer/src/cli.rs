@@ -204,7 +204,7 @@ pub enum Command {
     /// Exit status: 0 when the restore is proven, 3 when the restored table does not match what
     /// it came from (it is kept for inspection), 1 when the restore failed.
     #[command(
-        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --items keys.jsonl --from-export latest\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
     )]
     Restore {
         /// The table whose backup to restore.
@@ -214,13 +214,14 @@ pub enum Command {
         #[arg(long, required_unless_present_any = ["items", "keys"])]
         to: Option<String>,
         /// Single items instead of a table: a JSON Lines file of keys in plain JSON, one a line
-        /// ({"year": 2013, "title": "Rush"}), put back in the table as the backup holds them
-        /// (those deleted since; changed ones only with --overwrite), or into --to-file.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "time", "from_export"])]
+        /// ({"year": 2013, "title": "Rush"}), put back in the table as the backup (or, with
+        /// --from-export, the export) holds them (those deleted since; changed ones only with
+        /// --overwrite), or into --to-file.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "time"])]
         items: Option<std::path::PathBuf>,
         /// A single item's key instead of a table (repeatable): NAME=VALUE pairs, e.g.
         /// --key year=2013,title=Rush.
-        #[arg(long = "key", value_name = "KEY", conflicts_with_all = ["to", "time", "from_export"])]
+        #[arg(long = "key", value_name = "KEY", conflicts_with_all = ["to", "time"])]
         keys: Vec<String>,
         /// Write the items to this file (JSON Lines, plain JSON) instead of the table.
         #[arg(long, value_name = "PATH", conflicts_with = "overwrite")]

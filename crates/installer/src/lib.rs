@@ -56,6 +56,7 @@ pub mod compliance;
 pub mod cost;
 pub(crate) mod data;
 pub mod deploy;
+pub(crate) mod export_files;
 pub(crate) mod items;
 pub mod local;
 pub(crate) mod recovery;

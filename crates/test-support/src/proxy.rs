@@ -247,36 +247,76 @@ impl Upstream for Shared {
     }
 
     fn put_object(&self, call: &Call, bucket: &str, key: &str, body: &[u8]) -> bool {
+        self.s3(
+            call,
+            "PUT",
+            &format!("/{bucket}/{}", object_path(key)),
+            body,
+        )
+        .is_some_and(|reply| reply.ok())
+    }
+
+    fn list_keys(&self, call: &Call, bucket: &str, prefix: &str) -> Option<Vec<String>> {
+        let prefix =
+            percent_encoding::utf8_percent_encode(prefix, percent_encoding::NON_ALPHANUMERIC);
+        let reply = self.s3(
+            call,
+            "GET",
+            &format!("/{bucket}?list-type=2&prefix={prefix}"),
+            b"",
+        )?;
+        if !reply.ok() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&reply.body);
+        Some(
+            text.split("<Key>")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+                .collect(),
+        )
+    }
+
+    fn get_object(&self, call: &Call, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let reply = self.s3(call, "GET", &format!("/{bucket}/{}", object_path(key)), b"")?;
+        reply.ok().then_some(reply.body)
+    }
+}
+
+/// A key as a URL path, each segment percent-encoded.
+fn object_path(key: &str) -> String {
+    key.split('/')
+        .map(|part| {
+            percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Shared {
+    /// A request to moto's S3 (path style) as `call`'s caller: moto routes a request by the
+    /// service its credential scope names, so the caller's (`.../<region>/dynamodb/aws4_request`)
+    /// is turned into S3's.
+    fn s3(&self, call: &Call, method: &str, target: &str, body: &[u8]) -> Option<Reply> {
         let mut head = vec![
             format!("Host: {}", self.upstream),
-            "Content-Type: application/json".to_owned(),
+            "Content-Type: application/octet-stream".to_owned(),
             format!("Content-Length: {}", body.len()),
         ];
-        // moto routes a request by the service its credential scope names: the caller's
-        // (`.../<region>/dynamodb/aws4_request`) is turned into S3's.
         if let Some(auth) = &call.authorization {
             let scope = auth.split("/aws4_request").next().unwrap_or_default();
             let service = scope.rsplit('/').next().unwrap_or_default();
             let auth = auth.replacen(&format!("/{service}/aws4_request"), "/s3/aws4_request", 1);
             head.push(format!("Authorization: {auth}"));
         }
-        let path: String = key
-            .split('/')
-            .map(|part| {
-                percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join("/");
         let request = Request {
-            method: "PUT".to_owned(),
-            target: format!("/{bucket}/{path}"),
+            method: method.to_owned(),
+            target: target.to_owned(),
             head,
             body: body.to_vec(),
         };
-        self.forward(&request)
-            .and_then(|raw| Reply::parse(&raw))
-            .is_some_and(|reply| reply.ok())
+        Reply::parse(&self.forward(&request)?)
     }
 }
 

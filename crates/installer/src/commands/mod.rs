@@ -81,6 +81,9 @@ pub enum CommandError {
     /// Applying or reading the stack failed.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// An export's files could not be read.
+    #[error(transparent)]
+    ExportFiles(#[from] crate::export_files::ExportFilesError),
     /// A rollback could not be done.
     #[error(transparent)]
     Rollback(#[from] crate::rollback::RollbackError),
@@ -151,7 +154,7 @@ pub enum CommandError {
     },
     /// Single items come from a backup, not a point in time or an export (yet).
     #[error(
-        "--items and --key restore single items from a backup (--backup); from a point in time or an export, restore the table with --to and read them there"
+        "--items and --key restore single items from a backup (--backup) or an export (--from-export); from a point in time, restore the table with --to and read them there"
     )]
     ItemsFromBackupOnly,
     /// `invoke --table` on a stack that chooses its tables by tag.

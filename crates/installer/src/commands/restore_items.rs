@@ -4,19 +4,23 @@
 //! file (`--to-file`), or back into the table: those deleted since the backup, each put only if
 //! it is still absent; those changed since only with `--overwrite`, after a backup of the table.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use backup_lambda::naming::TableName;
 use backup_lambda::tables::{DynamoDbTables, Tables};
+
+use crate::data::dynamodb_json::Item;
 use serde_json::Value;
 
 use super::CommandError;
 use super::restore::{Request, RestoreArgs, chosen, wait_active};
 use super::summary::{ItemsRestored, RestoredFrom};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
-use crate::data::dynamodb_json::plain_item;
-use crate::items::{batch_get, shape};
+use crate::data::dynamodb_json::{self, plain_item};
+use crate::export_files::{ExportFilesError, Location};
+use crate::items::{batch_get, key_id, shape};
 use crate::report::progress::Progress;
 
 /// The keys asked for, as given in a JSON Lines file (`file`) and `--key` flags (`given`): each
@@ -142,76 +146,65 @@ pub(super) async fn restore_items(
         TableName::parse(&scratch_name(source.as_str(), stamp)).map_err(CommandError::Target)?;
     let request = Request::for_items(args, &source, &scratch)?;
     let aws = Aws::connect(connect).await?;
-    let schema = shape(&aws.dynamodb, &source)
+    let shape = shape(&aws.dynamodb, &source)
         .await?
-        .ok_or_else(|| CommandError::NoSource(source.to_string()))?
-        .key;
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
     let typed_keys = asked
         .iter()
         .enumerate()
-        .map(|(n, key)| typed(key, &schema, &format!("key {}", n + 1)))
+        .map(|(n, key)| typed(key, &shape.key, &format!("key {}", n + 1)))
         .collect::<Result<Vec<_>, _>>()?;
-    let from = chosen(&aws, &request, args.any, true).await?;
-    let RestoredFrom::Backup { name, arn } = &from else {
-        return Err(CommandError::ItemsFromBackupOnly);
-    };
-    report!(
-        "reading {} item(s) of {source} from backup {name}, through the scratch table {scratch}",
-        asked.len()
-    );
-    let tables = DynamoDbTables::new(aws.dynamodb.clone());
-    let progress = Progress::new();
-    progress
-        .step(
-            "restore",
-            "table",
-            scratch.as_str(),
-            tables.restore_backup(arn, &scratch, true),
-        )
-        .await?;
-    // From here the scratch table exists: it is deleted whatever happens next.
-    let read = async {
-        progress
-            .step(
-                "wait",
-                "table",
-                scratch.as_str(),
-                wait_active(&tables, &scratch),
-            )
-            .await?;
-        batch_get(&aws.dynamodb, &scratch, &typed_keys).await
-    }
-    .await;
-    let deleted = tables.delete_table(&scratch).await;
-    let found = read?;
-    if let Err(e) = deleted {
-        report!("  could not delete the scratch table {scratch} ({e}); delete it by hand");
-    }
-    let mut missing = Vec::new();
-    let mut items = Vec::new();
-    for (key, typed_key) in asked.iter().zip(&typed_keys) {
-        let hit = found
-            .iter()
-            .find(|item| typed_key.iter().all(|(k, v)| item.get(k) == Some(v)));
-        match hit {
-            Some(hit) => items.push((Value::Object(key.clone()), typed_key, hit)),
-            None => missing.push(Value::Object(key.clone())),
-        }
-    }
-    if !missing.is_empty() {
-        report!("  {} key(s) are not in the backup", missing.len());
-    }
     let mut done = ItemsRestored {
         table: source.to_string(),
-        backup: name.clone(),
-        scratch: scratch.to_string(),
+        backup: None,
+        export: None,
+        scratch: None,
         file: args.to_file.clone(),
         written: 0,
-        missing,
+        missing: Vec::new(),
         unchanged: Vec::new(),
         skipped: Vec::new(),
         backup_before: None,
     };
+    let found = match &args.from_export {
+        Some(pick) => {
+            let export = super::restore_export::choose(
+                &aws,
+                &shape.arn,
+                source.as_str(),
+                &super::restore_export::ExportPick::parse(pick),
+            )
+            .await?;
+            report!(
+                "reading {} item(s) of {source} from export {} (s3://{}/{})",
+                asked.len(),
+                export.arn,
+                export.bucket,
+                export.prefix
+            );
+            done.export = Some(export.arn.clone());
+            from_export(&aws, &export, &typed_keys).await?
+        }
+        None => {
+            let from = chosen(&aws, &request, args.any, true).await?;
+            let RestoredFrom::Backup { name, arn } = &from else {
+                return Err(CommandError::ItemsFromBackupOnly);
+            };
+            done.backup = Some(name.clone());
+            done.scratch = Some(scratch.to_string());
+            from_backup(&aws, (name, arn), &scratch, &typed_keys).await?
+        }
+    };
+    let mut items = Vec::new();
+    for (key, typed_key) in asked.iter().zip(&typed_keys) {
+        match found.get(&key_id(typed_key)) {
+            Some(hit) => items.push((Value::Object(key.clone()), typed_key, hit)),
+            None => done.missing.push(Value::Object(key.clone())),
+        }
+    }
+    if !done.missing.is_empty() {
+        report!("  {} key(s) are not in it", done.missing.len());
+    }
     match &args.to_file {
         Some(out) => {
             let write = |file: &mut std::fs::File, line: String| {
@@ -234,6 +227,107 @@ pub(super) async fn restore_items(
         None => put_back(&aws, &request, &source, &items, args.overwrite, &mut done).await?,
     }
     Ok(done)
+}
+
+/// The items of `keys` a backup holds, by key: the backup restored into `scratch`, read by key,
+/// and the scratch table deleted whatever happens after its restore.
+async fn from_backup(
+    aws: &Aws,
+    (name, arn): (&str, &str),
+    scratch: &TableName,
+    keys: &[Item],
+) -> Result<HashMap<String, Item>, CommandError> {
+    report!(
+        "reading {} item(s) from backup {name}, through the scratch table {scratch}",
+        keys.len()
+    );
+    let tables = DynamoDbTables::new(aws.dynamodb.clone());
+    let progress = Progress::new();
+    progress
+        .step(
+            "restore",
+            "table",
+            scratch.as_str(),
+            tables.restore_backup(arn, scratch, true),
+        )
+        .await?;
+    // From here the scratch table exists: it is deleted whatever happens next.
+    let read = async {
+        progress
+            .step(
+                "wait",
+                "table",
+                scratch.as_str(),
+                wait_active(&tables, scratch),
+            )
+            .await?;
+        batch_get(&aws.dynamodb, scratch, keys).await
+    }
+    .await;
+    let deleted = tables.delete_table(scratch).await;
+    let found = read?;
+    if let Err(e) = deleted {
+        report!("  could not delete the scratch table {scratch} ({e}); delete it by hand");
+    }
+    let names: Vec<String> = keys
+        .first()
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    Ok(found
+        .into_iter()
+        .map(|item| (key_id(&key_of(&item, &names)), item))
+        .collect())
+}
+
+/// The items of `keys` a full export holds, by key: its data files streamed by its manifests,
+/// only the items asked for kept.
+async fn from_export(
+    aws: &Aws,
+    export: &super::restore_export::Export,
+    keys: &[Item],
+) -> Result<HashMap<String, Item>, CommandError> {
+    let at = Location {
+        bucket: &export.bucket,
+        owner: export.bucket_owner.as_deref(),
+        prefix: &export.prefix,
+    };
+    let manifest = crate::export_files::manifest(aws, &at, &export.arn).await?;
+    let wanted: HashSet<String> = keys.iter().map(key_id).collect();
+    let names: Vec<String> = keys
+        .first()
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut found = HashMap::new();
+    let unreadable = |key: &str, why: &str| ExportFilesError::Unreadable {
+        export: format!("s3://{}/{key}", export.bucket),
+        why: why.to_owned(),
+    };
+    for file in &manifest.data_files {
+        if found.len() == wanted.len() {
+            break;
+        }
+        crate::export_files::lines(aws, &at, file, |line| {
+            let record: Value =
+                serde_json::from_str(line).map_err(|_| unreadable(file, "a line is not JSON"))?;
+            let item = dynamodb_json::item(&record["Item"])
+                .ok_or_else(|| unreadable(file, "a line has no Item in DynamoDB JSON"))?;
+            let id = key_id(&key_of(&item, &names));
+            if wanted.contains(&id) {
+                found.insert(id, item);
+            }
+            Ok::<(), ExportFilesError>(())
+        })
+        .await?;
+    }
+    Ok(found)
+}
+
+/// The attributes `names` of `item`: its key.
+fn key_of(item: &Item, names: &[String]) -> Item {
+    names
+        .iter()
+        .filter_map(|n| Some((n.clone(), item.get(n)?.clone())))
+        .collect()
 }
 
 /// Puts the backup's `items` back into `table`: one deleted since is put if still absent (a
@@ -319,9 +413,6 @@ async fn put_back(
     );
     Ok(())
 }
-
-/// An item, attribute by attribute.
-type Item = std::collections::HashMap<String, AttributeValue>;
 
 /// `<table>-items-<unix time>`, within DynamoDB's 255 characters.
 fn scratch_name(table: &str, stamp: i64) -> String {

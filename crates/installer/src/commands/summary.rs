@@ -190,20 +190,23 @@ pub struct Referenced {
     pub files: Vec<PathBuf>,
 }
 
-/// `restore --items`: the items read from a backup, through a scratch table, into a file.
+/// `restore --items`: the items read from a backup (through a scratch table) or an export, into
+/// a file or back into the table.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ItemsRestored {
     /// The table.
     pub table: String,
-    /// The backup read.
-    pub backup: String,
-    /// The scratch table it was restored into (deleted since).
-    pub scratch: String,
+    /// The backup read (none: an export was).
+    pub backup: Option<String>,
+    /// The export read (`--from-export`), its ARN.
+    pub export: Option<String>,
+    /// The scratch table the backup was restored into (deleted since); none for an export.
+    pub scratch: Option<String>,
     /// The JSON Lines file written (`--to-file`), else none: the items went back to the table.
     pub file: Option<PathBuf>,
     /// How many items were written to the file or put back in the table.
     pub written: usize,
-    /// The keys the backup does not hold, as given.
+    /// The keys the backup or export does not hold, as given.
     pub missing: Vec<serde_json::Value>,
     /// Put back in the table: the keys of items that are as the backup holds them already.
     pub unchanged: Vec<serde_json::Value>,

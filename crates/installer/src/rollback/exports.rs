@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use super::RollbackError;
 use super::changes::{Change, Joined};
 use crate::aws::Aws;
-use crate::data::dynamodb_json::GzipLines;
+use crate::export_files::{self, ExportFilesError, Location};
 
 /// How long an export may take before the rollback gives up waiting (it goes on in DynamoDB;
 /// the same command run again picks it up by its ClientToken).
@@ -122,136 +122,48 @@ pub async fn read(
     prefix: &str,
     joined: &mut Joined,
 ) -> Result<usize, RollbackError> {
-    let id = arn.rsplit('/').next().unwrap_or_default();
-    let root = format!("{}/AWSDynamoDB/{id}", prefix.trim_end_matches('/'));
-    let root = root.trim_start_matches('/');
-    let unreadable = |why: String| RollbackError::ExportUnreadable {
-        export: arn.to_owned(),
-        why,
+    let at = Location {
+        bucket,
+        owner: Some(&aws.account),
+        prefix,
     };
-    let summary_key = format!("{root}/manifest-summary.json");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&object(aws, bucket, &summary_key, None).await?)
-            .map_err(|e| unreadable(format!("s3://{bucket}/{summary_key}: {e}")))?;
+    let manifest = export_files::manifest(aws, &at, arn).await?;
+    let unreadable = |why: String| {
+        RollbackError::Export(ExportFilesError::Unreadable {
+            export: arn.to_owned(),
+            why,
+        })
+    };
+    let summary = &manifest.summary;
     if summary["exportType"]
         .as_str()
         .is_some_and(|t| t != "INCREMENTAL_EXPORT")
     {
+        return Err(unreadable(
+            "its manifest is not an incremental export's".to_owned(),
+        ));
+    }
+    // Without old images every change would read as an item made in the window.
+    if summary["outputView"]
+        .as_str()
+        .is_some_and(|v| v != "NEW_AND_OLD_IMAGES")
+    {
         return Err(unreadable(format!(
-            "s3://{bucket}/{summary_key} is not an incremental export's"
+            "it has no old images (outputView {})",
+            summary["outputView"]
         )));
     }
-    let files_key = summary["manifestFilesS3Key"]
-        .as_str()
-        .map_or_else(|| format!("{root}/manifest-files.json"), str::to_owned);
-    let files = object(aws, bucket, &files_key, Some(prefix)).await?;
     let mut lines = 0;
-    for entry in String::from_utf8_lossy(&files)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
-        let entry: serde_json::Value = serde_json::from_str(entry)
-            .map_err(|e| unreadable(format!("s3://{bucket}/{files_key}: {e}")))?;
-        let Some(data_key) = entry["dataFileS3Key"].as_str() else {
-            return Err(unreadable(format!(
-                "s3://{bucket}/{files_key}: an entry has no dataFileS3Key"
-            )));
-        };
-        lines += stream(aws, bucket, data_key, prefix, |line| {
-            let change = Change::parse(line)
-                .map_err(|e| unreadable(format!("s3://{bucket}/{data_key}: {e}")))?;
+    for key in &manifest.data_files {
+        lines += export_files::lines(aws, &at, key, |line| {
+            let change =
+                Change::parse(line).map_err(|e| unreadable(format!("s3://{bucket}/{key}: {e}")))?;
             joined.add(change);
-            Ok(())
+            Ok::<(), RollbackError>(())
         })
         .await?;
     }
     Ok(lines)
-}
-
-/// A small object's bytes (a manifest).
-async fn object(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    prefix: Option<&str>,
-) -> Result<Vec<u8>, AwsError> {
-    let out = get(aws, bucket, key, prefix).await?;
-    Ok(out
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::malformed("GetObject", key, &e.to_string()))?
-        .into_bytes()
-        .to_vec())
-}
-
-/// GetObject of the stack's own bucket. The manifests' keys are full keys (the layout AWS
-/// documents writes `<prefix>/AWSDynamoDB/...`, and its example with no prefix starts at
-/// `AWSDynamoDB/`); a key not found is tried once more under `prefix`, in case one is relative.
-async fn get(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    prefix: Option<&str>,
-) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, AwsError> {
-    let ask = |key: String| {
-        aws.s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .expected_bucket_owner(&aws.account)
-            .send()
-    };
-    match ask(key.to_owned())
-        .await
-        .aws("GetObject", format!("s3://{bucket}/{key}"))
-    {
-        Err(e) if e.is("NoSuchKey") => {
-            match prefix.filter(|p| !p.is_empty() && !key.starts_with(*p)) {
-                Some(prefix) => {
-                    let under = format!("{}/{key}", prefix.trim_end_matches('/'));
-                    ask(under.clone())
-                        .await
-                        .aws("GetObject", format!("s3://{bucket}/{under}"))
-                }
-                None => Err(e),
-            }
-        }
-        other => other,
-    }
-}
-
-/// Streams a gzip'd JSON Lines object through `each` line, a piece at a time; how many lines.
-async fn stream(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    prefix: &str,
-    mut each: impl FnMut(&str) -> Result<(), RollbackError>,
-) -> Result<usize, RollbackError> {
-    let out = get(aws, bucket, key, Some(prefix)).await?;
-    let mut body = out.body;
-    let mut lines = GzipLines::default();
-    let mut count = 0;
-    let bad = |e: std::io::Error| RollbackError::ExportUnreadable {
-        export: format!("s3://{bucket}/{key}"),
-        why: format!("not gzip'd JSON Lines: {e}"),
-    };
-    while let Some(piece) = body
-        .try_next()
-        .await
-        .map_err(|e| AwsError::malformed("GetObject", key, &e.to_string()))?
-    {
-        for line in lines.feed(&piece).map_err(bad)? {
-            each(&line)?;
-            count += 1;
-        }
-    }
-    for line in lines.finish().map_err(bad)? {
-        each(&line)?;
-        count += 1;
-    }
-    Ok(count)
 }
 
 #[cfg(test)]

@@ -43,14 +43,9 @@ pub enum RollbackError {
         "the incremental export {0} has not ended after 6 hours; nothing was written: run the same command again later to pick it up"
     )]
     ExportSlow(String),
-    /// An export's files are not what DynamoDB writes.
-    #[error("cannot read export {export}: {why}; nothing was written")]
-    ExportUnreadable {
-        /// The export (or its file).
-        export: String,
-        /// What is wrong.
-        why: String,
-    },
+    /// An export's files could not be read.
+    #[error("{0}; nothing was written")]
+    Export(#[from] crate::export_files::ExportFilesError),
     /// No terminal to confirm on, and no `--yes`.
     #[error(
         "rollback writes to the live table and needs confirmation: pass --yes to confirm without a terminal, or --dry-run to only look"

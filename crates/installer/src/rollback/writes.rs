@@ -19,8 +19,9 @@ use backup_lambda::naming::TableName;
 use backup_lambda::pace::Pacer;
 use futures::StreamExt as _;
 
-use super::changes::{Change, Step, key_id, same, step};
+use super::changes::{Change, Step, step};
 use crate::data::dynamodb_json::Item;
+use crate::items::{key_id, same};
 
 /// How fast the writes go.
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,6 @@
 //! DynamoDB's backups and tables, as its API reference documents them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -827,19 +827,24 @@ impl Rule for ExportsListedFor {
     }
 }
 
-/// An export that has ended has written its `manifest-summary.json` beside its data (moto writes
-/// only the data files).
+/// An export that has ended has written its `manifest-summary.json` and `manifest-files.json`
+/// beside its data (moto writes only the data files, in a folder of another name).
 ///
 /// Developer guide, "DynamoDB table export output format": an export writes
 /// `<prefix>/AWSDynamoDB/<ExportId>/manifest-summary.json` and `manifest-files.json`; "The
 /// manifest-summary.json file contains summary information about the export job", with fields
 /// such as `version`, `exportArn`, `startTime`, `endTime`, `tableArn`, `exportTime`, `s3Bucket`,
-/// `s3Prefix`, `billedSizeBytes`, `itemCount` and `outputFormat`. Written when the export is
-/// first described after `window` (the time it is IN_PROGRESS).
+/// `s3Prefix`, `billedSizeBytes`, `itemCount` and `outputFormat`, and `manifestFilesS3Key`;
+/// "The manifest-files.json file contains information about the files that contain your
+/// exported table data. The file is in JSON lines format", each line with `itemCount`,
+/// `md5Checksum`, `etag` and `dataFileS3Key`. Written when the export is first described after
+/// `window` (the time it is IN_PROGRESS).
 pub struct ExportManifest {
     window: Duration,
     /// Each export started, and whether its manifest is written.
     started: Mutex<HashMap<String, (Instant, bool)>>,
+    /// The data files already listed in an export's manifest.
+    claimed: Mutex<HashSet<String>>,
 }
 
 impl ExportManifest {
@@ -848,7 +853,49 @@ impl ExportManifest {
         Self {
             window,
             started: Mutex::new(HashMap::new()),
+            claimed: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The `manifest-files.json` of the export whose data moto wrote under `root`
+    /// (`<prefix>/AWSDynamoDB/`): one line per data file not yet another export's and not in a
+    /// folder an export's manifest already describes, with its item count, MD5 and key.
+    fn data_files(&self, call: &Call, bucket: &str, root: &str, upstream: &dyn Upstream) -> String {
+        let keys = upstream.list_keys(call, bucket, root).unwrap_or_default();
+        let described: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| k.strip_suffix("manifest-summary.json"))
+            .collect();
+        let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = String::new();
+        for key in &keys {
+            let folder_described = described.iter().any(|folder| key.starts_with(folder));
+            if !key.contains("/data/") || folder_described || claimed.contains(key) {
+                continue;
+            }
+            let Some(body) = upstream.get_object(call, bucket, key) else {
+                continue;
+            };
+            claimed.insert(key.clone());
+            let mut text = String::new();
+            let count = std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(&body[..]),
+                &mut text,
+            )
+            .map(|_| text.lines().filter(|l| !l.trim().is_empty()).count())
+            .unwrap_or(0);
+            use base64::Engine as _;
+            use md5::Digest as _;
+            let digest = md5::Md5::digest(&body);
+            let line = serde_json::json!({
+                "itemCount": count,
+                "md5Checksum": base64::engine::general_purpose::STANDARD.encode(digest),
+                "etag": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                "dataFileS3Key": key,
+            });
+            lines.push_str(&format!("{line}\n"));
+        }
+        lines
     }
 }
 
@@ -915,12 +962,20 @@ impl Rule for ExportManifest {
         let (Some(bucket), Some(prefix)) = (d["S3Bucket"].as_str(), d["S3Prefix"].as_str()) else {
             return None;
         };
-        let key = format!(
-            "{}/AWSDynamoDB/{id}/manifest-summary.json",
-            prefix.trim_end_matches('/')
-        );
-        let body = manifest_summary(d).to_string();
-        if upstream.put_object(call, bucket, &key, body.as_bytes()) {
+        let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
+        let root = root.trim_start_matches('/').to_owned();
+        let files_key = format!("{root}{id}/manifest-files.json");
+        let files = self.data_files(call, bucket, &root, upstream);
+        let mut summary = manifest_summary(d);
+        summary["manifestFilesS3Key"] = Value::from(files_key.clone());
+        let wrote = upstream.put_object(call, bucket, &files_key, files.as_bytes())
+            && upstream.put_object(
+                call,
+                bucket,
+                &format!("{root}{id}/manifest-summary.json"),
+                summary.to_string().as_bytes(),
+            );
+        if wrote {
             let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = started.get_mut(arn) {
                 entry.1 = true;
@@ -1377,10 +1432,25 @@ mod tests {
                 .push((bucket.to_owned(), key.to_owned(), body));
             true
         }
+
+        /// moto's data file (in a folder named otherwise), and those already written.
+        fn list_keys(&self, _: &Call, _: &str, prefix: &str) -> Option<Vec<String>> {
+            let mut keys = vec![format!("{prefix}9f3e/data/77aa.gz")];
+            keys.extend(self.0.lock().unwrap().iter().map(|(_, k, _)| k.clone()));
+            Some(keys)
+        }
+
+        fn get_object(&self, _: &Call, _: &str, _: &str) -> Option<Vec<u8>> {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(b"{\"Item\":{\"id\":{\"N\":\"1\"}}}\n{\"Item\":{\"id\":{\"N\":\"2\"}}}\n")
+                .ok()?;
+            gz.finish().ok()
+        }
     }
 
     #[test]
-    fn an_ended_export_has_its_manifest_summary() {
+    fn an_ended_export_has_its_manifests() {
         let rule = ExportManifest::new(100 * MS);
         let t0 = Instant::now();
         let arn = "arn:aws:dynamodb:us-east-1:1:table/T/export/01abc";
@@ -1397,14 +1467,34 @@ mod tests {
         assert!(rule.refuse(&describe, t0 + 100 * MS, &bucket).is_none());
         assert!(rule.refuse(&describe, t0 + 200 * MS, &bucket).is_none());
         let written = bucket.0.lock().unwrap().clone();
-        assert_eq!(written.len(), 1, "written once");
+        assert_eq!(
+            written.len(),
+            2,
+            "written once: the files, then the summary"
+        );
         let (name, key, body) = &written[0];
         assert_eq!(name, "vault");
+        assert_eq!(
+            key,
+            "exports/T/2026-12-04/AWSDynamoDB/01abc/manifest-files.json"
+        );
+        let files: Value = serde_json::from_str(body.trim()).unwrap();
+        assert_eq!(
+            files["dataFileS3Key"],
+            "exports/T/2026-12-04/AWSDynamoDB/9f3e/data/77aa.gz"
+        );
+        assert_eq!(files["itemCount"], 2);
+        assert_eq!(files["md5Checksum"].as_str().map(str::len), Some(24));
+        let (_, key, body) = &written[1];
         assert_eq!(
             key,
             "exports/T/2026-12-04/AWSDynamoDB/01abc/manifest-summary.json"
         );
         let summary: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            summary["manifestFilesS3Key"],
+            "exports/T/2026-12-04/AWSDynamoDB/01abc/manifest-files.json"
+        );
         assert_eq!(summary["itemCount"], 30);
         assert_eq!(summary["exportArn"], arn);
         assert_eq!(summary["tableArn"], "arn:aws:dynamodb:us-east-1:1:table/T");

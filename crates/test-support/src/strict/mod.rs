@@ -395,6 +395,16 @@ pub trait Upstream: Sync {
     fn put_object(&self, _call: &Call, _bucket: &str, _key: &str, _body: &[u8]) -> bool {
         false
     }
+
+    /// The keys of moto's S3 objects under `prefix` (the first thousand), as `call`'s caller.
+    fn list_keys(&self, _call: &Call, _bucket: &str, _prefix: &str) -> Option<Vec<String>> {
+        None
+    }
+
+    /// An object of moto's S3, as `call`'s caller.
+    fn get_object(&self, _call: &Call, _bucket: &str, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// One documented AWS behaviour that moto lacks.

@@ -42,11 +42,12 @@ pub fn installer_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
-/// `installer --output json invoke <args>`, asserted to succeed: the function's result.
-pub fn invoke_result(args: &[&str]) -> serde_json::Value {
+/// `installer --output json invoke <args>` at `endpoint`, asserted to succeed: the function's
+/// result.
+pub fn invoke_result_at(endpoint: &str, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--output", "json", "invoke"];
     all.extend(args);
-    let out = installer(&all);
+    let out = installer_with_endpoint(&all, endpoint);
     assert!(
         out.status.success(),
         "invoke failed:\n{}",
