@@ -766,6 +766,172 @@ not a measure of Graviton: qemu translates every instruction.
 """
 
 
+# 9. Recovery: rollback and single items ---------------------------------------------------------
+
+ROLLBACK_ITEMS = int(os.environ.get("BENCH_ROLLBACK_ITEMS", "10000"))
+ROLLBACK_RATE = 1000
+EXPORT_ITEMS = int(os.environ.get("BENCH_EXPORT_ITEMS", "100000"))
+ITEM_KEYS = 100
+
+
+def strict_proxy():
+    """A strict layer of its own in front of moto (`target/debug/strict-proxy`): its process and
+    endpoint."""
+    subprocess.run(["cargo", "build", "--quiet", "-p", "test-support", "--bin", "strict-proxy"],
+                   check=True, cwd=ROOT)
+    proxy = subprocess.Popen([str(STRICT_PROXY), os.environ["MOTO_ENDPOINT"]],
+                             stdout=subprocess.PIPE, text=True)
+    return proxy, proxy.stdout.readline().strip()
+
+
+def rewind(endpoint, table, seconds):
+    """Sets `table`'s clock in the strict layer `seconds` back: what it records for the table
+    from now on happened that long ago."""
+    import urllib.request
+    body = json.dumps({"table": table, "seconds": seconds}).encode()
+    request = urllib.request.Request(endpoint + "/__strict/rewind", data=body, method="POST")
+    with urllib.request.urlopen(request) as answer:
+        if answer.status != 200:
+            raise SystemExit(f"rewind: {answer.status}")
+
+
+def peak_rss(command, env):
+    """Runs a command; (seconds, stdout, its own peak RSS in bytes, from wait4's rusage)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(map(str, command))} failed:\n{err.read().decode()}")
+        return elapsed, out.read().decode(), usage.ru_maxrss * 1024
+
+
+def bench_recovery(results):
+    """A rollback of ROLLBACK_ITEMS changed items, and ITEM_KEYS single items from an export of
+    EXPORT_ITEMS, both through the strict layer."""
+    import boto3
+    log(f"recovery: rollback of {ROLLBACK_ITEMS:,} items; {ITEM_KEYS} items of a {EXPORT_ITEMS:,}-item export")
+    proxy, endpoint = strict_proxy()
+    env = dict(moto.aws_env(), AWS_ENDPOINT_URL=endpoint, INSTALLER_CREATE_TABLE="true")
+    via_proxy = boto3.client("dynamodb", endpoint_url=endpoint, region_name=moto.REGION,
+                             **moto.CREDENTIALS)
+    try:
+        # Rollback: the table made and filled three hours ago, every item overwritten two hours
+        # ago, the window between undone.
+        stack, table = "bench-rb", "BenchRollback"
+        rewind(endpoint, table, 3 * 3600)
+        timed([str(INSTALLER), "up", "--stack", stack, "--table", table, "--zip", str(ZIP),
+               "--pitr-days", "1"], env=env)
+        def fill(rating):
+            for start in range(0, ROLLBACK_ITEMS, 25):
+                batch = [{"PutRequest": {"Item": {"year": {"N": "2100"},
+                                                   "title": {"S": f"Movie {i:06d}"},
+                                                   "rating": {"N": str(rating)}}}}
+                         for i in range(start, min(start + 25, ROLLBACK_ITEMS))]
+                left = {table: batch}
+                while left:
+                    left = via_proxy.batch_write_item(RequestItems=left).get("UnprocessedItems")
+        fill(1)
+        rewind(endpoint, table, 2 * 3600)
+        fill(2)
+        rewind(endpoint, table, 0)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        since = (now - timedelta(minutes=150)).isoformat().replace("+00:00", "Z")
+        until = (now - timedelta(minutes=60)).isoformat().replace("+00:00", "Z")
+        rollback_s, out = timed([str(INSTALLER), "--output", "json", "rollback", "--stack", stack,
+                                 "--table", table, "--from", since, "--to", until, "--yes",
+                                 "--writes-per-second", str(ROLLBACK_RATE)], env=env)
+        done = json.loads(out)
+        if done["put_back"] != ROLLBACK_ITEMS or done["failed"] or done["skipped"]:
+            raise SystemExit(f"the rollback put back {done['put_back']} of {ROLLBACK_ITEMS}: {out[:500]}")
+        check = moto.client("dynamodb").get_item(
+            TableName=table, Key={"year": {"N": "2100"}, "title": {"S": "Movie 000000"}})
+        if check["Item"]["rating"]["N"] != "1":
+            raise SystemExit(f"the rollback left {check['Item']}")
+        timed([str(INSTALLER), "down", "--yes", "--delete-data", "--stack", stack], env=env)
+
+        # Single items from an export: EXPORT_ITEMS movies loaded, exported (PITR on), and
+        # ITEM_KEYS of them read back into a file.
+        table = "BenchItems"
+        dynamodb = moto.client("dynamodb")
+        moto.create_movies_table(dynamodb, table)
+        data = OUT / "export-movies.json"
+        movies = generate_movies(data, EXPORT_ITEMS, seed=29)
+        timed([str(INSTALLER), "load-data", "--table", table, "--file", str(data)],
+              env=moto.aws_env())
+        for _ in range(60):
+            try:
+                via_proxy.update_continuous_backups(
+                    TableName=table,
+                    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+                break
+            except via_proxy.exceptions.ContinuousBackupsUnavailableException:
+                time.sleep(1)
+        s3 = moto.client("s3")
+        bucket = "bench-items-exports"
+        s3.create_bucket(Bucket=bucket)
+        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+        export = via_proxy.export_table_to_point_in_time(
+            TableArn=arn, S3Bucket=bucket, S3Prefix=f"exports/{table}/2026-12-05",
+            ExportFormat="DYNAMODB_JSON")["ExportDescription"]["ExportArn"]
+        while via_proxy.describe_export(ExportArn=export)["ExportDescription"]["ExportStatus"] != "COMPLETED":
+            time.sleep(1)
+        via_proxy.describe_export(ExportArn=export)  # the layer writes the manifests
+        data_bytes = sum(o["Size"] for o in s3.list_objects_v2(
+            Bucket=bucket, Prefix=f"exports/{table}/")["Contents"] if "/data/" in o["Key"])
+        wanted = random.Random(29).sample(movies, ITEM_KEYS)
+        keys = OUT / "export-keys.jsonl"
+        keys.write_text("".join(json.dumps({"year": m["year"], "title": m["title"]}) + "\n"
+                                for m in wanted))
+        into = OUT / "export-items.jsonl"
+        items_s, out, rss = peak_rss(
+            [str(INSTALLER), "--output", "json", "restore", "--table", table, "--items", str(keys),
+             "--from-export", "latest", "--to-file", str(into)], env)
+        done = json.loads(out)
+        if done["written"] != ITEM_KEYS:
+            raise SystemExit(f"{done['written']} of {ITEM_KEYS} items found: {out[:500]}")
+        dynamodb.delete_table(TableName=table)
+    finally:
+        proxy.kill()
+        proxy.wait()
+    rate = ROLLBACK_ITEMS / rollback_s
+    results.update(rollback_rate=rate, items_s=items_s, items_rss=rss)
+    return f"""## 9. Recovery: rollback and single items
+
+**Rollback.** {ROLLBACK_ITEMS:,} items written "three hours ago" and all overwritten "two hours
+ago" (through the strict layer, whose clock for the table is set back), then `installer rollback
+--from <2.5 h ago> --to <1 h ago> --yes --writes-per-second {ROLLBACK_RATE}`, timed as a whole
+process: the window checked, its incremental export made and read by its manifests, every item
+read, the table backed up, and {ROLLBACK_ITEMS:,} conditional PutItems. Every item came back
+as it was, none was skipped or failed.
+
+| | measured | pace asked for |
+|---|---|---|
+| rollback of {ROLLBACK_ITEMS:,} items | **{rollback_s:,.1f} s, {rate:,.0f} items/s** | {ROLLBACK_RATE:,} writes/s ({ROLLBACK_ITEMS / ROLLBACK_RATE:,.0f} s) |
+
+On AWS the rate is the table's to give: the default pace is half its provisioned write
+capacity (or of its on-demand maximum), and the writes here are slower than the pace because
+each goes through moto and the strict layer (which reads every item before and after it writes,
+to record the change).
+
+**Single items from an export.** {EXPORT_ITEMS:,} generated movies loaded, exported to S3 (one
+{data_bytes / 1e6:,.1f} MB gzip'd data file, as moto writes it), and `installer restore --items
+<{ITEM_KEYS} keys> --from-export latest --to-file` timed as a whole process, with its peak
+resident memory (its own rusage): the export found, its manifests read, the data file streamed.
+
+| | time | peak RSS |
+|---|---|---|
+| {ITEM_KEYS} items of a {EXPORT_ITEMS:,}-item export | **{items_s:,.1f} s** | **{rss / 2**20:,.1f} MiB** |
+
+The export is never held whole: memory stays near the installer's own whatever the export's size
+(the decompressed data file here is larger than the peak).
+"""
+
+
 # Report ----------------------------------------------------------------------------------------
 
 
@@ -793,12 +959,14 @@ def versions():
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     sections = [s.strip() for s in os.environ.get(
-        "BENCH_ONLY", "cold,retention,load,deployer,build,report,tables,architectures").split(",")]
+        "BENCH_ONLY",
+        "cold,retention,load,deployer,build,report,tables,architectures,recovery").split(",")]
     results = {}
     parts = {}
     steps = {"cold": bench_cold_start, "retention": bench_retention, "load": bench_load,
              "deployer": bench_deployer, "build": bench_build, "report": bench_report,
-             "tables": bench_tables, "architectures": bench_architectures}
+             "tables": bench_tables, "architectures": bench_architectures,
+             "recovery": bench_recovery}
     # A partial run (BENCH_ONLY) refreshes its sections and keeps the others from the last run
     # (from its saved state, or else from BENCHMARKS.md itself, headline rows included).
     saved = OUT / "report.json"
@@ -818,7 +986,7 @@ def main():
 
 
 SECTION_NAMES = {"1": "cold", "2": "retention", "3": "load", "4": "deployer", "5": "build",
-                 "6": "report", "7": "tables", "8": "architectures"}
+                 "6": "report", "7": "tables", "8": "architectures", "9": "recovery"}
 
 
 def parse_existing(path):
@@ -860,6 +1028,12 @@ def write_report(sections, parts, results):
     if "arm64_zip_bytes" in results:
         headline.append(f"| Zip, arm64 (the default) / x86_64 | **{results['arm64_zip_bytes']:,} B** / "
                         f"{results['x86_64_zip_bytes']:,} B | 3,500,000 B |")
+    if "rollback_rate" in results:
+        headline.append(f"| Rollback of {ROLLBACK_ITEMS:,} items: items/s (pace {ROLLBACK_RATE:,}/s) | "
+                        f"**{results['rollback_rate']:,.0f}** | within the table's capacity |")
+        headline.append(f"| {ITEM_KEYS} items of a {EXPORT_ITEMS:,}-item export: time / peak RSS | "
+                        f"**{results['items_s']:,.1f} s / {results['items_rss'] / 2**20:,.0f} MiB** | "
+                        f"streamed, never whole |")
     if "noop_writes" in results:
         headline.append(f"| No-op `up`: writes / reads | **{results['noop_writes']} / "
                         f"{results['noop_reads']}** | 0 writes, 1 read per resource |")

@@ -8,7 +8,8 @@
 //! real service gives under load (throttling in each protocol's own shape, HTTP 500/503), or the
 //! connection is dropped before the request reaches moto or after moto has acted on it (the
 //! response is lost). [`Proxy::hold_after_writes`] stops the proxy right after the Nth mutating call
-//! reached moto, so a test can kill the client at that exact point.
+//! reached moto, so a test can kill the client at that exact point. `POST /__strict/rewind` sets a
+//! table's clock back from another process (`make bench`).
 //!
 //! One request per client connection (the response says `Connection: close`), handled on its own
 //! thread; moto is reached over a fresh connection per request.
@@ -398,7 +399,38 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(request)
 }
 
+/// The proxy's own paths (never AWS's: no bucket name starts with an underscore), for a process
+/// that drives the layer from outside (`make bench`).
+const CONTROL: &str = "/__strict/";
+
 impl Shared {
+    /// `POST /__strict/rewind` with `{"table": "T", "seconds": 3600}`: sets the table's clock
+    /// back ([`crate::strict::ItemHistory::rewind`]).
+    fn control(&self, request: &Request) -> Reply {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let answer = |status: u16, text: &str| Reply {
+            status,
+            headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
+            body: text.as_bytes().to_vec(),
+        };
+        match (
+            request.method.as_str(),
+            &request.target[CONTROL.len()..],
+            self.strict.as_ref(),
+            body["table"].as_str(),
+            body["seconds"].as_u64(),
+        ) {
+            ("POST", "rewind", Some(strict), Some(table), Some(seconds)) => {
+                strict.history().rewind(table, Duration::from_secs(seconds));
+                answer(200, "rewound")
+            }
+            _ => answer(
+                400,
+                "POST /__strict/rewind {\"table\": ..., \"seconds\": ...} on a strict proxy",
+            ),
+        }
+    }
+
     fn serve(&self, client: TcpStream) {
         let _ = client.set_read_timeout(Some(Duration::from_secs(120)));
         let Ok(writer) = client.try_clone() else {
@@ -408,6 +440,12 @@ impl Shared {
         let Some(request) = read_request(&mut reader) else {
             return;
         };
+        if request.target.starts_with(CONTROL) {
+            let reply = self.control(&request);
+            let mut writer = writer;
+            let _ = writer.write_all(&reply.to_bytes());
+            return;
+        }
         let call = classify_request(
             &request.method,
             &request.target,
@@ -592,4 +630,38 @@ fn throttle(request: &Request) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_process_can_set_a_tables_clock_back() {
+        let proxy = Proxy::start("http://127.0.0.1:9", None);
+        let post = |body: &str| {
+            let mut stream = TcpStream::connect(proxy.endpoint().trim_start_matches("http://"))
+                .expect("connect");
+            write!(
+                stream,
+                "POST /__strict/rewind HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .expect("send");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).expect("read");
+            answer
+        };
+        assert!(post(r#"{"table": "T", "seconds": 3600}"#).starts_with("HTTP/1.1 200"));
+        let history = proxy.history().expect("strict");
+        let behind = std::time::SystemTime::now()
+            .duration_since(history.now("T"))
+            .expect("in the past");
+        assert!(behind >= Duration::from_secs(3599), "{behind:?}");
+        assert!(post(r#"{"table": "T"}"#).starts_with("HTTP/1.1 400"));
+        assert!(
+            proxy.calls().is_empty(),
+            "control requests are not AWS calls"
+        );
+    }
 }
