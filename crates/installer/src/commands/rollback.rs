@@ -244,23 +244,34 @@ pub async fn rollback(
         return Err(RollbackError::Cancelled.into());
     }
 
-    // Undoable: a backup first, named as the stack's own (once: a run that goes on after an
-    // interruption names the first run's).
+    // Undoable: a backup first, named as the stack's own, and once: its name is in the journal
+    // before it is asked for, so a run that goes on after an interruption finds it (or, if the
+    // interruption came between the two, makes it).
+    let store = backup_lambda::store::DynamoDbBackups::new(db.clone());
+    let made_before = match &kept.backup_before {
+        Some(name) => store
+            .list_backups(&table)
+            .await?
+            .iter()
+            .any(|b| b.name == *name),
+        None => false,
+    };
     match &kept.backup_before {
-        Some(name) => report!("  backed up {table} before the first run, as {name}"),
-        None => {
-            let store = backup_lambda::store::DynamoDbBackups::new(db.clone());
+        Some(name) if made_before => {
+            report!("  backed up {table} before the first run, as {name}");
+        }
+        _ => {
             let name = table.backup_name(&config.stack, OffsetDateTime::now_utc());
+            kept.backup_before = Some(name.clone());
+            journal::write(&aws, bucket, &journal_key, &kept).await?;
             let made = store.create_backup(&table, &name, || async {}).await?;
             report!(
                 "  backed up {table} first, as {} (restore it to undo this rollback)",
                 made.name
             );
-            kept.backup_before = Some(made.name.clone());
-            journal::write(&aws, bucket, &journal_key, &kept).await?;
-            done.backup_before = Some(made.name);
         }
     }
+    done.backup_before.clone_from(&kept.backup_before);
 
     let per_second = args.writes_per_second.unwrap_or_else(|| {
         let capacity = shape.write_capacity.or(shape.max_writes);

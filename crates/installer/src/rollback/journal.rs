@@ -1,8 +1,9 @@
 //! What a rollback keeps between runs, at `rollbacks/<table>/<from>.json` in the stack's bucket:
 //! the window's end it resolved (so the same command run again, without `--to`, undoes the same
 //! window and not a longer one that would take in writes it promised to keep) and the backup it
-//! made before its first write (so a run that goes on after an interruption makes no second one
-//! and names the first, from which the whole rollback can be undone).
+//! made before its first write, named here before it is asked for (so a run that goes on after an
+//! interruption finds it and makes no second one, and names the first, from which the whole
+//! rollback can be undone).
 
 use backup_lambda::error::{AwsError, AwsResult};
 use serde::{Deserialize, Serialize};
