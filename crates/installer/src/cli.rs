@@ -253,7 +253,7 @@ pub enum Command {
         /// With --from-export: restore data files that a lifecycle rule moved to S3 Glacier
         /// Flexible Retrieval or Deep Archive (for 7 days) and wait for them, which takes hours;
         /// without it such an export is refused before anything is written.
-        #[arg(long, requires = "from_export")]
+        #[arg(long, requires = "from_export", conflicts_with_all = ["items", "keys"])]
         thaw: bool,
     },
     /// Undo the writes made to a table in a window, in place: each item changed between --from

@@ -97,7 +97,16 @@ pub async fn lines<E: From<ExportFilesError>>(
     key: &str,
     mut each: impl FnMut(&str) -> Result<(), E>,
 ) -> Result<usize, E> {
-    let out = get(aws, at, key).await.map_err(ExportFilesError::from)?;
+    let out = match get(aws, at, key).await {
+        Ok(out) => out,
+        Err(e) if e.is("InvalidObjectState") => {
+            return Err(E::from(ExportFilesError::Unreadable {
+                export: format!("s3://{}/{key}", at.bucket),
+                why: "it is in an archive storage class (S3 Glacier Flexible Retrieval or Deep Archive): restore the whole table with --to ... --thaw, or restore the objects first".to_owned(),
+            }));
+        }
+        Err(e) => return Err(E::from(ExportFilesError::from(e))),
+    };
     let mut body = out.body;
     let mut lines = GzipLines::default();
     let mut count = 0;

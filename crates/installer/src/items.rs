@@ -208,8 +208,15 @@ fn number(text: &str) -> String {
         return "0".to_owned();
     }
     let trimmed = significant.trim_end_matches('0');
-    let exponent = exponent - fraction.len() as i64 + (significant.len() - trimmed.len()) as i64;
-    format!("{}{trimmed}e{exponent}", if negative { "-" } else { "" })
+    let shift = i64::try_from(significant.len() - trimmed.len()).ok();
+    let cut = i64::try_from(fraction.len()).ok();
+    match shift
+        .zip(cut)
+        .and_then(|(shift, cut)| exponent.checked_sub(cut)?.checked_add(shift))
+    {
+        Some(exponent) => format!("{}{trimmed}e{exponent}", if negative { "-" } else { "" }),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +242,12 @@ mod tests {
         assert_ne!(number("1.5"), number("15"));
         assert_ne!(number("-1"), number("1"));
         assert_eq!(number("not a number"), "not a number");
+        let huge = "1.5e-9223372036854775808";
+        assert_eq!(
+            number(huge),
+            huge,
+            "an exponent past i64: left as it is, no overflow"
+        );
         let with = |set: &[&str], n: &str| -> Item {
             HashMap::from([
                 (

@@ -8,7 +8,7 @@
 //! real service gives under load (throttling in each protocol's own shape, HTTP 500/503), or the
 //! connection is dropped before the request reaches moto or after moto has acted on it (the
 //! response is lost). [`Proxy::hold_after_writes`] stops the proxy right after the Nth mutating call
-//! reached moto, so a test can kill the client at that exact point. `POST /__strict/rewind` sets a
+//! reached moto, so a test can kill the client at that exact point. `POST /__strict/control/rewind` sets a
 //! table's clock back from another process (`make bench`).
 //!
 //! One request per client connection (the response says `Connection: close`), handled on its own
@@ -401,10 +401,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 
 /// The proxy's own paths (never AWS's: no bucket name starts with an underscore), for a process
 /// that drives the layer from outside (`make bench`).
-const CONTROL: &str = "/__strict/";
+const CONTROL: &str = "/__strict/control/";
 
 impl Shared {
-    /// `POST /__strict/rewind` with `{"table": "T", "seconds": 3600}`: sets the table's clock
+    /// `POST /__strict/control/rewind` with `{"table": "T", "seconds": 3600}`: sets the table's clock
     /// back ([`crate::strict::ItemHistory::rewind`]).
     fn control(&self, request: &Request) -> Reply {
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
@@ -420,13 +420,16 @@ impl Shared {
             body["table"].as_str(),
             body["seconds"].as_u64(),
         ) {
-            ("POST", "rewind", Some(strict), Some(table), Some(seconds)) => {
+            // Never a signed (AWS) request, and at most 400 days back.
+            ("POST", "rewind", Some(strict), Some(table), Some(seconds))
+                if request.header("Authorization").is_none() && seconds <= 400 * 86_400 =>
+            {
                 strict.history().rewind(table, Duration::from_secs(seconds));
                 answer(200, "rewound")
             }
             _ => answer(
                 400,
-                "POST /__strict/rewind {\"table\": ..., \"seconds\": ...} on a strict proxy",
+                "POST /__strict/control/rewind {\"table\": ..., \"seconds\": ...} on a strict proxy",
             ),
         }
     }
@@ -440,7 +443,7 @@ impl Shared {
         let Some(request) = read_request(&mut reader) else {
             return;
         };
-        if request.target.starts_with(CONTROL) {
+        if request.target.starts_with(CONTROL) && request.header("Authorization").is_none() {
             let reply = self.control(&request);
             let mut writer = writer;
             let _ = writer.write_all(&reply.to_bytes());
@@ -644,7 +647,7 @@ mod tests {
                 .expect("connect");
             write!(
                 stream,
-                "POST /__strict/rewind HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                "POST /__strict/control/rewind HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .expect("send");

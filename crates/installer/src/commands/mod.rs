@@ -81,6 +81,11 @@ pub enum CommandError {
     /// Applying or reading the stack failed.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// `--from-export` names an incremental export.
+    #[error(
+        "{0} is an incremental export (a rollback's): it holds a window's changes, not the table; name a full export (latest, a period, its ARN or location)"
+    )]
+    IncrementalExport(String),
     /// An export's files could not be read.
     #[error(transparent)]
     ExportFiles(#[from] crate::export_files::ExportFilesError),
@@ -152,7 +157,8 @@ pub enum CommandError {
         /// What is wrong.
         why: String,
     },
-    /// Single items come from a backup, not a point in time or an export (yet).
+    /// Single items come from a backup or an export, not a point in time (clap keeps `--time`
+    /// from `--items`; this is the guard behind it).
     #[error(
         "--items and --key restore single items from a backup (--backup) or an export (--from-export); from a point in time, restore the table with --to and read them there"
     )]

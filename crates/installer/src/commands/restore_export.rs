@@ -80,10 +80,6 @@ struct ManifestSummary {
     export_type: Option<String>,
 }
 
-/// Why an incremental export is no table to restore.
-const INCREMENTAL: &str =
-    "it is an incremental export (a rollback's): it holds a window's changes, not the table";
-
 /// The export under `s3://bucket/prefix`, from its `manifest-summary.json`
 /// (`<prefix>/AWSDynamoDB/<export id>/manifest-summary.json`; the newest where several exports
 /// wrote under one prefix). It must be `table_arn`'s, in DynamoDB JSON.
@@ -99,7 +95,8 @@ async fn located(
         export: location.clone(),
         why,
     };
-    let root = format!("{prefix}/AWSDynamoDB/");
+    let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
+    let root = root.trim_start_matches('/').to_owned();
     let mut summaries = Vec::new();
     let mut token = None;
     loop {
@@ -158,7 +155,7 @@ async fn located(
         });
     }
     if summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT") {
-        return Err(missing(INCREMENTAL.to_owned()));
+        return Err(CommandError::IncrementalExport(summary.export_arn));
     }
     if summary
         .output_format
@@ -246,9 +243,14 @@ async fn described(
     if d.export_type()
         .is_some_and(|t| t.as_str() == "INCREMENTAL_EXPORT")
     {
+        return Err(CommandError::IncrementalExport(arn.to_owned()));
+    }
+    if d.export_format()
+        .is_some_and(|f| f.as_str() != "DYNAMODB_JSON")
+    {
         return Err(CommandError::ExportData {
             export: arn.to_owned(),
-            why: INCREMENTAL.to_owned(),
+            why: "it is in ION, and only DynamoDB JSON exports are read".to_owned(),
         });
     }
     let status = d.export_status().map_or("unknown", |s| s.as_str());
@@ -390,6 +392,7 @@ async fn restored(aws: &Aws, export: &Export, key: &str) -> Result<bool, AwsErro
 /// one, else the only one) and those archived without a restored copy.
 pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, CommandError> {
     let root = format!("{}/AWSDynamoDB/", export.prefix.trim_end_matches('/'));
+    let root = root.trim_start_matches('/').to_owned();
     let mut folders: Vec<String> = Vec::new();
     let mut cold: Vec<(String, String)> = Vec::new();
     let mut token = None;

@@ -1,8 +1,9 @@
-//! `installer restore --items KEYS`: single items as a backup holds them. The backup is
-//! restored into a scratch table (DynamoDB restores only whole tables), the items are read from
-//! it by key (BatchGetItem), and the scratch table is deleted. Then the items go to a JSON Lines
-//! file (`--to-file`), or back into the table: those deleted since the backup, each put only if
-//! it is still absent; those changed since only with `--overwrite`, after a backup of the table.
+//! `installer restore --items KEYS`: single items as a backup or an export holds them. A backup
+//! is restored into a scratch table (DynamoDB restores only whole tables), the items are read
+//! from it by key (BatchGetItem), and the scratch table is deleted; an export (`--from-export`)
+//! is read by its manifests, its data files streamed. Then the items go to a JSON Lines file
+//! (`--to-file`), or back into the table: those deleted since, each put only if it is still
+//! absent; those changed since only with `--overwrite`, after a backup of the table.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
@@ -20,7 +21,7 @@ use super::summary::{ItemsRestored, RestoredFrom};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::data::dynamodb_json::{self, plain_item};
 use crate::export_files::{ExportFilesError, Location};
-use crate::items::{batch_get, key_id, shape};
+use crate::items::{batch_get, key_id, same, shape};
 use crate::report::progress::Progress;
 
 /// The keys asked for, as given in a JSON Lines file (`file`) and `--key` flags (`given`): each
@@ -101,7 +102,9 @@ pub(super) fn typed(
         let attribute = match (kind, value) {
             (ScalarAttributeType::S, Value::String(s)) => AttributeValue::S(s.clone()),
             (ScalarAttributeType::N, Value::Number(n)) => AttributeValue::N(n.to_string()),
-            (ScalarAttributeType::N, Value::String(s)) if s.parse::<f64>().is_ok() => {
+            (ScalarAttributeType::N, Value::String(s))
+                if s.parse::<f64>().is_ok_and(f64::is_finite) =>
+            {
                 AttributeValue::N(s.clone())
             }
             (ScalarAttributeType::B, Value::String(s)) => {
@@ -124,8 +127,8 @@ pub(super) fn typed(
     Ok(typed)
 }
 
-/// `restore --items`: the items `args` names, as the chosen backup holds them, into
-/// `--to-file`.
+/// `restore --items`: the items `args` names, as the chosen backup or export holds them, into
+/// `--to-file` or back into the table.
 pub(super) async fn restore_items(
     args: &RestoreArgs,
     connect: &ConnectArgs,
@@ -154,6 +157,14 @@ pub(super) async fn restore_items(
         .enumerate()
         .map(|(n, key)| typed(key, &shape.key, &format!("key {}", n + 1)))
         .collect::<Result<Vec<_>, _>>()?;
+    // A key given twice (however its numbers are written) is asked for once: BatchGetItem
+    // refuses a request with repeated keys, after the scratch table's restore.
+    let mut seen = HashSet::new();
+    let (asked, typed_keys): (Vec<_>, Vec<_>) = asked
+        .into_iter()
+        .zip(typed_keys)
+        .filter(|(_, typed)| seen.insert(key_id(typed)))
+        .unzip();
     let mut done = ItemsRestored {
         table: source.to_string(),
         backup: None,
@@ -330,7 +341,7 @@ fn key_of(item: &Item, names: &[String]) -> Item {
         .collect()
 }
 
-/// Puts the backup's `items` back into `table`: one deleted since is put if still absent (a
+/// Puts the backup's (or export's) `items` back into `table`: one deleted since is put if still absent (a
 /// conditional write: never over one written meanwhile); one changed since only with
 /// `overwrite`, after an on-demand backup of the table named as the stack's own.
 async fn put_back(
@@ -354,7 +365,7 @@ async fn put_back(
             .await
             .aws("GetItem", name)?;
         match live.item() {
-            Some(now) if now == *backed_up => done.unchanged.push(key.clone()),
+            Some(now) if same(Some(now), Some(backed_up)) => done.unchanged.push(key.clone()),
             Some(_) if !overwrite => done.skipped.push(key.clone()),
             Some(_) => changed.push((key, backed_up)),
             None => {

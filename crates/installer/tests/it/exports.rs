@@ -327,7 +327,40 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         .unwrap()
         .count();
     assert_eq!(count, 30, "the data came back");
-    // Single items straight from the export, by its manifests: one it holds, one it does not.
+    // Single items straight from the export, by its manifests: one it holds (changed in the
+    // table since, so that only the export can give it back as it was, and its year written as
+    // 2013.0), one it does not, and the first again (asked for once).
+    let rush = || {
+        [
+            (
+                "year".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::N("2013".into()),
+            ),
+            (
+                "title".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S("Rush".into()),
+            ),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+    };
+    let exported = aws
+        .dynamodb
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(rush()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("Rush is in the sample");
+    aws.dynamodb
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(rush()))
+        .send()
+        .await
+        .unwrap();
     let out_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(test_support::unique_name("export-items"))
         .with_extension("jsonl");
@@ -338,9 +371,11 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         "--table",
         &table,
         "--key",
-        "year=2013,title=Rush",
+        "year=2013.0,title=Rush",
         "--key",
         "year=1999,title=Not There",
+        "--key",
+        "year=2013,title=Rush",
         "--from-export",
         "latest",
         "--to-file",
@@ -367,7 +402,20 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         (line["year"].as_i64(), line["title"].as_str()),
         (Some(2013), Some("Rush"))
     );
-    assert!(line["info"].is_object(), "the whole item: {line}");
+    assert!(
+        line["info"].is_object(),
+        "the export's item, not the table's: {line}"
+    );
+    assert_eq!(
+        line["info"]["rating"].as_f64(),
+        exported
+            .get("info")
+            .and_then(|i| i.as_m().ok())
+            .and_then(|m| m.get("rating"))
+            .and_then(|r| r.as_n().ok())
+            .and_then(|n| n.parse::<f64>().ok()),
+        "as exported"
+    );
     // Never over an existing table; a period without an export is one line naming what to do.
     for (pick, target, expected) in [
         ("latest", restored.as_str(), "already exists"),

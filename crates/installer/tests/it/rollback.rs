@@ -365,6 +365,32 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
         "the same export, by its token"
     );
 
+    // A rollback's exports are incremental: `restore --from-export` never takes one for the
+    // table, and refuses one named by its ARN.
+    let export = again["exports"][0].as_str().expect("an export");
+    for (pick, expected) in [
+        ("latest", "has no completed export"),
+        (export, "is an incremental export"),
+    ] {
+        let out = run(
+            &proxy,
+            &[
+                "restore",
+                "--table",
+                &table,
+                "--to",
+                &format!("{table}-x"),
+                "--from-export",
+                pick,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{pick}: {stderr}"
+        );
+    }
+
     let out = run(&proxy, &remove_all(&stack));
     assert!(
         out.status.success(),

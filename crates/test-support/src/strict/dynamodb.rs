@@ -1,6 +1,6 @@
 //! DynamoDB's backups and tables, as its API reference documents them.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -843,8 +843,12 @@ pub struct ExportManifest {
     window: Duration,
     /// Each export started, and whether its manifest is written.
     started: Mutex<HashMap<String, (Instant, bool)>>,
-    /// The data files already listed in an export's manifest.
-    claimed: Mutex<HashSet<String>>,
+    /// The keys under `<prefix>/AWSDynamoDB/` just before an export was asked for, by bucket
+    /// and that folder, until its ARN is known; then by ARN.
+    before: Mutex<HashMap<String, Vec<String>>>,
+    /// Each export's data files, once attributed (full and incremental exports alike: moto
+    /// writes a full dump for both).
+    claimed: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl ExportManifest {
@@ -853,37 +857,57 @@ impl ExportManifest {
         Self {
             window,
             started: Mutex::new(HashMap::new()),
-            claimed: Mutex::new(HashSet::new()),
+            before: Mutex::new(HashMap::new()),
+            claimed: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The `manifest-files.json` of the export whose data moto wrote under `root`
-    /// (`<prefix>/AWSDynamoDB/`): one line per data file not yet another export's and not in a
-    /// folder an export's manifest already describes, with its item count, MD5 and key.
-    fn data_files(&self, call: &Call, bucket: &str, root: &str, upstream: &dyn Upstream) -> String {
-        let keys = upstream.list_keys(call, bucket, root).unwrap_or_default();
-        let described: Vec<&str> = keys
-            .iter()
-            .filter_map(|k| k.strip_suffix("manifest-summary.json"))
-            .collect();
+    /// The data files of export `arn`, whose data moto wrote under `root`
+    /// (`<prefix>/AWSDynamoDB/`): those that appeared after it was asked for and that no other
+    /// export has (the same ones when asked again); `None` when the bucket cannot be listed.
+    fn data_files(
+        &self,
+        call: &Call,
+        (bucket, root, arn): (&str, &str, &str),
+        upstream: &dyn Upstream,
+    ) -> Option<Vec<String>> {
         let mut claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(files) = claimed.get(arn) {
+            return Some(files.clone());
+        }
+        let keys = upstream.list_keys(call, bucket, root)?;
+        let before = self
+            .before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(arn)
+            .unwrap_or_default();
+        let files: Vec<String> = keys
+            .into_iter()
+            .filter(|k| k.contains("/data/") && !before.contains(k))
+            .filter(|k| !claimed.values().any(|taken| taken.contains(k)))
+            .collect();
+        claimed.insert(arn.to_owned(), files.clone());
+        Some(files)
+    }
+
+    /// `manifest-files.json` for `files`: each one's item count, MD5 and key, a line each.
+    fn manifest_files(
+        call: &Call,
+        bucket: &str,
+        files: &[String],
+        upstream: &dyn Upstream,
+    ) -> Option<String> {
         let mut lines = String::new();
-        for key in &keys {
-            let folder_described = described.iter().any(|folder| key.starts_with(folder));
-            if !key.contains("/data/") || folder_described || claimed.contains(key) {
-                continue;
-            }
-            let Some(body) = upstream.get_object(call, bucket, key) else {
-                continue;
-            };
-            claimed.insert(key.clone());
+        for key in files {
+            let body = upstream.get_object(call, bucket, key)?;
             let mut text = String::new();
             let count = std::io::Read::read_to_string(
                 &mut flate2::read::GzDecoder::new(&body[..]),
                 &mut text,
             )
             .map(|_| text.lines().filter(|l| !l.trim().is_empty()).count())
-            .unwrap_or(0);
+            .ok()?;
             use base64::Engine as _;
             use md5::Digest as _;
             let digest = md5::Md5::digest(&body);
@@ -895,7 +919,7 @@ impl ExportManifest {
             });
             lines.push_str(&format!("{line}\n"));
         }
-        lines
+        Some(lines)
     }
 }
 
@@ -935,6 +959,21 @@ impl Rule for ExportManifest {
     }
 
     fn refuse(&self, call: &Call, now: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if call.is(DDB, "ExportTableToPointInTime") {
+            // What is there before moto writes this export's dump.
+            let (Some(bucket), Some(prefix)) = (call.field("S3Bucket"), call.field("S3Prefix"))
+            else {
+                return None;
+            };
+            let root = export_root(prefix);
+            if let Some(keys) = upstream.list_keys(call, bucket, &root) {
+                self.before
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(format!("{bucket}/{root}"), keys);
+            }
+            return None;
+        }
         if !call.is(DDB, "DescribeExport") {
             return None;
         }
@@ -954,21 +993,25 @@ impl Rule for ExportManifest {
             &serde_json::json!({"ExportArn": arn}),
         )?;
         let d = &described["ExportDescription"];
-        // An incremental export's manifests are IncrementalExport's.
-        if d["ExportStatus"] != "COMPLETED" || call_is_incremental(d) {
-            return None;
-        }
-        let id = arn.rsplit('/').next().unwrap_or_default();
         let (Some(bucket), Some(prefix)) = (d["S3Bucket"].as_str(), d["S3Prefix"].as_str()) else {
             return None;
         };
-        let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
-        let root = root.trim_start_matches('/').to_owned();
+        if d["ExportStatus"] != "COMPLETED" {
+            return None;
+        }
+        let root = export_root(prefix);
+        let files = self.data_files(call, (bucket, &root, arn), upstream)?;
+        // An incremental export's manifests are IncrementalExport's (its moto dump is claimed
+        // all the same, so that no full export takes it).
+        if call_is_incremental(d) {
+            return None;
+        }
+        let id = arn.rsplit('/').next().unwrap_or_default();
         let files_key = format!("{root}{id}/manifest-files.json");
-        let files = self.data_files(call, bucket, &root, upstream);
+        let listed = Self::manifest_files(call, bucket, &files, upstream)?;
         let mut summary = manifest_summary(d);
         summary["manifestFilesS3Key"] = Value::from(files_key.clone());
-        let wrote = upstream.put_object(call, bucket, &files_key, files.as_bytes())
+        let wrote = upstream.put_object(call, bucket, &files_key, listed.as_bytes())
             && upstream.put_object(
                 call,
                 bucket,
@@ -994,8 +1037,20 @@ impl Rule for ExportManifest {
                 .unwrap_or_else(|p| p.into_inner())
                 .entry(arn.to_owned())
                 .or_insert((now, false));
+            if let (Some(bucket), Some(prefix)) = (call.field("S3Bucket"), call.field("S3Prefix")) {
+                let mut before = self.before.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(keys) = before.remove(&format!("{bucket}/{}", export_root(prefix))) {
+                    before.insert(arn.to_owned(), keys);
+                }
+            }
         }
     }
+}
+
+/// `<prefix>/AWSDynamoDB/`, or `AWSDynamoDB/` without a prefix.
+fn export_root(prefix: &str) -> String {
+    let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
+    root.trim_start_matches('/').to_owned()
 }
 
 #[cfg(test)]
@@ -1503,6 +1558,85 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("2026-12-04")
+        );
+    }
+
+    /// A bucket whose data folders appear as a test says, and that records what is written.
+    #[derive(Default)]
+    struct Folders {
+        data: Mutex<Vec<String>>,
+        written: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Upstream for Folders {
+        fn ask(&self, _: &Call, _: &str, body: &Value) -> Option<Value> {
+            Some(json!({"ExportDescription": {
+                "ExportArn": body["ExportArn"], "ExportStatus": "COMPLETED",
+                "S3Bucket": "b", "S3Prefix": "p", "ExportFormat": "DYNAMODB_JSON"
+            }}))
+        }
+
+        fn put_object(&self, _: &Call, _: &str, key: &str, body: &[u8]) -> bool {
+            let body = String::from_utf8_lossy(body).into_owned();
+            self.written.lock().unwrap().push((key.to_owned(), body));
+            true
+        }
+
+        fn list_keys(&self, _: &Call, _: &str, _: &str) -> Option<Vec<String>> {
+            Some(self.data.lock().unwrap().clone())
+        }
+
+        fn get_object(&self, _: &Call, _: &str, _: &str) -> Option<Vec<u8>> {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(b"{\"Item\":{\"id\":{\"N\":\"1\"}}}\n").ok()?;
+            gz.finish().ok()
+        }
+    }
+
+    #[test]
+    fn two_exports_under_one_prefix_each_list_their_own_data() {
+        let rule = ExportManifest::new(MS);
+        let bucket = Folders::default();
+        let t0 = Instant::now();
+        let ask = json_call(
+            DDB,
+            "ExportTableToPointInTime",
+            json!({"S3Bucket": "b", "S3Prefix": "p"}),
+        );
+        for (arn, folder) in [("arn:x/export/e1", "f1"), ("arn:x/export/e2", "f2")] {
+            assert!(rule.refuse(&ask, t0, &bucket).is_none());
+            rule.answered(
+                &ask,
+                &mut ok(json!({"ExportDescription": {"ExportArn": arn}})),
+                t0,
+            );
+            // moto writes the dump after answering, in a folder of its own.
+            bucket
+                .data
+                .lock()
+                .unwrap()
+                .push(format!("p/AWSDynamoDB/{folder}/data/x.gz"));
+        }
+        for arn in ["arn:x/export/e2", "arn:x/export/e1"] {
+            let describe = json_call(DDB, "DescribeExport", json!({"ExportArn": arn}));
+            assert!(rule.refuse(&describe, t0 + 10 * MS, &bucket).is_none());
+        }
+        let written = bucket.written.lock().unwrap().clone();
+        let files = |id: &str| {
+            written
+                .iter()
+                .find(|(k, _)| *k == format!("p/AWSDynamoDB/{id}/manifest-files.json"))
+                .map(|(_, body)| body.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            files("e1").contains("/f1/data/") && !files("e1").contains("/f2/"),
+            "{written:?}"
+        );
+        assert!(
+            files("e2").contains("/f2/data/") && !files("e2").contains("/f1/"),
+            "{written:?}"
         );
     }
 
