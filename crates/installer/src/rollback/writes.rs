@@ -297,6 +297,207 @@ async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::types::error::{
+        ConditionalCheckFailedException, ProvisionedThroughputExceededException,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn item(id: &str, v: Option<&str>) -> Item {
+        let mut item = HashMap::from([("id".to_owned(), AttributeValue::S(id.to_owned()))]);
+        if let Some(v) = v {
+            item.insert("v".to_owned(), AttributeValue::N(v.to_owned()));
+        }
+        item
+    }
+
+    /// Item `id` changed from v=1 to v=2 in the window: it is put back to v=1.
+    fn updated(id: &str) -> (Change, Step) {
+        let change = Change {
+            key: item(id, None),
+            old: Some(item(id, Some("1"))),
+            new: Some(item(id, Some("2"))),
+        };
+        (change, Step::PutBack(item(id, Some("1"))))
+    }
+
+    /// The SDK's own retries off, so that what is tried again is this module's doing.
+    fn own_retries_only(
+        config: aws_sdk_dynamodb::config::Builder,
+    ) -> aws_sdk_dynamodb::config::Builder {
+        config.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+    }
+
+    fn table() -> TableName {
+        TableName::parse("Movies").expect("a name")
+    }
+
+    const PACE: Pace = Pace {
+        per_second: 1000,
+        at_once: 4,
+    };
+
+    fn throttled() -> PutItemError {
+        PutItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("slow down")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ProvisionedThroughputExceededException")
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    fn condition_failed() -> PutItemError {
+        PutItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .message("no")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ConditionalCheckFailedException")
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_write_waits_and_is_tried_again() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .sequence()
+            .error(throttled)
+            .error(throttled)
+            .output(|| {
+                PutItemOutput::builder()
+                    .set_attributes(Some(item("a", Some("2"))))
+                    .build()
+            })
+            .build();
+        let db = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&put],
+            own_retries_only
+        );
+        let started = tokio::time::Instant::now();
+        let written = apply(&db, &table(), vec![updated("a")], PACE)
+            .await
+            .expect("written");
+        assert_eq!(written.put_back, 1);
+        assert!(written.failed.is_empty());
+        assert_eq!(put.num_calls(), 3, "two throttled, then written");
+        assert!(
+            started.elapsed() >= Duration::from_millis(600),
+            "waited 200 ms, then 400 ms: {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_throttled_past_its_tries_is_listed_as_failed_and_the_others_go_on() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|r| {
+                r.item().and_then(|i| i.get("id")) == Some(&AttributeValue::S("a".into()))
+            })
+            .sequence()
+            .error(throttled)
+            .times(THROTTLED_TRIES as usize + 1)
+            .build();
+        let other = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| {
+            PutItemOutput::builder()
+                .set_attributes(Some(item("b", Some("2"))))
+                .build()
+        });
+        let db = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&put, &other],
+            own_retries_only
+        );
+        let written = apply(&db, &table(), vec![updated("a"), updated("b")], PACE)
+            .await
+            .expect("a run, not an error");
+        assert_eq!(written.put_back, 1, "b");
+        assert_eq!(written.failed.len(), 1, "a");
+        assert_eq!(written.failed[0].0, item("a", None));
+        assert_eq!(put.num_calls(), THROTTLED_TRIES as usize + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_condition_tells_done_already_from_changed_since() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item).then_error(condition_failed);
+        let get = mock!(aws_sdk_dynamodb::Client::get_item)
+            .sequence()
+            .output(|| {
+                GetItemOutput::builder()
+                    .set_item(Some(item("a", Some("1"))))
+                    .build()
+            })
+            .output(|| {
+                GetItemOutput::builder()
+                    .set_item(Some(item("b", Some("3"))))
+                    .build()
+            })
+            .build();
+        let db = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&put, &get],
+            own_retries_only
+        );
+        let pace = Pace {
+            per_second: 1000,
+            at_once: 1,
+        };
+        let written = apply(&db, &table(), vec![updated("a"), updated("b")], pace)
+            .await
+            .expect("written");
+        assert_eq!(written.as_it_was, 1, "a is as it was already");
+        assert_eq!(written.changed_since, vec![item("b", None)]);
+        assert_eq!(written.put_back, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_item_that_gained_an_attribute_meanwhile_is_put_back_as_it_was() {
+        // The condition (every attribute of the new image) held, but the item replaced had one
+        // more attribute: it is written back, and the key counted as changed since.
+        let mut grown = item("a", Some("2"));
+        grown.insert("extra".to_owned(), AttributeValue::S("later".into()));
+        let replaced = grown.clone();
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .sequence()
+            .output(move || {
+                PutItemOutput::builder()
+                    .set_attributes(Some(replaced.clone()))
+                    .build()
+            })
+            .output(|| PutItemOutput::builder().build())
+            .build();
+        let delete = mock!(aws_sdk_dynamodb::Client::delete_item)
+            .then_output(|| DeleteItemOutput::builder().build());
+        let db = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&put, &delete],
+            own_retries_only
+        );
+        let written = apply(&db, &table(), vec![updated("a")], PACE)
+            .await
+            .expect("written");
+        assert_eq!(written.changed_since, vec![item("a", None)]);
+        assert_eq!(written.put_back, 0);
+        assert_eq!(
+            put.num_calls(),
+            2,
+            "the rollback's write, then the later one put back"
+        );
+        assert_eq!(delete.num_calls(), 0);
+    }
 
     #[test]
     fn the_condition_names_every_attribute_of_the_image_or_the_items_absence() {
