@@ -151,6 +151,7 @@ pub async fn rollback(
         kept = journal::Journal {
             to: Some(text(to)),
             backup_before: None,
+            backup_made: false,
         };
         journal::write(&aws, bucket, &journal_key, &kept).await?;
     }
@@ -248,7 +249,7 @@ pub async fn rollback(
     // before it is asked for, so a run that goes on after an interruption finds it (or, if the
     // interruption came between the two, makes it).
     let store = backup_lambda::store::DynamoDbBackups::new(db.clone());
-    let made_before = match &kept.backup_before {
+    let listed = match &kept.backup_before {
         Some(name) => store
             .list_backups(&table)
             .await?
@@ -256,15 +257,23 @@ pub async fn rollback(
             .any(|b| b.name == *name),
         None => false,
     };
-    match &kept.backup_before {
-        Some(name) if made_before => {
+    match backup_step(kept.backup_before.as_deref(), listed, kept.backup_made) {
+        BackupStep::Reuse(name) => {
             report!("  backed up {table} before the first run, as {name}");
         }
-        _ => {
+        BackupStep::Make { gone } => {
+            if let Some(gone) = gone {
+                report!(
+                    "  the backup made before the first run, {gone}, is gone (deleted since): the one made now holds {table} partly rolled back"
+                );
+            }
             let name = table.backup_name(&config.stack, OffsetDateTime::now_utc());
             kept.backup_before = Some(name.clone());
+            kept.backup_made = false;
             journal::write(&aws, bucket, &journal_key, &kept).await?;
             let made = store.create_backup(&table, &name, || async {}).await?;
+            kept.backup_made = true;
+            journal::write(&aws, bucket, &journal_key, &kept).await?;
             report!(
                 "  backed up {table} first, as {} (restore it to undo this rollback)",
                 made.name
@@ -311,6 +320,29 @@ pub async fn rollback(
     Ok(done)
 }
 
+/// What to do about the backup made before the first write.
+#[derive(Debug, PartialEq, Eq)]
+enum BackupStep<'a> {
+    /// It exists: this run writes under it too.
+    Reuse(&'a str),
+    /// Make one: none was asked for, or one was named but never made (an interruption between
+    /// the journal and CreateBackup), or the one made is gone (`gone`, said so).
+    Make {
+        /// The backup made before and deleted since.
+        gone: Option<&'a str>,
+    },
+}
+
+/// The step, from the journal's backup (`named`, whether CreateBackup answered: `made`) and
+/// whether the table's backups list it (`listed`).
+fn backup_step(named: Option<&str>, listed: bool, made: bool) -> BackupStep<'_> {
+    match named {
+        Some(name) if listed => BackupStep::Reuse(name),
+        Some(name) if made => BackupStep::Make { gone: Some(name) },
+        _ => BackupStep::Make { gone: None },
+    }
+}
+
 fn text(at: OffsetDateTime) -> String {
     backup_lambda::record::rfc3339(at)
 }
@@ -348,6 +380,35 @@ fn show(done: &RolledBack) {
         result!(
             "  {} key(s) of --keys did not change in the window",
             done.not_in_window.len()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backup_is_made_once_and_a_lost_one_is_said_so() {
+        assert_eq!(
+            backup_step(None, false, false),
+            BackupStep::Make { gone: None }
+        );
+        assert_eq!(backup_step(Some("b1"), true, true), BackupStep::Reuse("b1"));
+        // Listed before CreateBackup's answer was recorded: it was made.
+        assert_eq!(
+            backup_step(Some("b1"), true, false),
+            BackupStep::Reuse("b1")
+        );
+        // Named, never made: made now, nothing lost.
+        assert_eq!(
+            backup_step(Some("b1"), false, false),
+            BackupStep::Make { gone: None }
+        );
+        // Made, then deleted: made again, and said so.
+        assert_eq!(
+            backup_step(Some("b1"), false, true),
+            BackupStep::Make { gone: Some("b1") }
         );
     }
 }

@@ -18,6 +18,9 @@ pub struct Journal {
     pub to: Option<String>,
     /// The backup made before the first write.
     pub backup_before: Option<String>,
+    /// Whether CreateBackup of `backup_before` answered (its name is written first).
+    #[serde(default)]
+    pub backup_made: bool,
 }
 
 /// Where the journal of a rollback from `from` is kept.
@@ -51,7 +54,7 @@ pub async fn read(aws: &Aws, bucket: &str, key: &str) -> Result<Journal, AwsErro
 
 /// Writes the journal.
 pub async fn write(aws: &Aws, bucket: &str, key: &str, journal: &Journal) -> Result<(), AwsError> {
-    let body = serde_json::to_vec(journal).expect("a journal is two optional strings");
+    let body = serde_json::to_vec(journal).expect("a journal is optional strings and a flag");
     aws.s3
         .put_object()
         .bucket(bucket)
