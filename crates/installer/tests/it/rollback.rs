@@ -343,7 +343,9 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
     );
 
     // Once more, without --to: the window the first run resolved, not a longer one; everything
-    // is found done, nothing is written, and the same exports are read (their ClientToken).
+    // is found done, nothing is written, not even tried (each item is read before any write),
+    // and the same exports are read (their ClientToken).
+    let calls_again = proxy.calls().len();
     let again = json_ok(
         &proxy,
         &[
@@ -355,6 +357,16 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
     assert_eq!(again["put_back"], 0);
     assert_eq!(again["skipped"].as_array().map(Vec::len), Some(1));
     assert_eq!(again["backup_before"], done["backup_before"]);
+    let tried = proxy.calls()[calls_again..]
+        .iter()
+        .filter(|c| {
+            ["PutItem", "DeleteItem", "CreateBackup"].contains(&c.call.operation.as_str())
+                && c.request
+                    .body
+                    .contains(&format!("\"TableName\":\"{table}\""))
+        })
+        .count();
+    assert_eq!(tried, 0, "a rollback found done sends no write at all");
     assert_eq!(
         item_writes(&proxy, &table, before),
         3,
