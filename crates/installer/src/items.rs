@@ -121,6 +121,32 @@ pub async fn batch_get(
     Ok(found)
 }
 
+/// The items of `keys` the table holds, by their key's identity ([`key_id`]): BatchGetItem,
+/// strongly consistent.
+pub async fn by_key(
+    db: &Client,
+    table: &TableName,
+    keys: &[Item],
+) -> Result<std::collections::HashMap<String, Item>, AwsError> {
+    let names: Vec<String> = keys
+        .first()
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    Ok(batch_get(db, table, keys)
+        .await?
+        .into_iter()
+        .map(|item| (key_id(&key_of(&item, &names)), item))
+        .collect())
+}
+
+/// The attributes `names` of `item`: its key.
+pub fn key_of(item: &Item, names: &[String]) -> Item {
+    names
+        .iter()
+        .filter_map(|n| Some((n.clone(), item.get(n)?.clone())))
+        .collect()
+}
+
 /// A key's identity, whatever order its attributes come in and however its numbers are
 /// written (`2013`, `2013.0`).
 pub fn key_id(key: &Item) -> String {

@@ -272,6 +272,22 @@ pub async fn backup_names(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Str
     names
 }
 
+/// The item of `key` in `table` as `db` reads it (strongly consistent); `None` when absent.
+pub async fn item_of(
+    db: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    db.get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+}
+
 /// Waits until the backup `arn` is AVAILABLE as `db` (a client through a strict proxy) tells it:
 /// the strict layer shows a new backup CREATING for a while. Panics after 20 s.
 pub async fn until_backup_available(db: &aws_sdk_dynamodb::Client, arn: &str) {

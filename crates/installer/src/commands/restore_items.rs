@@ -21,7 +21,7 @@ use super::summary::{ItemsRestored, RestoredFrom};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::data::dynamodb_json::{self, plain_item};
 use crate::export_files::{ExportFilesError, Location};
-use crate::items::{batch_get, key_id, same, shape};
+use crate::items::{by_key, key_id, key_of, same, shape};
 use crate::report::progress::Progress;
 
 /// The keys asked for, as given in a JSON Lines file (`file`) and `--key` flags (`given`): each
@@ -272,7 +272,7 @@ async fn from_backup(
                 wait_active(&tables, scratch),
             )
             .await?;
-        batch_get(&aws.dynamodb, scratch, keys).await
+        by_key(&aws.dynamodb, scratch, keys).await
     }
     .await;
     let deleted = tables.delete_table(scratch).await;
@@ -280,14 +280,7 @@ async fn from_backup(
     if let Err(e) = deleted {
         report!("  could not delete the scratch table {scratch} ({e}); delete it by hand");
     }
-    let names: Vec<String> = keys
-        .first()
-        .map(|k| k.keys().cloned().collect())
-        .unwrap_or_default();
-    Ok(found
-        .into_iter()
-        .map(|item| (key_id(&key_of(&item, &names)), item))
-        .collect())
+    Ok(found)
 }
 
 /// The items of `keys` a full export holds, by key: its data files streamed by its manifests,
@@ -331,14 +324,6 @@ async fn from_export(
         .await?;
     }
     Ok(found)
-}
-
-/// The attributes `names` of `item`: its key.
-fn key_of(item: &Item, names: &[String]) -> Item {
-    names
-        .iter()
-        .filter_map(|n| Some((n.clone(), item.get(n)?.clone())))
-        .collect()
 }
 
 /// Puts the backup's (or export's) `items` back into `table`: one deleted since is put if still absent (a

@@ -22,7 +22,7 @@ use crate::data::dynamodb_json::plain_item;
 use crate::deploy::config::StackRef;
 use crate::items::key_id;
 use crate::rollback::changes::{Change, Joined, Step, step};
-use crate::rollback::window::{self, WindowError};
+use crate::rollback::window;
 use crate::rollback::writes::{self, Pace};
 use crate::rollback::{RollbackError, exports, journal};
 
@@ -89,15 +89,7 @@ pub async fn rollback(
     let to = args.to.as_deref().map(|t| second("--to", t)).transpose()?;
     if let Some(to) = to {
         // What the flags alone say is wrong, before any call.
-        let always = (
-            OffsetDateTime::UNIX_EPOCH,
-            OffsetDateTime::now_utc() + time::Duration::days(1),
-        );
-        if let Err(e @ (WindowError::Reversed { .. } | WindowError::TooShort { .. })) =
-            window::check("", from, to, always)
-        {
-            return Err(RollbackError::Window(e).into());
-        }
+        window::span(from, to).map_err(RollbackError::from)?;
     }
     let asked = match &args.keys {
         Some(file) => keys(Some(file), &[])?,

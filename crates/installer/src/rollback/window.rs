@@ -64,19 +64,26 @@ pub fn check(
     (earliest, latest): (OffsetDateTime, OffsetDateTime),
 ) -> Result<(), WindowError> {
     let text = backup_lambda::record::rfc3339;
-    if to <= from {
-        return Err(WindowError::Reversed {
-            from: text(from),
-            to: text(to),
-        });
-    }
-    if from < earliest || to > latest {
+    if to > from && (from < earliest || to > latest) {
         return Err(WindowError::OutsidePitr {
             table: table.to_owned(),
             from: text(from),
             to: text(to),
             earliest: text(earliest),
             latest: text(latest),
+        });
+    }
+    span(from, to)
+}
+
+/// Checks `[from, to)` against itself alone (what the flags say, before any call): forward, and
+/// at least as long as one incremental export.
+pub fn span(from: OffsetDateTime, to: OffsetDateTime) -> Result<(), WindowError> {
+    let text = backup_lambda::record::rfc3339;
+    if to <= from {
+        return Err(WindowError::Reversed {
+            from: text(from),
+            to: text(to),
         });
     }
     if to - from < SHORTEST {

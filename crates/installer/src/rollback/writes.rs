@@ -21,7 +21,7 @@ use futures::StreamExt as _;
 
 use super::changes::{Change, Step, step};
 use crate::data::dynamodb_json::Item;
-use crate::items::{key_id, same};
+use crate::items::same;
 
 /// How fast the writes go.
 #[derive(Debug, Clone, Copy)]
@@ -66,23 +66,7 @@ pub async fn now(
     changes: &[Change],
 ) -> Result<HashMap<String, Item>, AwsError> {
     let keys: Vec<Item> = changes.iter().map(|c| c.key.clone()).collect();
-    let Some(names) = changes
-        .first()
-        .map(|c| c.key.keys().cloned().collect::<Vec<_>>())
-    else {
-        return Ok(HashMap::new());
-    };
-    let found = crate::items::batch_get(db, table, &keys).await?;
-    Ok(found
-        .into_iter()
-        .map(|item| {
-            let key: Item = names
-                .iter()
-                .filter_map(|n| Some((n.clone(), item.get(n)?.clone())))
-                .collect();
-            (key_id(&key), item)
-        })
-        .collect())
+    crate::items::by_key(db, table, &keys).await
 }
 
 /// A condition of DynamoDB's: its text, placeholders' names and values.

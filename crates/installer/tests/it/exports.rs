@@ -344,15 +344,8 @@ async fn a_days_export_is_started_once_waited_for_and_recorded() {
         .into_iter()
         .collect::<std::collections::HashMap<_, _>>()
     };
-    let exported = aws
-        .dynamodb
-        .get_item()
-        .table_name(&table)
-        .set_key(Some(rush()))
-        .send()
+    let exported = test_support::item_of(&aws.dynamodb, &table, rush())
         .await
-        .unwrap()
-        .item
         .expect("Rush is in the sample");
     aws.dynamodb
         .put_item()

@@ -31,10 +31,25 @@ fn restore_json(args: &[&str]) -> Value {
     document
 }
 
+/// Runs the stack's function once and waits until the backup it made is AVAILABLE (the strict
+/// layer shows it CREATING for a while); the run's record.
+async fn backed_up(deployed: &Stack) -> Value {
+    let out = deployed.run("invoke", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
+    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
+    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
+        .await;
+    run
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
-    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
     let deployed = Stack::new("rst");
     let (stack, table) = (deployed.name.clone(), deployed.table.clone());
     deployed.ok("up", &[]);
@@ -48,16 +63,8 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         ]);
     }
     let items = i64::from(count_items(&moto, &table).await);
-    let out = deployed.run("invoke", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
+    let run = backed_up(&deployed).await;
     let backup = run["backup_created"]["name"].as_str().unwrap().to_owned();
-    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
-        .await;
 
     let latest = format!("{table}-latest");
     let restored = restore_json(&["--stack", &stack, "--table", &table, "--to", &latest]);
@@ -111,20 +118,11 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_table_is_restored_from_its_backups() {
     let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
-    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
     let deployed = Stack::new("del");
     let (stack, table) = (deployed.name.clone(), deployed.table.clone());
     deployed.ok("up", &[]);
     let items = i64::from(count_items(&moto, &table).await);
-    let out = deployed.run("invoke", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
-    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
-        .await;
+    let run = backed_up(&deployed).await;
 
     moto.delete_table()
         .table_name(&table)
@@ -229,19 +227,10 @@ async fn bad_restores_are_one_line_and_write_nothing() {
 async fn single_items_come_back_from_a_backup_into_a_file() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let moto = aws_sdk_dynamodb::Client::new(&moto_config().await);
-    let strict = aws_sdk_dynamodb::Client::new(&strict_config().await);
     let deployed = Stack::new("itm");
     let (stack, table) = (deployed.name.clone(), deployed.table.clone());
     deployed.ok("up", &[]);
-    let out = deployed.run("invoke", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).expect("run record");
-    test_support::until_backup_available(&strict, run["backup_created"]["arn"].as_str().unwrap())
-        .await;
+    backed_up(&deployed).await;
     // Since the backup: Rush deleted, Gravity rewritten.
     let key = |title: &str| {
         [
@@ -252,18 +241,7 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
         .collect::<std::collections::HashMap<_, _>>()
     };
     // The live table's item of that title (2013), read straight from moto.
-    let live = |title: &'static str| {
-        let (moto, table, key) = (moto.clone(), table.clone(), key(title));
-        async move {
-            moto.get_item()
-                .table_name(&table)
-                .set_key(Some(key))
-                .send()
-                .await
-                .unwrap()
-                .item
-        }
-    };
+    let live = |title: &'static str| test_support::item_of(&moto, &table, key(title));
     moto.delete_item()
         .table_name(&table)
         .set_key(Some(key("Rush")))

@@ -318,20 +318,7 @@ async fn a_rollback_puts_the_windows_writes_back_and_leaves_later_ones() {
             .any(|b| b == backup),
         "{backup} exists"
     );
-    let get = |title: &str| {
-        let moto = moto.clone();
-        let table = table.clone();
-        let key = movie(title, None);
-        async move {
-            moto.get_item()
-                .table_name(&table)
-                .set_key(Some(key))
-                .send()
-                .await
-                .expect("get")
-                .item
-        }
-    };
+    let get = |title: &str| test_support::item_of(&moto, &table, movie(title, None));
     assert_eq!(get("A").await, Some(movie("A", Some("1"))));
     assert_eq!(get("B").await, Some(movie("B", Some("2"))));
     assert_eq!(get("C").await, Some(movie("C", Some("3"))));
