@@ -50,6 +50,13 @@ pub struct Manifest {
     pub data_files: Vec<String>,
 }
 
+/// Where every export under `prefix` writes: `<prefix>/AWSDynamoDB/`, or `AWSDynamoDB/` when the
+/// prefix is empty.
+pub fn root(prefix: &str) -> String {
+    let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
+    root.trim_start_matches('/').to_owned()
+}
+
 /// The manifests of the export `arn` at `at`.
 pub async fn manifest(
     aws: &Aws,
@@ -57,8 +64,7 @@ pub async fn manifest(
     arn: &str,
 ) -> Result<Manifest, ExportFilesError> {
     let id = arn.rsplit('/').next().unwrap_or_default();
-    let root = format!("{}/AWSDynamoDB/{id}", at.prefix.trim_end_matches('/'));
-    let root = root.trim_start_matches('/');
+    let root = format!("{}{id}", root(at.prefix));
     let unreadable = |why: String| ExportFilesError::Unreadable {
         export: arn.to_owned(),
         why,

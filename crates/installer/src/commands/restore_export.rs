@@ -95,8 +95,7 @@ async fn located(
         export: location.clone(),
         why,
     };
-    let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
-    let root = root.trim_start_matches('/').to_owned();
+    let root = crate::export_files::root(prefix);
     let mut summaries = Vec::new();
     let mut token = None;
     loop {
@@ -391,8 +390,7 @@ async fn restored(aws: &Aws, export: &Export, key: &str) -> Result<bool, AwsErro
 /// The export's data files: their prefix (the folder named by the export's id where there is
 /// one, else the only one) and those archived without a restored copy.
 pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, CommandError> {
-    let root = format!("{}/AWSDynamoDB/", export.prefix.trim_end_matches('/'));
-    let root = root.trim_start_matches('/').to_owned();
+    let root = crate::export_files::root(&export.prefix);
     let mut folders: Vec<String> = Vec::new();
     let mut cold: Vec<(String, String)> = Vec::new();
     let mut token = None;

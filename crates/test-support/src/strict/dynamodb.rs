@@ -1048,7 +1048,7 @@ impl Rule for ExportManifest {
 }
 
 /// `<prefix>/AWSDynamoDB/`, or `AWSDynamoDB/` without a prefix.
-fn export_root(prefix: &str) -> String {
+pub(super) fn export_root(prefix: &str) -> String {
     let root = format!("{}/AWSDynamoDB/", prefix.trim_end_matches('/'));
     root.trim_start_matches('/').to_owned()
 }

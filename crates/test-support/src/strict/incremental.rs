@@ -211,8 +211,7 @@ impl IncrementalExport {
     ) -> Option<usize> {
         let changes = self.history.changes(&e.table, e.from, e.to);
         let id = arn.rsplit('/').next().unwrap_or_default();
-        let root = format!("{}/AWSDynamoDB/{id}", e.prefix.trim_end_matches('/'));
-        let root = root.trim_start_matches('/').to_owned();
+        let root = format!("{}{id}", super::dynamodb::export_root(&e.prefix));
         let mut data = String::new();
         for change in &changes {
             data.push_str(&change.line(e.new_and_old).to_string());
