@@ -15,11 +15,15 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::error::AwsError;
+use crate::fingerprint::Fingerprints;
 use crate::naming::TableName;
 use crate::record;
-use crate::restore::{self, Choice, CountProgress, Verification, Verified};
+use crate::restore::{self, CountProgress, Verification, Verified};
 use crate::store::{BackupStore, RecordSink};
 use crate::tables::{Deletion, TableState, Tables};
+
+/// How many of the newest backups a drill looks through for one with a fingerprint.
+const FINGERPRINTED_LOOKBACK: usize = 3;
 
 /// How often drills run and how long one may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,16 +282,28 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
             .backups
             .list_backups_paced(table, || self.list_pacer.wait())
             .await?;
-        let Ok(backup) = restore::choose(
-            table,
-            &backups,
-            &Choice::Latest,
-            crate::ownership::Whose::Stack(&self.owner),
-        ) else {
+        let candidates =
+            restore::candidates(table, &backups, crate::ownership::Whose::Stack(&self.owner));
+        let Some(newest) = candidates.first() else {
             return Ok(DrillStep::Idle {
                 why: "no AVAILABLE backup made by this stack yet".to_owned(),
             });
         };
+        // The newest backup with a fingerprint, so that the drill checks the data too: the
+        // newest backup's fingerprint is recorded by the run after it, so this is usually the
+        // one before it.
+        let mut backup = (*newest).clone();
+        for candidate in candidates.iter().take(FINGERPRINTED_LOOKBACK) {
+            if self
+                .fingerprints()
+                .load(table, &candidate.name)
+                .await?
+                .is_some()
+            {
+                backup = (*candidate).clone();
+                break;
+            }
+        }
         let id = stamp(now);
         let Some(scratch) = scratch_name(table, &id) else {
             warn!(table = %table, "the table's name is too long for a drill's scratch table; no drill");
@@ -489,12 +505,14 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
         until: Option<tokio::time::Instant>,
     ) -> Result<DrillStep, AwsError> {
         let from = drill.counted.clone().unwrap_or_default();
+        let fingerprint = self.fingerprints().load(table, &drill.backup_name).await?;
         let verification = match restore::verify(
             &self.tables,
             &drill.backup_arn,
             scratch,
             from,
             until,
+            fingerprint.as_ref(),
         )
         .await?
         {
@@ -628,6 +646,11 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
         Ok(DrillStep::Idle {
             why: "cleaned up".to_owned(),
         })
+    }
+
+    /// The fingerprints kept beside the drills.
+    fn fingerprints(&self) -> Fingerprints<'_, T, R> {
+        Fingerprints::new(&self.tables, &self.records, &self.bucket)
     }
 
     /// Reads a JSON object from the bucket, `None` when there is none (or it is unreadable:
@@ -1025,5 +1048,105 @@ mod tests {
         assert_eq!(scratch.as_str(), "Movies-drill-20261129120000");
         let long = TableName::parse(&"x".repeat(250)).unwrap();
         assert!(scratch_name(&long, "20261129120000").is_none());
+    }
+
+    /// Three hourly runs of `Movies` (4,609 movies) with a log bucket, the second changing one of
+    /// the items the samples read an hour after its backup; returns the backups' names.
+    async fn three_hourly_runs(store: &MemoryStore, bucket: &MemoryBucket) -> Vec<String> {
+        use crate::run::{BackupFunction, Invocation};
+        let settings = crate::request::Settings::from_vars(|name| match name {
+            "STACK_NAME" => Some("prod".to_owned()),
+            "LOG_BUCKET" => Some(BUCKET.to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let function = BackupFunction::new(store, store, bucket, settings);
+        let event = serde_json::json!({"TableName": "Movies"});
+        let mut names = Vec::new();
+        for hour in 0..3 {
+            let now = datetime!(2026-12-01 02:00 UTC) + time::Duration::hours(hour);
+            let record = function
+                .handle(&event, &Invocation::new(&format!("req-{hour}"), now))
+                .await
+                .unwrap();
+            names.push(record.backup_created.name.clone());
+            if hour == 1 {
+                let mut changed = crate::fake::movie(1);
+                changed.insert(
+                    "title".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::S("Movie 1".to_owned()),
+                );
+                changed.remove("info");
+                store.put_item("Movies", changed);
+            }
+        }
+        store.finish_backups();
+        names
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drill_checks_the_data_against_the_fingerprint_the_next_run_recorded() {
+        let store = MemoryStore::default().with_table("Movies", MemoryTable::movies(4609));
+        let bucket = MemoryBucket::default();
+        let names = three_hourly_runs(&store, &bucket).await;
+
+        // The first backup had no sample a minute before it; the third's is recorded by a
+        // fourth run; the second's by the third.
+        let print = |name: &str| bucket.json(BUCKET, &record::fingerprint_key("Movies", name));
+        assert_eq!(print(&names[0]), None);
+        assert_eq!(print(&names[2]), None);
+        let second = print(&names[1]).expect("the second backup's fingerprint");
+        let items = second["items"].as_array().unwrap();
+        assert_eq!(second["sampled"], 100, "{second}");
+        assert_eq!(
+            items.len(),
+            99,
+            "the movie changed after the backup is left out"
+        );
+        assert!(!second.to_string().contains(r#""Movie 1""#), "{second}");
+
+        let record = finished(
+            drill(&store, &bucket, weekly(3600))
+                .advance(&movies(), OffsetDateTime::now_utc(), within_run(), true)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            record.backup_name, names[1],
+            "the newest backup with a fingerprint"
+        );
+        assert_eq!(record.verdict, Verdict::Passed, "{record:?}");
+        let sample = record.verification.unwrap().sample.unwrap();
+        assert_eq!((sample.checked, sample.matched), (99, 99));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restore_that_keeps_the_count_but_loses_values_fails_its_drill_naming_the_item() {
+        let store = MemoryStore {
+            restores_lose: Some("info".to_owned()),
+            ..MemoryStore::default()
+        }
+        .with_table("Movies", MemoryTable::movies(4609));
+        let bucket = MemoryBucket::default();
+        three_hourly_runs(&store, &bucket).await;
+
+        let record = finished(
+            drill(&store, &bucket, weekly(3600))
+                .advance(&movies(), OffsetDateTime::now_utc(), within_run(), true)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(record.verdict, Verdict::Failed);
+        let verification = record.verification.clone().unwrap();
+        assert_eq!(verification.restored_items, 4609, "the count alone passes");
+        let reason = record.reason.unwrap();
+        assert!(
+            reason.starts_with(r#"item {"title":"Movie 0","year":1900} holds other values"#),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("(0 of the backup's 99 fingerprinted items match)"),
+            "{reason}"
+        );
     }
 }

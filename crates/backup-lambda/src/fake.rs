@@ -16,8 +16,10 @@ use crate::export::{ExportRequest, ExportState, ExportStatus};
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
 use crate::store::{BackupPage, BackupStore, RecordSink, Stored, WriteIf};
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use crate::tables::{
-    BackupSource, CountPage, Deletion, Key, KeyValue, TableShape, TableState, Tables,
+    BackupSource, CountPage, Deletion, Item, Key, KeyValue, TableShape, TableState, Tables, key_of,
 };
 
 /// The fakes' clock: every backup [`MemoryStore`] makes is created at this moment.
@@ -33,19 +35,20 @@ pub fn aws_error(operation: &'static str, target: &str, code: &str) -> AwsError 
     }
 }
 
-/// A table in memory: its status, shape and how many items it holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A table in memory: its status, shape and items.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemoryTable {
     /// The key schema and indexes.
     pub shape: TableShape,
-    /// Items in it.
-    pub items: i64,
+    /// Its items, in the order a scan reads them.
+    pub rows: Vec<Item>,
     /// DescribeTable answers CREATING this many more times before ACTIVE (a restore under way).
     pub creating_for: u32,
 }
 
 impl MemoryTable {
-    /// An ACTIVE table keyed like the tutorial's `Movies` (`year` HASH, `title` RANGE).
+    /// An ACTIVE table keyed like the tutorial's `Movies` (`year` HASH, `title` RANGE), holding
+    /// `items` movies.
     pub fn movies(items: i64) -> Self {
         Self {
             shape: TableShape {
@@ -55,10 +58,43 @@ impl MemoryTable {
                 ],
                 indexes: Vec::new(),
             },
-            items,
+            rows: (0..items).map(movie).collect(),
             creating_for: 0,
         }
     }
+
+    /// The names of its key attributes.
+    fn key_names(&self) -> Vec<String> {
+        self.shape
+            .keys
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// The `n`th movie: `year`, `title` and a nested `info` map.
+pub fn movie(n: i64) -> Item {
+    HashMap::from([
+        (
+            "year".to_owned(),
+            AttributeValue::N((1900 + n % 120).to_string()),
+        ),
+        ("title".to_owned(), AttributeValue::S(format!("Movie {n}"))),
+        (
+            "info".to_owned(),
+            AttributeValue::M(HashMap::from([
+                (
+                    "rating".to_owned(),
+                    AttributeValue::N(format!("{}.5", n % 10)),
+                ),
+                (
+                    "plot".to_owned(),
+                    AttributeValue::S(format!("The plot of movie {n}.")),
+                ),
+            ])),
+        ),
+    ])
 }
 
 /// DynamoDB's backups and tables in one account and region, in memory.
@@ -68,6 +104,11 @@ pub struct MemoryStore {
     pub backups: Mutex<Vec<Backup>>,
     /// What each backup recorded of its table, by ARN (DescribeBackup).
     pub sources: Mutex<HashMap<String, BackupSource>>,
+    /// The items each backup holds, by ARN.
+    pub snapshots: Mutex<HashMap<String, Vec<Item>>>,
+    /// A restore loses this attribute of every item it restores: a restore that keeps the count
+    /// but not the data.
+    pub restores_lose: Option<String>,
     /// The tables there are, by name, with their contents.
     pub contents: Mutex<BTreeMap<String, MemoryTable>>,
     /// The account's tables and their tags (ListTables, ListTagsOfResource).
@@ -149,6 +190,20 @@ impl MemoryStore {
         self.lock_contents().keys().cloned().collect()
     }
 
+    /// Writes `item` into `table` (PutItem): replaces the item with its key, or adds it.
+    pub fn put_item(&self, table: &str, item: Item) {
+        let mut contents = self.lock_contents();
+        let Some(found) = contents.get_mut(table) else {
+            return;
+        };
+        let names = found.key_names();
+        let key = key_of(&item, &names);
+        match found.rows.iter_mut().find(|row| key_of(row, &names) == key) {
+            Some(row) => *row = item,
+            None => found.rows.push(item),
+        }
+    }
+
     /// Marks every backup AVAILABLE, as DynamoDB does once it has made them.
     pub fn finish_backups(&self) {
         for backup in lock(&self.backups).iter_mut() {
@@ -214,9 +269,10 @@ impl BackupStore for MemoryStore {
                 BackupSource {
                     keys: Some(contents.shape.keys.clone()),
                     indexes: contents.shape.indexes.clone(),
-                    item_count: Some(contents.items),
+                    item_count: i64::try_from(contents.rows.len()).ok(),
                 },
             );
+            lock(&self.snapshots).insert(backup.arn.clone(), contents.rows.clone());
         }
         if !self.hide_new_from_list {
             lock(&self.backups).push(backup.clone());
@@ -355,6 +411,15 @@ impl Tables for MemoryStore {
                 "TableAlreadyExistsException",
             ));
         }
+        let mut rows = lock(&self.snapshots)
+            .get(backup_arn)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(lost) = &self.restores_lose {
+            for row in &mut rows {
+                row.remove(lost);
+            }
+        }
         contents.insert(
             target.to_string(),
             MemoryTable {
@@ -362,7 +427,7 @@ impl Tables for MemoryStore {
                     keys: source.keys.unwrap_or_default(),
                     indexes: source.indexes,
                 },
-                items: source.item_count.unwrap_or_default(),
+                rows,
                 creating_for: self.restore_takes.unwrap_or(2),
             },
         );
@@ -437,7 +502,7 @@ impl Tables for MemoryStore {
         let items = self
             .lock_contents()
             .get(table.as_str())
-            .map(|t| t.items)
+            .map(|t| i64::try_from(t.rows.len()).unwrap_or(i64::MAX))
             .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?;
         let from = match after.and_then(|k| k.get("position")) {
             Some(KeyValue::N(n)) => n.parse::<i64>().unwrap_or(items),
@@ -450,6 +515,55 @@ impl Tables for MemoryStore {
             last: (to < items)
                 .then(|| Key::from([("position".to_owned(), KeyValue::N(to.to_string()))])),
         })
+    }
+
+    /// Segment `s` of `n` is every `n`th item from the `s`th, in scan order.
+    async fn sample_segment(
+        &self,
+        table: &TableName,
+        segment: u32,
+        total: u32,
+        limit: u32,
+    ) -> Result<Vec<Item>, AwsError> {
+        self.call(format!("sample {table} {segment}/{total}"));
+        if self.deny_reads {
+            return Err(aws_error("Scan", table.as_str(), "AccessDeniedException"));
+        }
+        let contents = self.lock_contents();
+        let found = contents
+            .get(table.as_str())
+            .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?;
+        let (segment, total) = (segment as usize, total.max(1) as usize);
+        Ok(found
+            .rows
+            .iter()
+            .skip(segment)
+            .step_by(total)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn get_items(&self, table: &TableName, keys: &[Key]) -> Result<Vec<Item>, AwsError> {
+        self.call(format!("get {table} {}", keys.len()));
+        if self.deny_reads {
+            return Err(aws_error(
+                "BatchGetItem",
+                table.as_str(),
+                "AccessDeniedException",
+            ));
+        }
+        let contents = self.lock_contents();
+        let found = contents.get(table.as_str()).ok_or_else(|| {
+            aws_error("BatchGetItem", table.as_str(), "ResourceNotFoundException")
+        })?;
+        let names = found.key_names();
+        Ok(found
+            .rows
+            .iter()
+            .filter(|row| key_of(row, &names).is_some_and(|k| keys.contains(&k)))
+            .cloned()
+            .collect())
     }
 }
 

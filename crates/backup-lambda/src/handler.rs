@@ -38,20 +38,20 @@ impl From<Failure> for Diagnostic {
 
 /// The function with its drills, built once at cold start.
 pub struct Handler<S, T, R> {
-    function: BackupFunction<S, R>,
+    function: BackupFunction<S, T, R>,
     /// Drills keep their state beside the run records, so there are none without a log bucket.
     drill: Option<Drill<S, T, R>>,
     /// The metrics' `Stack` dimension: the function's name.
     stack: String,
 }
 
-impl<S: BackupStore + Clone, T: Tables, R: RecordSink + Clone> Handler<S, T, R> {
+impl<S: BackupStore + Clone, T: Tables + Clone, R: RecordSink + Clone> Handler<S, T, R> {
     /// Puts the handler together: `stack` is the function's name (the metrics' dimension).
     pub fn new(store: S, tables: T, records: R, settings: Settings, stack: &str) -> Self {
         let drill = match (&settings.drill, &settings.log_bucket) {
             (Some(drill), Some(bucket)) => Some(Drill::new(
                 store.clone(),
-                tables,
+                tables.clone(),
                 records.clone(),
                 bucket,
                 *drill,
@@ -60,7 +60,7 @@ impl<S: BackupStore + Clone, T: Tables, R: RecordSink + Clone> Handler<S, T, R> 
             _ => None,
         };
         Self {
-            function: BackupFunction::new(store, records, settings),
+            function: BackupFunction::new(store, tables, records, settings),
             drill,
             stack: stack.to_owned(),
         }

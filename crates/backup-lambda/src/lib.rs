@@ -15,6 +15,7 @@
 //! | [`run`] | one table's run (`run/mod.rs`), a tag's fan-out (`tagged`), the run record (`record`), why a run failed (`error`) |
 //! | [`drill`] | restore drills, a state machine kept in the log bucket |
 //! | [`restore`] | which backup to restore and how a restore is proven (shared with `installer restore`) |
+//! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and the check of a restored table against it; items compared as DynamoDB compares them |
 //! | [`store`], [`tables`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), each with its AWS implementation |
 //! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
 //! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps, whose a backup is, how tables and backups are named |
@@ -27,11 +28,13 @@
 
 #![warn(missing_docs)]
 
+pub mod canonical;
 pub mod drill;
 pub mod error;
 pub mod export;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod fingerprint;
 pub mod handler;
 pub mod ledger;
 pub mod logging;

@@ -52,10 +52,27 @@ pub fn export_key(table: &str, period: &str) -> String {
 /// permission covers exactly `runs/*/daily/*`).
 pub const LEDGER_FOLDER: &str = "daily/";
 
-/// Whether `key` (under a table's prefix) is a run's record, not a drill's, an export's or a
-/// ledger.
+/// The folder of a table's fingerprints and the samples they are made from, under its prefix
+/// (the role's `s3:GetObject` permission covers exactly `runs/*/fingerprints/*`).
+pub const FINGERPRINTS_FOLDER: &str = "fingerprints/";
+
+/// Where the fingerprint of `table`'s backup `backup` lives:
+/// `runs/<table>/fingerprints/<backup>.json`.
+pub fn fingerprint_key(table: &str, backup: &str) -> String {
+    format!("{}{FINGERPRINTS_FOLDER}{backup}.json", table_prefix(table))
+}
+
+/// Where `table`'s recent samples and the backups awaiting a fingerprint are kept:
+/// `runs/<table>/fingerprints/pending.json` (a backup name never ends in `pending`: it ends in
+/// its stamp).
+pub fn fingerprint_pending_key(table: &str) -> String {
+    format!("{}{FINGERPRINTS_FOLDER}pending.json", table_prefix(table))
+}
+
+/// Whether `key` (under a table's prefix) is a run's record, not a drill's, an export's, a
+/// fingerprint's or a ledger.
 pub fn is_run_record_key(key: &str) -> bool {
-    [DRILLS, LEDGER_FOLDER, EXPORTS_FOLDER]
+    [DRILLS, LEDGER_FOLDER, EXPORTS_FOLDER, FINGERPRINTS_FOLDER]
         .iter()
         .all(|folder| !key.contains(&format!("/{folder}")))
 }
@@ -124,6 +141,11 @@ mod tests {
         assert!(!is_run_record_key(&key));
         assert!(!is_run_record_key(&drill_last_key("Movies")));
         assert!(!is_run_record_key(&export_key("Movies", "2026-W49")));
+        assert!(!is_run_record_key(&fingerprint_pending_key("Movies")));
+        assert!(!is_run_record_key(&fingerprint_key(
+            "Movies",
+            "Movies-prod-20261125070532"
+        )));
         assert_eq!(
             export_key("Movies", "2026-11-30"),
             "runs/Movies/exports/2026-11-30.json"

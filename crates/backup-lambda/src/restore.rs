@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::error::AwsError;
+use crate::fingerprint::{self, Fingerprint, SampleCheck};
 use crate::naming::TableName;
 use crate::ownership::Whose;
 use crate::retention::{Backup, BackupState};
@@ -89,12 +90,7 @@ pub fn choose(
             arn: arn.clone(),
         });
     }
-    let mut candidates: Vec<&Backup> = backups
-        .iter()
-        .filter(|b| b.state == BackupState::Available)
-        .filter(|b| whose.includes(table, b))
-        .collect();
-    candidates.sort_by_key(|b| std::cmp::Reverse(b.created));
+    let candidates = candidates(table, backups, whose);
     let found = match choice {
         Choice::Latest => candidates.first(),
         Choice::Named(name) => candidates.iter().find(|b| &b.name == name),
@@ -112,6 +108,23 @@ pub fn choose(
             which,
         }),
     }
+}
+
+/// The backups a restore may choose among `backups` (the table's, as listed), newest first:
+/// AVAILABLE ones only (a CREATING backup cannot be restored yet), and only those `whose`
+/// includes.
+pub fn candidates<'a>(
+    table: &TableName,
+    backups: &'a [Backup],
+    whose: Whose<'_>,
+) -> Vec<&'a Backup> {
+    let mut candidates: Vec<&Backup> = backups
+        .iter()
+        .filter(|b| b.state == BackupState::Available)
+        .filter(|b| whose.includes(table, b))
+        .collect();
+    candidates.sort_by_key(|b| std::cmp::Reverse(b.created));
+    candidates
 }
 
 /// Where a verification's expected item count comes from, and so what a difference means.
@@ -146,6 +159,12 @@ pub struct Verification {
     pub keys_match: bool,
     /// The secondary indexes (by name) are the source's.
     pub indexes_match: bool,
+    /// The restored table checked against the backup's fingerprint: the sampled items that read
+    /// the same a minute either side of the backup. Absent when there is none to check against
+    /// (an export's import; a backup without a sample a minute before it, or whose next run has
+    /// not come yet).
+    #[serde(default)]
+    pub sample: Option<SampleCheck>,
 }
 
 impl Verification {
@@ -157,7 +176,31 @@ impl Verification {
             CountSource::Exact => self.expected_items == Some(self.restored_items),
             CountSource::Approximate => true,
         };
-        counts && self.keys_match && self.indexes_match
+        let data = self
+            .sample
+            .as_ref()
+            .is_none_or(|s| s.first_difference.is_none());
+        counts && self.keys_match && self.indexes_match && data
+    }
+
+    /// The data check, for a person: `the 97 fingerprinted items all match`, or why not.
+    pub fn data(&self) -> String {
+        match &self.sample {
+            None => "data not checked: the backup has no fingerprint (one is recorded by the run after a backup, a minute or more later)".to_owned(),
+            Some(SampleCheck { checked: 0, .. }) => "data not checked: no sampled item read the same a minute either side of the backup".to_owned(),
+            Some(SampleCheck {
+                checked,
+                first_difference: None,
+                ..
+            }) => format!("the {checked} fingerprinted items all match"),
+            Some(SampleCheck {
+                checked,
+                matched,
+                first_difference: Some(difference),
+            }) => format!(
+                "{difference} in the restored table ({matched} of the backup's {checked} fingerprinted items match)"
+            ),
+        }
     }
 
     /// Whether the restored count differs from the recorded one (or there is none).
@@ -201,6 +244,13 @@ impl Verification {
         if !self.indexes_match {
             why.push("the secondary indexes differ from the source's".to_owned());
         }
+        if self
+            .sample
+            .as_ref()
+            .is_some_and(|s| s.first_difference.is_some())
+        {
+            why.push(self.data());
+        }
         Some(why.join("; "))
     }
 }
@@ -215,13 +265,15 @@ pub enum Verified {
 }
 
 /// Checks the restored `target` against the backup `backup_arn` it came from, counting from
-/// `counted` on and stopping at `until` if the count is not done by then.
+/// `counted` on and stopping at `until` if the count is not done by then, and its data against
+/// the backup's `fingerprint`, if it has one.
 pub async fn verify(
     tables: &impl Tables,
     backup_arn: &str,
     target: &TableName,
     counted: CountProgress,
     until: Option<tokio::time::Instant>,
+    fingerprint: Option<&Fingerprint>,
 ) -> Result<Verified, AwsError> {
     let source = tables.backup_source(backup_arn).await?;
     let restored = tables.shape(target).await?;
@@ -229,12 +281,17 @@ pub async fn verify(
         Counted::Done(items) => items,
         Counted::Partial(progress) => return Ok(Verified::Partial(progress)),
     };
+    let sample = match fingerprint {
+        Some(fingerprint) => Some(fingerprint::check(tables, target, fingerprint).await?),
+        None => None,
+    };
     Ok(Verified::Done(Verification {
         expected_items: source.item_count,
         count_source: CountSource::Approximate,
         restored_items,
         keys_match: source.keys.as_ref() == Some(&restored.keys),
         indexes_match: source.indexes == restored.indexes,
+        sample,
     }))
 }
 
@@ -256,6 +313,7 @@ pub async fn verify_import(
         restored_items: count_items(tables, target, true).await?,
         keys_match: from.keys == to.keys,
         indexes_match: from.indexes == to.indexes,
+        sample: None,
     })
 }
 
@@ -407,6 +465,7 @@ mod tests {
             restored_items: 4609,
             keys_match: true,
             indexes_match: true,
+            sample: None,
         };
         assert!(exact.passed());
         assert_eq!(exact.failure(), None);

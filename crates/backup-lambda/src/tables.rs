@@ -1,5 +1,5 @@
 //! The third port, beside [`crate::store`]'s two: the DynamoDB tables a restore makes, checks
-//! and deletes ([`Tables`]), and [`DynamoDbTables`], the port over the DynamoDB API. Drills and
+//! and deletes, and the items a fingerprint samples and checks ([`Tables`]), and [`DynamoDbTables`], the port over the DynamoDB API. Drills and
 //! `installer restore` reach DynamoDB's tables only through it.
 
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +77,16 @@ pub enum KeyValue {
 /// A table key: its attributes by name.
 pub type Key = BTreeMap<String, KeyValue>;
 
+/// An item as the SDK holds it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Keys BatchGetItem takes in one request (API reference, BatchGetItem: "A single operation can
+/// retrieve up to 16 MB of data, which can contain as many as 100 items").
+pub const KEYS_PER_BATCH: usize = 100;
+
+/// How many times [`Tables::get_items`] asks again for the keys BatchGetItem left unprocessed.
+const UNPROCESSED_TRIES: u32 = 8;
+
 /// One page of a `Select=COUNT` scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CountPage {
@@ -128,6 +138,60 @@ pub trait Tables: Send + Sync {
         consistent: bool,
         after: Option<&Key>,
     ) -> impl Future<Output = Result<CountPage, AwsError>> + Send;
+
+    /// The first `limit` items of segment `segment` of a `total`-segment parallel scan (Scan
+    /// with `Segment`, `TotalSegments` and `Limit`), strongly consistent: the same items for the
+    /// same data, as a segment is the items whose partition keys hash into its range.
+    fn sample_segment(
+        &self,
+        table: &TableName,
+        segment: u32,
+        total: u32,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Item>, AwsError>> + Send;
+
+    /// The items with these keys (BatchGetItem, strongly consistent), at most
+    /// [`KEYS_PER_BATCH`]; a key with no item is left out.
+    fn get_items(
+        &self,
+        table: &TableName,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<Item>, AwsError>> + Send;
+}
+
+/// The attributes `names` of `item` as a [`Key`]; `None` if one is missing or not a key type.
+pub fn key_of(item: &Item, names: &[String]) -> Option<Key> {
+    names
+        .iter()
+        .map(|name| {
+            let value = match item.get(name)? {
+                AttributeValue::S(s) => KeyValue::S(s.clone()),
+                AttributeValue::N(n) => KeyValue::N(n.clone()),
+                AttributeValue::B(b) => KeyValue::B(b.as_ref().to_vec()),
+                _ => return None,
+            };
+            Some((name.clone(), value))
+        })
+        .collect()
+}
+
+/// A key as plain JSON, for a person: `{"title":"Rush","year":2013}` (binary in hex).
+pub fn key_text(key: &Key) -> String {
+    let fields: serde_json::Map<String, serde_json::Value> = key
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                KeyValue::S(s) => serde_json::Value::String(s.clone()),
+                KeyValue::N(n) => serde_json::from_str::<serde_json::Number>(n)
+                    .map_or_else(|_| serde_json::Value::String(n.clone()), Into::into),
+                KeyValue::B(b) => {
+                    serde_json::Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
+                }
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(fields).to_string()
 }
 
 /// [`Tables`] over the DynamoDB API.
@@ -166,7 +230,8 @@ fn index_names<'a>(
     names
 }
 
-fn to_key(key: &Key) -> HashMap<String, AttributeValue> {
+/// A key as the SDK holds an item's attributes.
+pub fn key_item(key: &Key) -> Item {
     key.iter()
         .map(|(name, value)| {
             let value = match value {
@@ -314,7 +379,7 @@ impl Tables for DynamoDbTables {
             .table_name(table.as_str())
             .select(Select::Count)
             .consistent_read(consistent)
-            .set_exclusive_start_key(after.map(to_key))
+            .set_exclusive_start_key(after.map(key_item))
             .send()
             .await
             .aws("Scan", table.as_str())?;
@@ -324,6 +389,75 @@ impl Tables for DynamoDbTables {
             _ => None,
         };
         Ok(CountPage { items, last })
+    }
+
+    async fn sample_segment(
+        &self,
+        table: &TableName,
+        segment: u32,
+        total: u32,
+        limit: u32,
+    ) -> Result<Vec<Item>, AwsError> {
+        let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        let page = self
+            .client
+            .scan()
+            .table_name(table.as_str())
+            .segment(int(segment))
+            .total_segments(int(total))
+            .limit(int(limit))
+            .consistent_read(true)
+            .send()
+            .await
+            .aws("Scan", table.as_str())?;
+        Ok(page.items.unwrap_or_default())
+    }
+
+    async fn get_items(&self, table: &TableName, keys: &[Key]) -> Result<Vec<Item>, AwsError> {
+        let mut found = Vec::new();
+        let mut asked: Vec<Item> = keys.iter().map(key_item).collect();
+        let mut pause = std::time::Duration::from_millis(50);
+        for _ in 0..UNPROCESSED_TRIES {
+            if asked.is_empty() {
+                return Ok(found);
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut asked)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| AwsError::malformed("BatchGetItem", table.as_str(), &e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(table.as_str(), request)
+                .send()
+                .await
+                .aws("BatchGetItem", table.as_str())?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(table.as_str()).unwrap_or_default());
+            }
+            // BatchGetItem, API reference: "If DynamoDB returns any unprocessed items, you should
+            // retry the batch operation on those items ... we strongly recommend that you use an
+            // exponential backoff algorithm."
+            asked = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table.as_str()))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !asked.is_empty() {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        if asked.is_empty() {
+            Ok(found)
+        } else {
+            Err(AwsError::malformed(
+                "BatchGetItem",
+                table.as_str(),
+                &format!("{} keys stayed unprocessed", asked.len()),
+            ))
+        }
     }
 }
 
@@ -373,5 +507,23 @@ impl<T: Tables> Tables for &T {
         after: Option<&Key>,
     ) -> impl Future<Output = Result<CountPage, AwsError>> + Send {
         (**self).count_page(table, consistent, after)
+    }
+
+    fn sample_segment(
+        &self,
+        table: &TableName,
+        segment: u32,
+        total: u32,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Item>, AwsError>> + Send {
+        (**self).sample_segment(table, segment, total, limit)
+    }
+
+    fn get_items(
+        &self,
+        table: &TableName,
+        keys: &[Key],
+    ) -> impl Future<Output = Result<Vec<Item>, AwsError>> + Send {
+        (**self).get_items(table, keys)
     }
 }

@@ -17,7 +17,7 @@
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
 //! | `rollback/` | `installer rollback`: the window checked and cut (`window`), its incremental exports started, waited for and read (`exports`), what a rerun needs (`journal`), each key's change and step (`changes`, pure), the conditional paced writes (`writes`) |
 //! | `export_files.rs` | an export read by its manifests, data files streamed (rollback, single items from an export) |
-//! | `items.rs` | reading items by key (a table's shape, BatchGetItem) and comparing them as DynamoDB does, shared by `restore --items` and `rollback` |
+//! | `items.rs` | reading items by key (a table's shape, BatchGetItem) and comparing them as DynamoDB does (`backup_lambda::canonical`, which fingerprints use too), shared by `restore --items` and `rollback` |
 //! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!

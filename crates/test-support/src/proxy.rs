@@ -14,13 +14,14 @@
 //! One request per client connection (the response says `Connection: close`), handled on its own
 //! thread; moto is reached over a fresh connection per request.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::strict::{Call, Reply, Strict, Upstream, Windows};
+use crate::strict::{Call, Reply, Service, Strict, Upstream, Windows};
 use crate::{RecordedCall, classify_request};
 
 /// What the proxy did instead of (or after) forwarding a request.
@@ -97,6 +98,11 @@ struct Shared {
     log: Mutex<Vec<ProxiedCall>>,
     hold: Mutex<Hold>,
     changed: Condvar,
+    /// Restores lose this attribute of every item (see [`Proxy::restores_lose`]).
+    restores_lose: Mutex<Option<String>>,
+    /// With [`Proxy::backups_hold_the_minute_before`]: each backup made since, by ARN, with its
+    /// table and the moment asked for by the table's clock.
+    backups_made: Mutex<Option<HashMap<String, (String, std::time::SystemTime)>>>,
 }
 
 #[derive(Default)]
@@ -142,6 +148,8 @@ impl Proxy {
             log: Mutex::new(Vec::new()),
             hold: Mutex::new(Hold::default()),
             changed: Condvar::new(),
+            restores_lose: Mutex::new(None),
+            backups_made: Mutex::new(None),
         });
         let accepting = Arc::clone(&shared);
         std::thread::spawn(move || {
@@ -191,6 +199,27 @@ impl Proxy {
     /// Turns fault injection on or off from now on.
     pub fn set_faults(&self, faults: Option<Faults>) {
         *lock(&self.shared.faults) = faults;
+    }
+
+    /// From now on, every table restored through this proxy (RestoreTableFromBackup,
+    /// RestoreTableToPointInTime) loses `attribute` from each of its items as soon as moto has
+    /// made it: a fault, not AWS's behaviour, standing for a restore that keeps the item count
+    /// and the keys but not the data, which only a check of the data can catch.
+    pub fn restores_lose(&self, attribute: &str) {
+        *lock(&self.shared.restores_lose) = Some(attribute.to_owned());
+    }
+
+    /// From now on, a backup holds its table as it was a minute before CreateBackup was asked
+    /// for: a table restored from it has each item written through the layer in that minute as
+    /// it was before. moto's backup is the table at the request; AWS guarantees only the data
+    /// committed a minute before it (CreateBackup, API reference: "If you submit a backup request
+    /// on 2018-12-14 at 14:25:00, the backup is guaranteed to contain all data committed to the
+    /// table up to 14:24:00 ... The backup might contain data modifications made between
+    /// 14:24:00 and 14:26:00"). The edge of that guarantee, turned on by the tests of code that
+    /// must not rely on more (fingerprints); the others write their data seconds before their
+    /// backups and expect it restored, as AWS does in practice.
+    pub fn backups_hold_the_minute_before(&self) {
+        *lock(&self.shared.backups_made) = Some(HashMap::new());
     }
 
     /// From now on, the proxy stops answering once `n` more mutating requests have reached moto.
@@ -535,6 +564,11 @@ impl Shared {
         if let Some(recording) = recording {
             recording.finish(&call, parsed.as_ref().is_some_and(Reply::ok), self);
         }
+        if let Some(reply) = parsed.as_ref().filter(|r| r.ok()) {
+            self.backup_made(&call, reply);
+            self.restore_a_minute_back(&call);
+            self.damage_restore(&call);
+        }
         let Some(raw) = raw else {
             return (None, None);
         };
@@ -544,6 +578,98 @@ impl Shared {
                 (Some(reply.to_bytes()), None)
             }
             None => (Some(raw), None),
+        }
+    }
+
+    /// With [`Proxy::backups_hold_the_minute_before`], notes the backup `call` made.
+    fn backup_made(&self, call: &Call, reply: &Reply) {
+        let Some(history) = self.strict.as_ref().map(Strict::history) else {
+            return;
+        };
+        if !call.is(Service::DynamoDb, "CreateBackup") {
+            return;
+        }
+        let (Some(table), Some(arn)) = (
+            call.field("TableName"),
+            reply.json()["BackupDetails"]["BackupArn"]
+                .as_str()
+                .map(str::to_owned),
+        ) else {
+            return;
+        };
+        if let Some(made) = lock(&self.backups_made).as_mut() {
+            made.insert(arn, (table.to_owned(), history.now(table)));
+        }
+    }
+
+    /// With [`Proxy::backups_hold_the_minute_before`] and `call` a restore moto made from a
+    /// backup noted since: puts back, in the restored table, each item written in the minute
+    /// before the backup as it was before that minute (deleting one that did not exist).
+    fn restore_a_minute_back(&self, call: &Call) {
+        let Some(history) = self.strict.as_ref().map(Strict::history) else {
+            return;
+        };
+        if !call.is(Service::DynamoDb, "RestoreTableFromBackup") {
+            return;
+        }
+        let (Some(arn), Some(target)) = (call.field("BackupArn"), call.field("TargetTableName"))
+        else {
+            return;
+        };
+        let made = lock(&self.backups_made)
+            .as_ref()
+            .and_then(|m| m.get(arn).cloned());
+        let Some((table, at)) = made else {
+            return;
+        };
+        let minute = at - Duration::from_secs(60);
+        for change in history.changes(&table, minute, at) {
+            match change.old {
+                Some(item) => {
+                    let put = serde_json::json!({ "TableName": target, "Item": item });
+                    self.ask(call, "DynamoDB_20120810.PutItem", &put);
+                }
+                None => {
+                    let delete = serde_json::json!({ "TableName": target, "Key": change.key });
+                    self.ask(call, "DynamoDB_20120810.DeleteItem", &delete);
+                }
+            }
+        }
+    }
+
+    /// With [`Proxy::restores_lose`] set and `call` a restore moto made: removes the attribute
+    /// from every item of the restored table, in moto.
+    fn damage_restore(&self, call: &Call) {
+        let restores = ["RestoreTableFromBackup", "RestoreTableToPointInTime"];
+        if !restores.iter().any(|op| call.is(Service::DynamoDb, op)) {
+            return;
+        }
+        let Some(lost) = lock(&self.restores_lose).clone() else {
+            return;
+        };
+        let Some(table) = call.field("TargetTableName").map(str::to_owned) else {
+            return;
+        };
+        let mut start: Option<serde_json::Value> = None;
+        loop {
+            let mut scan = serde_json::json!({ "TableName": table });
+            if let Some(key) = start.take() {
+                scan["ExclusiveStartKey"] = key;
+            }
+            let Some(page) = self.ask(call, "DynamoDB_20120810.Scan", &scan) else {
+                return;
+            };
+            for item in page["Items"].as_array().into_iter().flatten() {
+                let mut item = item.clone();
+                if item.as_object_mut().and_then(|i| i.remove(&lost)).is_some() {
+                    let put = serde_json::json!({ "TableName": table, "Item": item });
+                    self.ask(call, "DynamoDB_20120810.PutItem", &put);
+                }
+            }
+            match page.get("LastEvaluatedKey") {
+                Some(key) if !key.is_null() => start = Some(key.clone()),
+                _ => return,
+            }
         }
     }
 

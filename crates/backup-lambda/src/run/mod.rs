@@ -22,11 +22,13 @@ use tracing::{error, info, warn};
 
 use crate::error::AwsError;
 use crate::export::{self, ExportSettings, ExportStep};
+use crate::fingerprint::Fingerprints;
 use crate::ledger::{self, Entry, Outcome, RunEntry};
 use crate::pace::Pacers;
 use crate::request::{BackupRequest, Settings};
 use crate::retention::{self, Backup};
 use crate::store::{BackupStore, RecordSink};
+use crate::tables::Tables;
 
 /// How many more turns a deletion refused with LimitExceededException gets.
 const DELETE_RETRIES: u32 = 2;
@@ -68,19 +70,22 @@ pub(crate) enum DeleteResult {
 
 /// The function: its AWS clients and settings, built once at cold start.
 #[derive(Debug)]
-pub struct BackupFunction<S, R> {
+pub struct BackupFunction<S, T, R> {
     store: S,
+    /// Reads the tables' samples for their fingerprints.
+    tables: T,
     records: R,
     settings: Settings,
     /// DynamoDB's per-account rates, kept across every table and run of this instance.
     pacers: Pacers,
 }
 
-impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
+impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
     /// Puts the function together from its parts.
-    pub fn new(store: S, records: R, settings: Settings) -> Self {
+    pub fn new(store: S, tables: T, records: R, settings: Settings) -> Self {
         Self {
             store,
+            tables,
             records,
             settings,
             pacers: Pacers::default(),
@@ -112,6 +117,19 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
 
         let earlier = self.backup_of_earlier_attempt(table, invocation).await;
         let reused = earlier.is_some();
+        // The run's own clock: the invocation's start plus the time since.
+        let clock = || now + started.elapsed();
+        let fingerprints = self
+            .settings
+            .log_bucket
+            .as_deref()
+            .filter(|_| !reused)
+            .map(|bucket| Fingerprints::new(&self.tables, &self.records, bucket));
+        let before = match &fingerprints {
+            Some(f) => Some(f.before_backup(table, clock).await),
+            None => None,
+        };
+        let requested_from = clock();
         let created = match earlier {
             Some(backup) => Ok(backup),
             None => {
@@ -143,8 +161,12 @@ impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
         };
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
+        let requested = (requested_from, clock());
         let mut record = RunRecord::started(request, invocation, &created);
         record.reused_backup = reused;
+        if let (Some(f), Some(before)) = (&fingerprints, before) {
+            record.fingerprint = Some(f.after_backup(table, before, &created, requested).await);
+        }
         let decision = match self.list_and_decide(request, created, now).await {
             Ok((listed, decision)) => {
                 record.backups_listed = listed;
@@ -438,7 +460,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn keeps_three_of_ours_and_the_manual_one() {
         let store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4), manual()]);
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
+        let function = BackupFunction::new(
+            &store,
+            &store,
+            MemoryBucket::default(),
+            settings(Some("logs")),
+        );
         let record = function
             .handle(&tutorial_event(), &Invocation::new("req-1", NOW))
             .await
@@ -470,7 +497,7 @@ mod tests {
             "Movies-manual".to_owned(),
         ];
         expected.sort();
-        assert_eq!(function.store.names(), expected);
+        assert_eq!(store.names(), expected);
 
         let records = function.records.run_records();
         assert_eq!(records.len(), 1);
@@ -497,7 +524,7 @@ mod tests {
     async fn a_backup_already_gone_counts_as_deleted() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.already_gone.insert(ours(3).arn);
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -513,7 +540,7 @@ mod tests {
     async fn a_failed_delete_is_reported_and_the_others_still_happen() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4), ours(5)]);
         store.fail_delete.insert(ours(3).arn);
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -524,8 +551,8 @@ mod tests {
         assert_eq!(record.failures[0].arn, ours(3).arn);
         assert!(record.failures[0].error.contains("LimitExceededException"));
         assert_eq!(record.deleted.len(), 2);
-        assert!(function.store.names().contains(&ours(3).name));
-        assert!(!function.store.names().contains(&ours(5).name));
+        assert!(store.names().contains(&ours(3).name));
+        assert!(!store.names().contains(&ours(5).name));
         assert!(
             function.records.run_records().is_empty(),
             "no bucket, no record"
@@ -539,7 +566,7 @@ mod tests {
             page_size: Some(2),
             ..MemoryStore::with(old)
         };
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
@@ -566,11 +593,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deletes_are_paced_to_ten_per_second() {
         let old: Vec<Backup> = (1..=25).map(ours).collect();
-        let function = BackupFunction::new(
-            MemoryStore::with(old),
-            MemoryBucket::default(),
-            settings(None),
-        );
+        let store = MemoryStore::with(old);
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
@@ -588,8 +612,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deletions_that_would_outlive_the_invocation_are_left_for_the_next_run() {
         let old: Vec<Backup> = (1..=25).map(ours).collect();
+        let store = MemoryStore::with(old);
         let function = BackupFunction::new(
-            MemoryStore::with(old),
+            &store,
+            &store,
             MemoryBucket::default(),
             settings(Some("logs")),
         );
@@ -608,7 +634,7 @@ mod tests {
             ours(13).name,
             "the newest due are deleted first"
         );
-        assert_eq!(function.store.names().len(), 3 + 13);
+        assert_eq!(store.names().len(), 3 + 13);
         assert_eq!(
             function.records.run_records().len(),
             1,
@@ -620,7 +646,7 @@ mod tests {
     async fn a_backup_in_use_by_a_restore_is_left_for_a_later_run_not_failed() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.in_use.insert(ours(3).arn);
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -628,14 +654,14 @@ mod tests {
         assert_eq!(record.status, RunStatus::Ok, "{:?}", record.failures);
         assert_eq!(record.still_creating, vec![ours(3).name]);
         assert_eq!(record.deleted.len(), 1);
-        assert!(function.store.names().contains(&ours(3).name));
+        assert!(store.names().contains(&ours(3).name));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_new_tables_backup_waits_until_backups_are_enabled() {
         let store = MemoryStore::with(vec![ours(1)]);
         *store.not_yet.lock().unwrap() = 2;
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(60);
         let record = function
@@ -664,7 +690,7 @@ mod tests {
     async fn backups_that_never_enable_fail_the_run_before_the_deadline() {
         let store = MemoryStore::default();
         *store.not_yet.lock().unwrap() = u32::MAX;
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(20);
         let err = function
@@ -686,7 +712,12 @@ mod tests {
     async fn a_deletion_that_never_answers_is_left_for_the_next_run() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.hang_delete.insert(ours(3).arn);
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
+        let function = BackupFunction::new(
+            &store,
+            &store,
+            MemoryBucket::default(),
+            settings(Some("logs")),
+        );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let record = function
             .handle(
@@ -709,7 +740,7 @@ mod tests {
     async fn the_new_backup_counts_even_if_not_listed_yet() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3)]);
         store.hide_new_from_list = true;
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let record = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -723,7 +754,12 @@ mod tests {
     async fn a_failed_backup_fails_the_run_and_changes_nothing() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.fail_create = true;
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
+        let function = BackupFunction::new(
+            &store,
+            &store,
+            MemoryBucket::default(),
+            settings(Some("logs")),
+        );
         let err = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -734,10 +770,7 @@ mod tests {
                 .contains("could not back up table \"Movies\""),
             "{err}"
         );
-        assert_eq!(
-            function.store.calls(),
-            vec!["create Movies-prod-20261125070532"]
-        );
+        assert_eq!(store.calls(), vec!["create Movies-prod-20261125070532"]);
         assert!(function.records.run_records().is_empty());
         let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-25.json")
             .expect("the failed run is in the day's ledger");
@@ -757,7 +790,12 @@ mod tests {
     async fn a_failed_listing_fails_the_run_and_deletes_nothing() {
         let mut store = MemoryStore::with(vec![ours(1), ours(2), ours(3), ours(4)]);
         store.fail_list = true;
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
+        let function = BackupFunction::new(
+            &store,
+            &store,
+            MemoryBucket::default(),
+            settings(Some("logs")),
+        );
         let err = function
             .handle(&tutorial_event(), &Invocation::new("r", NOW))
             .await
@@ -783,8 +821,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_event_makes_no_call() {
+        let store = MemoryStore::default();
         let function = BackupFunction::new(
-            MemoryStore::default(),
+            &store,
+            &store,
             MemoryBucket::default(),
             settings(Some("logs")),
         );
@@ -799,7 +839,7 @@ mod tests {
                 .expect_err("must fail");
             assert_eq!(err.error_type(), "InvalidEvent");
         }
-        assert!(function.store.calls().is_empty());
+        assert!(store.calls().is_empty());
         assert!(function.records.run_records().is_empty());
     }
 
@@ -807,8 +847,10 @@ mod tests {
     /// same request id: the second attempt finds the first one's backup and makes none.
     #[tokio::test(start_paused = true)]
     async fn a_repeated_invocation_makes_no_second_backup() {
+        let store = MemoryStore::default();
         let function = BackupFunction::new(
-            MemoryStore::default(),
+            &store,
+            &store,
             MemoryBucket::default(),
             settings(Some("logs")),
         );
@@ -826,12 +868,7 @@ mod tests {
             .unwrap();
         assert!(again.reused_backup, "{again:?}");
         assert_eq!(again.backup_created, first.backup_created);
-        assert_eq!(
-            function.store.names().len(),
-            1,
-            "one backup: {:?}",
-            function.store.names()
-        );
+        assert_eq!(store.names().len(), 1, "one backup: {:?}", store.names());
         let creates = function
             .store
             .calls()
@@ -849,7 +886,7 @@ mod tests {
             .await
             .unwrap();
         assert!(!next.reused_backup);
-        assert_eq!(function.store.names().len(), 2);
+        assert_eq!(store.names().len(), 2);
     }
 
     fn with_exports(every: crate::export::ExportEvery) -> Settings {
@@ -877,8 +914,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_period_is_exported_once_and_its_outcome_recorded() {
         use crate::export::{ExportEvery, ExportState};
+        let store = MemoryStore::default();
         let function = BackupFunction::new(
-            MemoryStore::default(),
+            &store,
+            &store,
             MemoryBucket::default(),
             with_exports(ExportEvery::Daily),
         );
@@ -898,7 +937,7 @@ mod tests {
         );
         assert_eq!(first.status, RunStatus::Ok);
         {
-            let exports = function.store.exports.lock().unwrap();
+            let exports = store.exports.lock().unwrap();
             assert_eq!(exports.len(), 1);
             assert_eq!(
                 exports[0].table_arn,
@@ -910,12 +949,13 @@ mod tests {
             );
         }
         let key = "runs/Movies/exports/2026-11-25.json";
-        let recorded = |function: &BackupFunction<MemoryStore, MemoryBucket>| -> Value {
-            function
-                .records
-                .json("logs", key)
-                .expect("the export record")
-        };
+        let recorded =
+            |function: &BackupFunction<&MemoryStore, &MemoryStore, MemoryBucket>| -> Value {
+                function
+                    .records
+                    .json("logs", key)
+                    .expect("the export record")
+            };
         assert_eq!(recorded(&function)["status"], "IN_PROGRESS");
 
         let later = NOW + time::Duration::minutes(1);
@@ -925,7 +965,7 @@ mod tests {
             ("waiting", Some(ExportState::InProgress))
         );
 
-        *function.store.export_state.lock().unwrap() = Some(ExportState::Completed);
+        *store.export_state.lock().unwrap() = Some(ExportState::Completed);
         let third = run(later + time::Duration::minutes(30), "r3").await;
         assert_eq!(
             export_step(&third),
@@ -950,7 +990,7 @@ mod tests {
         let fourth = run(later + time::Duration::hours(2), "r4").await;
         assert_eq!(export_step(&fourth), ("done", Some(ExportState::Completed)));
         assert_eq!(
-            function.store.exports.lock().unwrap().len(),
+            store.exports.lock().unwrap().len(),
             1,
             "one export per period"
         );
@@ -960,7 +1000,7 @@ mod tests {
             export_step(&next_day),
             ("started", Some(ExportState::InProgress))
         );
-        let exports = function.store.exports.lock().unwrap();
+        let exports = store.exports.lock().unwrap();
         assert_eq!(exports[1].prefix, "exports/Movies/2026-11-26");
         assert_ne!(exports[0].client_token, exports[1].client_token);
     }
@@ -980,8 +1020,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_export_running_over_the_period_end_does_not_hold_back_the_next() {
         use crate::export::{ExportEvery, ExportState};
+        let store = MemoryStore::default();
         let function = BackupFunction::new(
-            MemoryStore::default(),
+            &store,
+            &store,
             MemoryBucket::default(),
             with_exports(ExportEvery::Daily),
         );
@@ -1012,7 +1054,7 @@ mod tests {
         );
         assert_eq!(second.status, RunStatus::Ok);
         {
-            let exports = function.store.exports.lock().unwrap();
+            let exports = store.exports.lock().unwrap();
             let prefixes: Vec<&str> = exports.iter().map(|e| e.prefix.as_str()).collect();
             assert_eq!(
                 prefixes,
@@ -1022,7 +1064,7 @@ mod tests {
 
         // The day after, the second export has failed: recorded and reported, and the third
         // day's export starts in the same run.
-        *function.store.export_state.lock().unwrap() = Some(ExportState::Failed);
+        *store.export_state.lock().unwrap() = Some(ExportState::Failed);
         let third = function
             .handle(&event, &Invocation::new("r3", day(2)))
             .await
@@ -1040,7 +1082,7 @@ mod tests {
             RunStatus::Partial,
             "a failed export is reported"
         );
-        assert_eq!(function.store.exports.lock().unwrap().len(), 3);
+        assert_eq!(store.exports.lock().unwrap().len(), 3);
         let ledger = ledger(&function.records, "runs/Movies/daily/2026-11-27.json").unwrap();
         let line = ledger.runs.last().unwrap();
         assert_eq!(line.outcome, Outcome::Partial);
@@ -1059,7 +1101,7 @@ mod tests {
         );
 
         // An export that completes over the boundary counts as completed in the next run.
-        *function.store.export_state.lock().unwrap() = Some(ExportState::Completed);
+        *store.export_state.lock().unwrap() = Some(ExportState::Completed);
         let fourth = function
             .handle(&event, &Invocation::new("r4", day(3)))
             .await
@@ -1078,7 +1120,7 @@ mod tests {
                 .any(|m| m.name == crate::metrics::EXPORT_COMPLETED && m.value == 1.0)
         );
         assert_eq!(
-            function.store.exports.lock().unwrap().len(),
+            store.exports.lock().unwrap().len(),
             4,
             "one export for each of the four days"
         );
@@ -1091,7 +1133,8 @@ mod tests {
             ..MemoryStore::default()
         };
         let function = BackupFunction::new(
-            store,
+            &store,
+            &store,
             MemoryBucket::default(),
             with_exports(crate::export::ExportEvery::Weekly),
         );
@@ -1108,6 +1151,6 @@ mod tests {
             error.contains("PointInTimeRecoveryUnavailableException"),
             "{error}"
         );
-        assert_eq!(function.store.names().len(), 1, "the backup stands");
+        assert_eq!(store.names().len(), 1, "the backup stands");
     }
 }

@@ -133,6 +133,9 @@ pub struct RunRecord {
     pub export: Option<ExportStep>,
     /// What this run did about the previous period's export, when it was still under way.
     pub previous_export: Option<ExportStep>,
+    /// What this run did about fingerprints (with a log bucket, when it made its backup): its
+    /// sample, the earlier backups' fingerprints it completed, and whether its own awaits one.
+    pub fingerprint: Option<crate::fingerprint::FingerprintStep>,
     /// Where this record was written (`s3://bucket/key`), if it was.
     pub record_uri: Option<String>,
     /// Why listing failed, if it did.
@@ -197,6 +200,7 @@ impl RunRecord {
             not_owned: 0,
             export: None,
             previous_export: None,
+            fingerprint: None,
             record_uri: None,
             error: None,
         }

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 use super::{BackupFunction, DEADLINE_MARGIN, Invocation, RunError, RunRecord};
 use crate::request::BackupRequest;
 use crate::store::{BackupStore, RecordSink};
+use crate::tables::Tables;
 
 /// What a tagged table's AccessDeniedException most likely means: the role's `CreateBackup` is
 /// conditioned on the tag, and DynamoDB evaluates tag conditions "as if no tags are present" in
@@ -46,7 +47,7 @@ pub struct TaggedRun {
     pub failures: Vec<TableFailure>,
 }
 
-impl<S: BackupStore, R: RecordSink> BackupFunction<S, R> {
+impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
     /// Backs up every table carrying `tag`, found now, up to [`TABLE_CONCURRENCY`] at once and
     /// within DynamoDB's per-account rates (the pacers); each table gets its own run record and
     /// ledger line, and one table's failure does not stop the others. A table whose turn comes
@@ -165,7 +166,12 @@ mod tests {
             fail_tables: HashSet::from(["Broken".to_owned()]),
             ..MemoryStore::default()
         };
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(Some("logs")));
+        let function = BackupFunction::new(
+            &store,
+            &store,
+            MemoryBucket::default(),
+            settings(Some("logs")),
+        );
         let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
         let tag = crate::select::TableTag::from_event(&event)
             .unwrap()
@@ -183,7 +189,7 @@ mod tests {
         );
         assert_eq!(run.failures.len(), 1);
         assert_eq!(run.failures[0].table, "Broken");
-        let calls = function.store.calls();
+        let calls = store.calls();
         assert!(
             !calls
                 .iter()
@@ -216,7 +222,7 @@ mod tests {
             unreadable_tags: HashSet::from(["Hidden".to_owned()]),
             ..MemoryStore::default()
         };
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
         let tag = crate::select::TableTag::from_event(&event)
             .unwrap()
@@ -233,7 +239,7 @@ mod tests {
             "{:?}",
             run.failures[0]
         );
-        let calls = function.store.tag_calls.lock().unwrap().clone();
+        let calls = store.tag_calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 13);
         let closest = calls
             .windows(2)
@@ -256,7 +262,7 @@ mod tests {
             denied_tables: HashSet::from(["Orders".to_owned()]),
             ..MemoryStore::default()
         };
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
         let tag = crate::select::TableTag::from_event(&event)
             .unwrap()
@@ -300,7 +306,7 @@ mod tests {
             ],
             ..MemoryStore::with(old)
         };
-        let function = BackupFunction::new(store, MemoryBucket::default(), settings(None));
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
         let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
         let tag = crate::select::TableTag::from_event(&event)
             .unwrap()

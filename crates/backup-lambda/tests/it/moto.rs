@@ -6,6 +6,7 @@
 use backup_lambda::request::Settings;
 use backup_lambda::run::{BackupFunction, Invocation, RunError, RunStatus};
 use backup_lambda::store::{DynamoDbBackups, S3Records};
+use backup_lambda::tables::DynamoDbTables;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -116,7 +117,10 @@ async fn fresh_table_and_bucket(moto: &Moto) -> (String, String) {
     (table, bucket)
 }
 
-fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Records> {
+fn function(
+    moto: &Moto,
+    bucket: &str,
+) -> BackupFunction<DynamoDbBackups, DynamoDbTables, S3Records> {
     let settings = Settings::from_vars(|name| match name {
         "LOG_BUCKET" => Some(bucket.to_owned()),
         "STACK_NAME" => Some("prod".to_owned()),
@@ -125,6 +129,7 @@ fn function(moto: &Moto, bucket: &str) -> BackupFunction<DynamoDbBackups, S3Reco
     .expect("valid settings");
     BackupFunction::new(
         DynamoDbBackups::new(moto.dynamodb.clone()),
+        DynamoDbTables::new(moto.dynamodb.clone()),
         S3Records::new(moto.s3.clone()),
         settings,
     )
@@ -171,7 +176,15 @@ async fn five_runs_keep_three_of_ours_and_the_manual_backup() {
     expected.sort();
     assert_eq!(backup_names(&moto.dynamodb, &table).await, expected);
 
-    let mut keys = record_keys(&moto.s3, &bucket, &format!("runs/{table}/")).await;
+    let (fingerprints, mut keys): (Vec<String>, Vec<String>) =
+        record_keys(&moto.s3, &bucket, &format!("runs/{table}/"))
+            .await
+            .into_iter()
+            .partition(|k| k.contains("/fingerprints/"));
+    assert!(
+        fingerprints.contains(&format!("runs/{table}/fingerprints/pending.json")),
+        "each run samples the table: {fingerprints:?}"
+    );
     let ledger_key = format!("runs/{table}/daily/2026-11-25.json");
     assert_eq!(keys.pop().as_ref(), Some(&ledger_key), "the day's ledger");
     let ledger = ledger(&moto.s3, &bucket, &ledger_key).await;

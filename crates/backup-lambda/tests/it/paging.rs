@@ -21,6 +21,7 @@ use backup_lambda::request::Settings;
 use backup_lambda::retention::RetentionPolicy;
 use backup_lambda::run::{BackupFunction, Invocation};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
+use backup_lambda::tables::DynamoDbTables;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -144,7 +145,8 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
         export: None,
     };
     let function = BackupFunction::new(
-        DynamoDbBackups::new(client),
+        DynamoDbBackups::new(client.clone()),
+        DynamoDbTables::new(client),
         MemoryBucket::default(),
         settings,
     );

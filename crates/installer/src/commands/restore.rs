@@ -9,8 +9,9 @@ use backup_lambda::restore::{self, Choice};
 use backup_lambda::tables::{DynamoDbTables, TableState, Tables};
 
 use crate::recovery;
+use backup_lambda::fingerprint::{Fingerprint, Fingerprints};
 use backup_lambda::record::rfc3339;
-use backup_lambda::store::{BackupStore, DynamoDbBackups};
+use backup_lambda::store::{BackupStore, DynamoDbBackups, S3Records};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -19,6 +20,7 @@ use super::restore_export::{self, ExportPick};
 use super::summary::{RestorePhases, Restored, RestoredFrom};
 use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
 use crate::deploy::config::ConfigError;
+use crate::deploy::deployed::{self, Origin};
 use crate::deploy::resources::function;
 use crate::report::progress::Progress;
 
@@ -186,9 +188,11 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let verification = match &from {
-        RestoredFrom::Backup { arn, .. } => {
+        RestoredFrom::Backup { arn, name } => {
             let counted = restore::CountProgress::default();
-            match restore::verify(&tables, arn, target, counted, None).await? {
+            let fingerprint = fingerprint_of(&aws, &request, name).await?;
+            match restore::verify(&tables, arn, target, counted, None, fingerprint.as_ref()).await?
+            {
                 restore::Verified::Done(verification) => Some(verification),
                 // Without a deadline the count reaches its end; were it ever to stop short,
                 // the restore is not proven.
@@ -394,6 +398,24 @@ pub(super) async fn wait_active(tables: &impl Tables, table: &TableName) -> Resu
 }
 
 /// Prints what was put back and what the verification found.
+/// The fingerprint the stack's function recorded of `source`'s backup `name`, if any: none for
+/// a stack no longer deployed (its bucket may be gone with it).
+async fn fingerprint_of(
+    aws: &Aws,
+    request: &Request,
+    name: &str,
+) -> Result<Option<Fingerprint>, CommandError> {
+    let deployed = deployed::read(aws, &request.stack, None).await?;
+    if matches!(deployed.origin, Origin::NotDeployed) {
+        return Ok(None);
+    }
+    let tables = DynamoDbTables::new(aws.dynamodb.clone());
+    let records = S3Records::new(aws.s3.clone());
+    Ok(Fingerprints::new(&tables, &records, &deployed.bucket)
+        .load(&request.source, name)
+        .await?)
+}
+
 fn report_result(
     reapplied: &recovery::Reapplied,
     verification: Option<&restore::Verification>,
@@ -426,6 +448,7 @@ fn report_result(
                 "NOT proven"
             }
         );
+        report!("  data: {}", v.data());
     }
     report!("restored in {:.1}s", started.elapsed().as_secs_f64());
 }

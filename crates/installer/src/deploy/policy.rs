@@ -130,6 +130,7 @@ impl PolicyVars {
             "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
             "drills_folder" => Some(backup_lambda::record::DRILLS),
             "exports_folder" => Some(backup_lambda::record::EXPORTS_FOLDER),
+            "fingerprints_folder" => Some(backup_lambda::record::FINGERPRINTS_FOLDER),
             "export_bucket" => self.export_bucket.as_deref(),
             "export_prefix" => Some(EXPORT_PREFIX),
             _ => None,

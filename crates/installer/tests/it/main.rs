@@ -16,6 +16,7 @@ mod credentials;
 mod drill;
 mod exports;
 mod faults;
+mod fingerprints;
 mod idempotency;
 mod invoke;
 mod load;
