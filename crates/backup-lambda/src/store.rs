@@ -276,6 +276,10 @@ impl DynamoDbBackups {
     }
 }
 
+/// The most tags a table can have ("The maximum number of tags per resource is 50"), plus the
+/// ones AWS assigns (`aws:`), which do not count: a listing longer than this has gone wrong.
+const MAX_TAGS: usize = 100;
+
 impl BackupStore for DynamoDbBackups {
     /// CreateBackup has no idempotency token, so a blind retry after a lost response would make
     /// a second backup. Each attempt is therefore made once, and after a transient failure the
@@ -413,6 +417,15 @@ impl BackupStore for DynamoDbBackups {
             token = page.next_token;
             if token.is_none() {
                 return Ok(tags);
+            }
+            // A table has at most 50 tags (developer guide, "Tagging restrictions in
+            // DynamoDB"), so more pages than that is a listing going round in circles.
+            if tags.len() > MAX_TAGS {
+                return Err(AwsError::malformed(
+                    "ListTagsOfResource",
+                    arn,
+                    &format!("more than {MAX_TAGS} tags listed: the pages do not end"),
+                ));
             }
         }
     }

@@ -196,7 +196,8 @@ pub enum Command {
     },
     /// Restore a backup (or a point in time, or an export to S3) into a new table, then verify it.
     ///
-    /// Never overwrites: the target must not exist. Waits until the table is ACTIVE, puts back
+    /// Never overwrites: the target must not exist (--in-place swaps the table for its backup
+    /// instead, backing it up first). Waits until the table is ACTIVE, puts back
     /// what a restore drops (TTL, point-in-time recovery, deletion protection, tags), and checks
     /// the restored item count against the backup's (or export's) and the keys and indexes
     /// against the source.
@@ -204,14 +205,14 @@ pub enum Command {
     /// Exit status: 0 when the restore is proven, 3 when the restored table does not match what
     /// it came from (it is kept for inspection), 1 when the restore failed.
     #[command(
-        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --items keys.jsonl --from-export latest\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest"
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --items keys.jsonl --from-export latest\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest\n  installer restore --table Movies --in-place --backup Movies-20261128030000 --yes"
     )]
     Restore {
         /// The table whose backup to restore.
         #[arg(long, env = "INSTALLER_TABLE", default_value = "Movies")]
         table: String,
         /// The new table to restore into (it must not exist).
-        #[arg(long, required_unless_present_any = ["items", "keys"])]
+        #[arg(long, required_unless_present_any = ["items", "keys", "in_place"])]
         to: Option<String>,
         /// Single items instead of a table: a JSON Lines file of keys in plain JSON, one a line
         /// ({"year": 2013, "title": "Rush"}), put back in the table as the backup (or, with
@@ -255,6 +256,25 @@ pub enum Command {
         /// without it such an export is refused before anything is written.
         #[arg(long, requires = "from_export", conflicts_with_all = ["items", "keys"])]
         thaw: bool,
+        /// Restore into the table's own name, in its place: back the table up first (the
+        /// stack's own backup, never deleted by this command), read its settings, delete it,
+        /// restore the backup under its name, put back what a restore drops (TTL, point-in-time
+        /// recovery and its period, deletion protection, tags, stream, table class, resource
+        /// policy, contributor insights; billing, capacity and encryption go into the restore
+        /// itself), verify, and say what could not be carried over. Asks for the table's name
+        /// on a terminal. Run again after an interruption, it goes on from where it stopped.
+        #[arg(
+            long,
+            conflicts_with_all = ["to", "items", "keys", "to_file", "overwrite", "time", "from_export", "thaw"]
+        )]
+        in_place: bool,
+        /// With --in-place: turn the table's deletion protection off for the swap (it is turned
+        /// on again on the restored table); without it, a protected table is refused.
+        #[arg(long)]
+        disable_deletion_protection: bool,
+        /// With --in-place: do not ask for confirmation (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
     },
     /// Undo the writes made to a table in a window, in place: each item changed between --from
     /// and --to is written back as it was at --from (or deleted, if it did not exist then).

@@ -16,9 +16,11 @@
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
 //! | `rollback/` | `installer rollback`: the window checked and cut (`window`), its incremental exports started, waited for and read (`exports`), what a rerun needs (`journal`), each key's change and step (`changes`, pure), the conditional paced writes (`writes`) |
+//! | `in_place/` | `restore --in-place`: the table's settings read before the swap and put back after (`settings`), the journal a rerun goes on from, why a swap is refused |
+//! | `bucket_json.rs` | the journals the installer keeps in the stack's bucket, read and written |
 //! | `export_files.rs` | an export read by its manifests, data files streamed (rollback, single items from an export) |
 //! | `items.rs` | reading items by key (a table's shape, BatchGetItem) and comparing them as DynamoDB does (`backup_lambda::canonical`, which fingerprints use too), shared by `restore --items` and `rollback` |
-//! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops |
+//! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops, waiting for a restored table |
 //! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
 //!
 //! Data flows one way: flags over the settings file or the deployed stack's settings → a
@@ -50,6 +52,7 @@ macro_rules! result {
 }
 
 pub(crate) mod aws;
+pub(crate) mod bucket_json;
 pub(crate) mod build;
 pub mod cli;
 pub mod commands;
@@ -58,6 +61,7 @@ pub mod cost;
 pub(crate) mod data;
 pub mod deploy;
 pub(crate) mod export_files;
+pub(crate) mod in_place;
 pub(crate) mod items;
 pub mod local;
 pub(crate) mod recovery;

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 use backup_lambda::error::{AwsError, AwsResult};
 use backup_lambda::naming::TableName;
 use backup_lambda::store::BackupStore;
+use backup_lambda::tables::{TableState, Tables};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -54,6 +55,16 @@ async fn pitr(
             p.point_in_time_recovery_status()
                 .is_some_and(|s| s.as_str() == "ENABLED")
         }))
+}
+
+/// The recovery period of `table`'s point-in-time recovery in days, when it is on (35, the
+/// default, when DynamoDB does not say).
+pub async fn pitr_days(db: &Client, table: &TableName) -> Result<Option<u32>, AwsError> {
+    Ok(pitr(db, table).await?.map(|p| {
+        p.recovery_period_in_days()
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(35)
+    }))
 }
 
 /// The window point-in-time recovery can restore `table` to (earliest, latest); `None` when it is
@@ -214,7 +225,11 @@ pub async fn reapply_from_backup(
 }
 
 /// Turns on time to live on `target`, on `attribute`.
-async fn put_ttl(db: &Client, target: &TableName, attribute: &str) -> Result<(), AwsError> {
+pub(crate) async fn put_ttl(
+    db: &Client,
+    target: &TableName,
+    attribute: &str,
+) -> Result<(), AwsError> {
     let dst = target.as_str();
     let spec = TimeToLiveSpecification::builder()
         .enabled(true)
@@ -232,12 +247,26 @@ async fn put_ttl(db: &Client, target: &TableName, attribute: &str) -> Result<(),
 
 /// Copies the tags of the table `source_arn` onto `target`; returns how many.
 async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<usize, AwsError> {
-    let dst = target.as_str();
     // Every page (ListTagsOfResource: "NextToken ... fetches the next page of results").
     let tags = backup_lambda::store::DynamoDbBackups::new(db.clone())
         .table_tags(source_arn)
-        .await?
-        .into_iter()
+        .await?;
+    put_tags(db, target, &tags).await?;
+    Ok(tags.len())
+}
+
+/// Tags `target` with `tags` (TagResource, one call; none: no call).
+pub(crate) async fn put_tags(
+    db: &Client,
+    target: &TableName,
+    tags: &[(String, String)],
+) -> Result<(), AwsError> {
+    let dst = target.as_str();
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags
+        .iter()
         .map(|(key, value)| {
             aws_sdk_dynamodb::types::Tag::builder()
                 .key(key)
@@ -246,9 +275,6 @@ async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AwsError::malformed("TagResource", dst, &e.to_string()))?;
-    if tags.is_empty() {
-        return Ok(0);
-    }
     let target_arn = db
         .describe_table()
         .table_name(dst)
@@ -258,12 +284,62 @@ async fn copy_tags(db: &Client, source_arn: &str, target: &TableName) -> Result<
         .table
         .and_then(|t| t.table_arn)
         .unwrap_or_default();
-    let count = tags.len();
     db.tag_resource()
         .resource_arn(target_arn)
         .set_tags(Some(tags))
         .send()
         .await
-        .aws("TagResource", dst)?;
-    Ok(count)
+        .aws("TagResource", dst)
+        .map(drop)
+}
+
+/// How long a restore waits for its table to become ACTIVE (restores of large tables take
+/// hours on AWS).
+const ACTIVE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// Waits until `table` is ACTIVE, saying each status it passes through.
+pub(crate) async fn wait_active(tables: &impl Tables, table: &TableName) -> Result<(), AwsError> {
+    let started = std::time::Instant::now();
+    let mut last = None;
+    loop {
+        let status = tables.state(table).await?;
+        if status == Some(TableState::Active) {
+            return Ok(());
+        }
+        // Statuses a table does not leave by itself (DescribeTable, API reference,
+        // TableStatus: "INACCESSIBLE_ENCRYPTION_CREDENTIALS - The KMS key used to encrypt the
+        // table in inaccessible", "ARCHIVED - The table has been archived").
+        if let Some(TableState::NotActive(stuck)) = &status
+            && [
+                "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ARCHIVING",
+                "ARCHIVED",
+            ]
+            .contains(&stuck.as_str())
+        {
+            return Err(AwsError::malformed(
+                "DescribeTable (waiting for ACTIVE)",
+                table.as_str(),
+                &format!("the table is {stuck}, which it does not leave by itself"),
+            ));
+        }
+        if status != last {
+            let shown = status
+                .as_ref()
+                .map_or_else(|| "not yet listed".to_owned(), ToString::to_string);
+            report!(
+                "  {table} is {shown} after {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+            last = status;
+        }
+        if started.elapsed() > ACTIVE_PATIENCE {
+            return Err(AwsError::malformed(
+                "DescribeTable (waiting for ACTIVE)",
+                table.as_str(),
+                "the restored table is still not ACTIVE; check it later with `installer status`",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }

@@ -117,8 +117,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
 
         let earlier = self.backup_of_earlier_attempt(table, invocation).await;
         let reused = earlier.is_some();
-        // The run's own clock: the invocation's start plus the time since.
-        let clock = || now + started.elapsed();
+        let clock = || invocation.clock();
         let fingerprints = self
             .settings
             .log_bucket

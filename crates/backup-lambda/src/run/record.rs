@@ -71,6 +71,8 @@ pub struct Invocation {
     /// When Lambda stops the invocation, if known: deletions that could not finish by then are
     /// left for the next run.
     pub deadline: Option<tokio::time::Instant>,
+    /// The monotonic moment of `now`, for [`Invocation::clock`].
+    pub started: std::time::Instant,
 }
 
 impl Invocation {
@@ -80,7 +82,15 @@ impl Invocation {
             request_id: request_id.to_owned(),
             now,
             deadline: None,
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// The wall-clock time now, by the invocation's start and the monotonic time since: the one
+    /// clock of every table's run in the invocation (fingerprints compare its readings across
+    /// runs to the second).
+    pub fn clock(&self) -> OffsetDateTime {
+        self.now + self.started.elapsed()
     }
 
     /// The same invocation, ending at `deadline`.

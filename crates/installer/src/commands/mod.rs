@@ -16,6 +16,7 @@ mod reference;
 mod report;
 mod restore;
 mod restore_export;
+mod restore_in_place;
 mod restore_items;
 mod rollback;
 mod status;
@@ -92,6 +93,9 @@ pub enum CommandError {
     /// A rollback could not be done.
     #[error(transparent)]
     Rollback(#[from] crate::rollback::RollbackError),
+    /// An in-place restore was refused or stopped.
+    #[error(transparent)]
+    InPlace(#[from] crate::in_place::InPlaceError),
     /// The deployed stack's settings could not be read.
     #[error(transparent)]
     Deployed(#[from] crate::deploy::deployed::DeployedError),
@@ -463,6 +467,7 @@ impl CommandError {
                 | CommandError::HtmlFolderMissing(_)
                 | CommandError::Connect(ConnectError::BadEndpoint(_))
         ) || matches!(self, CommandError::Rollback(e) if e.is_usage())
+            || matches!(self, CommandError::InPlace(e) if e.is_usage())
     }
 }
 
@@ -667,6 +672,9 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             from_export,
             no_tags,
             thaw,
+            in_place,
+            disable_deletion_protection,
+            yes,
         } => {
             let args = RestoreArgs {
                 table,
@@ -682,8 +690,23 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 from_export,
                 no_tags,
                 thaw,
+                in_place,
+                disable_deletion_protection,
+                yes,
             };
-            if args.items.is_some() || !args.keys.is_empty() {
+            let in_place_only = [
+                (
+                    args.disable_deletion_protection,
+                    "--disable-deletion-protection",
+                ),
+                (args.yes, "--yes"),
+            ];
+            if let Some((_, flag)) = in_place_only.iter().find(|(given, _)| *given && !in_place) {
+                Err(CommandError::from(crate::in_place::InPlaceError::OnlyInPlace(flag)).into())
+            } else if args.in_place {
+                block_on(restore_in_place::restore_in_place(&args, connect))
+                    .map(Summary::RestoreInPlace)
+            } else if args.items.is_some() || !args.keys.is_empty() {
                 block_on(restore_items::restore_items(&args, connect)).map(Summary::RestoreItems)
             } else {
                 block_on(restore(&args, connect)).map(Summary::Restore)

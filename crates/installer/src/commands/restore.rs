@@ -1,12 +1,12 @@
 //! `installer restore`: a backup (or a point in time) into a new table, waited for, given back
 //! what a restore drops, and verified.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use backup_lambda::naming::{StackName, TableName};
 use backup_lambda::ownership::Whose;
 use backup_lambda::restore::{self, Choice};
-use backup_lambda::tables::{DynamoDbTables, TableState, Tables};
+use backup_lambda::tables::{DynamoDbTables, Tables};
 
 use crate::recovery;
 use backup_lambda::fingerprint::{Fingerprint, Fingerprints};
@@ -23,10 +23,6 @@ use crate::deploy::config::ConfigError;
 use crate::deploy::deployed::{self, Origin};
 use crate::deploy::resources::function;
 use crate::report::progress::Progress;
-
-/// How long `restore` waits for the new table to become ACTIVE (restores of large tables take
-/// hours on AWS).
-const ACTIVE_PATIENCE: Duration = Duration::from_secs(12 * 3600);
 
 /// What to restore, from the command line.
 #[derive(Debug, Clone)]
@@ -57,6 +53,12 @@ pub struct RestoreArgs {
     pub no_tags: bool,
     /// Restore archived export data files first, and wait for them.
     pub thaw: bool,
+    /// Restore into the table's own name, in place of the table.
+    pub in_place: bool,
+    /// With `in_place`: turn deletion protection off for the swap.
+    pub disable_deletion_protection: bool,
+    /// With `in_place`: do not ask for confirmation.
+    pub yes: bool,
 }
 
 /// The request, validated: everything that needs no AWS call.
@@ -71,18 +73,19 @@ pub(super) struct Request {
 }
 
 impl Request {
-    /// The request of `restore --items`: the backup `args` chooses, into `scratch`.
-    pub(super) fn for_items(
+    /// A restore of the backup `args` chooses into `target`: `--items`' scratch table, or
+    /// `--in-place`'s own table.
+    pub(super) fn from_backup(
         args: &RestoreArgs,
         source: &TableName,
-        scratch: &TableName,
+        target: &TableName,
     ) -> Result<Self, CommandError> {
         let stack = StackName::parse(&args.stack)
             .map_err(|_| CommandError::Config(ConfigError::Stack(args.stack.clone())))?;
         Ok(Self {
             source: source.clone(),
             stack,
-            target: scratch.clone(),
+            target: target.clone(),
             choice: Choice::parse(&args.backup),
             time: None,
             export: None,
@@ -173,7 +176,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
         .await?;
     let start_ms = started.elapsed().as_millis();
     let waited = Instant::now();
-    let wait = wait_active(&tables, target);
+    let wait = recovery::wait_active(&tables, target);
     progress
         .step("wait", "table", target.as_str(), wait)
         .await?;
@@ -281,7 +284,7 @@ async fn from_export(
     let waited = Instant::now();
     let wait = async {
         let imported = restore_export::wait(aws, &import_arn).await?;
-        wait_active(&tables, target).await?;
+        recovery::wait_active(&tables, target).await?;
         Ok::<_, AwsError>(imported)
     };
     let imported = progress
@@ -348,6 +351,19 @@ pub(super) async fn chosen(
             Some(_) => Ok(RestoredFrom::PointInTime { at: rfc3339(at) }),
         };
     }
+    let (name, arn) = chosen_backup(aws, request, any, source_exists).await?;
+    Ok(RestoredFrom::Backup { name, arn })
+}
+
+/// The backup `request` chooses (its name and ARN): `latest` or the one named, of the stack's
+/// own unless `any`.
+pub(super) async fn chosen_backup(
+    aws: &Aws,
+    request: &Request,
+    any: bool,
+    source_exists: bool,
+) -> Result<(String, String), CommandError> {
+    let source = &request.source;
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let store = if any { store.every_kind() } else { store };
     let backups = store.list_backups(source).await?;
@@ -361,46 +377,12 @@ pub(super) async fn chosen(
         Whose::Stack(&owner)
     };
     let backup = restore::choose(source, &backups, &request.choice, whose)?;
-    Ok(RestoredFrom::Backup {
-        name: backup.name,
-        arn: backup.arn,
-    })
+    Ok((backup.name, backup.arn))
 }
 
-/// Waits until `table` is ACTIVE, saying each status it passes through.
-pub(super) async fn wait_active(tables: &impl Tables, table: &TableName) -> Result<(), AwsError> {
-    let started = Instant::now();
-    let mut last = None;
-    loop {
-        let status = tables.state(table).await?;
-        if status == Some(TableState::Active) {
-            return Ok(());
-        }
-        if status != last {
-            let shown = status
-                .as_ref()
-                .map_or_else(|| "not yet listed".to_owned(), ToString::to_string);
-            report!(
-                "  {table} is {shown} after {:.0}s",
-                started.elapsed().as_secs_f64()
-            );
-            last = status;
-        }
-        if started.elapsed() > ACTIVE_PATIENCE {
-            return Err(AwsError::malformed(
-                "DescribeTable (waiting for ACTIVE)",
-                table.as_str(),
-                "the restored table is still not ACTIVE; check it later with `installer status`",
-            ));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// Prints what was put back and what the verification found.
 /// The fingerprint the stack's function recorded of `source`'s backup `name`, if any: none for
 /// a stack no longer deployed (its bucket may be gone with it).
-async fn fingerprint_of(
+pub(super) async fn fingerprint_of(
     aws: &Aws,
     request: &Request,
     name: &str,
@@ -416,6 +398,7 @@ async fn fingerprint_of(
         .await?)
 }
 
+/// Prints what was put back and what the verification found.
 fn report_result(
     reapplied: &recovery::Reapplied,
     verification: Option<&restore::Verification>,

@@ -16,12 +16,13 @@ use crate::data::dynamodb_json::Item;
 use serde_json::Value;
 
 use super::CommandError;
-use super::restore::{Request, RestoreArgs, chosen, wait_active};
+use super::restore::{Request, RestoreArgs, chosen};
 use super::summary::{ItemsRestored, RestoredFrom};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::data::dynamodb_json::{self, plain_item};
 use crate::export_files::{ExportFilesError, Location};
 use crate::items::{by_key, key_id, key_of, same, shape};
+use crate::recovery::wait_active;
 use crate::report::progress::Progress;
 
 /// The keys asked for, as given in a JSON Lines file (`file`) and `--key` flags (`given`): each
@@ -147,7 +148,7 @@ pub(super) async fn restore_items(
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let scratch =
         TableName::parse(&scratch_name(source.as_str(), stamp)).map_err(CommandError::Target)?;
-    let request = Request::for_items(args, &source, &scratch)?;
+    let request = Request::from_backup(args, &source, &scratch)?;
     let aws = Aws::connect(connect).await?;
     let shape = shape(&aws.dynamodb, &source)
         .await?

@@ -38,6 +38,8 @@ pub enum Summary {
     Down(Removed),
     /// `restore`.
     Restore(Restored),
+    /// `restore --in-place`: the table swapped for its backup under its own name.
+    RestoreInPlace(RestoredInPlace),
     /// `restore --items`: single items as a backup holds them, into a file.
     RestoreItems(ItemsRestored),
     /// `rollback`: the writes of a window undone in the live table.
@@ -95,6 +97,13 @@ impl Summary {
                     )
                 })
             }
+            Summary::RestoreInPlace(restored) => (!restored.verified).then(|| {
+                format!(
+                    "the table {} restored in place does not match its backup (the verification above); the backup made first, {}, holds the table as it was",
+                    restored.table,
+                    restored.backup_before.as_deref().unwrap_or("(none)")
+                )
+            }),
             Summary::Rollback(rolled) => (!rolled.failed.is_empty()).then(|| {
                 format!(
                     "{} item(s) of {} could not be written (\"failed\" above); run the same command again to try them again",
@@ -215,6 +224,31 @@ pub struct ItemsRestored {
     pub skipped: Vec<serde_json::Value>,
     /// The backup made of the table before any item was written over (`--overwrite`).
     pub backup_before: Option<String>,
+}
+
+/// `restore --in-place`: the table backed up, deleted, restored from a backup under its own name,
+/// given its settings back, and verified.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RestoredInPlace {
+    /// The table.
+    pub table: String,
+    /// The backup put in its place.
+    pub from: RestoredFrom,
+    /// The backup of the table made first, as the stack's own: it holds the table as it was
+    /// before the swap (restore it to undo the swap; this command never deletes it).
+    pub backup_before: Option<String>,
+    /// This run went on from one interrupted before.
+    pub resumed: bool,
+    /// The settings read before the swap and put back.
+    pub reapplied: crate::in_place::TableSettings,
+    /// What could not be carried over, one line each.
+    pub not_carried: Vec<String>,
+    /// What the check of the restored table found.
+    pub verification: backup_lambda::restore::Verification,
+    /// The restore is proven.
+    pub verified: bool,
+    /// How long the run took, in milliseconds.
+    pub elapsed_ms: u128,
 }
 
 /// `rollback`: each item changed in the window put back as it was at its start, unless it

@@ -410,7 +410,9 @@ fn down(arn: &Arns) -> Vec<Value> {
 }
 
 /// What `restore`, `rollback` and `drill` need: a restore makes a table of a name chosen at the
-/// time, so the write actions are on any table of the account and region; a rollback exports the
+/// time, so the write actions are on any table of the account and region (`restore --in-place`
+/// also deletes the table it swaps, reads and puts back its resource policy and contributor
+/// insights, and keeps its journal under `restores/` in the bucket); a rollback exports the
 /// table's changes into the stack's bucket (DynamoDB writes them as the caller) and writes items.
 fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
     let Place {
@@ -446,6 +448,11 @@ fn restore(arn: &Arns, place: &Place) -> Vec<Value> {
                 "dynamodb:DeleteItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:DeleteTable",
+                "dynamodb:GetResourcePolicy",
+                "dynamodb:PutResourcePolicy",
+                "dynamodb:DescribeContributorInsights",
+                "dynamodb:UpdateContributorInsights",
+                "dynamodb:DescribeKinesisStreamingDestination",
             ],
             &[
                 arn.any_table.clone(),

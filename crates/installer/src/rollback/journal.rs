@@ -5,7 +5,7 @@
 //! interruption finds it and makes no second one, and names the first, from which the whole
 //! rollback can be undone).
 
-use backup_lambda::error::{AwsError, AwsResult};
+use backup_lambda::error::AwsError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -30,40 +30,12 @@ pub fn key(table: &str, from: OffsetDateTime) -> String {
 
 /// The journal, or an empty one when there is none (or it is not one: it is written anew).
 pub async fn read(aws: &Aws, bucket: &str, key: &str) -> Result<Journal, AwsError> {
-    let out = aws
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .expected_bucket_owner(&aws.account)
-        .send()
-        .await;
-    let object = match out.aws("GetObject", format!("s3://{bucket}/{key}")) {
-        Ok(object) => object,
-        Err(e) if e.is("NoSuchKey") => return Ok(Journal::default()),
-        Err(e) => return Err(e),
-    };
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::malformed("GetObject", key, &e.to_string()))?
-        .into_bytes();
-    Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    Ok(crate::bucket_json::read(aws, bucket, key)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Writes the journal.
 pub async fn write(aws: &Aws, bucket: &str, key: &str, journal: &Journal) -> Result<(), AwsError> {
-    let body = serde_json::to_vec(journal).expect("a journal is optional strings and a flag");
-    aws.s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .expected_bucket_owner(&aws.account)
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .aws("PutObject", format!("s3://{bucket}/{key}"))
-        .map(drop)
+    crate::bucket_json::write(aws, bucket, key, journal).await
 }

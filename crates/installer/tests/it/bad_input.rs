@@ -227,6 +227,53 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
             &["movies.json:1:"],
         ),
         case(&["down", "--stack", &stack], &["--yes"]),
+        // An in-place restore deletes the table: never without confirmation, never with a
+        // target of its own, and a table that is not there has nothing to swap.
+        case(
+            &[
+                "restore",
+                "--stack",
+                &stack,
+                "--table",
+                "Movies",
+                "--in-place",
+            ],
+            &["--yes"],
+        ),
+        case(
+            &[
+                "restore",
+                "--table",
+                "Movies",
+                "--in-place",
+                "--to",
+                "Movies-copy",
+            ],
+            &["--in-place", "--to"],
+        ),
+        case(
+            &[
+                "restore",
+                "--table",
+                "Movies",
+                "--disable-deletion-protection",
+                "--to",
+                "Movies-2",
+            ],
+            &["--disable-deletion-protection", "--in-place"],
+        ),
+        case(
+            &[
+                "restore",
+                "--stack",
+                &stack,
+                "--table",
+                "Nowhere",
+                "--in-place",
+                "--yes",
+            ],
+            &["Nowhere does not exist", "--to <name>"],
+        ),
         case(
             // -q: the plan that `up` prints before refusing is left out, the refusal is not.
             &[

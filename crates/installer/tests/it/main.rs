@@ -18,6 +18,7 @@ mod exports;
 mod faults;
 mod fingerprints;
 mod idempotency;
+mod in_place;
 mod invoke;
 mod load;
 mod many_tables;

@@ -193,6 +193,18 @@ impl Rule for TableDeleting {
         if call.service != DDB {
             return None;
         }
+        let restore = ["RestoreTableFromBackup", "RestoreTableToPointInTime"];
+        if restore.contains(&call.operation.as_str()) {
+            // RestoreTableFromBackup (API reference), Errors: "TableInUseException: A target
+            // table with the specified name is either being created or deleted."
+            let target = call.field("TargetTableName")?;
+            self.described(target, now)?;
+            return Some(Reply::json_error(
+                DDB,
+                "TableInUseException",
+                &format!("Table is being deleted: {target}"),
+            ));
+        }
         let table = call.field("TableName")?;
         let description = self.described(table, now)?;
         match call.operation.as_str() {
@@ -228,6 +240,90 @@ impl Rule for TableDeleting {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(table.to_owned(), (now, description.clone()));
         });
+    }
+}
+
+/// Contributor insights and Kinesis streaming destinations, which moto does not offer (it
+/// answers them with an HTML 500): DescribeContributorInsights answers the status the layer last
+/// set for the table or index (`DISABLED` until UpdateContributorInsights; DeleteTable forgets
+/// it, as the table's settings go with it), UpdateContributorInsights sets it, and
+/// DescribeKinesisStreamingDestination answers no destination. A table that does not exist is
+/// ResourceNotFoundException.
+///
+/// DescribeContributorInsights (API reference): "ContributorInsightsStatus: Current status of
+/// contributor insights"; UpdateContributorInsights: "ContributorInsightsAction: Represents the
+/// contributor insights action" (ENABLE, DISABLE); DescribeKinesisStreamingDestination:
+/// "KinesisDataStreamDestinations: The list of replica structures for the table being
+/// described."
+#[derive(Default)]
+pub struct ContributorInsights {
+    status: Mutex<HashMap<(String, String), &'static str>>,
+}
+
+impl ContributorInsights {
+    fn status(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), &'static str>> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Rule for ContributorInsights {
+    fn name(&self) -> &'static str {
+        "ContributorInsights"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        let ours = [
+            "DescribeContributorInsights",
+            "UpdateContributorInsights",
+            "DescribeKinesisStreamingDestination",
+        ];
+        if call.service != DDB || !ours.contains(&call.operation.as_str()) {
+            return None;
+        }
+        let table = call.field("TableName")?.to_owned();
+        let exists = upstream.ask(
+            call,
+            "DynamoDB_20120810.DescribeTable",
+            &serde_json::json!({"TableName": table}),
+        );
+        if exists.is_none() {
+            return Some(Reply::json_error(
+                DDB,
+                "ResourceNotFoundException",
+                &format!("Requested resource not found: Table: {table} not found"),
+            ));
+        }
+        let index = call.field("IndexName").map(str::to_owned);
+        let at = (table.clone(), index.clone().unwrap_or_default());
+        let mut answer = serde_json::json!({"TableName": table});
+        if let Some(index) = &index {
+            answer["IndexName"] = index.clone().into();
+        }
+        match call.operation.as_str() {
+            "DescribeContributorInsights" => {
+                let status = self.status().get(&at).copied().unwrap_or("DISABLED");
+                answer["ContributorInsightsStatus"] = status.into();
+            }
+            "UpdateContributorInsights" => {
+                let (now, answered) = match call.field("ContributorInsightsAction") {
+                    Some("ENABLE") => ("ENABLED", "ENABLING"),
+                    _ => ("DISABLED", "DISABLING"),
+                };
+                self.status().insert(at, now);
+                answer["ContributorInsightsStatus"] = answered.into();
+            }
+            _ => answer["KinesisDataStreamDestinations"] = serde_json::json!([]),
+        }
+        Some(Reply::json_ok(DDB, &answer))
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.is(DDB, "DeleteTable")
+            && reply.ok()
+            && let Some(table) = call.field("TableName")
+        {
+            self.status().retain(|(t, _), _| t != table);
+        }
     }
 }
 
@@ -726,6 +822,33 @@ impl Rule for BackupNameValid {
                 &format!("1 validation error detected: Value '{name}' at 'backupName' failed to satisfy constraint: Member must have length less than or equal to 255 and satisfy regular expression pattern: [a-zA-Z0-9_.-]+"),
             )
         })
+    }
+}
+
+/// A table's tags are a map: TagResource with a key the table has replaces its value (developer
+/// guide, "Tagging restrictions in DynamoDB": "Each DynamoDB table can have only one tag with the
+/// same key. If you try to add an existing tag (same key), the existing tag value is updated to
+/// the new value."). moto appends a second tag of the key, which also sends ListTagsOfResource's
+/// paging round in a circle; the layer removes the keys from moto's tags first.
+pub struct TagsAreAMap;
+
+impl Rule for TagsAreAMap {
+    fn name(&self) -> &'static str {
+        "TagsAreAMap"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "TagResource") {
+            return None;
+        }
+        let keys: Vec<Value> = call.json["Tags"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.get("Key").cloned())
+            .collect();
+        let untag = serde_json::json!({"ResourceArn": call.field("ResourceArn")?, "TagKeys": keys});
+        upstream.ask(call, "DynamoDB_20120810.UntagResource", &untag);
+        None
     }
 }
 
@@ -1348,11 +1471,121 @@ mod tests {
             Some(200)
         );
 
+        let restore = json_call(
+            DDB,
+            "RestoreTableFromBackup",
+            json!({"TargetTableName": "T", "BackupArn": "b"}),
+        );
+        let refused = rule
+            .refuse(&restore, t0 + 50 * MS, &Nothing)
+            .expect("refused");
+        assert_eq!(refused.json()["__type"], "TableInUseException");
+
         assert!(
             rule.refuse(&describe, t0 + 100 * MS, &Nothing).is_none(),
             "clears"
         );
         assert!(rule.refuse(&create, t0 + 100 * MS, &Nothing).is_none());
+        assert!(rule.refuse(&restore, t0 + 100 * MS, &Nothing).is_none());
+    }
+
+    /// An upstream where every table exists.
+    struct Tables;
+
+    impl Upstream for Tables {
+        fn ask(&self, _: &Call, _: &str, _: &Value) -> Option<Value> {
+            Some(json!({"Table": {}}))
+        }
+    }
+
+    /// An upstream that records what it is asked.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<(String, Value)>>);
+
+    impl Upstream for Recording {
+        fn ask(&self, _: &Call, target: &str, body: &Value) -> Option<Value> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((target.to_owned(), body.clone()));
+            Some(json!({}))
+        }
+    }
+
+    #[test]
+    fn tagging_a_key_again_replaces_it() {
+        let upstream = Recording::default();
+        let tag = json_call(
+            DDB,
+            "TagResource",
+            json!({"ResourceArn": "arn:t", "Tags": [{"Key": "team", "Value": "b"}]}),
+        );
+        assert!(
+            TagsAreAMap
+                .refuse(&tag, Instant::now(), &upstream)
+                .is_none(),
+            "goes on to moto"
+        );
+        assert_eq!(
+            upstream.0.lock().unwrap().as_slice(),
+            [(
+                "DynamoDB_20120810.UntagResource".to_owned(),
+                json!({"ResourceArn": "arn:t", "TagKeys": ["team"]})
+            )]
+        );
+    }
+
+    #[test]
+    fn contributor_insights_are_as_last_set_until_the_table_is_deleted() {
+        let rule = ContributorInsights::default();
+        let t0 = Instant::now();
+        let describe = json_call(
+            DDB,
+            "DescribeContributorInsights",
+            json!({"TableName": "T"}),
+        );
+        let status = |rule: &ContributorInsights| {
+            rule.refuse(&describe, t0, &Tables)
+                .expect("answered")
+                .json()["ContributorInsightsStatus"]
+                .clone()
+        };
+        assert_eq!(status(&rule), "DISABLED");
+        let enable = json_call(
+            DDB,
+            "UpdateContributorInsights",
+            json!({"TableName": "T", "ContributorInsightsAction": "ENABLE"}),
+        );
+        let answer = rule.refuse(&enable, t0, &Tables).expect("answered");
+        assert_eq!(answer.json()["ContributorInsightsStatus"], "ENABLING");
+        assert_eq!(status(&rule), "ENABLED");
+        let index = json_call(
+            DDB,
+            "DescribeContributorInsights",
+            json!({"TableName": "T", "IndexName": "byYear"}),
+        );
+        assert_eq!(
+            rule.refuse(&index, t0, &Tables).unwrap().json()["ContributorInsightsStatus"],
+            "DISABLED",
+            "an index has its own"
+        );
+        let mut deleted = ok(json!({"TableDescription": {"TableName": "T"}}));
+        rule.answered(
+            &json_call(DDB, "DeleteTable", json!({"TableName": "T"})),
+            &mut deleted,
+            t0,
+        );
+        assert_eq!(status(&rule), "DISABLED", "gone with the table");
+
+        let kinesis = json_call(
+            DDB,
+            "DescribeKinesisStreamingDestination",
+            json!({"TableName": "T"}),
+        );
+        let answer = rule.refuse(&kinesis, t0, &Tables).expect("answered");
+        assert_eq!(answer.json()["KinesisDataStreamDestinations"], json!([]));
+        let missing = rule.refuse(&describe, t0, &Nothing).expect("answered");
+        assert_eq!(missing.json()["__type"], "ResourceNotFoundException");
     }
 
     #[test]

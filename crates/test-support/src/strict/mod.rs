@@ -28,9 +28,9 @@ mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
-    AccountRate, BackupCreating, BackupNameValid, BackupsNotYetEnabled, ExportInProgress,
-    ExportManifest, ExportsListedFor, ItemCountApproximate, ListBackupsPaging, ListTagsPaging,
-    RestoreCreating, TableDeleting, TagsEventuallyConsistent,
+    AccountRate, BackupCreating, BackupNameValid, BackupsNotYetEnabled, ContributorInsights,
+    ExportInProgress, ExportManifest, ExportsListedFor, ItemCountApproximate, ListBackupsPaging,
+    ListTagsPaging, RestoreCreating, TableDeleting, TagsAreAMap, TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use incremental::{INCREMENTAL_MAX, INCREMENTAL_MIN, IncrementalExport, PitrWindow};
@@ -517,9 +517,11 @@ impl Strict {
                 Box::new(AccountRate::list_tags_of_resource()),
                 Box::new(ListBackupsPaging::default()),
                 Box::new(ListTagsPaging),
+                Box::new(TagsAreAMap),
                 Box::new(BackupNameValid),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
+                Box::new(ContributorInsights::default()),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(ExportsListedFor::new(windows.exports_listed)),
                 Box::new(ExportManifest::new(windows.export_in_progress)),

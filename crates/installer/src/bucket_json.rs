@@ -1,0 +1,65 @@
+//! A JSON object the installer keeps in the stack's bucket between runs (a rollback's or an
+//! in-place restore's journal), read and written with `ExpectedBucketOwner`.
+
+use backup_lambda::error::{AwsError, AwsResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::aws::Aws;
+
+/// The object at `key`, or `None` when there is none, or no bucket (or it does not parse as a
+/// `T`: it is written anew).
+pub async fn read<T: DeserializeOwned>(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<T>, AwsError> {
+    Ok(read_raw(aws, bucket, key)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// The bytes of the object at `key`, or `None` when there is none, or no bucket.
+pub async fn read_raw(aws: &Aws, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+    let out = aws
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(&aws.account)
+        .send()
+        .await;
+    let object = match out.aws("GetObject", format!("s3://{bucket}/{key}")) {
+        Ok(object) => object,
+        Err(e) if e.is("NoSuchKey") || e.is("NoSuchBucket") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::malformed("GetObject", key, &e.to_string()))?
+        .into_bytes();
+    Ok(Some(bytes.to_vec()))
+}
+
+/// Writes `value` at `key`.
+pub async fn write<T: Serialize>(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), AwsError> {
+    let body = serde_json::to_vec(value).expect("a journal is strings, numbers and maps");
+    aws.s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .expected_bucket_owner(&aws.account)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .aws("PutObject", format!("s3://{bucket}/{key}"))
+        .map(drop)
+}
