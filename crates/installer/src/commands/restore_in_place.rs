@@ -142,6 +142,13 @@ pub async fn restore_in_place(
         Observed::Restore => {}
     }
     recovery::wait_active(&tables, &table).await?;
+    let restored_indexes = tables.shape(&table).await?.indexes;
+    let differences = journal.settings.index_differences(&restored_indexes);
+    for line in &differences {
+        if !journal.settings.not_carried.contains(line) {
+            journal.settings.not_carried.push(line.clone());
+        }
+    }
 
     // Checked before its settings are back (TTL would start expiring items), as it came.
     let fingerprint = fingerprint_of(&aws, &request, &journal.backup_name).await?;

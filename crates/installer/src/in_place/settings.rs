@@ -53,6 +53,8 @@ pub struct TableSettings {
     pub resource_policy: Option<String>,
     /// Where contributor insights are on: `None` for the table, else an index's name.
     pub contributor_insights: Vec<Option<String>>,
+    /// The table's secondary indexes (global and local), by name: a restore makes the backup's.
+    pub indexes: Vec<String>,
     /// What could not be read (an operation this endpoint does not offer, say) or cannot be
     /// carried over, one line each.
     pub not_carried: Vec<String>,
@@ -131,6 +133,21 @@ pub async fn read(
         .iter()
         .filter_map(|i| i.index_name().map(str::to_owned))
         .collect();
+    settings.indexes = indexes.clone();
+    settings.indexes.extend(
+        t.local_secondary_indexes()
+            .iter()
+            .filter_map(|i| i.index_name().map(str::to_owned)),
+    );
+    settings.indexes.sort();
+    if t.on_demand_throughput().is_some_and(|o| {
+        o.max_read_request_units().is_some() || o.max_write_request_units().is_some()
+    }) {
+        settings.not_carried.push(
+            "the table's on-demand maximum throughput: set it again (UpdateTable OnDemandThroughput)"
+                .to_owned(),
+        );
+    }
 
     let ttl = db
         .describe_time_to_live()
@@ -244,6 +261,22 @@ async fn kinesis(db: &Client, table: &TableName) -> Result<Vec<String>, AwsError
 }
 
 impl TableSettings {
+    /// What differs between the table's indexes and the restored table's (`restored`, sorted):
+    /// a restore makes the indexes the backup recorded, so one made since is missing and one
+    /// deleted since is back.
+    pub fn index_differences(&self, restored: &[String]) -> Vec<String> {
+        let missing = self
+            .indexes
+            .iter()
+            .filter(|i| !restored.contains(i))
+            .map(|i| format!("the index {i}, made after the backup: create it again"));
+        let back = restored
+            .iter()
+            .filter(|i| !self.indexes.contains(i))
+            .map(|i| format!("the index {i}, deleted after the backup, is back: delete it again"));
+        missing.chain(back).collect()
+    }
+
     /// The restore request's billing: the table's as it is now, not as the backup recorded it.
     pub fn billing(&self) -> (BillingMode, Option<ProvisionedThroughput>) {
         match self.provisioned {
@@ -396,4 +429,57 @@ async fn ttl_on(db: &Client, table: &TableName, attribute: &str) -> Result<bool,
             )
         ) && d.attribute_name() == Some(attribute)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_made_or_deleted_after_the_backup_are_named() {
+        let settings = TableSettings {
+            indexes: vec!["byGenre".to_owned(), "byYear".to_owned()],
+            ..TableSettings::default()
+        };
+        assert!(
+            settings
+                .index_differences(&["byGenre".to_owned(), "byYear".to_owned()])
+                .is_empty()
+        );
+        assert_eq!(
+            settings.index_differences(&["byRating".to_owned(), "byYear".to_owned()]),
+            [
+                "the index byGenre, made after the backup: create it again",
+                "the index byRating, deleted after the backup, is back: delete it again",
+            ]
+        );
+    }
+
+    #[test]
+    fn billing_and_encryption_go_into_the_restore_request_as_the_table_had_them() {
+        let on_demand = TableSettings::default();
+        assert_eq!(on_demand.billing(), (BillingMode::PayPerRequest, None));
+        assert_eq!(on_demand.encryption(), None);
+        let provisioned = TableSettings {
+            provisioned: Some((5, 7)),
+            kms_key: Some("arn:aws:kms:us-east-1:1:key/k".to_owned()),
+            ..TableSettings::default()
+        };
+        let (mode, throughput) = provisioned.billing();
+        assert_eq!(mode, BillingMode::Provisioned);
+        let throughput = throughput.expect("capacity");
+        assert_eq!(
+            (
+                throughput.read_capacity_units(),
+                throughput.write_capacity_units()
+            ),
+            (5, 7)
+        );
+        let sse = provisioned.encryption().expect("the key");
+        assert_eq!(
+            sse.kms_master_key_id(),
+            Some("arn:aws:kms:us-east-1:1:key/k")
+        );
+        assert_eq!(sse.sse_type(), Some(&SseType::Kms));
+    }
 }
