@@ -103,10 +103,9 @@ impl Request {
         let stack = StackName::parse(&args.stack)
             .map_err(|_| CommandError::Config(ConfigError::Stack(args.stack.clone())))?;
         let to = args.to.as_deref().unwrap_or_default();
+        // `--to` may be the table's own name when the table is gone (a deleted table restored
+        // under its name); a table there is refused below as any other taken target.
         let target = TableName::parse(to).map_err(CommandError::Target)?;
-        if target == source {
-            return Err(CommandError::TargetTaken(target.to_string()));
-        }
         let time = args
             .time
             .as_deref()

@@ -134,10 +134,28 @@ pub async fn restore_in_place(
                         .unwrap_or("the backup made first")
                 );
             }
-            restore_into_name(&aws, &tables, &table, &journal, &bucket, &key).await?;
+            restore_into_name(
+                &aws,
+                request.stack(),
+                &tables,
+                &table,
+                &journal,
+                &bucket,
+                &key,
+            )
+            .await?;
         }
         Observed::Deleting | Observed::Gone => {
-            restore_into_name(&aws, &tables, &table, &journal, &bucket, &key).await?;
+            restore_into_name(
+                &aws,
+                request.stack(),
+                &tables,
+                &table,
+                &journal,
+                &bucket,
+                &key,
+            )
+            .await?;
         }
         Observed::Restore => {}
     }
@@ -385,6 +403,7 @@ async fn observe(
 /// Waits until the deleted table is gone, then restores the journal's backup into its name.
 async fn restore_into_name(
     aws: &Aws,
+    stack: &backup_lambda::naming::StackName,
     tables: &DynamoDbTables,
     table: &TableName,
     journal: &Journal,
@@ -392,7 +411,7 @@ async fn restore_into_name(
     key: &str,
 ) -> Result<(), CommandError> {
     gone(tables, table).await?;
-    if !start_restore(aws, table, journal).await?
+    if !start_restore(aws, stack, table, journal).await?
         && observe(&aws.dynamodb, table, journal).await? != Observed::Restore
     {
         // Someone else made a table of the name after the delete: never ours to change.
@@ -508,8 +527,13 @@ async fn gone(tables: &DynamoDbTables, table: &TableName) -> Result<(), AwsError
 /// Starts restoring the journal's backup into the table's name, with the table's billing and
 /// encryption as they were before the swap; asks again while the deleted table's name is not
 /// free yet (TableInUseException). `false` when a table of the name exists already.
-async fn start_restore(aws: &Aws, table: &TableName, journal: &Journal) -> Result<bool, AwsError> {
-    let (billing, throughput) = journal.settings.billing();
+async fn start_restore(
+    aws: &Aws,
+    stack: &backup_lambda::naming::StackName,
+    table: &TableName,
+    journal: &Journal,
+) -> Result<bool, CommandError> {
+    let (billing, throughput) = journal.settings.billing().unzip();
     let waited = Instant::now();
     loop {
         let answer = aws
@@ -517,8 +541,8 @@ async fn start_restore(aws: &Aws, table: &TableName, journal: &Journal) -> Resul
             .restore_table_from_backup()
             .backup_arn(&journal.backup_arn)
             .target_table_name(table.as_str())
-            .billing_mode_override(billing.clone())
-            .set_provisioned_throughput_override(throughput.clone())
+            .set_billing_mode_override(billing.clone())
+            .set_provisioned_throughput_override(throughput.clone().flatten())
             .set_sse_specification_override(journal.settings.encryption())
             .send()
             .await
@@ -532,7 +556,18 @@ async fn start_restore(aws: &Aws, table: &TableName, journal: &Journal) -> Resul
             Err(e) if e.is("TableInUseException") && waited.elapsed() < NAME_PATIENCE => {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(e) => return Err(e),
+            Err(e) if e.is("TableInUseException") => return Err(e.into()),
+            Err(e) => {
+                // The table is gone and this restore will not be made: say how to get it back.
+                return Err(InPlaceError::RestoreFailed {
+                    table: table.to_string(),
+                    stack: stack.to_string(),
+                    backup: journal.backup_name.clone(),
+                    before: journal.backup_before.clone().unwrap_or_default(),
+                    error: e.to_string(),
+                }
+                .into());
+            }
         }
     }
 }

@@ -111,6 +111,22 @@ pub enum InPlaceError {
         "the backup {0} is gone (deleted since the swap began?): nothing was deleted; run the command again with another --backup, or delete the journal to start over"
     )]
     BackupGone(String),
+    /// The restore into the table's name was refused, after the table was deleted.
+    #[error(
+        "restoring {backup} into {table} was refused after {table} was deleted ({error}): {before} holds the table as it was; restore it under the name with `installer restore --stack {stack} --table {table} --to {table} --backup {before}`"
+    )]
+    RestoreFailed {
+        /// The table.
+        table: String,
+        /// The stack.
+        stack: String,
+        /// The backup that could not be restored.
+        backup: String,
+        /// The backup made first.
+        before: String,
+        /// DynamoDB's answer.
+        error: String,
+    },
     /// A flag of `--in-place` without it (clap counts a flag's default as given to `requires`).
     #[error("{0} is for --in-place only: add --in-place, or leave {0} out")]
     OnlyInPlace(&'static str),

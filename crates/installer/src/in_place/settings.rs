@@ -32,6 +32,9 @@ pub struct TableSettings {
     /// Which table of the name this is ([`identity`]): tells the original from a table made
     /// later under its name.
     pub identity: String,
+    /// Whether the restore request carries the table's billing ([`TableSettings::billing`]):
+    /// only for a table without global secondary indexes.
+    pub billing_overridden: bool,
     /// Billing: provisioned capacity (read, write), or `None` for on demand.
     pub provisioned: Option<(i64, i64)>,
     /// The KMS key the table is encrypted with, when it is a customer managed or AWS managed
@@ -102,7 +105,15 @@ pub async fn read(
         .billing_mode_summary()
         .and_then(|b| b.billing_mode())
         .is_some_and(|m| *m == BillingMode::PayPerRequest);
-    if !on_demand && let Some(p) = t.provisioned_throughput() {
+    settings.billing_overridden = t.global_secondary_indexes().is_empty();
+    if !settings.billing_overridden {
+        // A billing override would need each global index's capacity too
+        // (GlobalSecondaryIndexOverride, which replaces the indexes): a request that could be
+        // refused only after the table is deleted. The backup's billing is kept instead.
+        settings.not_carried.push(
+            "the billing mode and capacity as they are now (the table has global secondary indexes, so the restored table has the backup's): set them again with UpdateTable".to_owned(),
+        );
+    } else if !on_demand && let Some(p) = t.provisioned_throughput() {
         settings.provisioned = p
             .read_capacity_units()
             .zip(p.write_capacity_units())
@@ -277,9 +288,13 @@ impl TableSettings {
         missing.chain(back).collect()
     }
 
-    /// The restore request's billing: the table's as it is now, not as the backup recorded it.
-    pub fn billing(&self) -> (BillingMode, Option<ProvisionedThroughput>) {
-        match self.provisioned {
+    /// The restore request's billing: the table's as it is now, not as the backup recorded it;
+    /// `None` (the backup's) for a table with global secondary indexes.
+    pub fn billing(&self) -> Option<(BillingMode, Option<ProvisionedThroughput>)> {
+        if !self.billing_overridden {
+            return None;
+        }
+        Some(match self.provisioned {
             Some((read, write)) => (
                 BillingMode::Provisioned,
                 ProvisionedThroughput::builder()
@@ -289,7 +304,7 @@ impl TableSettings {
                     .ok(),
             ),
             None => (BillingMode::PayPerRequest, None),
-        }
+        })
     }
 
     /// The restore request's encryption: the table's KMS key, if it has one.
@@ -457,15 +472,27 @@ mod tests {
 
     #[test]
     fn billing_and_encryption_go_into_the_restore_request_as_the_table_had_them() {
-        let on_demand = TableSettings::default();
-        assert_eq!(on_demand.billing(), (BillingMode::PayPerRequest, None));
+        let on_demand = TableSettings {
+            billing_overridden: true,
+            ..TableSettings::default()
+        };
+        assert_eq!(
+            on_demand.billing(),
+            Some((BillingMode::PayPerRequest, None))
+        );
         assert_eq!(on_demand.encryption(), None);
+        let with_indexes = TableSettings {
+            provisioned: Some((5, 7)),
+            ..TableSettings::default()
+        };
+        assert_eq!(with_indexes.billing(), None, "the backup's billing");
         let provisioned = TableSettings {
+            billing_overridden: true,
             provisioned: Some((5, 7)),
             kms_key: Some("arn:aws:kms:us-east-1:1:key/k".to_owned()),
             ..TableSettings::default()
         };
-        let (mode, throughput) = provisioned.billing();
+        let (mode, throughput) = provisioned.billing().expect("overridden");
         assert_eq!(mode, BillingMode::Provisioned);
         let throughput = throughput.expect("capacity");
         assert_eq!(

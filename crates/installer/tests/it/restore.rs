@@ -156,6 +156,18 @@ async fn a_deleted_table_is_restored_from_its_backups() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 
+    // And under its own name, which a deleted table leaves free; while the table is there, the
+    // same request is refused as any taken target.
+    let again = restore_json(&["--stack", &stack, "--table", &table, "--to", &table]);
+    assert_eq!(again["verified"], true, "{again}");
+    assert_eq!(i64::from(count_items(&moto, &table).await), items);
+    let out = installer(&[
+        "restore", "--stack", &stack, "--table", &table, "--to", &table,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("already exists"), "{stderr}");
+
     installer_ok(&remove_all(&stack));
     moto.delete_table()
         .table_name(&back)
