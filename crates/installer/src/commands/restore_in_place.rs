@@ -100,11 +100,13 @@ pub async fn restore_in_place(
     };
 
     // The table as the journal left it: still the original, going, gone, or the restore.
-    match observe(db, &table, &journal).await? {
-        Observed::Original { identity, .. } if identity != journal.settings.identity => {
+    let observed = observe(db, &table, &journal).await?;
+    match &observed {
+        Observed::Original { identity, .. } if *identity != journal.settings.identity => {
             return Err(recreated(&table, &journal, &bucket, &key).into());
         }
         Observed::Original { protected, .. } => {
+            let protected = *protected;
             if protected && !args.disable_deletion_protection {
                 // Turned on since the swap began: refused as at the start, nothing changed.
                 return Err(InPlaceError::Protected(table.to_string()).into());
@@ -134,30 +136,20 @@ pub async fn restore_in_place(
                         .unwrap_or("the backup made first")
                 );
             }
-            restore_into_name(
-                &aws,
-                request.stack(),
-                &tables,
-                &table,
-                &journal,
-                &bucket,
-                &key,
-            )
-            .await?;
         }
-        Observed::Deleting | Observed::Gone => {
-            restore_into_name(
-                &aws,
-                request.stack(),
-                &tables,
-                &table,
-                &journal,
-                &bucket,
-                &key,
-            )
-            .await?;
-        }
-        Observed::Restore => {}
+        Observed::Deleting | Observed::Gone | Observed::Restore => {}
+    }
+    if observed != Observed::Restore {
+        restore_into_name(
+            &aws,
+            request.stack(),
+            &tables,
+            &table,
+            &journal,
+            &bucket,
+            &key,
+        )
+        .await?;
     }
     recovery::wait_active(&tables, &table).await?;
     let restored_indexes = tables.shape(&table).await?.indexes;
