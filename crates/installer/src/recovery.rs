@@ -149,18 +149,9 @@ pub async fn reapply(
 ) -> Result<Reapplied, AwsError> {
     let (src, dst) = (source.as_str(), target.as_str());
     let mut done = Reapplied::default();
-    let ttl = db
-        .describe_time_to_live()
-        .table_name(src)
-        .send()
-        .await
-        .aws("DescribeTimeToLive", src)?;
-    if let Some(d) = ttl.time_to_live_description()
-        && d.time_to_live_status() == Some(&TimeToLiveStatus::Enabled)
-        && let Some(attribute) = d.attribute_name()
-    {
-        put_ttl(db, target, attribute).await?;
-        done.ttl_attribute = Some(attribute.to_owned());
+    if let Some((TimeToLiveStatus::Enabled, attribute)) = ttl(db, source).await? {
+        put_ttl(db, target, &attribute).await?;
+        done.ttl_attribute = Some(attribute);
     }
     if pitr(db, source).await?.is_some() {
         enable_pitr(db, target, None).await?;
@@ -222,6 +213,22 @@ pub async fn reapply_from_backup(
         done.ttl_attribute = Some(attribute.to_owned());
     }
     Ok(done)
+}
+
+/// `table`'s time to live: its status and attribute, when it has one (DescribeTimeToLive).
+pub(crate) async fn ttl(
+    db: &Client,
+    table: &TableName,
+) -> Result<Option<(TimeToLiveStatus, String)>, AwsError> {
+    let out = db
+        .describe_time_to_live()
+        .table_name(table.as_str())
+        .send()
+        .await
+        .aws("DescribeTimeToLive", table.as_str())?;
+    Ok(out
+        .time_to_live_description
+        .and_then(|d| d.time_to_live_status.zip(d.attribute_name)))
 }
 
 /// Turns on time to live on `target`, on `attribute`.

@@ -12,7 +12,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     BillingMode, ContributorInsightsAction, ContributorInsightsStatus, ProvisionedThroughput,
-    SseSpecification, SseType, StreamSpecification, StreamViewType, TableClass,
+    SseSpecification, SseType, StreamSpecification, StreamViewType, TableClass, TimeToLiveStatus,
 };
 use backup_lambda::error::{AwsError, AwsResult};
 use backup_lambda::naming::TableName;
@@ -160,19 +160,10 @@ pub async fn read(
         );
     }
 
-    let ttl = db
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
-        .await
-        .aws("DescribeTimeToLive", name)?;
-    settings.ttl_attribute = ttl
-        .time_to_live_description()
-        .filter(|d| {
-            d.time_to_live_status() == Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
-        })
-        .and_then(|d| d.attribute_name())
-        .map(str::to_owned);
+    settings.ttl_attribute = match recovery::ttl(db, table).await? {
+        Some((TimeToLiveStatus::Enabled, attribute)) => Some(attribute),
+        _ => None,
+    };
     settings.pitr_days = recovery::pitr_days(db, table).await?;
     if !settings.arn.is_empty() {
         // AWS's own tags (`aws:`) cannot be put: "AWS-assigned tag names ... are automatically
@@ -429,21 +420,10 @@ pub async fn apply(
 /// Whether TTL is on with `attribute` already (UpdateTimeToLive refuses a second change within
 /// an hour, so a run going on after an interruption must not ask twice).
 async fn ttl_on(db: &Client, table: &TableName, attribute: &str) -> Result<bool, AwsError> {
-    let out = db
-        .describe_time_to_live()
-        .table_name(table.as_str())
-        .send()
-        .await
-        .aws("DescribeTimeToLive", table.as_str())?;
-    Ok(out.time_to_live_description().is_some_and(|d| {
-        matches!(
-            d.time_to_live_status(),
-            Some(
-                aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled
-                    | aws_sdk_dynamodb::types::TimeToLiveStatus::Enabling
-            )
-        ) && d.attribute_name() == Some(attribute)
-    }))
+    Ok(matches!(
+        recovery::ttl(db, table).await?,
+        Some((TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling, a)) if a == attribute
+    ))
 }
 
 #[cfg(test)]
