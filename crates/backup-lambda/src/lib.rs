@@ -51,3 +51,4 @@ pub mod sdk;
 pub mod select;
 pub mod store;
 pub mod tables;
+pub mod zone;

@@ -9,7 +9,8 @@ use crate::drill::{DrillSettings, parse_period};
 use crate::export::{DEFAULT_PREFIX, ExportEvery, ExportSettings};
 use crate::naming::{StackName, StackNameError, TableName, TableNameError};
 use crate::ownership::{ADOPTED_UNTIL_VAR, Ownership, STACK_NAME_VAR};
-use crate::retention::RetentionPolicy;
+use crate::retention::{AgeLimitTooShort, Generations, RetentionPolicy};
+use crate::zone::{UnknownZone, ZONE_VAR, Zone};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -72,6 +73,12 @@ pub enum RequestError {
     /// `ADOPTED_UNTIL` is not an RFC 3339 time.
     #[error("ADOPTED_UNTIL must be an RFC 3339 time such as 2026-12-04T10:00:00Z, got {0:?}")]
     BadAdoptedUntil(String),
+    /// The age limit would cut a generation rule short.
+    #[error(transparent)]
+    AgeLimit(#[from] AgeLimitTooShort),
+    /// `SCHEDULE_TIMEZONE` is not a time zone.
+    #[error("{ZONE_VAR}: {0}")]
+    BadZone(#[from] UnknownZone),
     /// A drill period in the environment is not a period.
     #[error("{field} must be off or a period such as 7d, 12h or 30m, got {got:?}")]
     BadPeriod {
@@ -90,6 +97,9 @@ pub struct Settings {
     pub ownership: Ownership,
     /// Retention used when the event does not override it.
     pub default_policy: RetentionPolicy,
+    /// The zone of the stack's calendar (`SCHEDULE_TIMEZONE`, default UTC): where the
+    /// generations' periods begin and end.
+    pub zone: Zone,
     /// Bucket that receives a JSON record of every run (`LOG_BUCKET`), if any.
     pub log_bucket: Option<String>,
     /// Restore drills (`DRILL_EVERY`, `DRILL_TIMEOUT`), if on.
@@ -101,7 +111,9 @@ pub struct Settings {
 
 impl Settings {
     /// Reads `STACK_NAME` (required), `ADOPTED_UNTIL` (unset: nothing adopted),
-    /// `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `LOG_BUCKET`,
+    /// `MAX_BACKUPS` (default 3), `MAX_AGE_DAYS` (unset: no age limit), `KEEP_DAILY`,
+    /// `KEEP_WEEKLY`, `KEEP_MONTHLY`, `KEEP_YEARLY` (unset: no such generation),
+    /// `SCHEDULE_TIMEZONE` (default UTC), `LOG_BUCKET`,
     /// `DRILL_EVERY` (unset or `off`: no drills), `DRILL_TIMEOUT` (default 12h) and the export
     /// settings (see [`export_settings`]) through `var`, which returns a variable's value if it
     /// is set.
@@ -122,6 +134,22 @@ impl Settings {
         let max_age_days = non_empty("MAX_AGE_DAYS")
             .map(|v| parse_count("MAX_AGE_DAYS", &Value::String(v), MAX_AGE_DAYS))
             .transpose()?;
+        let mut generations = Generations::default();
+        for (var, slot) in generation_slots(&mut generations) {
+            *slot = non_empty(var.env)
+                .map(|v| parse_count(var.env, &Value::String(v), MAX_KEEP))
+                .transpose()?;
+        }
+        let default_policy = RetentionPolicy {
+            max_backups,
+            max_age_days,
+            generations,
+        };
+        default_policy.check()?;
+        let zone = non_empty(ZONE_VAR)
+            .map(|name| Zone::parse(&name))
+            .transpose()?
+            .unwrap_or_else(Zone::utc);
         let log_bucket = non_empty("LOG_BUCKET");
         let export = export_settings(&non_empty)?;
         if export.is_some() && log_bucket.is_none() {
@@ -136,10 +164,8 @@ impl Settings {
                 stack,
                 adopted_until,
             },
-            default_policy: RetentionPolicy {
-                max_backups,
-                max_age_days,
-            },
+            default_policy,
+            zone,
             log_bucket,
             drill: drill_settings(&non_empty)?,
             export,
@@ -248,7 +274,8 @@ impl BackupRequest {
 }
 
 /// The retention an event such as `{"TableTag": ..., "MaxBackups": 5}` asks for: its
-/// `MaxBackups` and `MaxAgeDays` over `defaults`.
+/// `MaxBackups`, `MaxAgeDays` and `KeepDaily`, `KeepWeekly`, `KeepMonthly`, `KeepYearly` (a
+/// count, or `"off"`) over `defaults`.
 pub fn policy_from_event(
     event: &Value,
     defaults: &RetentionPolicy,
@@ -271,10 +298,50 @@ fn policy_of(
         None | Some(Value::Null) => defaults.max_age_days,
         Some(v) => Some(parse_count("MaxAgeDays", v, MAX_AGE_DAYS)?),
     };
-    Ok(RetentionPolicy {
+    let mut generations = defaults.generations;
+    for (var, slot) in generation_slots(&mut generations) {
+        match fields.get(var.event) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(off)) if off.trim() == "off" => *slot = None,
+            Some(v) => *slot = Some(parse_count(var.event, v, MAX_KEEP)?),
+        }
+    }
+    let policy = RetentionPolicy {
         max_backups,
         max_age_days,
-    })
+        generations,
+    };
+    policy.check()?;
+    Ok(policy)
+}
+
+/// The environment variables of the generation rules, in [`Generations::counts`] order.
+pub const GENERATION_VARS: [&str; 4] = ["KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY", "KEEP_YEARLY"];
+
+/// Where a generation rule is read from: its environment variable and its event field.
+struct GenerationVar {
+    env: &'static str,
+    event: &'static str,
+}
+
+/// Each generation rule's variable and its place in `generations`.
+fn generation_slots(
+    generations: &mut Generations,
+) -> [(GenerationVar, &mut Option<NonZeroU32>); 4] {
+    let Generations {
+        daily,
+        weekly,
+        monthly,
+        yearly,
+    } = generations;
+    let [d, w, m, y] = GENERATION_VARS;
+    let var = |env, event| GenerationVar { env, event };
+    [
+        (var(d, "KeepDaily"), daily),
+        (var(w, "KeepWeekly"), weekly),
+        (var(m, "KeepMonthly"), monthly),
+        (var(y, "KeepYearly"), yearly),
+    ]
 }
 
 /// Parses a positive whole number no larger than `max`, given as a JSON number or a string.
@@ -393,6 +460,79 @@ mod tests {
         assert_eq!(empty.export, None);
         assert_eq!(empty.ownership.stack.as_str(), "prod");
         assert_eq!(empty.ownership.adopted_until, None);
+        assert!(empty.zone.is_utc());
+        assert!(empty.default_policy.generations.is_empty());
+    }
+
+    #[test]
+    fn generations_and_the_zone_come_from_the_environment_and_the_event() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+                    .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
+            }
+        };
+        let s = Settings::from_vars(env(&[
+            ("KEEP_DAILY", "7"),
+            ("KEEP_MONTHLY", "12"),
+            ("SCHEDULE_TIMEZONE", "Europe/Berlin"),
+        ]))
+        .expect("valid");
+        let g = s.default_policy.generations;
+        assert_eq!(g.daily.map(NonZeroU32::get), Some(7));
+        assert_eq!(g.weekly, None);
+        assert_eq!(g.monthly.map(NonZeroU32::get), Some(12));
+        assert_eq!(s.zone.name(), "Europe/Berlin");
+
+        // An event turns one off and another on, over those defaults.
+        let policy = policy_from_event(
+            &json!({"TableTag": {"Key": "k", "Value": "v"}, "KeepDaily": "off", "KeepYearly": 3}),
+            &s.default_policy,
+        )
+        .expect("valid");
+        assert_eq!(policy.generations.daily, None);
+        assert_eq!(policy.generations.monthly.map(NonZeroU32::get), Some(12));
+        assert_eq!(policy.generations.yearly.map(NonZeroU32::get), Some(3));
+
+        let cases: [(&'static [(&'static str, &'static str)], &str); 3] = [
+            (
+                &[("KEEP_WEEKLY", "0")],
+                "KEEP_WEEKLY must be a whole number from 1",
+            ),
+            (
+                &[("SCHEDULE_TIMEZONE", "Europe/Berln")],
+                "SCHEDULE_TIMEZONE: \"Europe/Berln\" is not a time zone",
+            ),
+            (
+                &[("KEEP_MONTHLY", "12"), ("MAX_AGE_DAYS", "90")],
+                "an age limit of 90 days would delete backups keep-monthly 12 keeps (up to 372 days old)",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let err = Settings::from_vars(env(vars))
+                .expect_err(expected)
+                .to_string();
+            assert!(err.starts_with(expected), "{err}");
+        }
+        let err = BackupRequest::from_event(
+            &json!({"TableName": "Movies", "KeepDaily": 0}),
+            &s.default_policy,
+        )
+        .expect_err("zero");
+        assert!(
+            err.to_string()
+                .starts_with("KeepDaily must be a whole number from 1"),
+            "{err}"
+        );
+        let err = BackupRequest::from_event(
+            &json!({"TableName": "Movies", "MaxAgeDays": 30}),
+            &s.default_policy,
+        )
+        .expect_err("an age limit under a year of months");
+        assert!(matches!(err, RequestError::AgeLimit(_)), "{err}");
     }
 
     #[test]

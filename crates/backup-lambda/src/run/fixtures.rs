@@ -48,7 +48,9 @@ pub(super) fn settings(bucket: Option<&str>) -> Settings {
         default_policy: RetentionPolicy {
             max_backups: NonZeroU32::new(3).unwrap(),
             max_age_days: None,
+            generations: Default::default(),
         },
+        zone: crate::zone::Zone::utc(),
         log_bucket: bucket.map(str::to_owned),
         drill: None,
         export: None,

@@ -9,7 +9,7 @@ mod record;
 mod tagged;
 
 pub use error::RunError;
-pub use record::{BackupRef, FailedDelete, Invocation, PolicyRecord, RunRecord, RunStatus};
+pub use record::{BackupRef, FailedDelete, Invocation, KeptBy, PolicyRecord, RunRecord, RunStatus};
 pub use tagged::{ABAC_HINT, TableFailure, TaggedRun};
 
 use std::time::{Duration, Instant};
@@ -161,7 +161,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
         info!(table = %table, backup = %created.name, arn = %created.arn, status = ?created.state, "backup created");
 
         let requested = (requested_from, clock());
-        let mut record = RunRecord::started(request, invocation, &created);
+        let mut record = RunRecord::started(request, invocation, &created, &self.settings.zone);
         record.reused_backup = reused;
         if let (Some(f), Some(before)) = (&fingerprints, before) {
             record.fingerprint = Some(f.after_backup(table, before, &created, requested).await);
@@ -179,7 +179,19 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
                 return Err(err);
             }
         };
-        record.kept = decision.keep.iter().map(|b| b.name.clone()).collect();
+        record.kept = decision
+            .keep
+            .iter()
+            .map(|k| k.backup.name.clone())
+            .collect();
+        record.kept_by = decision
+            .keep
+            .iter()
+            .map(|k| KeptBy {
+                name: k.backup.name.clone(),
+                rules: k.rules.clone(),
+            })
+            .collect();
         record.still_creating = decision
             .still_creating
             .iter()
@@ -271,7 +283,14 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             backups.push(created);
         }
         info!(table = %table, listed = backups.len(), "listed backups");
-        let decision = retention::decide(table, &self.settings.ownership, &backups, &policy, now);
+        let decision = retention::decide(
+            table,
+            &self.settings.ownership,
+            &backups,
+            &policy,
+            &self.settings.zone,
+            now,
+        );
         info!(
             table = %table,
             keep = decision.keep.len(),
@@ -733,6 +752,41 @@ mod tests {
             1,
             "the record is written"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn generations_keep_each_days_newest_and_the_record_says_why() {
+        let store = MemoryStore::with(vec![ours(24), ours(48), ours(49), ours(72)]);
+        let mut settings = settings(Some("logs"));
+        settings.zone = crate::zone::Zone::parse("Europe/Berlin").expect("a zone");
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings);
+        let event = json!({"TableName": "Movies", "MaxBackups": 1, "KeepDaily": 3});
+        let record = function
+            .handle(&event, &Invocation::new("r", NOW))
+            .await
+            .expect("run succeeds");
+        let new = record.backup_created.name.clone();
+        assert_eq!(record.kept, vec![new.clone(), ours(24).name, ours(48).name]);
+        let rules = |name: &str| {
+            record
+                .kept_by
+                .iter()
+                .find(|k| k.name == name)
+                .map(|k| k.rules.clone())
+        };
+        use crate::retention::Rule;
+        assert_eq!(
+            rules(&new),
+            Some(vec![Rule::Newest, Rule::Last, Rule::Daily])
+        );
+        assert_eq!(rules(&ours(24).name), Some(vec![Rule::Daily]));
+        // 49 hours ago is the same day as 48: not that day's newest.
+        let deleted: Vec<&str> = record.deleted.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(deleted, [ours(49).name.as_str(), ours(72).name.as_str()]);
+        assert_eq!(record.policy.keep_daily, Some(3));
+        assert_eq!(record.policy.time_zone.as_deref(), Some("Europe/Berlin"));
+        let written = serde_json::to_value(&record).expect("serializes");
+        assert_eq!(written["kept_by"][1]["rules"], json!(["daily"]));
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,7 +9,8 @@ use super::DeleteResult;
 use crate::export::{self, ExportStep};
 use crate::ledger::{Outcome, RunEntry};
 use crate::request::BackupRequest;
-use crate::retention::Backup;
+use crate::retention::{Backup, RetentionPolicy, Rule};
+use crate::zone::Zone;
 
 /// A backup named in a run record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,12 +42,53 @@ pub struct FailedDelete {
 }
 
 /// The retention a run applied, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyRecord {
     /// Newest owned backups kept.
     pub max_backups: u32,
     /// Age limit in days, if any.
     pub max_age_days: Option<u32>,
+    /// Days whose newest backup is kept, if that generation is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u32>,
+    /// ISO weeks whose newest backup is kept, if on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u32>,
+    /// Months whose newest backup is kept, if on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_monthly: Option<u32>,
+    /// Years whose newest backup is kept, if on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_yearly: Option<u32>,
+    /// The zone the generations' periods were read in, when there are generations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl PolicyRecord {
+    /// The record of `policy`, with generations read in `zone`.
+    pub fn of(policy: &RetentionPolicy, zone: &Zone) -> Self {
+        let g = policy.generations;
+        let count = |n: Option<std::num::NonZeroU32>| n.map(std::num::NonZeroU32::get);
+        Self {
+            max_backups: policy.max_backups.get(),
+            max_age_days: count(policy.max_age_days),
+            keep_daily: count(g.daily),
+            keep_weekly: count(g.weekly),
+            keep_monthly: count(g.monthly),
+            keep_yearly: count(g.yearly),
+            time_zone: (!g.is_empty()).then(|| zone.name().to_owned()),
+        }
+    }
+}
+
+/// A kept backup and the rules that keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptBy {
+    /// The backup's name.
+    pub name: String,
+    /// The rules that keep it.
+    pub rules: Vec<Rule>,
 }
 
 /// How a run ended.
@@ -127,6 +169,9 @@ pub struct RunRecord {
     pub backups_listed: usize,
     /// Owned backups kept, newest first.
     pub kept: Vec<String>,
+    /// Why each kept backup stays: its name and the rules that keep it (`newest`, `last`,
+    /// `daily`, `weekly`, `monthly`, `yearly`), newest first.
+    pub kept_by: Vec<KeptBy>,
     /// Owned backups deleted.
     pub deleted: Vec<BackupRef>,
     /// Owned backups due for deletion but still being made, or in use by a restore under way
@@ -188,6 +233,7 @@ impl RunRecord {
         request: &BackupRequest,
         invocation: &Invocation,
         created: &Backup,
+        zone: &Zone,
     ) -> Self {
         Self {
             status: RunStatus::Ok,
@@ -195,14 +241,12 @@ impl RunRecord {
             request_id: invocation.request_id.clone(),
             started_at: invocation.now,
             duration_ms: 0,
-            policy: PolicyRecord {
-                max_backups: request.policy.max_backups.get(),
-                max_age_days: request.policy.max_age_days.map(|d| d.get()),
-            },
+            policy: PolicyRecord::of(&request.policy, zone),
             backup_created: BackupRef::from(created),
             reused_backup: false,
             backups_listed: 0,
             kept: Vec::new(),
+            kept_by: Vec::new(),
             deleted: Vec::new(),
             still_creating: Vec::new(),
             deferred: Vec::new(),

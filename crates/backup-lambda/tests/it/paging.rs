@@ -139,7 +139,9 @@ async fn every_page_is_read_and_old_backups_on_later_pages_are_deleted() {
         default_policy: RetentionPolicy {
             max_backups: NonZeroU32::new(3).unwrap(),
             max_age_days: None,
+            generations: Default::default(),
         },
+        zone: backup_lambda::zone::Zone::utc(),
         log_bucket: None,
         drill: None,
         export: None,

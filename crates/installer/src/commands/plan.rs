@@ -82,7 +82,14 @@ async fn estimate(
     });
     let inputs = CostInputs {
         tables,
-        keep: config.keep.get(),
+        backups_kept: cost::backups_kept(
+            &config.retention(),
+            &backup_lambda::zone::Zone::utc(),
+            config
+                .schedule
+                .interval()
+                .unwrap_or(std::time::Duration::from_secs(86_400)),
+        ),
         runs_per_month,
         memory_mb: config.memory,
         arch: config.arch,

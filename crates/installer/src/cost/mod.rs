@@ -4,7 +4,9 @@
 //! caller, so every figure is unit-tested against a hand-computed example.
 //!
 //! The model (list prices, free tiers not deducted, a 30.4375-day month):
-//! - on-demand backups: `--keep` full copies of each table, per GB-month;
+//! - on-demand backups: the full copies of each table retention holds in steady state
+//!   ([`backups_kept`]: `--keep`, and with generations the distinct backups their rules keep at
+//!   the schedule's rate), per GB-month;
 //! - point-in-time recovery (with exports), per GB-month of each table;
 //! - exports: each table's size per export, per GB, times the exports a month;
 //! - export storage, in steady state: the copies younger than `--export-cold-days` in S3
@@ -22,6 +24,9 @@ mod prices;
 pub use prices::{PriceTable, Prices};
 
 use serde::Serialize;
+
+use backup_lambda::retention::RetentionPolicy;
+use backup_lambda::zone::Zone;
 
 use crate::build::arch::Arch;
 use crate::deploy::exports::ExportConfig;
@@ -48,8 +53,8 @@ pub struct TableSize {
 pub struct CostInputs {
     /// The tables and their sizes.
     pub tables: Vec<TableSize>,
-    /// Backups kept per table.
-    pub keep: u32,
+    /// Backups kept per table in steady state (see [`backups_kept`]).
+    pub backups_kept: u32,
     /// Runs a month (from the schedule).
     pub runs_per_month: f64,
     /// Function memory, MB.
@@ -111,6 +116,52 @@ pub struct CostEstimate {
     pub savings: Vec<Saving>,
 }
 
+/// The most runs [`backups_kept`] lays out: past it they are spaced further apart.
+const MOST_RUNS: u64 = 100_000;
+
+/// How many backups of a table `policy` holds once a run every `every` has gone on longer
+/// than any rule reaches: `decide` itself, run over such a history, in `zone`. A schedule
+/// that would make more than [`MOST_RUNS`] runs in that time is laid out more sparsely, which
+/// can only count fewer of the generations' periods as shared with `--keep`'s newest.
+pub fn backups_kept(policy: &RetentionPolicy, zone: &Zone, every: std::time::Duration) -> u32 {
+    use backup_lambda::retention::{Backup, BackupKind, BackupState, decide};
+    let reach_days = policy.generations.reach_days().map_or(0, |(_, days)| days);
+    let span = std::time::Duration::from_secs(reach_days * 86_400 + 86_400);
+    let every = every.max(std::time::Duration::from_secs(60));
+    let by_rate = (span.as_secs() / every.as_secs()).max(u64::from(policy.max_backups.get())) + 1;
+    let runs = by_rate.min(MOST_RUNS);
+    let step = if runs < by_rate {
+        span / (runs as u32)
+    } else {
+        every
+    };
+    let (Ok(table), Ok(stack)) = (
+        backup_lambda::naming::TableName::parse("Movies"),
+        backup_lambda::naming::StackName::parse("cost"),
+    ) else {
+        return policy.max_backups.get();
+    };
+    let now = time::macros::datetime!(2027-01-01 00:00 UTC);
+    let step = time::Duration::try_from(step).unwrap_or(time::Duration::DAY);
+    let backups: Vec<Backup> = (0..runs)
+        .map(|i| {
+            let created = now - step * (i as u32);
+            Backup {
+                arn: format!("arn:{i}"),
+                name: table.backup_name(&stack, created),
+                created,
+                state: BackupState::Available,
+                kind: BackupKind::User,
+            }
+        })
+        .collect();
+    let owner = backup_lambda::ownership::Ownership::new(stack);
+    let kept = decide(&table, &owner, &backups, policy, zone, now)
+        .keep
+        .len();
+    u32::try_from(kept).unwrap_or(u32::MAX)
+}
+
 /// Cents, to keep figures readable in JSON (sub-cent items keep four decimals).
 fn money(usd: f64) -> f64 {
     (usd * 10_000.0).round() / 10_000.0
@@ -135,7 +186,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         });
     };
 
-    let keep = f64::from(inputs.keep);
+    let keep = f64::from(inputs.backups_kept);
     line(
         "on-demand backups",
         keep * total_gb * p.dynamodb_backup_gb_month,
@@ -284,6 +335,29 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generations_hold_the_distinct_backups_their_rules_keep() {
+        let policy = |keep: u32, g: [u32; 4]| RetentionPolicy {
+            max_backups: std::num::NonZeroU32::new(keep).expect("positive"),
+            max_age_days: None,
+            generations: backup_lambda::retention::Generations {
+                daily: std::num::NonZeroU32::new(g[0]),
+                weekly: std::num::NonZeroU32::new(g[1]),
+                monthly: std::num::NonZeroU32::new(g[2]),
+                yearly: std::num::NonZeroU32::new(g[3]),
+            },
+        };
+        let day = std::time::Duration::from_secs(86_400);
+        let hour = std::time::Duration::from_secs(3_600);
+        let utc = Zone::utc();
+        assert_eq!(backups_kept(&policy(3, [0; 4]), &utc, day), 3);
+        // Daily runs to 2027-01-01: 7 days, 2 more ISO weeks (Dec 20, 13), 10 more month ends
+        // (Nov 30 back to Feb 28); the years are Jan 1 and Dec 31, kept already.
+        assert_eq!(backups_kept(&policy(1, [7, 4, 12, 2]), &utc, day), 19);
+        // Hourly: the newest 24 hours reach Dec 31 01:00, so 5 more days (Dec 30 to 26).
+        assert_eq!(backups_kept(&policy(24, [7, 0, 0, 0]), &utc, hour), 29);
+    }
     use crate::deploy::exports::{ColdClass, Tiers};
     use backup_lambda::export::ExportEvery;
 
@@ -293,7 +367,7 @@ mod tests {
                 name: "Movies".to_owned(),
                 bytes: 10 * 1024 * 1024 * 1024,
             }],
-            keep: 3,
+            backups_kept: 3,
             runs_per_month: MONTH_DAYS,
             memory_mb: 128,
             arch: Arch::X86_64,

@@ -11,8 +11,9 @@ use thiserror::Error;
 
 use crate::build::arch::Arch;
 use crate::deploy::schedule::{Schedule, ScheduleError};
-use crate::deploy::settings::{DEFAULT_STACK, DaysOrOff, Settings, default};
+use crate::deploy::settings::{DEFAULT_STACK, NumberOrOff, Settings, default};
 use backup_lambda::drill::{DrillSettings, parse_period};
+use backup_lambda::retention::{AgeLimitTooShort, Generations, RetentionPolicy};
 use backup_lambda::select::TableTag;
 
 /// Retention periods CloudWatch Logs accepts, in days.
@@ -206,6 +207,12 @@ pub fn rule_name(stack: &str, n: usize) -> String {
 /// Why the settings were rejected. Nothing has been called in AWS when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
+    /// `--max-age-days` shorter than a generation rule reaches.
+    #[error(
+        "--max-age-days {} would delete backups --keep-{} {} keeps (up to {} days old): use --max-age-days {} or more, or --max-age-days off",
+        .0.max_age_days, .0.rule, .0.count, .0.reach, .0.reach
+    )]
+    AgeLimit(AgeLimitTooShort),
     /// An `--alert-email` is not an e-mail address.
     #[error("invalid --alert-email {0:?}: {1}; give an address such as ops@example.com")]
     Email(String, &'static str),
@@ -346,6 +353,8 @@ pub struct StackConfig {
     pub keep: NonZeroU32,
     /// `MAX_AGE_DAYS` for the function.
     pub max_age_days: Option<NonZeroU32>,
+    /// `KEEP_DAILY`, `KEEP_WEEKLY`, `KEEP_MONTHLY`, `KEEP_YEARLY` for the function.
+    pub generations: Generations,
     /// Log group retention.
     pub log_retention_days: u32,
     /// Lifecycle expiry of run records.
@@ -383,6 +392,15 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
+    /// The retention the function applies by default.
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            max_backups: self.keep,
+            max_age_days: self.max_age_days,
+            generations: self.generations,
+        }
+    }
+
     /// Whether `up` may create `table` when it is missing: the sample always, others with
     /// `--create-table`.
     pub fn may_create(&self, table: &TableName) -> bool {
@@ -675,15 +693,33 @@ impl StackConfig {
             });
         };
         let max_age_days = match all.max_age_days {
-            None | Some(DaysOrOff::Off) => None,
-            Some(DaysOrOff::Days(days)) => Some(positive("max-age-days", days, 36_500)?),
+            None | Some(NumberOrOff::Off) => None,
+            Some(NumberOrOff::Number(days)) => Some(positive("max-age-days", days, 36_500)?),
         };
+        let generation = |flag: &'static str, value: Option<NumberOrOff>| match value {
+            None | Some(NumberOrOff::Off) => Ok(None),
+            Some(NumberOrOff::Number(n)) => positive(flag, n, 1000).map(Some),
+        };
+        let generations = Generations {
+            daily: generation("keep-daily", all.keep_daily)?,
+            weekly: generation("keep-weekly", all.keep_weekly)?,
+            monthly: generation("keep-monthly", all.keep_monthly)?,
+            yearly: generation("keep-yearly", all.keep_yearly)?,
+        };
+        let keep = positive("keep", all.keep.unwrap_or(default::KEEP), 1000)?;
+        RetentionPolicy {
+            max_backups: keep,
+            max_age_days,
+            generations,
+        }
+        .check()
+        .map_err(ConfigError::AgeLimit)?;
         let schedule = all.schedule.as_deref().unwrap_or(default::SCHEDULE);
         // PointInTimeRecoverySpecification, RecoveryPeriodInDays: "Valid Range: Minimum value of
         // 1. Maximum value of 35."
         let pitr_days = match all.pitr_days {
-            None | Some(DaysOrOff::Off) => None,
-            Some(DaysOrOff::Days(days)) => Some(in_range("pitr-days", days, 1, 35)?),
+            None | Some(NumberOrOff::Off) => None,
+            Some(NumberOrOff::Number(days)) => Some(in_range("pitr-days", days, 1, 35)?),
         };
         let drill = drill(
             all.drill_every.as_deref().unwrap_or(default::DRILL_EVERY),
@@ -700,8 +736,9 @@ impl StackConfig {
             table_tag,
             bucket: all.bucket.clone(),
             schedule: schedule.parse()?,
-            keep: positive("keep", all.keep.unwrap_or(default::KEEP), 1000)?,
+            keep,
             max_age_days,
+            generations,
             log_retention_days,
             log_expire_days: positive(
                 "log-expire-days",
@@ -909,6 +946,25 @@ mod tests {
             (&["--schedule", "rate(1 minutes)"][..], "singular unit"),
             (&["--keep", "0"][..], "--keep must be from 1 to 1000"),
             (&["--max-age-days", "0"][..], "--max-age-days must be"),
+            (
+                &["--keep-daily", "0"][..],
+                "--keep-daily must be from 1 to 1000",
+            ),
+            (
+                &["--keep-yearly", "-1"][..],
+                "--keep-yearly must be from 1 to 1000",
+            ),
+            (
+                &[
+                    "--keep-weekly",
+                    "4",
+                    "--keep-monthly",
+                    "6",
+                    "--max-age-days",
+                    "60",
+                ][..],
+                "--max-age-days 60 would delete backups --keep-monthly 6 keeps (up to 186 days old): use --max-age-days 186 or more, or --max-age-days off",
+            ),
             (
                 &["--log-retention-days", "10"][..],
                 "CloudWatch Logs accepts",

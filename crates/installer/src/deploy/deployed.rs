@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use backup_lambda::naming::StackName;
+use backup_lambda::request::GENERATION_VARS;
 
 use crate::aws::{Aws, AwsError};
 use crate::deploy::config::{ConfigError, StackConfig};
@@ -15,7 +16,7 @@ use crate::deploy::exports::ExportChoice;
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::settings_object::{self, Stored};
 use crate::deploy::resources::{Resource, function};
-use crate::deploy::settings::{DaysOrOff, Settings, period_text};
+use crate::deploy::settings::{NumberOrOff, Settings, period_text};
 use crate::deploy::stack::{self, Observed, StackError};
 
 /// Where a deployed stack's settings came from.
@@ -223,8 +224,16 @@ fn derive_function(s: &mut Settings, env: &HashMap<String, String>, default_buck
     s.max_age_days = Some(
         var("MAX_AGE_DAYS")
             .and_then(|v| v.parse().ok())
-            .map_or(DaysOrOff::Off, DaysOrOff::Days),
+            .map_or(NumberOrOff::Off, NumberOrOff::Number),
     );
+    let [daily, weekly, monthly, yearly] = GENERATION_VARS.map(|name| {
+        Some(
+            var(name)
+                .and_then(|v| v.parse().ok())
+                .map_or(NumberOrOff::Off, NumberOrOff::Number),
+        )
+    });
+    (s.keep_daily, s.keep_weekly, s.keep_monthly, s.keep_yearly) = (daily, weekly, monthly, yearly);
     let period = |name: &str| {
         var(name)
             .and_then(backup_lambda::drill::parse_period)
@@ -283,7 +292,8 @@ mod tests {
         let env: HashMap<String, String> = [
             ("MAX_BACKUPS", "7"),
             ("LOG_BUCKET", "custom-logs"),
-            ("MAX_AGE_DAYS", "30"),
+            ("MAX_AGE_DAYS", "400"),
+            ("KEEP_MONTHLY", "12"),
             ("DRILL_EVERY", "604800s"),
             ("DRILL_TIMEOUT", "43200s"),
             ("EXPORT_EVERY", "weekly"),
@@ -296,7 +306,9 @@ mod tests {
         derive_function(&mut s, &env, "s-logs-1-r");
         assert_eq!(s.keep, Some(7));
         assert_eq!(s.bucket.as_deref(), Some("custom-logs"));
-        assert_eq!(s.max_age_days, Some(DaysOrOff::Days(30)));
+        assert_eq!(s.max_age_days, Some(NumberOrOff::Number(400)));
+        assert_eq!(s.keep_monthly, Some(NumberOrOff::Number(12)));
+        assert_eq!(s.keep_daily, Some(NumberOrOff::Off));
         assert_eq!(s.drill_every.as_deref(), Some("7d"));
         assert_eq!(s.drill_timeout.as_deref(), Some("12h"));
         assert_eq!(s.export, Some(ExportChoice::Weekly));

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use backup_lambda::ownership::{ADOPTED_UNTIL_VAR, STACK_NAME_VAR};
+use backup_lambda::request::GENERATION_VARS;
 use time::format_description::well_known::Rfc3339;
 
 use crate::aws::Aws;
@@ -310,6 +311,7 @@ impl Desired {
 }
 
 /// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET`, with an age limit `MAX_AGE_DAYS`,
+/// with generations `KEEP_DAILY`, `KEEP_WEEKLY`, `KEEP_MONTHLY`, `KEEP_YEARLY`,
 /// with drills `DRILL_EVERY` and `DRILL_TIMEOUT`, and with exports `EXPORT_EVERY`,
 /// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket).
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
@@ -326,6 +328,11 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     }
     if let Some(days) = config.max_age_days {
         environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
+    }
+    for (var, count) in GENERATION_VARS.into_iter().zip(config.generations.counts()) {
+        if let Some(count) = count {
+            environment.insert(var.to_owned(), count.to_string());
+        }
     }
     if let Some(drill) = config.drill {
         let seconds = |d: std::time::Duration| format!("{}s", d.as_secs());

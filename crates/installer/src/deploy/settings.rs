@@ -48,18 +48,18 @@ pub mod default {
     pub const EXPORT_EXPIRE_DAYS: i64 = 365;
 }
 
-/// A number of days, or `off`: `--max-age-days 30`, `--max-age-days off` (in a file, `30` or
-/// `"off"`).
+/// A number (of days, of generations), or `off`: `--max-age-days 30`, `--keep-weekly off` (in a
+/// file, `30` or `"off"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DaysOrOff {
+pub enum NumberOrOff {
     /// Turned off.
     Off,
-    /// This many days (checked against the setting's range later, so that a negative number
-    /// gets the range's message).
-    Days(i64),
+    /// This many (checked against the setting's range later, so that a negative number gets
+    /// the range's message).
+    Number(i64),
 }
 
-impl FromStr for DaysOrOff {
+impl FromStr for NumberOrOff {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -67,50 +67,50 @@ impl FromStr for DaysOrOff {
             return Ok(Self::Off);
         }
         text.parse()
-            .map(Self::Days)
-            .map_err(|_| format!("{text:?} is neither a number of days nor off"))
+            .map(Self::Number)
+            .map_err(|_| format!("{text:?} is neither a whole number nor off"))
     }
 }
 
-impl fmt::Display for DaysOrOff {
+impl fmt::Display for NumberOrOff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Off => f.write_str("off"),
-            Self::Days(days) => write!(f, "{days}"),
+            Self::Number(n) => write!(f, "{n}"),
         }
     }
 }
 
-impl Serialize for DaysOrOff {
+impl Serialize for NumberOrOff {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Off => s.serialize_str("off"),
-            Self::Days(days) => s.serialize_i64(*days),
+            Self::Number(n) => s.serialize_i64(*n),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for DaysOrOff {
+impl<'de> Deserialize<'de> for NumberOrOff {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Either {
-            Days(i64),
+            Number(i64),
             Text(String),
         }
         match Either::deserialize(d)? {
-            Either::Days(days) => Ok(Self::Days(days)),
+            Either::Number(n) => Ok(Self::Number(n)),
             Either::Text(text) if text == "off" => Ok(Self::Off),
             Either::Text(text) => Err(serde::de::Error::custom(format!(
-                "{text:?} is neither a number of days nor \"off\""
+                "{text:?} is neither a whole number nor \"off\""
             ))),
         }
     }
 }
 
-impl schemars::JsonSchema for DaysOrOff {
+impl schemars::JsonSchema for NumberOrOff {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "DaysOrOff".into()
+        "NumberOrOff".into()
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -167,7 +167,47 @@ pub struct Settings {
         value_name = "DAYS|off"
     )]
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub max_age_days: Option<DaysOrOff>,
+    pub max_age_days: Option<NumberOrOff>,
+    /// Generations: also keep the newest backup of each of this many days, or off
+    /// [default: off]. Days, weeks, months and years begin at midnight in the schedule's zone.
+    #[arg(
+        long,
+        env = "INSTALLER_KEEP_DAILY",
+        allow_negative_numbers = true,
+        value_name = "DAYS|off"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keep_daily: Option<NumberOrOff>,
+    /// Generations: also keep the newest backup of each of this many ISO weeks (Monday to
+    /// Sunday), or off [default: off].
+    #[arg(
+        long,
+        env = "INSTALLER_KEEP_WEEKLY",
+        allow_negative_numbers = true,
+        value_name = "WEEKS|off"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keep_weekly: Option<NumberOrOff>,
+    /// Generations: also keep the newest backup of each of this many months, or off
+    /// [default: off].
+    #[arg(
+        long,
+        env = "INSTALLER_KEEP_MONTHLY",
+        allow_negative_numbers = true,
+        value_name = "MONTHS|off"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keep_monthly: Option<NumberOrOff>,
+    /// Generations: also keep the newest backup of each of this many years, or off
+    /// [default: off].
+    #[arg(
+        long,
+        env = "INSTALLER_KEEP_YEARLY",
+        allow_negative_numbers = true,
+        value_name = "YEARS|off"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub keep_yearly: Option<NumberOrOff>,
     /// Days CloudWatch keeps the function's logs (a value CloudWatch accepts, e.g. 7, 14, 30)
     /// [default: 14].
     #[arg(
@@ -281,7 +321,7 @@ pub struct Settings {
         value_name = "DAYS|off"
     )]
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pitr_days: Option<DaysOrOff>,
+    pub pitr_days: Option<NumberOrOff>,
     /// Turn on point-in-time recovery (billed per GB-month) on tables the stack did not make,
     /// where exports need it; without it such a table is refused [default: false].
     #[arg(long, env = "INSTALLER_ENABLE_PITR", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -305,7 +345,11 @@ impl Settings {
             bucket: None,
             schedule: Some(default::SCHEDULE.to_owned()),
             keep: Some(default::KEEP),
-            max_age_days: Some(DaysOrOff::Off),
+            max_age_days: Some(NumberOrOff::Off),
+            keep_daily: Some(NumberOrOff::Off),
+            keep_weekly: Some(NumberOrOff::Off),
+            keep_monthly: Some(NumberOrOff::Off),
+            keep_yearly: Some(NumberOrOff::Off),
             log_retention_days: Some(default::LOG_RETENTION_DAYS),
             log_expire_days: Some(default::LOG_EXPIRE_DAYS),
             memory: Some(default::MEMORY),
@@ -323,7 +367,7 @@ impl Settings {
             export_cold_days: Some(default::EXPORT_COLD_DAYS),
             export_cold_class: Some(ColdClass::GlacierIr),
             export_expire_days: Some(default::EXPORT_EXPIRE_DAYS),
-            pitr_days: Some(DaysOrOff::Off),
+            pitr_days: Some(NumberOrOff::Off),
             enable_pitr: Some(false),
             no_tag_conditions: Some(false),
         }
@@ -342,6 +386,10 @@ impl Settings {
             schedule,
             keep,
             max_age_days,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
             log_retention_days,
             log_expire_days,
             memory,
@@ -380,6 +428,10 @@ impl Settings {
             schedule: pick(schedule, &base.schedule),
             keep: keep.or(base.keep),
             max_age_days: max_age_days.or(base.max_age_days),
+            keep_daily: keep_daily.or(base.keep_daily),
+            keep_weekly: keep_weekly.or(base.keep_weekly),
+            keep_monthly: keep_monthly.or(base.keep_monthly),
+            keep_yearly: keep_yearly.or(base.keep_yearly),
             log_retention_days: log_retention_days.or(base.log_retention_days),
             log_expire_days: log_expire_days.or(base.log_expire_days),
             memory: memory.or(base.memory),
@@ -709,6 +761,6 @@ mod tests {
         let parsed: Settings =
             serde_json::from_value(serde_json::json!({"keep": 3, "max-age-days": "off"}))
                 .expect("valid");
-        assert_eq!(parsed.max_age_days, Some(DaysOrOff::Off));
+        assert_eq!(parsed.max_age_days, Some(NumberOrOff::Off));
     }
 }

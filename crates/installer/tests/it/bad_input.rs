@@ -391,6 +391,27 @@ fn bad_events_and_environments_fail_the_invocation_and_write_nothing() {
             "MaxAgeDays",
         ),
         (
+            &keep,
+            json!({ "TableName": "Movies", "KeepDaily": 0 }),
+            "InvalidEvent",
+            "KeepDaily must be a whole number from 1",
+        ),
+        (
+            &keep,
+            json!({ "TableName": "Movies", "KeepMonthly": 12, "MaxAgeDays": 30 }),
+            "InvalidEvent",
+            "would delete backups keep-monthly 12 keeps",
+        ),
+        (
+            &[
+                ("SCHEDULE_TIMEZONE", "Europe/Berln"),
+                ("STACK_NAME", "badin"),
+            ],
+            json!({ "TableName": "Movies" }),
+            "InvalidEnvironment",
+            "is not a time zone",
+        ),
+        (
             &[("MAX_BACKUPS", "none"), ("STACK_NAME", "badin")],
             json!({ "TableName": "Movies" }),
             "InvalidEnvironment",

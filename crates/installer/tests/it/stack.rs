@@ -89,12 +89,25 @@ async fn up_builds_every_resource_as_configured() {
             "--keep",
             "5",
             "--max-age-days",
-            "30",
+            "400",
+            "--keep-weekly",
+            "4",
+            "--keep-monthly",
+            "12",
             "--schedule",
             "rate(1 minute)",
         ],
     );
     assert!(out.contains("up to date"), "{out}");
+    // The deployed stack gives its generations back: planning it again changes nothing.
+    let again = run("plan", &n, &[]);
+    assert!(!again.contains("keep-"), "{again}");
+    assert!(
+        again
+            .lines()
+            .any(|l| l.contains("function") && l.ends_with("no change")),
+        "{again}"
+    );
     log_group_keeps_events_14_days(&aws, &n).await;
     role_is_trusted_by_lambda_and_scoped_to_the_stack(&aws, &n).await;
     bucket_is_private_encrypted_tls_only_owned_and_expiring(&aws, &n).await;
@@ -333,7 +346,14 @@ async fn function_runs_the_zip_with_its_settings_one_at_a_time(aws: &Clients, n:
         .and_then(|e| e.variables())
         .expect("environment");
     assert_eq!(env.get("MAX_BACKUPS").map(String::as_str), Some("5"));
-    assert_eq!(env.get("MAX_AGE_DAYS").map(String::as_str), Some("30"));
+    assert_eq!(env.get("MAX_AGE_DAYS").map(String::as_str), Some("400"));
+    assert_eq!(env.get("KEEP_WEEKLY").map(String::as_str), Some("4"));
+    assert_eq!(env.get("KEEP_MONTHLY").map(String::as_str), Some("12"));
+    assert_eq!(
+        env.get("KEEP_DAILY"),
+        None,
+        "a generation left off is not set"
+    );
     assert_eq!(env.get("LOG_BUCKET"), Some(&bucket));
     assert_eq!(
         function

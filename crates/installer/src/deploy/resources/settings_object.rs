@@ -233,7 +233,7 @@ mod tests {
         );
         assert!(matches!(parse(b"not json"), Stored::Unreadable(_)));
         let mut unknown = serde_json::to_value(Document::new("s2", Settings::defaults())).unwrap();
-        unknown["settings"]["keep-weekly"] = serde_json::json!(4);
+        unknown["settings"]["keep-hourly"] = serde_json::json!(4);
         assert_eq!(
             parse(unknown.to_string().as_bytes()),
             Stored::Newer(FORMAT),
