@@ -2,7 +2,8 @@
 //!
 //! Each invocation with an event such as `{"TableName": "Movies"}` makes an on-demand backup of
 //! the table named `<table>-<stack>-<YYYYmmddHHMMSS>`, lists all of the table's backups, keeps the
-//! newest `MAX_BACKUPS` that its stack owns (see [`ownership`] and [`retention::decide`]),
+//! newest `MAX_BACKUPS` that its stack owns and with generations each period's newest (see
+//! [`ownership`] and [`retention::decide`]),
 //! deletes the older ones and writes a JSON record of the run to `LOG_BUCKET`; with `EXPORT_EVERY`, it also exports the table
 //! to S3 once a day or week ([`export`]).
 //!
@@ -18,7 +19,8 @@
 //! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and the check of a restored table against it; items compared as DynamoDB compares them |
 //! | [`store`], [`tables`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), each with its AWS implementation |
 //! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
-//! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps, whose a backup is, how tables and backups are named |
+//! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps (newest N, generations), whose a backup is, how tables and backups are named |
+//! | [`zone`] | the stack's time zone (the IANA database compiled in): generations' periods, and the installer's schedules |
 //! | [`request`], [`select`] | the environment and the event, validated; which tables a tag selects |
 //! | [`export`], [`ledger`], [`record`], [`metrics`] | exports to S3, the daily ledgers, where records go, the metrics a run emits |
 //! | [`pace`], [`sdk`], [`error`], [`logging`] | DynamoDB's rates, the SDK's configuration, `AwsError`, JSON logs |

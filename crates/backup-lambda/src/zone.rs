@@ -86,9 +86,23 @@ impl Zone {
         self.zone.to_datetime(stamp)
     }
 
-    /// The underlying zone, for calendar arithmetic (a schedule's next runs).
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.zone
+    /// The instant the wall clock of this zone shows `hour:minute` on `date`, as EventBridge
+    /// Scheduler reads it: `None` when the clocks skip that time that day, the first of the two
+    /// when they repeat it.
+    pub fn wall_clock(&self, date: time::Date, hour: u8, minute: u8) -> Option<OffsetDateTime> {
+        use jiff::tz::AmbiguousOffset;
+        let local = jiff::civil::date(
+            i16::try_from(date.year()).ok()?,
+            i8::try_from(u8::from(date.month())).ok()?,
+            i8::try_from(date.day()).ok()?,
+        )
+        .at(i8::try_from(hour).ok()?, i8::try_from(minute).ok()?, 0, 0);
+        let ambiguous = self.zone.to_ambiguous_timestamp(local);
+        if matches!(ambiguous.offset(), AmbiguousOffset::Gap { .. }) {
+            return None;
+        }
+        let stamp = ambiguous.earlier().ok()?;
+        OffsetDateTime::from_unix_timestamp(stamp.as_second()).ok()
     }
 }
 
@@ -118,6 +132,23 @@ mod tests {
         );
         assert!(Zone::parse("Etc/UTC").expect("a zone").is_utc());
         assert!(!berlin.is_utc());
+    }
+
+    #[test]
+    fn a_skipped_time_is_none_and_a_repeated_one_is_the_first() {
+        let berlin = Zone::parse("Europe/Berlin").expect("a zone");
+        assert_eq!(
+            berlin.wall_clock(time::macros::date!(2027 - 03 - 28), 2, 30),
+            None
+        );
+        assert_eq!(
+            berlin.wall_clock(time::macros::date!(2027 - 10 - 31), 2, 30),
+            Some(datetime!(2027-10-31 00:30 UTC))
+        );
+        assert_eq!(
+            Zone::utc().wall_clock(time::macros::date!(2027 - 03 - 28), 2, 30),
+            Some(datetime!(2027-03-28 02:30 UTC))
+        );
     }
 
     #[test]

@@ -210,6 +210,8 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     /// SNS (the alert topic).
     pub sns: aws_sdk_sns::Client,
+    /// EventBridge Scheduler (schedules in a time zone).
+    pub scheduler: aws_sdk_scheduler::Client,
     /// CloudWatch (the alarms).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The configuration the clients were built from (credentials, endpoint).
@@ -266,6 +268,7 @@ impl Aws {
             lambda: aws_sdk_lambda::Client::new(&config),
             s3: aws_sdk_s3::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            scheduler: aws_sdk_scheduler::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             tls: !config
                 .endpoint_url()

@@ -311,6 +311,24 @@ impl Upstream for Shared {
         let reply = self.s3(call, "GET", &format!("/{bucket}/{}", object_path(key)), b"")?;
         reply.ok().then_some(reply.body)
     }
+
+    fn rest_get(&self, call: &Call, path: &str) -> Option<(u16, serde_json::Value)> {
+        let mut head = vec![
+            format!("Host: {}", self.upstream),
+            "Content-Length: 0".to_owned(),
+        ];
+        if let Some(auth) = &call.authorization {
+            head.push(format!("Authorization: {auth}"));
+        }
+        let request = Request {
+            method: "GET".to_owned(),
+            target: path.to_owned(),
+            head,
+            body: Vec::new(),
+        };
+        let reply = Reply::parse(&self.forward(&request)?)?;
+        Some((reply.status, reply.json()))
+    }
 }
 
 /// A key as a URL path, each segment percent-encoded.

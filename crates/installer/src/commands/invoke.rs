@@ -53,7 +53,17 @@ pub async fn invoke(
             table: table.clone(),
         });
     }
-    let input = if config.table_tag.is_some() {
+    let scheduler = config.schedule_via == crate::deploy::settings::ScheduleVia::Scheduler;
+    let input = if scheduler {
+        let name = match &config.table_tag {
+            Some(_) => crate::deploy::resources::schedules::TAG_SCHEDULE.to_owned(),
+            None => crate::deploy::resources::schedules::schedule_name(&super::one_table(
+                &config,
+                args.table.as_deref(),
+            )?),
+        };
+        crate::local::invoke::schedule_input(&aws, config.stack.as_str(), &name).await?
+    } else if config.table_tag.is_some() {
         let rule = crate::deploy::config::rule_name(config.stack.as_str(), 1);
         crate::local::invoke::tag_input(&aws, &rule).await?
     } else {

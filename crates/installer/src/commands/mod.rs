@@ -1052,5 +1052,6 @@ pub(crate) fn planned(
         resources: plan.lines(),
         phases_ms: phases,
         cost: None,
+        next_runs: Vec::new(),
     }
 }

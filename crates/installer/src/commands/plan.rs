@@ -1,7 +1,7 @@
 //! `installer plan`: what `up` would do, without changing anything; with `--cost`, what the
 //! configured stack would cost a month. Both are the result, on stdout.
 
-use super::summary::Planned;
+use super::summary::{NextRun, Planned};
 use super::{CommandError, Prepared, alerts, planned, prepare};
 use crate::aws::{Aws, AwsResult, ConnectArgs};
 use crate::cost::{self, CostEstimate, CostInputs, PriceTable, TableSize};
@@ -37,6 +37,17 @@ pub async fn plan(
     if plan.is_noop() {
         result!("no changes");
     }
+    let next_runs = NextRun::of(&config.schedule, time::OffsetDateTime::now_utc());
+    if !next_runs.is_empty() {
+        result!(
+            "next runs of {} in {}:",
+            config.schedule,
+            config.schedule.zone()
+        );
+        for run in &next_runs {
+            result!("  {run}");
+        }
+    }
     let alerts = alerts(&desired, &observed);
     let mut planned = planned(
         &aws,
@@ -45,6 +56,7 @@ pub async fn plan(
         (&plan, &settings, &unmarked),
         phases,
     );
+    planned.next_runs = next_runs;
     if with_cost {
         planned.cost = Some(estimate(&aws, &config, &desired).await?);
     }

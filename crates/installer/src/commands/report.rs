@@ -90,6 +90,20 @@ async fn deployed_schedule(
     config: &StackConfig,
     requests: &Requests,
 ) -> Result<Option<String>, AwsError> {
+    if config.schedule_via == crate::deploy::settings::ScheduleVia::Scheduler {
+        let name = match (&config.table_tag, config.tables.first()) {
+            (Some(_), _) => crate::deploy::resources::schedules::TAG_SCHEDULE.to_owned(),
+            (None, Some(table)) => crate::deploy::resources::schedules::schedule_name(table),
+            (None, None) => return Ok(None),
+        };
+        requests.add();
+        let group = config.stack.as_str();
+        return match crate::deploy::resources::schedules::read(aws, group, &name).await {
+            Ok(found) => Ok(found.map(|entry| entry.expression)),
+            Err(e) if e.is("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
     let Some(rule) = config.rule_names().into_iter().next() else {
         return Ok(None);
     };
@@ -147,10 +161,11 @@ pub async fn report(
             let expression = deployed_schedule(&aws, &config, &requests)
                 .await?
                 .unwrap_or_else(|| config.schedule.to_string());
+            // Read in the stack's zone: a night the clocks skip a cron's time is a longer gap.
             let interval = expression
                 .parse::<Schedule>()
                 .ok()
-                .and_then(|s| s.interval())
+                .and_then(|s| s.in_zone(config.schedule.zone().clone()).interval())
                 .ok_or_else(|| CommandError::RpoUnknown(expression.clone()))?;
             (interval * 2, format!("twice the schedule {expression}"))
         }

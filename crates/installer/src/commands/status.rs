@@ -48,7 +48,7 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
             Verb::Conflict => format!("conflict: {}", line.conflict.unwrap_or_default()),
             Verb::Delete => "no longer needed".to_owned(),
         };
-        result!("  {:<10} {:<44} {state}", line.kind, line.name);
+        result!("  {:<14} {:<44} {state}", line.kind, line.name);
     }
     let alerts = super::alerts(&desired, &observed);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());

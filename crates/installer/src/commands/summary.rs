@@ -368,6 +368,9 @@ pub struct Planned {
     pub phases_ms: Phases,
     /// The monthly cost estimate (`plan --cost` only).
     pub cost: Option<crate::cost::CostEstimate>,
+    /// The schedule's next five runs (`plan` only; for a rate, counted from now: a rate runs
+    /// from when its schedule is made).
+    pub next_runs: Vec<NextRun>,
     /// Per named table with any, its unmarked backups (`<table>-<YYYYmmddHHMMSS>`) that the
     /// stack has not adopted, and whether `--adopt-backups` adopts them now.
     pub unmarked: Vec<Unmarked>,
@@ -387,7 +390,7 @@ pub struct Unmarked {
 impl std::fmt::Display for Unmarked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = crate::deploy::plan::Kind::Backups;
-        write!(f, "{kind:<10} {:<44} ", self.table)?;
+        write!(f, "{kind:<14} {:<44} ", self.table)?;
         if self.adopt {
             write!(f, "adopt {} unmarked backup(s)", self.count)
         } else {
@@ -397,6 +400,44 @@ impl std::fmt::Display for Unmarked {
                 self.count
             )
         }
+    }
+}
+
+/// One run of the schedule to come.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct NextRun {
+    /// When, in UTC (RFC 3339).
+    pub at: String,
+    /// The same moment on the schedule zone's wall clock (`2027-03-29T02:30:00`).
+    pub local: String,
+    /// The schedule's zone.
+    pub zone: String,
+}
+
+impl NextRun {
+    /// The next `count` runs of `schedule` after `now`.
+    pub fn of(
+        schedule: &crate::deploy::schedule::Schedule,
+        now: time::OffsetDateTime,
+    ) -> Vec<Self> {
+        let zone = schedule.zone();
+        schedule
+            .next_runs(now, 5)
+            .into_iter()
+            .map(|at| Self {
+                at: backup_lambda::record::rfc3339(at),
+                local: zone.local(at).to_string(),
+                zone: zone.name().to_owned(),
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for NextRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let local = self.local.replacen('T', " ", 1);
+        let utc = self.at.replacen('T', " ", 1);
+        write!(f, "{local} {} ({utc})", self.zone)
     }
 }
 

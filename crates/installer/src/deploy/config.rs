@@ -11,10 +11,11 @@ use thiserror::Error;
 
 use crate::build::arch::Arch;
 use crate::deploy::schedule::{Schedule, ScheduleError};
-use crate::deploy::settings::{DEFAULT_STACK, NumberOrOff, Settings, default};
+use crate::deploy::settings::{DEFAULT_STACK, NumberOrOff, ScheduleVia, Settings, default};
 use backup_lambda::drill::{DrillSettings, parse_period};
 use backup_lambda::retention::{AgeLimitTooShort, Generations, RetentionPolicy};
 use backup_lambda::select::TableTag;
+use backup_lambda::zone::{UnknownZone, Zone};
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const LOG_RETENTION_DAYS: &[u32] = &[
@@ -207,6 +208,19 @@ pub fn rule_name(stack: &str, n: usize) -> String {
 /// Why the settings were rejected. Nothing has been called in AWS when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
+    /// `--schedule-window` is not a window Scheduler takes.
+    #[error(
+        "invalid --schedule-window {0:?}: use off or whole minutes from 1m to 24h, such as 15m or 2h"
+    )]
+    Window(String),
+    /// `--schedule-timezone` is not a zone.
+    #[error("invalid --schedule-timezone: {0}")]
+    Zone(#[from] UnknownZone),
+    /// EventBridge rules asked to do what only Scheduler does.
+    #[error(
+        "--schedule-via rules runs in UTC on the minute: it cannot take {0}; use --schedule-via scheduler"
+    )]
+    RulesAreUtc(String),
     /// `--max-age-days` shorter than a generation rule reaches.
     #[error(
         "--max-age-days {} would delete backups --keep-{} {} keeps (up to {} days old): use --max-age-days {} or more, or --max-age-days off",
@@ -347,8 +361,12 @@ pub struct StackConfig {
     pub table_tag: Option<TableTag>,
     /// The bucket name chosen with `--bucket`, if any.
     pub bucket: Option<String>,
-    /// The schedule expression.
+    /// The schedule expression, in its zone.
     pub schedule: Schedule,
+    /// What runs it.
+    pub schedule_via: ScheduleVia,
+    /// Scheduler's flexible window, in minutes (1 to 1440), if any.
+    pub schedule_window: Option<u32>,
     /// `MAX_BACKUPS` for the function.
     pub keep: NonZeroU32,
     /// `MAX_AGE_DAYS` for the function.
@@ -715,6 +733,46 @@ impl StackConfig {
         .check()
         .map_err(ConfigError::AgeLimit)?;
         let schedule = all.schedule.as_deref().unwrap_or(default::SCHEDULE);
+        let zone = Zone::parse(
+            all.schedule_timezone
+                .as_deref()
+                .unwrap_or(default::SCHEDULE_TIMEZONE),
+        )?;
+        let window_text = all
+            .schedule_window
+            .as_deref()
+            .unwrap_or(default::SCHEDULE_WINDOW);
+        // FlexibleTimeWindow, MaximumWindowInMinutes: "Valid Range: Minimum value of 1. Maximum
+        // value of 1440."
+        let schedule_window = match window_text.trim() {
+            "off" => None,
+            text => Some(
+                parse_period(text)
+                    .filter(|p| p.as_secs() % 60 == 0)
+                    .and_then(|p| u32::try_from(p.as_secs() / 60).ok())
+                    .filter(|m| (1..=1440).contains(m))
+                    .ok_or_else(|| ConfigError::Window(text.to_owned()))?,
+            ),
+        };
+        let schedule_via =
+            all.schedule_via
+                .unwrap_or(if zone.is_utc() && schedule_window.is_none() {
+                    ScheduleVia::Rules
+                } else {
+                    ScheduleVia::Scheduler
+                });
+        if schedule_via == ScheduleVia::Rules {
+            if !zone.is_utc() {
+                return Err(ConfigError::RulesAreUtc(format!(
+                    "--schedule-timezone {zone}"
+                )));
+            }
+            if schedule_window.is_some() {
+                return Err(ConfigError::RulesAreUtc(format!(
+                    "--schedule-window {window_text}"
+                )));
+            }
+        }
         // PointInTimeRecoverySpecification, RecoveryPeriodInDays: "Valid Range: Minimum value of
         // 1. Maximum value of 35."
         let pitr_days = match all.pitr_days {
@@ -735,7 +793,9 @@ impl StackConfig {
             tables,
             table_tag,
             bucket: all.bucket.clone(),
-            schedule: schedule.parse()?,
+            schedule: schedule.parse::<Schedule>()?.in_zone(zone),
+            schedule_via,
+            schedule_window,
             keep,
             max_age_days,
             generations,
@@ -792,6 +852,11 @@ impl StackConfig {
     /// The IAM role's name.
     pub fn role_name(&self) -> String {
         format!("{}-role", self.stack)
+    }
+
+    /// The role EventBridge Scheduler invokes the function with.
+    pub fn scheduler_role_name(&self) -> String {
+        format!("{}-scheduler", self.stack)
     }
 
     /// The role's inline policy's name.

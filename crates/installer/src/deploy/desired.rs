@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use backup_lambda::ownership::{ADOPTED_UNTIL_VAR, STACK_NAME_VAR};
 use backup_lambda::request::GENERATION_VARS;
+use backup_lambda::zone::ZONE_VAR;
 use time::format_description::well_known::Rfc3339;
 
 use crate::aws::Aws;
@@ -15,9 +16,10 @@ use crate::deploy::config::{StackConfig, TARGETS_PER_RULE};
 use crate::deploy::exports::EXPORT_PREFIX;
 use crate::deploy::policy::{PolicyError, PolicyVars};
 use crate::deploy::resources::{
-    Tags, alarm, bucket, export_bucket, function, log_group, role, rule, settings_object, table,
-    topic,
+    Tags, alarm, bucket, export_bucket, function, log_group, role, rule, schedules,
+    settings_object, table, topic,
 };
+use crate::deploy::settings::ScheduleVia;
 use crate::deploy::stack::Observed;
 
 /// Every resource of the stack, as it should be.
@@ -35,8 +37,19 @@ pub struct Desired {
     pub tables: Vec<table::Desired>,
     /// The function.
     pub function: function::Desired,
-    /// The schedule rules (one per five tables), their targets and invoke permissions.
+    /// The schedule rules (one per five tables), their targets and invoke permissions; none
+    /// when EventBridge Scheduler runs the schedule.
     pub rules: Vec<rule::Desired>,
+    /// The rules the stack would have without Scheduler: deleted where they exist when it runs
+    /// the schedule.
+    pub retired_rules: Vec<rule::Desired>,
+    /// The Scheduler schedule group and its schedules; made only when `scheduler_wanted`,
+    /// deleted if it exists and is not.
+    pub schedules: schedules::Desired,
+    /// The role the schedules invoke the function with, under the same terms.
+    pub scheduler_role: role::Desired,
+    /// Whether EventBridge Scheduler runs the schedule (`--schedule-via scheduler`).
+    pub scheduler_wanted: bool,
     /// The stack's alert topic; made only when `topic_wanted` (there are `--alert-email`
     /// addresses), deleted if it exists and is not.
     pub topic: topic::Desired,
@@ -76,6 +89,7 @@ impl Desired {
             partition: aws.partition.clone(),
             region: aws.region.clone(),
             account: aws.account.clone(),
+            stack: config.stack.to_string(),
             log_group: config.log_group(),
             bucket: bucket_name.clone(),
             tables: config.tables.iter().map(ToString::to_string).collect(),
@@ -128,8 +142,19 @@ impl Desired {
                 trust: vars.trust_policy()?,
                 policy_name: config.policy_name(),
                 policy: vars.function_policy()?,
+                description: "Runs the scheduled DynamoDB backup function (managed by installer)",
                 tags: tags.clone(),
             },
+            scheduler_role: role::Desired {
+                name: config.scheduler_role_name(),
+                trust: vars.scheduler_trust_policy()?,
+                policy_name: config.policy_name(),
+                policy: vars.scheduler_policy()?,
+                description: "Lets EventBridge Scheduler invoke the scheduled DynamoDB backup function (managed by installer)",
+                tags: tags.clone(),
+            },
+            schedules: schedule_group(config, aws, &tags),
+            scheduler_wanted: config.schedule_via == ScheduleVia::Scheduler,
             bucket: bucket::Desired {
                 name: bucket_name.clone(),
                 policy: if config.bucket_tls_only.unwrap_or(aws.tls) {
@@ -185,7 +210,14 @@ impl Desired {
                 concurrency: Some(function::concurrency_for(config.tables.len())),
                 async_invoke: function::AsyncInvoke::for_schedule(config.schedule.interval()),
             },
-            rules: rules(config, aws, &tags),
+            rules: match config.schedule_via {
+                ScheduleVia::Rules => rules(config, aws, &tags),
+                ScheduleVia::Scheduler => Vec::new(),
+            },
+            retired_rules: match config.schedule_via {
+                ScheduleVia::Rules => Vec::new(),
+                ScheduleVia::Scheduler => rules(config, aws, &tags),
+            },
             settings: settings_object::Desired {
                 bucket: bucket_name.clone(),
                 key: settings_object::key(config.stack.as_str()),
@@ -329,6 +361,12 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     if let Some(days) = config.max_age_days {
         environment.insert("MAX_AGE_DAYS".to_owned(), days.to_string());
     }
+    if !config.schedule.zone().is_utc() {
+        environment.insert(
+            ZONE_VAR.to_owned(),
+            config.schedule.zone().name().to_owned(),
+        );
+    }
     for (var, count) in GENERATION_VARS.into_iter().zip(config.generations.counts()) {
         if let Some(count) = count {
             environment.insert(var.to_owned(), count.to_string());
@@ -350,6 +388,47 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
         }
     }
     environment
+}
+
+/// The stack's schedule group: one schedule per table, or one for the tag, each sending what
+/// the rules would.
+fn schedule_group(config: &StackConfig, aws: &Aws, tags: &Tags) -> schedules::Desired {
+    let group = config.stack.to_string();
+    let inputs: Vec<(String, String)> = match &config.table_tag {
+        Some(tag) => vec![(schedules::TAG_SCHEDULE.to_owned(), rule::tag_input(tag))],
+        None => config
+            .tables
+            .iter()
+            .map(|t| (schedules::schedule_name(t), rule::target_input(t)))
+            .collect(),
+    };
+    let mut entries: Vec<schedules::Entry> = inputs
+        .into_iter()
+        .map(|(name, input)| schedules::Entry {
+            name,
+            expression: config.schedule.as_str().to_owned(),
+            zone: config.schedule.zone().name().to_owned(),
+            window: config.schedule_window.and_then(|m| i32::try_from(m).ok()),
+            input,
+            function_arn: format!(
+                "arn:{}:lambda:{}:{}:function:{}",
+                aws.partition,
+                aws.region,
+                aws.account,
+                config.function_name()
+            ),
+            role_arn: role::arn(aws, &config.scheduler_role_name()),
+            event_age: schedules::event_age(config.schedule.interval()),
+            enabled: true,
+        })
+        .collect();
+    entries.sort();
+    schedules::Desired {
+        arn: schedules::arn(aws, &group),
+        group,
+        tags: tags.clone(),
+        entries,
+    }
 }
 
 /// One rule per [`TARGETS_PER_RULE`] tables, each targeting the function once per table.

@@ -44,6 +44,9 @@ pub struct Place {
 /// The resources of one stack, as ARNs (patterns where the names are chosen later).
 struct Arns {
     role: String,
+    scheduler_role: String,
+    schedule_group: String,
+    schedules: String,
     function: String,
     log_group: String,
     rules: String,
@@ -85,6 +88,9 @@ impl Arns {
             .unwrap_or_default();
         Self {
             role: format!("arn:{p}:iam::{a}:role/{}", config.role_name()),
+            scheduler_role: format!("arn:{p}:iam::{a}:role/{}", config.scheduler_role_name()),
+            schedule_group: format!("arn:{p}:scheduler:{r}:{a}:schedule-group/{stack}"),
+            schedules: format!("arn:{p}:scheduler:{r}:{a}:schedule/{stack}/*"),
             function: format!("arn:{p}:lambda:{r}:{a}:function:{stack}"),
             log_group: format!("arn:{p}:logs:{r}:{a}:log-group:{}", config.log_group()),
             rules: format!("arn:{p}:events:{r}:{a}:rule/{stack}-schedule*"),
@@ -134,6 +140,7 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
                 "dynamodb:ListExports",
                 "lambda:GetAccountSettings",
                 "events:ListRules",
+                "scheduler:ListSchedules",
                 "logs:DescribeLogGroups",
                 "sns:Unsubscribe",
             ],
@@ -147,7 +154,7 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
             ],
-            &one(&arn.role),
+            &[arn.role.clone(), arn.scheduler_role.clone()],
         ),
         allow(
             "ReadTheFunction",
@@ -169,6 +176,19 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
                 "events:ListTagsForResource",
             ],
             &one(&arn.rules),
+        ),
+        allow(
+            "ReadTheSchedulerGroup",
+            &[
+                "scheduler:GetScheduleGroup",
+                "scheduler:ListTagsForResource",
+            ],
+            &one(&arn.schedule_group),
+        ),
+        allow(
+            "ReadTheSchedulerSchedules",
+            &["scheduler:GetSchedule"],
+            &one(&arn.schedules),
         ),
         allow(
             "ReadTheLogs",
@@ -253,7 +273,7 @@ fn up(arn: &Arns) -> Vec<Value> {
                 "iam:UpdateAssumeRolePolicy",
                 "iam:PutRolePolicy",
             ],
-            std::slice::from_ref(&arn.role),
+            &[arn.role.clone(), arn.scheduler_role.clone()],
         ),
         json!({
             "Sid": "HandTheRoleToLambdaOnly",
@@ -262,6 +282,31 @@ fn up(arn: &Arns) -> Vec<Value> {
             "Resource": arn.role,
             "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         }),
+        json!({
+            "Sid": "HandTheSchedulerRoleToSchedulerOnly",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": arn.scheduler_role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        }),
+        allow(
+            "MakeTheSchedulerGroup",
+            &[
+                "scheduler:CreateScheduleGroup",
+                "scheduler:TagResource",
+                "scheduler:DeleteScheduleGroup",
+            ],
+            std::slice::from_ref(&arn.schedule_group),
+        ),
+        allow(
+            "MakeTheSchedulerSchedules",
+            &[
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+            ],
+            std::slice::from_ref(&arn.schedules),
+        ),
         allow(
             "MakeTheFunction",
             &[
@@ -360,7 +405,17 @@ fn down(arn: &Arns) -> Vec<Value> {
                 "iam:DeleteRolePolicy",
                 "iam:DetachRolePolicy",
             ],
-            std::slice::from_ref(&arn.role),
+            &[arn.role.clone(), arn.scheduler_role.clone()],
+        ),
+        allow(
+            "RemoveTheSchedulerSchedules",
+            &["scheduler:DeleteSchedule"],
+            std::slice::from_ref(&arn.schedules),
+        ),
+        allow(
+            "RemoveTheSchedulerGroup",
+            &["scheduler:DeleteScheduleGroup"],
+            std::slice::from_ref(&arn.schedule_group),
         ),
         allow(
             "RemoveTheFunction",

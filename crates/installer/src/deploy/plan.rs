@@ -21,6 +21,10 @@ pub enum Kind {
     Function,
     /// EventBridge rule, its targets and invoke permission.
     Schedule,
+    /// EventBridge Scheduler schedule group and its schedules.
+    ScheduleGroup,
+    /// The IAM role EventBridge Scheduler invokes the function with.
+    SchedulerRole,
     /// The function's backups of a table.
     Backups,
     /// SNS alert topic and its e-mail subscriptions.
@@ -43,6 +47,8 @@ impl Kind {
             Kind::Table => "table",
             Kind::Function => "function",
             Kind::Schedule => "schedule",
+            Kind::ScheduleGroup => "schedule group",
+            Kind::SchedulerRole => "scheduler role",
             Kind::Backups => "backups",
             Kind::Topic => "topic",
             Kind::Alarm => "alarm",
@@ -54,13 +60,15 @@ impl Kind {
 
 impl Kind {
     /// Every kind, in the order plans list them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::LogGroup,
         Kind::Role,
+        Kind::SchedulerRole,
         Kind::Bucket,
         Kind::ExportBucket,
         Kind::Table,
         Kind::Function,
+        Kind::ScheduleGroup,
         Kind::Schedule,
         Kind::Backups,
         Kind::Topic,
@@ -189,7 +197,7 @@ pub struct RemovalStep {
 
 impl fmt::Display for RemovalStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<10} {:<44} ", self.kind, self.name)?;
+        write!(f, "{:<14} {:<44} ", self.kind, self.name)?;
         let count = self.count.unwrap_or_default();
         match (self.action, self.kind) {
             (Removal::Delete, Kind::Backups) => write!(f, "delete {count} backup(s)"),
@@ -224,7 +232,7 @@ pub struct Step<A> {
 
 impl<A: fmt::Display> fmt::Display for Step<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<10} {:<44} {}", self.kind, self.name, self.action)
+        write!(f, "{:<14} {:<44} {}", self.kind, self.name, self.action)
     }
 }
 
@@ -328,7 +336,7 @@ impl Approval {
 
 impl fmt::Display for PlanLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<10} {:<44} ", self.kind, self.name)?;
+        write!(f, "{:<14} {:<44} ", self.kind, self.name)?;
         match self.action {
             Verb::Create => f.write_str("create"),
             Verb::Update => write!(f, "update ({})", self.fields.join(", ")),

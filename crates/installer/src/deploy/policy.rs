@@ -23,6 +23,13 @@ const DRILL_TEMPLATE: &str = include_str!("../../../../policies/drill.json");
 /// 403 to a caller without `s3:ListBucket`, GetObject API reference).
 const EXPORT_TEMPLATE: &str = include_str!("../../../../policies/export.json");
 
+/// The schedules' role's trust: EventBridge Scheduler, for the stack's schedule group only
+/// (Scheduler user guide, "Confused deputy prevention": `aws:SourceArn` "must be your
+/// EventBridge Scheduler schedule group ARN").
+const SCHEDULER_TRUST_TEMPLATE: &str = include_str!("../../../../policies/scheduler-trust.json");
+/// The schedules' role's permissions: invoking the stack's function, nothing else.
+const SCHEDULER_INVOKE_TEMPLATE: &str = include_str!("../../../../policies/scheduler-invoke.json");
+
 /// The alert topic's policy: only CloudWatch alarms of this account may publish.
 const ALERT_TOPIC_TEMPLATE: &str = include_str!("../../../../policies/alert-topic.json");
 
@@ -60,6 +67,8 @@ pub struct PolicyVars {
     pub region: String,
     /// The 12-digit account id.
     pub account: String,
+    /// The stack: its function's and its schedule group's name.
+    pub stack: String,
     /// The function's log group name.
     pub log_group: String,
     /// The run-record bucket's name.
@@ -124,6 +133,7 @@ impl PolicyVars {
             "partition" => Some(&self.partition),
             "region" => Some(&self.region),
             "account" => Some(&self.account),
+            "stack" => Some(&self.stack),
             "log_group" => Some(&self.log_group),
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
@@ -201,6 +211,16 @@ impl PolicyVars {
     /// The role's trust policy.
     pub fn trust_policy(&self) -> Result<Value, PolicyError> {
         self.render(TRUST_TEMPLATE)
+    }
+
+    /// The schedules' role's trust policy.
+    pub fn scheduler_trust_policy(&self) -> Result<Value, PolicyError> {
+        self.render(SCHEDULER_TRUST_TEMPLATE)
+    }
+
+    /// The schedules' role's permissions.
+    pub fn scheduler_policy(&self) -> Result<Value, PolicyError> {
+        self.render(SCHEDULER_INVOKE_TEMPLATE)
     }
 
     /// The function's inline permissions policy; refused when it would be over
@@ -321,6 +341,7 @@ mod tests {
             partition: "aws".into(),
             region: "eu-west-1".into(),
             account: "123456789012".into(),
+            stack: "dynamodb-backup".into(),
             log_group: "/aws/lambda/dynamodb-backup".into(),
             bucket: "dynamodb-backup-logs".into(),
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),

@@ -18,7 +18,8 @@ use crate::deploy::resources::alarm;
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::function::Function;
 use crate::deploy::resources::log_group::LogGroup;
-use crate::deploy::resources::role::Role;
+use crate::deploy::resources::role::{Role, SchedulerRole};
+use crate::deploy::resources::schedules::Schedules;
 use crate::deploy::resources::settings_object::{SettingsObject, Stored};
 use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::topic::Topic;
@@ -87,7 +88,16 @@ async fn tables_to_remove(
         .flatten()
         .filter(|r| is_ours(&r.tags, &desired.tags))
         .flat_map(|r| &r.targets)
-        .filter_map(|(_, _, input)| serde_json::from_str(input).ok())
+        .map(|(_, _, input)| input)
+        .chain(
+            observed
+                .schedules
+                .iter()
+                .filter(|s| is_ours(&s.tags, &desired.tags))
+                .flat_map(|s| &s.entries)
+                .map(|e| &e.input),
+        )
+        .filter_map(|input| serde_json::from_str(input).ok())
         .collect();
     let mut targeted: Vec<TableName> = inputs
         .iter()
@@ -143,6 +153,10 @@ pub async fn removal_plan(
     let mut steps: Vec<_> = rules
         .map(|(r, o)| step(Kind::Schedule, &r.name, removal(o.map(|o| &o.tags), ours)))
         .collect();
+    if observed.schedules.is_some() {
+        let found = removal(observed.schedules.as_ref().map(|s| &s.tags), ours);
+        steps.push(step(Kind::ScheduleGroup, &desired.schedules.group, found));
+    }
     // Alarms before the function, so that taking it away raises no missing-backup alarm; the
     // topic after them.
     let alarms = desired
@@ -168,12 +182,20 @@ pub async fn removal_plan(
             &desired.role.name,
             removal(observed.role.as_ref().map(|r| &r.tags), ours),
         ),
-        step(
-            Kind::LogGroup,
-            &desired.log_group.name,
-            removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
-        ),
     ]);
+    if observed.scheduler_role.is_some() {
+        let found = removal(observed.scheduler_role.as_ref().map(|r| &r.tags), ours);
+        steps.push(step(
+            Kind::SchedulerRole,
+            &desired.scheduler_role.name,
+            found,
+        ));
+    }
+    steps.extend([step(
+        Kind::LogGroup,
+        &desired.log_group.name,
+        removal(observed.log_group.as_ref().map(|l| &l.tags), ours),
+    )]);
     for table in tables_to_remove(aws, desired, observed, extra).await? {
         // The stack's backups, whoever owns the table: kept unless --delete-backups.
         let count = table::stack_backups(aws, owner, &table).await?.len();
@@ -222,6 +244,8 @@ pub async fn removal_plan(
 /// Removes what `steps` say to delete, in order, except that the schedule rules are only
 /// disabled at first (so that no new backup starts) and deleted last: until then they still name
 /// every table the stack backs up, so a `down` stopped midway is finished by the next one.
+/// Scheduler's schedules cannot be kept while off in the same way, so they go first (`down`
+/// read the tables they name before it began).
 /// Returns, per table, how many of the function's backups were deleted.
 pub async fn remove(
     aws: &Aws,
@@ -236,6 +260,13 @@ pub async fn remove(
         .filter(|s| s.action == Removal::Delete)
         .collect();
     let rules = || deletions.iter().filter(|s| s.kind == Kind::Schedule);
+    let first = |s: &&&RemovalStep| s.kind == Kind::ScheduleGroup;
+    for step in deletions.iter().filter(first) {
+        let work = delete(aws, desired, owner, step, &mut backups_deleted);
+        progress
+            .step("delete", step.kind.as_str(), &step.name, work)
+            .await?;
+    }
     for step in rules() {
         let work = rule::disable(aws, &step.name);
         progress
@@ -243,7 +274,8 @@ pub async fn remove(
             .await?;
     }
     end_drills(aws, desired, owner, steps).await;
-    for step in deletions.iter().filter(|s| s.kind != Kind::Schedule) {
+    let rest = |s: &&&RemovalStep| !matches!(s.kind, Kind::Schedule | Kind::ScheduleGroup);
+    for step in deletions.iter().filter(rest) {
         let work = delete(aws, desired, owner, step, &mut backups_deleted);
         progress
             .step("delete", step.kind.as_str(), &step.name, work)
@@ -305,6 +337,8 @@ async fn delete(
         Kind::Schedule => rule::delete(aws, &step.name).await,
         Kind::Function => Function::delete(aws, &desired.function).await,
         Kind::Role => Role::delete(aws, &desired.role).await,
+        Kind::SchedulerRole => SchedulerRole::delete(aws, &desired.scheduler_role).await,
+        Kind::ScheduleGroup => Schedules::delete(aws, &desired.schedules).await,
         Kind::LogGroup => LogGroup::delete(aws, &desired.log_group).await,
         Kind::Topic => Topic::delete(aws, &desired.topic).await,
         Kind::Alarm => alarm::delete_named(aws, &step.name).await,

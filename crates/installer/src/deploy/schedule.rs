@@ -1,5 +1,6 @@
 //! EventBridge schedule expressions, validated here with AWS's rules because local emulators
-//! accept expressions that AWS rejects.
+//! accept expressions that AWS rejects, and read in the schedule's time zone (EventBridge rules:
+//! UTC; EventBridge Scheduler: any IANA zone).
 //!
 //! - `rate(<value> <unit>)`: a positive whole value; unit `minute`, `hour` or `day`, singular for
 //!   a value of 1 and plural otherwise.
@@ -10,7 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use backup_lambda::zone::Zone;
 use thiserror::Error;
+use time::OffsetDateTime;
 
 /// Why a schedule expression is not one EventBridge accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -24,14 +27,46 @@ pub struct ScheduleError {
     pub reason: String,
 }
 
-/// A validated EventBridge schedule expression.
+/// A validated EventBridge schedule expression, and the zone its cron fields are read in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedule(String);
+pub struct Schedule {
+    expression: String,
+    zone: Zone,
+}
 
 impl Schedule {
     /// The expression as EventBridge takes it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.expression
+    }
+
+    /// The zone its cron fields are read in.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// The same expression read in `zone`.
+    #[must_use]
+    pub fn in_zone(self, zone: Zone) -> Self {
+        Self { zone, ..self }
+    }
+
+    /// The next `count` runs after `after`: for a cron expression, as EventBridge Scheduler
+    /// runs it (a local time the clocks skip does not run; one they repeat runs once, the first
+    /// time); for a rate, `after` plus whole periods (a rate counts from when the schedule is
+    /// made, and days are 24 hours whatever the clocks do). Empty where [`Schedule::interval`]
+    /// is `None`.
+    pub fn next_runs(&self, after: OffsetDateTime, count: usize) -> Vec<OffsetDateTime> {
+        if let Some(rate) = self.rate() {
+            let rate = time::Duration::try_from(rate).unwrap_or(time::Duration::DAY);
+            return (1..=count).map(|k| after + rate * (k as u32)).collect();
+        }
+        // Two years hold a run of any expression that runs at all (a yearly one, or one on
+        // February 29th in a leap year).
+        let until = after + time::Duration::days(2 * 366 + 1);
+        let mut runs = self.firings(after, until).unwrap_or_default();
+        runs.truncate(count);
+        runs
     }
 }
 
@@ -62,7 +97,7 @@ impl Schedule {
 
     /// A rate expression's period.
     fn rate(&self) -> Option<Duration> {
-        let body = inner(&self.0, "rate")?;
+        let body = inner(&self.expression, "rate")?;
         let (value, unit) = body.split_once(' ')?;
         let value: u64 = value.parse().ok()?;
         let unit = match unit.trim_end_matches('s') {
@@ -73,10 +108,25 @@ impl Schedule {
         Some(Duration::from_secs(value * unit))
     }
 
-    /// A cron expression's firings over the two years from 2027 (731 days): how many, and the
-    /// longest gap between two in seconds.
+    /// A cron expression's firings over the two years from 2027 (731 days) in its zone: how
+    /// many, and the longest gap between two in seconds (a night the clocks skip its time makes
+    /// a gap of two days).
     fn simulate(&self) -> Option<(u64, i64)> {
-        let fields: Vec<&str> = inner(&self.0, "cron")?.split(' ').collect();
+        let start = time::macros::datetime!(2027-01-01 00:00 UTC);
+        let firings = self.firings(start, start + time::Duration::days(366 + 365))?;
+        let longest = firings
+            .windows(2)
+            .map(|pair| (pair[1] - pair[0]).whole_seconds())
+            .max()
+            .unwrap_or(0);
+        Some((firings.len() as u64, longest))
+    }
+
+    /// A cron expression's firings after `after` and until `until`, in order: its fields read
+    /// on the wall clock of its zone, a local time the clocks skip not run, one they repeat run
+    /// once (the first time). `None` for a rate, or a cron expression with `L`, `W` or `#`.
+    fn firings(&self, after: OffsetDateTime, until: OffsetDateTime) -> Option<Vec<OffsetDateTime>> {
+        let fields: Vec<&str> = inner(&self.expression, "cron")?.split(' ').collect();
         let sets: Vec<Vec<bool>> = fields
             .iter()
             .zip(&FIELDS)
@@ -85,12 +135,12 @@ impl Schedule {
         let [minutes, hours, dom, months, dow, years] = &sets[..] else {
             return None;
         };
-        let start = time::macros::date!(2027 - 01 - 01);
-        let mut previous: Option<i64> = None;
-        let mut longest = 0i64;
-        let mut count = 0u64;
-        for offset in 0..(366 + 365) {
-            let day = start + time::Duration::days(offset);
+        // Local dates from the day before to the day after, whatever the zone's offset.
+        let first = after.date() - time::Duration::days(1);
+        let days = (until.date() - first).whole_days() + 2;
+        let mut runs = Vec::new();
+        for offset in 0..days {
+            let day = first + time::Duration::days(offset);
             let weekday = u32::from(day.weekday().number_from_sunday());
             let year = u32::try_from(day.year()).ok()?;
             let fires_today = dom[day.day() as usize - 1]
@@ -100,19 +150,21 @@ impl Schedule {
             if !fires_today {
                 continue;
             }
-            let midnight = day.midnight().assume_utc().unix_timestamp();
             for (hour, _) in hours.iter().enumerate().filter(|(_, on)| **on) {
                 for (minute, _) in minutes.iter().enumerate().filter(|(_, on)| **on) {
-                    let at = midnight + (hour as i64) * 3600 + (minute as i64) * 60;
-                    if let Some(before) = previous {
-                        longest = longest.max(at - before);
+                    let at = self.zone.wall_clock(
+                        day,
+                        u8::try_from(hour).ok()?,
+                        u8::try_from(minute).ok()?,
+                    );
+                    if let Some(at) = at.filter(|at| *at > after && *at <= until) {
+                        runs.push(at);
                     }
-                    previous = Some(at);
-                    count += 1;
                 }
             }
         }
-        Some((count, longest))
+        runs.sort();
+        Some(runs)
     }
 }
 
@@ -148,7 +200,7 @@ fn matching(value: &str, field: &Field) -> Option<Vec<bool>> {
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.expression)
     }
 }
 
@@ -167,7 +219,10 @@ impl FromStr for Schedule {
         } else {
             return Err(fail("it must be rate(...) or cron(...)".to_owned()));
         }
-        Ok(Self(expression.to_owned()))
+        Ok(Self {
+            expression: expression.to_owned(),
+            zone: Zone::utc(),
+        })
     }
 }
 
@@ -413,6 +468,57 @@ mod tests {
             let schedule: Schedule = expression.parse().unwrap();
             assert_eq!(schedule.interval(), interval, "{expression}");
         }
+    }
+
+    #[test]
+    fn a_cron_in_a_zone_runs_by_its_wall_clock_as_scheduler_does() {
+        let berlin = Zone::parse("Europe/Berlin").expect("a zone");
+        let at_0230: Schedule = "cron(30 2 * * ? *)".parse().unwrap();
+        let at_0230 = at_0230.in_zone(berlin.clone());
+        // 2027-03-28: Berlin's clocks skip from 02:00 to 03:00, so 02:30 does not happen that
+        // night: the longest gap is 47 hours (02:30 CET on the 27th to 02:30 CEST on the 29th).
+        // Rules in UTC never skip.
+        assert_eq!(at_0230.interval(), Some(Duration::from_secs(47 * 3600)));
+        let utc: Schedule = "cron(30 2 * * ? *)".parse().unwrap();
+        assert_eq!(utc.interval(), Some(Duration::from_secs(24 * 3600)));
+        let runs = |s: &Schedule, from| -> Vec<String> {
+            s.next_runs(from, 3)
+                .iter()
+                .map(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(
+            runs(&at_0230, time::macros::datetime!(2027-03-26 12:00 UTC)),
+            [
+                "2027-03-27T01:30:00Z",
+                "2027-03-29T00:30:00Z",
+                "2027-03-30T00:30:00Z"
+            ]
+        );
+        // 2027-10-31: 02:30 happens twice (CEST, then CET); it runs once, the first time.
+        assert_eq!(
+            runs(&at_0230, time::macros::datetime!(2027-10-30 12:00 UTC)),
+            [
+                "2027-10-31T00:30:00Z",
+                "2027-11-01T01:30:00Z",
+                "2027-11-02T01:30:00Z"
+            ]
+        );
+        // A rate counts 24-hour days whatever the zone.
+        let daily: Schedule = "rate(1 day)".parse().unwrap();
+        let daily = daily.in_zone(berlin);
+        assert_eq!(
+            runs(&daily, time::macros::datetime!(2027-03-27 12:00 UTC)),
+            [
+                "2027-03-28T12:00:00Z",
+                "2027-03-29T12:00:00Z",
+                "2027-03-30T12:00:00Z"
+            ]
+        );
+        assert_eq!(daily.interval(), Some(Duration::from_secs(24 * 3600)));
     }
 
     #[test]

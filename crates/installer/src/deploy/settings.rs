@@ -28,6 +28,10 @@ pub mod default {
     pub const TABLE: &str = "Movies";
     /// `--schedule`.
     pub const SCHEDULE: &str = "rate(1 day)";
+    /// `--schedule-timezone`.
+    pub const SCHEDULE_TIMEZONE: &str = "UTC";
+    /// `--schedule-window`.
+    pub const SCHEDULE_WINDOW: &str = "off";
     /// `--keep`.
     pub const KEEP: i64 = 3;
     /// `--log-retention-days`.
@@ -46,6 +50,18 @@ pub mod default {
     pub const EXPORT_COLD_DAYS: i64 = 30;
     /// `--export-expire-days`.
     pub const EXPORT_EXPIRE_DAYS: i64 = 365;
+}
+
+/// What runs a stack's schedule (`--schedule-via`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleVia {
+    /// EventBridge rules: UTC only, one rule per five tables.
+    Rules,
+    /// EventBridge Scheduler: a time zone, a flexible window, a schedule per table.
+    Scheduler,
 }
 
 /// A number (of days, of generations), or `off`: `--max-age-days 30`, `--keep-weekly off` (in a
@@ -154,6 +170,23 @@ pub struct Settings {
     #[arg(long, env = "INSTALLER_SCHEDULE")]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub schedule: Option<String>,
+    /// The IANA time zone the schedule's cron fields are read in (Europe/Berlin): runs go through
+    /// EventBridge Scheduler, which keeps 02:00 at 02:00 when the clocks change. Generations'
+    /// days, weeks, months and years begin at its midnight [default: UTC].
+    #[arg(long, env = "INSTALLER_SCHEDULE_TIMEZONE", value_name = "ZONE")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schedule_timezone: Option<String>,
+    /// Let EventBridge Scheduler start each run up to this long after its time (1m to 24h, in
+    /// whole minutes), spreading the runs of many stacks, or off [default: off].
+    #[arg(long, env = "INSTALLER_SCHEDULE_WINDOW", value_name = "PERIOD|off")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schedule_window: Option<String>,
+    /// What runs the schedule: rules (EventBridge rules, UTC only) or scheduler (EventBridge
+    /// Scheduler, with a role of its own). A stack moves from one to the other when told
+    /// [default: scheduler when a time zone other than UTC or a window is given, else rules].
+    #[arg(long, value_enum, env = "INSTALLER_SCHEDULE_VIA")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schedule_via: Option<ScheduleVia>,
     /// Newest backups kept per table [default: 3].
     #[arg(long, env = "INSTALLER_KEEP", allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -344,6 +377,9 @@ impl Settings {
             table_tag: None,
             bucket: None,
             schedule: Some(default::SCHEDULE.to_owned()),
+            schedule_timezone: Some(default::SCHEDULE_TIMEZONE.to_owned()),
+            schedule_window: Some(default::SCHEDULE_WINDOW.to_owned()),
+            schedule_via: None,
             keep: Some(default::KEEP),
             max_age_days: Some(NumberOrOff::Off),
             keep_daily: Some(NumberOrOff::Off),
@@ -384,6 +420,9 @@ impl Settings {
             table_tag,
             bucket,
             schedule,
+            schedule_timezone,
+            schedule_window,
+            schedule_via,
             keep,
             max_age_days,
             keep_daily,
@@ -426,6 +465,13 @@ impl Settings {
             },
             bucket: pick(bucket, &base.bucket),
             schedule: pick(schedule, &base.schedule),
+            // A zone or a window given here chooses Scheduler again, unless told otherwise here.
+            schedule_via: match schedule_via {
+                None if schedule_timezone.is_some() || schedule_window.is_some() => None,
+                given => given.or(base.schedule_via),
+            },
+            schedule_timezone: pick(schedule_timezone, &base.schedule_timezone),
+            schedule_window: pick(schedule_window, &base.schedule_window),
             keep: keep.or(base.keep),
             max_age_days: max_age_days.or(base.max_age_days),
             keep_daily: keep_daily.or(base.keep_daily),
@@ -481,6 +527,26 @@ impl Settings {
         };
         canonical(&mut all.drill_every);
         canonical(&mut all.drill_timeout);
+        canonical(&mut all.schedule_window);
+        if let Some(zone) = all
+            .schedule_timezone
+            .as_deref()
+            .and_then(|z| backup_lambda::zone::Zone::parse(z).ok())
+        {
+            all.schedule_timezone = Some(zone.name().to_owned());
+        }
+        all.schedule_via = Some(all.schedule_via.unwrap_or_else(|| {
+            let utc = all
+                .schedule_timezone
+                .as_deref()
+                .is_none_or(|z| backup_lambda::zone::Zone::parse(z).is_ok_and(|z| z.is_utc()));
+            let window = all.schedule_window.as_deref().is_some_and(|w| w != "off");
+            if utc && !window {
+                ScheduleVia::Rules
+            } else {
+                ScheduleVia::Scheduler
+            }
+        }));
         if all.table_tag.is_some() {
             all.tables = None;
         }

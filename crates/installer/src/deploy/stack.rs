@@ -15,8 +15,9 @@ use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::export_bucket::{self, ExportBucket};
 use crate::deploy::resources::function::{self, Function};
 use crate::deploy::resources::log_group::{self, LogGroup};
-use crate::deploy::resources::role::{self, Role};
+use crate::deploy::resources::role::{self, Role, SchedulerRole};
 use crate::deploy::resources::rule::{self, Rule};
+use crate::deploy::resources::schedules::{self, Schedules};
 use crate::deploy::resources::settings_object::{self, SettingsObject};
 use crate::deploy::resources::table::{self, Table};
 use crate::deploy::resources::topic::{self, Topic};
@@ -44,6 +45,10 @@ pub struct Observed {
     pub log_group: Option<log_group::Observed>,
     /// The role.
     pub role: Option<role::Observed>,
+    /// The schedules' role, if it exists.
+    pub scheduler_role: Option<role::Observed>,
+    /// The Scheduler schedule group, if it exists.
+    pub schedules: Option<schedules::Observed>,
     /// The bucket.
     pub bucket: bucket::Found,
     /// The export bucket, when exports go to another one.
@@ -54,8 +59,8 @@ pub struct Observed {
     pub function: Option<function::Observed>,
     /// Each desired rule, in order.
     pub rules: Vec<Option<rule::Observed>>,
-    /// The stack's rules that are no longer desired (fewer tables than before), with what they
-    /// hold.
+    /// The stack's rules that are no longer desired (fewer tables than before, or Scheduler
+    /// runs the schedule now), with what they hold.
     pub stale_rules: Vec<(rule::Desired, Option<rule::Observed>)>,
     /// How many more executions the account can reserve (`None`: unknown, counts as enough).
     pub reservable: Option<i32>,
@@ -83,6 +88,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         export_bucket,
         settings,
         alerts,
+        (scheduler_role, schedules, retired),
         (log_group, role, bucket, tables, function, rules, stale, reservable),
     ) = tokio::try_join!(
         export_bucket,
@@ -92,6 +98,13 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
                 Topic::observe(aws, &desired.topic),
                 try_join_all(desired.alarms.iter().map(|a| Alarm::observe(aws, a))),
                 alarm::stale(aws, &alarm_prefix, &desired.alarms, &desired.tags),
+            )
+        },
+        async {
+            tokio::try_join!(
+                SchedulerRole::observe(aws, &desired.scheduler_role),
+                Schedules::observe(aws, &desired.schedules),
+                try_join_all(desired.retired_rules.iter().map(|r| Rule::observe(aws, r))),
             )
         },
         async {
@@ -108,10 +121,14 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         },
     )?;
     let (topic, alarms, stale_alarms) = alerts;
-    let mut stale_rules = Vec::new();
-    if let Some(first) = desired.rules.first() {
-        for name in stale {
-            let old = rule::renamed(first, &name);
+    let mut stale_rules: Vec<_> = (desired.retired_rules.iter().cloned())
+        .zip(retired)
+        .filter(|(_, found)| found.is_some())
+        .collect();
+    if let Some(first) = desired.rules.first().or(desired.retired_rules.first()) {
+        let retired = |name: &String| desired.retired_rules.iter().any(|r| r.name == *name);
+        for name in stale.iter().filter(|n| !retired(n)) {
+            let old = rule::renamed(first, name);
             let found = Rule::observe(aws, &old).await?;
             stale_rules.push((old, found));
         }
@@ -119,6 +136,8 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
     Ok(Observed {
         log_group,
         role,
+        scheduler_role,
+        schedules,
         bucket,
         export_bucket,
         tables,
@@ -140,6 +159,8 @@ pub struct StackPlan {
     pub log_group: Step<Change<log_group::Field>>,
     /// The role.
     pub role: Step<Change<role::Field>>,
+    /// The schedules' role: wanted, or this stack's and to delete; `None` when neither.
+    pub scheduler_role: Option<Step<Change<role::Field>>>,
     /// The bucket.
     pub bucket: Step<Change<bucket::Field>>,
     /// The export bucket, when exports go to another one.
@@ -148,6 +169,9 @@ pub struct StackPlan {
     pub tables: Vec<Step<Change<table::Field>>>,
     /// The function.
     pub function: Step<Change<function::Field>>,
+    /// The Scheduler schedule group: wanted, or this stack's and to delete; `None` when
+    /// neither.
+    pub schedules: Option<Step<Change<schedules::Field>>>,
     /// Each desired rule, in order, then each stale one (to delete).
     pub rules: Vec<Step<Change<rule::Field>>>,
     /// The alert topic: wanted, or this stack's and to delete; `None` when neither.
@@ -161,10 +185,13 @@ pub struct StackPlan {
 impl StackPlan {
     /// One line per resource, in the order `up` works: what is printed and serialized.
     pub fn lines(&self) -> Vec<PlanLine> {
-        let mut lines = vec![self.log_group.line(), self.role.line(), self.bucket.line()];
+        let mut lines = vec![self.log_group.line(), self.role.line()];
+        lines.extend(self.scheduler_role.iter().map(Step::line));
+        lines.push(self.bucket.line());
         lines.extend(self.export_bucket.iter().map(Step::line));
         lines.extend(self.tables.iter().map(Step::line));
         lines.push(self.function.line());
+        lines.extend(self.schedules.iter().map(Step::line));
         lines.extend(self.rules.iter().map(Step::line));
         lines.extend(self.topic.iter().map(Step::line));
         lines.extend(self.alarms.iter().map(Step::line));
@@ -189,6 +216,26 @@ fn step<R: Resource>(desired: &R::Desired, observed: &R::Observed) -> Step<Chang
         kind: R::KIND,
         name: R::name(desired).to_owned(),
         action: R::diff(desired, observed),
+    }
+}
+
+/// The step of a resource `up` makes only when `wanted`: its diff, or when unwanted its
+/// deletion if it is the stack's (`tags` of what exists), else nothing.
+fn wanted_or_ours<R: Resource>(
+    wanted: bool,
+    desired: &R::Desired,
+    observed: &R::Observed,
+    tags: Option<&crate::deploy::resources::Tags>,
+    ours: &crate::deploy::resources::Tags,
+) -> Option<Step<Change<R::Field>>> {
+    match tags {
+        _ if wanted => Some(step::<R>(desired, observed)),
+        Some(found) if is_ours(found, ours) => Some(Step {
+            kind: R::KIND,
+            name: R::name(desired).to_owned(),
+            action: Change::Delete,
+        }),
+        _ => None,
     }
 }
 
@@ -230,6 +277,20 @@ pub fn plan(desired: &Desired, observed: &Observed) -> StackPlan {
         alarms,
         log_group: step::<LogGroup>(&desired.log_group, &observed.log_group),
         role: step::<Role>(&desired.role, &observed.role),
+        scheduler_role: wanted_or_ours::<SchedulerRole>(
+            desired.scheduler_wanted,
+            &desired.scheduler_role,
+            &observed.scheduler_role,
+            observed.scheduler_role.as_ref().map(|r| &r.tags),
+            &desired.tags,
+        ),
+        schedules: wanted_or_ours::<Schedules>(
+            desired.scheduler_wanted,
+            &desired.schedules,
+            &observed.schedules,
+            observed.schedules.as_ref().map(|s| &s.tags),
+            &desired.tags,
+        ),
         bucket: step::<Bucket>(&desired.bucket, &observed.bucket),
         export_bucket: desired
             .export_bucket
@@ -286,6 +347,22 @@ pub async fn apply(
     let tables = (desired.tables.iter().zip(&observed.tables))
         .zip(&plan.tables)
         .map(|((d, o), s)| run::<Table>(progress, aws, d, o, s));
+    // The schedules' role before its schedules; one no longer wanted after them.
+    let scheduler_role = |deleting: bool| {
+        let step = plan
+            .scheduler_role
+            .as_ref()
+            .filter(|s| (s.action == Change::Delete) == deleting);
+        async move {
+            match step {
+                Some(s) => {
+                    let (d, o) = (&desired.scheduler_role, &observed.scheduler_role);
+                    run::<SchedulerRole>(progress, aws, d, o, s).await
+                }
+                None => Ok(()),
+            }
+        }
+    };
     tokio::try_join!(
         run::<LogGroup>(
             progress,
@@ -295,6 +372,7 @@ pub async fn apply(
             &plan.log_group
         ),
         run::<Role>(progress, aws, &desired.role, &observed.role, &plan.role),
+        scheduler_role(false),
         run::<Bucket>(
             progress,
             aws,
@@ -312,11 +390,28 @@ pub async fn apply(
         &plan.function,
     )
     .await?;
+    // The schedules before the rules they replace go (and after the rules that replace them
+    // are made, below), so that no period goes without a run.
+    if let Some(s) = plan
+        .schedules
+        .as_ref()
+        .filter(|s| s.action != Change::Delete)
+    {
+        run::<Schedules>(progress, aws, &desired.schedules, &observed.schedules, s).await?;
+    }
     let rules = (desired.rules.iter().zip(&observed.rules))
         .chain(observed.stale_rules.iter().map(|(d, o)| (d, o)));
     for ((d, o), s) in rules.zip(&plan.rules) {
         run::<Rule>(progress, aws, d, o, s).await?;
     }
+    if let Some(s) = plan
+        .schedules
+        .as_ref()
+        .filter(|s| s.action == Change::Delete)
+    {
+        run::<Schedules>(progress, aws, &desired.schedules, &observed.schedules, s).await?;
+    }
+    scheduler_role(true).await?;
     // The topic before the alarms that notify it; a topic no longer wanted after them.
     let topic = plan.topic.as_ref();
     if let Some(s) = topic.filter(|s| s.action != Change::Delete) {
@@ -369,6 +464,8 @@ mod tests {
         let plan = StackPlan {
             log_group: created::<LogGroup>(),
             role: created::<Role>(),
+            scheduler_role: Some(created::<SchedulerRole>()),
+            schedules: Some(created::<Schedules>()),
             bucket: created::<Bucket>(),
             export_bucket: Some(created::<ExportBucket>()),
             tables: vec![created::<Table>()],

@@ -48,6 +48,11 @@ pub enum InvokeError {
         "the schedule {0} has no target for tables chosen by tag; deploy it with `installer up --table-tag KEY=VALUE`"
     )]
     NoTagTarget(String),
+    /// The stack's Scheduler group has no such schedule.
+    #[error(
+        "EventBridge Scheduler has no schedule {0}; deploy the stack again with `installer up`"
+    )]
+    NoSchedule(String),
     /// The function is not deployed.
     #[error("function {0} is not deployed; run `installer up` first")]
     NoFunction(String),
@@ -130,6 +135,22 @@ pub async fn scheduled_input(
         rule: rule.to_owned(),
         table: table.to_string(),
     })
+}
+
+/// The input of the stack's Scheduler schedule `name` (in the group named after the stack):
+/// exactly what a scheduled run receives.
+pub async fn schedule_input(aws: &Aws, stack: &str, name: &str) -> Result<String, InvokeError> {
+    crate::deploy::resources::schedules::read(aws, stack, name)
+        .await
+        .map_err(|e| {
+            if e.is("ResourceNotFoundException") {
+                InvokeError::NoSchedule(format!("{stack}/{name}"))
+            } else {
+                e.into()
+            }
+        })?
+        .map(|entry| entry.input)
+        .ok_or_else(|| InvokeError::NoSchedule(format!("{stack}/{name}")))
 }
 
 /// The input of `rule`'s target for tables chosen by tag: exactly what a scheduled run

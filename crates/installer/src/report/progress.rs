@@ -48,7 +48,7 @@ impl Progress {
         if let Ok(style) = ProgressStyle::with_template("  {spinner} {msg} {elapsed}") {
             spinner.set_style(style);
         }
-        spinner.set_message(format!("{action:<10} {kind:<10} {name}"));
+        spinner.set_message(format!("{action:<10} {kind:<14} {name}"));
         if self.terminal {
             spinner.enable_steady_tick(Duration::from_millis(100));
         }
@@ -62,7 +62,7 @@ impl Progress {
             self.paint("failed", 31)
         };
         let line = format!(
-            "  {mark:<6} {:<10} {kind:<10} {name:<44} {:.1}s",
+            "  {mark:<6} {:<10} {kind:<14} {name:<44} {:.1}s",
             self.paint(action, 36),
             started.elapsed().as_secs_f64()
         );

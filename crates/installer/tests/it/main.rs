@@ -27,6 +27,7 @@ mod quickstart;
 mod report;
 mod restore;
 mod rollback;
+mod scheduler;
 mod security;
 mod settings;
 mod stack;

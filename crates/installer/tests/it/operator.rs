@@ -153,8 +153,58 @@ fn access(asked: &Asked, operation: &str) -> Option<(String, Option<String>)> {
         }
         "lambda" => lambda(&asked.method, path, &json)?,
         "s3" => s3(&asked.method, path, query)?,
+        "scheduler" => scheduler(&asked.method, path, query, &json)?,
         other => panic!("a call to a service the test does not map: {other} {asked:?}"),
     })
+}
+
+/// EventBridge Scheduler's REST paths, as its API reference lists them; a schedule's group is in
+/// its query (GET, DELETE) or body (POST, PUT).
+fn scheduler(
+    method: &str,
+    path: &str,
+    query: &str,
+    json: &Value,
+) -> Option<(String, Option<String>)> {
+    let (region, account) = PLACE;
+    let parts: Vec<String> = path
+        .trim_start_matches('/')
+        .splitn(2, '/')
+        .map(decode)
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let group_in_query = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("groupName="))
+        .map(decode);
+    let group = json["GroupName"]
+        .as_str()
+        .map(str::to_owned)
+        .or(group_in_query)
+        .unwrap_or_else(|| "default".to_owned());
+    let group_arn = |g: &str| {
+        Some(format!(
+            "arn:aws:scheduler:{region}:{account}:schedule-group/{g}"
+        ))
+    };
+    let schedule_arn = |n: &str| {
+        Some(format!(
+            "arn:aws:scheduler:{region}:{account}:schedule/{group}/{n}"
+        ))
+    };
+    let (action, resource) = match (method, parts.as_slice()) {
+        ("GET", ["schedule-groups", g]) => ("GetScheduleGroup", group_arn(g)),
+        ("POST", ["schedule-groups", g]) => ("CreateScheduleGroup", group_arn(g)),
+        ("DELETE", ["schedule-groups", g]) => ("DeleteScheduleGroup", group_arn(g)),
+        ("GET", ["schedules"]) => ("ListSchedules", Some("*".to_owned())),
+        ("GET", ["schedules", n]) => ("GetSchedule", schedule_arn(n)),
+        ("POST", ["schedules", n]) => ("CreateSchedule", schedule_arn(n)),
+        ("PUT", ["schedules", n]) => ("UpdateSchedule", schedule_arn(n)),
+        ("DELETE", ["schedules", n]) => ("DeleteSchedule", schedule_arn(n)),
+        ("GET", ["tags", arn]) => ("ListTagsForResource", Some((*arn).to_owned())),
+        _ => panic!("a Scheduler request the test does not map: {method} {path}"),
+    };
+    Some((format!("scheduler:{action}"), resource))
 }
 
 /// Lambda's REST paths, as its API reference lists them.
@@ -314,6 +364,16 @@ async fn the_operator_policy_allows_every_call_of_a_stacks_whole_life() {
         &at,
         &[&["up", "--zip", &zip][..], &by_name, &settings].concat(),
     );
+    // Moved to EventBridge Scheduler: its group, schedules and role are the operator's to make.
+    run(
+        &at,
+        &[
+            &["up", "--zip", &zip, "--schedule-timezone", "Europe/Berlin"][..],
+            &by_name,
+            &settings,
+        ]
+        .concat(),
+    );
     run(&at, &[&["status"][..], &by_name].concat());
     run(&unrecorded, &[&["invoke"][..], &by_name].concat());
     let strict = aws_sdk_dynamodb::Client::new(&test_support::strict_config().await);
@@ -364,6 +424,14 @@ async fn the_operator_policy_allows_every_call_of_a_stacks_whole_life() {
         };
         if !allows(&policy, &action, resource.as_deref()) {
             denied.push(format!("{action} on {resource:?}"));
+        }
+        if action == "scheduler:CreateSchedule" || action == "scheduler:UpdateSchedule" {
+            let body: Value = serde_json::from_str(&call.request.body).unwrap_or(Value::Null);
+            if let Some(role) = body["Target"]["RoleArn"].as_str()
+                && !allows(&policy, "iam:PassRole", Some(role))
+            {
+                denied.push(format!("iam:PassRole on {role}"));
+            }
         }
         if action == "lambda:CreateFunction" {
             let body: Value = serde_json::from_str(&call.request.body).unwrap_or(Value::Null);

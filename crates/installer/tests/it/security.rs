@@ -20,6 +20,7 @@ fn vars(partition: &str, region: &str, tables: &[&str]) -> PolicyVars {
         partition: partition.to_owned(),
         region: region.to_owned(),
         account: "123456789012".to_owned(),
+        stack: "dynamodb-backup".to_owned(),
         log_group: "/aws/lambda/dynamodb-backup".to_owned(),
         bucket: "dynamodb-backup-logs-123456789012-eu-west-1".to_owned(),
         tables: tables.iter().map(|t| (*t).to_owned()).collect(),
@@ -88,6 +89,14 @@ fn rendered() -> Vec<(String, Value)> {
             format!("bucket, {label}"),
             v.bucket_policy().expect("renders"),
         ));
+        docs.push((
+            format!("trust of the schedules' role, {label}"),
+            v.scheduler_trust_policy().expect("renders"),
+        ));
+        docs.push((
+            format!("scheduler, {label}"),
+            v.scheduler_policy().expect("renders"),
+        ));
     }
     docs
 }
@@ -134,7 +143,7 @@ fn accepted(finding: &str) -> bool {
 #[test]
 fn parliament_finds_nothing_in_any_rendered_policy() {
     // parliament lints permission policies; a role's trust policy has no Resource by definition,
-    // so it is checked by `the_trust_policy_lets_only_lambda_in_this_account_assume_the_role`.
+    // so it is checked by `the_trust_policies_let_only_their_service_in_this_account_assume_the_roles`.
     for (label, doc) in rendered()
         .into_iter()
         .filter(|(l, _)| !l.starts_with("trust"))
@@ -151,7 +160,7 @@ fn parliament_finds_nothing_in_any_rendered_policy() {
 }
 
 #[test]
-fn the_trust_policy_lets_only_lambda_in_this_account_assume_the_role() {
+fn the_trust_policies_let_only_their_service_in_this_account_assume_the_roles() {
     for (label, doc) in rendered()
         .into_iter()
         .filter(|(l, _)| l.starts_with("trust"))
@@ -161,14 +170,28 @@ fn the_trust_policy_lets_only_lambda_in_this_account_assume_the_role() {
         let statement = &statements[0];
         assert_eq!(statement["Effect"], "Allow", "{label}");
         assert_eq!(statement["Action"], "sts:AssumeRole", "{label}");
+        let service = if label.starts_with("trust of the schedules' role") {
+            // Scheduler's user guide, "Confused deputy prevention": scoped to the group.
+            let source = statement["Condition"]["StringEquals"]["aws:SourceArn"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                source.starts_with("arn:aws")
+                    && source.ends_with(":123456789012:schedule-group/dynamodb-backup"),
+                "{label}: only the stack's own schedules, got {source}"
+            );
+            "scheduler.amazonaws.com"
+        } else {
+            "lambda.amazonaws.com"
+        };
         assert_eq!(
             statement["Principal"],
-            serde_json::json!({"Service": "lambda.amazonaws.com"}),
+            serde_json::json!({ "Service": service }),
             "{label}"
         );
         assert_eq!(
             statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012",
-            "{label}: only functions in the stack's own account"
+            "{label}: only the stack's own account"
         );
     }
 }

@@ -46,12 +46,14 @@ const BLOCKED: [&str; 4] = [
 ];
 
 /// CreateFunction with a role made a moment ago is refused: "The role defined for the function
-/// cannot be assumed by Lambda."
+/// cannot be assumed by Lambda."; so is a Scheduler schedule's: "The execution role you provide
+/// must allow AWS EventBridge Scheduler to assume the role."
 ///
 /// IAM user guide, "Troubleshooting IAM" ("Changes that I make are not always immediately
 /// visible"): IAM is eventually consistent, and a new role may not be usable at once. Lambda
 /// (CreateFunction, errors) answers InvalidParameterValueException with this message while it
-/// cannot assume the role.
+/// cannot assume the role; EventBridge Scheduler (CreateSchedule, UpdateSchedule) answers
+/// ValidationException with its own (Scheduler user guide, "Troubleshooting").
 pub struct RolePropagation {
     created: Recent,
 }
@@ -71,6 +73,21 @@ impl Rule for RolePropagation {
     }
 
     fn refuse(&self, call: &Call, now: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if call.is(Service::Scheduler, "CreateSchedule")
+            || call.is(Service::Scheduler, "UpdateSchedule")
+        {
+            let role = call.json["Target"]["RoleArn"]
+                .as_str()?
+                .rsplit('/')
+                .next()?;
+            return self.created.within(role, now).then(|| {
+                Reply::rest_json_error(
+                    400,
+                    "ValidationException",
+                    "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+                )
+            });
+        }
         let role = call.field("Role")?.rsplit('/').next()?;
         (call.is(LAMBDA, "CreateFunction") && self.created.within(role, now)).then(|| {
             Reply::lambda_error(

@@ -24,6 +24,7 @@ mod incremental;
 mod items;
 mod lambda;
 mod s3;
+mod scheduler;
 mod sns;
 
 pub use cloudwatch::AlarmEvaluationRange;
@@ -39,6 +40,7 @@ pub use lambda::{
     ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
 };
 pub use s3::{AccessDeniedBody, BucketNameReuse, ExpectedBucketOwner};
+pub use scheduler::{ScheduleGroupExists, ScheduleRanges, ScheduleTimezoneValid};
 pub use sns::EmailPendingConfirmation;
 
 /// The AWS service a request is for, told from its protocol's marks.
@@ -62,6 +64,8 @@ pub enum Service {
     Sns,
     /// Query protocol, `Version=2010-08-01` (aws-sdk-cloudwatch 1.99 and earlier).
     CloudWatch,
+    /// REST-JSON, told from S3's paths by its credential scope (`.../scheduler/aws4_request`).
+    Scheduler,
 }
 
 /// A request, parsed enough for the rules to reason about it.
@@ -122,6 +126,9 @@ impl Call {
                 _ => Service::Sts,
             };
             (service, action.clone(), form.clone(), None)
+        } else if authorization.is_some_and(|a| a.contains("/scheduler/aws4_request")) {
+            let (operation, name) = scheduler::name_rest_call(method, path);
+            (Service::Scheduler, operation, decode_form(query), name)
         } else if path.starts_with("/20") {
             let (operation, function) = lambda::name_rest_call(method, path);
             (Service::Lambda, operation, decode_form(query), function)
@@ -323,6 +330,22 @@ impl Reply {
         }
     }
 
+    /// An error in a REST-JSON service's shape (Scheduler): the status, `x-amzn-ErrorType`,
+    /// `{"Message"}`.
+    pub fn rest_json_error(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("x-amzn-ErrorType".to_owned(), code.to_owned()),
+                ("x-amzn-RequestId".to_owned(), "strict-layer".to_owned()),
+            ],
+            body: serde_json::json!({"Message": message})
+                .to_string()
+                .into_bytes(),
+        }
+    }
+
     /// An error in S3's REST-XML shape.
     pub fn s3_error(status: u16, code: &str, message: &str) -> Self {
         Self {
@@ -403,6 +426,12 @@ pub trait Upstream: Sync {
 
     /// An object of moto's S3, as `call`'s caller.
     fn get_object(&self, _call: &Call, _bucket: &str, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// A GET of `path` from `call`'s REST service (Scheduler), as `call`'s caller: the status
+    /// and the JSON answered, or `None` if moto could not be asked.
+    fn rest_get(&self, _call: &Call, _path: &str) -> Option<(u16, Value)> {
         None
     }
 }
@@ -506,6 +535,9 @@ impl Strict {
             history: Arc::clone(&history),
             rules: vec![
                 Box::new(TargetsPerRule),
+                Box::new(ScheduleTimezoneValid),
+                Box::new(ScheduleRanges),
+                Box::new(ScheduleGroupExists),
                 Box::new(AlarmEvaluationRange),
                 Box::new(EmailPendingConfirmation),
                 Box::new(

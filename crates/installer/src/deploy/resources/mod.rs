@@ -50,6 +50,7 @@ pub mod function;
 pub mod log_group;
 pub mod role;
 pub mod rule;
+pub mod schedules;
 pub mod settings_object;
 pub mod table;
 pub mod topic;

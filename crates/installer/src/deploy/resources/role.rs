@@ -1,5 +1,7 @@
-//! The function's IAM role, `<stack>-role`: trusted by Lambda in this account only, with one
-//! inline least-privilege policy rendered from `policies/`.
+//! The stack's IAM roles, each trusted by one service and with one inline least-privilege
+//! policy rendered from `policies/`: the function's, `<stack>-role` ([`Role`], trusted by
+//! Lambda in this account), and with EventBridge Scheduler the schedules', `<stack>-scheduler`
+//! ([`SchedulerRole`], trusted by Scheduler for the stack's schedule group).
 
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
@@ -9,8 +11,47 @@ use crate::deploy::plan::{Change, Kind, compare};
 use crate::deploy::policy::decode_document;
 use crate::deploy::resources::{Resource, Tags, is_ours};
 
-/// The role, as a [`Resource`].
+/// The function's role, as a [`Resource`].
 pub struct Role;
+
+/// The schedules' role, as a [`Resource`]: the same contract as [`Role`], planned under its own
+/// kind.
+pub struct SchedulerRole;
+
+impl Resource for SchedulerRole {
+    const KIND: Kind = Kind::SchedulerRole;
+    type Desired = Desired;
+    type Observed = Option<Observed>;
+    type Field = Field;
+
+    fn name(desired: &Desired) -> &str {
+        &desired.name
+    }
+
+    async fn observe(aws: &Aws, desired: &Desired) -> Result<Option<Observed>, AwsError> {
+        Role::observe(aws, desired).await
+    }
+
+    fn diff(desired: &Desired, observed: &Option<Observed>) -> Change<Field> {
+        Role::diff(desired, observed)
+    }
+
+    async fn apply(
+        aws: &Aws,
+        desired: &Desired,
+        observed: &Option<Observed>,
+        change: &Change<Field>,
+    ) -> Result<(), AwsError> {
+        if *change == Change::Delete {
+            return Role::delete(aws, desired).await;
+        }
+        Role::apply(aws, desired, observed, change).await
+    }
+
+    async fn delete(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
+        Role::delete(aws, desired).await
+    }
+}
 
 fields! {
     /// Who may assume it.
@@ -121,9 +162,7 @@ impl Resource for Role {
                     .create_role()
                     .role_name(name)
                     .assume_role_policy_document(desired.trust.to_string())
-                    .description(
-                        "Runs the scheduled DynamoDB backup function (managed by installer)",
-                    )
+                    .description(desired.description)
                     .set_tags(Some(tags))
                     .send()
                     .await
@@ -229,6 +268,8 @@ pub struct Desired {
     pub policy_name: String,
     /// The inline policy.
     pub policy: Value,
+    /// What it is for, as IAM shows it.
+    pub description: &'static str,
     /// The stack's tags.
     pub tags: Tags,
 }
@@ -261,6 +302,7 @@ mod tests {
             trust: json!({"Version": "2012-10-17", "Statement": []}),
             policy_name: "s-policy".into(),
             policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}),
+            description: "test",
             tags: Tags::from([("stack".into(), "s".into())]),
         };
         // As IAM returns them: URL-encoded, with other spacing.

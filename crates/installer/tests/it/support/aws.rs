@@ -13,6 +13,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 /// Clients for moto.
@@ -27,6 +28,7 @@ pub async fn clients() -> Clients {
         s3: aws_sdk_s3::Client::new(&config),
         sns: aws_sdk_sns::Client::new(&config),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+        scheduler: aws_sdk_scheduler::Client::new(&config),
     }
 }
 
