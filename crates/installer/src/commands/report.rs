@@ -161,11 +161,14 @@ pub async fn report(
             let expression = deployed_schedule(&aws, &config, &requests)
                 .await?
                 .unwrap_or_else(|| config.schedule.to_string());
-            // Read in the stack's zone: a night the clocks skip a cron's time is a longer gap.
+            // Read in the stack's zone (a night the clocks skip a cron's time is a longer gap),
+            // with Scheduler's window (a run may start that much late).
+            let window = 60 * u64::from(config.schedule_window.unwrap_or(0));
             let interval = expression
                 .parse::<Schedule>()
                 .ok()
                 .and_then(|s| s.in_zone(config.schedule.zone().clone()).interval())
+                .map(|i| i + std::time::Duration::from_secs(window))
                 .ok_or_else(|| CommandError::RpoUnknown(expression.clone()))?;
             (interval * 2, format!("twice the schedule {expression}"))
         }

@@ -231,11 +231,11 @@ pub fn alarms(config: &StackConfig, actions: &[String], tags: &Tags) -> Watch {
             missing_data: "notBreaching".to_owned(),
         },
     )];
-    let window = missing_window(config.schedule.interval());
+    let window = missing_window(config.longest_gap());
     let export_window = config
         .export
         .as_ref()
-        .map(|export| export_missing_window(export.every.length(), config.schedule.interval()));
+        .map(|export| export_missing_window(export.every.length(), config.longest_gap()));
     for table in &config.tables {
         if let Ok(w) = window {
             all.push(alarm(

@@ -854,6 +854,15 @@ impl StackConfig {
         format!("{}-role", self.stack)
     }
 
+    /// The longest time between two runs: the schedule's longest gap on its zone's clock, plus
+    /// Scheduler's flexible window (a run may start that much after its time, and the next on
+    /// time). `None` where [`Schedule::interval`] is.
+    pub fn longest_gap(&self) -> Option<std::time::Duration> {
+        let window =
+            std::time::Duration::from_secs(60 * u64::from(self.schedule_window.unwrap_or(0)));
+        self.schedule.interval().map(|i| i + window)
+    }
+
     /// The role EventBridge Scheduler invokes the function with.
     pub fn scheduler_role_name(&self) -> String {
         format!("{}-scheduler", self.stack)
@@ -917,6 +926,32 @@ mod tests {
             .expect("flags parse");
         let name = args.stack.stack.as_deref().unwrap_or(DEFAULT_STACK);
         StackConfig::from_settings(name, &args.stack.settings)
+    }
+
+    #[test]
+    fn a_zone_or_window_chooses_scheduler_and_widens_the_longest_gap() {
+        let c = config(&[
+            "--schedule",
+            "cron(30 2 * * ? *)",
+            "--schedule-timezone",
+            "Europe/Berlin",
+            "--schedule-window",
+            "15m",
+        ])
+        .expect("valid");
+        assert_eq!(c.schedule_via, ScheduleVia::Scheduler);
+        assert_eq!(c.schedule_window, Some(15));
+        // 47 hours the night 02:30 is skipped, and a run may start 15 minutes late.
+        let gap = std::time::Duration::from_secs(47 * 3600 + 15 * 60);
+        assert_eq!(c.longest_gap(), Some(gap));
+        let utc = config(&["--schedule", "cron(30 2 * * ? *)"]).expect("valid");
+        assert_eq!(utc.schedule_via, ScheduleVia::Rules);
+        assert_eq!(
+            utc.longest_gap(),
+            Some(std::time::Duration::from_secs(24 * 3600))
+        );
+        let asked = config(&["--schedule-via", "scheduler"]).expect("valid");
+        assert_eq!(asked.schedule_via, ScheduleVia::Scheduler);
     }
 
     #[test]

@@ -232,7 +232,7 @@ impl Desired {
             no_missing_alarm: watch.no_missing_alarm,
             no_export_missing_alarm: watch.no_export_missing_alarm,
             tags,
-            schedule_interval: config.schedule.interval(),
+            schedule_interval: config.longest_gap(),
             region: aws.region.clone(),
             reads_through_kms: config.drill.is_some() || config.export.is_some(),
             by_tag: config.table_tag.is_some(),
@@ -275,7 +275,11 @@ impl Desired {
                 .entry(ADOPTED_UNTIL_VAR.to_owned())
                 .or_insert_with(|| until.clone());
         }
-        let targets = self.rules.iter().map(|r| r.targets.len()).sum::<usize>();
+        let targets = if self.scheduler_wanted {
+            self.schedules.entries.len()
+        } else {
+            self.rules.iter().map(|r| r.targets.len()).sum::<usize>()
+        };
         let drills = self.function.environment.contains_key("DRILL_EVERY");
         if let Some(interval) = self.schedule_interval
             && let Some(queue) = function::queue_time(targets, self.function.concurrency, drills)
