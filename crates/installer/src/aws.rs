@@ -221,6 +221,20 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// An S3 client for `region` (the stack's own client where it is `None`): a bucket in
+    /// another region answers its configuration requests there only.
+    pub fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        match region {
+            Some(region) if region != self.region => {
+                let config = aws_sdk_s3::config::Builder::from(&self.config)
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build();
+                aws_sdk_s3::Client::from_conf(config)
+            }
+            _ => self.s3.clone(),
+        }
+    }
+
     /// Loads the configuration, asks STS who we are, and builds the clients.
     pub async fn connect(args: &ConnectArgs) -> Result<Self, ConnectError> {
         if let Some(endpoint) = args.endpoint_url.as_deref().filter(|e| !is_http_url(e)) {

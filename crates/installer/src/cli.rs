@@ -394,6 +394,15 @@ pub enum Command {
         after_help = "Examples:\n  installer policy --for up > operator-policy.json\n  installer policy --stack prod --for all --table Orders --table Customers\n  aws iam put-role-policy --role-name ci-deployer --policy-name backups --policy-document file://operator-policy.json"
     )]
     Policy(crate::commands::PolicyArgs),
+    /// Make a locked bucket for another account's exports: copies ransomware and mistakes in
+    /// the source account cannot delete.
+    ///
+    /// Run with the vault account's credentials. The bucket gets S3 Object Lock with default
+    /// retention, versioning, no public access, SSE-S3, and a policy that lets only the source
+    /// account's stacks write exports and nobody bypass the lock; the source stack then exports
+    /// there with `up --export-bucket ... --require-lock`. Compliance mode cannot be shortened
+    /// by anyone, root included (docs/exports.md, "Locked copies").
+    Vault(crate::commands::VaultArgs),
     /// Write the command reference: docs/reference/installer.md (every subcommand, flag,
     /// default, environment variable and exit status) and a man page per subcommand in
     /// docs/reference/man, generated from the command line itself.

@@ -312,6 +312,38 @@ impl Upstream for Shared {
         reply.ok().then_some(reply.body)
     }
 
+    fn caller_account(&self, call: &Call) -> Option<String> {
+        let auth = call.authorization.as_deref()?;
+        let scope = auth.split("/aws4_request").next().unwrap_or_default();
+        let service = scope.rsplit('/').next().unwrap_or_default();
+        let auth = auth.replacen(&format!("/{service}/aws4_request"), "/sts/aws4_request", 1);
+        let body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
+        let request = Request {
+            method: "POST".to_owned(),
+            target: "/".to_owned(),
+            head: vec![
+                format!("Host: {}", self.upstream),
+                "Content-Type: application/x-www-form-urlencoded".to_owned(),
+                format!("Content-Length: {}", body.len()),
+                format!("Authorization: {auth}"),
+            ],
+            body,
+        };
+        let reply = Reply::parse(&self.forward(&request)?)?;
+        let text = String::from_utf8_lossy(&reply.body);
+        let start = text.find("<Account>")? + "<Account>".len();
+        let end = text[start..].find("</Account>")? + start;
+        Some(text[start..end].to_owned())
+    }
+
+    fn s3_get(&self, call: &Call, target: &str) -> Option<(u16, String)> {
+        let reply = self.s3(call, "GET", target, b"")?;
+        Some((
+            reply.status,
+            String::from_utf8_lossy(&reply.body).into_owned(),
+        ))
+    }
+
     fn rest_get(&self, call: &Call, path: &str) -> Option<(u16, serde_json::Value)> {
         let mut head = vec![
             format!("Host: {}", self.upstream),

@@ -22,6 +22,7 @@ mod rollback;
 mod status;
 pub mod summary;
 mod up;
+mod vault;
 
 pub(crate) use alerts::alerts;
 pub(crate) use build::build;
@@ -40,6 +41,7 @@ pub(crate) use restore::{RestoreArgs, restore};
 pub(crate) use rollback::{RollbackArgs, rollback};
 pub(crate) use status::status;
 pub(crate) use up::up;
+pub(crate) use vault::{VaultArgs, vault};
 
 use std::future::Future;
 use std::path::Path;
@@ -96,6 +98,9 @@ pub enum CommandError {
     /// An in-place restore was refused or stopped.
     #[error(transparent)]
     InPlace(#[from] crate::in_place::InPlaceError),
+    /// `vault init` was refused or stopped.
+    #[error(transparent)]
+    Vault(#[from] vault::VaultError),
     /// The deployed stack's settings could not be read.
     #[error(transparent)]
     Deployed(#[from] crate::deploy::deployed::DeployedError),
@@ -468,6 +473,7 @@ impl CommandError {
                 | CommandError::Connect(ConnectError::BadEndpoint(_))
         ) || matches!(self, CommandError::Rollback(e) if e.is_usage())
             || matches!(self, CommandError::InPlace(e) if e.is_usage())
+            || matches!(self, CommandError::Vault(e) if e.is_usage())
     }
 }
 
@@ -568,6 +574,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Init(args) => block_on(init(&args, connect)).map(Summary::Init),
         Command::Policy(args) => block_on(policy(&args, connect)).map(|()| Summary::Printed),
         Command::Rollback(args) => block_on(rollback(&args, connect)).map(Summary::Rollback),
+        Command::Vault(args) => block_on(vault(&args, connect)).map(Summary::Vault),
         Command::Reference { out } => Ok(Summary::Reference(reference(&out)?)),
         Command::Schema { of } => {
             let schema = match of {
@@ -1031,6 +1038,22 @@ pub(crate) fn print_plan(plan: &StackPlan, settings: &[SettingChange], unmarked:
     }
 }
 
+/// The export bucket's Object Lock, as `plan` and `up` show it (after the resources' lines).
+pub(crate) fn export_lock(
+    desired: &Desired,
+    observed: &crate::deploy::stack::Observed,
+) -> Option<String> {
+    use crate::deploy::resources::export_bucket::Observed as Found;
+    let bucket = desired.export_bucket.as_ref()?;
+    match &observed.export_bucket {
+        Some(Found::Reachable(lock)) => {
+            report!("  export bucket {}: {lock}", bucket.name);
+            Some(lock.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// What `plan` (and `up`, before its own fields) report: the stack, where it is, each
 /// resource's line, and the time each phase took.
 pub(crate) fn planned(
@@ -1053,5 +1076,6 @@ pub(crate) fn planned(
         phases_ms: phases,
         cost: None,
         next_runs: Vec::new(),
+        export_bucket_lock: None,
     }
 }

@@ -37,6 +37,7 @@ pub async fn plan(
     if plan.is_noop() {
         result!("no changes");
     }
+    let export_bucket_lock = super::export_lock(&desired, &observed);
     let next_runs = NextRun::of(&config.schedule, time::OffsetDateTime::now_utc());
     if !next_runs.is_empty() {
         result!(
@@ -57,6 +58,7 @@ pub async fn plan(
         phases,
     );
     planned.next_runs = next_runs;
+    planned.export_bucket_lock = export_bucket_lock;
     if with_cost {
         planned.cost = Some(estimate(&aws, &config, &desired).await?);
     }

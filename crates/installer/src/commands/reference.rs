@@ -43,15 +43,28 @@ pub fn reference(out: &Path) -> Result<Referenced, CommandError> {
     Ok(Referenced { files })
 }
 
-/// Each man page's name (`installer`, `installer-up`, ...) and its roff.
+/// Every subcommand of `command`, nested ones after their parent (`vault`, `vault init`), each
+/// with its words after `installer`; `help` left out.
+fn subcommands(command: &clap::Command) -> Vec<(String, clap::Command)> {
+    let mut all = Vec::new();
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        all.push((sub.get_name().to_owned(), sub.clone()));
+        for (words, nested) in subcommands(sub) {
+            all.push((format!("{} {words}", sub.get_name()), nested));
+        }
+    }
+    all
+}
+
+/// Each man page's name (`installer`, `installer-up`, `installer-vault-init`, ...) and its roff.
 fn man_pages(command: &clap::Command) -> Vec<(String, Vec<u8>)> {
     let mut command = command.clone();
     command.build();
     let mut pages = vec![("installer".to_owned(), roff(&command))];
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
-        // Built, a subcommand's display name is `installer-<name>`: the page's title.
-        let name = format!("installer-{}", sub.get_name());
-        pages.push((name, roff(sub)));
+    for (words, sub) in subcommands(&command) {
+        // Built, a subcommand's display name is `installer-<words>`: the page's title.
+        let name = format!("installer-{}", words.replace(' ', "-"));
+        pages.push((name, roff(&sub)));
     }
     pages
 }
@@ -79,8 +92,9 @@ pub fn markdown() -> String {
     let _ = writeln!(md, "## Exit status\n\n{EXIT_STATUS}");
     let _ = writeln!(md, "## Options of every command\n");
     flags(&mut md, command.get_arguments());
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
-        let _ = writeln!(md, "## installer {}\n", sub.get_name());
+    for (words, sub) in subcommands(&command) {
+        let sub = &sub;
+        let _ = writeln!(md, "## installer {words}\n");
         let about = sub
             .get_long_about()
             .or_else(|| sub.get_about())
@@ -173,12 +187,13 @@ mod tests {
     fn every_subcommand_and_flag_is_in_the_reference() {
         let md = markdown();
         let command = Cli::command();
-        for sub in command.get_subcommands() {
-            assert!(
-                md.contains(&format!("## installer {}\n", sub.get_name())),
-                "{}",
-                sub.get_name()
-            );
+        let all = subcommands(&command);
+        assert!(
+            all.iter().any(|(words, _)| words == "vault init"),
+            "nested ones too"
+        );
+        for (words, sub) in &all {
+            assert!(md.contains(&format!("## installer {words}\n")), "{words}");
             for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
                 if let Some(long) = arg.get_long() {
                     assert!(md.contains(&format!("`--{long}")), "--{long}");
@@ -188,7 +203,8 @@ mod tests {
         assert!(md.contains("`INSTALLER_KEEP`"), "environment variables");
         assert!(md.contains("## Exit status"));
         let pages = man_pages(&Cli::command().name("installer"));
-        assert_eq!(pages.len(), command.get_subcommands().count() + 1);
+        assert_eq!(pages.len(), all.len() + 1);
+        assert!(pages.iter().any(|(name, _)| name == "installer-vault-init"));
         assert!(pages.iter().any(|(name, _)| name == "installer-up"));
     }
 }

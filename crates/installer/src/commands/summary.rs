@@ -44,6 +44,8 @@ pub enum Summary {
     RestoreItems(ItemsRestored),
     /// `rollback`: the writes of a window undone in the live table.
     Rollback(RolledBack),
+    /// `vault init`: the locked bucket made or checked.
+    Vault(super::vault::VaultInitialized),
     /// `drill`: the drill's record.
     Drill(backup_lambda::drill::DrillRecord),
     /// `logs`: it prints its events as they come, and nothing after.
@@ -119,6 +121,7 @@ impl Summary {
             | Summary::Init(_)
             | Summary::RestoreItems(_)
             | Summary::Reference(_)
+            | Summary::Vault(_)
             | Summary::Down(_)
             | Summary::Logs
             | Summary::Printed => None,
@@ -368,6 +371,9 @@ pub struct Planned {
     pub phases_ms: Phases,
     /// The monthly cost estimate (`plan --cost` only).
     pub cost: Option<crate::cost::CostEstimate>,
+    /// The export bucket's Object Lock as read (`Object Lock compliance for 365 days`, `no
+    /// Object Lock`), when exports go to another bucket.
+    pub export_bucket_lock: Option<String>,
     /// The schedule's next five runs (`plan` only; for a rate, counted from now: a rate runs
     /// from when its schedule is made).
     pub next_runs: Vec<NextRun>,

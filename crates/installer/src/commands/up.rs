@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::summary::{Applied, Phases};
+use super::summary::{Applied, Phases, Planned};
 use super::{CommandError, Prepared, alerts, planned, prepare, print_plan};
 use crate::aws::ConnectArgs;
 use crate::deploy::alerts::{EXPORT_MISSING_SUFFIX, MISSING_SUFFIX};
@@ -33,17 +33,21 @@ pub async fn up(
         aws.region
     );
     print_plan(&plan, &settings, &unmarked);
+    let export_bucket_lock = super::export_lock(&desired, &observed);
     let summary = |elapsed_ms: u128, alerts| Applied {
-        plan: planned(
-            &aws,
-            &desired,
-            alerts,
-            (&plan, &settings, &unmarked),
-            Phases {
-                apply_ms: Some(elapsed_ms),
-                ..phases
-            },
-        ),
+        plan: Planned {
+            export_bucket_lock: export_bucket_lock.clone(),
+            ..planned(
+                &aws,
+                &desired,
+                alerts,
+                (&plan, &settings, &unmarked),
+                Phases {
+                    apply_ms: Some(elapsed_ms),
+                    ..phases
+                },
+            )
+        },
         function_arn: desired.function_arn().to_owned(),
         rule_arn: desired.rules.first().map(|r| r.arn.clone()),
         rule_arns: desired.rules.iter().map(|r| r.arn.clone()).collect(),

@@ -376,6 +376,8 @@ mod tests {
                 every: ExportEvery::Daily,
                 bucket: None,
                 bucket_owner: None,
+                bucket_region: None,
+                require_lock: false,
                 tiers: Tiers {
                     cold_days: 30,
                     cold_class: ColdClass::GlacierIr,

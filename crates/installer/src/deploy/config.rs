@@ -684,6 +684,8 @@ impl StackConfig {
             choice: all.export.unwrap_or(ExportChoice::Off),
             bucket: all.export_bucket.as_deref(),
             owner: all.export_bucket_owner.as_deref(),
+            region: all.export_bucket_region.as_deref(),
+            require_lock: all.require_lock.unwrap_or(false),
             cold_days: all.export_cold_days.unwrap_or(default::EXPORT_COLD_DAYS),
             cold_class: all.export_cold_class.unwrap_or(ColdClass::GlacierIr),
             expire_days: all

@@ -179,6 +179,8 @@ impl Desired {
                         .bucket_owner
                         .clone()
                         .unwrap_or_else(|| aws.account.clone()),
+                    region: e.bucket_region.clone(),
+                    require_lock: e.require_lock,
                 })
             }),
             tables: config

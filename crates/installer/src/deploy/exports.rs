@@ -139,6 +139,10 @@ pub struct ExportConfig {
     pub bucket: Option<String>,
     /// The account owning `bucket`, when another account's.
     pub bucket_owner: Option<String>,
+    /// The region of `bucket`, when another region's.
+    pub bucket_region: Option<String>,
+    /// Whether `bucket` must have Object Lock default retention.
+    pub require_lock: bool,
     /// The lifecycle in the stack's bucket.
     pub tiers: Tiers,
 }
@@ -151,6 +155,19 @@ pub enum ExportConfigError {
         "invalid --export-bucket-owner {0:?}: give the 12-digit id of the account that owns --export-bucket"
     )]
     Owner(String),
+    /// A region without a bucket.
+    #[error(
+        "--export-bucket-region needs --export-bucket: the stack's own bucket is in the stack's region"
+    )]
+    RegionWithoutBucket,
+    /// A region that is not one.
+    #[error("invalid --export-bucket-region {0:?}: give a region such as eu-central-1")]
+    Region(String),
+    /// A lock required of the stack's own bucket.
+    #[error(
+        "--require-lock needs --export-bucket: the stack's own bucket has no Object Lock; make a vault with `installer vault init` and export there"
+    )]
+    LockWithoutBucket,
     /// An owner without a bucket.
     #[error(
         "--export-bucket-owner needs --export-bucket: the stack's own bucket is this account's"
@@ -211,6 +228,10 @@ pub struct ExportFlags<'a> {
     pub cold_class: ColdClass,
     /// `--export-expire-days`.
     pub expire_days: i64,
+    /// `--export-bucket-region`.
+    pub region: Option<&'a str>,
+    /// `--require-lock`.
+    pub require_lock: bool,
 }
 
 /// Validates the export flags (the bucket name itself is checked with the other bucket names),
@@ -229,6 +250,21 @@ pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportCo
         if flags.bucket.is_none() {
             return Err(ExportConfigError::OwnerWithoutBucket);
         }
+    }
+    if let Some(region) = flags.region {
+        let shaped = region.split('-').count() >= 3
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !shaped {
+            return Err(ExportConfigError::Region(region.to_owned()));
+        }
+        if flags.bucket.is_none() {
+            return Err(ExportConfigError::RegionWithoutBucket);
+        }
+    }
+    if flags.require_lock && flags.bucket.is_none() && flags.choice != ExportChoice::Off {
+        return Err(ExportConfigError::LockWithoutBucket);
     }
     let days = |flag: &'static str, got: i64, min: u32| {
         u32::try_from(got)
@@ -263,6 +299,8 @@ pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportCo
         every,
         bucket: flags.bucket.map(str::to_owned),
         bucket_owner: flags.owner.map(str::to_owned),
+        bucket_region: flags.region.map(str::to_owned),
+        require_lock: flags.require_lock,
         tiers: Tiers {
             cold_days,
             cold_class: class,
@@ -283,6 +321,8 @@ mod tests {
             cold_days,
             cold_class,
             expire_days,
+            region: None,
+            require_lock: false,
         }
     }
 

@@ -30,6 +30,13 @@ const SCHEDULER_TRUST_TEMPLATE: &str = include_str!("../../../../policies/schedu
 /// The schedules' role's permissions: invoking the stack's function, nothing else.
 const SCHEDULER_INVOKE_TEMPLATE: &str = include_str!("../../../../policies/scheduler-invoke.json");
 
+/// A vault's policy (`installer vault init`): TLS only; nobody may bypass governance retention;
+/// the source account may check the vault and read its exports, and only the source stacks'
+/// roles may write them. The writers are matched by `aws:PrincipalArn` under the account
+/// principal, so the policy can be written before the source stack's role exists (a role ARN
+/// as principal must name a role that exists).
+const VAULT_TEMPLATE: &str = include_str!("../../../../policies/vault-bucket.json");
+
 /// The alert topic's policy: only CloudWatch alarms of this account may publish.
 const ALERT_TOPIC_TEMPLATE: &str = include_str!("../../../../policies/alert-topic.json");
 
@@ -297,6 +304,42 @@ impl PolicyVars {
     pub fn alert_topic_policy(&self, topic: &str) -> Result<Value, PolicyError> {
         self.render(&ALERT_TOPIC_TEMPLATE.replace("${topic}", topic))
     }
+}
+
+/// The policy of the vault `bucket` for stacks of `source_account`: the stack `stack`'s role,
+/// or any stack's with `None` (bucket names, account ids and stack names hold no character
+/// JSON would escape). Without `tls` (a plain `http://` endpoint, a local emulator) it has no
+/// TLS-only statement, which would deny every request there.
+pub fn vault_policy(
+    partition: &str,
+    bucket: &str,
+    source_account: &str,
+    stack: Option<&str>,
+    tls: bool,
+) -> Result<Value, PolicyError> {
+    let writer = stack.map_or_else(|| "*-role".to_owned(), |s| format!("{s}-role"));
+    let text = [
+        ("${partition}", partition),
+        ("${bucket}", bucket),
+        ("${source_account}", source_account),
+        ("${writer}", writer.as_str()),
+        ("${prefix}", EXPORT_PREFIX),
+    ]
+    .into_iter()
+    .fold(VAULT_TEMPLATE.to_owned(), |text, (name, value)| {
+        text.replace(name, value)
+    });
+    if let Some(start) = text.find("${") {
+        return Err(PolicyError::Placeholder(
+            text[start..].chars().take(20).collect(),
+        ));
+    }
+    let mut policy: Value =
+        serde_json::from_str(&text).map_err(|e| PolicyError::Template(e.to_string()))?;
+    if !tls && let Some(statements) = policy["Statement"].as_array_mut() {
+        statements.retain(|s| s["Sid"] != "DenyRequestsWithoutTls");
+    }
+    Ok(policy)
 }
 
 /// The statement that lets the role use the KMS keys its tables are encrypted with, through

@@ -324,6 +324,15 @@ pub struct Settings {
     #[arg(long, env = "INSTALLER_EXPORT_BUCKET_OWNER", value_name = "ACCOUNT")]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export_bucket_owner: Option<String>,
+    /// The region of --export-bucket, when it is not the stack's: its checks are asked there.
+    #[arg(long, env = "INSTALLER_EXPORT_BUCKET_REGION", value_name = "REGION")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub export_bucket_region: Option<String>,
+    /// Refuse an --export-bucket without S3 Object Lock default retention (a vault made with
+    /// `installer vault init`), checked by every `up` [default: false].
+    #[arg(long, env = "INSTALLER_REQUIRE_LOCK", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub require_lock: Option<bool>,
     /// Days after which exports in the stack's bucket move to --export-cold-class [default: 30].
     #[arg(
         long,
@@ -400,6 +409,8 @@ impl Settings {
             export: Some(ExportChoice::Off),
             export_bucket: None,
             export_bucket_owner: None,
+            export_bucket_region: None,
+            require_lock: Some(false),
             export_cold_days: Some(default::EXPORT_COLD_DAYS),
             export_cold_class: Some(ColdClass::GlacierIr),
             export_expire_days: Some(default::EXPORT_EXPIRE_DAYS),
@@ -443,6 +454,8 @@ impl Settings {
             export,
             export_bucket,
             export_bucket_owner,
+            export_bucket_region,
+            require_lock,
             export_cold_days,
             export_cold_class,
             export_expire_days,
@@ -495,6 +508,12 @@ impl Settings {
             } else {
                 pick(export_bucket_owner, &base.export_bucket_owner)
             },
+            export_bucket_region: if export_bucket.is_some() {
+                export_bucket_region
+            } else {
+                pick(export_bucket_region, &base.export_bucket_region)
+            },
+            require_lock: require_lock.or(base.require_lock),
             export_bucket: pick(export_bucket, &base.export_bucket),
             export_cold_days: export_cold_days.or(base.export_cold_days),
             export_cold_class: export_cold_class.or(base.export_cold_class),

@@ -34,3 +34,4 @@ mod stack;
 mod standalone;
 mod tagged;
 mod tutorial_sequence;
+mod vault;

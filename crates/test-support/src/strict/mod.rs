@@ -39,7 +39,10 @@ pub use items::{Change, ItemHistory, ItemWrite, Recording};
 pub use lambda::{
     ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
 };
-pub use s3::{AccessDeniedBody, BucketNameReuse, ExpectedBucketOwner};
+pub use s3::{
+    AccessDeniedBody, BucketNameReuse, ComplianceNotShortened, ExpectedBucketOwner,
+    LockedVersioningStays, VersioningDocument,
+};
 pub use scheduler::{ScheduleGroupExists, ScheduleRanges, ScheduleTimezoneValid};
 pub use sns::EmailPendingConfirmation;
 
@@ -78,6 +81,8 @@ pub struct Call {
     pub operation: String,
     /// The JSON body (JSON protocols and Lambda), or `Null`.
     pub json: Value,
+    /// The body as text (S3's XML), lossily decoded.
+    pub body: String,
     /// The form fields (query protocol), or the URL query (REST).
     pub params: Vec<(String, String)>,
     /// The function (Lambda) or bucket (S3) the path names, decoded.
@@ -140,6 +145,7 @@ impl Call {
             service,
             operation,
             json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            body: text.clone().into_owned(),
             params,
             resource,
             authorization: authorization.map(str::to_owned),
@@ -434,6 +440,17 @@ pub trait Upstream: Sync {
     fn rest_get(&self, _call: &Call, _path: &str) -> Option<(u16, Value)> {
         None
     }
+
+    /// The account of `call`'s caller, as moto's STS GetCallerIdentity tells it.
+    fn caller_account(&self, _call: &Call) -> Option<String> {
+        None
+    }
+
+    /// A GET of `target` (path and query) from moto's S3, as `call`'s caller: the status and
+    /// the body, or `None` if moto could not be asked.
+    fn s3_get(&self, _call: &Call, _target: &str) -> Option<(u16, String)> {
+        None
+    }
 }
 
 /// One documented AWS behaviour that moto lacks.
@@ -521,6 +538,14 @@ impl Windows {
     }
 }
 
+/// The map behind `mutex`, even if a thread panicked while holding it (a rule's state is a
+/// cache of what was seen: a panicked test's entry does no harm to the others).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Every rule, in the order they are asked, and the item history some of them answer from.
 pub struct Strict {
     rules: Vec<Box<dyn Rule>>,
@@ -565,6 +590,9 @@ impl Strict {
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
+                Box::new(LockedVersioningStays),
+                Box::new(ComplianceNotShortened::default()),
+                Box::new(VersioningDocument),
                 Box::new(ExpectedBucketOwner::moto()),
                 Box::new(AccessDeniedBody),
                 Box::new(RolePropagation::new(windows.role_propagation)),

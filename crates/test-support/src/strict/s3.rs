@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Call, Recent, Reply, Rule, Service, Upstream, decode};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{Call, Recent, Reply, Rule, Service, Upstream, decode, lock};
 
 /// Names a path-style S3 request: `CreateBucket` (PUT /bucket), `DeleteBucket`, `HeadBucket`,
 /// else `METHOD /path`; and the bucket it is for.
@@ -70,17 +73,25 @@ impl Rule for BucketNameReuse {
 ///
 /// S3 API reference (every bucket operation), ExpectedBucketOwner: "The account ID of the
 /// expected bucket owner. If the account ID that you provide does not match the actual owner of
-/// the bucket, the request fails with the HTTP status code 403 Forbidden (access denied)." Every
-/// bucket moto holds is its one account's.
+/// the bucket, the request fails with the HTTP status code 403 Forbidden (access denied)." A
+/// bucket made through the layer is its creator's account's (moto serves other accounts' buckets
+/// to credentials from AssumeRole into them); any other bucket moto holds is its default
+/// account's; a bucket that does not exist is moto's to answer (404).
 pub struct ExpectedBucketOwner {
     account: String,
+    /// Buckets made through the layer, and their creators' accounts.
+    owners: Mutex<HashMap<String, String>>,
+    /// The account of each CreateBucket under way, until it is answered.
+    creating: Mutex<HashMap<String, String>>,
 }
 
 impl ExpectedBucketOwner {
-    /// Buckets owned by moto's default account, 123456789012.
+    /// Buckets owned by moto's default account, 123456789012, unless made through the layer.
     pub fn moto() -> Self {
         Self {
             account: "123456789012".to_owned(),
+            owners: Mutex::default(),
+            creating: Mutex::default(),
         }
     }
 }
@@ -90,10 +101,42 @@ impl Rule for ExpectedBucketOwner {
         "ExpectedBucketOwner"
     }
 
-    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if call.service != Service::S3 {
+            return None;
+        }
+        let bucket = call.resource.as_deref()?;
+        if call.operation == "CreateBucket"
+            && let Some(account) = upstream.caller_account(call)
+        {
+            lock(&self.creating).insert(bucket.to_owned(), account);
+        }
         let expected = call.expected_bucket_owner.as_deref()?;
-        (call.service == Service::S3 && expected != self.account)
-            .then(|| Reply::s3_error(403, "AccessDenied", "Access Denied"))
+        let owner = lock(&self.owners).get(bucket).cloned();
+        let owner = match owner {
+            Some(owner) => owner,
+            None => {
+                if upstream
+                    .s3_get(call, &format!("/{bucket}?location"))
+                    .is_some_and(|(status, _)| status == 404)
+                {
+                    return None;
+                }
+                self.account.clone()
+            }
+        };
+        (expected != owner).then(|| Reply::s3_error(403, "AccessDenied", "Access Denied"))
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.service == Service::S3
+            && call.operation == "CreateBucket"
+            && let Some(bucket) = call.resource.as_deref()
+            && let Some(account) = lock(&self.creating).remove(bucket)
+            && reply.ok()
+        {
+            lock(&self.owners).insert(bucket.to_owned(), account);
+        }
     }
 }
 
@@ -123,6 +166,107 @@ impl Rule for AccessDeniedBody {
 mod tests {
     use super::super::testing::Nothing;
     use super::*;
+
+    /// moto's S3 as a rule sees it: these answers to these GETs.
+    struct Answers(&'static [(&'static str, &'static str)]);
+
+    impl Upstream for Answers {
+        fn ask(&self, _: &Call, _: &str, _: &serde_json::Value) -> Option<serde_json::Value> {
+            None
+        }
+
+        fn s3_get(&self, _: &Call, target: &str) -> Option<(u16, String)> {
+            self.0
+                .iter()
+                .find(|(t, _)| *t == target)
+                .map_or(Some((404, String::new())), |(_, body)| {
+                    Some((200, (*body).to_owned()))
+                })
+        }
+    }
+
+    const LOCKED: (&str, &str) = (
+        "/vault?object-lock",
+        "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>",
+    );
+
+    #[test]
+    fn a_locked_buckets_versioning_cannot_be_suspended() {
+        let now = Instant::now();
+        let suspend = |bucket: &str| {
+            Call::parse(
+                "PUT",
+                &format!("/{bucket}?versioning"),
+                None,
+                None,
+                b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>",
+            )
+        };
+        let refused = LockedVersioningStays
+            .refuse(&suspend("vault"), now, &Answers(&[LOCKED]))
+            .expect("refused");
+        assert_eq!(refused.status, 409);
+        assert!(
+            LockedVersioningStays
+                .refuse(&suspend("plain"), now, &Answers(&[LOCKED]))
+                .is_none(),
+            "a bucket without a lock may suspend"
+        );
+    }
+
+    #[test]
+    fn a_compliance_retention_is_never_shortened_nor_made_governance() {
+        let now = Instant::now();
+        const DEFAULT: [(&str, &str); 1] = [(
+            "/vault?object-lock",
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>2</Days></DefaultRetention></Rule></ObjectLockConfiguration>",
+        )];
+        let rule = ComplianceNotShortened::default();
+        let write = Call::parse("PUT", "/vault/exports/a", None, None, b"data");
+        assert!(rule.refuse(&write, now, &Answers(&DEFAULT)).is_none());
+        let mut written = Reply {
+            status: 200,
+            headers: vec![("x-amz-version-id".to_owned(), "v1".to_owned())],
+            body: Vec::new(),
+        };
+        rule.answered(&write, &mut written, now);
+        let put = |mode: &str, until: &str| {
+            let body = format!(
+                "<Retention><Mode>{mode}</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>"
+            );
+            Call::parse(
+                "PUT",
+                "/vault/exports/a?retention&versionId=v1",
+                None,
+                None,
+                body.as_bytes(),
+            )
+        };
+        let asks = |call: &Call| rule.refuse(call, now, &Answers(&DEFAULT));
+        assert!(
+            asks(&put("COMPLIANCE", "2020-01-01T00:00:00Z")).is_some(),
+            "shorter"
+        );
+        assert!(
+            asks(&put("GOVERNANCE", "2999-01-01T00:00:00Z")).is_some(),
+            "another mode"
+        );
+        assert!(
+            asks(&put("COMPLIANCE", "2999-01-01T00:00:00Z")).is_none(),
+            "longer is fine"
+        );
+        let other = Call::parse(
+            "PUT",
+            "/vault/exports/b?retention&versionId=v9",
+            None,
+            None,
+            b"<Retention><Mode>GOVERNANCE</Mode></Retention>",
+        );
+        assert!(
+            asks(&other).is_none(),
+            "a version the layer did not see is moto's"
+        );
+    }
 
     #[test]
     fn an_empty_denial_gets_the_access_denied_document_but_not_on_head() {
@@ -185,5 +329,203 @@ mod tests {
         );
         let other = Call::parse("PUT", "/other", None, None, b"");
         assert!(rule.refuse(&other, t0, &Nothing).is_none());
+    }
+}
+
+/// The text of the first `<name>...</name>` element of an XML body.
+fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(xml[start..end].trim())
+}
+
+/// Whether `call` carries the query parameter `name` (`?versioning`, `?retention`).
+fn has_param(call: &Call, name: &str) -> bool {
+    call.params.iter().any(|(k, _)| k == name)
+}
+
+/// A bucket with Object Lock keeps its versioning on: PutBucketVersioning `Suspended` is 409
+/// `InvalidBucketState` (moto suspends it).
+///
+/// S3 user guide, "Locking objects with Object Lock": "After you enable Object Lock on a
+/// bucket, you can't disable Object Lock or suspend versioning for that bucket." Error codes
+/// (API reference): "InvalidBucketState: The request is not valid with the current state of the
+/// bucket. 409 Conflict".
+pub struct LockedVersioningStays;
+
+impl Rule for LockedVersioningStays {
+    fn name(&self) -> &'static str {
+        "LockedVersioningStays"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if call.service != Service::S3
+            || !call.operation.starts_with("PUT ")
+            || !has_param(call, "versioning")
+            || element(&call.body, "Status") != Some("Suspended")
+        {
+            return None;
+        }
+        let bucket = call.resource.as_deref()?;
+        let (status, body) = upstream.s3_get(call, &format!("/{bucket}?object-lock"))?;
+        let locked = status == 200 && element(&body, "ObjectLockEnabled") == Some("Enabled");
+        locked.then(|| {
+            Reply::s3_error(
+                409,
+                "InvalidBucketState",
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+            )
+        })
+    }
+}
+
+/// A version locked in compliance mode keeps its mode and at least its retention:
+/// PutObjectRetention that shortens it or changes its mode is 403 `AccessDenied` (moto applies
+/// it, and cannot answer GetObjectRetention, so the layer keeps each version's retention as the
+/// bucket's default retention gave it when it was written through the layer).
+///
+/// S3 user guide, "Locking objects with Object Lock", retention modes: "In compliance mode, a
+/// protected object version can't be overwritten or deleted by any user, including the root
+/// user in your AWS account. When an object is locked in compliance mode, its retention mode
+/// can't be changed, and its retention period can't be shortened."; default retention: "When
+/// you place an object version in the bucket, the retention period is calculated from the
+/// object version's creation timestamp."
+#[derive(Default)]
+pub struct ComplianceNotShortened {
+    /// Each bucket's default retention (mode, days), as read once (`None`: no default).
+    defaults: Mutex<HashMap<String, Option<(String, i64)>>>,
+    /// Each version written through the layer into a bucket with default retention:
+    /// `/bucket/key?versionId=v` → (mode, retained until).
+    held: Mutex<HashMap<String, (String, time::OffsetDateTime)>>,
+}
+
+impl ComplianceNotShortened {
+    /// The default retention of `bucket`, read from moto once.
+    fn default_of(
+        &self,
+        call: &Call,
+        bucket: &str,
+        upstream: &dyn Upstream,
+    ) -> Option<(String, i64)> {
+        if let Some(known) = lock(&self.defaults).get(bucket) {
+            return known.clone();
+        }
+        let (status, body) = upstream.s3_get(call, &format!("/{bucket}?object-lock"))?;
+        let number = |name: &str| element(&body, name).and_then(|n| n.parse::<i64>().ok());
+        let found = (status == 200)
+            .then(|| {
+                let mode = element(&body, "Mode")?.to_owned();
+                let days = number("Days").unwrap_or(0) + 365 * number("Years").unwrap_or(0);
+                (days > 0).then_some((mode, days))
+            })
+            .flatten();
+        lock(&self.defaults).insert(bucket.to_owned(), found.clone());
+        found
+    }
+}
+
+/// `PUT /bucket/key` with no sub-resource: PutObject.
+fn is_put_object(call: &Call) -> bool {
+    call.service == Service::S3
+        && call.operation.starts_with("PUT ")
+        && call.operation.trim_start_matches("PUT /").contains('/')
+        && call.params.iter().all(|(k, _)| k == "x-id")
+}
+
+impl Rule for ComplianceNotShortened {
+    fn name(&self) -> &'static str {
+        "ComplianceNotShortened"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if is_put_object(call) {
+            // Read (once) before moto answers, so that `answered` knows the bucket's default.
+            self.default_of(call, call.resource.as_deref()?, upstream);
+            return None;
+        }
+        if call.service != Service::S3
+            || !call.operation.starts_with("PUT ")
+            || !has_param(call, "retention")
+        {
+            return None;
+        }
+        let path = call.operation.strip_prefix("PUT ")?;
+        let version = call
+            .params
+            .iter()
+            .find(|(k, _)| k == "versionId")?
+            .1
+            .clone();
+        let (mode, until) = lock(&self.held)
+            .get(&format!("{path}?versionId={version}"))
+            .cloned()?;
+        if mode != "COMPLIANCE" {
+            return None;
+        }
+        let asked = element(&call.body, "RetainUntilDate").and_then(|d| {
+            time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+        });
+        let weaker = element(&call.body, "Mode") != Some("COMPLIANCE")
+            || asked.is_none_or(|asked| asked < until);
+        weaker.then(|| Reply::s3_error(403, "AccessDenied", "Access Denied"))
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.service == Service::S3
+            && call.operation.starts_with("PUT ")
+            && has_param(call, "object-lock")
+            && let Some(bucket) = call.resource.as_deref()
+        {
+            // A new default: read again on the next write.
+            lock(&self.defaults).remove(bucket);
+            return;
+        }
+        if !is_put_object(call) || !reply.ok() {
+            return;
+        }
+        let Some(bucket) = call.resource.as_deref() else {
+            return;
+        };
+        let Some(Some((mode, days))) = lock(&self.defaults).get(bucket).cloned() else {
+            return;
+        };
+        let Some(version) = reply
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-version-id"))
+            .map(|(_, v)| v.clone())
+        else {
+            return;
+        };
+        let path = call.operation.trim_start_matches("PUT ");
+        let until = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+        lock(&self.held).insert(format!("{path}?versionId={version}"), (mode, until));
+    }
+}
+
+/// GetBucketVersioning answers a `VersioningConfiguration` document (moto names its root
+/// `GetBucketVersioningResponse`, which the SDK refuses to read).
+///
+/// S3 API reference, GetBucketVersioning, response syntax: `<VersioningConfiguration>
+/// <Status>string</Status> <MfaDelete>string</MfaDelete> </VersioningConfiguration>`.
+pub struct VersioningDocument;
+
+impl Rule for VersioningDocument {
+    fn name(&self) -> &'static str {
+        "VersioningDocument"
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.service == Service::S3
+            && call.operation.starts_with("GET ")
+            && has_param(call, "versioning")
+            && reply.ok()
+        {
+            let text = String::from_utf8_lossy(&reply.body)
+                .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+            // The length is written from the body when the reply is sent.
+            reply.body = text.into_bytes();
+        }
     }
 }

@@ -7,6 +7,10 @@
 //! a failed export days later. S3 API reference, ExpectedBucketOwner: "If the account ID that
 //! you provide does not match the actual owner of the bucket, the request fails with the HTTP
 //! status code 403 Forbidden (access denied)."
+//!
+//! It also reads the bucket's Object Lock configuration (GetObjectLockConfiguration, in the
+//! bucket's region), which plans and `status` show; with `--require-lock` a bucket without
+//! default retention, or one that does not let this account read it, stops `up`.
 
 use aws_sdk_s3::error::SdkError;
 
@@ -17,6 +21,58 @@ use crate::deploy::resources::{NoFields, Resource};
 /// The export bucket, as a [`Resource`] that is only checked.
 pub struct ExportBucket;
 
+/// The bucket's Object Lock, read in its region with the owner expected.
+pub async fn lock(aws: &Aws, desired: &Desired) -> Result<Lock, AwsError> {
+    let name = desired.name.as_str();
+    let read = aws
+        .s3_in(desired.region.as_deref())
+        .get_object_lock_configuration()
+        .bucket(name)
+        .expected_bucket_owner(&desired.owner)
+        .send()
+        .await;
+    let out = match read {
+        Ok(out) => out,
+        Err(SdkError::ServiceError(e)) => {
+            let status = e.raw().status().as_u16();
+            let err = AwsError::new(
+                "GetObjectLockConfiguration",
+                name,
+                &SdkError::ServiceError(e),
+            );
+            return match status {
+                _ if err.is("ObjectLockConfigurationNotFoundError") => Ok(Lock::Off),
+                403 => Ok(Lock::Unreadable(
+                    "denied: the bucket's policy must grant this account s3:GetBucketObjectLockConfiguration, as `installer vault init` does".to_owned(),
+                )),
+                301 => Ok(Lock::Unreadable(
+                    "the bucket is in another region: pass --export-bucket-region".to_owned(),
+                )),
+                _ => Err(err),
+            };
+        }
+        Err(e) => return Err(AwsError::new("GetObjectLockConfiguration", name, &e)),
+    };
+    let Some(config) = out.object_lock_configuration else {
+        return Ok(Lock::Off);
+    };
+    let enabled = config
+        .object_lock_enabled()
+        .is_some_and(|e| e.as_str() == "Enabled");
+    let retention = config.rule().and_then(|r| r.default_retention());
+    Ok(match retention {
+        Some(r) if enabled => {
+            let days = i64::from(r.days().unwrap_or(0)) + 365 * i64::from(r.years().unwrap_or(0));
+            Lock::Retains {
+                mode: r.mode().map_or("GOVERNANCE", |m| m.as_str()).to_owned(),
+                days,
+            }
+        }
+        _ if enabled => Lock::NoDefault,
+        _ => Lock::Off,
+    })
+}
+
 /// The bucket the stack exports to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -24,13 +80,49 @@ pub struct Desired {
     pub name: String,
     /// The account that must own it: `--export-bucket-owner`, else the stack's.
     pub owner: String,
+    /// Its region, when not the stack's (`--export-bucket-region`).
+    pub region: Option<String>,
+    /// Whether it must have Object Lock default retention (`--require-lock`).
+    pub require_lock: bool,
+}
+
+/// A bucket's Object Lock, as GetObjectLockConfiguration tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lock {
+    /// Every new object version is locked for this long in this mode.
+    Retains {
+        /// `COMPLIANCE` or `GOVERNANCE`.
+        mode: String,
+        /// The default retention in days (years counted as 365 days).
+        days: i64,
+    },
+    /// Object Lock is on but with no default retention: objects are locked only when asked.
+    NoDefault,
+    /// No Object Lock.
+    Off,
+    /// It could not be read (denied, or another region without `--export-bucket-region`).
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lock::Retains { mode, days } => {
+                write!(f, "Object Lock {} for {days} days", mode.to_lowercase())
+            }
+            Lock::NoDefault => f.write_str("Object Lock on, without default retention"),
+            Lock::Off => f.write_str("no Object Lock"),
+            Lock::Unreadable(why) => write!(f, "Object Lock unknown ({why})"),
+        }
+    }
 }
 
 /// What HeadBucket said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
-    /// It exists and this account may list it (here or, answered 301, in another region).
-    Reachable,
+    /// It exists and this account may list it (here or, answered 301, in another region), with
+    /// its lock.
+    Reachable(Lock),
     /// No bucket has this name.
     Missing,
     /// It exists but denies this account.
@@ -57,11 +149,11 @@ impl Resource for ExportBucket {
             .send()
             .await;
         match head {
-            Ok(_) => Ok(Observed::Reachable),
+            Ok(_) => Ok(Observed::Reachable(lock(aws, desired).await?)),
             Err(SdkError::ServiceError(e)) => match e.raw().status().as_u16() {
                 404 => Ok(Observed::Missing),
                 403 => Ok(Observed::Denied),
-                301 => Ok(Observed::Reachable),
+                301 => Ok(Observed::Reachable(lock(aws, desired).await?)),
                 _ => Err(AwsError::new(
                     "HeadBucket",
                     name,
@@ -75,7 +167,14 @@ impl Resource for ExportBucket {
     fn diff(desired: &Desired, observed: &Observed) -> Change<NoFields> {
         let name = &desired.name;
         match observed {
-            Observed::Reachable => Change::UseExisting,
+            Observed::Reachable(lock)
+                if desired.require_lock && !matches!(lock, Lock::Retains { .. }) =>
+            {
+                Change::Conflict(format!(
+                    "export bucket {name} has {lock}, and --require-lock asks for default retention; make the bucket with `installer vault init` (run with the bucket account's credentials), or drop --require-lock"
+                ))
+            }
+            Observed::Reachable(_) => Change::UseExisting,
             Observed::Missing => Change::Conflict(format!(
                 "export bucket {name} does not exist; create it first (any account or region) or fix --export-bucket"
             )),
@@ -108,14 +207,36 @@ mod tests {
 
     #[test]
     fn only_a_reachable_bucket_is_used_and_the_refusals_say_what_to_do() {
-        let d = Desired {
+        let mut d = Desired {
             name: "vault".to_owned(),
             owner: "123456789012".to_owned(),
+            region: None,
+            require_lock: false,
         };
         assert_eq!(
-            ExportBucket::diff(&d, &Observed::Reachable),
+            ExportBucket::diff(&d, &Observed::Reachable(Lock::Off)),
             Change::UseExisting
         );
+        d.require_lock = true;
+        let locked = Lock::Retains {
+            mode: "COMPLIANCE".to_owned(),
+            days: 365,
+        };
+        assert_eq!(
+            ExportBucket::diff(&d, &Observed::Reachable(locked)),
+            Change::UseExisting
+        );
+        for lock in [
+            Lock::Off,
+            Lock::NoDefault,
+            Lock::Unreadable("denied".to_owned()),
+        ] {
+            let Change::Conflict(why) = ExportBucket::diff(&d, &Observed::Reachable(lock)) else {
+                panic!("refused without default retention");
+            };
+            assert!(why.contains("installer vault init"), "{why}");
+        }
+        d.require_lock = false;
         let Change::Conflict(missing) = ExportBucket::diff(&d, &Observed::Missing) else {
             panic!("a missing bucket is refused");
         };
