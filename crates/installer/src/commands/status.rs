@@ -50,6 +50,17 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
         };
         result!("  {:<14} {:<44} {state}", line.kind, line.name);
     }
+    // Printed with the result: `status | grep` finds the lock.
+    let export_bucket_lock = match (&desired.export_bucket, &observed.export_bucket) {
+        (
+            Some(bucket),
+            Some(crate::deploy::resources::export_bucket::Observed::Reachable(lock)),
+        ) => {
+            result!("  export bucket {}: {lock}", bucket.name);
+            Some(lock.to_string())
+        }
+        _ => None,
+    };
     let alerts = super::alerts(&desired, &observed);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());
     let environment = observed.function.as_ref().map(|f| &f.environment);
@@ -112,6 +123,7 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
         region: aws.region.clone(),
         resources: lines,
         alerts,
+        export_bucket_lock,
         tables,
     })
 }

@@ -541,6 +541,8 @@ pub struct Status {
     pub resources: Vec<PlanLine>,
     /// The alert topic, its subscriptions and the alarms.
     pub alerts: Alerts,
+    /// The export bucket's Object Lock as read, when exports go to another bucket.
+    pub export_bucket_lock: Option<String>,
     /// Each table backed up.
     pub tables: Vec<TableStatus>,
 }

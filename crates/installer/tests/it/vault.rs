@@ -182,6 +182,14 @@ async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
         "{up}"
     );
 
+    let status = installer_ok(&["status", "--stack", &stack]);
+    assert!(
+        status.contains(&format!(
+            "export bucket {vault}: Object Lock compliance for 2 days"
+        )),
+        "{status}"
+    );
+
     // What the stack writes there cannot be deleted or unlocked early by its account (the one
     // an attacker with the source account's keys holds), nor versioning suspended by the vault's.
     // As the stack's role, which the vault's policy lets write under `exports/`.
