@@ -376,6 +376,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An environment of `pairs`, with the stack `prod` unless they name one.
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
+        }
+    }
+
     fn defaults() -> RetentionPolicy {
         Settings::from_vars(|name| (name == "STACK_NAME").then(|| "prod".to_owned()))
             .expect("an environment with only the stack is valid")
@@ -434,15 +445,6 @@ mod tests {
 
     #[test]
     fn environment_defaults_are_validated() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-                    .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
-            }
-        };
         let s = Settings::from_vars(env(&[
             ("MAX_BACKUPS", "7"),
             ("MAX_AGE_DAYS", "14"),
@@ -466,15 +468,6 @@ mod tests {
 
     #[test]
     fn generations_and_the_zone_come_from_the_environment_and_the_event() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-                    .or_else(|| (name == "STACK_NAME").then(|| "prod".to_owned()))
-            }
-        };
         let s = Settings::from_vars(env(&[
             ("KEEP_DAILY", "7"),
             ("KEEP_MONTHLY", "12"),

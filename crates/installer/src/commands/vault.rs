@@ -91,9 +91,11 @@ pub struct VaultInitArgs {
     /// The account whose stacks export here (the one `up` runs in).
     #[arg(long, value_name = "ACCOUNT")]
     pub source_account: String,
-    /// Only this stack of the source account may write [default: any stack of it].
-    #[arg(long, value_name = "STACK")]
-    pub source_stack: Option<String>,
+    /// The stack of the source account that writes exports here (repeat for several): only its
+    /// role may write, so that no other role of that account can fill the vault with what
+    /// nobody could delete.
+    #[arg(long, value_name = "STACK", required = true)]
+    pub source_stack: Vec<String>,
     /// Also expire exports this many days after they are written (at least --days: S3 cannot
     /// delete a version still locked) [default: kept until deleted by hand after their lock].
     #[arg(long, allow_negative_numbers = true, value_name = "DAYS")]
@@ -169,7 +171,7 @@ pub struct VaultInitialized {
     pub expire_days: Option<i64>,
     /// The account whose stacks export here.
     pub source_account: String,
-    /// The roles that may write exports (`aws:PrincipalArn` pattern).
+    /// The roles that may write exports.
     pub writers: String,
     /// The flags the source stack's `up` takes to export here.
     pub up_flags: String,
@@ -182,7 +184,7 @@ struct Plan {
     days: i32,
     expire_days: Option<i32>,
     source_account: String,
-    source_stack: Option<String>,
+    source_stack: Vec<String>,
 }
 
 /// Checks the flags before any AWS call.
@@ -200,7 +202,7 @@ fn check(args: &VaultInitArgs) -> Result<Plan, VaultError> {
             "invalid --source-account {account:?}: give the 12-digit id of the account whose stacks export here"
         )));
     }
-    if let Some(stack) = &args.source_stack {
+    for stack in &args.source_stack {
         backup_lambda::naming::StackName::parse(stack)
             .map_err(|e| usage(format!("invalid --source-stack: {e}")))?;
     }
@@ -391,7 +393,7 @@ async fn vault_init(aws: &Aws, plan: &Plan) -> Result<VaultInitialized, VaultErr
         &aws.partition,
         bucket,
         &plan.source_account,
-        plan.source_stack.as_deref(),
+        &plan.source_stack,
         aws.tls,
     )?;
     if !aws.tls {
@@ -405,25 +407,37 @@ async fn vault_init(aws: &Aws, plan: &Plan) -> Result<VaultInitialized, VaultErr
         .send()
         .await
         .aws("PutBucketPolicy", bucket)?;
-    if let Some(expire) = plan.expire_days {
-        lifecycle(aws, bucket, expire).await?;
+    match plan.expire_days {
+        Some(expire) => lifecycle(aws, bucket, expire).await?,
+        // An expiry an earlier run set goes: left behind, it would put delete markers on
+        // exports a longer --days still locks.
+        None => match s3
+            .delete_bucket_lifecycle()
+            .bucket(bucket)
+            .send()
+            .await
+            .aws("DeleteBucketLifecycle", bucket)
+        {
+            Err(e) if !e.is("NoSuchLifecycleConfiguration") => return Err(e.into()),
+            _ => {}
+        },
     }
-    let writers = format!(
-        "arn:{}:iam::{}:role/{}",
-        aws.partition,
-        plan.source_account,
-        plan.source_stack
-            .as_deref()
-            .map_or_else(|| "*-role".to_owned(), |s| format!("{s}-role"))
-    );
+    let writers = plan
+        .source_stack
+        .iter()
+        .map(|s| {
+            format!(
+                "arn:{}:iam::{}:role/{s}-role",
+                aws.partition, plan.source_account
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The region always: the source stack may be in another one, and then asks the vault's
+    // configuration there.
     let up_flags = format!(
-        "--export daily --export-bucket {bucket} --export-bucket-owner {}{} --require-lock",
-        aws.account,
-        if aws.region == "us-east-1" {
-            String::new()
-        } else {
-            format!(" --export-bucket-region {}", aws.region)
-        }
+        "--export daily --export-bucket {bucket} --export-bucket-owner {} --export-bucket-region {} --require-lock",
+        aws.account, aws.region
     );
     report!(
         "vault {bucket} locks every export version in {} mode for {} days; in account {}, export to it with: installer up {up_flags}",
@@ -484,7 +498,7 @@ async fn check_existing(aws: &Aws, plan: &Plan) -> Result<(), VaultError> {
         require_lock: true,
     };
     use crate::deploy::resources::export_bucket::{Lock, lock};
-    match lock(aws, &desired).await? {
+    match lock(aws, &desired).await {
         Lock::Retains { mode, days } => {
             let current = if mode == "COMPLIANCE" {
                 LockMode::Compliance
@@ -567,7 +581,7 @@ mod tests {
             lock: LockMode::Compliance,
             days,
             source_account: account.to_owned(),
-            source_stack: Some("prod".to_owned()),
+            source_stack: vec!["prod".to_owned()],
             expire_days: expire,
         }
     }
@@ -596,8 +610,9 @@ mod tests {
 
     #[test]
     fn the_policy_lets_only_the_source_stack_write_and_nobody_bypass() {
+        let prod = ["prod".to_owned()];
         let policy =
-            vault_policy("aws", "acme-vault", "123456789012", Some("prod"), true).expect("renders");
+            vault_policy("aws", "acme-vault", "123456789012", &prod, true).expect("renders");
         let text = policy.to_string();
         assert!(
             text.contains("arn:aws:iam::123456789012:role/prod-role"),
@@ -606,8 +621,22 @@ mod tests {
         assert!(text.contains("s3:BypassGovernanceRetention"), "{text}");
         assert!(!text.contains("${"), "{text}");
         assert!(text.contains("aws:SecureTransport"), "{text}");
-        let any = vault_policy("aws", "acme-vault", "123456789012", None, false).expect("renders");
-        assert!(!any.to_string().contains("aws:SecureTransport"));
-        assert!(any.to_string().contains("role/*-role"));
+        let two = ["prod".to_owned(), "staging".to_owned()];
+        let both = vault_policy("aws", "acme-vault", "123456789012", &two, false).expect("renders");
+        assert!(!both.to_string().contains("aws:SecureTransport"));
+        let writers = &both["Statement"]
+            .as_array()
+            .and_then(|s| {
+                s.iter()
+                    .find(|s| s["Sid"] == "TheSourceStacksWriteTheExports")
+            })
+            .expect("the writers' statement")["Condition"]["ArnLike"]["aws:PrincipalArn"];
+        assert_eq!(
+            *writers,
+            serde_json::json!([
+                "arn:aws:iam::123456789012:role/prod-role",
+                "arn:aws:iam::123456789012:role/staging-role"
+            ])
+        );
     }
 }

@@ -31,6 +31,15 @@ use backup_lambda::zone::Zone;
 use crate::build::arch::Arch;
 use crate::deploy::exports::ExportConfig;
 
+/// The estimate's line for on-demand backups.
+pub const BACKUPS_ITEM: &str = "on-demand backups";
+/// Its line for point-in-time recovery.
+pub const PITR_ITEM: &str = "point-in-time recovery";
+/// Its line for exports.
+pub const EXPORTS_ITEM: &str = "exports to S3";
+/// Its line for the exports' storage.
+pub const EXPORT_STORAGE_ITEM: &str = "export storage";
+
 /// Days in the average month.
 pub const MONTH_DAYS: f64 = 30.4375;
 /// Seconds one run of the function is taken to last (measured runs take well under this).
@@ -119,11 +128,26 @@ pub struct CostEstimate {
 /// The most runs [`backups_kept`] lays out: past it they are spaced further apart.
 const MOST_RUNS: u64 = 100_000;
 
+/// What a retention policy holds in steady state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Held {
+    /// Backups of a table kept.
+    pub backups: u32,
+    /// The oldest one's age, in days: how far back recovery reaches.
+    pub reach_days: f64,
+}
+
 /// How many backups of a table `policy` holds once a run every `every` has gone on longer
-/// than any rule reaches: `decide` itself, run over such a history, in `zone`. A schedule
-/// that would make more than [`MOST_RUNS`] runs in that time is laid out more sparsely, which
-/// can only count fewer of the generations' periods as shared with `--keep`'s newest.
+/// than any rule reaches, and how old the oldest is: `decide` itself, run over such a history,
+/// in `zone`. A schedule that would make more than [`MOST_RUNS`] runs in that time is laid out
+/// more sparsely, which can only count fewer of the generations' periods as shared with
+/// `--keep`'s newest.
 pub fn backups_kept(policy: &RetentionPolicy, zone: &Zone, every: std::time::Duration) -> u32 {
+    held(policy, zone, every).backups
+}
+
+/// [`backups_kept`], with the reach.
+pub fn held(policy: &RetentionPolicy, zone: &Zone, every: std::time::Duration) -> Held {
     use backup_lambda::retention::{Backup, BackupKind, BackupState, decide};
     let reach_days = policy.generations.reach_days().map_or(0, |(_, days)| days);
     let span = std::time::Duration::from_secs(reach_days * 86_400 + 86_400);
@@ -139,7 +163,10 @@ pub fn backups_kept(policy: &RetentionPolicy, zone: &Zone, every: std::time::Dur
         backup_lambda::naming::TableName::parse("Movies"),
         backup_lambda::naming::StackName::parse("cost"),
     ) else {
-        return policy.max_backups.get();
+        return Held {
+            backups: policy.max_backups.get(),
+            reach_days: every.as_secs_f64() * f64::from(policy.max_backups.get()) / 86_400.0,
+        };
     };
     let now = time::macros::datetime!(2027-01-01 00:00 UTC);
     let step = time::Duration::try_from(step).unwrap_or(time::Duration::DAY);
@@ -156,10 +183,12 @@ pub fn backups_kept(policy: &RetentionPolicy, zone: &Zone, every: std::time::Dur
         })
         .collect();
     let owner = backup_lambda::ownership::Ownership::new(stack);
-    let kept = decide(&table, &owner, &backups, policy, zone, now)
-        .keep
-        .len();
-    u32::try_from(kept).unwrap_or(u32::MAX)
+    let kept = decide(&table, &owner, &backups, policy, zone, now).keep;
+    let oldest = kept.iter().map(|k| k.backup.created).min().unwrap_or(now);
+    Held {
+        backups: u32::try_from(kept.len()).unwrap_or(u32::MAX),
+        reach_days: (now - oldest).as_seconds_f64() / 86_400.0,
+    }
 }
 
 /// Cents, to keep figures readable in JSON (sub-cent items keep four decimals).
@@ -188,7 +217,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
 
     let keep = f64::from(inputs.backups_kept);
     line(
-        "on-demand backups",
+        BACKUPS_ITEM,
         keep * total_gb * p.dynamodb_backup_gb_month,
         format!(
             "{keep} kept × {total_gb:.3} GB × ${}/GB-month",
@@ -205,7 +234,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         let per_month = MONTH_DAYS / period_days;
         let pitr = total_gb * p.dynamodb_pitr_gb_month;
         line(
-            "point-in-time recovery",
+            PITR_ITEM,
             pitr,
             format!(
                 "{total_gb:.3} GB × ${}/GB-month (exports need it)",
@@ -214,7 +243,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         );
         let exports = per_month * total_gb * p.dynamodb_export_gb;
         line(
-            "exports to S3",
+            EXPORTS_ITEM,
             exports,
             format!(
                 "{per_month:.2} a month × {total_gb:.3} GB × ${}/GB",
@@ -228,7 +257,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         let (standard, cold_price) = (p.s3_price("STANDARD"), p.s3_price(cold_class));
         let storage = total_gb * (warm * standard + cold * cold_price);
         line(
-            "export storage",
+            EXPORT_STORAGE_ITEM,
             storage,
             format!(
                 "{warm:.1} copies × {total_gb:.3} GB × ${standard} (STANDARD) + {cold:.1} × {total_gb:.3} GB × ${cold_price} ({cold_class})"

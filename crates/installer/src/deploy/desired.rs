@@ -424,7 +424,7 @@ fn schedule_group(config: &StackConfig, aws: &Aws, tags: &Tags) -> schedules::De
                 config.function_name()
             ),
             role_arn: role::arn(aws, &config.scheduler_role_name()),
-            event_age: schedules::event_age(config.schedule.interval()),
+            event_age: schedules::event_age(config.schedule.shortest_interval()),
             enabled: true,
         })
         .collect();

@@ -246,7 +246,14 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
     if !arn.export_buckets.is_empty() {
         statements.push(allow(
             "CheckTheExportBucket",
-            &["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
+            // GetObjectLockConfiguration (API reference): "you must have permission to perform
+            // the s3:GetBucketObjectLockConfiguration action": plan, up and status read the lock.
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetObject",
+                "s3:GetBucketObjectLockConfiguration",
+            ],
             &arn.export_buckets,
         ));
     }

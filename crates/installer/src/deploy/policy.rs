@@ -307,17 +307,18 @@ impl PolicyVars {
 }
 
 /// The policy of the vault `bucket` for stacks of `source_account`: the stack `stack`'s role,
-/// or any stack's with `None` (bucket names, account ids and stack names hold no character
+/// The roles of `stacks` only (bucket names, account ids and stack names hold no character
 /// JSON would escape). Without `tls` (a plain `http://` endpoint, a local emulator) it has no
 /// TLS-only statement, which would deny every request there.
 pub fn vault_policy(
     partition: &str,
     bucket: &str,
     source_account: &str,
-    stack: Option<&str>,
+    stacks: &[String],
     tls: bool,
 ) -> Result<Value, PolicyError> {
-    let writer = stack.map_or_else(|| "*-role".to_owned(), |s| format!("{s}-role"));
+    let writer = stacks.first().map_or("", String::as_str);
+    let writer = format!("{writer}-role");
     let text = [
         ("${partition}", partition),
         ("${bucket}", bucket),
@@ -336,8 +337,21 @@ pub fn vault_policy(
     }
     let mut policy: Value =
         serde_json::from_str(&text).map_err(|e| PolicyError::Template(e.to_string()))?;
-    if !tls && let Some(statements) = policy["Statement"].as_array_mut() {
-        statements.retain(|s| s["Sid"] != "DenyRequestsWithoutTls");
+    if let Some(statements) = policy["Statement"].as_array_mut() {
+        if !tls {
+            statements.retain(|s| s["Sid"] != "DenyRequestsWithoutTls");
+        }
+        // Every stack's role, when there are several.
+        let roles: Vec<String> = stacks
+            .iter()
+            .map(|s| format!("arn:{partition}:iam::{source_account}:role/{s}-role"))
+            .collect();
+        for statement in statements.iter_mut() {
+            let condition = &mut statement["Condition"]["ArnLike"]["aws:PrincipalArn"];
+            if condition.is_string() && roles.len() > 1 {
+                *condition = Value::from(roles.clone());
+            }
+        }
     }
     Ok(policy)
 }

@@ -95,6 +95,11 @@ impl Schedule {
         (longest > 0).then(|| count as f64 / 24.0)
     }
 
+    /// A rate expression's period (`None` for a cron expression).
+    pub fn rate_period(&self) -> Option<Duration> {
+        self.rate()
+    }
+
     /// A rate expression's period.
     fn rate(&self) -> Option<Duration> {
         let body = inner(&self.expression, "rate")?;
@@ -112,14 +117,31 @@ impl Schedule {
     /// many, and the longest gap between two in seconds (a night the clocks skip its time makes
     /// a gap of two days).
     fn simulate(&self) -> Option<(u64, i64)> {
+        let (count, longest, _) = self.gaps()?;
+        Some((count, longest))
+    }
+
+    /// The firings over the two simulated years: how many, and the longest and shortest gap
+    /// between two in seconds.
+    fn gaps(&self) -> Option<(u64, i64, i64)> {
         let start = time::macros::datetime!(2027-01-01 00:00 UTC);
         let firings = self.firings(start, start + time::Duration::days(366 + 365))?;
-        let longest = firings
+        let gaps = firings
             .windows(2)
-            .map(|pair| (pair[1] - pair[0]).whole_seconds())
-            .max()
-            .unwrap_or(0);
-        Some((firings.len() as u64, longest))
+            .map(|pair| (pair[1] - pair[0]).whole_seconds());
+        let (longest, shortest) = gaps.fold((0, i64::MAX), |(l, s), g| (l.max(g), s.min(g)));
+        Some((firings.len() as u64, longest, shortest))
+    }
+
+    /// The shortest time between two consecutive firings (a rate's period; for a cron in a zone,
+    /// the night the clocks go back can bring two runs closer): how long one run may wait for
+    /// delivery without meeting the next. `None` where [`Schedule::interval`] is.
+    pub fn shortest_interval(&self) -> Option<Duration> {
+        if let Some(rate) = self.rate() {
+            return Some(rate);
+        }
+        let (_, longest, shortest) = self.gaps()?;
+        (longest > 0).then(|| Duration::from_secs(shortest.unsigned_abs()))
     }
 
     /// A cron expression's firings after `after` and until `until`, in order: its fields read
@@ -519,6 +541,11 @@ mod tests {
             ]
         );
         assert_eq!(daily.interval(), Some(Duration::from_secs(24 * 3600)));
+        // An hourly cron in Berlin: 2 hours the night 02:xx is skipped, never less than 1.
+        let hourly: Schedule = "cron(30 * * * ? *)".parse().unwrap();
+        let hourly = hourly.in_zone(Zone::parse("Europe/Berlin").expect("a zone"));
+        assert_eq!(hourly.interval(), Some(Duration::from_secs(2 * 3600)));
+        assert_eq!(hourly.shortest_interval(), Some(Duration::from_secs(3600)));
     }
 
     #[test]

@@ -74,6 +74,24 @@ pub struct Observed {
     pub settings: settings_object::Stored,
 }
 
+/// A read of what only a stack run by EventBridge Scheduler has (its group, its role), for a
+/// stack that is not: whatever stops it (an operator policy written before Scheduler, a
+/// region without it) counts as absent, so that `plan`, `up` and `status` of a rules stack go
+/// on; a stack moved back from Scheduler then has its group removed by a later `up` that can
+/// read it.
+async fn unless_unwanted<T>(
+    wanted: bool,
+    read: impl Future<Output = Result<Option<T>, AwsError>>,
+) -> Result<Option<T>, AwsError> {
+    match read.await {
+        Err(e) if !wanted => {
+            tracing::debug!(error = %e, "could not read what EventBridge Scheduler would hold; taken as absent");
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
 /// Reads every resource, all at once (reads only).
 pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
     let prefix = config::rule_name(&desired.function.name, 1);
@@ -102,8 +120,14 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         },
         async {
             tokio::try_join!(
-                SchedulerRole::observe(aws, &desired.scheduler_role),
-                Schedules::observe(aws, &desired.schedules),
+                unless_unwanted(
+                    desired.scheduler_wanted,
+                    SchedulerRole::observe(aws, &desired.scheduler_role)
+                ),
+                unless_unwanted(
+                    desired.scheduler_wanted,
+                    Schedules::observe(aws, &desired.schedules)
+                ),
                 try_join_all(desired.retired_rules.iter().map(|r| Rule::observe(aws, r))),
             )
         },

@@ -210,6 +210,27 @@ async fn a_schedule_in_a_time_zone_runs_through_scheduler_and_moves_back_and_for
     stack.run("up", &["--schedule-timezone", "America/New_York"]);
     assert!(!rule_exists(&aws, &stack.name).await);
     assert!(group_exists(&aws, &stack.name).await);
+    // A rate updated in place keeps its phase: it starts at its next period, not at once.
+    stack.run("up", &["--schedule", "rate(1 day)"]);
+    stack.run("up", &["--schedule", "rate(12 hours)"]);
+    let updated = aws
+        .scheduler
+        .get_schedule()
+        .group_name(&stack.name)
+        .name(&stack.table)
+        .send()
+        .await
+        .expect("the schedule");
+    assert_eq!(updated.schedule_expression(), Some("rate(12 hours)"));
+    let start = updated
+        .start_date()
+        .expect("a start date kept the phase")
+        .secs();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        start > now && start <= now + 12 * 3600 + 60,
+        "{start} vs {now}"
+    );
     installer_ok(&remove_all(&stack.name));
     assert!(
         !group_exists(&aws, &stack.name).await,

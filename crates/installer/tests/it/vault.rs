@@ -95,7 +95,9 @@ async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("--export-bucket-owner 111111111111 --require-lock"),
+        stderr.contains(
+            "--export-bucket-owner 111111111111 --export-bucket-region us-east-1 --require-lock"
+        ),
         "{stderr}"
     );
 
@@ -288,6 +290,8 @@ async fn a_bucket_without_a_lock_is_refused_with_require_lock_before_any_write()
                 "365",
                 "--source-account",
                 "123456789012",
+                "--source-stack",
+                "prod",
                 "--expire-days",
                 "30",
             ],
@@ -305,6 +309,8 @@ async fn a_bucket_without_a_lock_is_refused_with_require_lock_before_any_write()
                 "0",
                 "--source-account",
                 "123456789012",
+                "--source-stack",
+                "prod",
             ],
             "--days must be from 1 to 36500",
         ),

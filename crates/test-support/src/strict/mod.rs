@@ -590,10 +590,12 @@ impl Strict {
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
+                // The owner first: AWS refuses a request to another owner's bucket before it
+                // looks at what the request asks.
+                Box::new(ExpectedBucketOwner::moto()),
                 Box::new(LockedVersioningStays),
                 Box::new(ComplianceNotShortened::default()),
                 Box::new(VersioningDocument),
-                Box::new(ExpectedBucketOwner::moto()),
                 Box::new(AccessDeniedBody),
                 Box::new(RolePropagation::new(windows.role_propagation)),
                 Box::new(FunctionPending::new(windows.function_pending)),

@@ -129,13 +129,18 @@ impl Rule for ExpectedBucketOwner {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
-        if call.service == Service::S3
-            && call.operation == "CreateBucket"
-            && let Some(bucket) = call.resource.as_deref()
-            && let Some(account) = lock(&self.creating).remove(bucket)
-            && reply.ok()
-        {
-            lock(&self.owners).insert(bucket.to_owned(), account);
+        let Some(bucket) = call.resource.as_deref() else {
+            return;
+        };
+        if call.service == Service::S3 && call.operation == "CreateBucket" {
+            let account = lock(&self.creating).remove(bucket);
+            if let Some(account) = account.filter(|_| reply.ok()) {
+                lock(&self.owners).insert(bucket.to_owned(), account);
+            }
+        }
+        // A deleted bucket's name may be another account's next.
+        if call.service == Service::S3 && call.operation == "DeleteBucket" && reply.ok() {
+            lock(&self.owners).remove(bucket);
         }
     }
 }
@@ -473,8 +478,8 @@ impl Rule for ComplianceNotShortened {
 
     fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
         if call.service == Service::S3
-            && call.operation.starts_with("PUT ")
-            && has_param(call, "object-lock")
+            && (call.operation == "DeleteBucket"
+                || call.operation.starts_with("PUT ") && has_param(call, "object-lock"))
             && let Some(bucket) = call.resource.as_deref()
         {
             // A new default: read again on the next write.

@@ -21,8 +21,10 @@ use crate::deploy::resources::{NoFields, Resource};
 /// The export bucket, as a [`Resource`] that is only checked.
 pub struct ExportBucket;
 
-/// The bucket's Object Lock, read in its region with the owner expected.
-pub async fn lock(aws: &Aws, desired: &Desired) -> Result<Lock, AwsError> {
+/// The bucket's Object Lock, read in its region with the owner expected. It never fails the
+/// command: whatever stops the read (a denial, another region, an S3-compatible store without
+/// Object Lock) is an unreadable lock, which only `--require-lock` refuses.
+pub async fn lock(aws: &Aws, desired: &Desired) -> Lock {
     let name = desired.name.as_str();
     let read = aws
         .s3_in(desired.region.as_deref())
@@ -33,34 +35,32 @@ pub async fn lock(aws: &Aws, desired: &Desired) -> Result<Lock, AwsError> {
         .await;
     let out = match read {
         Ok(out) => out,
-        Err(SdkError::ServiceError(e)) => {
-            let status = e.raw().status().as_u16();
-            let err = AwsError::new(
-                "GetObjectLockConfiguration",
-                name,
-                &SdkError::ServiceError(e),
-            );
+        Err(e) => {
+            let status = match &e {
+                SdkError::ServiceError(s) => Some(s.raw().status().as_u16()),
+                _ => None,
+            };
+            let err = AwsError::new("GetObjectLockConfiguration", name, &e);
             return match status {
-                _ if err.is("ObjectLockConfigurationNotFoundError") => Ok(Lock::Off),
-                403 => Ok(Lock::Unreadable(
-                    "denied: the bucket's policy must grant this account s3:GetBucketObjectLockConfiguration, as `installer vault init` does".to_owned(),
-                )),
-                301 => Ok(Lock::Unreadable(
+                _ if err.is("ObjectLockConfigurationNotFoundError") => Lock::Off,
+                Some(403) => Lock::Unreadable(
+                    "denied: this account needs s3:GetBucketObjectLockConfiguration on it (installer policy grants it) and the bucket's policy must allow it (installer vault init does)".to_owned(),
+                ),
+                Some(301 | 400) => Lock::Unreadable(
                     "the bucket is in another region: pass --export-bucket-region".to_owned(),
-                )),
-                _ => Err(err),
+                ),
+                _ => Lock::Unreadable(err.to_string()),
             };
         }
-        Err(e) => return Err(AwsError::new("GetObjectLockConfiguration", name, &e)),
     };
     let Some(config) = out.object_lock_configuration else {
-        return Ok(Lock::Off);
+        return Lock::Off;
     };
     let enabled = config
         .object_lock_enabled()
         .is_some_and(|e| e.as_str() == "Enabled");
     let retention = config.rule().and_then(|r| r.default_retention());
-    Ok(match retention {
+    match retention {
         Some(r) if enabled => {
             let days = i64::from(r.days().unwrap_or(0)) + 365 * i64::from(r.years().unwrap_or(0));
             Lock::Retains {
@@ -70,7 +70,7 @@ pub async fn lock(aws: &Aws, desired: &Desired) -> Result<Lock, AwsError> {
         }
         _ if enabled => Lock::NoDefault,
         _ => Lock::Off,
-    })
+    }
 }
 
 /// The bucket the stack exports to.
@@ -149,11 +149,11 @@ impl Resource for ExportBucket {
             .send()
             .await;
         match head {
-            Ok(_) => Ok(Observed::Reachable(lock(aws, desired).await?)),
+            Ok(_) => Ok(Observed::Reachable(lock(aws, desired).await)),
             Err(SdkError::ServiceError(e)) => match e.raw().status().as_u16() {
                 404 => Ok(Observed::Missing),
                 403 => Ok(Observed::Denied),
-                301 => Ok(Observed::Reachable(lock(aws, desired).await?)),
+                301 => Ok(Observed::Reachable(lock(aws, desired).await)),
                 _ => Err(AwsError::new(
                     "HeadBucket",
                     name,

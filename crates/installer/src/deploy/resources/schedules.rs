@@ -172,8 +172,11 @@ impl Resource for Schedules {
         for entry in &desired.entries {
             match existing.iter().find(|e| e.name == entry.name) {
                 Some(found) if found == entry => {}
-                Some(_) => write(aws, group, entry, Write::Update).await?,
-                None => write(aws, group, entry, Write::Create).await?,
+                Some(_) => {
+                    let start = keep_phase(aws, group, entry).await?;
+                    write(aws, group, entry, Write::Update, start).await?;
+                }
+                None => write(aws, group, entry, Write::Create, None).await?,
             }
         }
         for gone in existing
@@ -222,8 +225,8 @@ pub fn schedule_name(table: &TableName) -> String {
     format!("{}-{hex}", &name[..NAME_LEN - 9])
 }
 
-/// How long one run may wait for delivery: the schedule's interval, within Scheduler's bounds
-/// (a later delivery would overlap the next run).
+/// How long one run may wait for delivery: the schedule's shortest gap, within Scheduler's
+/// bounds (a later delivery would overlap the next run).
 pub fn event_age(interval: Option<std::time::Duration>) -> i32 {
     let seconds = interval.map_or(*EVENT_AGE.end(), |i| {
         i32::try_from(i.as_secs()).unwrap_or(i32::MAX)
@@ -338,7 +341,13 @@ enum Write {
 
 /// Creates or updates (whole) one schedule, waiting while IAM has not yet let Scheduler assume
 /// a role made a moment ago; a create that finds the schedule there updates it.
-async fn write(aws: &Aws, group: &str, entry: &Entry, mut how: Write) -> Result<(), AwsError> {
+async fn write(
+    aws: &Aws,
+    group: &str,
+    entry: &Entry,
+    mut how: Write,
+    start: Option<aws_sdk_scheduler::primitives::DateTime>,
+) -> Result<(), AwsError> {
     let operation = |how| match how {
         Write::Create => "CreateSchedule",
         Write::Update => "UpdateSchedule",
@@ -371,35 +380,27 @@ async fn write(aws: &Aws, group: &str, entry: &Entry, mut how: Write) -> Result<
     let started = tokio::time::Instant::now();
     let mut pause = std::time::Duration::from_secs(1);
     loop {
+        // The two operations take the same whole schedule (their builders are two types).
+        macro_rules! whole {
+            ($request:expr) => {
+                $request
+                    .group_name(group)
+                    .name(&entry.name)
+                    .schedule_expression(&entry.expression)
+                    .schedule_expression_timezone(&entry.zone)
+                    .flexible_time_window(window.clone())
+                    .target(target.clone())
+                    .state(state.clone())
+                    .set_start_date(start)
+                    .send()
+                    .await
+                    .map(drop)
+                    .aws(operation(how), &entry.name)
+            };
+        }
         let result = match how {
-            Write::Create => aws
-                .scheduler
-                .create_schedule()
-                .group_name(group)
-                .name(&entry.name)
-                .schedule_expression(&entry.expression)
-                .schedule_expression_timezone(&entry.zone)
-                .flexible_time_window(window.clone())
-                .target(target.clone())
-                .state(state.clone())
-                .send()
-                .await
-                .map(drop)
-                .aws(operation(how), &entry.name),
-            Write::Update => aws
-                .scheduler
-                .update_schedule()
-                .group_name(group)
-                .name(&entry.name)
-                .schedule_expression(&entry.expression)
-                .schedule_expression_timezone(&entry.zone)
-                .flexible_time_window(window.clone())
-                .target(target.clone())
-                .state(state.clone())
-                .send()
-                .await
-                .map(drop)
-                .aws(operation(how), &entry.name),
+            Write::Create => whole!(aws.scheduler.create_schedule()),
+            Write::Update => whole!(aws.scheduler.update_schedule()),
         };
         match result {
             Err(e) if how == Write::Create && e.is("ConflictException") => how = Write::Update,
@@ -411,6 +412,56 @@ async fn write(aws: &Aws, group: &str, entry: &Entry, mut how: Write) -> Result<
             other => return other,
         }
     }
+}
+
+/// The StartDate an update of a rate schedule sends: the first of its periods (counted from its
+/// StartDate, else from when it was made) at least a minute away. Without one, "your schedule
+/// starts invoking its target immediately" (Scheduler user guide, "Rate-based schedules"), so
+/// every update would add a run and move the runs' phase. `None` for a cron schedule.
+async fn keep_phase(
+    aws: &Aws,
+    group: &str,
+    entry: &Entry,
+) -> Result<Option<aws_sdk_scheduler::primitives::DateTime>, AwsError> {
+    let Some(period) = entry
+        .expression
+        .parse::<crate::deploy::schedule::Schedule>()
+        .ok()
+        .and_then(|s| s.rate_period())
+    else {
+        return Ok(None);
+    };
+    let Some(found) = absent_if(
+        aws.scheduler
+            .get_schedule()
+            .group_name(group)
+            .name(&entry.name)
+            .send()
+            .await
+            .aws("GetSchedule", &entry.name),
+        &["ResourceNotFoundException"],
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(anchor) = found.start_date().or(found.creation_date()) else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let period = i64::try_from(period.as_secs()).unwrap_or(i64::MAX);
+    Ok(Some(aws_sdk_scheduler::primitives::DateTime::from_secs(
+        next_start(anchor.secs(), period, now),
+    )))
+}
+
+/// The first time at least a minute after `now` that is `anchor` plus or minus whole `period`s
+/// (seconds): the runs' phase, whichever side of now the anchor is.
+fn next_start(anchor: i64, period: i64, now: i64) -> i64 {
+    let after = now + 60;
+    if period <= 0 {
+        return after;
+    }
+    after + (anchor - after).rem_euclid(period)
 }
 
 /// Whether Scheduler refused a role it cannot assume yet: IAM has not propagated a new role or
@@ -451,6 +502,17 @@ mod tests {
             "two long names that share a beginning get two schedules"
         );
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    }
+
+    #[test]
+    fn an_updated_rate_keeps_its_phase() {
+        let day = 86_400;
+        // Made at midnight of day 0; updated at noon of day 10: next at midnight of day 11.
+        assert_eq!(next_start(0, day, 10 * day + day / 2), 11 * day);
+        // A minute before a run, the run after it (a start must be a minute ahead).
+        assert_eq!(next_start(0, day, 11 * day - 30), 12 * day);
+        // A start further ahead than a period comes back to the next run of its phase.
+        assert_eq!(next_start(20 * day + 3600, day, 10 * day), 10 * day + 3600);
     }
 
     #[test]
