@@ -86,6 +86,11 @@ pub enum Command {
         /// from the price table built in; also in --output json).
         #[arg(long)]
         cost: bool,
+        /// With --cost: price the stack's data protection against the alternatives for the same
+        /// recovery objectives (one backup a run, generations, point-in-time recovery with
+        /// exports) and say which is cheapest.
+        #[arg(long, requires = "cost")]
+        compare: bool,
         /// Exit 0 when nothing would change and 2 when something would (as `terraform plan
         /// -detailed-exitcode`); an error, or a conflict that would stop `up`, is 1 either way.
         #[arg(long)]

@@ -555,8 +555,9 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Plan {
             stack,
             cost,
+            compare,
             detailed_exitcode: _,
-        } => block_on(plan(&stack, connect, cost)).map(Summary::Plan),
+        } => block_on(plan(&stack, connect, cost, compare)).map(Summary::Plan),
         Command::Up {
             stack,
             yes,

@@ -13,6 +13,7 @@ pub async fn plan(
     args: &StackArgs,
     connect: &ConnectArgs,
     with_cost: bool,
+    with_compare: bool,
 ) -> Result<Planned, CommandError> {
     let Prepared {
         config,
@@ -60,7 +61,7 @@ pub async fn plan(
     planned.next_runs = next_runs;
     planned.export_bucket_lock = export_bucket_lock;
     if with_cost {
-        planned.cost = Some(estimate(&aws, &config, &desired).await?);
+        planned.cost = Some(estimate(&aws, &config, &desired, with_compare).await?);
     }
     Ok(planned)
 }
@@ -71,6 +72,7 @@ async fn estimate(
     aws: &Aws,
     config: &StackConfig,
     desired: &Desired,
+    with_compare: bool,
 ) -> Result<CostEstimate, CommandError> {
     let mut tables = Vec::new();
     for table in &super::stack_tables(config, aws).await? {
@@ -94,16 +96,14 @@ async fn estimate(
         );
         cost::MONTH_DAYS
     });
+    let every = config
+        .schedule
+        .interval()
+        .unwrap_or(std::time::Duration::from_secs(86_400));
+    let held = cost::held(&config.retention(), config.schedule.zone(), every);
     let inputs = CostInputs {
         tables,
-        backups_kept: cost::backups_kept(
-            &config.retention(),
-            &backup_lambda::zone::Zone::utc(),
-            config
-                .schedule
-                .interval()
-                .unwrap_or(std::time::Duration::from_secs(86_400)),
-        ),
+        backups_kept: held.backups,
         runs_per_month,
         memory_mb: config.memory,
         arch: config.arch,
@@ -112,7 +112,17 @@ async fn estimate(
         alarms: desired.alarms.len(),
         log_retention_days: config.log_retention_days,
     };
-    let estimate = cost::estimate(&inputs, &aws.region, &prices);
+    let mut estimate = cost::estimate(&inputs, &aws.region, &prices);
+    if with_compare {
+        estimate.compare = Some(comparison(
+            config,
+            &inputs,
+            &estimate,
+            held,
+            &prices,
+            &aws.region,
+        ));
+    }
     if estimate.priced_as != estimate.region {
         tracing::warn!(
             "the price table has no prices for {}; the estimate uses {}'s",
@@ -122,6 +132,47 @@ async fn estimate(
     }
     print(&estimate, &inputs.tables);
     Ok(estimate)
+}
+
+/// The stack against its alternatives: the same tables, the same schedule, recovery points as
+/// far back as the stack's reach (its backups', its exports' and point-in-time recovery's).
+fn comparison(
+    config: &StackConfig,
+    inputs: &CostInputs,
+    estimate: &CostEstimate,
+    held: cost::Held,
+    prices: &PriceTable,
+    region: &str,
+) -> cost::compare::Comparison {
+    let exports_reach = config
+        .export
+        .as_ref()
+        .map_or(0.0, |e| f64::from(e.tiers.expire_days));
+    let pitr_reach = config.pitr_days.map_or(0.0, f64::from);
+    let export_copies = config.export.as_ref().map_or(0.0, |e| {
+        f64::from(e.tiers.expire_days) / (e.every.length().as_secs_f64() / 86_400.0)
+    });
+    let total_gb: f64 = inputs
+        .tables
+        .iter()
+        .map(|t| t.bytes.max(0) as f64 / 1_073_741_824.0)
+        .sum();
+    let compare_inputs = cost::compare::CompareInputs {
+        total_gb,
+        interval_days: config
+            .longest_gap()
+            .map_or(1.0, |g| g.as_secs_f64() / 86_400.0),
+        horizon_days: held.reach_days.max(exports_reach).max(pitr_reach),
+        configured_usd: estimate
+            .lines
+            .iter()
+            .filter(|l| cost::compare::PROTECTION_ITEMS.contains(&l.item.as_str()))
+            .map(|l| l.monthly_usd)
+            .sum(),
+        configured_points: f64::from(held.backups) + export_copies,
+        zone: config.schedule.zone().clone(),
+    };
+    cost::compare::compare(&compare_inputs, prices.for_region(region).1)
 }
 
 /// Prints the estimate: tables and sizes, one line per item, the total and the savings.
@@ -150,6 +201,27 @@ fn print(estimate: &CostEstimate, tables: &[TableSize]) {
         "total",
         format!("{:.2}", estimate.total_monthly_usd)
     );
+    if let Some(c) = &estimate.compare {
+        result!(
+            "the same recovery objectives (a point every run, reaching back {:.0} days), a month:",
+            c.horizon_days
+        );
+        for a in &c.alternatives {
+            result!(
+                "  {:>12} $  {}{}  ({:.0} recovery points; {})",
+                format!("{:.2}", a.monthly_usd),
+                a.option,
+                if a.configured { " ←" } else { "" },
+                a.recovery_points,
+                a.detail
+            );
+        }
+        result!(
+            "cheapest: {} (saves {:.2} $ a month against the stack as configured)",
+            c.cheapest,
+            c.saving_monthly_usd
+        );
+    }
     for saving in &estimate.savings {
         result!(
             "  {} instead of {}: {:.2} $ a month against {:.2} $, saving {:.2} $",

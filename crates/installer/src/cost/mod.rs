@@ -19,6 +19,7 @@
 //!   the log retention; its run records (two PUTs and a GET a run);
 //! - alarms, per alarm-month.
 
+pub mod compare;
 mod prices;
 
 pub use prices::{PriceTable, Prices};
@@ -123,6 +124,9 @@ pub struct CostEstimate {
     pub total_monthly_usd: f64,
     /// What the options save.
     pub savings: Vec<Saving>,
+    /// The stack's data protection against the alternatives for the same recovery objectives
+    /// (`plan --cost --compare`).
+    pub compare: Option<compare::Comparison>,
 }
 
 /// The most runs [`backups_kept`] lays out: past it they are spaced further apart.
@@ -358,6 +362,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         lines,
         total_monthly_usd: money(total),
         savings,
+        compare: None,
     }
 }
 

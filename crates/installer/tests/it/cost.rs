@@ -75,3 +75,60 @@ fn plan_with_cost_prices_the_configured_stack() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(plan["cost"].is_null());
 }
+
+#[test]
+fn plan_compare_lists_the_alternatives_for_the_stacks_reach() {
+    let stack = unique_name("cmp");
+    let zip = built_zip_path().display().to_string();
+    let out = installer(&[
+        "--output",
+        "json",
+        "plan",
+        "--cost",
+        "--compare",
+        "--stack",
+        &stack,
+        "--zip",
+        &zip,
+        "--keep",
+        "3",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--keep-monthly",
+        "12",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::support::schema::assert_valid(&plan);
+    let compare = &plan["cost"]["compare"];
+    // Twelve months' newest backups reach eleven months back (this month's is one of them):
+    // the retention rule run over a simulated history of the daily schedule.
+    let horizon = compare["horizon_days"].as_f64().unwrap();
+    assert!((300.0..=340.0).contains(&horizon), "{compare}");
+    let options: Vec<&str> = compare["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["option"].as_str().unwrap())
+        .collect();
+    assert!(options.contains(&"as configured"), "{options:?}");
+    assert!(
+        options
+            .iter()
+            .any(|o| o.starts_with("on-demand backups, one a run"))
+    );
+    assert!(
+        options
+            .iter()
+            .any(|o| o.starts_with("generations (daily 7"))
+    );
+    assert!(options.iter().any(|o| o.contains("weekly exports kept")));
+    assert!(stderr.contains("the same recovery objectives"), "{stderr}");
+
+    // --compare prices alternatives to an estimate: without --cost it is a usage error.
+    let out = installer(&["plan", "--compare", "--stack", &stack]);
+    assert_eq!(out.status.code(), Some(2));
+}
