@@ -518,8 +518,10 @@ pub struct Applied {
     pub function_arn: String,
     /// The first schedule rule's ARN.
     pub rule_arn: Option<String>,
-    /// Every schedule rule's ARN.
+    /// Every schedule rule's ARN (none when EventBridge Scheduler runs the schedule).
     pub rule_arns: Vec<String>,
+    /// The EventBridge Scheduler schedule group's ARN, when Scheduler runs the schedule.
+    pub schedule_group_arn: Option<String>,
     /// The role's ARN.
     pub role_arn: String,
     /// The run-record bucket.

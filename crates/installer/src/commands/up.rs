@@ -51,6 +51,9 @@ pub async fn up(
         function_arn: desired.function_arn().to_owned(),
         rule_arn: desired.rules.first().map(|r| r.arn.clone()),
         rule_arns: desired.rules.iter().map(|r| r.arn.clone()).collect(),
+        schedule_group_arn: desired
+            .scheduler_wanted
+            .then(|| desired.schedules.arn.clone()),
         role_arn: desired.function.role_arn.clone(),
         bucket: desired.bucket.name.clone(),
         elapsed_ms,

@@ -83,7 +83,28 @@ async fn a_schedule_in_a_time_zone_runs_through_scheduler_and_moves_back_and_for
         "--keep-daily",
         "7",
     ];
-    stack.run("up", &berlin);
+    let mut json_up = vec!["--output", "json"];
+    json_up.extend([
+        "up",
+        "--stack",
+        &stack.name,
+        "--table",
+        &stack.table,
+        "--zip",
+        &stack.zip,
+    ]);
+    json_up.extend(berlin);
+    let applied: Value =
+        serde_json::from_str(installer_ok(&json_up).lines().next().unwrap_or_default())
+            .expect("up's document first");
+    crate::support::schema::assert_valid(&applied);
+    assert_eq!(applied["rule_arns"], json!([]));
+    assert!(
+        applied["schedule_group_arn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!(":schedule-group/{}", stack.name))),
+        "{applied}"
+    );
 
     // The group, tagged as the stack's, with the table's schedule as the rule would have sent it.
     assert!(!rule_exists(&aws, &stack.name).await, "no rule");
