@@ -210,6 +210,30 @@ async fn a_schedule_in_a_time_zone_runs_through_scheduler_and_moves_back_and_for
     );
     assert!(invoked.contains("run finished"), "{invoked}");
 
+    // The report's default RPO is twice the longest gap Scheduler leaves: 47 hours the night
+    // 02:30 is skipped in Berlin, and 15 minutes of window.
+    let report: Value = serde_json::from_str(
+        installer_ok(&[
+            "--output",
+            "json",
+            "report",
+            "--stack",
+            &stack.name,
+            "--since",
+            "1h",
+        ])
+        .lines()
+        .next()
+        .unwrap_or_default(),
+    )
+    .expect("report's document first");
+    assert_eq!(
+        report["rpo_seconds"],
+        json!(2 * (47 * 3600 + 15 * 60)),
+        "{report}"
+    );
+    assert_eq!(report["rpo_basis"], "twice the schedule cron(30 2 * * ? *)");
+
     // Back to rules, on request: the rule is made before the group goes.
     let back = [
         "--schedule-via",
