@@ -121,6 +121,26 @@ async fn deployed_schedule(
     }
 }
 
+/// The Object Lock of the bucket the stack exports to, when it is another bucket.
+async fn export_lock(aws: &Aws, config: &StackConfig, requests: &Requests) -> Option<String> {
+    let export = config.export.as_ref()?;
+    let desired = crate::deploy::resources::export_bucket::Desired {
+        name: export.bucket.clone()?,
+        owner: export
+            .bucket_owner
+            .clone()
+            .unwrap_or_else(|| aws.account.clone()),
+        region: export.bucket_region.clone(),
+        require_lock: export.require_lock,
+    };
+    requests.add();
+    Some(
+        crate::deploy::resources::export_bucket::lock(aws, &desired)
+            .await
+            .to_string(),
+    )
+}
+
 /// `installer report`.
 pub async fn report(
     stack: &StackRef,
@@ -232,6 +252,7 @@ pub async fn report(
         tables,
         requests: requests.count(),
         html: None,
+        export_bucket_lock: export_lock(&aws, &config, &requests).await,
     };
     if let Some(path) = &args.html {
         std::fs::write(path, html::render(&report)).map_err(|source| CommandError::HtmlWrite {

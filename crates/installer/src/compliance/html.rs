@@ -90,6 +90,9 @@ pub fn render(report: &Report) -> String {
             human(rto)
         );
     }
+    if let Some(lock) = &report.export_bucket_lock {
+        let _ = write!(page, ". Export copies: <b>{}</b>", esc(lock));
+    }
     let _ = write!(
         page,
         ".</p><p id=\"overall\" class=\"verdict overall {verdict}\">{}</p>",

@@ -46,4 +46,7 @@ pub struct Report {
     pub requests: usize,
     /// Where the HTML page was written, with `--html`.
     pub html: Option<String>,
+    /// The Object Lock of the bucket exports go to, when it is another bucket (`Object Lock
+    /// compliance for 365 days`): whether the copies can be deleted early.
+    pub export_bucket_lock: Option<String>,
 }

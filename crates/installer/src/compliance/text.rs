@@ -36,6 +36,9 @@ pub fn render(report: &Report) -> String {
         }
         None => out.push('\n'),
     }
+    if let Some(lock) = &report.export_bucket_lock {
+        let _ = writeln!(out, "Export copies: {lock}");
+    }
     out.push('\n');
     let _ = writeln!(
         out,

@@ -192,6 +192,14 @@ async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
         "{status}"
     );
 
+    // The compliance report says whether the copies can be deleted early.
+    let report = installer(&["report", "--stack", &stack, "--since", "1h"]);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("Export copies: Object Lock compliance for 2 days"),
+        "{text}"
+    );
+
     // What the stack writes there cannot be deleted or unlocked early by its account (the one
     // an attacker with the source account's keys holds), nor versioning suspended by the vault's.
     // As the stack's role, which the vault's policy lets write under `exports/`.
