@@ -6,14 +6,15 @@
 //! | where | what |
 //! | --- | --- |
 //! | `cli.rs` | clap's types, usage errors as one line, logging |
-//! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout) |
+//! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout); `vault.rs`: `vault init`, the locked bucket another account's exports go to |
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
 //! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows; `operator`: the least-privilege policy of whoever runs the installer (`installer policy`) |
-//! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract |
+//! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract (the schedule: `rule.rs` for EventBridge rules, or `schedules.rs` and `role.rs`'s `SchedulerRole` for EventBridge Scheduler) |
+//! | `deploy/schedule.rs` | schedule expressions checked as EventBridge does, and their runs on a zone's clock: the longest and shortest gaps, the next runs |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader; DynamoDB JSON and exports' gzip'd data files (`dynamodb_json`) |
 //! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
-//! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`) |
+//! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`); `compare`: the alternatives for the same recovery objectives (`--compare`) |
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
 //! | `rollback/` | `installer rollback`: the window checked and cut (`window`), its incremental exports started, waited for and read (`exports`), what a rerun needs (`journal`), each key's change and step (`changes`, pure), the conditional paced writes (`writes`) |
 //! | `in_place/` | `restore --in-place`: the table's settings read before the swap and put back after (`settings`), the journal a rerun goes on from, why a swap is refused |
