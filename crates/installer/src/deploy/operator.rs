@@ -578,6 +578,58 @@ mod tests {
     }
 
     #[test]
+    fn an_export_bucket_may_be_checked_for_its_lock() {
+        let config = StackConfig::from_settings(
+            "prod",
+            &Settings {
+                export: Some(crate::deploy::exports::ExportChoice::Daily),
+                export_bucket: Some("acme-vault".into()),
+                export_bucket_owner: Some("210987654321".into()),
+                require_lock: Some(true),
+                ..Settings::default()
+            },
+        )
+        .expect("valid");
+        let doc = policy(Purpose::Up, &config, &place());
+        let check = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "CheckTheExportBucket")
+            .expect("the export bucket's statement");
+        let actions = check["Action"].to_string();
+        assert!(
+            actions.contains("s3:GetBucketObjectLockConfiguration"),
+            "{actions}"
+        );
+        assert!(
+            check["Resource"]
+                .to_string()
+                .contains("arn:aws:s3:::acme-vault")
+        );
+    }
+
+    #[test]
+    fn the_policy_passes_the_scheduler_role_to_scheduler_only() {
+        let config = StackConfig::from_settings("prod", &Settings::default()).expect("valid");
+        let doc = policy(Purpose::Up, &config, &place());
+        let pass = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "HandTheSchedulerRoleToSchedulerOnly")
+            .expect("PassRole of the scheduler role");
+        assert_eq!(
+            pass["Resource"],
+            "arn:aws:iam::123456789012:role/prod-scheduler"
+        );
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "scheduler.amazonaws.com"
+        );
+    }
+
+    #[test]
     fn the_policy_names_the_stacks_resources_and_passes_its_role_to_lambda_only() {
         let config = StackConfig::from_settings(
             "prod",
