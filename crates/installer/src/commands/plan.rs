@@ -152,13 +152,8 @@ fn comparison(
     let export_copies = config.export.as_ref().map_or(0.0, |e| {
         f64::from(e.tiers.expire_days) / (e.every.length().as_secs_f64() / 86_400.0)
     });
-    let total_gb: f64 = inputs
-        .tables
-        .iter()
-        .map(|t| t.bytes.max(0) as f64 / 1_073_741_824.0)
-        .sum();
     let compare_inputs = cost::compare::CompareInputs {
-        total_gb,
+        total_gb: cost::total_gb(&inputs.tables),
         interval_days: config
             .longest_gap()
             .map_or(1.0, |g| g.as_secs_f64() / 86_400.0),

@@ -123,16 +123,8 @@ async fn deployed_schedule(
 
 /// The Object Lock of the bucket the stack exports to, when it is another bucket.
 async fn export_lock(aws: &Aws, config: &StackConfig, requests: &Requests) -> Option<String> {
-    let export = config.export.as_ref()?;
-    let desired = crate::deploy::resources::export_bucket::Desired {
-        name: export.bucket.clone()?,
-        owner: export
-            .bucket_owner
-            .clone()
-            .unwrap_or_else(|| aws.account.clone()),
-        region: export.bucket_region.clone(),
-        require_lock: export.require_lock,
-    };
+    let desired =
+        crate::deploy::resources::export_bucket::Desired::of(config.export.as_ref(), &aws.account)?;
     requests.add();
     Some(
         crate::deploy::resources::export_bucket::lock(aws, &desired)

@@ -132,6 +132,11 @@ pub struct CostEstimate {
 /// The most runs [`backups_kept`] lays out: past it they are spaced further apart.
 const MOST_RUNS: u64 = 100_000;
 
+/// The tables' size together, in GB.
+pub fn total_gb(tables: &[TableSize]) -> f64 {
+    tables.iter().map(|t| t.bytes.max(0) as f64 / GB).sum()
+}
+
 /// What a retention policy holds in steady state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Held {
@@ -204,11 +209,7 @@ fn money(usd: f64) -> f64 {
 /// region has none: `priced_as` says so).
 pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEstimate {
     let (priced_as, p) = table.for_region(region);
-    let total_gb: f64 = inputs
-        .tables
-        .iter()
-        .map(|t| t.bytes.max(0) as f64 / GB)
-        .sum();
+    let total_gb = total_gb(&inputs.tables);
     let n_tables = inputs.tables.len() as f64;
     let mut lines = Vec::new();
     let mut line = |item: &str, usd: f64, detail: String| {

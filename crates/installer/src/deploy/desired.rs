@@ -172,17 +172,7 @@ impl Desired {
                 tags: tags.clone(),
                 default_name: config.bucket.is_none(),
             },
-            export_bucket: config.export.as_ref().and_then(|e| {
-                Some(export_bucket::Desired {
-                    name: e.bucket.clone()?,
-                    owner: e
-                        .bucket_owner
-                        .clone()
-                        .unwrap_or_else(|| aws.account.clone()),
-                    region: e.bucket_region.clone(),
-                    require_lock: e.require_lock,
-                })
-            }),
+            export_bucket: export_bucket::Desired::of(config.export.as_ref(), &aws.account),
             tables: config
                 .tables
                 .iter()

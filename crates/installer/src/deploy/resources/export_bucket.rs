@@ -15,6 +15,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::aws::{Aws, AwsError};
+use crate::deploy::exports::ExportConfig;
 use crate::deploy::plan::{Change, Kind};
 use crate::deploy::resources::{NoFields, Resource};
 
@@ -84,6 +85,20 @@ pub struct Desired {
     pub region: Option<String>,
     /// Whether it must have Object Lock default retention (`--require-lock`).
     pub require_lock: bool,
+}
+
+impl Desired {
+    /// The export bucket `exports` name, when it is not the stack's own; owned by its
+    /// `--export-bucket-owner`, else by `account`.
+    pub fn of(exports: Option<&ExportConfig>, account: &str) -> Option<Self> {
+        let e = exports?;
+        Some(Self {
+            name: e.bucket.clone()?,
+            owner: e.bucket_owner.clone().unwrap_or_else(|| account.to_owned()),
+            region: e.bucket_region.clone(),
+            require_lock: e.require_lock,
+        })
+    }
 }
 
 /// A bucket's Object Lock, as GetObjectLockConfiguration tells it.
