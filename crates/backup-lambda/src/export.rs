@@ -100,12 +100,65 @@ impl ExportEvery {
     }
 }
 
+/// Full exports each period, or chains of a full export and incremental exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportMode {
+    /// A full export each period (`EXPORT_MODE=full`, the default).
+    Full,
+    /// A chain: a full export every so often and incremental exports covering every moment in
+    /// between (`EXPORT_MODE=incremental`, see [`crate::chain`]).
+    Incremental(ChainSettings),
+}
+
+/// How an incremental chain is made (`EXPORT_FULL_EVERY`, `EXPORT_VIEW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSettings {
+    /// Days between two full exports: a chain's full export starts a new chain once the
+    /// current one is this old.
+    pub full_every_days: u32,
+    /// What each incremental export holds of a changed item.
+    pub view: ExportView,
+}
+
+/// The images an incremental export writes of each changed item (`ExportViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ExportView {
+    /// The item before the window and after it (`NEW_AND_OLD_IMAGES`): a restore and a rollback
+    /// can both use it.
+    NewAndOld,
+    /// Only the item after the window (`NEW_IMAGE`): smaller, enough for a restore.
+    New,
+}
+
+impl ExportView {
+    /// `new-and-old` or `new`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "new-and-old" => Some(Self::NewAndOld),
+            "new" => Some(Self::New),
+            _ => None,
+        }
+    }
+
+    /// `new-and-old` or `new`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewAndOld => "new-and-old",
+            Self::New => "new",
+        }
+    }
+}
+
 /// Where and how often the function exports (`EXPORT_EVERY`, `EXPORT_BUCKET`,
-/// `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`).
+/// `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`, `EXPORT_MODE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSettings {
     /// How often.
     pub every: ExportEvery,
+    /// Full exports each period, or incremental chains.
+    pub mode: ExportMode,
     /// The bucket the exports go to.
     pub bucket: String,
     /// The account that owns it, when it is another account's.
@@ -113,6 +166,12 @@ pub struct ExportSettings {
     /// The key prefix, ending in `/`: exports go to `<prefix><table>/<period>/`.
     pub prefix: String,
 }
+
+/// Days between two full exports of a chain when `EXPORT_FULL_EVERY` is not set.
+pub const DEFAULT_FULL_EVERY_DAYS: u32 = 7;
+/// The most days allowed between two full exports: a restore applies every incremental since
+/// the last full export, one a run.
+pub const MAX_FULL_EVERY_DAYS: u32 = 365;
 
 /// The prefix exports go under when `EXPORT_PREFIX` is not set.
 pub const DEFAULT_PREFIX: &str = "exports/";
@@ -147,9 +206,30 @@ pub fn table_arn_of_backup(backup_arn: &str) -> Option<&str> {
         .filter(|t| t.contains(":table/"))
 }
 
+/// Which export ExportTableToPointInTime is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The whole table at `at` (`FULL_EXPORT`, `ExportTime`; now when `None`).
+    Full {
+        /// The moment exported.
+        at: Option<OffsetDateTime>,
+    },
+    /// The items changed in `[from, to)` (`INCREMENTAL_EXPORT`).
+    Incremental {
+        /// The window's start (inclusive).
+        from: OffsetDateTime,
+        /// Its end (exclusive).
+        to: OffsetDateTime,
+        /// The images written.
+        view: ExportView,
+    },
+}
+
 /// What ExportTableToPointInTime is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRequest {
+    /// Full or incremental.
+    pub kind: ExportKind,
     /// The table's ARN.
     pub table_arn: String,
     /// The bucket.
@@ -239,7 +319,7 @@ pub struct ExportRecord {
 
 impl ExportRecord {
     /// Takes in what DynamoDB now says; `true` if the export ended with this.
-    fn update(&mut self, status: &ExportStatus, now: OffsetDateTime) -> bool {
+    pub(crate) fn update(&mut self, status: &ExportStatus, now: OffsetDateTime) -> bool {
         let ended = self.status == ExportState::InProgress && status.state != self.status;
         self.status = status.state;
         self.item_count = status.item_count.or(self.item_count);
@@ -411,6 +491,7 @@ async fn start<S: BackupStore, R: RecordSink>(
     now: OffsetDateTime,
 ) -> ExportStep {
     let request = ExportRequest {
+        kind: ExportKind::Full { at: None },
         table_arn: table_arn.to_owned(),
         bucket: settings.bucket.clone(),
         bucket_owner: settings.bucket_owner.clone(),
@@ -514,6 +595,7 @@ mod tests {
     fn the_client_token_is_stable_per_period_and_destination() {
         let settings = ExportSettings {
             every: ExportEvery::Daily,
+            mode: ExportMode::Full,
             bucket: "b".to_owned(),
             bucket_owner: None,
             prefix: DEFAULT_PREFIX.to_owned(),

@@ -148,6 +148,8 @@ pub struct MemoryStore {
     pub export_state: Mutex<Option<ExportState>>,
     /// ExportTableToPointInTime answers PointInTimeRecoveryUnavailableException.
     pub fail_export: bool,
+    /// What DescribeContinuousBackups says of every table (recovery off when unset).
+    pub recovery_window: Mutex<Option<crate::chain::RecoveryWindow>>,
     /// DescribeTable answers CREATING this many times after a restore (2 when unset).
     pub restore_takes: Option<u32>,
     /// A Scan page counts at most this many items (1,000 when unset).
@@ -350,6 +352,13 @@ impl BackupStore for MemoryStore {
             .find(|(n, _)| n == name)
             .map(|(_, tags)| tags.clone())
             .unwrap_or_default())
+    }
+
+    async fn recovery_window(
+        &self,
+        _table: &str,
+    ) -> Result<Option<crate::chain::RecoveryWindow>, AwsError> {
+        Ok(*lock(&self.recovery_window))
     }
 
     async fn start_export(&self, request: &ExportRequest) -> Result<ExportStatus, AwsError> {

@@ -5,7 +5,8 @@
 //! newest `MAX_BACKUPS` that its stack owns and with generations each period's newest (see
 //! [`ownership`] and [`retention::decide`]),
 //! deletes the older ones and writes a JSON record of the run to `LOG_BUCKET`; with `EXPORT_EVERY`, it also exports the table
-//! to S3 once a day or week ([`export`]).
+//! to S3 once a day or week ([`export`]), or keeps a chain of a full export and incremental
+//! exports ([`chain`]).
 //!
 //! Code map:
 //!
@@ -22,7 +23,7 @@
 //! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps (newest N, generations), whose a backup is, how tables and backups are named |
 //! | [`zone`] | the stack's time zone (the IANA database compiled in): generations' periods, and the installer's schedules |
 //! | [`request`], [`select`] | the environment and the event, validated; which tables a tag selects |
-//! | [`export`], [`ledger`], [`record`], [`metrics`] | exports to S3, the daily ledgers, where records go, the metrics a run emits |
+//! | [`export`], [`chain`], [`ledger`], [`record`], [`metrics`] | exports to S3 (full each period, or incremental chains planned from the recovery window), the daily ledgers, where records go, the metrics a run emits |
 //! | [`pace`], [`sdk`], [`error`], [`logging`] | DynamoDB's rates, the SDK's configuration, `AwsError`, JSON logs |
 //!
 //! Only `store.rs` and `tables.rs` call the SDK's DynamoDB and S3 operations: everything else
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod chain;
 pub mod drill;
 pub mod error;
 pub mod export;

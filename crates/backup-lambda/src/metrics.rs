@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::drill::{DrillStep, Verdict};
-use crate::export::ExportStep;
 use crate::run::RunRecord;
 
 /// The namespace the metrics go to.
@@ -43,11 +42,12 @@ pub struct Metric {
 
 /// The metrics of a run: `BackupMade` 1, `BackupsKept`, `DeletionsFailed`, `RunDuration`, and
 /// `ExportCompleted` when the run saw an export end or fail: 0 if any of its export steps
-/// failed (the previous period's or this one's), else 1 if one completed.
+/// failed (the previous period's or this one's, or a chain's: a failed export, lost coverage, an
+/// export not started), else 1 if one completed.
 pub fn of_run(record: &RunRecord) -> Vec<Metric> {
-    let value = if record.export_steps().any(ExportStep::failed) {
+    let value = if record.export_failed() {
         Some(0.0)
-    } else if record.export_steps().any(ExportStep::completed) {
+    } else if record.export_completed() {
         Some(1.0)
     } else {
         None

@@ -48,6 +48,26 @@ pub fn export_key(table: &str, period: &str) -> String {
     format!("{}{EXPORTS_FOLDER}{period}.json", table_prefix(table))
 }
 
+/// The folder of a table's incremental export chains, under its export records' folder.
+pub const CHAINS_FOLDER: &str = "chains/";
+
+/// Where the record of `table`'s export chain `id` lives:
+/// `runs/<table>/exports/chains/<id>.json`.
+pub fn chain_key(table: &str, id: &str) -> String {
+    format!("{}{id}.json", chains_prefix(table))
+}
+
+/// Where the list of `table`'s chains with work left lives:
+/// `runs/<table>/exports/chains/head.json` (a chain's id is a time, never `head`).
+pub fn chain_head_key(table: &str) -> String {
+    format!("{}head.json", chains_prefix(table))
+}
+
+/// The prefix of `table`'s chain records: `runs/<table>/exports/chains/`.
+pub fn chains_prefix(table: &str) -> String {
+    format!("{}{EXPORTS_FOLDER}{CHAINS_FOLDER}", table_prefix(table))
+}
+
 /// The folder of a table's daily ledgers, under its prefix (the role's `s3:GetObject`
 /// permission covers exactly `runs/*/daily/*`).
 pub const LEDGER_FOLDER: &str = "daily/";

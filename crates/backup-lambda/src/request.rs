@@ -6,7 +6,10 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::drill::{DrillSettings, parse_period};
-use crate::export::{DEFAULT_PREFIX, ExportEvery, ExportSettings};
+use crate::export::{
+    ChainSettings, DEFAULT_FULL_EVERY_DAYS, DEFAULT_PREFIX, ExportEvery, ExportMode,
+    ExportSettings, ExportView, MAX_FULL_EVERY_DAYS,
+};
 use crate::naming::{StackName, StackNameError, TableName, TableNameError};
 use crate::ownership::{ADOPTED_UNTIL_VAR, Ownership, STACK_NAME_VAR};
 use crate::retention::{AgeLimitTooShort, Generations, RetentionPolicy};
@@ -199,7 +202,10 @@ fn drill_settings(
 
 /// The export settings: `EXPORT_EVERY` (unset or `off`: no exports; `daily` or `weekly`),
 /// `EXPORT_BUCKET` (required then), `EXPORT_BUCKET_OWNER` (a 12-digit account id, for another
-/// account's bucket) and `EXPORT_PREFIX` (default `exports/`; a trailing `/` is added).
+/// account's bucket), `EXPORT_PREFIX` (default `exports/`; a trailing `/` is added) and
+/// `EXPORT_MODE` (`full`, the default, or `incremental`, with `EXPORT_FULL_EVERY` days between
+/// full exports, default 7, and `EXPORT_VIEW` `new-and-old` (the default) or `new`; incremental
+/// chains export at every run, so only with `EXPORT_EVERY=daily`).
 pub fn export_settings(
     var: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<ExportSettings>, RequestError> {
@@ -234,8 +240,47 @@ pub fn export_settings(
     if !prefix.ends_with('/') {
         prefix.push('/');
     }
+    let mode = match var("EXPORT_MODE").as_deref().map(str::trim) {
+        None | Some("full") => ExportMode::Full,
+        Some("incremental") => {
+            if every != ExportEvery::Daily {
+                return Err(bad(
+                    "EXPORT_MODE",
+                    "full with EXPORT_EVERY=weekly (incremental chains export at every run: use EXPORT_EVERY=daily)",
+                    "incremental".to_owned(),
+                ));
+            }
+            let full_every_days = match var("EXPORT_FULL_EVERY") {
+                None => DEFAULT_FULL_EVERY_DAYS,
+                Some(v) => v
+                    .trim()
+                    .trim_end_matches('d')
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=MAX_FULL_EVERY_DAYS).contains(d))
+                    .ok_or_else(|| {
+                        bad(
+                            "EXPORT_FULL_EVERY",
+                            "a number of days from 1 to 365, such as 7d",
+                            v,
+                        )
+                    })?,
+            };
+            let view = match var("EXPORT_VIEW") {
+                None => ExportView::NewAndOld,
+                Some(v) => ExportView::parse(&v)
+                    .ok_or_else(|| bad("EXPORT_VIEW", "new-and-old or new", v))?,
+            };
+            ExportMode::Incremental(ChainSettings {
+                full_every_days,
+                view,
+            })
+        }
+        Some(other) => return Err(bad("EXPORT_MODE", "full or incremental", other.to_owned())),
+    };
     Ok(Some(ExportSettings {
         every,
+        mode,
         bucket,
         bucket_owner,
         prefix,

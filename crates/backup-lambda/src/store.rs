@@ -9,14 +9,16 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_backup::CreateBackupError;
 use aws_sdk_dynamodb::types::{
     BackupStatus, BackupSummary, BackupType, BackupTypeFilter, ExportDescription, ExportFormat,
-    ExportStatus as AwsExportStatus, ExportType,
+    ExportStatus as AwsExportStatus, ExportType, ExportViewType, IncrementalExportSpecification,
+    PointInTimeRecoveryStatus,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 use tracing::warn;
 
+use crate::chain::RecoveryWindow;
 use crate::error::{AwsError, AwsResult, is_transient};
-use crate::export::{ExportRequest, ExportState, ExportStatus};
+use crate::export::{ExportKind, ExportRequest, ExportState, ExportStatus, ExportView};
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
 
@@ -98,7 +100,15 @@ pub trait BackupStore: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
 
-    /// Starts an export of a table to S3 (ExportTableToPointInTime, DynamoDB JSON, full).
+    /// The moments `table` can be exported at (DescribeContinuousBackups); `None` when its
+    /// point-in-time recovery is off.
+    fn recovery_window(
+        &self,
+        table: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryWindow>, AwsError>> + Send;
+
+    /// Starts an export of a table to S3 (ExportTableToPointInTime, DynamoDB JSON, full or
+    /// incremental).
     fn start_export(
         &self,
         request: &ExportRequest,
@@ -430,10 +440,45 @@ impl BackupStore for DynamoDbBackups {
         }
     }
 
+    /// DescribeContinuousBackups: the window while recovery is ENABLED (a table whose recovery
+    /// is off, or still being turned on, has none to export from).
+    async fn recovery_window(&self, table: &str) -> Result<Option<RecoveryWindow>, AwsError> {
+        const OP: &str = "DescribeContinuousBackups";
+        let out = self
+            .client
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await
+            .aws(OP, table)?;
+        let Some(pitr) = out
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+        else {
+            return Ok(None);
+        };
+        if pitr.point_in_time_recovery_status() != Some(&PointInTimeRecoveryStatus::Enabled) {
+            return Ok(None);
+        }
+        let earliest = pitr.earliest_restorable_date_time().and_then(to_time);
+        let latest = pitr.latest_restorable_date_time().and_then(to_time);
+        match (earliest, latest) {
+            (Some(earliest), Some(latest)) => Ok(Some(RecoveryWindow { earliest, latest })),
+            _ => Err(AwsError::malformed(
+                OP,
+                table,
+                "recovery is ENABLED without its earliest and latest restorable times",
+            )),
+        }
+    }
+
     /// The ClientToken makes the SDK's own retries (and a later run's repeat) safe.
     async fn start_export(&self, request: &ExportRequest) -> Result<ExportStatus, AwsError> {
         const OP: &str = "ExportTableToPointInTime";
-        let out = self
+        let seconds = |t: OffsetDateTime| {
+            aws_sdk_dynamodb::primitives::DateTime::from_secs(t.unix_timestamp())
+        };
+        let call = self
             .client
             .export_table_to_point_in_time()
             .table_arn(&request.table_arn)
@@ -441,11 +486,25 @@ impl BackupStore for DynamoDbBackups {
             .set_s3_bucket_owner(request.bucket_owner.clone())
             .s3_prefix(&request.prefix)
             .export_format(ExportFormat::DynamodbJson)
-            .export_type(ExportType::FullExport)
-            .client_token(&request.client_token)
-            .send()
-            .await
-            .aws(OP, &request.table_arn)?;
+            .client_token(&request.client_token);
+        let call = match request.kind {
+            ExportKind::Full { at } => call
+                .export_type(ExportType::FullExport)
+                .set_export_time(at.map(seconds)),
+            ExportKind::Incremental { from, to, view } => call
+                .export_type(ExportType::IncrementalExport)
+                .incremental_export_specification(
+                    IncrementalExportSpecification::builder()
+                        .export_from_time(seconds(from))
+                        .export_to_time(seconds(to))
+                        .export_view_type(match view {
+                            ExportView::NewAndOld => ExportViewType::NewAndOldImages,
+                            ExportView::New => ExportViewType::NewImage,
+                        })
+                        .build(),
+                ),
+        };
+        let out = call.send().await.aws(OP, &request.table_arn)?;
         out.export_description()
             .and_then(export_status)
             .ok_or_else(|| {
@@ -648,6 +707,13 @@ impl<T: BackupStore> BackupStore for &T {
         arn: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
         (**self).table_tags(arn)
+    }
+
+    fn recovery_window(
+        &self,
+        table: &str,
+    ) -> impl Future<Output = Result<Option<RecoveryWindow>, AwsError>> + Send {
+        (**self).recovery_window(table)
     }
 
     fn start_export(

@@ -210,7 +210,7 @@ pub enum Command {
     /// Exit status: 0 when the restore is proven, 3 when the restored table does not match what
     /// it came from (it is kept for inspection), 1 when the restore failed.
     #[command(
-        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --items keys.jsonl --from-export latest\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest\n  installer restore --table Movies --in-place --backup Movies-20261128030000 --yes"
+        after_help = "Examples:\n  installer restore --table Movies --to Movies-restored\n  installer restore --table Movies --key year=2013,title=Rush --to-file rush.jsonl\n  installer restore --table Movies --items keys.jsonl --from-export latest\n  installer restore --table Movies --to Movies-old --backup Movies-20261128030000\n  installer restore --table Movies --to Movies-10am --time 2026-11-28T10:00:00Z\n  installer restore --table Movies --to Movies-from-s3 --from-export latest\n  installer restore --table Movies --to Movies-tuesday --from-export chain --time 2026-12-01T02:00:00Z\n  installer restore --table Movies --in-place --backup Movies-20261128030000 --yes"
     )]
     Restore {
         /// The table whose backup to restore.
@@ -245,13 +245,16 @@ pub enum Command {
         /// Consider backups this stack did not make (manual ones, other stacks') too.
         #[arg(long)]
         any: bool,
-        /// Restore the table as it was at this moment (RFC 3339) with point-in-time recovery.
+        /// Restore the table as it was at this moment (RFC 3339) with point-in-time recovery;
+        /// with --from-export chain, at the chain's latest restore point at or before it.
         #[arg(long)]
         time: Option<String>,
         /// Import an export to S3 instead (ImportTable): `latest`, a period such as 2026-11-30
-        /// or 2026-W49, an export's ARN, or the S3 location it was written to
-        /// (s3://<bucket>/exports/<table>/<period>: any age, by its manifest-summary.json).
-        #[arg(long, value_name = "EXPORT", conflicts_with_all = ["time", "any"])]
+        /// or 2026-W49, an export's ARN, the S3 location it was written to
+        /// (s3://<bucket>/exports/<table>/<period>: any age, by its manifest-summary.json), or
+        /// `chain`: the stack's incremental export chains (--export-mode incremental), their
+        /// full export imported and their incremental exports applied up to --time.
+        #[arg(long, value_name = "EXPORT", conflicts_with = "any")]
         from_export: Option<String>,
         /// Do not copy the source table's tags onto the new one.
         #[arg(long)]

@@ -6,7 +6,7 @@
 //! | where | what |
 //! | --- | --- |
 //! | `cli.rs` | clap's types, usage errors as one line, logging |
-//! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout); `vault.rs`: `vault init`, the locked bucket another account's exports go to |
+//! | `commands/` | one file per subcommand: flags in, a report out (stderr) and a summary (stdout); `vault.rs`: `vault init`, the locked bucket another account's exports go to; `restore_chain.rs`: `restore --from-export chain`, a chain's full export imported and its incrementals applied |
 //! | `build/` | the deployment zip: compile for glibc 2.34, check the ELF, zip reproducibly |
 //! | `deploy/` | the stack: `settings` (flags, the settings file `settings_file`, the deployed stack's recorded settings `deployed`, layered) → `config` → `desired` → `stack::observe` → `stack::plan` → `stack::apply`, or `removal` for `down`; `alerts`: which alarms and their windows; `operator`: the least-privilege policy of whoever runs the installer (`installer policy`) |
 //! | `deploy/resources/` | one file per AWS resource, each behind the one `Resource` contract (the schedule: `rule.rs` for EventBridge rules, or `schedules.rs` and `role.rs`'s `SchedulerRole` for EventBridge Scheduler) |

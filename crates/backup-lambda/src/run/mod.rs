@@ -20,8 +20,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::{error, info, warn};
 
+use crate::chain;
 use crate::error::AwsError;
-use crate::export::{self, ExportSettings, ExportStep};
+use crate::export::{self, ChainSettings, ExportMode, ExportSettings};
 use crate::fingerprint::Fingerprints;
 use crate::ledger::{self, Entry, Outcome, RunEntry};
 use crate::pace::Pacers;
@@ -202,11 +203,21 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             record.note_deletion(backup, result);
         }
         if let (Some(settings), Some(bucket)) = (&self.settings.export, &self.settings.log_bucket) {
-            let steps = self.export(settings, bucket, &record, now).await;
-            record.previous_export = steps.previous;
-            record.export = Some(steps.current);
+            match settings.mode {
+                ExportMode::Full => {
+                    let steps = self.export(settings, bucket, &record, now).await;
+                    record.previous_export = steps.previous;
+                    record.export = Some(steps.current);
+                }
+                ExportMode::Incremental(chain_settings) => {
+                    record.export_chain = Some(
+                        self.chain(settings, chain_settings, bucket, &record, now)
+                            .await,
+                    );
+                }
+            }
         }
-        if !record.failures.is_empty() || record.export_steps().any(ExportStep::failed) {
+        if !record.failures.is_empty() || record.export_failed() {
             record.status = RunStatus::Partial;
         }
         self.finish(&mut record, started, now).await;
@@ -401,7 +412,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
         let Some(table_arn) = export::table_arn_of_backup(&record.backup_created.arn) else {
             return export::ExportSteps {
                 previous: None,
-                current: ExportStep::Error {
+                current: export::ExportStep::Error {
                     error: format!(
                         "cannot tell the table's ARN from its backup's, {}",
                         record.backup_created.arn
@@ -414,6 +425,40 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             &self.records,
             bucket,
             settings,
+            &record.table,
+            table_arn,
+            now,
+        )
+        .await
+    }
+
+    /// Moves the table's export chains one run forward (see [`chain::advance`]).
+    async fn chain(
+        &self,
+        settings: &ExportSettings,
+        chain_settings: ChainSettings,
+        bucket: &str,
+        record: &RunRecord,
+        now: OffsetDateTime,
+    ) -> chain::ChainRun {
+        let Some(table_arn) = export::table_arn_of_backup(&record.backup_created.arn) else {
+            return chain::ChainRun {
+                steps: vec![chain::ChainStep::Error {
+                    error: format!(
+                        "cannot tell the table's ARN from its backup's, {}",
+                        record.backup_created.arn
+                    ),
+                }],
+                chain: None,
+                exported_to: None,
+            };
+        };
+        chain::advance(
+            &self.store,
+            &self.records,
+            bucket,
+            settings,
+            chain_settings,
             &record.table,
             table_arn,
             now,
@@ -469,6 +514,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::ExportStep;
     use serde_json::json;
     use time::macros::datetime;
 
@@ -946,6 +992,7 @@ mod tests {
         Settings {
             export: Some(ExportSettings {
                 every,
+                mode: crate::export::ExportMode::Full,
                 bucket: "vault".to_owned(),
                 bucket_owner: None,
                 prefix: crate::export::DEFAULT_PREFIX.to_owned(),
@@ -962,6 +1009,115 @@ mod tests {
             ExportStep::Done { status, .. } => ("done", Some(*status)),
             ExportStep::Error { .. } => ("error", None),
         }
+    }
+
+    /// A chain through the handler: the first run exports the table at the latest restorable
+    /// moment; the next, a day on, sees it complete and exports the day's changes from exactly
+    /// there; a failed incremental is started again; PITR off is an error the record names.
+    #[tokio::test(start_paused = true)]
+    async fn an_incremental_chain_is_begun_extended_and_recorded() {
+        use crate::chain::{Chain, RecoveryWindow};
+        use crate::export::{ChainSettings, ExportKind, ExportMode, ExportState, ExportView};
+        let store = MemoryStore::default();
+        let mut settings = with_exports(crate::export::ExportEvery::Daily);
+        if let Some(export) = settings.export.as_mut() {
+            export.mode = ExportMode::Incremental(ChainSettings {
+                full_every_days: 7,
+                view: ExportView::New,
+            });
+        }
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings);
+        let day = time::Duration::days(1);
+        let latest = NOW - time::Duration::minutes(5);
+        let window = |latest: OffsetDateTime| RecoveryWindow {
+            earliest: NOW - 2 * day,
+            latest,
+        };
+        let run = |at: OffsetDateTime, id: &'static str| {
+            let function = &function;
+            async move {
+                function
+                    .handle(&tutorial_event(), &Invocation::new(id, at))
+                    .await
+                    .expect("run succeeds")
+            }
+        };
+        let off = run(NOW, "r0").await;
+        assert_eq!(off.status, RunStatus::Partial, "recovery off is a failure");
+        assert!(store.exports.lock().unwrap().is_empty());
+
+        *store.recovery_window.lock().unwrap() = Some(window(latest));
+        let first = run(NOW, "r1").await;
+        assert_eq!(first.status, RunStatus::Ok);
+        let t0 = latest.replace_nanosecond(0).unwrap();
+        assert_eq!(
+            store.exports.lock().unwrap()[0].kind,
+            ExportKind::Full { at: Some(t0) }
+        );
+        let id = crate::chain::compact(t0);
+        assert_eq!(
+            first.export_chain.as_ref().unwrap().chain.as_deref(),
+            Some(id.as_str())
+        );
+        let chain = |function: &BackupFunction<&MemoryStore, &MemoryStore, MemoryBucket>| -> Chain {
+            let key = crate::record::chain_key("Movies", &id);
+            serde_json::from_value(function.records.json("logs", &key).expect("the chain"))
+                .expect("a chain")
+        };
+        assert_eq!(
+            function
+                .records
+                .json("logs", "runs/Movies/exports/chains/head.json")
+                .expect("the head")["open"],
+            json!([id])
+        );
+
+        *store.export_state.lock().unwrap() = Some(ExportState::Completed);
+        *store.recovery_window.lock().unwrap() = Some(window(t0 + day));
+        let second = run(NOW + day, "r2").await;
+        assert!(second.export_completed(), "{second:?}");
+        let exports = store.exports.lock().unwrap().clone();
+        assert_eq!(
+            exports[1].kind,
+            ExportKind::Incremental {
+                from: t0,
+                to: t0 + day,
+                view: ExportView::New
+            }
+        );
+        assert_eq!(
+            exports[1].prefix,
+            format!(
+                "exports/Movies/chains/{id}/{}-{}",
+                id,
+                crate::chain::compact(t0 + day)
+            )
+        );
+        let recorded = chain(&function);
+        assert_eq!(recorded.points(), vec![t0], "the incremental is under way");
+        assert_eq!(
+            recorded.incrementals[0].export.status,
+            ExportState::InProgress
+        );
+
+        *store.export_state.lock().unwrap() = Some(ExportState::Failed);
+        *store.recovery_window.lock().unwrap() =
+            Some(window(t0 + day + time::Duration::minutes(10)));
+        let third = run(NOW + day + time::Duration::minutes(15), "r3").await;
+        assert_eq!(
+            third.status,
+            RunStatus::Partial,
+            "a failed export is a failure"
+        );
+        let exports = store.exports.lock().unwrap().clone();
+        assert_eq!(
+            exports.len(),
+            3,
+            "the failed window started again, nothing new yet"
+        );
+        assert_eq!(exports[2].kind, exports[1].kind);
+        assert_ne!(exports[2].client_token, exports[1].client_token);
+        assert_eq!(chain(&function).incrementals[0].attempt, 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::DeleteResult;
+use crate::chain::ChainStep;
 use crate::export::{self, ExportStep};
 use crate::ledger::{Outcome, RunEntry};
 use crate::request::BackupRequest;
@@ -188,6 +189,9 @@ pub struct RunRecord {
     pub export: Option<ExportStep>,
     /// What this run did about the previous period's export, when it was still under way.
     pub previous_export: Option<ExportStep>,
+    /// What this run did about the table's incremental export chains, with
+    /// `EXPORT_MODE=incremental`.
+    pub export_chain: Option<crate::chain::ChainRun>,
     /// What this run did about fingerprints (with a log bucket, when it made its backup): its
     /// sample, the earlier backups' fingerprints it completed, and whether its own awaits one.
     pub fingerprint: Option<crate::fingerprint::FingerprintStep>,
@@ -212,6 +216,31 @@ impl From<&RunRecord> for RunEntry {
             }
             _ => None,
         });
+        let chain = record
+            .export_chain
+            .iter()
+            .flat_map(|c| &c.steps)
+            .find_map(|step| match step {
+                ChainStep::Error { error } => Some(format!("export chain: {error}")),
+                ChainStep::Lost { gap, .. } => Some(format!(
+                    "export chain lost {} to {}: {}",
+                    crate::record::rfc3339(gap.from),
+                    crate::record::rfc3339(gap.to),
+                    gap.reason
+                )),
+                ChainStep::Finished { link, .. }
+                    if link.export.status == export::ExportState::Failed =>
+                {
+                    Some(format!(
+                        "chain export {} failed: {}",
+                        link.export.period,
+                        link.export.failure.as_deref().unwrap_or("no reason given")
+                    ))
+                }
+                ChainStep::Started { .. }
+                | ChainStep::Waiting { .. }
+                | ChainStep::Finished { .. } => None,
+            });
         Self {
             at: crate::record::rfc3339(record.started_at),
             request_id: record.request_id.clone(),
@@ -222,7 +251,7 @@ impl From<&RunRecord> for RunEntry {
             },
             backup: Some(record.backup_created.name.clone()),
             duration_ms: record.duration_ms,
-            error: record.error.clone().or(failures).or(export),
+            error: record.error.clone().or(failures).or(export).or(chain),
         }
     }
 }
@@ -254,6 +283,7 @@ impl RunRecord {
             not_owned: 0,
             export: None,
             previous_export: None,
+            export_chain: None,
             fingerprint: None,
             record_uri: None,
             error: None,
@@ -263,6 +293,27 @@ impl RunRecord {
     /// The export steps this run took: the previous period's (if checked), then this period's.
     pub fn export_steps(&self) -> impl Iterator<Item = &ExportStep> {
         self.previous_export.iter().chain(self.export.iter())
+    }
+
+    /// Whether any export step of this run failed: a full export's, or a chain's (an export
+    /// seen to fail, lost coverage, or one that could not be started, checked or recorded).
+    pub fn export_failed(&self) -> bool {
+        self.export_steps().any(ExportStep::failed)
+            || self
+                .export_chain
+                .iter()
+                .flat_map(|c| &c.steps)
+                .any(ChainStep::failed)
+    }
+
+    /// Whether this run saw an export complete.
+    pub fn export_completed(&self) -> bool {
+        self.export_steps().any(ExportStep::completed)
+            || self
+                .export_chain
+                .iter()
+                .flat_map(|c| &c.steps)
+                .any(ChainStep::completed)
     }
 
     /// Records (and logs) what happened to one deletion.

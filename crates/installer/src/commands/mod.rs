@@ -15,6 +15,7 @@ mod policy;
 mod reference;
 mod report;
 mod restore;
+mod restore_chain;
 mod restore_export;
 mod restore_in_place;
 mod restore_items;
@@ -89,6 +90,19 @@ pub enum CommandError {
         "{0} is an incremental export (a rollback's): it holds a window's changes, not the table; name a full export (latest, a period, its ARN or location)"
     )]
     IncrementalExport(String),
+    /// No chain point to restore.
+    #[error("no restore point of {table}'s export chains: {why}")]
+    NoChain {
+        /// The table.
+        table: String,
+        /// Why.
+        why: String,
+    },
+    /// `--time` with an export other than the chains.
+    #[error(
+        "--time with --from-export needs --from-export chain (an export holds one moment): drop --time, or use --from-export chain"
+    )]
+    TimeWithExport,
     /// An export's files could not be read.
     #[error(transparent)]
     ExportFiles(#[from] crate::export_files::ExportFilesError),
@@ -460,6 +474,7 @@ impl CommandError {
         matches!(
             self,
             CommandError::Config(_)
+                | CommandError::TimeWithExport
                 | CommandError::SettingsFile(_)
                 | CommandError::Table(_)
                 | CommandError::Target(_)

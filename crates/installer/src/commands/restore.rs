@@ -113,13 +113,17 @@ impl Request {
                 OffsetDateTime::parse(t, &Rfc3339).map_err(|_| CommandError::Time(t.to_owned()))
             })
             .transpose()?;
+        let export = args.from_export.as_deref().map(ExportPick::parse);
+        if time.is_some() && export.as_ref().is_some_and(|e| *e != ExportPick::Chain) {
+            return Err(CommandError::TimeWithExport);
+        }
         Ok(Self {
             source,
             stack,
             target,
             choice: Choice::parse(&args.backup),
             time,
-            export: args.from_export.as_deref().map(ExportPick::parse),
+            export,
             thaw: args.thaw,
         })
     }
@@ -137,7 +141,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     // kept 35 days: developer guide, "Delete a table with PITR enabled").
     let source_exists = tables.state(source).await?.is_some();
     if !source_exists {
-        if request.time.is_some() {
+        if request.time.is_some() && request.export.is_none() {
             return Err(CommandError::DeletedSourcePointInTime(source.to_string()));
         }
         if request.export.is_some() {
@@ -146,6 +150,18 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     }
     if tables.state(target).await?.is_some() {
         return Err(CommandError::TargetTaken(target.to_string()));
+    }
+    if request.export == Some(ExportPick::Chain) {
+        let tags = !args.no_tags;
+        return super::restore_chain::restore(
+            &aws,
+            &request.stack,
+            source,
+            target,
+            request.time,
+            tags,
+        )
+        .await;
     }
     if let Some(pick) = &request.export {
         return from_export(&aws, &request, pick, !args.no_tags).await;
@@ -167,7 +183,7 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
                 let at = OffsetDateTime::parse(at, &Rfc3339).unwrap_or(OffsetDateTime::now_utc());
                 recovery::start_at(db, source, at, target).await
             }
-            RestoredFrom::Export { .. } => Ok(()),
+            RestoredFrom::Export { .. } | RestoredFrom::Chain { .. } => Ok(()),
         }
     };
     progress
@@ -208,7 +224,9 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
                 }
             }
         }
-        RestoredFrom::PointInTime { .. } | RestoredFrom::Export { .. } => None,
+        RestoredFrom::PointInTime { .. }
+        | RestoredFrom::Export { .. }
+        | RestoredFrom::Chain { .. } => None,
     };
     let verify_ms = verifying.elapsed().as_millis();
     report_result(&reapplied, verification.as_ref(), started);
@@ -398,7 +416,7 @@ pub(super) async fn fingerprint_of(
 }
 
 /// Prints what was put back and what the verification found.
-fn report_result(
+pub(super) fn report_result(
     reapplied: &recovery::Reapplied,
     verification: Option<&restore::Verification>,
     started: Instant,

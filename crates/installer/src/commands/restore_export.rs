@@ -32,6 +32,8 @@ const IMPORT_PATIENCE: Duration = Duration::from_secs(12 * 3600);
 pub enum ExportPick {
     /// The newest COMPLETED export.
     Latest,
+    /// The stack's incremental export chains, at `--time` (or their latest point).
+    Chain,
     /// The export with this ARN.
     Arn(String),
     /// The export of this period (its prefix ends with `/<period>`).
@@ -52,6 +54,7 @@ impl ExportPick {
     pub fn parse(text: &str) -> Self {
         match text.trim() {
             "latest" => Self::Latest,
+            "chain" => Self::Chain,
             t if t.starts_with("arn:") => Self::Arn(t.to_owned()),
             t if t.starts_with("s3://") => {
                 let rest = &t["s3://".len()..];
@@ -274,7 +277,7 @@ pub async fn choose(
         ExportPick::Location { bucket, prefix } => {
             return located(aws, table_arn, table, bucket, prefix).await;
         }
-        ExportPick::Latest | ExportPick::Period(_) => {}
+        ExportPick::Latest | ExportPick::Period(_) | ExportPick::Chain => {}
     }
     let db = &aws.dynamodb;
     let mut arns = Vec::new();
@@ -337,9 +340,10 @@ pub async fn choose(
             }),
             format!("completed export of {period}"),
         ),
-        ExportPick::Latest | ExportPick::Arn(_) | ExportPick::Location { .. } => {
-            (newest(completed), "completed export".to_owned())
-        }
+        ExportPick::Latest
+        | ExportPick::Arn(_)
+        | ExportPick::Location { .. }
+        | ExportPick::Chain => (newest(completed), "completed export".to_owned()),
     };
     chosen.ok_or_else(|| CommandError::NoExport {
         table: table.to_owned(),

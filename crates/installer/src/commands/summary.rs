@@ -714,6 +714,38 @@ pub enum RestoredFrom {
         /// Items the import could not write (malformed, or not matching the keys).
         import_errors: i64,
     },
+    /// A restore point of an incremental export chain: its full export imported, then its
+    /// incremental exports applied in order.
+    Chain {
+        /// The chain's id.
+        chain: String,
+        /// The moment rebuilt, RFC 3339: the last applied export's end.
+        at: String,
+        /// The full export's ARN.
+        full_export: String,
+        /// The import's ARN.
+        import_arn: String,
+        /// Items the import could not write.
+        import_errors: i64,
+        /// What applying the incrementals did.
+        applied: ChainApplied,
+    },
+}
+
+/// What applying a chain's incremental exports did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ChainApplied {
+    /// Incremental exports applied.
+    pub incrementals: usize,
+    /// Their lines (changed items).
+    pub lines: usize,
+    /// Items that did not exist before a line put them.
+    pub made: i64,
+    /// Items a line deleted.
+    pub deleted: i64,
+    /// Lines whose `OldImage` was not the item as rebuilt so far (with `NEW_AND_OLD_IMAGES`):
+    /// a hole in the chain; 0 for a proven restore.
+    pub old_images_differing: usize,
 }
 
 impl std::fmt::Display for RestoredFrom {
@@ -722,6 +754,9 @@ impl std::fmt::Display for RestoredFrom {
             RestoredFrom::Backup { name, .. } => write!(f, "backup {name}"),
             RestoredFrom::PointInTime { at } => write!(f, "the table as it was at {at}"),
             RestoredFrom::Export { arn, data, .. } => write!(f, "export {arn} ({data})"),
+            RestoredFrom::Chain { chain, at, .. } => {
+                write!(f, "export chain {chain} at {at}")
+            }
         }
     }
 }

@@ -128,7 +128,12 @@ pub async fn read_exports(
     };
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
+    let chains = record::chains_prefix(table);
     list_keys(s3, bucket, &prefix, None, requests, |key| {
+        if key.starts_with(&chains) {
+            // An incremental chain's record, not a period's export.
+            return true;
+        }
         match in_window(key) {
             Some(true) => keys.push(key.to_owned()),
             Some(false) => {}

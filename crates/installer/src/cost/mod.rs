@@ -409,6 +409,7 @@ mod tests {
             drill_every_days: Some(7.0),
             export: Some(ExportConfig {
                 every: ExportEvery::Daily,
+                mode: backup_lambda::export::ExportMode::Full,
                 bucket: None,
                 bucket_owner: None,
                 bucket_region: None,

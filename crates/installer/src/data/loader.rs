@@ -11,7 +11,7 @@ use crate::aws::{Aws, AwsError, AwsResult};
 use crate::data::movies::Item;
 
 /// BatchWriteItem takes at most 25 items.
-const BATCH: usize = 25;
+pub const BATCH: usize = 25;
 /// Tries for one batch's unprocessed items before they count as failed.
 const ATTEMPTS: u32 = 8;
 /// First backoff; doubled each try, up to [`MAX_BACKOFF`].
@@ -48,9 +48,10 @@ pub fn progress(total: usize) -> ProgressBar {
     bar
 }
 
-/// Writes one batch, retrying what DynamoDB leaves unprocessed; returns how many were left.
+/// Writes one batch of puts, retrying what DynamoDB leaves unprocessed; returns how many were
+/// left.
 async fn write_batch(aws: &Aws, table: &str, items: Vec<Item>) -> Result<usize, AwsError> {
-    let mut requests = items
+    let requests = items
         .into_iter()
         .map(|item| {
             PutRequest::builder()
@@ -60,6 +61,16 @@ async fn write_batch(aws: &Aws, table: &str, items: Vec<Item>) -> Result<usize, 
                 .map_err(|e| AwsError::malformed("BatchWriteItem", table, &e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    write_requests(aws, table, requests).await
+}
+
+/// Writes one batch of at most [`BATCH`] puts and deletes (no two of one key), retrying what
+/// DynamoDB leaves unprocessed; returns how many were left.
+pub async fn write_requests(
+    aws: &Aws,
+    table: &str,
+    mut requests: Vec<WriteRequest>,
+) -> Result<usize, AwsError> {
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         let out = aws

@@ -5,7 +5,10 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use crate::deploy::alerts::AlertSettings;
-use crate::deploy::exports::{self, ColdClass, ExportChoice, ExportConfig, ExportConfigError};
+use crate::deploy::exports::{
+    self, ColdClass, ExportChoice, ExportConfig, ExportConfigError, ExportModeChoice,
+    ExportViewChoice,
+};
 use backup_lambda::naming::{MAX_STACK_LEN, StackName, TableName, TableNameError};
 use thiserror::Error;
 
@@ -685,6 +688,12 @@ impl StackConfig {
             bucket: all.export_bucket.as_deref(),
             owner: all.export_bucket_owner.as_deref(),
             region: all.export_bucket_region.as_deref(),
+            mode: all.export_mode.unwrap_or(ExportModeChoice::Full),
+            full_every: all
+                .export_full_every
+                .as_deref()
+                .unwrap_or(crate::deploy::settings::default::EXPORT_FULL_EVERY),
+            view: all.export_view.unwrap_or(ExportViewChoice::NewAndOld),
             require_lock: all.require_lock.unwrap_or(false),
             cold_days: all.export_cold_days.unwrap_or(default::EXPORT_COLD_DAYS),
             cold_class: all.export_cold_class.unwrap_or(ColdClass::GlacierIr),

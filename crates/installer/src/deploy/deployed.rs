@@ -12,7 +12,7 @@ use backup_lambda::request::GENERATION_VARS;
 use crate::aws::{Aws, AwsError};
 use crate::deploy::config::{ConfigError, StackConfig};
 use crate::deploy::desired::Desired;
-use crate::deploy::exports::ExportChoice;
+use crate::deploy::exports::{ExportChoice, ExportModeChoice, ExportViewChoice};
 use crate::deploy::resources::bucket::{self, Bucket};
 use crate::deploy::resources::settings_object::{self, Stored};
 use crate::deploy::resources::{Resource, function};
@@ -251,6 +251,13 @@ fn derive_function(s: &mut Settings, env: &HashMap<String, String>, default_buck
         .filter(|b| *b != own_bucket)
         .map(str::to_owned);
     s.export_bucket_owner = var("EXPORT_BUCKET_OWNER").map(str::to_owned);
+    if var("EXPORT_MODE") == Some("incremental") {
+        s.export_mode = Some(ExportModeChoice::Incremental);
+        s.export_full_every = var("EXPORT_FULL_EVERY").map(str::to_owned);
+        s.export_view = var("EXPORT_VIEW")
+            .and_then(backup_lambda::export::ExportView::parse)
+            .map(ExportViewChoice::of);
+    }
 }
 
 /// The alert destinations: the stack's topic's e-mail subscriptions and its key, and the other

@@ -21,6 +21,7 @@ use crate::deploy::resources::{
 };
 use crate::deploy::settings::ScheduleVia;
 use crate::deploy::stack::Observed;
+use backup_lambda::export::ExportMode;
 
 /// Every resource of the stack, as it should be.
 #[derive(Debug, Clone)]
@@ -341,7 +342,8 @@ impl Desired {
 /// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET`, with an age limit `MAX_AGE_DAYS`,
 /// with generations `KEEP_DAILY`, `KEEP_WEEKLY`, `KEEP_MONTHLY`, `KEEP_YEARLY`,
 /// with drills `DRILL_EVERY` and `DRILL_TIMEOUT`, and with exports `EXPORT_EVERY`,
-/// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket).
+/// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket;
+/// `EXPORT_MODE`, `EXPORT_FULL_EVERY` and `EXPORT_VIEW` for incremental chains).
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     let mut environment = HashMap::from([
         (STACK_NAME_VAR.to_owned(), config.stack.to_string()),
@@ -381,6 +383,16 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
         ]);
         if let Some(owner) = &export.bucket_owner {
             environment.insert("EXPORT_BUCKET_OWNER".to_owned(), owner.clone());
+        }
+        if let ExportMode::Incremental(chain) = export.mode {
+            environment.extend([
+                ("EXPORT_MODE".to_owned(), "incremental".to_owned()),
+                (
+                    "EXPORT_FULL_EVERY".to_owned(),
+                    format!("{}d", chain.full_every_days),
+                ),
+                ("EXPORT_VIEW".to_owned(), chain.view.as_str().to_owned()),
+            ]);
         }
     }
     environment

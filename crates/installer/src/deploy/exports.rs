@@ -16,7 +16,9 @@
 //! than that after its transition is billed for the minimum anyway, so such settings are
 //! refused, with the least `--export-expire-days` that avoids it.
 
-use backup_lambda::export::ExportEvery;
+use backup_lambda::export::{
+    ChainSettings, ExportEvery, ExportMode, ExportView, MAX_FULL_EVERY_DAYS,
+};
 use thiserror::Error;
 
 /// The prefix exports go under, in whichever bucket: `exports/<table>/<period>/`.
@@ -42,6 +44,65 @@ pub enum ExportChoice {
     Daily,
     /// One export per table per ISO week.
     Weekly,
+}
+
+/// `--export-mode`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportModeChoice {
+    /// A full export of each table each period.
+    Full,
+    /// A chain: a full export every --export-full-every, incremental exports of every moment
+    /// in between (one a run).
+    Incremental,
+}
+
+/// `--export-view`: what an incremental export holds of each changed item.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportViewChoice {
+    /// The item before and after the window (restores and rollbacks).
+    NewAndOld,
+    /// The item after the window only (restores; smaller).
+    New,
+}
+
+impl ExportViewChoice {
+    /// The function's view.
+    pub fn view(self) -> ExportView {
+        match self {
+            Self::NewAndOld => ExportView::NewAndOld,
+            Self::New => ExportView::New,
+        }
+    }
+
+    /// The choice for the function's view.
+    pub fn of(view: ExportView) -> Self {
+        match view {
+            ExportView::NewAndOld => Self::NewAndOld,
+            ExportView::New => Self::New,
+        }
+    }
 }
 
 /// `--export-cold-class`: the storage class exports move to after `--export-cold-days`.
@@ -135,6 +196,8 @@ pub struct Tiers {
 pub struct ExportConfig {
     /// How often.
     pub every: ExportEvery,
+    /// Full exports, or incremental chains.
+    pub mode: ExportMode,
     /// Another bucket to export to (`None`: the stack's own).
     pub bucket: Option<String>,
     /// The account owning `bucket`, when another account's.
@@ -173,6 +236,14 @@ pub enum ExportConfigError {
         "--export-bucket-owner needs --export-bucket: the stack's own bucket is this account's"
     )]
     OwnerWithoutBucket,
+    /// Incremental chains with weekly exports.
+    #[error(
+        "--export-mode incremental exports at every run: use it with --export daily (a full export every --export-full-every, incremental exports in between)"
+    )]
+    IncrementalWeekly,
+    /// `--export-full-every` is not a number of days.
+    #[error("invalid --export-full-every {0:?}: give days from 1 to 365, such as 7d")]
+    FullEvery(String),
     /// A day count out of range.
     #[error("--{flag} must be from {min} to 36500 days, got {got}")]
     Days {
@@ -232,6 +303,22 @@ pub struct ExportFlags<'a> {
     pub region: Option<&'a str>,
     /// `--require-lock`.
     pub require_lock: bool,
+    /// `--export-mode`.
+    pub mode: ExportModeChoice,
+    /// `--export-full-every`.
+    pub full_every: &'a str,
+    /// `--export-view`.
+    pub view: ExportViewChoice,
+}
+
+/// `--export-full-every`: `7d` or `7`, 1 to 365 days.
+pub fn full_every_days(text: &str) -> Option<u32> {
+    text.trim()
+        .strip_suffix('d')
+        .unwrap_or(text.trim())
+        .parse()
+        .ok()
+        .filter(|d| (1..=MAX_FULL_EVERY_DAYS).contains(d))
 }
 
 /// Validates the export flags (the bucket name itself is checked with the other bucket names),
@@ -292,11 +379,26 @@ pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportCo
             least,
         });
     }
+    let full_every_days = full_every_days(flags.full_every)
+        .ok_or_else(|| ExportConfigError::FullEvery(flags.full_every.to_owned()))?;
+    let mode = match flags.mode {
+        ExportModeChoice::Full => ExportMode::Full,
+        ExportModeChoice::Incremental => {
+            if flags.choice == ExportChoice::Weekly {
+                return Err(ExportConfigError::IncrementalWeekly);
+            }
+            ExportMode::Incremental(ChainSettings {
+                full_every_days,
+                view: flags.view.view(),
+            })
+        }
+    };
     let Some(every) = every else {
         return Ok(None);
     };
     Ok(Some(ExportConfig {
         every,
+        mode,
         bucket: flags.bucket.map(str::to_owned),
         bucket_owner: flags.owner.map(str::to_owned),
         bucket_region: flags.region.map(str::to_owned),
@@ -323,6 +425,9 @@ mod tests {
             expire_days,
             region: None,
             require_lock: false,
+            mode: ExportModeChoice::Full,
+            full_every: "7d",
+            view: ExportViewChoice::NewAndOld,
         }
     }
 
@@ -354,6 +459,40 @@ mod tests {
             validate(bad_while_off),
             Err(ExportConfigError::Days { .. })
         ));
+    }
+
+    #[test]
+    fn incremental_chains_are_daily_with_a_full_export_every_1_to_365_days() {
+        let incremental = |choice, full_every| ExportFlags {
+            choice,
+            mode: ExportModeChoice::Incremental,
+            full_every,
+            view: ExportViewChoice::New,
+            ..flags(30, ColdClass::GlacierIr, 365)
+        };
+        let config = validate(incremental(ExportChoice::Daily, "14d"))
+            .expect("valid")
+            .expect("on");
+        assert_eq!(
+            config.mode,
+            ExportMode::Incremental(ChainSettings {
+                full_every_days: 14,
+                view: ExportView::New
+            })
+        );
+        assert_eq!(
+            validate(incremental(ExportChoice::Weekly, "7d")),
+            Err(ExportConfigError::IncrementalWeekly)
+        );
+        for bad in ["0d", "366", "week", "-1d", ""] {
+            assert_eq!(
+                validate(incremental(ExportChoice::Daily, bad)),
+                Err(ExportConfigError::FullEvery(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        assert_eq!(full_every_days("7"), Some(7));
+        assert_eq!(full_every_days(" 365d "), Some(365));
     }
 
     #[test]

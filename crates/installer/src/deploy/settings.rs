@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::build::arch::Arch;
-use crate::deploy::exports::{ColdClass, ExportChoice};
+use crate::deploy::exports::{ColdClass, ExportChoice, ExportModeChoice, ExportViewChoice};
 
 /// The stack a command means when `--stack` is not given.
 pub const DEFAULT_STACK: &str = "dynamodb-backup";
@@ -48,6 +48,8 @@ pub mod default {
     pub const DRILL_TIMEOUT: &str = "12h";
     /// `--export-cold-days`.
     pub const EXPORT_COLD_DAYS: i64 = 30;
+    /// `--export-full-every`.
+    pub const EXPORT_FULL_EVERY: &str = "7d";
     /// `--export-expire-days`.
     pub const EXPORT_EXPIRE_DAYS: i64 = 365;
 }
@@ -333,6 +335,22 @@ pub struct Settings {
     #[arg(long, env = "INSTALLER_REQUIRE_LOCK", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub require_lock: Option<bool>,
+    /// Full exports each period, or incremental chains: a full export every
+    /// --export-full-every and incremental exports of every moment in between, one a run, so
+    /// `restore --from-export chain --time T` reaches any run since [default: full].
+    #[arg(long, value_enum, env = "INSTALLER_EXPORT_MODE")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub export_mode: Option<ExportModeChoice>,
+    /// With --export-mode incremental: days between two full exports, each starting a new
+    /// chain (a restore applies at most this many days of incremental exports) [default: 7d].
+    #[arg(long, env = "INSTALLER_EXPORT_FULL_EVERY", value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub export_full_every: Option<String>,
+    /// With --export-mode incremental: what each incremental export holds of a changed item
+    /// [default: new-and-old].
+    #[arg(long, value_enum, env = "INSTALLER_EXPORT_VIEW")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub export_view: Option<ExportViewChoice>,
     /// Days after which exports in the stack's bucket move to --export-cold-class [default: 30].
     #[arg(
         long,
@@ -411,6 +429,9 @@ impl Settings {
             export_bucket_owner: None,
             export_bucket_region: None,
             require_lock: Some(false),
+            export_mode: Some(ExportModeChoice::Full),
+            export_full_every: Some(default::EXPORT_FULL_EVERY.to_owned()),
+            export_view: Some(ExportViewChoice::NewAndOld),
             export_cold_days: Some(default::EXPORT_COLD_DAYS),
             export_cold_class: Some(ColdClass::GlacierIr),
             export_expire_days: Some(default::EXPORT_EXPIRE_DAYS),
@@ -456,6 +477,9 @@ impl Settings {
             export_bucket_owner,
             export_bucket_region,
             require_lock,
+            export_mode,
+            export_full_every,
+            export_view,
             export_cold_days,
             export_cold_class,
             export_expire_days,
@@ -514,6 +538,9 @@ impl Settings {
                 pick(export_bucket_region, &base.export_bucket_region)
             },
             require_lock: require_lock.or(base.require_lock),
+            export_mode: export_mode.or(base.export_mode),
+            export_full_every: pick(export_full_every, &base.export_full_every),
+            export_view: export_view.or(base.export_view),
             export_bucket: pick(export_bucket, &base.export_bucket),
             export_cold_days: export_cold_days.or(base.export_cold_days),
             export_cold_class: export_cold_class.or(base.export_cold_class),

@@ -9,6 +9,7 @@ mod alerts;
 mod architectures;
 mod artifact;
 mod bad_input;
+mod chains;
 mod ci_recipe;
 mod cost;
 mod crashes;

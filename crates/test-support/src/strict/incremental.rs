@@ -52,7 +52,10 @@ fn table_of(arn: &str) -> &str {
 }
 
 /// The point-in-time window of a table whose recovery was turned on through the layer runs
-/// from that moment (or the recovery period's start, whichever is later) to five minutes ago.
+/// from that moment (or the recovery period's start, whichever is later) to five minutes ago,
+/// by the table's clock (a table set back with [`ItemHistory::rewind`] is restorable only up to
+/// five minutes before its own now: what is exported, planned from this window, never reaches
+/// past the writes the layer has recorded for it).
 ///
 /// DescribeContinuousBackups (API reference), PointInTimeRecoveryDescription:
 /// "EarliestRestorableDateTime: Specifies the earliest point in time you can restore your table
@@ -110,7 +113,7 @@ impl Rule for PitrWindow {
                 return;
             }
             let days = p["RecoveryPeriodInDays"].as_u64().unwrap_or(35);
-            let now = SystemTime::now();
+            let now = self.history.now(table);
             let period_start = now - Duration::from_secs(days * 86_400);
             let earliest = since.max(period_start);
             let latest = (now - LATEST_RESTORABLE_LAG).max(earliest);
@@ -479,18 +482,29 @@ mod tests {
         rule.answered(&on, &mut ok(json!({})), Instant::now());
         let describe = json_call(DDB, "DescribeContinuousBackups", json!({"TableName": "T"}));
         let moto_now = seconds(SystemTime::now());
-        let mut reply = ok(json!({"ContinuousBackupsDescription": {
-            "PointInTimeRecoveryDescription": {
-                "PointInTimeRecoveryStatus": "ENABLED",
-                "EarliestRestorableDateTime": moto_now,
-                "LatestRestorableDateTime": moto_now
-            }
-        }}));
-        rule.answered(&describe, &mut reply, Instant::now());
-        let p = &reply.json()["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"];
-        let earliest = p["EarliestRestorableDateTime"].as_f64().unwrap();
-        let latest = p["LatestRestorableDateTime"].as_f64().unwrap();
-        assert!((moto_now - earliest - 7200.0).abs() < 5.0, "{p}");
-        assert!((moto_now - latest - 300.0).abs() < 5.0, "{p}");
+        let window = || {
+            let mut reply = ok(json!({"ContinuousBackupsDescription": {
+                "PointInTimeRecoveryDescription": {
+                    "PointInTimeRecoveryStatus": "ENABLED",
+                    "EarliestRestorableDateTime": moto_now,
+                    "LatestRestorableDateTime": moto_now
+                }
+            }}));
+            rule.answered(&describe, &mut reply, Instant::now());
+            let p = &reply.json()["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"];
+            (
+                p["EarliestRestorableDateTime"].as_f64().unwrap(),
+                p["LatestRestorableDateTime"].as_f64().unwrap(),
+            )
+        };
+        // By the table's clock, an hour after recovery went on: restorable to 5 minutes before.
+        history.rewind("T", Duration::from_secs(3600));
+        let (earliest, latest) = window();
+        assert!((moto_now - earliest - 7200.0).abs() < 5.0, "{earliest}");
+        assert!((moto_now - latest - 3900.0).abs() < 5.0, "{latest}");
+        history.rewind("T", Duration::ZERO);
+        let (earliest, latest) = window();
+        assert!((moto_now - earliest - 7200.0).abs() < 5.0, "{earliest}");
+        assert!((moto_now - latest - 300.0).abs() < 5.0, "{latest}");
     }
 }

@@ -1,0 +1,425 @@
+use super::*;
+use proptest::prelude::*;
+use time::macros::datetime;
+
+const SETTINGS: ChainSettings = ChainSettings {
+    full_every_days: 7,
+    view: ExportView::NewAndOld,
+};
+
+fn minutes(m: i64) -> time::Duration {
+    time::Duration::minutes(m)
+}
+
+fn link(from: Option<OffsetDateTime>, to: OffsetDateTime, status: ExportState) -> Link {
+    Link {
+        kind: if from.is_some() {
+            LinkKind::Incremental
+        } else {
+            LinkKind::Full
+        },
+        from,
+        to,
+        attempt: 1,
+        lost: false,
+        export: ExportRecord {
+            table: "Movies".to_owned(),
+            period: String::new(),
+            export_arn: format!("arn:export/{}", compact(to)),
+            bucket: "b".to_owned(),
+            prefix: String::new(),
+            started_at: to,
+            status,
+            finished_at: None,
+            duration_seconds: None,
+            item_count: None,
+            billed_size_bytes: None,
+            failure: None,
+        },
+    }
+}
+
+fn chain(t0: OffsetDateTime, ends: &[OffsetDateTime]) -> Chain {
+    let mut from = t0;
+    let incrementals = ends
+        .iter()
+        .map(|&to| {
+            let l = link(Some(from), to, ExportState::Completed);
+            from = to;
+            l
+        })
+        .collect();
+    Chain {
+        table: "Movies".to_owned(),
+        id: compact(t0),
+        bucket: "b".to_owned(),
+        view: ExportView::NewAndOld,
+        full: link(None, t0, ExportState::Completed),
+        incrementals,
+        gaps: Vec::new(),
+        closed_at: None,
+    }
+}
+
+fn window(earliest: OffsetDateTime, latest: OffsetDateTime) -> RecoveryWindow {
+    RecoveryWindow { earliest, latest }
+}
+
+#[test]
+fn windows_are_15_minutes_to_24_hours_back_to_back() {
+    let t = datetime!(2026-12-01 02:00 UTC);
+    assert!(windows(t, t + minutes(14)).is_empty());
+    assert_eq!(windows(t, t + minutes(15)), vec![(t, t + minutes(15))]);
+    assert_eq!(
+        windows(t, t + time::Duration::hours(24)),
+        vec![(t, t + time::Duration::hours(24))]
+    );
+    // A day and a few minutes (a daily run a little late): one day, the rest waits.
+    let day = time::Duration::hours(24);
+    assert_eq!(windows(t, t + day + minutes(3)), vec![(t, t + day)]);
+    assert_eq!(
+        windows(t, t + 2 * day + minutes(15)),
+        vec![
+            (t, t + day),
+            (t + day, t + 2 * day),
+            (t + 2 * day, t + 2 * day + minutes(15))
+        ]
+    );
+}
+
+#[test]
+fn the_first_run_begins_a_chain_at_the_latest_restorable_moment() {
+    let latest = datetime!(2026-12-01 02:00:00.7 UTC);
+    let actions = plan(
+        &[],
+        window(latest - time::Duration::days(35), latest),
+        SETTINGS,
+    );
+    assert_eq!(
+        actions,
+        vec![Action::Full {
+            at: datetime!(2026-12-01 02:00 UTC)
+        }]
+    );
+}
+
+#[test]
+fn a_run_exports_from_where_the_chain_ends_to_the_latest_moment() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let c = chain(t0, &[t0 + time::Duration::hours(24)]);
+    let latest = t0 + time::Duration::hours(48) + minutes(3);
+    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS);
+    // A daily run three minutes late: one window of a day, the three minutes wait.
+    assert_eq!(
+        actions,
+        vec![Action::Incremental {
+            from: t0 + time::Duration::hours(24),
+            to: t0 + time::Duration::hours(48)
+        }]
+    );
+    // Runs closer than 15 minutes apart export nothing until the window is long enough.
+    let soon = c.end() + minutes(10);
+    assert!(plan(&[c], window(t0, soon), SETTINGS).is_empty());
+}
+
+#[test]
+fn missed_runs_are_caught_up_a_day_at_a_time_and_at_most_8_starts_a_run() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let c = chain(t0, &[]);
+    let latest = t0 + time::Duration::days(3);
+    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS);
+    assert_eq!(actions.len(), 3);
+    assert!(actions.iter().all(
+        |a| matches!(a, Action::Incremental { from, to } if *to - *from == time::Duration::days(1))
+    ));
+    // Stopped for 20 days (full every 30): 8 windows now, the rest next run; no full yet.
+    let monthly = ChainSettings {
+        full_every_days: 30,
+        ..SETTINGS
+    };
+    let far = t0 + time::Duration::days(20);
+    let actions = plan(&[c], window(t0, far), monthly);
+    assert_eq!(actions.len(), STARTS_PER_RUN);
+    assert_eq!(
+        actions.last(),
+        Some(&Action::Incremental {
+            from: t0 + time::Duration::days(7),
+            to: t0 + time::Duration::days(8)
+        })
+    );
+}
+
+#[test]
+fn a_new_chain_begins_where_the_old_one_ends_once_it_is_old_enough() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let ends: Vec<OffsetDateTime> = (1..7).map(|d| t0 + time::Duration::days(d)).collect();
+    let c = chain(t0, &ends);
+    let latest = t0 + time::Duration::days(7) + minutes(2);
+    let actions = plan(&[c], window(t0, latest), SETTINGS);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Incremental {
+                from: t0 + time::Duration::days(6),
+                to: t0 + time::Duration::days(7)
+            },
+            Action::Full {
+                at: t0 + time::Duration::days(7)
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_failed_export_is_retried_while_recovery_covers_it_then_lost_and_a_new_chain_begun() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let day = time::Duration::days(1);
+    let mut c = chain(t0, &[t0 + day, t0 + 2 * day]);
+    c.incrementals[0].export.status = ExportState::Failed;
+    let latest = t0 + 2 * day + time::Duration::hours(1);
+    let retried = plan(&[c.clone()], window(t0, latest), SETTINGS);
+    assert_eq!(
+        retried,
+        vec![
+            Action::Retry {
+                chain: 0,
+                slot: Slot::Incremental(0)
+            },
+            Action::Incremental {
+                from: t0 + 2 * day,
+                to: latest
+            }
+        ]
+    );
+    // Recovery no longer reaches the failed window: lost, and a new chain begins.
+    let lost = plan(&[c], window(t0 + minutes(1), latest), SETTINGS);
+    assert_eq!(
+        lost,
+        vec![
+            Action::Lose {
+                chain: 0,
+                slot: Slot::Incremental(0)
+            },
+            Action::Incremental {
+                from: t0 + 2 * day,
+                to: latest
+            },
+            Action::Full { at: latest }
+        ]
+    );
+}
+
+#[test]
+fn a_chain_that_ends_before_the_recovery_window_is_recorded_as_a_gap() {
+    let t0 = datetime!(2026-11-01 02:00 UTC);
+    let c = chain(t0, &[t0 + time::Duration::days(1)]);
+    let latest = datetime!(2026-12-20 02:00 UTC);
+    let earliest = latest - time::Duration::days(35);
+    assert_eq!(
+        plan(&[c], window(earliest, latest), SETTINGS),
+        vec![
+            Action::Unreachable {
+                from: t0 + time::Duration::days(1),
+                to: latest
+            },
+            Action::Full { at: latest }
+        ]
+    );
+}
+
+#[test]
+fn a_restore_goes_to_the_latest_point_at_or_before_the_moment() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let day = time::Duration::days(1);
+    let old = chain(t0, &[t0 + day, t0 + 2 * day]);
+    let new = chain(t0 + 2 * day, &[t0 + 3 * day]);
+    let chains = [new.clone(), old.clone()];
+    let at = |t| restore_path(&chains, t);
+    assert_eq!(at(t0 - minutes(1)), None);
+    assert_eq!(
+        at(t0 + day + minutes(5)),
+        Some(RestorePath {
+            chain: 1,
+            incrementals: 1,
+            at: t0 + day
+        })
+    );
+    // The boundary both chains hold: the newer chain's full export, no incremental to apply.
+    assert_eq!(
+        at(t0 + 2 * day),
+        Some(RestorePath {
+            chain: 0,
+            incrementals: 0,
+            at: t0 + 2 * day
+        })
+    );
+    assert_eq!(
+        at(t0 + 30 * day),
+        Some(RestorePath {
+            chain: 0,
+            incrementals: 1,
+            at: t0 + 3 * day
+        })
+    );
+    // A failed incremental stops the chain's points there.
+    let mut broken = old;
+    broken.incrementals[1].export.status = ExportState::Failed;
+    assert_eq!(broken.points(), vec![t0, t0 + day]);
+    assert_eq!(
+        coverage(&[new, broken]),
+        vec![
+            Span {
+                from: t0,
+                to: t0 + day
+            },
+            Span {
+                from: t0 + 2 * day,
+                to: t0 + 3 * day
+            }
+        ]
+    );
+}
+
+/// A simulated DynamoDB: each export started completes or fails by `fates` (true: fails).
+struct World {
+    chains: Vec<Chain>,
+    archived: Vec<Chain>,
+    fates: Vec<bool>,
+    started: usize,
+}
+
+impl World {
+    fn fate(&mut self) -> ExportState {
+        let fails = self.fates.get(self.started).copied().unwrap_or(false);
+        self.started += 1;
+        if fails {
+            ExportState::Failed
+        } else {
+            ExportState::Completed
+        }
+    }
+
+    /// One run: the plan applied as `advance` applies it, exports ending at once.
+    fn run(&mut self, window: RecoveryWindow) -> Vec<Action> {
+        let actions = plan(&self.chains, window, SETTINGS);
+        for action in &actions {
+            match *action {
+                Action::Retry { chain, slot } => {
+                    let state = self.fate();
+                    let link = self.chains[chain].link_mut(slot).unwrap();
+                    link.export.status = state;
+                }
+                Action::Lose { chain, slot } => {
+                    let c = &mut self.chains[chain];
+                    let end = c.closed_at.unwrap_or_else(|| c.end());
+                    let link = c.link_mut(slot).unwrap();
+                    link.lost = true;
+                    let gap = Gap {
+                        from: link.start(),
+                        to: if link.kind == LinkKind::Full {
+                            end
+                        } else {
+                            link.to
+                        },
+                        reason: String::new(),
+                    };
+                    c.gaps.push(gap);
+                }
+                Action::Unreachable { from, to } => {
+                    let c = self.chains.last_mut().unwrap();
+                    c.gaps.push(Gap {
+                        from,
+                        to,
+                        reason: String::new(),
+                    });
+                }
+                Action::Incremental { from, to } => {
+                    let state = self.fate();
+                    let c = self.chains.last_mut().unwrap();
+                    c.incrementals.push(link(Some(from), to, state));
+                }
+                Action::Full { at } => {
+                    let state = self.fate();
+                    if let Some(c) = self.chains.last_mut() {
+                        c.closed_at = Some(at);
+                    }
+                    let mut c = chain(at, &[]);
+                    c.full.export.status = state;
+                    self.chains.push(c);
+                }
+            }
+        }
+        let (open, done): (Vec<Chain>, Vec<Chain>) = self.chains.drain(..).partition(Chain::open);
+        self.archived.extend(done);
+        self.chains = open;
+        actions
+    }
+
+    fn all(&self) -> Vec<Chain> {
+        self.archived.iter().chain(&self.chains).cloned().collect()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Over runs at random intervals (some further apart than the recovery window lasts) with
+    /// random export failures: every window is one DynamoDB accepts and inside the recovery
+    /// window; each chain's exports are back to back from its full export; each chain starts
+    /// where the one before ends, or after a recorded gap; a chain's restore points reach its
+    /// end or stop where a recorded gap or failed export begins; no run starts more than 8
+    /// exports (and one full export).
+    #[test]
+    fn chains_cover_every_moment_or_record_why_not(
+        gaps_minutes in prop::collection::vec(1i64..(40 * 24 * 60), 1..40),
+        fates in prop::collection::vec(prop::bool::weighted(0.15), 0..400),
+        pitr_days in 1i64..36,
+    ) {
+        let mut world = World { chains: Vec::new(), archived: Vec::new(), fates, started: 0 };
+        let mut latest = datetime!(2026-01-01 00:00 UTC);
+        for step in gaps_minutes {
+            latest += minutes(step);
+            let w = window(latest - time::Duration::days(pitr_days), latest);
+            let actions = world.run(w);
+            let starts = actions.iter().filter(|a| matches!(a, Action::Retry { .. } | Action::Incremental { .. } | Action::Full { .. })).count();
+            prop_assert!(starts <= STARTS_PER_RUN + 1, "{starts} starts");
+            for action in &actions {
+                match *action {
+                    Action::Incremental { from, to } => {
+                        prop_assert!(to - from >= minutes(15) && to - from <= time::Duration::hours(24));
+                        prop_assert!(from >= w.earliest && to <= w.latest);
+                    }
+                    Action::Full { at } => prop_assert!(at >= w.earliest && at <= w.latest),
+                    _ => {}
+                }
+            }
+        }
+        let mut all = world.all();
+        all.sort_by_key(|c| c.full.to);
+        for c in &all {
+            let mut end = c.full.to;
+            for l in &c.incrementals {
+                prop_assert_eq!(l.from, Some(end), "back to back in {}", c.id);
+                end = l.to;
+            }
+        }
+        for pair in all.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            prop_assert_eq!(a.closed_at, Some(b.full.to));
+            let reached = a.end() == b.full.to;
+            let recorded = a.gaps.iter().any(|g| g.to == b.full.to);
+            prop_assert!(reached || recorded, "chain {} ends at {} and the next starts at {}", a.id, a.end(), b.full.to);
+        }
+        // Within each chain, the restore points reach its end, or stop where a recorded gap or
+        // a failed export (being retried, or lost with its full export) begins.
+        for c in &all {
+            let points = c.points();
+            let last = points.last().copied().unwrap_or(c.full.to);
+            let explained = last == c.end()
+                || c.full.export.status == ExportState::Failed
+                || c.gaps.iter().any(|g| g.from == last)
+                || c.incrementals.iter().any(|l| l.export.status == ExportState::Failed && l.start() == last);
+            prop_assert!(explained, "chain {} stops at {last} before its end {} without a record", c.id, c.end());
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! `installer restore --from-export chain [--time T]`: the table as it was at a restore point of
+//! the stack's incremental export chains ([`backup_lambda::chain`]), rebuilt from S3 alone.
+//!
+//! The chains are read from the stack's log bucket (`runs/<table>/exports/chains/`); the latest
+//! point at or before `--time` (the latest of all without it) names a chain and how many of its
+//! incrementals to apply. The chain's full export is imported into the new table with
+//! ImportTable (as `--from-export` does), then each incremental export is applied in order, a
+//! data file at a time: an item with a `NewImage` is put as it, one without is deleted
+//! (developer guide, "DynamoDB table export output format": an incremental export holds each
+//! changed item once, with its final state in the window). The writes go in BatchWriteItem
+//! batches of 25 (the target is new, so no condition is needed; each key appears once in an
+//! export, as a batch requires), and `UnprocessedItems` are retried with a growing pause.
+//!
+//! Before each batch the keys are read as the target holds them (BatchGetItem, strongly
+//! consistent): whether each existed gives the exact count the table must end with (the full
+//! export's items, plus the items made, less those deleted), and with `NEW_AND_OLD_IMAGES` each
+//! `OldImage` must be the item as rebuilt so far — a chain with a hole shows there. The restore
+//! is proven when the count, the keys and indexes match and no old image differed.
+
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use backup_lambda::chain::{self, Chain, RestorePath};
+use backup_lambda::export::ExportView;
+use backup_lambda::naming::TableName;
+use backup_lambda::record::{self, rfc3339};
+use backup_lambda::restore;
+use backup_lambda::tables::DynamoDbTables;
+use time::OffsetDateTime;
+
+use super::CommandError;
+use super::restore_export::{self, Export};
+use super::summary::{ChainApplied, RestorePhases, Restored, RestoredFrom};
+use crate::aws::{Aws, AwsError, AwsResult};
+use crate::data::dynamodb_json::Item;
+use crate::deploy::deployed::{self, Origin};
+use crate::export_files::{self, Location};
+use crate::items::{by_key, key_id, same};
+use crate::recovery;
+use crate::report::progress::Progress;
+use crate::rollback::changes::Change;
+
+/// Keys read and written together: BatchGetItem's 100, in four BatchWriteItem calls.
+const CHUNK: usize = 100;
+
+/// The stack's chains of `table`, from its log bucket.
+pub async fn chains(aws: &Aws, bucket: &str, table: &str) -> Result<Vec<Chain>, AwsError> {
+    let prefix = record::chains_prefix(table);
+    let head = record::chain_head_key(table);
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .aws("ListObjectsV2", bucket)?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|k| k.ends_with(".json") && *k != head)
+                .map(str::to_owned),
+        );
+        token = page.next_continuation_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut chains = Vec::new();
+    for key in keys {
+        let body = aws
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .aws("GetObject", &key)?
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::malformed("GetObject", &key, &e.to_string()))?
+            .into_bytes();
+        let chain: Chain = serde_json::from_slice(&body).map_err(|e| {
+            AwsError::malformed(
+                "GetObject",
+                &key,
+                &format!("not an export chain's record: {e}"),
+            )
+        })?;
+        chains.push(chain);
+    }
+    Ok(chains)
+}
+
+/// Applies one chunk of lines to `target`: reads the keys as they are, counts what changes and
+/// the old images that differ, then writes. Returns (made, deleted, old images differing).
+async fn apply_chunk(
+    aws: &Aws,
+    target: &TableName,
+    lines: &[Change],
+    view: ExportView,
+) -> Result<(i64, i64, usize), CommandError> {
+    let keys: Vec<Item> = lines.iter().map(|l| l.key.clone()).collect();
+    let now = by_key(&aws.dynamodb, target, &keys).await?;
+    let (mut made, mut deleted, mut differing) = (0, 0, 0);
+    let mut requests = Vec::with_capacity(lines.len());
+    for l in lines {
+        let before = now.get(&key_id(&l.key));
+        if view == ExportView::NewAndOld && !same(before, l.old.as_ref()) {
+            differing += 1;
+        }
+        let malformed = |e: aws_sdk_dynamodb::error::BuildError| {
+            AwsError::malformed("BatchWriteItem", target.as_str(), &e.to_string())
+        };
+        let request = match &l.new {
+            Some(item) => {
+                made += i64::from(before.is_none());
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .map_err(malformed)?,
+                    )
+                    .build()
+            }
+            None => {
+                deleted += i64::from(before.is_some());
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(l.key.clone()))
+                            .build()
+                            .map_err(malformed)?,
+                    )
+                    .build()
+            }
+        };
+        requests.push(request);
+    }
+    for batch in requests.chunks(crate::data::loader::BATCH) {
+        let left =
+            crate::data::loader::write_requests(aws, target.as_str(), batch.to_vec()).await?;
+        if left > 0 {
+            return Err(AwsError::malformed(
+                "BatchWriteItem",
+                target.as_str(),
+                &format!("{left} write(s) still unprocessed after every retry; the new table is incomplete"),
+            )
+            .into());
+        }
+    }
+    Ok((made, deleted, differing))
+}
+
+/// Applies the first `path.incrementals` incrementals of `chain` to `target` in order.
+async fn apply(
+    aws: &Aws,
+    chain: &Chain,
+    path: &RestorePath,
+    target: &TableName,
+) -> Result<ChainApplied, CommandError> {
+    let mut applied = ChainApplied::default();
+    for link in chain.incrementals.iter().take(path.incrementals) {
+        let at = Location {
+            bucket: &chain.bucket,
+            owner: None,
+            prefix: &link.export.prefix,
+        };
+        let manifest = export_files::manifest(aws, &at, &link.export.export_arn).await?;
+        for key in &manifest.data_files {
+            let mut lines = Vec::new();
+            let read = export_files::lines(aws, &at, key, |text| {
+                lines.push(Change::parse(text).map_err(|why| {
+                    export_files::ExportFilesError::Unreadable {
+                        export: format!("s3://{}/{key}", chain.bucket),
+                        why: why.to_string(),
+                    }
+                })?);
+                Ok::<(), export_files::ExportFilesError>(())
+            })
+            .await?;
+            applied.lines += read;
+            for chunk in lines.chunks(CHUNK) {
+                let (made, deleted, differing) =
+                    apply_chunk(aws, target, chunk, chain.view).await?;
+                applied.made += made;
+                applied.deleted += deleted;
+                applied.old_images_differing += differing;
+            }
+        }
+        applied.incrementals += 1;
+        report!(
+            "  applied {} ({} of {})",
+            link.export.period,
+            applied.incrementals,
+            path.incrementals
+        );
+    }
+    Ok(applied)
+}
+
+/// `restore --from-export chain`: see the module's documentation.
+pub async fn restore(
+    aws: &Aws,
+    stack: &backup_lambda::naming::StackName,
+    source: &TableName,
+    target: &TableName,
+    time: Option<OffsetDateTime>,
+    tags: bool,
+) -> Result<Restored, CommandError> {
+    let deployed = deployed::read(aws, stack, None).await?;
+    if matches!(deployed.origin, Origin::NotDeployed) {
+        return Err(CommandError::NoChain {
+            table: source.to_string(),
+            why: format!(
+                "stack {stack} is not deployed, and its chains are recorded in its bucket"
+            ),
+        });
+    }
+    let chains = chains(aws, &deployed.bucket, source.as_str()).await?;
+    let wanted = time.unwrap_or(OffsetDateTime::now_utc());
+    let Some(path) = chain::restore_path(&chains, wanted) else {
+        let first = chain::coverage(&chains).first().map(|s| rfc3339(s.from));
+        return Err(CommandError::NoChain {
+            table: source.to_string(),
+            why: match first {
+                Some(first) => format!(
+                    "its first restore point is {first}, after {}",
+                    rfc3339(wanted)
+                ),
+                None => format!(
+                    "no chain under s3://{}/{} has a completed full export (`installer up --export daily --export-mode incremental` starts one)",
+                    deployed.bucket,
+                    record::chains_prefix(source.as_str())
+                ),
+            },
+        });
+    };
+    let chain = &chains[path.chain];
+    let db = &aws.dynamodb;
+    let tables = DynamoDbTables::new(db.clone());
+    let described = db
+        .describe_table()
+        .table_name(source.as_str())
+        .send()
+        .await
+        .aws("DescribeTable", source.as_str())?;
+    let source_table = described
+        .table()
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
+    let parameters = restore_export::creation_parameters(source_table, target)?;
+    let full = Export {
+        arn: chain.full.export.export_arn.clone(),
+        bucket: chain.bucket.clone(),
+        bucket_owner: None,
+        prefix: chain.full.export.prefix.clone(),
+        item_count: chain.full.export.item_count,
+        at: None,
+    };
+    let files = restore_export::data_files(aws, &full).await?;
+    if let Some(first) = files.archived.first() {
+        return Err(CommandError::ExportArchived {
+            export: full.arn.clone(),
+            count: files.archived.len(),
+            bucket: full.bucket.clone(),
+            first: first.clone(),
+        });
+    }
+    report!(
+        "restoring {source} into {target} as it was at {} (chain {}: its full export, then {} incremental export(s))",
+        rfc3339(path.at),
+        chain.id,
+        path.incrementals
+    );
+    let progress = Progress::new();
+    let started = Instant::now();
+    let start = restore_export::start(aws, &full, &files.prefix, parameters);
+    let import_arn = progress
+        .step("import", "table", target.as_str(), start)
+        .await?;
+    let start_ms = started.elapsed().as_millis();
+    let waited = Instant::now();
+    let wait = async {
+        let imported = restore_export::wait(aws, &import_arn).await?;
+        recovery::wait_active(&tables, target).await?;
+        Ok::<_, AwsError>(imported)
+    };
+    let imported = progress
+        .step("wait", "table", target.as_str(), wait)
+        .await?;
+    let applied = apply(aws, chain, &path, target).await?;
+    let wait_ms = waited.elapsed().as_millis();
+    let reapplying = Instant::now();
+    let reapplied = recovery::reapply(db, source, target, tags).await?;
+    let reapply_ms = reapplying.elapsed().as_millis();
+    let verifying = Instant::now();
+    let expected = imported.items + applied.made - applied.deleted;
+    let verification = restore::verify_import(&tables, source, Some(expected), target).await?;
+    let verify_ms = verifying.elapsed().as_millis();
+    let full_matches = chain
+        .full
+        .export
+        .item_count
+        .is_none_or(|n| n == imported.items);
+    report!(
+        "  applied {} change(s): {} item(s) made, {} deleted; old images differing: {}",
+        applied.lines,
+        applied.made,
+        applied.deleted,
+        applied.old_images_differing
+    );
+    super::restore::report_result(&reapplied, Some(&verification), started);
+    let verified = verification.passed()
+        && imported.errors == 0
+        && full_matches
+        && applied.old_images_differing == 0;
+    Ok(Restored {
+        table: source.to_string(),
+        target: target.to_string(),
+        from: RestoredFrom::Chain {
+            chain: chain.id.clone(),
+            at: rfc3339(path.at),
+            full_export: full.arn,
+            import_arn,
+            import_errors: imported.errors,
+            applied,
+        },
+        reapplied,
+        verification: Some(verification),
+        verified,
+        phases_ms: RestorePhases {
+            start_ms,
+            wait_ms,
+            reapply_ms,
+            verify_ms,
+        },
+    })
+}

@@ -1,0 +1,300 @@
+//! Incremental export chains end to end through the strict layer, whose point-in-time window
+//! and incremental exports follow the table's clock (set back with the layer's `rewind`, so a
+//! day of runs passes in seconds): `up --export daily --export-mode incremental`; a run begins
+//! the chain with a full export at the latest restorable moment; later runs export the changes
+//! since, back to back; `restore --from-export chain --time T` rebuilds the table at the latest
+//! point at or before T (import, then the incrementals in order), proven by count and old
+//! images; and bad input is one line before any write.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use test_support::proxy::Proxy;
+use test_support::strict::{Strict, Windows};
+use test_support::{config_for, moto_endpoint};
+
+use crate::support::cli::{installer_with_endpoint, invoke_result_at};
+use crate::support::stack::{Stack, as_strs};
+
+type Item = HashMap<String, AttributeValue>;
+
+fn movie(title: &str, rating: Option<&str>) -> Item {
+    let mut item = HashMap::from([
+        ("year".to_owned(), AttributeValue::N("2099".into())),
+        ("title".to_owned(), AttributeValue::S(title.into())),
+    ]);
+    if let Some(rating) = rating {
+        item.insert("rating".to_owned(), AttributeValue::N(rating.into()));
+    }
+    item
+}
+
+/// The items of the table this test wrote (titles A to E; `up` loads sample movies too) as
+/// `title -> rating`.
+async fn contents(db: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String, String> {
+    let out = db
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan");
+    out.items()
+        .iter()
+        .map(|i| {
+            let text = |name: &str| match i.get(name) {
+                Some(AttributeValue::S(s) | AttributeValue::N(s)) => s.clone(),
+                _ => "-".to_owned(),
+            };
+            (text("title"), text("rating"))
+        })
+        .filter(|(title, _)| ["A", "B", "C", "D", "E"].contains(&title.as_str()))
+        .collect()
+}
+
+fn expected(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(t, r)| ((*t).to_owned(), (*r).to_owned()))
+        .collect()
+}
+
+/// A moment `ago` before now, as RFC 3339.
+fn ago(ago: Duration) -> String {
+    backup_lambda::record::rfc3339(time::OffsetDateTime::now_utc() - ago)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_restores_the_table_at_each_of_its_points() {
+    let proxy = Proxy::with(
+        &moto_endpoint(),
+        None,
+        Some(Strict::aws(Windows {
+            export_in_progress: Duration::from_secs(2),
+            ..Windows::default()
+        })),
+    );
+    let history = proxy.history().expect("a strict proxy");
+    let at = proxy.endpoint();
+    let db = aws_sdk_dynamodb::Client::new(&config_for(at).await);
+    let deployed = Stack::new("chain").with(&["--export", "daily", "--export-mode", "incremental"]);
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    let installer = |args: &[&str]| installer_with_endpoint(args, at);
+    let ok = |args: Vec<String>| {
+        let out = installer(&as_strs(&args));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
+    let hour = Duration::from_secs(3600);
+    let minute = Duration::from_secs(60);
+
+    // Three hours ago: the stack (point-in-time recovery on for its table) and four items.
+    history.rewind(&table, 3 * hour);
+    ok(deployed.args("up", &[]));
+    for (title, rating) in [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")] {
+        db.put_item()
+            .table_name(&table)
+            .set_item(Some(movie(title, Some(rating))))
+            .send()
+            .await
+            .expect("put");
+    }
+    // 2 h 50 min ago, the first run: the chain begins with a full export at the latest
+    // restorable moment (five minutes before, after the four items).
+    history.rewind(&table, 2 * hour + 50 * minute);
+    let first = invoke();
+    let chain = &first["export_chain"];
+    let id = chain["chain"].as_str().expect("a chain id").to_owned();
+    assert_eq!(chain["steps"][0]["state"], "started", "{first}");
+    assert_eq!(chain["steps"][0]["link"]["kind"], "full");
+
+    // 2 h 30 min ago, the bad morning: A changed, B deleted, E made.
+    history.rewind(&table, 2 * hour + 30 * minute);
+    let put = |item: Item| db.put_item().table_name(&table).set_item(Some(item)).send();
+    put(movie("A", Some("10"))).await.expect("put");
+    put(movie("E", Some("50"))).await.expect("put");
+    db.delete_item()
+        .table_name(&table)
+        .set_key(Some(movie("B", None)))
+        .send()
+        .await
+        .expect("delete");
+    // 1 h 30 min ago, a run: one incremental from the full export's moment to 1 h 35 min ago.
+    history.rewind(&table, hour + 30 * minute);
+    let second = invoke();
+    let started: Vec<&Value> = second["export_chain"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["state"] == "started")
+        .collect();
+    assert_eq!(started.len(), 1, "{second}");
+    let point_1 = started[0]["link"]["to"]
+        .as_str()
+        .expect("an end")
+        .to_owned();
+    assert_eq!(
+        started[0]["link"]["from"].as_str(),
+        chain["exported_to"].as_str()
+    );
+
+    // An hour ago, C changed; 20 minutes ago, a run exports that hour too.
+    history.rewind(&table, hour);
+    put(movie("C", Some("30"))).await.expect("put");
+    history.rewind(&table, 20 * minute);
+    let third = invoke();
+    assert_eq!(
+        third["export_chain"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter(|s| s["state"] == "started")
+            .count(),
+        1,
+        "{third}"
+    );
+    // Runs until every export has completed (each IN_PROGRESS for two seconds).
+    let mut settled = false;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_secs(2));
+        let run = invoke();
+        let steps = run["export_chain"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            steps
+                .iter()
+                .all(|s| s["state"] != "error" && s["state"] != "lost"),
+            "{run}"
+        );
+        if steps
+            .iter()
+            .all(|s| s["state"] != "waiting" && s["state"] != "started")
+        {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "the chain's exports never completed");
+
+    // Restored at the first incremental's end (asked for a minute after it): A changed, B
+    // gone, E made, C as it was.
+    let target_1 = format!("{table}-p1");
+    let time_1 = backup_lambda::record::rfc3339(
+        time::OffsetDateTime::parse(&point_1, &time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339")
+            + time::Duration::minutes(1),
+    );
+    let (stdout, stderr) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "restore".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--table".into(),
+        table.clone(),
+        "--to".into(),
+        target_1.clone(),
+        "--from-export".into(),
+        "chain".into(),
+        "--time".into(),
+        time_1,
+    ]);
+    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
+    crate::support::schema::assert_valid(&restored);
+    assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+    let from = &restored["from"]["chain"];
+    assert_eq!(from["chain"], id.as_str());
+    assert_eq!(from["at"], point_1.as_str());
+    assert_eq!(from["applied"]["incrementals"], 1);
+    assert_eq!(from["applied"]["made"], 1);
+    assert_eq!(from["applied"]["deleted"], 1);
+    assert_eq!(from["applied"]["old_images_differing"], 0);
+    assert_eq!(
+        contents(&db, &target_1).await,
+        expected(&[("A", "10"), ("C", "3"), ("D", "4"), ("E", "50")])
+    );
+
+    // Restored at the chain's latest point: C changed too.
+    let target_2 = format!("{table}-p2");
+    let (stdout, _) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "restore".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--table".into(),
+        table.clone(),
+        "--to".into(),
+        target_2.clone(),
+        "--from-export".into(),
+        "chain".into(),
+    ]);
+    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(restored["verified"], true, "{stdout}");
+    assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 2);
+    assert_eq!(
+        contents(&db, &target_2).await,
+        expected(&[("A", "10"), ("C", "30"), ("D", "4"), ("E", "50")])
+    );
+
+    // Bad input: a moment before the chain's first point, and --time with another export.
+    let calls = proxy.calls().len();
+    let early = installer(&[
+        "restore",
+        "--stack",
+        &stack,
+        "--table",
+        &table,
+        "--to",
+        "Never",
+        "--from-export",
+        "chain",
+        "--time",
+        &ago(10 * hour),
+    ]);
+    assert_eq!(early.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        stderr.contains("no restore point") && stderr.contains("first restore point"),
+        "{stderr}"
+    );
+    let mixed = installer(&[
+        "restore",
+        "--stack",
+        &stack,
+        "--table",
+        &table,
+        "--to",
+        "Never",
+        "--from-export",
+        "latest",
+        "--time",
+        &ago(hour),
+    ]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("--from-export chain"));
+    let writes = proxy.calls()[calls..]
+        .iter()
+        .filter(|c| c.call.mutating)
+        .count();
+    assert_eq!(writes, 0, "nothing was written for bad input");
+
+    for target in [&target_1, &target_2] {
+        db.delete_table()
+            .table_name(target)
+            .send()
+            .await
+            .expect("delete");
+    }
+    history.rewind(&table, Duration::ZERO);
+    ok(crate::support::cli::remove_all(&stack)
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect());
+}
