@@ -183,6 +183,44 @@ impl Chain {
                 .any(|l| l.export.status == ExportState::InProgress || l.failed())
     }
 
+    /// Records the failed export `slot` as lost: the gap it leaves (an incremental's window, or
+    /// for the full export everything the chain covers), which the chain keeps.
+    pub fn lose(&mut self, slot: Slot) -> Option<Gap> {
+        let end = self.closed_at.unwrap_or_else(|| self.end());
+        let link = self.link_mut(slot)?;
+        link.lost = true;
+        let gap = Gap {
+            from: link.start(),
+            to: if link.kind == LinkKind::Full {
+                end
+            } else {
+                link.to
+            },
+            reason: format!(
+                "the export failed ({}) and the table's point-in-time recovery no longer reaches back to {}",
+                link.export.failure.as_deref().unwrap_or("no reason given"),
+                record::rfc3339(link.start())
+            ),
+        };
+        self.gaps.push(gap.clone());
+        Some(gap)
+    }
+
+    /// Records `[from, to)` as lost: no export ran while the recovery window covered `from`,
+    /// where the chain ends.
+    pub fn unreachable(&mut self, from: OffsetDateTime, to: OffsetDateTime) -> Gap {
+        let gap = Gap {
+            from,
+            to,
+            reason: format!(
+                "no export ran while the table's point-in-time recovery covered {}",
+                record::rfc3339(from)
+            ),
+        };
+        self.gaps.push(gap.clone());
+        gap
+    }
+
     /// The restore points it offers: its full export's moment, then each incremental's end
     /// while every export up to it has completed.
     pub fn points(&self) -> Vec<OffsetDateTime> {
@@ -719,25 +757,9 @@ impl<S: BackupStore> Starter<'_, S> {
             }
             Action::Lose { chain, slot } => {
                 let Some(h) = held.get_mut(chain) else { return };
-                let end = h.chain.closed_at.unwrap_or_else(|| h.chain.end());
-                let Some(link) = h.chain.link_mut(slot) else {
+                let Some(gap) = h.chain.lose(slot) else {
                     return;
                 };
-                link.lost = true;
-                let gap = Gap {
-                    from: link.start(),
-                    to: if link.kind == LinkKind::Full {
-                        end
-                    } else {
-                        link.to
-                    },
-                    reason: format!(
-                        "the export failed ({}) and the table's point-in-time recovery no longer reaches back to {}",
-                        link.export.failure.as_deref().unwrap_or("no reason given"),
-                        record::rfc3339(link.start())
-                    ),
-                };
-                h.chain.gaps.push(gap.clone());
                 h.changed = true;
                 steps.push(ChainStep::Lost {
                     chain: h.chain.id.clone(),
@@ -746,15 +768,7 @@ impl<S: BackupStore> Starter<'_, S> {
             }
             Action::Unreachable { from, to } => {
                 let Some(h) = held.last_mut() else { return };
-                let gap = Gap {
-                    from,
-                    to,
-                    reason: format!(
-                        "no export ran while the table's point-in-time recovery covered {}",
-                        record::rfc3339(from)
-                    ),
-                };
-                h.chain.gaps.push(gap.clone());
+                let gap = h.chain.unreachable(from, to);
                 h.changed = true;
                 steps.push(ChainStep::Lost {
                     chain: h.chain.id.clone(),

@@ -310,28 +310,10 @@ impl World {
                     link.export.status = state;
                 }
                 Action::Lose { chain, slot } => {
-                    let c = &mut self.chains[chain];
-                    let end = c.closed_at.unwrap_or_else(|| c.end());
-                    let link = c.link_mut(slot).unwrap();
-                    link.lost = true;
-                    let gap = Gap {
-                        from: link.start(),
-                        to: if link.kind == LinkKind::Full {
-                            end
-                        } else {
-                            link.to
-                        },
-                        reason: String::new(),
-                    };
-                    c.gaps.push(gap);
+                    self.chains[chain].lose(slot).unwrap();
                 }
                 Action::Unreachable { from, to } => {
-                    let c = self.chains.last_mut().unwrap();
-                    c.gaps.push(Gap {
-                        from,
-                        to,
-                        reason: String::new(),
-                    });
+                    self.chains.last_mut().unwrap().unreachable(from, to);
                 }
                 Action::Incremental { from, to } => {
                     let state = self.fate();

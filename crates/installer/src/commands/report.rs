@@ -216,8 +216,15 @@ pub async fn report(
             })
             .collect();
         retained.sort_by_key(|b| b.age_seconds);
-        let (exports, mut skipped) =
-            history::read_exports(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
+        let history::Exports {
+            records: exports,
+            mut skipped,
+            chain_keys,
+        } = history::read_exports(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
+        let (chains, chains_skipped) =
+            history::read_chain_keys(&aws.s3, &bucket, table.as_str(), chain_keys, &requests)
+                .await?;
+        skipped.extend(chains_skipped);
         skipped.splice(0..0, history.skipped);
         let mut judged = assess::assess(
             table.as_str(),
@@ -229,6 +236,7 @@ pub async fn report(
             skipped,
         );
         judged.exports = crate::compliance::exports::assess(window, exports);
+        judged.export_chain = crate::compliance::chains::assess(window, &chains);
         tables.push(judged);
     }
     let mut report = Report {

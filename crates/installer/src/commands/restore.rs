@@ -291,23 +291,10 @@ async fn from_export(
         "restoring {source} into {target} from export {} ({data})",
         export.arn
     );
-    let progress = Progress::new();
     let started = Instant::now();
-    let start = restore_export::start(aws, &export, &data_prefix, parameters);
-    let import_arn = progress
-        .step("import", "table", target.as_str(), start)
-        .await?;
-    let start_ms = started.elapsed().as_millis();
-    let waited = Instant::now();
-    let wait = async {
-        let imported = restore_export::wait(aws, &import_arn).await?;
-        recovery::wait_active(&tables, target).await?;
-        Ok::<_, AwsError>(imported)
-    };
-    let imported = progress
-        .step("wait", "table", target.as_str(), wait)
-        .await?;
-    let wait_ms = waited.elapsed().as_millis();
+    let (import_arn, imported, start_ms) =
+        restore_export::import(aws, &export, &data_prefix, parameters).await?;
+    let wait_ms = started.elapsed().as_millis() - start_ms;
     let reapplying = Instant::now();
     let reapplied = recovery::reapply(db, source, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();

@@ -32,71 +32,16 @@ use super::CommandError;
 use super::restore_export::{self, Export};
 use super::summary::{ChainApplied, RestorePhases, Restored, RestoredFrom};
 use crate::aws::{Aws, AwsError, AwsResult};
+use crate::compliance::history::{Requests, read_chains};
 use crate::data::dynamodb_json::Item;
 use crate::deploy::deployed::{self, Origin};
 use crate::export_files::{self, Location};
 use crate::items::{by_key, key_id, same};
 use crate::recovery;
-use crate::report::progress::Progress;
 use crate::rollback::changes::Change;
 
 /// Keys read and written together: BatchGetItem's 100, in four BatchWriteItem calls.
 const CHUNK: usize = 100;
-
-/// The stack's chains of `table`, from its log bucket.
-pub async fn chains(aws: &Aws, bucket: &str, table: &str) -> Result<Vec<Chain>, AwsError> {
-    let prefix = record::chains_prefix(table);
-    let head = record::chain_head_key(table);
-    let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .aws("ListObjectsV2", bucket)?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter(|k| k.ends_with(".json") && *k != head)
-                .map(str::to_owned),
-        );
-        token = page.next_continuation_token;
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut chains = Vec::new();
-    for key in keys {
-        let body = aws
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .aws("GetObject", &key)?
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::malformed("GetObject", &key, &e.to_string()))?
-            .into_bytes();
-        let chain: Chain = serde_json::from_slice(&body).map_err(|e| {
-            AwsError::malformed(
-                "GetObject",
-                &key,
-                &format!("not an export chain's record: {e}"),
-            )
-        })?;
-        chains.push(chain);
-    }
-    Ok(chains)
-}
 
 /// Applies one chunk of lines to `target`: reads the keys as they are, counts what changes and
 /// the old images that differ, then writes. Returns (made, deleted, old images differing).
@@ -224,7 +169,17 @@ pub async fn restore(
             ),
         });
     }
-    let chains = chains(aws, &deployed.bucket, source.as_str()).await?;
+    let requests = Requests::default();
+    let (chains, skipped) =
+        read_chains(&aws.s3, &deployed.bucket, source.as_str(), &requests).await?;
+    for s in &skipped {
+        report!(
+            "  left out s3://{}/{}: {}",
+            deployed.bucket,
+            s.key,
+            s.reason
+        );
+    }
     let wanted = time.unwrap_or(OffsetDateTime::now_utc());
     let Some(path) = chain::restore_path(&chains, wanted) else {
         let first = chain::coverage(&chains).first().map(|s| rfc3339(s.from));
@@ -279,24 +234,11 @@ pub async fn restore(
         chain.id,
         path.incrementals
     );
-    let progress = Progress::new();
     let started = Instant::now();
-    let start = restore_export::start(aws, &full, &files.prefix, parameters);
-    let import_arn = progress
-        .step("import", "table", target.as_str(), start)
-        .await?;
-    let start_ms = started.elapsed().as_millis();
-    let waited = Instant::now();
-    let wait = async {
-        let imported = restore_export::wait(aws, &import_arn).await?;
-        recovery::wait_active(&tables, target).await?;
-        Ok::<_, AwsError>(imported)
-    };
-    let imported = progress
-        .step("wait", "table", target.as_str(), wait)
-        .await?;
+    let (import_arn, imported, start_ms) =
+        restore_export::import(aws, &full, &files.prefix, parameters).await?;
     let applied = apply(aws, chain, &path, target).await?;
-    let wait_ms = waited.elapsed().as_millis();
+    let wait_ms = started.elapsed().as_millis() - start_ms;
     let reapplying = Instant::now();
     let reapplied = recovery::reapply(db, source, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 
 use super::CommandError;
 use crate::aws::{Aws, AwsError, AwsResult};
+use crate::report::progress::Progress;
+use backup_lambda::tables::DynamoDbTables;
 
 /// How long `restore` waits for an import (imports of large tables take hours).
 const IMPORT_PATIENCE: Duration = Duration::from_secs(12 * 3600);
@@ -633,6 +635,33 @@ pub async fn start(
         .and_then(|d| d.import_arn())
         .map(str::to_owned)
         .ok_or_else(|| AwsError::malformed("ImportTable", &target, "the response has no ImportArn"))
+}
+
+/// Imports `export`'s data (`data_prefix`) into the new table `parameters` names and waits for
+/// the import and the table, each a step of the progress report: the import's ARN, how it
+/// ended, and the milliseconds its start took.
+pub async fn import(
+    aws: &Aws,
+    export: &Export,
+    data_prefix: &str,
+    parameters: TableCreationParameters,
+) -> Result<(String, Imported, u128), AwsError> {
+    let target = parameters.table_name().to_owned();
+    let tables = DynamoDbTables::new(aws.dynamodb.clone());
+    let progress = Progress::new();
+    let started = Instant::now();
+    let start = start(aws, export, data_prefix, parameters);
+    let import_arn = progress.step("import", "table", &target, start).await?;
+    let start_ms = started.elapsed().as_millis();
+    let wait = async {
+        let imported = wait(aws, &import_arn).await?;
+        let name = TableName::parse(&target)
+            .map_err(|e| AwsError::malformed("ImportTable", &target, &e.to_string()))?;
+        crate::recovery::wait_active(&tables, &name).await?;
+        Ok::<_, AwsError>(imported)
+    };
+    let imported = progress.step("wait", "table", &target, wait).await?;
+    Ok((import_arn, imported, start_ms))
 }
 
 /// How an import ended.

@@ -168,6 +168,9 @@ pub struct TableReport {
     pub skipped: Vec<Skipped>,
     /// The exports to S3 in the window, if any (judged by [`super::exports::assess`]).
     pub exports: Option<super::exports::ExportFigures>,
+    /// The incremental export chains with restore points or exports in the window, if any
+    /// (judged by [`super::chains::assess`]).
+    pub export_chain: Option<super::chains::ChainFigures>,
     /// Every run's time and outcome, for the timeline (not in the JSON: a year of a
     /// per-minute schedule is half a million).
     #[serde(skip)]
@@ -328,6 +331,7 @@ pub fn assess(
         findings,
         skipped,
         exports: None,
+        export_chain: None,
         timeline: runs.iter().map(|r| (r.at, r.outcome)).collect(),
     }
 }

@@ -1,10 +1,12 @@
 //! Reads a table's history for a report: the daily ledgers the function keeps in the log
 //! bucket, one object per day covered (listed once, read concurrently), never the run records
 //! themselves, so the requests grow with the days covered and not with the runs; and the
-//! export records of the periods the window covers (one object per day or week exported).
+//! export records of the periods the window covers (one object per day or week exported), and
+//! the incremental export chains (one object per chain).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use backup_lambda::chain::Chain;
 use backup_lambda::export::{ExportEvery, ExportRecord};
 use backup_lambda::ledger::{DayLedger, VERSION};
 use backup_lambda::record;
@@ -109,16 +111,28 @@ async fn ledger_keys(
     Ok(keys)
 }
 
+/// `table`'s export records read for a report, what was left out, and the keys of its chain
+/// records (listed with them, read by [`read_chain_keys`]).
+#[derive(Debug, Default)]
+pub struct Exports {
+    /// The records of the periods in the window.
+    pub records: Vec<ExportRecord>,
+    /// Objects left out, and why.
+    pub skipped: Vec<Skipped>,
+    /// The keys of the table's chain records (`runs/<table>/exports/chains/`, not the head).
+    pub chain_keys: Vec<String>,
+}
+
 /// Reads `table`'s export records whose period overlaps `window` from `bucket`: one
-/// ListObjectsV2 page per 1,000 periods ever exported, one GetObject per period in the window.
-/// Objects that are not records of `table` are returned as skipped.
+/// ListObjectsV2 page per 1,000 periods ever exported (and chains), one GetObject per period in
+/// the window. Objects that are not records of `table` are returned as skipped.
 pub async fn read_exports(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     table: &str,
     window: Window,
     requests: &Requests,
-) -> Result<(Vec<ExportRecord>, Vec<Skipped>), AwsError> {
+) -> Result<Exports, AwsError> {
     let prefix = format!("{}{}", record::table_prefix(table), record::EXPORTS_FOLDER);
     let in_window = |key: &str| {
         let period = key.strip_prefix(prefix.as_str())?.strip_suffix(".json")?;
@@ -129,9 +143,14 @@ pub async fn read_exports(
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
     let chains = record::chains_prefix(table);
+    let head = record::chain_head_key(table);
+    let mut chain_keys = Vec::new();
     list_keys(s3, bucket, &prefix, None, requests, |key| {
         if key.starts_with(&chains) {
             // An incremental chain's record, not a period's export.
+            if key != head {
+                chain_keys.push(key.to_owned());
+            }
             return true;
         }
         match in_window(key) {
@@ -171,7 +190,71 @@ pub async fn read_exports(
             Err(s) => skipped.push(s),
         }
     }
-    Ok((records, skipped))
+    Ok(Exports {
+        records,
+        skipped,
+        chain_keys,
+    })
+}
+
+/// `table`'s incremental export chains (`runs/<table>/exports/chains/<id>.json`, all of them:
+/// a restore point's chain may be of any age), read concurrently; objects that are not a chain
+/// of `table` are returned as skipped.
+pub async fn read_chains(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    table: &str,
+    requests: &Requests,
+) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
+    let prefix = record::chains_prefix(table);
+    let head = record::chain_head_key(table);
+    let mut keys = Vec::new();
+    list_keys(s3, bucket, &prefix, None, requests, |key| {
+        if key != head {
+            keys.push(key.to_owned());
+        }
+        true
+    })
+    .await?;
+    read_chain_keys(s3, bucket, table, keys, requests).await
+}
+
+/// Reads the chain records at `keys`, concurrently; objects that are not a chain of `table` are
+/// returned as skipped.
+pub async fn read_chain_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    table: &str,
+    keys: Vec<String>,
+    requests: &Requests,
+) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
+    let read: Vec<Result<Chain, Skipped>> = stream::iter(keys)
+        .map(|key| async move {
+            let body = get(s3, bucket, &key, requests).await?;
+            Ok::<_, AwsError>(match serde_json::from_slice::<Chain>(&body) {
+                Ok(c) if c.table == table => Ok(c),
+                Ok(c) => Err(Skipped {
+                    key,
+                    reason: format!("an export chain of table {:?}", c.table),
+                }),
+                Err(e) => Err(Skipped {
+                    key,
+                    reason: format!("not an export chain: {e}"),
+                }),
+            })
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut chains = Vec::new();
+    let mut skipped = Vec::new();
+    for r in read {
+        match r {
+            Ok(chain) => chains.push(chain),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Ok((chains, skipped))
 }
 
 /// One object's bytes.

@@ -188,6 +188,28 @@ fn table_section(page: &mut String, report: &Report, t: &TableReport) {
             page.push_str("</ul>");
         }
     }
+    if let Some(c) = &t.export_chain {
+        let _ = write!(
+            page,
+            "<p class=\"export-chain\">Export chains: <span class=\"chain-points\">{}</span> restore point(s) in {} chain(s), {}; newest {}; {} running, {} failed.</p>",
+            c.points,
+            c.chains,
+            esc(&super::text::stretches(&c.coverage)),
+            match (&c.newest_point, c.newest_point_age_seconds) {
+                (Some(p), Some(age)) => format!("{} ({} old)", esc(p), human(age)),
+                _ => "none".to_owned(),
+            },
+            c.in_progress,
+            c.failed
+        );
+        if !c.notes.is_empty() {
+            page.push_str("<ul class=\"chain-notes\">");
+            for note in &c.notes {
+                let _ = write!(page, "<li>{}</li>", esc(note));
+            }
+            page.push_str("</ul>");
+        }
+    }
     if !t.skipped.is_empty() {
         let _ = write!(
             page,

@@ -129,6 +129,21 @@ pub fn render(report: &Report) -> String {
             ));
             lines.extend(e.notes.iter().map(|n| format!("export: {n}")));
         }
+        if let Some(c) = &t.export_chain {
+            lines.push(format!(
+                "export chains: {} restore point(s) in {} chain(s), {}; newest {}; {} running, {} failed",
+                c.points,
+                c.chains,
+                stretches(&c.coverage),
+                match (&c.newest_point, c.newest_point_age_seconds) {
+                    (Some(p), Some(age)) => format!("{p} ({} old)", human(age)),
+                    _ => "none".to_owned(),
+                },
+                c.in_progress,
+                c.failed
+            ));
+            lines.extend(c.notes.iter().map(|n| format!("export chain: {n}")));
+        }
         lines.extend(
             t.retained
                 .iter()
@@ -159,4 +174,17 @@ pub fn render(report: &Report) -> String {
         }
     );
     out
+}
+
+/// Stretches of restore points, for a person: `covered 2026-11-01T02:00:00Z to
+/// 2026-11-03T02:00:00Z and ...`, or `nothing covered`.
+pub fn stretches(coverage: &[super::chains::Stretch]) -> String {
+    if coverage.is_empty() {
+        return "nothing covered".to_owned();
+    }
+    let each: Vec<String> = coverage
+        .iter()
+        .map(|s| format!("{} to {}", s.from, s.to))
+        .collect();
+    format!("covered {}", each.join(" and "))
 }

@@ -18,18 +18,7 @@ use test_support::{config_for, moto_endpoint};
 use crate::support::cli::{installer_with_endpoint, invoke_result_at};
 use crate::support::stack::{Stack, as_strs};
 
-type Item = HashMap<String, AttributeValue>;
-
-fn movie(title: &str, rating: Option<&str>) -> Item {
-    let mut item = HashMap::from([
-        ("year".to_owned(), AttributeValue::N("2099".into())),
-        ("title".to_owned(), AttributeValue::S(title.into())),
-    ]);
-    if let Some(rating) = rating {
-        item.insert("rating".to_owned(), AttributeValue::N(rating.into()));
-    }
-    item
-}
+use crate::support::items::{Item, movie};
 
 /// The items of the table this test wrote (titles A to E; `up` loads sample movies too) as
 /// `title -> rating`.
@@ -242,6 +231,28 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         contents(&db, &target_2).await,
         expected(&[("A", "10"), ("C", "30"), ("D", "4"), ("E", "50")])
     );
+
+    // The report tells the chain's coverage: three points back to back, nothing lost.
+    let (stdout, _) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "report".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--table".into(),
+        table.clone(),
+    ]);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    crate::support::schema::assert_valid(&report);
+    let chains = &report["tables"][0]["export_chain"];
+    assert_eq!(chains["points"], 3, "{chains}");
+    assert_eq!(
+        chains["coverage"].as_array().map(Vec::len),
+        Some(1),
+        "{chains}"
+    );
+    assert_eq!(chains["lost"], serde_json::json!([]));
+    assert_eq!(chains["newest_point"], restored["from"]["chain"]["at"]);
 
     // Bad input: a moment before the chain's first point, and --time with another export.
     let calls = proxy.calls().len();

@@ -5,11 +5,9 @@
 //! happens now. Everything goes through one proxy of this test's own, which records the writes
 //! and can stop the installer right after its Nth write.
 
-use std::collections::HashMap;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use test_support::proxy::{Faults, Proxy};
 use test_support::{config_for, moto_endpoint, unique_name};
@@ -17,18 +15,7 @@ use test_support::{config_for, moto_endpoint, unique_name};
 use crate::support::cli::{built_zip_path, installer_at, remove_all};
 use crate::support::stack::as_strs;
 
-type Item = HashMap<String, AttributeValue>;
-
-fn movie(title: &str, rating: Option<&str>) -> Item {
-    let mut item = HashMap::from([
-        ("year".to_owned(), AttributeValue::N("2099".into())),
-        ("title".to_owned(), AttributeValue::S(title.into())),
-    ]);
-    if let Some(rating) = rating {
-        item.insert("rating".to_owned(), AttributeValue::N(rating.into()));
-    }
-    item
-}
+use crate::support::items::{Item, movie};
 
 fn run(proxy: &Proxy, args: &[&str]) -> Output {
     installer_at(proxy.endpoint())

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod items;
 pub mod lambda;
 pub mod schema;
 pub mod stack;
