@@ -91,6 +91,14 @@ pub enum Command {
         /// exports) and say which is cheapest.
         #[arg(long, requires = "cost")]
         compare: bool,
+        /// With --cost: price each table as if it held this many GB (a what-if; else its size
+        /// now).
+        #[arg(long, requires = "cost", value_name = "GB", value_parser = positive_gb)]
+        assume_table_gb: Option<f64>,
+        /// With --cost: price each table as if this percentage of it changed a day (a what-if;
+        /// else its writes over the last 7 days, ConsumedWriteCapacityUnits, or 1 %).
+        #[arg(long, requires = "cost", value_name = "PERCENT", value_parser = percent)]
+        assume_daily_change: Option<f64>,
         /// Exit 0 when nothing would change and 2 when something would (as `terraform plan
         /// -detailed-exitcode`); an error, or a conflict that would stop `up`, is 1 either way.
         #[arg(long)]
@@ -658,6 +666,25 @@ where
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }
+}
+
+/// `--assume-table-gb`: more than 0, at most a petabyte.
+fn positive_gb(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|gb| gb.is_finite() && *gb > 0.0 && *gb <= 1_048_576.0)
+        .ok_or_else(|| format!("{text:?} is not a size in GB from above 0 to 1048576 (a petabyte)"))
+}
+
+/// `--assume-daily-change`: a percentage from 0 to 100 (`1`, `0.5`, `2%`).
+fn percent(text: &str) -> Result<f64, String> {
+    text.trim()
+        .trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && (0.0..=100.0).contains(p))
+        .ok_or_else(|| format!("{text:?} is not a percentage from 0 to 100"))
 }
 
 #[cfg(test)]

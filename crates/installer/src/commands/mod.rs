@@ -571,8 +571,17 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             stack,
             cost,
             compare,
+            assume_table_gb,
+            assume_daily_change,
             detailed_exitcode: _,
-        } => block_on(plan(&stack, connect, cost, compare)).map(Summary::Plan),
+        } => {
+            let cost = cost.then_some(plan::CostOptions {
+                compare,
+                table_gb: assume_table_gb,
+                daily_change_percent: assume_daily_change,
+            });
+            block_on(plan(&stack, connect, cost)).map(Summary::Plan)
+        }
         Command::Up {
             stack,
             yes,

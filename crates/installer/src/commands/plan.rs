@@ -8,12 +8,22 @@ use crate::cost::{self, CostEstimate, CostInputs, PriceTable, TableSize};
 use crate::deploy::config::{StackArgs, StackConfig};
 use crate::deploy::desired::Desired;
 
+/// What `plan --cost` is asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CostOptions {
+    /// `--compare`.
+    pub compare: bool,
+    /// `--assume-table-gb`.
+    pub table_gb: Option<f64>,
+    /// `--assume-daily-change`.
+    pub daily_change_percent: Option<f64>,
+}
+
 /// `installer plan`.
 pub async fn plan(
     args: &StackArgs,
     connect: &ConnectArgs,
-    with_cost: bool,
-    with_compare: bool,
+    cost: Option<CostOptions>,
 ) -> Result<Planned, CommandError> {
     let Prepared {
         config,
@@ -60,33 +70,85 @@ pub async fn plan(
     );
     planned.next_runs = next_runs;
     planned.export_bucket_lock = export_bucket_lock;
-    if with_cost {
-        planned.cost = Some(estimate(&aws, &config, &desired, with_compare).await?);
+    if let Some(options) = cost {
+        planned.cost = Some(estimate(&aws, &config, &desired, options).await?);
     }
     Ok(planned)
 }
 
+/// Bytes written to `table` a day over the last 7 days, from its `ConsumedWriteCapacityUnits`
+/// (one write unit per KB written: an upper bound, as each write rounds up to a whole KB);
+/// `None` without datapoints (a new table, or metrics not readable: the estimate then assumes).
+async fn daily_writes(aws: &Aws, table: &str) -> Option<f64> {
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let now = std::time::SystemTime::now();
+    let week = std::time::Duration::from_secs(7 * 86_400);
+    let out = aws
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/DynamoDB")
+        .metric_name("ConsumedWriteCapacityUnits")
+        .dimensions(Dimension::builder().name("TableName").value(table).build())
+        .start_time((now - week).into())
+        .end_time(now.into())
+        .period(86_400)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .aws("GetMetricStatistics", table);
+    match out {
+        Ok(out) => {
+            let days = out.datapoints();
+            let units: f64 = days.iter().filter_map(|d| d.sum()).sum();
+            (!days.is_empty()).then(|| units * 1024.0 / days.len() as f64)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "could not read {table}'s write metrics ({e}); its daily change is assumed"
+            );
+            None
+        }
+    }
+}
+
 /// The monthly cost of the configured stack, from each table's size now (DescribeTable; a
-/// table `up` would create counts as empty), printed as a table.
+/// table `up` would create counts as empty) and writes a day, printed as a table.
 async fn estimate(
     aws: &Aws,
     config: &StackConfig,
     desired: &Desired,
-    with_compare: bool,
+    options: CostOptions,
 ) -> Result<CostEstimate, CommandError> {
     let mut tables = Vec::new();
     for table in &super::stack_tables(config, aws).await? {
         let name = table.as_str();
-        let described = aws.dynamodb.describe_table().table_name(name).send().await;
-        let bytes = match described.aws("DescribeTable", name) {
-            Ok(d) => d.table().and_then(|t| t.table_size_bytes()).unwrap_or(0),
-            Err(e) if e.is("ResourceNotFoundException") => 0,
-            Err(e) => return Err(e.into()),
+        let bytes = match options.table_gb {
+            Some(gb) => (gb * 1_073_741_824.0) as i64,
+            None => {
+                let described = aws.dynamodb.describe_table().table_name(name).send().await;
+                match described.aws("DescribeTable", name) {
+                    Ok(d) => d.table().and_then(|t| t.table_size_bytes()).unwrap_or(0),
+                    Err(e) if e.is("ResourceNotFoundException") => 0,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         };
-        tables.push(TableSize {
-            name: name.to_owned(),
-            bytes,
-        });
+        let size = match options.daily_change_percent {
+            Some(percent) => TableSize {
+                daily_change_bytes: bytes.max(0) as f64 * percent / 100.0,
+                change: cost::ChangeBasis::Given,
+                ..TableSize::assumed(name, bytes)
+            },
+            None => match daily_writes(aws, name).await {
+                Some(written) => TableSize {
+                    daily_change_bytes: written,
+                    change: cost::ChangeBasis::Measured,
+                    ..TableSize::assumed(name, bytes)
+                },
+                None => TableSize::assumed(name, bytes),
+            },
+        };
+        tables.push(size);
     }
     let prices = PriceTable::embedded().map_err(CommandError::Prices)?;
     let runs_per_month = config.schedule.runs_per_month().unwrap_or_else(|| {
@@ -113,7 +175,7 @@ async fn estimate(
         log_retention_days: config.log_retention_days,
     };
     let mut estimate = cost::estimate(&inputs, &aws.region, &prices);
-    if with_compare {
+    if options.compare {
         estimate.compare = Some(comparison(
             config,
             &inputs,
@@ -165,6 +227,8 @@ fn comparison(
             .map(|l| l.monthly_usd)
             .sum(),
         configured_points: f64::from(held.backups) + export_copies,
+        daily_change_gb: cost::daily_change_gb(&inputs.tables),
+        tables: inputs.tables.len(),
         zone: config.schedule.zone().clone(),
     };
     cost::compare::compare(&compare_inputs, prices.for_region(region).1)
@@ -174,7 +238,19 @@ fn comparison(
 fn print(estimate: &CostEstimate, tables: &[TableSize]) {
     let sizes: Vec<String> = tables
         .iter()
-        .map(|t| format!("{} {:.3} GB", t.name, t.bytes as f64 / 1_073_741_824.0))
+        .map(|t| {
+            format!(
+                "{} {:.3} GB, {:.4} GB changed a day ({})",
+                t.name,
+                t.bytes as f64 / 1_073_741_824.0,
+                t.daily_change_bytes / 1_073_741_824.0,
+                match t.change {
+                    cost::ChangeBasis::Measured => "its writes over 7 days",
+                    cost::ChangeBasis::Assumed => "assumed 1 %: no write metrics",
+                    cost::ChangeBasis::Given => "--assume-daily-change",
+                }
+            )
+        })
         .collect();
     result!(
         "monthly cost ({} list prices of {}, {}; {}):",

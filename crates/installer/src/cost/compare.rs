@@ -8,10 +8,10 @@
 //! - generations (daily 7, weekly 4, monthly and yearly as the horizon needs), counted by the
 //!   retention rule itself ([`super::held`]);
 //! - point-in-time recovery (any second of the last 35 days) alone, where the horizon is within
-//!   35 days; else with weekly full exports kept for the horizon (cold after 30 days).
-//!
-//! Incremental export chains are not priced here yet (their price depends on each table's
-//! change rate).
+//!   35 days; else with weekly full exports kept for the horizon (cold after 30 days), and with
+//!   an incremental export chain (a weekly full export and an incremental one a run, kept for the
+//!   horizon, cold after 30 days: a recovery point every run for the whole horizon), priced
+//!   from the tables' changes a day ([`super::chain_cost`]).
 
 use std::num::NonZeroU32;
 
@@ -49,6 +49,10 @@ pub struct CompareInputs {
     pub configured_points: f64,
     /// The zone generations are counted in.
     pub zone: Zone,
+    /// The tables' changes a day, GB.
+    pub daily_change_gb: f64,
+    /// How many tables.
+    pub tables: usize,
 }
 
 /// One way to protect the tables.
@@ -188,6 +192,35 @@ pub fn compare(inputs: &CompareInputs, p: &Prices) -> Comparison {
             configured: false,
         });
     }
+    if horizon > PITR_DAYS {
+        let runs_per_month = MONTH_DAYS / inputs.interval_days;
+        let tiers = crate::deploy::exports::Tiers {
+            cold_days: WARM_DAYS as u32,
+            cold_class: crate::deploy::exports::ColdClass::GlacierIr,
+            expire_days: horizon.ceil() as u32,
+        };
+        let chain = super::chain_cost(
+            gb,
+            inputs.daily_change_gb,
+            inputs.tables,
+            runs_per_month,
+            7.0,
+            tiers,
+            p,
+        );
+        all.push(Alternative {
+            option: format!(
+                "point-in-time recovery (35 days) + an export chain (weekly full, an incremental a run) kept {horizon:.0} days"
+            ),
+            monthly_usd: money(pitr + chain.exports_usd + chain.storage_usd),
+            recovery_points: points,
+            detail: format!(
+                "{gb:.3} GB × ${}/GB-month + {} + {}",
+                p.dynamodb_pitr_gb_month, chain.exports_detail, chain.storage_detail
+            ),
+            configured: false,
+        });
+    }
     all.sort_by(|a, b| a.monthly_usd.total_cmp(&b.monthly_usd));
     let (cheapest, cheapest_usd) = all.first().map_or_else(
         || ("as configured".to_owned(), inputs.configured_usd),
@@ -224,6 +257,8 @@ mod tests {
             configured_usd: 300.0,
             configured_points: 30.0,
             zone: Zone::utc(),
+            daily_change_gb: 1.0,
+            tables: 1,
         };
         let c = compare(&inputs, &prices());
         let cost = |prefix: &str| {
@@ -270,6 +305,8 @@ mod tests {
             configured_usd: 0.0,
             configured_points: 0.0,
             zone: Zone::utc(),
+            daily_change_gb: 5.0,
+            tables: 1,
         };
         let c = compare(&inputs, &prices());
         let exports = c
@@ -292,5 +329,23 @@ mod tests {
             .find(|a| a.option.starts_with("on-demand"))
             .expect("backups");
         assert_eq!(backups.monthly_usd, 365.0 * 500.0 * 0.10);
+        // The chain, 500 GB changing 1 % (5 GB) a day: PITR 100; a weekly full export 217.41;
+        // an incremental a day, 30.4375 × 5 GB × 0.10 = 15.22; storage: 30/7 full copies warm
+        // and 335/7 cold × 500 GB (145.00), 30 days of changes warm and 335 cold × 5 GB (10.15).
+        let chain = c
+            .alternatives
+            .iter()
+            .find(|a| a.option.contains("export chain"))
+            .expect("a chain past 35 days");
+        let expected = 100.0
+            + 30.4375 / 7.0 * 50.0
+            + 30.4375 * 0.5
+            + 500.0 * (30.0 / 7.0 * 0.023 + 335.0 / 7.0 * 0.004)
+            + 5.0 * (30.0 * 0.023 + 335.0 * 0.004);
+        assert!(
+            (chain.monthly_usd - expected).abs() < 0.01,
+            "{chain:?} vs {expected}"
+        );
+        assert_eq!(chain.recovery_points, 365.0, "a point a day for the year");
     }
 }

@@ -8,10 +8,15 @@
 //!   ([`backups_kept`]: `--keep`, and with generations the distinct backups their rules keep at
 //!   the schedule's rate), per GB-month;
 //! - point-in-time recovery (with exports), per GB-month of each table;
-//! - exports: each table's size per export, per GB, times the exports a month;
+//! - exports: each table's size per export, per GB, times the exports a month; with incremental
+//!   chains ([`chain_cost`]), a full export every `--export-full-every` and an incremental export
+//!   a run, billed on the changes it processes (each table's writes a day, measured from its
+//!   `ConsumedWriteCapacityUnits`, one WCU a KB, or assumed [`DEFAULT_DAILY_CHANGE`] of its size),
+//!   [`INCREMENTAL_MIN_GB`] at least each;
 //! - export storage, in steady state: the copies younger than `--export-cold-days` in S3
 //!   Standard, the rest until `--export-expire-days` in the cold class (an export taken as large
-//!   as its table: compression makes it smaller, so this is an upper bound);
+//!   as its table, an incremental as its changes: compression makes them smaller, so this is an
+//!   upper bound);
 //! - restore drills: the restored GB, and the verifying scan's read request units (one per
 //!   8 KB, eventually consistent);
 //! - the function: one invocation per table per run, [`RUN_SECONDS`] each at its memory and
@@ -31,6 +36,7 @@ use backup_lambda::zone::Zone;
 
 use crate::build::arch::Arch;
 use crate::deploy::exports::ExportConfig;
+use backup_lambda::export::ExportMode;
 
 /// The estimate's line for on-demand backups.
 pub const BACKUPS_ITEM: &str = "on-demand backups";
@@ -49,6 +55,24 @@ pub const RUN_SECONDS: f64 = 1.0;
 pub const LOG_BYTES_PER_RUN: f64 = 4096.0;
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
+/// The share of a table taken to change a day when its writes cannot be measured.
+pub const DEFAULT_DAILY_CHANGE: f64 = 0.01;
+/// The least an incremental export is billed for: 10 MB (DynamoDB pricing, "Incremental export
+/// to Amazon S3").
+pub const INCREMENTAL_MIN_GB: f64 = 10.0 / 1024.0;
+
+/// Where a table's daily change comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeBasis {
+    /// Its `ConsumedWriteCapacityUnits` over the last 7 days.
+    Measured,
+    /// [`DEFAULT_DAILY_CHANGE`] of its size (no write metrics).
+    Assumed,
+    /// `--assume-daily-change`.
+    Given,
+}
+
 /// A table as the estimate sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSize {
@@ -56,6 +80,84 @@ pub struct TableSize {
     pub name: String,
     /// Its size in bytes (DescribeTable's `TableSizeBytes`; 0 for one `up` will create).
     pub bytes: i64,
+    /// Bytes written to it a day.
+    pub daily_change_bytes: f64,
+    /// Where that comes from.
+    pub change: ChangeBasis,
+}
+
+impl TableSize {
+    /// A table of `bytes` whose writes a day are unknown: [`DEFAULT_DAILY_CHANGE`] of it.
+    pub fn assumed(name: &str, bytes: i64) -> Self {
+        Self {
+            name: name.to_owned(),
+            bytes,
+            daily_change_bytes: bytes.max(0) as f64 * DEFAULT_DAILY_CHANGE,
+            change: ChangeBasis::Assumed,
+        }
+    }
+}
+
+/// The tables' changes a day together, in GB.
+pub fn daily_change_gb(tables: &[TableSize]) -> f64 {
+    tables
+        .iter()
+        .map(|t| t.daily_change_bytes.max(0.0) / GB)
+        .sum()
+}
+
+/// What an incremental chain costs a month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainCost {
+    /// Its exports (full and incremental), US dollars a month.
+    pub exports_usd: f64,
+    /// Their storage in steady state.
+    pub storage_usd: f64,
+    /// How the exports were priced.
+    pub exports_detail: String,
+    /// How the storage was priced.
+    pub storage_detail: String,
+}
+
+/// What chains of `tables` tables, `gb` in all changing `change_gb` a day, cost a month: a
+/// full export every `full_every_days`, an incremental export of each table a run
+/// (`runs_per_month`), each kept `expire_days` (S3 Standard for `cold_days`, then `cold_class`).
+pub fn chain_cost(
+    gb: f64,
+    change_gb: f64,
+    tables: usize,
+    runs_per_month: f64,
+    full_every_days: f64,
+    tiers: crate::deploy::exports::Tiers,
+    p: &Prices,
+) -> ChainCost {
+    let fulls = MONTH_DAYS / full_every_days.max(1.0);
+    let run_days = MONTH_DAYS / runs_per_month.max(1e-9);
+    let per_run = (change_gb * run_days).max(tables as f64 * INCREMENTAL_MIN_GB);
+    let exports_usd = fulls * gb * p.dynamodb_export_gb
+        + runs_per_month * per_run * p.dynamodb_incremental_export_gb;
+    let (cold_days, expire_days) = (
+        f64::from(tiers.cold_days.min(tiers.expire_days)),
+        f64::from(tiers.expire_days),
+    );
+    let cold_class = tiers.cold_class.api_name();
+    let (standard, cold_price) = (p.s3_price("STANDARD"), p.s3_price(cold_class));
+    let full_warm = cold_days / full_every_days.max(1.0);
+    let full_cold = (expire_days - cold_days) / full_every_days.max(1.0);
+    let storage_usd = gb * (full_warm * standard + full_cold * cold_price)
+        + change_gb * (cold_days * standard + (expire_days - cold_days) * cold_price);
+    ChainCost {
+        exports_usd,
+        storage_usd,
+        exports_detail: format!(
+            "{fulls:.2} full a month × {gb:.3} GB × ${}/GB + {runs_per_month:.0} incremental × {per_run:.4} GB × ${}/GB",
+            p.dynamodb_export_gb, p.dynamodb_incremental_export_gb
+        ),
+        storage_detail: format!(
+            "{:.1} full copies × {gb:.3} GB and {expire_days:.0} days of changes × {change_gb:.4} GB, ${standard} (STANDARD) for {cold_days:.0} days then ${cold_price} ({cold_class})",
+            full_warm + full_cold
+        ),
+    }
 }
 
 /// What the estimate is of: the stack's settings that cost money.
@@ -118,6 +220,8 @@ pub struct CostEstimate {
     pub prices_date: String,
     /// Currency of every figure.
     pub currency: String,
+    /// The tables priced: their size and changes a day.
+    pub tables: Vec<PricedTable>,
     /// Each item.
     pub lines: Vec<CostLine>,
     /// Their sum.
@@ -127,6 +231,19 @@ pub struct CostEstimate {
     /// The stack's data protection against the alternatives for the same recovery objectives
     /// (`plan --cost --compare`).
     pub compare: Option<compare::Comparison>,
+}
+
+/// A table as priced.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct PricedTable {
+    /// Its name.
+    pub name: String,
+    /// Its size, GB.
+    pub gb: f64,
+    /// Its changes a day, GB.
+    pub daily_change_gb: f64,
+    /// Where they come from.
+    pub change: ChangeBasis,
 }
 
 /// The most runs [`backups_kept`] lays out: past it they are spaced further apart.
@@ -246,30 +363,55 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
                 p.dynamodb_pitr_gb_month
             ),
         );
-        let exports = per_month * total_gb * p.dynamodb_export_gb;
-        line(
-            EXPORTS_ITEM,
-            exports,
-            format!(
-                "{per_month:.2} a month × {total_gb:.3} GB × ${}/GB",
-                p.dynamodb_export_gb
-            ),
-        );
         let tiers = export.tiers;
         let warm = f64::from(tiers.cold_days.min(tiers.expire_days)) / period_days;
         let cold = f64::from(tiers.expire_days.saturating_sub(tiers.cold_days)) / period_days;
-        let cold_class = tiers.cold_class.api_name();
-        let (standard, cold_price) = (p.s3_price("STANDARD"), p.s3_price(cold_class));
-        let storage = total_gb * (warm * standard + cold * cold_price);
-        line(
-            EXPORT_STORAGE_ITEM,
-            storage,
-            format!(
-                "{warm:.1} copies × {total_gb:.3} GB × ${standard} (STANDARD) + {cold:.1} × {total_gb:.3} GB × ${cold_price} ({cold_class})"
-            ),
-        );
+        let (exports, storage) = match export.mode {
+            ExportMode::Full => {
+                let exports = per_month * total_gb * p.dynamodb_export_gb;
+                line(
+                    EXPORTS_ITEM,
+                    exports,
+                    format!(
+                        "{per_month:.2} a month × {total_gb:.3} GB × ${}/GB",
+                        p.dynamodb_export_gb
+                    ),
+                );
+                let cold_class = tiers.cold_class.api_name();
+                let (standard, cold_price) = (p.s3_price("STANDARD"), p.s3_price(cold_class));
+                let storage = total_gb * (warm * standard + cold * cold_price);
+                line(
+                    EXPORT_STORAGE_ITEM,
+                    storage,
+                    format!(
+                        "{warm:.1} copies × {total_gb:.3} GB × ${standard} (STANDARD) + {cold:.1} × {total_gb:.3} GB × ${cold_price} ({cold_class})"
+                    ),
+                );
+                (exports, storage)
+            }
+            ExportMode::Incremental(chain) => {
+                let c = chain_cost(
+                    total_gb,
+                    daily_change_gb(&inputs.tables),
+                    inputs.tables.len(),
+                    inputs.runs_per_month,
+                    f64::from(chain.full_every_days),
+                    tiers,
+                    p,
+                );
+                line(EXPORTS_ITEM, c.exports_usd, c.exports_detail);
+                line(EXPORT_STORAGE_ITEM, c.storage_usd, c.storage_detail);
+                (c.exports_usd, c.storage_usd)
+            }
+        };
         export_cost = pitr + exports + storage;
-        export_copies = warm + cold;
+        export_copies = match export.mode {
+            ExportMode::Full => warm + cold,
+            // A recovery point a run, kept until the exports expire.
+            ExportMode::Incremental(_) => {
+                f64::from(tiers.expire_days) * inputs.runs_per_month / MONTH_DAYS
+            }
+        };
     }
     if let Some(every) = inputs.drill_every_days {
         let per_month = MONTH_DAYS / every;
@@ -360,6 +502,16 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
         priced_as: priced_as.to_owned(),
         prices_date: table.date.clone(),
         currency: table.currency.clone(),
+        tables: inputs
+            .tables
+            .iter()
+            .map(|t| PricedTable {
+                name: t.name.clone(),
+                gb: money(t.bytes.max(0) as f64 / GB),
+                daily_change_gb: money(t.daily_change_bytes.max(0.0) / GB),
+                change: t.change,
+            })
+            .collect(),
         lines,
         total_monthly_usd: money(total),
         savings,
@@ -398,10 +550,7 @@ mod tests {
 
     fn ten_gb_daily() -> CostInputs {
         CostInputs {
-            tables: vec![TableSize {
-                name: "Movies".to_owned(),
-                bytes: 10 * 1024 * 1024 * 1024,
-            }],
+            tables: vec![TableSize::assumed("Movies", 10 * 1024 * 1024 * 1024)],
             backups_kept: 3,
             runs_per_month: MONTH_DAYS,
             memory_mb: 128,
@@ -494,5 +643,49 @@ mod tests {
         assert_eq!(e.region, "ap-southeast-7");
         assert_eq!(e.priced_as, "us-east-1");
         assert_eq!(item(&e, "on-demand backups"), 3.0);
+    }
+
+    #[test]
+    fn a_chain_prices_weekly_full_exports_and_a_days_changes_a_run() {
+        use backup_lambda::export::{ChainSettings, ExportView};
+        let mut inputs = ten_gb_daily();
+        // 10 GB changing 2 % (0.2 GB) a day; exports kept 365 days, cold (GLACIER_IR) after 30.
+        inputs.tables[0].daily_change_bytes = 0.02 * 10.0 * GB;
+        if let Some(export) = inputs.export.as_mut() {
+            export.mode = ExportMode::Incremental(ChainSettings {
+                full_every_days: 7,
+                view: ExportView::NewAndOld,
+            });
+        }
+        let e = estimate(&inputs, "us-east-1", &PriceTable::embedded().unwrap());
+        let line = |item: &str| {
+            e.lines
+                .iter()
+                .find(|l| l.item == item)
+                .map(|l| l.monthly_usd)
+                .expect(item)
+        };
+        // 30.4375/7 full × 10 GB × $0.10 + 30.4375 incremental × 0.2 GB × $0.10.
+        let exports = 30.4375 / 7.0 * 1.0 + 30.4375 * 0.02;
+        assert!((line(EXPORTS_ITEM) - exports).abs() < 0.001, "{e:?}");
+        // 30/7 full copies warm, 335/7 cold, of 10 GB; 30 days of 0.2 GB warm, 335 cold.
+        let storage = 10.0 * (30.0 / 7.0 * 0.023 + 335.0 / 7.0 * 0.004)
+            + 0.2 * (30.0 * 0.023 + 335.0 * 0.004);
+        assert!((line(EXPORT_STORAGE_ITEM) - storage).abs() < 0.001, "{e:?}");
+        assert_eq!(e.tables[0].daily_change_gb, 0.2);
+        // A table that hardly changes is billed 10 MB an incremental export.
+        inputs.tables[0].daily_change_bytes = 1024.0;
+        let e = estimate(&inputs, "us-east-1", &PriceTable::embedded().unwrap());
+        let least = 30.4375 / 7.0 * 1.0 + 30.4375 * INCREMENTAL_MIN_GB * 0.10;
+        assert!(
+            (e.lines
+                .iter()
+                .find(|l| l.item == EXPORTS_ITEM)
+                .unwrap()
+                .monthly_usd
+                - least)
+                .abs()
+                < 0.001
+        );
     }
 }

@@ -269,9 +269,17 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// What `up` (and `invoke`, `load-data`) write.
+/// What `up` (and `invoke`, `load-data`) write, and what `plan --cost` reads.
 fn up(arn: &Arns) -> Vec<Value> {
     vec![
+        // `plan --cost` prices incremental exports from the tables' writes a day;
+        // GetMetricStatistics has no resource-level permissions (service authorization
+        // reference for CloudWatch: no resource type), so it is granted on `*`.
+        allow(
+            "ReadTheTablesWriteRates",
+            &["cloudwatch:GetMetricStatistics"],
+            &["*".to_owned()],
+        ),
         allow(
             "MakeTheRole",
             &[

@@ -132,3 +132,83 @@ fn plan_compare_lists_the_alternatives_for_the_stacks_reach() {
     let out = installer(&["plan", "--compare", "--stack", &stack]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The example as a what-if: a 500 GB table changing 1 % a day, a recovery point a day
+/// kept a year, as daily full exports and as an incremental chain (a full export a week).
+#[test]
+fn a_what_if_prices_a_500_gb_table_as_full_exports_and_as_a_chain() {
+    let stack = unique_name("cwi");
+    let zip = built_zip_path().display().to_string();
+    let exports_usd = |mode: &str| -> (f64, Value) {
+        let out = installer(&[
+            "--output",
+            "json",
+            "plan",
+            "--cost",
+            "--compare",
+            "--assume-table-gb",
+            "500",
+            "--assume-daily-change",
+            "1%",
+            "--stack",
+            &stack,
+            "--zip",
+            &zip,
+            "--export",
+            "daily",
+            "--export-mode",
+            mode,
+            "--export-expire-days",
+            "365",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        crate::support::schema::assert_valid(&plan);
+        let cost = plan["cost"].clone();
+        let sum: f64 = cost["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["item"] == "exports to S3" || l["item"] == "export storage")
+            .map(|l| l["monthly_usd"].as_f64().unwrap())
+            .sum();
+        (sum, cost)
+    };
+    let (full, cost) = exports_usd("full");
+    assert_eq!(cost["tables"][0]["gb"], 500.0);
+    assert_eq!(cost["tables"][0]["daily_change_gb"], 5.0);
+    assert_eq!(cost["tables"][0]["change"], "given");
+    // 30.4375 × 500 GB × $0.10, and 30 copies warm, 335 cold (GLACIER_IR).
+    let expected_full = 30.4375 * 50.0 + 500.0 * (30.0 * 0.023 + 335.0 * 0.004);
+    assert!(
+        (full - expected_full).abs() < 0.01,
+        "{full} vs {expected_full}"
+    );
+    let (chain, cost) = exports_usd("incremental");
+    let expected_chain = 30.4375 / 7.0 * 50.0
+        + 30.4375 * 0.5
+        + 500.0 * (30.0 / 7.0 * 0.023 + 335.0 / 7.0 * 0.004)
+        + 5.0 * (30.0 * 0.023 + 335.0 * 0.004);
+    assert!(
+        (chain - expected_chain).abs() < 0.01,
+        "{chain} vs {expected_chain}"
+    );
+    let options: Vec<&str> = cost["compare"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["option"].as_str())
+        .collect();
+    assert!(
+        options.iter().any(|o| o.contains("export chain")),
+        "{options:?}"
+    );
+
+    // A what-if out of range is one line, before any call.
+    for (flag, value) in [("--assume-daily-change", "150"), ("--assume-table-gb", "0")] {
+        let out = installer(&["plan", "--cost", flag, value, "--stack", &stack]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(value));
+    }
+}
