@@ -20,7 +20,7 @@ use crate::support::stack::{Stack, as_strs};
 
 use crate::support::items::{Item, movie};
 
-/// The items of the table this test wrote (titles A to E; `up` loads sample movies too) as
+/// The items of the table this test wrote (titles A to F; `up` loads sample movies too) as
 /// `title -> rating`.
 async fn contents(db: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String, String> {
     let out = db
@@ -39,7 +39,7 @@ async fn contents(db: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String,
             };
             (text("title"), text("rating"))
         })
-        .filter(|(title, _)| ["A", "B", "C", "D", "E"].contains(&title.as_str()))
+        .filter(|(title, _)| ["A", "B", "C", "D", "E", "F"].contains(&title.as_str()))
         .collect()
 }
 
@@ -95,6 +95,14 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     // 2 h 50 min ago, the first run: the chain begins with a full export at the latest
     // restorable moment (five minutes before, after the four items).
     history.rewind(&table, 2 * hour + 50 * minute);
+    // F is written after that moment and before the export is asked for: the full export,
+    // of the moment, must not hold it (moto's would; the strict layer's does not).
+    db.put_item()
+        .table_name(&table)
+        .set_item(Some(movie("F", Some("6"))))
+        .send()
+        .await
+        .expect("put");
     let first = invoke();
     let chain = &first["export_chain"];
     let id = chain["chain"].as_str().expect("a chain id").to_owned();
@@ -171,8 +179,38 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     }
     assert!(settled, "the chain's exports never completed");
 
-    // Restored at the first incremental's end (asked for a minute after it): A changed, B
-    // gone, E made, C as it was.
+    // Restored at the full export's moment: the four items, F not yet written.
+    let target_0 = format!("{table}-p0");
+    let t0 = chain["exported_to"]
+        .as_str()
+        .expect("the chain's moment")
+        .to_owned();
+    let (stdout, stderr) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "restore".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--table".into(),
+        table.clone(),
+        "--to".into(),
+        target_0.clone(),
+        "--from-export".into(),
+        "chain".into(),
+        "--time".into(),
+        t0.clone(),
+    ]);
+    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+    assert_eq!(restored["from"]["chain"]["at"], t0.as_str());
+    assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 0);
+    assert_eq!(
+        contents(&db, &target_0).await,
+        expected(&[("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")])
+    );
+
+    // Restored at the first incremental's end (asked for a minute after it): F made, A
+    // changed, B gone, E made, C as it was.
     let target_1 = format!("{table}-p1");
     let time_1 = backup_lambda::record::rfc3339(
         time::OffsetDateTime::parse(&point_1, &time::format_description::well_known::Rfc3339)
@@ -201,12 +239,12 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     assert_eq!(from["chain"], id.as_str());
     assert_eq!(from["at"], point_1.as_str());
     assert_eq!(from["applied"]["incrementals"], 1);
-    assert_eq!(from["applied"]["made"], 1);
+    assert_eq!(from["applied"]["made"], 2);
     assert_eq!(from["applied"]["deleted"], 1);
     assert_eq!(from["applied"]["old_images_differing"], 0);
     assert_eq!(
         contents(&db, &target_1).await,
-        expected(&[("A", "10"), ("C", "3"), ("D", "4"), ("E", "50")])
+        expected(&[("A", "10"), ("C", "3"), ("D", "4"), ("E", "50"), ("F", "6")])
     );
 
     // Restored at the chain's latest point: C changed too.
@@ -229,7 +267,13 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 2);
     assert_eq!(
         contents(&db, &target_2).await,
-        expected(&[("A", "10"), ("C", "30"), ("D", "4"), ("E", "50")])
+        expected(&[
+            ("A", "10"),
+            ("C", "30"),
+            ("D", "4"),
+            ("E", "50"),
+            ("F", "6")
+        ])
     );
 
     // The report tells the chain's coverage: three points back to back, nothing lost.
@@ -296,7 +340,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         .count();
     assert_eq!(writes, 0, "nothing was written for bad input");
 
-    for target in [&target_1, &target_2] {
+    for target in [&target_0, &target_1, &target_2] {
         db.delete_table()
             .table_name(target)
             .send()

@@ -1,11 +1,12 @@
 //! DynamoDB's backups and tables, as its API reference documents them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+use super::items::ItemHistory;
 use super::{Call, Recent, Reply, Rule, Service, Upstream};
 
 const DDB: Service = Service::DynamoDb;
@@ -962,8 +963,19 @@ impl Rule for ExportsListedFor {
 /// exported table data. The file is in JSON lines format", each line with `itemCount`,
 /// `md5Checksum`, `etag` and `dataFileS3Key`. Written when the export is first described after
 /// `window` (the time it is IN_PROGRESS).
+///
+/// A full export with an `ExportTime` holds the table as it was then: "The table export will be
+/// a snapshot of the table's state at this point in time" (API reference,
+/// ExportTableToPointInTime). moto exports the table as it is whatever the time, so before the
+/// manifests are written its dump is rewritten as of that moment from the item writes the layer
+/// recorded ([`ItemHistory::as_of`]), and the export's `ItemCount` is the rewritten count.
 pub struct ExportManifest {
     window: Duration,
+    history: Arc<ItemHistory>,
+    /// The table and moment of each full export asked for at an `ExportTime`, by ARN.
+    as_of: Mutex<HashMap<String, (String, SystemTime)>>,
+    /// The items of each export rewritten as of its moment, by ARN.
+    counts: Mutex<HashMap<String, usize>>,
     /// Each export started, and whether its manifest is written.
     started: Mutex<HashMap<String, (Instant, bool)>>,
     /// The keys under `<prefix>/AWSDynamoDB/` just before an export was asked for, by bucket
@@ -975,10 +987,14 @@ pub struct ExportManifest {
 }
 
 impl ExportManifest {
-    /// Exports end `window` after they start.
-    pub fn new(window: Duration) -> Self {
+    /// Exports end `window` after they start; a full export at an `ExportTime` is rewritten
+    /// from `history`.
+    pub fn new(window: Duration, history: Arc<ItemHistory>) -> Self {
         Self {
             window,
+            history,
+            as_of: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
             started: Mutex::new(HashMap::new()),
             before: Mutex::new(HashMap::new()),
             claimed: Mutex::new(HashMap::new()),
@@ -1012,6 +1028,63 @@ impl ExportManifest {
             .collect();
         claimed.insert(arn.to_owned(), files.clone());
         Some(files)
+    }
+
+    /// Rewrites the data `files` of the full export `arn` as of its moment, if it was asked
+    /// for at one (once): every item into the first file, the others emptied. The count.
+    fn rewrite(
+        &self,
+        call: &Call,
+        (bucket, arn): (&str, &str),
+        files: &[String],
+        upstream: &dyn Upstream,
+    ) -> Option<usize> {
+        if let Some(count) = self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(arn)
+        {
+            return Some(*count);
+        }
+        let (table, at) = self
+            .as_of
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(arn)
+            .cloned()?;
+        let mut items = Vec::new();
+        for key in files {
+            let body = upstream.get_object(call, bucket, key)?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+                .ok()?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let record: Value = serde_json::from_str(line).ok()?;
+                items.push(record["Item"].clone());
+            }
+        }
+        let then = self.history.as_of(call, &table, at, items, upstream)?;
+        let gzip = |lines: &str| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, lines.as_bytes()).ok()?;
+            gz.finish().ok()
+        };
+        let all: String = then
+            .iter()
+            .map(|item| format!("{}\n", serde_json::json!({"Item": item})))
+            .collect();
+        for (i, key) in files.iter().enumerate() {
+            let body = gzip(if i == 0 { &all } else { "" })?;
+            if !upstream.put_object(call, bucket, key, &body) {
+                return None;
+            }
+        }
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_owned(), then.len());
+        Some(then.len())
     }
 
     /// `manifest-files.json` for `files`: each one's item count, MD5 and key, a line each.
@@ -1129,10 +1202,14 @@ impl Rule for ExportManifest {
         if call_is_incremental(d) {
             return None;
         }
+        let rewritten = self.rewrite(call, (bucket, arn), &files, upstream);
         let id = arn.rsplit('/').next().unwrap_or_default();
         let files_key = format!("{root}{id}/manifest-files.json");
         let listed = Self::manifest_files(call, bucket, &files, upstream)?;
         let mut summary = manifest_summary(d);
+        if let Some(count) = rewritten {
+            summary["itemCount"] = Value::from(count);
+        }
         summary["manifestFilesS3Key"] = Value::from(files_key.clone());
         let wrote = upstream.put_object(call, bucket, &files_key, listed.as_bytes())
             && upstream.put_object(
@@ -1151,10 +1228,30 @@ impl Rule for ExportManifest {
     }
 
     fn answered(&self, call: &Call, reply: &mut Reply, now: Instant) {
+        if call.is(DDB, "DescribeExport")
+            && let Some(arn) = call.field("ExportArn")
+            && let Some(count) = self
+                .counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(arn)
+                .copied()
+        {
+            reply.edit_json(|j| j["ExportDescription"]["ItemCount"] = Value::from(count));
+        }
         if call.is(DDB, "ExportTableToPointInTime")
             && reply.ok()
             && let Some(arn) = reply.json()["ExportDescription"]["ExportArn"].as_str()
         {
+            let full = call.field("ExportType").is_none_or(|t| t == "FULL_EXPORT");
+            if full && let Some(at) = super::incremental::at(&call.json["ExportTime"]) {
+                let table =
+                    super::incremental::table_of(call.field("TableArn").unwrap_or_default());
+                self.as_of
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(arn.to_owned(), (table.to_owned(), at));
+            }
             self.started
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -1739,7 +1836,7 @@ mod tests {
 
     #[test]
     fn an_ended_export_has_its_manifests() {
-        let rule = ExportManifest::new(100 * MS);
+        let rule = ExportManifest::new(100 * MS, Arc::new(ItemHistory::new()));
         let t0 = Instant::now();
         let arn = "arn:aws:dynamodb:us-east-1:1:table/T/export/01abc";
         let mut started = ok(json!({"ExportDescription": {"ExportArn": arn}}));
@@ -1829,7 +1926,7 @@ mod tests {
 
     #[test]
     fn two_exports_under_one_prefix_each_list_their_own_data() {
-        let rule = ExportManifest::new(MS);
+        let rule = ExportManifest::new(MS, Arc::new(ItemHistory::new()));
         let bucket = Folders::default();
         let t0 = Instant::now();
         let ask = json_call(

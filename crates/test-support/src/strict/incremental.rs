@@ -22,7 +22,7 @@ pub const INCREMENTAL_MAX: Duration = Duration::from_secs(24 * 3600);
 pub const LATEST_RESTORABLE_LAG: Duration = Duration::from_secs(5 * 60);
 
 /// An epoch-seconds timestamp of a JSON body, as a time.
-fn at(value: &Value) -> Option<SystemTime> {
+pub(super) fn at(value: &Value) -> Option<SystemTime> {
     let seconds = value.as_f64()?;
     SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(seconds).ok()?)
 }
@@ -42,7 +42,7 @@ fn rfc3339(t: SystemTime) -> Option<String> {
 }
 
 /// The table's name from its ARN (`arn:aws:dynamodb:<region>:<account>:table/<name>`).
-fn table_of(arn: &str) -> &str {
+pub(super) fn table_of(arn: &str) -> &str {
     arn.split("table/")
         .nth(1)
         .unwrap_or_default()

@@ -257,6 +257,34 @@ impl ItemHistory {
         Some(names)
     }
 
+    /// `table`'s items as they were at `at`, from `items` (as moto holds them) and the writes
+    /// recorded: a key written at or after `at` is as its first such write found it (absent
+    /// when it did not exist), every other as it is. `None` when the key names cannot be read.
+    pub fn as_of(
+        &self,
+        call: &Call,
+        table: &str,
+        at: SystemTime,
+        items: Vec<Value>,
+        upstream: &dyn Upstream,
+    ) -> Option<Vec<Value>> {
+        let names = self.key_names(call, table, upstream)?;
+        let mut then: Vec<(Value, Option<Value>)> = Vec::new();
+        for write in self.writes(table).into_iter().filter(|w| w.at >= at) {
+            if !then.iter().any(|(key, _)| *key == write.key) {
+                then.push((write.key, write.old));
+            }
+        }
+        let mut out: Vec<Value> = items
+            .into_iter()
+            .filter(|item| {
+                key_of(item, &names).is_none_or(|key| !then.iter().any(|(k, _)| *k == key))
+            })
+            .collect();
+        out.extend(then.into_iter().filter_map(|(_, old)| old));
+        Some(out)
+    }
+
     /// Forgets what the layer knows of `table`'s shape and recovery (it was deleted: a new one
     /// of the name may have another key); its writes stay, as PITR keeps a deleted table's.
     pub fn forget_table(&self, table: &str) {
@@ -418,6 +446,27 @@ mod tests {
 
     fn secs(s: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn the_table_as_of_a_moment_undoes_every_later_write() {
+        let h = history(vec![
+            write(1, None, Some(1), 10),    // before the moment: stays
+            write(1, Some(1), Some(2), 20), // after it: key 1 was v1
+            write(2, None, Some(5), 25),    // made after it: was absent
+            write(3, Some(7), None, 30),    // deleted after it: was v7
+            write(1, Some(2), Some(3), 35),
+        ]);
+        lock(&h.state)
+            .key_names
+            .insert("T".to_owned(), vec!["id".to_owned()]);
+        let item = |k: u32, v: u32| json!({"id": {"N": k.to_string()}, "v": {"N": v.to_string()}});
+        let now = vec![item(1, 3), item(2, 5), item(4, 9)];
+        let call = super::super::testing::json_call(Service::DynamoDb, "Scan", json!({}));
+        let then = h
+            .as_of(&call, "T", secs(15), now, &super::super::testing::Nothing)
+            .expect("the key names are known");
+        assert_eq!(then, vec![item(4, 9), item(1, 1), item(3, 7)]);
     }
 
     #[test]

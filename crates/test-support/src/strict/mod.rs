@@ -581,7 +581,10 @@ impl Strict {
                 Box::new(ContributorInsights::default()),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(ExportsListedFor::new(windows.exports_listed)),
-                Box::new(ExportManifest::new(windows.export_in_progress)),
+                Box::new(ExportManifest::new(
+                    windows.export_in_progress,
+                    Arc::clone(&history),
+                )),
                 Box::new(IncrementalExport::new(
                     windows.export_in_progress,
                     Arc::clone(&history),
