@@ -11,6 +11,9 @@ use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use super::CommandError;
 use super::summary::{BackupStatus, MadeBy, Status, TableStatus};
 use crate::aws::{Aws, AwsError, ConnectArgs};
+use crate::compliance::assess::Window;
+use crate::compliance::chains::ChainFigures;
+use crate::compliance::history::{Requests, read_chain_keys};
 use crate::deploy::config::StackRef;
 use crate::deploy::deployed::Origin;
 use crate::deploy::desired::Desired;
@@ -77,7 +80,11 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
     for table in &super::stack_tables(&config, &aws).await? {
         let (last_drill, drill_in_progress) = print_drills(&drills, table).await;
         let backups = print_backups(&store, &owner, table).await;
-        let (run_records, exports) = print_run_records(&aws, &desired.bucket.name, table).await;
+        let RecordKeys {
+            runs: run_records,
+            exports,
+            chains,
+        } = print_run_records(&aws, &desired.bucket.name, table).await;
         // Point-in-time recovery, where the stack wants it and read it.
         let pitr = desired
             .tables
@@ -99,13 +106,22 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
             }
             None => None,
         };
+        let incremental = config
+            .export
+            .as_ref()
+            .is_some_and(|e| matches!(e.mode, backup_lambda::export::ExportMode::Incremental(_)));
         let last_export = match exports.last() {
             Some(key) => print_last_export(&aws, &desired.bucket.name, table, key).await,
-            None if config.export.is_some() => {
+            None if config.export.is_some() && !incremental => {
                 result!("  last export of {table}: none yet");
                 None
             }
             None => None,
+        };
+        let export_chain = if chains.is_empty() && !incremental {
+            None
+        } else {
+            print_chains(&aws, &desired.bucket.name, table, chains).await
         };
         tables.push(TableStatus {
             table: table.to_string(),
@@ -114,6 +130,7 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
             last_drill,
             drill_in_progress,
             last_export,
+            export_chain,
             pitr_days,
         });
     }
@@ -209,6 +226,45 @@ async fn print_backups(
         .collect()
 }
 
+/// Prints `table`'s incremental export chains (the records at `keys`): their restore points,
+/// what they lost, what is running; `None` when they cannot be read, or hold no export yet.
+async fn print_chains(
+    aws: &Aws,
+    bucket: &str,
+    table: &TableName,
+    keys: Vec<String>,
+) -> Option<ChainFigures> {
+    let requests = Requests::default();
+    let read = read_chain_keys(&aws.s3, bucket, table.as_str(), keys, &requests).await;
+    let chains = match read {
+        Ok((chains, _)) => chains,
+        Err(e) => {
+            report!("  export chains of {table}: could not read them ({e})");
+            return None;
+        }
+    };
+    let all_time = Window {
+        from: time::OffsetDateTime::UNIX_EPOCH,
+        to: time::OffsetDateTime::now_utc(),
+    };
+    let Some(figures) = crate::compliance::chains::assess(all_time, &chains) else {
+        result!("  export chains of {table}: none yet");
+        return None;
+    };
+    result!(
+        "  export chains of {table}: {} restore point(s), {}; newest {}; {} running, {} failed",
+        figures.points,
+        crate::compliance::text::stretches(&figures.coverage),
+        figures.newest_point.as_deref().unwrap_or("none"),
+        figures.in_progress,
+        figures.failed
+    );
+    for note in &figures.notes {
+        result!("    {note}");
+    }
+    Some(figures)
+}
+
 /// Prints `table`'s newest export (the record at `key`): its period, state, size and duration.
 async fn print_last_export(
     aws: &Aws,
@@ -259,17 +315,27 @@ async fn print_last_export(
     }
 }
 
+/// The keys of a table's records, each oldest first.
+#[derive(Debug, Default)]
+struct RecordKeys {
+    /// Its runs' records.
+    runs: Vec<String>,
+    /// Its periods' export records.
+    exports: Vec<String>,
+    /// Its incremental export chains' records (not their head).
+    chains: Vec<String>,
+}
+
 /// Prints how many run records the bucket holds for `table`, and the newest few; returns all
-/// their keys and those of its export records, each oldest first.
-async fn print_run_records(
-    aws: &Aws,
-    bucket: &str,
-    table: &TableName,
-) -> (Vec<String>, Vec<String>) {
+/// their keys and those of its export and chain records.
+async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> RecordKeys {
     let prefix = backup_lambda::record::table_prefix(table.as_str());
     let exports_prefix = format!("{prefix}{}", backup_lambda::record::EXPORTS_FOLDER);
+    let chains_prefix = backup_lambda::record::chains_prefix(table.as_str());
+    let head = backup_lambda::record::chain_head_key(table.as_str());
     let mut keys = Vec::new();
     let mut exports = Vec::new();
+    let mut chains = Vec::new();
     let mut token = None;
     loop {
         match aws
@@ -285,6 +351,10 @@ async fn print_run_records(
                 for key in page.contents().iter().filter_map(|o| o.key()) {
                     if backup_lambda::record::is_run_record_key(key) {
                         keys.push(key.to_owned());
+                    } else if key.starts_with(&chains_prefix) {
+                        if key != head {
+                            chains.push(key.to_owned());
+                        }
                     } else if key.starts_with(&exports_prefix) {
                         exports.push(key.to_owned());
                     }
@@ -297,7 +367,11 @@ async fn print_run_records(
             Err(e) => {
                 let err = AwsError::new("ListObjectsV2", bucket, &e);
                 report!("  run records of {table}: could not list ({err})");
-                return (keys, exports);
+                return RecordKeys {
+                    runs: keys,
+                    exports,
+                    chains,
+                };
             }
         }
     }
@@ -308,5 +382,9 @@ async fn print_run_records(
     }
     // Periods name the keys (`2026-11-30`, `2026-W49`), so they sort in time order.
     exports.sort();
-    (keys, exports)
+    RecordKeys {
+        runs: keys,
+        exports,
+        chains,
+    }
 }

@@ -564,6 +564,8 @@ pub struct TableStatus {
     pub drill_in_progress: Option<backup_lambda::drill::InProgress>,
     /// Its newest export to S3, if any.
     pub last_export: Option<backup_lambda::export::ExportRecord>,
+    /// Its incremental export chains, with `--export-mode incremental` (or chains left from it).
+    pub export_chain: Option<crate::compliance::chains::ChainFigures>,
     /// Its point-in-time recovery's recovery period in days, where the stack wants it on
     /// (exports, `--pitr-days`) and it is on.
     pub pitr_days: Option<i32>,

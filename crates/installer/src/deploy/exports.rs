@@ -241,6 +241,26 @@ pub enum ExportConfigError {
         "--export-mode incremental exports at every run: use it with --export daily (a full export every --export-full-every, incremental exports in between)"
     )]
     IncrementalWeekly,
+    /// Chains whose full export would expire before their last incremental.
+    #[error(
+        "--export-expire-days {expire} would delete a chain's full export before its last incremental export (a new chain begins every {full_every} days): use --export-expire-days {least} or more"
+    )]
+    ChainOutlivesItsFull {
+        /// `--export-expire-days`.
+        expire: u32,
+        /// `--export-full-every`, in days.
+        full_every: u32,
+        /// The least expiry that keeps a chain whole.
+        least: u32,
+    },
+    /// Chains in an archive class.
+    #[error(
+        "--export-mode incremental restores read a chain's every export: {class} would need each restored from the archive first; use --export-cold-class glacier-ir or standard-ia"
+    )]
+    ChainArchived {
+        /// The class's flag value.
+        class: &'static str,
+    },
     /// `--export-full-every` is not a number of days.
     #[error("invalid --export-full-every {0:?}: give days from 1 to 365, such as 7d")]
     FullEvery(String),
@@ -387,6 +407,20 @@ pub fn validate(flags: ExportFlags<'_>) -> Result<Option<ExportConfig>, ExportCo
             if flags.choice == ExportChoice::Weekly {
                 return Err(ExportConfigError::IncrementalWeekly);
             }
+            // S3's lifecycle expires objects by age, not by chain: a chain's points restore
+            // only while its full export is kept, so it must outlive the chain's last export.
+            if expire_days <= full_every_days {
+                return Err(ExportConfigError::ChainOutlivesItsFull {
+                    expire: expire_days,
+                    full_every: full_every_days,
+                    least: full_every_days + 1,
+                });
+            }
+            if matches!(class, ColdClass::Glacier | ColdClass::DeepArchive) {
+                return Err(ExportConfigError::ChainArchived {
+                    class: class.flag_value(),
+                });
+            }
             ExportMode::Incremental(ChainSettings {
                 full_every_days,
                 view: flags.view.view(),
@@ -492,6 +526,30 @@ mod tests {
             );
         }
         assert_eq!(full_every_days("7"), Some(7));
+        // A chain's full export must outlive its incrementals, and stay readable.
+        let short = ExportFlags {
+            expire_days: 150,
+            ..incremental(ExportChoice::Daily, "200d")
+        };
+        assert_eq!(
+            validate(short),
+            Err(ExportConfigError::ChainOutlivesItsFull {
+                expire: 150,
+                full_every: 200,
+                least: 201
+            })
+        );
+        let archived = ExportFlags {
+            cold_class: ColdClass::DeepArchive,
+            expire_days: 400,
+            ..incremental(ExportChoice::Daily, "7d")
+        };
+        assert_eq!(
+            validate(archived),
+            Err(ExportConfigError::ChainArchived {
+                class: "deep-archive"
+            })
+        );
         assert_eq!(full_every_days(" 365d "), Some(365));
     }
 

@@ -297,6 +297,23 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     );
     assert_eq!(chains["lost"], serde_json::json!([]));
     assert_eq!(chains["newest_point"], restored["from"]["chain"]["at"]);
+    // And status, every point so far.
+    let (stdout, _) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "status".into(),
+        "--stack".into(),
+        stack.clone(),
+    ]);
+    let status: Value = serde_json::from_str(&stdout).expect("JSON");
+    crate::support::schema::assert_valid(&status);
+    let table_status = &status["tables"][0];
+    assert_eq!(table_status["export_chain"]["points"], 3, "{table_status}");
+    assert_eq!(
+        table_status["last_export"],
+        Value::Null,
+        "no period's export"
+    );
 
     // Bad input: a moment before the chain's first point, and --time with another export.
     let calls = proxy.calls().len();
