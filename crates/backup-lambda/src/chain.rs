@@ -21,9 +21,9 @@
 //! at most 24 hours, at most [`STARTS_PER_RUN`] a run: the rest next run); and a new chain is
 //! begun when the current one is old enough, lost its full export, or has a gap.
 //!
-//! State lives in the log bucket: `runs/<table>/exports/chains/<id>.json` per chain (its id is
-//! its full export's moment, `20261205T020000Z`), and `runs/<table>/exports/chains/head.json`
-//! naming the chains with work left (the current one, and an older one until its last exports
+//! State lives in the log bucket: `chains/<table>/<id>.json` per chain (its id is its full
+//! export's moment, `20261205T020000Z`), and `chains/<table>/head.json` naming the chains with
+//! work left (the current one, and an older one until its last exports
 //! have ended). The plan ([`plan`]), the restore points ([`restore_path`]) and the coverage
 //! ([`coverage`]) are pure.
 
@@ -125,7 +125,7 @@ pub struct Gap {
     pub reason: String,
 }
 
-/// A chain, as recorded at `runs/<table>/exports/chains/<id>.json`.
+/// A chain, as recorded at `chains/<table>/<id>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Chain {
@@ -143,6 +143,9 @@ pub struct Chain {
     pub incrementals: Vec<Link>,
     /// Coverage it lost.
     pub gaps: Vec<Gap>,
+    /// The account that owns `bucket`, when another account's.
+    #[serde(default)]
+    pub bucket_owner: Option<String>,
     /// When a newer chain began (its full export's moment): this chain covers no later moment.
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
@@ -229,7 +232,9 @@ impl Chain {
         }
         let mut points = vec![self.full.to];
         for link in &self.incrementals {
-            if !link.completed() {
+            // Each export must start where the one before ends: a window missing between
+            // two would be changes never applied.
+            if !link.completed() || link.from != points.last().copied() {
                 break;
             }
             points.push(link.to);
@@ -238,7 +243,7 @@ impl Chain {
     }
 }
 
-/// The chains with work left, as recorded at `runs/<table>/exports/chains/head.json`.
+/// The chains with work left, as recorded at `chains/<table>/head.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
     /// Their ids, oldest first: the last is the current chain.
@@ -320,8 +325,17 @@ pub fn windows(from: OffsetDateTime, to: OffsetDateTime) -> Vec<(OffsetDateTime,
 }
 
 /// What a run does, given the open chains (oldest first, as their exports now stand), the
-/// table's recovery window and the settings.
-pub fn plan(chains: &[Chain], window: RecoveryWindow, settings: ChainSettings) -> Vec<Action> {
+/// table's recovery window, the settings and the bucket exports now go to.
+///
+/// A chain that lost coverage (a failed export the window no longer covers) offers no point
+/// past it, so it is not extended: a new chain begins at the latest moment. A chain made with
+/// another bucket or view is not extended either: a new chain begins where it ends.
+pub fn plan(
+    chains: &[Chain],
+    window: RecoveryWindow,
+    settings: ChainSettings,
+    bucket: &str,
+) -> Vec<Action> {
     let latest = whole_seconds(window.latest);
     let mut actions = Vec::new();
     let mut starts = 0;
@@ -344,8 +358,13 @@ pub fn plan(chains: &[Chain], window: RecoveryWindow, settings: ChainSettings) -
             }
         }
     }
+    if latest < window.earliest {
+        // Recovery went on less than a second ago: no whole second to export yet.
+        return actions;
+    }
     let Some(current) = current.map(|c| &chains[c]) else {
-        return vec![Action::Full { at: latest }];
+        actions.push(Action::Full { at: latest });
+        return actions;
     };
     broken |= !current.whole();
     let mut end = current.end();
@@ -357,6 +376,14 @@ pub fn plan(chains: &[Chain], window: RecoveryWindow, settings: ChainSettings) -
         actions.push(Action::Full { at: latest });
         return actions;
     }
+    if broken {
+        actions.push(Action::Full { at: latest });
+        return actions;
+    }
+    if current.bucket != bucket || current.view != settings.view {
+        actions.push(Action::Full { at: end });
+        return actions;
+    }
     for (from, to) in windows(end, latest)
         .into_iter()
         .take(STARTS_PER_RUN.saturating_sub(starts))
@@ -365,7 +392,7 @@ pub fn plan(chains: &[Chain], window: RecoveryWindow, settings: ChainSettings) -
         end = to;
     }
     let full_every = time::Duration::days(i64::from(settings.full_every_days));
-    if broken || end - current.full.to >= full_every {
+    if end - current.full.to >= full_every {
         actions.push(Action::Full { at: end });
     }
     actions
@@ -518,10 +545,12 @@ impl ChainRun {
     }
 }
 
-/// A chain read from the log bucket, with whether this run changed it.
+/// A chain read from the log bucket (with the version read: `None` for one this run began),
+/// and whether this run changed it.
 struct Held {
     chain: Chain,
     changed: bool,
+    etag: Option<String>,
 }
 
 /// Moves `table`'s chains one run forward at `now` (see the module's documentation).
@@ -553,6 +582,7 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
                 Ok(chain) => held.push(Held {
                     chain,
                     changed: false,
+                    etag: Some(stored.etag),
                 }),
                 Err(e) => return ChainRun::error(format!("s3://{log_bucket}/{key}: {e}")),
             },
@@ -570,7 +600,7 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
         Ok(Some(window)) => {
             let actions = {
                 let chains: Vec<Chain> = held.iter().map(|h| h.chain.clone()).collect();
-                plan(&chains, window, chain_settings)
+                plan(&chains, window, chain_settings, &settings.bucket)
             };
             let starter = Starter {
                 store,
@@ -580,8 +610,16 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
                 view: chain_settings.view,
                 now,
             };
+            // Once a new window cannot be started, no later one is: the chain must stay back
+            // to back (the next run starts from where it ends).
+            let mut stalled = false;
             for action in actions {
-                starter.act(action, &mut held, &mut steps).await;
+                let extends = matches!(action, Action::Incremental { .. } | Action::Full { .. });
+                if stalled && extends {
+                    continue;
+                }
+                let started = starter.act(action, &mut held, &mut steps).await;
+                stalled |= extends && !started;
             }
         }
         Ok(None) => steps.push(ChainStep::Error {
@@ -616,7 +654,7 @@ async fn check<S: BackupStore>(
 ) {
     for h in held.iter_mut() {
         let id = h.chain.id.clone();
-        let Held { chain, changed } = h;
+        let Held { chain, changed, .. } = h;
         for link in std::iter::once(&mut chain.full).chain(chain.incrementals.iter_mut()) {
             if link.export.status != ExportState::InProgress {
                 continue;
@@ -705,8 +743,13 @@ impl<S: BackupStore> Starter<'_, S> {
         };
         let digest = Sha256::digest(
             format!(
-                "{}\n{}\n{}\n{}\n{}",
-                self.table_arn, link.export.bucket, link.export.prefix, link.attempt, chain
+                "{}\n{}\n{}\n{}\n{}\n{}",
+                self.table_arn,
+                link.export.bucket,
+                link.export.prefix,
+                link.attempt,
+                chain,
+                self.view.as_str()
             )
             .as_bytes(),
         );
@@ -746,49 +789,64 @@ impl<S: BackupStore> Starter<'_, S> {
         }
     }
 
-    async fn act(&self, action: Action, held: &mut Vec<Held>, steps: &mut Vec<ChainStep>) {
+    /// Does `action`; `false` when an export it needed could not be started.
+    async fn act(&self, action: Action, held: &mut Vec<Held>, steps: &mut Vec<ChainStep>) -> bool {
         match action {
             Action::Retry { chain, slot } => {
-                let Some(h) = held.get_mut(chain) else { return };
+                let Some(h) = held.get_mut(chain) else {
+                    return true;
+                };
                 let id = h.chain.id.clone();
                 if let Some(link) = h.chain.link_mut(slot) {
-                    h.changed |= self.start(&id, link, steps).await;
+                    let started = self.start(&id, link, steps).await;
+                    h.changed |= started;
                 }
+                true
             }
             Action::Lose { chain, slot } => {
-                let Some(h) = held.get_mut(chain) else { return };
+                let Some(h) = held.get_mut(chain) else {
+                    return true;
+                };
                 let Some(gap) = h.chain.lose(slot) else {
-                    return;
+                    return true;
                 };
                 h.changed = true;
                 steps.push(ChainStep::Lost {
                     chain: h.chain.id.clone(),
                     gap,
                 });
+                true
             }
             Action::Unreachable { from, to } => {
-                let Some(h) = held.last_mut() else { return };
+                let Some(h) = held.last_mut() else {
+                    return true;
+                };
                 let gap = h.chain.unreachable(from, to);
                 h.changed = true;
                 steps.push(ChainStep::Lost {
                     chain: h.chain.id.clone(),
                     gap,
                 });
+                true
             }
             Action::Incremental { from, to } => {
-                let Some(h) = held.last_mut() else { return };
+                let Some(h) = held.last_mut() else {
+                    return false;
+                };
                 let id = h.chain.id.clone();
                 let mut link = self.link(&id, Some(from), to);
-                if self.start(&id, &mut link, steps).await {
+                let started = self.start(&id, &mut link, steps).await;
+                if started {
                     h.chain.incrementals.push(link);
                     h.changed = true;
                 }
+                started
             }
             Action::Full { at } => {
                 let id = compact(at);
                 let mut full = self.link(&id, None, at);
                 if !self.start(&id, &mut full, steps).await {
-                    return;
+                    return false;
                 }
                 if let Some(h) = held.last_mut() {
                     h.chain.closed_at = Some(at);
@@ -804,9 +862,12 @@ impl<S: BackupStore> Starter<'_, S> {
                         incrementals: Vec::new(),
                         gaps: Vec::new(),
                         closed_at: None,
+                        bucket_owner: self.settings.bucket_owner.clone(),
                     },
                     changed: true,
+                    etag: None,
                 });
+                true
             }
         }
     }
@@ -823,8 +884,9 @@ enum SaveError {
     Raced(String),
 }
 
-/// Writes the chains this run changed, then the head (only if no other run wrote it since it
-/// was read), dropping the older chains with no work left.
+/// Writes the chains this run changed and then the head, each only if no other run wrote it
+/// since it was read (a chain this run began, only if none is there), dropping the older chains
+/// with no work left.
 async fn save<R: RecordSink>(
     records: &R,
     log_bucket: &str,
@@ -835,9 +897,14 @@ async fn save<R: RecordSink>(
 ) -> Result<(), SaveError> {
     for h in held.iter_mut().filter(|h| h.changed) {
         let body = serde_json::to_vec_pretty(&h.chain).expect("a chain is strings and numbers");
-        records
-            .put_record(log_bucket, &record::chain_key(table, &h.chain.id), body)
-            .await?;
+        let key = record::chain_key(table, &h.chain.id);
+        let when = match &h.etag {
+            Some(etag) => WriteIf::Unchanged(etag),
+            None => WriteIf::Absent,
+        };
+        if !records.put_record_if(log_bucket, &key, body, when).await? {
+            return Err(SaveError::Raced(key));
+        }
         h.changed = false;
     }
     let open = Head {

@@ -48,24 +48,25 @@ pub fn export_key(table: &str, period: &str) -> String {
     format!("{}{EXPORTS_FOLDER}{period}.json", table_prefix(table))
 }
 
-/// The folder of a table's incremental export chains, under its export records' folder.
-pub const CHAINS_FOLDER: &str = "chains/";
+/// The prefix of every incremental export chain's record: outside [`PREFIX`], whose lifecycle
+/// rule expires run records long before the exports a chain names (the stack's bucket expires
+/// chain records by a rule of their own, after the exports).
+pub const CHAINS_PREFIX: &str = "chains/";
 
-/// Where the record of `table`'s export chain `id` lives:
-/// `runs/<table>/exports/chains/<id>.json`.
+/// Where the record of `table`'s export chain `id` lives: `chains/<table>/<id>.json`.
 pub fn chain_key(table: &str, id: &str) -> String {
     format!("{}{id}.json", chains_prefix(table))
 }
 
-/// Where the list of `table`'s chains with work left lives:
-/// `runs/<table>/exports/chains/head.json` (a chain's id is a time, never `head`).
+/// Where the list of `table`'s chains with work left lives: `chains/<table>/head.json` (a
+/// chain's id is a time, never `head`).
 pub fn chain_head_key(table: &str) -> String {
     format!("{}head.json", chains_prefix(table))
 }
 
-/// The prefix of `table`'s chain records: `runs/<table>/exports/chains/`.
+/// The prefix of `table`'s chain records: `chains/<table>/`.
 pub fn chains_prefix(table: &str) -> String {
-    format!("{}{EXPORTS_FOLDER}{CHAINS_FOLDER}", table_prefix(table))
+    format!("{CHAINS_PREFIX}{table}/")
 }
 
 /// The folder of a table's daily ledgers, under its prefix (the role's `s3:GetObject`

@@ -58,6 +58,7 @@ fn chain(t0: OffsetDateTime, ends: &[OffsetDateTime]) -> Chain {
         incrementals,
         gaps: Vec::new(),
         closed_at: None,
+        bucket_owner: None,
     }
 }
 
@@ -94,6 +95,7 @@ fn the_first_run_begins_a_chain_at_the_latest_restorable_moment() {
         &[],
         window(latest - time::Duration::days(35), latest),
         SETTINGS,
+        "b",
     );
     assert_eq!(
         actions,
@@ -108,7 +110,7 @@ fn a_run_exports_from_where_the_chain_ends_to_the_latest_moment() {
     let t0 = datetime!(2026-12-01 02:00 UTC);
     let c = chain(t0, &[t0 + time::Duration::hours(24)]);
     let latest = t0 + time::Duration::hours(48) + minutes(3);
-    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS);
+    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS, "b");
     // A daily run three minutes late: one window of a day, the three minutes wait.
     assert_eq!(
         actions,
@@ -119,7 +121,7 @@ fn a_run_exports_from_where_the_chain_ends_to_the_latest_moment() {
     );
     // Runs closer than 15 minutes apart export nothing until the window is long enough.
     let soon = c.end() + minutes(10);
-    assert!(plan(&[c], window(t0, soon), SETTINGS).is_empty());
+    assert!(plan(&[c], window(t0, soon), SETTINGS, "b").is_empty());
 }
 
 #[test]
@@ -127,7 +129,7 @@ fn missed_runs_are_caught_up_a_day_at_a_time_and_at_most_8_starts_a_run() {
     let t0 = datetime!(2026-12-01 02:00 UTC);
     let c = chain(t0, &[]);
     let latest = t0 + time::Duration::days(3);
-    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS);
+    let actions = plan(std::slice::from_ref(&c), window(t0, latest), SETTINGS, "b");
     assert_eq!(actions.len(), 3);
     assert!(actions.iter().all(
         |a| matches!(a, Action::Incremental { from, to } if *to - *from == time::Duration::days(1))
@@ -138,7 +140,7 @@ fn missed_runs_are_caught_up_a_day_at_a_time_and_at_most_8_starts_a_run() {
         ..SETTINGS
     };
     let far = t0 + time::Duration::days(20);
-    let actions = plan(&[c], window(t0, far), monthly);
+    let actions = plan(&[c], window(t0, far), monthly, "b");
     assert_eq!(actions.len(), STARTS_PER_RUN);
     assert_eq!(
         actions.last(),
@@ -155,7 +157,7 @@ fn a_new_chain_begins_where_the_old_one_ends_once_it_is_old_enough() {
     let ends: Vec<OffsetDateTime> = (1..7).map(|d| t0 + time::Duration::days(d)).collect();
     let c = chain(t0, &ends);
     let latest = t0 + time::Duration::days(7) + minutes(2);
-    let actions = plan(&[c], window(t0, latest), SETTINGS);
+    let actions = plan(&[c], window(t0, latest), SETTINGS, "b");
     assert_eq!(
         actions,
         vec![
@@ -177,7 +179,7 @@ fn a_failed_export_is_retried_while_recovery_covers_it_then_lost_and_a_new_chain
     let mut c = chain(t0, &[t0 + day, t0 + 2 * day]);
     c.incrementals[0].export.status = ExportState::Failed;
     let latest = t0 + 2 * day + time::Duration::hours(1);
-    let retried = plan(&[c.clone()], window(t0, latest), SETTINGS);
+    let retried = plan(&[c.clone()], window(t0, latest), SETTINGS, "b");
     assert_eq!(
         retried,
         vec![
@@ -191,8 +193,9 @@ fn a_failed_export_is_retried_while_recovery_covers_it_then_lost_and_a_new_chain
             }
         ]
     );
-    // Recovery no longer reaches the failed window: lost, and a new chain begins.
-    let lost = plan(&[c], window(t0 + minutes(1), latest), SETTINGS);
+    // Recovery no longer reaches the failed window: lost, and a new chain begins at the latest
+    // moment (the broken chain offers no point past its gap: it is not extended).
+    let lost = plan(&[c], window(t0 + minutes(1), latest), SETTINGS, "b");
     assert_eq!(
         lost,
         vec![
@@ -200,13 +203,101 @@ fn a_failed_export_is_retried_while_recovery_covers_it_then_lost_and_a_new_chain
                 chain: 0,
                 slot: Slot::Incremental(0)
             },
-            Action::Incremental {
-                from: t0 + 2 * day,
-                to: latest
-            },
             Action::Full { at: latest }
         ]
     );
+}
+
+#[test]
+fn a_chain_of_another_bucket_or_view_is_not_extended_a_new_one_begins_where_it_ends() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let c = chain(t0, &[t0 + time::Duration::days(1)]);
+    let latest = t0 + time::Duration::days(2);
+    let w = window(t0, latest);
+    let full_here = vec![Action::Full {
+        at: t0 + time::Duration::days(1),
+    }];
+    assert_eq!(
+        plan(std::slice::from_ref(&c), w, SETTINGS, "vault"),
+        full_here
+    );
+    let new_view = ChainSettings {
+        view: ExportView::New,
+        ..SETTINGS
+    };
+    assert_eq!(plan(std::slice::from_ref(&c), w, new_view, "b"), full_here);
+}
+
+#[test]
+fn points_stop_where_a_window_is_missing() {
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let day = time::Duration::days(1);
+    let mut c = chain(t0, &[t0 + day, t0 + 2 * day, t0 + 3 * day]);
+    // The second window was never started: the third begins a day after the first ends.
+    c.incrementals.remove(1);
+    assert_eq!(c.points(), vec![t0, t0 + day]);
+}
+
+/// A run whose first window cannot be started starts no later one and no new chain: the chain
+/// stays back to back, and the next run begins where it ends.
+#[tokio::test]
+async fn a_window_that_cannot_start_holds_back_the_later_ones() {
+    use crate::fake::{MemoryBucket, MemoryStore};
+    use crate::store::RecordSink;
+    let t0 = datetime!(2026-12-01 02:00 UTC);
+    let store = MemoryStore {
+        fail_export: true,
+        ..MemoryStore::default()
+    };
+    *store.recovery_window.lock().unwrap() =
+        Some(window(t0, t0 + time::Duration::days(8) + minutes(30)));
+    let records = MemoryBucket::default();
+    let c = chain(t0, &[]);
+    let (chain_key, head_key) = (
+        crate::record::chain_key("Movies", &c.id),
+        crate::record::chain_head_key("Movies"),
+    );
+    let head = Head {
+        open: vec![c.id.clone()],
+    };
+    records
+        .put_record("logs", &chain_key, serde_json::to_vec(&c).unwrap())
+        .await
+        .unwrap();
+    records
+        .put_record("logs", &head_key, serde_json::to_vec(&head).unwrap())
+        .await
+        .unwrap();
+    let settings = ExportSettings {
+        every: crate::export::ExportEvery::Daily,
+        mode: crate::export::ExportMode::Incremental(SETTINGS),
+        bucket: "b".to_owned(),
+        bucket_owner: None,
+        prefix: crate::export::DEFAULT_PREFIX.to_owned(),
+    };
+    let run = advance(
+        &store,
+        &records,
+        "logs",
+        &settings,
+        SETTINGS,
+        "Movies",
+        "arn:aws:dynamodb:us-east-1:1:table/Movies",
+        t0 + time::Duration::days(8),
+    )
+    .await;
+    let errors = run
+        .steps
+        .iter()
+        .filter(|s| matches!(s, ChainStep::Error { .. }))
+        .count();
+    assert_eq!(
+        errors, 1,
+        "one window tried, not eight and a full export: {run:?}"
+    );
+    assert_eq!(run.exported_to, Some(t0));
+    let kept: Chain = serde_json::from_value(records.json("logs", &chain_key).unwrap()).unwrap();
+    assert!(kept.incrementals.is_empty() && kept.closed_at.is_none());
 }
 
 #[test]
@@ -216,7 +307,7 @@ fn a_chain_that_ends_before_the_recovery_window_is_recorded_as_a_gap() {
     let latest = datetime!(2026-12-20 02:00 UTC);
     let earliest = latest - time::Duration::days(35);
     assert_eq!(
-        plan(&[c], window(earliest, latest), SETTINGS),
+        plan(&[c], window(earliest, latest), SETTINGS, "b"),
         vec![
             Action::Unreachable {
                 from: t0 + time::Duration::days(1),
@@ -301,7 +392,7 @@ impl World {
 
     /// One run: the plan applied as `advance` applies it, exports ending at once.
     fn run(&mut self, window: RecoveryWindow) -> Vec<Action> {
-        let actions = plan(&self.chains, window, SETTINGS);
+        let actions = plan(&self.chains, window, SETTINGS, "b");
         for action in &actions {
             match *action {
                 Action::Retry { chain, slot } => {
@@ -390,7 +481,10 @@ proptest! {
             prop_assert_eq!(a.closed_at, Some(b.full.to));
             let reached = a.end() == b.full.to;
             let recorded = a.gaps.iter().any(|g| g.to == b.full.to);
-            prop_assert!(reached || recorded, "chain {} ends at {} and the next starts at {}", a.id, a.end(), b.full.to);
+            // A chain that lost coverage offers no point past its gap: the next begins at the
+            // latest moment, wherever the broken one's exports ended.
+            let broken = !a.gaps.is_empty() || a.full.lost;
+            prop_assert!(reached || recorded || broken, "chain {} ends at {} and the next starts at {}", a.id, a.end(), b.full.to);
         }
         // Within each chain, the restore points reach its end, or stop where a recorded gap or
         // a failed export (being retried, or lost with its full export) begins.

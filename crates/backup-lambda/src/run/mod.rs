@@ -1067,7 +1067,7 @@ mod tests {
         assert_eq!(
             function
                 .records
-                .json("logs", "runs/Movies/exports/chains/head.json")
+                .json("logs", "chains/Movies/head.json")
                 .expect("the head")["open"],
             json!([id])
         );

@@ -227,8 +227,7 @@ fn comparison(
             .map(|l| l.monthly_usd)
             .sum(),
         configured_points: f64::from(held.backups) + export_copies,
-        daily_change_gb: cost::daily_change_gb(&inputs.tables),
-        tables: inputs.tables.len(),
+        daily_changes_gb: cost::daily_changes_gb(&inputs.tables),
         zone: config.schedule.zone().clone(),
     };
     cost::compare::compare(&compare_inputs, prices.for_region(region).1)

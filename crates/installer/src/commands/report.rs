@@ -197,6 +197,10 @@ pub async fn report(
         // its history.
         chosen
     };
+    let incremental = config
+        .export
+        .as_ref()
+        .is_some_and(|e| matches!(e.mode, backup_lambda::export::ExportMode::Incremental(_)));
     for table in &tables_to_read {
         report!("reading the ledgers of {table} in s3://{bucket}");
         let history = history::read(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
@@ -216,15 +220,17 @@ pub async fn report(
             })
             .collect();
         retained.sort_by_key(|b| b.age_seconds);
-        let history::Exports {
-            records: exports,
-            mut skipped,
-            chain_keys,
-        } = history::read_exports(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
-        let (chains, chains_skipped) =
-            history::read_chain_keys(&aws.s3, &bucket, table.as_str(), chain_keys, &requests)
-                .await?;
-        skipped.extend(chains_skipped);
+        let (exports, mut skipped) =
+            history::read_exports(&aws.s3, &bucket, table.as_str(), window, &requests).await?;
+        // Chains are listed where the stack makes them (one more listing a table).
+        let chains = if incremental {
+            let (chains, left_out) =
+                history::read_chains(&aws.s3, &bucket, table.as_str(), &requests).await?;
+            skipped.extend(left_out);
+            chains
+        } else {
+            Vec::new()
+        };
         skipped.splice(0..0, history.skipped);
         let mut judged = assess::assess(
             table.as_str(),

@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use backup_lambda::chain::{self, Chain, RestorePath};
-use backup_lambda::export::ExportView;
 use backup_lambda::naming::TableName;
 use backup_lambda::record::{self, rfc3339};
 use backup_lambda::restore;
@@ -49,7 +48,7 @@ async fn apply_chunk(
     aws: &Aws,
     target: &TableName,
     lines: &[Change],
-    view: ExportView,
+    old_images: bool,
 ) -> Result<(i64, i64, usize), CommandError> {
     let keys: Vec<Item> = lines.iter().map(|l| l.key.clone()).collect();
     let now = by_key(&aws.dynamodb, target, &keys).await?;
@@ -57,7 +56,7 @@ async fn apply_chunk(
     let mut requests = Vec::with_capacity(lines.len());
     for l in lines {
         let before = now.get(&key_id(&l.key));
-        if view == ExportView::NewAndOld && !same(before, l.old.as_ref()) {
+        if old_images && !same(before, l.old.as_ref()) {
             differing += 1;
         }
         let malformed = |e: aws_sdk_dynamodb::error::BuildError| {
@@ -115,10 +114,15 @@ async fn apply(
     for link in chain.incrementals.iter().take(path.incrementals) {
         let at = Location {
             bucket: &chain.bucket,
-            owner: None,
+            owner: chain.bucket_owner.as_deref(),
             prefix: &link.export.prefix,
         };
         let manifest = export_files::manifest(aws, &at, &link.export.export_arn).await?;
+        // What the export holds, as its own manifest says (not the chain's setting, which a
+        // later `up` may have changed).
+        let old_images = manifest.summary["outputView"] == "NEW_AND_OLD_IMAGES";
+        let expected = manifest.summary["itemCount"].as_u64();
+        let mut lines_read = 0;
         for key in &manifest.data_files {
             let mut lines = Vec::new();
             let read = export_files::lines(aws, &at, key, |text| {
@@ -132,13 +136,22 @@ async fn apply(
             })
             .await?;
             applied.lines += read;
+            lines_read += read;
             for chunk in lines.chunks(CHUNK) {
                 let (made, deleted, differing) =
-                    apply_chunk(aws, target, chunk, chain.view).await?;
+                    apply_chunk(aws, target, chunk, old_images).await?;
                 applied.made += made;
                 applied.deleted += deleted;
                 applied.old_images_differing += differing;
             }
+        }
+        if let Some(expected) = expected.filter(|n| *n != lines_read as u64) {
+            return Err(CommandError::ExportData {
+                export: link.export.export_arn.clone(),
+                why: format!(
+                    "its manifest says {expected} changed items and its data files hold {lines_read}; the new table {target} holds the changes applied so far"
+                ),
+            });
         }
         applied.incrementals += 1;
         report!(
@@ -214,7 +227,7 @@ pub async fn restore(
     let full = Export {
         arn: chain.full.export.export_arn.clone(),
         bucket: chain.bucket.clone(),
-        bucket_owner: None,
+        bucket_owner: chain.bucket_owner.clone(),
         prefix: chain.full.export.prefix.clone(),
         item_count: chain.full.export.item_count,
         at: None,

@@ -13,7 +13,7 @@ use super::summary::{BackupStatus, MadeBy, Status, TableStatus};
 use crate::aws::{Aws, AwsError, ConnectArgs};
 use crate::compliance::assess::Window;
 use crate::compliance::chains::ChainFigures;
-use crate::compliance::history::{Requests, read_chain_keys};
+use crate::compliance::history::{Requests, read_chains};
 use crate::deploy::config::StackRef;
 use crate::deploy::deployed::Origin;
 use crate::deploy::desired::Desired;
@@ -83,7 +83,6 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
         let RecordKeys {
             runs: run_records,
             exports,
-            chains,
         } = print_run_records(&aws, &desired.bucket.name, table).await;
         // Point-in-time recovery, where the stack wants it and read it.
         let pitr = desired
@@ -118,10 +117,10 @@ pub async fn status(stack: &StackRef, connect: &ConnectArgs) -> Result<Status, C
             }
             None => None,
         };
-        let export_chain = if chains.is_empty() && !incremental {
-            None
+        let export_chain = if incremental {
+            print_chains(&aws, &desired.bucket.name, table).await
         } else {
-            print_chains(&aws, &desired.bucket.name, table, chains).await
+            None
         };
         tables.push(TableStatus {
             table: table.to_string(),
@@ -226,16 +225,11 @@ async fn print_backups(
         .collect()
 }
 
-/// Prints `table`'s incremental export chains (the records at `keys`): their restore points,
-/// what they lost, what is running; `None` when they cannot be read, or hold no export yet.
-async fn print_chains(
-    aws: &Aws,
-    bucket: &str,
-    table: &TableName,
-    keys: Vec<String>,
-) -> Option<ChainFigures> {
+/// Prints `table`'s incremental export chains: their restore points, what they lost, what is
+/// running; `None` when they cannot be read, or hold no export yet.
+async fn print_chains(aws: &Aws, bucket: &str, table: &TableName) -> Option<ChainFigures> {
     let requests = Requests::default();
-    let read = read_chain_keys(&aws.s3, bucket, table.as_str(), keys, &requests).await;
+    let read = read_chains(&aws.s3, bucket, table.as_str(), &requests).await;
     let chains = match read {
         Ok((chains, _)) => chains,
         Err(e) => {
@@ -322,20 +316,15 @@ struct RecordKeys {
     runs: Vec<String>,
     /// Its periods' export records.
     exports: Vec<String>,
-    /// Its incremental export chains' records (not their head).
-    chains: Vec<String>,
 }
 
 /// Prints how many run records the bucket holds for `table`, and the newest few; returns all
-/// their keys and those of its export and chain records.
+/// their keys and those of its export records.
 async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> RecordKeys {
     let prefix = backup_lambda::record::table_prefix(table.as_str());
     let exports_prefix = format!("{prefix}{}", backup_lambda::record::EXPORTS_FOLDER);
-    let chains_prefix = backup_lambda::record::chains_prefix(table.as_str());
-    let head = backup_lambda::record::chain_head_key(table.as_str());
     let mut keys = Vec::new();
     let mut exports = Vec::new();
-    let mut chains = Vec::new();
     let mut token = None;
     loop {
         match aws
@@ -351,10 +340,6 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Record
                 for key in page.contents().iter().filter_map(|o| o.key()) {
                     if backup_lambda::record::is_run_record_key(key) {
                         keys.push(key.to_owned());
-                    } else if key.starts_with(&chains_prefix) {
-                        if key != head {
-                            chains.push(key.to_owned());
-                        }
                     } else if key.starts_with(&exports_prefix) {
                         exports.push(key.to_owned());
                     }
@@ -370,7 +355,6 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Record
                 return RecordKeys {
                     runs: keys,
                     exports,
-                    chains,
                 };
             }
         }
@@ -385,6 +369,5 @@ async fn print_run_records(aws: &Aws, bucket: &str, table: &TableName) -> Record
     RecordKeys {
         runs: keys,
         exports,
-        chains,
     }
 }

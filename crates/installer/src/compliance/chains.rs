@@ -198,6 +198,7 @@ mod tests {
             incrementals,
             gaps: Vec::new(),
             closed_at: None,
+            bucket_owner: None,
         }
     }
 

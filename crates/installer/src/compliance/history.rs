@@ -111,28 +111,16 @@ async fn ledger_keys(
     Ok(keys)
 }
 
-/// `table`'s export records read for a report, what was left out, and the keys of its chain
-/// records (listed with them, read by [`read_chain_keys`]).
-#[derive(Debug, Default)]
-pub struct Exports {
-    /// The records of the periods in the window.
-    pub records: Vec<ExportRecord>,
-    /// Objects left out, and why.
-    pub skipped: Vec<Skipped>,
-    /// The keys of the table's chain records (`runs/<table>/exports/chains/`, not the head).
-    pub chain_keys: Vec<String>,
-}
-
 /// Reads `table`'s export records whose period overlaps `window` from `bucket`: one
-/// ListObjectsV2 page per 1,000 periods ever exported (and chains), one GetObject per period in
-/// the window. Objects that are not records of `table` are returned as skipped.
+/// ListObjectsV2 page per 1,000 periods ever exported, one GetObject per period in the window.
+/// Objects that are not records of `table` are returned as skipped.
 pub async fn read_exports(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     table: &str,
     window: Window,
     requests: &Requests,
-) -> Result<Exports, AwsError> {
+) -> Result<(Vec<ExportRecord>, Vec<Skipped>), AwsError> {
     let prefix = format!("{}{}", record::table_prefix(table), record::EXPORTS_FOLDER);
     let in_window = |key: &str| {
         let period = key.strip_prefix(prefix.as_str())?.strip_suffix(".json")?;
@@ -142,17 +130,7 @@ pub async fn read_exports(
     };
     let mut keys = Vec::new();
     let mut skipped = Vec::new();
-    let chains = record::chains_prefix(table);
-    let head = record::chain_head_key(table);
-    let mut chain_keys = Vec::new();
     list_keys(s3, bucket, &prefix, None, requests, |key| {
-        if key.starts_with(&chains) {
-            // An incremental chain's record, not a period's export.
-            if key != head {
-                chain_keys.push(key.to_owned());
-            }
-            return true;
-        }
         match in_window(key) {
             Some(true) => keys.push(key.to_owned()),
             Some(false) => {}
@@ -190,16 +168,12 @@ pub async fn read_exports(
             Err(s) => skipped.push(s),
         }
     }
-    Ok(Exports {
-        records,
-        skipped,
-        chain_keys,
-    })
+    Ok((records, skipped))
 }
 
-/// `table`'s incremental export chains (`runs/<table>/exports/chains/<id>.json`, all of them:
-/// a restore point's chain may be of any age), read concurrently; objects that are not a chain
-/// of `table` are returned as skipped.
+/// `table`'s incremental export chains (`chains/<table>/<id>.json`, all of them: a restore
+/// point's chain may be of any age), read concurrently; objects that are not a chain of `table`
+/// are returned as skipped.
 pub async fn read_chains(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -216,18 +190,6 @@ pub async fn read_chains(
         true
     })
     .await?;
-    read_chain_keys(s3, bucket, table, keys, requests).await
-}
-
-/// Reads the chain records at `keys`, concurrently; objects that are not a chain of `table` are
-/// returned as skipped.
-pub async fn read_chain_keys(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    table: &str,
-    keys: Vec<String>,
-    requests: &Requests,
-) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
     let read: Vec<Result<Chain, Skipped>> = stream::iter(keys)
         .map(|key| async move {
             let body = get(s3, bucket, &key, requests).await?;

@@ -49,10 +49,8 @@ pub struct CompareInputs {
     pub configured_points: f64,
     /// The zone generations are counted in.
     pub zone: Zone,
-    /// The tables' changes a day, GB.
-    pub daily_change_gb: f64,
-    /// How many tables.
-    pub tables: usize,
+    /// Each table's changes a day, GB.
+    pub daily_changes_gb: Vec<f64>,
 }
 
 /// One way to protect the tables.
@@ -199,15 +197,7 @@ pub fn compare(inputs: &CompareInputs, p: &Prices) -> Comparison {
             cold_class: crate::deploy::exports::ColdClass::GlacierIr,
             expire_days: horizon.ceil() as u32,
         };
-        let chain = super::chain_cost(
-            gb,
-            inputs.daily_change_gb,
-            inputs.tables,
-            runs_per_month,
-            7.0,
-            tiers,
-            p,
-        );
+        let chain = super::chain_cost(gb, &inputs.daily_changes_gb, runs_per_month, 7.0, tiers, p);
         all.push(Alternative {
             option: format!(
                 "point-in-time recovery (35 days) + an export chain (weekly full, an incremental a run) kept {horizon:.0} days"
@@ -257,8 +247,7 @@ mod tests {
             configured_usd: 300.0,
             configured_points: 30.0,
             zone: Zone::utc(),
-            daily_change_gb: 1.0,
-            tables: 1,
+            daily_changes_gb: vec![1.0],
         };
         let c = compare(&inputs, &prices());
         let cost = |prefix: &str| {
@@ -305,8 +294,7 @@ mod tests {
             configured_usd: 0.0,
             configured_points: 0.0,
             zone: Zone::utc(),
-            daily_change_gb: 5.0,
-            tables: 1,
+            daily_changes_gb: vec![5.0],
         };
         let c = compare(&inputs, &prices());
         let exports = c

@@ -98,12 +98,12 @@ impl TableSize {
     }
 }
 
-/// The tables' changes a day together, in GB.
-pub fn daily_change_gb(tables: &[TableSize]) -> f64 {
+/// Each table's changes a day, in GB.
+pub fn daily_changes_gb(tables: &[TableSize]) -> Vec<f64> {
     tables
         .iter()
         .map(|t| t.daily_change_bytes.max(0.0) / GB)
-        .sum()
+        .collect()
 }
 
 /// What an incremental chain costs a month.
@@ -119,13 +119,13 @@ pub struct ChainCost {
     pub storage_detail: String,
 }
 
-/// What chains of `tables` tables, `gb` in all changing `change_gb` a day, cost a month: a
-/// full export every `full_every_days`, an incremental export of each table a run
-/// (`runs_per_month`), each kept `expire_days` (S3 Standard for `cold_days`, then `cold_class`).
+/// What chains of tables `gb` in all, each changing `changes_gb[i]` a day, cost a month: a full
+/// export every `full_every_days`, an incremental export of each table a run (`runs_per_month`,
+/// each billed [`INCREMENTAL_MIN_GB`] at least), each kept `expire_days` (S3 Standard for
+/// `cold_days`, then `cold_class`).
 pub fn chain_cost(
     gb: f64,
-    change_gb: f64,
-    tables: usize,
+    changes_gb: &[f64],
     runs_per_month: f64,
     full_every_days: f64,
     tiers: crate::deploy::exports::Tiers,
@@ -133,7 +133,11 @@ pub fn chain_cost(
 ) -> ChainCost {
     let fulls = MONTH_DAYS / full_every_days.max(1.0);
     let run_days = MONTH_DAYS / runs_per_month.max(1e-9);
-    let per_run = (change_gb * run_days).max(tables as f64 * INCREMENTAL_MIN_GB);
+    let per_run: f64 = changes_gb
+        .iter()
+        .map(|c| (c * run_days).max(INCREMENTAL_MIN_GB))
+        .sum();
+    let change_gb: f64 = changes_gb.iter().sum();
     let exports_usd = fulls * gb * p.dynamodb_export_gb
         + runs_per_month * per_run * p.dynamodb_incremental_export_gb;
     let (cold_days, expire_days) = (
@@ -392,8 +396,7 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
             ExportMode::Incremental(chain) => {
                 let c = chain_cost(
                     total_gb,
-                    daily_change_gb(&inputs.tables),
-                    inputs.tables.len(),
+                    &daily_changes_gb(&inputs.tables),
                     inputs.runs_per_month,
                     f64::from(chain.full_every_days),
                     tiers,

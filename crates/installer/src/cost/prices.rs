@@ -38,8 +38,6 @@ pub struct Prices {
     /// Incremental exports to S3, per GB of changes processed (each export billed for
     /// [`super::INCREMENTAL_MIN_GB`] at least).
     pub dynamodb_incremental_export_gb: f64,
-    /// Importing from S3 (ImportTable), per GB of uncompressed source data.
-    pub dynamodb_import_gb: f64,
     /// On-demand read request units, per million.
     pub dynamodb_read_request_units_million: f64,
     /// S3 storage per GB-month, by storage class.

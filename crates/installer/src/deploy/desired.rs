@@ -170,6 +170,14 @@ impl Desired {
                     .as_ref()
                     .filter(|e| e.bucket.is_none())
                     .map(|e| e.tiers),
+                // Kept as long as the exports they name; where those are in another bucket
+                // (whose lifecycle is its owner's), kept.
+                chain_records_days: config.export.as_ref().and_then(|e| match e.mode {
+                    ExportMode::Incremental(chain) if e.bucket.is_none() => {
+                        i32::try_from(e.tiers.expire_days + chain.full_every_days).ok()
+                    }
+                    _ => None,
+                }),
                 tags: tags.clone(),
                 default_name: config.bucket.is_none(),
             },

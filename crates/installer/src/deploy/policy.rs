@@ -101,7 +101,11 @@ pub struct PolicyVars {
 /// "Using ABAC with DynamoDB"); with tables chosen by tag they are conditioned on the tag.
 /// Backups and exports carry no tags, so DeleteBackup, DescribeExport and the drills' restore
 /// actions on them cannot be.
-const TAG_CONDITIONED: [&str; 2] = ["BackUpTheTables", "ExportTheTablesToS3"];
+const TAG_CONDITIONED: [&str; 3] = [
+    "BackUpTheTables",
+    "ExportTheTablesToS3",
+    "ReadTheTablesRecoveryWindow",
+];
 
 impl PolicyVars {
     fn table_arn(&self, table: &str) -> String {
@@ -144,6 +148,7 @@ impl PolicyVars {
             "log_group" => Some(&self.log_group),
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
+            "chains_prefix" => Some(backup_lambda::record::CHAINS_PREFIX),
             "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
             "drills_folder" => Some(backup_lambda::record::DRILLS),
             "exports_folder" => Some(backup_lambda::record::EXPORTS_FOLDER),
@@ -557,7 +562,22 @@ mod tests {
         let list = statement(&policy, "TellMissingExportRecordsFromDenied");
         assert_eq!(list["Action"], "s3:ListBucket");
         assert_eq!(list["Resource"], "arn:aws:s3:::dynamodb-backup-logs");
-        assert_eq!(list["Condition"]["StringLike"]["s3:prefix"], "runs/*");
+        assert_eq!(
+            list["Condition"]["StringLike"]["s3:prefix"],
+            json!(["runs/*", "chains/*"])
+        );
+        // Incremental chains are recorded outside runs/ (whose records expire first): read and
+        // written there, and the recovery window read on the tables.
+        let chains = statement(&policy, "KeepTheExportChains");
+        assert_eq!(
+            chains["Resource"],
+            "arn:aws:s3:::dynamodb-backup-logs/chains/*"
+        );
+        assert_eq!(chains["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(
+            statement(&policy, "ReadTheTablesRecoveryWindow")["Action"],
+            "dynamodb:DescribeContinuousBackups"
+        );
     }
 
     #[test]

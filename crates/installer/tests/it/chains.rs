@@ -84,6 +84,23 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     // Three hours ago: the stack (point-in-time recovery on for its table) and four items.
     history.rewind(&table, 3 * hour);
     ok(deployed.args("up", &[]));
+    // The chains' records outlive the run records: a rule of their own, the exports' 365 days
+    // and a chain's 7 more.
+    let s3 = aws_sdk_s3::Client::new(&config_for(at).await);
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
+    let lifecycle = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket's lifecycle");
+    let rule = lifecycle
+        .rules()
+        .iter()
+        .find(|r| r.id() == Some("expire-chain-records"))
+        .expect("a rule for the chain records");
+    assert_eq!(rule.filter().and_then(|f| f.prefix()), Some("chains/"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(372));
     for (title, rating) in [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")] {
         db.put_item()
             .table_name(&table)
@@ -106,6 +123,21 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     let first = invoke();
     let chain = &first["export_chain"];
     let id = chain["chain"].as_str().expect("a chain id").to_owned();
+    let recorded = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("chains/{table}/"))
+        .send()
+        .await
+        .expect("list");
+    let keys: Vec<&str> = recorded.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            format!("chains/{table}/{id}.json").as_str(),
+            format!("chains/{table}/head.json").as_str()
+        ]
+    );
     assert_eq!(chain["steps"][0]["state"], "started", "{first}");
     assert_eq!(chain["steps"][0]["link"]["kind"], "full");
 

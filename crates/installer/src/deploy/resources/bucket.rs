@@ -11,6 +11,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, Transition, TransitionStorageClass,
 };
+use backup_lambda::record::CHAINS_PREFIX;
 use backup_lambda::record::PREFIX as RECORDS_PREFIX;
 use serde_json::Value;
 
@@ -64,7 +65,7 @@ impl Resource for Bucket {
         }
         // The six settings are independent reads: make them at once.
         let s3 = &aws.s3;
-        let (tags, private, encrypted, policy, owner_enforced, (expire_days, exports)) = futures::try_join!(
+        let (tags, private, encrypted, policy, owner_enforced, lifecycle) = futures::try_join!(
             read_tags(s3, name),
             read_private(s3, name),
             read_encrypted(s3, name),
@@ -84,8 +85,9 @@ impl Resource for Bucket {
             encrypted,
             policy,
             owner_enforced,
-            expire_days,
-            exports,
+            expire_days: lifecycle.records,
+            exports: lifecycle.exports,
+            chain_records_days: lifecycle.chains,
             empty,
         }))
     }
@@ -183,6 +185,8 @@ impl Resource for Bucket {
 
 /// The lifecycle rule's id.
 const LIFECYCLE_RULE: &str = "expire-run-records";
+/// The id of the lifecycle rule on incremental chains' records.
+const CHAINS_RULE: &str = "expire-chain-records";
 /// The id of the lifecycle rule on exports.
 const EXPORTS_RULE: &str = "tier-exports";
 /// Days after which an export's multipart upload that never finished is aborted (its parts
@@ -200,6 +204,9 @@ pub struct Desired {
     pub expire_days: i32,
     /// The tiers of exports in this bucket, when the function exports into it.
     pub exports: Option<Tiers>,
+    /// Days before an incremental chain's record (`chains/`) expires, when the chains' exports
+    /// are in this bucket: as long as their exports are kept, and a chain's length more.
+    pub chain_records_days: Option<i32>,
     /// The stack's tags.
     pub tags: Tags,
     /// The name is the stack's own default (`<stack>-logs-<account>-<region>`), not `--bucket`.
@@ -223,6 +230,8 @@ pub struct Observed {
     pub expire_days: Option<i32>,
     /// The tiers of `exports/`, if our rule for them is there and enabled.
     pub exports: Option<Tiers>,
+    /// Days after which `chains/` expires, if our rule for it is there and enabled.
+    pub chain_records_days: Option<i32>,
     /// Whether it holds no object version at all (read only for an untagged bucket).
     pub empty: Option<bool>,
 }
@@ -314,12 +323,19 @@ async fn read_owner_enforced(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool
         }))
 }
 
-/// The stack's lifecycle rules, where there and enabled: the days after which run records
-/// expire, and the tiers of exports.
-async fn read_lifecycle(
-    s3: &aws_sdk_s3::Client,
-    name: &str,
-) -> Result<(Option<i32>, Option<Tiers>), AwsError> {
+/// The stack's lifecycle rules, as found (each where there and enabled).
+#[derive(Debug, Default)]
+struct Lifecycle {
+    /// Days after which run records expire.
+    records: Option<i32>,
+    /// The tiers of exports.
+    exports: Option<Tiers>,
+    /// Days after which chain records expire.
+    chains: Option<i32>,
+}
+
+/// The stack's lifecycle rules, where there and enabled.
+async fn read_lifecycle(s3: &aws_sdk_s3::Client, name: &str) -> Result<Lifecycle, AwsError> {
     let out = s3
         .get_bucket_lifecycle_configuration()
         .bucket(name)
@@ -330,7 +346,7 @@ async fn read_lifecycle(
         &["NoSuchLifecycleConfiguration"],
     )?;
     let Some(lifecycle) = lifecycle else {
-        return Ok((None, None));
+        return Ok(Lifecycle::default());
     };
     let rule = |id: &str, prefix: &str| {
         lifecycle.rules().iter().find(|r| {
@@ -340,6 +356,7 @@ async fn read_lifecycle(
         })
     };
     let records = rule(LIFECYCLE_RULE, RECORDS_PREFIX).and_then(|r| r.expiration()?.days());
+    let chains = rule(CHAINS_RULE, CHAINS_PREFIX).and_then(|r| r.expiration()?.days());
     let exports = rule(EXPORTS_RULE, EXPORT_PREFIX).and_then(|r| {
         let [transition] = r.transitions() else {
             return None;
@@ -355,7 +372,11 @@ async fn read_lifecycle(
             expire_days: u32::try_from(r.expiration()?.days()?).ok()?,
         })
     });
-    Ok((records, exports))
+    Ok(Lifecycle {
+        records,
+        exports,
+        chains,
+    })
 }
 
 /// Whether the bucket holds no object version and no delete marker.
@@ -383,7 +404,9 @@ fn settings_diff(desired: &Desired, o: &Observed, untagged: bool) -> Change<Fiel
         (Field::Ownership, !o.owner_enforced),
         (
             Field::Lifecycle,
-            o.expire_days != Some(desired.expire_days) || o.exports != desired.exports,
+            o.expire_days != Some(desired.expire_days)
+                || o.exports != desired.exports
+                || o.chain_records_days != desired.chain_records_days,
         ),
     ])
 }
@@ -509,6 +532,16 @@ async fn put_lifecycle(aws: &Aws, desired: &Desired) -> Result<(), AwsError> {
         .build()
         .map_err(malformed(OP, name))?;
     let mut config = BucketLifecycleConfiguration::builder().rules(rule);
+    if let Some(days) = desired.chain_records_days {
+        let chains = LifecycleRule::builder()
+            .id(CHAINS_RULE)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix(CHAINS_PREFIX).build())
+            .expiration(LifecycleExpiration::builder().days(days).build())
+            .build()
+            .map_err(malformed(OP, name))?;
+        config = config.rules(chains);
+    }
     if let Some(tiers) = desired.exports {
         let days = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
         let exports = LifecycleRule::builder()
@@ -638,6 +671,7 @@ mod tests {
             policy: Some(json!({"Statement": []})),
             expire_days: 90,
             exports: None,
+            chain_records_days: None,
             tags: Tags::from([("stack".into(), "s".into())]),
             default_name: false,
         }
@@ -652,6 +686,7 @@ mod tests {
             owner_enforced: true,
             expire_days: Some(d.expire_days),
             exports: d.exports,
+            chain_records_days: d.chain_records_days,
             empty: None,
         }
     }
@@ -740,6 +775,7 @@ mod tests {
             owner_enforced: true,
             expire_days: None,
             exports: None,
+            chain_records_days: None,
             empty: Some(true),
         };
         assert_eq!(
