@@ -369,10 +369,13 @@ pub fn plan(
     broken |= !current.whole();
     let mut end = current.end();
     if end < window.earliest {
-        actions.push(Action::Unreachable {
-            from: end,
-            to: latest,
-        });
+        // Recorded once: a run whose new chain could not start leaves the gap recorded.
+        if !current.gaps.iter().any(|g| g.from == end) {
+            actions.push(Action::Unreachable {
+                from: end,
+                to: latest,
+            });
+        }
         actions.push(Action::Full { at: latest });
         return actions;
     }

@@ -319,6 +319,19 @@ fn a_chain_that_ends_before_the_recovery_window_is_recorded_as_a_gap() {
 }
 
 #[test]
+fn an_unreachable_stretch_is_recorded_once_while_the_new_chain_waits_to_start() {
+    let t0 = datetime!(2026-11-01 02:00 UTC);
+    let mut c = chain(t0, &[]);
+    let latest = datetime!(2026-12-20 02:00 UTC);
+    let w = window(latest - time::Duration::days(35), latest);
+    c.unreachable(t0, latest);
+    assert_eq!(
+        plan(&[c], w, SETTINGS, "b"),
+        vec![Action::Full { at: latest }]
+    );
+}
+
+#[test]
 fn a_restore_goes_to_the_latest_point_at_or_before_the_moment() {
     let t0 = datetime!(2026-12-01 02:00 UTC);
     let day = time::Duration::days(1);

@@ -14,9 +14,12 @@
 //! Before each batch the keys are read as the target holds them (BatchGetItem, strongly
 //! consistent): whether each existed gives the exact count the table must end with (the full
 //! export's items, plus the items made, less those deleted), and with `NEW_AND_OLD_IMAGES` each
-//! `OldImage` must be the item as rebuilt so far — a chain with a hole shows there. The restore
-//! is proven when the count, the keys and indexes match and no old image differed.
+//! `OldImage` must be the item as rebuilt so far — a chain with a hole shows there. Once every
+//! change is applied, an eighth of the changed keys (1,000 at most, chosen by a hash of the key)
+//! are read back: each must be as its last change left it. The restore is proven when the
+//! count, the keys and indexes match, no old image differed and every sampled item matched.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
@@ -25,6 +28,7 @@ use backup_lambda::naming::TableName;
 use backup_lambda::record::{self, rfc3339};
 use backup_lambda::restore;
 use backup_lambda::tables::DynamoDbTables;
+use sha2::Digest as _;
 use time::OffsetDateTime;
 
 use super::CommandError;
@@ -41,6 +45,53 @@ use crate::rollback::changes::Change;
 
 /// Keys read and written together: BatchGetItem's 100, in four BatchWriteItem calls.
 const CHUNK: usize = 100;
+/// The most changed items read back at the end.
+const SAMPLE_MOST: usize = 1000;
+
+/// Whether a changed key is read back at the end: an eighth of the keys, the same ones on every
+/// run (a hash of the key).
+fn sampled(id: &str) -> bool {
+    sha2::Sha256::digest(id.as_bytes())[0] % 8 == 0
+}
+
+/// The sampled keys, each with the item its last change left (`None`: deleted).
+#[derive(Default)]
+struct Sample {
+    order: Vec<String>,
+    last: HashMap<String, (Item, Option<Item>)>,
+}
+
+impl Sample {
+    fn note(&mut self, change: &Change) {
+        let id = key_id(&change.key);
+        if !sampled(&id) {
+            return;
+        }
+        if let Some(seen) = self.last.get_mut(&id) {
+            seen.1.clone_from(&change.new);
+        } else if self.order.len() < SAMPLE_MOST {
+            self.order.push(id.clone());
+            self.last
+                .insert(id, (change.key.clone(), change.new.clone()));
+        }
+    }
+
+    /// Reads the sampled items from `target`: how many, and how many are not as expected.
+    async fn check(&self, aws: &Aws, target: &TableName) -> Result<(usize, usize), AwsError> {
+        let keys: Vec<Item> = self
+            .order
+            .iter()
+            .map(|id| self.last[id].0.clone())
+            .collect();
+        let found = by_key(&aws.dynamodb, target, &keys).await?;
+        let differing = self
+            .order
+            .iter()
+            .filter(|id| !same(found.get(*id), self.last[*id].1.as_ref()))
+            .count();
+        Ok((self.order.len(), differing))
+    }
+}
 
 /// Applies one chunk of lines to `target`: reads the keys as they are, counts what changes and
 /// the old images that differ, then writes. Returns (made, deleted, old images differing).
@@ -111,6 +162,7 @@ async fn apply(
     target: &TableName,
 ) -> Result<ChainApplied, CommandError> {
     let mut applied = ChainApplied::default();
+    let mut sample = Sample::default();
     for link in chain.incrementals.iter().take(path.incrementals) {
         let at = Location {
             bucket: &chain.bucket,
@@ -137,6 +189,7 @@ async fn apply(
             .await?;
             applied.lines += read;
             lines_read += read;
+            lines.iter().for_each(|l| sample.note(l));
             for chunk in lines.chunks(CHUNK) {
                 let (made, deleted, differing) =
                     apply_chunk(aws, target, chunk, old_images).await?;
@@ -161,6 +214,7 @@ async fn apply(
             path.incrementals
         );
     }
+    (applied.sampled, applied.sample_differing) = sample.check(aws, target).await?;
     Ok(applied)
 }
 
@@ -265,17 +319,20 @@ pub async fn restore(
         .item_count
         .is_none_or(|n| n == imported.items);
     report!(
-        "  applied {} change(s): {} item(s) made, {} deleted; old images differing: {}",
+        "  applied {} change(s): {} item(s) made, {} deleted; old images differing: {}; {} changed item(s) read back, {} not as the last change left them",
         applied.lines,
         applied.made,
         applied.deleted,
-        applied.old_images_differing
+        applied.old_images_differing,
+        applied.sampled,
+        applied.sample_differing
     );
     super::restore::report_result(&reapplied, Some(&verification), started);
     let verified = verification.passed()
         && imported.errors == 0
         && full_matches
-        && applied.old_images_differing == 0;
+        && applied.old_images_differing == 0
+        && applied.sample_differing == 0;
     Ok(Restored {
         table: source.to_string(),
         target: target.to_string(),
@@ -297,4 +354,56 @@ pub async fn restore(
             verify_ms,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn change(id: &str, v: Option<&str>) -> Change {
+        let key = Item::from([("id".to_owned(), AttributeValue::S(id.to_owned()))]);
+        let new = v.map(|v| {
+            let mut item = key.clone();
+            item.insert("v".to_owned(), AttributeValue::N(v.to_owned()));
+            item
+        });
+        Change {
+            key,
+            old: None,
+            new,
+        }
+    }
+
+    #[test]
+    fn the_sample_holds_each_sampled_keys_last_change_an_eighth_of_them() {
+        let ids: Vec<String> = (0..800).map(|i| format!("k{i}")).collect();
+        let mut sample = Sample::default();
+        for id in &ids {
+            sample.note(&change(id, Some("1")));
+        }
+        // The same keys every time, about an eighth.
+        let picked = sample.order.len();
+        assert!((60..=140).contains(&picked), "{picked} of 800");
+        let first = sample.order[0].clone();
+        let first_key = sample.last[&first].0.clone();
+        let AttributeValue::S(raw) = &first_key["id"] else {
+            panic!("a string key");
+        };
+        // A later change wins; a delete leaves nothing to find.
+        sample.note(&change(raw, Some("2")));
+        assert_eq!(
+            sample.last[&first].1.as_ref().map(|i| i["v"].clone()),
+            Some(AttributeValue::N("2".to_owned()))
+        );
+        sample.note(&change(raw, None));
+        assert_eq!(sample.last[&first].1, None);
+        assert_eq!(sample.order.len(), picked, "noted once");
+        // Never more than SAMPLE_MOST.
+        let mut big = Sample::default();
+        for i in 0..20_000 {
+            big.note(&change(&format!("b{i}"), Some("1")));
+        }
+        assert_eq!(big.order.len(), SAMPLE_MOST);
+    }
 }

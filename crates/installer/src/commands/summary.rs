@@ -748,6 +748,11 @@ pub struct ChainApplied {
     /// Lines whose `OldImage` was not the item as rebuilt so far (with `NEW_AND_OLD_IMAGES`):
     /// a hole in the chain; 0 for a proven restore.
     pub old_images_differing: usize,
+    /// Changed items read back from the new table once every change was applied (an eighth of
+    /// the changed keys, 1,000 at most): each must be as the last change left it.
+    pub sampled: usize,
+    /// Sampled items that were not: 0 for a proven restore.
+    pub sample_differing: usize,
 }
 
 impl std::fmt::Display for RestoredFrom {
