@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use super::CommandError;
 use super::restore_export::{self, ExportPick};
 use super::summary::{RestorePhases, Restored, RestoredFrom};
-use crate::aws::{Aws, AwsError, AwsResult, ConnectArgs};
+use crate::aws::{Aws, AwsError, ConnectArgs};
 use crate::deploy::config::ConfigError;
 use crate::deploy::deployed::{self, Origin};
 use crate::deploy::resources::function;
@@ -261,16 +261,8 @@ async fn from_export(
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
     let (source, target) = (&request.source, &request.target);
-    let described = db
-        .describe_table()
-        .table_name(source.as_str())
-        .send()
-        .await
-        .aws("DescribeTable", source.as_str())?;
-    let source_table = described
-        .table()
-        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
-    let parameters = restore_export::creation_parameters(source_table, target)?;
+    let (source_table, parameters) =
+        restore_export::source_and_parameters(aws, source, target).await?;
     let table_arn = source_table.table_arn().unwrap_or_default();
     let export = restore_export::choose(aws, table_arn, source.as_str(), pick).await?;
     let files = restore_export::data_files(aws, &export).await?;

@@ -34,7 +34,7 @@ use time::OffsetDateTime;
 use super::CommandError;
 use super::restore_export::{self, Export};
 use super::summary::{ChainApplied, RestorePhases, Restored, RestoredFrom};
-use crate::aws::{Aws, AwsError, AwsResult};
+use crate::aws::{Aws, AwsError};
 use crate::compliance::history::{Requests, read_chains};
 use crate::data::dynamodb_json::Item;
 use crate::deploy::deployed::{self, Origin};
@@ -268,16 +268,7 @@ pub async fn restore(
     let chain = &chains[path.chain];
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
-    let described = db
-        .describe_table()
-        .table_name(source.as_str())
-        .send()
-        .await
-        .aws("DescribeTable", source.as_str())?;
-    let source_table = described
-        .table()
-        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
-    let parameters = restore_export::creation_parameters(source_table, target)?;
+    let (_, parameters) = restore_export::source_and_parameters(aws, source, target).await?;
     let full = Export {
         arn: chain.full.export.export_arn.clone(),
         bucket: chain.bucket.clone(),

@@ -462,6 +462,27 @@ pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, Command
     }
 }
 
+/// The source table as DescribeTable tells it, and the new table's creation parameters from it
+/// (see [`creation_parameters`]).
+pub async fn source_and_parameters(
+    aws: &Aws,
+    source: &TableName,
+    target: &TableName,
+) -> Result<(TableDescription, TableCreationParameters), CommandError> {
+    let described = aws
+        .dynamodb
+        .describe_table()
+        .table_name(source.as_str())
+        .send()
+        .await
+        .aws("DescribeTable", source.as_str())?;
+    let table = described
+        .table
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
+    let parameters = creation_parameters(&table, target)?;
+    Ok((table, parameters))
+}
+
 /// The new table's creation parameters: the source's keys, attributes, billing and global
 /// secondary indexes. A source with local secondary indexes cannot be imported.
 pub fn creation_parameters(

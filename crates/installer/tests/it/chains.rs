@@ -78,6 +78,32 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
     };
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
+    // `restore --from-export chain` into `target` (with `extra`): its JSON document, checked
+    // against the published schema.
+    let restore = |target: &str, extra: &[&str]| -> Value {
+        let mut args: Vec<String> = [
+            "--output",
+            "json",
+            "restore",
+            "--stack",
+            &stack,
+            "--table",
+            &table,
+            "--to",
+            target,
+            "--from-export",
+            "chain",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let (stdout, stderr) = ok(args);
+        let restored: Value = serde_json::from_str(&stdout).expect("JSON");
+        crate::support::schema::assert_valid(&restored);
+        assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+        restored
+    };
     let hour = Duration::from_secs(3600);
     let minute = Duration::from_secs(60);
 
@@ -217,23 +243,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         .as_str()
         .expect("the chain's moment")
         .to_owned();
-    let (stdout, stderr) = ok(vec![
-        "--output".into(),
-        "json".into(),
-        "restore".into(),
-        "--stack".into(),
-        stack.clone(),
-        "--table".into(),
-        table.clone(),
-        "--to".into(),
-        target_0.clone(),
-        "--from-export".into(),
-        "chain".into(),
-        "--time".into(),
-        t0.clone(),
-    ]);
-    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+    let restored = restore(&target_0, &["--time", &t0]);
     assert_eq!(restored["from"]["chain"]["at"], t0.as_str());
     assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 0);
     assert_eq!(
@@ -249,24 +259,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
             .expect("RFC 3339")
             + time::Duration::minutes(1),
     );
-    let (stdout, stderr) = ok(vec![
-        "--output".into(),
-        "json".into(),
-        "restore".into(),
-        "--stack".into(),
-        stack.clone(),
-        "--table".into(),
-        table.clone(),
-        "--to".into(),
-        target_1.clone(),
-        "--from-export".into(),
-        "chain".into(),
-        "--time".into(),
-        time_1,
-    ]);
-    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
-    crate::support::schema::assert_valid(&restored);
-    assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+    let restored = restore(&target_1, &["--time", &time_1]);
     let from = &restored["from"]["chain"];
     assert_eq!(from["chain"], id.as_str());
     assert_eq!(from["at"], point_1.as_str());
@@ -281,21 +274,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
 
     // Restored at the chain's latest point: C changed too.
     let target_2 = format!("{table}-p2");
-    let (stdout, _) = ok(vec![
-        "--output".into(),
-        "json".into(),
-        "restore".into(),
-        "--stack".into(),
-        stack.clone(),
-        "--table".into(),
-        table.clone(),
-        "--to".into(),
-        target_2.clone(),
-        "--from-export".into(),
-        "chain".into(),
-    ]);
-    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(restored["verified"], true, "{stdout}");
+    let restored = restore(&target_2, &[]);
     assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 2);
     assert_eq!(
         contents(&db, &target_2).await,
