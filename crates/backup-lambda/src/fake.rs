@@ -717,3 +717,65 @@ impl RecordSink for MemoryBucket {
         Ok(())
     }
 }
+
+/// One export of a chain of table `Movies` in bucket `b`: from `from` (`None`: the chain's full
+/// export, of the moment `to`) to `to`, in `status`.
+pub fn chain_link(
+    from: Option<OffsetDateTime>,
+    to: OffsetDateTime,
+    status: ExportState,
+) -> crate::chain::Link {
+    crate::chain::Link {
+        kind: if from.is_some() {
+            crate::chain::LinkKind::Incremental
+        } else {
+            crate::chain::LinkKind::Full
+        },
+        from,
+        to,
+        attempt: 1,
+        lost: false,
+        export: crate::export::ExportRecord {
+            table: "Movies".to_owned(),
+            period: String::new(),
+            export_arn: format!("arn:export/{}", crate::chain::compact(to)),
+            bucket: "b".to_owned(),
+            prefix: String::new(),
+            started_at: to,
+            status,
+            finished_at: None,
+            duration_seconds: None,
+            item_count: None,
+            billed_size_bytes: None,
+            failure: None,
+        },
+    }
+}
+
+/// A chain of table `Movies` in bucket `b` from `t0` (its full export completed), with
+/// incremental exports back to back ending at each of `windows`' times, in their states.
+pub fn chain_of(
+    t0: OffsetDateTime,
+    windows: &[(OffsetDateTime, ExportState)],
+) -> crate::chain::Chain {
+    let mut from = t0;
+    let incrementals = windows
+        .iter()
+        .map(|&(to, status)| {
+            let link = chain_link(Some(from), to, status);
+            from = to;
+            link
+        })
+        .collect();
+    crate::chain::Chain {
+        table: "Movies".to_owned(),
+        id: crate::chain::compact(t0),
+        bucket: "b".to_owned(),
+        view: crate::export::ExportView::NewAndOld,
+        full: chain_link(None, t0, ExportState::Completed),
+        incrementals,
+        gaps: Vec::new(),
+        closed_at: None,
+        bucket_owner: None,
+    }
+}

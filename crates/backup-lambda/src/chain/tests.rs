@@ -11,55 +11,12 @@ fn minutes(m: i64) -> time::Duration {
     time::Duration::minutes(m)
 }
 
-fn link(from: Option<OffsetDateTime>, to: OffsetDateTime, status: ExportState) -> Link {
-    Link {
-        kind: if from.is_some() {
-            LinkKind::Incremental
-        } else {
-            LinkKind::Full
-        },
-        from,
-        to,
-        attempt: 1,
-        lost: false,
-        export: ExportRecord {
-            table: "Movies".to_owned(),
-            period: String::new(),
-            export_arn: format!("arn:export/{}", compact(to)),
-            bucket: "b".to_owned(),
-            prefix: String::new(),
-            started_at: to,
-            status,
-            finished_at: None,
-            duration_seconds: None,
-            item_count: None,
-            billed_size_bytes: None,
-            failure: None,
-        },
-    }
-}
+use crate::fake::chain_link as link;
 
+/// A chain from `t0` whose incrementals, all completed, end at `ends`.
 fn chain(t0: OffsetDateTime, ends: &[OffsetDateTime]) -> Chain {
-    let mut from = t0;
-    let incrementals = ends
-        .iter()
-        .map(|&to| {
-            let l = link(Some(from), to, ExportState::Completed);
-            from = to;
-            l
-        })
-        .collect();
-    Chain {
-        table: "Movies".to_owned(),
-        id: compact(t0),
-        bucket: "b".to_owned(),
-        view: ExportView::NewAndOld,
-        full: link(None, t0, ExportState::Completed),
-        incrementals,
-        gaps: Vec::new(),
-        closed_at: None,
-        bucket_owner: None,
-    }
+    let windows: Vec<_> = ends.iter().map(|&e| (e, ExportState::Completed)).collect();
+    crate::fake::chain_of(t0, &windows)
 }
 
 fn window(earliest: OffsetDateTime, latest: OffsetDateTime) -> RecoveryWindow {

@@ -145,61 +145,17 @@ pub fn assess(window: Window, chains: &[Chain]) -> Option<ChainFigures> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backup_lambda::chain::{Gap, Link, LinkKind, compact};
-    use backup_lambda::export::{ExportRecord, ExportView};
+    use backup_lambda::chain::Gap;
     use time::OffsetDateTime;
     use time::macros::datetime;
 
-    fn link(from: Option<OffsetDateTime>, to: OffsetDateTime, status: ExportState) -> Link {
-        Link {
-            kind: if from.is_some() {
-                LinkKind::Incremental
-            } else {
-                LinkKind::Full
-            },
-            from,
-            to,
-            attempt: 1,
-            lost: false,
-            export: ExportRecord {
-                table: "Movies".to_owned(),
-                period: String::new(),
-                export_arn: String::new(),
-                bucket: "b".to_owned(),
-                prefix: String::new(),
-                started_at: to,
-                status,
-                finished_at: None,
-                duration_seconds: None,
-                item_count: None,
-                billed_size_bytes: None,
-                failure: None,
-            },
-        }
-    }
-
     /// A chain from `t0` with daily incrementals in these states.
     fn chain(t0: OffsetDateTime, states: &[ExportState]) -> Chain {
-        let day = time::Duration::days(1);
-        let incrementals = states
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let from = t0 + day * i32::try_from(i).unwrap();
-                link(Some(from), from + day, *s)
-            })
+        let windows: Vec<_> = (1..)
+            .zip(states)
+            .map(|(day, s)| (t0 + time::Duration::days(day), *s))
             .collect();
-        Chain {
-            table: "Movies".to_owned(),
-            id: compact(t0),
-            bucket: "b".to_owned(),
-            view: ExportView::NewAndOld,
-            full: link(None, t0, ExportState::Completed),
-            incrementals,
-            gaps: Vec::new(),
-            closed_at: None,
-            bucket_owner: None,
-        }
+        backup_lambda::fake::chain_of(t0, &windows)
     }
 
     #[test]
