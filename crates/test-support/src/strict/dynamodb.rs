@@ -428,6 +428,18 @@ impl AccountRate {
     pub fn list_tags_of_resource() -> Self {
         Self::new("ListTagsOfResourceRate", "ListTagsOfResource", 10)
     }
+
+    /// ListBackups (API reference): "You can call ListBackups a maximum of five times per
+    /// second."
+    pub fn list_backups() -> Self {
+        Self::new("ListBackupsRate", "ListBackups", 5)
+    }
+
+    /// CreateBackup (API reference): "You can call CreateBackup at a maximum rate of 50 times
+    /// per second."
+    pub fn create_backup() -> Self {
+        Self::new("CreateBackupRate", "CreateBackup", 50)
+    }
 }
 
 impl Rule for AccountRate {
@@ -1718,14 +1730,20 @@ mod tests {
     }
 
     #[test]
-    fn the_eleventh_delete_within_a_second_is_refused() {
-        for (rule, operation) in [
-            (AccountRate::delete_backup(), "DeleteBackup"),
-            (AccountRate::list_tags_of_resource(), "ListTagsOfResource"),
+    fn a_call_past_its_rate_within_a_second_is_refused() {
+        for (rule, operation, rate) in [
+            (AccountRate::delete_backup(), "DeleteBackup", 10),
+            (
+                AccountRate::list_tags_of_resource(),
+                "ListTagsOfResource",
+                10,
+            ),
+            (AccountRate::list_backups(), "ListBackups", 5),
+            (AccountRate::create_backup(), "CreateBackup", 50),
         ] {
             let t0 = Instant::now();
             let call = json_call(DDB, operation, json!({"BackupArn": "arn:b"}));
-            for i in 0..10 {
+            for i in 0..rate {
                 assert!(
                     rule.refuse(&call, t0 + i * 10 * MS, &Nothing).is_none(),
                     "{operation} call {i}"

@@ -572,6 +572,8 @@ impl Strict {
                 Box::new(BackupCreating::new(windows.backup_creating)),
                 Box::new(AccountRate::delete_backup()),
                 Box::new(AccountRate::list_tags_of_resource()),
+                Box::new(AccountRate::list_backups()),
+                Box::new(AccountRate::create_backup()),
                 Box::new(ListBackupsPaging::default()),
                 Box::new(ListTagsPaging),
                 Box::new(TagsAreAMap),
