@@ -13,7 +13,7 @@
 //! | `deploy/schedule.rs` | schedule expressions checked as EventBridge does, and their runs on a zone's clock: the longest and shortest gaps, the next runs |
 //! | `local/` | the deployed `bootstrap` run here under a Lambda Runtime API (`invoke` on an emulator); `deployed_code`: which zip that is |
 //! | `data/` | the movies format, the built-in sample, the batch loader; DynamoDB JSON and exports' gzip'd data files (`dynamodb_json`) |
-//! | `compliance/` | `installer report`: the daily ledgers and export records read (`history`), judged (`assess`, `exports`), rendered (`text`, `html`) |
+//! | `compliance/` | `installer report`: the daily ledgers, export records and export chains read (`history`), judged (`assess`, `exports`, `chains`), rendered (`text`, `html`) |
 //! | `cost/` | `plan --cost`: the monthly cost of the configured stack from the dated price table (`prices/aws-prices.json`); `compare`: the alternatives for the same recovery objectives (`--compare`) |
 //! | `report/` | the human report on stderr (progress lines, `-q`) and results on stdout (`result!`, a closed pipe ends quietly) |
 //! | `rollback/` | `installer rollback`: the window checked and cut (`window`), its incremental exports started, waited for and read (`exports`), what a rerun needs (`journal`), each key's change and step (`changes`, pure), the conditional paced writes (`writes`) |
