@@ -306,8 +306,12 @@ pub async fn local(
     report!("running the deployed code from {}", code.source);
     let zip_bytes = code.bytes;
     let request_id = local_request_id();
-    let task_root = std::env::temp_dir().join(format!("installer-invoke-{request_id}"));
-    let bootstrap = unpack(&zip_bytes, &task_root)?;
+    // Removed when dropped: on every way out of here, an error's included.
+    let task_root = tempfile::Builder::new()
+        .prefix(&format!("installer-invoke-{request_id}-"))
+        .tempdir()
+        .map_err(|e| InvokeError::Local(e.to_string()))?;
+    let bootstrap = unpack(&zip_bytes, task_root.path())?;
     let timeout = u64::try_from(deployed.timeout().unwrap_or(3)).unwrap_or(3);
     let memory = deployed.memory_size().unwrap_or(128);
     let retries = async_retries(aws, function).await?;
@@ -322,7 +326,7 @@ pub async fn local(
         let sandbox = Sandbox {
             function,
             log_group,
-            task_root: &task_root,
+            task_root: task_root.path(),
             api: &api,
         };
         let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
@@ -340,7 +344,7 @@ pub async fn local(
         }
         break run;
     };
-    let _ = std::fs::remove_dir_all(&task_root);
+    drop(task_root);
     let result = match &run.outcome {
         Some(Outcome::Response { body, .. }) => Ok(body.clone()),
         Some(Outcome::Error { body, .. }) => Err(error_parts(body)),

@@ -24,7 +24,8 @@ fn zipped_machine(path: &Path, name: &str) -> u16 {
     drop(entry);
     let bootstrap = unzip_bootstrap(&zip);
     assert_eq!(&bootstrap[..4], b"\x7fELF");
-    let dir = temp_dir(name);
+    let tmp = temp_dir(name);
+    let dir = tmp.path();
     let binary = dir.join("bootstrap");
     write_executable(&binary, &bootstrap);
     let newest = newest_glibc(&binary);

@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::lambda::{
-    built_zip, newest_glibc, start_bootstrap, temp_dir, unzip_bootstrap, write_executable,
+    Bootstrap, built_zip, newest_glibc, start_bootstrap, temp_dir, unzip_bootstrap,
+    write_executable,
 };
 use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::json;
@@ -51,7 +52,8 @@ fn the_zip_holds_one_executable_bootstrap() {
 
 #[test]
 fn the_bootstrap_needs_no_glibc_newer_than_2_34() {
-    let dir = temp_dir("objdump");
+    let tmp = temp_dir("objdump");
+    let dir = tmp.path();
     let binary = dir.join("bootstrap");
     write_executable(&binary, &unzip_bootstrap(&built_zip()));
     let newest = newest_glibc(&binary);
@@ -66,7 +68,8 @@ fn the_bootstrap_needs_no_glibc_newer_than_2_34() {
 #[test]
 fn the_same_binary_gives_a_byte_identical_zip() {
     let zip = built_zip();
-    let dir = temp_dir("repro");
+    let tmp = temp_dir("repro");
+    let dir = tmp.path();
     let binary = dir.join("bootstrap");
     write_executable(&binary, &unzip_bootstrap(&zip));
     let again = dir.join("again.zip");
@@ -77,7 +80,8 @@ fn the_same_binary_gives_a_byte_identical_zip() {
 
 #[test]
 fn a_binary_needing_newer_glibc_is_refused() {
-    let dir = temp_dir("glibc");
+    let tmp = temp_dir("glibc");
+    let dir = tmp.path();
     let source = dir.join("new.c");
     // _dl_find_object first appeared in glibc 2.35.
     std::fs::write(
@@ -113,7 +117,8 @@ fn a_binary_needing_newer_glibc_is_refused() {
 #[test]
 fn a_binary_for_the_other_architecture_is_refused() {
     let bytes = unzip_bootstrap(&built_zip());
-    let dir = temp_dir("arch");
+    let tmp = temp_dir("arch");
+    let dir = tmp.path();
     let binary = dir.join("bootstrap");
     write_executable(&binary, &bytes);
     let (ok, stderr) = package(&binary, &dir.join("x.zip"), "x86_64");
@@ -148,7 +153,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
     create_movies_table(&db, &table).await;
 
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, started) = start_bootstrap(
+    let Bootstrap {
+        mut child,
+        started,
+        task_root: _task_root,
+    } = start_bootstrap(
         &api,
         &endpoint,
         &[("MAX_BACKUPS", "3"), ("STACK_NAME", "tutorial")],
@@ -232,7 +241,11 @@ async fn the_bootstrap_answers_the_tutorial_event_under_the_runtime_api() {
 #[test]
 fn a_bad_environment_fails_every_invocation_with_the_reason() {
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(
+    let Bootstrap {
+        mut child,
+        task_root: _task_root,
+        ..
+    } = start_bootstrap(
         &api,
         &aws_endpoint(),
         &[("MAX_BACKUPS", "0"), ("STACK_NAME", "tutorial")],
@@ -256,7 +269,8 @@ fn a_bad_environment_fails_every_invocation_with_the_reason() {
 
 #[test]
 fn arm64_without_its_rust_target_says_how_to_add_it() {
-    let dir = temp_dir("rustup");
+    let tmp = temp_dir("rustup");
+    let dir = tmp.path();
     // A rustup that reports only the x86_64 standard library installed.
     write_executable(
         &dir.join("rustup"),
@@ -267,7 +281,7 @@ fn arm64_without_its_rust_target_says_how_to_add_it() {
     let output = Command::new(INSTALLER)
         .args(["build", "--out"])
         .arg(&zip)
-        .env("PATH", &dir)
+        .env("PATH", dir)
         .output()
         .expect("run installer");
     let stderr = String::from_utf8_lossy(&output.stderr);

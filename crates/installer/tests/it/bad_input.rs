@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::cli::installer_at;
-use crate::support::lambda::{built_zip, start_bootstrap, temp_dir, unzip_bootstrap};
+use crate::support::lambda::{Bootstrap, built_zip, start_bootstrap, temp_dir, unzip_bootstrap};
 use installer::local::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
 use test_support::proxy::Proxy;
@@ -120,7 +120,8 @@ async fn bucket_of_another_account() -> String {
 #[tokio::test]
 async fn bad_installer_input_is_one_line_and_writes_nothing() {
     let proxy = Proxy::start(&moto_endpoint(), None);
-    let dir = temp_dir("bad-input");
+    let tmp = temp_dir("bad-input");
+    let dir = tmp.path();
     let bootstrap = unzip_bootstrap(&built_zip());
 
     let no_bootstrap = dir.join("no-bootstrap.zip");
@@ -131,7 +132,7 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
     let x86_64_zip = dir.join("x86_64.zip");
     zip_one(&x86_64_zip, "bootstrap", &x86_64);
     let newer_zip = dir.join("glibc-2.35.zip");
-    zip_one(&newer_zip, "bootstrap", &binary_needing_glibc_2_35(&dir));
+    zip_one(&newer_zip, "bootstrap", &binary_needing_glibc_2_35(dir));
     let not_a_zip = dir.join("notes.zip");
     std::fs::write(&not_a_zip, "not a zip").expect("write");
     let malformed = dir.join("movies.json");
@@ -335,7 +336,11 @@ type FunctionEnv = (&'static str, &'static str);
 /// its invocation error.
 fn lambda_error(proxy: &Proxy, function_env: &[(&str, &str)], event: Value) -> Value {
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(&api, proxy.endpoint(), function_env);
+    let Bootstrap {
+        mut child,
+        task_root: _task_root,
+        ..
+    } = start_bootstrap(&api, proxy.endpoint(), function_env);
     assert!(api.invoke("bad-event", event.clone()));
     let outcome = api.next_outcome(ANSWER_TIMEOUT);
     let _ = child.kill();
@@ -452,7 +457,11 @@ fn the_proxy_sees_what_the_bootstrap_writes() {
     // the same path makes CreateBackup reach moto.
     let proxy = Proxy::start(&moto_endpoint(), None);
     let api = RuntimeApi::start().expect("runtime API starts");
-    let (mut child, _) = start_bootstrap(
+    let Bootstrap {
+        mut child,
+        task_root: _task_root,
+        ..
+    } = start_bootstrap(
         &api,
         proxy.endpoint(),
         &[("MAX_BACKUPS", "3"), ("STACK_NAME", "badin")],

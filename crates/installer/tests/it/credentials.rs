@@ -28,7 +28,8 @@ fn status_with_profile(home: &Path, config: &str, profile: &str) -> Output {
 
 #[test]
 fn a_credential_process_profile_is_used() {
-    let home = temp_dir("credential-process");
+    let tmp = temp_dir("credential-process");
+    let home = tmp.path();
     let helper = home.join("credentials.sh");
     std::fs::write(
         &helper,
@@ -43,7 +44,7 @@ fn a_credential_process_profile_is_used() {
         "[profile ci]\nregion = us-east-1\ncredential_process = {}\n",
         helper.display()
     );
-    let out = status_with_profile(&home, &config, "ci");
+    let out = status_with_profile(home, &config, "ci");
     // Nothing is deployed as `creds`: every resource is missing, so `status` exits 3 (its
     // verdict), having read the account with the profile's credentials.
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -54,9 +55,10 @@ fn a_credential_process_profile_is_used() {
 
 #[test]
 fn an_sso_profile_asks_for_a_login_instead_of_missing_support() {
-    let home = temp_dir("sso");
+    let tmp = temp_dir("sso");
+    let home = tmp.path();
     let config = "[profile work]\nregion = us-east-1\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Admin\n";
-    let out = status_with_profile(&home, config, "work");
+    let out = status_with_profile(home, config, "work");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "no SSO login was made: {stderr}");
     assert!(

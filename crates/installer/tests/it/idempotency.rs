@@ -101,8 +101,8 @@ fn up_is_idempotent_and_changes_only_what_differs() {
         .read_to_end(&mut bootstrap)
         .unwrap();
     bootstrap.push(0);
-    let dir = std::env::temp_dir().join(format!("idem-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let binary = dir.join("bootstrap");
     std::fs::write(&binary, &bootstrap).unwrap();
     let new_zip = dir.join("new.zip");

@@ -2,7 +2,7 @@
 //! thousands of items, its zip form, exact decimals, and each kind of bad record.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::cli::{installer, installer_ok};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -40,12 +40,14 @@ fn movies(count: usize) -> Value {
     Value::Array(movies)
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("load-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
+/// A file holding `bytes` whose name ends in `name`, removed when dropped.
+fn temp_file(name: &str, bytes: &[u8]) -> tempfile::TempPath {
+    let mut file = tempfile::Builder::new()
+        .suffix(&format!("-{name}"))
+        .tempfile()
+        .unwrap();
+    file.write_all(bytes).unwrap();
+    file.into_temp_path()
 }
 
 async fn get(

@@ -97,12 +97,15 @@ fn ok(out: &Output, what: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere() {
-    let dir = std::env::temp_dir().join(unique_name("installer-standalone"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("installer-standalone-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let (zip, x86_64_zip) = (built_zip_path(), built_x86_64_zip_path());
     let zip_bytes = std::fs::read(&zip).expect("make build wrote the arm64 zip");
     let x86_64_bytes = std::fs::read(&x86_64_zip).expect("make build wrote the x86_64 zip");
-    let bundled = installer_in(&dir, [&zip, &x86_64_zip]);
+    let bundled = installer_in(dir, [&zip, &x86_64_zip]);
     // The file ends with the zips `installer build` wrote, byte for byte, each with its trailer:
     // arm64's, then x86_64's.
     let file = std::fs::read(&bundled).unwrap();
@@ -130,7 +133,7 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
     };
     let run = |args: Vec<String>| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_in(&dir, &bundled, &args)
+        run_in(dir, &bundled, &args)
     };
     let stderr = ok(&run(with("up", &[])), "up from an empty directory");
     assert!(
@@ -213,5 +216,5 @@ async fn the_release_installer_deploys_runs_and_removes_the_stack_from_anywhere(
     );
     ok(&run(with("down", &["--yes", "--delete-data"])), "down");
     assert_eq!(leftovers(&aws, &stack, &table).await, Vec::<&str>::new());
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }

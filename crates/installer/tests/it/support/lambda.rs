@@ -1,7 +1,7 @@
 //! The deployment zip and its `bootstrap`, run as Lambda would run it.
 
 use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -27,12 +27,12 @@ pub fn unzip_bootstrap(zip: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// An empty directory of this test process's own.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("installer-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// An empty directory of its own, removed when dropped.
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("installer-test-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Writes `bytes` to `path` with mode 0755.
@@ -40,6 +40,14 @@ pub fn write_executable(path: &Path, bytes: &[u8]) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, bytes).expect("write binary");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A started `bootstrap`: the process, the moment it started, and its task root (removed when
+/// dropped, so bind it for as long as the process runs).
+pub struct Bootstrap {
+    pub child: std::process::Child,
+    pub started: Instant,
+    pub task_root: tempfile::TempDir,
 }
 
 /// Starts the zip's `bootstrap` with exactly the environment Lambda gives a provided.al2023
@@ -51,8 +59,9 @@ pub fn start_bootstrap(
     api: &RuntimeApi,
     endpoint: &str,
     function_env: &[(&str, &str)],
-) -> (std::process::Child, Instant) {
-    let task_root = temp_dir(&format!("task-{}", api.addr.port()));
+) -> Bootstrap {
+    let task_dir = temp_dir("task");
+    let task_root = task_dir.path();
     let bootstrap = task_root.join("bootstrap");
     let binary = unzip_bootstrap(&built_zip());
     write_executable(&bootstrap, &binary);
@@ -67,7 +76,7 @@ pub fn start_bootstrap(
     };
     command
         .env_clear()
-        .current_dir(&task_root)
+        .current_dir(task_root)
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "dynamodb-backup")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -84,7 +93,7 @@ pub fn start_bootstrap(
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_SESSION_TOKEN", "testing")
-        .env("LAMBDA_TASK_ROOT", &task_root)
+        .env("LAMBDA_TASK_ROOT", task_root)
         .env("LAMBDA_RUNTIME_DIR", "/var/runtime")
         .env("_HANDLER", "bootstrap")
         .env("TZ", ":UTC")
@@ -95,7 +104,11 @@ pub fn start_bootstrap(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let started = Instant::now();
-    (spawn(&mut command), started)
+    Bootstrap {
+        child: spawn(&mut command),
+        started,
+        task_root: task_dir,
+    }
 }
 
 /// Starts `command`, trying again while Linux says "text file busy": a binary written a moment
