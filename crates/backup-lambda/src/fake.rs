@@ -15,7 +15,7 @@ use crate::error::AwsError;
 use crate::export::{ExportRequest, ExportState, ExportStatus};
 use crate::naming::TableName;
 use crate::retention::{Backup, BackupKind, BackupState};
-use crate::store::{BackupPage, BackupStore, RecordSink, Stored, WriteIf};
+use crate::store::{AccountBackupPage, BackupPage, BackupStore, RecordSink, Stored, WriteIf};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::tables::{
@@ -95,6 +95,16 @@ pub fn movie(n: i64) -> Item {
             ])),
         ),
     ])
+}
+
+/// The table a backup ARN names: `...:table/<table>/backup/<id>`, or the tests' short
+/// `arn:<table>/backup/<id>`.
+fn table_of(arn: &str) -> Option<&str> {
+    let (table, _) = arn.split_once("/backup/")?;
+    Some(match table.rsplit_once(":table/") {
+        Some((_, name)) => name,
+        None => table.rsplit_once(':').map_or(table, |(_, name)| name),
+    })
 }
 
 /// DynamoDB's backups and tables in one account and region, in memory.
@@ -295,7 +305,11 @@ impl BackupStore for MemoryStore {
                 "InternalServerError",
             ));
         }
-        let all = lock(&self.backups).clone();
+        let all: Vec<Backup> = lock(&self.backups)
+            .iter()
+            .filter(|b| table_of(&b.arn) == Some(table.as_str()))
+            .cloned()
+            .collect();
         let from = start.map_or(0, |arn| {
             all.iter()
                 .position(|b| b.arn == arn)
@@ -307,6 +321,38 @@ impl BackupStore for MemoryStore {
             .then(|| backups.last().map(|b| b.arn.clone()))
             .flatten();
         Ok(BackupPage { backups, next })
+    }
+
+    async fn list_account_backups_page(
+        &self,
+        start: Option<&str>,
+    ) -> Result<AccountBackupPage, AwsError> {
+        self.call("list account".to_owned());
+        if self.fail_list {
+            return Err(aws_error(
+                "ListBackups",
+                "the account's backups",
+                "InternalServerError",
+            ));
+        }
+        let all: Vec<(String, Backup)> = lock(&self.backups)
+            .iter()
+            .filter_map(|b| Some((table_of(&b.arn)?.to_owned(), b.clone())))
+            .collect();
+        let from = start.map_or(0, |arn| {
+            all.iter()
+                .position(|(_, b)| b.arn == arn)
+                .map_or(all.len(), |i| i + 1)
+        });
+        let size = self
+            .page_size
+            .unwrap_or(usize::MAX)
+            .min(crate::store::ACCOUNT_PAGE.unsigned_abs() as usize);
+        let backups: Vec<(String, Backup)> = all.iter().skip(from).take(size).cloned().collect();
+        let next = (from + backups.len() < all.len())
+            .then(|| backups.last().map(|(_, b)| b.arn.clone()))
+            .flatten();
+        Ok(AccountBackupPage { backups, next })
     }
 
     async fn delete_backup(&self, arn: &str) -> Result<(), AwsError> {

@@ -84,6 +84,14 @@ pub trait BackupStore: Send + Sync {
         }
     }
 
+    /// One page of the `USER` backups of every table in the account and region (ListBackups
+    /// without `TableName`, [`ACCOUNT_PAGE`] at most), from after `start`, each with its table's
+    /// name.
+    fn list_account_backups_page(
+        &self,
+        start: Option<&str>,
+    ) -> impl Future<Output = Result<AccountBackupPage, AwsError>> + Send;
+
     /// Deletes the backup with this ARN.
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 
@@ -126,6 +134,19 @@ pub trait BackupStore: Send + Sync {
 pub struct BackupPage {
     /// The backups on it.
     pub backups: Vec<Backup>,
+    /// Where the next page starts (`LastEvaluatedBackupArn`), if there is one.
+    pub next: Option<String>,
+}
+
+/// The most backups one page of an account-wide listing asks for: ListBackups' `Limit` is 1 to
+/// 100 (API reference, `BackupsInputLimit`), and a page holds at most 1 MB besides.
+pub const ACCOUNT_PAGE: i32 = 100;
+
+/// One page of an account-wide ListBackups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBackupPage {
+    /// The backups on it, each with its table's name (`BackupSummary.TableName`).
+    pub backups: Vec<(String, Backup)>,
     /// Where the next page starts (`LastEvaluatedBackupArn`), if there is one.
     pub next: Option<String>,
 }
@@ -354,6 +375,29 @@ impl BackupStore for DynamoDbBackups {
                 .backup_summaries()
                 .iter()
                 .filter_map(from_summary)
+                .collect(),
+            next: page.last_evaluated_backup_arn,
+        })
+    }
+
+    async fn list_account_backups_page(
+        &self,
+        start: Option<&str>,
+    ) -> Result<AccountBackupPage, AwsError> {
+        let page = self
+            .client
+            .list_backups()
+            .limit(ACCOUNT_PAGE)
+            .backup_type(self.kinds.clone())
+            .set_exclusive_start_backup_arn(start.map(str::to_owned))
+            .send()
+            .await
+            .aws("ListBackups", "the account's backups")?;
+        Ok(AccountBackupPage {
+            backups: page
+                .backup_summaries()
+                .iter()
+                .filter_map(|s| Some((s.table_name()?.to_owned(), from_summary(s)?)))
                 .collect(),
             next: page.last_evaluated_backup_arn,
         })
@@ -685,6 +729,13 @@ impl<T: BackupStore> BackupStore for &T {
         start: Option<&str>,
     ) -> impl Future<Output = Result<BackupPage, AwsError>> + Send {
         (**self).list_backups_page(table, start)
+    }
+
+    fn list_account_backups_page(
+        &self,
+        start: Option<&str>,
+    ) -> impl Future<Output = Result<AccountBackupPage, AwsError>> + Send {
+        (**self).list_account_backups_page(start)
     }
 
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send {

@@ -5,10 +5,12 @@
 mod error;
 #[cfg(test)]
 mod fixtures;
+mod listing;
 mod record;
 mod tagged;
 
 pub use error::RunError;
+pub use listing::ListingReport;
 pub use record::{BackupRef, FailedDelete, Invocation, KeptBy, PolicyRecord, RunRecord, RunStatus};
 pub use tagged::{ABAC_HINT, TableFailure, TaggedRun};
 
@@ -20,6 +22,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::{error, info, warn};
 
+use self::listing::Listing;
 use crate::chain;
 use crate::error::AwsError;
 use crate::export::{self, ChainSettings, ExportMode, ExportSettings};
@@ -102,21 +105,24 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
     ) -> Result<RunRecord, RunError> {
         let request = BackupRequest::from_event(event, &self.settings.default_policy)
             .inspect_err(|e| error!(error = %e, "rejected event"))?;
-        self.run(&request, invocation).await
+        self.run(&request, invocation, &Listing::per_table()).await
     }
 
-    /// Backs up one table as `request` says, lists its backups, deletes what retention lets go
-    /// and records the run.
+    /// Backs up one table as `request` says, lists its backups (as `listing` does), deletes what
+    /// retention lets go and records the run.
     async fn run(
         &self,
         request: &BackupRequest,
         invocation: &Invocation,
+        listing: &Listing,
     ) -> Result<RunRecord, RunError> {
         let now = invocation.now;
         let started = Instant::now();
         let table = &request.table;
 
-        let earlier = self.backup_of_earlier_attempt(table, invocation).await;
+        let earlier = self
+            .backup_of_earlier_attempt(table, invocation, listing)
+            .await;
         let reused = earlier.is_some();
         let clock = || invocation.clock();
         let fingerprints = self
@@ -167,7 +173,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
         if let (Some(f), Some(before)) = (&fingerprints, before) {
             record.fingerprint = Some(f.after_backup(table, before, &created, requested).await);
         }
-        let decision = match self.list_and_decide(request, created, now).await {
+        let decision = match self.list_and_decide(request, created, now, listing).await {
             Ok((listed, decision)) => {
                 record.backups_listed = listed;
                 decision
@@ -233,6 +239,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
         &self,
         table: &crate::naming::TableName,
         invocation: &Invocation,
+        listing: &Listing,
     ) -> Option<Backup> {
         let bucket = self.settings.log_bucket.as_ref()?;
         let found = ledger::backup_of_attempt(
@@ -250,10 +257,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
                 return None;
             }
         };
-        let listed = self
-            .store
-            .list_backups_paced(table, || self.pacers.list.wait())
-            .await;
+        let listed = listing.backups(&self.store, &self.pacers.list, table).await;
         match listed.map(|all| all.into_iter().find(|b| b.name == name)) {
             Ok(Some(backup)) => {
                 warn!(table = %table, backup = %name, request_id = %invocation.request_id, "a retried or repeated invocation: an earlier attempt made this backup; not making another");
@@ -277,12 +281,12 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
         request: &BackupRequest,
         created: Backup,
         now: OffsetDateTime,
+        listing: &Listing,
     ) -> Result<(usize, retention::RetentionDecision), RunError> {
         let table = &request.table;
         let policy = request.policy;
-        let mut backups = self
-            .store
-            .list_backups_paced(table, || self.pacers.list.wait())
+        let mut backups = listing
+            .backups(&self.store, &self.pacers.list, table)
             .await
             .map_err(|source| RunError::ListBackups {
                 table: table.to_string(),

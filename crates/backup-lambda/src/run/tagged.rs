@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
+use super::listing::{Listing, ListingReport};
 use super::{BackupFunction, DEADLINE_MARGIN, Invocation, RunError, RunRecord};
 use crate::request::BackupRequest;
 use crate::store::{BackupStore, RecordSink};
@@ -45,6 +46,8 @@ pub struct TaggedRun {
     pub records: Vec<RunRecord>,
     /// The tables that could not be.
     pub failures: Vec<TableFailure>,
+    /// How the run listed the tables' backups.
+    pub listing: ListingReport,
 }
 
 impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
@@ -75,6 +78,8 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             warn!(table = %table, error = %e, "could not read the table's tags; it is left out of this run");
         }
         info!(tag = %tag, tables = tables.len(), unreadable = found.unreadable.len(), "tables selected by tag");
+        let listing = Listing::for_tables(tables.len());
+        let listing = &listing;
         let runs: Vec<(String, Result<RunRecord, RunError>)> = stream::iter(&tables)
             .map(|table| async move {
                 let name = table.to_string();
@@ -91,7 +96,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
                     table: table.clone(),
                     policy,
                 };
-                (name, self.run(&request, invocation).await)
+                (name, self.run(&request, invocation, listing).await)
             })
             .buffer_unordered(TABLE_CONCURRENCY)
             .collect()
@@ -112,6 +117,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
                     error: format!("could not read its tags, so it was not backed up: {e}"),
                 })
                 .collect(),
+            listing: listing.report(),
         };
         for (table, run) in runs {
             match run {
@@ -277,6 +283,60 @@ mod tests {
             failure.error.contains("ABAC") && failure.error.contains("--no-tag-conditions"),
             "{failure:?}"
         );
+    }
+
+    /// ListBackups is five calls a second per account: a run over many tables lists the
+    /// account once (100 a page) instead of each table, and retention is exactly as per table.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_over_many_tables_lists_the_accounts_backups_once() {
+        let tagged = vec![("backup".to_owned(), "daily".to_owned())];
+        let names: Vec<String> = (0..30).map(|i| format!("T{i:02}")).collect();
+        let mut old = Vec::new();
+        for table in &names {
+            for hours in 1..=5 {
+                let created = NOW - time::Duration::hours(hours);
+                let name = TableName::parse(table)
+                    .unwrap()
+                    .backup_name(&prod(), created);
+                old.push(Backup {
+                    arn: format!("arn:aws:dynamodb:us-east-1:1:table/{table}/backup/{name}"),
+                    name,
+                    created,
+                    state: BackupState::Available,
+                    kind: BackupKind::User,
+                });
+            }
+        }
+        let store = MemoryStore {
+            tables: names.iter().map(|t| (t.clone(), tagged.clone())).collect(),
+            ..MemoryStore::with(old)
+        };
+        let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
+        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 3});
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        let run = function
+            .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
+            .await
+            .unwrap();
+        assert!(run.failures.is_empty(), "{:?}", run.failures);
+        // 150 old backups and up to 8 new ones: two pages.
+        assert_eq!(run.listing, ListingReport::Account { pages: 2 });
+        let calls = store.calls();
+        assert_eq!(calls.iter().filter(|c| *c == "list account").count(), 2);
+        assert!(!calls.iter().any(|c| c == "list"), "no table listed alone");
+        for table in &names {
+            let left = lock_backups(&store)
+                .iter()
+                .filter(|b| b.name.starts_with(&format!("{table}-")))
+                .count();
+            assert_eq!(left, 3, "{table} keeps exactly 3");
+        }
+    }
+
+    fn lock_backups(store: &MemoryStore) -> Vec<Backup> {
+        store.backups.lock().unwrap().clone()
     }
 
     #[tokio::test(start_paused = true)]

@@ -473,15 +473,18 @@ impl Rule for AccountRate {
     }
 }
 
-/// ListBackups answers in small pages, honouring `Limit`, `ExclusiveStartBackupArn` and
+/// ListBackups answers in pages, honouring `Limit`, `ExclusiveStartBackupArn` and
 /// `BackupType`, with `LastEvaluatedBackupArn` while more remain (moto returns everything in one
-/// page and ignores all three).
+/// page and ignores all three), and refuses a `Limit` outside 1 to 100.
 ///
 /// ListBackups (API reference): "LastEvaluatedBackupArn: The ARN of the backup last evaluated
 /// when the current page of results was returned ... If LastEvaluatedBackupArn is empty, then the
-/// last page of results has been processed"; `Limit`: "Maximum number of backups to return at
-/// once"; `BackupType`: USER, SYSTEM, AWS_BACKUP or ALL. The page size AWS picks is its own: 3
-/// here, so that any caller reading one page only is caught.
+/// last page of results has been processed"; "ListBackups returns a paginated list of results
+/// with at most 1 MB worth of items in a page. You can also specify a maximum number of entries
+/// to be returned in a page"; `Limit`: "Maximum number of backups to return at once", valid
+/// range 1 to 100 (`BackupsInputLimit`); `BackupType`: USER, SYSTEM, AWS_BACKUP or ALL. Without
+/// a `Limit` the page size is AWS's own (up to 1 MB): 3 here, so that any caller reading one
+/// page only is caught.
 pub struct ListBackupsPaging {
     page: usize,
 }
@@ -497,16 +500,33 @@ impl Rule for ListBackupsPaging {
         "ListBackupsPaging"
     }
 
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "ListBackups") {
+            return None;
+        }
+        let limit = &call.json["Limit"];
+        let valid = limit.is_null() || limit.as_u64().is_some_and(|l| (1..=100).contains(&l));
+        (!valid).then(|| {
+            Reply::json_error(
+                DDB,
+                "ValidationException",
+                &format!(
+                    "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 100"
+                ),
+            )
+        })
+    }
+
     fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
         if !call.is(DDB, "ListBackups") || !reply.ok() {
             return;
         }
-        let kind = call.field("BackupType").unwrap_or("ALL");
+        // "USER ... (The default setting if no other backup types are specified.)"
+        let kind = call.field("BackupType").unwrap_or("USER");
         let limit = call.json["Limit"]
             .as_u64()
             .and_then(|l| usize::try_from(l).ok())
-            .unwrap_or(usize::MAX)
-            .min(self.page);
+            .unwrap_or(self.page);
         let start = call.field("ExclusiveStartBackupArn");
         reply.edit_json(|j| {
             let all: Vec<Value> = j["BackupSummaries"]
@@ -1804,8 +1824,34 @@ mod tests {
             (vec!["arn:0".into()], Some("arn:0".into()))
         );
         assert_eq!(
-            page(json!({"ExclusiveStartBackupArn": "arn:5"})).0,
+            page(json!({"Limit": 100, "BackupType": "ALL"})).0.len(),
+            7,
+            "a Limit is a page's size"
+        );
+        for bad in [json!({"Limit": 0}), json!({"Limit": 101})] {
+            let call = json_call(DDB, "ListBackups", bad.clone());
+            let refused = rule
+                .refuse(&call, Instant::now(), &Nothing)
+                .expect("refused");
+            assert_eq!(refused.json()["__type"], "ValidationException", "{bad}");
+        }
+        assert!(
+            rule.refuse(
+                &json_call(DDB, "ListBackups", json!({"Limit": 100})),
+                Instant::now(),
+                &Nothing
+            )
+            .is_none()
+        );
+        assert_eq!(
+            page(json!({"ExclusiveStartBackupArn": "arn:5", "BackupType": "ALL"})).0,
             vec!["arn:6".to_owned()]
+        );
+        assert!(
+            page(json!({"ExclusiveStartBackupArn": "arn:5"}))
+                .0
+                .is_empty(),
+            "USER unless asked otherwise"
         );
     }
 
