@@ -633,6 +633,38 @@ struct Object {
 /// object's body as it is then (`None`: no object), the body it writes.
 pub type Interloper = Box<dyn FnMut(Option<&[u8]>) -> Vec<u8> + Send>;
 
+/// The in-memory [`crate::continuer::Continuer`]: keeps each event the function is invoked
+/// with, for the test to deliver (or lose, or deliver twice); with `fail`, Invoke is refused
+/// (TooManyRequestsException).
+#[derive(Debug, Default)]
+pub struct MemoryContinuer {
+    /// The events queued, oldest first.
+    pub events: Mutex<Vec<serde_json::Value>>,
+    /// Invoke fails.
+    pub fail: bool,
+}
+
+impl MemoryContinuer {
+    /// Takes the events queued so far.
+    pub fn take(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *lock(&self.events))
+    }
+}
+
+impl crate::continuer::Continuer for MemoryContinuer {
+    async fn invoke_async(&self, event: &serde_json::Value) -> Result<(), AwsError> {
+        if self.fail {
+            return Err(aws_error(
+                "Invoke",
+                "backups-prod",
+                "TooManyRequestsException",
+            ));
+        }
+        lock(&self.events).push(event.clone());
+        Ok(())
+    }
+}
+
 /// S3 buckets in memory, with S3's conditional writes: `If-None-Match: *` fails when the object
 /// exists, `If-Match` when its ETag is not the one given (PutObject, API reference,
 /// "Conditional writes").

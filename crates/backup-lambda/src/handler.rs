@@ -8,6 +8,7 @@ use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::continuer::{Continuer, NoContinuer};
 use crate::drill::{Drill, StepLimits};
 use crate::metrics;
 use crate::naming::TableName;
@@ -37,8 +38,8 @@ impl From<Failure> for Diagnostic {
 }
 
 /// The function with its drills, built once at cold start.
-pub struct Handler<S, T, R> {
-    function: BackupFunction<S, T, R>,
+pub struct Handler<S, T, R, C = NoContinuer> {
+    function: BackupFunction<S, T, R, C>,
     /// Drills keep their state beside the run records, so there are none without a log bucket.
     drill: Option<Drill<S, T, R>>,
     /// The metrics' `Stack` dimension: the function's name.
@@ -63,6 +64,20 @@ impl<S: BackupStore + Clone, T: Tables + Clone, R: RecordSink + Clone> Handler<S
             function: BackupFunction::new(store, tables, records, settings),
             drill,
             stack: stack.to_owned(),
+        }
+    }
+}
+
+impl<S: BackupStore + Clone, T: Tables + Clone, R: RecordSink + Clone, C: Continuer>
+    Handler<S, T, R, C>
+{
+    /// The same handler, continuing runs over a tag that outlast their invocation through
+    /// `continuer` (see [`crate::run::continued`]).
+    pub fn continuing_with<D: Continuer>(self, continuer: D) -> Handler<S, T, R, D> {
+        Handler {
+            function: self.function.continuing_with(continuer),
+            drill: self.drill,
+            stack: self.stack,
         }
     }
 
@@ -154,13 +169,13 @@ impl<S: BackupStore + Clone, T: Tables + Clone, R: RecordSink + Clone> Handler<S
             }
             result["drills"] = Value::Object(steps);
         }
-        match run.failures.first() {
+        match run.failed() {
             None => Ok(result),
-            Some(first) => Err(Failure(RunError::Tables {
+            Some((failed, first)) => Err(Failure(RunError::Tables {
                 tag: run.tag.clone(),
-                failed: run.failures.len(),
+                failed,
                 selected: run.selected.len(),
-                first: format!("{}: {}", first.table, first.error),
+                first,
             })),
         }
     }

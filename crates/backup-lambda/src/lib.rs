@@ -14,11 +14,11 @@
 //! | --- | --- |
 //! | `main.rs` | the `bootstrap`: builds the AWS ports once and hands each event to [`handler`] |
 //! | [`handler`] | one invocation end to end, generic over the ports: the run, its metrics, a drill step |
-//! | [`run`] | one table's run (`run/mod.rs`), a tag's fan-out (`tagged`), the run record (`record`), why a run failed (`error`) |
+//! | [`run`] | one table's run (`run/mod.rs`), a tag's fan-out (`tagged`), the account's backups listed once for it (`listing`), a tag's run continued across invocations (`continued`), the run record (`record`), why a run failed (`error`) |
 //! | [`drill`] | restore drills, a state machine kept in the log bucket |
 //! | [`restore`] | which backup to restore and how a restore is proven (shared with `installer restore`) |
 //! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and the check of a restored table against it; items compared as DynamoDB compares them |
-//! | [`store`], [`tables`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), each with its AWS implementation |
+//! | [`store`], [`tables`], [`continuer`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), the function invoking itself to continue a run (`Continuer`), each with its AWS implementation |
 //! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
 //! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps (newest N, generations), whose a backup is, how tables and backups are named |
 //! | [`zone`] | the stack's time zone (the IANA database compiled in): generations' periods, and the installer's schedules |
@@ -26,13 +26,14 @@
 //! | [`export`], [`chain`], [`ledger`], [`record`], [`metrics`] | exports to S3 (full each period, or incremental chains planned from the recovery window), the daily ledgers, where records go, the metrics a run emits |
 //! | [`pace`], [`sdk`], [`error`], [`logging`] | DynamoDB's rates, the SDK's configuration, `AwsError`, JSON logs |
 //!
-//! Only `store.rs` and `tables.rs` call the SDK's DynamoDB and S3 operations: everything else
-//! reaches AWS through the ports.
+//! Only `store.rs` and `tables.rs` call the SDK's DynamoDB and S3 operations, and `continuer.rs`
+//! Lambda's: everything else reaches AWS through the ports.
 
 #![warn(missing_docs)]
 
 pub mod canonical;
 pub mod chain;
+pub mod continuer;
 pub mod drill;
 pub mod error;
 pub mod export;

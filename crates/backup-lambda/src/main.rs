@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use backup_lambda::continuer::LambdaContinuer;
 use backup_lambda::handler::{Failure, Handler};
 use backup_lambda::request::Settings;
 use backup_lambda::run::{Invocation, RunError};
@@ -42,7 +43,11 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
         S3Records::new(aws_sdk_s3::Client::new(&config)),
         settings,
         &stack,
-    );
+    )
+    .continuing_with(LambdaContinuer::new(
+        aws_sdk_lambda::Client::new(&config),
+        &stack,
+    ));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let remaining = event

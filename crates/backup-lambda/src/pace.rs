@@ -37,6 +37,19 @@ impl Pacer {
         at
     }
 
+    /// Takes the next free start only if it is no later than `last`; a start not taken leaves
+    /// the pacer as it was (a call given up for lack of time must not push later calls back).
+    pub fn reserve_by(&self, last: Option<Instant>) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = next.map_or(now, |n| n.max(now));
+        if last.is_some_and(|last| at > last) {
+            return None;
+        }
+        *next = Some(at + self.interval);
+        Some(at)
+    }
+
     /// Waits for the next free start.
     pub async fn wait(&self) {
         tokio::time::sleep_until(self.reserve()).await;
@@ -80,5 +93,21 @@ mod tests {
         // After a quiet second, the next start is now, not in the past.
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(pacer.reserve() - t0, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_past_the_limit_is_not_taken_and_moves_nothing() {
+        let pacer = Pacer::new(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let limit = Some(t0 + Duration::from_millis(150));
+        assert_eq!(pacer.reserve_by(limit), Some(t0));
+        assert_eq!(
+            pacer.reserve_by(limit),
+            Some(t0 + Duration::from_millis(100))
+        );
+        // The third would start at 200 ms: not taken, however often asked.
+        assert_eq!(pacer.reserve_by(limit), None);
+        assert_eq!(pacer.reserve_by(limit), None);
+        assert_eq!(pacer.reserve() - t0, Duration::from_millis(200));
     }
 }

@@ -90,12 +90,13 @@ pub fn fingerprint_pending_key(table: &str) -> String {
     format!("{}{FINGERPRINTS_FOLDER}pending.json", table_prefix(table))
 }
 
-/// Whether `key` (under a table's prefix) is a run's record, not a drill's, an export's, a
-/// fingerprint's or a ledger.
+/// Whether `key` is a run's record (under a table's prefix), not a drill's, an export's, a
+/// fingerprint's or a ledger, nor anything outside [`PREFIX`] (chains, logical runs' states).
 pub fn is_run_record_key(key: &str) -> bool {
-    [DRILLS, LEDGER_FOLDER, EXPORTS_FOLDER, FINGERPRINTS_FOLDER]
-        .iter()
-        .all(|folder| !key.contains(&format!("/{folder}")))
+    key.starts_with(PREFIX)
+        && [DRILLS, LEDGER_FOLDER, EXPORTS_FOLDER, FINGERPRINTS_FOLDER]
+            .iter()
+            .all(|folder| !key.contains(&format!("/{folder}")))
 }
 
 /// The prefix of `table`'s daily ledgers: `runs/<table>/daily/`. Keys under it sort by day.
@@ -161,6 +162,7 @@ mod tests {
         assert_eq!(ledger_day("runs/Movies/daily/notes.txt"), None);
         assert!(!is_run_record_key(&key));
         assert!(!is_run_record_key(&drill_last_key("Movies")));
+        assert!(!is_run_record_key("continuations/0123abcd.json"));
         assert!(!is_run_record_key(&export_key("Movies", "2026-W49")));
         assert!(!is_run_record_key(&fingerprint_pending_key("Movies")));
         assert!(!is_run_record_key(&fingerprint_key(

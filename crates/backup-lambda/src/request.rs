@@ -55,6 +55,11 @@ pub enum RequestError {
         "\"TableTag\" must be {{\"Key\": \"backup\", \"Value\": \"daily\"}} (a key of 1 to 128 characters, a value of up to 256), got {0}"
     )]
     BadTableTag(String),
+    /// The event's `Continuation` is not one the function hands on.
+    #[error(
+        "\"Continuation\" must be {{\"Run\": \"<request id>\", \"Part\": 2}} (a part from 2 on), as a run over a tag hands it on, got {0}"
+    )]
+    BadContinuation(String),
     /// An export setting in the environment is not valid.
     #[error("{field} must be {expected}, got {got:?}")]
     BadExportSetting {

@@ -78,32 +78,41 @@ impl TableTag {
     }
 }
 
-/// Every table of the account and region that carries `tag`, sorted by name, each table's
-/// ListTagsOfResource started at `pacer`'s next free turn. A table deleted while it is being
-/// looked at is left out; one whose tags cannot be read is in [`Discovery::unreadable`]. Only
-/// listing the tables, or the one DescribeTable, failing is an error.
-pub async fn tagged_tables<S: BackupStore>(
+/// The account's tables to look at, and the ARN prefix their names complete
+/// (`arn:...:table/`): ListTables in pages of 100, and one DescribeTable (of the first) for the
+/// prefix, not one each. `None` when there are no tables.
+pub async fn candidates<S: BackupStore>(
+    store: &S,
+) -> Result<Option<(Vec<TableName>, String)>, AwsError> {
+    let names = store.list_tables().await?;
+    let Some(first) = names.first() else {
+        return Ok(None);
+    };
+    let first_arn = store.table_arn(first).await?;
+    match first_arn.rfind(":table/") {
+        Some(at) => Ok(Some((names, first_arn[..at + ":table/".len()].to_owned()))),
+        None => Err(AwsError::malformed(
+            "DescribeTable",
+            first.as_str(),
+            &format!("{first_arn} is not a table ARN"),
+        )),
+    }
+}
+
+/// Reads the tags of `names` in order, each ListTagsOfResource started at `pacer`'s next free
+/// turn, starting no table after `stop` (when given): the tables checked are always the first
+/// ones. A table deleted while it is being looked at does not carry the tag; one whose tags
+/// cannot be read is in [`Checked::unreadable`].
+pub async fn check_tags<S: BackupStore>(
     store: &S,
     tag: &TableTag,
     pacer: &Pacer,
-) -> Result<Discovery, AwsError> {
-    let names = store.list_tables().await?;
-    let Some(first) = names.first() else {
-        return Ok(Discovery::default());
-    };
-    // Every table's ARN is the first's with the name changed: one DescribeTable, not one each.
-    let first_arn = store.table_arn(first).await?;
-    let prefix = match first_arn.rfind(":table/") {
-        Some(at) => first_arn[..at + ":table/".len()].to_owned(),
-        None => {
-            return Err(AwsError::malformed(
-                "DescribeTable",
-                first.as_str(),
-                &format!("{first_arn} is not a table ARN"),
-            ));
-        }
-    };
+    prefix: &str,
+    names: &[TableName],
+    stop: Option<tokio::time::Instant>,
+) -> Checked {
     let checked: Vec<(TableName, Result<bool, AwsError>)> = stream::iter(names)
+        .take_while(|_| std::future::ready(stop.is_none_or(|at| tokio::time::Instant::now() <= at)))
         .map(|name| {
             let arn = format!("{prefix}{name}");
             async move {
@@ -119,21 +128,54 @@ pub async fn tagged_tables<S: BackupStore>(
                         }
                         Err(e) => Err(e),
                     };
-                    return (name, found);
+                    return (name.clone(), found);
                 }
             }
         })
         .buffered(TAG_CONCURRENCY)
         .collect()
         .await;
-    let mut found = Discovery::default();
-    for (name, result) in checked {
-        match result {
-            Ok(true) => found.tables.push(name),
+    let mut result = Checked {
+        checked: checked.len(),
+        ..Checked::default()
+    };
+    for (name, found) in checked {
+        match found {
+            Ok(true) => result.tagged.push(name),
             Ok(false) => {}
-            Err(e) => found.unreadable.push((name, e)),
+            Err(e) => result.unreadable.push((name, e)),
         }
     }
+    result
+}
+
+/// What [`check_tags`] found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// How many of the names it looked at (the first ones).
+    pub checked: usize,
+    /// Those carrying the tag, in the order given.
+    pub tagged: Vec<TableName>,
+    /// Those whose tags could not be read.
+    pub unreadable: Vec<(TableName, AwsError)>,
+}
+
+/// Every table of the account and region that carries `tag`, sorted by name, each table's
+/// ListTagsOfResource started at `pacer`'s next free turn. Only listing the tables, or the one
+/// DescribeTable, failing is an error.
+pub async fn tagged_tables<S: BackupStore>(
+    store: &S,
+    tag: &TableTag,
+    pacer: &Pacer,
+) -> Result<Discovery, AwsError> {
+    let Some((names, prefix)) = candidates(store).await? else {
+        return Ok(Discovery::default());
+    };
+    let checked = check_tags(store, tag, pacer, &prefix, &names, None).await;
+    let mut found = Discovery {
+        tables: checked.tagged,
+        unreadable: checked.unreadable,
+    };
     found.tables.sort();
     found.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(found)

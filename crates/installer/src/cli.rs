@@ -143,6 +143,29 @@ pub enum Command {
         #[command(flatten)]
         stack: StackRef,
     },
+    /// List every table of the account and region with how it is protected, judged against the
+    /// stack's recovery point objective.
+    ///
+    /// Each table: whether the stack backs it up, its newest on-demand backup of any kind (not
+    /// AWS Backup's recovery points, which ListBackups does not list), point-in-time recovery
+    /// and deletion protection, and a verdict: covered (point-in-time recovery, or a backup within
+    /// the objective), stale or unprotected.
+    ///
+    /// Exit status: 0 when every table the stack backs up is covered, 3 when one is not.
+    #[command(
+        after_help = "Examples:\n  installer coverage\n  installer coverage --tag team=payments --rpo 1d\n  installer --output json coverage | jq '.tables[] | select(.verdict != \"covered\")'"
+    )]
+    Coverage {
+        /// The deployed stack.
+        #[command(flatten)]
+        stack: StackRef,
+        /// The recovery point objective: 1d, 12h [default: twice the schedule's interval].
+        #[arg(long)]
+        rpo: Option<String>,
+        /// Only the tables carrying this tag, KEY=VALUE.
+        #[arg(long, value_name = "KEY=VALUE")]
+        tag: Option<String>,
+    },
     /// Load movies into a table: the AWS getting-started moviedata.json (or .zip), or the built-in
     /// sample.
     #[command(
@@ -180,6 +203,10 @@ pub enum Command {
         /// The table whose backup to run [default: the stack's first table].
         #[arg(long, env = "INSTALLER_TABLE")]
         table: Option<String>,
+        /// Send this event (a JSON object) instead of the schedule's input: a run's
+        /// continuation as the emulator queued it, say.
+        #[arg(long, value_name = "JSON", conflicts_with = "table")]
+        event: Option<String>,
         /// Run this zip when running locally, instead of finding the deployed code's zip here.
         #[arg(long, env = "INSTALLER_ZIP", value_name = "PATH")]
         zip: Option<PathBuf>,

@@ -191,6 +191,15 @@ impl Proxy {
         self.shared.strict.as_ref().map(Strict::history)
     }
 
+    /// Takes the asynchronous Lambda invocations queued so far (none for a bare proxy).
+    pub fn take_invocations(&self) -> Vec<crate::strict::Queued> {
+        self.shared
+            .strict
+            .as_ref()
+            .map(|s| s.invocations().take())
+            .unwrap_or_default()
+    }
+
     /// Forgets the log (the fault sequence goes on).
     pub fn clear(&self) {
         lock(&self.shared.log).clear();
@@ -484,7 +493,9 @@ const CONTROL: &str = "/__strict/control/";
 
 impl Shared {
     /// `POST /__strict/control/rewind` with `{"table": "T", "seconds": 3600}`: sets the table's clock
-    /// back ([`crate::strict::ItemHistory::rewind`]).
+    /// back ([`crate::strict::ItemHistory::rewind`]). `POST /__strict/control/invocations`: the
+    /// asynchronous Lambda invocations queued since last asked, `[{"function", "payload"}]`
+    /// ([`crate::strict::AsyncInvocations`]), for a process that delivers them.
     fn control(&self, request: &Request) -> Reply {
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
         let answer = |status: u16, text: &str| Reply {
@@ -492,6 +503,22 @@ impl Shared {
             headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
             body: text.as_bytes().to_vec(),
         };
+        let target = &request.target[CONTROL.len()..];
+        if let (Some(strict), "POST", "invocations") =
+            (self.strict.as_ref(), request.method.as_str(), target)
+        {
+            let queued: Vec<serde_json::Value> = strict
+                .invocations()
+                .take()
+                .into_iter()
+                .map(|q| serde_json::json!({"function": q.function, "payload": q.payload}))
+                .collect();
+            return Reply {
+                status: 200,
+                headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                body: serde_json::Value::Array(queued).to_string().into_bytes(),
+            };
+        }
         match (
             request.method.as_str(),
             &request.target[CONTROL.len()..],
@@ -603,7 +630,8 @@ impl Shared {
             &request.body,
         )
         .with_host(request.header("Host"))
-        .with_expected_bucket_owner(request.header("x-amz-expected-bucket-owner"));
+        .with_expected_bucket_owner(request.header("x-amz-expected-bucket-owner"))
+        .with_invocation_type(request.header("X-Amz-Invocation-Type"));
         let now = std::time::Instant::now();
         if let Some((rule, reply)) = strict.refuse(&call, now, self) {
             return (Some(reply.to_bytes()), Some(rule));
@@ -842,5 +870,25 @@ mod tests {
             proxy.calls().is_empty(),
             "control requests are not AWS calls"
         );
+    }
+
+    #[test]
+    fn another_process_takes_the_queued_invocations() {
+        let proxy = Proxy::start("http://127.0.0.1:9", None);
+        let take = || {
+            let mut stream = TcpStream::connect(proxy.endpoint().trim_start_matches("http://"))
+                .expect("connect");
+            write!(
+                stream,
+                "POST /__strict/control/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}"
+            )
+            .expect("send");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).expect("read");
+            let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            serde_json::from_str::<serde_json::Value>(body).expect("JSON")
+        };
+        assert_eq!(take(), serde_json::json!([]), "none queued");
     }
 }

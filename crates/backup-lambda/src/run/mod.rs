@@ -2,6 +2,7 @@
 //! [`BackupFunction::handle`] runs one table; `tagged` fans a tag's tables out over it;
 //! `record` is what a run writes down; `error` why one failed.
 
+pub mod continued;
 mod error;
 #[cfg(test)]
 mod fixtures;
@@ -24,6 +25,7 @@ use tracing::{error, info, warn};
 
 use self::listing::Listing;
 use crate::chain;
+use crate::continuer::{Continuer, NoContinuer};
 use crate::error::AwsError;
 use crate::export::{self, ChainSettings, ExportMode, ExportSettings};
 use crate::fingerprint::Fingerprints;
@@ -74,7 +76,7 @@ pub(crate) enum DeleteResult {
 
 /// The function: its AWS clients and settings, built once at cold start.
 #[derive(Debug)]
-pub struct BackupFunction<S, T, R> {
+pub struct BackupFunction<S, T, R, C = NoContinuer> {
     store: S,
     /// Reads the tables' samples for their fingerprints.
     tables: T,
@@ -82,10 +84,13 @@ pub struct BackupFunction<S, T, R> {
     settings: Settings,
     /// DynamoDB's per-account rates, kept across every table and run of this instance.
     pacers: Pacers,
+    /// Hands a run over a tag that outlasts its invocation on to a new one.
+    continuer: C,
 }
 
 impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
-    /// Puts the function together from its parts.
+    /// Puts the function together from its parts, without continuations (see
+    /// [`BackupFunction::continuing_with`]).
     pub fn new(store: S, tables: T, records: R, settings: Settings) -> Self {
         Self {
             store,
@@ -93,6 +98,22 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             records,
             settings,
             pacers: Pacers::default(),
+            continuer: NoContinuer,
+        }
+    }
+}
+
+impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T, R, C> {
+    /// The same function, handing runs over a tag that outlast their invocation on through
+    /// `continuer`.
+    pub fn continuing_with<D: Continuer>(self, continuer: D) -> BackupFunction<S, T, R, D> {
+        BackupFunction {
+            store: self.store,
+            tables: self.tables,
+            records: self.records,
+            settings: self.settings,
+            pacers: self.pacers,
+            continuer,
         }
     }
 
@@ -367,10 +388,9 @@ impl<S: BackupStore, T: Tables, R: RecordSink> BackupFunction<S, T, R> {
             .map(|backup| async move {
                 let mut refused = 0;
                 loop {
-                    let start = self.pacers.delete.reserve();
-                    if last_start.is_some_and(|last| start > last) {
+                    let Some(start) = self.pacers.delete.reserve_by(last_start) else {
                         return (backup, DeleteResult::Deferred);
-                    }
+                    };
                     tokio::time::sleep_until(start).await;
                     let call = self.store.delete_backup(&backup.arn);
                     let answer = match deadline {

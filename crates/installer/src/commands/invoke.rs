@@ -27,6 +27,8 @@ fn is_loopback(endpoint: Option<&str>) -> bool {
 pub struct InvokeArgs {
     /// `--table`: which table's schedule input to send.
     pub table: Option<String>,
+    /// `--event`: the event to send instead of the schedule's input.
+    pub event: Option<String>,
     /// `--zip`: the code to run locally.
     pub zip: Option<std::path::PathBuf>,
     /// `--local`.
@@ -45,6 +47,13 @@ pub async fn invoke(
     if let Some(table) = &args.table {
         backup_lambda::naming::TableName::parse(table.trim())?;
     }
+    let event = match &args.event {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(value) if value.is_object() => Some(value.to_string()),
+            _ => return Err(CommandError::EventNotAnObject(text.clone())),
+        },
+    };
     let (aws, config, _) = super::deployed_stack(stack, None, connect).await?;
     if let (Some(tag), Some(table)) = (&config.table_tag, &args.table) {
         return Err(CommandError::TableOfTagStack {
@@ -54,7 +63,9 @@ pub async fn invoke(
         });
     }
     let scheduler = config.schedule_via == crate::deploy::settings::ScheduleVia::Scheduler;
-    let input = if scheduler {
+    let input = if let Some(event) = event {
+        event
+    } else if scheduler {
         let name = match &config.table_tag {
             Some(_) => crate::deploy::resources::schedules::TAG_SCHEDULE.to_owned(),
             None => crate::deploy::resources::schedules::schedule_name(&super::one_table(

@@ -4,6 +4,7 @@
 mod alerts;
 mod build;
 mod bundle;
+mod coverage;
 mod down;
 mod drill;
 mod init;
@@ -28,6 +29,7 @@ mod vault;
 pub(crate) use alerts::alerts;
 pub(crate) use build::build;
 pub(crate) use bundle::bundle;
+pub(crate) use coverage::{CoverageArgs, coverage};
 pub(crate) use down::{Leftovers, down};
 pub(crate) use drill::drill;
 pub(crate) use init::{InitArgs, init};
@@ -198,6 +200,16 @@ pub enum CommandError {
         /// The table named.
         table: String,
     },
+    /// `coverage --tag` that is not `KEY=VALUE`.
+    #[error(
+        "--tag must be KEY=VALUE, such as backup=daily (a key of 1 to 128 characters, a value of up to 256), got {0:?}"
+    )]
+    CoverageTag(String),
+    /// `invoke --event` that is not a JSON object.
+    #[error(
+        "--event must be a JSON object such as '{{\"TableName\": \"Movies\"}}' (the event the function receives), got {0}"
+    )]
+    EventNotAnObject(String),
     /// A command needs a table and the stack chooses its tables by tag.
     #[error("stack {0} backs up the tables carrying its tag: name the one to use with --table")]
     TableNeeded(String),
@@ -475,6 +487,8 @@ impl CommandError {
             self,
             CommandError::Config(_)
                 | CommandError::TimeWithExport
+                | CommandError::EventNotAnObject(_)
+                | CommandError::CoverageTag(_)
                 | CommandError::SettingsFile(_)
                 | CommandError::Table(_)
                 | CommandError::Target(_)
@@ -617,6 +631,10 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             Ok(Summary::Printed)
         }
         Command::Status { stack } => block_on(status(&stack, connect)).map(Summary::Status),
+        Command::Coverage { stack, rpo, tag } => {
+            let args = CoverageArgs { rpo, tag };
+            block_on(coverage(&stack, &args, connect)).map(Summary::Coverage)
+        }
         Command::LoadData {
             table,
             file,
@@ -633,12 +651,14 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
         Command::Invoke {
             stack,
             table,
+            event,
             zip,
             local,
             raw,
         } => {
             let args = InvokeArgs {
                 table,
+                event,
                 zip,
                 local,
                 raw,

@@ -59,7 +59,7 @@ pub(super) fn moment(flag: &'static str, text: &str) -> Result<OffsetDateTime, C
         })
 }
 
-fn duration(flag: &'static str, text: &str) -> Result<Duration, CommandError> {
+pub(super) fn duration(flag: &'static str, text: &str) -> Result<Duration, CommandError> {
     parse_period(text)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| CommandError::NotADuration {
@@ -85,6 +85,32 @@ fn window(args: &ReportArgs, now: OffsetDateTime) -> Result<Window, CommandError
 }
 
 /// The deployed rule's schedule (the stack's first rule), if it is deployed.
+/// The stack's recovery point objective and where it comes from: `given` (`--rpo`), else
+/// twice the longest gap between the deployed schedule's runs, read in the stack's zone (a night
+/// the clocks skip a cron's time is a longer gap) with Scheduler's window (a run may start that
+/// much late).
+pub(super) async fn stack_rpo(
+    aws: &Aws,
+    config: &StackConfig,
+    requests: &Requests,
+    given: Option<std::time::Duration>,
+) -> Result<(std::time::Duration, String), CommandError> {
+    if let Some(rpo) = given {
+        return Ok((rpo, "--rpo".to_owned()));
+    }
+    let expression = deployed_schedule(aws, config, requests)
+        .await?
+        .unwrap_or_else(|| config.schedule.to_string());
+    let window = 60 * u64::from(config.schedule_window.unwrap_or(0));
+    let interval = expression
+        .parse::<Schedule>()
+        .ok()
+        .and_then(|s| s.in_zone(config.schedule.zone().clone()).interval())
+        .map(|i| i + std::time::Duration::from_secs(window))
+        .ok_or_else(|| CommandError::RpoUnknown(expression.clone()))?;
+    Ok((interval * 2, format!("twice the schedule {expression}")))
+}
+
 async fn deployed_schedule(
     aws: &Aws,
     config: &StackConfig,
@@ -167,24 +193,7 @@ pub async fn report(
     let requests = Requests::default();
     // Connecting asked STS who we are.
     requests.add();
-    let (rpo, rpo_basis) = match given_rpo {
-        Some(rpo) => (rpo, "--rpo".to_owned()),
-        None => {
-            let expression = deployed_schedule(&aws, &config, &requests)
-                .await?
-                .unwrap_or_else(|| config.schedule.to_string());
-            // Read in the stack's zone (a night the clocks skip a cron's time is a longer gap),
-            // with Scheduler's window (a run may start that much late).
-            let window = 60 * u64::from(config.schedule_window.unwrap_or(0));
-            let interval = expression
-                .parse::<Schedule>()
-                .ok()
-                .and_then(|s| s.in_zone(config.schedule.zone().clone()).interval())
-                .map(|i| i + std::time::Duration::from_secs(window))
-                .ok_or_else(|| CommandError::RpoUnknown(expression.clone()))?;
-            (interval * 2, format!("twice the schedule {expression}"))
-        }
-    };
+    let (rpo, rpo_basis) = stack_rpo(&aws, &config, &requests, given_rpo).await?;
     let objectives = Objectives { rpo, rto };
     let bucket = config.bucket_name(&aws.account, &aws.region);
     let store = DynamoDbBackups::new(aws.dynamodb.clone());

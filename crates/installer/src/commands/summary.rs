@@ -28,6 +28,8 @@ pub enum Summary {
     Invoke(Invoked),
     /// `report`.
     Report(crate::compliance::Report),
+    /// `coverage`: every table of the account judged against the stack's objective.
+    Coverage(crate::compliance::coverage::Coverage),
     /// `bundle`.
     Bundle(Bundled),
     /// `init`.
@@ -67,6 +69,13 @@ impl Summary {
         match self {
             Summary::Report(report) => (!report.met).then(|| {
                 "an objective was missed (the verdicts above)".to_owned()
+            }),
+            Summary::Coverage(coverage) => (!coverage.selected_uncovered.is_empty()).then(|| {
+                format!(
+                    "{} table(s) the stack backs up have no recovery point within the objective: {}",
+                    coverage.selected_uncovered.len(),
+                    coverage.selected_uncovered.join(", ")
+                )
             }),
             Summary::Drill(record) => (record.verdict != Verdict::Passed).then(|| {
                 format!(

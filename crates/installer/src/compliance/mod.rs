@@ -1,11 +1,13 @@
 //! `installer report`'s substance: the history read from the daily ledgers and export records
 //! (`history`), the figures and verdicts computed from it without I/O (`assess`, `exports` for
-//! the exports to S3, `chains` for incremental export chains), and the two renderings, a
+//! the exports to S3, `chains` for incremental export chains; `coverage` judges every table of the
+//! account for `installer coverage`), and the two renderings, a
 //! text table (`text`) and a self-contained HTML page (`html`). The command itself, flags to
 //! report, is `commands/report.rs`.
 
 pub mod assess;
 pub mod chains;
+pub mod coverage;
 pub mod exports;
 pub mod history;
 pub mod html;

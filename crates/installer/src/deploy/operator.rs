@@ -18,7 +18,7 @@ pub enum Purpose {
     Down,
     /// `restore` (every source: a backup, a point in time, an export), `rollback` and `drill`.
     Restore,
-    /// `report` and `status`.
+    /// `report`, `coverage` and `status`.
     Report,
     /// All of them.
     All,
@@ -265,6 +265,19 @@ pub fn policy(purpose: Purpose, config: &StackConfig, place: &Place) -> Value {
     }
     if purpose.includes(Purpose::Restore) {
         statements.extend(restore(&arn, place));
+    }
+    if purpose.includes(Purpose::Report) {
+        // `coverage` judges every table of the account: their descriptions, recovery windows
+        // and tags (no items), on any table.
+        statements.push(allow(
+            "JudgeEveryTablesCoverage",
+            &[
+                "dynamodb:DescribeTable",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:ListTagsOfResource",
+            ],
+            std::slice::from_ref(&arn.any_table),
+        ));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }

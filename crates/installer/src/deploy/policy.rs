@@ -30,6 +30,10 @@ const SCHEDULER_TRUST_TEMPLATE: &str = include_str!("../../../../policies/schedu
 /// The schedules' role's permissions: invoking the stack's function, nothing else.
 const SCHEDULER_INVOKE_TEMPLATE: &str = include_str!("../../../../policies/scheduler-invoke.json");
 
+/// What a stack of tables chosen by tag adds: a run over many tables hands its rest on to a new
+/// invocation of the function itself, keeping the run's state in the log bucket.
+const CONTINUE_TEMPLATE: &str = include_str!("../../../../policies/continue.json");
+
 /// A vault's policy (`installer vault init`): TLS only; nobody may bypass governance retention;
 /// the source account may check the vault and read its exports, and only the source stacks'
 /// roles may write them. The writers are matched by `aws:PrincipalArn` under the account
@@ -149,6 +153,7 @@ impl PolicyVars {
             "bucket" => Some(&self.bucket),
             "records_prefix" => Some(backup_lambda::record::PREFIX),
             "chains_prefix" => Some(backup_lambda::record::CHAINS_PREFIX),
+            "continuations_prefix" => Some(backup_lambda::run::continued::PREFIX),
             "ledger_folder" => Some(backup_lambda::record::LEDGER_FOLDER),
             "drills_folder" => Some(backup_lambda::record::DRILLS),
             "exports_folder" => Some(backup_lambda::record::EXPORTS_FOLDER),
@@ -242,6 +247,7 @@ impl PolicyVars {
         let extras = [
             (self.drill, DRILL_TEMPLATE),
             (self.export_bucket.is_some(), EXPORT_TEMPLATE),
+            (self.table_tag.is_some(), CONTINUE_TEMPLATE),
         ];
         for (wanted, template) in extras {
             if !wanted {
@@ -609,6 +615,25 @@ mod tests {
             "*"
         );
         assert_eq!(statement(&policy, "FindTheTaggedTables")["Resource"], all);
+        // A run over many tables continues in a new invocation of this function only, keeping
+        // its state beside the run records.
+        assert_eq!(
+            statement(&policy, "ContinueItsOwnLongRuns")["Resource"],
+            "arn:aws:lambda:eu-west-1:123456789012:function:dynamodb-backup"
+        );
+        assert_eq!(
+            statement(&policy, "KeepTheLongRunsState")["Resource"],
+            "arn:aws:s3:::dynamodb-backup-logs/continuations/*"
+        );
+        let named = vars(&["Movies"]).function_policy().expect("renders");
+        assert!(
+            named["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["Sid"] != "ContinueItsOwnLongRuns"),
+            "named tables never continue: one event, one table"
+        );
 
         // Where ABAC is not enabled, tag conditions match no table: --no-tag-conditions grants
         // the same actions on the account's tables without them.

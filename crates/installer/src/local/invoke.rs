@@ -82,7 +82,9 @@ pub enum InvokeError {
     #[error("could not run the function locally: {0}")]
     Local(String),
     /// The function did not answer in time.
-    #[error("the function did not answer within its {0} s timeout")]
+    #[error(
+        "the function did not answer within its {0} s timeout: Lambda ends such a run (\"Task timed out after {0}.00 seconds\")"
+    )]
     Timeout(u64),
 }
 
@@ -331,7 +333,7 @@ pub async fn local(
         };
         let mut command = sandbox.command(aws, &deployed, &bootstrap).await?;
         let run = sandbox.run(&mut command, &request_id, input, timeout)?;
-        logs.extend(run.log_lines(&request_id, memory));
+        logs.extend(run.log_lines(&request_id, memory, timeout));
         let failed = !matches!(run.outcome, Some(Outcome::Response { .. }));
         if failed && attempt < retries {
             attempt += 1;
@@ -572,14 +574,24 @@ impl Sandbox<'_> {
 
 impl LocalRun {
     /// The run's log lines framed as Lambda frames them: START, the function's own, END, REPORT.
-    fn log_lines(&self, request_id: &str, memory: i32) -> Vec<String> {
+    /// The run's log lines as Lambda writes them: START, the code's own, END and REPORT; a run
+    /// stopped at its `timeout` (seconds) as Lambda stops one: "Task timed out after N seconds"
+    /// before END, and `Status: timeout` in REPORT.
+    fn log_lines(&self, request_id: &str, memory: i32, timeout: u64) -> Vec<String> {
         let mut logs = vec![format!("START RequestId: {request_id} Version: $LATEST")];
         logs.extend(self.lines.iter().cloned());
+        let timed_out = self.outcome.is_none();
+        if timed_out {
+            logs.push(format!(
+                "{request_id} Task timed out after {timeout}.00 seconds"
+            ));
+        }
         logs.push(format!("END RequestId: {request_id}"));
         logs.push(format!(
-            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB",
+            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB{}",
             self.duration.as_secs_f64() * 1000.0,
             self.peak_kib.map_or(0, |k| k.div_ceil(1024)),
+            if timed_out { "\tStatus: timeout" } else { "" },
         ));
         logs
     }
@@ -682,6 +694,30 @@ fn batches(sizes: &[usize]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_stopped_at_its_timeout_is_logged_as_lambda_logs_one() {
+        let run = LocalRun {
+            outcome: None,
+            duration: Duration::from_secs(6),
+            peak_kib: Some(20_480),
+            lines: vec!["working".to_owned()],
+        };
+        let logs = run.log_lines("r-1", 128, 6);
+        assert_eq!(logs[2], "r-1 Task timed out after 6.00 seconds");
+        assert_eq!(logs[3], "END RequestId: r-1");
+        assert!(logs[4].ends_with("\tStatus: timeout"), "{}", logs[4]);
+        let answered = LocalRun {
+            outcome: Some(Outcome::Error {
+                request_id: "r-2".to_owned(),
+                body: serde_json::json!({}),
+            }),
+            ..run
+        };
+        let logs = answered.log_lines("r-2", 128, 6);
+        assert!(!logs.iter().any(|l| l.contains("timed out")), "{logs:?}");
+        assert!(!logs[3].contains("Status"), "{}", logs[3]);
+    }
 
     #[test]
     fn log_events_are_sent_in_batches_within_putlogevents_limits() {

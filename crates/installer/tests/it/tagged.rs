@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::support::aws::{Clients, clients};
-use crate::support::cli::{built_zip_path, installer_at};
+use crate::support::cli::{built_zip_path, installer_at, invoke_result_at};
 use aws_sdk_dynamodb::types::Tag;
 use serde_json::Value;
 use test_support::proxy::Proxy;
@@ -67,18 +67,7 @@ fn ok(proxy: &Proxy, args: &[&str]) -> String {
 
 /// `installer --output json invoke <args>` through `proxy`: the function's result.
 fn invoke(proxy: &Proxy, args: &[&str]) -> Value {
-    let out = installer_at(proxy.endpoint())
-        .args(["--output", "json", "invoke"])
-        .args(args)
-        .output()
-        .expect("run installer");
-    assert!(
-        out.status.success(),
-        "invoke failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let document: Value = serde_json::from_slice(&out.stdout).expect("invoke's document");
-    document["result"].clone()
+    invoke_result_at(proxy.endpoint(), args)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -398,6 +398,118 @@ impl Rule for CodeLocation {
     }
 }
 
+/// A function's timeout is 1 to 900 seconds: CreateFunction or UpdateFunctionConfiguration
+/// with another is `ValidationException` (moto takes any), so no test runs a function longer
+/// than Lambda would.
+///
+/// CreateFunction (API reference), `Timeout`: "The amount of time (in seconds) that Lambda
+/// allows a function to run before stopping it. The default is 3 seconds. The maximum allowed
+/// value is 900 seconds"; valid range: minimum 1.
+pub struct TimeoutLimit;
+
+impl Rule for TimeoutLimit {
+    fn name(&self) -> &'static str {
+        "TimeoutLimit"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let configures =
+            call.is(LAMBDA, "CreateFunction") || call.is(LAMBDA, "UpdateFunctionConfiguration");
+        let timeout = &call.json["Timeout"];
+        if !configures || timeout.is_null() {
+            return None;
+        }
+        if timeout.as_u64().is_some_and(|t| (1..=900).contains(&t)) {
+            return None;
+        }
+        Some(Reply::lambda_error(
+            400,
+            "ValidationException",
+            &format!(
+                "1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900"
+            ),
+        ))
+    }
+}
+
+/// An asynchronous invocation (`X-Amz-Invocation-Type: Event`) of a function created through
+/// the layer is queued and answered 202 with no body, as Lambda answers it, for the test to
+/// deliver (moto would try to run the function in a container, which no machine here has).
+/// Other functions' invocations go on to moto, which knows whether they exist.
+///
+/// Invoke (API reference): "For asynchronous invocation, Lambda adds events to a queue before
+/// sending them to your function. If your function does not have enough capacity to keep up
+/// with the queue, events may be lost"; `InvocationType` `Event`: "Send the event to the
+/// function asynchronously"; StatusCode: "for the Event invocation type, the status code is
+/// 202". Developer guide, "How Lambda handles errors and retries with asynchronous invocation":
+/// an event may be delivered more than once, and a failed one is retried (twice by default).
+/// Delivering, losing or repeating the queued events is the test's to choose.
+#[derive(Default)]
+pub struct AsyncInvocations {
+    /// The functions created through the layer, by name.
+    functions: Mutex<std::collections::HashSet<String>>,
+    queue: Mutex<Vec<Queued>>,
+}
+
+/// One queued asynchronous invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    /// The function, by name.
+    pub function: String,
+    /// The event.
+    pub payload: serde_json::Value,
+}
+
+impl AsyncInvocations {
+    /// Takes the invocations queued so far, oldest first.
+    pub fn take(&self) -> Vec<Queued> {
+        std::mem::take(&mut *super::lock(&self.queue))
+    }
+}
+
+impl Rule for std::sync::Arc<AsyncInvocations> {
+    fn name(&self) -> &'static str {
+        "AsyncInvocations"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        let Some(function) = &call.resource else {
+            return None;
+        };
+        let queued = call.is(LAMBDA, "Invoke")
+            && call.invocation_type.as_deref() == Some("Event")
+            && super::lock(&self.functions).contains(function);
+        if !queued {
+            return None;
+        }
+        super::lock(&self.queue).push(Queued {
+            function: function.clone(),
+            payload: call.json.clone(),
+        });
+        Some(Reply {
+            status: 202,
+            headers: vec![(
+                "x-amzn-RequestId".to_owned(),
+                format!("queued-{}", super::lock(&self.queue).len()),
+            )],
+            body: Vec::new(),
+        })
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if !reply.ok() {
+            return;
+        }
+        if call.is(LAMBDA, "CreateFunction") {
+            if let Some(name) = reply.json()["FunctionName"].as_str() {
+                super::lock(&self.functions).insert(name.to_owned());
+            }
+        } else if let (true, Some(function)) = (call.is(LAMBDA, "DeleteFunction"), &call.resource) {
+            super::lock(&self.functions).remove(function);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::Nothing;
@@ -416,6 +528,99 @@ mod tests {
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
         }
+    }
+
+    #[test]
+    fn a_timeout_past_fifteen_minutes_is_refused() {
+        let create = |timeout: serde_json::Value| {
+            lambda(
+                "POST",
+                "/2015-03-31/functions",
+                json!({"FunctionName": "f", "Timeout": timeout}),
+            )
+        };
+        let refused = TimeoutLimit
+            .refuse(&create(json!(901)), Instant::now(), &Nothing)
+            .expect("refused");
+        assert_eq!(refused.status, 400);
+        assert!(
+            TimeoutLimit
+                .refuse(&create(json!(0)), Instant::now(), &Nothing)
+                .is_some()
+        );
+        assert!(
+            TimeoutLimit
+                .refuse(&create(json!(900)), Instant::now(), &Nothing)
+                .is_none()
+        );
+        let update = lambda(
+            "PUT",
+            "/2015-03-31/functions/f/configuration",
+            json!({"Timeout": 1000}),
+        );
+        assert!(
+            TimeoutLimit
+                .refuse(&update, Instant::now(), &Nothing)
+                .is_some()
+        );
+        let no_timeout = lambda(
+            "POST",
+            "/2015-03-31/functions",
+            json!({"FunctionName": "f"}),
+        );
+        assert!(
+            TimeoutLimit
+                .refuse(&no_timeout, Instant::now(), &Nothing)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn asynchronous_invocations_of_a_created_function_are_queued() {
+        let rule = std::sync::Arc::new(AsyncInvocations::default());
+        let created = lambda(
+            "POST",
+            "/2015-03-31/functions",
+            json!({"FunctionName": "f"}),
+        );
+        rule.answered(
+            &created,
+            &mut reply(201, json!({"FunctionName": "f"})),
+            Instant::now(),
+        );
+        let invoke = |function: &str, kind: Option<&str>| {
+            lambda(
+                "POST",
+                &format!("/2015-03-31/functions/{function}/invocations"),
+                json!({"TableTag": {"Key": "k", "Value": "v"}}),
+            )
+            .with_invocation_type(kind)
+        };
+        let answer = rule
+            .refuse(&invoke("f", Some("Event")), Instant::now(), &Nothing)
+            .expect("queued");
+        assert_eq!(answer.status, 202);
+        assert!(answer.body.is_empty());
+        // A synchronous invocation, and another function's, go on to moto.
+        assert!(
+            rule.refuse(&invoke("f", None), Instant::now(), &Nothing)
+                .is_none()
+        );
+        assert!(
+            rule.refuse(&invoke("other", Some("Event")), Instant::now(), &Nothing)
+                .is_none()
+        );
+        let queued = rule.take();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].function, "f");
+        assert_eq!(queued[0].payload["TableTag"]["Key"], "k");
+        assert!(rule.take().is_empty(), "taken once");
+        let deleted = lambda("DELETE", "/2015-03-31/functions/f", json!({}));
+        rule.answered(&deleted, &mut reply(204, json!({})), Instant::now());
+        assert!(
+            rule.refuse(&invoke("f", Some("Event")), Instant::now(), &Nothing)
+                .is_none()
+        );
     }
 
     #[test]

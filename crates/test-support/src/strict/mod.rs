@@ -37,7 +37,8 @@ pub use events::TargetsPerRule;
 pub use incremental::{INCREMENTAL_MAX, INCREMENTAL_MIN, IncrementalExport, PitrWindow};
 pub use items::{Change, ItemHistory, ItemWrite, Recording};
 pub use lambda::{
-    ArchitectureFollowsCode, CodeLocation, FunctionPending, RolePropagation, UpdateInProgress,
+    ArchitectureFollowsCode, AsyncInvocations, CodeLocation, FunctionPending, Queued,
+    RolePropagation, TimeoutLimit, UpdateInProgress,
 };
 pub use s3::{
     AccessDeniedBody, BucketNameReuse, ComplianceNotShortened, ExpectedBucketOwner,
@@ -93,6 +94,8 @@ pub struct Call {
     pub host: Option<String>,
     /// S3's `x-amz-expected-bucket-owner` header, if sent.
     pub expected_bucket_owner: Option<String>,
+    /// Lambda's `X-Amz-Invocation-Type` (`Event` for an asynchronous Invoke).
+    pub invocation_type: Option<String>,
 }
 
 impl Call {
@@ -151,6 +154,7 @@ impl Call {
             authorization: authorization.map(str::to_owned),
             host: None,
             expected_bucket_owner: None,
+            invocation_type: None,
         }
     }
 
@@ -158,6 +162,13 @@ impl Call {
     #[must_use]
     pub fn with_expected_bucket_owner(mut self, owner: Option<&str>) -> Self {
         self.expected_bucket_owner = owner.map(str::to_owned);
+        self
+    }
+
+    /// The call, with Lambda's `X-Amz-Invocation-Type` header.
+    #[must_use]
+    pub fn with_invocation_type(mut self, kind: Option<&str>) -> Self {
+        self.invocation_type = kind.map(str::to_owned);
         self
     }
 
@@ -550,14 +561,17 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Strict {
     rules: Vec<Box<dyn Rule>>,
     history: Arc<ItemHistory>,
+    invocations: Arc<AsyncInvocations>,
 }
 
 impl Strict {
     /// All the rules, with `windows`.
     pub fn aws(windows: Windows) -> Self {
         let history = Arc::new(ItemHistory::new());
+        let invocations = Arc::new(AsyncInvocations::default());
         Self {
             history: Arc::clone(&history),
+            invocations: Arc::clone(&invocations),
             rules: vec![
                 Box::new(TargetsPerRule),
                 Box::new(ScheduleTimezoneValid),
@@ -607,6 +621,8 @@ impl Strict {
                 Box::new(UpdateInProgress::new(windows.update_in_progress)),
                 Box::new(CodeLocation::default()),
                 Box::new(ArchitectureFollowsCode::default()),
+                Box::new(TimeoutLimit),
+                Box::new(invocations),
             ],
         }
     }
@@ -614,6 +630,11 @@ impl Strict {
     /// The item writes the layer has seen (see [`ItemHistory`]).
     pub fn history(&self) -> &ItemHistory {
         &self.history
+    }
+
+    /// Lambda's asynchronous invocations queued so far (see [`AsyncInvocations`]).
+    pub fn invocations(&self) -> &AsyncInvocations {
+        &self.invocations
     }
 
     /// The first rule's answer in moto's place, with the rule's name.

@@ -147,3 +147,24 @@ pub async fn target_count(aws: &Clients, stack: &str) -> usize {
         .targets()
         .len()
 }
+
+/// Makes a movies table `table` and tags it `key=value` in moto directly (so the tag shows at
+/// once, as on a table tagged long ago).
+pub async fn tagged_movies_table(aws: &Clients, table: &str, key: &str, value: &str) {
+    test_support::create_movies_table(&aws.dynamodb, table).await;
+    aws.dynamodb
+        .tag_resource()
+        .resource_arn(format!(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+        ))
+        .tags(
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .expect("a tag"),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+}
