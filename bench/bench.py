@@ -710,7 +710,8 @@ def bench_tables(results):
             client.tag_resource(ResourceArn=arn, Tags=[{"Key": "bench", "Value": "tables"}])
             for i in range(TAG_OLD_BACKUPS):
                 stamp = (start + timedelta(hours=i)).strftime("%Y%m%d%H%M%S")
-                client.create_backup(TableName=table, BackupName=f"{table}-{stamp}")
+                # Named as the stack names its own (`<table>-<stack>-<stamp>`): the function's.
+                client.create_backup(TableName=table, BackupName=f"{table}-bench-tags-{stamp}")
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(make, tables))
@@ -720,7 +721,8 @@ def bench_tables(results):
         timed([str(INSTALLER), "up", *base, "--timeout", str(TIMEOUT_S), "--keep", str(TAG_KEEP),
                "--zip", str(ZIP)], env=env)
         started = time.perf_counter()
-        _, out = timed([str(INSTALLER), "--output", "json", "invoke", *base], env=env)
+        stack = ["--stack", "bench-tags"]
+        _, out = timed([str(INSTALLER), "--output", "json", "invoke", *stack], env=env)
         parts = [json.loads(out)["result"]]
         while True:
             queued = queued_invocations(endpoint)
@@ -729,7 +731,7 @@ def bench_tables(results):
             if len(queued) != 1:
                 raise SystemExit(f"{len(queued)} continuations queued at once")
             log(f"tables: part {len(parts) + 1}")
-            _, out = timed([str(INSTALLER), "--output", "json", "invoke", *base,
+            _, out = timed([str(INSTALLER), "--output", "json", "invoke", *stack,
                             "--event", json.dumps(queued[0]["payload"])], env=env)
             parts.append(json.loads(out)["result"])
         elapsed = time.perf_counter() - started
@@ -791,7 +793,11 @@ The floor is `N/10 + max(D/10, N/50, P/5)`: every table's tags are read first (n
 before the run's tables are known), then the backups, listings and deletions overlap, so the
 slowest of them counts (N tables, D deletions, P ListBackups pages). The function spaces its
 calls a tenth wider than the rates (calls bunched by the network must still arrive within them),
-and each hand-on keeps back up to {RESERVE_S} s of the invocation.
+which alone makes {minimum * 1.1:,.0f} s; the rest is the wait for the account's listing before
+the first deletion of each part ({pages:,} pages in all, {pages * 0.22:,.0f} s at the function's
+pace), up to {RESERVE_S} s kept back at each hand-on, and moto's own time. The issue's target is
+1.2x; what would close the gap is letting tables start while discovery is still reading tags
+(the two are limited separately), and listing during discovery.
 
 | part | did | then |
 |---|---|---|
