@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 
 use super::CommandError;
 use crate::aws::{Aws, AwsError, ConnectArgs};
-use crate::compliance::coverage::{self, Coverage, NewestBackup, Pitr, TableCoverage, Verdict};
+use crate::compliance::coverage::{
+    self, ChainState, Coverage, NewestBackup, Pitr, TableCoverage, Verdict,
+};
 use crate::compliance::history::Requests;
 use crate::deploy::config::StackRef;
 
@@ -71,13 +73,31 @@ pub async fn coverage(
         None => store.list_tables().await?,
     };
     let newest = newest_backups(&store, &pacers, &requests).await?;
+    // Chains are read where the stack makes them: its selected tables' chain records.
+    let chains_in = config
+        .export
+        .as_ref()
+        .is_some_and(|e| matches!(e.mode, backup_lambda::export::ExportMode::Incremental(_)))
+        .then(|| config.bucket_name(&aws.account, &aws.region));
+    let chains_in = chains_in.as_deref();
     let now = OffsetDateTime::now_utc();
     let read: Vec<Result<TableCoverage, AwsError>> = stream::iter(&tables)
         .map(|table| {
             let (store, aws, requests) = (&store, &aws, &requests);
             let newest = newest.get(table.as_str()).cloned();
             let selected = selected.contains(table.as_str());
-            async move { read_table(aws, store, requests, table, newest, selected, rpo, now).await }
+            async move {
+                let chain = match chains_in.filter(|_| selected) {
+                    Some(bucket) => Some(chain_state(aws, bucket, table, requests).await?),
+                    None => None,
+                };
+                let facts = Facts {
+                    newest,
+                    selected,
+                    chain,
+                };
+                read_table(aws, store, requests, table, facts, rpo, now).await
+            }
         })
         .buffered(CONCURRENCY)
         .collect()
@@ -146,19 +166,52 @@ async fn newest_backups(
     }
 }
 
+/// What is known of a table before its own reads.
+struct Facts {
+    /// Its newest backup, from the account's listing.
+    newest: Option<Backup>,
+    /// Whether the stack backs it up.
+    selected: bool,
+    /// Its export chains, for a selected table of a stack that makes them.
+    chain: Option<ChainState>,
+}
+
+/// `table`'s incremental export chains as recorded in the stack's bucket: how many, the newest
+/// moment they restore, and the windows they lost.
+async fn chain_state(
+    aws: &Aws,
+    bucket: &str,
+    table: &TableName,
+    requests: &Requests,
+) -> Result<ChainState, AwsError> {
+    let (chains, _) =
+        crate::compliance::history::read_chains(&aws.s3, bucket, table.as_str(), requests).await?;
+    Ok(ChainState {
+        chains: chains.len(),
+        newest_point: chains
+            .iter()
+            .filter_map(|c| c.points().last().copied())
+            .max(),
+        lost_windows: chains.iter().map(|c| c.gaps.len()).sum(),
+    })
+}
+
 /// One table's facts and verdict: DescribeTable (deletion protection) and
 /// DescribeContinuousBackups (its recovery window).
-#[allow(clippy::too_many_arguments)]
 async fn read_table(
     aws: &Aws,
     store: &DynamoDbBackups,
     requests: &Requests,
     table: &TableName,
-    newest: Option<Backup>,
-    selected: bool,
+    facts: Facts,
     rpo: std::time::Duration,
     now: OffsetDateTime,
 ) -> Result<TableCoverage, AwsError> {
+    let Facts {
+        newest,
+        selected,
+        chain,
+    } = facts;
     requests.add();
     let described = aws
         .dynamodb
@@ -202,13 +255,20 @@ async fn read_table(
         name: b.name,
         created: b.created,
     });
-    let (verdict, covered_by) = coverage::verdict(newest_backup.as_ref(), pitr.as_ref(), rpo, now);
+    let (verdict, covered_by) = coverage::verdict(
+        newest_backup.as_ref(),
+        pitr.as_ref(),
+        chain.as_ref(),
+        rpo,
+        now,
+    );
     Ok(TableCoverage {
         table: table.to_string(),
         selected,
         newest_backup,
         pitr,
         deletion_protection,
+        export_chain: chain,
         verdict,
         covered_by,
     })
@@ -275,5 +335,6 @@ fn by_name(by: coverage::CoveredBy) -> &'static str {
     match by {
         coverage::CoveredBy::Pitr => "point-in-time recovery",
         coverage::CoveredBy::Backup => "backup",
+        coverage::CoveredBy::ExportChain => "export chain",
     }
 }

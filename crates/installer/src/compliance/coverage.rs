@@ -36,6 +36,19 @@ pub struct Pitr {
     pub days: f64,
 }
 
+/// A selected table's incremental export chains, for a stack that makes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ChainState {
+    /// How many chains its records hold.
+    pub chains: usize,
+    /// The newest moment a chain can restore, if any.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
+    pub newest_point: Option<OffsetDateTime>,
+    /// Windows the chains recorded as lost (not covered, and past recovery).
+    pub lost_windows: usize,
+}
+
 /// How a table stands against the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +69,8 @@ pub enum CoveredBy {
     Pitr,
     /// An on-demand backup younger than the objective.
     Backup,
+    /// A point of an incremental export chain within the objective.
+    ExportChain,
 }
 
 /// One table of the account.
@@ -71,6 +86,8 @@ pub struct TableCoverage {
     pub pitr: Option<Pitr>,
     /// Whether it has deletion protection.
     pub deletion_protection: bool,
+    /// Its incremental export chains, for a selected table of a stack that makes them.
+    pub export_chain: Option<ChainState>,
     /// How it stands against the objective.
     pub verdict: Verdict,
     /// What covers it, when covered.
@@ -102,22 +119,28 @@ pub struct Coverage {
     pub requests: usize,
 }
 
-/// A table's verdict: covered when point-in-time recovery's latest moment, or the newest
-/// backup, is within `rpo` of `now`.
+/// A table's verdict: covered when point-in-time recovery's latest moment, the newest backup,
+/// or the newest point of its export chains is within `rpo` of `now`; stale when there is a
+/// backup or a chain point, only older.
 pub fn verdict(
     newest: Option<&NewestBackup>,
     pitr: Option<&Pitr>,
+    chain: Option<&ChainState>,
     rpo: std::time::Duration,
     now: OffsetDateTime,
 ) -> (Verdict, Option<CoveredBy>) {
     let within = |at: OffsetDateTime| now - at <= rpo;
+    let point = chain.and_then(|c| c.newest_point);
     if pitr.is_some_and(|p| within(p.latest)) {
-        return (Verdict::Covered, Some(CoveredBy::Pitr));
-    }
-    match newest {
-        Some(b) if within(b.created) => (Verdict::Covered, Some(CoveredBy::Backup)),
-        Some(_) => (Verdict::Stale, None),
-        None => (Verdict::Unprotected, None),
+        (Verdict::Covered, Some(CoveredBy::Pitr))
+    } else if newest.is_some_and(|b| within(b.created)) {
+        (Verdict::Covered, Some(CoveredBy::Backup))
+    } else if point.is_some_and(within) {
+        (Verdict::Covered, Some(CoveredBy::ExportChain))
+    } else if newest.is_some() || point.is_some() {
+        (Verdict::Stale, None)
+    } else {
+        (Verdict::Unprotected, None)
     }
 }
 
@@ -170,16 +193,16 @@ mod tests {
     fn a_table_is_covered_by_recovery_or_a_young_backup_else_stale_or_unprotected() {
         let rpo = 2 * DAY;
         assert_eq!(
-            verdict(None, Some(&pitr(5)), rpo, NOW),
+            verdict(None, Some(&pitr(5)), None, rpo, NOW),
             (Verdict::Covered, Some(CoveredBy::Pitr))
         );
         assert_eq!(
-            verdict(Some(&backup(47)), None, rpo, NOW),
+            verdict(Some(&backup(47)), None, None, rpo, NOW),
             (Verdict::Covered, Some(CoveredBy::Backup))
         );
         // Exactly the objective's age still counts; a second more does not.
         assert_eq!(
-            verdict(Some(&backup(48)), None, rpo, NOW).0,
+            verdict(Some(&backup(48)), None, None, rpo, NOW).0,
             Verdict::Covered
         );
         let older = NewestBackup {
@@ -187,15 +210,40 @@ mod tests {
             ..backup(48)
         };
         assert_eq!(
-            verdict(Some(&older), None, rpo, NOW),
+            verdict(Some(&older), None, None, rpo, NOW),
             (Verdict::Stale, None)
         );
-        assert_eq!(verdict(None, None, rpo, NOW), (Verdict::Unprotected, None));
+        assert_eq!(
+            verdict(None, None, None, rpo, NOW),
+            (Verdict::Unprotected, None)
+        );
         // Recovery that stopped reaching the present (turned off a while ago and still read,
         // or a clock far behind) does not cover: only its latest moment counts.
         assert_eq!(
-            verdict(Some(&backup(100)), Some(&pitr(3 * 24 * 60)), rpo, NOW).0,
+            verdict(Some(&backup(100)), Some(&pitr(3 * 24 * 60)), None, rpo, NOW).0,
             Verdict::Stale
+        );
+        // An export chain's newest point counts as a recovery point.
+        let chain = |hours_ago: i64| ChainState {
+            chains: 1,
+            newest_point: Some(NOW - time::Duration::hours(hours_ago)),
+            lost_windows: 0,
+        };
+        assert_eq!(
+            verdict(Some(&backup(100)), None, Some(&chain(20)), rpo, NOW),
+            (Verdict::Covered, Some(CoveredBy::ExportChain))
+        );
+        assert_eq!(
+            verdict(None, None, Some(&chain(60)), rpo, NOW),
+            (Verdict::Stale, None)
+        );
+        let empty = ChainState {
+            newest_point: None,
+            ..chain(0)
+        };
+        assert_eq!(
+            verdict(None, None, Some(&empty), rpo, NOW),
+            (Verdict::Unprotected, None)
         );
     }
 
@@ -207,6 +255,7 @@ mod tests {
             newest_backup: None,
             pitr: None,
             deletion_protection: false,
+            export_chain: None,
             verdict,
             covered_by: None,
         };

@@ -325,6 +325,46 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         Value::Null,
         "no period's export"
     );
+    // And coverage (scoped to this table by a tag of its own): its chains, newest point the
+    // latest restored.
+    let moto = aws_sdk_dynamodb::Client::new(&config_for(&moto_endpoint()).await);
+    let mark = test_support::unique_name("chain");
+    moto.tag_resource()
+        .resource_arn(format!(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+        ))
+        .tags(
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key("coverage")
+                .value(&mark)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (stdout, _) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "coverage".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--tag".into(),
+        format!("coverage={mark}"),
+        "--rpo".into(),
+        "1d".into(),
+    ]);
+    let coverage: Value = serde_json::from_str(&stdout).expect("JSON");
+    crate::support::schema::assert_valid(&coverage);
+    let judged = &coverage["tables"][0];
+    assert_eq!(judged["table"], table.as_str(), "{coverage}");
+    assert_eq!(judged["selected"], true);
+    assert_eq!(judged["export_chain"]["chains"], 1, "{judged}");
+    assert_eq!(judged["export_chain"]["lost_windows"], 0, "{judged}");
+    assert_eq!(
+        judged["export_chain"]["newest_point"], restored["from"]["chain"]["at"],
+        "{judged}"
+    );
 
     // Bad input: a moment before the chain's first point, and --time with another export.
     let calls = proxy.calls().len();
