@@ -669,6 +669,19 @@ mod tests {
     use crate::retention::{Backup, BackupKind, BackupState};
     use crate::run::fixtures::{prod, settings};
 
+    /// The schedule's event for the tables tagged `backup=daily` (with `MaxBackups` when
+    /// given), and its tag.
+    fn daily(max_backups: Option<u32>) -> (Value, crate::select::TableTag) {
+        let mut event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
+        if let Some(n) = max_backups {
+            event["MaxBackups"] = json!(n);
+        }
+        let tag = crate::select::TableTag::from_event(&event)
+            .unwrap()
+            .unwrap();
+        (event, tag)
+    }
+
     /// `tables` tables tagged `backup=daily`, each with `old` backups of the stack's, made
     /// 1 to `old` hours before [`NOW`].
     fn tagged_account(tables: usize, old: i64) -> MemoryStore {
@@ -762,10 +775,7 @@ mod tests {
         let continuer = MemoryContinuer::default();
         let function = BackupFunction::new(&store, &store, &bucket, settings(Some("logs")))
             .continuing_with(&continuer);
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(Some(2));
         let first = function
             .handle_tagged(&tag, &event, &invocation("sched-1", NOW, 8))
             .await
@@ -828,10 +838,7 @@ mod tests {
         let continuer = MemoryContinuer::default();
         let function = BackupFunction::new(&store, &store, &bucket, settings(Some("logs")))
             .continuing_with(&continuer);
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(None);
         let first = function
             .handle_tagged(&tag, &event, &invocation("sched-1", NOW, 3))
             .await
@@ -867,10 +874,7 @@ mod tests {
         let continuer = MemoryContinuer::default();
         let function = BackupFunction::new(&store, &store, &bucket, settings(Some("logs")))
             .continuing_with(&continuer);
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(Some(2));
         function
             .handle_tagged(&tag, &event, &invocation("sched-1", NOW, 5))
             .await
@@ -916,10 +920,7 @@ mod tests {
             fail: true,
             ..MemoryContinuer::default()
         };
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(Some(2));
         let lost = BackupFunction::new(&store, &store, &bucket, settings(Some("logs")))
             .continuing_with(&refusing);
         let first = lost
@@ -1022,10 +1023,7 @@ mod tests {
             MemoryBucket::default(),
             settings(Some("logs")),
         );
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 2});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(Some(2));
         let run = function
             .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
             .await
@@ -1073,10 +1071,7 @@ mod tests {
             ..MemoryStore::default()
         };
         let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(None);
         let run = function
             .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
             .await
@@ -1113,10 +1108,7 @@ mod tests {
             ..MemoryStore::default()
         };
         let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(None);
         let run = function
             .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
             .await
@@ -1136,10 +1128,7 @@ mod tests {
         let store = tagged_account(30, 5);
         let names: Vec<String> = (0..30).map(|i| format!("T{i:02}")).collect();
         let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}, "MaxBackups": 3});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(Some(3));
         let run = function
             .handle_tagged(&tag, &event, &Invocation::new("r", NOW))
             .await
@@ -1168,10 +1157,7 @@ mod tests {
         // Two tables, six old backups each: 2 × (6 + 1 − 3) = 8 deletions in all.
         let store = tagged_account(2, 6);
         let function = BackupFunction::new(&store, &store, MemoryBucket::default(), settings(None));
-        let event = json!({"TableTag": {"Key": "backup", "Value": "daily"}});
-        let tag = crate::select::TableTag::from_event(&event)
-            .unwrap()
-            .unwrap();
+        let (event, tag) = daily(None);
         let started = tokio::time::Instant::now();
         let run = function
             .handle_tagged(&tag, &event, &Invocation::new("r", NOW))

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use backup_lambda::naming::{StackName, TableName};
 use serde_json::Value;
 use test_support::proxy::Proxy;
-use test_support::strict::{Strict, Windows};
 use test_support::{moto_endpoint, unique_name};
 use time::macros::datetime;
 
@@ -118,11 +117,7 @@ async fn backups(aws: &Clients, table: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_past_its_deadline_continues_and_a_lost_continuation_is_taken_over() {
     let aws = clients().await;
-    let proxy = Proxy::with(
-        &moto_endpoint(),
-        None,
-        Some(Strict::aws(Windows::default())),
-    );
+    let proxy = Proxy::start(&moto_endpoint(), None);
     let stack = unique_name("cont");
     let value = unique_name("daily");
     let tables: Vec<String> = (0..TABLES).map(|_| unique_name("Cont")).collect();

@@ -6,7 +6,6 @@
 use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
 use serde_json::Value;
 use test_support::proxy::Proxy;
-use test_support::strict::{Strict, Windows};
 use test_support::{moto_endpoint, unique_name};
 
 use crate::support::aws::{clients, tagged_movies_table};
@@ -36,11 +35,7 @@ fn table<'a>(document: &'a Value, name: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_tagged_table_is_judged_and_an_uncovered_one_of_the_stack_fails() {
     let aws = clients().await;
-    let proxy = Proxy::with(
-        &moto_endpoint(),
-        None,
-        Some(Strict::aws(Windows::default())),
-    );
+    let proxy = Proxy::start(&moto_endpoint(), None);
     let stack = unique_name("cov");
     let value = unique_name("team");
     let [backed, bare, recovering, forgotten, guarded] =

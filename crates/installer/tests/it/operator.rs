@@ -7,7 +7,6 @@
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use test_support::proxy::{Asked, Proxy};
-use test_support::strict::{Strict, Windows};
 use test_support::{moto_endpoint, unique_name};
 
 use crate::support::cli::{built_zip_path, installer_at};
@@ -316,11 +315,7 @@ fn s3(method: &str, path: &str, query: &str) -> Option<(String, Option<String>)>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_operator_policy_allows_every_call_of_a_stacks_whole_life() {
-    let proxy = Proxy::with(
-        &moto_endpoint(),
-        None,
-        Some(Strict::aws(Windows::default())),
-    );
+    let proxy = Proxy::start(&moto_endpoint(), None);
     let (stack, table) = (unique_name("opr"), unique_name("Movies"));
     let zip = built_zip_path().display().to_string();
     let settings = [
