@@ -92,6 +92,44 @@ pub trait BackupStore: Send + Sync {
         start: Option<&str>,
     ) -> impl Future<Output = Result<AccountBackupPage, AwsError>> + Send;
 
+    /// The account's backups, each with its table's name, across all pages, awaiting
+    /// `before_page` ahead of each request (ListBackups' rate counts pages); `None` once
+    /// `max_pages` pages were read without reaching the end.
+    fn list_account_backups_paced<F>(
+        &self,
+        before_page: impl Fn() -> F + Send + Sync,
+        max_pages: Option<usize>,
+    ) -> impl Future<Output = Result<Option<Vec<(String, Backup)>>, AwsError>> + Send
+    where
+        F: Future<Output = ()> + Send,
+    {
+        async move {
+            let mut backups = Vec::new();
+            let mut start: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                if max_pages.is_some_and(|max| pages >= max) {
+                    return Ok(None);
+                }
+                before_page().await;
+                pages += 1;
+                let page = self.list_account_backups_page(start.as_deref()).await?;
+                backups.extend(page.backups);
+                match page.next {
+                    None => return Ok(Some(backups)),
+                    Some(next) if start.as_deref() == Some(next.as_str()) => {
+                        return Err(AwsError::malformed(
+                            "ListBackups",
+                            "the account's backups",
+                            &format!("paging did not advance past {next}"),
+                        ));
+                    }
+                    Some(next) => start = Some(next),
+                }
+            }
+        }
+    }
+
     /// Deletes the backup with this ARN.
     fn delete_backup(&self, arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 

@@ -117,37 +117,30 @@ impl AccountListing {
         store: &S,
         pacer: &Pacer,
     ) -> Option<HashMap<String, Vec<Backup>>> {
-        let mut by_table: HashMap<String, Vec<Backup>> = HashMap::new();
-        let mut start: Option<String> = None;
-        loop {
-            let pages = self.pages.load(Ordering::Relaxed);
-            if pages >= self.budget {
+        let before_page = || {
+            self.pages.fetch_add(1, Ordering::Relaxed);
+            pacer.wait()
+        };
+        let listed = match store
+            .list_account_backups_paced(before_page, Some(self.budget))
+            .await
+        {
+            Ok(Some(listed)) => listed,
+            Ok(None) => {
                 warn!(
-                    pages,
+                    pages = self.budget,
                     "the account holds more backups than one listing per table would page through; listing per table"
                 );
                 return None;
             }
-            pacer.wait().await;
-            self.pages.fetch_add(1, Ordering::Relaxed);
-            let page = match store.list_account_backups_page(start.as_deref()).await {
-                Ok(page) => page,
-                Err(e) => {
-                    warn!(error = %e, "could not list the account's backups; listing per table");
-                    return None;
-                }
-            };
-            for (table, backup) in page.backups {
-                by_table.entry(table).or_default().push(backup);
+            Err(e) => {
+                warn!(error = %e, "could not list the account's backups; listing per table");
+                return None;
             }
-            match page.next {
-                None => break,
-                Some(next) if start.as_deref() == Some(next.as_str()) => {
-                    warn!(at = %next, "the account's listing did not advance; listing per table");
-                    return None;
-                }
-                Some(next) => start = Some(next),
-            }
+        };
+        let mut by_table: HashMap<String, Vec<Backup>> = HashMap::new();
+        for (table, backup) in listed {
+            by_table.entry(table).or_default().push(backup);
         }
         info!(
             pages = self.pages.load(Ordering::Relaxed),

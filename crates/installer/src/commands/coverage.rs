@@ -138,32 +138,24 @@ async fn newest_backups(
     pacers: &Pacers,
     requests: &Requests,
 ) -> Result<HashMap<String, Backup>, AwsError> {
-    let mut newest: HashMap<String, Backup> = HashMap::new();
-    let mut start: Option<String> = None;
-    loop {
-        pacers.list.wait().await;
+    let before_page = || {
         requests.add();
-        let page = store.list_account_backups_page(start.as_deref()).await?;
-        for (table, backup) in page.backups {
-            let newer = newest
-                .get(&table)
-                .is_none_or(|known| backup.created > known.created);
-            if newer {
-                newest.insert(table, backup);
-            }
-        }
-        match page.next {
-            None => return Ok(newest),
-            Some(next) if start.as_deref() == Some(next.as_str()) => {
-                return Err(AwsError::malformed(
-                    "ListBackups",
-                    "the account's backups",
-                    &format!("paging did not advance past {next}"),
-                ));
-            }
-            Some(next) => start = Some(next),
+        pacers.list.wait()
+    };
+    let listed = store
+        .list_account_backups_paced(before_page, None)
+        .await?
+        .unwrap_or_default();
+    let mut newest: HashMap<String, Backup> = HashMap::new();
+    for (table, backup) in listed {
+        let newer = newest
+            .get(&table)
+            .is_none_or(|known| backup.created > known.created);
+        if newer {
+            newest.insert(table, backup);
         }
     }
+    Ok(newest)
 }
 
 /// What is known of a table before its own reads.
