@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::count::{CountProgress, Counting};
 use crate::error::AwsError;
 use crate::fingerprint::Fingerprints;
 use crate::naming::TableName;
 use crate::record;
-use crate::restore::{self, CountProgress, Verification, Verified};
+use crate::restore::{self, Verification, Verified};
 use crate::store::{BackupStore, RecordSink};
 use crate::tables::{Deletion, TableState, Tables};
 
@@ -510,15 +511,25 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
             &self.tables,
             &drill.backup_arn,
             scratch,
-            from,
-            until,
+            Counting {
+                from,
+                until,
+                ..Counting::default()
+            },
             fingerprint.as_ref(),
         )
         .await?
         {
             Verified::Done(verification) => verification,
             Verified::Partial(progress) => {
-                info!(table = %table, drill = %drill.id, counted = progress.items, "the verifying count goes on in the next run");
+                info!(
+                    table = %table,
+                    drill = %drill.id,
+                    counted = progress.items,
+                    segments = progress.segments.len(),
+                    segments_done = progress.segments_done(),
+                    "the verifying count goes on in the next run"
+                );
                 let drill = InProgress {
                     counted: Some(progress),
                     ..drill

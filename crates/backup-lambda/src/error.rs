@@ -53,7 +53,25 @@ impl AwsError {
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// Whether the service refused the call for its rate ([`THROTTLING_CODES`]), after the
+    /// SDK's own retries: worth slowing down and asking again.
+    pub fn is_throttling(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|code| THROTTLING_CODES.contains(&code))
+    }
 }
+
+/// Error codes AWS gives for a call past a rate or a table's throughput.
+const THROTTLING_CODES: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+];
 
 /// An error and its sources, each once, joined with ": " (without the Debug dumps that
 /// `DisplayErrorContext` adds).
@@ -101,17 +119,8 @@ where
     }
 }
 
-/// Error codes AWS gives for throttling and for passing trouble on its side.
-const TRANSIENT_CODES: [&str; 8] = [
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "ProvisionedThroughputExceededException",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
+/// Error codes AWS gives for passing trouble on its side (with [`THROTTLING_CODES`]).
+const SERVER_CODES: [&str; 2] = ["InternalServerError", "ServiceUnavailable"];
 
 /// Whether a failed call may succeed if made again: throttling, a 5xx, a timeout, a failed
 /// connection or a response that never arrived whole.
@@ -122,7 +131,7 @@ pub fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
                 || ctx
                     .err()
                     .code()
-                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c) || SERVER_CODES.contains(&c))
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             true

@@ -18,6 +18,7 @@ use crate::retention::{Backup, BackupKind, BackupState};
 use crate::store::{AccountBackupPage, BackupPage, BackupStore, RecordSink, Stored, WriteIf};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::count::{ScanSize, Segment};
 use crate::tables::{
     BackupSource, CountPage, Deletion, Item, Key, KeyValue, TableShape, TableState, Tables, key_of,
 };
@@ -97,6 +98,27 @@ pub fn movie(n: i64) -> Item {
     ])
 }
 
+/// An item's size as DynamoDB reckons it, near enough: each attribute's name and value (a
+/// number as its digits, a map or list as its members and three bytes).
+pub fn item_bytes(item: &Item) -> i64 {
+    fn value(v: &AttributeValue) -> i64 {
+        let len = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => len(s.len()),
+            AttributeValue::B(b) => len(b.as_ref().len()),
+            AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| len(k.len()) + value(v)).sum::<i64>(),
+            AttributeValue::L(l) => 3 + l.iter().map(value).sum::<i64>(),
+            AttributeValue::Ss(items) | AttributeValue::Ns(items) => {
+                items.iter().map(|s| len(s.len())).sum()
+            }
+            _ => 1,
+        }
+    }
+    item.iter()
+        .map(|(name, v)| i64::try_from(name.len()).unwrap_or(i64::MAX) + value(v))
+        .sum()
+}
+
 /// The table a backup ARN names: `...:table/<table>/backup/<id>`, or the tests' short
 /// `arn:<table>/backup/<id>`.
 fn table_of(arn: &str) -> Option<&str> {
@@ -164,6 +186,11 @@ pub struct MemoryStore {
     pub restore_takes: Option<u32>,
     /// A Scan page counts at most this many items (1,000 when unset).
     pub scan_page: Option<i64>,
+    /// The read units a second DescribeTable gives every table (on demand, no maximum, when
+    /// unset).
+    pub read_units: Option<f64>,
+    /// Scan answers ProvisionedThroughputExceededException this many more times.
+    pub throttle_scans: Mutex<u32>,
     /// DescribeBackup, DescribeTable's shape and Scan of a restored table fail
     /// (AccessDeniedException): a table that cannot be verified.
     pub deny_reads: bool,
@@ -282,6 +309,7 @@ impl BackupStore for MemoryStore {
                     keys: Some(contents.shape.keys.clone()),
                     indexes: contents.shape.indexes.clone(),
                     item_count: i64::try_from(contents.rows.len()).ok(),
+                    size_bytes: Some(contents.rows.iter().map(item_bytes).sum()),
                 },
             );
             lock(&self.snapshots).insert(backup.arn.clone(), contents.rows.clone());
@@ -544,31 +572,76 @@ impl Tables for MemoryStore {
         }
     }
 
+    /// A table's bytes are its items' ([`item_bytes`]).
+    async fn scan_size(&self, table: &TableName) -> Result<ScanSize, AwsError> {
+        if self.deny_reads {
+            return Err(aws_error(
+                "DescribeTable",
+                table.as_str(),
+                "AccessDeniedException",
+            ));
+        }
+        let contents = self.lock_contents();
+        let found = contents.get(table.as_str()).ok_or_else(|| {
+            aws_error("DescribeTable", table.as_str(), "ResourceNotFoundException")
+        })?;
+        Ok(ScanSize {
+            bytes: found.rows.iter().map(item_bytes).sum(),
+            items: i64::try_from(found.rows.len()).unwrap_or(i64::MAX),
+            read_units: self.read_units,
+        })
+    }
+
+    /// Segment `s` of `n` is every `n`th item from the `s`th, in scan order, as
+    /// [`Tables::sample_segment`] reads; a page's read units are its items' bytes in 4 KB
+    /// units, rounded up, halved when eventually consistent (developer guide, read
+    /// consumption).
     async fn count_page(
         &self,
         table: &TableName,
-        _consistent: bool,
+        consistent: bool,
+        segment: Segment,
         after: Option<&Key>,
     ) -> Result<CountPage, AwsError> {
         self.call(format!("scan {table}"));
         if self.deny_reads {
             return Err(aws_error("Scan", table.as_str(), "AccessDeniedException"));
         }
-        let items = self
-            .lock_contents()
+        {
+            let mut throttled = lock(&self.throttle_scans);
+            if *throttled > 0 {
+                *throttled -= 1;
+                return Err(aws_error(
+                    "Scan",
+                    table.as_str(),
+                    "ProvisionedThroughputExceededException",
+                ));
+            }
+        }
+        let contents = self.lock_contents();
+        let rows = &contents
             .get(table.as_str())
-            .map(|t| i64::try_from(t.rows.len()).unwrap_or(i64::MAX))
-            .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?;
+            .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?
+            .rows;
         let from = match after.and_then(|k| k.get("position")) {
-            Some(KeyValue::N(n)) => n.parse::<i64>().unwrap_or(items),
+            Some(KeyValue::N(n)) => n.parse::<usize>().map_or(rows.len(), |n| n + 1),
             _ => 0,
         };
-        let page = self.scan_page.unwrap_or(1000);
-        let to = (from + page).min(items);
+        let (index, total) = (segment.index as usize, segment.total.max(1) as usize);
+        let page = usize::try_from(self.scan_page.unwrap_or(1000)).unwrap_or(usize::MAX);
+        let mut positions = (from..rows.len()).filter(|p| p % total == index);
+        let read: Vec<usize> = positions.by_ref().take(page).collect();
+        let more = positions.next().is_some();
+        let bytes: i64 = read.iter().map(|&p| item_bytes(&rows[p])).sum();
+        #[allow(clippy::cast_precision_loss)]
+        let units = (bytes as f64 / 4096.0).ceil() * if consistent { 1.0 } else { 0.5 };
         Ok(CountPage {
-            items: to - from,
-            last: (to < items)
-                .then(|| Key::from([("position".to_owned(), KeyValue::N(to.to_string()))])),
+            items: i64::try_from(read.len()).unwrap_or(i64::MAX),
+            last: read
+                .last()
+                .filter(|_| more)
+                .map(|p| Key::from([("position".to_owned(), KeyValue::N(p.to_string()))])),
+            read_units: Some(units),
         })
     }
 

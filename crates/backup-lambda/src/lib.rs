@@ -17,6 +17,7 @@
 //! | [`run`] | one table's run (`run/mod.rs`), a tag's fan-out (`tagged`), the account's backups listed once for it (`listing`), a tag's run continued across invocations (`continued`), the run record (`record`), why a run failed (`error`) |
 //! | [`drill`] | restore drills, a state machine kept in the log bucket |
 //! | [`restore`] | which backup to restore and how a restore is proven (shared with `installer restore`) |
+//! | [`count`] | counting a restored table: parallel scan segments paced in read units, resumable across invocations, with a progress line |
 //! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and the check of a restored table against it; items compared as DynamoDB compares them |
 //! | [`store`], [`tables`], [`continuer`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), the function invoking itself to continue a run (`Continuer`), each with its AWS implementation |
 //! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
@@ -34,6 +35,7 @@
 pub mod canonical;
 pub mod chain;
 pub mod continuer;
+pub mod count;
 pub mod drill;
 pub mod error;
 pub mod export;

@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
+use crate::count::{CountProgress, Counted, Counting, count_items_from};
 use crate::error::AwsError;
 use crate::fingerprint::{self, Fingerprint, SampleCheck};
 use crate::naming::TableName;
 use crate::ownership::Whose;
 use crate::retention::{Backup, BackupState};
-use crate::tables::{Key, Tables};
+use crate::tables::Tables;
 
 /// Which backup to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,20 +265,23 @@ pub enum Verified {
     Partial(CountProgress),
 }
 
-/// Checks the restored `target` against the backup `backup_arn` it came from, counting from
-/// `counted` on and stopping at `until` if the count is not done by then, and its data against
+/// Checks the restored `target` against the backup `backup_arn` it came from, counting as
+/// `count` says (from where an earlier count stopped, until a deadline), and its data against
 /// the backup's `fingerprint`, if it has one.
 pub async fn verify(
     tables: &impl Tables,
     backup_arn: &str,
     target: &TableName,
-    counted: CountProgress,
-    until: Option<tokio::time::Instant>,
+    count: Counting<'_>,
     fingerprint: Option<&Fingerprint>,
 ) -> Result<Verified, AwsError> {
     let source = tables.backup_source(backup_arn).await?;
     let restored = tables.shape(target).await?;
-    let restored_items = match count_items_from(tables, target, false, counted, until).await? {
+    let count = Counting {
+        known_bytes: count.known_bytes.or(source.size_bytes),
+        ..count
+    };
+    let restored_items = match count_items_from(tables, target, count).await? {
         Counted::Done(items) => items,
         Counted::Partial(progress) => return Ok(Verified::Partial(progress)),
     };
@@ -296,85 +300,36 @@ pub async fn verify(
 }
 
 /// Checks `target`, imported from an export of `source` that held `expected_items`, against the
-/// source as it is now: the item count against the export's, and the key schema and index
-/// names against the source's.
+/// source as it is now: the item count against the export's (counted as `count` says, always
+/// strongly consistent), and the key schema and index names against the source's.
 pub async fn verify_import(
     tables: &impl Tables,
     source: &TableName,
     expected_items: Option<i64>,
     target: &TableName,
+    count: Counting<'_>,
 ) -> Result<Verification, AwsError> {
     let (from, to) = (tables.shape(source).await?, tables.shape(target).await?);
+    // Compared exactly, so read consistently (Scan, API reference: "ConsistentRead ... The
+    // default setting for ConsistentRead is false"): an import's last writes count.
+    let count = Counting {
+        consistent: true,
+        from: CountProgress::default(),
+        until: None,
+        ..count
+    };
+    let restored_items = match count_items_from(tables, target, count).await? {
+        Counted::Done(items) => items,
+        Counted::Partial(progress) => progress.items,
+    };
     Ok(Verification {
         expected_items,
         count_source: CountSource::Exact,
-        // Compared exactly, so read consistently (Scan, API reference: "ConsistentRead ... The
-        // default setting for ConsistentRead is false"): an import's last writes count.
-        restored_items: count_items(tables, target, true).await?,
+        restored_items,
         keys_match: from.keys == to.keys,
         indexes_match: from.indexes == to.indexes,
         sample: None,
     })
-}
-
-/// How far a paged count got: the items counted and the key to go on after.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct CountProgress {
-    /// Items counted so far.
-    pub items: i64,
-    /// The last evaluated key to continue after; `None` before the first page.
-    pub after: Option<Key>,
-}
-
-/// Where a bounded count ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Counted {
-    /// Every page was read: the table's items.
-    Done(i64),
-    /// Time ran out: where to go on from.
-    Partial(CountProgress),
-}
-
-/// How many items `table` holds: a paged `Select=COUNT` scan, strongly consistent when
-/// `consistent` (twice the read units).
-pub async fn count_items(
-    tables: &impl Tables,
-    table: &TableName,
-    consistent: bool,
-) -> Result<i64, AwsError> {
-    match count_items_from(tables, table, consistent, CountProgress::default(), None).await? {
-        Counted::Done(items) => Ok(items),
-        Counted::Partial(progress) => Ok(progress.items),
-    }
-}
-
-/// Counts `table`'s items from `from` on, page by page, until the last page or until `until`
-/// (checked before each page after the first, so every call makes progress): a table too large
-/// to scan within one invocation is counted across several, its position kept by the caller.
-pub async fn count_items_from(
-    tables: &impl Tables,
-    table: &TableName,
-    consistent: bool,
-    from: CountProgress,
-    until: Option<tokio::time::Instant>,
-) -> Result<Counted, AwsError> {
-    let mut progress = from;
-    let mut first = true;
-    loop {
-        if !first && until.is_some_and(|u| tokio::time::Instant::now() >= u) {
-            return Ok(Counted::Partial(progress));
-        }
-        first = false;
-        let page = tables
-            .count_page(table, consistent, progress.after.as_ref())
-            .await?;
-        progress.items += page.items;
-        match page.last {
-            Some(key) => progress.after = Some(key),
-            None => return Ok(Counted::Done(progress.items)),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeySchemaElement, Select, TableStatus};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, BillingMode, KeySchemaElement, ReturnConsumedCapacity, Select, TableStatus,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::count::{ScanSize, Segment};
 use crate::error::{AwsError, AwsResult};
 use crate::naming::TableName;
 
@@ -59,6 +62,8 @@ pub struct BackupSource {
     pub indexes: Vec<String>,
     /// The source's item count as of its last refresh: approximate.
     pub item_count: Option<i64>,
+    /// The source's size in bytes when backed up (`SourceTableDetails.TableSizeBytes`).
+    pub size_bytes: Option<i64>,
 }
 
 /// One attribute of a table key, as kept between runs (key attributes are strings, numbers or
@@ -88,12 +93,14 @@ pub const KEYS_PER_BATCH: usize = 100;
 const UNPROCESSED_TRIES: u32 = 8;
 
 /// One page of a `Select=COUNT` scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CountPage {
     /// Items on the page.
     pub items: i64,
     /// The key to go on after, when there is more.
     pub last: Option<Key>,
+    /// The read units the page took (`ConsumedCapacity`), when the answer says.
+    pub read_units: Option<f64>,
 }
 
 /// Restores into, checks and deletes tables.
@@ -130,12 +137,20 @@ pub trait Tables: Send + Sync {
         table: &TableName,
     ) -> impl Future<Output = Result<Deletion, AwsError>> + Send;
 
-    /// One page of a `Select=COUNT` scan of the table after `after`, strongly consistent when
-    /// `consistent` (twice the read units).
+    /// The table's size and read rate (DescribeTable), to split and pace a count.
+    fn scan_size(
+        &self,
+        table: &TableName,
+    ) -> impl Future<Output = Result<ScanSize, AwsError>> + Send;
+
+    /// One page of a `Select=COUNT` scan of `segment` of the table after `after` (a key this
+    /// segment gave), strongly consistent when `consistent` (twice the read units), with the
+    /// read units it took.
     fn count_page(
         &self,
         table: &TableName,
         consistent: bool,
+        segment: Segment,
         after: Option<&Key>,
     ) -> impl Future<Output = Result<CountPage, AwsError>> + Send;
 
@@ -348,6 +363,7 @@ impl Tables for DynamoDbTables {
                 )
             }),
             item_count: source.and_then(|s| s.item_count()),
+            size_bytes: source.and_then(|s| s.table_size_bytes()),
         })
     }
 
@@ -367,28 +383,76 @@ impl Tables for DynamoDbTables {
         }
     }
 
+    async fn scan_size(&self, table: &TableName) -> Result<ScanSize, AwsError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(table.as_str())
+            .send()
+            .await
+            .aws("DescribeTable", table.as_str())?;
+        let t = out.table().ok_or_else(|| {
+            AwsError::malformed("DescribeTable", table.as_str(), "the response has no Table")
+        })?;
+        let on_demand = t
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .is_some_and(|m| *m == BillingMode::PayPerRequest);
+        // Provisioned: ReadCapacityUnits; on demand, MaxReadRequestUnits where set (-1 or
+        // absent: no maximum). DescribeTable reports ReadCapacityUnits 0 for on-demand tables.
+        #[allow(clippy::cast_precision_loss)] // capacities far below 2^52
+        let read_units = if on_demand {
+            t.on_demand_throughput()
+                .and_then(|o| o.max_read_request_units())
+                .filter(|&units| units > 0)
+                .map(|units| units as f64)
+        } else {
+            t.provisioned_throughput()
+                .and_then(|p| p.read_capacity_units())
+                .filter(|&units| units > 0)
+                .map(|units| units as f64)
+        };
+        Ok(ScanSize {
+            bytes: t.table_size_bytes().unwrap_or(0),
+            items: t.item_count().unwrap_or(0),
+            read_units,
+        })
+    }
+
     async fn count_page(
         &self,
         table: &TableName,
         consistent: bool,
+        segment: Segment,
         after: Option<&Key>,
     ) -> Result<CountPage, AwsError> {
+        let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        // A total of one is a sequential scan, as counts stored before segments were.
+        let parallel = segment.total > 1;
         let page = self
             .client
             .scan()
             .table_name(table.as_str())
             .select(Select::Count)
             .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_segment(parallel.then(|| int(segment.index)))
+            .set_total_segments(parallel.then(|| int(segment.total)))
             .set_exclusive_start_key(after.map(key_item))
             .send()
             .await
             .aws("Scan", table.as_str())?;
         let items = i64::from(page.count());
+        let read_units = page.consumed_capacity().and_then(|c| c.capacity_units());
         let last = match page.last_evaluated_key {
             Some(key) if !key.is_empty() => Some(from_key(table, key)?),
             _ => None,
         };
-        Ok(CountPage { items, last })
+        Ok(CountPage {
+            items,
+            last,
+            read_units,
+        })
     }
 
     async fn sample_segment(
@@ -500,13 +564,21 @@ impl<T: Tables> Tables for &T {
         (**self).delete_table(table)
     }
 
+    fn scan_size(
+        &self,
+        table: &TableName,
+    ) -> impl Future<Output = Result<ScanSize, AwsError>> + Send {
+        (**self).scan_size(table)
+    }
+
     fn count_page(
         &self,
         table: &TableName,
         consistent: bool,
+        segment: Segment,
         after: Option<&Key>,
     ) -> impl Future<Output = Result<CountPage, AwsError>> + Send {
-        (**self).count_page(table, consistent, after)
+        (**self).count_page(table, consistent, segment, after)
     }
 
     fn sample_segment(

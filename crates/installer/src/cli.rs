@@ -318,6 +318,11 @@ pub enum Command {
         /// With --in-place: do not ask for confirmation (needed without a terminal).
         #[arg(long)]
         yes: bool,
+        /// Parallel scan segments (1-1000) for the count that verifies a table restored from a
+        /// backup; by default one per 256 MiB of the table, at least 4 past one page (1 means
+        /// one sequential scan). The count is paced to the table's read capacity either way.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        scan_segments: Option<u32>,
     },
     /// Undo the writes made to a table in a window, in place: each item changed between --from
     /// and --to is written back as it was at --from (or deleted, if it did not exist then).

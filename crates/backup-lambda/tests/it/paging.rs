@@ -262,14 +262,37 @@ async fn a_missing_table_is_not_tried_again() {
     assert_eq!(list.num_calls(), 0);
 }
 
+/// DescribeTable of a table of `bytes`, provisioned at `read_units` a second.
+fn described(
+    bytes: i64,
+    read_units: i64,
+) -> aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput {
+    use aws_sdk_dynamodb::types::{ProvisionedThroughputDescription, TableDescription};
+    aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput::builder()
+        .table(
+            TableDescription::builder()
+                .table_name("Movies")
+                .table_size_bytes(bytes)
+                .item_count(1609)
+                .provisioned_throughput(
+                    ProvisionedThroughputDescription::builder()
+                        .read_capacity_units(read_units)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
 /// A drill's verifying count of a table too large to scan in one invocation: a call whose time
 /// is up reads one page and hands back where it got to (the key to go on after), and a later call
-/// goes on from there to the end. Nothing is counted twice or skipped.
+/// goes on from there to the end. Nothing is counted twice or skipped. A table of one page is
+/// one sequential scan (no `Segment`), and every page asks for its read units.
 #[tokio::test]
 async fn a_count_stopped_by_its_deadline_goes_on_from_where_it_got_to() {
     use aws_sdk_dynamodb::operation::scan::ScanOutput;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    use backup_lambda::restore::{CountProgress, Counted, count_items_from};
+    use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+    use backup_lambda::count::{CountProgress, Counted, Counting, count_items_from};
     use backup_lambda::tables::{DynamoDbTables, KeyValue};
     let key = |year: &str| {
         std::collections::HashMap::from([
@@ -277,43 +300,94 @@ async fn a_count_stopped_by_its_deadline_goes_on_from_where_it_got_to() {
             ("title".to_owned(), AttributeValue::S(format!("T{year}"))),
         ])
     };
+    let sequential = |r: &aws_sdk_dynamodb::operation::scan::ScanInput| {
+        r.segment().is_none()
+            && r.total_segments().is_none()
+            && r.return_consumed_capacity() == Some(&ReturnConsumedCapacity::Total)
+    };
+    let describe = mock!(Client::describe_table).then_output(|| described(900_000, 100));
     let scan = mock!(Client::scan)
-        .match_requests(|r| r.exclusive_start_key().is_none())
+        .match_requests(move |r| sequential(r) && r.exclusive_start_key().is_none())
         .then_output(move || {
             ScanOutput::builder()
                 .count(1000)
+                .consumed_capacity(ConsumedCapacity::builder().capacity_units(64.0).build())
                 .set_last_evaluated_key(Some(key("1990")))
                 .build()
         });
     let rest = mock!(Client::scan)
-        .match_requests(|r| {
-            r.exclusive_start_key()
-                .and_then(|k| k.get("year"))
-                .is_some_and(|y| y == &AttributeValue::N("1990".to_owned()))
+        .match_requests(move |r| {
+            sequential(r)
+                && r.exclusive_start_key()
+                    .and_then(|k| k.get("year"))
+                    .is_some_and(|y| y == &AttributeValue::N("1990".to_owned()))
         })
         .then_output(|| ScanOutput::builder().count(609).build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&scan, &rest]);
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&describe, &scan, &rest]
+    );
     let client = DynamoDbTables::new(client);
     let table = movies();
 
-    let past = Some(tokio::time::Instant::now());
-    let first = count_items_from(&client, &table, false, CountProgress::default(), past)
-        .await
-        .unwrap();
+    let past = Counting {
+        until: Some(tokio::time::Instant::now()),
+        ..Counting::default()
+    };
+    let first = count_items_from(&client, &table, past).await.unwrap();
     let Counted::Partial(progress) = first else {
         panic!("time was up after the first page: {first:?}");
     };
     assert_eq!(progress.items, 1000);
-    let after = progress.after.clone().expect("where to go on");
+    assert_eq!(progress.segments.len(), 1, "one page's table: one scan");
+    let after = progress.segments[0].after.clone().expect("where to go on");
     assert_eq!(after.get("year"), Some(&KeyValue::N("1990".to_owned())));
     // The position survives the drill state's JSON.
     let kept: CountProgress =
         serde_json::from_str(&serde_json::to_string(&progress).unwrap()).unwrap();
     assert_eq!(kept, progress);
 
-    let done = count_items_from(&client, &table, false, kept, None)
-        .await
-        .unwrap();
+    let on = Counting {
+        from: kept,
+        ..Counting::default()
+    };
+    let done = count_items_from(&client, &table, on).await.unwrap();
     assert_eq!(done, Counted::Done(1609));
     assert_eq!((scan.num_calls(), rest.num_calls()), (1, 1));
+}
+
+/// A table of 600 MiB is counted in three segments' parallel scans: each request names its
+/// `Segment` of `TotalSegments`, and the segments' counts add up.
+#[tokio::test]
+async fn a_large_table_is_counted_in_parallel_segments() {
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use backup_lambda::count::{Counted, Counting, count_items_from};
+    use backup_lambda::tables::DynamoDbTables;
+    let describe = mock!(Client::describe_table).then_output(|| described(600 << 20, 40_000));
+    let segment = |n: i32| {
+        mock!(Client::scan)
+            .match_requests(move |r| r.segment() == Some(n) && r.total_segments() == Some(4))
+            .then_output(move || ScanOutput::builder().count(100 + n).build())
+    };
+    let segments: Vec<_> = (0..4).map(segment).collect();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [
+            &describe,
+            &segments[0],
+            &segments[1],
+            &segments[2],
+            &segments[3]
+        ]
+    );
+    let counted = count_items_from(&DynamoDbTables::new(client), &movies(), Counting::default())
+        .await
+        .unwrap();
+    // 600 MiB is three segments of 256 MiB, and a table past one page reads at least four.
+    assert_eq!(counted, Counted::Done(100 + 101 + 102 + 103));
+    for (n, rule) in segments.iter().enumerate() {
+        assert_eq!(rule.num_calls(), 1, "segment {n} read once");
+    }
 }

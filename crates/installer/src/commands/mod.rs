@@ -727,6 +727,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             in_place,
             disable_deletion_protection,
             yes,
+            scan_segments,
         } => {
             let args = RestoreArgs {
                 table,
@@ -745,6 +746,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 in_place,
                 disable_deletion_protection,
                 yes,
+                scan_segments,
             };
             let in_place_only = [
                 (

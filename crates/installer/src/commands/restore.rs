@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use backup_lambda::count::{self, CountProgress, Counting};
 use backup_lambda::naming::{StackName, TableName};
 use backup_lambda::ownership::Whose;
 use backup_lambda::restore::{self, Choice};
@@ -59,6 +60,8 @@ pub struct RestoreArgs {
     pub disable_deletion_protection: bool,
     /// With `in_place`: do not ask for confirmation.
     pub yes: bool,
+    /// `TotalSegments` of the verifying count; `None` chooses from the table's size.
+    pub scan_segments: Option<u32>,
 }
 
 /// The request, validated: everything that needs no AWS call.
@@ -207,10 +210,15 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let verifying = Instant::now();
     let verification = match &from {
         RestoredFrom::Backup { arn, name } => {
-            let counted = restore::CountProgress::default();
             let fingerprint = fingerprint_of(&aws, &request, name).await?;
-            match restore::verify(&tables, arn, target, counted, None, fingerprint.as_ref()).await?
-            {
+            let expected = tables.backup_source(arn).await?.item_count;
+            let watch = count_reporter(target, expected);
+            let count = Counting {
+                segments: args.scan_segments,
+                watch: Some(&watch),
+                ..Counting::default()
+            };
+            match restore::verify(&tables, arn, target, count, fingerprint.as_ref()).await? {
                 restore::Verified::Done(verification) => Some(verification),
                 // Without a deadline the count reaches its end; were it ever to stop short,
                 // the restore is not proven.
@@ -291,7 +299,13 @@ async fn from_export(
     let reapplied = recovery::reapply(db, source, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
-    let verification = restore::verify_import(&tables, source, export.item_count, target).await?;
+    let watch = count_reporter(target, export.item_count);
+    let count = Counting {
+        watch: Some(&watch),
+        ..Counting::default()
+    };
+    let verification =
+        restore::verify_import(&tables, source, export.item_count, target, count).await?;
     let verify_ms = verifying.elapsed().as_millis();
     if imported.errors > 0 {
         report!(
@@ -430,4 +444,30 @@ pub(super) fn report_result(
         report!("  data: {}", v.data());
     }
     report!("restored in {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// How often a count's progress is reported.
+const COUNT_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A count's watcher reporting on `target` every [`COUNT_REPORT_EVERY`] and at its end: items,
+/// segments, rate and, from the backup's approximate `expected` count, the time left.
+pub(super) fn count_reporter(
+    target: &TableName,
+    expected: Option<i64>,
+) -> impl Fn(&CountProgress) + Sync + use<> {
+    let started = Instant::now();
+    let last = std::sync::Mutex::new(started);
+    let target = target.clone();
+    move |progress: &CountProgress| {
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if progress.finished() || last.elapsed() >= COUNT_REPORT_EVERY {
+            *last = Instant::now();
+            report!(
+                "  verifying {target}: {}",
+                count::progress_line(progress, expected, started.elapsed())
+            );
+        }
+    }
 }

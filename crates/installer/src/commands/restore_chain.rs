@@ -302,7 +302,13 @@ pub async fn restore(
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let expected = imported.items + applied.made - applied.deleted;
-    let verification = restore::verify_import(&tables, source, Some(expected), target).await?;
+    let watch = super::restore::count_reporter(target, Some(expected));
+    let count = backup_lambda::count::Counting {
+        watch: Some(&watch),
+        ..backup_lambda::count::Counting::default()
+    };
+    let verification =
+        restore::verify_import(&tables, source, Some(expected), target, count).await?;
     let verify_ms = verifying.elapsed().as_millis();
     let full_matches = chain
         .full

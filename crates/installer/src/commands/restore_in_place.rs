@@ -7,8 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{BackupStatus, TableStatus};
+use backup_lambda::count::Counting;
 use backup_lambda::naming::TableName;
-use backup_lambda::restore::{self, CountProgress, Verified};
+use backup_lambda::restore::{self, Verified};
 use backup_lambda::store::{BackupStore, DynamoDbBackups};
 use backup_lambda::tables::{Deletion, DynamoDbTables, Tables};
 use time::OffsetDateTime;
@@ -162,12 +163,18 @@ pub async fn restore_in_place(
 
     // Checked before its settings are back (TTL would start expiring items), as it came.
     let fingerprint = fingerprint_of(&aws, &request, &journal.backup_name).await?;
+    let expected = tables.backup_source(&journal.backup_arn).await?.item_count;
+    let watch = super::restore::count_reporter(&table, expected);
+    let count = Counting {
+        segments: args.scan_segments,
+        watch: Some(&watch),
+        ..Counting::default()
+    };
     let verification = match restore::verify(
         &tables,
         &journal.backup_arn,
         &table,
-        CountProgress::default(),
-        None,
+        count,
         fingerprint.as_ref(),
     )
     .await?

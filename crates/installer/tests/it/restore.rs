@@ -21,14 +21,19 @@ fn moviedata() -> Option<PathBuf> {
 
 /// `installer --output json restore ...`, its JSON.
 fn restore_json(args: &[&str]) -> Value {
+    restore_reported(args).0
+}
+
+/// `installer --output json restore ...`, its JSON and its report (stderr).
+fn restore_reported(args: &[&str]) -> (Value, String) {
     let mut all = vec!["--output", "json", "restore"];
     all.extend(args);
     let out = installer(&all);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "restore {args:?} failed:\n{stderr}");
     let document = serde_json::from_slice(&out.stdout).expect("one JSON document");
     crate::support::schema::assert_valid(&document);
-    document
+    (document, stderr)
 }
 
 /// Runs the stack's function once and waits until the backup it made is AVAILABLE (the strict
@@ -82,8 +87,10 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
     );
     assert_eq!(i64::from(count_items(&moto, &latest).await), items);
 
+    // Counted in five parallel scan segments (moto describes every table as 0 bytes, so the
+    // count would choose one), its progress reported as it goes.
     let named = format!("{table}-named");
-    let restored = restore_json(&[
+    let (restored, report) = restore_reported(&[
         "--stack",
         &stack,
         "--table",
@@ -93,10 +100,15 @@ async fn the_latest_and_a_named_backup_restore_with_every_item_verified() {
         "--backup",
         &backup,
         "--no-tags",
+        "--scan-segments",
+        "5",
     ]);
     assert_eq!(restored["verified"], true, "{restored}");
     assert_eq!(restored["reapplied"]["tags"], 0);
+    assert_eq!(restored["verification"]["restored_items"], items);
     assert_eq!(i64::from(count_items(&moto, &named).await), items);
+    let counted = format!("counted {} items, 5 of 5 segments done", thousands(items));
+    assert!(report.contains(&counted), "{counted:?} in:\n{report}");
     eprintln!(
         "restore of {items} items: phases {} (ms)",
         restored["phases_ms"]
@@ -197,7 +209,7 @@ async fn bad_restores_are_one_line_and_write_nothing() {
     test_support::create_movies_table(&moto, &table).await;
     test_support::create_movies_table(&moto, &taken).await;
     let proxy = Proxy::start(&moto_endpoint(), None);
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["--table", "NoSuchTable-x", "--to", "R-x"],
             "does not exist",
@@ -222,6 +234,10 @@ async fn bad_restores_are_one_line_and_write_nothing() {
         (
             &["--table", &table, "--to", "R-w", "--time", "yesterday"],
             "invalid --time",
+        ),
+        (
+            &["--table", &table, "--to", "R-v", "--scan-segments", "0"],
+            "--scan-segments",
         ),
     ];
     for (args, says) in cases {
@@ -383,4 +399,17 @@ async fn single_items_come_back_from_a_backup_into_a_file() {
     );
     installer_ok(&remove_all(&stack));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `4609` as `4,609`, as the report writes counts.
+fn thousands(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
