@@ -102,7 +102,8 @@ pub async fn candidates<S: BackupStore>(
 /// Reads the tags of `names` in order, each ListTagsOfResource started at `pacer`'s next free
 /// turn, starting no table after `stop` (when given): the tables checked are always the first
 /// ones. A table deleted while it is being looked at does not carry the tag; one whose tags
-/// cannot be read is in [`Checked::unreadable`].
+/// cannot be read is in [`Checked::unreadable`]. Each table found carrying the tag is also sent
+/// to `found` at once, in order, so that it can be backed up while the others are read.
 pub async fn check_tags<S: BackupStore>(
     store: &S,
     tag: &TableTag,
@@ -110,6 +111,7 @@ pub async fn check_tags<S: BackupStore>(
     prefix: &str,
     names: &[TableName],
     stop: Option<tokio::time::Instant>,
+    found: Option<&tokio::sync::mpsc::UnboundedSender<TableName>>,
 ) -> Checked {
     let checked: Vec<(TableName, Result<bool, AwsError>)> = stream::iter(names)
         .take_while(|_| std::future::ready(stop.is_none_or(|at| tokio::time::Instant::now() <= at)))
@@ -133,6 +135,12 @@ pub async fn check_tags<S: BackupStore>(
             }
         })
         .buffered(TAG_CONCURRENCY)
+        .inspect(|(name, tagged)| {
+            if let (Some(found), Ok(true)) = (found, tagged) {
+                // A runner that has stopped taking tables leaves them to the next part.
+                let _ = found.send(name.clone());
+            }
+        })
         .collect()
         .await;
     let mut result = Checked {
@@ -171,7 +179,7 @@ pub async fn tagged_tables<S: BackupStore>(
     let Some((names, prefix)) = candidates(store).await? else {
         return Ok(Discovery::default());
     };
-    let checked = check_tags(store, tag, pacer, &prefix, &names, None).await;
+    let checked = check_tags(store, tag, pacer, &prefix, &names, None, None).await;
     let mut found = Discovery {
         tables: checked.tagged,
         unreadable: checked.unreadable,

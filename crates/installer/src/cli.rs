@@ -392,6 +392,12 @@ pub enum Command {
         /// Also write the report as one self-contained HTML page here.
         #[arg(long, value_name = "PATH")]
         html: Option<PathBuf>,
+        /// Add a coverage section: every table of the account and region, whether the stack
+        /// backs it up, and whether it is protected within the RPO (as `installer coverage`; it
+        /// reads every table, so it is not the default). A table the stack backs up that is not
+        /// covered misses the RPO.
+        #[arg(long)]
+        coverage: bool,
     },
     /// Write a copy of this installer that carries a function zip, to deploy from anywhere.
     ///

@@ -24,8 +24,9 @@ use time::OffsetDateTime;
 use crate::request::RequestError;
 use crate::select::TableTag;
 
-/// The state's version; a state of another is left alone (a new run starts over it).
-pub const VERSION: u32 = 1;
+/// The state's version; a state of another is left alone (a new run starts over it). Version 2:
+/// the run's tables grow as discovery finds them (version 1 fixed them once it was complete).
+pub const VERSION: u32 = 2;
 
 /// The log bucket's prefix for logical runs' states, one object per tag.
 pub const PREFIX: &str = "continuations/";
@@ -136,20 +137,20 @@ pub struct Part {
     pub handed_on: Option<HandOn>,
 }
 
-/// Where the first parts got to in finding the tables the tag selects (ListTagsOfResource is
-/// ten calls a second per account: 10,000 tables take 1,000 s, past one invocation).
+/// Where the parts got to in finding the tables the tag selects (ListTagsOfResource is ten
+/// calls a second per account: 10,000 tables take 1,000 s, past one invocation). Each table
+/// found joins the run's tables at once and may run while the others' tags are still read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiscoveryProgress {
     /// Whether the account's tables have been listed (`names`, `prefix`).
     pub listed: bool,
-    /// The account's tables, as ListTables gave them.
+    /// The account's tables in the order their tags are read: a run taken over's unreached
+    /// tables first, then the others as ListTables gave them.
     pub names: Vec<String>,
     /// The ARN prefix their names complete.
     pub prefix: String,
     /// How many of `names` have had their tags read.
     pub checked: usize,
-    /// Those of them carrying the tag.
-    pub tagged: Vec<String>,
 }
 
 impl DiscoveryProgress {
@@ -180,12 +181,14 @@ pub struct LogicalRun {
     /// When the first part began.
     #[serde(with = "time::serde::rfc3339")]
     pub started: OffsetDateTime,
-    /// Every table of the run, in the order they run (fixed once discovery is complete).
+    /// Every table of the run found so far, in the order they run (complete once discovery
+    /// is).
     pub tables: Vec<String>,
     /// Discovery under way: the tables are not known yet.
     #[serde(default)]
     pub discovery: Option<DiscoveryProgress>,
-    /// The tables a run taken over had not reached: they run first, once discovered.
+    /// The tables a run taken over had not reached: their tags are read first, so that those
+    /// still tagged run first.
     #[serde(default)]
     pub first: Vec<String>,
     /// Tables before this index have been run.
@@ -283,24 +286,49 @@ impl LogicalRun {
         }
     }
 
-    /// Discovery is complete: the run's tables are `selected` (sorted), those a run taken over
-    /// had not reached first.
-    pub fn discovered(&mut self, selected: &[String]) {
-        let chosen: std::collections::HashSet<&String> = selected.iter().collect();
-        let mut tables: Vec<String> = self
-            .first
-            .iter()
-            .filter(|t| chosen.contains(t))
-            .cloned()
-            .collect();
-        if let Some(taken) = self.took_over.as_mut() {
-            taken.tables_left = tables.len();
+    /// The account's tables are listed: `names` (ListTables' order), completing `prefix`. Their
+    /// tags are to be read with the tables a run taken over had not reached first.
+    pub fn listed(&mut self, names: Vec<String>, prefix: String) {
+        let Some(progress) = self.discovery.as_mut() else {
+            return;
+        };
+        let listed: std::collections::HashSet<&String> = names.iter().collect();
+        let mut ordered: Vec<String> = Vec::with_capacity(names.len());
+        for table in &self.first {
+            if listed.contains(table) && !ordered.contains(table) {
+                ordered.push(table.clone());
+            }
         }
-        let early: std::collections::HashSet<String> = tables.iter().cloned().collect();
-        tables.extend(selected.iter().filter(|t| !early.contains(*t)).cloned());
-        self.tables = tables;
-        self.first.clear();
-        self.discovery = None;
+        let early: std::collections::HashSet<String> = ordered.iter().cloned().collect();
+        ordered.extend(names.into_iter().filter(|t| !early.contains(t)));
+        progress.names = ordered;
+        progress.prefix = prefix;
+        progress.listed = true;
+    }
+
+    /// `checked` more tables' tags were read, in order; `tagged` of them carry the tag and join
+    /// the run's tables, in that order. Once every table's are read, discovery is complete.
+    pub fn checked(&mut self, checked: usize, tagged: &[String]) {
+        let Some(progress) = self.discovery.as_mut() else {
+            return;
+        };
+        progress.checked = (progress.checked + checked).min(progress.names.len());
+        self.tables.extend(tagged.iter().cloned());
+        if progress.complete() {
+            let first: std::collections::HashSet<&String> = self.first.iter().collect();
+            if let Some(taken) = self.took_over.as_mut() {
+                taken.tables_left = self.tables.iter().filter(|t| first.contains(t)).count();
+            }
+            self.first.clear();
+            self.discovery = None;
+        }
+    }
+
+    /// The tables whose tags are still to be read.
+    pub fn unchecked(&self) -> &[String] {
+        self.discovery
+            .as_ref()
+            .map_or(&[], |p| p.names.get(p.checked..).unwrap_or(&[]))
     }
 
     /// This run with part `continuation.part` claimed by `request_id` at `now`, or why this
@@ -440,8 +468,15 @@ mod tests {
     /// A run begun by `request` over `selected`, discovered at once.
     fn begun(previous: Option<&LogicalRun>, selected: &[String], request: &str) -> LogicalRun {
         let mut run = LogicalRun::begin(previous, &tag(), request, T0);
-        run.discovered(selected);
+        discover(&mut run, selected);
         run
+    }
+
+    /// Every table listed is tagged and read at once.
+    fn discover(run: &mut LogicalRun, selected: &[String]) {
+        run.listed(selected.to_vec(), "arn:t/".to_owned());
+        let order = run.unchecked().to_vec();
+        run.checked(order.len(), &order);
     }
 
     #[test]
@@ -450,10 +485,46 @@ mod tests {
         assert!(run.tables.is_empty());
         assert!(run.end_part(0, 0, vec![], vec![], T0), "discovery goes on");
         assert_eq!(run.finished, None);
-        run.discovered(&names(0..2));
+        discover(&mut run, &names(0..2));
         assert_eq!(run.discovery, None);
         assert!(!run.end_part(2, 0, vec![], vec![], T0));
         assert_eq!(run.finished, Some(T0));
+    }
+
+    #[test]
+    fn found_tables_join_the_run_as_their_tags_are_read_the_unreached_first() {
+        let mut old = begun(None, &names(0..6), "r1");
+        assert!(
+            old.end_part(2, 0, vec![], vec![], T0),
+            "T02 to T05 not reached"
+        );
+        let mut run = LogicalRun::begin(Some(&old), &tag(), "r2", T0);
+        // ListTables' order, with a new table T07 and T03 and T05 still to come.
+        run.listed(names(0..8), "arn:t/".to_owned());
+        assert_eq!(
+            run.unchecked()[..5],
+            ["T02", "T03", "T04", "T05", "T00"].map(String::from),
+            "the unreached tables' tags are read first"
+        );
+        // Three read: T02 and T04 tagged (T03 no longer), and they may run already.
+        run.checked(3, &["T02".to_owned(), "T04".to_owned()]);
+        assert_eq!(run.tables, ["T02", "T04"].map(String::from));
+        assert!(run.discovery.is_some());
+        assert!(run.end_part(1, 0, vec![], vec![], T0), "discovery goes on");
+        assert_eq!(run.next, 1);
+        run.checked(5, &["T05".to_owned(), "T00".to_owned(), "T07".to_owned()]);
+        assert_eq!(run.discovery, None, "every table's tags read");
+        assert_eq!(
+            run.tables,
+            ["T02", "T04", "T05", "T00", "T07"].map(String::from)
+        );
+        assert_eq!(run.took_over.as_ref().map(|t| t.tables_left), Some(3));
+        assert!(run.first.is_empty());
+        assert!(
+            run.end_part(1, 0, vec![], vec![], T0),
+            "three tables to run"
+        );
+        assert!(!run.end_part(3, 0, vec![], vec![], T0));
     }
 
     fn names(range: std::ops::Range<usize>) -> Vec<String> {

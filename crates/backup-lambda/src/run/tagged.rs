@@ -177,8 +177,9 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
             (_, _, None) => {
                 let found = self.discover(tag).await?;
                 let listing = Listing::for_tables(found.tables.len());
+                let tables = stream::iter(found.tables.clone());
                 let (runs, _) = self
-                    .run_tables(&found.tables, policy, invocation, &listing, None)
+                    .run_tables(tables, policy, invocation, &listing, None)
                     .await;
                 Ok(self.assemble(tag, found, runs, &listing, None))
             }
@@ -203,13 +204,13 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
         Ok(found)
     }
 
-    /// Runs `tables` in order, up to [`TABLE_CONCURRENCY`] at once. With `stop_starting`, no
-    /// table starts after it (the ones not started are not in the answer, and are always the
-    /// last ones: tables start in order); without, a table whose turn comes too close to the
-    /// deadline fails with `NoTimeLeft`.
+    /// Runs `tables` in order as they come, up to [`TABLE_CONCURRENCY`] at once. With
+    /// `stop_starting`, no table starts after it (the ones not started are not in the answer,
+    /// and are always the last ones: tables start in order); without, a table whose turn comes
+    /// too close to the deadline fails with `NoTimeLeft`.
     async fn run_tables(
         &self,
-        tables: &[TableName],
+        tables: impl futures::Stream<Item = TableName>,
         policy: crate::retention::RetentionPolicy,
         invocation: &Invocation,
         listing: &Listing,
@@ -217,7 +218,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
     ) -> (Vec<(String, Result<RunRecord, RunError>)>, usize) {
         let started = std::sync::atomic::AtomicUsize::new(0);
         let started_ref = &started;
-        let runs = stream::iter(tables)
+        let runs = tables
             .take_while(|_| {
                 let go = stop_starting.is_none_or(|at| tokio::time::Instant::now() <= at);
                 std::future::ready(go)
@@ -302,31 +303,81 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
         };
         let part = state.part().map_or(1, |p| p.number);
         info!(run = %state.run, part, from = state.next, tables = state.tables.len(), pending = state.pending.len(), took_over = ?state.took_over, discovering = state.discovery.is_some(), "a part of the run begins");
-        let (discovered, unreadable) = self
-            .discover_some(tag, &mut state, deadline - reserve)
-            .await?;
+        let listed = self.list_candidates(tag, &mut state).await?;
         // The tables under way must be done, and their deletions stopped, in time to hand on.
         let soft = Invocation {
             deadline: Some(deadline - reserve / 2),
             ..invocation.clone()
         };
-        // Still discovering: no table runs before every table's tags are read.
-        let tables: Vec<TableName> = match state.discovery {
-            Some(_) => Vec::new(),
-            None => state
-                .tables
-                .iter()
-                .skip(state.next)
-                .filter_map(|t| TableName::parse(t).ok())
-                .collect(),
+        let stop = deadline - reserve;
+        // The tables found before and not yet run, then each table as discovery finds it:
+        // ListTagsOfResource (10 a second) is limited apart from the backup calls, so tags are
+        // read while the tables found run.
+        let known: Vec<TableName> = state
+            .tables
+            .iter()
+            .skip(state.next)
+            .filter_map(|t| TableName::parse(t).ok())
+            .collect();
+        let unchecked: Vec<TableName> = state
+            .unchecked()
+            .iter()
+            .filter_map(|t| TableName::parse(t).ok())
+            .collect();
+        let prefix = state
+            .discovery
+            .as_ref()
+            .map(|p| p.prefix.clone())
+            .unwrap_or_default();
+        let listing = Listing::for_tables(known.len() + unchecked.len() + state.pending.len());
+        let (found, arriving) = tokio::sync::mpsc::unbounded_channel();
+        let reading = async {
+            let checked = match unchecked.is_empty() {
+                true => crate::select::Checked::default(),
+                false => {
+                    crate::select::check_tags(
+                        &self.store,
+                        tag,
+                        &self.pacers.tags,
+                        &prefix,
+                        &unchecked,
+                        Some(stop),
+                        Some(&found),
+                    )
+                    .await
+                }
+            };
+            // The runner's stream ends with the last table found.
+            drop(found);
+            checked
         };
-        let listing = Listing::for_tables(tables.len() + state.pending.len());
-        let (deletions_finished, mut pending) = self
-            .finish_deletions(&state.pending, &listing, soft.deadline)
-            .await;
-        let (runs, ran) = self
-            .run_tables(&tables, policy, &soft, &listing, Some(deadline - reserve))
-            .await;
+        let running = async {
+            let (deletions_finished, pending) = self
+                .finish_deletions(&state.pending, &listing, soft.deadline)
+                .await;
+            let arriving = stream::unfold(arriving, |mut rx| async move {
+                rx.recv().await.map(|table| (table, rx))
+            });
+            let tables = stream::iter(known).chain(arriving);
+            let (runs, ran) = self
+                .run_tables(tables, policy, &soft, &listing, Some(stop))
+                .await;
+            (deletions_finished, pending, runs, ran)
+        };
+        let (checked, (deletions_finished, mut pending, runs, ran)) =
+            tokio::join!(reading, running);
+        for (table, e) in &checked.unreadable {
+            warn!(table = %table, error = %e, "could not read the table's tags; it is left out of this run");
+        }
+        let tagged: Vec<String> = checked.tagged.iter().map(ToString::to_string).collect();
+        state.checked(checked.checked, &tagged);
+        if let Some(progress) = &state.discovery {
+            info!(tag = %tag, checked = progress.checked, of = progress.names.len(), tables = state.tables.len(), "tables looked at");
+        } else if checked.checked > 0 || listed {
+            info!(tag = %tag, tables = state.tables.len(), "tables selected by tag");
+        }
+        let discovered = listed || checked.checked > 0;
+        let unreadable = checked.unreadable;
         for (_, run) in &runs {
             if let Ok(record) = run {
                 pending.extend(record.deferred.iter().map(|name| PendingDeletion {
@@ -391,65 +442,24 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
         Ok(result)
     }
 
-    /// Moves the run's discovery on, if it is under way: lists the account's tables (once),
-    /// then reads tags in order until `stop`; once every table's are read, the run's tables are
-    /// fixed. Whether any of that was done, and the tables whose tags could not be read.
-    async fn discover_some(
+    /// Lists the account's tables, once per run, if its discovery has not yet: whether it did.
+    async fn list_candidates(
         &self,
         tag: &crate::select::TableTag,
         state: &mut LogicalRun,
-        stop: tokio::time::Instant,
-    ) -> Result<(bool, Vec<(TableName, crate::error::AwsError)>), RunError> {
-        let Some(progress) = state.discovery.as_mut() else {
-            return Ok((false, Vec::new()));
-        };
-        let discover = |source| RunError::Discover {
-            tag: tag.to_string(),
-            source,
-        };
-        let mut done = false;
-        if !progress.listed {
-            if let Some((names, prefix)) = crate::select::candidates(&self.store)
-                .await
-                .map_err(discover)?
-            {
-                progress.names = names.iter().map(ToString::to_string).collect();
-                progress.prefix = prefix;
-            }
-            progress.listed = true;
-            done = true;
+    ) -> Result<bool, RunError> {
+        if state.discovery.as_ref().is_none_or(|p| p.listed) {
+            return Ok(false);
         }
-        let names: Vec<TableName> = progress
-            .names
-            .iter()
-            .skip(progress.checked)
-            .filter_map(|t| TableName::parse(t).ok())
-            .collect();
-        let checked = crate::select::check_tags(
-            &self.store,
-            tag,
-            &self.pacers.tags,
-            &progress.prefix,
-            &names,
-            Some(stop),
-        )
-        .await;
-        done |= checked.checked > 0;
-        progress.checked += checked.checked;
-        progress
-            .tagged
-            .extend(checked.tagged.iter().map(ToString::to_string));
-        for (table, e) in &checked.unreadable {
-            warn!(table = %table, error = %e, "could not read the table's tags; it is left out of this run");
-        }
-        info!(tag = %tag, checked = progress.checked, of = progress.names.len(), tagged = progress.tagged.len(), "tables looked at");
-        if progress.complete() {
-            let mut selected = progress.tagged.clone();
-            selected.sort();
-            info!(tag = %tag, tables = selected.len(), "tables selected by tag");
-            state.discovered(&selected);
-        }
-        Ok((done, checked.unreadable))
+        let (names, prefix) = crate::select::candidates(&self.store)
+            .await
+            .map_err(|source| RunError::Discover {
+                tag: tag.to_string(),
+                source,
+            })?
+            .unwrap_or_default();
+        state.listed(names.iter().map(ToString::to_string).collect(), prefix);
+        Ok(true)
     }
 
     /// The wall-clock time now, by the invocation's clock.
@@ -827,7 +837,8 @@ mod tests {
 
     /// ListTagsOfResource is ten a second per account: 70 tables' tags take 7 s, in
     /// invocations that stop starting work after 1 s. Discovery goes on part after part, each
-    /// table's tags read once, and then the tagged tables are backed up, each once.
+    /// table's tags read once, and each tagged table found is backed up (once) while the
+    /// others' tags are still read.
     #[tokio::test(start_paused = true)]
     async fn a_discovery_longer_than_an_invocation_goes_on_in_the_next_part() {
         let mut store = tagged_account(50, 0);
@@ -843,8 +854,20 @@ mod tests {
             .handle_tagged(&tag, &event, &invocation("sched-1", NOW, 3))
             .await
             .unwrap();
-        assert_eq!(ran(&first), 0, "the first part only looked at tags");
-        assert!(first.selected.is_empty());
+        assert!(ran(&first) > 0, "tables found ran while tags were read");
+        assert!(first.selected.len() < 50, "{} found", first.selected.len());
+        assert!(
+            matches!(
+                first.continuation,
+                Some(PartOutcome::Ran {
+                    finished: false,
+                    handed_on: Some(HandOn::Invoked),
+                    ..
+                })
+            ),
+            "{:?}",
+            first.continuation
+        );
         let parts = follow(&function, &continuer, &tag, first, NOW, 3).await;
         assert!(parts.len() >= 5, "{} parts", parts.len());
         assert_eq!(

@@ -20,11 +20,9 @@ use time::OffsetDateTime;
 
 use super::CommandError;
 use crate::aws::{Aws, AwsError, ConnectArgs};
-use crate::compliance::coverage::{
-    self, ChainState, Coverage, NewestBackup, Pitr, TableCoverage, Verdict,
-};
+use crate::compliance::coverage::{self, ChainState, Coverage, NewestBackup, Pitr, TableCoverage};
 use crate::compliance::history::Requests;
-use crate::deploy::config::StackRef;
+use crate::deploy::config::{StackConfig, StackRef};
 
 /// Tables read at once.
 const CONCURRENCY: usize = 8;
@@ -54,10 +52,27 @@ pub async fn coverage(
     let requests = Requests::default();
     requests.add();
     let (rpo, rpo_basis) = super::report::stack_rpo(&aws, &config, &requests, given_rpo).await?;
+    let result = judge(&aws, &config, &requests, rpo, rpo_basis, tag).await?;
+    for line in coverage::lines(&result) {
+        result!("{line}");
+    }
+    Ok(result)
+}
+
+/// Judges every table of the account and region (or those carrying `tag`) against `rpo`, for
+/// the stack `config`: `coverage` and `report --coverage`.
+pub(super) async fn judge(
+    aws: &Aws,
+    config: &StackConfig,
+    requests: &Requests,
+    rpo: std::time::Duration,
+    rpo_basis: String,
+    tag: Option<TableTag>,
+) -> Result<Coverage, CommandError> {
     let store = DynamoDbBackups::new(aws.dynamodb.clone()).every_kind();
     let pacers = Pacers::default();
 
-    let selected: HashSet<String> = super::stack_tables(&config, &aws)
+    let selected: HashSet<String> = super::stack_tables(config, aws)
         .await?
         .iter()
         .map(ToString::to_string)
@@ -72,7 +87,7 @@ pub async fn coverage(
         }
         None => store.list_tables().await?,
     };
-    let newest = newest_backups(&store, &pacers, &requests).await?;
+    let newest = newest_backups(&store, &pacers, requests).await?;
     // Chains are read where the stack makes them: its selected tables' chain records.
     let chains_in = config
         .export
@@ -83,7 +98,7 @@ pub async fn coverage(
     let now = OffsetDateTime::now_utc();
     let read: Vec<Result<TableCoverage, AwsError>> = stream::iter(&tables)
         .map(|table| {
-            let (store, aws, requests) = (&store, &aws, &requests);
+            let store = &store;
             let newest = newest.get(table.as_str()).cloned();
             let selected = selected.contains(table.as_str());
             async move {
@@ -107,7 +122,7 @@ pub async fn coverage(
         covered.push(table?);
     }
     let (selected_uncovered, unselected_uncovered) = Coverage::tally(&covered);
-    let result = Coverage {
+    Ok(Coverage {
         stack: config.stack.to_string(),
         account: aws.account.clone(),
         region: aws.region.clone(),
@@ -118,9 +133,7 @@ pub async fn coverage(
         selected_uncovered,
         unselected_uncovered,
         requests: requests.count(),
-    };
-    print_text(&result);
-    Ok(result)
+    })
 }
 
 /// `--tag KEY=VALUE`, checked as the function checks an event's `TableTag`.
@@ -264,69 +277,4 @@ async fn read_table(
         verdict,
         covered_by,
     })
-}
-
-/// The table `coverage` prints: one line per table, then the verdict.
-fn print_text(coverage: &Coverage) {
-    result!(
-        "{} table(s) in account {} ({}){}; objective {} ({}):",
-        coverage.tables.len(),
-        coverage.account,
-        coverage.region,
-        coverage
-            .tag
-            .as_deref()
-            .map(|t| format!(" tagged {t}"))
-            .unwrap_or_default(),
-        crate::compliance::assess::human(coverage.rpo_seconds),
-        coverage.rpo_basis
-    );
-    result!(
-        "  {:<32} {:<9} {:<22} {:<12} {:<10} verdict",
-        "table",
-        "selected",
-        "newest backup",
-        "pitr",
-        "del-prot"
-    );
-    for t in &coverage.tables {
-        let backup = t.newest_backup.as_ref().map_or("none".to_owned(), |b| {
-            format!(
-                "{} ago ({})",
-                crate::compliance::assess::human(b.age_seconds),
-                b.kind
-            )
-        });
-        let pitr = t
-            .pitr
-            .map_or("off".to_owned(), |p| format!("{} days", p.days));
-        let verdict = match (t.verdict, t.covered_by) {
-            (Verdict::Covered, Some(by)) => format!("covered ({})", by_name(by)),
-            (Verdict::Covered, None) => "covered".to_owned(),
-            (Verdict::Stale, _) => "STALE".to_owned(),
-            (Verdict::Unprotected, _) => "UNPROTECTED".to_owned(),
-        };
-        result!(
-            "  {:<32} {:<9} {:<22} {:<12} {:<10} {verdict}",
-            t.table,
-            if t.selected { "yes" } else { "no" },
-            backup,
-            pitr,
-            if t.deletion_protection { "on" } else { "off" }
-        );
-    }
-    result!(
-        "{} selected table(s) not covered; {} other table(s) not covered; {} request(s)",
-        coverage.selected_uncovered.len(),
-        coverage.unselected_uncovered,
-        coverage.requests
-    );
-}
-
-fn by_name(by: coverage::CoveredBy) -> &'static str {
-    match by {
-        coverage::CoveredBy::Pitr => "point-in-time recovery",
-        coverage::CoveredBy::Backup => "backup",
-        coverage::CoveredBy::ExportChain => "export chain",
-    }
 }

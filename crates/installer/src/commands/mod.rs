@@ -698,6 +698,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
             rpo,
             rto,
             html,
+            coverage,
         } => {
             let args = ReportArgs {
                 tables,
@@ -707,6 +708,7 @@ fn dispatch(command: Command, connect: &ConnectArgs, json: bool) -> miette::Resu
                 rpo,
                 rto,
                 html,
+                coverage,
             };
             block_on(report(&stack, &args, connect)).map(Summary::Report)
         }

@@ -39,6 +39,8 @@ pub struct ReportArgs {
     pub rto: Option<String>,
     /// Where to write the HTML page.
     pub html: Option<PathBuf>,
+    /// `--coverage`: judge every table of the account too.
+    pub coverage: bool,
 }
 
 /// A moment from the command line: RFC 3339, or a day (`2026-11-01`, midnight UTC).
@@ -254,6 +256,17 @@ pub async fn report(
         judged.export_chain = crate::compliance::chains::assess(window, &chains);
         tables.push(judged);
     }
+    let coverage = if args.coverage {
+        report!("judging every table's coverage");
+        let judged =
+            super::coverage::judge(&aws, &config, &requests, rpo, rpo_basis.clone(), None).await?;
+        Some(judged)
+    } else {
+        None
+    };
+    let covered = coverage
+        .as_ref()
+        .is_none_or(|c| c.selected_uncovered.is_empty());
     let mut report = Report {
         stack: config.function_name().to_owned(),
         account: aws.account.clone(),
@@ -263,11 +276,12 @@ pub async fn report(
         rpo_seconds: rpo.as_secs(),
         rpo_basis,
         rto_seconds: rto.map(|d| d.as_secs()),
-        met: tables.iter().all(|t| t.rpo_met && t.rto_met != Some(false)),
+        met: covered && tables.iter().all(|t| t.rpo_met && t.rto_met != Some(false)),
         tables,
         requests: requests.count(),
         html: None,
         export_bucket_lock: export_lock(&aws, &config, &requests).await,
+        coverage,
     };
     if let Some(path) = &args.html {
         std::fs::write(path, html::render(&report)).map_err(|source| CommandError::HtmlWrite {
@@ -294,6 +308,7 @@ mod tests {
             rpo: None,
             rto: None,
             html: None,
+            coverage: false,
         }
     }
 

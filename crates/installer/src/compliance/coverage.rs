@@ -163,6 +163,72 @@ impl Coverage {
     }
 }
 
+/// The coverage as lines for a terminal: a header, one line per table, then the verdict.
+pub fn lines(coverage: &Coverage) -> Vec<String> {
+    let human = super::assess::human;
+    let mut out = vec![
+        format!(
+            "{} table(s) in account {} ({}){}; objective {} ({}):",
+            coverage.tables.len(),
+            coverage.account,
+            coverage.region,
+            coverage
+                .tag
+                .as_deref()
+                .map(|t| format!(" tagged {t}"))
+                .unwrap_or_default(),
+            human(coverage.rpo_seconds),
+            coverage.rpo_basis
+        ),
+        format!(
+            "  {:<32} {:<9} {:<22} {:<12} {:<10} verdict",
+            "table", "selected", "newest backup", "pitr", "del-prot"
+        ),
+    ];
+    for t in &coverage.tables {
+        let backup = t.newest_backup.as_ref().map_or("none".to_owned(), |b| {
+            format!("{} ago ({})", human(b.age_seconds), b.kind)
+        });
+        let pitr = t
+            .pitr
+            .map_or("off".to_owned(), |p| format!("{} days", p.days));
+        out.push(format!(
+            "  {:<32} {:<9} {:<22} {:<12} {:<10} {}",
+            t.table,
+            if t.selected { "yes" } else { "no" },
+            backup,
+            pitr,
+            if t.deletion_protection { "on" } else { "off" },
+            verdict_text(t)
+        ));
+    }
+    out.push(format!(
+        "{} selected table(s) not covered; {} other table(s) not covered; {} request(s)",
+        coverage.selected_uncovered.len(),
+        coverage.unselected_uncovered,
+        coverage.requests
+    ));
+    out
+}
+
+/// A table's verdict in words: `covered (backup)`, `STALE`, `UNPROTECTED`.
+pub fn verdict_text(table: &TableCoverage) -> String {
+    match (table.verdict, table.covered_by) {
+        (Verdict::Covered, Some(by)) => format!("covered ({})", by_name(by)),
+        (Verdict::Covered, None) => "covered".to_owned(),
+        (Verdict::Stale, _) => "STALE".to_owned(),
+        (Verdict::Unprotected, _) => "UNPROTECTED".to_owned(),
+    }
+}
+
+fn by_name(by: CoveredBy) -> &'static str {
+    match by {
+        CoveredBy::Pitr => "point-in-time recovery",
+        CoveredBy::Backup => "backup",
+        CoveredBy::ExportChain => "export chain",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,8 +112,51 @@ pub fn render(report: &Report) -> String {
     for table in &report.tables {
         table_section(&mut page, report, table);
     }
+    if let Some(coverage) = &report.coverage {
+        coverage_section(&mut page, coverage);
+    }
     page.push_str("</main></body></html>\n");
     page
+}
+
+/// Every table of the account: selected or not, newest backup, point-in-time recovery,
+/// deletion protection and the verdict, the uncovered marked as missed.
+fn coverage_section(page: &mut String, coverage: &super::coverage::Coverage) {
+    use super::coverage::Verdict;
+    let _ = write!(
+        page,
+        "<section id=\"coverage\"><h2>Coverage of every table in {account} ({region})</h2>\
+         <p class=\"sub\">{uncovered} table(s) of this stack not covered, {others} other(s) not covered\
+         </p><table><tr><th>table</th><th>this stack's</th><th>newest backup</th>\
+         <th>point-in-time recovery</th><th>deletion protection</th><th>verdict</th></tr>",
+        account = esc(&coverage.account),
+        region = esc(&coverage.region),
+        uncovered = coverage.selected_uncovered.len(),
+        others = coverage.unselected_uncovered,
+    );
+    for t in &coverage.tables {
+        let backup = t.newest_backup.as_ref().map_or("none".to_owned(), |b| {
+            format!("{} ago ({})", human(b.age_seconds), esc(&b.kind))
+        });
+        let pitr = t
+            .pitr
+            .map_or("off".to_owned(), |p| format!("{} days", p.days));
+        let class = match (t.verdict, t.selected) {
+            (Verdict::Covered, _) => "met",
+            (_, true) => "missed",
+            (_, false) => "other",
+        };
+        let _ = write!(
+            page,
+            "<tr class=\"{class}\" data-table=\"{name}\"><td>{name}</td><td>{selected}</td><td>{backup}</td>\
+             <td>{pitr}</td><td>{protection}</td><td class=\"verdict {class}\">{verdict}</td></tr>",
+            name = esc(&t.table),
+            selected = if t.selected { "yes" } else { "no" },
+            protection = if t.deletion_protection { "on" } else { "off" },
+            verdict = esc(&super::coverage::verdict_text(t)),
+        );
+    }
+    page.push_str("</table></section>");
 }
 
 fn table_section(page: &mut String, report: &Report, t: &TableReport) {

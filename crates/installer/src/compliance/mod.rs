@@ -1,7 +1,7 @@
 //! `installer report`'s substance: the history read from the daily ledgers and export records
 //! (`history`), the figures and verdicts computed from it without I/O (`assess`, `exports` for
 //! the exports to S3, `chains` for incremental export chains; `coverage` judges every table of the
-//! account for `installer coverage`), and the two renderings, a
+//! account for `installer coverage` and `report --coverage`), and the two renderings, a
 //! text table (`text`) and a self-contained HTML page (`html`). The command itself, flags to
 //! report, is `commands/report.rs`.
 
@@ -52,4 +52,7 @@ pub struct Report {
     /// The Object Lock of the bucket exports go to, when it is another bucket (`Object Lock
     /// compliance for 365 days`): whether the copies can be deleted early.
     pub export_bucket_lock: Option<String>,
+    /// Every table of the account judged against the RPO, with `--coverage` (`met` is false
+    /// when a table the stack selects is not covered).
+    pub coverage: Option<coverage::Coverage>,
 }

@@ -161,6 +161,12 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    if let Some(coverage) = &report.coverage {
+        out.push_str("\nCoverage: ");
+        for line in super::coverage::lines(coverage) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     let _ = writeln!(
         out,
         "\n{}",

@@ -134,6 +134,34 @@ async fn every_tagged_table_is_judged_and_an_uncovered_one_of_the_stack_fails() 
     assert_eq!(document["unselected_uncovered"], 1);
     assert!(document["requests"].as_u64().unwrap() > 0);
 
+    // The same verdicts as a section of the report (every table of the account, so the other
+    // tests' too), in its JSON, its text and its page.
+    let pages = tempfile::TempDir::new().unwrap();
+    let page = pages.path().join("report.html");
+    let report = installer_at(proxy.endpoint())
+        .args([
+            "--output", "json", "report", "--stack", &stack, "--rpo", "1d",
+        ])
+        .args(["--coverage", "--html", page.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert_eq!(report.status.code(), Some(3), "{stderr}");
+    let report: Value = serde_json::from_slice(&report.stdout).expect("the report");
+    crate::support::schema::assert_valid(&report);
+    assert_eq!(report["met"], false);
+    let judged = &report["coverage"];
+    assert_eq!(judged["selected_uncovered"], serde_json::json!([bare]));
+    assert_eq!(table(judged, &backed)["verdict"], "covered");
+    assert_eq!(table(judged, &forgotten)["verdict"], "unprotected");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<section id=\"coverage\">"), "the section");
+    assert!(
+        html.contains(&format!("<tr class=\"missed\" data-table=\"{bare}\">")),
+        "the stack's uncovered table marked missed"
+    );
+    assert!(html.contains(&format!("<tr class=\"other\" data-table=\"{forgotten}\">")));
+
     // The stack's run backs the bare table up: every selected table is covered.
     let invoke = installer_at(proxy.endpoint())
         .args(["invoke", "--stack", &stack, "--table", &bare])
