@@ -492,6 +492,15 @@ mod tests {
         .with_table("Movies", MemoryTable::movies(items))
     }
 
+    /// Counts the store's `Movies` to the end in `segments` segments.
+    async fn count_in(store: &MemoryStore, segments: u32) -> Counted {
+        let how = Counting {
+            segments: Some(segments),
+            ..Counting::default()
+        };
+        count_items_from(store, &movies(), how).await.unwrap()
+    }
+
     fn scans(store: &MemoryStore) -> usize {
         store
             .calls()
@@ -514,12 +523,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn segments_count_every_item_once() {
         let store = store(10_007, 100);
-        let how = Counting {
-            segments: Some(8),
-            ..Counting::default()
-        };
-        let counted = count_items_from(&store, &movies(), how).await.unwrap();
-        assert_eq!(counted, Counted::Done(10_007));
+        assert_eq!(count_in(&store, 8).await, Counted::Done(10_007));
         // 10,007 items in 8 segments of 1,250 or 1,251: 13 pages each.
         assert_eq!(scans(&store), 8 * 13);
     }
@@ -652,12 +656,7 @@ mod tests {
     async fn a_throttled_page_is_read_again_slower() {
         let store = store(1_000, 100);
         *store.throttle_scans.lock().unwrap() = 3;
-        let how = Counting {
-            segments: Some(2),
-            ..Counting::default()
-        };
-        let counted = count_items_from(&store, &movies(), how).await.unwrap();
-        assert_eq!(counted, Counted::Done(1_000));
+        assert_eq!(count_in(&store, 2).await, Counted::Done(1_000));
         assert_eq!(scans(&store), 10 + 3, "each refused page asked again");
     }
 

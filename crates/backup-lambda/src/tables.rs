@@ -7,7 +7,8 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, KeySchemaElement, ReturnConsumedCapacity, Select, TableStatus,
+    AttributeValue, BillingMode, KeySchemaElement, ReturnConsumedCapacity, Select,
+    TableDescription, TableStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +221,20 @@ impl DynamoDbTables {
     pub fn new(client: aws_sdk_dynamodb::Client) -> Self {
         Self { client }
     }
+
+    /// DescribeTable's `Table`.
+    async fn describe(&self, table: &TableName) -> Result<TableDescription, AwsError> {
+        self.client
+            .describe_table()
+            .table_name(table.as_str())
+            .send()
+            .await
+            .aws("DescribeTable", table.as_str())?
+            .table
+            .ok_or_else(|| {
+                AwsError::malformed("DescribeTable", table.as_str(), "the response has no Table")
+            })
+    }
 }
 
 /// A key schema as `(attribute, role)` pairs.
@@ -324,16 +339,7 @@ impl Tables for DynamoDbTables {
     }
 
     async fn shape(&self, table: &TableName) -> Result<TableShape, AwsError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(table.as_str())
-            .send()
-            .await
-            .aws("DescribeTable", table.as_str())?;
-        let t = out.table().ok_or_else(|| {
-            AwsError::malformed("DescribeTable", table.as_str(), "the response has no Table")
-        })?;
+        let t = self.describe(table).await?;
         Ok(TableShape {
             keys: keys(t.key_schema()),
             indexes: index_names(
@@ -384,16 +390,7 @@ impl Tables for DynamoDbTables {
     }
 
     async fn scan_size(&self, table: &TableName) -> Result<ScanSize, AwsError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(table.as_str())
-            .send()
-            .await
-            .aws("DescribeTable", table.as_str())?;
-        let t = out.table().ok_or_else(|| {
-            AwsError::malformed("DescribeTable", table.as_str(), "the response has no Table")
-        })?;
+        let t = self.describe(table).await?;
         let on_demand = t
             .billing_mode_summary()
             .and_then(|b| b.billing_mode())

@@ -165,7 +165,8 @@ impl DiscoveryProgress {
 pub struct TakeOver {
     /// The unfinished run.
     pub run: String,
-    /// How many of its tables it had not reached (run first by this one).
+    /// How many of the tables it had not reached are still tagged, as found so far (they run
+    /// first in this one).
     pub tables_left: usize,
 }
 
@@ -313,12 +314,13 @@ impl LogicalRun {
             return;
         };
         progress.checked = (progress.checked + checked).min(progress.names.len());
-        self.tables.extend(tagged.iter().cloned());
-        if progress.complete() {
+        let complete = progress.complete();
+        if let Some(taken) = self.took_over.as_mut() {
             let first: std::collections::HashSet<&String> = self.first.iter().collect();
-            if let Some(taken) = self.took_over.as_mut() {
-                taken.tables_left = self.tables.iter().filter(|t| first.contains(t)).count();
-            }
+            taken.tables_left += tagged.iter().filter(|t| first.contains(t)).count();
+        }
+        self.tables.extend(tagged.iter().cloned());
+        if complete {
             self.first.clear();
             self.discovery = None;
         }

@@ -25,8 +25,11 @@ use crate::tables::Tables;
 pub const ABAC_HINT: &str = "the role may back up only tables carrying the tag, and where DynamoDB's attribute-based access control (ABAC) is not enabled for this account and region tag conditions match no table: enable ABAC (DynamoDB console, Settings), or run `installer up` again with --no-tag-conditions";
 
 /// At most this many tables backed up at once by a run over a tag (the pacers keep their calls
-/// within DynamoDB's rates whatever this is).
-const TABLE_CONCURRENCY: usize = 8;
+/// within DynamoDB's rates whatever this is). Enough that DeleteBackup's ten a second, which
+/// needs a table's deletions to begin every third of a second when each has three, never waits
+/// on the other steps of a table (its fingerprint, CreateBackup, the records): a table may take
+/// five seconds in all.
+const TABLE_CONCURRENCY: usize = 16;
 
 /// A table of a run over a tag that could not be backed up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
