@@ -406,22 +406,6 @@ async fn worker(
     }
 }
 
-/// How many items `table` holds, counted to the end: strongly consistent when `consistent`.
-pub async fn count_items(
-    tables: &impl Tables,
-    table: &TableName,
-    consistent: bool,
-) -> Result<i64, AwsError> {
-    let how = Counting {
-        consistent,
-        ..Counting::default()
-    };
-    match count_items_from(tables, table, how).await? {
-        Counted::Done(items) => Ok(items),
-        Counted::Partial(progress) => Ok(progress.items),
-    }
-}
-
 /// What a person watching a count is told: items, segments done, rate and the time left when
 /// the table's approximate item count (`expected`) gives one.
 pub fn progress_line(progress: &CountProgress, expected: Option<i64>, elapsed: Duration) -> String {

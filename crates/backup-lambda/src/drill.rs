@@ -507,9 +507,10 @@ impl<S: BackupStore, T: Tables, R: RecordSink> Drill<S, T, R> {
     ) -> Result<DrillStep, AwsError> {
         let from = drill.counted.clone().unwrap_or_default();
         let fingerprint = self.fingerprints().load(table, &drill.backup_name).await?;
+        let source = self.tables.backup_source(&drill.backup_arn).await?;
         let verification = match restore::verify(
             &self.tables,
-            &drill.backup_arn,
+            &source,
             scratch,
             Counting {
                 from,

@@ -257,6 +257,27 @@ impl MemoryStore {
     fn call(&self, call: String) {
         lock(&self.calls).push(call);
     }
+
+    /// Reads `table` for `operation` as DynamoDB answers a read of a table: AccessDeniedException
+    /// with [`MemoryStore::deny_reads`], ResourceNotFoundException when there is no such table.
+    fn read<R>(
+        &self,
+        operation: &'static str,
+        table: &TableName,
+        read: impl FnOnce(&MemoryTable) -> R,
+    ) -> Result<R, AwsError> {
+        if self.deny_reads {
+            return Err(aws_error(
+                operation,
+                table.as_str(),
+                "AccessDeniedException",
+            ));
+        }
+        self.lock_contents()
+            .get(table.as_str())
+            .map(read)
+            .ok_or_else(|| aws_error(operation, table.as_str(), "ResourceNotFoundException"))
+    }
 }
 
 /// A fake's lock: a test that panicked while holding one has failed already.
@@ -530,17 +551,7 @@ impl Tables for MemoryStore {
     }
 
     async fn shape(&self, table: &TableName) -> Result<TableShape, AwsError> {
-        if self.deny_reads {
-            return Err(aws_error(
-                "DescribeTable",
-                table.as_str(),
-                "AccessDeniedException",
-            ));
-        }
-        self.lock_contents()
-            .get(table.as_str())
-            .map(|t| t.shape.clone())
-            .ok_or_else(|| aws_error("DescribeTable", table.as_str(), "ResourceNotFoundException"))
+        self.read("DescribeTable", table, |t| t.shape.clone())
     }
 
     async fn backup_source(&self, backup_arn: &str) -> Result<BackupSource, AwsError> {
@@ -574,28 +585,15 @@ impl Tables for MemoryStore {
 
     /// A table's bytes are its items' ([`item_bytes`]).
     async fn scan_size(&self, table: &TableName) -> Result<ScanSize, AwsError> {
-        if self.deny_reads {
-            return Err(aws_error(
-                "DescribeTable",
-                table.as_str(),
-                "AccessDeniedException",
-            ));
-        }
-        let contents = self.lock_contents();
-        let found = contents.get(table.as_str()).ok_or_else(|| {
-            aws_error("DescribeTable", table.as_str(), "ResourceNotFoundException")
-        })?;
-        Ok(ScanSize {
+        self.read("DescribeTable", table, |found| ScanSize {
             bytes: found.rows.iter().map(item_bytes).sum(),
             items: i64::try_from(found.rows.len()).unwrap_or(i64::MAX),
             read_units: self.read_units,
         })
     }
 
-    /// Segment `s` of `n` is every `n`th item from the `s`th, in scan order, as
-    /// [`Tables::sample_segment`] reads; a page's read units are its items' bytes in 4 KB
-    /// units, rounded up, halved when eventually consistent (developer guide, read
-    /// consumption).
+    /// A page of [`segment_rows`]; its read units are its items' bytes in 4 KB units, rounded
+    /// up, halved when eventually consistent (developer guide, read consumption).
     async fn count_page(
         &self,
         table: &TableName,
@@ -604,9 +602,18 @@ impl Tables for MemoryStore {
         after: Option<&Key>,
     ) -> Result<CountPage, AwsError> {
         self.call(format!("scan {table}"));
-        if self.deny_reads {
-            return Err(aws_error("Scan", table.as_str(), "AccessDeniedException"));
-        }
+        let page = usize::try_from(self.scan_page.unwrap_or(1000)).unwrap_or(usize::MAX);
+        let (read, more, bytes) = self.read("Scan", table, |found| {
+            let rows = &found.rows;
+            let from = match after.and_then(|k| k.get("position")) {
+                Some(KeyValue::N(n)) => n.parse::<usize>().map_or(rows.len(), |n| n + 1),
+                _ => 0,
+            };
+            let mut positions = segment_rows(rows, segment.index, segment.total, from);
+            let read: Vec<usize> = positions.by_ref().take(page).map(|(p, _)| p).collect();
+            let bytes: i64 = read.iter().map(|&p| item_bytes(&rows[p])).sum();
+            (read, positions.next().is_some(), bytes)
+        })?;
         {
             let mut throttled = lock(&self.throttle_scans);
             if *throttled > 0 {
@@ -618,21 +625,6 @@ impl Tables for MemoryStore {
                 ));
             }
         }
-        let contents = self.lock_contents();
-        let rows = &contents
-            .get(table.as_str())
-            .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?
-            .rows;
-        let from = match after.and_then(|k| k.get("position")) {
-            Some(KeyValue::N(n)) => n.parse::<usize>().map_or(rows.len(), |n| n + 1),
-            _ => 0,
-        };
-        let (index, total) = (segment.index as usize, segment.total.max(1) as usize);
-        let page = usize::try_from(self.scan_page.unwrap_or(1000)).unwrap_or(usize::MAX);
-        let mut positions = (from..rows.len()).filter(|p| p % total == index);
-        let read: Vec<usize> = positions.by_ref().take(page).collect();
-        let more = positions.next().is_some();
-        let bytes: i64 = read.iter().map(|&p| item_bytes(&rows[p])).sum();
         #[allow(clippy::cast_precision_loss)]
         let units = (bytes as f64 / 4096.0).ceil() * if consistent { 1.0 } else { 0.5 };
         Ok(CountPage {
@@ -645,7 +637,7 @@ impl Tables for MemoryStore {
         })
     }
 
-    /// Segment `s` of `n` is every `n`th item from the `s`th, in scan order.
+    /// The first `limit` rows of [`segment_rows`].
     async fn sample_segment(
         &self,
         table: &TableName,
@@ -654,45 +646,42 @@ impl Tables for MemoryStore {
         limit: u32,
     ) -> Result<Vec<Item>, AwsError> {
         self.call(format!("sample {table} {segment}/{total}"));
-        if self.deny_reads {
-            return Err(aws_error("Scan", table.as_str(), "AccessDeniedException"));
-        }
-        let contents = self.lock_contents();
-        let found = contents
-            .get(table.as_str())
-            .ok_or_else(|| aws_error("Scan", table.as_str(), "ResourceNotFoundException"))?;
-        let (segment, total) = (segment as usize, total.max(1) as usize);
-        Ok(found
-            .rows
-            .iter()
-            .skip(segment)
-            .step_by(total)
-            .take(limit as usize)
-            .cloned()
-            .collect())
+        self.read("Scan", table, |found| {
+            segment_rows(&found.rows, segment, total, 0)
+                .take(limit as usize)
+                .map(|(_, row)| row.clone())
+                .collect()
+        })
     }
 
     async fn get_items(&self, table: &TableName, keys: &[Key]) -> Result<Vec<Item>, AwsError> {
         self.call(format!("get {table} {}", keys.len()));
-        if self.deny_reads {
-            return Err(aws_error(
-                "BatchGetItem",
-                table.as_str(),
-                "AccessDeniedException",
-            ));
-        }
-        let contents = self.lock_contents();
-        let found = contents.get(table.as_str()).ok_or_else(|| {
-            aws_error("BatchGetItem", table.as_str(), "ResourceNotFoundException")
-        })?;
-        let names = found.key_names();
-        Ok(found
-            .rows
-            .iter()
-            .filter(|row| key_of(row, &names).is_some_and(|k| keys.contains(&k)))
-            .cloned()
-            .collect())
+        self.read("BatchGetItem", table, |found| {
+            let names = found.key_names();
+            found
+                .rows
+                .iter()
+                .filter(|row| key_of(row, &names).is_some_and(|k| keys.contains(&k)))
+                .cloned()
+                .collect()
+        })
     }
+}
+
+/// The rows of parallel-scan segment `index` of `total` from position `from` on, with their
+/// positions: every `total`th row from the `index`th, in scan order (a real segment is the
+/// items whose partition keys hash into its range: as fixed, and as disjoint).
+fn segment_rows(
+    rows: &[Item],
+    index: u32,
+    total: u32,
+    from: usize,
+) -> impl Iterator<Item = (usize, &Item)> {
+    let (index, total) = (index as usize, total.max(1) as usize);
+    rows.iter()
+        .enumerate()
+        .skip(from)
+        .filter(move |(p, _)| p % total == index)
 }
 
 /// An object in a [`MemoryBucket`]: its body and version.

@@ -10,7 +10,7 @@ use crate::fingerprint::{self, Fingerprint, SampleCheck};
 use crate::naming::TableName;
 use crate::ownership::Whose;
 use crate::retention::{Backup, BackupState};
-use crate::tables::Tables;
+use crate::tables::{BackupSource, Tables};
 
 /// Which backup to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,17 +265,16 @@ pub enum Verified {
     Partial(CountProgress),
 }
 
-/// Checks the restored `target` against the backup `backup_arn` it came from, counting as
-/// `count` says (from where an earlier count stopped, until a deadline), and its data against
-/// the backup's `fingerprint`, if it has one.
+/// Checks the restored `target` against what its backup recorded of its source (`source`,
+/// DescribeBackup), counting as `count` says (from where an earlier count stopped, until a
+/// deadline), and its data against the backup's `fingerprint`, if it has one.
 pub async fn verify(
     tables: &impl Tables,
-    backup_arn: &str,
+    source: &BackupSource,
     target: &TableName,
     count: Counting<'_>,
     fingerprint: Option<&Fingerprint>,
 ) -> Result<Verified, AwsError> {
-    let source = tables.backup_source(backup_arn).await?;
     let restored = tables.shape(target).await?;
     let count = Counting {
         known_bytes: count.known_bytes.or(source.size_bytes),

@@ -211,14 +211,14 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     let verification = match &from {
         RestoredFrom::Backup { arn, name } => {
             let fingerprint = fingerprint_of(&aws, &request, name).await?;
-            let expected = tables.backup_source(arn).await?.item_count;
-            let watch = count_reporter(target, expected);
+            let source = tables.backup_source(arn).await?;
+            let watch = count_reporter(target, source.item_count);
             let count = Counting {
                 segments: args.scan_segments,
                 watch: Some(&watch),
                 ..Counting::default()
             };
-            match restore::verify(&tables, arn, target, count, fingerprint.as_ref()).await? {
+            match restore::verify(&tables, &source, target, count, fingerprint.as_ref()).await? {
                 restore::Verified::Done(verification) => Some(verification),
                 // Without a deadline the count reaches its end; were it ever to stop short,
                 // the restore is not proven.

@@ -163,32 +163,25 @@ pub async fn restore_in_place(
 
     // Checked before its settings are back (TTL would start expiring items), as it came.
     let fingerprint = fingerprint_of(&aws, &request, &journal.backup_name).await?;
-    let expected = tables.backup_source(&journal.backup_arn).await?.item_count;
-    let watch = super::restore::count_reporter(&table, expected);
+    let source = tables.backup_source(&journal.backup_arn).await?;
+    let watch = super::restore::count_reporter(&table, source.item_count);
     let count = Counting {
         segments: args.scan_segments,
         watch: Some(&watch),
         ..Counting::default()
     };
-    let verification = match restore::verify(
-        &tables,
-        &journal.backup_arn,
-        &table,
-        count,
-        fingerprint.as_ref(),
-    )
-    .await?
-    {
-        Verified::Done(verification) => verification,
-        Verified::Partial(progress) => {
-            return Err(AwsError::malformed(
-                "Scan",
-                table.as_str(),
-                &format!("the count stopped after {} items", progress.items),
-            )
-            .into());
-        }
-    };
+    let verification =
+        match restore::verify(&tables, &source, &table, count, fingerprint.as_ref()).await? {
+            Verified::Done(verification) => verification,
+            Verified::Partial(progress) => {
+                return Err(AwsError::malformed(
+                    "Scan",
+                    table.as_str(),
+                    &format!("the count stopped after {} items", progress.items),
+                )
+                .into());
+            }
+        };
     settings::apply(db, &tables, &table, &journal.settings).await?;
     report!("  put back the table's settings");
     report!(
