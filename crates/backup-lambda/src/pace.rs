@@ -50,6 +50,14 @@ impl Pacer {
         Some(at)
     }
 
+    /// How long calls already have turns for: the time from now to the next free start.
+    pub fn backlog(&self) -> Duration {
+        let next = *self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        next.map_or(Duration::ZERO, |n| {
+            n.saturating_duration_since(Instant::now())
+        })
+    }
+
     /// Waits for the next free start.
     pub async fn wait(&self) {
         tokio::time::sleep_until(self.reserve()).await;
@@ -109,5 +117,19 @@ mod tests {
         assert_eq!(pacer.reserve_by(limit), None);
         assert_eq!(pacer.reserve_by(limit), None);
         assert_eq!(pacer.reserve() - t0, Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_backlog_is_the_time_to_the_next_free_start() {
+        let pacer = Pacer::new(Duration::from_millis(100));
+        assert_eq!(pacer.backlog(), Duration::ZERO);
+        for _ in 0..3 {
+            pacer.reserve();
+        }
+        assert_eq!(pacer.backlog(), Duration::from_millis(300));
+        tokio::time::advance(Duration::from_millis(250)).await;
+        assert_eq!(pacer.backlog(), Duration::from_millis(50));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(pacer.backlog(), Duration::ZERO);
     }
 }

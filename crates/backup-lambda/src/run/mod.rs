@@ -278,7 +278,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
                 return None;
             }
         };
-        let listed = listing.backups(&self.store, &self.pacers.list, table).await;
+        let listed = listing.backups(&self.store, &self.pacers, table).await;
         match listed.map(|all| all.into_iter().find(|b| b.name == name)) {
             Ok(Some(backup)) => {
                 warn!(table = %table, backup = %name, request_id = %invocation.request_id, "a retried or repeated invocation: an earlier attempt made this backup; not making another");
@@ -307,7 +307,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
         let table = &request.table;
         let policy = request.policy;
         let mut backups = listing
-            .backups(&self.store, &self.pacers.list, table)
+            .backups(&self.store, &self.pacers, table)
             .await
             .map_err(|source| RunError::ListBackups {
                 table: table.to_string(),
