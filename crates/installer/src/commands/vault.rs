@@ -496,6 +496,7 @@ async fn check_existing(aws: &Aws, plan: &Plan) -> Result<(), VaultError> {
         owner: aws.account.clone(),
         region: None,
         require_lock: true,
+        chain_days: None,
     };
     use crate::deploy::resources::export_bucket::{Lock, lock};
     match lock(aws, &desired).await {

@@ -162,6 +162,10 @@ async fn bad_installer_input_is_one_line_and_writes_nothing() {
         ),
         case(&["up", "--keep", "0"], &["--keep must be from 1 to 1000"]),
         case(
+            &["up", "--keep-daily", "0"],
+            &["--keep-daily must be from 1 to 1000"],
+        ),
+        case(
             &["up", "--keep", "-1"],
             &["--keep must be from 1 to 1000, got -1"],
         ),

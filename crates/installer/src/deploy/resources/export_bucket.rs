@@ -18,6 +18,7 @@ use crate::aws::{Aws, AwsError};
 use crate::deploy::exports::ExportConfig;
 use crate::deploy::plan::{Change, Kind};
 use crate::deploy::resources::{NoFields, Resource};
+use backup_lambda::export::ExportMode;
 
 /// The export bucket, as a [`Resource`] that is only checked.
 pub struct ExportBucket;
@@ -85,6 +86,9 @@ pub struct Desired {
     pub region: Option<String>,
     /// Whether it must have Object Lock default retention (`--require-lock`).
     pub require_lock: bool,
+    /// The days a chain's exports count on its full export (`--export-full-every`), when the
+    /// stack exports incremental chains: a required lock must hold exports longer.
+    pub chain_days: Option<u32>,
 }
 
 impl Desired {
@@ -97,6 +101,10 @@ impl Desired {
             owner: e.bucket_owner.clone().unwrap_or_else(|| account.to_owned()),
             region: e.bucket_region.clone(),
             require_lock: e.require_lock,
+            chain_days: match &e.mode {
+                ExportMode::Incremental(chain) => Some(chain.full_every_days),
+                ExportMode::Full => None,
+            },
         })
     }
 }
@@ -189,6 +197,17 @@ impl Resource for ExportBucket {
                     "export bucket {name} has {lock}, and --require-lock asks for default retention; make the bucket with `installer vault init` (run with the bucket account's credentials), or drop --require-lock"
                 ))
             }
+            Observed::Reachable(Lock::Retains { days, .. })
+                if desired.require_lock
+                    && desired
+                        .chain_days
+                        .is_some_and(|chain| *days <= i64::from(chain)) =>
+            {
+                let chain = desired.chain_days.unwrap_or_default();
+                Change::Conflict(format!(
+                    "export bucket {name} locks exports for {days} days, and a chain counts on its full export for {chain} days (--export-full-every {chain}d): its full export could be deleted while its incrementals are still the newest restore points; lock for more days (`installer vault init --days`, which never shortens a lock) or export full every fewer days"
+                ))
+            }
             Observed::Reachable(_) => Change::UseExisting,
             Observed::Missing => Change::Conflict(format!(
                 "export bucket {name} does not exist; create it first (any account or region) or fix --export-bucket"
@@ -227,6 +246,7 @@ mod tests {
             owner: "123456789012".to_owned(),
             region: None,
             require_lock: false,
+            chain_days: None,
         };
         assert_eq!(
             ExportBucket::diff(&d, &Observed::Reachable(Lock::Off)),
@@ -260,6 +280,26 @@ mod tests {
             panic!("a denying bucket is refused");
         };
         assert!(denied.contains("bucket policy"), "{denied}");
+        // A chain of 7 days under a lock of 7 days: its full export unlocked too soon.
+        d.require_lock = true;
+        d.chain_days = Some(7);
+        let week = |days| {
+            Observed::Reachable(Lock::Retains {
+                mode: "GOVERNANCE".to_owned(),
+                days,
+            })
+        };
+        let Change::Conflict(short) = ExportBucket::diff(&d, &week(7)) else {
+            panic!("a lock no longer than a chain is refused");
+        };
+        assert!(
+            short.contains("locks exports for 7 days") && short.contains("--export-full-every 7d"),
+            "{short}"
+        );
+        assert_eq!(ExportBucket::diff(&d, &week(8)), Change::UseExisting);
+        // Without --require-lock the lock is only shown.
+        d.require_lock = false;
+        assert_eq!(ExportBucket::diff(&d, &week(7)), Change::UseExisting);
         assert!(
             denied.contains("not owned by account 123456789012")
                 && denied.contains("--export-bucket-owner"),
