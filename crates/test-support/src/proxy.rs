@@ -631,7 +631,8 @@ impl Shared {
         )
         .with_host(request.header("Host"))
         .with_expected_bucket_owner(request.header("x-amz-expected-bucket-owner"))
-        .with_invocation_type(request.header("X-Amz-Invocation-Type"));
+        .with_invocation_type(request.header("X-Amz-Invocation-Type"))
+        .with_bypass_governance(request.header("x-amz-bypass-governance-retention"));
         let now = std::time::Instant::now();
         if let Some((rule, reply)) = strict.refuse(&call, now, self) {
             return (Some(reply.to_bytes()), Some(rule));

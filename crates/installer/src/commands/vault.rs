@@ -639,5 +639,19 @@ mod tests {
                 "arn:aws:iam::123456789012:role/staging-role"
             ])
         );
+        // Only the writers' statement is conditioned on the principal, and nothing is null (a
+        // null condition value made every statement match nobody, the deny of bypasses too).
+        for policy in [&policy, &both] {
+            let text = policy.to_string();
+            assert!(!text.contains("null"), "{text}");
+            let conditioned: Vec<&serde_json::Value> = policy["Statement"]
+                .as_array()
+                .expect("statements")
+                .iter()
+                .filter(|s| s.pointer("/Condition/ArnLike").is_some())
+                .map(|s| &s["Sid"])
+                .collect();
+            assert_eq!(conditioned, ["TheSourceStacksWriteTheExports"], "{text}");
+        }
     }
 }

@@ -357,9 +357,13 @@ pub fn vault_policy(
             .iter()
             .map(|s| format!("arn:{partition}:iam::{source_account}:role/{s}-role"))
             .collect();
+        // (A pointer, not indexing: `value["key"]` on a mutable Value inserts a null where the
+        // key is missing, which gave every statement a `"aws:PrincipalArn": null` condition.)
         for statement in statements.iter_mut() {
-            let condition = &mut statement["Condition"]["ArnLike"]["aws:PrincipalArn"];
-            if condition.is_string() && roles.len() > 1 {
+            if let Some(condition) = statement.pointer_mut("/Condition/ArnLike/aws:PrincipalArn")
+                && condition.is_string()
+                && roles.len() > 1
+            {
                 *condition = Value::from(roles.clone());
             }
         }

@@ -252,6 +252,84 @@ async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_governance_vault_lets_nobody_bypass_its_lock() {
+    let creds = vault_credentials().await;
+    let vault = unique_name("gvault");
+    let stack = unique_name("gs");
+    let out = installer_as(
+        &creds,
+        &[
+            "vault",
+            "init",
+            "--bucket",
+            &vault,
+            "--lock",
+            "governance",
+            "--days",
+            "2",
+            "--source-account",
+            "123456789012",
+            "--source-stack",
+            &stack,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let role = assume(&format!("arn:aws:iam::123456789012:role/{stack}-role")).await;
+    let source = s3_as(&role).await;
+    let key = "exports/Movies/2026-12-05/data.json.gz";
+    let written = source
+        .put_object()
+        .bucket(&vault)
+        .key(key)
+        .body(b"an export".to_vec().into())
+        .send()
+        .await
+        .expect("the source stack's role writes an export");
+    let version = written.version_id().expect("a version").to_owned();
+    // Governance mode yields to `x-amz-bypass-governance-retention` with the permission, and the
+    // vault's policy denies that permission to everyone: not even the vault's account may. (The
+    // header is sent only to bypass: moto reads any value of it, `false` too, as a bypass.)
+    let owner = s3_as(&creds).await;
+    for bypass in [false, true] {
+        let delete = owner
+            .delete_object()
+            .bucket(&vault)
+            .key(key)
+            .version_id(&version)
+            .set_bypass_governance_retention(bypass.then_some(true))
+            .send()
+            .await;
+        assert!(delete.is_err(), "bypass {bypass}: deleted");
+    }
+    let denied = owner
+        .delete_object()
+        .bucket(&vault)
+        .key(key)
+        .version_id(&version)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .expect_err("denied");
+    assert_eq!(
+        denied.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied"),
+        "{denied:?}"
+    );
+    let still = owner
+        .head_object()
+        .bucket(&vault)
+        .key(key)
+        .version_id(&version)
+        .send()
+        .await;
+    assert!(still.is_ok(), "the version is kept: {still:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_bucket_without_a_lock_is_refused_with_require_lock_before_any_write() {
     let aws = clients().await;
     let stack = unique_name("vn");

@@ -42,7 +42,7 @@ pub use lambda::{
 };
 pub use s3::{
     AccessDeniedBody, BucketNameReuse, ComplianceNotShortened, ExpectedBucketOwner,
-    LockedVersioningStays, VersioningDocument,
+    GovernanceBypassDenied, LockedVersioningStays, VersioningDocument,
 };
 pub use scheduler::{ScheduleGroupExists, ScheduleRanges, ScheduleTimezoneValid};
 pub use sns::EmailPendingConfirmation;
@@ -96,6 +96,8 @@ pub struct Call {
     pub expected_bucket_owner: Option<String>,
     /// Lambda's `X-Amz-Invocation-Type` (`Event` for an asynchronous Invoke).
     pub invocation_type: Option<String>,
+    /// S3's `x-amz-bypass-governance-retention: true`.
+    pub bypass_governance: bool,
 }
 
 impl Call {
@@ -155,6 +157,7 @@ impl Call {
             host: None,
             expected_bucket_owner: None,
             invocation_type: None,
+            bypass_governance: false,
         }
     }
 
@@ -162,6 +165,13 @@ impl Call {
     #[must_use]
     pub fn with_expected_bucket_owner(mut self, owner: Option<&str>) -> Self {
         self.expected_bucket_owner = owner.map(str::to_owned);
+        self
+    }
+
+    /// The call, with S3's `x-amz-bypass-governance-retention` header.
+    #[must_use]
+    pub fn with_bypass_governance(mut self, header: Option<&str>) -> Self {
+        self.bypass_governance = header.is_some_and(|h| h.trim().eq_ignore_ascii_case("true"));
         self
     }
 
@@ -614,6 +624,7 @@ impl Strict {
                 Box::new(ExpectedBucketOwner::moto()),
                 Box::new(LockedVersioningStays),
                 Box::new(ComplianceNotShortened::default()),
+                Box::new(GovernanceBypassDenied::default()),
                 Box::new(VersioningDocument),
                 Box::new(AccessDeniedBody),
                 Box::new(RolePropagation::new(windows.role_propagation)),

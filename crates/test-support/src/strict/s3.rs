@@ -196,6 +196,79 @@ mod tests {
     );
 
     #[test]
+    fn bypassing_governance_is_denied_where_the_bucket_policy_denies_it_to_all() {
+        let now = Instant::now();
+        let rule = GovernanceBypassDenied::default();
+        let put_policy = |bucket: &str, policy: &str| {
+            let call = Call::parse(
+                "PUT",
+                &format!("/{bucket}?policy"),
+                None,
+                None,
+                policy.as_bytes(),
+            );
+            rule.answered(
+                &call,
+                &mut super::super::testing::ok(serde_json::Value::Null),
+                now,
+            );
+        };
+        put_policy(
+            "vault",
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject"},{"Effect":"Deny","Principal":"*","Action":["s3:BypassGovernanceRetention"],"Resource":"arn:aws:s3:::vault/*"}]}"#,
+        );
+        // As the Rust SDK sends it: aws-chunked, with a checksum trailer.
+        put_policy(
+            "chunked",
+            "9f\r\n{\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:BypassGovernanceRetention\",\"Resource\":\"arn:aws:s3:::chunked/*\"}]}\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+        );
+        put_policy(
+            "other",
+            r#"{"Statement":{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#,
+        );
+        let delete = |bucket: &str, bypass: Option<&str>| {
+            Call::parse(
+                "DELETE",
+                &format!("/{bucket}/exports/a.json.gz?versionId=v1"),
+                None,
+                None,
+                b"",
+            )
+            .with_bypass_governance(bypass)
+        };
+        for bucket in ["vault", "chunked"] {
+            let refused = rule
+                .refuse(&delete(bucket, Some("true")), now, &Nothing)
+                .expect("refused");
+            assert_eq!(refused.status, 403);
+        }
+        // Without the header, the lock itself answers (moto refuses a locked version).
+        for (bucket, bypass) in [
+            ("vault", None),
+            ("vault", Some("false")),
+            ("other", Some("true")),
+            ("plain", Some("true")),
+        ] {
+            assert!(
+                rule.refuse(&delete(bucket, bypass), now, &Nothing)
+                    .is_none(),
+                "{bucket} {bypass:?}"
+            );
+        }
+        // The policy deleted, the bypass is the caller's to have.
+        let removed = Call::parse("DELETE", "/vault?policy", None, None, b"");
+        rule.answered(
+            &removed,
+            &mut super::super::testing::ok(serde_json::Value::Null),
+            now,
+        );
+        assert!(
+            rule.refuse(&delete("vault", Some("true")), now, &Nothing)
+                .is_none()
+        );
+    }
+
+    #[test]
     fn a_locked_buckets_versioning_cannot_be_suspended() {
         let now = Instant::now();
         let suspend = |bucket: &str| {
@@ -506,6 +579,87 @@ impl Rule for ComplianceNotShortened {
         let path = call.operation.trim_start_matches("PUT ");
         let until = time::OffsetDateTime::now_utc() + time::Duration::days(days);
         lock(&self.held).insert(format!("{path}?versionId={version}"), (mode, until));
+    }
+}
+
+/// A request asking to bypass governance-mode retention (`x-amz-bypass-governance-retention:
+/// true`: DeleteObject of a version, PutObjectRetention) is 403 `AccessDenied` where the bucket's
+/// policy denies `s3:BypassGovernanceRetention` to everyone, as `installer vault init`'s does
+/// (moto honours the header whoever sends it, and evaluates no bucket policy). The layer keeps
+/// each bucket's policy as PutBucketPolicy sent it through the layer.
+///
+/// S3 API reference, DeleteObject, `x-amz-bypass-governance-retention`: "Indicates whether S3
+/// Object Lock should bypass Governance-mode restrictions to process this operation. To use
+/// this header, you must have the s3:BypassGovernanceRetention permission."; IAM user guide,
+/// policy evaluation logic: an explicit deny in any policy overrides any allow.
+#[derive(Default)]
+pub struct GovernanceBypassDenied {
+    /// Each bucket's policy, as put through the layer.
+    policies: Mutex<HashMap<String, String>>,
+}
+
+/// Whether a bucket policy (JSON, as PutBucketPolicy's body carried it: plain, or in
+/// `aws-chunked` framing with a checksum trailer, as the Rust SDK sends it) denies
+/// `s3:BypassGovernanceRetention` to every principal, with no condition.
+fn denies_bypass_to_all(body: &str) -> bool {
+    let document = body
+        .find('{')
+        .zip(body.rfind('}'))
+        .and_then(|(start, end)| body.get(start..=end));
+    let Some(Ok(policy)) = document.map(serde_json::from_str::<serde_json::Value>) else {
+        return false;
+    };
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(all) => all.clone(),
+        one => vec![one.clone()],
+    };
+    let names = |v: &serde_json::Value| match v {
+        serde_json::Value::String(one) => vec![one.clone()],
+        serde_json::Value::Array(all) => all
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    statements.iter().any(|s| {
+        let everyone = s["Principal"] == "*" || names(&s["Principal"]["AWS"]) == ["*"];
+        let action = names(&s["Action"]).iter().any(|a| {
+            ["s3:bypassgovernanceretention", "s3:*", "*"].contains(&a.to_lowercase().as_str())
+        });
+        s["Effect"] == "Deny" && everyone && action && s.get("Condition").is_none()
+    })
+}
+
+impl Rule for GovernanceBypassDenied {
+    fn name(&self) -> &'static str {
+        "GovernanceBypassDenied"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if call.service != Service::S3 || !call.bypass_governance {
+            return None;
+        }
+        let bucket = call.resource.as_deref()?;
+        let denied = lock(&self.policies)
+            .get(bucket)
+            .is_some_and(|policy| denies_bypass_to_all(policy));
+        denied.then(|| Reply::s3_error(403, "AccessDenied", "Access Denied"))
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if call.service != Service::S3 || !reply.ok() {
+            return;
+        }
+        let Some(bucket) = call.resource.as_deref() else {
+            return;
+        };
+        if call.operation == "DeleteBucket"
+            || call.operation.starts_with("DELETE ") && has_param(call, "policy")
+        {
+            lock(&self.policies).remove(bucket);
+        } else if call.operation.starts_with("PUT ") && has_param(call, "policy") {
+            lock(&self.policies).insert(bucket.to_owned(), call.body.clone());
+        }
     }
 }
 
