@@ -607,6 +607,7 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
             };
             let starter = Starter {
                 store,
+                records,
                 settings,
                 table,
                 table_arn,
@@ -688,8 +689,10 @@ async fn check<S: BackupStore>(
 }
 
 /// Starts a run's exports.
-struct Starter<'a, S> {
+struct Starter<'a, S, R> {
     store: &'a S,
+    /// Where a full export's table definition is written, beside it.
+    records: &'a R,
     settings: &'a ExportSettings,
     table: &'a str,
     table_arn: &'a str,
@@ -697,7 +700,7 @@ struct Starter<'a, S> {
     now: OffsetDateTime,
 }
 
-impl<S: BackupStore> Starter<'_, S> {
+impl<S: BackupStore, R: RecordSink> Starter<'_, S, R> {
     /// The link of a new export: `from` for an incremental's window start.
     fn link(&self, chain: &str, from: Option<OffsetDateTime>, to: OffsetDateTime) -> Link {
         let (kind, name) = match from {
@@ -776,6 +779,16 @@ impl<S: BackupStore> Starter<'_, S> {
                 link.export.failure = None;
                 link.export.update(&status, self.now);
                 info!(table = %self.table, chain = %chain, export = %status.arn, window = %link.export.period, "chain export started");
+                if link.from.is_none() {
+                    crate::export::keep_definition(
+                        self.store,
+                        self.records,
+                        &link.export.bucket,
+                        self.table,
+                        &link.export.prefix,
+                    )
+                    .await;
+                }
                 steps.push(ChainStep::Started {
                     chain: chain.to_owned(),
                     link: link.clone(),

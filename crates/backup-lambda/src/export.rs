@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::definition::definition_key;
 use crate::error::AwsError;
 use crate::record;
 use crate::store::{BackupStore, RecordSink};
@@ -528,10 +529,41 @@ async fn start<S: BackupStore, R: RecordSink>(
         return error_step(&e);
     }
     info!(table = %table, period = %period, export = %export.export_arn, "export started");
+    keep_definition(store, records, &export.bucket, table, &export.prefix).await;
     if ended {
         ExportStep::Finished { export }
     } else {
         ExportStep::Started { export }
+    }
+}
+
+/// Writes `table`'s definition beside the full export started under `prefix` in `bucket`
+/// ([`crate::definition`]), so that the export restores without the table. A definition that
+/// cannot be read or written is logged and costs the export nothing: a restore from it then
+/// takes the definition from the table, as before.
+pub(crate) async fn keep_definition<S: BackupStore, R: RecordSink>(
+    store: &S,
+    records: &R,
+    bucket: &str,
+    table: &str,
+    prefix: &str,
+) {
+    let key = definition_key(prefix);
+    let written = match store.table_definition(table).await {
+        Ok(definition) => {
+            let body = serde_json::to_vec_pretty(&definition)
+                .expect("a definition is strings and numbers");
+            records.put_record(bucket, &key, body).await
+        }
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => {
+            info!(table = %table, bucket = %bucket, key = %key, "kept the table's definition beside its export");
+        }
+        Err(e) => {
+            warn!(table = %table, bucket = %bucket, key = %key, error = %e, "could not keep the table's definition beside its export; a restore from it will need the table");
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+use crate::definition::{Attribute, Billing, KeyPart, TableDefinition};
 use crate::error::AwsError;
 use crate::export::{ExportRequest, ExportState, ExportStatus};
 use crate::naming::TableName;
@@ -429,6 +430,29 @@ impl BackupStore for MemoryStore {
             .iter()
             .filter_map(|(n, _)| TableName::parse(n).ok())
             .collect())
+    }
+
+    /// Every table here is the tutorial's: `year` (N) and `title` (S), billed per request.
+    async fn table_definition(&self, table: &str) -> Result<TableDefinition, AwsError> {
+        let part = |name: &str, role: &str| KeyPart {
+            name: name.to_owned(),
+            role: role.to_owned(),
+        };
+        let attribute = |name: &str, kind: &str| Attribute {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+        };
+        Ok(TableDefinition {
+            table: table.to_owned(),
+            table_arn: format!("arn:aws:dynamodb:us-east-1:1:table/{table}"),
+            attributes: vec![attribute("year", "N"), attribute("title", "S")],
+            keys: vec![part("year", "HASH"), part("title", "RANGE")],
+            billing: Billing::OnDemand,
+            global_indexes: Vec::new(),
+            local_indexes: Vec::new(),
+            kms_key_arn: None,
+            deletion_protection: false,
+        })
     }
 
     async fn table_arn(&self, table: &TableName) -> Result<String, AwsError> {

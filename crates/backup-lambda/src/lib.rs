@@ -25,6 +25,7 @@
 //! | [`zone`] | the stack's time zone (the IANA database compiled in): generations' periods, and the installer's schedules |
 //! | [`request`], [`select`] | the environment and the event, validated; which tables a tag selects |
 //! | [`export`], [`chain`], [`ledger`], [`record`], [`metrics`] | exports to S3 (full each period, or incremental chains planned from the recovery window), the daily ledgers, where records go, the metrics a run emits |
+//! | [`definition`] | a table's definition as ImportTable needs it, kept beside each full export so that it restores without the table (shared with `installer restore`) |
 //! | [`pace`], [`sdk`], [`error`], [`logging`] | DynamoDB's rates, the SDK's configuration, `AwsError`, JSON logs |
 //!
 //! Only `store.rs` and `tables.rs` call the SDK's DynamoDB and S3 operations, and `continuer.rs`
@@ -36,6 +37,7 @@ pub mod canonical;
 pub mod chain;
 pub mod continuer;
 pub mod count;
+pub mod definition;
 pub mod drill;
 pub mod error;
 pub mod export;

@@ -10,7 +10,7 @@ use crate::fingerprint::{self, Fingerprint, SampleCheck};
 use crate::naming::TableName;
 use crate::ownership::Whose;
 use crate::retention::{Backup, BackupState};
-use crate::tables::{BackupSource, Tables};
+use crate::tables::{BackupSource, TableShape, Tables};
 
 /// Which backup to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,17 +298,18 @@ pub async fn verify(
     }))
 }
 
-/// Checks `target`, imported from an export of `source` that held `expected_items`, against the
-/// source as it is now: the item count against the export's (counted as `count` says, always
-/// strongly consistent), and the key schema and index names against the source's.
+/// Checks `target`, imported from an export that held `expected_items` of a table shaped `from`
+/// (the source as it is now, or as its definition beside the export kept it): the item count
+/// against the export's (counted as `count` says, always strongly consistent), and the key
+/// schema and index names against `from`'s.
 pub async fn verify_import(
     tables: &impl Tables,
-    source: &TableName,
+    from: &TableShape,
     expected_items: Option<i64>,
     target: &TableName,
     count: Counting<'_>,
 ) -> Result<Verification, AwsError> {
-    let (from, to) = (tables.shape(source).await?, tables.shape(target).await?);
+    let to = tables.shape(target).await?;
     // Compared exactly, so read consistently (Scan, API reference: "ConsistentRead ... The
     // default setting for ConsistentRead is false"): an import's last writes count.
     let count = Counting {

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use tracing::warn;
 
 use crate::chain::RecoveryWindow;
+use crate::definition::TableDefinition;
 use crate::error::{AwsError, AwsResult, is_transient};
 use crate::export::{ExportKind, ExportRequest, ExportState, ExportStatus, ExportView};
 use crate::naming::TableName;
@@ -135,6 +136,12 @@ pub trait BackupStore: Send + Sync {
 
     /// Every table name in the account and region (ListTables, in pages of 100).
     fn list_tables(&self) -> impl Future<Output = Result<Vec<TableName>, AwsError>> + Send;
+
+    /// A table's definition, as an import would make it again (DescribeTable).
+    fn table_definition(
+        &self,
+        table: &str,
+    ) -> impl Future<Output = Result<TableDefinition, AwsError>> + Send;
 
     /// A table's ARN (DescribeTable).
     fn table_arn(&self, table: &TableName)
@@ -475,6 +482,21 @@ impl BackupStore for DynamoDbBackups {
         }
     }
 
+    async fn table_definition(&self, table: &str) -> Result<TableDefinition, AwsError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .aws("DescribeTable", table)?;
+        let described = out
+            .table()
+            .ok_or_else(|| AwsError::malformed("DescribeTable", table, "no Table"))?;
+        TableDefinition::of(described)
+            .map_err(|e| AwsError::malformed("DescribeTable", table, &e.to_string()))
+    }
+
     async fn table_arn(&self, table: &TableName) -> Result<String, AwsError> {
         let out = self
             .client
@@ -782,6 +804,13 @@ impl<T: BackupStore> BackupStore for &T {
 
     fn list_tables(&self) -> impl Future<Output = Result<Vec<TableName>, AwsError>> + Send {
         (**self).list_tables()
+    }
+
+    fn table_definition(
+        &self,
+        table: &str,
+    ) -> impl Future<Output = Result<TableDefinition, AwsError>> + Send {
+        (**self).table_definition(table)
     }
 
     fn table_arn(

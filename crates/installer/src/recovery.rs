@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoveryDescription, PointInTimeRecoverySpecification, TimeToLiveSpecification,
     TimeToLiveStatus,
 };
+use backup_lambda::definition::TableDefinition;
 use backup_lambda::error::{AwsError, AwsResult};
 use backup_lambda::naming::TableName;
 use backup_lambda::store::BackupStore;
@@ -175,6 +176,30 @@ pub async fn reapply(
     }
     if tags && let Some(arn) = source_table.and_then(|t| t.table_arn()) {
         done.tags = copy_tags(db, arn, target).await?;
+    }
+    Ok(done)
+}
+
+/// Puts back on `target` what the definition kept beside an export says of a source that no
+/// longer exists: point-in-time recovery (DynamoDB exports only a table that has it on) and
+/// deletion protection. Its TTL and tags are not in the definition, so they stay as an import
+/// leaves them.
+pub async fn reapply_from_definition(
+    db: &Client,
+    definition: &TableDefinition,
+    target: &TableName,
+) -> Result<Reapplied, AwsError> {
+    let mut done = Reapplied::default();
+    enable_pitr(db, target, None).await?;
+    done.point_in_time_recovery = true;
+    if definition.deletion_protection {
+        db.update_table()
+            .table_name(target.as_str())
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .aws("UpdateTable", target.as_str())?;
+        done.deletion_protection = true;
     }
     Ok(done)
 }

@@ -1119,6 +1119,14 @@ mod tests {
         );
         let recorded = chain(&function);
         assert_eq!(recorded.points(), vec![t0], "the incremental is under way");
+        // The table's definition beside the chain's full export only.
+        let beside = |prefix: &str| {
+            function
+                .records
+                .json("vault", &crate::definition::definition_key(prefix))
+        };
+        assert!(beside(&exports[0].prefix).is_some(), "{:?}", exports[0]);
+        assert!(beside(&exports[1].prefix).is_none());
         assert_eq!(
             recorded.incrementals[0].export.status,
             ExportState::InProgress
@@ -1190,6 +1198,22 @@ mod tests {
                     .expect("the export record")
             };
         assert_eq!(recorded(&function)["status"], "IN_PROGRESS");
+        // Beside the export, in its bucket: the table's definition, so that the export restores
+        // without the table.
+        let definition = function
+            .records
+            .json("vault", "exports/Movies/2026-11-25/table.json")
+            .expect("the table's definition beside the export");
+        let definition: crate::definition::TableDefinition =
+            serde_json::from_value(definition).expect("a definition");
+        assert_eq!(
+            definition.table_arn,
+            "arn:aws:dynamodb:us-east-1:1:table/Movies"
+        );
+        assert_eq!(
+            definition.shape().keys,
+            [("year", "HASH"), ("title", "RANGE")].map(|(a, r)| (a.to_owned(), r.to_owned()))
+        );
 
         let later = NOW + time::Duration::minutes(1);
         let second = run(later, "r2").await;

@@ -297,6 +297,22 @@ pub enum CommandError {
     /// The table to restore from does not exist.
     #[error("table {0} does not exist in this account and region; check --table and --region")]
     NoSource(String),
+    /// The table an export is restored from is gone, and the export was not named by where it
+    /// was written (whose `table.json` keeps the table's definition).
+    #[error(
+        "table {0} does not exist in this account and region, and its definition is kept only beside its exports: name the export by where it was written, --from-export s3://<bucket>/<prefix> (its folder holds table.json), or restore one of its backups (without --from-export)"
+    )]
+    SourceGone(String),
+    /// The table an export is restored from is gone, and no definition was kept beside it.
+    #[error(
+        "table {table} does not exist in this account and region, and {location} holds no table.json (exports made before this version do not): make a table of the same name and key schema first, then restore from the location"
+    )]
+    NoDefinition {
+        /// The table.
+        table: String,
+        /// Where its export was written.
+        location: String,
+    },
     /// The table to restore from does not exist, and has no backup to restore.
     #[error(
         "table {0} does not exist in this account and region and has no backup to restore; check --table and --region, or pass --any to consider backups this stack did not make"
@@ -307,11 +323,6 @@ pub enum CommandError {
         "table {0} no longer exists, so it has no point-in-time window; if it was deleted with point-in-time recovery on, DynamoDB kept its last state as the backup {0}$DeletedTableBackup: restore that with --any and no --time"
     )]
     DeletedSourcePointInTime(String),
-    /// `--from-export` of a table that no longer exists.
-    #[error(
-        "table {0} no longer exists, and a restore from an export takes its keys and indexes from the table; restore one of its backups instead (without --from-export)"
-    )]
-    DeletedSourceExport(String),
     /// No backup to restore.
     #[error(transparent)]
     Choice(#[from] backup_lambda::restore::ChoiceError),

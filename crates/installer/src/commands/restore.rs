@@ -147,8 +147,13 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
         if request.time.is_some() && request.export.is_none() {
             return Err(CommandError::DeletedSourcePointInTime(source.to_string()));
         }
-        if request.export.is_some() {
-            return Err(CommandError::DeletedSourceExport(source.to_string()));
+        // Only an export named by where it was written leads to the definition kept beside it.
+        if request
+            .export
+            .as_ref()
+            .is_some_and(|pick| !matches!(pick, ExportPick::Location { .. }))
+        {
+            return Err(CommandError::SourceGone(source.to_string()));
         }
     }
     if tables.state(target).await?.is_some() {
@@ -269,10 +274,9 @@ async fn from_export(
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
     let (source, target) = (&request.source, &request.target);
-    let (source_table, parameters) =
-        restore_export::source_and_parameters(aws, source, target).await?;
-    let table_arn = source_table.table_arn().unwrap_or_default();
-    let export = restore_export::choose(aws, table_arn, source.as_str(), pick).await?;
+    let (definition, source_exists) = restore_export::source_definition(aws, source, pick).await?;
+    let parameters = restore_export::creation_parameters(&definition, target)?;
+    let export = restore_export::choose(aws, &definition.table_arn, source.as_str(), pick).await?;
     let files = restore_export::data_files(aws, &export).await?;
     if let Some(first) = files.archived.first() {
         if !request.thaw {
@@ -296,7 +300,14 @@ async fn from_export(
         restore_export::import(aws, &export, &data_prefix, parameters).await?;
     let wait_ms = started.elapsed().as_millis() - start_ms;
     let reapplying = Instant::now();
-    let reapplied = recovery::reapply(db, source, target, tags).await?;
+    let reapplied = if source_exists {
+        recovery::reapply(db, source, target, tags).await?
+    } else {
+        report!(
+            "  {source} is gone: its definition came from beside the export; its TTL and tags are not known, so set them on {target} yourself"
+        );
+        recovery::reapply_from_definition(db, &definition, target).await?
+    };
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let watch = count_reporter(target, export.item_count);
@@ -304,8 +315,14 @@ async fn from_export(
         watch: Some(&watch),
         ..Counting::default()
     };
-    let verification =
-        restore::verify_import(&tables, source, export.item_count, target, count).await?;
+    let verification = restore::verify_import(
+        &tables,
+        &definition.shape(),
+        export.item_count,
+        target,
+        count,
+    )
+    .await?;
     let verify_ms = verifying.elapsed().as_millis();
     if imported.errors > 0 {
         report!(

@@ -1,7 +1,7 @@
 //! `installer restore --from-export chain [--time T]`: the table as it was at a restore point of
 //! the stack's incremental export chains ([`backup_lambda::chain`]), rebuilt from S3 alone.
 //!
-//! The chains are read from the stack's log bucket (`runs/<table>/exports/chains/`); the latest
+//! The chains are read from the stack's log bucket (`chains/<table>/<chain>.json`); the latest
 //! point at or before `--time` (the latest of all without it) names a chain and how many of its
 //! incrementals to apply. The chain's full export is imported into the new table with
 //! ImportTable (as `--from-export` does), then each incremental export is applied in order, a
@@ -268,7 +268,8 @@ pub async fn restore(
     let chain = &chains[path.chain];
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
-    let (_, parameters) = restore_export::source_and_parameters(aws, source, target).await?;
+    let (definition, parameters) =
+        restore_export::source_and_parameters(aws, source, target).await?;
     let full = Export {
         arn: chain.full.export.export_arn.clone(),
         bucket: chain.bucket.clone(),
@@ -308,7 +309,7 @@ pub async fn restore(
         ..backup_lambda::count::Counting::default()
     };
     let verification =
-        restore::verify_import(&tables, source, Some(expected), target, count).await?;
+        restore::verify_import(&tables, &definition.shape(), Some(expected), target, count).await?;
     let verify_ms = verifying.elapsed().as_millis();
     let full_matches = chain
         .full

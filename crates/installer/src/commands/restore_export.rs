@@ -13,11 +13,13 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    BillingMode, ExportDescription, GlobalSecondaryIndex, ImportStatus, InputCompressionType,
-    InputFormat, ProvisionedThroughput, S3BucketSource, SseSpecification, SseType,
-    TableCreationParameters, TableDescription,
+    AttributeDefinition, BillingMode, ExportDescription, GlobalSecondaryIndex, ImportStatus,
+    InputCompressionType, InputFormat, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ProvisionedThroughput, S3BucketSource, ScalarAttributeType, SseSpecification, SseType,
+    TableCreationParameters,
 };
 use aws_sdk_s3::types::{GlacierJobParameters, ObjectStorageClass, RestoreRequest, Tier};
+use backup_lambda::definition::{Billing, KeyPart, TableDefinition, definition_key};
 use backup_lambda::naming::TableName;
 use sha2::{Digest, Sha256};
 
@@ -462,31 +464,95 @@ pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, Command
     }
 }
 
-/// The source table as DescribeTable tells it, and the new table's creation parameters from it
-/// (see [`creation_parameters`]).
+/// The source table's definition as DescribeTable tells it, and the new table's creation
+/// parameters from it (see [`creation_parameters`]).
 pub async fn source_and_parameters(
     aws: &Aws,
     source: &TableName,
     target: &TableName,
-) -> Result<(TableDescription, TableCreationParameters), CommandError> {
-    let described = aws
+) -> Result<(TableDefinition, TableCreationParameters), CommandError> {
+    let definition = described_definition(aws, source)
+        .await?
+        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
+    let parameters = creation_parameters(&definition, target)?;
+    Ok((definition, parameters))
+}
+
+/// `source`'s definition from DescribeTable; `None` when there is no such table.
+async fn described_definition(
+    aws: &Aws,
+    source: &TableName,
+) -> Result<Option<TableDefinition>, CommandError> {
+    let answer = aws
         .dynamodb
         .describe_table()
         .table_name(source.as_str())
         .send()
         .await
-        .aws("DescribeTable", source.as_str())?;
-    let table = described
-        .table
-        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
-    let parameters = creation_parameters(&table, target)?;
-    Ok((table, parameters))
+        .aws("DescribeTable", source.as_str());
+    let described = match answer {
+        Ok(out) => out.table,
+        Err(e) if e.is("ResourceNotFoundException") => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let table = described.ok_or_else(|| CommandError::NoSource(source.to_string()))?;
+    TableDefinition::of(&table)
+        .map(Some)
+        .map_err(|e| AwsError::malformed("DescribeTable", source.as_str(), &e.to_string()).into())
 }
 
-/// The new table's creation parameters: the source's keys, attributes, billing and global
-/// secondary indexes. A source with local secondary indexes cannot be imported.
+/// The definition of the table an export restores, and whether that table still exists: from
+/// DescribeTable while it does; once it is gone, from the `table.json` the function kept beside
+/// the export ([`backup_lambda::definition`]), which only an export named by its location
+/// (`s3://bucket/prefix`) leads to.
+pub async fn source_definition(
+    aws: &Aws,
+    source: &TableName,
+    pick: &ExportPick,
+) -> Result<(TableDefinition, bool), CommandError> {
+    if let Some(definition) = described_definition(aws, source).await? {
+        return Ok((definition, true));
+    }
+    let ExportPick::Location { bucket, prefix } = pick else {
+        return Err(CommandError::SourceGone(source.to_string()));
+    };
+    let key = definition_key(prefix);
+    let answer = aws
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .aws("GetObject", &key);
+    let object = match answer {
+        Ok(object) => object,
+        Err(e) if e.is("NoSuchKey") => {
+            return Err(CommandError::NoDefinition {
+                table: source.to_string(),
+                location: format!("s3://{bucket}/{prefix}"),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::malformed("GetObject", &key, &e.to_string()))?
+        .into_bytes();
+    let definition: TableDefinition =
+        serde_json::from_slice(&bytes).map_err(|e| CommandError::ExportData {
+            export: format!("s3://{bucket}/{prefix}"),
+            why: format!("s3://{bucket}/{key} is not a table definition: {e}"),
+        })?;
+    Ok((definition, false))
+}
+
+/// The new table's creation parameters: the source's keys, attributes, billing, global
+/// secondary indexes and KMS key. A source with local secondary indexes cannot be imported.
 pub fn creation_parameters(
-    source: &TableDescription,
+    source: &TableDefinition,
     target: &TableName,
 ) -> Result<TableCreationParameters, CommandError> {
     let malformed = |e: aws_sdk_dynamodb::error::BuildError| {
@@ -496,66 +562,85 @@ pub fn creation_parameters(
             &e.to_string(),
         ))
     };
-    if !source.local_secondary_indexes().is_empty() {
-        return Err(CommandError::ImportCannotMakeLsi(
-            source.table_name().unwrap_or_default().to_owned(),
-        ));
+    if !source.local_indexes.is_empty() {
+        return Err(CommandError::ImportCannotMakeLsi(source.table.clone()));
     }
-    let on_demand = source.billing_mode_summary().and_then(|b| b.billing_mode())
-        == Some(&BillingMode::PayPerRequest);
-    let throughput = |read: Option<i64>, write: Option<i64>| {
-        ProvisionedThroughput::builder()
-            .read_capacity_units(read.unwrap_or(1).max(1))
-            .write_capacity_units(write.unwrap_or(1).max(1))
+    let throughput = |billing: Billing| match billing {
+        Billing::OnDemand => Ok(None),
+        Billing::Provisioned { read, write } => ProvisionedThroughput::builder()
+            .read_capacity_units(read)
+            .write_capacity_units(write)
             .build()
-            .map_err(malformed)
+            .map(Some)
+            .map_err(malformed),
     };
+    let keys = |parts: &[KeyPart]| {
+        parts
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(&k.name)
+                    .key_type(KeyType::from(k.role.as_str()))
+                    .build()
+                    .map_err(malformed)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let attributes = source
+        .attributes
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(&a.name)
+                .attribute_type(ScalarAttributeType::from(a.kind.as_str()))
+                .build()
+                .map_err(malformed)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut indexes = Vec::new();
-    for index in source.global_secondary_indexes() {
-        let mut built = GlobalSecondaryIndex::builder()
-            .set_index_name(index.index_name().map(str::to_owned))
-            .set_key_schema(Some(index.key_schema().to_vec()))
-            .set_projection(index.projection().cloned());
-        if !on_demand {
-            let t = index.provisioned_throughput();
-            built = built.provisioned_throughput(throughput(
-                t.and_then(|t| t.read_capacity_units()),
-                t.and_then(|t| t.write_capacity_units()),
-            )?);
-        }
-        indexes.push(built.build().map_err(malformed)?);
+    for index in &source.global_indexes {
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.as_str()))
+            .set_non_key_attributes((!index.non_key.is_empty()).then(|| index.non_key.clone()))
+            .build();
+        let throughput = match index.throughput {
+            Some(billing) => throughput(billing)?,
+            None => None,
+        };
+        indexes.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.name)
+                .set_key_schema(Some(keys(&index.keys)?))
+                .projection(projection)
+                .set_provisioned_throughput(throughput)
+                .build()
+                .map_err(malformed)?,
+        );
     }
     // A table encrypted with a KMS key (SSEType KMS: a customer managed key, or the AWS managed
     // `aws/dynamodb`) keeps it: ImportTable's TableCreationParameters.SSESpecification is
     // otherwise unset, and the new table would be encrypted with a key DynamoDB owns.
-    let sse = source
-        .sse_description()
-        .filter(|d| d.sse_type() == Some(&SseType::Kms))
-        .map(|d| {
-            SseSpecification::builder()
-                .enabled(true)
-                .sse_type(SseType::Kms)
-                .set_kms_master_key_id(d.kms_master_key_arn().map(str::to_owned))
-                .build()
-        });
-    let mut parameters = TableCreationParameters::builder()
+    let sse = source.kms_key_arn.as_ref().map(|key| {
+        SseSpecification::builder()
+            .enabled(true)
+            .sse_type(SseType::Kms)
+            .kms_master_key_id(key)
+            .build()
+    });
+    let billing_mode = match source.billing {
+        Billing::OnDemand => BillingMode::PayPerRequest,
+        Billing::Provisioned { .. } => BillingMode::Provisioned,
+    };
+    TableCreationParameters::builder()
         .table_name(target.as_str())
         .set_sse_specification(sse)
-        .set_attribute_definitions(Some(source.attribute_definitions().to_vec()))
-        .set_key_schema(Some(source.key_schema().to_vec()))
-        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes));
-    parameters = if on_demand {
-        parameters.billing_mode(BillingMode::PayPerRequest)
-    } else {
-        let t = source.provisioned_throughput();
-        parameters
-            .billing_mode(BillingMode::Provisioned)
-            .provisioned_throughput(throughput(
-                t.and_then(|t| t.read_capacity_units()),
-                t.and_then(|t| t.write_capacity_units()),
-            )?)
-    };
-    parameters.build().map_err(malformed)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(keys(&source.keys)?))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .billing_mode(billing_mode)
+        .set_provisioned_throughput(throughput(source.billing)?)
+        .build()
+        .map_err(malformed)
 }
 
 /// How long `--thaw` waits for archived data files to be restored (Deep Archive's standard
@@ -771,8 +856,7 @@ mod tests {
         assert_eq!(next_pause(FIRST_POLL_PAUSE), Duration::from_secs(2));
     }
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingModeSummary, KeySchemaElement, KeyType,
-        LocalSecondaryIndexDescription, ScalarAttributeType,
+        BillingModeSummary, LocalSecondaryIndexDescription, TableDescription,
     };
 
     #[test]
@@ -786,6 +870,10 @@ mod tests {
             ExportPick::parse("2026-W49"),
             ExportPick::Period("2026-W49".to_owned())
         );
+    }
+
+    fn defined(table: &TableDescription) -> TableDefinition {
+        TableDefinition::of(table).expect("a whole description")
     }
 
     fn source(on_demand: bool) -> TableDescription {
@@ -810,6 +898,7 @@ mod tests {
         };
         TableDescription::builder()
             .table_name("Movies")
+            .table_arn("arn:aws:dynamodb:us-east-1:123456789012:table/Movies")
             .key_schema(key)
             .attribute_definitions(attribute)
             .billing_mode_summary(BillingModeSummary::builder().billing_mode(mode).build())
@@ -820,12 +909,12 @@ mod tests {
     #[test]
     fn the_new_table_takes_the_sources_keys_and_billing() {
         let target = TableName::parse("Movies-from-export").unwrap();
-        let p = creation_parameters(&source(true), &target).expect("valid");
+        let p = creation_parameters(&defined(&source(true)), &target).expect("valid");
         assert_eq!(p.table_name(), "Movies-from-export");
         assert_eq!(p.key_schema()[0].attribute_name(), "year");
         assert_eq!(p.billing_mode(), Some(&BillingMode::PayPerRequest));
         assert!(p.provisioned_throughput().is_none());
-        let provisioned = creation_parameters(&source(false), &target).expect("valid");
+        let provisioned = creation_parameters(&defined(&source(false)), &target).expect("valid");
         assert_eq!(provisioned.billing_mode(), Some(&BillingMode::Provisioned));
         assert_eq!(
             provisioned
@@ -842,7 +931,7 @@ mod tests {
             ],
         );
         assert!(matches!(
-            creation_parameters(&with_lsi, &target),
+            creation_parameters(&defined(&with_lsi), &target),
             Err(CommandError::ImportCannotMakeLsi(t)) if t == "Movies"
         ));
         assert!(
@@ -863,7 +952,7 @@ mod tests {
                 .kms_master_key_arn(key)
                 .build(),
         );
-        let p = creation_parameters(&encrypted, &target).expect("valid");
+        let p = creation_parameters(&defined(&encrypted), &target).expect("valid");
         let sse = p.sse_specification().expect("the source's key");
         assert_eq!(sse.sse_type(), Some(&SseType::Kms));
         assert_eq!(sse.kms_master_key_id(), Some(key));

@@ -511,7 +511,8 @@ async fn a_table_not_made_by_the_stack_gets_pitr_only_when_asked() {
 /// ListExports lists "completed exports within the past 90 days" while the stack keeps exports a
 /// year: an older export is found by its ARN (DescribeExport) or by the S3 location it was
 /// written to (its manifest-summary.json), and `latest` says why it finds none. The strict layer
-/// here lists an export for 6 s instead of 90 days.
+/// here lists an export for 6 s instead of 90 days. With the table gone, only the location
+/// restores it, from the table definition the function kept beside the export.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() {
     let windows = Windows {
@@ -595,10 +596,72 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
     let by_location = format!("{table}-loc");
     restore_from(&location, &by_location);
 
+    // The table gone (deleted by mistake or by an attacker): the export still restores from
+    // where it was written, with the definition the function kept beside it; any other pick
+    // says so in one line.
+    let aws = clients().await;
+    aws.dynamodb
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("delete the source");
+    for _ in 0..100 {
+        let described = aws
+            .dynamodb
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await;
+        if described.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gone = format!("{table}-gone");
+    let (ok, _, stderr) = run(&[
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &gone,
+        "--from-export",
+        &arn,
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("its definition is kept only beside its exports")
+            && stderr.contains("--from-export s3://"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = run(&[
+        "--output",
+        "json",
+        "restore",
+        "--table",
+        &table,
+        "--to",
+        &gone,
+        "--from-export",
+        &location,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("is gone: its definition came from beside the export"),
+        "{stderr}"
+    );
+    let document: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(document["verified"], true, "{document}");
+    assert_eq!(document["verification"]["restored_items"], 30, "{document}");
+    assert_eq!(document["verification"]["keys_match"], true, "{document}");
+    assert_eq!(
+        document["reapplied"]["point_in_time_recovery"], true,
+        "{document}"
+    );
+
     let (ok, _, stderr) = run(&remove_all(&stack));
     assert!(ok, "{stderr}");
-    let aws = clients().await;
-    for restored in [&restored, &by_location] {
+    for restored in [&restored, &by_location, &gone] {
         aws.dynamodb
             .delete_table()
             .table_name(restored)
