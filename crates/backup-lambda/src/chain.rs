@@ -152,7 +152,23 @@ pub struct Chain {
     pub closed_at: Option<OffsetDateTime>,
 }
 
+/// The name of a chain's copy beside its exports (`<prefix><table>/chains/<id>/chain.json`).
+pub const CHAIN_COPY: &str = "chain.json";
+
 impl Chain {
+    /// Where the copy of this chain's record lives in its exports' bucket: in the folder of its
+    /// exports, beside them, so that the chain restores from that bucket alone (a vault in
+    /// another account, after the stack's own bucket is emptied).
+    pub fn copy_key(&self) -> String {
+        let folder = self
+            .full
+            .export
+            .prefix
+            .rsplit_once('/')
+            .map_or("", |(folder, _)| folder);
+        format!("{folder}/{CHAIN_COPY}")
+    }
+
     /// Where its exports end: the last incremental's end, else the full export's moment. A
     /// failed export still counts (it is started again or recorded as a gap).
     pub fn end(&self) -> OffsetDateTime {
@@ -918,10 +934,19 @@ async fn save<R: RecordSink>(
             Some(etag) => WriteIf::Unchanged(etag),
             None => WriteIf::Absent,
         };
-        if !records.put_record_if(log_bucket, &key, body, when).await? {
+        if !records
+            .put_record_if(log_bucket, &key, body.clone(), when)
+            .await?
+        {
             return Err(SaveError::Raced(key));
         }
         h.changed = false;
+        // The copy beside the exports: written after the record (the record decides who won a
+        // race); a copy that cannot be written costs the chain nothing but that way to restore.
+        let copy = h.chain.copy_key();
+        if let Err(e) = records.put_record(&h.chain.bucket, &copy, body).await {
+            warn!(table = %table, bucket = %h.chain.bucket, key = %copy, error = %e, "could not copy the chain's record beside its exports");
+        }
     }
     let open = Head {
         open: held

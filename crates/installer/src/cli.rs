@@ -286,9 +286,12 @@ pub enum Command {
         time: Option<String>,
         /// Import an export to S3 instead (ImportTable): `latest`, a period such as 2026-11-30
         /// or 2026-W49, an export's ARN, the S3 location it was written to
-        /// (s3://<bucket>/exports/<table>/<period>: any age, by its manifest-summary.json), or
+        /// (s3://<bucket>/exports/<table>/<period>: any age, by its manifest-summary.json; the
+        /// only one that restores a table that is gone, from the definition kept beside it), or
         /// `chain`: the stack's incremental export chains (--export-mode incremental), their
-        /// full export imported and their incremental exports applied up to --time.
+        /// full export imported and their incremental exports applied up to --time
+        /// (s3://<bucket>/exports/<table>/chains: the chains' copies beside their exports,
+        /// without the stack).
         #[arg(long, value_name = "EXPORT", conflicts_with = "any")]
         from_export: Option<String>,
         /// Do not copy the source table's tags onto the new one.

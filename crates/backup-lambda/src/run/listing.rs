@@ -326,21 +326,27 @@ mod tests {
         assert_eq!(calls(&store, "list"), alone);
     }
 
+    /// One table of 30 (600 backups, 6 pages of the account) needing its 20 backups at once,
+    /// alongside the account's listing: the store, the listing, and how long the table waited.
+    async fn one_table_of_thirty(pacers: &Pacers) -> (MemoryStore, Listing, Duration) {
+        let store = account(30, 20, 0);
+        let listing = Listing::for_tables(30);
+        let started = tokio::time::Instant::now();
+        let table = TableName::parse("T007").unwrap();
+        let first = async {
+            let backups = listing.backups(&store, pacers, &table).await.unwrap();
+            assert_eq!(backups.len(), 20);
+            started.elapsed()
+        };
+        let took = listing.alongside(&store, pacers, first).await;
+        (store, listing, took)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_table_need_not_wait_for_the_accounts_listing() {
         // 600 backups: the account's listing takes 6 pages, 1.1 s at five a second; the first
         // table has its backups at the first turn.
-        let store = account(30, 20, 0);
-        let listing = Listing::for_tables(30);
-        let pacers = Pacers::default();
-        let started = tokio::time::Instant::now();
-        let table = TableName::parse("T007").unwrap();
-        let first = async {
-            let backups = listing.backups(&store, &pacers, &table).await.unwrap();
-            (backups.len(), started.elapsed())
-        };
-        let (found, took) = listing.alongside(&store, &pacers, first).await;
-        assert_eq!(found, 20);
+        let (store, listing, took) = one_table_of_thirty(&Pacers::default()).await;
         assert!(took < Duration::from_millis(220), "{took:?}");
         // The run's tables were done first: the listing stopped with them.
         assert_eq!(calls(&store, "list"), 1);
@@ -351,21 +357,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn tables_wait_for_the_accounts_pages_while_deletions_have_work() {
-        let store = account(30, 20, 0);
-        let listing = Listing::for_tables(30);
         let pacers = Pacers::default();
         // Two seconds of deletions already queued.
         for _ in 0..20 {
             pacers.delete.reserve();
         }
-        let started = tokio::time::Instant::now();
-        let table = TableName::parse("T007").unwrap();
-        let first = async {
-            let backups = listing.backups(&store, &pacers, &table).await.unwrap();
-            (backups.len(), started.elapsed())
-        };
-        let (found, took) = listing.alongside(&store, &pacers, first).await;
-        assert_eq!(found, 20);
+        let (store, listing, took) = one_table_of_thirty(&pacers).await;
         // The account's 6 pages (the last 1.1 s after the first), no call of its own.
         assert_eq!(calls(&store, "list"), 0);
         assert_eq!(calls(&store, "list account"), 6);

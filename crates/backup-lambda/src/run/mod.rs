@@ -1127,6 +1127,17 @@ mod tests {
         };
         assert!(beside(&exports[0].prefix).is_some(), "{:?}", exports[0]);
         assert!(beside(&exports[1].prefix).is_none());
+        // And the chain's record, copied beside its exports as it is kept in the log bucket.
+        let copy = function
+            .records
+            .json("vault", &format!("exports/Movies/chains/{id}/chain.json"))
+            .expect("the chain's copy beside its exports");
+        assert_eq!(
+            Some(copy),
+            function
+                .records
+                .json("logs", &crate::record::chain_key("Movies", &id))
+        );
         assert_eq!(
             recorded.incrementals[0].export.status,
             ExportState::InProgress

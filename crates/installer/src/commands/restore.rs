@@ -48,7 +48,7 @@ pub struct RestoreArgs {
     pub any: bool,
     /// A point in time (RFC 3339) instead of a backup.
     pub time: Option<String>,
-    /// An export to S3 instead of a backup: `latest`, a period, or an ARN.
+    /// An export to S3 instead of a backup: `latest`, a period, an ARN, a location, or chains.
     pub from_export: Option<String>,
     /// Do not copy the source's tags.
     pub no_tags: bool,
@@ -117,7 +117,7 @@ impl Request {
             })
             .transpose()?;
         let export = args.from_export.as_deref().map(ExportPick::parse);
-        if time.is_some() && export.as_ref().is_some_and(|e| *e != ExportPick::Chain) {
+        if time.is_some() && export.as_ref().is_some_and(|e| !e.is_chain()) {
             return Err(CommandError::TimeWithExport);
         }
         Ok(Self {
@@ -148,22 +148,28 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
             return Err(CommandError::DeletedSourcePointInTime(source.to_string()));
         }
         // Only an export named by where it was written leads to the definition kept beside it.
-        if request
-            .export
-            .as_ref()
-            .is_some_and(|pick| !matches!(pick, ExportPick::Location { .. }))
-        {
+        if request.export.as_ref().is_some_and(|pick| {
+            !matches!(
+                pick,
+                ExportPick::Location { .. } | ExportPick::ChainAt { .. }
+            )
+        }) {
             return Err(CommandError::SourceGone(source.to_string()));
         }
     }
     if tables.state(target).await?.is_some() {
         return Err(CommandError::TargetTaken(target.to_string()));
     }
-    if request.export == Some(ExportPick::Chain) {
+    if let Some(pick) = request.export.as_ref().filter(|p| p.is_chain()) {
+        let at = match pick {
+            ExportPick::ChainAt { bucket, prefix } => Some((bucket.as_str(), prefix.as_str())),
+            _ => None,
+        };
         let tags = !args.no_tags;
         return super::restore_chain::restore(
             &aws,
             &request.stack,
+            at,
             source,
             target,
             request.time,
@@ -262,6 +268,25 @@ pub async fn restore(args: &RestoreArgs, connect: &ConnectArgs) -> Result<Restor
     })
 }
 
+/// Puts back on `target` what the source has (TTL, PITR, deletion protection, tags), or, once
+/// the source is gone, what its definition kept beside the export says.
+pub(super) async fn reapply(
+    db: &aws_sdk_dynamodb::Client,
+    source: &TableName,
+    source_exists: bool,
+    definition: &backup_lambda::definition::TableDefinition,
+    target: &TableName,
+    tags: bool,
+) -> Result<recovery::Reapplied, CommandError> {
+    if source_exists {
+        return Ok(recovery::reapply(db, source, target, tags).await?);
+    }
+    report!(
+        "  {source} is gone: its definition came from beside the export; its TTL and tags are not known, so set them on {target} yourself"
+    );
+    Ok(recovery::reapply_from_definition(db, definition, target).await?)
+}
+
 /// `restore --from-export`: the export `pick` names imported into the target with ImportTable,
 /// waited for, given back what the source has (as a restore from a backup), and verified against
 /// the export's item count and the source's keys and indexes.
@@ -274,7 +299,12 @@ async fn from_export(
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
     let (source, target) = (&request.source, &request.target);
-    let (definition, source_exists) = restore_export::source_definition(aws, source, pick).await?;
+    let beside = match pick {
+        ExportPick::Location { bucket, prefix } => Some((bucket.as_str(), prefix.as_str())),
+        _ => None,
+    };
+    let (definition, source_exists) =
+        restore_export::source_definition(aws, source, beside).await?;
     let parameters = restore_export::creation_parameters(&definition, target)?;
     let export = restore_export::choose(aws, &definition.table_arn, source.as_str(), pick).await?;
     let files = restore_export::data_files(aws, &export).await?;
@@ -300,14 +330,7 @@ async fn from_export(
         restore_export::import(aws, &export, &data_prefix, parameters).await?;
     let wait_ms = started.elapsed().as_millis() - start_ms;
     let reapplying = Instant::now();
-    let reapplied = if source_exists {
-        recovery::reapply(db, source, target, tags).await?
-    } else {
-        report!(
-            "  {source} is gone: its definition came from beside the export; its TTL and tags are not known, so set them on {target} yourself"
-        );
-        recovery::reapply_from_definition(db, &definition, target).await?
-    };
+    let reapplied = reapply(db, source, source_exists, &definition, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let watch = count_reporter(target, export.item_count);

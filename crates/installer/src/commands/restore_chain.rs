@@ -1,7 +1,11 @@
 //! `installer restore --from-export chain [--time T]`: the table as it was at a restore point of
 //! the stack's incremental export chains ([`backup_lambda::chain`]), rebuilt from S3 alone.
 //!
-//! The chains are read from the stack's log bucket (`chains/<table>/<chain>.json`); the latest
+//! The chains are read from the stack's log bucket (`chains/<table>/<chain>.json`), or, with
+//! `--from-export s3://<bucket>/<prefix><table>/chains`, from the copies the function keeps
+//! beside each chain's exports (`<chain>/chain.json`), which need neither the stack nor its
+//! bucket; once the table is gone, the new table's definition is the one kept beside the
+//! chain's full export (`full/table.json`). The latest
 //! point at or before `--time` (the latest of all without it) names a chain and how many of its
 //! incrementals to apply. The chain's full export is imported into the new table with
 //! ImportTable (as `--from-export` does), then each incremental export is applied in order, a
@@ -35,12 +39,11 @@ use super::CommandError;
 use super::restore_export::{self, Export};
 use super::summary::{ChainApplied, RestorePhases, Restored, RestoredFrom};
 use crate::aws::{Aws, AwsError};
-use crate::compliance::history::{Requests, read_chains};
+use crate::compliance::history::{Requests, read_chain_copies, read_chains};
 use crate::data::dynamodb_json::Item;
 use crate::deploy::deployed::{self, Origin};
 use crate::export_files::{self, Location};
 use crate::items::{by_key, key_id, same};
-use crate::recovery;
 use crate::rollback::changes::Change;
 
 /// Keys read and written together: BatchGetItem's 100, in four BatchWriteItem calls.
@@ -222,30 +225,36 @@ async fn apply(
 pub async fn restore(
     aws: &Aws,
     stack: &backup_lambda::naming::StackName,
+    at: Option<(&str, &str)>,
     source: &TableName,
     target: &TableName,
     time: Option<OffsetDateTime>,
     tags: bool,
 ) -> Result<Restored, CommandError> {
-    let deployed = deployed::read(aws, stack, None).await?;
-    if matches!(deployed.origin, Origin::NotDeployed) {
-        return Err(CommandError::NoChain {
-            table: source.to_string(),
-            why: format!(
-                "stack {stack} is not deployed, and its chains are recorded in its bucket"
-            ),
-        });
-    }
     let requests = Requests::default();
-    let (chains, skipped) =
-        read_chains(&aws.s3, &deployed.bucket, source.as_str(), &requests).await?;
+    let (bucket, folder, (chains, skipped)) = match at {
+        Some((bucket, prefix)) => (
+            bucket.to_owned(),
+            prefix.to_owned(),
+            read_chain_copies(&aws.s3, bucket, prefix, source.as_str(), &requests).await?,
+        ),
+        None => {
+            let deployed = deployed::read(aws, stack, None).await?;
+            if matches!(deployed.origin, Origin::NotDeployed) {
+                return Err(CommandError::NoChain {
+                    table: source.to_string(),
+                    why: format!(
+                        "stack {stack} is not deployed, and its chains are recorded in its bucket (copies beside the exports: --from-export s3://<bucket>/exports/{source}/chains)"
+                    ),
+                });
+            }
+            let read = read_chains(&aws.s3, &deployed.bucket, source.as_str(), &requests).await?;
+            let folder = record::chains_prefix(source.as_str());
+            (deployed.bucket, folder, read)
+        }
+    };
     for s in &skipped {
-        report!(
-            "  left out s3://{}/{}: {}",
-            deployed.bucket,
-            s.key,
-            s.reason
-        );
+        report!("  left out s3://{bucket}/{}: {}", s.key, s.reason);
     }
     let wanted = time.unwrap_or(OffsetDateTime::now_utc());
     let Some(path) = chain::restore_path(&chains, wanted) else {
@@ -258,9 +267,7 @@ pub async fn restore(
                     rfc3339(wanted)
                 ),
                 None => format!(
-                    "no chain under s3://{}/{} has a completed full export (`installer up --export daily --export-mode incremental` starts one)",
-                    deployed.bucket,
-                    record::chains_prefix(source.as_str())
+                    "no chain under s3://{bucket}/{folder} has a completed full export (`installer up --export daily --export-mode incremental` starts one)"
                 ),
             },
         });
@@ -268,8 +275,10 @@ pub async fn restore(
     let chain = &chains[path.chain];
     let db = &aws.dynamodb;
     let tables = DynamoDbTables::new(db.clone());
-    let (definition, parameters) =
-        restore_export::source_and_parameters(aws, source, target).await?;
+    let beside = (chain.bucket.as_str(), chain.full.export.prefix.as_str());
+    let (definition, source_exists) =
+        restore_export::source_definition(aws, source, Some(beside)).await?;
+    let parameters = restore_export::creation_parameters(&definition, target)?;
     let full = Export {
         arn: chain.full.export.export_arn.clone(),
         bucket: chain.bucket.clone(),
@@ -299,7 +308,8 @@ pub async fn restore(
     let applied = apply(aws, chain, &path, target).await?;
     let wait_ms = started.elapsed().as_millis() - start_ms;
     let reapplying = Instant::now();
-    let reapplied = recovery::reapply(db, source, target, tags).await?;
+    let reapplied =
+        super::restore::reapply(db, source, source_exists, &definition, target, tags).await?;
     let reapply_ms = reapplying.elapsed().as_millis();
     let verifying = Instant::now();
     let expected = imported.items + applied.made - applied.deleted;

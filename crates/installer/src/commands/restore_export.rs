@@ -38,6 +38,15 @@ pub enum ExportPick {
     Latest,
     /// The stack's incremental export chains, at `--time` (or their latest point).
     Chain,
+    /// The incremental export chains copied beside their exports under this S3 location
+    /// (`s3://<bucket>/<prefix><table>/chains`), at `--time` (or their latest point): needs
+    /// neither the stack nor its bucket.
+    ChainAt {
+        /// The bucket.
+        bucket: String,
+        /// The chains' folder.
+        prefix: String,
+    },
     /// The export with this ARN.
     Arn(String),
     /// The export of this period (its prefix ends with `/<period>`).
@@ -54,6 +63,11 @@ pub enum ExportPick {
 }
 
 impl ExportPick {
+    /// Whether it names chains (restored at `--time`).
+    pub fn is_chain(&self) -> bool {
+        matches!(self, Self::Chain | Self::ChainAt { .. })
+    }
+
     /// `latest`, an ARN, an S3 location (`s3://bucket/prefix`), or a period.
     pub fn parse(text: &str) -> Self {
         match text.trim() {
@@ -63,9 +77,11 @@ impl ExportPick {
             t if t.starts_with("s3://") => {
                 let rest = &t["s3://".len()..];
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                Self::Location {
-                    bucket: bucket.to_owned(),
-                    prefix: prefix.trim_end_matches('/').to_owned(),
+                let (bucket, prefix) = (bucket.to_owned(), prefix.trim_end_matches('/').to_owned());
+                if prefix == "chains" || prefix.ends_with("/chains") {
+                    Self::ChainAt { bucket, prefix }
+                } else {
+                    Self::Location { bucket, prefix }
                 }
             }
             t => Self::Period(t.to_owned()),
@@ -281,7 +297,10 @@ pub async fn choose(
         ExportPick::Location { bucket, prefix } => {
             return located(aws, table_arn, table, bucket, prefix).await;
         }
-        ExportPick::Latest | ExportPick::Period(_) | ExportPick::Chain => {}
+        ExportPick::Latest
+        | ExportPick::Period(_)
+        | ExportPick::Chain
+        | ExportPick::ChainAt { .. } => {}
     }
     let db = &aws.dynamodb;
     let mut arns = Vec::new();
@@ -347,7 +366,8 @@ pub async fn choose(
         ExportPick::Latest
         | ExportPick::Arn(_)
         | ExportPick::Location { .. }
-        | ExportPick::Chain => (newest(completed), "completed export".to_owned()),
+        | ExportPick::Chain
+        | ExportPick::ChainAt { .. } => (newest(completed), "completed export".to_owned()),
     };
     chosen.ok_or_else(|| CommandError::NoExport {
         table: table.to_owned(),
@@ -464,20 +484,6 @@ pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, Command
     }
 }
 
-/// The source table's definition as DescribeTable tells it, and the new table's creation
-/// parameters from it (see [`creation_parameters`]).
-pub async fn source_and_parameters(
-    aws: &Aws,
-    source: &TableName,
-    target: &TableName,
-) -> Result<(TableDefinition, TableCreationParameters), CommandError> {
-    let definition = described_definition(aws, source)
-        .await?
-        .ok_or_else(|| CommandError::NoSource(source.to_string()))?;
-    let parameters = creation_parameters(&definition, target)?;
-    Ok((definition, parameters))
-}
-
 /// `source`'s definition from DescribeTable; `None` when there is no such table.
 async fn described_definition(
     aws: &Aws,
@@ -503,17 +509,17 @@ async fn described_definition(
 
 /// The definition of the table an export restores, and whether that table still exists: from
 /// DescribeTable while it does; once it is gone, from the `table.json` the function kept beside
-/// the export ([`backup_lambda::definition`]), which only an export named by its location
-/// (`s3://bucket/prefix`) leads to.
+/// the full export written under `beside` (bucket, prefix; [`backup_lambda::definition`]), which
+/// only an export named by its location leads to.
 pub async fn source_definition(
     aws: &Aws,
     source: &TableName,
-    pick: &ExportPick,
+    beside: Option<(&str, &str)>,
 ) -> Result<(TableDefinition, bool), CommandError> {
     if let Some(definition) = described_definition(aws, source).await? {
         return Ok((definition, true));
     }
-    let ExportPick::Location { bucket, prefix } = pick else {
+    let Some((bucket, prefix)) = beside else {
         return Err(CommandError::SourceGone(source.to_string()));
     };
     let key = definition_key(prefix);
@@ -870,6 +876,24 @@ mod tests {
             ExportPick::parse("2026-W49"),
             ExportPick::Period("2026-W49".to_owned())
         );
+        assert_eq!(
+            ExportPick::parse("s3://vault/exports/Movies/2026-12-05/"),
+            ExportPick::Location {
+                bucket: "vault".to_owned(),
+                prefix: "exports/Movies/2026-12-05".to_owned()
+            }
+        );
+        // A chains folder names the chains copied beside their exports.
+        let chains = ExportPick::parse("s3://vault/exports/Movies/chains/");
+        assert_eq!(
+            chains,
+            ExportPick::ChainAt {
+                bucket: "vault".to_owned(),
+                prefix: "exports/Movies/chains".to_owned()
+            }
+        );
+        assert!(chains.is_chain() && ExportPick::Chain.is_chain());
+        assert!(!ExportPick::Latest.is_chain());
     }
 
     fn defined(table: &TableDescription) -> TableDefinition {

@@ -180,11 +180,46 @@ pub async fn read_chains(
     table: &str,
     requests: &Requests,
 ) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
-    let prefix = record::chains_prefix(table);
     let head = record::chain_head_key(table);
+    let prefix = record::chains_prefix(table);
+    read_chains_under(s3, bucket, &prefix, |key| key != head, table, requests).await
+}
+
+/// `table`'s chains as copied beside their exports under `prefix` (`<exports>/<table>/chains/`,
+/// each `<id>/chain.json`: see [`Chain::copy_key`]), for a restore from the exports' bucket
+/// alone.
+pub async fn read_chain_copies(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    table: &str,
+    requests: &Requests,
+) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
+    let copy = format!("/{}", backup_lambda::chain::CHAIN_COPY);
+    let prefix = format!("{}/", prefix.trim_end_matches('/'));
+    read_chains_under(
+        s3,
+        bucket,
+        &prefix,
+        |key| key.ends_with(&copy),
+        table,
+        requests,
+    )
+    .await
+}
+
+/// The chains of `table` in the objects under `prefix` that `wanted` keeps.
+async fn read_chains_under(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    wanted: impl Fn(&str) -> bool,
+    table: &str,
+    requests: &Requests,
+) -> Result<(Vec<Chain>, Vec<Skipped>), AwsError> {
     let mut keys = Vec::new();
-    list_keys(s3, bucket, &prefix, None, requests, |key| {
-        if key != head {
+    list_keys(s3, bucket, prefix, None, requests, |key| {
+        if wanted(key) {
             keys.push(key.to_owned());
         }
         true

@@ -408,7 +408,65 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         .count();
     assert_eq!(writes, 0, "nothing was written for bad input");
 
-    for target in [&target_0, &target_1, &target_2] {
+    // The table deleted and the stack's chain records emptied (what an attacker holding the
+    // account would do): the copies beside the exports restore the latest point, the new table
+    // defined by what the function kept beside the chain's full export.
+    db.delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("delete the source");
+    for _ in 0..100 {
+        if db.describe_table().table_name(&table).send().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let records = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("chains/{table}/"))
+        .send()
+        .await
+        .expect("the chain records");
+    for object in records.contents() {
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(object.key().unwrap_or_default())
+            .send()
+            .await
+            .expect("delete a chain record");
+    }
+    let target_3 = format!("{table}-vault");
+    let out = installer(&[
+        "--output",
+        "json",
+        "restore",
+        "--stack",
+        &stack,
+        "--table",
+        &table,
+        "--to",
+        &target_3,
+        "--from-export",
+        &format!("s3://{bucket}/exports/{table}/chains"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is gone: its definition came from beside the export"),
+        "{stderr}"
+    );
+    let restored: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    crate::support::schema::assert_valid(&restored);
+    assert_eq!(restored["verified"], true, "{restored}");
+    assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 2);
+    assert_eq!(
+        contents(&db, &target_3).await,
+        contents(&db, &target_2).await
+    );
+
+    for target in [&target_0, &target_1, &target_2, &target_3] {
         db.delete_table()
             .table_name(target)
             .send()

@@ -558,24 +558,14 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
     assert_eq!(finished["export"]["state"], "finished", "{finished}");
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    let restored = format!("{table}-old");
-    let (ok, _, stderr) = run(&[
-        "restore",
-        "--table",
-        &table,
-        "--to",
-        &restored,
-        "--from-export",
-        "latest",
-    ]);
-    assert!(!ok);
-    assert!(stderr.contains("past 90 days"), "{stderr}");
-    // Restored by the export's ARN, then by where it was written (its manifest-summary.json: no
-    // DynamoDB listing at all); each verified against the export's exact count.
-    let restore_from = |pick: &str, to: &str| {
-        let (ok, stdout, stderr) = run(&[
-            "--output",
-            "json",
+    // `restore --from-export <pick>` into `to`, with a JSON document on stdout when `json`.
+    let restore = |json: bool, to: &str, pick: &str| {
+        let mut args = if json {
+            vec!["--output", "json"]
+        } else {
+            Vec::new()
+        };
+        args.extend([
             "restore",
             "--table",
             &table,
@@ -584,6 +574,16 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
             "--from-export",
             pick,
         ]);
+        run(&args)
+    };
+    let restored = format!("{table}-old");
+    let (ok, _, stderr) = restore(false, &restored, "latest");
+    assert!(!ok);
+    assert!(stderr.contains("past 90 days"), "{stderr}");
+    // Restored by the export's ARN, then by where it was written (its manifest-summary.json: no
+    // DynamoDB listing at all); each verified against the export's exact count.
+    let restore_from = |pick: &str, to: &str| {
+        let (ok, stdout, stderr) = restore(true, to, pick);
         assert!(ok, "{stderr}");
         let document: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(document["verified"], true, "{document}");
@@ -619,32 +619,14 @@ async fn an_export_past_listexports_window_is_restored_by_its_arn_or_location() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let gone = format!("{table}-gone");
-    let (ok, _, stderr) = run(&[
-        "restore",
-        "--table",
-        &table,
-        "--to",
-        &gone,
-        "--from-export",
-        &arn,
-    ]);
+    let (ok, _, stderr) = restore(false, &gone, &arn);
     assert!(!ok);
     assert!(
         stderr.contains("its definition is kept only beside its exports")
             && stderr.contains("--from-export s3://"),
         "{stderr}"
     );
-    let (ok, stdout, stderr) = run(&[
-        "--output",
-        "json",
-        "restore",
-        "--table",
-        &table,
-        "--to",
-        &gone,
-        "--from-export",
-        &location,
-    ]);
+    let (ok, stdout, stderr) = restore(true, &gone, &location);
     assert!(ok, "{stderr}");
     assert!(
         stderr.contains("is gone: its definition came from beside the export"),

@@ -64,6 +64,32 @@ fn installer_as(creds: &Credentials, args: &[&str]) -> std::process::Output {
         .expect("run installer")
 }
 
+/// `vault init --bucket <vault> --lock <mode> --days <days>` for the stack `stack` of account
+/// 123456789012, as the vault account, with `extra` flags.
+fn vault_init(
+    creds: &Credentials,
+    [vault, stack]: [&str; 2],
+    [mode, days]: [&str; 2],
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "vault",
+        "init",
+        "--bucket",
+        vault,
+        "--lock",
+        mode,
+        "--days",
+        days,
+        "--source-account",
+        "123456789012",
+        "--source-stack",
+        stack,
+    ];
+    args.extend(extra);
+    installer_as(creds, &args)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
     let creds = vault_credentials().await;
@@ -71,24 +97,11 @@ async fn exports_go_to_a_vault_the_source_account_cannot_empty() {
     let stack = unique_name("vs");
     let table = unique_name("Movies");
     let init = |days: &str| {
-        installer_as(
+        vault_init(
             &creds,
-            &[
-                "vault",
-                "init",
-                "--bucket",
-                &vault,
-                "--lock",
-                "compliance",
-                "--days",
-                days,
-                "--source-account",
-                "123456789012",
-                "--source-stack",
-                &stack,
-                "--expire-days",
-                "400",
-            ],
+            [&vault, &stack],
+            ["compliance", days],
+            &["--expire-days", "400"],
         )
     };
     let out = init("2");
@@ -256,23 +269,7 @@ async fn a_governance_vault_lets_nobody_bypass_its_lock() {
     let creds = vault_credentials().await;
     let vault = unique_name("gvault");
     let stack = unique_name("gs");
-    let out = installer_as(
-        &creds,
-        &[
-            "vault",
-            "init",
-            "--bucket",
-            &vault,
-            "--lock",
-            "governance",
-            "--days",
-            "2",
-            "--source-account",
-            "123456789012",
-            "--source-stack",
-            &stack,
-        ],
-    );
+    let out = vault_init(&creds, [&vault, &stack], ["governance", "2"], &[]);
     assert!(
         out.status.success(),
         "{}",
