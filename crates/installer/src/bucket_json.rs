@@ -1,5 +1,6 @@
 //! A JSON object the installer keeps in the stack's bucket between runs (a rollback's or an
-//! in-place restore's journal), read and written with `ExpectedBucketOwner`.
+//! in-place restore's journal), read and written with `ExpectedBucketOwner`; and the raw read of
+//! an object in any account's bucket (a table's definition beside its export in a vault).
 
 use backup_lambda::error::{AwsError, AwsResult};
 use serde::Serialize;
@@ -21,12 +22,23 @@ pub async fn read<T: DeserializeOwned>(
 
 /// The bytes of the object at `key`, or `None` when there is none, or no bucket.
 pub async fn read_raw(aws: &Aws, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+    read_raw_owned_by(aws, bucket, key, Some(&aws.account)).await
+}
+
+/// The bytes of the object at `key` in a bucket `owner` owns (any owner when `None`: an export
+/// bucket in another account), or `None` when there is none, or no bucket.
+pub async fn read_raw_owned_by(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    owner: Option<&str>,
+) -> Result<Option<Vec<u8>>, AwsError> {
     let out = aws
         .s3
         .get_object()
         .bucket(bucket)
         .key(key)
-        .expected_bucket_owner(&aws.account)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
         .send()
         .await;
     let object = match out.aws("GetObject", format!("s3://{bucket}/{key}")) {

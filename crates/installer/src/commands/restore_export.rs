@@ -523,30 +523,12 @@ pub async fn source_definition(
         return Err(CommandError::SourceGone(source.to_string()));
     };
     let key = definition_key(prefix);
-    let answer = aws
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(&key)
-        .send()
-        .await
-        .aws("GetObject", &key);
-    let object = match answer {
-        Ok(object) => object,
-        Err(e) if e.is("NoSuchKey") => {
-            return Err(CommandError::NoDefinition {
-                table: source.to_string(),
-                location: format!("s3://{bucket}/{prefix}"),
-            });
-        }
-        Err(e) => return Err(e.into()),
+    let Some(bytes) = crate::bucket_json::read_raw_owned_by(aws, bucket, &key, None).await? else {
+        return Err(CommandError::NoDefinition {
+            table: source.to_string(),
+            location: format!("s3://{bucket}/{prefix}"),
+        });
     };
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::malformed("GetObject", &key, &e.to_string()))?
-        .into_bytes();
     let definition: TableDefinition =
         serde_json::from_slice(&bytes).map_err(|e| CommandError::ExportData {
             export: format!("s3://{bucket}/{prefix}"),

@@ -78,9 +78,9 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
     };
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
-    // `restore --from-export chain` into `target` (with `extra`): its JSON document, checked
-    // against the published schema.
-    let restore = |target: &str, extra: &[&str]| -> Value {
+    // `restore --from-export <pick>` into `target` (with `extra`): its JSON document, checked
+    // against the published schema, and what it said on stderr.
+    let restore_from = |target: &str, pick: &str, extra: &[&str]| -> (Value, String) {
         let mut args: Vec<String> = [
             "--output",
             "json",
@@ -92,7 +92,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
             "--to",
             target,
             "--from-export",
-            "chain",
+            pick,
         ]
         .iter()
         .map(|a| (*a).to_owned())
@@ -102,8 +102,10 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         let restored: Value = serde_json::from_str(&stdout).expect("JSON");
         crate::support::schema::assert_valid(&restored);
         assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
-        restored
+        (restored, stderr)
     };
+    // The same from the stack's chains.
+    let restore = |target: &str, extra: &[&str]| restore_from(target, "chain", extra).0;
     let hour = Duration::from_secs(3600);
     let minute = Duration::from_secs(60);
 
@@ -438,28 +440,12 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
             .expect("delete a chain record");
     }
     let target_3 = format!("{table}-vault");
-    let out = installer(&[
-        "--output",
-        "json",
-        "restore",
-        "--stack",
-        &stack,
-        "--table",
-        &table,
-        "--to",
-        &target_3,
-        "--from-export",
-        &format!("s3://{bucket}/exports/{table}/chains"),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let copies = format!("s3://{bucket}/exports/{table}/chains");
+    let (restored, stderr) = restore_from(&target_3, &copies, &[]);
     assert!(
         stderr.contains("is gone: its definition came from beside the export"),
         "{stderr}"
     );
-    let restored: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    crate::support::schema::assert_valid(&restored);
-    assert_eq!(restored["verified"], true, "{restored}");
     assert_eq!(restored["from"]["chain"]["applied"]["incrementals"], 2);
     assert_eq!(
         contents(&db, &target_3).await,
