@@ -103,6 +103,9 @@ struct Shared {
     /// With [`Proxy::backups_hold_the_minute_before`]: each backup made since, by ARN, with its
     /// table and the moment asked for by the table's clock.
     backups_made: Mutex<Option<HashMap<String, (String, std::time::SystemTime)>>>,
+    /// With [`Proxy::incremental_exports_fail`]: how many more incremental exports are to fail,
+    /// and the ARNs of those that do.
+    failing_exports: Mutex<(usize, std::collections::HashSet<String>)>,
 }
 
 #[derive(Default)]
@@ -150,6 +153,7 @@ impl Proxy {
             changed: Condvar::new(),
             restores_lose: Mutex::new(None),
             backups_made: Mutex::new(None),
+            failing_exports: Mutex::new((0, std::collections::HashSet::new())),
         });
         let accepting = Arc::clone(&shared);
         std::thread::spawn(move || {
@@ -229,6 +233,16 @@ impl Proxy {
     /// backups and expect it restored, as AWS does in practice.
     pub fn backups_hold_the_minute_before(&self) {
         *lock(&self.shared.backups_made) = Some(HashMap::new());
+    }
+
+    /// The next `n` incremental exports started through this proxy fail: DescribeExport answers
+    /// each FAILED (with a `FailureCode` and `FailureMessage`, no `ItemCount`) from the first
+    /// time it is asked. A fault, not AWS's behaviour, standing for an export that DynamoDB
+    /// could not finish (DescribeExport, API reference: `ExportStatus` "IN_PROGRESS | COMPLETED
+    /// | FAILED"; `FailureCode`, `FailureMessage`: "Export failure reason description"): a
+    /// chain must report it and start it again, never skip it.
+    pub fn incremental_exports_fail(&self, n: usize) {
+        lock(&self.shared.failing_exports).0 = n;
     }
 
     /// From now on, the proxy stops answering once `n` more mutating requests have reached moto.
@@ -654,9 +668,50 @@ impl Shared {
         match parsed {
             Some(mut reply) => {
                 strict.answered(&call, &mut reply, now);
+                self.fail_export(&call, &mut reply);
                 (Some(reply.to_bytes()), None)
             }
             None => (Some(raw), None),
+        }
+    }
+
+    /// With [`Proxy::incremental_exports_fail`]: notes an incremental export `call` started
+    /// while failures are due, and answers DescribeExport of a noted one as FAILED.
+    fn fail_export(&self, call: &Call, reply: &mut Reply) {
+        if !reply.ok() {
+            return;
+        }
+        let arn = reply.json()["ExportDescription"]["ExportArn"]
+            .as_str()
+            .map(str::to_owned);
+        let Some(arn) = arn else {
+            return;
+        };
+        let mut failing = lock(&self.failing_exports);
+        if call.is(Service::DynamoDb, "ExportTableToPointInTime")
+            && call.field("ExportType") == Some("INCREMENTAL_EXPORT")
+            && failing.0 > 0
+        {
+            failing.0 -= 1;
+            failing.1.insert(arn);
+            return;
+        }
+        if call.is(Service::DynamoDb, "DescribeExport") && failing.1.contains(&arn) {
+            reply.edit_json(|j| {
+                let description = &mut j["ExportDescription"];
+                if let Some(fields) = description.as_object_mut() {
+                    fields.insert("ExportStatus".to_owned(), "FAILED".into());
+                    fields.insert("FailureCode".to_owned(), "UNKNOWN".into());
+                    fields.insert(
+                        "FailureMessage".to_owned(),
+                        "The export could not be completed (a fault the test proxy injected)"
+                            .into(),
+                    );
+                    for unset in ["ItemCount", "BilledSizeBytes", "ExportManifest"] {
+                        fields.remove(unset);
+                    }
+                }
+            });
         }
     }
 

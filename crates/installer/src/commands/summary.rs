@@ -92,11 +92,17 @@ impl Summary {
             }),
             Summary::Invoke(invoked) => {
                 let status = invoked.result["status"].as_str().unwrap_or_default();
+                // A run is partial when a deletion failed or an export step did
+                // (`RunRecord::export_failed`).
+                let deletions = invoked.result["failures"].as_array().map_or(0, Vec::len);
                 (status == "partial").then(|| {
-                    format!(
-                        "the run was partial: the backup was made, but {} deletion(s) failed (see \"failures\" in the result)",
-                        invoked.result["failures"].as_array().map_or(0, Vec::len)
-                    )
+                    if deletions > 0 {
+                        format!(
+                            "the run was partial: the backup was made, but {deletions} deletion(s) failed (see \"failures\" in the result)"
+                        )
+                    } else {
+                        "the run was partial: the backup was made, but an export failed or its coverage was lost (see \"export\" or \"export_chain\" in the result); the next run starts a failed export again while point-in-time recovery covers it".to_owned()
+                    }
                 })
             }
             Summary::Status(status) => {
@@ -858,6 +864,10 @@ mod tests {
             .failed_verdict()
             .expect("a partial run is a negative verdict");
         assert!(partial.contains("1 deletion(s) failed"), "{partial}");
+        let export = invoked(json!({"status": "partial", "failures": []}))
+            .failed_verdict()
+            .expect("a partial run is a negative verdict");
+        assert!(export.contains("an export failed"), "{export}");
 
         assert_eq!(drill(Verdict::Passed, None).failed_verdict(), None);
         let failed = drill(Verdict::Failed, Some("not ACTIVE within 2 s"))

@@ -2,7 +2,9 @@
 //! and incremental exports follow the table's clock (set back with the layer's `rewind`, so a
 //! day of runs passes in seconds): `up --export daily --export-mode incremental`; a run begins
 //! the chain with a full export at the latest restorable moment; later runs export the changes
-//! since, back to back; `restore --from-export chain --time T` rebuilds the table at the latest
+//! since, back to back; an incremental that fails (the proxy's injected fault) is reported (the
+//! run partial, `invoke`'s verdict negative) and started again by the next run while the
+//! recovery window covers it; `restore --from-export chain --time T` rebuilds the table at the latest
 //! point at or before T (import, then the incrementals in order), proven by count and old
 //! images; and bad input is one line before any write.
 
@@ -180,8 +182,10 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         .send()
         .await
         .expect("delete");
-    // 1 h 30 min ago, a run: one incremental from the full export's moment to 1 h 35 min ago.
+    // 1 h 30 min ago, a run: one incremental from the full export's moment to 1 h 35 min ago,
+    // which is to fail.
     history.rewind(&table, hour + 30 * minute);
+    proxy.incremental_exports_fail(1);
     let second = invoke();
     let started: Vec<&Value> = second["export_chain"]["steps"]
         .as_array()
@@ -199,20 +203,39 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         chain["exported_to"].as_str()
     );
 
-    // An hour ago, C changed; 20 minutes ago, a run exports that hour too.
+    // An hour ago, C changed; 20 minutes ago, a run finds the incremental failed: it reports
+    // it (the run partial, the export FAILED) and starts it again, since the recovery window
+    // still covers it, then exports that hour too.
     history.rewind(&table, hour);
     put(movie("C", Some("30"))).await.expect("put");
     history.rewind(&table, 20 * minute);
-    let third = invoke();
+    let out = installer(&[
+        "--output", "json", "invoke", "--stack", &stack, "--table", &table,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        third["export_chain"]["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .filter(|s| s["state"] == "started")
-            .count(),
-        1,
-        "{third}"
+        out.status.code(),
+        Some(3),
+        "a partial run's verdict: {stderr}"
+    );
+    assert!(stderr.contains("an export failed"), "{stderr}");
+    let third = serde_json::from_slice::<Value>(&out.stdout).expect("JSON")["result"].clone();
+    let steps = third["export_chain"]["steps"].as_array().expect("steps");
+    let failed: Vec<&Value> = steps
+        .iter()
+        .filter(|s| s["state"] == "finished" && s["link"]["export"]["status"] == "FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1, "{third}");
+    assert_eq!(failed[0]["link"]["to"].as_str(), Some(point_1.as_str()));
+    assert_eq!(third["status"], "partial", "a failed export is reported");
+    let started: Vec<&Value> = steps.iter().filter(|s| s["state"] == "started").collect();
+    assert_eq!(started.len(), 2, "{third}");
+    assert_eq!(started[0]["link"]["to"].as_str(), Some(point_1.as_str()));
+    assert_eq!(started[0]["link"]["attempt"], 2, "started again: {third}");
+    assert_eq!(
+        started[1]["link"]["from"].as_str(),
+        Some(point_1.as_str()),
+        "the next window from where the failed one ends: {third}"
     );
     // Runs until every export has completed (each IN_PROGRESS for two seconds).
     let mut settled = false;
