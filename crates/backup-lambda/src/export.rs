@@ -153,7 +153,7 @@ impl ExportView {
 }
 
 /// Where and how often the function exports (`EXPORT_EVERY`, `EXPORT_BUCKET`,
-/// `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`, `EXPORT_MODE`).
+/// `EXPORT_BUCKET_OWNER`, `EXPORT_BUCKET_REGION`, `EXPORT_PREFIX`, `EXPORT_MODE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSettings {
     /// How often.
@@ -164,6 +164,11 @@ pub struct ExportSettings {
     pub bucket: String,
     /// The account that owns it, when it is another account's.
     pub bucket_owner: Option<String>,
+    /// Its region, when it is in another region than the function: what the function writes
+    /// beside the exports (a table's definition, a chain's copy) goes there (S3 answers a
+    /// request to another region's bucket 301 PermanentRedirect; DynamoDB's exports need no
+    /// region).
+    pub bucket_region: Option<String>,
     /// The key prefix, ending in `/`: exports go to `<prefix><table>/<period>/`.
     pub prefix: String,
 }
@@ -630,6 +635,7 @@ mod tests {
             mode: ExportMode::Full,
             bucket: "b".to_owned(),
             bucket_owner: None,
+            bucket_region: None,
             prefix: DEFAULT_PREFIX.to_owned(),
         };
         let token = settings.client_token("Movies", "2026-11-30");

@@ -37,10 +37,20 @@ async fn serve(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     // Lambda names the function in its environment; the metrics' `Stack` dimension.
     let stack = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let mut records = S3Records::new(aws_sdk_s3::Client::new(&config));
+    if let Some(export) = &settings.export
+        && let Some(region) = &export.bucket_region
+        && config.region().is_none_or(|own| own.as_ref() != region)
+    {
+        let there = aws_sdk_s3::config::Builder::from(&config)
+            .region(aws_config::Region::new(region.clone()))
+            .build();
+        records = records.with_bucket_in(&export.bucket, aws_sdk_s3::Client::from_conf(there));
+    }
     let handler = Handler::new(
         DynamoDbBackups::new(dynamodb.clone()),
         DynamoDbTables::new(dynamodb),
-        S3Records::new(aws_sdk_s3::Client::new(&config)),
+        records,
         settings,
         &stack,
     )

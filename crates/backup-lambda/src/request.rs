@@ -112,7 +112,8 @@ pub struct Settings {
     pub log_bucket: Option<String>,
     /// Restore drills (`DRILL_EVERY`, `DRILL_TIMEOUT`), if on.
     pub drill: Option<DrillSettings>,
-    /// Exports to S3 (`EXPORT_EVERY`, `EXPORT_BUCKET`, `EXPORT_BUCKET_OWNER`, `EXPORT_PREFIX`),
+    /// Exports to S3 (`EXPORT_EVERY`, `EXPORT_BUCKET`, `EXPORT_BUCKET_OWNER`,
+    /// `EXPORT_BUCKET_REGION`, `EXPORT_PREFIX`),
     /// if on.
     pub export: Option<ExportSettings>,
 }
@@ -207,7 +208,7 @@ fn drill_settings(
 
 /// The export settings: `EXPORT_EVERY` (unset or `off`: no exports; `daily` or `weekly`),
 /// `EXPORT_BUCKET` (required then), `EXPORT_BUCKET_OWNER` (a 12-digit account id, for another
-/// account's bucket), `EXPORT_PREFIX` (default `exports/`; a trailing `/` is added) and
+/// account's bucket), `EXPORT_BUCKET_REGION` (for a bucket in another region), `EXPORT_PREFIX` (default `exports/`; a trailing `/` is added) and
 /// `EXPORT_MODE` (`full`, the default, or `incremental`, with `EXPORT_FULL_EVERY` days between
 /// full exports, default 7, and `EXPORT_VIEW` `new-and-old` (the default) or `new`; incremental
 /// chains export at every run, so only with `EXPORT_EVERY=daily`).
@@ -238,6 +239,19 @@ pub fn export_settings(
             "EXPORT_BUCKET_OWNER",
             "a 12-digit AWS account id",
             owner.clone(),
+        ));
+    }
+    let bucket_region = var("EXPORT_BUCKET_REGION").map(|r| r.trim().to_owned());
+    if let Some(region) = &bucket_region
+        && (region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+    {
+        return Err(bad(
+            "EXPORT_BUCKET_REGION",
+            "an AWS region name such as eu-west-1",
+            region.clone(),
         ));
     }
     let mut prefix =
@@ -288,6 +302,7 @@ pub fn export_settings(
         mode,
         bucket,
         bucket_owner,
+        bucket_region,
         prefix,
     }))
 }
@@ -622,6 +637,7 @@ mod tests {
             ("EXPORT_EVERY", "weekly"),
             ("EXPORT_BUCKET", "vault"),
             ("EXPORT_BUCKET_OWNER", "210987654321"),
+            ("EXPORT_BUCKET_REGION", "eu-west-1"),
             ("EXPORT_PREFIX", "dynamodb"),
         ];
         let export = Settings::from_vars(vars(on.clone()))
@@ -631,6 +647,7 @@ mod tests {
         assert_eq!(export.every, ExportEvery::Weekly);
         assert_eq!(export.bucket, "vault");
         assert_eq!(export.bucket_owner.as_deref(), Some("210987654321"));
+        assert_eq!(export.bucket_region.as_deref(), Some("eu-west-1"));
         assert_eq!(export.prefix, "dynamodb/");
         let off = Settings::from_vars(vars(vec![("EXPORT_EVERY", "off")])).expect("valid");
         assert_eq!(off.export, None);
@@ -649,6 +666,7 @@ mod tests {
         );
         refused(("EXPORT_BUCKET", ""), "EXPORT_BUCKET must be set");
         refused(("EXPORT_BUCKET_OWNER", "12345"), "12-digit AWS account id");
+        refused(("EXPORT_BUCKET_REGION", "EU West"), "an AWS region name");
         refused(
             ("LOG_BUCKET", ""),
             "LOG_BUCKET must be set when EXPORT_EVERY is",

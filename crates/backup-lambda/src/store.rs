@@ -660,18 +660,41 @@ fn export_status(description: &ExportDescription) -> Option<ExportStatus> {
 #[derive(Debug, Clone)]
 pub struct S3Records {
     client: aws_sdk_s3::Client,
+    /// A bucket in another region, and a client for that region.
+    elsewhere: Option<(String, aws_sdk_s3::Client)>,
 }
 
 impl S3Records {
     /// Wraps an S3 client (build it once, at cold start).
     pub fn new(client: aws_sdk_s3::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            elsewhere: None,
+        }
+    }
+
+    /// The same, reaching `bucket` through `client` (one for the bucket's region: S3 answers a
+    /// request sent to another region's endpoint 301 PermanentRedirect, which the SDK does not
+    /// follow).
+    pub fn with_bucket_in(self, bucket: &str, client: aws_sdk_s3::Client) -> Self {
+        Self {
+            elsewhere: Some((bucket.to_owned(), client)),
+            ..self
+        }
+    }
+
+    /// The client that reaches `bucket`.
+    fn client(&self, bucket: &str) -> &aws_sdk_s3::Client {
+        match &self.elsewhere {
+            Some((there, client)) if there == bucket => client,
+            _ => &self.client,
+        }
     }
 }
 
 impl RecordSink for S3Records {
     async fn put_record(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
-        self.client
+        self.client(bucket)
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -687,7 +710,7 @@ impl RecordSink for S3Records {
         const OP: &str = "GetObject";
         let uri = format!("s3://{bucket}/{key}");
         let out = match self
-            .client
+            .client(bucket)
             .get_object()
             .bucket(bucket)
             .key(key)
@@ -725,7 +748,7 @@ impl RecordSink for S3Records {
         when: WriteIf<'_>,
     ) -> Result<bool, AwsError> {
         let put = self
-            .client
+            .client(bucket)
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -758,7 +781,7 @@ impl RecordSink for S3Records {
 
     /// S3 answers DeleteObject of a missing key with success (204).
     async fn delete_record(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
-        self.client
+        self.client(bucket)
             .delete_object()
             .bucket(bucket)
             .key(key)

@@ -1,6 +1,8 @@
 //! The AWS account the stack lives in: one SDK configuration and one client per service,
 //! built once, and who we are there (account, region, partition).
 
+use std::collections::HashMap;
+
 use aws_config::Region;
 use aws_sdk_sts::config::ProvideCredentials;
 use aws_sdk_sts::config::interceptors::InterceptorContext;
@@ -218,6 +220,8 @@ pub struct Aws {
     pub config: aws_config::SdkConfig,
     /// Calls go over TLS: false only for a plain `http://` endpoint (a local emulator).
     pub tls: bool,
+    /// The regions of the buckets [`Aws::s3_for`] has found, by name.
+    bucket_regions: std::sync::Arc<std::sync::Mutex<HashMap<String, String>>>,
 }
 
 impl Aws {
@@ -233,6 +237,45 @@ impl Aws {
             }
             _ => self.s3.clone(),
         }
+    }
+
+    /// An S3 client for `bucket`'s region, found once per bucket with HeadBucket (its
+    /// `x-amz-bucket-region` header, which S3 sends on a 301 from another region's endpoint and
+    /// on a 403 too): an export bucket may be in another region (`--export-bucket-region`),
+    /// and an `s3://` location names none. Where the region cannot be told, the stack's client.
+    ///
+    /// S3 API reference, GetBucketLocation: "calls to the HeadBucket operation always return
+    /// the bucket's location through an HTTP response header, whether access to the bucket is
+    /// authorized or not. Therefore, we recommend using the HeadBucket operation for bucket
+    /// Region discovery".
+    pub async fn s3_for(&self, bucket: &str) -> aws_sdk_s3::Client {
+        let known = self
+            .bucket_regions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(bucket)
+            .cloned();
+        let region = match known {
+            Some(region) => region,
+            None => {
+                let header = match self.s3.head_bucket().bucket(bucket).send().await {
+                    Ok(out) => out.bucket_region,
+                    Err(SdkError::ServiceError(e)) => e
+                        .raw()
+                        .headers()
+                        .get("x-amz-bucket-region")
+                        .map(str::to_owned),
+                    Err(_) => None,
+                };
+                let region = header.unwrap_or_else(|| self.region.clone());
+                self.bucket_regions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(bucket.to_owned(), region.clone());
+                region
+            }
+        };
+        self.s3_in(Some(&region))
     }
 
     /// Loads the configuration, asks STS who we are, and builds the clients.
@@ -288,6 +331,7 @@ impl Aws {
                 .endpoint_url()
                 .is_some_and(|e| e.starts_with("http://")),
             config,
+            bucket_regions: std::sync::Arc::default(),
         })
     }
 

@@ -22,19 +22,28 @@ pub async fn read<T: DeserializeOwned>(
 
 /// The bytes of the object at `key`, or `None` when there is none, or no bucket.
 pub async fn read_raw(aws: &Aws, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
-    read_raw_owned_by(aws, bucket, key, Some(&aws.account)).await
+    read_raw_owned_by(&aws.s3, bucket, key, Some(&aws.account)).await
 }
 
-/// The bytes of the object at `key` in a bucket `owner` owns (any owner when `None`: an export
-/// bucket in another account), or `None` when there is none, or no bucket.
-pub async fn read_raw_owned_by(
+/// The bytes of the object at `key` in an export bucket, which may be another account's and in
+/// another region ([`Aws::s3_for`]), or `None` when there is none, or no bucket.
+pub async fn read_raw_anywhere(
     aws: &Aws,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    read_raw_owned_by(&aws.s3_for(bucket).await, bucket, key, None).await
+}
+
+/// The bytes of the object at `key` in a bucket `owner` owns (any owner when `None`), read
+/// with `s3`, or `None` when there is none, or no bucket.
+async fn read_raw_owned_by(
+    s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     owner: Option<&str>,
 ) -> Result<Option<Vec<u8>>, AwsError> {
-    let out = aws
-        .s3
+    let out = s3
         .get_object()
         .bucket(bucket)
         .key(key)

@@ -153,9 +153,9 @@ async fn object(aws: &Aws, at: &Location<'_>, key: &str) -> Result<Vec<u8>, AwsE
 /// writes `<prefix>/AWSDynamoDB/...`, and its example with no prefix starts at `AWSDynamoDB/`);
 /// a key not found is tried once more under the prefix, in case one is relative.
 async fn get(aws: &Aws, at: &Location<'_>, key: &str) -> Result<GetObjectOutput, AwsError> {
+    let s3 = aws.s3_for(at.bucket).await;
     let ask = |key: String| {
-        aws.s3
-            .get_object()
+        s3.get_object()
             .bucket(at.bucket)
             .key(key)
             .set_expected_bucket_owner(at.owner.map(str::to_owned))

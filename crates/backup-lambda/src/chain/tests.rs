@@ -230,6 +230,7 @@ async fn a_window_that_cannot_start_holds_back_the_later_ones() {
         mode: crate::export::ExportMode::Incremental(SETTINGS),
         bucket: "b".to_owned(),
         bucket_owner: None,
+        bucket_region: None,
         prefix: crate::export::DEFAULT_PREFIX.to_owned(),
     };
     let run = advance(

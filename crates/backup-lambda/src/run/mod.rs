@@ -1019,6 +1019,7 @@ mod tests {
                 mode: crate::export::ExportMode::Full,
                 bucket: "vault".to_owned(),
                 bucket_owner: None,
+                bucket_region: None,
                 prefix: crate::export::DEFAULT_PREFIX.to_owned(),
             }),
             ..settings(Some("logs"))

@@ -236,7 +236,14 @@ pub async fn restore(
         Some((bucket, prefix)) => (
             bucket.to_owned(),
             prefix.to_owned(),
-            read_chain_copies(&aws.s3, bucket, prefix, source.as_str(), &requests).await?,
+            read_chain_copies(
+                &aws.s3_for(bucket).await,
+                bucket,
+                prefix,
+                source.as_str(),
+                &requests,
+            )
+            .await?,
         ),
         None => {
             let deployed = deployed::read(aws, stack, None).await?;

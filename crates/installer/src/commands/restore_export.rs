@@ -123,7 +123,8 @@ async fn located(
     let mut token = None;
     loop {
         let page = aws
-            .s3
+            .s3_for(bucket)
+            .await
             .list_objects_v2()
             .bucket(bucket)
             .prefix(&root)
@@ -152,7 +153,8 @@ async fn located(
         )));
     };
     let object = aws
-        .s3
+        .s3_for(bucket)
+        .await
         .get_object()
         .bucket(bucket)
         .key(&key)
@@ -402,7 +404,8 @@ fn archived(class: &ObjectStorageClass) -> bool {
 /// same).
 async fn restored(aws: &Aws, export: &Export, key: &str) -> Result<bool, AwsError> {
     let head = aws
-        .s3
+        .s3_for(&export.bucket)
+        .await
         .head_object()
         .bucket(&export.bucket)
         .key(key)
@@ -424,7 +427,8 @@ pub async fn data_files(aws: &Aws, export: &Export) -> Result<DataFiles, Command
     let mut token = None;
     loop {
         let page = aws
-            .s3
+            .s3_for(&export.bucket)
+            .await
             .list_objects_v2()
             .bucket(&export.bucket)
             .prefix(&root)
@@ -523,7 +527,7 @@ pub async fn source_definition(
         return Err(CommandError::SourceGone(source.to_string()));
     };
     let key = definition_key(prefix);
-    let Some(bytes) = crate::bucket_json::read_raw_owned_by(aws, bucket, &key, None).await? else {
+    let Some(bytes) = crate::bucket_json::read_raw_anywhere(aws, bucket, &key).await? else {
         return Err(CommandError::NoDefinition {
             table: source.to_string(),
             location: format!("s3://{bucket}/{prefix}"),
@@ -653,7 +657,8 @@ pub async fn thaw(aws: &Aws, export: &Export, keys: &[String]) -> Result<(), Aws
             )
             .build();
         let asked = aws
-            .s3
+            .s3_for(bucket)
+            .await
             .restore_object()
             .bucket(bucket)
             .key(key)

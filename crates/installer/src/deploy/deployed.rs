@@ -251,6 +251,7 @@ fn derive_function(s: &mut Settings, env: &HashMap<String, String>, default_buck
         .filter(|b| *b != own_bucket)
         .map(str::to_owned);
     s.export_bucket_owner = var("EXPORT_BUCKET_OWNER").map(str::to_owned);
+    s.export_bucket_region = var("EXPORT_BUCKET_REGION").map(str::to_owned);
     if var("EXPORT_MODE") == Some("incremental") {
         s.export_mode = Some(ExportModeChoice::Incremental);
         s.export_full_every = var("EXPORT_FULL_EVERY").map(str::to_owned);

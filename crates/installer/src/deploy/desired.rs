@@ -350,7 +350,8 @@ impl Desired {
 /// The function's environment: `MAX_BACKUPS`, `LOG_BUCKET`, with an age limit `MAX_AGE_DAYS`,
 /// with generations `KEEP_DAILY`, `KEEP_WEEKLY`, `KEEP_MONTHLY`, `KEEP_YEARLY`,
 /// with drills `DRILL_EVERY` and `DRILL_TIMEOUT`, and with exports `EXPORT_EVERY`,
-/// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket;
+/// `EXPORT_BUCKET`, `EXPORT_PREFIX` (and `EXPORT_BUCKET_OWNER` for another account's bucket,
+/// `EXPORT_BUCKET_REGION` for one in another region;
 /// `EXPORT_MODE`, `EXPORT_FULL_EVERY` and `EXPORT_VIEW` for incremental chains).
 fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
     let mut environment = HashMap::from([
@@ -391,6 +392,9 @@ fn environment(config: &StackConfig, bucket: &str) -> HashMap<String, String> {
         ]);
         if let Some(owner) = &export.bucket_owner {
             environment.insert("EXPORT_BUCKET_OWNER".to_owned(), owner.clone());
+        }
+        if let Some(region) = &export.bucket_region {
+            environment.insert("EXPORT_BUCKET_REGION".to_owned(), region.clone());
         }
         if let ExportMode::Incremental(chain) = export.mode {
             environment.extend([

@@ -488,3 +488,165 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         .map(|a| (*a).to_owned())
         .collect());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
+    let proxy = Proxy::with(
+        &moto_endpoint(),
+        None,
+        Some(Strict::aws(Windows {
+            export_in_progress: Duration::from_secs(2),
+            ..Windows::default()
+        })),
+    );
+    let history = proxy.history().expect("a strict proxy");
+    let at = proxy.endpoint();
+    let config = config_for(at).await;
+    let db = aws_sdk_dynamodb::Client::new(&config);
+    let in_region = |region: &str| {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                .build(),
+        )
+    };
+    let (ireland, home) = (in_region("eu-west-1"), in_region("us-east-1"));
+    // The bucket the exports go to, in another region than the stack.
+    let bucket = test_support::unique_name("far-exports");
+    ireland
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a bucket in eu-west-1");
+    let deployed = Stack::new("far").with(&[
+        "--export",
+        "daily",
+        "--export-mode",
+        "incremental",
+        "--export-bucket",
+        &bucket,
+        "--export-bucket-region",
+        "eu-west-1",
+    ]);
+    let (stack, table) = (deployed.name.clone(), deployed.table.clone());
+    let installer = |args: &[&str]| installer_with_endpoint(args, at);
+    let ok = |args: Vec<String>| {
+        let out = installer(&as_strs(&args));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
+
+    // An hour ago the stack; 50 minutes ago the first run, which begins the chain.
+    history.rewind(&table, Duration::from_secs(3600));
+    ok(deployed.args("up", &[]));
+    for (title, rating) in [("A", "1"), ("B", "2")] {
+        db.put_item()
+            .table_name(&table)
+            .set_item(Some(movie(title, Some(rating))))
+            .send()
+            .await
+            .expect("put");
+    }
+    history.rewind(&table, Duration::from_secs(50 * 60));
+    let first = invoke();
+    let id = first["export_chain"]["chain"]
+        .as_str()
+        .expect("a chain")
+        .to_owned();
+    assert_eq!(first["export_chain"]["steps"][0]["state"], "started");
+    // What the function writes beside the exports is there, written in the bucket's region
+    // (the stack's region is refused with S3's redirect, as on AWS).
+    let folder = format!("exports/{table}/chains/{id}");
+    for key in [
+        format!("{folder}/full/table.json"),
+        format!("{folder}/chain.json"),
+    ] {
+        ireland
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    }
+    let redirected = home
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("{folder}/chain.json"))
+        .send()
+        .await
+        .expect_err("another region's endpoint");
+    assert_eq!(
+        redirected.raw_response().map(|r| r.status().as_u16()),
+        Some(301)
+    );
+    // The full export completes; a later run records it (and copies the record again).
+    let mut done = false;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_secs(2));
+        let run = invoke();
+        let steps = run["export_chain"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(steps.iter().all(|s| s["state"] != "error"), "{run}");
+        if steps.iter().any(|s| s["state"] == "finished") {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the full export never completed");
+
+    // The table gone: the installer finds the bucket's region itself and restores from the
+    // copies there.
+    db.delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("delete the source");
+    for _ in 0..100 {
+        if db.describe_table().table_name(&table).send().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let target = format!("{table}-back");
+    let (stdout, stderr) = ok(vec![
+        "--output".into(),
+        "json".into(),
+        "restore".into(),
+        "--stack".into(),
+        stack.clone(),
+        "--table".into(),
+        table.clone(),
+        "--to".into(),
+        target.clone(),
+        "--from-export".into(),
+        format!("s3://{bucket}/exports/{table}/chains"),
+    ]);
+    let restored: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
+    assert_eq!(
+        contents(&db, &target).await,
+        expected(&[("A", "1"), ("B", "2")])
+    );
+
+    db.delete_table()
+        .table_name(&target)
+        .send()
+        .await
+        .expect("delete");
+    history.rewind(&table, Duration::ZERO);
+    ok(crate::support::cli::remove_all(&stack)
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect());
+}

@@ -41,7 +41,7 @@ pub use lambda::{
     RolePropagation, TimeoutLimit, UpdateInProgress,
 };
 pub use s3::{
-    AccessDeniedBody, BucketNameReuse, ComplianceNotShortened, ExpectedBucketOwner,
+    AccessDeniedBody, BucketNameReuse, BucketRegion, ComplianceNotShortened, ExpectedBucketOwner,
     GovernanceBypassDenied, LockedVersioningStays, VersioningDocument,
 };
 pub use scheduler::{ScheduleGroupExists, ScheduleRanges, ScheduleTimezoneValid};
@@ -411,6 +411,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        301 => "Moved Permanently",
         400 => "Bad Request",
         404 => "Not Found",
         409 => "Conflict",
@@ -619,8 +620,10 @@ impl Strict {
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
-                // The owner first: AWS refuses a request to another owner's bucket before it
+                // The region first (another region's endpoint never sees the request), then
+                // the owner: AWS refuses a request to another owner's bucket before it
                 // looks at what the request asks.
+                Box::new(BucketRegion::default()),
                 Box::new(ExpectedBucketOwner::moto()),
                 Box::new(LockedVersioningStays),
                 Box::new(ComplianceNotShortened::default()),

@@ -145,6 +145,89 @@ impl Rule for ExpectedBucketOwner {
     }
 }
 
+/// A request for a bucket made through the layer in one region, signed for another, is 301
+/// PermanentRedirect with the bucket's region in `x-amz-bucket-region` (a HEAD with no body);
+/// moto serves every bucket from every region. Buckets made elsewhere are left to moto.
+///
+/// S3 API reference, "List of error codes": "PermanentRedirect: The bucket you are attempting to
+/// access must be addressed using the specified endpoint. Send all future requests to this
+/// endpoint. 301 Moved Permanently"; GetBucketLocation: "calls to the HeadBucket operation
+/// always return the bucket's location through an HTTP response header, whether access to the
+/// bucket is authorized or not". A CreateBucket without a `LocationConstraint` makes the bucket
+/// in us-east-1 (CreateBucket: "If you don't specify a Region, the bucket is created in the US
+/// East (N. Virginia) Region (us-east-1) by default").
+#[derive(Default)]
+pub struct BucketRegion {
+    /// Buckets made through the layer, and their regions.
+    regions: Mutex<HashMap<String, String>>,
+}
+
+/// The region a request is signed for (SigV4 `Credential=<key>/<date>/<region>/<service>/...`).
+fn signed_region(call: &Call) -> Option<&str> {
+    call.authorization
+        .as_deref()?
+        .split("Credential=")
+        .nth(1)?
+        .split('/')
+        .nth(2)
+}
+
+impl Rule for BucketRegion {
+    fn name(&self) -> &'static str {
+        "BucketRegion"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, _: &dyn Upstream) -> Option<Reply> {
+        if call.service != Service::S3 || call.operation == "CreateBucket" {
+            return None;
+        }
+        let bucket = call.resource.as_deref()?;
+        let region = lock(&self.regions).get(bucket).cloned()?;
+        if signed_region(call)? == region {
+            return None;
+        }
+        let mut reply = if call.operation == "HeadBucket" {
+            Reply {
+                status: 301,
+                headers: Vec::new(),
+                body: Vec::new(),
+            }
+        } else {
+            Reply::s3_error(
+                301,
+                "PermanentRedirect",
+                "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.",
+            )
+        };
+        reply
+            .headers
+            .push(("x-amz-bucket-region".to_owned(), region));
+        Some(reply)
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        let Some(bucket) = call.resource.as_deref() else {
+            return;
+        };
+        if call.service != Service::S3 || !reply.ok() {
+            return;
+        }
+        if call.operation == "CreateBucket" {
+            let region = call
+                .body
+                .split("<LocationConstraint>")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .filter(|r| !r.is_empty())
+                .unwrap_or("us-east-1");
+            lock(&self.regions).insert(bucket.to_owned(), region.to_owned());
+        }
+        if call.operation == "DeleteBucket" {
+            lock(&self.regions).remove(bucket);
+        }
+    }
+}
+
 /// A request a bucket policy denies is 403 with S3's error document, code `AccessDenied`, where
 /// moto answers an empty 403 (which the SDK cannot tell from any other failure).
 ///
@@ -188,6 +271,65 @@ mod tests {
                     Some((200, (*body).to_owned()))
                 })
         }
+    }
+
+    #[test]
+    fn a_bucket_answers_only_requests_signed_for_its_region() {
+        let now = Instant::now();
+        let rule = BucketRegion::default();
+        let signed = |region: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential=AKID/20261205/{region}/s3/aws4_request, SignedHeaders=host, Signature=0"
+            )
+        };
+        let call = |method: &str, target: &str, region: &str, body: &str| {
+            Call::parse(method, target, None, Some(&signed(region)), body.as_bytes())
+        };
+        let ok = || super::super::testing::ok(serde_json::Value::Null);
+        rule.answered(
+            &call(
+                "PUT",
+                "/vault",
+                "eu-west-1",
+                "<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>",
+            ),
+            &mut ok(),
+            now,
+        );
+        rule.answered(&call("PUT", "/logs", "us-east-1", ""), &mut ok(), now);
+
+        let moved = rule
+            .refuse(
+                &call("GET", "/vault/exports/Movies/table.json", "us-east-1", ""),
+                now,
+                &Nothing,
+            )
+            .expect("another region's endpoint");
+        assert_eq!(moved.status, 301);
+        assert!(String::from_utf8_lossy(&moved.body).contains("PermanentRedirect"));
+        assert!(
+            moved
+                .headers
+                .contains(&("x-amz-bucket-region".to_owned(), "eu-west-1".to_owned()))
+        );
+        let head = rule
+            .refuse(&call("HEAD", "/vault", "us-east-1", ""), now, &Nothing)
+            .expect("HeadBucket tells the region");
+        assert_eq!((head.status, head.body.len()), (301, 0));
+        assert!(
+            rule.refuse(&call("GET", "/vault/k", "eu-west-1", ""), now, &Nothing)
+                .is_none()
+        );
+        assert!(
+            rule.refuse(&call("GET", "/logs/k", "us-east-1", ""), now, &Nothing)
+                .is_none(),
+            "no LocationConstraint: us-east-1"
+        );
+        assert!(
+            rule.refuse(&call("GET", "/elsewhere/k", "us-east-1", ""), now, &Nothing)
+                .is_none(),
+            "a bucket not made through the layer is moto's"
+        );
     }
 
     const LOCKED: (&str, &str) = (
