@@ -111,6 +111,21 @@ async fn daily_writes(aws: &Aws, table: &str) -> Option<f64> {
     }
 }
 
+/// Bytes written to `table` a day as the stack's own incremental exports of it show
+/// ([`cost::exported_daily_change`], from the chain records in `bucket`); `None` when there are
+/// none (a stack not deployed, or without chains) or they cannot be read.
+async fn exported_change(aws: &Aws, bucket: &str, table: &str) -> Option<f64> {
+    let requests = crate::compliance::history::Requests::default();
+    let read = crate::compliance::history::read_chains(&aws.s3, bucket, table, &requests).await;
+    match read {
+        Ok((chains, _)) => cost::exported_daily_change(&chains, time::OffsetDateTime::now_utc()),
+        Err(e) => {
+            tracing::debug!("no chain records of {table} to size its changes by ({e})");
+            None
+        }
+    }
+}
+
 /// The monthly cost of the configured stack, from each table's size now (DescribeTable; a
 /// table `up` would create counts as empty) and writes a day, printed as a table.
 async fn estimate(
@@ -145,7 +160,14 @@ async fn estimate(
                     change: cost::ChangeBasis::Measured,
                     ..TableSize::assumed(name, bytes)
                 },
-                None => TableSize::assumed(name, bytes),
+                None => match exported_change(aws, &desired.bucket.name, name).await {
+                    Some(exported) => TableSize {
+                        daily_change_bytes: exported,
+                        change: cost::ChangeBasis::Exported,
+                        ..TableSize::assumed(name, bytes)
+                    },
+                    None => TableSize::assumed(name, bytes),
+                },
             },
         };
         tables.push(size);
@@ -245,6 +267,7 @@ fn print(estimate: &CostEstimate, tables: &[TableSize]) {
                 t.daily_change_bytes / 1_073_741_824.0,
                 match t.change {
                     cost::ChangeBasis::Measured => "its writes over 7 days",
+                    cost::ChangeBasis::Exported => "its incremental exports over 7 days",
                     cost::ChangeBasis::Assumed => "assumed 1 %: no write metrics",
                     cost::ChangeBasis::Given => "--assume-daily-change",
                 }

@@ -11,7 +11,9 @@
 //! - exports: each table's size per export, per GB, times the exports a month; with incremental
 //!   chains ([`chain_cost`]), a full export every `--export-full-every` and an incremental export
 //!   a run, billed on the changes it processes (each table's writes a day, measured from its
-//!   `ConsumedWriteCapacityUnits`, one WCU a KB, or assumed [`DEFAULT_DAILY_CHANGE`] of its size),
+//!   `ConsumedWriteCapacityUnits`, one WCU a KB, else from the billed sizes of the stack's own
+//!   recent incremental exports of it ([`exported_daily_change`]), else assumed
+//!   [`DEFAULT_DAILY_CHANGE`] of its size),
 //!   [`INCREMENTAL_MIN_GB`] at least each;
 //! - export storage, in steady state: the copies younger than `--export-cold-days` in S3
 //!   Standard, the rest until `--export-expire-days` in the cold class (an export taken as large
@@ -67,7 +69,10 @@ pub const INCREMENTAL_MIN_GB: f64 = 10.0 / 1024.0;
 pub enum ChangeBasis {
     /// Its `ConsumedWriteCapacityUnits` over the last 7 days.
     Measured,
-    /// [`DEFAULT_DAILY_CHANGE`] of its size (no write metrics).
+    /// The billed sizes of the stack's recent incremental exports of it over the windows they
+    /// cover ([`exported_daily_change`]; no write metrics).
+    Exported,
+    /// [`DEFAULT_DAILY_CHANGE`] of its size (no write metrics, no incremental exports).
     Assumed,
     /// `--assume-daily-change`.
     Given,
@@ -96,6 +101,36 @@ impl TableSize {
             change: ChangeBasis::Assumed,
         }
     }
+}
+
+/// How far back [`exported_daily_change`] looks: the incrementals whose windows end within it.
+pub const EXPORTED_CHANGE_WITHIN: time::Duration = time::Duration::days(7);
+
+/// Bytes a day a table changes by, as its chains' incremental exports show it: the billed sizes
+/// (DynamoDB bills an incremental export on the change data it processes) of the completed
+/// incrementals whose windows end within [`EXPORTED_CHANGE_WITHIN`] before `now`, over the time
+/// those windows cover; `None` when no such incremental covers an hour or more. An upper
+/// bound where a window is billed its 10 MB least.
+pub fn exported_daily_change(
+    chains: &[backup_lambda::chain::Chain],
+    now: time::OffsetDateTime,
+) -> Option<f64> {
+    use backup_lambda::export::ExportState;
+    let since = now - EXPORTED_CHANGE_WITHIN;
+    let (bytes, seconds) = chains
+        .iter()
+        .flat_map(|c| &c.incrementals)
+        .filter(|l| l.export.status == ExportState::Completed && l.to >= since && l.to <= now)
+        .filter_map(|l| {
+            Some((
+                l.export.billed_size_bytes?,
+                (l.to - l.from?).whole_seconds(),
+            ))
+        })
+        .fold((0_i64, 0_i64), |(b, s), (bytes, seconds)| {
+            (b + bytes.max(0), s + seconds.max(0))
+        });
+    (seconds >= 3600).then(|| bytes as f64 * 86_400.0 / seconds as f64)
 }
 
 /// Each table's changes a day, in GB.
@@ -525,6 +560,47 @@ pub fn estimate(inputs: &CostInputs, region: &str, table: &PriceTable) -> CostEs
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exported_change_is_the_recent_incrementals_billed_bytes_over_their_windows() {
+        use backup_lambda::export::ExportState::{Completed, Failed};
+        let t0 = time::macros::datetime!(2026-11-20 02:00 UTC);
+        let hours = |n: i64| t0 + time::Duration::hours(n);
+        let mut chain = backup_lambda::fake::chain_of(
+            t0,
+            &[
+                (hours(24), Completed),
+                (hours(36), Completed),
+                (hours(48), Failed),
+                (hours(60), Completed),
+            ],
+        );
+        let billed = [3_000_000, 1_000_000, 50_000_000, 2_000_000];
+        for (link, bytes) in chain.incrementals.iter_mut().zip(billed) {
+            link.export.billed_size_bytes = Some(bytes);
+        }
+        // Seen at 60 h: every window ended within 7 days; the failed one not counted. 6 MB over
+        // 24 + 12 + 12 hours = 2 days.
+        let now = hours(60);
+        assert_eq!(
+            exported_daily_change(std::slice::from_ref(&chain), now),
+            Some(3_000_000.0)
+        );
+        // At 216 h, only the windows that ended at 48 h or later: 2 MB over 12 hours.
+        assert_eq!(
+            exported_daily_change(std::slice::from_ref(&chain), hours(216)),
+            Some(4_000_000.0)
+        );
+        // Nothing completed recently, or less than an hour of windows: no figure.
+        assert_eq!(
+            exported_daily_change(std::slice::from_ref(&chain), hours(60 + 30 * 24)),
+            None
+        );
+        let mut short =
+            backup_lambda::fake::chain_of(t0, &[(t0 + time::Duration::minutes(30), Completed)]);
+        short.incrementals[0].export.billed_size_bytes = Some(1_000_000);
+        assert_eq!(exported_daily_change(&[short], hours(1)), None);
+    }
 
     #[test]
     fn generations_hold_the_distinct_backups_their_rules_keep() {
