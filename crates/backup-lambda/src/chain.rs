@@ -550,6 +550,9 @@ pub struct ChainRun {
     /// Where the current chain's exports end (RFC 3339), started or done.
     #[serde(with = "time::serde::rfc3339::option")]
     pub exported_to: Option<OffsetDateTime>,
+    /// The restore points this run's exports end at whose fingerprint it recorded (RFC 3339;
+    /// [`crate::fingerprint::PointFingerprint`]).
+    pub fingerprinted: Vec<String>,
 }
 
 impl ChainRun {
@@ -560,7 +563,16 @@ impl ChainRun {
             }],
             chain: None,
             exported_to: None,
+            fingerprinted: Vec::new(),
         }
+    }
+
+    /// The chains and restore points of the exports this run started (`to` of each).
+    pub fn started_points(&self) -> impl Iterator<Item = (String, OffsetDateTime)> + '_ {
+        self.steps.iter().filter_map(|step| match step {
+            ChainStep::Started { chain, link } => Some((chain.clone(), link.to)),
+            _ => None,
+        })
     }
 }
 
@@ -662,6 +674,7 @@ pub async fn advance<S: BackupStore, R: RecordSink>(
         steps,
         chain: current.as_ref().map(|(id, _)| id.clone()),
         exported_to: current.map(|(_, end)| end),
+        fingerprinted: Vec::new(),
     }
 }
 

@@ -41,6 +41,12 @@ pub const PER_SEGMENT: u32 = 25;
 /// How far from a backup's request a read must be to say what the backup holds (CreateBackup,
 /// API reference: a minute either side).
 pub const MARGIN: time::Duration = time::Duration::minutes(1);
+/// How far from an export chain's restore point a read must be to say what the point holds. An
+/// export's moment is exact to the second (ExportTableToPointInTime, API reference: `ExportTime`
+/// "counted in seconds from the start of the Unix epoch. The table export will be a snapshot of
+/// the table's state at this point in time"), so the margin stands only for that second and
+/// for the clocks of the function and of DynamoDB, which both keep to UTC within milliseconds.
+pub const POINT_MARGIN: time::Duration = time::Duration::seconds(5);
 /// Samples kept between runs: the newest, and earlier ones a later backup may still need.
 const SAMPLES_KEPT: usize = 3;
 /// Backups kept waiting for their fingerprint, newest first.
@@ -115,7 +121,55 @@ pub struct Fingerprint {
     pub items: Vec<Sampled>,
 }
 
+/// The items an export chain's restore point holds as they read, known from reads a
+/// [`POINT_MARGIN`] either side of it: what a table restored at the point must hold
+/// (`runs/<table>/fingerprints/points/<moment>.json`, [`record::point_fingerprint_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointFingerprint {
+    /// The table.
+    pub table: String,
+    /// The chain whose export ends at the point (the first to, if several did).
+    pub chain: String,
+    /// The point.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// When the sample before the point was answered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub before: OffsetDateTime,
+    /// When the sample after it was sent.
+    #[serde(with = "time::serde::rfc3339")]
+    pub after: OffsetDateTime,
+    /// How many items the sample before the point read.
+    pub sampled: usize,
+    /// The items that read the same before and after: the point holds each as its digest says.
+    pub items: Vec<Sampled>,
+}
+
 impl Pending {
+    /// The fingerprint of `chain`'s restore point `at`, from the newest sample answered a
+    /// [`POINT_MARGIN`] before it and the oldest sent a margin after it; `None` when the samples
+    /// kept have no such pair (a point older than they reach, or runs closer than the margin).
+    pub fn point(&self, table: &str, chain: &str, at: OffsetDateTime) -> Option<PointFingerprint> {
+        let before = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.finished + POINT_MARGIN <= at)?;
+        let after = self
+            .samples
+            .iter()
+            .find(|s| s.started >= at + POINT_MARGIN)?;
+        Some(PointFingerprint {
+            table: table.to_owned(),
+            chain: chain.to_owned(),
+            at,
+            before: before.finished,
+            after: after.started,
+            sampled: before.items.len(),
+            items: unchanged(before, after),
+        })
+    }
+
     /// Completes, with the sample `now` just read, the fingerprints of the backups it is a
     /// margin after; keeps the others waiting, and `now` among the samples.
     pub fn advance(&mut self, table: &str, now: Sample) -> Vec<Fingerprint> {
@@ -160,18 +214,6 @@ impl Pending {
 
 /// The fingerprint of `backup`: its before-sample's items that read the same in `after`.
 fn fingerprint(table: &str, backup: &Awaiting, after: &Sample) -> Fingerprint {
-    let later: HashMap<String, &str> = after
-        .items
-        .iter()
-        .map(|s| (identity(&s.key), s.digest.as_str()))
-        .collect();
-    let items = backup
-        .before
-        .items
-        .iter()
-        .filter(|s| later.get(&identity(&s.key)) == Some(&s.digest.as_str()))
-        .cloned()
-        .collect();
     Fingerprint {
         table: table.to_owned(),
         backup_name: backup.backup_name.clone(),
@@ -179,8 +221,23 @@ fn fingerprint(table: &str, backup: &Awaiting, after: &Sample) -> Fingerprint {
         before: backup.before.finished,
         after: after.started,
         sampled: backup.before.items.len(),
-        items,
+        items: unchanged(&backup.before, after),
     }
+}
+
+/// The items of `before` that read the same in `after`.
+fn unchanged(before: &Sample, after: &Sample) -> Vec<Sampled> {
+    let later: HashMap<String, &str> = after
+        .items
+        .iter()
+        .map(|s| (identity(&s.key), s.digest.as_str()))
+        .collect();
+    before
+        .items
+        .iter()
+        .filter(|s| later.get(&identity(&s.key)) == Some(&s.digest.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// A key's identity, however its numbers are written.
@@ -278,17 +335,18 @@ impl<'a, T: Tables, R: RecordSink> Fingerprints<'a, T, R> {
     }
 
     /// After the backup was asked for between `from` and `to`: schedules its fingerprint and
-    /// keeps the state for the next run.
+    /// keeps the state for the next run; returns the step, and the samples kept (for the
+    /// fingerprints of the run's export chain points, [`Fingerprints::record_points`]).
     pub async fn after_backup(
         &self,
         table: &TableName,
         before: Before,
         backup: &Backup,
         (from, to): (OffsetDateTime, OffsetDateTime),
-    ) -> FingerprintStep {
+    ) -> (FingerprintStep, Option<Pending>) {
         let Before { pending, mut step } = before;
         let Some(mut pending) = pending else {
-            return step;
+            return (step, None);
         };
         step.scheduled = pending.schedule(backup, from, to);
         if !step.scheduled {
@@ -302,7 +360,49 @@ impl<'a, T: Tables, R: RecordSink> Fingerprints<'a, T, R> {
             step.scheduled = false;
             step.error = Some(e.to_string());
         }
-        step
+        (step, Some(pending))
+    }
+
+    /// Records the fingerprint of each restore point `(chain, at)` the samples kept in
+    /// `pending` reach either side of; returns the points recorded. A point that cannot be
+    /// fingerprinted or recorded is logged and left without (its restore is checked without).
+    pub async fn record_points(
+        &self,
+        table: &TableName,
+        pending: &Pending,
+        points: impl IntoIterator<Item = (String, OffsetDateTime)>,
+    ) -> Vec<OffsetDateTime> {
+        let mut recorded = Vec::new();
+        for (chain, at) in points {
+            let Some(print) = pending.point(table.as_str(), &chain, at) else {
+                info!(table = %table, chain = %chain, point = %record::rfc3339(at), "no samples either side of this restore point: it gets no fingerprint");
+                continue;
+            };
+            let key = record::point_fingerprint_key(table.as_str(), at);
+            let body = serde_json::to_vec(&print)
+                .expect("a fingerprint is strings, numbers and maps with string keys");
+            match self.records.put_record(self.bucket, &key, body).await {
+                Ok(()) => {
+                    info!(table = %table, chain = %chain, point = %record::rfc3339(at), items = print.items.len(), "restore point fingerprinted");
+                    recorded.push(at);
+                }
+                Err(e) => {
+                    warn!(table = %table, point = %record::rfc3339(at), error = %e, "could not record a restore point's fingerprint");
+                }
+            }
+        }
+        recorded
+    }
+
+    /// The fingerprint of `table`'s export chain restore point `at`, if one was recorded.
+    pub async fn load_point(
+        &self,
+        table: &TableName,
+        at: OffsetDateTime,
+    ) -> Result<Option<PointFingerprint>, AwsError> {
+        let key = record::point_fingerprint_key(table.as_str(), at);
+        let stored = self.records.read_record(self.bucket, &key).await?;
+        Ok(stored.and_then(|s| serde_json::from_slice(&s.body).ok()))
     }
 
     /// The fingerprint of `table`'s backup `backup_name`, if one was recorded.
@@ -417,13 +517,22 @@ pub async fn check(
     target: &TableName,
     fingerprint: &Fingerprint,
 ) -> Result<SampleCheck, AwsError> {
-    let names: Vec<String> = fingerprint
-        .items
+    check_items(tables, target, &fingerprint.items).await
+}
+
+/// Reads fingerprinted `items` from the restored `target` (BatchGetItem, strongly consistent)
+/// and compares them.
+pub async fn check_items(
+    tables: &impl Tables,
+    target: &TableName,
+    items: &[Sampled],
+) -> Result<SampleCheck, AwsError> {
+    let names: Vec<String> = items
         .first()
         .map(|s| s.key.keys().cloned().collect())
         .unwrap_or_default();
     let mut restored: HashMap<String, String> = HashMap::new();
-    for chunk in fingerprint.items.chunks(KEYS_PER_BATCH) {
+    for chunk in items.chunks(KEYS_PER_BATCH) {
         let keys: Vec<Key> = chunk.iter().map(|s| s.key.clone()).collect();
         for item in tables.get_items(target, &keys).await? {
             if let Some(key) = key_of(&item, &names) {
@@ -431,7 +540,7 @@ pub async fn check(
             }
         }
     }
-    Ok(compare(&fingerprint.items, &restored))
+    Ok(compare(items, &restored))
 }
 
 /// Compares the fingerprinted items with the restored digests by key identity.
@@ -497,6 +606,52 @@ mod tests {
 
     fn minutes(n: i64) -> time::Duration {
         time::Duration::minutes(n)
+    }
+
+    #[test]
+    fn a_restore_point_is_fingerprinted_from_the_samples_five_seconds_either_side() {
+        let mut pending = Pending::default();
+        let seconds = time::Duration::seconds;
+        pending.advance(
+            "Movies",
+            sample_at(T0, vec![sampled("Rush", "a"), sampled("Up", "u")]),
+        );
+        pending.advance(
+            "Movies",
+            sample_at(
+                T0 + minutes(60),
+                vec![sampled("Up", "u2"), sampled("Rush", "a")],
+            ),
+        );
+        // A point between the two samples, each well clear of it.
+        let at = T0 + minutes(30);
+        let print = pending
+            .point("Movies", "c1", at)
+            .expect("samples either side");
+        assert_eq!(
+            print.items,
+            vec![sampled("Rush", "a")],
+            "Up changed in between"
+        );
+        assert_eq!(
+            (print.before, print.after),
+            (T0 + seconds(1), T0 + minutes(60))
+        );
+        assert_eq!((print.sampled, print.chain.as_str()), (2, "c1"));
+        // The first sample answered at T0 + 1 s: a point less than five seconds after that has
+        // no sample before it, and one less than five seconds before the second none after.
+        assert!(pending.point("Movies", "c1", T0 + seconds(5)).is_none());
+        assert!(pending.point("Movies", "c1", T0 + seconds(6)).is_some());
+        assert!(
+            pending
+                .point("Movies", "c1", T0 + minutes(60) - seconds(4))
+                .is_none()
+        );
+        assert!(
+            pending
+                .point("Movies", "c1", T0 + minutes(60) - seconds(5))
+                .is_some()
+        );
     }
 
     #[test]

@@ -83,6 +83,16 @@ pub fn fingerprint_key(table: &str, backup: &str) -> String {
     format!("{}{FINGERPRINTS_FOLDER}{backup}.json", table_prefix(table))
 }
 
+/// Where the fingerprint of `table`'s export chain restore point `at` lives:
+/// `runs/<table>/fingerprints/points/<moment>.json` (the moment compact, `20261205T020000Z`).
+pub fn point_fingerprint_key(table: &str, at: time::OffsetDateTime) -> String {
+    format!(
+        "{}{FINGERPRINTS_FOLDER}points/{}.json",
+        table_prefix(table),
+        crate::chain::compact(at)
+    )
+}
+
 /// Where `table`'s recent samples and the backups awaiting a fingerprint are kept:
 /// `runs/<table>/fingerprints/pending.json` (a backup name never ends in `pending`: it ends in
 /// its stamp).

@@ -187,7 +187,7 @@ impl Verification {
     /// The data check, for a person: `the 97 fingerprinted items all match`, or why not.
     pub fn data(&self) -> String {
         match &self.sample {
-            None => "data not checked: the backup has no fingerprint (one is recorded by the run after a backup, a minute or more later)".to_owned(),
+            None => "data not checked: no fingerprint (a backup's is recorded by the run after it, a minute or more later; an export chain's restore point's by the run that exports up to it, from the samples either side)".to_owned(),
             Some(SampleCheck { checked: 0, .. }) => "data not checked: no sampled item read the same a minute either side of the backup".to_owned(),
             Some(SampleCheck {
                 checked,

@@ -191,8 +191,11 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
         let requested = (requested_from, clock());
         let mut record = RunRecord::started(request, invocation, &created, &self.settings.zone);
         record.reused_backup = reused;
+        let mut samples = None;
         if let (Some(f), Some(before)) = (&fingerprints, before) {
-            record.fingerprint = Some(f.after_backup(table, before, &created, requested).await);
+            let (step, kept) = f.after_backup(table, before, &created, requested).await;
+            record.fingerprint = Some(step);
+            samples = kept;
         }
         let decision = match self.list_and_decide(request, created, now, listing).await {
             Ok((listed, decision)) => {
@@ -237,10 +240,19 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
                     record.export = Some(steps.current);
                 }
                 ExportMode::Incremental(chain_settings) => {
-                    record.export_chain = Some(
-                        self.chain(settings, chain_settings, bucket, &record, now)
-                            .await,
-                    );
+                    let mut run = self
+                        .chain(settings, chain_settings, bucket, &record, now)
+                        .await;
+                    if let (Some(f), Some(samples)) = (&fingerprints, &samples) {
+                        let points: Vec<_> = run.started_points().collect();
+                        run.fingerprinted = f
+                            .record_points(table, samples, points)
+                            .await
+                            .into_iter()
+                            .map(crate::record::rfc3339)
+                            .collect();
+                    }
+                    record.export_chain = Some(run);
                 }
             }
         }
@@ -475,6 +487,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
                 }],
                 chain: None,
                 exported_to: None,
+                fingerprinted: Vec::new(),
             };
         };
         chain::advance(
@@ -1043,7 +1056,8 @@ mod tests {
     async fn an_incremental_chain_is_begun_extended_and_recorded() {
         use crate::chain::{Chain, RecoveryWindow};
         use crate::export::{ChainSettings, ExportKind, ExportMode, ExportState, ExportView};
-        let store = MemoryStore::default();
+        let store =
+            MemoryStore::default().with_table("Movies", crate::fake::MemoryTable::movies(40));
         let mut settings = with_exports(crate::export::ExportEvery::Daily);
         if let Some(export) = settings.export.as_mut() {
             export.mode = ExportMode::Incremental(ChainSettings {
@@ -1084,6 +1098,11 @@ mod tests {
             first.export_chain.as_ref().unwrap().chain.as_deref(),
             Some(id.as_str())
         );
+        assert_eq!(
+            first.export_chain.as_ref().unwrap().fingerprinted,
+            Vec::<String>::new(),
+            "no sample was read five seconds before the chain's first point"
+        );
         let chain = |function: &BackupFunction<&MemoryStore, &MemoryStore, MemoryBucket>| -> Chain {
             let key = crate::record::chain_key("Movies", &id);
             serde_json::from_value(function.records.json("logs", &key).expect("the chain"))
@@ -1120,6 +1139,27 @@ mod tests {
         );
         let recorded = chain(&function);
         assert_eq!(recorded.points(), vec![t0], "the incremental is under way");
+        // The incremental's end is fingerprinted from the first run's sample and this one's,
+        // read a day before it and five minutes after it.
+        let point = crate::record::rfc3339(t0 + day);
+        assert_eq!(
+            second.export_chain.as_ref().unwrap().fingerprinted,
+            vec![point.clone()]
+        );
+        let print = function
+            .records
+            .json(
+                "logs",
+                &crate::record::point_fingerprint_key("Movies", t0 + day),
+            )
+            .expect("the point's fingerprint");
+        assert_eq!(print["at"], point.as_str());
+        assert_eq!(print["chain"], id.as_str());
+        assert_eq!(
+            print["items"].as_array().map(Vec::len),
+            Some(40),
+            "every item read the same either side"
+        );
         // The table's definition beside the chain's full export only.
         let beside = |prefix: &str| {
             function

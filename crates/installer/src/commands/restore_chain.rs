@@ -20,17 +20,22 @@
 //! export's items, plus the items made, less those deleted), and with `NEW_AND_OLD_IMAGES` each
 //! `OldImage` must be the item as rebuilt so far — a chain with a hole shows there. Once every
 //! change is applied, an eighth of the changed keys (1,000 at most, chosen by a hash of the key)
-//! are read back: each must be as its last change left it. The restore is proven when the
-//! count, the keys and indexes match, no old image differed and every sampled item matched.
+//! are read back: each must be as its last change left it. Independently of the exports, the
+//! items the function read a few seconds either side of the restore point
+//! ([`fingerprint::PointFingerprint`], in the stack's bucket) must be in the restored table as
+//! they read. The restore is proven when the count, the keys and indexes match, no old image
+//! differed, every sampled item matched and every fingerprinted item matched.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use backup_lambda::chain::{self, Chain, RestorePath};
+use backup_lambda::fingerprint;
 use backup_lambda::naming::TableName;
 use backup_lambda::record::{self, rfc3339};
 use backup_lambda::restore;
+use backup_lambda::store::S3Records;
 use backup_lambda::tables::DynamoDbTables;
 use sha2::Digest as _;
 use time::OffsetDateTime;
@@ -221,6 +226,38 @@ async fn apply(
     Ok(applied)
 }
 
+/// The fingerprint the function recorded of `source`'s restore point `at` in the stack's
+/// `bucket` ([`fingerprint::PointFingerprint`]): the sampled items as they read a few seconds
+/// either side of it, which the restored table must hold; `None` (said) when there is none to
+/// read.
+async fn point_fingerprint(
+    aws: &Aws,
+    bucket: Option<&str>,
+    source: &TableName,
+    at: OffsetDateTime,
+) -> Option<fingerprint::PointFingerprint> {
+    let Some(bucket) = bucket else {
+        report!(
+            "  no fingerprint of {}: the stack's bucket, which keeps them, is not there",
+            rfc3339(at)
+        );
+        return None;
+    };
+    let tables = DynamoDbTables::new(aws.dynamodb.clone());
+    let records = S3Records::new(aws.s3.clone());
+    match fingerprint::Fingerprints::new(&tables, &records, bucket)
+        .load_point(source, at)
+        .await
+    {
+        Ok(Some(print)) => Some(print),
+        Ok(None) => None,
+        Err(e) => {
+            report!("  could not read the fingerprint of {}: {e}", rfc3339(at));
+            None
+        }
+    }
+}
+
 /// `restore --from-export chain`: see the module's documentation.
 pub async fn restore(
     aws: &Aws,
@@ -232,6 +269,8 @@ pub async fn restore(
     tags: bool,
 ) -> Result<Restored, CommandError> {
     let requests = Requests::default();
+    // The stack's bucket, where the restore points' fingerprints are (when it is deployed).
+    let mut log_bucket = None;
     let (bucket, folder, (chains, skipped)) = match at {
         Some((bucket, prefix)) => (
             bucket.to_owned(),
@@ -257,6 +296,7 @@ pub async fn restore(
             }
             let read = read_chains(&aws.s3, &deployed.bucket, source.as_str(), &requests).await?;
             let folder = record::chains_prefix(source.as_str());
+            log_bucket = Some(deployed.bucket.clone());
             (deployed.bucket, folder, read)
         }
     };
@@ -325,8 +365,18 @@ pub async fn restore(
         watch: Some(&watch),
         ..backup_lambda::count::Counting::default()
     };
-    let verification =
+    let mut verification =
         restore::verify_import(&tables, &definition.shape(), Some(expected), target, count).await?;
+    if log_bucket.is_none() {
+        log_bucket = deployed::read(aws, stack, None)
+            .await
+            .ok()
+            .filter(|d| !matches!(d.origin, Origin::NotDeployed))
+            .map(|d| d.bucket);
+    }
+    if let Some(print) = point_fingerprint(aws, log_bucket.as_deref(), source, path.at).await {
+        verification.sample = Some(fingerprint::check_items(&tables, target, &print.items).await?);
+    }
     let verify_ms = verifying.elapsed().as_millis();
     let full_matches = chain
         .full

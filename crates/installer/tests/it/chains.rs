@@ -650,3 +650,162 @@ async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
         .map(|a| (*a).to_owned())
         .collect());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
+    // Restore points a few seconds back (AWS: typically five minutes), so that a run's sample
+    // is read after the point it exports up to, as on AWS, without setting the clock back.
+    let lag = Duration::from_secs(20);
+    let proxy = Proxy::with(
+        &moto_endpoint(),
+        None,
+        Some(Strict::aws(Windows {
+            export_in_progress: Duration::from_secs(2),
+            latest_restorable_lag: lag,
+            ..Windows::default()
+        })),
+    );
+    let at = proxy.endpoint();
+    let config = config_for(at).await;
+    let (db, s3) = (
+        aws_sdk_dynamodb::Client::new(&config),
+        aws_sdk_s3::Client::new(&config),
+    );
+    let plain = Stack::new("print");
+    let (stack, table) = (plain.name.clone(), plain.table.clone());
+    let chained = Stack::named(stack.clone(), table.clone()).with(&[
+        "--export",
+        "daily",
+        "--export-mode",
+        "incremental",
+    ]);
+    let installer = |args: &[&str]| installer_with_endpoint(args, at);
+    let ok = |args: Vec<String>| {
+        let out = installer(&as_strs(&args));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
+    let restore = |target: &str| {
+        installer(&[
+            "--output",
+            "json",
+            "restore",
+            "--stack",
+            &stack,
+            "--table",
+            &table,
+            "--to",
+            target,
+            "--from-export",
+            "chain",
+        ])
+    };
+
+    // A run of the stack without exports reads the first sample; a while later the stack
+    // exports chains, and its first run begins one at the latest restorable moment, after
+    // that sample, and reads its own sample after it: the point is fingerprinted at once.
+    ok(plain.args("up", &[]));
+    invoke();
+    std::thread::sleep(Duration::from_secs(6));
+    ok(chained.args("up", &[]));
+    std::thread::sleep(lag + Duration::from_secs(2));
+    let begun = invoke();
+    let chain = &begun["export_chain"];
+    let point = chain["exported_to"].as_str().expect("a point").to_owned();
+    assert_eq!(
+        chain["fingerprinted"],
+        serde_json::json!([point]),
+        "{begun}"
+    );
+    // The live table moves on.
+    db.put_item()
+        .table_name(&table)
+        .set_item(Some(movie("A", Some("99"))))
+        .send()
+        .await
+        .expect("put");
+    let mut done = false;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_secs(2));
+        let steps = invoke()["export_chain"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if steps.iter().any(|s| s["state"] == "finished") {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the full export never completed");
+
+    // Restored at the point: the fingerprinted items are all there as they read.
+    let good = format!("{table}-fp");
+    let out = restore(&good);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let restored: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    crate::support::schema::assert_valid(&restored);
+    assert_eq!(restored["from"]["chain"]["at"], point.as_str());
+    let sample = &restored["verification"]["sample"];
+    let checked = sample["checked"].as_u64().expect("a fingerprint checked");
+    assert!(checked >= 25, "{sample}");
+    assert_eq!(sample["matched"].as_u64(), Some(checked), "{sample}");
+    assert!(
+        stderr.contains(&format!("the {checked} fingerprinted items all match")),
+        "{stderr}"
+    );
+    assert_eq!(restored["verified"], true);
+
+    // A fingerprint the restore does not match is a restore not proven: the check is made.
+    let bucket = format!("{stack}-logs-123456789012-us-east-1");
+    let compact = point.replace(['-', ':'], "");
+    let key = format!("runs/{table}/fingerprints/points/{compact}.json");
+    let body = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("the point's fingerprint")
+        .body
+        .collect()
+        .await
+        .expect("read")
+        .into_bytes();
+    let mut print: Value = serde_json::from_slice(&body).expect("JSON");
+    print["items"][0]["digest"] = Value::from("0".repeat(64));
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(serde_json::to_vec(&print).expect("JSON").into())
+        .send()
+        .await
+        .expect("put");
+    let bad = format!("{table}-fp2");
+    let out = restore(&bad);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unproven: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sample = &unproven["verification"]["sample"];
+    assert_eq!(sample["matched"].as_u64(), Some(checked - 1), "{sample}");
+    assert_eq!(sample["first_difference"]["kind"], "changed");
+    assert_eq!(unproven["verified"], false);
+
+    for target in [&good, &bad] {
+        db.delete_table()
+            .table_name(target)
+            .send()
+            .await
+            .expect("delete");
+    }
+    ok(crate::support::cli::remove_all(&stack)
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect());
+}

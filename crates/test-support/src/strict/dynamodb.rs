@@ -155,6 +155,109 @@ impl Rule for BackupsNotYetEnabled {
     }
 }
 
+/// An imported table holds each item as the import's data files do. moto's ImportTable parses
+/// the files with a PartiQL JSON parser that cuts a string at an apostrophe (a plot "A weekend
+/// visit to a girlfriend's family" is imported as "A weekend visit to a girlfriend"): the layer
+/// writes each item of a `DYNAMODB_JSON` import again, from its files, when moto first describes
+/// the import COMPLETED and before the caller hears it.
+///
+/// Developer guide, "DynamoDB data import from Amazon S3": "The data can be compressed in ZSTD
+/// or GZIP format ... the source data can be in CSV, DynamoDB JSON or Amazon Ion format";
+/// "DynamoDB JSON: a file in DynamoDB JSON format can consist of multiple Item objects. Each
+/// individual object is in DynamoDB's standard marshalled JSON format". Nothing there lets an
+/// import change a value.
+#[derive(Default)]
+pub struct ImportHoldsTheFiles {
+    /// Each import asked for, by ARN: its table, bucket, key prefix and whether it is gzip'd;
+    /// removed once its items are written again.
+    imports: Mutex<HashMap<String, (String, String, String, bool)>>,
+}
+
+impl Rule for ImportHoldsTheFiles {
+    fn name(&self) -> &'static str {
+        "ImportHoldsTheFiles"
+    }
+
+    fn refuse(&self, call: &Call, _: Instant, upstream: &dyn Upstream) -> Option<Reply> {
+        if !call.is(DDB, "DescribeImport") {
+            return None;
+        }
+        let arn = call.field("ImportArn")?;
+        let (table, bucket, prefix, gzip) = {
+            let imports = self.imports.lock().unwrap_or_else(|p| p.into_inner());
+            imports.get(arn)?.clone()
+        };
+        let described = upstream.ask(
+            call,
+            "DynamoDB_20120810.DescribeImport",
+            &serde_json::json!({"ImportArn": arn}),
+        )?;
+        if described["ImportTableDescription"]["ImportStatus"] != "COMPLETED" {
+            return None;
+        }
+        for key in upstream.list_keys(call, &bucket, &prefix)? {
+            let Some(body) = upstream.get_object(call, &bucket, &key) else {
+                continue;
+            };
+            let mut text = String::new();
+            let read = if gzip {
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(&body[..]),
+                    &mut text,
+                )
+                .is_ok()
+            } else {
+                String::from_utf8(body).map(|t| text = t).is_ok()
+            };
+            if !read {
+                continue;
+            }
+            for line in text.lines() {
+                let Ok(line) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if let Some(item) = line.get("Item") {
+                    let put = serde_json::json!({"TableName": table, "Item": item});
+                    upstream.ask(call, "DynamoDB_20120810.PutItem", &put);
+                }
+            }
+        }
+        self.imports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(arn);
+        None
+    }
+
+    fn answered(&self, call: &Call, reply: &mut Reply, _: Instant) {
+        if !call.is(DDB, "ImportTable") || !reply.ok() {
+            return;
+        }
+        if call.field("InputFormat") != Some("DYNAMODB_JSON") {
+            return;
+        }
+        let source = &call.json["S3BucketSource"];
+        let (Some(arn), Some(table), Some(bucket)) = (
+            reply.json()["ImportTableDescription"]["ImportArn"]
+                .as_str()
+                .map(str::to_owned),
+            call.json["TableCreationParameters"]["TableName"].as_str(),
+            source["S3Bucket"].as_str(),
+        ) else {
+            return;
+        };
+        let prefix = source["S3KeyPrefix"].as_str().unwrap_or_default();
+        let gzip = call.field("InputCompressionType") == Some("GZIP");
+        self.imports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                arn,
+                (table.to_owned(), bucket.to_owned(), prefix.to_owned(), gzip),
+            );
+    }
+}
+
 /// A deleted table is `DELETING` for a while: DescribeTable says so and CreateTable of the name
 /// is refused.
 ///
@@ -1310,6 +1413,74 @@ mod tests {
     use super::super::testing::{Nothing, json_call, ok};
     use super::*;
     use serde_json::json;
+
+    /// moto as the import rule sees it: one gzip'd data file, the import COMPLETED, and the
+    /// PutItem calls made.
+    struct Imported {
+        file: Vec<u8>,
+        puts: Mutex<Vec<Value>>,
+    }
+
+    impl Upstream for Imported {
+        fn ask(&self, _: &Call, target: &str, body: &Value) -> Option<Value> {
+            match target {
+                "DynamoDB_20120810.DescribeImport" => {
+                    Some(json!({"ImportTableDescription": {"ImportStatus": "COMPLETED"}}))
+                }
+                "DynamoDB_20120810.PutItem" => {
+                    self.puts.lock().unwrap().push(body.clone());
+                    Some(json!({}))
+                }
+                _ => None,
+            }
+        }
+
+        fn list_keys(&self, _: &Call, bucket: &str, prefix: &str) -> Option<Vec<String>> {
+            (bucket == "b").then(|| vec![format!("{prefix}data/1.json.gz")])
+        }
+
+        fn get_object(&self, _: &Call, _: &str, key: &str) -> Option<Vec<u8>> {
+            key.ends_with(".gz").then(|| self.file.clone())
+        }
+    }
+
+    #[test]
+    fn an_import_holds_each_item_as_its_files_do() {
+        let item = json!({"title": {"S": "Get Out"}, "plot": {"S": "a girlfriend's family"}});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, format!("{}\n", json!({"Item": item})).as_bytes())
+            .unwrap();
+        let moto = Imported {
+            file: gz.finish().unwrap(),
+            puts: Mutex::new(Vec::new()),
+        };
+        let now = Instant::now();
+        let rule = ImportHoldsTheFiles::default();
+        let import = json_call(
+            DDB,
+            "ImportTable",
+            json!({
+                "InputFormat": "DYNAMODB_JSON",
+                "InputCompressionType": "GZIP",
+                "S3BucketSource": {"S3Bucket": "b", "S3KeyPrefix": "exports/x/"},
+                "TableCreationParameters": {"TableName": "Back"},
+            }),
+        );
+        rule.answered(
+            &import,
+            &mut ok(json!({"ImportTableDescription": {"ImportArn": "arn:import/1"}})),
+            now,
+        );
+        let describe = json_call(DDB, "DescribeImport", json!({"ImportArn": "arn:import/1"}));
+        assert!(rule.refuse(&describe, now, &moto).is_none(), "moto answers");
+        assert_eq!(
+            *moto.puts.lock().unwrap(),
+            vec![json!({"TableName": "Back", "Item": item})]
+        );
+        // Once only.
+        rule.refuse(&describe, now, &moto);
+        assert_eq!(moto.puts.lock().unwrap().len(), 1);
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

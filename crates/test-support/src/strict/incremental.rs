@@ -64,12 +64,23 @@ pub(super) fn table_of(arn: &str) -> &str {
 /// time." moto answers both as the moment recovery was turned on, for ever.
 pub struct PitrWindow {
     history: Arc<ItemHistory>,
+    /// How far behind the table's now the latest restorable moment is.
+    lag: Duration,
 }
 
 impl PitrWindow {
-    /// The window of the tables `history` saw turned on.
+    /// The window of the tables `history` saw turned on, ending [`LATEST_RESTORABLE_LAG`] ago.
     pub fn new(history: Arc<ItemHistory>) -> Self {
-        Self { history }
+        Self {
+            history,
+            lag: LATEST_RESTORABLE_LAG,
+        }
+    }
+
+    /// The same, ending `lag` ago (a test that must see a restore point's moment pass within
+    /// seconds; AWS says "typically 5 minutes").
+    pub fn lagging(self, lag: Duration) -> Self {
+        Self { lag, ..self }
     }
 }
 
@@ -116,7 +127,7 @@ impl Rule for PitrWindow {
             let now = self.history.now(table);
             let period_start = now - Duration::from_secs(days * 86_400);
             let earliest = since.max(period_start);
-            let latest = (now - LATEST_RESTORABLE_LAG).max(earliest);
+            let latest = (now - self.lag).max(earliest);
             p["EarliestRestorableDateTime"] = json!(seconds(earliest));
             p["LatestRestorableDateTime"] = json!(seconds(latest));
         });

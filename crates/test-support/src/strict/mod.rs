@@ -30,8 +30,9 @@ mod sns;
 pub use cloudwatch::AlarmEvaluationRange;
 pub use dynamodb::{
     AccountRate, BackupCreating, BackupNameValid, BackupsNotYetEnabled, ContributorInsights,
-    ExportInProgress, ExportManifest, ExportsListedFor, ItemCountApproximate, ListBackupsPaging,
-    ListTagsPaging, RestoreCreating, TableDeleting, TagsAreAMap, TagsEventuallyConsistent,
+    ExportInProgress, ExportManifest, ExportsListedFor, ImportHoldsTheFiles, ItemCountApproximate,
+    ListBackupsPaging, ListTagsPaging, RestoreCreating, TableDeleting, TagsAreAMap,
+    TagsEventuallyConsistent,
 };
 pub use events::TargetsPerRule;
 pub use incremental::{INCREMENTAL_MAX, INCREMENTAL_MIN, IncrementalExport, PitrWindow};
@@ -518,6 +519,8 @@ pub struct Windows {
     pub item_count_refresh: Duration,
     /// An export is listed by ListExports (90 days on AWS).
     pub exports_listed: Duration,
+    /// How far behind now a table's latest restorable moment is (typically 5 minutes on AWS).
+    pub latest_restorable_lag: Duration,
 }
 
 impl Default for Windows {
@@ -535,12 +538,13 @@ impl Default for Windows {
             tags_propagation: Duration::from_millis(2000),
             item_count_refresh: Duration::from_secs(6 * 3600),
             exports_listed: Duration::from_secs(90 * 86_400),
+            latest_restorable_lag: incremental::LATEST_RESTORABLE_LAG,
         }
     }
 }
 
 impl Windows {
-    /// Every window multiplied by `factor`.
+    /// Every window multiplied by `factor` (the latest restorable moment's lag kept).
     pub fn scaled(self, factor: f64) -> Self {
         let s = |d: Duration| d.mul_f64(factor);
         Self {
@@ -556,6 +560,8 @@ impl Windows {
             tags_propagation: s(self.tags_propagation),
             item_count_refresh: s(self.item_count_refresh),
             exports_listed: s(self.exports_listed),
+            // Not a wait but where restore points may fall: kept.
+            latest_restorable_lag: self.latest_restorable_lag,
         }
     }
 }
@@ -605,6 +611,7 @@ impl Strict {
                 Box::new(BackupNameValid),
                 Box::new(TableDeleting::new(windows.table_deleting)),
                 Box::new(RestoreCreating::new(windows.restore_creating)),
+                Box::new(ImportHoldsTheFiles::default()),
                 Box::new(ContributorInsights::default()),
                 Box::new(ExportInProgress::new(windows.export_in_progress)),
                 Box::new(ExportsListedFor::new(windows.exports_listed)),
@@ -616,7 +623,7 @@ impl Strict {
                     windows.export_in_progress,
                     Arc::clone(&history),
                 )),
-                Box::new(PitrWindow::new(history)),
+                Box::new(PitrWindow::new(history).lagging(windows.latest_restorable_lag)),
                 Box::new(TagsEventuallyConsistent::new(windows.tags_propagation)),
                 Box::new(ItemCountApproximate::new(windows.item_count_refresh)),
                 Box::new(BucketNameReuse::new(windows.bucket_name_reuse)),
