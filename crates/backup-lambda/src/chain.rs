@@ -567,12 +567,19 @@ impl ChainRun {
         }
     }
 
-    /// The chains and restore points of the exports this run started (`to` of each).
-    pub fn started_points(&self) -> impl Iterator<Item = (String, OffsetDateTime)> + '_ {
-        self.steps.iter().filter_map(|step| match step {
-            ChainStep::Started { chain, link } => Some((chain.clone(), link.to)),
-            _ => None,
-        })
+    /// The restore points of the exports this run started (`to` of each), once each, with the
+    /// chain that first reached it (an incremental and the next chain's full export may end
+    /// at the same moment).
+    pub fn started_points(&self) -> Vec<(String, OffsetDateTime)> {
+        let mut points: Vec<(String, OffsetDateTime)> = Vec::new();
+        for step in &self.steps {
+            if let ChainStep::Started { chain, link } = step
+                && !points.iter().any(|(_, at)| *at == link.to)
+            {
+                points.push((chain.clone(), link.to));
+            }
+        }
+        points
     }
 }
 

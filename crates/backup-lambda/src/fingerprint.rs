@@ -17,8 +17,14 @@
 //! strongly consistent read unit per 4 KB read, and the check [`check`] one BatchGetItem read per
 //! sampled item.
 //!
-//! State lives in the log bucket: `runs/<table>/fingerprints/pending.json` ([`Pending`]) and one
-//! fingerprint per backup, `runs/<table>/fingerprints/<backup>.json`.
+//! An export chain's restore point ([`crate::chain`]) is an exact moment, so its fingerprint
+//! ([`PointFingerprint`]) needs reads only [`POINT_MARGIN`] either side: the run that starts an
+//! export ending at the point records it at once, from an earlier run's sample and its own (the
+//! latest restorable moment, where a run's exports end, is minutes behind the run).
+//!
+//! State lives in the log bucket: `runs/<table>/fingerprints/pending.json` ([`Pending`]), one
+//! fingerprint per backup, `runs/<table>/fingerprints/<backup>.json`, and one per restore point,
+//! `runs/<table>/fingerprints/points/<moment>.json`.
 
 use std::collections::HashMap;
 
@@ -128,7 +134,8 @@ pub struct Fingerprint {
 pub struct PointFingerprint {
     /// The table.
     pub table: String,
-    /// The chain whose export ends at the point (the first to, if several did).
+    /// The chain whose export, started by the run that recorded this, ends at the point (the
+    /// first, where an incremental and the next chain's full export both do).
     pub chain: String,
     /// The point.
     #[serde(with = "time::serde::rfc3339")]

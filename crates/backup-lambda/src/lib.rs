@@ -18,7 +18,7 @@
 //! | [`drill`] | restore drills, a state machine kept in the log bucket |
 //! | [`restore`] | which backup to restore and how a restore is proven (shared with `installer restore`) |
 //! | [`count`] | counting a restored table: parallel scan segments paced in read units, resumable across invocations, with a progress line |
-//! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and the check of a restored table against it; items compared as DynamoDB compares them |
+//! | [`fingerprint`], [`canonical`] | a sample of the items each backup holds, read a minute either side of it, and each export chain restore point, read five seconds either side; the check of a restored table against it; items compared as DynamoDB compares them |
 //! | [`store`], [`tables`], [`continuer`] | the ports: backups and exports (`BackupStore`), the log bucket (`RecordSink`), restored tables (`Tables`), the function invoking itself to continue a run (`Continuer`), each with its AWS implementation |
 //! | `fake` | the in-memory ports, for tests (`test-util` feature for other crates) |
 //! | [`retention`], [`ownership`], [`naming`] | which backups a run keeps (newest N, generations), whose a backup is, how tables and backups are named |

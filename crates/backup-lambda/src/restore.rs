@@ -160,10 +160,11 @@ pub struct Verification {
     pub keys_match: bool,
     /// The secondary indexes (by name) are the source's.
     pub indexes_match: bool,
-    /// The restored table checked against the backup's fingerprint: the sampled items that read
-    /// the same a minute either side of the backup. Absent when there is none to check against
-    /// (an export's import; a backup without a sample a minute before it, or whose next run has
-    /// not come yet).
+    /// The restored table checked against the fingerprint of what it was restored from: a
+    /// backup's (the sampled items that read the same a minute either side of it) or an export
+    /// chain's restore point's (five seconds either side). Absent when there is none to check
+    /// against (a period's export; a backup without a sample a minute before it, or whose next
+    /// run has not come yet; a point with no sample before it).
     #[serde(default)]
     pub sample: Option<SampleCheck>,
 }
@@ -188,7 +189,7 @@ impl Verification {
     pub fn data(&self) -> String {
         match &self.sample {
             None => "data not checked: no fingerprint (a backup's is recorded by the run after it, a minute or more later; an export chain's restore point's by the run that exports up to it, from the samples either side)".to_owned(),
-            Some(SampleCheck { checked: 0, .. }) => "data not checked: no sampled item read the same a minute either side of the backup".to_owned(),
+            Some(SampleCheck { checked: 0, .. }) => "data not checked: no sampled item read the same either side of the backup or restore point".to_owned(),
             Some(SampleCheck {
                 checked,
                 first_difference: None,

@@ -222,6 +222,9 @@ pub struct Aws {
     pub tls: bool,
     /// The regions of the buckets [`Aws::s3_for`] has found, by name.
     bucket_regions: std::sync::Arc<std::sync::Mutex<HashMap<String, String>>>,
+    /// The S3 clients [`Aws::s3_in`] built for other regions, by region (each keeps its
+    /// connections).
+    regional_s3: std::sync::Arc<std::sync::Mutex<HashMap<String, aws_sdk_s3::Client>>>,
 }
 
 impl Aws {
@@ -229,12 +232,18 @@ impl Aws {
     /// another region answers its configuration requests there only.
     pub fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
         match region {
-            Some(region) if region != self.region => {
-                let config = aws_sdk_s3::config::Builder::from(&self.config)
-                    .region(aws_config::Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_s3::Client::from_conf(config)
-            }
+            Some(region) if region != self.region => self
+                .regional_s3
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(region.to_owned())
+                .or_insert_with(|| {
+                    let config = aws_sdk_s3::config::Builder::from(&self.config)
+                        .region(aws_config::Region::new(region.to_owned()))
+                        .build();
+                    aws_sdk_s3::Client::from_conf(config)
+                })
+                .clone(),
             _ => self.s3.clone(),
         }
     }
@@ -242,7 +251,8 @@ impl Aws {
     /// An S3 client for `bucket`'s region, found once per bucket with HeadBucket (its
     /// `x-amz-bucket-region` header, which S3 sends on a 301 from another region's endpoint and
     /// on a 403 too): an export bucket may be in another region (`--export-bucket-region`),
-    /// and an `s3://` location names none. Where the region cannot be told, the stack's client.
+    /// and an `s3://` location names none. Where the region cannot be told (no header, or the
+    /// call did not reach S3), the stack's client, and the next call asks again.
     ///
     /// S3 API reference, GetBucketLocation: "calls to the HeadBucket operation always return
     /// the bucket's location through an HTTP response header, whether access to the bucket is
@@ -267,7 +277,9 @@ impl Aws {
                         .map(str::to_owned),
                     Err(_) => None,
                 };
-                let region = header.unwrap_or_else(|| self.region.clone());
+                let Some(region) = header else {
+                    return self.s3.clone();
+                };
                 self.bucket_regions
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -332,6 +344,7 @@ impl Aws {
                 .is_some_and(|e| e.starts_with("http://")),
             config,
             bucket_regions: std::sync::Arc::default(),
+            regional_s3: std::sync::Arc::default(),
         })
     }
 

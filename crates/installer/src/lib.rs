@@ -22,7 +22,7 @@
 //! | `export_files.rs` | an export read by its manifests, data files streamed (rollback, single items from an export) |
 //! | `items.rs` | reading items by key (a table's shape, BatchGetItem) and comparing them as DynamoDB does (`backup_lambda::canonical`, which fingerprints use too), shared by `restore --items` and `rollback` |
 //! | `recovery.rs` | what `restore` asks of DynamoDB beyond the function's `Tables` port: point-in-time restores, turning PITR on, putting back what a restore drops, waiting for a restored table |
-//! | `aws.rs` | the connection: credential chain, STS identity, one client per service |
+//! | `aws.rs` | the connection: credential chain, STS identity, one client per service, and S3 clients for other regions' buckets (`s3_in`, `s3_for`: the region found with HeadBucket) |
 //!
 //! Data flows one way: flags over the settings file or the deployed stack's settings → a
 //! validated `StackConfig` → the `Desired` stack → the `Observed`

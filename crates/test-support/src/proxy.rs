@@ -678,7 +678,9 @@ impl Shared {
     /// With [`Proxy::incremental_exports_fail`]: notes an incremental export `call` started
     /// while failures are due, and answers DescribeExport of a noted one as FAILED.
     fn fail_export(&self, call: &Call, reply: &mut Reply) {
-        if !reply.ok() {
+        let export_call = call.is(Service::DynamoDb, "ExportTableToPointInTime")
+            || call.is(Service::DynamoDb, "DescribeExport");
+        if !export_call || !reply.ok() {
             return;
         }
         let arn = reply.json()["ExportDescription"]["ExportArn"]

@@ -470,3 +470,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_moment_two_started_exports_end_at_is_one_point() {
+    let t = datetime!(2026-12-01 02:00 UTC);
+    let day = time::Duration::days(1);
+    let started =
+        |chain: &str, from: Option<OffsetDateTime>, to: OffsetDateTime| ChainStep::Started {
+            chain: chain.to_owned(),
+            link: link(from, to, ExportState::InProgress),
+        };
+    let run = ChainRun {
+        steps: vec![
+            started("a", Some(t - day), t),
+            // The next chain's full export, of the moment the last incremental ends.
+            started("b", None, t),
+            ChainStep::Error {
+                error: "x".to_owned(),
+            },
+            started("b", Some(t), t + day),
+        ],
+        chain: Some("b".to_owned()),
+        exported_to: Some(t + day),
+        fingerprinted: Vec::new(),
+    };
+    assert_eq!(
+        run.started_points(),
+        vec![("a".to_owned(), t), ("b".to_owned(), t + day)]
+    );
+}

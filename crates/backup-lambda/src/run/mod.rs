@@ -12,7 +12,9 @@ mod tagged;
 
 pub use error::RunError;
 pub use listing::ListingReport;
-pub use record::{BackupRef, FailedDelete, Invocation, KeptBy, PolicyRecord, RunRecord, RunStatus};
+pub use record::{
+    BackupRef, FailedDelete, Invocation, KeptBy, PartialCause, PolicyRecord, RunRecord, RunStatus,
+};
 pub use tagged::{ABAC_HINT, TableFailure, TaggedRun};
 
 use std::time::{Duration, Instant};
@@ -244,7 +246,7 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
                         .chain(settings, chain_settings, bucket, &record, now)
                         .await;
                     if let (Some(f), Some(samples)) = (&fingerprints, &samples) {
-                        let points: Vec<_> = run.started_points().collect();
+                        let points = run.started_points();
                         run.fingerprinted = f
                             .record_points(table, samples, points)
                             .await
@@ -256,7 +258,13 @@ impl<S: BackupStore, T: Tables, R: RecordSink, C: Continuer> BackupFunction<S, T
                 }
             }
         }
-        if !record.failures.is_empty() || record.export_failed() {
+        if !record.failures.is_empty() {
+            record.partial.push(PartialCause::Deletions);
+        }
+        if record.export_failed() {
+            record.partial.push(PartialCause::Export);
+        }
+        if !record.partial.is_empty() {
             record.status = RunStatus::Partial;
         }
         self.finish(&mut record, started, now).await;

@@ -98,10 +98,22 @@ pub struct KeptBy {
 pub enum RunStatus {
     /// Backed up, and every deletion due was made (or deferred to the next run).
     Ok,
-    /// Backed up, but some deletions failed.
+    /// Backed up, but some deletions failed, or an export step did ([`RunRecord::partial`]
+    /// says which).
     Partial,
     /// Backed up, but the backups could not be listed, so none were deleted.
     Failed,
+}
+
+/// Why a run is partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialCause {
+    /// A deletion failed (`failures`).
+    Deletions,
+    /// An export failed, could not be started or recorded, or its coverage was lost (`export`,
+    /// `previous_export` or `export_chain`).
+    Export,
 }
 
 /// One invocation's identity and timing.
@@ -150,6 +162,8 @@ impl Invocation {
 pub struct RunRecord {
     /// How the run ended.
     pub status: RunStatus,
+    /// Why it is partial: empty unless `status` is `partial`.
+    pub partial: Vec<PartialCause>,
     /// The table backed up.
     pub table: String,
     /// The Lambda request id.
@@ -266,6 +280,7 @@ impl RunRecord {
     ) -> Self {
         Self {
             status: RunStatus::Ok,
+            partial: Vec::new(),
             table: request.table.to_string(),
             request_id: invocation.request_id.clone(),
             started_at: invocation.now,

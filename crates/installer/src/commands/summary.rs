@@ -92,17 +92,27 @@ impl Summary {
             }),
             Summary::Invoke(invoked) => {
                 let status = invoked.result["status"].as_str().unwrap_or_default();
-                // A run is partial when a deletion failed or an export step did
-                // (`RunRecord::export_failed`).
+                // The causes the run names (`partial`); a record without them (an older
+                // function's) was partial for its deletions.
                 let deletions = invoked.result["failures"].as_array().map_or(0, Vec::len);
+                let causes: Vec<&str> = invoked.result["partial"]
+                    .as_array()
+                    .map(|c| c.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let mut why = Vec::new();
+                if deletions > 0 || causes.is_empty() {
+                    why.push(format!(
+                        "{deletions} deletion(s) failed (see \"failures\" in the result)"
+                    ));
+                }
+                if causes.contains(&"export") {
+                    why.push("an export failed or its coverage was lost (see \"export\" or \"export_chain\" in the result: a chain's failed export is started again while point-in-time recovery covers it)".to_owned());
+                }
                 (status == "partial").then(|| {
-                    if deletions > 0 {
-                        format!(
-                            "the run was partial: the backup was made, but {deletions} deletion(s) failed (see \"failures\" in the result)"
-                        )
-                    } else {
-                        "the run was partial: the backup was made, but an export failed or its coverage was lost (see \"export\" or \"export_chain\" in the result); the next run starts a failed export again while point-in-time recovery covers it".to_owned()
-                    }
+                    format!(
+                        "the run was partial: the backup was made, but {}",
+                        why.join(", and ")
+                    )
                 })
             }
             Summary::Status(status) => {
@@ -864,10 +874,22 @@ mod tests {
             .failed_verdict()
             .expect("a partial run is a negative verdict");
         assert!(partial.contains("1 deletion(s) failed"), "{partial}");
-        let export = invoked(json!({"status": "partial", "failures": []}))
+        let export = invoked(json!({"status": "partial", "failures": [], "partial": ["export"]}))
             .failed_verdict()
             .expect("a partial run is a negative verdict");
         assert!(export.contains("an export failed"), "{export}");
+        assert!(!export.contains("deletion"), "{export}");
+        let both = invoked(json!({
+            "status": "partial",
+            "failures": [{"name": "x"}],
+            "partial": ["deletions", "export"]
+        }))
+        .failed_verdict()
+        .expect("a partial run is a negative verdict");
+        assert!(
+            both.contains("1 deletion(s) failed") && both.contains("and an export failed"),
+            "{both}"
+        );
 
         assert_eq!(drill(Verdict::Passed, None).failed_verdict(), None);
         let failed = drill(Verdict::Failed, Some("not ACTIVE within 2 s"))

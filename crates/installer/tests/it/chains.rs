@@ -3,8 +3,8 @@
 //! day of runs passes in seconds): `up --export daily --export-mode incremental`; a run begins
 //! the chain with a full export at the latest restorable moment; later runs export the changes
 //! since, back to back; an incremental that fails (the proxy's injected fault) is reported (the
-//! run partial, `invoke`'s verdict negative) and started again by the next run while the
-//! recovery window covers it; `restore --from-export chain --time T` rebuilds the table at the latest
+//! run that finds it failed is partial, `invoke`'s verdict negative) and starts it again while
+//! the recovery window covers it; `restore --from-export chain --time T` rebuilds the table at the latest
 //! point at or before T (import, then the incrementals in order), proven by count and old
 //! images; and bad input is one line before any write.
 
@@ -228,6 +228,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     assert_eq!(failed.len(), 1, "{third}");
     assert_eq!(failed[0]["link"]["to"].as_str(), Some(point_1.as_str()));
     assert_eq!(third["status"], "partial", "a failed export is reported");
+    assert_eq!(third["partial"], serde_json::json!(["export"]), "{third}");
     let started: Vec<&Value> = steps.iter().filter(|s| s["state"] == "started").collect();
     assert_eq!(started.len(), 2, "{third}");
     assert_eq!(started[0]["link"]["to"].as_str(), Some(point_1.as_str()));
