@@ -57,28 +57,78 @@ fn ago(ago: Duration) -> String {
     backup_lambda::record::rfc3339(time::OffsetDateTime::now_utc() - ago)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_chain_restores_the_table_at_each_of_its_points() {
-    let proxy = Proxy::with(
+/// A strict proxy to moto whose exports are IN_PROGRESS for two seconds, with `windows`'
+/// other settings.
+fn proxy(windows: Windows) -> Proxy {
+    Proxy::with(
         &moto_endpoint(),
         None,
         Some(Strict::aws(Windows {
             export_in_progress: Duration::from_secs(2),
-            ..Windows::default()
+            ..windows
         })),
-    );
+    )
+}
+
+/// `installer <args>` through `at`, which must succeed: its stdout and stderr.
+fn ok_at(at: &str, args: &[String]) -> (String, String) {
+    let out = installer_with_endpoint(&as_strs(args), at);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// Runs `table`'s function every two seconds until no export of its chains is under way,
+/// none failing to be read, started or recorded, nor lost.
+fn until_exports_end(at: &str, stack: &str, table: &str) {
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_secs(2));
+        let run = invoke_result_at(at, &["--stack", stack, "--table", table]);
+        let steps = run["export_chain"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            steps
+                .iter()
+                .all(|s| s["state"] != "error" && s["state"] != "lost"),
+            "{run}"
+        );
+        if steps
+            .iter()
+            .all(|s| s["state"] != "waiting" && s["state"] != "started")
+        {
+            return;
+        }
+    }
+    panic!("the chain's exports never completed");
+}
+
+/// Deletes `table` and waits until DynamoDB no longer describes it.
+async fn delete_and_wait(db: &aws_sdk_dynamodb::Client, table: &str) {
+    db.delete_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("delete the source");
+    for _ in 0..100 {
+        if db.describe_table().table_name(table).send().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_restores_the_table_at_each_of_its_points() {
+    let proxy = proxy(Windows::default());
     let history = proxy.history().expect("a strict proxy");
     let at = proxy.endpoint();
     let db = aws_sdk_dynamodb::Client::new(&config_for(at).await);
     let deployed = Stack::new("chain").with(&["--export", "daily", "--export-mode", "incremental"]);
     let (stack, table) = (deployed.name.clone(), deployed.table.clone());
     let installer = |args: &[&str]| installer_with_endpoint(args, at);
-    let ok = |args: Vec<String>| {
-        let out = installer(&as_strs(&args));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
-        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-    };
+    let ok = |args: Vec<String>| ok_at(at, &args);
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
     // `restore --from-export <pick>` into `target` (with `extra`): its JSON document, checked
     // against the published schema, and what it said on stderr.
@@ -239,29 +289,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         "the next window from where the failed one ends: {third}"
     );
     // Runs until every export has completed (each IN_PROGRESS for two seconds).
-    let mut settled = false;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_secs(2));
-        let run = invoke();
-        let steps = run["export_chain"]["steps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        assert!(
-            steps
-                .iter()
-                .all(|s| s["state"] != "error" && s["state"] != "lost"),
-            "{run}"
-        );
-        if steps
-            .iter()
-            .all(|s| s["state"] != "waiting" && s["state"] != "started")
-        {
-            settled = true;
-            break;
-        }
-    }
-    assert!(settled, "the chain's exports never completed");
+    until_exports_end(at, &stack, &table);
 
     // Restored at the full export's moment: the four items, F not yet written.
     let target_0 = format!("{table}-p0");
@@ -437,17 +465,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     // The table deleted and the stack's chain records emptied (what an attacker holding the
     // account would do): the copies beside the exports restore the latest point, the new table
     // defined by what the function kept beside the chain's full export.
-    db.delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("delete the source");
-    for _ in 0..100 {
-        if db.describe_table().table_name(&table).send().await.is_err() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    delete_and_wait(&db, &table).await;
     let records = s3
         .list_objects_v2()
         .bucket(&bucket)
@@ -492,14 +510,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
-    let proxy = Proxy::with(
-        &moto_endpoint(),
-        None,
-        Some(Strict::aws(Windows {
-            export_in_progress: Duration::from_secs(2),
-            ..Windows::default()
-        })),
-    );
+    let proxy = proxy(Windows::default());
     let history = proxy.history().expect("a strict proxy");
     let at = proxy.endpoint();
     let config = config_for(at).await;
@@ -536,13 +547,7 @@ async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
         "eu-west-1",
     ]);
     let (stack, table) = (deployed.name.clone(), deployed.table.clone());
-    let installer = |args: &[&str]| installer_with_endpoint(args, at);
-    let ok = |args: Vec<String>| {
-        let out = installer(&as_strs(&args));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
-        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-    };
+    let ok = |args: Vec<String>| ok_at(at, &args);
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
 
     // An hour ago the stack; 50 minutes ago the first run, which begins the chain.
@@ -590,35 +595,11 @@ async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
         Some(301)
     );
     // The full export completes; a later run records it (and copies the record again).
-    let mut done = false;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_secs(2));
-        let run = invoke();
-        let steps = run["export_chain"]["steps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        assert!(steps.iter().all(|s| s["state"] != "error"), "{run}");
-        if steps.iter().any(|s| s["state"] == "finished") {
-            done = true;
-            break;
-        }
-    }
-    assert!(done, "the full export never completed");
+    until_exports_end(at, &stack, &table);
 
     // The table gone: the installer finds the bucket's region itself and restores from the
     // copies there.
-    db.delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("delete the source");
-    for _ in 0..100 {
-        if db.describe_table().table_name(&table).send().await.is_err() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    delete_and_wait(&db, &table).await;
     let target = format!("{table}-back");
     let (stdout, stderr) = ok(vec![
         "--output".into(),
@@ -657,15 +638,10 @@ async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
     // Restore points a few seconds back (AWS: typically five minutes), so that a run's sample
     // is read after the point it exports up to, as on AWS, without setting the clock back.
     let lag = Duration::from_secs(20);
-    let proxy = Proxy::with(
-        &moto_endpoint(),
-        None,
-        Some(Strict::aws(Windows {
-            export_in_progress: Duration::from_secs(2),
-            latest_restorable_lag: lag,
-            ..Windows::default()
-        })),
-    );
+    let proxy = proxy(Windows {
+        latest_restorable_lag: lag,
+        ..Windows::default()
+    });
     let at = proxy.endpoint();
     let config = config_for(at).await;
     let (db, s3) = (
@@ -681,12 +657,7 @@ async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
         "incremental",
     ]);
     let installer = |args: &[&str]| installer_with_endpoint(args, at);
-    let ok = |args: Vec<String>| {
-        let out = installer(&as_strs(&args));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "installer {args:?} failed:\n{stderr}");
-        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-    };
+    let ok = |args: Vec<String>| ok_at(at, &args);
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
     let restore = |target: &str| {
         installer(&[
@@ -727,19 +698,7 @@ async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
         .send()
         .await
         .expect("put");
-    let mut done = false;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_secs(2));
-        let steps = invoke()["export_chain"]["steps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if steps.iter().any(|s| s["state"] == "finished") {
-            done = true;
-            break;
-        }
-    }
-    assert!(done, "the full export never completed");
+    until_exports_end(at, &stack, &table);
 
     // Restored at the point: the fingerprinted items are all there as they read.
     let good = format!("{table}-fp");
