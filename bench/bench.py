@@ -105,7 +105,8 @@ def bench_cold_start(results):
     event = {"TableName": "ColdStart"}
     rust_env = lambda_env(moto.ENDPOINT, "bench-rust", {
         "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap",
-        "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-run-records", **TRUST_STORE})
+        "STACK_NAME": STACK, "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-run-records",
+        **TRUST_STORE})
     python_env = lambda_env(moto.ENDPOINT, "bench-python", {
         "LAMBDA_TASK_ROOT": str(BENCH), "_HANDLER": "tutorial_function.lambda_handler",
         "PYTHONPATH": str(BENCH), **TRUST_STORE})
@@ -177,6 +178,11 @@ dominate the duration, and they cost both functions alike):
 # 2. Retention at scale -------------------------------------------------------------------------
 
 
+# The stack the bench's functions belong to (`STACK_NAME`): their backups are named
+# `<table>-<stack>-<stamp>`, and only those are theirs to delete.
+STACK = "bench"
+
+
 def seed_backups(dynamodb, table, owned=1000, manual=50):
     """`owned` backups named like the function's own, and `manual` ones, interleaved in time."""
     moto.create_movies_table(dynamodb, table)
@@ -184,14 +190,14 @@ def seed_backups(dynamodb, table, owned=1000, manual=50):
     every = owned // manual
     for i in range(owned):
         stamp = (start + timedelta(minutes=i)).strftime("%Y%m%d%H%M%S")
-        dynamodb.create_backup(TableName=table, BackupName=f"{table}-{stamp}")
+        dynamodb.create_backup(TableName=table, BackupName=f"{table}-{STACK}-{stamp}")
         if i % every == every - 1:
             dynamodb.create_backup(TableName=table, BackupName=f"manual-before-migration-{i // every}")
 
 
 def count_left(dynamodb, table):
     summaries = dynamodb.list_backups(TableName=table)["BackupSummaries"]
-    owned = sum(1 for b in summaries if b["BackupName"].startswith(f"{table}-2"))
+    owned = sum(1 for b in summaries if b["BackupName"].startswith(f"{table}-{STACK}-2"))
     return owned, len(summaries) - owned
 
 
@@ -210,7 +216,8 @@ def bench_retention(results):
             if who == "rust":
                 env = lambda_env(moto.ENDPOINT, "bench-rust", {
                     "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap",
-                    "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-retention-records"})
+                    "STACK_NAME": STACK, "MAX_BACKUPS": "3",
+                    "LOG_BUCKET": "bench-retention-records"})
                 command, cwd = [str(bootstrap)], task_root
             else:
                 env = lambda_env(moto.ENDPOINT, "bench-python", {
@@ -426,7 +433,8 @@ def console_steps(n, zip_bytes, sample):
     function = lam.create_function(
         FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
         Code={"ZipFile": zip_bytes}, Timeout=60, MemorySize=128,
-        Environment={"Variables": {"MAX_BACKUPS": "3", "LOG_BUCKET": f"{name}-logs"}})
+        Environment={"Variables": {"STACK_NAME": STACK, "MAX_BACKUPS": "3",
+                                   "LOG_BUCKET": f"{name}-logs"}})
     rule = events.put_rule(Name=f"{name}-schedule", ScheduleExpression="rate(1 day)")["RuleArn"]
     events.put_targets(Rule=f"{name}-schedule", Targets=[{
         "Id": "backup", "Arn": function["FunctionArn"], "Input": json.dumps({"TableName": table})}])
@@ -542,7 +550,8 @@ def bench_build(results):
         bootstrap = extract_bootstrap(task_root, out_zip)
         function_env = lambda_env(moto.ENDPOINT, "bench-profile", {
             "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap",
-            "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-profile-records", **TRUST_STORE})
+            "STACK_NAME": STACK, "MAX_BACKUPS": "3", "LOG_BUCKET": "bench-profile-records",
+            **TRUST_STORE})
         runs = [run_once([str(bootstrap)], function_env, {"TableName": "ProfileColdStart"},
                          cwd=task_root)
                 for _ in range(COLD_RUNS)]
@@ -840,8 +849,8 @@ def bench_architectures(results):
         bootstrap = extract_bootstrap(task_root, zip_path)
         command = [str(bootstrap)] if arch == "x86_64" else [qemu, "-L", sysroot, str(bootstrap)]
         env = lambda_env(moto.ENDPOINT, f"bench-{arch}", {
-            "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap", "MAX_BACKUPS": "3",
-            **TRUST_STORE})
+            "LAMBDA_TASK_ROOT": str(task_root), "_HANDLER": "bootstrap", "STACK_NAME": STACK,
+            "MAX_BACKUPS": "3", **TRUST_STORE})
         times = []
         for measured in [False] + [True] * COLD_RUNS:
             # An event without a table: the answer is an error, from process start, no AWS call.
