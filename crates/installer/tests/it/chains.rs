@@ -104,6 +104,22 @@ fn until_exports_end(at: &str, stack: &str, table: &str) {
     panic!("the chain's exports never completed");
 }
 
+/// Deletes the tables a test restored into, and removes its stack and everything it made.
+async fn clean_up(at: &str, db: &aws_sdk_dynamodb::Client, targets: &[&str], stack: &str) {
+    for target in targets {
+        db.delete_table()
+            .table_name(*target)
+            .send()
+            .await
+            .expect("delete");
+    }
+    let remove: Vec<String> = crate::support::cli::remove_all(stack)
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    ok_at(at, &remove);
+}
+
 /// Deletes `table` and waits until DynamoDB no longer describes it.
 async fn delete_and_wait(db: &aws_sdk_dynamodb::Client, table: &str) {
     db.delete_table()
@@ -494,18 +510,9 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
         contents(&db, &target_2).await
     );
 
-    for target in [&target_0, &target_1, &target_2, &target_3] {
-        db.delete_table()
-            .table_name(target)
-            .send()
-            .await
-            .expect("delete");
-    }
     history.rewind(&table, Duration::ZERO);
-    ok(crate::support::cli::remove_all(&stack)
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect());
+    let targets = [&target_0, &target_1, &target_2, &target_3].map(String::as_str);
+    clean_up(at, &db, &targets, &stack).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -621,16 +628,8 @@ async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
         expected(&[("A", "1"), ("B", "2")])
     );
 
-    db.delete_table()
-        .table_name(&target)
-        .send()
-        .await
-        .expect("delete");
     history.rewind(&table, Duration::ZERO);
-    ok(crate::support::cli::remove_all(&stack)
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect());
+    clean_up(at, &db, &[&target], &stack).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -757,15 +756,5 @@ async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
     assert_eq!(sample["first_difference"]["kind"], "changed");
     assert_eq!(unproven["verified"], false);
 
-    for target in [&good, &bad] {
-        db.delete_table()
-            .table_name(target)
-            .send()
-            .await
-            .expect("delete");
-    }
-    ok(crate::support::cli::remove_all(&stack)
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect());
+    clean_up(at, &db, &[&good, &bad], &stack).await;
 }
