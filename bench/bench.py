@@ -255,8 +255,8 @@ moto's request recorder. {runs} runs each, a fresh table per run.
 | Python tutorial function | {fmt(python_times, " s", 1)} | {", ".join(f"{o} + {m}" for o, m in sorted(results["retention_python_left"]))} | {calls_text(python_rows[0][5])} |
 
 - The Rust function keeps exactly its 3 newest and never touches the manual backups. It deletes at
-  DynamoDB's documented DeleteBackup limit of 10 per second (4 in flight), so ~1,000 deletions take
-  ~100 s by design; deletions it could not start before 3 s ahead of the deadline would be deferred to
+  DynamoDB's documented DeleteBackup limit of 10 per second (4 in flight), its calls spaced a
+  tenth wider than the rate (`pace.rs`), so ~1,000 deletions take ~110 s by design; deletions it could not start before 3 s ahead of the deadline would be deferred to
   the next run (here: {", ".join(map(str, sorted(deferred)))} deferred).
 - The Python function sorts *every* backup by time and deletes all but the 3 newest: it deleted
   the manual backups too, and it calls DeleteBackup as fast as it can, which real DynamoDB throttles
