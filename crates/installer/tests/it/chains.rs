@@ -78,6 +78,26 @@ fn ok_at(at: &str, args: &[String]) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
+/// `--output json restore --stack <stack> --table <table> --to <target> --from-export <pick>`.
+fn restore_args(stack: &str, table: &str, target: &str, pick: &str) -> Vec<String> {
+    [
+        "--output",
+        "json",
+        "restore",
+        "--stack",
+        stack,
+        "--table",
+        table,
+        "--to",
+        target,
+        "--from-export",
+        pick,
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect()
+}
+
 /// Runs `table`'s function every two seconds until no export of its chains is under way,
 /// none failing to be read, started or recorded, nor lost.
 fn until_exports_end(at: &str, stack: &str, table: &str) {
@@ -149,22 +169,7 @@ async fn a_chain_restores_the_table_at_each_of_its_points() {
     // `restore --from-export <pick>` into `target` (with `extra`): its JSON document, checked
     // against the published schema, and what it said on stderr.
     let restore_from = |target: &str, pick: &str, extra: &[&str]| -> (Value, String) {
-        let mut args: Vec<String> = [
-            "--output",
-            "json",
-            "restore",
-            "--stack",
-            &stack,
-            "--table",
-            &table,
-            "--to",
-            target,
-            "--from-export",
-            pick,
-        ]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect();
+        let mut args = restore_args(&stack, &table, target, pick);
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         let (stdout, stderr) = ok(args);
         let restored: Value = serde_json::from_str(&stdout).expect("JSON");
@@ -608,19 +613,8 @@ async fn a_chain_in_another_regions_bucket_is_written_and_restored_there() {
     // copies there.
     delete_and_wait(&db, &table).await;
     let target = format!("{table}-back");
-    let (stdout, stderr) = ok(vec![
-        "--output".into(),
-        "json".into(),
-        "restore".into(),
-        "--stack".into(),
-        stack.clone(),
-        "--table".into(),
-        table.clone(),
-        "--to".into(),
-        target.clone(),
-        "--from-export".into(),
-        format!("s3://{bucket}/exports/{table}/chains"),
-    ]);
+    let copies = format!("s3://{bucket}/exports/{table}/chains");
+    let (stdout, stderr) = ok(restore_args(&stack, &table, &target, &copies));
     let restored: Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(restored["verified"], true, "{stdout}\n{stderr}");
     assert_eq!(
@@ -658,21 +652,8 @@ async fn a_chain_point_is_fingerprinted_and_its_restore_checked_against_it() {
     let installer = |args: &[&str]| installer_with_endpoint(args, at);
     let ok = |args: Vec<String>| ok_at(at, &args);
     let invoke = || invoke_result_at(at, &["--stack", &stack, "--table", &table]);
-    let restore = |target: &str| {
-        installer(&[
-            "--output",
-            "json",
-            "restore",
-            "--stack",
-            &stack,
-            "--table",
-            &table,
-            "--to",
-            target,
-            "--from-export",
-            "chain",
-        ])
-    };
+    let restore =
+        |target: &str| installer(&as_strs(&restore_args(&stack, &table, target, "chain")));
 
     // A run of the stack without exports reads the first sample; a while later the stack
     // exports chains, and its first run begins one at the latest restorable moment, after

@@ -155,6 +155,13 @@ impl Rule for BackupsNotYetEnabled {
     }
 }
 
+/// A gzip'd data file's text.
+fn gunzip(body: &[u8]) -> Option<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body), &mut text).ok()?;
+    Some(text)
+}
+
 /// An imported table holds each item as the import's data files do. moto's ImportTable parses
 /// the files with a PartiQL JSON parser that cuts a string at an apostrophe (a plot "A weekend
 /// visit to a girlfriend's family" is imported as "A weekend visit to a girlfriend"): the layer
@@ -201,19 +208,14 @@ impl Rule for ImportHoldsTheFiles {
             let Some(body) = upstream.get_object(call, &bucket, &key) else {
                 continue;
             };
-            let mut text = String::new();
-            let read = if gzip {
-                std::io::Read::read_to_string(
-                    &mut flate2::read::GzDecoder::new(&body[..]),
-                    &mut text,
-                )
-                .is_ok()
+            let text = if gzip {
+                gunzip(&body)
             } else {
-                String::from_utf8(body).map(|t| text = t).is_ok()
+                String::from_utf8(body).ok()
             };
-            if !read {
+            let Some(text) = text else {
                 continue;
-            }
+            };
             for line in text.lines() {
                 let Ok(line) = serde_json::from_str::<Value>(line) else {
                     continue;
@@ -1193,9 +1195,7 @@ impl ExportManifest {
         let mut items = Vec::new();
         for key in files {
             let body = upstream.get_object(call, bucket, key)?;
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
-                .ok()?;
+            let text = gunzip(&body)?;
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let record: Value = serde_json::from_str(line).ok()?;
                 items.push(record["Item"].clone());
@@ -1234,13 +1234,10 @@ impl ExportManifest {
         let mut lines = String::new();
         for key in files {
             let body = upstream.get_object(call, bucket, key)?;
-            let mut text = String::new();
-            let count = std::io::Read::read_to_string(
-                &mut flate2::read::GzDecoder::new(&body[..]),
-                &mut text,
-            )
-            .map(|_| text.lines().filter(|l| !l.trim().is_empty()).count())
-            .ok()?;
+            let count = gunzip(&body)?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
             use base64::Engine as _;
             use md5::Digest as _;
             let digest = md5::Md5::digest(&body);
